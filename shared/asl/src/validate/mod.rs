@@ -1,0 +1,1 @@
+//! Validation of a raw definition (serde_json::Value) with AWS's codes, locations and messages.

@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! The pure decider. See ARCHITECTURE.md.

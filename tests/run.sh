@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The one command that runs every test on a fresh Debian machine with Rust, Python 3,
+# Java 17 and Node. It installs what the tests need, so a new machine needs nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+# The conformance tests read ../shared/conformance and ../shared/jsonata-suite when present.
+cargo test --workspace --locked
+
+step "cairn validate / run smoke check of the README's example"
+cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format json

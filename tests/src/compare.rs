@@ -1,0 +1,1 @@
+//! Comparing Cairn's results with recordings, honouring the corpus's placeholders.

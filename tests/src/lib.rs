@@ -1,0 +1,6 @@
+#![forbid(unsafe_code)]
+//! Shared pieces of the conformance harness: finding and reading the AWS-recorded corpus,
+//! comparing results with recordings, and the known-failures lists.
+
+pub mod compare;
+pub mod corpus;
