@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod run;
+mod serve;
 mod validate;
 
 /// Cairn: self-hosted AWS Step Functions.
@@ -19,11 +20,14 @@ enum Command {
     Validate(validate::Args),
     /// Run one execution of a definition in this process.
     Run(run::Args),
+    /// Serve the Step Functions API (AWS JSON 1.0) on an embedded durable store.
+    Serve(serve::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Validate(args) => validate::main(args),
         Command::Run(args) => run::main(args),
+        Command::Serve(args) => serve::main(args),
     }
 }
