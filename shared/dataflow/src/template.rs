@@ -1,0 +1,188 @@
+//! Payload templates: Parameters, ResultSelector, ItemSelector, Credentials and
+//! JSONPath-mode Assign.
+
+use crate::intrinsic::Intrinsic;
+use crate::{CompileError, DataflowError, Entropy, Scope};
+use cairn_jsonpath::Path;
+use serde_json::{Map, Value};
+
+/// Deepest template nesting accepted; deeper input is rejected rather than risking the stack.
+const MAX_TEMPLATE_DEPTH: usize = 256;
+
+/// A compiled payload template. Keys ending in `.$` take a path (`$`, `$$`, `$var`)
+/// or an intrinsic function (`States.*`), and lose the `.$` in the output; other
+/// values are copied as written.
+#[derive(Debug, Clone)]
+pub struct PayloadTemplate {
+    root: Node,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    /// A subtree without any `.$` key.
+    Static(Value),
+    Object(Vec<(String, Node)>),
+    Array(Vec<Node>),
+    /// `field` is the key as written (with `.$`), which AWS quotes in errors.
+    Path {
+        path: Path,
+        field: String,
+    },
+    Intrinsic {
+        call: Box<Intrinsic>,
+        field: String,
+    },
+}
+
+impl PayloadTemplate {
+    pub fn compile(v: &Value) -> Result<Self, CompileError> {
+        Ok(PayloadTemplate {
+            root: compile(v, 0)?,
+        })
+    }
+
+    /// Builds the payload. Paths read `scope` (`$` = scope.input).
+    pub fn evaluate(
+        &self,
+        scope: &Scope,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Value, DataflowError> {
+        evaluate(&self.root, scope, entropy)
+    }
+
+    /// True when the template has no `.$` field, so evaluating it just copies it.
+    pub fn is_static(&self) -> bool {
+        matches!(self.root, Node::Static(_))
+    }
+}
+
+fn invalid_field(key: &str) -> CompileError {
+    CompileError::new(
+        "",
+        format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call"),
+    )
+}
+
+fn compile(v: &Value, depth: usize) -> Result<Node, CompileError> {
+    if depth > MAX_TEMPLATE_DEPTH {
+        return Err(CompileError::new(
+            "",
+            format!("The payload template nests deeper than {MAX_TEMPLATE_DEPTH} levels"),
+        ));
+    }
+    match v {
+        Value::Object(map) => {
+            let mut fields = Vec::with_capacity(map.len());
+            let mut dynamic = false;
+            for (key, value) in map {
+                let node = if let Some(out_key) = key.strip_suffix(".$") {
+                    dynamic = true;
+                    let node = compile_dynamic(key, value).map_err(|e| e.under(key))?;
+                    (out_key.to_owned(), node)
+                } else {
+                    let node = compile(value, depth + 1).map_err(|e| e.under(key))?;
+                    dynamic |= !matches!(node, Node::Static(_));
+                    (key.clone(), node)
+                };
+                fields.push(node);
+            }
+            Ok(if dynamic {
+                Node::Object(fields)
+            } else {
+                Node::Static(v.clone())
+            })
+        }
+        Value::Array(items) => {
+            let mut nodes = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                nodes.push(compile(item, depth + 1).map_err(|e| e.under(&i.to_string()))?);
+            }
+            Ok(if nodes.iter().all(|n| matches!(n, Node::Static(_))) {
+                Node::Static(v.clone())
+            } else {
+                Node::Array(nodes)
+            })
+        }
+        other => Ok(Node::Static(other.clone())),
+    }
+}
+
+fn compile_dynamic(key: &str, value: &Value) -> Result<Node, CompileError> {
+    let Value::String(src) = value else {
+        return Err(invalid_field(key));
+    };
+    if src.starts_with("States.") {
+        let call = Intrinsic::compile(src).map_err(|message| {
+            CompileError::new(
+                "",
+                if message.is_empty() {
+                    invalid_field(key).message
+                } else {
+                    message
+                },
+            )
+        })?;
+        return Ok(Node::Intrinsic {
+            call: Box::new(call),
+            field: key.to_owned(),
+        });
+    }
+    let path = Path::parse(src).map_err(|_| invalid_field(key))?;
+    Ok(Node::Path {
+        path,
+        field: key.to_owned(),
+    })
+}
+
+fn evaluate(node: &Node, scope: &Scope, entropy: &mut dyn Entropy) -> Result<Value, DataflowError> {
+    // Recursion follows the compiled tree, whose depth compile() bounded.
+    match node {
+        Node::Static(v) => Ok(v.clone()),
+        Node::Object(fields) => {
+            let mut out = Map::with_capacity(fields.len());
+            for (key, node) in fields {
+                out.insert(key.clone(), evaluate(node, scope, entropy)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Node::Array(items) => items
+            .iter()
+            .map(|n| evaluate(n, scope, entropy))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Node::Path { path, field } => scope.select_for_field(path, field),
+        Node::Intrinsic { call, field } => call.evaluate(scope, entropy, field),
+    }
+}
+
+/// A single field whose string value is a path or an intrinsic function, such as a
+/// Fail state's `ErrorPath`/`CausePath` or one `.$` entry: the same rules and
+/// messages as a payload template key, with `field` naming it in errors.
+#[derive(Debug, Clone)]
+pub struct DynamicField {
+    node: Node,
+}
+
+impl DynamicField {
+    pub fn compile(field: &str, value: &Value) -> Result<Self, CompileError> {
+        Ok(DynamicField {
+            node: compile_dynamic(field, value)?,
+        })
+    }
+
+    pub fn evaluate(
+        &self,
+        scope: &Scope,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Value, DataflowError> {
+        evaluate(&self.node, scope, entropy)
+    }
+
+    /// The path, when the field is a path rather than an intrinsic call.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.node {
+            Node::Path { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
