@@ -1,0 +1,213 @@
+//! Choice rules: JSONPath rules (`Variable` + one comparison operator, or `And`/`Or`/`Not`)
+//! and JSONata rules (`Condition`). Only top-level rules carry `Next` (and `Assign`/`Output`).
+
+use serde_json::{Map, Value};
+
+use super::checker::{at, wrong_language, Checker, Lang, MAX_NESTING};
+use super::paths::{self, Root};
+use super::tables::{self, Operand, PATH_OPERATORS};
+
+pub(crate) fn choices(checker: &mut Checker<'_>, value: &Value, lang: Lang, location: &str) {
+    let Some(rules) = value.as_array() else {
+        checker.expect_type(location.to_owned(), "ARRAY");
+        return;
+    };
+    if rules.is_empty() {
+        checker.error(location.to_owned(), "Value cannot be empty");
+        return;
+    }
+    // Nested rules are checked from an explicit stack so deep And/Or/Not nesting cannot
+    // exhaust the call stack.
+    let mut stack: Vec<(&Value, String, usize)> = rules
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(index, rule)| (rule, format!("{location}[{index}]"), 0))
+        .collect();
+    while let Some((rule, rule_location, depth)) = stack.pop() {
+        if depth > MAX_NESTING {
+            checker.too_deep(rule_location);
+            continue;
+        }
+        let nested = rule_fields(checker, rule, lang, &rule_location, depth == 0);
+        for (child, child_location) in nested.into_iter().rev() {
+            stack.push((child, child_location, depth + 1));
+        }
+    }
+}
+
+/// Checks one rule and returns its nested rules.
+fn rule_fields<'v>(
+    checker: &mut Checker<'_>,
+    rule: &'v Value,
+    lang: Lang,
+    location: &str,
+    top_level: bool,
+) -> Vec<(&'v Value, String)> {
+    let mut nested = Vec::new();
+    let Some(object) = rule.as_object() else {
+        checker.expect_type(location.to_owned(), "OBJECT");
+        return nested;
+    };
+    if top_level {
+        checker.required(object, &["Next"], location);
+    }
+    for key in object.keys() {
+        let known = match key.as_str() {
+            "Comment" => true,
+            "Next" | "Assign" | "Output" => top_level,
+            "Variable" | "And" | "Or" | "Not" | "Condition" => true,
+            other => tables::is_comparison_operator(other),
+        };
+        if !known {
+            checker.error(
+                location.to_owned(),
+                format!("Field '{key}' is not supported"),
+            );
+        } else if let Some(only) = tables::field_language(key) {
+            if lang.refuses(only) {
+                checker.error(location.to_owned(), wrong_language(lang, key));
+            }
+        }
+    }
+    let selectors: &[&str] = match lang {
+        Lang::JsonPath => &["And", "Or", "Not", "Variable"],
+        Lang::Jsonata => &["Condition"],
+    };
+    let present = selectors
+        .iter()
+        .filter(|field| object.contains_key(**field))
+        .count();
+    if present != 1 {
+        checker.error(
+            location.to_owned(),
+            "The object must have only one of the following fields, [And, Or, Not, Variable, Condition]",
+        );
+    }
+    match lang {
+        Lang::JsonPath => jsonpath_rule(checker, object, location, &mut nested),
+        Lang::Jsonata => {
+            if let Some(condition) = object.get("Condition") {
+                let valid = condition.is_boolean()
+                    || condition.as_str().and_then(paths::jsonata_body).is_some();
+                if !valid {
+                    checker.expect_type(at(location, "Condition"), "BOOLEAN");
+                }
+            }
+        }
+    }
+    if let Some(next) = object.get("Next") {
+        checker.string(next, at(location, "Next"));
+    }
+    if top_level {
+        if let Some(assign) = object.get("Assign") {
+            checker.assign(assign, lang, at(location, "Assign"));
+        }
+    }
+    if lang == Lang::Jsonata {
+        for key in ["Condition", "Output", "Assign"] {
+            if let Some(value) = object.get(key) {
+                checker.jsonata_values(value, at(location, key), false, false);
+            }
+        }
+    }
+    nested
+}
+
+fn jsonpath_rule<'v>(
+    checker: &mut Checker<'_>,
+    object: &'v Map<String, Value>,
+    location: &str,
+    nested: &mut Vec<(&'v Value, String)>,
+) {
+    for combinator in ["And", "Or"] {
+        let Some(value) = object.get(combinator) else {
+            continue;
+        };
+        let combinator_location = at(location, combinator);
+        match value.as_array() {
+            Some(rules) if rules.is_empty() => {
+                checker.error(combinator_location, "Value cannot be empty");
+            }
+            Some(rules) => {
+                for (index, rule) in rules.iter().enumerate() {
+                    nested.push((rule, format!("{combinator_location}[{index}]")));
+                }
+            }
+            None => checker.expect_type(combinator_location, "ARRAY"),
+        }
+    }
+    if let Some(rule) = object.get("Not") {
+        nested.push((rule, at(location, "Not")));
+    }
+    let operators: Vec<&str> = object
+        .keys()
+        .map(String::as_str)
+        .filter(|key| tables::is_comparison_operator(key))
+        .collect();
+    if let Some(variable) = object.get("Variable") {
+        let variable_location = at(location, "Variable");
+        match variable.as_str() {
+            Some(text) => match paths::path_shape(text) {
+                Some(shape) if shape.definite => {}
+                _ => checker.not_reference_path(text, variable_location),
+            },
+            None => checker.expect_type(variable_location, "STRING"),
+        }
+        if operators.is_empty() {
+            checker.error(
+                location.to_owned(),
+                "These fields are required: [a comparison operator]",
+            );
+        } else if operators.len() > 1 {
+            checker.error(
+                location.to_owned(),
+                format!(
+                    "There should only be one of the following fields: [{}]",
+                    operators.join(", ")
+                ),
+            );
+        }
+    } else if !operators.is_empty() {
+        checker.error(location.to_owned(), "These fields are required: [Variable]");
+    }
+    for operator in operators {
+        let Some(operand) = object.get(operator) else {
+            continue;
+        };
+        let operand_location = at(location, operator);
+        if PATH_OPERATORS.contains(&operator) {
+            match operand.as_str() {
+                Some(text) => match paths::path_shape(text) {
+                    Some(shape) if shape.definite || shape.root == Root::Variable => {}
+                    _ => checker.not_reference_path(text, operand_location),
+                },
+                None => checker.expect_type(operand_location, "STRING"),
+            }
+            continue;
+        }
+        let Some(kind) = tables::literal_operand(operator) else {
+            continue;
+        };
+        match kind {
+            Operand::String => checker.string(operand, operand_location),
+            Operand::Number => {
+                if !operand.is_number() {
+                    checker.expect_type(operand_location, "NUMBER");
+                }
+            }
+            Operand::Boolean => {
+                if !operand.is_boolean() {
+                    checker.expect_type(operand_location, "BOOLEAN");
+                }
+            }
+            Operand::Timestamp => match operand.as_str() {
+                Some(text) if paths::is_rfc3339(text) => {}
+                Some(_) => {
+                    checker.error(operand_location, "String does not match RFC3339 timestamp")
+                }
+                None => checker.expect_type(operand_location, "STRING"),
+            },
+        }
+    }
+}

@@ -1,0 +1,1652 @@
+//! The evaluator: a direct port of jsonata-js's `evaluate` family, so that sequence flattening,
+//! tuple streams and error codes behave the same.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::functions::{self, NativeFn};
+use crate::parser::{BinOp, Group, Kind, LambdaDef, Node, RegexLit, Stage, TransformDef};
+use crate::value::{self, deep_equal, seq_items, Array, Object, Value};
+use crate::{Bindings, Env, Error};
+
+type R = Result<Option<Value>, Error>;
+
+// ---------------------------------------------------------------- environment frames
+
+#[derive(Clone, Debug)]
+pub(crate) struct Frame(Rc<FrameInner>);
+
+#[derive(Debug)]
+pub(crate) struct FrameInner {
+    vars: RefCell<HashMap<String, Option<Value>>>,
+    parent: Option<Frame>,
+}
+
+impl Frame {
+    pub fn root() -> Frame {
+        Frame(Rc::new(FrameInner {
+            vars: RefCell::new(HashMap::new()),
+            parent: None,
+        }))
+    }
+    pub fn child(&self) -> Frame {
+        Frame(Rc::new(FrameInner {
+            vars: RefCell::new(HashMap::new()),
+            parent: Some(self.clone()),
+        }))
+    }
+    pub fn bind(&self, name: &str, v: Option<Value>) {
+        // Binding undefined still shadows an outer binding of the same name.
+        self.0.vars.borrow_mut().insert(name.to_string(), v);
+    }
+    pub fn lookup(&self, name: &str) -> Option<Value> {
+        let mut f = self;
+        loop {
+            if let Some(v) = f.0.vars.borrow().get(name) {
+                return v.clone();
+            }
+            match &f.0.parent {
+                Some(p) => f = p,
+                None => break,
+            }
+        }
+        functions::lookup(name).map(|n| Value::Func(Rc::new(Function::Native(n))))
+    }
+    fn tuple_frame(&self, tuple: &Value) -> Frame {
+        let f = self.child();
+        if let Value::Obj(o) = tuple {
+            for (k, v) in o.iter() {
+                f.bind(k, Some(v.clone()));
+            }
+        }
+        f
+    }
+}
+
+// ---------------------------------------------------------------- functions
+
+#[derive(Debug)]
+pub(crate) enum PartialArg {
+    Placeholder,
+    Bound(Option<Value>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Function {
+    Lambda {
+        def: Arc<LambdaDef>,
+        input: Option<Value>,
+        env: Frame,
+        /// Parameters already bound by partial application are removed from this list.
+        params: Option<Vec<String>>,
+    },
+    Native(&'static NativeFn),
+    Partial {
+        func: Value,
+        args: Vec<PartialArg>,
+    },
+    Regex(Arc<RegexLit>),
+    /// The `next()` of a regex match object.
+    RegexNext {
+        regex: Arc<RegexLit>,
+        text: Rc<str>,
+        from: usize,
+    },
+    Transform {
+        def: Arc<TransformDef>,
+        env: Frame,
+    },
+    Chain(Value, Value),
+}
+
+impl Function {
+    /// jsonata's `getFunctionArity`: how many arguments higher-order functions pass.
+    pub fn arity(&self) -> usize {
+        match self {
+            Function::Lambda { def, params, .. } => {
+                params.as_ref().map_or(def.params.len(), |p| p.len())
+            }
+            Function::Native(n) => n.arity,
+            Function::Partial { args, .. } => args
+                .iter()
+                .filter(|a| matches!(a, PartialArg::Placeholder))
+                .count(),
+            Function::Regex(_) => 2,
+            Function::RegexNext { .. } => 0,
+            Function::Transform { .. } => 1,
+            Function::Chain(..) => 1,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- evaluator state
+
+pub(crate) struct Evaluator<'e> {
+    pub env: &'e mut dyn Env,
+    steps: u64,
+    max_steps: u64,
+    depth: usize,
+    max_depth: usize,
+    now: Option<i64>,
+}
+
+pub(crate) fn evaluate_root(
+    ast: &Node,
+    input: Option<&serde_json::Value>,
+    bindings: &Bindings,
+    env: &mut dyn Env,
+) -> Result<Option<serde_json::Value>, Error> {
+    let limits = env.limits();
+    let mut ev = Evaluator {
+        env,
+        steps: 0,
+        max_steps: limits.max_steps,
+        depth: 0,
+        max_depth: limits.max_depth,
+        now: None,
+    };
+    let frame = Frame::root();
+    for (k, v) in bindings.iter() {
+        frame.bind(k, Some(value::from_json(v)));
+    }
+    let input = input.map(value::from_json);
+    frame.bind("$", input.clone());
+    // A top-level array is wrapped so that it is treated as a single input value.
+    let input = match input {
+        Some(Value::Arr(a)) if !a.sequence => Some(Value::Arr(Rc::new(Array {
+            items: vec![Value::Arr(a)],
+            sequence: true,
+            outer_wrapper: true,
+            ..Array::default()
+        }))),
+        other => other,
+    };
+    let result = ev.eval(ast, input.as_ref(), &frame)?;
+    let out = match &result {
+        Some(v) => value::to_json(v)?,
+        None => None,
+    };
+    Ok(out)
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Arr(a) => &a.items,
+        other => std::slice::from_ref(other),
+    }
+}
+
+fn is_numeric(v: &Value) -> Result<bool, Error> {
+    match v {
+        Value::Num(n) => {
+            if n.is_nan() {
+                Ok(false)
+            } else if n.is_infinite() {
+                Err(Error::code("D1001").value(value::format_number_js(*n)))
+            } else {
+                Ok(true)
+            }
+        }
+        _ => Ok(false),
+    }
+}
+
+fn describe(v: &Value) -> String {
+    value::stringify(v, false).unwrap_or_default()
+}
+
+fn tuple_get<'a>(t: &'a Value, key: &str) -> Option<&'a Value> {
+    match t {
+        Value::Obj(o) => o.get(key),
+        _ => None,
+    }
+}
+
+fn tuple_stream(items: Vec<Value>) -> Value {
+    Value::Arr(Rc::new(Array {
+        items,
+        sequence: true,
+        tuple_stream: true,
+        ..Array::default()
+    }))
+}
+
+fn is_tuple_stream(v: &Value) -> bool {
+    matches!(v, Value::Arr(a) if a.tuple_stream)
+}
+
+/// jsonata's `fn.append`: concatenation that yields a plain (non-sequence) array.
+pub(crate) fn append(a: Option<Value>, b: Option<Value>) -> Option<Value> {
+    match (a, b) {
+        (None, b) => b,
+        (a, None) => a,
+        (Some(a), Some(b)) => {
+            let mut out = match a {
+                Value::Arr(arr) => match Rc::try_unwrap(arr) {
+                    Ok(arr) => arr.items,
+                    Err(rc) => rc.items.clone(),
+                },
+                other => vec![other],
+            };
+            match b {
+                Value::Arr(arr) => out.extend(arr.items.iter().cloned()),
+                other => out.push(other),
+            }
+            Some(Value::array(out))
+        }
+    }
+}
+
+impl<'e> Evaluator<'e> {
+    pub fn now_ms(&mut self) -> i64 {
+        match self.now {
+            Some(n) => n,
+            None => {
+                let n = self.env.now_ms();
+                self.now = Some(n);
+                n
+            }
+        }
+    }
+
+    pub fn eval(&mut self, node: &Node, input: Option<&Value>, env: &Frame) -> R {
+        self.steps += 1;
+        if self.steps > self.max_steps {
+            return Err(Error::new(
+                "U1001",
+                "Expression evaluation timeout: Check for infinite loop",
+            )
+            .pos(node.pos));
+        }
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            self.depth -= 1;
+            return Err(Error::code("U1001").pos(node.pos));
+        }
+        let r = self.eval_inner(node, input, env);
+        self.depth -= 1;
+        r
+    }
+
+    fn eval_inner(&mut self, node: &Node, input: Option<&Value>, env: &Frame) -> R {
+        let mut result = self.eval_kind(node, input, env)?;
+
+        if let Some(preds) = &node.predicate {
+            for p in preds {
+                if let Stage::Filter(e) = p {
+                    result = Some(self.filter(e, result, env)?);
+                }
+            }
+        }
+        if !matches!(node.kind, Kind::Path { .. }) {
+            if let Some(g) = &node.group {
+                result = Some(self.eval_group(g, result, env)?);
+            }
+        }
+        if let Some(Value::Arr(a)) = &mut result {
+            if a.sequence && !a.tuple_stream {
+                if node.keep_array && !a.keep_singleton {
+                    Rc::make_mut(a).keep_singleton = true;
+                }
+                if a.items.is_empty() {
+                    return Ok(None);
+                } else if a.items.len() == 1 && !a.keep_singleton {
+                    return Ok(a.items.first().cloned());
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    #[inline(never)]
+    fn eval_neg(&mut self, node: &Node, e: &Node, input: Option<&Value>, env: &Frame) -> R {
+        Ok(match self.eval(e, input, env)? {
+            None => None,
+            Some(v) => {
+                if is_numeric(&v).map_err(|e| e.pos(node.pos))? {
+                    match v {
+                        Value::Num(n) => Some(Value::Num(-n)),
+                        other => Some(other),
+                    }
+                } else {
+                    return Err(Error::code("D1002")
+                        .pos(node.pos)
+                        .token("-")
+                        .value(describe(&v)));
+                }
+            }
+        })
+    }
+
+    #[inline(never)]
+    fn eval_array(&mut self, node: &Node, exprs: &[Node], input: Option<&Value>, env: &Frame) -> R {
+        Ok({
+            let mut result: Option<Value> = Some(Value::array(vec![]));
+            for item in exprs {
+                let v = self.eval(item, input, env)?;
+                if let Some(v) = v {
+                    if matches!(item.kind, Kind::Array(_)) {
+                        let mut arr = match result.take() {
+                            Some(Value::Arr(a)) => {
+                                Rc::try_unwrap(a).unwrap_or_else(|rc| (*rc).clone())
+                            }
+                            _ => Array::default(),
+                        };
+                        arr.items.push(v);
+                        result = Some(Value::Arr(Rc::new(arr)));
+                    } else {
+                        result = append(result, Some(v));
+                    }
+                }
+            }
+            if node.consarray {
+                if let Some(Value::Arr(a)) = result.as_mut() {
+                    Rc::make_mut(a).cons = true;
+                }
+            }
+            result
+        })
+    }
+
+    #[inline(never)]
+    fn eval_condition(
+        &mut self,
+        c: &Node,
+        t: &Node,
+        e: Option<&Node>,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        Ok({
+            let cond = self.eval(c, input, env)?;
+            if functions::boolean_of(cond.as_ref()) == Some(true) {
+                self.eval(t, input, env)?
+            } else if let Some(e) = e {
+                self.eval(e, input, env)?
+            } else {
+                None
+            }
+        })
+    }
+
+    #[inline(never)]
+    fn eval_block(&mut self, exprs: &[Node], input: Option<&Value>, env: &Frame) -> R {
+        Ok({
+            let frame = env.child();
+            let mut r = None;
+            for e in exprs {
+                r = self.eval(e, input, &frame)?;
+            }
+            r
+        })
+    }
+
+    /// Dispatches on the node kind; kept free of locals so deep recursion uses little stack.
+    #[inline(never)]
+    fn eval_kind(&mut self, node: &Node, input: Option<&Value>, env: &Frame) -> R {
+        Ok(match &node.kind {
+            Kind::Path {
+                steps,
+                keep_singleton_array,
+            } => self.eval_path(node, steps, *keep_singleton_array, input, env)?,
+            Kind::Binary(op, l, r) => self.eval_binary(*op, l, r, node.pos, input, env)?,
+            Kind::Neg(e) => self.eval_neg(node, e, input, env)?,
+            Kind::Array(exprs) => self.eval_array(node, exprs, input, env)?,
+            Kind::Object(group) => Some(self.eval_group(group, input.cloned(), env)?),
+            Kind::Name(name) => lookup(input, name),
+            Kind::Str(s) => Some(Value::str(s)),
+            Kind::Num(n) => Some(Value::Num(*n)),
+            Kind::Bool(b) => Some(Value::Bool(*b)),
+            Kind::Null => Some(Value::Null),
+            Kind::Wildcard => Some(eval_wildcard(input)),
+            Kind::Descendant => eval_descendants(input),
+            Kind::Parent(slot) => env.lookup(&slot.label()),
+            Kind::Condition(c, t, e) => self.eval_condition(c, t, e.as_deref(), input, env)?,
+            Kind::Block(exprs) => self.eval_block(exprs, input, env)?,
+            Kind::Bind(name, rhs) => {
+                let v = self.eval(rhs, input, env)?;
+                env.bind(name, v.clone());
+                v
+            }
+            Kind::Regex(re) => Some(Value::Func(Rc::new(Function::Regex(re.clone())))),
+            Kind::Function {
+                procedure,
+                args,
+                partial: false,
+            } => self.eval_function(node, procedure, args, input, env, None)?,
+            Kind::Function {
+                procedure,
+                args,
+                partial: true,
+            } => Some(self.eval_partial(node, procedure, args, input, env)?),
+            Kind::Variable(name) => {
+                if name.is_empty() {
+                    match input {
+                        Some(Value::Arr(a)) if a.outer_wrapper => a.items.first().cloned(),
+                        other => other.cloned(),
+                    }
+                } else {
+                    env.lookup(name)
+                }
+            }
+            Kind::Lambda(def) => Some(Value::Func(Rc::new(Function::Lambda {
+                def: def.clone(),
+                input: input.cloned(),
+                env: env.clone(),
+                params: None,
+            }))),
+            Kind::Apply(l, r) => self.eval_apply(node, l, r, input, env)?,
+            Kind::Transform(def) => Some(Value::Func(Rc::new(Function::Transform {
+                def: def.clone(),
+                env: env.clone(),
+            }))),
+            Kind::Sort(_) => {
+                let seq = Value::sequence(seq_items(input.cloned()));
+                Some(self.eval_sort(node, seq, env)?)
+            }
+            Kind::Placeholder => None,
+        })
+    }
+
+    fn eval_path(
+        &mut self,
+        node: &Node,
+        steps: &[Node],
+        keep_singleton_array: bool,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        let first_is_var = matches!(steps.first().map(|s| &s.kind), Some(Kind::Variable(_)));
+        let mut input_seq: Value = match input {
+            Some(v @ Value::Arr(_)) if !first_is_var => v.clone(),
+            other => Value::sequence(seq_items(other.cloned())),
+        };
+        // jsonata's createSequence(undefined) holds one undefined item, so the first step is
+        // still evaluated once (e.g. `{"a": 1}.a` with no input).
+        let mut undefined_input = input.is_none();
+        let mut result_seq: Option<Value> = None;
+        let mut is_tuple = false;
+        let mut tuple_bindings: Option<Vec<Value>> = None;
+        let last = steps.len().saturating_sub(1);
+        for (ii, step) in steps.iter().enumerate() {
+            if step.tuple {
+                is_tuple = true;
+            }
+            if ii == 0 && step.consarray {
+                let inp = if undefined_input {
+                    None
+                } else {
+                    Some(&input_seq)
+                };
+                result_seq = self.eval(step, inp, env)?;
+            } else if is_tuple {
+                tuple_bindings = Some(self.tuple_step(
+                    step,
+                    &input_seq,
+                    undefined_input,
+                    tuple_bindings,
+                    env,
+                )?);
+            } else {
+                result_seq =
+                    Some(self.eval_step(step, &input_seq, undefined_input, env, ii == last)?);
+            }
+            undefined_input = false;
+            if !is_tuple {
+                match &result_seq {
+                    None => break,
+                    Some(Value::Arr(a)) if a.items.is_empty() => break,
+                    _ => {}
+                }
+            }
+            if step.focus.is_none() {
+                input_seq = match &result_seq {
+                    Some(v) => v.clone(),
+                    None => Value::sequence(vec![]),
+                };
+            }
+        }
+        if is_tuple {
+            let tb = tuple_bindings.unwrap_or_default();
+            if node.tuple {
+                result_seq = Some(tuple_stream(tb));
+            } else {
+                let vals = tb
+                    .iter()
+                    .filter_map(|t| tuple_get(t, "@").cloned())
+                    .collect();
+                result_seq = Some(Value::sequence(vals));
+            }
+        }
+        if keep_singleton_array {
+            if let Some(rs) = result_seq.take() {
+                let rs = match rs {
+                    Value::Arr(a) if a.cons && !a.sequence => Value::sequence(vec![Value::Arr(a)]),
+                    Value::Arr(a) => Value::Arr(a),
+                    other => Value::sequence(vec![other]),
+                };
+                let rs = match rs {
+                    Value::Arr(mut a) => {
+                        Rc::make_mut(&mut a).keep_singleton = true;
+                        Value::Arr(a)
+                    }
+                    o => o,
+                };
+                result_seq = Some(rs);
+            }
+        }
+        if let Some(g) = &node.group {
+            let input = result_seq;
+            result_seq = Some(self.eval_group(g, input, env)?);
+        }
+        Ok(result_seq)
+    }
+
+    fn eval_step(
+        &mut self,
+        step: &Node,
+        input: &Value,
+        undefined_input: bool,
+        env: &Frame,
+        last: bool,
+    ) -> Result<Value, Error> {
+        if let Kind::Sort(_) = step.kind {
+            let mut result = self.eval_sort(step, input.clone(), env)?;
+            if let Some(stages) = &step.stages {
+                result = self.eval_stages(stages, result, env)?;
+            }
+            return Ok(result);
+        }
+        let mut results: Vec<Value> = Vec::new();
+        let inputs: Vec<Option<&Value>> = if undefined_input {
+            vec![None]
+        } else {
+            items(input).iter().map(Some).collect()
+        };
+        for item in inputs {
+            let mut res = self.eval(step, item, env)?;
+            if let Some(stages) = &step.stages {
+                for st in stages {
+                    if let Stage::Filter(e) = st {
+                        res = Some(self.filter(e, res, env)?);
+                    }
+                }
+            }
+            if let Some(r) = res {
+                results.push(r);
+            }
+        }
+        if last && results.len() == 1 {
+            if let Some(Value::Arr(a)) = results.first() {
+                if !a.sequence {
+                    return Ok(Value::Arr(a.clone()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for r in results {
+            match r {
+                Value::Arr(a) if !a.cons => out.extend(a.items.iter().cloned()),
+                other => out.push(other),
+            }
+        }
+        Ok(Value::sequence(out))
+    }
+
+    fn eval_stages(&mut self, stages: &[Stage], input: Value, env: &Frame) -> Result<Value, Error> {
+        let mut result = input;
+        for stage in stages {
+            match stage {
+                Stage::Filter(e) => result = self.filter(e, Some(result), env)?,
+                Stage::Index(name) => {
+                    let ts = is_tuple_stream(&result);
+                    let new_items: Vec<Value> = items(&result)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| match t {
+                            Value::Obj(o) => {
+                                let mut o = (**o).clone();
+                                o.insert(name.clone(), Value::Num(i as f64));
+                                Value::object(o)
+                            }
+                            other => other.clone(),
+                        })
+                        .collect();
+                    result = if ts {
+                        tuple_stream(new_items)
+                    } else {
+                        Value::sequence(new_items)
+                    };
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn tuple_step(
+        &mut self,
+        step: &Node,
+        input: &Value,
+        undefined_input: bool,
+        tuple_bindings: Option<Vec<Value>>,
+        env: &Frame,
+    ) -> Result<Vec<Value>, Error> {
+        if let Kind::Sort(_) = step.kind {
+            let mut result = match tuple_bindings {
+                Some(tb) => self.eval_sort(step, tuple_stream(tb), env)?,
+                None => {
+                    let sorted = self.eval_sort(step, input.clone(), env)?;
+                    let ts = items(&sorted)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let mut o = Object::new();
+                            o.insert("@".into(), v.clone());
+                            if let Some(idx) = &step.index {
+                                o.insert(idx.clone(), Value::Num(i as f64));
+                            }
+                            Value::object(o)
+                        })
+                        .collect();
+                    tuple_stream(ts)
+                }
+            };
+            if let Some(stages) = &step.stages {
+                result = self.eval_stages(stages, result, env)?;
+            }
+            return Ok(items(&result).to_vec());
+        }
+        let tuple_bindings = match tuple_bindings {
+            Some(tb) => tb,
+            None if undefined_input => vec![Value::object(Object::new())],
+            None => items(input)
+                .iter()
+                .map(|v| {
+                    let mut o = Object::new();
+                    o.insert("@".into(), v.clone());
+                    Value::object(o)
+                })
+                .collect(),
+        };
+        let mut result = Vec::new();
+        for tb in &tuple_bindings {
+            let step_env = env.tuple_frame(tb);
+            let at = tuple_get(tb, "@").cloned();
+            let res = self.eval(step, at.as_ref(), &step_env)?;
+            let Some(res) = res else { continue };
+            let res_is_ts = is_tuple_stream(&res);
+            let res_items: Vec<Value> = match &res {
+                Value::Arr(a) => a.items.clone(),
+                other => vec![other.clone()],
+            };
+            let base = match tb {
+                Value::Obj(o) => (**o).clone(),
+                _ => Object::new(),
+            };
+            for (bb, item) in res_items.into_iter().enumerate() {
+                let mut tuple = base.clone();
+                if res_is_ts {
+                    if let Value::Obj(o) = &item {
+                        for (k, v) in o.iter() {
+                            tuple.insert(k.clone(), v.clone());
+                        }
+                    }
+                } else {
+                    if let Some(focus) = &step.focus {
+                        tuple.insert(focus.clone(), item);
+                        match &at {
+                            Some(a) => {
+                                tuple.insert("@".into(), a.clone());
+                            }
+                            None => {
+                                tuple.shift_remove("@");
+                            }
+                        }
+                    } else {
+                        tuple.insert("@".into(), item);
+                    }
+                    if let Some(idx) = &step.index {
+                        tuple.insert(idx.clone(), Value::Num(bb as f64));
+                    }
+                    if let Some(anc) = &step.ancestor {
+                        match &at {
+                            Some(a) => {
+                                tuple.insert(anc.label(), a.clone());
+                            }
+                            None => {
+                                tuple.shift_remove(&anc.label());
+                            }
+                        }
+                    }
+                }
+                result.push(Value::object(tuple));
+            }
+        }
+        if let Some(stages) = &step.stages {
+            let r = self.eval_stages(stages, tuple_stream(result), env)?;
+            return Ok(items(&r).to_vec());
+        }
+        Ok(result)
+    }
+
+    fn filter(
+        &mut self,
+        predicate: &Node,
+        input: Option<Value>,
+        env: &Frame,
+    ) -> Result<Value, Error> {
+        let ts = input.as_ref().is_some_and(is_tuple_stream);
+        let input = match input {
+            Some(v @ Value::Arr(_)) => v,
+            other => Value::sequence(seq_items(other)),
+        };
+        let list = items(&input);
+        let mut results: Vec<Value> = Vec::new();
+        if let Kind::Num(n) = predicate.kind {
+            let mut index = n.floor();
+            if index < 0.0 {
+                index += list.len() as f64;
+            }
+            if index >= 0.0 {
+                if let Some(item) = list.get(index as usize) {
+                    if let Value::Arr(_) = item {
+                        return Ok(item.clone());
+                    }
+                    results.push(item.clone());
+                }
+            }
+        } else {
+            for (index, item) in list.iter().enumerate() {
+                let (context, fenv) = if ts {
+                    (tuple_get(item, "@").cloned(), env.tuple_frame(item))
+                } else {
+                    (Some(item.clone()), env.clone())
+                };
+                let res = self.eval(predicate, context.as_ref(), &fenv)?;
+                let res_nums: Option<Vec<f64>> = match &res {
+                    Some(Value::Num(n)) if is_numeric(&Value::Num(*n))? => Some(vec![*n]),
+                    Some(Value::Arr(a)) if a.items.iter().all(|x| matches!(x, Value::Num(_))) => {
+                        Some(a.items.iter().filter_map(|x| x.as_number()).collect())
+                    }
+                    _ => None,
+                };
+                if let Some(nums) = res_nums {
+                    for n in nums {
+                        let mut ii = n.floor();
+                        if ii < 0.0 {
+                            ii += list.len() as f64;
+                        }
+                        if ii == index as f64 {
+                            results.push(item.clone());
+                        }
+                    }
+                } else if functions::boolean_of(res.as_ref()) == Some(true) {
+                    results.push(item.clone());
+                }
+            }
+        }
+        Ok(if ts {
+            tuple_stream(results)
+        } else {
+            Value::sequence(results)
+        })
+    }
+
+    fn eval_binary(
+        &mut self,
+        op: BinOp,
+        l: &Node,
+        r: &Node,
+        pos: usize,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        let lhs = self.eval(l, input, env)?;
+        if matches!(op, BinOp::And | BinOp::Or) {
+            let lb = functions::boolean_of(lhs.as_ref()).unwrap_or(false);
+            let res = match op {
+                BinOp::And => {
+                    lb && {
+                        let rhs = self.eval(r, input, env)?;
+                        functions::boolean_of(rhs.as_ref()).unwrap_or(false)
+                    }
+                }
+                _ => {
+                    lb || {
+                        let rhs = self.eval(r, input, env)?;
+                        functions::boolean_of(rhs.as_ref()).unwrap_or(false)
+                    }
+                }
+            };
+            return Ok(Some(Value::Bool(res)));
+        }
+        let rhs = self.eval(r, input, env)?;
+        let sym = op.symbol();
+        let res = match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+                numeric(op, lhs.as_ref(), rhs.as_ref())
+            }
+            BinOp::Eq | BinOp::Ne => {
+                let eq = match (&lhs, &rhs) {
+                    (Some(a), Some(b)) => Some(deep_equal(a, b)),
+                    _ => None,
+                };
+                Ok(Some(Value::Bool(match (op, eq) {
+                    (_, None) => false,
+                    (BinOp::Eq, Some(e)) => e,
+                    (_, Some(e)) => !e,
+                })))
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                comparison(op, lhs.as_ref(), rhs.as_ref())
+            }
+            BinOp::Concat => {
+                let ls = match &lhs {
+                    None => String::new(),
+                    Some(v) => functions::string_of(v, false)?,
+                };
+                let rs = match &rhs {
+                    None => String::new(),
+                    Some(v) => functions::string_of(v, false)?,
+                };
+                Ok(Some(Value::string(ls + &rs)))
+            }
+            BinOp::Range => range(lhs.as_ref(), rhs.as_ref()),
+            BinOp::In => {
+                let found = match (&lhs, &rhs) {
+                    (Some(l), Some(r)) => items(r).iter().any(|x| value::strict_equal(x, l)),
+                    _ => false,
+                };
+                Ok(Some(Value::Bool(found)))
+            }
+            BinOp::And | BinOp::Or => Ok(None),
+        };
+        res.map_err(|e| {
+            let e = if e.position.is_none() { e.pos(pos) } else { e };
+            if !e.has_token() {
+                e.token(sym)
+            } else {
+                e
+            }
+        })
+    }
+
+    // ------------------------------------------------------------ grouping and sorting
+
+    pub(crate) fn eval_group(
+        &mut self,
+        group: &Group,
+        input: Option<Value>,
+        env: &Frame,
+    ) -> Result<Value, Error> {
+        let reduce = input.as_ref().is_some_and(is_tuple_stream);
+        let list: Vec<Option<Value>> = match &input {
+            Some(Value::Arr(a)) if !a.items.is_empty() => {
+                a.items.iter().cloned().map(Some).collect()
+            }
+            Some(Value::Arr(_)) | None => vec![None],
+            Some(v) => vec![Some(v.clone())],
+        };
+        // key -> (data, pair index), in first-seen order
+        let mut groups: indexmap::IndexMap<String, (Option<Value>, usize)> =
+            indexmap::IndexMap::new();
+        for item in &list {
+            let fenv = match (reduce, item) {
+                (true, Some(t)) => env.tuple_frame(t),
+                _ => env.clone(),
+            };
+            let ctx = match (reduce, item) {
+                (true, Some(t)) => tuple_get(t, "@").cloned(),
+                _ => item.clone(),
+            };
+            for (pair_index, (kexpr, _)) in group.pairs.iter().enumerate() {
+                let key = self.eval(kexpr, ctx.as_ref(), &fenv)?;
+                let key = match key {
+                    None => continue,
+                    Some(Value::Str(s)) => s.to_string(),
+                    Some(other) => {
+                        return Err(Error::code("T1003").pos(group.pos).value(describe(&other)))
+                    }
+                };
+                match groups.get_mut(&key) {
+                    Some(entry) => {
+                        if entry.1 != pair_index {
+                            return Err(Error::code("D1009").pos(group.pos).value(key));
+                        }
+                        entry.0 = append(entry.0.take(), item.clone());
+                    }
+                    None => {
+                        groups.insert(key, (item.clone(), pair_index));
+                    }
+                }
+            }
+        }
+        let mut result = Object::new();
+        for (key, (data, idx)) in groups {
+            let (context, fenv) = if reduce {
+                let tuple = reduce_tuple_stream(data);
+                let mut t = match tuple {
+                    Some(Value::Obj(o)) => (*o).clone(),
+                    _ => Object::new(),
+                };
+                let at = t.shift_remove("@");
+                (at, env.tuple_frame(&Value::object(t)))
+            } else {
+                (data, env.clone())
+            };
+            let Some((_, vexpr)) = group.pairs.get(idx) else {
+                continue;
+            };
+            if let Some(v) = self.eval(vexpr, context.as_ref(), &fenv)? {
+                result.insert(key, v);
+            }
+        }
+        Ok(Value::object(result))
+    }
+
+    fn eval_sort(&mut self, node: &Node, input: Value, env: &Frame) -> Result<Value, Error> {
+        let Kind::Sort(terms) = &node.kind else {
+            return Ok(input);
+        };
+        let ts = is_tuple_stream(&input);
+        let list = items(&input).to_vec();
+        if list.len() <= 1 {
+            return Ok(input);
+        }
+        // Each term is evaluated once per item, then items are merge-sorted on the keys.
+        let mut keyed: Vec<(Vec<Option<Value>>, Value)> = Vec::with_capacity(list.len());
+        for item in list {
+            let (ctx, fenv) = if ts {
+                (tuple_get(&item, "@").cloned(), env.tuple_frame(&item))
+            } else {
+                (Some(item.clone()), env.clone())
+            };
+            let mut keys = Vec::with_capacity(terms.len());
+            for term in terms {
+                keys.push(self.eval(&term.expr, ctx.as_ref(), &fenv)?);
+            }
+            keyed.push((keys, item));
+        }
+        let pos = node.pos;
+        let mut cmp = |a: &(Vec<Option<Value>>, Value),
+                       b: &(Vec<Option<Value>>, Value)|
+         -> Result<bool, Error> {
+            let mut comp = 0i32;
+            for (i, term) in terms.iter().enumerate() {
+                let aa = a.0.get(i).cloned().flatten();
+                let bb = b.0.get(i).cloned().flatten();
+                comp = match (&aa, &bb) {
+                    (None, None) => 0,
+                    (None, _) => 1,
+                    (_, None) => -1,
+                    (Some(x), Some(y)) => {
+                        let ok = |v: &Value| matches!(v, Value::Num(_) | Value::Str(_));
+                        if !ok(x) || !ok(y) {
+                            let bad = if !ok(x) { x } else { y };
+                            return Err(Error::code("T2008").pos(pos).value(describe(bad)));
+                        }
+                        let c = match (x, y) {
+                            (Value::Num(p), Value::Num(q)) => {
+                                p.partial_cmp(q).map_or(0, |o| o as i32)
+                            }
+                            (Value::Str(p), Value::Str(q)) => functions::cmp_js_str(p, q) as i32,
+                            _ => {
+                                return Err(Error::code("T2007")
+                                    .pos(pos)
+                                    .value(describe(x))
+                                    .value2(describe(y)))
+                            }
+                        };
+                        if term.descending {
+                            -c
+                        } else {
+                            c
+                        }
+                    }
+                };
+                if comp != 0 {
+                    break;
+                }
+            }
+            Ok(comp == 1)
+        };
+        let sorted = merge_sort(keyed, &mut cmp)?;
+        let out: Vec<Value> = sorted.into_iter().map(|(_, v)| v).collect();
+        Ok(if ts {
+            tuple_stream(out)
+        } else {
+            Value::sequence(out)
+        })
+    }
+
+    // ------------------------------------------------------------ functions
+
+    fn eval_function(
+        &mut self,
+        node: &Node,
+        procedure: &Node,
+        args: &[Node],
+        input: Option<&Value>,
+        env: &Frame,
+        apply_to: Option<Option<Value>>,
+    ) -> R {
+        let proc = self.eval(procedure, input, env)?;
+        let proc_name = proc_name(procedure);
+        if proc.is_none() {
+            if let Kind::Path { steps, .. } = &procedure.kind {
+                if let Some(Kind::Name(n)) = steps.first().map(|s| &s.kind) {
+                    if env.lookup(n).is_some() {
+                        return Err(Error::code("T1005").pos(node.pos).token(n.clone()));
+                    }
+                }
+            }
+        }
+        let mut evaluated: Vec<Option<Value>> = Vec::with_capacity(args.len() + 1);
+        if let Some(a) = apply_to {
+            evaluated.push(a);
+        }
+        for a in args {
+            evaluated.push(self.eval(a, input, env)?);
+        }
+        self.apply(proc.as_ref(), evaluated, input, env)
+            .map_err(|e| {
+                let e = if e.position.is_none() {
+                    e.pos(node.pos)
+                } else {
+                    e
+                };
+                if !e.has_token() {
+                    e.token(proc_name.clone())
+                } else {
+                    e
+                }
+            })
+    }
+
+    fn eval_partial(
+        &mut self,
+        node: &Node,
+        procedure: &Node,
+        args: &[Node],
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> Result<Value, Error> {
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            if let Kind::Placeholder = a.kind {
+                bound.push(PartialArg::Placeholder);
+            } else {
+                bound.push(PartialArg::Bound(self.eval(a, input, env)?));
+            }
+        }
+        let proc = self.eval(procedure, input, env)?;
+        match proc {
+            Some(f @ Value::Func(_)) => Ok(Value::Func(Rc::new(Function::Partial {
+                func: f,
+                args: bound,
+            }))),
+            None => {
+                if let Kind::Path { steps, .. } = &procedure.kind {
+                    if let Some(Kind::Name(n)) = steps.first().map(|s| &s.kind) {
+                        if env.lookup(n).is_some() {
+                            return Err(Error::code("T1007").pos(node.pos).token(n.clone()));
+                        }
+                    }
+                }
+                Err(Error::code("T1008")
+                    .pos(node.pos)
+                    .token(proc_name(procedure)))
+            }
+            Some(_) => Err(Error::code("T1008")
+                .pos(node.pos)
+                .token(proc_name(procedure))),
+        }
+    }
+
+    fn eval_apply(
+        &mut self,
+        node: &Node,
+        l: &Node,
+        r: &Node,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        let lhs = self.eval(l, input, env)?;
+        if let Kind::Function {
+            procedure,
+            args,
+            partial: false,
+        } = &r.kind
+        {
+            return self.eval_function(r, procedure, args, input, env, Some(lhs));
+        }
+        let func = self.eval(r, input, env)?;
+        let Some(func @ Value::Func(_)) = func else {
+            return Err(Error::code("T2006")
+                .pos(node.pos)
+                .value(func.as_ref().map(describe).unwrap_or_default()));
+        };
+        if let Some(lf @ Value::Func(_)) = lhs {
+            return Ok(Some(Value::Func(Rc::new(Function::Chain(lf, func)))));
+        }
+        self.apply(Some(&func), vec![lhs], None, env)
+    }
+
+    /// Applies a function, trampolining tail calls (thunks) so tail recursion runs in constant
+    /// stack.
+    pub(crate) fn apply(
+        &mut self,
+        proc: Option<&Value>,
+        args: Vec<Option<Value>>,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        let mut result = self.apply_inner(proc, args, input, env)?;
+        #[allow(clippy::while_let_loop)]
+        loop {
+            let (def, tin, tenv) = match &result {
+                Some(Value::Func(f)) => match &**f {
+                    Function::Lambda {
+                        def, input, env, ..
+                    } if def.thunk => (def.clone(), input.clone(), env.clone()),
+                    _ => break,
+                },
+                _ => break,
+            };
+            let Kind::Function {
+                procedure,
+                args: targs,
+                ..
+            } = &def.body.kind
+            else {
+                break;
+            };
+            let next = self.eval(procedure, tin.as_ref(), &tenv)?;
+            let mut evaluated = Vec::with_capacity(targs.len());
+            for a in targs {
+                evaluated.push(self.eval(a, tin.as_ref(), &tenv)?);
+            }
+            let name = proc_name(procedure);
+            let pos = def.body.pos;
+            result = self
+                .apply_inner(next.as_ref(), evaluated, input, env)
+                .map_err(|e| {
+                    let e = if e.position.is_none() { e.pos(pos) } else { e };
+                    if !e.has_token() {
+                        e.token(name.clone())
+                    } else {
+                        e
+                    }
+                })?;
+        }
+        Ok(result)
+    }
+
+    fn apply_inner(
+        &mut self,
+        proc: Option<&Value>,
+        args: Vec<Option<Value>>,
+        input: Option<&Value>,
+        env: &Frame,
+    ) -> R {
+        let Some(Value::Func(f)) = proc else {
+            return Err(Error::code("T1006"));
+        };
+        let f = f.clone();
+        match &*f {
+            Function::Lambda {
+                def,
+                input: linput,
+                env: lenv,
+                params,
+            } => {
+                let args = match &def.signature {
+                    Some(sig) => sig.validate(&args, input)?,
+                    None => args,
+                };
+                let frame = lenv.child();
+                let names = params.as_ref().unwrap_or(&def.params);
+                for (i, p) in names.iter().enumerate() {
+                    frame.bind(p, args.get(i).cloned().flatten());
+                }
+                if def.thunk {
+                    // A thunk's body is the tail call itself; hand it back to the trampoline.
+                    return Ok(Some(Value::Func(Rc::new(Function::Lambda {
+                        def: def.clone(),
+                        input: linput.clone(),
+                        env: frame,
+                        params: None,
+                    }))));
+                }
+                self.eval(&def.body, linput.as_ref(), &frame)
+            }
+            Function::Native(n) => {
+                let sig = functions::signature(n)?;
+                let args = sig.validate(&args, input)?;
+                (n.imp)(self, &args, input, env)
+            }
+            Function::Partial { func, args: bound } => {
+                let mut supplied = args.into_iter();
+                let full: Vec<Option<Value>> = bound
+                    .iter()
+                    .map(|b| match b {
+                        PartialArg::Placeholder => supplied.next().flatten(),
+                        PartialArg::Bound(v) => v.clone(),
+                    })
+                    .collect();
+                self.apply(Some(func), full, input, env)
+            }
+            Function::Regex(re) => {
+                let text = match args.first().cloned().flatten() {
+                    Some(Value::Str(s)) => s,
+                    _ => return Ok(None),
+                };
+                Ok(regex_match_object(re, &text, 0))
+            }
+            Function::RegexNext { regex, text, from } => {
+                if *from >= text.len() {
+                    return Ok(None);
+                }
+                let next = regex_match_object(regex, text, *from);
+                if let Some(Value::Obj(o)) = &next {
+                    if o.get("match").and_then(|m| m.as_str()) == Some("") {
+                        return Err(Error::code("D1004").value(regex.source.clone()));
+                    }
+                }
+                Ok(next)
+            }
+            Function::Transform { def, env: tenv } => {
+                let arg = args.into_iter().next().flatten();
+                match arg {
+                    None => Ok(None),
+                    Some(v @ (Value::Obj(_) | Value::Arr(_))) => {
+                        self.transform(def, v, tenv).map(Some)
+                    }
+                    Some(other) => Err(Error::code("T0410").index(1).value(describe(&other))),
+                }
+            }
+            Function::Chain(f1, g) => {
+                let r = self.apply(Some(f1), args, input, env)?;
+                self.apply(Some(g), vec![r], input, env)
+            }
+        }
+    }
+
+    fn transform(&mut self, def: &TransformDef, obj: Value, env: &Frame) -> Result<Value, Error> {
+        let result = deep_clone(&obj);
+        let matches = self.eval(&def.pattern, Some(&result), env)?;
+        let Some(matches) = matches else {
+            return Ok(result);
+        };
+        let mut mods: HashMap<*const Object, (Object, Vec<String>)> = HashMap::new();
+        for m in items(&matches) {
+            let update = self.eval(&def.update, Some(m), env)?;
+            let mut upd = Object::new();
+            match update {
+                None => {}
+                Some(Value::Obj(o)) => upd = (*o).clone(),
+                Some(other) => {
+                    return Err(Error::code("T2011")
+                        .pos(def.update.pos)
+                        .value(describe(&other)))
+                }
+            }
+            let mut dels = Vec::new();
+            if let Some(d) = &def.delete {
+                if let Some(dv) = self.eval(d, Some(m), env)? {
+                    for x in items(&dv) {
+                        match x {
+                            Value::Str(s) => dels.push(s.to_string()),
+                            _ => return Err(Error::code("T2012").pos(d.pos).value(describe(&dv))),
+                        }
+                    }
+                }
+            }
+            if let Value::Obj(o) = m {
+                let entry = mods
+                    .entry(Rc::as_ptr(o))
+                    .or_insert_with(|| (Object::new(), Vec::new()));
+                for (k, v) in upd {
+                    entry.0.insert(k, v);
+                }
+                entry.1.extend(dels);
+            }
+        }
+        if mods.is_empty() {
+            return Ok(result);
+        }
+        Ok(rebuild(&result, &mods, 0))
+    }
+}
+
+fn rebuild(v: &Value, mods: &HashMap<*const Object, (Object, Vec<String>)>, depth: usize) -> Value {
+    if depth > 5000 {
+        return v.clone();
+    }
+    match v {
+        Value::Obj(o) => {
+            let mut out: Object = o
+                .iter()
+                .map(|(k, x)| (k.clone(), rebuild(x, mods, depth + 1)))
+                .collect();
+            if let Some((upd, dels)) = mods.get(&Rc::as_ptr(o)) {
+                for (k, x) in upd {
+                    out.insert(k.clone(), x.clone());
+                }
+                for d in dels {
+                    out.shift_remove(d);
+                }
+            }
+            Value::object(out)
+        }
+        Value::Arr(a) => {
+            let mut arr = (**a).clone();
+            arr.items = a
+                .items
+                .iter()
+                .map(|x| rebuild(x, mods, depth + 1))
+                .collect();
+            Value::Arr(Rc::new(arr))
+        }
+        other => other.clone(),
+    }
+}
+
+pub(crate) fn deep_clone(v: &Value) -> Value {
+    match v {
+        Value::Obj(o) => Value::object(o.iter().map(|(k, x)| (k.clone(), deep_clone(x))).collect()),
+        Value::Arr(a) => {
+            let mut arr = (**a).clone();
+            arr.items = a.items.iter().map(deep_clone).collect();
+            Value::Arr(Rc::new(arr))
+        }
+        other => other.clone(),
+    }
+}
+
+fn proc_name(procedure: &Node) -> String {
+    match &procedure.kind {
+        Kind::Path { steps, .. } => match steps.first().map(|s| &s.kind) {
+            Some(Kind::Name(n)) => n.clone(),
+            _ => String::new(),
+        },
+        Kind::Variable(v) => v.clone(),
+        _ => String::new(),
+    }
+}
+
+fn reduce_tuple_stream(data: Option<Value>) -> Option<Value> {
+    match data {
+        Some(Value::Arr(a)) => {
+            let mut list = a.items.iter();
+            let mut result = match list.next() {
+                Some(Value::Obj(o)) => (**o).clone(),
+                _ => Object::new(),
+            };
+            for t in list {
+                if let Value::Obj(o) = t {
+                    for (k, v) in o.iter() {
+                        let cur = result.shift_remove(k);
+                        if let Some(nv) = append(cur, Some(v.clone())) {
+                            result.insert(k.clone(), nv);
+                        }
+                    }
+                }
+            }
+            Some(Value::object(result))
+        }
+        other => other,
+    }
+}
+
+/// A stable merge sort whose comparator may fail; `swap(a, b)` is true when `a` sorts after `b`.
+pub(crate) fn merge_sort<T: Clone>(
+    list: Vec<T>,
+    swap: &mut dyn FnMut(&T, &T) -> Result<bool, Error>,
+) -> Result<Vec<T>, Error> {
+    if list.len() <= 1 {
+        return Ok(list);
+    }
+    let mut runs: Vec<Vec<T>> = list.into_iter().map(|x| vec![x]).collect();
+    while runs.len() > 1 {
+        let mut next = Vec::with_capacity(runs.len() / 2 + 1);
+        let mut it = runs.into_iter();
+        while let Some(left) = it.next() {
+            match it.next() {
+                None => next.push(left),
+                Some(right) => {
+                    let mut merged = Vec::with_capacity(left.len() + right.len());
+                    let mut l = left.into_iter().peekable();
+                    let mut r = right.into_iter().peekable();
+                    loop {
+                        match (l.peek(), r.peek()) {
+                            (Some(a), Some(b)) => {
+                                if swap(a, b)? {
+                                    if let Some(x) = r.next() {
+                                        merged.push(x);
+                                    }
+                                } else if let Some(x) = l.next() {
+                                    merged.push(x);
+                                }
+                            }
+                            (Some(_), None) => merged.extend(l.by_ref()),
+                            (None, Some(_)) => merged.extend(r.by_ref()),
+                            (None, None) => break,
+                        }
+                    }
+                    next.push(merged);
+                }
+            }
+        }
+        runs = next;
+    }
+    Ok(runs.into_iter().next().unwrap_or_default())
+}
+
+/// jsonata's `fn.lookup`.
+pub(crate) fn lookup(input: Option<&Value>, key: &str) -> Option<Value> {
+    match input {
+        Some(Value::Arr(a)) => {
+            let mut out = Vec::new();
+            for item in &a.items {
+                if let Some(r) = lookup(Some(item), key) {
+                    match r {
+                        Value::Arr(ra) => out.extend(ra.items.iter().cloned()),
+                        other => out.push(other),
+                    }
+                }
+            }
+            Some(Value::sequence(out))
+        }
+        Some(Value::Obj(o)) => o.get(key).cloned(),
+        _ => None,
+    }
+}
+
+fn flatten_into(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Arr(a) => {
+            for x in &a.items {
+                flatten_into(x, out);
+            }
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+fn eval_wildcard(input: Option<&Value>) -> Value {
+    let mut results = Vec::new();
+    let input = match input {
+        Some(Value::Arr(a)) if a.outer_wrapper && !a.items.is_empty() => a.items.first(),
+        other => other,
+    };
+    if let Some(Value::Obj(o)) = input {
+        for v in o.values() {
+            match v {
+                Value::Arr(_) => flatten_into(v, &mut results),
+                other => results.push(other.clone()),
+            }
+        }
+    }
+    Value::sequence(results)
+}
+
+fn eval_descendants(input: Option<&Value>) -> Option<Value> {
+    let input = input?;
+    let mut out = Vec::new();
+    recurse_descendants(input, &mut out, 0);
+    if out.len() == 1 {
+        out.pop()
+    } else {
+        Some(Value::sequence(out))
+    }
+}
+
+fn recurse_descendants(v: &Value, out: &mut Vec<Value>, depth: usize) {
+    if depth > 10_000 {
+        return;
+    }
+    match v {
+        Value::Arr(a) => {
+            for x in &a.items {
+                recurse_descendants(x, out, depth + 1);
+            }
+        }
+        Value::Obj(o) => {
+            out.push(v.clone());
+            for x in o.values() {
+                recurse_descendants(x, out, depth + 1);
+            }
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+fn numeric(op: BinOp, lhs: Option<&Value>, rhs: Option<&Value>) -> R {
+    if let Some(l) = lhs {
+        if !is_numeric(l)? {
+            return Err(Error::code("T2001").value(describe(l)));
+        }
+    }
+    if let Some(r) = rhs {
+        if !is_numeric(r)? {
+            return Err(Error::code("T2002").value(describe(r)));
+        }
+    }
+    let (Some(Value::Num(l)), Some(Value::Num(r))) = (lhs, rhs) else {
+        return Ok(None);
+    };
+    let v = match op {
+        BinOp::Add => l + r,
+        BinOp::Sub => l - r,
+        BinOp::Mul => l * r,
+        BinOp::Div => l / r,
+        _ => l % r,
+    };
+    Ok(Some(Value::Num(v)))
+}
+
+fn comparison(op: BinOp, lhs: Option<&Value>, rhs: Option<&Value>) -> R {
+    let comparable = |v: Option<&Value>| -> Result<bool, Error> {
+        Ok(match v {
+            None => true,
+            Some(Value::Str(_)) => true,
+            Some(x) => is_numeric(x)?,
+        })
+    };
+    let lc = comparable(lhs)?;
+    let rc = comparable(rhs)?;
+    if !lc || !rc {
+        let bad = if !lc { lhs } else { rhs };
+        return Err(Error::code("T2010").value(bad.map(describe).unwrap_or_default()));
+    }
+    let (Some(l), Some(r)) = (lhs, rhs) else {
+        return Ok(None);
+    };
+    let ord = match (l, r) {
+        (Value::Num(a), Value::Num(b)) => a.partial_cmp(b),
+        (Value::Str(a), Value::Str(b)) => Some(functions::cmp_js_str(a, b)),
+        _ => {
+            return Err(Error::code("T2009").value(describe(l)).value2(describe(r)));
+        }
+    };
+    let Some(ord) = ord else {
+        return Ok(Some(Value::Bool(false)));
+    };
+    use std::cmp::Ordering::*;
+    let b = match op {
+        BinOp::Lt => ord == Less,
+        BinOp::Le => ord != Greater,
+        BinOp::Gt => ord == Greater,
+        _ => ord != Less,
+    };
+    Ok(Some(Value::Bool(b)))
+}
+
+fn range(lhs: Option<&Value>, rhs: Option<&Value>) -> R {
+    let is_int = |v: &Value| matches!(v, Value::Num(n) if n.fract() == 0.0 && n.is_finite());
+    if let Some(l) = lhs {
+        if !is_int(l) {
+            return Err(Error::code("T2003").value(describe(l)));
+        }
+    }
+    if let Some(r) = rhs {
+        if !is_int(r) {
+            return Err(Error::code("T2004").value(describe(r)));
+        }
+    }
+    let (Some(Value::Num(l)), Some(Value::Num(r))) = (lhs, rhs) else {
+        return Ok(None);
+    };
+    if l > r {
+        return Ok(None);
+    }
+    let size = r - l + 1.0;
+    if size > 1e7 {
+        return Err(Error::code("D2014").value(value::format_number_js(size)));
+    }
+    let start = *l as i64;
+    let items = (0..size as i64)
+        .map(|i| Value::Num((start + i) as f64))
+        .collect();
+    Ok(Some(Value::sequence(items)))
+}
+
+/// The object a regex matcher returns: `{match, start, end, groups, next}` (offsets in UTF-16
+/// code units, as in JavaScript).
+fn regex_match_object(re: &Arc<RegexLit>, text: &Rc<str>, from: usize) -> Option<Value> {
+    let caps = re.regex.captures_at(text, from)?;
+    let m = caps.get(0)?;
+    let mut o = Object::new();
+    o.insert("match".into(), Value::str(m.as_str()));
+    o.insert(
+        "start".into(),
+        Value::Num(value::utf16_len(&text[..m.start()]) as f64),
+    );
+    o.insert(
+        "end".into(),
+        Value::Num(value::utf16_len(&text[..m.end()]) as f64),
+    );
+    let groups = caps
+        .iter()
+        .skip(1)
+        .map(|g| Value::str(g.map(|g| g.as_str()).unwrap_or("")))
+        .collect();
+    o.insert("groups".into(), Value::array(groups));
+    let next_from = if m.end() == m.start() {
+        m.end() + text[m.end()..].chars().next().map_or(1, char::len_utf8)
+    } else {
+        m.end()
+    };
+    o.insert(
+        "next".into(),
+        Value::Func(Rc::new(Function::RegexNext {
+            regex: re.clone(),
+            text: text.clone(),
+            from: next_from,
+        })),
+    );
+    Some(Value::object(o))
+}
