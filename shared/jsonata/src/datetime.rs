@@ -235,6 +235,8 @@ const ROMAN: [(u64, &str); 13] = [
 ];
 
 fn decimal_to_roman(mut value: u64) -> String {
+    // Thousands are written as repeated `m`; keep absurd values from producing huge strings.
+    value = value.min(1_000_000);
     let mut out = String::new();
     'outer: while value > 0 {
         for (n, s) in ROMAN {
@@ -259,6 +261,7 @@ fn roman_to_decimal(roman: &str) -> f64 {
             'C' => 100.0,
             'L' => 50.0,
             'X' => 10.0,
+            'V' => 5.0,
             'I' => 1.0,
             _ => f64::NAN,
         };
@@ -325,6 +328,8 @@ struct IntFormat {
     separators: Vec<Sep>,
     token: String,
     n: Option<i64>,
+    /// Fixed digit count when this marker is directly followed by another (e.g. `[H01][m01]`).
+    parse_width: Option<usize>,
 }
 
 fn analyse_integer_picture(picture: &str) -> Result<IntFormat, Error> {
@@ -339,6 +344,7 @@ fn analyse_integer_picture(picture: &str) -> Result<IntFormat, Error> {
         separators: vec![],
         token: String::new(),
         n: None,
+        parse_width: None,
     };
     let primary = match picture.rfind(';') {
         None => picture,
@@ -622,7 +628,7 @@ fn analyse_datetime_picture(picture: &str) -> Result<Vec<Part>, Error> {
                     let pw = |s: Option<&str>| -> Option<usize> {
                         match s {
                             None | Some("*") => None,
-                            Some(x) => parse_int_prefix(x).map(|n| n.max(0) as usize),
+                            Some(x) => parse_int_prefix(x).map(|n| n.clamp(0, 1000) as usize),
                         }
                     };
                     width = Some((pw(Some(&min)), pw(max.as_deref())));
@@ -632,14 +638,12 @@ fn analyse_datetime_picture(picture: &str) -> Result<Vec<Part>, Error> {
             };
             let pm: Vec<char> = pres_mod.chars().collect();
             let mut presentation2 = None;
-            let mut ordinal = false;
             let presentation1: String = if pm.len() == 1 {
                 pres_mod.clone()
             } else if pm.len() > 1 {
                 let last = pm[pm.len() - 1];
                 if "atco".contains(last) {
                     presentation2 = Some(last);
-                    ordinal = last == 'o';
                     pm[..pm.len() - 1].iter().collect()
                 } else {
                     pres_mod.clone()
@@ -650,7 +654,6 @@ fn analyse_datetime_picture(picture: &str) -> Result<Vec<Part>, Error> {
                     None => return Err(Error::code("D3132").value(component.to_string())),
                 }
             };
-            let _ = ordinal;
             let mut m = Marker {
                 component,
                 width,
@@ -694,6 +697,11 @@ fn analyse_datetime_picture(picture: &str) -> Result<Vec<Part>, Error> {
                     f.n = Some(m.n);
                 }
                 m.integer_format = Some(f);
+                if let Some(Part::Marker(prev)) = spec.last_mut() {
+                    if let Some(pf) = prev.integer_format.as_mut() {
+                        pf.parse_width = Some(pf.mandatory_digits);
+                    }
+                }
             }
             if component == 'Z' || component == 'z' {
                 m.integer_format = Some(analyse_integer_picture(&presentation1)?);
@@ -747,6 +755,10 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// `Date.UTC(year, month0, day, h, m, s, ms)` with JavaScript's overflow normalisation.
 fn date_utc(year: f64, month0: f64, day: f64, h: f64, mi: f64, s: f64, ms: f64) -> f64 {
     let ym = year + (month0 / 12.0).floor();
+    // Far outside JavaScript's date range (±275,760 years): an invalid date, not an overflow.
+    if !ym.is_finite() || ym.abs() > 1_000_000.0 || !month0.is_finite() {
+        return f64::NAN;
+    }
     let mn = month0.rem_euclid(12.0);
     let days = days_from_civil(ym as i64, mn as i64 + 1, 1) as f64 + day - 1.0;
     days * MILLIS_IN_DAY + h * 3_600_000.0 + mi * 60_000.0 + s * 1000.0 + ms
@@ -766,8 +778,15 @@ struct DateParts {
     weekday: i64,
 }
 
+/// JavaScript's `Date` range: ±8.64e15 ms around the epoch.
+const MAX_DATE_MILLIS: f64 = 8.64e15;
+
 fn date_parts(millis: f64) -> DateParts {
-    let t = millis.trunc();
+    let t = if millis.is_finite() {
+        millis.trunc().clamp(-MAX_DATE_MILLIS, MAX_DATE_MILLIS)
+    } else {
+        0.0
+    };
     let days = (t / MILLIS_IN_DAY).floor();
     let rem = t - days * MILLIS_IN_DAY;
     let (y, m, d) = civil_from_days(days as i64);
@@ -932,7 +951,9 @@ fn format_datetime(
 ) -> Result<String, Error> {
     let (mut off_h, mut off_m) = (0i64, 0i64);
     if let Some(tz) = timezone {
-        let offset = parse_int_prefix(tz).unwrap_or(0);
+        let offset = parse_int_prefix(tz)
+            .unwrap_or(0)
+            .clamp(-1_000_000, 1_000_000);
         off_h = (offset as f64 / 100.0).floor() as i64;
         off_m = offset % 100;
     }
@@ -1071,7 +1092,10 @@ fn int_matcher(f: &IntFormat) -> Result<IntMatcher, Error> {
                 format!("{{{},{}}}", n - f.optional_digits as i64, n)
             }
         }
-        _ => "+".into(),
+        _ => match f.parse_width {
+            Some(w) if w > 0 => format!("{{{w}}}"),
+            _ => "+".into(),
+        },
     };
     Ok(match f.primary {
         Primary::Letters => IntMatcher {
@@ -1123,8 +1147,10 @@ fn int_matcher(f: &IntFormat) -> Result<IntMatcher, Error> {
                         digits = digits
                             .chars()
                             .map(|c| {
-                                char::from_u32((c as u32).wrapping_sub(f.zero_code) + 0x30)
-                                    .unwrap_or(c)
+                                char::from_u32(
+                                    (c as u32).wrapping_sub(f.zero_code).wrapping_add(0x30),
+                                )
+                                .unwrap_or(c)
                             })
                             .collect();
                     }
@@ -1230,6 +1256,16 @@ fn parse_datetime(
         let text = caps.get(i + 1).map(|m| m.as_str()).unwrap_or("");
         match pm {
             PartMatcher::Literal => {}
+            PartMatcher::Int(_, f, 'f') if f.primary == Primary::Decimal => {
+                // Fractional seconds: the digits are a decimal fraction of a second.
+                let digits: String = text
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .chain("000".chars())
+                    .take(3)
+                    .collect();
+                comps.insert('f', digits.parse().unwrap_or(0.0));
+            }
             PartMatcher::Int(im, f, c) => {
                 comps.insert(*c, (im.parse)(text, f));
             }
@@ -1255,7 +1291,7 @@ fn parse_datetime(
                         )
                     }
                     None => {
-                        if v.len() - 1 <= 2 {
+                        if v.len().saturating_sub(1) <= 2 {
                             (parse_int_prefix(v).unwrap_or(0), 0)
                         } else {
                             (
@@ -1265,7 +1301,7 @@ fn parse_datetime(
                         }
                     }
                 };
-                comps.insert(*c, (h * 60 + m) as f64);
+                comps.insert(*c, (h as f64) * 60.0 + m as f64);
             }
         }
     }
@@ -1431,6 +1467,15 @@ pub(crate) fn f_from_millis(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &F
     else {
         return Ok(None);
     };
+    if ms.abs() > MAX_DATE_MILLIS {
+        return Err(Error::new(
+            "D3110",
+            format!(
+                "The argument of $fromMillis is outside the supported date range: {}",
+                crate::value::format_number_js(ms)
+            ),
+        ));
+    }
     let picture = a.get(1).and_then(|x| x.as_ref()).and_then(Value::as_str);
     let tz = a.get(2).and_then(|x| x.as_ref()).and_then(Value::as_str);
     Ok(Some(Value::string(format_datetime(ms, picture, tz)?)))

@@ -13,6 +13,9 @@ use crate::{Bindings, Env, Error};
 
 type R = Result<Option<Value>, Error>;
 
+/// Error code for a result that JSON cannot represent (a function); not a jsonata-js code.
+pub const UNSUPPORTED_RESULT: &str = "U2001";
+
 // ---------------------------------------------------------------- environment frames
 
 #[derive(Clone, Debug)]
@@ -24,18 +27,58 @@ pub(crate) struct FrameInner {
     parent: Option<Frame>,
 }
 
+thread_local! {
+    /// Every frame created by the evaluation running on this thread. A lambda stored in the
+    /// frame it closes over is an `Rc` cycle; clearing all frames at the end breaks them.
+    static FRAMES: RefCell<FrameRegistry> = RefCell::new(FrameRegistry::default());
+}
+
+#[derive(Default)]
+struct FrameRegistry {
+    frames: Vec<std::rc::Weak<FrameInner>>,
+    prune_at: usize,
+}
+
+fn register(frame: &Rc<FrameInner>) {
+    FRAMES.with(|r| {
+        let mut r = r.borrow_mut();
+        r.frames.push(Rc::downgrade(frame));
+        // Forget dead frames now and then so long loops do not accumulate entries.
+        if r.frames.len() >= r.prune_at {
+            r.frames.retain(|w| w.strong_count() > 0);
+            r.prune_at = (r.frames.len() * 2).max(1024);
+        }
+    });
+}
+
+/// Drops every variable binding made on this thread, freeing closures that captured their own
+/// frame.
+pub(crate) fn release_frames() {
+    let frames = FRAMES.with(|r| std::mem::take(&mut r.borrow_mut().frames));
+    for f in frames {
+        if let Some(f) = f.upgrade() {
+            let vars = std::mem::take(&mut *f.vars.borrow_mut());
+            drop(vars);
+        }
+    }
+}
+
 impl Frame {
     pub fn root() -> Frame {
-        Frame(Rc::new(FrameInner {
+        let inner = Rc::new(FrameInner {
             vars: RefCell::new(HashMap::new()),
             parent: None,
-        }))
+        });
+        register(&inner);
+        Frame(inner)
     }
     pub fn child(&self) -> Frame {
-        Frame(Rc::new(FrameInner {
+        let inner = Rc::new(FrameInner {
             vars: RefCell::new(HashMap::new()),
             parent: Some(self.clone()),
-        }))
+        });
+        register(&inner);
+        Frame(inner)
     }
     pub fn bind(&self, name: &str, v: Option<Value>) {
         // Binding undefined still shadows an outer binding of the same name.
@@ -129,29 +172,90 @@ pub(crate) struct Evaluator<'e> {
     max_steps: u64,
     depth: usize,
     max_depth: usize,
+    retry_beyond_depth: bool,
+    max_value_depth: u32,
+    retry_beyond_value_depth: bool,
     now: Option<i64>,
+    /// Running on the caller's stack (first attempt).
+    pub inline: bool,
 }
 
+/// Internal error code: the evaluation outgrew the caller's stack and must be rerun on the
+/// dedicated large stack. Never returned to callers.
+pub(crate) const RETRY_ON_LARGE_STACK: &str = "__cairn_retry_on_large_stack__";
+
+/// Limits for a first attempt on the caller's (possibly small) stack. Typical expressions fit;
+/// deeper ones are rerun on a large stack with the configured limits.
+const INLINE_MAX_DEPTH: usize = 48;
+/// The most evaluation nesting the large evaluation stack is sized for (even unoptimised);
+/// larger [`crate::Limits::max_depth`] values are capped here.
+pub(crate) const MAX_SUPPORTED_DEPTH: usize = 20_000;
+const INLINE_MAX_VALUE_DEPTH: u32 = 128;
+
+#[cold]
+fn retry_on_large_stack() -> Error {
+    Error::new(RETRY_ON_LARGE_STACK, "evaluation needs a larger stack")
+}
+
+/// Evaluates `ast`. With `inline`, tighter depth limits apply and exceeding them yields
+/// [`RETRY_ON_LARGE_STACK`]. `now` carries the clock reading across attempts.
 pub(crate) fn evaluate_root(
     ast: &Node,
     input: Option<&serde_json::Value>,
     bindings: &Bindings,
     env: &mut dyn Env,
+    inline: bool,
+    now: &mut Option<i64>,
 ) -> Result<Option<serde_json::Value>, Error> {
     let limits = env.limits();
+    let (max_depth, max_value_depth) = if inline {
+        (
+            limits.max_depth.min(INLINE_MAX_DEPTH),
+            value::MAX_VALUE_DEPTH.min(INLINE_MAX_VALUE_DEPTH),
+        )
+    } else {
+        (
+            limits.max_depth.min(MAX_SUPPORTED_DEPTH),
+            value::MAX_VALUE_DEPTH,
+        )
+    };
+    let input_depth = input.map_or(0, value::json_depth);
+    if input_depth > max_value_depth as usize
+        || bindings
+            .bound()
+            .any(|(_, b)| b.depth > max_value_depth as usize)
+    {
+        return Err(if inline {
+            retry_on_large_stack()
+        } else {
+            Error::new(
+                "U1001",
+                "Stack overflow error: the input is nested too deeply",
+            )
+        });
+    }
     let mut ev = Evaluator {
         env,
         steps: 0,
         max_steps: limits.max_steps,
         depth: 0,
-        max_depth: limits.max_depth,
-        now: None,
+        max_depth,
+        retry_beyond_depth: inline && max_depth < limits.max_depth,
+        max_value_depth,
+        retry_beyond_value_depth: inline,
+        now: *now,
+        inline,
     };
     let frame = Frame::root();
-    for (k, v) in bindings.iter() {
-        frame.bind(k, Some(value::from_json(v)));
+    for (k, b) in bindings.bound() {
+        let depth = u32::try_from(b.depth).unwrap_or(u32::MAX);
+        frame.bind(k, Some(value::from_shared_json(&b.value, depth)));
     }
-    let input = input.map(value::from_json);
+    // The input is read through the same lazy view as bindings (one copy, no conversion).
+    let input = input.map(|v| {
+        let depth = u32::try_from(input_depth).unwrap_or(u32::MAX);
+        value::from_shared_json(&Arc::new(v.clone()), depth)
+    });
     frame.bind("$", input.clone());
     // A top-level array is wrapped so that it is treated as a single input value.
     let input = match input {
@@ -163,12 +267,57 @@ pub(crate) fn evaluate_root(
         }))),
         other => other,
     };
-    let result = ev.eval(ast, input.as_ref(), &frame)?;
-    let out = match &result {
-        Some(v) => value::to_json(v)?,
-        None => None,
+    let result = ev.eval(ast, input.as_ref(), &frame);
+    let out = match result {
+        Ok(Some(Value::Func(_))) => Err(Error::new(
+            UNSUPPORTED_RESULT,
+            "The expression evaluated to a function, which has no JSON representation",
+        )),
+        Ok(Some(v)) => value::to_json(&v),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
     };
-    Ok(out)
+    *now = ev.now;
+    drop(frame);
+    release_frames();
+    out
+}
+
+#[cold]
+#[inline(never)]
+fn timeout_error(pos: usize) -> Error {
+    Error::new(
+        "U1001",
+        "Expression evaluation timeout: Check for infinite loop",
+    )
+    .pos(pos)
+}
+
+#[cold]
+#[inline(never)]
+fn value_depth_error(pos: usize) -> Error {
+    Error::new(
+        "U1001",
+        "Stack overflow error: a value is nested too deeply",
+    )
+    .pos(pos)
+}
+
+#[cold]
+#[inline(never)]
+fn depth_error(pos: usize) -> Error {
+    Error::code("U1001").pos(pos)
+}
+
+fn eval_variable(name: &str, input: Option<&Value>, env: &Frame) -> Option<Value> {
+    if name.is_empty() {
+        match input {
+            Some(Value::Arr(a)) if a.outer_wrapper => a.items.first().cloned(),
+            other => other.cloned(),
+        }
+    } else {
+        env.lookup(name)
+    }
 }
 
 fn items(v: &Value) -> &[Value] {
@@ -218,6 +367,39 @@ fn is_tuple_stream(v: &Value) -> bool {
 }
 
 /// jsonata's `fn.append`: concatenation that yields a plain (non-sequence) array.
+/// Limits that keep a doubling loop (`$a & $a`, `$append($a, $a)`) from exhausting memory long
+/// before the step budget notices. jsonata's own range operator stops at 1e7 items.
+pub(crate) const MAX_ITEMS: usize = 10_000_000;
+pub(crate) const MAX_STRING_BYTES: usize = 16 << 20;
+
+#[cold]
+pub(crate) fn too_large(what: &str) -> Error {
+    Error::new(
+        "D2014",
+        format!("The {what} produced by this expression is too large"),
+    )
+}
+
+pub(crate) fn check_string(s: String) -> Result<Value, Error> {
+    if s.len() > MAX_STRING_BYTES {
+        return Err(too_large("string"));
+    }
+    Ok(Value::string(s))
+}
+
+/// [`append`] that refuses to build arrays beyond [`MAX_ITEMS`].
+pub(crate) fn append_checked(a: Option<Value>, b: Option<Value>) -> Result<Option<Value>, Error> {
+    let len = |v: &Option<Value>| match v {
+        Some(Value::Arr(x)) => x.items.len(),
+        Some(_) => 1,
+        None => 0,
+    };
+    if len(&a) + len(&b) > MAX_ITEMS {
+        return Err(too_large("array"));
+    }
+    Ok(append(a, b))
+}
+
 pub(crate) fn append(a: Option<Value>, b: Option<Value>) -> Option<Value> {
     match (a, b) {
         (None, b) => b,
@@ -254,19 +436,26 @@ impl<'e> Evaluator<'e> {
     pub fn eval(&mut self, node: &Node, input: Option<&Value>, env: &Frame) -> R {
         self.steps += 1;
         if self.steps > self.max_steps {
-            return Err(Error::new(
-                "U1001",
-                "Expression evaluation timeout: Check for infinite loop",
-            )
-            .pos(node.pos));
+            return Err(timeout_error(node.pos));
         }
         self.depth += 1;
         if self.depth > self.max_depth {
             self.depth -= 1;
-            return Err(Error::code("U1001").pos(node.pos));
+            if self.retry_beyond_depth {
+                return Err(retry_on_large_stack());
+            }
+            return Err(depth_error(node.pos));
         }
         let r = self.eval_inner(node, input, env);
         self.depth -= 1;
+        if let Ok(Some(v)) = &r {
+            if v.depth() > self.max_value_depth {
+                if self.retry_beyond_value_depth {
+                    return Err(retry_on_large_stack());
+                }
+                return Err(value_depth_error(node.pos));
+            }
+        }
         r
     }
 
@@ -335,9 +524,10 @@ impl<'e> Evaluator<'e> {
                             _ => Array::default(),
                         };
                         arr.items.push(v);
+                        arr.depth.set(0);
                         result = Some(Value::Arr(Rc::new(arr)));
                     } else {
-                        result = append(result, Some(v));
+                        result = append_checked(result, Some(v))?;
                     }
                 }
             }
@@ -386,68 +576,64 @@ impl<'e> Evaluator<'e> {
     /// Dispatches on the node kind; kept free of locals so deep recursion uses little stack.
     #[inline(never)]
     fn eval_kind(&mut self, node: &Node, input: Option<&Value>, env: &Frame) -> R {
-        Ok(match &node.kind {
+        // Arms return `R` directly (no `?`): fewer temporaries keeps this frame small.
+        match &node.kind {
             Kind::Path {
                 steps,
                 keep_singleton_array,
-            } => self.eval_path(node, steps, *keep_singleton_array, input, env)?,
-            Kind::Binary(op, l, r) => self.eval_binary(*op, l, r, node.pos, input, env)?,
-            Kind::Neg(e) => self.eval_neg(node, e, input, env)?,
-            Kind::Array(exprs) => self.eval_array(node, exprs, input, env)?,
-            Kind::Object(group) => Some(self.eval_group(group, input.cloned(), env)?),
-            Kind::Name(name) => lookup(input, name),
-            Kind::Str(s) => Some(Value::str(s)),
-            Kind::Num(n) => Some(Value::Num(*n)),
-            Kind::Bool(b) => Some(Value::Bool(*b)),
-            Kind::Null => Some(Value::Null),
-            Kind::Wildcard => Some(eval_wildcard(input)),
-            Kind::Descendant => eval_descendants(input),
-            Kind::Parent(slot) => env.lookup(&slot.label()),
-            Kind::Condition(c, t, e) => self.eval_condition(c, t, e.as_deref(), input, env)?,
-            Kind::Block(exprs) => self.eval_block(exprs, input, env)?,
-            Kind::Bind(name, rhs) => {
-                let v = self.eval(rhs, input, env)?;
-                env.bind(name, v.clone());
-                v
-            }
-            Kind::Regex(re) => Some(Value::Func(Rc::new(Function::Regex(re.clone())))),
+            } => self.eval_path(node, steps, *keep_singleton_array, input, env),
+            Kind::Binary(op, l, r) => self.eval_binary(*op, l, r, node.pos, input, env),
+            Kind::Neg(e) => self.eval_neg(node, e, input, env),
+            Kind::Array(exprs) => self.eval_array(node, exprs, input, env),
+            Kind::Object(group) => self.eval_group(group, input.cloned(), env).map(Some),
+            Kind::Name(name) => Ok(lookup(input, name)),
+            Kind::Str(s) => Ok(Some(Value::str(s))),
+            Kind::Num(n) => Ok(Some(Value::Num(*n))),
+            Kind::Bool(b) => Ok(Some(Value::Bool(*b))),
+            Kind::Null => Ok(Some(Value::Null)),
+            Kind::Wildcard => Ok(Some(eval_wildcard(input))),
+            Kind::Descendant => Ok(eval_descendants(input)),
+            Kind::Parent(slot) => Ok(env.lookup(&slot.label())),
+            Kind::Condition(c, t, e) => self.eval_condition(c, t, e.as_deref(), input, env),
+            Kind::Block(exprs) => self.eval_block(exprs, input, env),
+            Kind::Bind(name, rhs) => self.eval_bind(name, rhs, input, env),
+            Kind::Regex(re) => Ok(Some(Value::Func(Rc::new(Function::Regex(re.clone()))))),
             Kind::Function {
                 procedure,
                 args,
                 partial: false,
-            } => self.eval_function(node, procedure, args, input, env, None)?,
+            } => self.eval_function(node, procedure, args, input, env, None),
             Kind::Function {
                 procedure,
                 args,
                 partial: true,
-            } => Some(self.eval_partial(node, procedure, args, input, env)?),
-            Kind::Variable(name) => {
-                if name.is_empty() {
-                    match input {
-                        Some(Value::Arr(a)) if a.outer_wrapper => a.items.first().cloned(),
-                        other => other.cloned(),
-                    }
-                } else {
-                    env.lookup(name)
-                }
-            }
-            Kind::Lambda(def) => Some(Value::Func(Rc::new(Function::Lambda {
+            } => self
+                .eval_partial(node, procedure, args, input, env)
+                .map(Some),
+            Kind::Variable(name) => Ok(eval_variable(name, input, env)),
+            Kind::Lambda(def) => Ok(Some(Value::Func(Rc::new(Function::Lambda {
                 def: def.clone(),
                 input: input.cloned(),
                 env: env.clone(),
                 params: None,
-            }))),
-            Kind::Apply(l, r) => self.eval_apply(node, l, r, input, env)?,
-            Kind::Transform(def) => Some(Value::Func(Rc::new(Function::Transform {
+            })))),
+            Kind::Apply(l, r) => self.eval_apply(node, l, r, input, env),
+            Kind::Transform(def) => Ok(Some(Value::Func(Rc::new(Function::Transform {
                 def: def.clone(),
                 env: env.clone(),
-            }))),
-            Kind::Sort(_) => {
-                let seq = Value::sequence(seq_items(input.cloned()));
-                Some(self.eval_sort(node, seq, env)?)
-            }
-            Kind::Placeholder => None,
-        })
+            })))),
+            Kind::Sort(_) => self
+                .eval_sort(node, Value::sequence(seq_items(input.cloned())), env)
+                .map(Some),
+            Kind::Placeholder => Ok(None),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_bind(&mut self, name: &str, rhs: &Node, input: Option<&Value>, env: &Frame) -> R {
+        let v = self.eval(rhs, input, env)?;
+        env.bind(name, v.clone());
+        Ok(v)
     }
 
     fn eval_path(
@@ -508,8 +694,12 @@ impl<'e> Evaluator<'e> {
                 };
             }
         }
+        let mut tuples_for_group = None;
         if is_tuple {
             let tb = tuple_bindings.unwrap_or_default();
+            if node.group.is_some() {
+                tuples_for_group = Some(tuple_stream(tb.clone()));
+            }
             if node.tuple {
                 result_seq = Some(tuple_stream(tb));
             } else {
@@ -538,7 +728,12 @@ impl<'e> Evaluator<'e> {
             }
         }
         if let Some(g) = &node.group {
-            let input = result_seq;
+            // Grouping sees the tuples themselves, so focus and index variables stay bound.
+            let input = if is_tuple {
+                tuples_for_group
+            } else {
+                result_seq
+            };
             result_seq = Some(self.eval_group(g, input, env)?);
         }
         Ok(result_seq)
@@ -851,7 +1046,7 @@ impl<'e> Evaluator<'e> {
                     None => String::new(),
                     Some(v) => functions::string_of(v, false)?,
                 };
-                Ok(Some(Value::string(ls + &rs)))
+                check_string(ls + &rs).map(Some)
             }
             BinOp::Range => range(lhs.as_ref(), rhs.as_ref()),
             BinOp::In => {
@@ -1332,7 +1527,7 @@ fn rebuild(v: &Value, mods: &HashMap<*const Object, (Object, Vec<String>)>, dept
                 .map(|(k, x)| (k.clone(), rebuild(x, mods, depth + 1)))
                 .collect();
             if let Some((upd, dels)) = mods.get(&Rc::as_ptr(o)) {
-                for (k, x) in upd {
+                for (k, x) in upd.iter() {
                     out.insert(k.clone(), x.clone());
                 }
                 for d in dels {
@@ -1343,6 +1538,7 @@ fn rebuild(v: &Value, mods: &HashMap<*const Object, (Object, Vec<String>)>, dept
         }
         Value::Arr(a) => {
             let mut arr = (**a).clone();
+            arr.depth.set(0);
             arr.items = a
                 .items
                 .iter()
@@ -1482,12 +1678,16 @@ fn eval_wildcard(input: Option<&Value>) -> Value {
         Some(Value::Arr(a)) if a.outer_wrapper && !a.items.is_empty() => a.items.first(),
         other => other,
     };
-    if let Some(Value::Obj(o)) = input {
-        for v in o.values() {
-            match v {
-                Value::Arr(_) => flatten_into(v, &mut results),
-                other => results.push(other.clone()),
-            }
+    // An array's "keys" are its indexes in JavaScript, so `*` over an array yields its items.
+    let values: Vec<&Value> = match input {
+        Some(Value::Obj(o)) => o.values().collect(),
+        Some(Value::Arr(a)) => a.items.iter().collect(),
+        _ => vec![],
+    };
+    for v in values {
+        match v {
+            Value::Arr(_) => flatten_into(v, &mut results),
+            other => results.push(other.clone()),
         }
     }
     Value::sequence(results)
@@ -1607,10 +1807,7 @@ fn range(lhs: Option<&Value>, rhs: Option<&Value>) -> R {
     if size > 1e7 {
         return Err(Error::code("D2014").value(value::format_number_js(size)));
     }
-    let start = *l as i64;
-    let items = (0..size as i64)
-        .map(|i| Value::Num((start + i) as f64))
-        .collect();
+    let items = (0..size as i64).map(|i| Value::Num(l + i as f64)).collect();
     Ok(Some(Value::sequence(items)))
 }
 

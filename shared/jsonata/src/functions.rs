@@ -1,10 +1,14 @@
 //! The standard library (jsonata-js `functions.js`) plus the Step Functions additions.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
-use crate::eval::{append, deep_clone, merge_sort, Evaluator, Frame, Function};
+use crate::eval::{
+    append, append_checked, check_string, deep_clone, merge_sort, too_large, Evaluator, Frame,
+    Function, MAX_STRING_BYTES,
+};
 use crate::signature::Signature;
 use crate::value::{self, deep_equal, Object, Value};
 use crate::Error;
@@ -120,18 +124,16 @@ pub(crate) fn lookup(name: &str) -> Option<&'static NativeFn> {
     idx.get(name).and_then(|i| NATIVES.get(*i))
 }
 
-pub(crate) fn signature(n: &NativeFn) -> Result<Arc<Signature>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<Signature>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Ok(map) = cache.lock() {
-        if let Some(s) = map.get(n.name) {
-            return Ok(s.clone());
-        }
+pub(crate) fn signature(n: &NativeFn) -> Result<Rc<Signature>, Error> {
+    // Per-thread cache: compiled once per thread, no lock on the call path.
+    thread_local! {
+        static CACHE: RefCell<HashMap<&'static str, Rc<Signature>>> = RefCell::new(HashMap::new());
     }
-    let sig = Arc::new(Signature::parse(n.sig)?);
-    if let Ok(mut map) = cache.lock() {
-        map.insert(n.name, sig.clone());
+    if let Some(s) = CACHE.with(|c| c.borrow().get(n.name).cloned()) {
+        return Ok(s);
     }
+    let sig = Rc::new(Signature::parse(n.sig)?);
+    CACHE.with(|c| c.borrow_mut().insert(n.name, sig.clone()));
     Ok(sig)
 }
 
@@ -372,6 +374,9 @@ fn f_pad(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     if pad_len <= 0 {
         return Ok(Some(Value::str(s)));
     }
+    if pad_len as usize > MAX_STRING_BYTES {
+        return Err(too_large("string"));
+    }
     let padding: String = pad_char.chars().cycle().take(pad_len as usize).collect();
     Ok(Some(Value::string(if width > 0.0 {
         format!("{s}{padding}")
@@ -390,11 +395,17 @@ struct Found {
 
 /// Runs a regex matcher over `s` the way jsonata iterates `next()`: a zero-length match that would
 /// repeat forever raises D1004.
-fn find_all(pattern: &Value, s: &str, limit: Option<usize>) -> Result<Vec<Found>, Error> {
+fn find_all(
+    ev: &mut Evaluator,
+    env: &Frame,
+    pattern: &Value,
+    s: &str,
+    limit: Option<usize>,
+) -> Result<Vec<Found>, Error> {
     let re = match pattern {
         Value::Func(f) => match &**f {
             Function::Regex(re) => re.clone(),
-            _ => return Err(Error::code("T1010")),
+            _ => return find_all_custom(ev, env, pattern, s, limit),
         },
         _ => return Err(Error::code("T1010")),
     };
@@ -431,6 +442,75 @@ fn find_all(pattern: &Value, s: &str, limit: Option<usize>) -> Result<Vec<Found>
     Ok(out)
 }
 
+/// Byte offset of a UTF-16 code unit index (JavaScript string positions).
+fn byte_offset(s: &str, utf16_index: f64) -> usize {
+    let mut units = 0.0;
+    for (i, c) in s.char_indices() {
+        if units >= utf16_index {
+            return i;
+        }
+        units += c.len_utf16() as f64;
+    }
+    s.len()
+}
+
+/// A user-supplied matcher function: called with the string, it returns
+/// `{match, start, end, groups, next}` where `next()` yields the following match.
+fn find_all_custom(
+    ev: &mut Evaluator,
+    env: &Frame,
+    matcher: &Value,
+    s: &str,
+    limit: Option<usize>,
+) -> Result<Vec<Found>, Error> {
+    let mut out = Vec::new();
+    let mut result = ev.apply(Some(matcher), vec![Some(Value::str(s))], None, env)?;
+    while let Some(r) = result {
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        let Value::Obj(o) = &r else {
+            return Err(Error::code("T1010"));
+        };
+        let start = o.get("start").and_then(Value::as_number);
+        let end = o.get("end").and_then(Value::as_number);
+        let groups = match o.get("groups") {
+            Some(Value::Arr(a)) => Some(a.items.clone()),
+            _ => None,
+        };
+        let next = o
+            .get("next")
+            .filter(|n| matches!(n, Value::Func(_)))
+            .cloned();
+        if start.is_none() && end.is_none() && groups.is_none() && next.is_none() {
+            return Err(Error::code("T1010"));
+        }
+        let (bs, be) = (
+            byte_offset(s, start.unwrap_or(0.0)),
+            byte_offset(s, end.unwrap_or(0.0)),
+        );
+        out.push(Found {
+            start: bs,
+            end: be.max(bs),
+            text: o
+                .get("match")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            groups: groups
+                .unwrap_or_default()
+                .iter()
+                .map(|g| g.as_str().unwrap_or("").to_string())
+                .collect(),
+        });
+        result = match next {
+            Some(n) => ev.apply(Some(&n), vec![], None, env)?,
+            None => None,
+        };
+    }
+    Ok(out)
+}
+
 fn limit_arg(a: Args, i: usize, code: &str) -> Result<Option<usize>, Error> {
     match num_arg(a, i) {
         None => Ok(None),
@@ -439,7 +519,7 @@ fn limit_arg(a: Args, i: usize, code: &str) -> Result<Option<usize>, Error> {
     }
 }
 
-fn f_match(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
+fn f_match(ev: &mut Evaluator, a: Args, _: Option<&Value>, env: &Frame) -> R {
     let Some(s) = str_arg(a, 0) else {
         return Ok(None);
     };
@@ -448,7 +528,7 @@ fn f_match(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     let found = if limit == Some(0) {
         vec![]
     } else {
-        find_all(p, s, limit)?
+        find_all(ev, env, p, s, limit)?
     };
     let out = found
         .into_iter()
@@ -469,14 +549,14 @@ fn f_match(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     Ok(Some(Value::sequence(out)))
 }
 
-fn f_contains(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
+fn f_contains(ev: &mut Evaluator, a: Args, _: Option<&Value>, env: &Frame) -> R {
     let Some(s) = str_arg(a, 0) else {
         return Ok(None);
     };
     let Some(p) = arg(a, 1) else { return Ok(None) };
     Ok(Some(Value::Bool(match p {
         Value::Str(t) => s.contains(&**t),
-        other => !find_all(other, s, Some(1))?.is_empty(),
+        other => !find_all(ev, env, other, s, Some(1))?.is_empty(),
     })))
 }
 
@@ -571,17 +651,21 @@ fn f_replace(ev: &mut Evaluator, a: Args, _: Option<&Value>, env: &Frame) -> R {
             }
             out.push_str(&rest[..i]);
             out.push_str(&rep);
+            if out.len() > MAX_STRING_BYTES {
+                return Err(too_large("string"));
+            }
             rest = &rest[i + p.len()..];
             count += 1;
         }
         out.push_str(rest);
         return Ok(Some(Value::string(out)));
     }
-    let found = find_all(pattern, s, limit)?;
+    let found = find_all(ev, env, pattern, s, limit)?;
     let mut out = String::new();
     let mut pos = 0;
     for f in &found {
-        out.push_str(&s[pos..f.start]);
+        // A custom matcher may report any offsets; never slice backwards.
+        out.push_str(s.get(pos..f.start).unwrap_or(""));
         let rep = match &replacement {
             Some(Value::Str(r)) => expand_replacement(r, f),
             Some(func @ Value::Func(_)) => {
@@ -606,13 +690,16 @@ fn f_replace(ev: &mut Evaluator, a: Args, _: Option<&Value>, env: &Frame) -> R {
             _ => return Ok(None),
         };
         out.push_str(&rep);
-        pos = f.end;
+        if out.len() > MAX_STRING_BYTES {
+            return Err(too_large("string"));
+        }
+        pos = pos.max(f.end);
     }
-    out.push_str(&s[pos..]);
+    out.push_str(s.get(pos..).unwrap_or(""));
     Ok(Some(Value::string(out)))
 }
 
-fn f_split(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
+fn f_split(ev: &mut Evaluator, a: Args, _: Option<&Value>, env: &Frame) -> R {
     let Some(s) = str_arg(a, 0) else {
         return Ok(None);
     };
@@ -636,7 +723,7 @@ fn f_split(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
             }
         }
         other => {
-            let found = find_all(other, s, limit)?;
+            let found = find_all(ev, env, other, s, limit)?;
             let mut start = 0;
             for f in &found {
                 out.push(Value::str(s.get(start..f.start).unwrap_or("")));
@@ -658,7 +745,7 @@ fn f_join(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
         .iter()
         .map(|x| x.as_str().unwrap_or("").to_string())
         .collect();
-    Ok(Some(Value::string(parts.join(sep))))
+    check_string(parts.join(sep)).map(Some)
 }
 
 // ---------------------------------------------------------------- numbers
@@ -817,7 +904,15 @@ pub(crate) fn round_half_even(n: f64, precision: i64) -> f64 {
     r
 }
 
-fn f_random(ev: &mut Evaluator, _a: Args, _: Option<&Value>, _: &Frame) -> R {
+fn f_random(ev: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
+    // Step Functions' `$random(seed)`: the same seed always gives the same number.
+    if let Some(seed) = num_arg(a, 0) {
+        let mut z = seed.to_bits().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        return Ok(Some(Value::Num((z >> 11) as f64 / (1u64 << 53) as f64)));
+    }
     Ok(Some(Value::Num(ev.env.random())))
 }
 
@@ -1111,7 +1206,7 @@ fn f_lookup(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
 }
 
 fn f_append(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
-    Ok(append(arg(a, 0).cloned(), arg(a, 1).cloned()))
+    append_checked(arg(a, 0).cloned(), arg(a, 1).cloned())
 }
 
 fn f_exists(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
@@ -1353,14 +1448,23 @@ fn f_eval(ev: &mut Evaluator, a: Args, input: Option<&Value>, env: &Frame) -> R 
         Some(v) => Some(v.clone()),
         None => input.cloned(),
     };
-    let ast = crate::parser::parse(src).map_err(|e| {
-        let e = e.finish();
-        Error::code("D3120").value(e.message)
-    })?;
-    ev.eval(&ast, focus.as_ref(), env).map_err(|e| {
-        let e = e.finish();
-        Error::code("D3121").value(e.message)
-    })
+    let depth = if ev.inline {
+        crate::parser::INLINE_PARSE_DEPTH
+    } else {
+        crate::parser::MAX_PARSE_DEPTH
+    };
+    // A too-deep expression on the caller's stack reruns the whole evaluation on a large one.
+    let is_retry = |e: &Error| e.code == crate::eval::RETRY_ON_LARGE_STACK;
+    let ast = match crate::parser::parse_with_depth(src, depth) {
+        Ok(ast) => ast,
+        Err(e) if is_retry(&e) => return Err(e),
+        Err(e) => return Err(Error::code("D3120").value(e.finish().message)),
+    };
+    match ev.eval(&ast, focus.as_ref(), env) {
+        Err(e) if is_retry(&e) => Err(e),
+        Err(e) => Err(Error::code("D3121").value(e.finish().message)),
+        ok => ok,
+    }
 }
 
 // ---------------------------------------------------------------- Step Functions additions
@@ -1406,7 +1510,8 @@ fn f_range(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
         out.push(Value::Num(start + i * step));
         i += 1.0;
     }
-    Ok(Some(Value::array(out)))
+    // AWS returns a sequence here: a single value comes back unwrapped (`$range(1, 9, 9)` is 1).
+    Ok(Some(Value::sequence(out)))
 }
 
 fn f_uuid(ev: &mut Evaluator, _: Args, _: Option<&Value>, _: &Frame) -> R {

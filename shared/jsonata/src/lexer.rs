@@ -83,6 +83,11 @@ impl Lexer {
         self.src.get(i).copied()
     }
 
+    /// A token positioned, as in jsonata-js, just after its last character.
+    fn token(&self, tok: Tok) -> Result<Option<Token>, Error> {
+        Ok(Some(Token { tok, pos: self.pos }))
+    }
+
     /// The next token; `infix` is jsonata's `prefix` flag: a `/` is division, not a regex.
     pub fn next(&mut self, infix: bool) -> Result<Option<Token>, Error> {
         loop {
@@ -110,10 +115,9 @@ impl Lexer {
             return Ok(None);
         };
         let start = self.pos;
-        let tok = |tok: Tok| Ok(Some(Token { tok, pos: start }));
         if !infix && c == '/' {
             self.pos += 1;
-            return self.scan_regex(start);
+            return self.scan_regex();
         }
         let c2 = self.at(self.pos + 1);
         let double = match (c, c2) {
@@ -130,7 +134,7 @@ impl Lexer {
         };
         if let Some(op) = double {
             self.pos += 2;
-            return tok(Tok::Operator(op));
+            return self.token(Tok::Operator(op));
         }
         if is_operator_char(c) {
             self.pos += 1;
@@ -139,7 +143,7 @@ impl Lexer {
                 .find(|o| o.starts_with(c))
                 .copied()
                 .unwrap_or("?");
-            return tok(Tok::Operator(op));
+            return self.token(Tok::Operator(op));
         }
         if c == '"' || c == '\'' {
             self.pos += 1;
@@ -198,7 +202,7 @@ impl Lexer {
                     }
                 } else if ch == c {
                     self.pos += 1;
-                    return tok(Tok::Str(s));
+                    return self.token(Tok::Str(s));
                 } else {
                     s.push(ch);
                 }
@@ -237,7 +241,7 @@ impl Lexer {
             let n: f64 = text.parse().unwrap_or(f64::NAN);
             if n.is_finite() {
                 self.pos = i;
-                return tok(Tok::Num(n));
+                return self.token(Tok::Num(n));
             }
             return Err(Error::code("S0102").pos(start).token(text));
         }
@@ -247,7 +251,7 @@ impl Lexer {
             if let Some(end) = rest.iter().position(|&x| x == '`') {
                 let name: String = rest[..end].iter().collect();
                 self.pos += end + 1;
-                return tok(Tok::Name(name));
+                return self.token(Tok::Name(name));
             }
             self.pos = self.src.len();
             return Err(Error::code("S0105").pos(self.pos));
@@ -262,23 +266,23 @@ impl Lexer {
         if c == '$' {
             let name: String = self.src[self.pos + 1..i].iter().collect();
             self.pos = i;
-            return tok(Tok::Variable(name));
+            return self.token(Tok::Variable(name));
         }
         let name: String = self.src[self.pos..i].iter().collect();
         self.pos = i;
         match name.as_str() {
-            "or" => tok(Tok::Operator("or")),
-            "and" => tok(Tok::Operator("and")),
-            "in" => tok(Tok::Operator("in")),
-            "true" => tok(Tok::True),
-            "false" => tok(Tok::False),
-            "null" => tok(Tok::Null),
+            "or" => self.token(Tok::Operator("or")),
+            "and" => self.token(Tok::Operator("and")),
+            "in" => self.token(Tok::Operator("in")),
+            "true" => self.token(Tok::True),
+            "false" => self.token(Tok::False),
+            "null" => self.token(Tok::Null),
             "" => Ok(None),
-            _ => tok(Tok::Name(name)),
+            _ => self.token(Tok::Name(name)),
         }
     }
 
-    fn scan_regex(&mut self, tok_start: usize) -> Result<Option<Token>, Error> {
+    fn scan_regex(&mut self) -> Result<Option<Token>, Error> {
         let start = self.pos;
         let mut depth: i64 = 0;
         while let Some(c) = self.at(self.pos) {
@@ -299,10 +303,7 @@ impl Lexer {
                         self.pos += 1;
                     }
                     let flags: String = self.src[fstart..self.pos].iter().collect();
-                    return Ok(Some(Token {
-                        tok: Tok::Regex(pattern, flags),
-                        pos: tok_start,
-                    }));
+                    return self.token(Tok::Regex(pattern, flags));
                 }
             }
             let prev_escape = self.pos > 0 && self.at(self.pos - 1) == Some('\\');

@@ -122,10 +122,12 @@ pub(crate) fn f_format_number(_: &mut Evaluator, a: Args, _: Option<&Value>, _: 
         return Err(Error::code("D3080"));
     }
     let split_parts = |sub: &Vec<char>| -> Parts {
+        // With no active character at all the whole sub-picture is the active part (it then
+        // fails validation with D3086, as jsonata-js reports).
         let pstart = sub
             .iter()
             .position(|c| is_active(*c) && *c != p.exponent)
-            .unwrap_or(sub.len());
+            .unwrap_or(0);
         let prefix: String = sub[..pstart].iter().collect();
         let send = sub
             .iter()
@@ -330,20 +332,20 @@ pub(crate) fn f_format_number(_: &mut Evaluator, a: Args, _: Option<&Value>, _: 
     } else {
         let max_m = 10f64.powi(pic.scaling);
         let min_m = 10f64.powi(pic.scaling - 1);
-        let mut m = adjusted;
+        // Normalise the magnitude only; zero has no exponent to find.
+        let mut m = adjusted.abs();
         let mut e = 0i32;
-        let mut guard = 0;
-        while m < min_m && guard < 400 {
-            m *= 10.0;
-            e -= 1;
-            guard += 1;
+        if m != 0.0 && m.is_finite() {
+            while m < min_m {
+                m *= 10.0;
+                e -= 1;
+            }
+            while m > max_m {
+                m /= 10.0;
+                e += 1;
+            }
         }
-        while m > max_m && guard < 800 {
-            m /= 10.0;
-            e += 1;
-            guard += 1;
-        }
-        (m, Some(e))
+        (m.copysign(adjusted), Some(e))
     };
     let rounded = round_half_even(mantissa, pic.max_frac as i64);
     let make_string = |v: f64, dp: usize| -> String {

@@ -9,7 +9,9 @@ use crate::signature::Signature;
 use crate::Error;
 
 /// Nesting limit for the parser: deeper input is rejected instead of overflowing the stack.
-const MAX_PARSE_DEPTH: usize = 400;
+pub(crate) const MAX_PARSE_DEPTH: usize = 400;
+/// Nesting that fits any caller's stack; deeper expressions are reparsed on a large stack.
+pub(crate) const INLINE_PARSE_DEPTH: usize = 32;
 
 // ---------------------------------------------------------------- raw syntax tree
 
@@ -320,6 +322,7 @@ fn tok_text(tok: &Tok) -> String {
 }
 
 struct Parser {
+    max_depth: usize,
     lexer: Lexer,
     cur: Option<Token>,
     cur_pos: usize,
@@ -363,7 +366,10 @@ impl Parser {
 
     fn expression(&mut self, rbp: u32) -> Result<RawNode, Error> {
         self.depth += 1;
-        if self.depth > MAX_PARSE_DEPTH {
+        if self.depth > self.max_depth {
+            if self.max_depth < MAX_PARSE_DEPTH {
+                return Err(Error::new(crate::eval::RETRY_ON_LARGE_STACK, ""));
+            }
             return Err(Error::new(
                 "U1001",
                 "Stack overflow error: the expression is nested too deeply",
@@ -652,8 +658,14 @@ fn mark_keep_array(node: &mut RawNode) {
     step.keep_array = true;
 }
 
+/// Parses with the full nesting limit (the caller must be on a large stack).
 pub(crate) fn parse(src: &str) -> Result<Node, Error> {
+    parse_with_depth(src, MAX_PARSE_DEPTH)
+}
+
+pub(crate) fn parse_with_depth(src: &str, max_depth: usize) -> Result<Node, Error> {
     let mut p = Parser {
+        max_depth,
         lexer: Lexer::new(src),
         cur: None,
         cur_pos: 0,
@@ -664,7 +676,11 @@ pub(crate) fn parse(src: &str) -> Result<Node, Error> {
     if let Some(t) = &p.cur {
         return Err(Error::code("S0201").pos(t.pos).token(tok_text(&t.tok)));
     }
-    let mut proc = Processor { label: 0, depth: 0 };
+    let mut proc = Processor {
+        label: 0,
+        depth: 0,
+        max_depth: max_depth * 2,
+    };
     let node = proc.process(expr)?;
     if matches!(node.kind, Kind::Parent(_)) || node.seeking_parent.is_some() {
         return Err(Error::code("S0217").pos(node.pos).token(node.type_name()));
@@ -677,6 +693,7 @@ pub(crate) fn parse(src: &str) -> Result<Node, Error> {
 struct Processor {
     label: usize,
     depth: usize,
+    max_depth: usize,
 }
 
 fn push_ancestry(result: &mut Node, value: &Node) {
@@ -822,7 +839,10 @@ fn tail_call_optimize(mut expr: Node) -> Node {
 impl Processor {
     fn process(&mut self, expr: RawNode) -> Result<Node, Error> {
         self.depth += 1;
-        if self.depth > MAX_PARSE_DEPTH * 2 {
+        if self.depth > self.max_depth {
+            if self.max_depth < MAX_PARSE_DEPTH * 2 {
+                return Err(Error::new(crate::eval::RETRY_ON_LARGE_STACK, ""));
+            }
             return Err(Error::new(
                 "U1001",
                 "Stack overflow error: the expression is nested too deeply",
@@ -912,7 +932,7 @@ impl Processor {
             Raw::Predicate(lhs, rhs) => {
                 let mut result = self.process(*lhs)?;
                 let is_path = matches!(result.kind, Kind::Path { .. });
-                let mut predicate = self.process(*rhs)?;
+                let predicate = self.process(*rhs)?;
                 {
                     let step: &mut Node = match &mut result.kind {
                         Kind::Path { steps, .. } => match steps.last_mut() {
@@ -934,7 +954,6 @@ impl Processor {
                         }
                         push_ancestry(step, &predicate);
                     }
-                    predicate.pos = pos.max(predicate.pos).min(predicate.pos);
                     let list = if is_path {
                         step.stages.get_or_insert_with(Vec::new)
                     } else {
@@ -1215,15 +1234,14 @@ impl Processor {
                 let keep = expr.keep_array;
                 let mut step = Node::new(Kind::Name(name), pos);
                 step.keep_array = keep;
-                let mut n = Node::new(
+                // The path itself also gets `keep_array` from the caller (as in jsonata-js).
+                Node::new(
                     Kind::Path {
                         steps: vec![step],
                         keep_singleton_array: keep,
                     },
                     pos,
-                );
-                n.keep_array = false;
-                n
+                )
             }
             Raw::Parent => {
                 let slot = Arc::new(Slot {
@@ -1272,37 +1290,76 @@ pub(crate) fn compile_regex(pattern: &str, flags: &str, pos: usize) -> Result<Re
 }
 
 fn translate_js_regex(p: &str) -> String {
-    // JS allows `\/` and bare `]`/`}` where Rust's regex needs them escaped or unescaped.
-    let mut out = String::with_capacity(p.len());
-    let mut chars = p.chars().peekable();
+    // JavaScript's `\d`, `\w` and `\b` are ASCII-only (Rust's are Unicode-aware); JS also
+    // accepts `\/`, a bare `]` or `}` and a `{` that starts no quantifier, which Rust rejects.
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
     let mut in_class = false;
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
         match c {
-            '\\' => match chars.next() {
-                Some('/') => out.push('/'),
-                Some('d') if !in_class => out.push_str("[0-9]"),
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
+            '\\' => {
+                let Some(&n) = chars.get(i) else {
+                    out.push_str("\\\\");
+                    continue;
+                };
+                i += 1;
+                match (n, in_class) {
+                    ('/', _) => out.push('/'),
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('D', false) => out.push_str("[^0-9]"),
+                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
+                    ('W', false) => out.push_str("[^0-9A-Za-z_]"),
+                    ('b', false) => out.push_str("(?-u:\\b)"),
+                    ('B', false) => out.push_str("(?-u:\\B)"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                    }
                 }
-                None => out.push_str("\\\\"),
-            },
+            }
             '[' if !in_class => {
                 in_class = true;
                 out.push('[');
-                if chars.peek() == Some(&'^') {
+                if chars.get(i) == Some(&'^') {
                     out.push('^');
-                    chars.next();
+                    i += 1;
                 }
-                if chars.peek() == Some(&']') {
+                if chars.get(i) == Some(&']') {
                     out.push_str("\\]");
-                    chars.next();
+                    i += 1;
                 }
             }
-            '[' if in_class => out.push_str("\\["),
+            '[' => out.push_str("\\["),
             ']' if in_class => {
                 in_class = false;
                 out.push(']');
+            }
+            ']' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '{' if !in_class => {
+                // A quantifier is `{n}`, `{n,}` or `{n,m}`; anything else is a literal brace.
+                let rest: String = chars.get(i..).unwrap_or(&[]).iter().collect();
+                let is_quantifier = rest.find('}').is_some_and(|end| {
+                    let body = &rest[..end];
+                    let (a, b) = body.split_once(',').unwrap_or((body, "0"));
+                    !a.is_empty()
+                        && a.chars().all(|d| d.is_ascii_digit())
+                        && b.chars().all(|d| d.is_ascii_digit())
+                });
+                if is_quantifier {
+                    let end = rest.find('}').unwrap_or(0);
+                    out.push('{');
+                    out.push_str(&rest[..=end]);
+                    i += rest[..=end].chars().count();
+                } else {
+                    out.push_str("\\{");
+                }
             }
             _ => out.push(c),
         }

@@ -1,14 +1,199 @@
 //! The evaluator's value model: JSON plus functions, with jsonata-js's array flags.
 
+use std::cell::{Cell, OnceCell};
 use std::fmt::Write as _;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use crate::eval::Function;
 use crate::Error;
 
-pub(crate) type Object = IndexMap<String, Value>;
+/// An object's entries in insertion order, plus its cached nesting depth.
+///
+/// Objects that come from a bound JSON document are materialised lazily, one level at a time,
+/// on first access: a large `$states` costs only what the expression actually reads.
+#[derive(Debug, Default)]
+pub(crate) struct Object {
+    /// Entries of an object built (or already materialised) in memory.
+    own: IndexMap<String, Value>,
+    /// Source of a not-yet-modified object from a bound document; `cache` holds its entries.
+    lazy: Option<LazyJson>,
+    cache: OnceCell<IndexMap<String, Value>>,
+    depth: Cell<u32>,
+}
+
+/// Where a lazily materialised object lives in its shared JSON document.
+#[derive(Debug, Clone)]
+struct LazyJson {
+    root: Arc<serde_json::Value>,
+    /// The path from the root, innermost segment first (a child costs one allocation).
+    path: Option<Rc<PathNode>>,
+}
+
+#[derive(Debug)]
+struct PathNode {
+    parent: Option<Rc<PathNode>>,
+    seg: PathSeg,
+}
+
+#[derive(Debug)]
+enum PathSeg {
+    Key(Rc<str>),
+    Index(usize),
+}
+
+impl LazyJson {
+    fn node(&self) -> Option<&serde_json::Value> {
+        let mut segs = Vec::new();
+        let mut p = self.path.as_deref();
+        while let Some(n) = p {
+            segs.push(&n.seg);
+            p = n.parent.as_deref();
+        }
+        let mut v: &serde_json::Value = &self.root;
+        for seg in segs.iter().rev() {
+            v = match seg {
+                PathSeg::Key(k) => v.get(&**k)?,
+                PathSeg::Index(i) => v.get(*i)?,
+            };
+        }
+        Some(v)
+    }
+
+    fn child(&self, seg: PathSeg) -> LazyJson {
+        LazyJson {
+            root: self.root.clone(),
+            path: Some(Rc::new(PathNode {
+                parent: self.path.clone(),
+                seg,
+            })),
+        }
+    }
+}
+
+/// Converts the JSON at `at`, keeping objects lazy. `bound` is an upper bound on its nesting
+/// depth (known from the document's measured depth) so depth checks need not materialise it.
+fn lazy_value(v: &serde_json::Value, at: &LazyJson, bound: u32) -> Value {
+    match v {
+        serde_json::Value::Object(_) => Value::Obj(Rc::new(Object {
+            lazy: Some(at.clone()),
+            depth: Cell::new(bound.max(1)),
+            ..Object::default()
+        })),
+        serde_json::Value::Array(items) => Value::Arr(Rc::new(Array {
+            items: items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| lazy_value(x, &at.child(PathSeg::Index(i)), bound.saturating_sub(1)))
+                .collect(),
+            depth: Cell::new(bound.max(1)),
+            ..Array::default()
+        })),
+        scalar => from_json(scalar),
+    }
+}
+
+/// A value over a shared JSON document whose objects materialise on first access.
+pub(crate) fn from_shared_json(root: &Arc<serde_json::Value>, depth_bound: u32) -> Value {
+    let at = LazyJson {
+        root: root.clone(),
+        path: None,
+    };
+    lazy_value(root, &at, depth_bound)
+}
+
+impl Object {
+    pub fn new() -> Object {
+        Object::default()
+    }
+
+    fn entries(&self) -> &IndexMap<String, Value> {
+        match &self.lazy {
+            None => &self.own,
+            Some(lazy) => self
+                .cache
+                .get_or_init(|| materialise(lazy, self.depth.get().saturating_sub(1))),
+        }
+    }
+}
+
+/// One level of a lazy object: scalars converted, nested objects left lazy.
+fn materialise(lazy: &LazyJson, bound: u32) -> IndexMap<String, Value> {
+    match lazy.node() {
+        Some(serde_json::Value::Object(o)) => {
+            let map: IndexMap<String, Value> = o
+                .iter()
+                .map(|(k, v)| {
+                    let at = lazy.child(PathSeg::Key(Rc::from(k.as_str())));
+                    (k.clone(), lazy_value(v, &at, bound))
+                })
+                .collect();
+            // As JavaScript's JSON.parse would hold it.
+            if map.keys().any(|k| array_index(k).is_some()) {
+                js_order(map)
+            } else {
+                map
+            }
+        }
+        _ => IndexMap::new(),
+    }
+}
+
+impl Clone for Object {
+    fn clone(&self) -> Object {
+        Object {
+            own: self.own.clone(),
+            lazy: self.lazy.clone(),
+            cache: self.cache.clone(),
+            depth: Cell::new(self.depth.get()),
+        }
+    }
+}
+
+impl Deref for Object {
+    type Target = IndexMap<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        self.entries()
+    }
+}
+
+impl DerefMut for Object {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        if let Some(lazy) = self.lazy.take() {
+            let bound = self.depth.get().saturating_sub(1);
+            self.own = std::mem::take(&mut self.cache)
+                .into_inner()
+                .unwrap_or_else(|| materialise(&lazy, bound));
+        }
+        // Any change may alter the nesting depth.
+        self.depth.set(0);
+        &mut self.own
+    }
+}
+
+impl FromIterator<(String, Value)> for Object {
+    fn from_iter<T: IntoIterator<Item = (String, Value)>>(iter: T) -> Self {
+        Object {
+            own: iter.into_iter().collect(),
+            ..Object::default()
+        }
+    }
+}
+
+impl IntoIterator for Object {
+    type Item = (String, Value);
+    type IntoIter = indexmap::map::IntoIter<String, Value>;
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut *self).into_iter()
+    }
+}
+
+/// Deepest nesting a value may reach. Deeper values are refused where they are built, so that
+/// every recursive walk over values (comparison, cloning, output, drop) stays shallow.
+pub(crate) const MAX_VALUE_DEPTH: u32 = 10_000;
 
 /// jsonata-js tags arrays with hidden flags that drive singleton flattening; they are kept here
 /// as fields so the same rules apply.
@@ -25,6 +210,8 @@ pub(crate) struct Array {
     pub outer_wrapper: bool,
     /// A stream of tuples (objects holding `@` and the bound variables).
     pub tuple_stream: bool,
+    /// Cached nesting depth (0: not computed yet); reset whenever `items` change.
+    pub depth: Cell<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,8 +245,32 @@ impl Value {
             ..Array::default()
         }))
     }
-    pub fn object(map: Object) -> Value {
+    pub fn object(mut map: Object) -> Value {
+        if map.keys().any(|k| array_index(k).is_some()) {
+            let entries = std::mem::take(&mut *map);
+            *map = js_order(entries);
+        }
         Value::Obj(Rc::new(map))
+    }
+    /// Nesting depth (a scalar is 0), cached per container.
+    pub fn depth(&self) -> u32 {
+        match self {
+            Value::Arr(a) => {
+                if a.depth.get() == 0 {
+                    let d = 1 + a.items.iter().map(Value::depth).max().unwrap_or(0);
+                    a.depth.set(d);
+                }
+                a.depth.get()
+            }
+            Value::Obj(o) => {
+                if o.depth.get() == 0 {
+                    let d = 1 + o.values().map(Value::depth).max().unwrap_or(0);
+                    o.depth.set(d);
+                }
+                o.depth.get()
+            }
+            _ => 0,
+        }
     }
     /// A number that can take part in arithmetic (jsonata's `isNumeric`).
     pub fn as_number(&self) -> Option<f64> {
@@ -104,6 +315,21 @@ pub(crate) fn seq_items(v: Option<Value>) -> Vec<Value> {
     }
 }
 
+/// The nesting depth of a JSON value, measured without recursion.
+pub(crate) fn json_depth(v: &serde_json::Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            serde_json::Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            serde_json::Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
 pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
@@ -117,7 +343,9 @@ pub(crate) fn from_json(v: &serde_json::Value) -> Value {
     }
 }
 
-const MAX_OUTPUT_DEPTH: usize = 10_000;
+/// Results go back to the caller as `serde_json::Value`, whose drop and serialisation recurse:
+/// keep them shallow enough for any thread.
+const MAX_OUTPUT_DEPTH: usize = 1_000;
 
 /// Converts a result to JSON. Functions become `""` inside structures (as `JSON.stringify` with
 /// jsonata's replacer does) and undefined at the top level.
@@ -148,7 +376,7 @@ fn to_json_inner(v: &Value, depth: usize) -> Result<serde_json::Value, Error> {
         ),
         Value::Obj(o) => {
             let mut m = serde_json::Map::new();
-            for (k, x) in o.iter() {
+            for (k, x) in js_ordered(o) {
                 m.insert(k.clone(), to_json_inner(x, depth + 1)?);
             }
             serde_json::Value::Object(m)
@@ -237,6 +465,40 @@ pub(crate) fn round15(n: f64) -> f64 {
     format!("{:.14e}", n).parse::<f64>().unwrap_or(n)
 }
 
+/// The array index a property name denotes in JavaScript (such names iterate first).
+fn array_index(k: &str) -> Option<u32> {
+    if k == "0" || (!k.is_empty() && !k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit())) {
+        k.parse::<u32>().ok().filter(|n| *n != u32::MAX)
+    } else {
+        None
+    }
+}
+
+/// Reorders entries the way a JavaScript object holds them: index-like keys first, ascending.
+fn js_order(map: IndexMap<String, Value>) -> IndexMap<String, Value> {
+    let (mut indexed, rest): (Vec<_>, Vec<_>) =
+        map.into_iter().partition(|(k, _)| array_index(k).is_some());
+    indexed.sort_by_key(|(k, _)| array_index(k));
+    indexed.into_iter().chain(rest).collect()
+}
+
+/// A JavaScript object's property order: array-index-like keys first, ascending, then the rest
+/// in insertion order. Output follows it so results match the reference implementation.
+pub(crate) fn js_ordered(o: &Object) -> Vec<(&String, &Value)> {
+    let index = array_index;
+    if !o.keys().any(|k| index(k).is_some()) {
+        return o.iter().collect();
+    }
+    let mut indexed: Vec<(u32, (&String, &Value))> = o
+        .iter()
+        .filter_map(|(k, v)| index(k).map(|n| (n, (k, v))))
+        .collect();
+    indexed.sort_by_key(|(n, _)| *n);
+    let mut out: Vec<(&String, &Value)> = indexed.into_iter().map(|(_, kv)| kv).collect();
+    out.extend(o.iter().filter(|(k, _)| index(k).is_none()));
+    out
+}
+
 /// `JSON.stringify` with jsonata's replacer (numbers to 15 significant digits, functions as "").
 pub(crate) fn stringify(v: &Value, pretty: bool) -> Result<String, Error> {
     let mut out = String::new();
@@ -289,7 +551,7 @@ fn write_json(out: &mut String, v: &Value, pretty: bool, depth: usize) -> Result
                 return Ok(());
             }
             out.push('{');
-            for (i, (k, x)) in o.iter().enumerate() {
+            for (i, (k, x)) in js_ordered(o).into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
