@@ -1,1 +1,591 @@
 //! The typed ASL model, parsed with serde from a definition that passed validation.
+//!
+//! Payload templates, JSONPath rules and anything either query language may express
+//! stay raw [`Value`]s: their meaning depends on the query language, which is compiled
+//! later (cairn-dataflow). Fields whose `null` differs from absence (`ResultPath: null`
+//! discards the result, `InputPath: null` gives `{}`) are `Option<Value>` where `None`
+//! is absent and `Some(Value::Null)` is an explicit `null`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use std::str::FromStr;
+
+/// Why a definition could not be read into the model.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid state machine definition: {0}")]
+pub struct ModelError(#[from] serde_json::Error);
+
+/// Keeps an explicit JSON `null` as `Some(Value::Null)`; absence stays `None` via `#[serde(default)]`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// `JSONPath` (the default) or `JSONata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum QueryLanguage {
+    #[default]
+    JSONPath,
+    JSONata,
+}
+
+/// A whole definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachine {
+    #[serde(rename = "StartAt")]
+    pub start_at: String,
+    #[serde(rename = "States")]
+    pub states: Map<String, Value>,
+    #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(
+        rename = "TimeoutSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout_seconds: Option<u64>,
+    #[serde(
+        rename = "QueryLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub query_language: Option<QueryLanguage>,
+}
+
+impl StateMachine {
+    pub fn from_value(value: &Value) -> Result<StateMachine, ModelError> {
+        Ok(StateMachine::deserialize(value)?)
+    }
+
+    /// The typed states, in definition order.
+    pub fn typed_states(&self) -> Result<Vec<(String, State)>, ModelError> {
+        typed_states(&self.states)
+    }
+
+    /// The machine's query language (`JSONPath` when absent).
+    pub fn language(&self) -> QueryLanguage {
+        self.query_language.unwrap_or_default()
+    }
+}
+
+impl FromStr for StateMachine {
+    type Err = ModelError;
+    fn from_str(text: &str) -> Result<StateMachine, ModelError> {
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
+fn typed_states(states: &Map<String, Value>) -> Result<Vec<(String, State)>, ModelError> {
+    states
+        .iter()
+        .map(|(name, raw)| Ok((name.clone(), State::deserialize(raw)?)))
+        .collect()
+}
+
+/// A Parallel branch, a Map `ItemProcessor` or a legacy `Iterator`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    #[serde(rename = "StartAt")]
+    pub start_at: String,
+    #[serde(rename = "States")]
+    pub states: Map<String, Value>,
+    #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(
+        rename = "ProcessorConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub processor_config: Option<ProcessorConfig>,
+}
+
+impl Branch {
+    pub fn typed_states(&self) -> Result<Vec<(String, State)>, ModelError> {
+        typed_states(&self.states)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProcessorMode {
+    #[default]
+    Inline,
+    Distributed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ExecutionType {
+    Standard,
+    Express,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProcessorConfig {
+    #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ProcessorMode>,
+    #[serde(
+        rename = "ExecutionType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_type: Option<ExecutionType>,
+}
+
+/// One state, tagged by `Type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "Type")]
+pub enum State {
+    Task(Box<TaskState>),
+    Pass(Box<PassState>),
+    Choice(Box<ChoiceState>),
+    Wait(Box<WaitState>),
+    Succeed(Box<SucceedState>),
+    Fail(Box<FailState>),
+    Parallel(Box<ParallelState>),
+    Map(Box<MapState>),
+}
+
+impl State {
+    /// AWS's name for the type (`Task`, `Pass`, ...): the prefix of its history events.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            State::Task(_) => "Task",
+            State::Pass(_) => "Pass",
+            State::Choice(_) => "Choice",
+            State::Wait(_) => "Wait",
+            State::Succeed(_) => "Succeed",
+            State::Fail(_) => "Fail",
+            State::Parallel(_) => "Parallel",
+            State::Map(_) => "Map",
+        }
+    }
+
+    /// The state's own `QueryLanguage`, if it declares one.
+    pub fn query_language(&self) -> Option<QueryLanguage> {
+        match self {
+            State::Task(s) => s.query_language,
+            State::Pass(s) => s.query_language,
+            State::Choice(s) => s.query_language,
+            State::Wait(s) => s.query_language,
+            State::Succeed(s) => s.query_language,
+            State::Fail(s) => s.query_language,
+            State::Parallel(s) => s.query_language,
+            State::Map(s) => s.query_language,
+        }
+    }
+}
+
+/// A `Retry` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retrier {
+    #[serde(rename = "ErrorEquals")]
+    pub error_equals: Vec<String>,
+    #[serde(
+        rename = "IntervalSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval_seconds: Option<u64>,
+    #[serde(
+        rename = "MaxAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_attempts: Option<u64>,
+    #[serde(
+        rename = "BackoffRate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backoff_rate: Option<f64>,
+    #[serde(
+        rename = "MaxDelaySeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_delay_seconds: Option<u64>,
+    #[serde(
+        rename = "JitterStrategy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jitter_strategy: Option<JitterStrategy>,
+    #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum JitterStrategy {
+    Full,
+    None,
+}
+
+/// A `Catch` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catcher {
+    #[serde(rename = "ErrorEquals")]
+    pub error_equals: Vec<String>,
+    #[serde(rename = "Next")]
+    pub next: String,
+    #[serde(
+        rename = "ResultPath",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub result_path: Option<Value>,
+    #[serde(
+        rename = "Output",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
+    #[serde(
+        rename = "Assign",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub assign: Option<Value>,
+    #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Declares the fields every non-terminal state shares, so each struct lists them once.
+macro_rules! state_struct {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+            pub comment: Option<String>,
+            #[serde(rename = "QueryLanguage", default, skip_serializing_if = "Option::is_none")]
+            pub query_language: Option<QueryLanguage>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+    };
+}
+
+state_struct!(
+    /// `Type: Task`.
+    TaskState {
+        #[serde(rename = "Resource")] resource: String,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
+        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<Value>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        /// A number, or a JSONata `{% %}` string.
+        #[serde(rename = "TimeoutSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timeout_seconds: Option<Value>,
+        #[serde(rename = "TimeoutSecondsPath", default, skip_serializing_if = "Option::is_none")] timeout_seconds_path: Option<String>,
+        #[serde(rename = "HeartbeatSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] heartbeat_seconds: Option<Value>,
+        #[serde(rename = "HeartbeatSecondsPath", default, skip_serializing_if = "Option::is_none")] heartbeat_seconds_path: Option<String>,
+        #[serde(rename = "Credentials", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] credentials: Option<Value>,
+        #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
+    }
+);
+
+state_struct!(
+    /// `Type: Pass`.
+    PassState {
+        #[serde(rename = "Result", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result: Option<Value>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
+    }
+);
+
+/// One rule of a Choice state. JSONPath rules keep their comparison raw (compiled by
+/// cairn-dataflow); JSONata rules use `Condition`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceRule {
+    #[serde(rename = "Next")]
+    pub next: String,
+    #[serde(
+        rename = "Condition",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub condition: Option<Value>,
+    #[serde(
+        rename = "Output",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output: Option<Value>,
+    #[serde(
+        rename = "Assign",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub assign: Option<Value>,
+    #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The whole rule object as written (Variable, operators, And/Or/Not, ...).
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+state_struct!(
+    /// `Type: Choice`. `Choices` stays raw here; [`ChoiceState::rules`] types it.
+    ChoiceState {
+        #[serde(rename = "Choices")] choices: Vec<Value>,
+        #[serde(rename = "Default", default, skip_serializing_if = "Option::is_none")] default: Option<String>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+    }
+);
+
+impl ChoiceState {
+    /// The top-level rules with their `Next`, each keeping its raw object.
+    pub fn rules(&self) -> Result<Vec<ChoiceRule>, ModelError> {
+        self.choices
+            .iter()
+            .map(|raw| {
+                let mut rule = ChoiceRule::deserialize(raw)?;
+                rule.raw = raw.clone();
+                Ok(rule)
+            })
+            .collect()
+    }
+}
+
+state_struct!(
+    /// `Type: Wait`. `Seconds`/`Timestamp` may be JSONata strings, so they stay raw.
+    WaitState {
+        #[serde(rename = "Seconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] seconds: Option<Value>,
+        #[serde(rename = "SecondsPath", default, skip_serializing_if = "Option::is_none")] seconds_path: Option<String>,
+        #[serde(rename = "Timestamp", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timestamp: Option<Value>,
+        #[serde(rename = "TimestampPath", default, skip_serializing_if = "Option::is_none")] timestamp_path: Option<String>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
+    }
+);
+
+state_struct!(
+    /// `Type: Succeed`.
+    SucceedState {
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+    }
+);
+
+state_struct!(
+    /// `Type: Fail`. `Error`/`Cause` may be JSONata strings.
+    FailState {
+        #[serde(rename = "Error", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] error: Option<Value>,
+        #[serde(rename = "ErrorPath", default, skip_serializing_if = "Option::is_none")] error_path: Option<String>,
+        #[serde(rename = "Cause", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] cause: Option<Value>,
+        #[serde(rename = "CausePath", default, skip_serializing_if = "Option::is_none")] cause_path: Option<String>,
+    }
+);
+
+state_struct!(
+    /// `Type: Parallel`.
+    ParallelState {
+        #[serde(rename = "Branches")] branches: Vec<Branch>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
+        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<Value>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
+    }
+);
+
+state_struct!(
+    /// `Type: Map`, inline or distributed. Distributed-only settings stay raw values.
+    MapState {
+        #[serde(rename = "ItemProcessor", default, skip_serializing_if = "Option::is_none")] item_processor: Option<Branch>,
+        #[serde(rename = "Iterator", default, skip_serializing_if = "Option::is_none")] iterator: Option<Branch>,
+        #[serde(rename = "ItemsPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items_path: Option<Value>,
+        #[serde(rename = "Items", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items: Option<Value>,
+        #[serde(rename = "ItemSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_selector: Option<Value>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
+        #[serde(rename = "MaxConcurrency", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] max_concurrency: Option<Value>,
+        #[serde(rename = "MaxConcurrencyPath", default, skip_serializing_if = "Option::is_none")] max_concurrency_path: Option<String>,
+        #[serde(rename = "ToleratedFailureCount", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_count: Option<Value>,
+        #[serde(rename = "ToleratedFailureCountPath", default, skip_serializing_if = "Option::is_none")] tolerated_failure_count_path: Option<String>,
+        #[serde(rename = "ToleratedFailurePercentage", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_percentage: Option<Value>,
+        #[serde(rename = "ToleratedFailurePercentagePath", default, skip_serializing_if = "Option::is_none")] tolerated_failure_percentage_path: Option<String>,
+        #[serde(rename = "Label", default, skip_serializing_if = "Option::is_none")] label: Option<String>,
+        #[serde(rename = "ItemReader", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_reader: Option<Value>,
+        #[serde(rename = "ItemBatcher", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_batcher: Option<Value>,
+        #[serde(rename = "ResultWriter", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_writer: Option<Value>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
+    }
+);
+
+impl MapState {
+    /// `ItemProcessor`, or the legacy `Iterator`.
+    pub fn processor(&self) -> Option<&Branch> {
+        self.item_processor.as_ref().or(self.iterator.as_ref())
+    }
+
+    /// `ItemSelector`, or the legacy `Parameters`.
+    pub fn selector(&self) -> Option<&Value> {
+        self.item_selector.as_ref().or(self.parameters.as_ref())
+    }
+
+    pub fn mode(&self) -> ProcessorMode {
+        self.processor()
+            .and_then(|p| p.processor_config.as_ref())
+            .and_then(|c| c.mode)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn distinguishes_null_from_absent_paths() {
+        let sm = StateMachine::from_value(&json!({
+            "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "ResultPath": null, "End": true}}
+        }))
+        .unwrap();
+        let states = sm.typed_states().unwrap();
+        let State::Pass(pass) = &states[0].1 else {
+            panic!("not a Pass")
+        };
+        assert_eq!(pass.result_path, Some(Value::Null));
+        assert_eq!(pass.input_path, None);
+        assert!(pass.end);
+    }
+
+    #[test]
+    fn parses_every_state_type() {
+        let sm: StateMachine = r#"{
+          "StartAt": "T", "TimeoutSeconds": 30, "QueryLanguage": "JSONPath",
+          "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSecondsPath": "$.t",
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "BackoffRate": 1.5, "JitterStrategy": "FULL"}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "C"}], "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "W"}], "Default": "F"},
+            "W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "P"},
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}], "Next": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+                  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}},
+                  "End": true},
+            "F": {"Type": "Fail", "Error": "E", "CausePath": "$.c"}
+          }
+        }"#
+        .parse()
+        .unwrap();
+        assert_eq!(sm.timeout_seconds, Some(30));
+        let states = sm.typed_states().unwrap();
+        let names: Vec<&str> = states.iter().map(|(_, s)| s.type_name()).collect();
+        assert_eq!(names, ["Task", "Choice", "Wait", "Parallel", "Map", "Fail"]);
+        let State::Task(task) = &states[0].1 else {
+            panic!("not a Task")
+        };
+        assert_eq!(task.retry[0].jitter_strategy, Some(JitterStrategy::Full));
+        assert_eq!(task.catch[0].result_path, Some(json!("$.err")));
+        let State::Choice(choice) = &states[1].1 else {
+            panic!("not a Choice")
+        };
+        let rules = choice.rules().unwrap();
+        assert_eq!(rules[0].next, "W");
+        assert_eq!(rules[0].raw["Variable"], "$.x");
+        let State::Map(map) = &states[4].1 else {
+            panic!("not a Map")
+        };
+        assert_eq!(map.mode(), ProcessorMode::Distributed);
+        assert_eq!(map.max_concurrency, Some(json!(1)));
+    }
+
+    #[test]
+    fn parses_jsonata_fields_and_distributed_settings() {
+        let sm = StateMachine::from_value(&json!({
+            "QueryLanguage": "JSONata", "StartAt": "T",
+            "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                      "Arguments": {"Payload": "{% $states.input %}"}, "Output": "{% $states.result %}",
+                      "TimeoutSeconds": "{% $t %}", "Credentials": {"RoleArn": "arn:aws:iam::1:role/r"},
+                      "Catch": [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Assign": {"e": 1}, "Next": "C"}],
+                      "Next": "C"},
+                "C": {"Type": "Choice", "Choices": [{"Condition": "{% $x %}", "Output": 1, "Assign": {"y": 2}, "Next": "M"}], "Default": "M"},
+                "M": {"Type": "Map", "Items": "{% [1,2] %}", "Label": "L", "ToleratedFailurePercentage": 10,
+                      "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV"}},
+                      "ItemBatcher": {"MaxItemsPerBatch": 2}, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"},
+                      "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                        "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                      "End": true}
+            }
+        }))
+        .unwrap();
+        assert_eq!(sm.language(), QueryLanguage::JSONata);
+        let states = sm.typed_states().unwrap();
+        let State::Task(task) = &states[0].1 else {
+            panic!("not a Task")
+        };
+        assert_eq!(task.timeout_seconds, Some(json!("{% $t %}")));
+        assert_eq!(
+            task.catch[0].output,
+            Some(json!("{% $states.errorOutput %}"))
+        );
+        let State::Choice(choice) = &states[1].1 else {
+            panic!("not a Choice")
+        };
+        let rules = choice.rules().unwrap();
+        assert_eq!(
+            (rules[0].condition.clone(), rules[0].assign.clone()),
+            (Some(json!("{% $x %}")), Some(json!({"y": 2})))
+        );
+        let State::Map(map) = &states[2].1 else {
+            panic!("not a Map")
+        };
+        assert_eq!(map.label.as_deref(), Some("L"));
+        assert_eq!(map.item_batcher, Some(json!({"MaxItemsPerBatch": 2})));
+        assert_eq!(map.processor().map(|p| p.start_at.as_str()), Some("P"));
+        let back = serde_json::to_value(&**map).unwrap();
+        assert_eq!(back["Items"], "{% [1,2] %}");
+        assert!(
+            back.get("ResultPath").is_none(),
+            "absent fields stay absent"
+        );
+    }
+}

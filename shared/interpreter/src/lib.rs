@@ -1,2 +1,40 @@
 #![forbid(unsafe_code)]
-//! The pure decider. See ARCHITECTURE.md.
+//! The pure decider: `(execution state, one event, context) -> (new state, history events, commands)`.
+//!
+//! No I/O, no clock, no randomness: the time of an event and a seed come in a [`Context`].
+//! A shell (the run loop, a server) persists [`Execution`] between events, carries out the
+//! [`Command`]s and feeds the outcomes back as [`Event`]s:
+//!
+//! 1. [`Machine::new`] compiles a definition once per version (paths, templates and
+//!    Choice rules precompiled, state names resolved).
+//! 2. [`Execution::start`] runs until the first waiting point and returns the first
+//!    [`Decision`]: history events (ids and `previousEventId`s as GetExecutionHistory
+//!    numbers them) and commands.
+//! 3. For each [`Command::InvokeTask`] the shell reports [`Event::TaskStarted`] when a worker
+//!    picks the task up (it records `LambdaFunctionStarted` / `ActivityStarted` /
+//!    `TaskStarted`), optionally [`Event::TaskSubmitted`] for `.waitForTaskToken`/`.sync`
+//!    integrations, then [`Event::TaskSucceeded`] or [`Event::TaskFailed`];
+//!    [`Event::Heartbeat`] for SendTaskHeartbeat. For each [`Command::StartTimer`] it reports
+//!    [`Event::TimerFired`] at `fire_at_ms` unless a [`Command::CancelTimer`] came first.
+//!    Task timeouts, heartbeat timeouts, retry backoff, Wait states and the execution's
+//!    `TimeoutSeconds` are all timers the decider schedules itself.
+//! 4. [`Command::Finish`] is the last command of an execution; events after it are ignored.
+//!
+//! [`HistoryEvent::to_aws_json`] gives each event in GetExecutionHistory's wire shape.
+
+pub mod api;
+mod execution;
+mod flow;
+mod history;
+mod machine;
+mod reader;
+mod retry;
+mod states;
+mod time;
+
+pub use api::{
+    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, IntegrationPattern, Limits,
+    MachineType, ResourceKind, Status, TaskId, TimerId,
+};
+pub use execution::Execution;
+pub use machine::{LoadError, Machine};

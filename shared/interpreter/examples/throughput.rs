@@ -1,0 +1,106 @@
+//! Decider throughput in CPU time, history on:
+//! `cargo run --release -p cairn-interpreter --example throughput`.
+
+use cairn_interpreter::{Context, Execution, ExecutionInfo, Limits, Machine};
+use serde_json::{json, Map, Value};
+
+/// Nanoseconds this process has spent on a CPU: wall time lies on a shared machine.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let mut states = Map::new();
+    for i in 0..1000 {
+        let mut s = json!({"Type": "Pass", "Parameters": {"i.$": "$.i", "step": i}});
+        if i == 999 {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("P{}", i + 1));
+        }
+        states.insert(format!("P{i}"), s);
+    }
+    let limits = Limits {
+        max_payload_bytes: usize::MAX / 2,
+        max_history_events: u64::MAX,
+    };
+    let chain = Machine::from_json(&json!({"StartAt": "P0", "States": Value::Object(states)}))
+        .unwrap()
+        .with_limits(limits);
+    let ctx = Context { now_ms: 0, seed: 1 };
+    let input = json!({"i": 7});
+    let runs = if std::env::var_os("MAP_ONLY").is_some() {
+        0
+    } else {
+        200
+    };
+    let t = cpu_ns();
+    let mut events = 0;
+    for _ in 0..runs {
+        let (_, d) = Execution::start(&chain, input.clone(), ExecutionInfo::default(), &ctx);
+        events += d.history.len();
+    }
+    let secs = (cpu_ns() - t) as f64 / 1e9;
+    println!(
+        "pass chain: {:.0} transitions/s ({events} events)",
+        (runs * 1000) as f64 / secs
+    );
+
+    let map = Machine::from_json(
+        &json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemsPath": "$.items", "ResultPath": "$.results", "OutputPath": "$.results",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"id.$": "$.n", "ok": true}, "End": true}}}}}}),
+    )
+    .unwrap()
+    .with_limits(limits);
+    let items: Vec<Value> = (0..10_000).map(|i| json!({"n": i})).collect();
+    let input = json!({ "items": items });
+    let t = cpu_ns();
+    let mut last = None;
+    for _ in 0..10 {
+        last = Some(Execution::start(
+            &map,
+            input.clone(),
+            ExecutionInfo::default(),
+            &ctx,
+        ));
+    }
+    let Some((exec, d)) = last else { return };
+    let error = exec.error().map(str::to_string);
+    assert_eq!(
+        exec.output().and_then(Value::as_array).map(Vec::len),
+        Some(10_000),
+        "{error:?}"
+    );
+    let secs = (cpu_ns() - t) as f64 / 1e9;
+    println!(
+        "inline map: {:.0} items/s ({} events per execution)",
+        100_000.0 / secs,
+        d.history.len()
+    );
+
+    if std::env::var_os("MAP_ONLY").is_some() {
+        return;
+    }
+    let small = Machine::from_json(&json!({"StartAt": "Tag", "States": {
+        "Tag": {"Type": "Pass", "Parameters": {"n.$": "$.n", "tagged": true}, "Next": "Route"},
+        "Route": {"Type": "Choice", "Choices": [{"Variable": "$.tagged", "BooleanEquals": true, "Next": "Ok"}], "Default": "Ok"},
+        "Ok": {"Type": "Succeed"}}}))
+    .unwrap();
+    let input = json!({"n": 1});
+    let info = ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:small:run".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:small".into(),
+        ..Default::default()
+    };
+    let t = cpu_ns();
+    for _ in 0..100_000 {
+        let (exec, _) = Execution::start(&small, input.clone(), info.clone(), &ctx);
+        assert_eq!(exec.status(), cairn_interpreter::Status::Succeeded);
+    }
+    let secs = (cpu_ns() - t) as f64 / 1e9;
+    println!("many small: {:.0} executions/s", 100_000.0 / secs);
+}

@@ -1,0 +1,216 @@
+//! The types a shell exchanges with the decider. Stable: extend, don't break.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Identifies one task invocation (or activity / callback wait) issued by an [`Command::InvokeTask`].
+pub type TaskId = u64;
+/// Identifies one timer issued by a [`Command::StartTimer`].
+pub type TimerId = u64;
+
+/// STANDARD or EXPRESS: feeds the context object and the execution's time limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum MachineType {
+    #[default]
+    Standard,
+    Express,
+}
+
+/// Who and what is running: feeds `$$.Execution` and `$$.StateMachine`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ExecutionInfo {
+    pub execution_arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub role_arn: String,
+    /// Epoch milliseconds of StartExecution.
+    pub start_time_ms: i64,
+    pub machine_type: MachineType,
+    /// `$$.Execution.RedriveCount`.
+    #[serde(default)]
+    pub redrive_count: u32,
+}
+
+/// Everything outside the decider's purity: the time of the event and entropy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Context {
+    /// Epoch milliseconds at which the event is applied.
+    pub now_ms: i64,
+    /// Entropy for UUIDs, `States.MathRandom`, retry jitter and task tokens.
+    pub seed: u64,
+}
+
+/// Something that happened to an execution, fed to [`crate::Execution::apply`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A worker (Lambda invoke, activity poller, service call) picked the task up.
+    /// Activities report the worker name in `ActivityStarted`.
+    TaskStarted {
+        task_id: TaskId,
+        worker_name: Option<String>,
+    },
+    /// A `.waitForTaskToken` / `.sync` integration's first call returned: history records `TaskSubmitted`.
+    TaskSubmitted {
+        task_id: TaskId,
+        output: Value,
+    },
+    TaskSucceeded {
+        task_id: TaskId,
+        output: Value,
+    },
+    TaskFailed {
+        task_id: TaskId,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    /// SendTaskHeartbeat for an activity or a callback token.
+    Heartbeat {
+        task_id: TaskId,
+    },
+    TimerFired {
+        timer_id: TimerId,
+    },
+    /// StopExecution.
+    Stop {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+/// Final status of an execution, or `Running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl Status {
+    /// AWS's spelling (`DescribeExecution.status`).
+    pub fn as_aws_str(self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// How a Task state's `Resource` is reached: decides the history event family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceKind {
+    /// A legacy `arn:aws:lambda:...:function:...` resource: `LambdaFunction*` events.
+    LambdaFunction,
+    /// `arn:aws:states:...:activity:...`: `Activity*` events; the shell lets a worker poll it.
+    Activity,
+    /// `arn:aws:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]`: `Task*` events.
+    Service {
+        /// e.g. `lambda`, `sqs`, `aws-sdk:s3`.
+        service: String,
+        /// e.g. `invoke`, `sendMessage.waitForTaskToken`, `getObject`.
+        action: String,
+        pattern: IntegrationPattern,
+    },
+}
+
+/// The service integration pattern of a Task resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntegrationPattern {
+    RequestResponse,
+    /// `.sync` or `.sync:2`: the shell reports `TaskSucceeded` when the job completes.
+    Sync,
+    /// `.waitForTaskToken`: the shell reports `TaskSucceeded`/`TaskFailed` on SendTaskSuccess/Failure.
+    WaitForTaskToken,
+}
+
+/// Something the shell must do on the decider's behalf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Run a Task: invoke the resource with `input` (the effective parameters).
+    ///
+    /// A Distributed Map's ItemReader uses the same command with its own resource
+    /// (`arn:aws:states:::s3:getObject` / `arn:aws:states:::s3:listObjectsV2`, which no Task
+    /// state can name) and its evaluated `Parameters` as `input`; the shell answers with
+    /// [`Event::TaskSucceeded`] whose output is the object's content as a JSON string (or the
+    /// listing as an array), or [`Event::TaskFailed`]. The decider parses JSON, JSON Lines and
+    /// CSV itself; nothing of the read appears in the history.
+    InvokeTask {
+        task_id: TaskId,
+        state_name: String,
+        resource: String,
+        kind: ResourceKind,
+        input: Value,
+        /// The state's effective TimeoutSeconds (the decider schedules its own timeout timer).
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+        /// Present for activities and `.waitForTaskToken` tasks.
+        task_token: Option<String>,
+        /// The evaluated `Credentials` object, when the state has one.
+        credentials: Option<Value>,
+    },
+    StartTimer {
+        timer_id: TimerId,
+        fire_at_ms: i64,
+    },
+    CancelTimer {
+        timer_id: TimerId,
+    },
+    /// The task's result is no longer wanted (timeout, abort, a sibling branch failed).
+    CancelTask {
+        task_id: TaskId,
+    },
+    /// The execution ended; always the last command the execution emits.
+    Finish {
+        status: Status,
+        output: Option<Value>,
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+/// One GetExecutionHistory event. `details` holds JSON values; JSON-text fields are
+/// serialized only in [`HistoryEvent::to_aws_json`] because serializing is the main cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub timestamp_ms: i64,
+    /// AWS's `HistoryEventType`, e.g. `PassStateEntered`.
+    pub event_type: String,
+    /// The details object (`Value::Null` when the event has none), with JSON-text fields
+    /// (`input`, `output`, `parameters`, `assignedVariables` values) still as values and
+    /// without the `inputDetails`/`outputDetails`/`assignedVariablesDetails` companions,
+    /// which [`HistoryEvent::to_aws_json`] adds.
+    pub details: Value,
+}
+
+/// What one event produced: new history events (in order) and commands for the shell.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Decision {
+    pub history: Vec<HistoryEvent>,
+    pub commands: Vec<Command>,
+}
+
+/// Service limits the decider enforces; configurable per Machine and per Execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest state input/output or execution input/output, in bytes of JSON text
+    /// (`States.DataLimitExceeded` beyond it). AWS: 256 KiB.
+    pub max_payload_bytes: usize,
+    /// Most history events of one execution (`States.Runtime` beyond it). AWS: 25,000.
+    pub max_history_events: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload_bytes: 256 * 1024,
+            max_history_events: 25_000,
+        }
+    }
+}

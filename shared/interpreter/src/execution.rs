@@ -1,0 +1,1183 @@
+//! The resumable state of one execution and the loop that advances it.
+//!
+//! An execution is a tree of threads: the top level, each Parallel branch and each Map
+//! iteration. A thread runs its states until it must wait (a task, a timer, its children);
+//! everything it waits on is recorded so that a store can persist the whole value between
+//! any two events.
+//!
+//! `previousEventId`, as the recorded AWS histories number it:
+//! - `ExecutionStarted`, the first state's `StateEntered` and `ExecutionAborted` follow event 0;
+//! - within a thread each event follows that thread's previous one; a branch's or an
+//!   iteration's first event follows `ParallelStateStarted` / `MapIterationStarted`;
+//! - `MapIterationSucceeded`/`Failed` and the next `MapIterationStarted` follow the
+//!   iteration's last event; `<Type>StateSucceeded` and the state's `StateExited` both follow
+//!   the last child event (or `MapRunSucceeded`), while `<Type>StateFailed` follows the failed
+//!   child's last event and the state's later events follow it;
+//! - a retried Task's next `*Scheduled` follows its `*Failed` event (backoff leaves no event).
+
+use crate::api::{
+    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits, Status, TaskId, TimerId,
+};
+use crate::flow::{self, Scope, SeededEntropy};
+use crate::history::details;
+use crate::machine::{CState, IoPath, Kind, Machine, ResultPath};
+use cairn_dataflow::Variables;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::cell::Cell;
+use std::collections::{BTreeMap, VecDeque};
+
+pub(crate) type ThreadId = u32;
+pub(crate) const ROOT: ThreadId = 0;
+
+/// An error raised while running a state. AWS keeps absent error/cause as absent (and as
+/// `null` in a Catch's error output), so both are optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Fault {
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+impl Fault {
+    pub fn new(error: &str, cause: impl Into<String>) -> Fault {
+        Fault {
+            error: Some(error.to_string()),
+            cause: Some(cause.into()),
+        }
+    }
+
+    fn error_name(&self) -> &str {
+        self.error.as_deref().unwrap_or("")
+    }
+
+    /// The `{"Error", "Cause"}` object a Catch passes on.
+    pub fn to_output(&self) -> Value {
+        let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
+        crate::history::details([("Error", text(&self.error)), ("Cause", text(&self.cause))])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Parent {
+    pub thread: ThreadId,
+    pub slot: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TaskWait {
+    pub task_id: TaskId,
+    pub timeout_timer: Option<TimerId>,
+    pub heartbeat_timer: Option<TimerId>,
+    pub heartbeat_ms: Option<i64>,
+}
+
+/// The children of a running Parallel or Map state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Fanout {
+    /// Parallel: each branch's input. Map: the effective input (`$` of the ItemSelector).
+    pub input: Value,
+    /// Map items not started yet (taken out as their iteration starts).
+    pub items: Vec<Value>,
+    pub total: usize,
+    pub next_item: usize,
+    pub running: BTreeMap<usize, ThreadId>,
+    pub results: Vec<Value>,
+    pub finished: usize,
+    pub failed: u64,
+    pub max_concurrency: usize,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Phase {
+    /// About to enter `state`.
+    Idle,
+    Task(TaskWait),
+    Wait {
+        timer: TimerId,
+        effective: Value,
+    },
+    Backoff {
+        timer: TimerId,
+    },
+    Fanout(Box<Fanout>),
+    /// A Distributed Map waiting for its ItemReader's content (a task without history).
+    Reading(Box<Reading>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Reading {
+    pub task_id: TaskId,
+    /// The Map's children, items still to come.
+    pub fanout: Fanout,
+    /// `$` for the reader's and batcher's settings.
+    pub scope: Value,
+    /// 0: no limit.
+    pub max_items: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Thread {
+    pub parent: Option<Parent>,
+    pub state: usize,
+    /// The state's raw input (before InputPath): ResultPath and Catch write into it.
+    pub input: Value,
+    pub entered_event: u64,
+    pub entered_ms: i64,
+    /// The event the thread's next event follows (`previousEventId`).
+    pub last_event: u64,
+    /// Attempts used per retrier of the current state.
+    pub attempts: Vec<u32>,
+    pub retry_count: u32,
+    pub phase: Phase,
+    /// Variables assigned in this scope; outer scopes are read through `parent`.
+    pub vars: Map<String, Value>,
+    /// A Distributed Map iteration (or anything under one): a child execution whose
+    /// events do not go into this execution's history.
+    #[serde(default)]
+    pub silent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) enum TimerFor {
+    Wait(ThreadId),
+    Backoff(ThreadId),
+    TaskTimeout(ThreadId),
+    Heartbeat(ThreadId),
+    Execution,
+}
+
+/// Everything needed to resume an execution. Persist it between any two events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub(crate) info: ExecutionInfo,
+    pub(crate) input: Value,
+    pub(crate) status: Status,
+    pub(crate) limits: Limits,
+    pub(crate) event_count: u64,
+    pub(crate) threads: BTreeMap<ThreadId, Thread>,
+    pub(crate) next_thread: ThreadId,
+    pub(crate) tasks: BTreeMap<TaskId, ThreadId>,
+    pub(crate) timers: BTreeMap<TimerId, TimerFor>,
+    pub(crate) next_task: TaskId,
+    pub(crate) next_timer: TimerId,
+    pub(crate) output: Option<Value>,
+    pub(crate) error: Option<String>,
+    pub(crate) cause: Option<String>,
+}
+
+impl Execution {
+    /// Starts an execution with the machine's limits.
+    pub fn start(
+        machine: &Machine,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+    ) -> (Execution, Decision) {
+        Execution::start_with_limits(machine, input, info, ctx, machine.limits)
+    }
+
+    /// Starts an execution with its own limits.
+    pub fn start_with_limits(
+        machine: &Machine,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+        limits: Limits,
+    ) -> (Execution, Decision) {
+        let mut exec = Execution {
+            info,
+            input: input.clone(),
+            status: Status::Running,
+            limits,
+            event_count: 0,
+            threads: BTreeMap::new(),
+            next_thread: ROOT + 1,
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            next_task: 1,
+            next_timer: 1,
+            output: None,
+            error: None,
+            cause: None,
+        };
+        let mut run = Runner::new(&mut exec, machine, ctx);
+        run.emit_with_prev(
+            0,
+            "ExecutionStarted",
+            details([
+                ("input", input.clone()),
+                ("roleArn", Value::String(run.exec.info.role_arn.clone())),
+            ]),
+        );
+        if let Some(seconds) = machine.timeout_seconds {
+            run.start_timer(
+                TimerFor::Execution,
+                ctx.now_ms.saturating_add(seconds_to_ms(seconds)),
+            );
+        }
+        // AWS numbers the first state's events as following event 0, not ExecutionStarted.
+        run.exec
+            .threads
+            .insert(ROOT, Thread::new(None, machine.start, input, 0));
+        run.work.push_back(Work::Run(ROOT));
+        run.drain();
+        let decision = run.out;
+        (exec, decision)
+    }
+
+    /// Applies one event. Events for tasks or timers the execution no longer waits on
+    /// (late results, cancelled timers) and any event after the end change nothing.
+    pub fn apply(&mut self, machine: &Machine, event: Event, ctx: &Context) -> Decision {
+        if self.status != Status::Running {
+            return Decision::default();
+        }
+        let mut run = Runner::new(self, machine, ctx);
+        run.apply(event);
+        run.drain();
+        run.out
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    pub fn input(&self) -> &Value {
+        &self.input
+    }
+
+    /// The output of a SUCCEEDED execution.
+    pub fn output(&self) -> Option<&Value> {
+        self.output.as_ref()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// Events emitted so far (the id of the last one).
+    pub fn event_count(&self) -> u64 {
+        self.event_count
+    }
+
+    /// Tasks the execution is waiting on.
+    pub fn pending_tasks(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.tasks.keys().copied()
+    }
+}
+
+impl Thread {
+    pub fn new(parent: Option<Parent>, state: usize, input: Value, last_event: u64) -> Thread {
+        Thread {
+            parent,
+            state,
+            input,
+            entered_event: 0,
+            entered_ms: 0,
+            last_event,
+            attempts: Vec::new(),
+            retry_count: 0,
+            phase: Phase::Idle,
+            vars: Map::new(),
+            silent: false,
+        }
+    }
+}
+
+pub(crate) enum Work {
+    /// Enter the thread's current state.
+    Run(ThreadId),
+    /// Run the thread's current state again after a retry (no new StateEntered).
+    Retry(ThreadId),
+    ChildEnded {
+        parent: Parent,
+        child_last: u64,
+        outcome: Result<Value, Fault>,
+    },
+}
+
+/// Reads variables through a thread's scope chain.
+pub(crate) struct ChainVars<'a> {
+    pub threads: &'a BTreeMap<ThreadId, Thread>,
+    pub thread: ThreadId,
+}
+
+impl Variables for ChainVars<'_> {
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        let mut at = self.threads.get(&self.thread);
+        // The chain is as deep as the definition's nesting, which Machine bounds.
+        while let Some(t) = at {
+            if let Some(v) = t.vars.get(name) {
+                return Some(v);
+            }
+            at = t.parent.and_then(|p| self.threads.get(&p.thread));
+        }
+        None
+    }
+}
+
+/// One `apply` in progress: the execution, the machine, the event's context and the output.
+pub(crate) struct Runner<'a> {
+    pub exec: &'a mut Execution,
+    pub machine: &'a Machine,
+    pub ctx: &'a Context,
+    pub out: Decision,
+    pub work: VecDeque<Work>,
+    /// Mixed into the seed so each use of entropy within one event differs.
+    pub entropy_counter: Cell<u64>,
+}
+
+/// SplitMix64: a tiny, good mixer for deriving values from the seed.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Whether the JSON text of `value` is longer than `limit` bytes, without serializing it.
+pub(crate) fn exceeds_size(value: &Value, limit: usize) -> bool {
+    fn walk(v: &Value, budget: &mut isize, depth: usize) -> bool {
+        if *budget < 0 {
+            return true;
+        }
+        // serde_json parses at most 128 levels; deeper values are not measured (and never
+        // recursed into) so that measuring cannot exhaust the stack.
+        if depth > 256 {
+            return false;
+        }
+        match v {
+            Value::Null => *budget -= 4,
+            Value::Bool(_) => *budget -= 5,
+            Value::Number(n) => *budget -= if n.is_f64() { 24 } else { 20 },
+            Value::String(s) => *budget -= s.len() as isize + 2,
+            Value::Array(a) => {
+                *budget -= 2 + a.len() as isize;
+                for x in a {
+                    if walk(x, budget, depth + 1) {
+                        return true;
+                    }
+                }
+            }
+            Value::Object(m) => {
+                *budget -= 2 + m.len() as isize * 2;
+                for (k, x) in m {
+                    *budget -= k.len() as isize + 2;
+                    if walk(x, budget, depth + 1) {
+                        return true;
+                    }
+                }
+            }
+        }
+        *budget < 0
+    }
+    let mut budget = limit as isize;
+    // The estimate is rough for numbers only (and generous); past it, the real text decides.
+    walk(value, &mut budget, 0)
+        && depth_at_most(value, 256)
+        && crate::history::json_text(value).len() > limit
+}
+
+/// Whether `value` nests at most `max` levels (checked without deep recursion).
+fn depth_at_most(value: &Value, max: usize) -> bool {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max {
+            return false;
+        }
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    true
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(exec: &'a mut Execution, machine: &'a Machine, ctx: &'a Context) -> Runner<'a> {
+        Runner {
+            exec,
+            machine,
+            ctx,
+            out: Decision::default(),
+            work: VecDeque::new(),
+            entropy_counter: Cell::new(0),
+        }
+    }
+
+    pub fn entropy(&self) -> u64 {
+        let n = self.entropy_counter.get().wrapping_add(1);
+        self.entropy_counter.set(n);
+        mix(self.ctx.seed ^ mix(self.exec.event_count.wrapping_add(n << 32)))
+    }
+
+    // ----- history -----
+
+    pub fn emit_with_prev(&mut self, prev: u64, event_type: &str, details: Value) -> u64 {
+        self.exec.event_count += 1;
+        let id = self.exec.event_count;
+        self.out.history.push(HistoryEvent {
+            id,
+            previous_event_id: prev,
+            timestamp_ms: self.ctx.now_ms,
+            event_type: event_type.to_string(),
+            details,
+        });
+        id
+    }
+
+    /// Emits an event on behalf of thread `tid` following event `prev`, without changing the
+    /// thread's last event; nothing is recorded for a thread of a child execution.
+    pub fn emit_after(
+        &mut self,
+        tid: ThreadId,
+        prev: u64,
+        event_type: &str,
+        details: Value,
+    ) -> u64 {
+        if self.silent(tid) {
+            return prev;
+        }
+        self.emit_with_prev(prev, event_type, details)
+    }
+
+    /// Emits an event following the thread's last one, and makes it the thread's last.
+    pub fn emit(&mut self, tid: ThreadId, event_type: &str, details: Value) -> u64 {
+        let prev = self.exec.threads.get(&tid).map_or(0, |t| t.last_event);
+        if self.silent(tid) {
+            return prev;
+        }
+        let id = self.emit_with_prev(prev, event_type, details);
+        if let Some(t) = self.exec.threads.get_mut(&tid) {
+            t.last_event = id;
+        }
+        id
+    }
+
+    pub fn silent(&self, tid: ThreadId) -> bool {
+        self.exec.threads.get(&tid).is_some_and(|t| t.silent)
+    }
+
+    pub fn thread(&self, tid: ThreadId) -> Option<&Thread> {
+        self.exec.threads.get(&tid)
+    }
+
+    pub fn thread_mut(&mut self, tid: ThreadId) -> Option<&mut Thread> {
+        self.exec.threads.get_mut(&tid)
+    }
+
+    pub fn state_of(&self, tid: ThreadId) -> Option<&'a CState> {
+        let machine: &'a Machine = self.machine;
+        self.exec
+            .threads
+            .get(&tid)
+            .and_then(|t| machine.state(t.state))
+    }
+
+    // ----- commands -----
+
+    pub fn start_timer(&mut self, purpose: TimerFor, fire_at_ms: i64) -> TimerId {
+        let timer_id = self.exec.next_timer;
+        self.exec.next_timer += 1;
+        self.exec.timers.insert(timer_id, purpose);
+        self.out.commands.push(Command::StartTimer {
+            timer_id,
+            fire_at_ms,
+        });
+        timer_id
+    }
+
+    pub fn cancel_timer(&mut self, timer_id: Option<TimerId>) {
+        if let Some(timer_id) = timer_id {
+            if self.exec.timers.remove(&timer_id).is_some() {
+                self.out.commands.push(Command::CancelTimer { timer_id });
+            }
+        }
+    }
+
+    // ----- data flow helpers -----
+
+    /// Evaluates `f` with `$` = `input`, `$$` = the context object (built only if `with_context`)
+    /// and the thread's variables.
+    pub fn eval<T>(
+        &self,
+        tid: ThreadId,
+        input: &Value,
+        with_context: bool,
+        extra: ContextExtra<'_>,
+        f: impl FnOnce(&Scope, &mut SeededEntropy) -> Result<T, flow::Failure>,
+    ) -> Result<T, Fault> {
+        let context = if with_context {
+            self.context_object(tid, extra)
+        } else {
+            Value::Null
+        };
+        let vars = ChainVars {
+            threads: &self.exec.threads,
+            thread: tid,
+        };
+        let scope = Scope {
+            input,
+            context: &context,
+            variables: &vars,
+        };
+        let mut entropy = SeededEntropy {
+            seed: self.ctx.seed ^ self.exec.event_count,
+            counter: &self.entropy_counter,
+        };
+        f(&scope, &mut entropy).map_err(|e| self.state_fault(tid, e))
+    }
+
+    /// Prefixes a data-flow failure with the state and its StateEntered id, as AWS does.
+    pub fn state_fault(&self, tid: ThreadId, failure: flow::Failure) -> Fault {
+        let (name, entered) = match (self.state_of(tid), self.thread(tid)) {
+            (Some(s), Some(t)) => (s.name.as_str(), t.entered_event),
+            _ => ("", 0),
+        };
+        Fault::new(
+            &failure.error,
+            format!(
+                "An error occurred while executing the state '{name}' (entered at the event id #{entered}). {}",
+                failure.cause
+            ),
+        )
+    }
+
+    pub fn context_object(&self, tid: ThreadId, extra: ContextExtra<'_>) -> Value {
+        let info = &self.exec.info;
+        let (name, entered_ms, retry_count) = match (self.state_of(tid), self.thread(tid)) {
+            // Only states that can retry carry a RetryCount.
+            (Some(s), Some(t)) => (
+                s.name.as_str(),
+                t.entered_ms,
+                matches!(s.kind, Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_))
+                    .then_some(t.retry_count),
+            ),
+            _ => ("", 0, None),
+        };
+        let text = |s: &str| Value::String(s.to_string());
+        let mut execution = Map::with_capacity(6);
+        execution.insert("Id".into(), text(&info.execution_arn));
+        if !matches!(self.state_of(tid), Some(s) if !s.context_input) {
+            execution.insert("Input".into(), self.exec.input.clone());
+        }
+        execution.insert(
+            "StartTime".into(),
+            Value::String(crate::time::format_timestamp(info.start_time_ms)),
+        );
+        execution.insert("Name".into(), text(&info.name));
+        execution.insert("RoleArn".into(), text(&info.role_arn));
+        execution.insert("RedriveCount".into(), info.redrive_count.into());
+        let mut ctx = json!({
+            "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+            "State": {
+                "Name": name,
+                "EnteredTime": crate::time::format_timestamp(entered_ms),
+            },
+        });
+        if let Value::Object(map) = &mut ctx {
+            map.shift_insert(0, "Execution".into(), Value::Object(execution));
+        }
+        if let Value::Object(map) = &mut ctx {
+            if let (Some(count), Some(Value::Object(state))) = (retry_count, map.get_mut("State")) {
+                state.insert("RetryCount".into(), count.into());
+            }
+            if let Some(token) = extra.task_token {
+                map.insert("Task".into(), json!({"Token": token}));
+            }
+            if let Some((index, value)) = extra.map_item {
+                map.insert(
+                    "Map".into(),
+                    json!({"Item": {"Index": index, "Value": value}}),
+                );
+            }
+        }
+        ctx
+    }
+
+    pub fn input_path(&self, tid: ThreadId, state: &CState, input: &Value) -> Result<Value, Fault> {
+        match &state.input_path {
+            IoPath::Whole => Ok(input.clone()),
+            IoPath::Empty => Ok(Value::Object(Map::new())),
+            IoPath::Path(p) => self.eval(
+                tid,
+                input,
+                p.is_context(),
+                ContextExtra::default(),
+                |s, _| p.select(s),
+            ),
+        }
+    }
+
+    pub fn output_path(
+        &self,
+        tid: ThreadId,
+        state: &CState,
+        output: Value,
+    ) -> Result<Value, Fault> {
+        match &state.output_path {
+            IoPath::Whole => Ok(output),
+            IoPath::Empty => Ok(Value::Object(Map::new())),
+            // The rest of the output is discarded: move the selected part out of it.
+            IoPath::Path(p) if !p.is_context() => match flow::take_at(output, p) {
+                Ok(selected) => Ok(selected),
+                Err(output) => self.eval(tid, &output, false, ContextExtra::default(), |s, _| {
+                    p.select(s)
+                }),
+            },
+            IoPath::Path(p) => self.eval(tid, &output, true, ContextExtra::default(), |s, _| {
+                p.select(s)
+            }),
+        }
+    }
+
+    pub fn result_path(
+        &self,
+        tid: ThreadId,
+        path: &ResultPath,
+        raw_input: Value,
+        result: Value,
+    ) -> Result<Value, Fault> {
+        match path {
+            ResultPath::Replace => Ok(result),
+            ResultPath::Discard => Ok(raw_input),
+            ResultPath::Path(p) => {
+                flow::set_result(raw_input, p, result).map_err(|e| self.state_fault(tid, e))
+            }
+        }
+    }
+
+    /// Evaluates an Assign template with `$` = `input`; returns the new variables.
+    pub fn assign(
+        &self,
+        tid: ThreadId,
+        template: Option<&flow::Template>,
+        input: &Value,
+        with_context: bool,
+    ) -> Result<Option<Map<String, Value>>, Fault> {
+        let Some(template) = template else {
+            return Ok(None);
+        };
+        match self.eval(tid, input, with_context, ContextExtra::default(), |s, e| {
+            template.evaluate(s, e)
+        })? {
+            Value::Object(vars) => Ok(Some(vars)),
+            _ => Ok(Some(Map::new())),
+        }
+    }
+
+    // ----- the loop -----
+
+    pub fn drain(&mut self) {
+        while let Some(work) = self.work.pop_front() {
+            if self.exec.status != Status::Running {
+                self.work.clear();
+                break;
+            }
+            match work {
+                Work::Run(tid) => self.enter(tid),
+                Work::Retry(tid) => self.act(tid),
+                Work::ChildEnded {
+                    parent,
+                    child_last,
+                    outcome,
+                } => self.child_ended(parent, child_last, outcome),
+            }
+            if self.exec.event_count >= self.exec.limits.max_history_events
+                && self.exec.status == Status::Running
+            {
+                let max = self.exec.limits.max_history_events;
+                self.finish_execution(Err(Fault::new(
+                    "States.Runtime",
+                    format!("The execution reached the maximum number of history events ({max})."),
+                )));
+            }
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::TaskStarted {
+                task_id,
+                worker_name,
+            } => self.task_started(task_id, worker_name),
+            Event::TaskSubmitted { task_id, output } => self.task_submitted(task_id, output),
+            Event::TaskSucceeded { task_id, output } => self.task_succeeded(task_id, output),
+            Event::TaskFailed {
+                task_id,
+                error,
+                cause,
+            } => self.task_failed(task_id, Fault { error, cause }),
+            Event::Heartbeat { task_id } => self.task_heartbeat(task_id),
+            Event::TimerFired { timer_id } => self.timer_fired(timer_id),
+            Event::Stop { error, cause } => {
+                let mut fields = Map::new();
+                if let Some(e) = &error {
+                    fields.insert("error".into(), Value::String(e.clone()));
+                }
+                if let Some(c) = &cause {
+                    fields.insert("cause".into(), Value::String(c.clone()));
+                }
+                self.emit_with_prev(0, "ExecutionAborted", Value::Object(fields));
+                self.end(Status::Aborted, None, error, cause);
+            }
+        }
+    }
+
+    fn timer_fired(&mut self, timer_id: TimerId) {
+        let Some(purpose) = self.exec.timers.remove(&timer_id) else {
+            return;
+        };
+        match purpose {
+            TimerFor::Wait(tid) => self.wait_done(tid),
+            TimerFor::Backoff(tid) => {
+                if let Some(t) = self.thread_mut(tid) {
+                    t.phase = Phase::Idle;
+                }
+                self.act(tid);
+            }
+            TimerFor::TaskTimeout(tid) => self.task_timed_out(tid, "States.Timeout"),
+            // AWS reports a missed heartbeat as `States.Timeout` too (the recordings agree).
+            TimerFor::Heartbeat(tid) => self.task_timed_out(tid, "States.Timeout"),
+            TimerFor::Execution => {
+                let root_last = self.thread(ROOT).map_or(0, |t| t.last_event);
+                self.emit_with_prev(
+                    root_last,
+                    "ExecutionTimedOut",
+                    details([("error", Value::String("States.Timeout".into()))]),
+                );
+                self.end(Status::TimedOut, None, Some("States.Timeout".into()), None);
+            }
+        }
+    }
+
+    /// Emits `<Type>StateEntered` and runs the state.
+    fn enter(&mut self, tid: ThreadId) {
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        if let Kind::Pass { result } = &state.kind {
+            if state.result_path == ResultPath::Replace
+                && (result.is_some()
+                    || state.parameters.is_some()
+                    || state.input_path != IoPath::Whole)
+            {
+                return self.enter_pass(tid, state, result.as_ref());
+            }
+        }
+        let input = match self.thread(tid) {
+            Some(t) => t.input.clone(),
+            None => return,
+        };
+        let id = self.emit(
+            tid,
+            entered_type(state.type_name),
+            details([
+                ("input", input),
+                ("name", Value::String(state.name.clone())),
+            ]),
+        );
+        self.mark_entered(tid, state, id);
+        self.act(tid);
+    }
+
+    fn mark_entered(&mut self, tid: ThreadId, state: &CState, id: u64) {
+        let now = self.ctx.now_ms;
+        let retriers = state.retry.len();
+        if let Some(t) = self.thread_mut(tid) {
+            t.entered_event = id;
+            t.entered_ms = now;
+            t.attempts = vec![0; retriers];
+            t.retry_count = 0;
+        }
+    }
+
+    /// A Pass whose output never contains its raw input: the result is computed first so
+    /// that the input moves into `PassStateEntered` instead of being copied (the hot path
+    /// of Pass chains and Map iterations).
+    fn enter_pass(&mut self, tid: ThreadId, state: &CState, result: Option<&Value>) {
+        // The StateEntered event is the next one: failures name it before it is recorded.
+        let id = self.exec.event_count + 1;
+        self.mark_entered(tid, state, id);
+        let produced = self.pass_result(tid, state, result);
+        let input = self
+            .thread_mut(tid)
+            .map(|t| std::mem::take(&mut t.input))
+            .unwrap_or(Value::Null);
+        self.emit(
+            tid,
+            "PassStateEntered",
+            details([
+                ("input", input),
+                ("name", Value::String(state.name.clone())),
+            ]),
+        );
+        match produced {
+            Ok(result) => self.complete(tid, result),
+            Err(fault) => self.fail(tid, fault),
+        }
+    }
+
+    /// Runs the current state's behaviour (first time, or again on a retry).
+    fn act(&mut self, tid: ThreadId) {
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        match &state.kind {
+            Kind::Pass { result } => self.run_pass(tid, state, result.as_ref()),
+            Kind::Task(spec) => self.run_task(tid, state, spec),
+            Kind::Choice { branches, default } => self.run_choice(tid, state, branches, *default),
+            Kind::Wait(spec) => self.run_wait(tid, state, spec),
+            Kind::Succeed => self.run_succeed(tid, state),
+            Kind::Fail { error, cause } => self.run_fail(tid, error, cause),
+            Kind::Parallel { branches } => self.run_parallel(tid, state, branches),
+            Kind::Map(spec) => self.run_map(tid, state, spec),
+            Kind::Unsupported(message) => {
+                let fault = Fault::new("States.Runtime", message.clone());
+                self.end_thread(tid, Err(fault));
+            }
+        }
+    }
+
+    /// The common tail of a state that produced `result`: ResultSelector, Assign,
+    /// ResultPath, OutputPath, `<Type>StateExited`, then Next or End.
+    pub fn complete(&mut self, tid: ThreadId, result: Value) {
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        let outcome = (|| -> Result<(Value, Option<Map<String, Value>>), Fault> {
+            let result = match &state.result_selector {
+                Some(t) => self.eval(
+                    tid,
+                    &result,
+                    state.uses_context,
+                    ContextExtra::default(),
+                    |s, e| t.evaluate(s, e),
+                )?,
+                None => result,
+            };
+            let assigned = self.assign(tid, state.assign.as_ref(), &result, state.uses_context)?;
+            let raw_input = match &state.result_path {
+                ResultPath::Replace => Value::Null,
+                // The raw input is replaced by the output on exit; only a Retry or Catch (after
+                // a failing ResultPath or OutputPath) would read it again.
+                _ if state.catch.is_empty() && state.retry.is_empty() => self
+                    .thread_mut(tid)
+                    .map(|t| std::mem::take(&mut t.input))
+                    .unwrap_or(Value::Null),
+                _ => self
+                    .thread(tid)
+                    .map(|t| t.input.clone())
+                    .unwrap_or(Value::Null),
+            };
+            let output = self.result_path(tid, &state.result_path, raw_input, result)?;
+            let output = self.output_path(tid, state, output)?;
+            Ok((output, assigned))
+        })();
+        match outcome {
+            Ok((output, assigned)) => self.exit(tid, state, output, assigned, state.next),
+            Err(fault) => self.fail(tid, fault),
+        }
+    }
+
+    /// Emits `<Type>StateExited`, applies assignments and moves on to `next` (or ends the thread).
+    pub fn exit(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        output: Value,
+        assigned: Option<Map<String, Value>>,
+        next: Option<usize>,
+    ) {
+        if exceeds_size(&output, self.exec.limits.max_payload_bytes) {
+            let fault = Fault::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    state.name
+                ),
+            );
+            return self.fail(tid, fault);
+        }
+        let mut fields = Map::with_capacity(3);
+        if let Some(vars) = assigned.as_ref().filter(|v| !v.is_empty()) {
+            fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
+        }
+        fields.insert("name".into(), Value::String(state.name.clone()));
+        fields.insert("output".into(), output.clone());
+        self.emit(tid, exited_type(state.type_name), Value::Object(fields));
+        if let (Some(vars), Some(t)) = (assigned, self.exec.threads.get_mut(&tid)) {
+            t.vars.extend(vars);
+        }
+        match next {
+            Some(next) => {
+                if let Some(t) = self.thread_mut(tid) {
+                    t.state = next;
+                    t.input = output;
+                    t.phase = Phase::Idle;
+                }
+                self.work.push_back(Work::Run(tid));
+            }
+            None => self.end_thread(tid, Ok(output)),
+        }
+    }
+
+    /// A state failed: retry it, catch the error, or fail the thread.
+    pub fn fail(&mut self, tid: ThreadId, fault: Fault) {
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        let error = fault.error_name().to_string();
+        let in_task = matches!(state.kind, Kind::Task(_));
+        // The first retrier whose ErrorEquals matches decides; exhausted means no retry.
+        if let Some(index) = state
+            .retry
+            .iter()
+            .position(|r| crate::retry::error_matches(&r.errors, &error, in_task))
+        {
+            let attempt = self
+                .thread(tid)
+                .and_then(|t| t.attempts.get(index).copied())
+                .unwrap_or(0);
+            if let Some(retrier) = state.retry.get(index) {
+                if u64::from(attempt) < retrier.max_attempts {
+                    let entropy = self.entropy();
+                    let delay = retrier.delay_ms(attempt, entropy);
+                    if let Some(t) = self.thread_mut(tid) {
+                        if let Some(a) = t.attempts.get_mut(index) {
+                            *a += 1;
+                        }
+                        t.retry_count += 1;
+                        t.phase = Phase::Idle;
+                    }
+                    if delay <= 0 {
+                        self.work.push_back(Work::Retry(tid));
+                    } else {
+                        let timer = self.start_timer(
+                            TimerFor::Backoff(tid),
+                            self.ctx.now_ms.saturating_add(delay),
+                        );
+                        if let Some(t) = self.thread_mut(tid) {
+                            t.phase = Phase::Backoff { timer };
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        if matches!(
+            self.thread(tid).map(|t| &t.phase),
+            Some(Phase::Fanout(_) | Phase::Reading(_))
+        ) {
+            self.emit(tid, &format!("{}StateFailed", state.type_name), Value::Null);
+        }
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::Idle;
+        }
+        if let Some(catcher) = state
+            .catch
+            .iter()
+            .find(|c| crate::retry::error_matches(&c.errors, &error, in_task))
+        {
+            let error_output = fault.to_output();
+            let caught = (|| -> Result<(Value, Option<Map<String, Value>>), Fault> {
+                let assigned = self.assign(
+                    tid,
+                    catcher.assign.as_ref(),
+                    &error_output,
+                    state.uses_context,
+                )?;
+                let raw_input = self
+                    .thread(tid)
+                    .map(|t| t.input.clone())
+                    .unwrap_or(Value::Null);
+                let output =
+                    self.result_path(tid, &catcher.result_path, raw_input, error_output)?;
+                Ok((output, assigned))
+            })();
+            match caught {
+                Ok((output, assigned)) => {
+                    self.exit(tid, state, output, assigned, Some(catcher.next))
+                }
+                Err(fault) => self.end_thread(tid, Err(fault)),
+            }
+            return;
+        }
+        self.end_thread(tid, Err(fault));
+    }
+
+    /// The thread reached an end: the execution ends, or the parent Parallel/Map learns of it.
+    pub fn end_thread(&mut self, tid: ThreadId, outcome: Result<Value, Fault>) {
+        let Some(thread) = self.exec.threads.get(&tid) else {
+            return;
+        };
+        let Some(parent) = thread.parent else {
+            self.finish_execution(outcome);
+            return;
+        };
+        let child_last = thread.last_event;
+        if outcome.is_err() && !thread.silent {
+            if let Some(state) = self.state_of(tid) {
+                if matches!(
+                    state.kind,
+                    Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+                ) {
+                    // The failed state never exits: AWS marks it aborted, chained after its failure.
+                    self.emit_with_prev(
+                        child_last,
+                        &format!("{}StateAborted", state.type_name),
+                        Value::Null,
+                    );
+                }
+            }
+        }
+        self.exec.threads.remove(&tid);
+        self.work.push_back(Work::ChildEnded {
+            parent,
+            child_last,
+            outcome,
+        });
+    }
+
+    fn finish_execution(&mut self, outcome: Result<Value, Fault>) {
+        match outcome {
+            Ok(output) => {
+                self.emit(
+                    ROOT,
+                    "ExecutionSucceeded",
+                    details([("output", output.clone())]),
+                );
+                self.end(Status::Succeeded, Some(output), None, None);
+            }
+            Err(fault) => {
+                let mut fields = Map::new();
+                if let Some(c) = fault.cause.as_ref().filter(|c| !c.is_empty()) {
+                    fields.insert("cause".into(), Value::String(c.clone()));
+                }
+                if let Some(e) = &fault.error {
+                    fields.insert("error".into(), Value::String(e.clone()));
+                }
+                self.emit(ROOT, "ExecutionFailed", Value::Object(fields));
+                self.end(Status::Failed, None, fault.error, fault.cause);
+            }
+        }
+    }
+
+    /// Final bookkeeping: cancel what is outstanding and tell the shell.
+    fn end(
+        &mut self,
+        status: Status,
+        output: Option<Value>,
+        error: Option<String>,
+        cause: Option<String>,
+    ) {
+        for task_id in std::mem::take(&mut self.exec.tasks).into_keys() {
+            self.out.commands.push(Command::CancelTask { task_id });
+        }
+        for timer_id in std::mem::take(&mut self.exec.timers).into_keys() {
+            self.out.commands.push(Command::CancelTimer { timer_id });
+        }
+        self.exec.threads.clear();
+        self.exec.status = status;
+        self.exec.output = output.clone();
+        self.exec.error = error.clone();
+        self.exec.cause = cause.clone();
+        self.out.commands.push(Command::Finish {
+            status,
+            output,
+            error,
+            cause,
+        });
+        self.work.clear();
+    }
+
+    /// Stops a thread and everything under it (a sibling branch failed, a Map gave up).
+    pub fn abort_thread(&mut self, tid: ThreadId) {
+        let mut stack = vec![tid];
+        while let Some(tid) = stack.pop() {
+            let Some(thread) = self.exec.threads.remove(&tid) else {
+                continue;
+            };
+            let state = self.machine.state(thread.state);
+            match thread.phase {
+                Phase::Task(wait) => {
+                    if self.exec.tasks.remove(&wait.task_id).is_some() {
+                        self.out.commands.push(Command::CancelTask {
+                            task_id: wait.task_id,
+                        });
+                    }
+                    self.cancel_timer(wait.timeout_timer);
+                    self.cancel_timer(wait.heartbeat_timer);
+                }
+                Phase::Wait { timer, .. } | Phase::Backoff { timer } => {
+                    self.cancel_timer(Some(timer))
+                }
+                Phase::Fanout(f) => stack.extend(f.running.values().copied()),
+                Phase::Reading(r) => {
+                    if self.exec.tasks.remove(&r.task_id).is_some() {
+                        self.out
+                            .commands
+                            .push(Command::CancelTask { task_id: r.task_id });
+                    }
+                }
+                Phase::Idle => continue,
+            }
+            if let (Some(state), false) = (state, thread.silent) {
+                self.emit_with_prev(
+                    thread.last_event,
+                    &format!("{}StateAborted", state.type_name),
+                    Value::Null,
+                );
+            }
+        }
+    }
+}
+
+/// Extra context-object members some evaluations see.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ContextExtra<'v> {
+    pub task_token: Option<&'v str>,
+    pub map_item: Option<(usize, &'v Value)>,
+}
+
+fn entered_type(type_name: &str) -> &'static str {
+    match type_name {
+        "Task" => "TaskStateEntered",
+        "Pass" => "PassStateEntered",
+        "Choice" => "ChoiceStateEntered",
+        "Wait" => "WaitStateEntered",
+        "Succeed" => "SucceedStateEntered",
+        "Fail" => "FailStateEntered",
+        "Parallel" => "ParallelStateEntered",
+        _ => "MapStateEntered",
+    }
+}
+
+fn exited_type(type_name: &str) -> &'static str {
+    match type_name {
+        "Task" => "TaskStateExited",
+        "Pass" => "PassStateExited",
+        "Choice" => "ChoiceStateExited",
+        "Wait" => "WaitStateExited",
+        "Succeed" => "SucceedStateExited",
+        "Parallel" => "ParallelStateExited",
+        _ => "MapStateExited",
+    }
+}
+
+/// Seconds from a definition or an input as milliseconds, saturating instead of overflowing.
+pub(crate) fn seconds_to_ms(seconds: u64) -> i64 {
+    i64::try_from(seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
+}

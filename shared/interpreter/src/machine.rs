@@ -1,0 +1,824 @@
+//! A definition compiled once per version: states in one flat arena, names resolved to
+//! indices, paths/templates/rules precompiled, so that a step does no parsing.
+
+use crate::api::{IntegrationPattern, Limits, ResourceKind};
+use crate::flow::{Path, Rule, Template};
+use crate::retry::CompiledRetrier;
+use cairn_asl::model::{
+    Catcher, ChoiceState, FailState, MapState, ModelError, ParallelState, PassState, QueryLanguage,
+    State, StateMachine, TaskState, WaitState,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Nesting of Parallel/Map scopes beyond which a definition is refused, so that compiling
+/// cannot exhaust the stack.
+const MAX_SCOPE_DEPTH: usize = 64;
+
+/// Why a definition could not be compiled into a [`Machine`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("state '{state}': {message}")]
+    State { state: String, message: String },
+    #[error("state '{0}' is referenced but not defined in its scope")]
+    UnknownState(String),
+    #[error("states are nested more than {MAX_SCOPE_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// A compiled state machine definition. Cheap to share between executions.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub(crate) states: Vec<CState>,
+    pub(crate) start: usize,
+    pub(crate) timeout_seconds: Option<u64>,
+    pub(crate) limits: Limits,
+}
+
+impl Machine {
+    pub fn new(definition: &StateMachine) -> Result<Machine, LoadError> {
+        let mut compiler = Compiler {
+            states: Vec::new(),
+            language: definition.language(),
+        };
+        let start = compiler.scope(&definition.states, &definition.start_at, 0)?;
+        Ok(Machine {
+            states: compiler.states,
+            start,
+            timeout_seconds: definition.timeout_seconds,
+            limits: Limits::default(),
+        })
+    }
+
+    pub fn from_json(definition: &Value) -> Result<Machine, LoadError> {
+        Machine::new(&StateMachine::from_value(definition)?)
+    }
+
+    /// Overrides the service limits (payload size, history length) for executions of this machine.
+    pub fn with_limits(mut self, limits: Limits) -> Machine {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(crate) fn state(&self, index: usize) -> Option<&CState> {
+        self.states.get(index)
+    }
+}
+
+/// `InputPath`/`OutputPath`: absent means `$`, `null` means `{}`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum IoPath {
+    Whole,
+    Empty,
+    Path(Path),
+}
+
+/// `ResultPath`: absent means `$` (the result replaces the input), `null` discards the result.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResultPath {
+    Replace,
+    Discard,
+    Path(Path),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CCatcher {
+    pub errors: Vec<String>,
+    pub next: usize,
+    pub result_path: ResultPath,
+    pub assign: Option<Template>,
+}
+
+/// A number fixed in the definition or read from the input with a `...Path` field.
+#[derive(Debug, Clone)]
+pub(crate) enum Setting<T> {
+    Fixed(T),
+    Path { field: &'static str, path: Path },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSpec {
+    pub resource: String,
+    pub kind: ResourceKind,
+    pub timeout: Option<Setting<u64>>,
+    pub heartbeat: Option<Setting<u64>>,
+    pub credentials: Option<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum WaitSpec {
+    Seconds(u64),
+    Timestamp(String),
+    SecondsPath(Path),
+    TimestampPath(Path),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FailField {
+    None,
+    Literal(String),
+    Path(Path),
+    /// An intrinsic function, kept as a one-field template `{"ErrorPath.$": "States...."}`.
+    Intrinsic(Template),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChoiceBranch {
+    pub rule: Rule,
+    pub next: usize,
+    pub assign: Option<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MapSpec {
+    pub processor: usize,
+    pub items_path: IoPath,
+    pub item_selector: Option<Template>,
+    pub selector_uses_context: bool,
+    pub max_concurrency: Setting<u64>,
+    pub tolerated_count: Option<Setting<u64>>,
+    pub tolerated_percentage: Option<Setting<f64>>,
+    /// DISTRIBUTED mode: iterations are child executions (a Map Run) whose events are
+    /// not part of this execution's history.
+    pub distributed: bool,
+    pub label: Option<String>,
+    pub reader: Option<Box<crate::reader::ReaderSpec>>,
+    pub batcher: Option<Box<crate::reader::BatcherSpec>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Pass {
+        result: Option<Value>,
+    },
+    Task(Box<TaskSpec>),
+    Choice {
+        branches: Vec<ChoiceBranch>,
+        default: Option<usize>,
+    },
+    Wait(WaitSpec),
+    Succeed,
+    Fail {
+        error: FailField,
+        cause: FailField,
+    },
+    Parallel {
+        branches: Vec<usize>,
+    },
+    Map(Box<MapSpec>),
+    /// A state the decider cannot run yet: running it fails the execution with this message.
+    Unsupported(String),
+}
+
+/// One compiled state.
+#[derive(Debug, Clone)]
+pub(crate) struct CState {
+    pub name: String,
+    /// `Pass`, `Task`, ...: the prefix of the state's history events.
+    pub type_name: &'static str,
+    pub input_path: IoPath,
+    pub output_path: IoPath,
+    pub result_path: ResultPath,
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    pub assign: Option<Template>,
+    pub next: Option<usize>,
+    pub retry: Vec<CompiledRetrier>,
+    pub catch: Vec<CCatcher>,
+    /// Whether the state's own fields mention `$$`: the context object is built only then.
+    pub uses_context: bool,
+    /// Whether those mentions may read `$$.Execution.Input`.
+    pub context_input: bool,
+    pub kind: Kind,
+}
+
+struct Compiler {
+    states: Vec<CState>,
+    language: QueryLanguage,
+}
+
+fn err(state: &str, message: impl Into<String>) -> LoadError {
+    LoadError::State {
+        state: state.to_string(),
+        message: message.into(),
+    }
+}
+
+fn path(state: &str, text: &str) -> Result<Path, LoadError> {
+    Path::compile(text).map_err(|m| err(state, m))
+}
+
+fn io_path(state: &str, field: &Option<Value>) -> Result<IoPath, LoadError> {
+    match field {
+        None => Ok(IoPath::Whole),
+        Some(Value::Null) => Ok(IoPath::Empty),
+        Some(Value::String(text)) => {
+            let p = path(state, text)?;
+            Ok(if p.is_root() {
+                IoPath::Whole
+            } else {
+                IoPath::Path(p)
+            })
+        }
+        Some(other) => Err(err(state, format!("a path must be a string, got {other}"))),
+    }
+}
+
+fn result_path(state: &str, field: &Option<Value>) -> Result<ResultPath, LoadError> {
+    match field {
+        None => Ok(ResultPath::Replace),
+        Some(Value::Null) => Ok(ResultPath::Discard),
+        Some(Value::String(text)) => {
+            let p = path(state, text)?;
+            Ok(if p.is_root() {
+                ResultPath::Replace
+            } else {
+                ResultPath::Path(p)
+            })
+        }
+        Some(other) => Err(err(
+            state,
+            format!("ResultPath must be a string, got {other}"),
+        )),
+    }
+}
+
+fn template(state: &str, field: &Option<Value>) -> Result<Option<Template>, LoadError> {
+    field
+        .as_ref()
+        .map(|v| Template::compile(v).map_err(|m| err(state, m)))
+        .transpose()
+}
+
+fn number_setting(
+    state: &str,
+    fixed: &Option<Value>,
+    path_field: &'static str,
+    path_text: &Option<String>,
+) -> Result<Option<Setting<u64>>, LoadError> {
+    if let Some(text) = path_text {
+        return Ok(Some(Setting::Path {
+            field: path_field,
+            path: path(state, text)?,
+        }));
+    }
+    match fixed {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(|n| Some(Setting::Fixed(n)))
+            .ok_or_else(|| err(state, format!("expected a non-negative integer, got {v}"))),
+    }
+}
+
+/// Parses a Task `Resource` into the family of history events it produces.
+pub(crate) fn resource_kind(resource: &str) -> ResourceKind {
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [_, _, "lambda", _, _, rest] if rest.starts_with("function:") => {
+            ResourceKind::LambdaFunction
+        }
+        [_, _, "states", _, _, rest] if rest.starts_with("activity:") => ResourceKind::Activity,
+        _ => {
+            let tail = resource.splitn(6, ':').nth(5).unwrap_or(resource);
+            let (base, pattern) = if let Some(b) = tail.strip_suffix(".waitForTaskToken") {
+                (b, IntegrationPattern::WaitForTaskToken)
+            } else if let Some(b) = tail
+                .strip_suffix(".sync:2")
+                .or_else(|| tail.strip_suffix(".sync"))
+            {
+                (b, IntegrationPattern::Sync)
+            } else {
+                (tail, IntegrationPattern::RequestResponse)
+            };
+            let (service, action_base) = base.rsplit_once(':').unwrap_or(("", base));
+            let suffix = tail.get(base.len()..).unwrap_or_default();
+            ResourceKind::Service {
+                service: service.to_string(),
+                action: format!("{action_base}{suffix}"),
+                pattern,
+            }
+        }
+    }
+}
+
+/// The state's own fields as text (nested processors and branches excluded).
+fn own_text(raw: &Value) -> String {
+    let Value::Object(map) = raw else {
+        return String::new();
+    };
+    map.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "ItemProcessor" | "Iterator" | "Branches"))
+        .map(|(_, v)| crate::history::json_text(v))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Context members that do not contain the execution input.
+const SMALL_CONTEXT_PATHS: [&str; 8] = [
+    ".Map",
+    ".State",
+    ".Task",
+    ".Execution.Id",
+    ".Execution.Name",
+    ".Execution.StartTime",
+    ".Execution.RoleArn",
+    ".Execution.RedriveCount",
+];
+
+/// Whether some `$$` reference may reach `$$.Execution.Input` (copying the input into each
+/// context object would make a Map over a large input quadratic).
+fn context_reads_input(text: &str) -> bool {
+    text.match_indices("$$").any(|(at, _)| {
+        let after = text.get(at + 2..).unwrap_or_default();
+        !SMALL_CONTEXT_PATHS.iter().any(|p| after.starts_with(p))
+    })
+}
+
+impl Compiler {
+    /// Compiles one scope (the top level, a branch, an item processor); returns its start index.
+    fn scope(
+        &mut self,
+        states: &Map<String, Value>,
+        start_at: &str,
+        depth: usize,
+    ) -> Result<usize, LoadError> {
+        if depth > MAX_SCOPE_DEPTH {
+            return Err(LoadError::TooDeep);
+        }
+        let base = self.states.len();
+        let names: HashMap<&str, usize> = states
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), base + i))
+            .collect();
+        for name in states.keys() {
+            self.states.push(placeholder(name));
+        }
+        for (i, (name, raw)) in states.iter().enumerate() {
+            let state = State::deserialize_from(raw).map_err(|e| err(name, e.to_string()))?;
+            let compiled = self.state(name, raw, &state, &names, depth)?;
+            if let Some(slot) = self.states.get_mut(base + i) {
+                *slot = compiled;
+            }
+        }
+        names
+            .get(start_at)
+            .copied()
+            .ok_or_else(|| LoadError::UnknownState(start_at.to_string()))
+    }
+
+    fn state(
+        &mut self,
+        name: &str,
+        raw: &Value,
+        state: &State,
+        names: &HashMap<&str, usize>,
+        depth: usize,
+    ) -> Result<CState, LoadError> {
+        let resolve = |target: &str| -> Result<usize, LoadError> {
+            names
+                .get(target)
+                .copied()
+                .ok_or_else(|| LoadError::UnknownState(target.to_string()))
+        };
+        let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
+        let mut c = placeholder(name);
+        c.type_name = state.type_name();
+        let text = own_text(raw);
+        c.uses_context = text.contains("$$");
+        c.context_input = context_reads_input(&text);
+        if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
+            c.kind = Kind::Unsupported(format!(
+                "JSONata is not supported yet (state '{name}' uses QueryLanguage JSONata)"
+            ));
+            return Ok(c);
+        }
+        let catchers = |list: &[Catcher]| -> Result<Vec<CCatcher>, LoadError> {
+            list.iter()
+                .map(|k| {
+                    Ok(CCatcher {
+                        errors: k.error_equals.clone(),
+                        next: resolve(&k.next)?,
+                        result_path: result_path(name, &k.result_path)?,
+                        assign: template(name, &k.assign)?,
+                    })
+                })
+                .collect()
+        };
+        match state {
+            State::Pass(s) => {
+                let PassState {
+                    result,
+                    parameters,
+                    input_path,
+                    result_path: rp,
+                    output_path,
+                    assign,
+                    next: n,
+                    ..
+                } = &**s;
+                c.input_path = io_path(name, input_path)?;
+                c.output_path = io_path(name, output_path)?;
+                c.result_path = result_path(name, rp)?;
+                c.parameters = template(name, parameters)?;
+                c.assign = template(name, assign)?;
+                c.next = next(n)?;
+                c.kind = Kind::Pass {
+                    result: result.clone(),
+                };
+            }
+            State::Task(s) => {
+                let TaskState {
+                    resource,
+                    parameters,
+                    result_selector,
+                    input_path,
+                    result_path: rp,
+                    output_path,
+                    assign,
+                    timeout_seconds,
+                    timeout_seconds_path,
+                    heartbeat_seconds,
+                    heartbeat_seconds_path,
+                    credentials,
+                    retry,
+                    catch,
+                    next: n,
+                    ..
+                } = &**s;
+                c.input_path = io_path(name, input_path)?;
+                c.output_path = io_path(name, output_path)?;
+                c.result_path = result_path(name, rp)?;
+                c.parameters = template(name, parameters)?;
+                c.result_selector = template(name, result_selector)?;
+                c.assign = template(name, assign)?;
+                c.retry = retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(catch)?;
+                c.next = next(n)?;
+                c.kind = Kind::Task(Box::new(TaskSpec {
+                    resource: resource.clone(),
+                    kind: resource_kind(resource),
+                    timeout: number_setting(
+                        name,
+                        timeout_seconds,
+                        "TimeoutSecondsPath",
+                        timeout_seconds_path,
+                    )?,
+                    heartbeat: number_setting(
+                        name,
+                        heartbeat_seconds,
+                        "HeartbeatSecondsPath",
+                        heartbeat_seconds_path,
+                    )?,
+                    credentials: template(name, credentials)?,
+                }));
+            }
+            State::Choice(s) => {
+                let ChoiceState {
+                    default,
+                    input_path,
+                    output_path,
+                    assign,
+                    ..
+                } = &**s;
+                c.input_path = io_path(name, input_path)?;
+                c.output_path = io_path(name, output_path)?;
+                c.assign = template(name, assign)?;
+                let rules = s.rules()?;
+                let mut branches = Vec::with_capacity(rules.len());
+                for rule in &rules {
+                    let compiled = Rule::compile(&rule.raw).map_err(|m| err(name, m))?;
+                    branches.push(ChoiceBranch {
+                        assign: compiled.assign(),
+                        rule: compiled,
+                        next: resolve(&rule.next)?,
+                    });
+                }
+                c.kind = Kind::Choice {
+                    branches,
+                    default: next(default)?,
+                };
+            }
+            State::Wait(s) => {
+                let WaitState {
+                    seconds,
+                    seconds_path,
+                    timestamp,
+                    timestamp_path,
+                    input_path,
+                    output_path,
+                    assign,
+                    next: n,
+                    ..
+                } = &**s;
+                c.input_path = io_path(name, input_path)?;
+                c.output_path = io_path(name, output_path)?;
+                c.assign = template(name, assign)?;
+                c.next = next(n)?;
+                let spec = match (seconds, seconds_path, timestamp, timestamp_path) {
+                    (Some(v), _, _, _) => WaitSpec::Seconds(
+                        v.as_u64()
+                            .ok_or_else(|| err(name, "Seconds must be a non-negative integer"))?,
+                    ),
+                    (_, Some(p), _, _) => WaitSpec::SecondsPath(path(name, p)?),
+                    (_, _, Some(Value::String(t)), _) => WaitSpec::Timestamp(t.clone()),
+                    (_, _, _, Some(p)) => WaitSpec::TimestampPath(path(name, p)?),
+                    _ => {
+                        return Err(err(
+                            name,
+                            "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath",
+                        ))
+                    }
+                };
+                c.kind = Kind::Wait(spec);
+            }
+            State::Succeed(s) => {
+                c.input_path = io_path(name, &s.input_path)?;
+                c.output_path = io_path(name, &s.output_path)?;
+                c.kind = Kind::Succeed;
+            }
+            State::Fail(s) => {
+                let FailState {
+                    error,
+                    error_path,
+                    cause,
+                    cause_path,
+                    ..
+                } = &**s;
+                let field = |lit: &Option<Value>,
+                             p: &Option<String>,
+                             key: &str|
+                 -> Result<FailField, LoadError> {
+                    Ok(match (lit, p) {
+                        (_, Some(p)) if p.starts_with("States.") => FailField::Intrinsic(
+                            Template::compile(&serde_json::json!({ format!("{key}.$"): p }))
+                                .map_err(|m| err(name, m))?,
+                        ),
+                        (_, Some(p)) => FailField::Path(path(name, p)?),
+                        (Some(Value::String(s)), _) => FailField::Literal(s.clone()),
+                        _ => FailField::None,
+                    })
+                };
+                c.kind = Kind::Fail {
+                    error: field(error, error_path, "ErrorPath")?,
+                    cause: field(cause, cause_path, "CausePath")?,
+                };
+            }
+            State::Parallel(s) => {
+                let ParallelState {
+                    branches,
+                    parameters,
+                    result_selector,
+                    input_path,
+                    result_path: rp,
+                    output_path,
+                    assign,
+                    retry,
+                    catch,
+                    next: n,
+                    ..
+                } = &**s;
+                c.input_path = io_path(name, input_path)?;
+                c.output_path = io_path(name, output_path)?;
+                c.result_path = result_path(name, rp)?;
+                c.parameters = template(name, parameters)?;
+                c.result_selector = template(name, result_selector)?;
+                c.assign = template(name, assign)?;
+                c.retry = retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(catch)?;
+                c.next = next(n)?;
+                let mut starts = Vec::with_capacity(branches.len());
+                for b in branches {
+                    starts.push(self.scope(&b.states, &b.start_at, depth + 1)?);
+                }
+                c.kind = Kind::Parallel { branches: starts };
+            }
+            State::Map(s) => {
+                let m: &MapState = s;
+                c.input_path = io_path(name, &m.input_path)?;
+                c.output_path = io_path(name, &m.output_path)?;
+                c.result_path = result_path(name, &m.result_path)?;
+                c.result_selector = template(name, &m.result_selector)?;
+                c.assign = template(name, &m.assign)?;
+                c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(&m.catch)?;
+                c.next = next(&m.next)?;
+                if m.result_writer.is_some() {
+                    c.kind = Kind::Unsupported(format!(
+                        "Distributed Map with a ResultWriter is not supported yet (state '{name}')"
+                    ));
+                    return Ok(c);
+                }
+                let reader = match m
+                    .item_reader
+                    .as_ref()
+                    .map(|r| reader_spec(name, r))
+                    .transpose()?
+                {
+                    Some(Ok(reader)) => Some(Box::new(reader)),
+                    Some(Err(message)) => {
+                        c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
+                        return Ok(c);
+                    }
+                    None => None,
+                };
+                let batcher = m
+                    .item_batcher
+                    .as_ref()
+                    .map(|b| batcher_spec(name, b))
+                    .transpose()?
+                    .map(Box::new);
+                let distributed = m.mode() == cairn_asl::model::ProcessorMode::Distributed;
+                let processor = m
+                    .processor()
+                    .ok_or_else(|| err(name, "a Map state needs an ItemProcessor"))?;
+                let start = self.scope(&processor.states, &processor.start_at, depth + 1)?;
+                let max_concurrency = number_setting(
+                    name,
+                    &m.max_concurrency,
+                    "MaxConcurrencyPath",
+                    &m.max_concurrency_path,
+                )?
+                .unwrap_or(Setting::Fixed(0));
+                let tolerated_count = number_setting(
+                    name,
+                    &m.tolerated_failure_count,
+                    "ToleratedFailureCountPath",
+                    &m.tolerated_failure_count_path,
+                )?;
+                let tolerated_percentage = match (
+                    &m.tolerated_failure_percentage,
+                    &m.tolerated_failure_percentage_path,
+                ) {
+                    (_, Some(p)) => Some(Setting::Path {
+                        field: "ToleratedFailurePercentagePath",
+                        path: path(name, p)?,
+                    }),
+                    (Some(v), None) => Some(Setting::Fixed(v.as_f64().ok_or_else(|| {
+                        err(name, "ToleratedFailurePercentage must be a number")
+                    })?)),
+                    (None, None) => None,
+                };
+                let selector = m.selector();
+                c.kind = Kind::Map(Box::new(MapSpec {
+                    processor: start,
+                    items_path: io_path(name, &m.items_path)?,
+                    item_selector: template(name, &selector.cloned())?,
+                    selector_uses_context: selector
+                        .is_some_and(|v| crate::history::json_text(v).contains("$$")),
+                    max_concurrency,
+                    tolerated_count,
+                    tolerated_percentage,
+                    distributed,
+                    label: m.label.clone(),
+                    reader,
+                    batcher,
+                }));
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// A setting written as `Field` (any JSON value, checked at run time) or `FieldPath`.
+fn value_setting(
+    state: &str,
+    object: &Value,
+    field: &str,
+    path_field: &'static str,
+) -> Result<Option<Setting<Value>>, LoadError> {
+    if let Some(text) = object.get(path_field).and_then(Value::as_str) {
+        return Ok(Some(Setting::Path {
+            field: path_field,
+            path: path(state, text)?,
+        }));
+    }
+    Ok(object.get(field).cloned().map(Setting::Fixed))
+}
+
+/// `Ok(Err(message))` for a reader this decider cannot run yet.
+fn reader_spec(
+    state: &str,
+    raw: &Value,
+) -> Result<Result<crate::reader::ReaderSpec, String>, LoadError> {
+    let resource = raw
+        .get("Resource")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let config = raw.get("ReaderConfig");
+    let format = match crate::reader::format_of(config, &resource) {
+        Ok(format) => format,
+        Err(message) => return Ok(Err(message)),
+    };
+    let empty = Value::Object(Map::new());
+    Ok(Ok(crate::reader::ReaderSpec {
+        kind: resource_kind(&resource),
+        parameters: template(state, &raw.get("Parameters").cloned())?,
+        max_items: value_setting(state, config.unwrap_or(&empty), "MaxItems", "MaxItemsPath")?,
+        format,
+        resource,
+    }))
+}
+
+fn batcher_spec(state: &str, raw: &Value) -> Result<crate::reader::BatcherSpec, LoadError> {
+    Ok(crate::reader::BatcherSpec {
+        max_items: value_setting(state, raw, "MaxItemsPerBatch", "MaxItemsPerBatchPath")?,
+        max_bytes: value_setting(
+            state,
+            raw,
+            "MaxInputBytesPerBatch",
+            "MaxInputBytesPerBatchPath",
+        )?,
+        batch_input: template(state, &raw.get("BatchInput").cloned())?,
+    })
+}
+
+fn placeholder(name: &str) -> CState {
+    CState {
+        name: name.to_string(),
+        type_name: "Pass",
+        input_path: IoPath::Whole,
+        output_path: IoPath::Whole,
+        result_path: ResultPath::Replace,
+        parameters: None,
+        result_selector: None,
+        assign: None,
+        next: None,
+        retry: Vec::new(),
+        catch: Vec::new(),
+        uses_context: false,
+        context_input: false,
+        kind: Kind::Succeed,
+    }
+}
+
+/// Typed parsing of one raw state.
+trait DeserializeFrom: Sized {
+    fn deserialize_from(raw: &Value) -> Result<Self, serde_json::Error>;
+}
+
+impl DeserializeFrom for State {
+    fn deserialize_from(raw: &Value) -> Result<State, serde_json::Error> {
+        serde::Deserialize::deserialize(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_input_is_copied_only_when_it_may_be_read() {
+        assert!(!context_reads_input(
+            r#"{"v.$":"$$.Map.Item.Value","id.$":"$$.Execution.Id"}"#
+        ));
+        assert!(context_reads_input(r#"{"in.$":"$$.Execution.Input.a"}"#));
+        assert!(context_reads_input(r#"{"all.$":"$$"}"#));
+        assert!(context_reads_input(r#"{"e.$":"$$.Execution"}"#));
+        assert!(context_reads_input(r#"{"e.$":"States.JsonToString($$)"}"#));
+    }
+
+    #[test]
+    fn resource_kinds() {
+        assert_eq!(
+            resource_kind("arn:aws:lambda:us-east-1:111111111111:function:f"),
+            ResourceKind::LambdaFunction
+        );
+        assert_eq!(
+            resource_kind("arn:aws:states:us-east-1:111111111111:activity:a"),
+            ResourceKind::Activity
+        );
+        assert_eq!(
+            resource_kind("arn:aws:states:::sqs:sendMessage.waitForTaskToken"),
+            ResourceKind::Service {
+                service: "sqs".into(),
+                action: "sendMessage.waitForTaskToken".into(),
+                pattern: IntegrationPattern::WaitForTaskToken
+            }
+        );
+        assert_eq!(
+            resource_kind("arn:aws:states:::states:startExecution.sync:2"),
+            ResourceKind::Service {
+                service: "states".into(),
+                action: "startExecution.sync:2".into(),
+                pattern: IntegrationPattern::Sync
+            }
+        );
+        assert_eq!(
+            resource_kind("arn:aws:states:::aws-sdk:s3:getObject"),
+            ResourceKind::Service {
+                service: "aws-sdk:s3".into(),
+                action: "getObject".into(),
+                pattern: IntegrationPattern::RequestResponse
+            }
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The children of Parallel and Map states: starting them, and what their ends mean.
+
+use crate::execution::{Fault, Parent, Phase, Runner, Thread, ThreadId, Work};
+use crate::history::details;
+use crate::machine::{CState, Kind};
+use serde_json::Value;
+
+impl Runner<'_> {
+    pub(crate) fn new_thread(
+        &mut self,
+        parent: Parent,
+        start: usize,
+        input: Value,
+        last_event: u64,
+        silent: bool,
+    ) -> ThreadId {
+        let child = self.exec.next_thread;
+        self.exec.next_thread = self.exec.next_thread.wrapping_add(1);
+        let mut thread = Thread::new(Some(parent), start, input, last_event);
+        thread.silent = silent || self.silent(parent.thread);
+        self.exec.threads.insert(child, thread);
+        self.work.push_back(Work::Run(child));
+        child
+    }
+
+    /// All children succeeded: `<Type>StateSucceeded`, then the state completes with their results.
+    pub(crate) fn fanout_succeeded(&mut self, tid: ThreadId, state: &CState) {
+        let results = match self
+            .thread_mut(tid)
+            .map(|t| std::mem::replace(&mut t.phase, Phase::Idle))
+        {
+            Some(Phase::Fanout(f)) => f.results,
+            _ => return,
+        };
+        if distributed(state) {
+            self.emit(tid, "MapRunSucceeded", Value::Null);
+        }
+        let last = self.thread(tid).map_or(0, |t| t.last_event);
+        self.emit_after(
+            tid,
+            last,
+            &format!("{}StateSucceeded", state.type_name),
+            Value::Null,
+        );
+        self.complete(tid, Value::Array(results));
+    }
+
+    /// Aborts every running child of a Parallel/Map state.
+    pub(crate) fn abort_children(&mut self, tid: ThreadId, state: &CState) {
+        let running = match self.thread_mut(tid).map(|t| &mut t.phase) {
+            Some(Phase::Fanout(f)) => std::mem::take(&mut f.running),
+            _ => return,
+        };
+        for (slot, child) in running {
+            let last = self.thread(child).map_or(0, |t| t.last_event);
+            self.abort_thread(child);
+            if matches!(state.kind, Kind::Map(_)) && !distributed(state) {
+                self.emit_after(
+                    tid,
+                    last,
+                    "MapIterationAborted",
+                    details([
+                        ("index", slot.into()),
+                        ("name", Value::String(state.name.clone())),
+                    ]),
+                );
+            }
+        }
+    }
+
+    /// A branch or iteration ended.
+    pub(crate) fn child_ended(
+        &mut self,
+        parent: Parent,
+        child_last: u64,
+        outcome: Result<Value, Fault>,
+    ) {
+        let tid = parent.thread;
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        let is_map = matches!(state.kind, Kind::Map(_));
+        let silent = distributed(state);
+        let Some(thread) = self.exec.threads.get_mut(&tid) else {
+            return;
+        };
+        let Phase::Fanout(fanout) = &mut thread.phase else {
+            return;
+        };
+        fanout.running.remove(&parent.slot);
+        // The parent's next event follows the child's last one (a child execution's
+        // events are not in this history).
+        if !silent {
+            thread.last_event = child_last;
+        }
+        match outcome {
+            Ok(value) => {
+                if let Some(slot) = fanout.results.get_mut(parent.slot) {
+                    *slot = value;
+                }
+                fanout.finished += 1;
+                let done = fanout.finished == fanout.total;
+                if is_map && !silent {
+                    let id = self.emit_after(
+                        tid,
+                        child_last,
+                        "MapIterationSucceeded",
+                        details([
+                            ("index", parent.slot.into()),
+                            ("name", Value::String(state.name.clone())),
+                        ]),
+                    );
+                    if let Some(t) = self.thread_mut(tid) {
+                        t.last_event = id;
+                    }
+                }
+                if done {
+                    self.fanout_succeeded(tid, state);
+                } else if is_map {
+                    self.start_iterations(tid, state, child_last);
+                }
+            }
+            Err(fault) => {
+                if !is_map {
+                    self.abort_children(tid, state);
+                    return self.fail(tid, fault);
+                }
+                fanout.failed += 1;
+                let (failed, total) = (fanout.failed, fanout.total);
+                let (count, percentage) = (fanout.tolerated_count, fanout.tolerated_percentage);
+                if !silent {
+                    self.emit_after(
+                        tid,
+                        child_last,
+                        "MapIterationFailed",
+                        details([
+                            ("index", parent.slot.into()),
+                            ("name", Value::String(state.name.clone())),
+                        ]),
+                    );
+                }
+                let tolerated = match (count, percentage) {
+                    (None, None) => false,
+                    (c, p) => {
+                        !matches!(c, Some(c) if failed > c)
+                            && !matches!(p, Some(p) if (failed as f64) * 100.0 / (total.max(1) as f64) > p)
+                    }
+                };
+                if !tolerated {
+                    self.abort_children(tid, state);
+                    let fault = if count.is_some() || percentage.is_some() || silent {
+                        Fault::new(
+                            "States.ExceedToleratedFailureThreshold",
+                            "The specified tolerated failure threshold was exceeded",
+                        )
+                    } else {
+                        fault
+                    };
+                    if silent {
+                        self.emit(tid, "MapRunFailed", fault_details(&fault));
+                    }
+                    return self.fail(tid, fault);
+                }
+                let done = match self.thread_mut(tid).map(|t| &mut t.phase) {
+                    Some(Phase::Fanout(f)) => {
+                        if let Some(slot) = f.results.get_mut(parent.slot) {
+                            *slot = fault.to_output();
+                        }
+                        f.finished += 1;
+                        f.finished == f.total
+                    }
+                    _ => return,
+                };
+                if done {
+                    self.fanout_succeeded(tid, state);
+                } else {
+                    self.start_iterations(tid, state, child_last);
+                }
+            }
+        }
+    }
+}
+
+fn distributed(state: &CState) -> bool {
+    matches!(&state.kind, Kind::Map(spec) if spec.distributed)
+}
+
+fn fault_details(fault: &Fault) -> Value {
+    let mut fields = serde_json::Map::new();
+    if let Some(c) = &fault.cause {
+        fields.insert("cause".into(), Value::String(c.clone()));
+    }
+    if let Some(e) = &fault.error {
+        fields.insert("error".into(), Value::String(e.clone()));
+    }
+    Value::Object(fields)
+}

@@ -1,0 +1,314 @@
+use crate::execution::{ContextExtra, Fanout, Fault, Parent, Phase, Runner, ThreadId};
+use crate::flow::Failure;
+use crate::history::details;
+use crate::history::json_text;
+use crate::machine::{CState, IoPath, MapSpec, Setting};
+use crate::states::wait::plain;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
+const INLINE_MAX_CONCURRENCY: usize = 40;
+/// A Distributed Map's default and largest number of concurrent child executions.
+const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
+
+impl Runner<'_> {
+    fn map_number(
+        &self,
+        tid: ThreadId,
+        effective: &Value,
+        setting: &Setting<u64>,
+    ) -> Result<Value, Fault> {
+        match setting {
+            Setting::Fixed(n) => Ok(Value::from(*n)),
+            Setting::Path { path, .. } => self.eval(
+                tid,
+                effective,
+                path.is_context(),
+                ContextExtra::default(),
+                |s, _| path.select(s),
+            ),
+        }
+    }
+
+    /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label or id>:<id>`.
+    fn map_run_arn(&self, spec: &MapSpec) -> String {
+        let mut entropy = crate::flow::SeededEntropy {
+            seed: self.ctx.seed ^ self.exec.event_count,
+            counter: &self.entropy_counter,
+        };
+        let run_id = cairn_dataflow::Entropy::uuid(&mut entropy);
+        let label = spec
+            .label
+            .clone()
+            .unwrap_or_else(|| run_id.chars().take(8).collect());
+        let base = self
+            .exec
+            .info
+            .state_machine_arn
+            .replacen(":stateMachine:", ":mapRun:", 1);
+        format!("{base}/{label}:{run_id}")
+    }
+
+    /// Map: one iteration thread per item, at most MaxConcurrency at a time. A Distributed
+    /// Map runs its iterations the same way, as child executions outside this history.
+    pub(crate) fn run_map(&mut self, tid: ThreadId, state: &CState, spec: &MapSpec) {
+        let prepared = (|| {
+            let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
+            // The effective input is copied only when an ItemSelector reads it later.
+            let whole = state.input_path == IoPath::Whole;
+            let effective = if whole && spec.item_selector.is_none() {
+                Value::Null
+            } else {
+                self.input_path(tid, state, input)?
+            };
+            let scope_input = if whole { input } else { &effective };
+            let items = match &spec.items_path {
+                // With an ItemReader the items come from the reader; ItemsPath is ignored.
+                _ if spec.reader.is_some() => Value::Array(Vec::new()),
+                IoPath::Path(p) => self.eval(
+                    tid,
+                    scope_input,
+                    p.is_context(),
+                    ContextExtra::default(),
+                    |s, _| p.select(s),
+                )?,
+                _ => scope_input.clone(),
+            };
+            let Value::Array(items) = items else {
+                return Err(self.state_fault(
+                    tid,
+                    Failure::runtime(format!(
+                        "Map state input must be an array but was: {}",
+                        json_text(&items)
+                    )),
+                ));
+            };
+            let max_concurrency = match &spec.max_concurrency {
+                Setting::Fixed(n) => *n,
+                Setting::Path { field, path } => {
+                    let v = self.map_number(tid, scope_input, &spec.max_concurrency)?;
+                    as_integer(&v).and_then(|n| u64::try_from(n).ok()).ok_or_else(|| {
+                        self.state_fault(tid, Failure::runtime(format!(
+                            "The {field} field refers to value \"{}\" which is not a valid integer: {}",
+                            plain(&v),
+                            path.text()
+                        )))
+                    })?
+                }
+            };
+            Ok((effective, items, max_concurrency))
+        })();
+        let (effective, items, max_concurrency) = match prepared {
+            Ok(p) => p,
+            Err(fault) => return self.fail(tid, fault),
+        };
+        let total = items.len();
+        let started = self.emit(tid, "MapStateStarted", details([("length", total.into())]));
+        // AWS reads the failure tolerance only once the Map has started.
+        let tolerance = (|| {
+            let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
+            let scope_input = if state.input_path == IoPath::Whole {
+                input
+            } else {
+                &effective
+            };
+            let tolerated_count = match &spec.tolerated_count {
+                None => None,
+                Some(setting) => {
+                    let v = self.map_number(tid, scope_input, setting)?;
+                    match as_integer(&v) {
+                        Some(n) if n < 0 => {
+                            return Err(self.state_fault(
+                                tid,
+                                Failure::runtime("ToleratedFailureCount cannot be negative."),
+                            ))
+                        }
+                        Some(n) => Some(n as u64),
+                        None => {
+                            let text = match setting {
+                                Setting::Path { path, .. } => path.text().to_string(),
+                                Setting::Fixed(_) => String::new(),
+                            };
+                            return Err(self.state_fault(tid, Failure::runtime(format!(
+                                "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {text}",
+                                plain(&v)
+                            ))));
+                        }
+                    }
+                }
+            };
+            let tolerated_percentage = match &spec.tolerated_percentage {
+                None => None,
+                Some(setting) => {
+                    let (v, text) = match setting {
+                        Setting::Fixed(p) => (json!(p), String::new()),
+                        Setting::Path { path, .. } => (
+                            self.eval(
+                                tid,
+                                scope_input,
+                                path.is_context(),
+                                ContextExtra::default(),
+                                |s, _| path.select(s),
+                            )?,
+                            path.text().to_string(),
+                        ),
+                    };
+                    let Some(p) = v
+                        .as_f64()
+                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    else {
+                        return Err(self.state_fault(tid, Failure::runtime(format!(
+                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {text}",
+                            plain(&v)
+                        ))));
+                    };
+                    if !(0.0..=100.0).contains(&p) {
+                        return Err(self.state_fault(
+                            tid,
+                            Failure::runtime(
+                                "ToleratedFailurePercentage must be between 0 and 100.",
+                            ),
+                        ));
+                    }
+                    Some(p)
+                }
+            };
+            Ok((tolerated_count, tolerated_percentage))
+        })();
+        let (tolerated_count, tolerated_percentage) = match tolerance {
+            Ok(t) => t,
+            Err(fault) => return self.fail(tid, fault),
+        };
+        let ceiling = if spec.distributed {
+            DISTRIBUTED_MAX_CONCURRENCY
+        } else {
+            INLINE_MAX_CONCURRENCY
+        };
+        let limit = if max_concurrency == 0 {
+            ceiling
+        } else {
+            (max_concurrency as usize).min(ceiling)
+        };
+        let mut prev = started;
+        if spec.distributed {
+            let arn = self.map_run_arn(spec);
+            prev = self.emit(
+                tid,
+                "MapRunStarted",
+                details([("mapRunArn", Value::String(arn))]),
+            );
+        }
+        let fanout = Fanout {
+            input: effective,
+            items,
+            total,
+            next_item: 0,
+            running: BTreeMap::new(),
+            results: vec![Value::Null; total],
+            finished: 0,
+            failed: 0,
+            max_concurrency: limit,
+            tolerated_count,
+            tolerated_percentage,
+        };
+        if let Some(reader) = &spec.reader {
+            return self.start_reading(tid, state, reader, fanout);
+        }
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::Fanout(Box::new(fanout));
+        }
+        if total == 0 {
+            self.fanout_succeeded(tid, state);
+        } else {
+            self.start_iterations(tid, state, prev);
+        }
+    }
+
+    /// Starts iterations while there are items left and room under MaxConcurrency.
+    pub(crate) fn start_iterations(&mut self, tid: ThreadId, state: &CState, prev: u64) {
+        let crate::machine::Kind::Map(spec) = &state.kind else {
+            return;
+        };
+        loop {
+            let (index, item) = match self.thread_mut(tid).map(|t| &mut t.phase) {
+                Some(Phase::Fanout(f))
+                    if f.next_item < f.total && f.running.len() < f.max_concurrency =>
+                {
+                    let index = f.next_item;
+                    f.next_item += 1;
+                    let item = f
+                        .items
+                        .get_mut(index)
+                        .map(std::mem::take)
+                        .unwrap_or(Value::Null);
+                    (index, item)
+                }
+                _ => return,
+            };
+            let iteration = if spec.distributed {
+                prev
+            } else {
+                self.emit_after(
+                    tid,
+                    prev,
+                    "MapIterationStarted",
+                    details([
+                        ("index", index.into()),
+                        ("name", Value::String(state.name.clone())),
+                    ]),
+                )
+            };
+            let input = match &spec.item_selector {
+                None => Ok(item),
+                Some(selector) => {
+                    let effective = match self.thread(tid).map(|t| &t.phase) {
+                        Some(Phase::Fanout(f)) => f.input.clone(),
+                        _ => Value::Null,
+                    };
+                    let extra = ContextExtra {
+                        task_token: None,
+                        map_item: Some((index, &item)),
+                    };
+                    self.eval(
+                        tid,
+                        &effective,
+                        spec.selector_uses_context,
+                        extra,
+                        |s, e| selector.evaluate(s, e),
+                    )
+                }
+            };
+            match input {
+                Ok(input) => {
+                    let child = self.new_thread(
+                        Parent {
+                            thread: tid,
+                            slot: index,
+                        },
+                        spec.processor,
+                        input,
+                        iteration,
+                        spec.distributed,
+                    );
+                    if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                        f.running.insert(index, child);
+                    }
+                }
+                Err(fault) => {
+                    self.abort_children(tid, state);
+                    return self.fail(tid, fault);
+                }
+            }
+        }
+    }
+}
+
+/// An integer setting read from the input: a JSON integer or a string holding one (AWS accepts both).
+fn as_integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

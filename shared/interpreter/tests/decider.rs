@@ -1,0 +1,987 @@
+//! The decider driven by hand, event by event: exact histories and commands.
+
+use cairn_interpreter::{
+    Command, Context, Decision, Event, Execution, ExecutionInfo, Limits, Machine, ResourceKind,
+    Status,
+};
+use serde_json::{json, Value};
+
+fn info() -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
+        name: "run".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
+        state_machine_name: "sm".into(),
+        role_arn: "arn:aws:iam::111111111111:role/r".into(),
+        start_time_ms: 1_000,
+        ..Default::default()
+    }
+}
+
+fn at(now_ms: i64) -> Context {
+    Context { now_ms, seed: 7 }
+}
+
+/// `id prev Type` per event, the shape AWS numbers.
+fn lines(d: &Decision) -> Vec<String> {
+    d.history
+        .iter()
+        .map(|e| format!("{} {} {}", e.id, e.previous_event_id, e.event_type))
+        .collect()
+}
+
+fn aws(d: &Decision, id: u64) -> Value {
+    d.history
+        .iter()
+        .find(|e| e.id == id)
+        .map(|e| e.to_aws_json())
+        .unwrap_or(Value::Null)
+}
+
+fn invoked(d: &Decision) -> Vec<(u64, Value)> {
+    d.commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask { task_id, input, .. } => Some((*task_id, input.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn timers(d: &Decision) -> Vec<(u64, i64)> {
+    d.commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::StartTimer {
+                timer_id,
+                fire_at_ms,
+            } => Some((*timer_id, *fire_at_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `Finish` command's status, output, error and cause.
+type Finished = (Status, Option<Value>, Option<String>, Option<String>);
+
+fn finish(d: &Decision) -> Option<Finished> {
+    d.commands.iter().find_map(|c| match c {
+        Command::Finish {
+            status,
+            output,
+            error,
+            cause,
+        } => Some((*status, output.clone(), error.clone(), cause.clone())),
+        _ => None,
+    })
+}
+
+const LAMBDA: &str = "arn:aws:lambda:us-east-1:111111111111:function:f";
+
+fn pass_wait_task() -> Machine {
+    Machine::from_json(&json!({
+        "StartAt": "P",
+        "States": {
+            "P": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.p", "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 10, "Next": "T"},
+            "T": {"Type": "Task", "Resource": LAMBDA,
+                  "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 1}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Done"}],
+                  "Next": "Done"},
+            "Done": {"Type": "Succeed"}
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn pass_wait_task_retry_then_catch() {
+    let machine = pass_wait_task();
+    let (mut exec, d) = Execution::start(&machine, json!({"a": 1}), info(), &at(1_000));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 PassStateEntered",
+            "3 2 PassStateExited",
+            "4 3 WaitStateEntered"
+        ]
+    );
+    assert_eq!(
+        aws(&d, 1),
+        json!({"id": 1, "previousEventId": 0, "timestamp": 1.0, "type": "ExecutionStarted",
+               "executionStartedEventDetails": {"input": "{\"a\":1}", "inputDetails": {"truncated": false},
+                                                "roleArn": "arn:aws:iam::111111111111:role/r"}})
+    );
+    assert_eq!(
+        aws(&d, 3)["stateExitedEventDetails"]["output"],
+        "{\"a\":1,\"p\":{\"x\":1}}"
+    );
+    assert_eq!(timers(&d), [(1, 11_000)]);
+
+    let d = exec.apply(&machine, Event::TimerFired { timer_id: 1 }, &at(11_000));
+    assert_eq!(
+        lines(&d),
+        [
+            "5 4 WaitStateExited",
+            "6 5 TaskStateEntered",
+            "7 6 LambdaFunctionScheduled"
+        ]
+    );
+    assert_eq!(
+        aws(&d, 7)["lambdaFunctionScheduledEventDetails"],
+        json!({"input": "{\"a\":1,\"p\":{\"x\":1}}", "inputDetails": {"truncated": false}, "resource": LAMBDA})
+    );
+    match &d.commands[..] {
+        [Command::InvokeTask {
+            task_id: 1,
+            kind: ResourceKind::LambdaFunction,
+            input,
+            task_token: None,
+            ..
+        }] => {
+            assert_eq!(input, &json!({"a": 1, "p": {"x": 1}}))
+        }
+        other => panic!("unexpected commands {other:?}"),
+    }
+
+    let d = exec.apply(
+        &machine,
+        Event::TaskStarted {
+            task_id: 1,
+            worker_name: None,
+        },
+        &at(11_100),
+    );
+    assert_eq!(lines(&d), ["8 7 LambdaFunctionStarted"]);
+    let failed = Event::TaskFailed {
+        task_id: 1,
+        error: Some("Boom".into()),
+        cause: Some("first".into()),
+    };
+    let d = exec.apply(&machine, failed, &at(11_200));
+    assert_eq!(lines(&d), ["9 8 LambdaFunctionFailed"]);
+    assert_eq!(
+        aws(&d, 9)["lambdaFunctionFailedEventDetails"],
+        json!({"cause": "first", "error": "Boom"})
+    );
+    assert_eq!(
+        timers(&d),
+        [(2, 13_200)],
+        "IntervalSeconds 2 before the retry"
+    );
+
+    let d = exec.apply(&machine, Event::TimerFired { timer_id: 2 }, &at(13_200));
+    assert_eq!(
+        lines(&d),
+        ["10 9 LambdaFunctionScheduled"],
+        "a retry schedules again without re-entering"
+    );
+    assert_eq!(invoked(&d).len(), 1);
+    assert_eq!(invoked(&d)[0].0, 2);
+
+    let failed = Event::TaskFailed {
+        task_id: 2,
+        error: Some("Boom".into()),
+        cause: Some("second".into()),
+    };
+    let d = exec.apply(&machine, failed, &at(13_300));
+    assert_eq!(
+        lines(&d),
+        [
+            "11 10 LambdaFunctionFailed",
+            "12 11 TaskStateExited",
+            "13 12 SucceedStateEntered",
+            "14 13 SucceedStateExited",
+            "15 14 ExecutionSucceeded"
+        ]
+    );
+    let output = json!({"a": 1, "p": {"x": 1}, "err": {"Error": "Boom", "Cause": "second"}});
+    assert_eq!(
+        finish(&d),
+        Some((Status::Succeeded, Some(output.clone()), None, None))
+    );
+    assert_eq!(exec.status(), Status::Succeeded);
+    assert_eq!(exec.output(), Some(&output));
+    // Late events change nothing.
+    assert_eq!(
+        exec.apply(&machine, Event::TimerFired { timer_id: 2 }, &at(20_000)),
+        Decision::default()
+    );
+}
+
+#[test]
+fn serde_round_trip_mid_run_continues_identically() {
+    let machine = pass_wait_task();
+    let (mut exec, _) = Execution::start(&machine, json!({"a": 1}), info(), &at(1_000));
+    exec.apply(&machine, Event::TimerFired { timer_id: 1 }, &at(11_000));
+    let stored = serde_json::to_string(&exec).unwrap();
+    let mut restored: Execution = serde_json::from_str(&stored).unwrap();
+    assert_eq!(restored, exec);
+    let events = [
+        Event::TaskStarted {
+            task_id: 1,
+            worker_name: None,
+        },
+        Event::TaskFailed {
+            task_id: 1,
+            error: Some("Boom".into()),
+            cause: None,
+        },
+        Event::TimerFired { timer_id: 2 },
+        Event::TaskSucceeded {
+            task_id: 2,
+            output: json!({"ok": true}),
+        },
+    ];
+    for (i, event) in events.into_iter().enumerate() {
+        let ctx = at(12_000 + i as i64 * 1_000);
+        assert_eq!(
+            exec.apply(&machine, event.clone(), &ctx),
+            restored.apply(&machine, event, &ctx)
+        );
+    }
+    assert_eq!(restored.status(), Status::Succeeded);
+    assert_eq!(restored.output(), Some(&json!({"ok": true})));
+}
+
+#[test]
+fn parallel_branch_failure_aborts_the_others() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "Par",
+        "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": LAMBDA, "End": true}}},
+            {"StartAt": "C", "States": {"C": {"Type": "Fail", "Error": "Bad", "Cause": "branch C"}}}
+        ]}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 ParallelStateEntered",
+            "3 2 ParallelStateStarted",
+            "4 3 PassStateEntered",
+            "5 4 PassStateExited",
+            "6 3 TaskStateEntered",
+            "7 6 LambdaFunctionScheduled",
+            "8 3 FailStateEntered",
+            "9 7 TaskStateAborted",
+            "10 8 ParallelStateFailed",
+            "11 10 ExecutionFailed",
+        ]
+    );
+    assert!(d.commands.contains(&Command::CancelTask { task_id: 1 }));
+    assert_eq!(
+        finish(&d),
+        Some((
+            Status::Failed,
+            None,
+            Some("Bad".into()),
+            Some("branch C".into())
+        ))
+    );
+    assert_eq!(
+        aws(&d, 11)["executionFailedEventDetails"],
+        json!({"cause": "branch C", "error": "Bad"})
+    );
+    assert_eq!(
+        exec.apply(
+            &machine,
+            Event::TaskSucceeded {
+                task_id: 1,
+                output: json!(1)
+            },
+            &at(5)
+        ),
+        Decision::default()
+    );
+}
+
+#[test]
+fn parallel_results_in_branch_order_with_scoped_variables() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "Set",
+        "States": {
+            "Set": {"Type": "Pass", "Assign": {"x": 42}, "Next": "Par"},
+            "Par": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA, "End": true}}},
+                {"StartAt": "Read", "States": {"Read": {"Type": "Pass", "Parameters": {"seen.$": "$x"}, "Assign": {"inner.$": "$x"}, "End": true}}}
+            ]}
+        }
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(
+        aws(&d, 3)["stateExitedEventDetails"]["assignedVariables"],
+        json!({"x": "42"})
+    );
+    let read_exit = d
+        .history
+        .iter()
+        .find(|e| e.event_type == "PassStateExited" && e.details["name"] == "Read")
+        .unwrap();
+    assert_eq!(
+        read_exit.to_aws_json()["stateExitedEventDetails"]["assignedVariables"],
+        json!({"inner": "42"})
+    );
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 1,
+            output: json!("slow"),
+        },
+        &at(10),
+    );
+    let types: Vec<&str> = d.history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let output = json!(["slow", {"seen": 42}]);
+    assert_eq!(finish(&d).map(|f| f.1), Some(Some(output)));
+}
+
+#[test]
+fn map_sequential_with_a_tolerated_failure() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M",
+        "States": {"M": {"Type": "Map", "MaxConcurrency": 1, "ToleratedFailureCount": 1, "End": true,
+            "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+            "ItemProcessor": {"StartAt": "Check", "States": {
+                "Check": {"Type": "Choice", "Choices": [{"Variable": "$.v", "IsNumeric": true, "Next": "Ok"}], "Default": "No"},
+                "Ok": {"Type": "Pass", "End": true},
+                "No": {"Type": "Fail", "Error": "NaN"}
+            }}}}
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&machine, json!([1, "x", 3]), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 2 MapStateStarted",
+            "4 3 MapIterationStarted",
+            "5 4 ChoiceStateEntered",
+            "6 5 ChoiceStateExited",
+            "7 6 PassStateEntered",
+            "8 7 PassStateExited",
+            "9 8 MapIterationSucceeded",
+            "10 8 MapIterationStarted",
+            "11 10 ChoiceStateEntered",
+            "12 11 ChoiceStateExited",
+            "13 12 FailStateEntered",
+            "14 13 MapIterationFailed",
+            "15 13 MapIterationStarted",
+            "16 15 ChoiceStateEntered",
+            "17 16 ChoiceStateExited",
+            "18 17 PassStateEntered",
+            "19 18 PassStateExited",
+            "20 19 MapIterationSucceeded",
+            "21 20 MapStateSucceeded",
+            "22 20 MapStateExited",
+            "23 22 ExecutionSucceeded",
+        ]
+    );
+    assert_eq!(
+        aws(&d, 3)["mapStateStartedEventDetails"],
+        json!({"length": 3})
+    );
+    assert_eq!(
+        aws(&d, 10)["mapIterationStartedEventDetails"],
+        json!({"index": 1, "name": "M"})
+    );
+    assert_eq!(
+        aws(&d, 11)["stateEnteredEventDetails"]["input"],
+        "{\"v\":\"x\",\"i\":1}"
+    );
+    let output = json!([{"v": 1, "i": 0}, {"Error": "NaN", "Cause": null}, {"v": 3, "i": 2}]);
+    assert_eq!(finish(&d).map(|f| f.1), Some(Some(output)));
+}
+
+#[test]
+fn map_max_concurrency_one_waits_for_each_iteration() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M",
+        "States": {"M": {"Type": "Map", "MaxConcurrency": 1, "End": true,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}}}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!(["a", "b"]), info(), &at(0));
+    assert_eq!(invoked(&d), [(1, json!("a"))]);
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 1,
+            output: json!("A"),
+        },
+        &at(1),
+    );
+    assert_eq!(invoked(&d), [(2, json!("b"))]);
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 2,
+            output: json!("B"),
+        },
+        &at(2),
+    );
+    assert_eq!(finish(&d).map(|f| f.1), Some(Some(json!(["A", "B"]))));
+}
+
+#[test]
+fn map_failure_beyond_tolerance_fails_with_the_iteration_error() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M",
+        "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}}}}
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&machine, json!([1]), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 2 MapStateStarted",
+            "4 3 MapIterationStarted",
+            "5 4 FailStateEntered",
+            "6 5 MapIterationFailed",
+            "7 5 MapStateFailed",
+            "8 7 ExecutionFailed"
+        ]
+    );
+    assert_eq!(
+        finish(&d),
+        Some((Status::Failed, None, Some("E".into()), Some("C".into())))
+    );
+}
+
+#[test]
+fn task_timeout_and_heartbeat_timers() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:111111111111:activity:act",
+                         "TimeoutSeconds": 100, "HeartbeatSeconds": 10, "End": true}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(timers(&d), [(1, 100_000), (2, 10_000)]);
+    match &d.commands[0] {
+        Command::InvokeTask {
+            task_token: Some(token),
+            kind: ResourceKind::Activity,
+            ..
+        } => assert_eq!(token.len(), 64),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        aws(&d, 3)["activityScheduledEventDetails"],
+        json!({"input": "{}", "inputDetails": {"truncated": false}, "resource": "arn:aws:states:us-east-1:111111111111:activity:act",
+               "timeoutInSeconds": 100, "heartbeatInSeconds": 10})
+    );
+    let d = exec.apply(
+        &machine,
+        Event::TaskStarted {
+            task_id: 1,
+            worker_name: Some("w".into()),
+        },
+        &at(1_000),
+    );
+    assert_eq!(
+        aws(&d, 4)["activityStartedEventDetails"],
+        json!({"workerName": "w"})
+    );
+    let d = exec.apply(&machine, Event::Heartbeat { task_id: 1 }, &at(5_000));
+    assert_eq!(
+        d.commands,
+        [
+            Command::CancelTimer { timer_id: 2 },
+            Command::StartTimer {
+                timer_id: 3,
+                fire_at_ms: 15_000
+            }
+        ]
+    );
+    let d = exec.apply(&machine, Event::TimerFired { timer_id: 3 }, &at(15_000));
+    assert_eq!(lines(&d), ["5 4 ActivityTimedOut", "6 5 ExecutionFailed"]);
+    assert_eq!(
+        aws(&d, 5)["activityTimedOutEventDetails"],
+        json!({"error": "States.Timeout"}),
+        "AWS reports a missed heartbeat as States.Timeout"
+    );
+    assert!(d.commands.contains(&Command::CancelTask { task_id: 1 }));
+    assert!(d.commands.contains(&Command::CancelTimer { timer_id: 1 }));
+    assert_eq!(exec.error(), Some("States.Timeout"));
+}
+
+#[test]
+fn service_task_events_name_resource_and_type() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                         "Parameters": {"QueueUrl.$": "$.q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}}, "End": true}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({"q": "url"}), info(), &at(0));
+    let (token, input) = match &d.commands[0] {
+        Command::InvokeTask {
+            task_token: Some(t),
+            input,
+            ..
+        } => (t.clone(), input.clone()),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        input,
+        json!({"QueueUrl": "url", "MessageBody": {"TaskToken": token}})
+    );
+    assert_eq!(
+        aws(&d, 3)["taskScheduledEventDetails"],
+        json!({"parameters": input.to_string(), "region": "us-east-1", "resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"})
+    );
+    let d = exec.apply(
+        &machine,
+        Event::TaskFailed {
+            task_id: 1,
+            error: None,
+            cause: None,
+        },
+        &at(1),
+    );
+    assert_eq!(
+        aws(&d, 4)["taskFailedEventDetails"],
+        json!({"resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"})
+    );
+    assert_eq!(lines(&d), ["4 3 TaskFailed", "5 4 ExecutionFailed"]);
+    assert_eq!(aws(&d, 5)["executionFailedEventDetails"], json!({}));
+}
+
+#[test]
+fn runtime_errors_name_the_state_and_are_not_caught() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "P",
+        "States": {
+            "P": {"Type": "Pass", "InputPath": "$.missing", "Next": "Q"},
+            "Q": {"Type": "Pass", "End": true}
+        }
+    }))
+    .unwrap();
+    let (exec, d) = Execution::start(&machine, json!({"a": 1}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 PassStateEntered",
+            "3 2 ExecutionFailed"
+        ]
+    );
+    assert_eq!(exec.error(), Some("States.Runtime"));
+    assert_eq!(
+        exec.cause(),
+        Some("An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.missing' : No results for path: $['missing']")
+    );
+}
+
+#[test]
+fn wait_seconds_path_errors_use_aws_wording() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}
+    }))
+    .unwrap();
+    let (exec, _) = Execution::start(&machine, json!({"s": -1}), info(), &at(0));
+    assert_eq!(
+        exec.cause(),
+        Some("An error occurred while executing the state 'W' (entered at the event id #2). The SecondsPath parameter references a negative value: $.s == -1")
+    );
+    let (exec, d) = Execution::start(&machine, json!({"s": 0}), info(), &at(0));
+    assert_eq!(
+        exec.status(),
+        Status::Succeeded,
+        "a wait already due continues at once"
+    );
+    assert!(timers(&d).is_empty());
+}
+
+#[test]
+fn execution_timeout_stop_and_limits() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "W", "TimeoutSeconds": 5,
+        "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(timers(&d), [(1, 5_000), (2, 60_000)]);
+    let d = exec.apply(&machine, Event::TimerFired { timer_id: 1 }, &at(5_000));
+    assert_eq!(lines(&d), ["3 2 ExecutionTimedOut"]);
+    assert_eq!(exec.status(), Status::TimedOut);
+    assert!(d.commands.contains(&Command::CancelTimer { timer_id: 2 }));
+
+    let (mut exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+    let d = exec.apply(
+        &machine,
+        Event::Stop {
+            error: Some("E".into()),
+            cause: None,
+        },
+        &at(1),
+    );
+    assert_eq!(lines(&d), ["3 0 ExecutionAborted"]);
+    assert_eq!(exec.status(), Status::Aborted);
+
+    let small = Limits {
+        max_payload_bytes: 10,
+        max_history_events: 25_000,
+    };
+    let pass = Machine::from_json(
+        &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+    )
+    .unwrap();
+    let (exec, _) =
+        Execution::start_with_limits(&pass, json!({"long": "0123456789"}), info(), &at(0), small);
+    assert_eq!(exec.error(), Some("States.DataLimitExceeded"));
+
+    let chain = Machine::from_json(
+        &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "P"}}}),
+    )
+    .unwrap();
+    let few = Limits {
+        max_payload_bytes: 1024,
+        max_history_events: 50,
+    };
+    let (exec, _) = Execution::start_with_limits(&chain, json!({}), info(), &at(0), few);
+    assert_eq!(exec.error(), Some("States.Runtime"));
+    // The limit is checked between steps; one Pass step adds two events, the failure one more.
+    assert!(
+        (50..=53).contains(&exec.event_count()),
+        "{}",
+        exec.event_count()
+    );
+}
+
+#[test]
+fn jsonata_and_distributed_map_fail_clearly() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
+    }))
+    .unwrap();
+    let (exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(
+        exec.cause(),
+        Some("JSONata is not supported yet (state 'P' uses QueryLanguage JSONata)")
+    );
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "p"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}
+    }))
+    .unwrap();
+    let (exec, _) = Execution::start(&machine, json!([]), info(), &at(0));
+    assert_eq!(
+        exec.cause(),
+        Some("Distributed Map with a ResultWriter is not supported yet (state 'M')")
+    );
+}
+
+#[test]
+fn item_reader_asks_the_shell_and_batches_the_rows() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": 3},
+                           "Parameters": {"Bucket.$": "$.bucket", "Key": "rows.csv"}},
+            "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"from.$": "$.bucket"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({"bucket": "b"}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 2 MapStateStarted",
+            "4 3 MapRunStarted"
+        ],
+        "the read itself is not in the history"
+    );
+    match &d.commands[..] {
+        [Command::InvokeTask {
+            task_id: 1,
+            resource,
+            input,
+            ..
+        }] => {
+            assert_eq!(resource, "arn:aws:states:::s3:getObject");
+            assert_eq!(input, &json!({"Bucket": "b", "Key": "rows.csv"}));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let body = json!("id,name\n1,a\n2,b\n3,c\n4,d\n");
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 1,
+            output: body,
+        },
+        &at(1),
+    );
+    assert_eq!(
+        lines(&d),
+        [
+            "5 4 MapRunSucceeded",
+            "6 5 MapStateSucceeded",
+            "7 5 MapStateExited",
+            "8 7 ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        exec.output(),
+        Some(&json!([
+            {"BatchInput": {"from": "b"}, "Items": [{"id": "1", "name": "a"}, {"id": "2", "name": "b"}]},
+            {"BatchInput": {"from": "b"}, "Items": [{"id": "3", "name": "c"}]}
+        ]))
+    );
+}
+
+#[test]
+fn item_reader_failures_fail_the_map_run() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSON", "MaxItemsPath": "$.max"},
+                           "Parameters": {"Bucket": "b", "Key": "k"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}
+    }))
+    .unwrap();
+    let (exec, d) = Execution::start(&machine, json!({"max": -1}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 2 MapStateStarted",
+            "4 3 MapRunStarted",
+            "5 4 MapRunFailed",
+            "6 5 MapStateFailed",
+            "7 6 ExecutionFailed"
+        ]
+    );
+    assert_eq!(
+        (exec.error(), exec.cause()),
+        (
+            Some("States.ItemReaderFailed"),
+            Some("field MaxItems must be positive")
+        )
+    );
+    let (mut exec, _) = Execution::start(&machine, json!({"max": 0}), info(), &at(0));
+    let failed = Event::TaskFailed {
+        task_id: 1,
+        error: Some("S3.NoSuchKey".into()),
+        cause: Some("gone".into()),
+    };
+    exec.apply(&machine, failed, &at(1));
+    assert_eq!(
+        (exec.error(), exec.cause()),
+        (Some("States.ItemReaderFailed"), Some("gone"))
+    );
+}
+
+#[test]
+fn distributed_map_runs_children_outside_the_history() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "Label": "run",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": true}}}}}
+    }))
+    .unwrap();
+    let (exec, d) = Execution::start(&machine, json!([1, 2]), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 2 MapStateStarted",
+            "4 3 MapRunStarted",
+            "5 4 MapRunSucceeded",
+            "6 5 MapStateSucceeded",
+            "7 5 MapStateExited",
+            "8 7 ExecutionSucceeded"
+        ]
+    );
+    let arn = aws(&d, 4)["mapRunStartedEventDetails"]["mapRunArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        arn.starts_with("arn:aws:states:us-east-1:111111111111:mapRun:sm/run:"),
+        "{arn}"
+    );
+    assert_eq!(exec.output(), Some(&json!([{"v": 1}, {"v": 2}])));
+}
+
+#[test]
+fn map_settings_read_from_the_input() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemsPath": "$.items",
+            "MaxConcurrencyPath": "$.max",
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}}}}
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(
+        &machine,
+        json!({"items": [1, 2, 3], "max": "2"}),
+        info(),
+        &at(0),
+    );
+    assert_eq!(
+        invoked(&d),
+        [(1, json!(1)), (2, json!(2))],
+        "a numeric string is a valid MaxConcurrency"
+    );
+    let (exec, _) = Execution::start(
+        &machine,
+        json!({"items": [1], "max": "many"}),
+        info(),
+        &at(0),
+    );
+    assert_eq!(
+        exec.cause(),
+        Some("An error occurred while executing the state 'M' (entered at the event id #2). The MaxConcurrencyPath field refers to value \"many\" which is not a valid integer: $.max")
+    );
+}
+
+#[test]
+fn choice_without_a_match_or_default_fails() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "C",
+        "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "A"}]},
+            "A": {"Type": "Succeed"}
+        }
+    }))
+    .unwrap();
+    let (exec, d) = Execution::start(&machine, json!({"x": 2}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 ChoiceStateEntered",
+            "3 2 ExecutionFailed"
+        ]
+    );
+    assert_eq!(exec.error(), Some("States.Runtime"));
+    let (exec, _) = Execution::start(&machine, json!({"x": 1}), info(), &at(0));
+    assert_eq!(exec.status(), Status::Succeeded);
+}
+
+#[test]
+fn fail_state_paths() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}}
+    }))
+    .unwrap();
+    let (exec, d) = Execution::start(&machine, json!({"e": "E", "c": "C"}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 FailStateEntered",
+            "3 2 ExecutionFailed"
+        ]
+    );
+    assert_eq!((exec.error(), exec.cause()), (Some("E"), Some("C")));
+    let (exec, _) = Execution::start(&machine, json!({"c": "C"}), info(), &at(0));
+    assert_eq!(exec.error(), Some("States.Runtime"));
+    assert_eq!(
+        exec.cause(),
+        Some("An error occurred while executing the state 'F' (entered at the event id #2). The JSONPath '$.e' specified for the field 'ErrorPath' could not be found in the input '{\"c\":\"C\"}'")
+    );
+}
+
+#[test]
+fn branch_variables_stay_in_their_branch() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "Par",
+        "States": {
+            "Par": {"Type": "Parallel", "Next": "After", "Branches": [
+                {"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"inner": 1}, "End": true}}}
+            ]},
+            "After": {"Type": "Pass", "Parameters": {"v.$": "$inner"}, "End": true}
+        }
+    }))
+    .unwrap();
+    let (exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(exec.error(), Some("States.Runtime"), "{:?}", exec.cause());
+}
+
+#[test]
+fn retry_jitter_comes_from_the_seed() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true,
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 100, "JitterStrategy": "FULL"}]}}
+    }))
+    .unwrap();
+    let delay = |seed: u64| {
+        let (mut exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+        let failed = Event::TaskFailed {
+            task_id: 1,
+            error: Some("E".into()),
+            cause: None,
+        };
+        let d = exec.apply(&machine, failed, &Context { now_ms: 0, seed });
+        timers(&d).first().map(|t| t.1)
+    };
+    let (a, b) = (delay(1), delay(2));
+    assert_eq!(a, delay(1), "the same seed gives the same backoff");
+    assert_ne!(a, b);
+    assert!(a.is_some_and(|ms| (0..=100_000).contains(&ms)), "{a:?}");
+}
+
+#[test]
+fn oversized_task_result_is_a_catchable_data_limit_failure() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "T",
+        "States": {
+            "T": {"Type": "Task", "Resource": LAMBDA, "Next": "Done",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done"}]},
+            "Done": {"Type": "Succeed"}
+        }
+    }))
+    .unwrap();
+    let (mut exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+    let big = json!("a".repeat(300 * 1024));
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 1,
+            output: big,
+        },
+        &at(1),
+    );
+    assert_eq!(d.history[0].event_type, "LambdaFunctionFailed");
+    let cause = format!(
+        "The state/task '{LAMBDA}' returned a result with a size exceeding the maximum number of bytes service limit."
+    );
+    assert_eq!(
+        d.history[0].details,
+        json!({"cause": cause, "error": "States.DataLimitExceeded"})
+    );
+    assert_eq!(
+        exec.output(),
+        Some(&json!({"Error": "States.DataLimitExceeded", "Cause": cause}))
+    );
+}
