@@ -16,5 +16,13 @@ step "tests"
 # The conformance tests read ../shared/conformance and ../shared/jsonata-suite when present.
 cargo test --workspace --locked
 
-step "cairn validate / run smoke check of the README's example"
+step "the README's main job: validate and run the example"
 cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format json
+cargo run -q -p cairn --locked -- run docs/examples/hello.asl.json \
+    --input @docs/examples/hello.input.json --virtual-time --format json
+
+step "AWS clients against cairn serve (boto3, AWS CLI, kill -9 crash test)"
+bash tests/clients/run.sh
+
+step "serverless functions against DynamoDB Local and moto (emulators installed and started here)"
+bash tests/serverless/run.sh

@@ -1,8 +1,251 @@
+//! `cairn serve`: the Step Functions API over HTTP/1.1 (AWS JSON 1.0) on the embedded
+//! durable store.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cairn_api::{Api, ApiError, Config};
+use cairn_runtime::{ScriptedLambda, TaskInvoker, Unsupported};
+use cairn_store_sqlite::SqliteStore;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+/// Largest request body: payloads are at most 256 KiB, definitions at most 1 MiB.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+const TARGET_PREFIX: &str = "AWSStepFunctions.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const TOKEN_KEY_FILE: &str = "task-token.key";
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// TCP port to listen on (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8083)]
+    pub port: u16,
+    /// Address to bind; the default keeps the API on this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Directory of the durable store (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "cairn-data")]
+    pub data: PathBuf,
+    /// Region in the ARNs Cairn mints.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Account id in the ARNs Cairn mints.
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    /// Play Lambda functions in-process from a JSON list
+    /// (`[{"name", "behaviour": "echo" | "raise" | "return" | ...}]`) instead of failing
+    /// Lambda tasks as unsupported.
+    #[arg(long, value_name = "FILE")]
+    pub functions: Option<PathBuf>,
+    /// Keep the last N finished Express executions in memory so DescribeExecution and
+    /// GetExecutionHistory show them (AWS keeps none; 0 behaves as AWS).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub express_history: usize,
+}
 
-pub fn main(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`cairn serve` is not implemented yet")
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let invoker: Arc<dyn TaskInvoker> = match &args.functions {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let list: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            Arc::new(
+                ScriptedLambda::from_json(&list)
+                    .with_context(|| format!("in {}", path.display()))?,
+            )
+        }
+        None => Arc::new(Unsupported),
+    };
+    let store = SqliteStore::open(&args.data)
+        .with_context(|| format!("opening the store in {}", args.data.display()))?;
+    let token_key = token_key(&args.data)?;
+    let config = Config {
+        region: args.region.clone(),
+        account: args.account.clone(),
+        invoker,
+        express_history: args.express_history,
+        token_key,
+        ..Config::default()
+    };
+    let api = Api::new(Arc::new(store), config);
+    let resumed = api
+        .recover()
+        .map_err(|e| anyhow::anyhow!("resuming running executions: {e}"))?;
+
+    let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
+        .parse()
+        .with_context(|| format!("'{}' is not an IP address", args.bind))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .max_blocking_threads(1024)
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(api, addr, resumed, &args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The task-token signing key, kept in the data directory so tokens stay valid across
+/// restarts; created (readable by the owner only) on first start.
+fn token_key(data: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data.join(TOKEN_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 16 => return Ok(key),
+        Ok(_) => anyhow::bail!(
+            "{} is too short to be a key: delete it to make a new one",
+            path.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+    let key = cairn_api::new_token_key()
+        .map_err(|e| anyhow::anyhow!("no random source for the token key: {e}"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut file, &key)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}
+
+async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    // Scripts wait for this line (and read the port from it when --port 0).
+    println!(
+        "cairn serve listening on http://{local} (data: {}, resumed {resumed} running executions)",
+        args.data.display()
+    );
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                eprintln!("cairn: accept failed: {error}");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(api.clone(), request));
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(io, service)
+                .await
+            {
+                if !error.is_incomplete_message() {
+                    eprintln!("cairn: connection error: {error}");
+                }
+            }
+        });
+    }
+}
+
+fn respond(status: StatusCode, body: &Value, error_type: Option<&str>) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("Content-Type", CONTENT_TYPE)
+        .header("x-amzn-RequestId", request_id());
+    if let Some(error_type) = error_type {
+        builder = builder.header("X-Amzn-ErrorType", error_type);
+    }
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    builder
+        .body(Full::new(Bytes::from(bytes)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn error_response(error: &ApiError) -> Response<Full<Bytes>> {
+    let status = if error.is_server_fault() {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    respond(
+        status,
+        &json!({"__type": error.error_type, "message": error.message}),
+        Some(&error.error_type),
+    )
+}
+
+fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// One AWS JSON 1.0 request. The Host header is ignored, so StartSyncExecution and TestState
+/// sent to a `sync-` prefixed host name are served like any other action.
+async fn handle(api: Api, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.method() != Method::POST {
+        let error = ApiError::new(
+            "UnknownOperationException",
+            "The Step Functions API takes POST / requests",
+        );
+        return Ok(error_response(&error));
+    }
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let Some(action) = target.strip_prefix(TARGET_PREFIX).map(str::to_string) else {
+        let error = ApiError::new(
+            "UnknownOperationException",
+            format!("Missing or unknown X-Amz-Target '{target}': expected {TARGET_PREFIX}<Action>"),
+        );
+        return Ok(error_response(&error));
+    };
+    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            return Ok(error_response(&ApiError::new(
+                "SerializationException",
+                format!("cannot read the body: {error}"),
+            )))
+        }
+    };
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(error) => {
+                let error = ApiError::new(
+                    "SerializationException",
+                    format!("the body is not JSON: {error}"),
+                );
+                return Ok(error_response(&error));
+            }
+        }
+    };
+    // Actions block (store commits, the 60 s GetActivityTask long poll): keep them off the
+    // async threads.
+    let result = tokio::task::spawn_blocking(move || api.handle(&action, body)).await;
+    Ok(match result {
+        Ok(Ok(value)) => respond(StatusCode::OK, &value, None),
+        Ok(Err(error)) => error_response(&error),
+        Err(join) => error_response(&ApiError::new(
+            "InternalFailure",
+            format!("the action failed: {join}"),
+        )),
+    })
 }

@@ -1,1 +1,188 @@
 #![forbid(unsafe_code)]
+//! The Step Functions API actions, independent of the transport: `cairn serve` maps AWS JSON
+//! 1.0 requests onto [`Api::handle`], and the Lambda `api` function of a later issue can do
+//! the same.
+//!
+//! Standard executions live in a [`Store`]; every event an execution receives (a timer
+//! firing, a task's result, a worker picking an activity task up, StopExecution) is one
+//! atomic, version-conditional store write of the decider's new state, its history events
+//! and the timers, activity tasks and task tokens its commands create or retire. Express
+//! executions run in memory through the runtime's run loop (asynchronous ones are lost if
+//! the process dies: at most once). Task tokens are HMAC-signed with [`Config::token_key`].
+//! Actions Cairn does not implement yet answer `UnsupportedOperation` naming the action.
+
+mod actions;
+mod driver;
+mod names;
+mod params;
+mod scheduler;
+mod test_state;
+mod tokens;
+
+use std::sync::Arc;
+
+use cairn_runtime::{Clock, SystemClock, TaskInvoker, Unsupported};
+use cairn_store::Store;
+use serde_json::Value;
+
+pub use driver::Driver;
+pub use tokens::{new_key as new_token_key, KEY_BYTES as TOKEN_KEY_BYTES};
+
+/// Where ARNs point and how the API behaves.
+#[derive(Clone)]
+pub struct Config {
+    pub region: String,
+    pub account: String,
+    /// How long GetActivityTask waits for a task before answering with no task (AWS: 60 s).
+    pub activity_poll: std::time::Duration,
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub clock: Arc<dyn Clock>,
+    /// Threads that fire timers and apply their events.
+    pub workers: usize,
+    /// How many finished Express executions to keep in memory so DescribeExecution and
+    /// GetExecutionHistory can show them. AWS keeps none (0, the default, behaves as AWS:
+    /// those calls answer InvalidArn for Express ARNs).
+    pub express_history: usize,
+    /// The HMAC key task tokens are signed with. Persist it (as `cairn serve` does in its
+    /// data directory) so tokens handed out before a restart stay valid.
+    pub token_key: Vec<u8>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            activity_poll: std::time::Duration::from_secs(60),
+            invoker: Arc::new(Unsupported),
+            clock: Arc::new(SystemClock),
+            workers: 8,
+            express_history: 0,
+            token_key: default_token_key(),
+        }
+    }
+}
+
+/// A random key for this process; if the OS has no random source, one derived from std's
+/// randomly keyed hasher (still unpredictable from outside).
+fn default_token_key() -> Vec<u8> {
+    tokens::new_key().unwrap_or_else(|_| {
+        use std::hash::{BuildHasher, Hasher};
+        let state = std::collections::hash_map::RandomState::new();
+        (0..tokens::KEY_BYTES / 8)
+            .flat_map(|i| {
+                let mut hasher = state.build_hasher();
+                hasher.write_usize(i);
+                hasher.finish().to_le_bytes()
+            })
+            .collect()
+    })
+}
+
+/// An API error as AWS reports it: `__type` and `message` on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct ApiError {
+    /// AWS's error code, e.g. `StateMachineDoesNotExist`.
+    pub error_type: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(error_type: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            error_type: error_type.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the fault is the server's (HTTP 500) rather than the request's (HTTP 400).
+    pub fn is_server_fault(&self) -> bool {
+        self.error_type == "InternalFailure"
+    }
+
+    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new("InternalFailure", message.to_string())
+    }
+}
+
+impl From<cairn_store::Error> for ApiError {
+    fn from(error: cairn_store::Error) -> ApiError {
+        ApiError::internal(format!("store: {error}"))
+    }
+}
+
+/// The 37 actions of the Step Functions API.
+pub const ACTIONS: [&str; 37] = [
+    "CreateActivity",
+    "CreateStateMachine",
+    "CreateStateMachineAlias",
+    "DeleteActivity",
+    "DeleteStateMachine",
+    "DeleteStateMachineAlias",
+    "DeleteStateMachineVersion",
+    "DescribeActivity",
+    "DescribeExecution",
+    "DescribeMapRun",
+    "DescribeStateMachine",
+    "DescribeStateMachineAlias",
+    "DescribeStateMachineForExecution",
+    "GetActivityTask",
+    "GetExecutionHistory",
+    "ListActivities",
+    "ListExecutions",
+    "ListMapRuns",
+    "ListStateMachineAliases",
+    "ListStateMachineVersions",
+    "ListStateMachines",
+    "ListTagsForResource",
+    "PublishStateMachineVersion",
+    "RedriveExecution",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "SendTaskSuccess",
+    "StartExecution",
+    "StartSyncExecution",
+    "StopExecution",
+    "TagResource",
+    "TestState",
+    "UntagResource",
+    "UpdateMapRun",
+    "UpdateStateMachine",
+    "UpdateStateMachineAlias",
+    "ValidateStateMachineDefinition",
+];
+
+/// The API over one store. Cheap to clone; every method is thread-safe and blocking
+/// (GetActivityTask blocks up to [`Config::activity_poll`]), so async transports call it
+/// from blocking threads.
+#[derive(Clone)]
+pub struct Api {
+    driver: Arc<Driver>,
+}
+
+impl Api {
+    /// Builds the API and starts its timer and worker threads. Call [`Api::recover`] once
+    /// after a restart to resume the executions that were running.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Api {
+        Api {
+            driver: Driver::start(store, config),
+        }
+    }
+
+    /// Resumes every RUNNING Standard execution: reloads its timers and re-dispatches the
+    /// task invocations that had not reported back. Returns how many executions it resumed.
+    pub fn recover(&self) -> Result<usize, ApiError> {
+        self.driver.recover()
+    }
+
+    /// Runs one action. `request` is the JSON body AWS's JSON 1.0 protocol carries.
+    pub fn handle(&self, action: &str, request: Value) -> Result<Value, ApiError> {
+        actions::dispatch(&self.driver, action, &request)
+    }
+
+    /// Stops the timer and worker threads.
+    pub fn shutdown(&self) {
+        self.driver.shutdown();
+    }
+}

@@ -28,6 +28,11 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 
 pub(crate) type ThreadId = u32;
+
+/// Largest variable, and largest Assign, in bytes of JSON text (AWS: 256 KiB).
+const MAX_VARIABLE_BYTES: usize = 256 * 1024;
+/// Largest total of the variables an execution holds (AWS: 10 MiB).
+const MAX_STORED_VARIABLES_BYTES: usize = 10 * 1024 * 1024;
 pub(crate) const ROOT: ThreadId = 0;
 
 /// An error raised while running a state. AWS keeps absent error/cause as absent (and as
@@ -36,6 +41,18 @@ pub(crate) const ROOT: ThreadId = 0;
 pub(crate) struct Fault {
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// A JSONata evaluation failure, which AWS records as an `EvaluationFailed` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvalFailure>,
+}
+
+/// What the `EvaluationFailed` event of a failed JSONata evaluation says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EvalFailure {
+    pub location: Option<String>,
+    /// Wait states evaluate after entering, so their event follows `StateEntered`; other
+    /// states' follow the event before it, as AWS numbers them.
+    pub after_entered: bool,
 }
 
 impl Fault {
@@ -43,6 +60,7 @@ impl Fault {
         Fault {
             error: Some(error.to_string()),
             cause: Some(cause.into()),
+            evaluation: None,
         }
     }
 
@@ -124,6 +142,9 @@ pub(crate) struct Thread {
     /// The state's raw input (before InputPath): ResultPath and Catch write into it.
     pub input: Value,
     pub entered_event: u64,
+    /// The event `StateEntered` followed.
+    #[serde(default)]
+    pub entered_prev: u64,
     pub entered_ms: i64,
     /// The event the thread's next event follows (`previousEventId`).
     pub last_event: u64,
@@ -156,7 +177,8 @@ pub struct Execution {
     pub(crate) status: Status,
     pub(crate) limits: Limits,
     pub(crate) event_count: u64,
-    pub(crate) threads: BTreeMap<ThreadId, Thread>,
+    /// Boxed so that a Map's many short-lived threads do not move through the tree's nodes.
+    pub(crate) threads: BTreeMap<ThreadId, Box<Thread>>,
     pub(crate) next_thread: ThreadId,
     pub(crate) tasks: BTreeMap<TaskId, ThreadId>,
     pub(crate) timers: BTreeMap<TimerId, TimerFor>,
@@ -220,7 +242,7 @@ impl Execution {
         // AWS numbers the first state's events as following event 0, not ExecutionStarted.
         run.exec
             .threads
-            .insert(ROOT, Thread::new(None, machine.start, input, 0));
+            .insert(ROOT, Box::new(Thread::new(None, machine.start, input, 0)));
         run.work.push_back(Work::Run(ROOT));
         run.drain();
         let decision = run.out;
@@ -282,6 +304,7 @@ impl Thread {
             state,
             input,
             entered_event: 0,
+            entered_prev: 0,
             entered_ms: 0,
             last_event,
             attempts: Vec::new(),
@@ -307,7 +330,7 @@ pub(crate) enum Work {
 
 /// Reads variables through a thread's scope chain.
 pub(crate) struct ChainVars<'a> {
-    pub threads: &'a BTreeMap<ThreadId, Thread>,
+    pub threads: &'a BTreeMap<ThreadId, Box<Thread>>,
     pub thread: ThreadId,
 }
 
@@ -319,7 +342,13 @@ impl Variables for ChainVars<'_> {
             if let Some(v) = t.vars.get(name) {
                 return Some(v);
             }
-            at = t.parent.and_then(|p| self.threads.get(&p.thread));
+            let parent = t.parent.and_then(|p| self.threads.get(&p.thread));
+            // A Distributed Map iteration is a child execution: it cannot read the
+            // variables of the execution that started it.
+            if t.silent && parent.is_some_and(|p| !p.silent) {
+                return None;
+            }
+            at = parent;
         }
         None
     }
@@ -464,16 +493,28 @@ impl<'a> Runner<'a> {
         id
     }
 
+    /// Makes room for `events` more history events at once (a Map's iterations), so the
+    /// history does not grow by doubling and copying; never beyond the history limit.
+    pub fn reserve_history(&mut self, events: usize) {
+        let left = self
+            .exec
+            .limits
+            .max_history_events
+            .saturating_sub(self.exec.event_count);
+        let events = events.min(usize::try_from(left).unwrap_or(usize::MAX));
+        self.out.history.reserve(events);
+    }
+
     pub fn silent(&self, tid: ThreadId) -> bool {
         self.exec.threads.get(&tid).is_some_and(|t| t.silent)
     }
 
     pub fn thread(&self, tid: ThreadId) -> Option<&Thread> {
-        self.exec.threads.get(&tid)
+        self.exec.threads.get(&tid).map(|t| &**t)
     }
 
     pub fn thread_mut(&mut self, tid: ThreadId) -> Option<&mut Thread> {
-        self.exec.threads.get_mut(&tid)
+        self.exec.threads.get_mut(&tid).map(|t| &mut **t)
     }
 
     pub fn state_of(&self, tid: ThreadId) -> Option<&'a CState> {
@@ -717,7 +758,14 @@ impl<'a> Runner<'a> {
                 task_id,
                 error,
                 cause,
-            } => self.task_failed(task_id, Fault { error, cause }),
+            } => self.task_failed(
+                task_id,
+                Fault {
+                    error,
+                    cause,
+                    evaluation: None,
+                },
+            ),
             Event::Heartbeat { task_id } => self.task_heartbeat(task_id),
             Event::TimerFired { timer_id } => self.timer_fired(timer_id),
             Event::Stop { error, cause } => {
@@ -775,10 +823,13 @@ impl<'a> Runner<'a> {
                 return self.enter_pass(tid, state, result.as_ref());
             }
         }
-        let input = match self.thread(tid) {
-            Some(t) => t.input.clone(),
+        let (input, prev) = match self.thread(tid) {
+            Some(t) => (t.input.clone(), t.last_event),
             None => return,
         };
+        if let Some(t) = self.thread_mut(tid) {
+            t.entered_prev = prev;
+        }
         let id = self.emit(
             tid,
             entered_type(state.type_name),
@@ -834,6 +885,7 @@ impl<'a> Runner<'a> {
             return;
         };
         match &state.kind {
+            _ if state.jsonata.is_some() => self.run_jsonata(tid, state),
             Kind::Pass { result } => self.run_pass(tid, state, result.as_ref()),
             Kind::Task(spec) => self.run_task(tid, state, spec),
             Kind::Choice { branches, default } => self.run_choice(tid, state, branches, *default),
@@ -855,6 +907,23 @@ impl<'a> Runner<'a> {
         let Some(state) = self.state_of(tid) else {
             return;
         };
+        if let Some(j) = &state.jsonata {
+            let finished = self.jsonata_finish(
+                tid,
+                state,
+                j,
+                crate::jsonata::Produced::Result(&result),
+                j.output.as_ref(),
+                j.assign.as_ref(),
+            );
+            return match finished {
+                Ok((output, assigned)) => {
+                    let output = output.unwrap_or(result);
+                    self.exit(tid, state, output, assigned, state.next)
+                }
+                Err(fault) => self.fail(tid, fault),
+            };
+        }
         let outcome = (|| -> Result<(Value, Option<Map<String, Value>>), Fault> {
             let result = match &state.result_selector {
                 Some(t) => self.eval(
@@ -909,6 +978,11 @@ impl<'a> Runner<'a> {
             );
             return self.fail(tid, fault);
         }
+        if let Some(vars) = assigned.as_ref().filter(|v| !v.is_empty()) {
+            if let Some(fault) = self.variables_too_large(tid, state, vars) {
+                return self.fail(tid, fault);
+            }
+        }
         let mut fields = Map::with_capacity(3);
         if let Some(vars) = assigned.as_ref().filter(|v| !v.is_empty()) {
             fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
@@ -932,11 +1006,61 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// AWS's variable limits: 256 KiB per variable and per Assign, 10 MiB for all variables
+    /// an execution holds (measured here over the scopes the state can see).
+    fn variables_too_large(
+        &self,
+        tid: ThreadId,
+        state: &CState,
+        assigned: &Map<String, Value>,
+    ) -> Option<Fault> {
+        // AWS's cause texts for these limits are not in the recordings; these say what happened.
+        let too_large = |what: String, limit: usize| {
+            Some(Fault::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state '{}' assigned {what} exceeding the maximum size of {limit} bytes.",
+                    state.name
+                ),
+            ))
+        };
+        let mut assign_total = 0usize;
+        for (name, value) in assigned {
+            if exceeds_size(value, MAX_VARIABLE_BYTES) {
+                return too_large(format!("the variable '{name}'"), MAX_VARIABLE_BYTES);
+            }
+            assign_total += name.len() + crate::history::json_text(value).len();
+        }
+        if assign_total > MAX_VARIABLE_BYTES {
+            return too_large("variables with a combined size".into(), MAX_VARIABLE_BYTES);
+        }
+        let mut stored = assign_total;
+        let mut at = self.exec.threads.get(&tid);
+        while let Some(t) = at {
+            for (name, value) in &t.vars {
+                if !assigned.contains_key(name) {
+                    stored += name.len() + crate::history::json_text(value).len();
+                }
+            }
+            at = t.parent.and_then(|p| self.exec.threads.get(&p.thread));
+        }
+        if stored > MAX_STORED_VARIABLES_BYTES {
+            return too_large(
+                "variables, bringing the execution's variables".into(),
+                MAX_STORED_VARIABLES_BYTES,
+            );
+        }
+        None
+    }
+
     /// A state failed: retry it, catch the error, or fail the thread.
-    pub fn fail(&mut self, tid: ThreadId, fault: Fault) {
+    pub fn fail(&mut self, tid: ThreadId, mut fault: Fault) {
         let Some(state) = self.state_of(tid) else {
             return;
         };
+        if let Some(evaluation) = fault.evaluation.take() {
+            self.evaluation_failed(tid, state, &fault, evaluation);
+        }
         let error = fault.error_name().to_string();
         let in_task = matches!(state.kind, Kind::Task(_));
         // The first retrier whose ErrorEquals matches decides; exhausted means no retry.
@@ -990,6 +1114,39 @@ impl<'a> Runner<'a> {
             .find(|c| crate::retry::error_matches(&c.errors, &error, in_task))
         {
             let error_output = fault.to_output();
+            if let Some(j) = &state.jsonata {
+                let index = state
+                    .catch
+                    .iter()
+                    .position(|c| std::ptr::eq(c, catcher))
+                    .unwrap_or(0);
+                let (output_t, assign_t) = j
+                    .catch
+                    .get(index)
+                    .map(|(o, a)| (o.as_ref(), a.as_ref()))
+                    .unwrap_or((None, None));
+                let finished = self.jsonata_finish(
+                    tid,
+                    state,
+                    j,
+                    crate::jsonata::Produced::ErrorOutput(&error_output),
+                    output_t,
+                    assign_t,
+                );
+                match finished {
+                    Ok((output, assigned)) => {
+                        let output = output.unwrap_or(error_output);
+                        self.exit(tid, state, output, assigned, Some(catcher.next))
+                    }
+                    Err(mut fault) => {
+                        if let Some(evaluation) = fault.evaluation.take() {
+                            self.evaluation_failed(tid, state, &fault, evaluation);
+                        }
+                        self.end_thread(tid, Err(fault))
+                    }
+                }
+                return;
+            }
             let caught = (|| -> Result<(Value, Option<Map<String, Value>>), Fault> {
                 let assigned = self.assign(
                     tid,

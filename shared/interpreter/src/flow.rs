@@ -152,6 +152,21 @@ pub(crate) fn take_at(value: Value, path: &Path) -> Result<Value, Value> {
     Ok(std::mem::take(at))
 }
 
+/// Like [`take_at`], but in place: the selected value is moved out and `null` left behind.
+/// `None` when the path is of another kind or selects nothing (`value` is then unchanged).
+pub(crate) fn take_in_place(value: &mut Value, path: &Path) -> Option<Value> {
+    let steps = simple_steps(path.text())?;
+    let mut at = value;
+    for step in &steps {
+        at = match (step, at) {
+            (Step::Name(name), Value::Object(map)) => map.get_mut(name.as_str())?,
+            (Step::Index(i), Value::Array(items)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(std::mem::take(at))
+}
+
 enum Step {
     Name(String),
     Index(usize),
@@ -222,6 +237,18 @@ mod tests {
             Err(doc.clone()),
             "indefinite paths are not taken"
         );
+    }
+
+    #[test]
+    fn take_in_place_leaves_null() {
+        let mut doc = json!({"a": {"items": [1, 2]}, "b": 3});
+        assert_eq!(
+            take_in_place(&mut doc, &path("$.a.items")),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(doc, json!({"a": {"items": null}, "b": 3}));
+        assert_eq!(take_in_place(&mut doc, &path("$.c")), None);
+        assert_eq!(take_in_place(&mut doc, &path("$..b")), None);
     }
 
     #[test]

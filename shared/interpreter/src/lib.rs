@@ -5,8 +5,11 @@
 //! A shell (the run loop, a server) persists [`Execution`] between events, carries out the
 //! [`Command`]s and feeds the outcomes back as [`Event`]s:
 //!
-//! 1. [`Machine::new`] compiles a definition once per version (paths, templates and
-//!    Choice rules precompiled, state names resolved).
+//! 1. [`Machine::new`] compiles a definition once per version (paths, templates, Choice
+//!    rules and JSONata `{% %}` expressions precompiled, state names resolved). Both query
+//!    languages run: JSONata states see `$states` (`input`, `result`, `errorOutput`,
+//!    `context`) and the variables; `$now()`/`$millis()` read the event's time and
+//!    `$random()`/`$uuid()` derive from its seed, so replays are exact.
 //! 2. [`Execution::start`] runs until the first waiting point and returns the first
 //!    [`Decision`]: history events (ids and `previousEventId`s as GetExecutionHistory
 //!    numbers them) and commands.
@@ -26,6 +29,7 @@ pub mod api;
 mod execution;
 mod flow;
 mod history;
+mod jsonata;
 mod machine;
 mod reader;
 mod retry;

@@ -3,6 +3,7 @@
 
 use crate::api::{IntegrationPattern, Limits, ResourceKind};
 use crate::flow::{Path, Rule, Template};
+use crate::jsonata::JTemplate;
 use crate::retry::CompiledRetrier;
 use cairn_asl::model::{
     Catcher, ChoiceState, FailState, MapState, ModelError, ParallelState, PassState, QueryLanguage,
@@ -35,6 +36,10 @@ pub struct Machine {
     pub(crate) start: usize,
     pub(crate) timeout_seconds: Option<u64>,
     pub(crate) limits: Limits,
+    /// Whether the definition uses JSONata or variables (features of November 2024). AWS's
+    /// recordings since then chain a Distributed Map's `MapStateExited` to `MapRunStarted`;
+    /// older recordings (of definitions without them) chain it to `MapRunSucceeded`.
+    pub(crate) exit_follows_map_run_start: bool,
 }
 
 impl Machine {
@@ -44,11 +49,16 @@ impl Machine {
             language: definition.language(),
         };
         let start = compiler.scope(&definition.states, &definition.start_at, 0)?;
+        let text = serde_json::to_string(&definition.states).unwrap_or_default();
+        let modern = definition.language() == QueryLanguage::JSONata
+            || text.contains("\"Assign\"")
+            || text.contains("\"JSONata\"");
         Ok(Machine {
             states: compiler.states,
             start,
             timeout_seconds: definition.timeout_seconds,
             limits: Limits::default(),
+            exit_follows_map_run_start: modern,
         })
     }
 
@@ -196,6 +206,96 @@ pub(crate) struct CState {
     /// Whether those mentions may read `$$.Execution.Input`.
     pub context_input: bool,
     pub kind: Kind,
+    /// The JSONata fields of a state whose QueryLanguage is JSONata.
+    pub jsonata: Option<Box<JSpec>>,
+}
+
+/// A JSONata state's fields, compiled. Unset fields take AWS's defaults when run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JSpec {
+    pub arguments: Option<JTemplate>,
+    pub output: Option<JTemplate>,
+    pub assign: Option<JTemplate>,
+    /// Output and Assign of each Catcher, in `CState::catch` order.
+    pub catch: Vec<(Option<JTemplate>, Option<JTemplate>)>,
+    pub choices: Vec<JChoice>,
+    pub items: Option<JTemplate>,
+    pub item_selector: Option<JTemplate>,
+    pub max_concurrency: Option<JTemplate>,
+    pub tolerated_count: Option<JTemplate>,
+    pub tolerated_percentage: Option<JTemplate>,
+    pub timeout: Option<JTemplate>,
+    pub heartbeat: Option<JTemplate>,
+    pub credentials: Option<JTemplate>,
+    pub seconds: Option<JTemplate>,
+    pub timestamp: Option<JTemplate>,
+    pub error: Option<JTemplate>,
+    pub cause: Option<JTemplate>,
+    /// A Distributed Map's ItemReader `Arguments` and `ReaderConfig.MaxItems`.
+    pub reader_arguments: Option<JTemplate>,
+    pub reader_max_items: Option<JTemplate>,
+    /// Its ItemBatcher's `MaxItemsPerBatch`, `MaxInputBytesPerBatch` and `BatchInput`.
+    pub batch_max_items: Option<JTemplate>,
+    pub batch_max_bytes: Option<JTemplate>,
+    pub batch_input: Option<JTemplate>,
+    /// Variables the expressions may read: only these are bound.
+    pub variables: Vec<String>,
+    /// Whether some expression may read `$states.context`.
+    pub uses_context: bool,
+    /// The members of `$states` the expressions may read.
+    pub states: crate::jsonata::StatesUse,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JChoice {
+    pub condition: JTemplate,
+    pub output: Option<JTemplate>,
+    pub assign: Option<JTemplate>,
+    pub next: usize,
+}
+
+impl JSpec {
+    fn all(&self) -> Vec<&JTemplate> {
+        let mut all: Vec<&JTemplate> = [
+            &self.arguments,
+            &self.output,
+            &self.assign,
+            &self.items,
+            &self.item_selector,
+            &self.max_concurrency,
+            &self.tolerated_count,
+            &self.tolerated_percentage,
+            &self.timeout,
+            &self.heartbeat,
+            &self.credentials,
+            &self.seconds,
+            &self.timestamp,
+            &self.error,
+            &self.cause,
+            &self.reader_arguments,
+            &self.reader_max_items,
+            &self.batch_max_items,
+            &self.batch_max_bytes,
+            &self.batch_input,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for (o, a) in &self.catch {
+            all.extend(o.iter().chain(a.iter()));
+        }
+        for c in &self.choices {
+            all.push(&c.condition);
+            all.extend(c.output.iter().chain(c.assign.iter()));
+        }
+        all
+    }
+}
+
+fn jtemplate(state: &str, raw: &Value, field: &str) -> Result<Option<JTemplate>, LoadError> {
+    raw.get(field)
+        .map(|v| JTemplate::compile(v).map_err(|m| err(state, format!("{field}: {m}"))))
+        .transpose()
 }
 
 struct Compiler {
@@ -395,10 +495,7 @@ impl Compiler {
         c.uses_context = text.contains("$$");
         c.context_input = context_reads_input(&text);
         if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
-            c.kind = Kind::Unsupported(format!(
-                "JSONata is not supported yet (state '{name}' uses QueryLanguage JSONata)"
-            ));
-            return Ok(c);
+            return self.jsonata_state(c, raw, state, &resolve, depth);
         }
         let catchers = |list: &[Catcher]| -> Result<Vec<CCatcher>, LoadError> {
             list.iter()
@@ -687,6 +784,204 @@ impl Compiler {
     }
 }
 
+impl Compiler {
+    /// A JSONata state: the same kinds as JSONPath, with the fields in a [`JSpec`].
+    fn jsonata_state(
+        &mut self,
+        mut c: CState,
+        raw: &Value,
+        state: &State,
+        resolve: &dyn Fn(&str) -> Result<usize, LoadError>,
+        depth: usize,
+    ) -> Result<CState, LoadError> {
+        let name = c.name.clone();
+        let name = name.as_str();
+        let t = |field: &str| jtemplate(name, raw, field);
+        let mut j = JSpec {
+            arguments: t("Arguments")?,
+            output: t("Output")?,
+            assign: t("Assign")?,
+            ..JSpec::default()
+        };
+        let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
+        let catchers = |list: &[Catcher], j: &mut JSpec| -> Result<Vec<CCatcher>, LoadError> {
+            let mut out = Vec::with_capacity(list.len());
+            for k in list {
+                let compile = |v: &Option<Value>| {
+                    v.as_ref()
+                        .map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
+                        .transpose()
+                };
+                j.catch.push((compile(&k.output)?, compile(&k.assign)?));
+                out.push(CCatcher {
+                    errors: k.error_equals.clone(),
+                    next: resolve(&k.next)?,
+                    result_path: ResultPath::Replace,
+                    assign: None,
+                });
+            }
+            Ok(out)
+        };
+        match state {
+            State::Pass(s) => {
+                c.next = next(&s.next)?;
+                c.kind = Kind::Pass { result: None };
+            }
+            State::Task(s) => {
+                c.next = next(&s.next)?;
+                c.retry = s.retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(&s.catch, &mut j)?;
+                j.timeout = t("TimeoutSeconds")?;
+                j.heartbeat = t("HeartbeatSeconds")?;
+                j.credentials = t("Credentials")?;
+                c.kind = Kind::Task(Box::new(TaskSpec {
+                    resource: s.resource.clone(),
+                    kind: resource_kind(&s.resource),
+                    timeout: None,
+                    heartbeat: None,
+                    credentials: None,
+                }));
+            }
+            State::Choice(s) => {
+                for rule in s.rules()? {
+                    let condition = rule
+                        .condition
+                        .as_ref()
+                        .ok_or_else(|| err(name, "a JSONata Choice rule needs a Condition"))?;
+                    let compile = |v: &Option<Value>| {
+                        v.as_ref()
+                            .map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
+                            .transpose()
+                    };
+                    j.choices.push(JChoice {
+                        condition: JTemplate::compile(condition).map_err(|m| err(name, m))?,
+                        output: compile(&rule.output)?,
+                        assign: compile(&rule.assign)?,
+                        next: resolve(&rule.next)?,
+                    });
+                }
+                c.kind = Kind::Choice {
+                    branches: Vec::new(),
+                    default: next(&s.default)?,
+                };
+            }
+            State::Wait(s) => {
+                c.next = next(&s.next)?;
+                j.seconds = t("Seconds")?;
+                j.timestamp = t("Timestamp")?;
+                if j.seconds.is_none() && j.timestamp.is_none() {
+                    return Err(err(name, "a JSONata Wait state needs Seconds or Timestamp"));
+                }
+                c.kind = Kind::Wait(WaitSpec::Seconds(0));
+            }
+            State::Succeed(_) => c.kind = Kind::Succeed,
+            State::Fail(_) => {
+                j.error = t("Error")?;
+                j.cause = t("Cause")?;
+                c.kind = Kind::Fail {
+                    error: FailField::None,
+                    cause: FailField::None,
+                };
+            }
+            State::Parallel(s) => {
+                c.next = next(&s.next)?;
+                c.retry = s.retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(&s.catch, &mut j)?;
+                let mut starts = Vec::with_capacity(s.branches.len());
+                for b in &s.branches {
+                    starts.push(self.scope(&b.states, &b.start_at, depth + 1)?);
+                }
+                c.kind = Kind::Parallel { branches: starts };
+            }
+            State::Map(m) => {
+                c.next = next(&m.next)?;
+                c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
+                c.catch = catchers(&m.catch, &mut j)?;
+                j.items = t("Items")?;
+                j.item_selector = t("ItemSelector")?;
+                j.max_concurrency = t("MaxConcurrency")?;
+                j.tolerated_count = t("ToleratedFailureCount")?;
+                j.tolerated_percentage = t("ToleratedFailurePercentage")?;
+                if m.result_writer.is_some() {
+                    c.kind = Kind::Unsupported(format!(
+                        "Distributed Map with a ResultWriter is not supported yet (state '{name}')"
+                    ));
+                    return Ok(c);
+                }
+                let mut reader = None;
+                if let Some(raw_reader) = &m.item_reader {
+                    let resource = raw_reader
+                        .get("Resource")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    let config = raw_reader.get("ReaderConfig");
+                    let format = match crate::reader::format_of(config, &resource) {
+                        Ok(format) => format,
+                        Err(message) => {
+                            c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
+                            return Ok(c);
+                        }
+                    };
+                    j.reader_arguments = jtemplate(name, raw_reader, "Arguments")?;
+                    if let Some(config) = config {
+                        j.reader_max_items = jtemplate(name, config, "MaxItems")?;
+                    }
+                    reader = Some(Box::new(crate::reader::ReaderSpec {
+                        kind: resource_kind(&resource),
+                        parameters: None,
+                        max_items: None,
+                        format,
+                        resource,
+                    }));
+                }
+                let mut batcher = None;
+                if let Some(raw_batcher) = &m.item_batcher {
+                    j.batch_max_items = jtemplate(name, raw_batcher, "MaxItemsPerBatch")?;
+                    j.batch_max_bytes = jtemplate(name, raw_batcher, "MaxInputBytesPerBatch")?;
+                    j.batch_input = jtemplate(name, raw_batcher, "BatchInput")?;
+                    batcher = Some(Box::new(crate::reader::BatcherSpec {
+                        max_items: None,
+                        max_bytes: None,
+                        batch_input: None,
+                    }));
+                }
+                let processor = m
+                    .processor()
+                    .ok_or_else(|| err(name, "a Map state needs an ItemProcessor"))?;
+                let start = self.scope(&processor.states, &processor.start_at, depth + 1)?;
+                c.kind = Kind::Map(Box::new(MapSpec {
+                    processor: start,
+                    items_path: IoPath::Whole,
+                    item_selector: None,
+                    selector_uses_context: false,
+                    max_concurrency: Setting::Fixed(0),
+                    tolerated_count: None,
+                    tolerated_percentage: None,
+                    distributed: m.mode() == cairn_asl::model::ProcessorMode::Distributed,
+                    label: m.label.clone(),
+                    reader,
+                    batcher,
+                }));
+            }
+        }
+        let (variables, states) = {
+            let all = j.all();
+            (
+                crate::jsonata::referenced_variables(all.iter().copied()),
+                crate::jsonata::states_use(all.iter().copied()),
+            )
+        };
+        j.variables = variables;
+        j.states = states;
+        j.uses_context = states.context;
+        c.uses_context = j.uses_context;
+        c.context_input = j.uses_context;
+        c.jsonata = Some(Box::new(j));
+        Ok(c)
+    }
+}
+
 /// A setting written as `Field` (any JSON value, checked at run time) or `FieldPath`.
 fn value_setting(
     state: &str,
@@ -757,6 +1052,7 @@ fn placeholder(name: &str) -> CState {
         uses_context: false,
         context_input: false,
         kind: Kind::Succeed,
+        jsonata: None,
     }
 }
 

@@ -669,16 +669,7 @@ fn execution_timeout_stop_and_limits() {
 }
 
 #[test]
-fn jsonata_and_distributed_map_fail_clearly() {
-    let machine = Machine::from_json(&json!({
-        "QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
-    }))
-    .unwrap();
-    let (exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
-    assert_eq!(
-        exec.cause(),
-        Some("JSONata is not supported yet (state 'P' uses QueryLanguage JSONata)")
-    );
+fn distributed_map_with_result_writer_fails_clearly() {
     let machine = Machine::from_json(&json!({
         "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
             "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "p"}},
@@ -983,5 +974,318 @@ fn oversized_task_result_is_a_catchable_data_limit_failure() {
     assert_eq!(
         exec.output(),
         Some(&json!({"Error": "States.DataLimitExceeded", "Cause": cause}))
+    );
+}
+
+#[test]
+fn jsonata_task_arguments_output_and_assign_see_states_and_entry_variables() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x": 1}, "Output": {"n": "{% $states.input.n %}"}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": LAMBDA,
+                  "Arguments": {"v": "{% $states.input.n + $x %}", "name": "{% $states.context.State.Name %}"},
+                  "Assign": {"x": "{% $states.result.r %}", "old": "{% $x %}"},
+                  "Output": {"r": "{% $states.result.r %}", "x": "{% $x %}"},
+                  "End": true}
+        }
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({"n": 41}), info(), &at(0));
+    assert_eq!(invoked(&d), [(1, json!({"v": 42, "name": "T"}))]);
+    let d = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id: 1,
+            output: json!({"r": "done"}),
+        },
+        &at(5),
+    );
+    // Output reads the variables as they were when the state was entered.
+    assert_eq!(
+        finish(&d),
+        Some((
+            Status::Succeeded,
+            Some(json!({"r": "done", "x": 1})),
+            None,
+            None
+        ))
+    );
+    let exited = d
+        .history
+        .iter()
+        .find(|e| e.event_type == "TaskStateExited")
+        .map(|e| e.to_aws_json())
+        .unwrap_or(Value::Null);
+    assert_eq!(
+        exited["stateExitedEventDetails"]["assignedVariables"],
+        json!({"x": "\"done\"", "old": "1"})
+    );
+}
+
+#[test]
+fn jsonata_undefined_result_fails_with_evaluation_failed_event() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "S", "States": {
+            "S": {"Type": "Pass", "Assign": {"result": "{% $doesNotExist %}"}, "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 PassStateEntered",
+            "3 0 EvaluationFailed",
+            "4 3 ExecutionFailed"
+        ]
+    );
+    let cause = "An error occurred while executing the state 'S' (entered at the event id #2). The JSONata expression '$doesNotExist' specified for the field 'Assign/result' returned nothing (undefined).";
+    assert_eq!(
+        aws(&d, 3)["evaluationFailedEventDetails"],
+        json!({"cause": cause, "error": "States.QueryEvaluationError", "location": "Assign/result", "state": "S"})
+    );
+    assert_eq!(
+        finish(&d),
+        Some((
+            Status::Failed,
+            None,
+            Some("States.QueryEvaluationError".into()),
+            Some(cause.into())
+        ))
+    );
+}
+
+#[test]
+fn jsonata_choice_map_and_catch() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [
+                    {"Condition": "{% $states.input.go %}", "Output": {"items": [1, 2, 3]}, "Next": "M"}],
+                  "Default": "F"},
+            "M": {"Type": "Map", "Items": "{% $states.input.items %}",
+                  "ItemSelector": {"v": "{% $states.context.Map.Item.Value * 10 %}", "i": "{% $states.context.Map.Item.Index %}"},
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                  "Output": "{% $sum($states.result.v) %}", "Next": "T"},
+            "T": {"Type": "Task", "Resource": LAMBDA, "Arguments": {"total": "{% $states.input %}"},
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Output": {"caught": "{% $states.errorOutput.Error %}", "in": "{% $states.input %}"}, "Next": "Done"}],
+                  "End": true},
+            "Done": {"Type": "Succeed"},
+            "F": {"Type": "Fail", "Error": "{% 'E' & $states.input.code %}", "Cause": "no"}
+        }
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&machine, json!({"go": true}), info(), &at(0));
+    assert_eq!(invoked(&d), [(1, json!({"total": 60}))]);
+    let d = exec.apply(
+        &machine,
+        Event::TaskFailed {
+            task_id: 1,
+            error: Some("Boom".into()),
+            cause: None,
+        },
+        &at(1),
+    );
+    assert_eq!(
+        finish(&d).map(|f| f.1),
+        Some(Some(json!({"caught": "Boom", "in": 60})))
+    );
+    let (_, d) = Execution::start(&machine, json!({"go": false, "code": 7}), info(), &at(0));
+    assert_eq!(
+        finish(&d),
+        Some((Status::Failed, None, Some("E7".into()), Some("no".into())))
+    );
+    let (_, d) = Execution::start(&machine, json!({"go": 1}), info(), &at(0));
+    assert_eq!(
+        finish(&d).and_then(|f| f.3),
+        Some("An error occurred while executing the state 'C' (entered at the event id #2). The JSONata expression '$states.input.go' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was 'number' for value: 1".into())
+    );
+}
+
+#[test]
+fn jsonata_now_and_random_come_from_the_context() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Output": {"t": "{% $millis() %}", "u": "{% $uuid() %}"}, "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, a) = Execution::start(&machine, json!({}), info(), &at(1234));
+    let (_, b) = Execution::start(&machine, json!({}), info(), &at(1234));
+    let out = finish(&a).and_then(|f| f.1).unwrap_or(Value::Null);
+    assert_eq!(out["t"], json!(1234));
+    assert_eq!(out["u"].as_str().map(str::len), Some(36));
+    assert_eq!(finish(&a), finish(&b), "same context, same values");
+}
+
+#[test]
+fn a_variable_over_256_kib_is_refused() {
+    let machine = Machine::from_json(&json!({
+        "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Assign": {"big.$": "$.s"}, "End": true}
+        }
+    }))
+    .unwrap()
+    // Payloads may be larger here, so that only the variable limit applies.
+    .with_limits(Limits {
+        max_payload_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    let (_, d) = Execution::start(
+        &machine,
+        json!({"s": "x".repeat(256 * 1024)}),
+        info(),
+        &at(0),
+    );
+    assert_eq!(
+        finish(&d),
+        Some((
+            Status::Failed,
+            None,
+            Some("States.DataLimitExceeded".into()),
+            Some("The state 'P' assigned the variable 'big' exceeding the maximum size of 262144 bytes.".into())
+        ))
+    );
+    let (_, d) = Execution::start(&machine, json!({"s": "small"}), info(), &at(0));
+    assert_eq!(finish(&d).map(|f| f.0), Some(Status::Succeeded));
+}
+
+#[test]
+fn jsonata_wait_and_map_failures_record_evaluation_failed_as_aws_numbers_them() {
+    let wait = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Timestamp": "{% $states.input.t %}", "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&wait, json!({"t": "2016-12-05T21:29:29"}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 WaitStateEntered",
+            "3 2 EvaluationFailed",
+            "4 3 ExecutionFailed"
+        ]
+    );
+    assert_eq!(
+        finish(&d).and_then(|f| f.3),
+        Some("An error occurred while executing the state 'W' (entered at the event id #2). The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: 2016-12-05T21:29:29".into())
+    );
+    let (mut exec, d) =
+        Execution::start(&wait, json!({"t": "2016-12-05T21:29:29Z"}), info(), &at(0));
+    assert_eq!(
+        finish(&d),
+        None,
+        "2016 lies ahead of the clock at 0: a timer"
+    );
+    let fired = timers(&d);
+    assert_eq!(fired.len(), 1);
+    let d = exec.apply(
+        &wait,
+        Event::TimerFired {
+            timer_id: fired[0].0,
+        },
+        &at(1),
+    );
+    assert_eq!(finish(&d).map(|f| f.0), Some(Status::Succeeded));
+
+    let map = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "M", "States": {
+            "M": {"Type": "Map", "Items": "{% $states.input.x %}",
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                  "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&map, json!({"x": {"foo": "bar"}}), info(), &at(0));
+    assert_eq!(
+        lines(&d),
+        [
+            "1 0 ExecutionStarted",
+            "2 0 MapStateEntered",
+            "3 0 EvaluationFailed",
+            "4 3 MapStateFailed",
+            "5 4 ExecutionFailed"
+        ]
+    );
+    assert_eq!(
+        aws(&d, 3)["evaluationFailedEventDetails"]["cause"],
+        "An error occurred while executing the state 'M' (entered at the event id #2). The JSONata expression '$states.input.x' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'object' for value: {\"foo\":\"bar\"}"
+    );
+}
+
+#[test]
+fn jsonata_parallel_arguments_and_variable_scopes() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"outer": 5}, "Next": "P"},
+            "P": {"Type": "Parallel", "Arguments": {"v": "{% $outer %}"},
+                  "Branches": [{"StartAt": "B", "States": {
+                      "B": {"Type": "Pass", "Assign": {"inner": 1}, "Next": "C"},
+                      "C": {"Type": "Pass", "Output": "{% $states.input.v + $outer + $inner %}", "End": true}}}],
+                  "Output": {"r": "{% $states.result[0] %}", "inner": "{% $exists($inner) %}"},
+                  "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    // Branches read outer variables; their own vanish when the branch ends.
+    assert_eq!(
+        finish(&d).and_then(|f| f.1),
+        Some(json!({"r": 11, "inner": false}))
+    );
+}
+
+#[test]
+fn distributed_map_iterations_cannot_read_outer_variables() {
+    let machine = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"outer": 1}, "Next": "M"},
+            "M": {"Type": "Map", "Items": [1],
+                  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% $outer %}", "End": true}}},
+                  "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&machine, json!({}), info(), &at(0));
+    let (status, _, error, _) = finish(&d).unwrap_or((Status::Running, None, None, None));
+    assert_eq!(status, Status::Failed);
+    assert_eq!(
+        error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold"),
+        "the child execution fails: '$outer' is undefined there"
+    );
+    let inline = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"outer": 1}, "Next": "M"},
+            "M": {"Type": "Map", "Items": [1],
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% $outer %}", "End": true}}},
+                  "End": true}
+        }
+    }))
+    .unwrap();
+    let (_, d) = Execution::start(&inline, json!({}), info(), &at(0));
+    assert_eq!(finish(&d).and_then(|f| f.1), Some(json!([1])));
+}
+
+#[test]
+fn map_items_moved_out_of_the_input_only_when_nothing_reads_them_again() {
+    let map = |output_path: &str| {
+        Machine::from_json(
+            &json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemsPath": "$.items", "ResultPath": "$.r", "OutputPath": output_path,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+        )
+        .unwrap()
+    };
+    let input = json!({"items": [1, 2], "keep": true});
+    let (_, d) = Execution::start(&map("$.r"), input.clone(), info(), &at(0));
+    assert_eq!(finish(&d).and_then(|f| f.1), Some(json!([1, 2])));
+    let (_, d) = Execution::start(&map("$"), input, info(), &at(0));
+    assert_eq!(
+        finish(&d).and_then(|f| f.1),
+        Some(json!({"items": [1, 2], "keep": true, "r": [1, 2]}))
     );
 }

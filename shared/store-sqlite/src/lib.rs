@@ -1,1 +1,753 @@
 #![forbid(unsafe_code)]
+//! The embedded durable [`Store`](cairn_store::Store): one SQLite database in WAL mode under
+//! the data directory.
+//!
+//! Every write goes to one writer thread, which drains whatever writes are queued and commits
+//! them in one transaction (group commit): under load many executions' transitions share one
+//! fsync instead of paying one each. Each write runs inside its own savepoint, so a write that
+//! fails its version condition is rolled back alone while the rest of the batch commits.
+//! Callers block until the transaction holding their write is durable. Reads use a small pool
+//! of read-only connections, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use cairn_store::{
+    execution_cursor, parse_execution_cursor, ActivityRecord, ActivityStore, ActivityTaskRecord,
+    ActivityTaskStore, Effects, Error, ExecutionQuery, ExecutionRecord, ExecutionStore,
+    HistoryQuery, Page, Result, StateMachineRecord, StateMachineStore, StoredEvent,
+    TaskTokenRecord, TaskTokenStore, TimerRecord, TimerStore, Transition, Version,
+};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// The database file's name inside the data directory.
+pub const DATABASE_FILE: &str = "cairn.sqlite3";
+/// Held (advisory lock) by the process that has the store open; released by the OS when the
+/// process dies, even by `kill -9`.
+pub const LOCK_FILE: &str = "cairn.lock";
+/// Most writes committed in one transaction: bounds the latency a batch adds to its first write.
+const MAX_BATCH: usize = 2048;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS state_machines(
+    name TEXT PRIMARY KEY, arn TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    document TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activities(
+    name TEXT PRIMARY KEY, arn TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    document TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions(
+    id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL, status TEXT NOT NULL, start_ms INTEGER NOT NULL, stop_ms INTEGER,
+    summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(machine_arn, start_ms DESC, arn);
+CREATE INDEX IF NOT EXISTS executions_running ON executions(arn) WHERE status = 'RUNNING';
+CREATE TABLE IF NOT EXISTS history(
+    execution INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY(execution, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers(
+    fire_at_ms INTEGER NOT NULL, execution_arn TEXT NOT NULL, timer_id INTEGER NOT NULL,
+    PRIMARY KEY(fire_at_ms, execution_arn, timer_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity_tasks(
+    token TEXT PRIMARY KEY, activity_arn TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    execution_arn TEXT NOT NULL, task_id INTEGER NOT NULL, input TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS activity_task_queue ON activity_tasks(activity_arn, created_ms, token);
+CREATE INDEX IF NOT EXISTS timers_by_execution ON timers(execution_arn, timer_id);
+CREATE TABLE IF NOT EXISTS task_tokens(
+    token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, task_id INTEGER NOT NULL) WITHOUT ROWID;
+";
+
+type WriteFn = Box<dyn FnOnce(&Connection) -> Result<u64> + Send>;
+
+struct WriteRequest {
+    write: WriteFn,
+    reply: Sender<Result<u64>>,
+}
+
+/// The SQLite adapter. Cheap to share behind an `Arc`; every method is thread-safe.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<Sender<WriteRequest>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    /// Keeps the directory's lock for the store's lifetime.
+    _lock: std::fs::File,
+}
+
+fn backend(error: impl std::fmt::Display) -> Error {
+    Error::Backend(error.to_string())
+}
+
+fn poisoned<T>(_: PoisonError<T>) -> Error {
+    Error::Backend("a thread panicked while holding the store".into())
+}
+
+/// SQLite stores integers as i64; ids and versions beyond i64::MAX cannot occur in practice
+/// but must not wrap silently.
+fn to_sql_int(value: u64) -> Result<i64> {
+    i64::try_from(value)
+        .map_err(|_| Error::Backend(format!("{value} does not fit SQLite's integers")))
+}
+
+fn from_sql_int(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+        // Two processes driving the same executions would fire every timer twice: one owner.
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| backend(format!("{}: {e}", lock_path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(backend(format!(
+                    "another process is using the data directory {}",
+                    dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(backend(format!("{}: {e}", lock_path.display())))
+            }
+        }
+        let path = dir.join(DATABASE_FILE);
+        let connection = Connection::open(&path).map_err(backend)?;
+        // Another process (a server not yet dead) may hold the write lock for a moment.
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        // FULL: a commit is on disk when the writer replies (survives power loss, not only kill -9).
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+            )
+            .map_err(backend)?;
+        connection.execute_batch(SCHEMA).map_err(backend)?;
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("cairn-store-writer".into())
+            .spawn(move || writer_loop(connection, receiver))
+            .map_err(backend)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(Some(sender)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+            _lock: lock,
+        })
+    }
+
+    fn write(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<u64> + Send + 'static,
+    ) -> Result<u64> {
+        let (reply, answer) = mpsc::channel();
+        {
+            let writer = self.writer.lock().map_err(poisoned)?;
+            let writer = writer
+                .as_ref()
+                .ok_or_else(|| backend("the store is closed"))?;
+            writer
+                .send(WriteRequest {
+                    write: Box::new(write),
+                    reply,
+                })
+                .map_err(|_| backend("the store's writer thread stopped"))?;
+        }
+        answer
+            .recv()
+            .map_err(|_| backend("the store's writer thread stopped"))?
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().map_err(poisoned)?.pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => {
+                let connection = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(backend)?;
+                connection
+                    .busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(backend)?;
+                connection
+            }
+        };
+        let result = read(&connection).map_err(backend);
+        self.readers.lock().map_err(poisoned)?.push(connection);
+        result
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer loop once the queued writes are committed.
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.take();
+        }
+        if let Ok(mut thread) = self.writer_thread.lock() {
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn writer_loop(mut connection: Connection, receiver: Receiver<WriteRequest>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut connection, batch);
+    }
+}
+
+fn commit_batch(connection: &mut Connection, batch: Vec<WriteRequest>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for request in batch {
+            let savepoint = transaction.savepoint()?;
+            let result = (request.write)(&savepoint);
+            if result.is_ok() {
+                savepoint.commit()?;
+            } else {
+                // Dropping an uncommitted savepoint rolls back just this write.
+                drop(savepoint);
+            }
+            replies.push((request.reply, result));
+        }
+        transaction.commit()
+    })();
+    match outcome {
+        Ok(()) => {
+            for (reply, result) in replies {
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            for (reply, _) in replies {
+                let _ = reply.send(Err(backend(format!("commit failed: {error}"))));
+            }
+        }
+    }
+}
+
+fn write_sql(error: rusqlite::Error) -> Error {
+    backend(error)
+}
+
+fn apply_effects(tx: &Connection, effects: &Effects) -> Result<()> {
+    for token in &effects.activity_tasks_claim {
+        let removed = tx
+            .prepare_cached("DELETE FROM activity_tasks WHERE token = ?1")
+            .and_then(|mut s| s.execute([token]))
+            .map_err(write_sql)?;
+        if removed == 0 {
+            return Err(Error::Conflict(format!(
+                "activity task {token} is no longer queued"
+            )));
+        }
+    }
+    for token in &effects.activity_tasks_remove {
+        tx.prepare_cached("DELETE FROM activity_tasks WHERE token = ?1")
+            .and_then(|mut s| s.execute([token]))
+            .map_err(write_sql)?;
+    }
+    for timer in &effects.timers_remove {
+        let timer_id = to_sql_int(timer.timer_id)?;
+        tx.prepare_cached("DELETE FROM timers WHERE execution_arn = ?1 AND timer_id = ?2")
+            .and_then(|mut s| s.execute(params![timer.execution_arn, timer_id]))
+            .map_err(write_sql)?;
+    }
+    for timer in &effects.timers_add {
+        let timer_id = to_sql_int(timer.timer_id)?;
+        tx.prepare_cached("INSERT OR REPLACE INTO timers(fire_at_ms, execution_arn, timer_id) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![timer.fire_at_ms, timer.execution_arn, timer_id]))
+            .map_err(write_sql)?;
+    }
+    for task in &effects.activity_tasks_add {
+        let task_id = to_sql_int(task.task_id)?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO activity_tasks(token, activity_arn, created_ms, execution_arn, task_id, input)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                task.task_token,
+                task.activity_arn,
+                task.created_ms,
+                task.execution_arn,
+                task_id,
+                task.input
+            ])
+        })
+        .map_err(write_sql)?;
+    }
+    for token in &effects.tokens_remove {
+        tx.prepare_cached("DELETE FROM task_tokens WHERE token = ?1")
+            .and_then(|mut s| s.execute([token]))
+            .map_err(write_sql)?;
+    }
+    for token in &effects.tokens_add {
+        let task_id = to_sql_int(token.task_id)?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO task_tokens(token, execution_arn, task_id) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![token.token, token.execution_arn, task_id]))
+        .map_err(write_sql)?;
+    }
+    Ok(())
+}
+
+fn append_history(tx: &Connection, execution: i64, history: &[StoredEvent]) -> Result<()> {
+    let mut statement = tx
+        .prepare_cached("INSERT INTO history(execution, id, body) VALUES (?1, ?2, ?3)")
+        .map_err(write_sql)?;
+    for event in history {
+        statement
+            .execute(params![execution, to_sql_int(event.id)?, event.body])
+            .map_err(write_sql)?;
+    }
+    Ok(())
+}
+
+fn json_text(value: &serde_json::Value) -> Result<String> {
+    serde_json::to_string(value).map_err(backend)
+}
+
+fn json_value(text: &str) -> rusqlite::Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StateMachineRecord> {
+    Ok(StateMachineRecord {
+        name: row.get(0)?,
+        arn: row.get(1)?,
+        created_ms: row.get(2)?,
+        document: json_value(&row.get::<_, String>(3)?)?,
+    })
+}
+
+const EXECUTION_COLUMNS: &str =
+    "arn, machine_arn, name, status, start_ms, stop_ms, summary, state, version";
+
+fn execution_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRecord, Version)> {
+    Ok((
+        ExecutionRecord {
+            arn: row.get(0)?,
+            state_machine_arn: row.get(1)?,
+            name: row.get(2)?,
+            status: row.get(3)?,
+            start_ms: row.get(4)?,
+            stop_ms: row.get(5)?,
+            summary: json_value(&row.get::<_, String>(6)?)?,
+            state: row.get(7)?,
+        },
+        from_sql_int(row.get(8)?),
+    ))
+}
+
+fn name_of_arn(arn: &str) -> String {
+    arn.rsplit(':').next().unwrap_or(arn).to_string()
+}
+
+fn page_by_name(
+    connection: &Connection,
+    table: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> rusqlite::Result<Page<StateMachineRecord>> {
+    let limit = limit.max(1);
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT name, arn, created_ms, document FROM {table} WHERE name > ?1 ORDER BY name LIMIT ?2"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let mut items: Vec<StateMachineRecord> = statement
+        .query_map(params![cursor.unwrap_or(""), fetch], record_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|r| r.name.clone())
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+impl StateMachineStore for SqliteStore {
+    fn create_state_machine(&self, record: &StateMachineRecord) -> Result<()> {
+        let record = record.clone();
+        let document = json_text(&record.document)?;
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO state_machines(name, arn, created_ms, document, version)
+                     VALUES (?1, ?2, ?3, ?4, 1)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        record.name,
+                        record.arn,
+                        record.created_ms,
+                        document
+                    ])
+                })
+                .map_err(write_sql)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(record.arn));
+            }
+            Ok(1)
+        })
+        .map(|_| ())
+    }
+
+    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
+        let name = name_of_arn(arn);
+        let found = self.read(|c| {
+            c.prepare_cached("SELECT name, arn, created_ms, document, version FROM state_machines WHERE name = ?1")?
+                .query_row([&name], |row| Ok((record_from_row(row)?, from_sql_int(row.get(4)?))))
+                .optional()
+        })?;
+        Ok(found.filter(|(r, _)| r.arn == arn))
+    }
+
+    fn update_state_machine(
+        &self,
+        record: &StateMachineRecord,
+        expected: Version,
+    ) -> Result<Version> {
+        let record = record.clone();
+        let document = json_text(&record.document)?;
+        let expected = to_sql_int(expected)?;
+        self.write(move |tx| {
+            let current: Option<i64> = tx
+                .prepare_cached("SELECT version FROM state_machines WHERE name = ?1 AND arn = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![record.name, record.arn], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(write_sql)?;
+            match current {
+                None => Err(Error::NotFound(record.arn)),
+                Some(version) if version != expected => Err(Error::Conflict(record.arn)),
+                Some(version) => {
+                    tx.prepare_cached(
+                        "UPDATE state_machines SET document = ?1, version = ?2 WHERE name = ?3",
+                    )
+                    .and_then(|mut s| s.execute(params![document, version + 1, record.name]))
+                    .map_err(write_sql)?;
+                    Ok(from_sql_int(version + 1))
+                }
+            }
+        })
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+        let arn = arn.to_string();
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM state_machines WHERE name = ?1 AND arn = ?2")
+                .and_then(|mut s| s.execute(params![name_of_arn(&arn), arn]))
+                .map(|n| n as u64)
+                .map_err(write_sql)
+        })
+        .map(|n| n > 0)
+    }
+
+    fn list_state_machines(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StateMachineRecord>> {
+        self.read(|c| page_by_name(c, "state_machines", cursor, limit))
+    }
+}
+
+impl ActivityStore for SqliteStore {
+    fn create_activity(&self, record: &ActivityRecord) -> Result<()> {
+        let record = record.clone();
+        let document = json_text(&record.document)?;
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO activities(name, arn, created_ms, document) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| s.execute(params![record.name, record.arn, record.created_ms, document]))
+                .map_err(write_sql)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(record.arn));
+            }
+            Ok(1)
+        })
+        .map(|_| ())
+    }
+
+    fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
+        let name = name_of_arn(arn);
+        let found = self.read(|c| {
+            c.prepare_cached(
+                "SELECT name, arn, created_ms, document FROM activities WHERE name = ?1",
+            )?
+            .query_row([&name], record_from_row)
+            .optional()
+        })?;
+        Ok(found.filter(|r| r.arn == arn))
+    }
+
+    fn delete_activity(&self, arn: &str) -> Result<bool> {
+        let arn = arn.to_string();
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM activities WHERE name = ?1 AND arn = ?2")
+                .and_then(|mut s| s.execute(params![name_of_arn(&arn), arn]))
+                .map(|n| n as u64)
+                .map_err(write_sql)
+        })
+        .map(|n| n > 0)
+    }
+
+    fn list_activities(&self, cursor: Option<&str>, limit: usize) -> Result<Page<ActivityRecord>> {
+        self.read(|c| page_by_name(c, "activities", cursor, limit))
+    }
+}
+
+impl ExecutionStore for SqliteStore {
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        history: &[StoredEvent],
+        effects: &Effects,
+    ) -> Result<Version> {
+        let record = record.clone();
+        let history = history.to_vec();
+        let effects = effects.clone();
+        let summary = json_text(&record.summary)?;
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO executions(arn, machine_arn, name, status, start_ms, stop_ms, summary, state, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        record.arn,
+                        record.state_machine_arn,
+                        record.name,
+                        record.status,
+                        record.start_ms,
+                        record.stop_ms,
+                        summary,
+                        record.state
+                    ])
+                })
+                .map_err(write_sql)?;
+            if inserted == 0 {
+                return Err(Error::AlreadyExists(record.arn));
+            }
+            let id = tx.last_insert_rowid();
+            apply_effects(tx, &effects)?;
+            append_history(tx, id, &history)?;
+            Ok(1)
+        })
+    }
+
+    fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE arn = ?1"
+            ))?
+            .query_row([arn], execution_from_row)
+            .optional()
+        })
+    }
+
+    fn commit(&self, transition: &Transition) -> Result<Version> {
+        let transition = transition.clone();
+        let summary = json_text(&transition.record.summary)?;
+        let expected = to_sql_int(transition.expected_version)?;
+        self.write(move |tx| {
+            let record = &transition.record;
+            let current: Option<(i64, i64)> = tx
+                .prepare_cached("SELECT id, version FROM executions WHERE arn = ?1")
+                .and_then(|mut s| s.query_row([&record.arn], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(write_sql)?;
+            let (id, version) = match current {
+                None => return Err(Error::NotFound(record.arn.clone())),
+                Some((_, version)) if version != expected => {
+                    return Err(Error::Conflict(format!("{} is at version {version}, not {expected}", record.arn)))
+                }
+                Some(found) => found,
+            };
+            apply_effects(tx, &transition.effects)?;
+            tx.prepare_cached(
+                "UPDATE executions SET status = ?1, stop_ms = ?2, summary = ?3, state = ?4, version = ?5 WHERE id = ?6",
+            )
+            .and_then(|mut s| s.execute(params![record.status, record.stop_ms, summary, record.state, version + 1, id]))
+            .map_err(write_sql)?;
+            append_history(tx, id, &transition.history)?;
+            Ok(from_sql_int(version + 1))
+        })
+    }
+
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>> {
+        let (after_start, after_arn) = match &query.cursor {
+            Some(cursor) => {
+                let (start, arn) = parse_execution_cursor(cursor)?;
+                (Some(start), arn)
+            }
+            None => (None, String::new()),
+        };
+        let limit = query.limit.max(1);
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let mut items = self.read(|c| {
+            let sql = format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions
+                 WHERE machine_arn = ?1 AND (?2 IS NULL OR status = ?2)
+                   AND (?3 IS NULL OR start_ms < ?3 OR (start_ms = ?3 AND arn > ?4))
+                 ORDER BY start_ms DESC, arn LIMIT ?5"
+            );
+            c.prepare_cached(&sql)?
+                .query_map(
+                    params![
+                        query.state_machine_arn,
+                        query.status,
+                        after_start,
+                        after_arn,
+                        fetch
+                    ],
+                    execution_from_row,
+                )?
+                .map(|row| row.map(|(record, _)| record))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|r| execution_cursor(r.start_ms, &r.arn))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    fn running_executions(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT arn FROM executions WHERE status = 'RUNNING' ORDER BY arn")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
+        let limit = i64::try_from(query.limit.max(1)).unwrap_or(i64::MAX);
+        let sql = if query.reverse {
+            "SELECT h.id, h.body FROM history h JOIN executions e ON e.id = h.execution
+             WHERE e.arn = ?1 AND (?2 IS NULL OR h.id < ?2) ORDER BY h.id DESC LIMIT ?3"
+        } else {
+            "SELECT h.id, h.body FROM history h JOIN executions e ON e.id = h.execution
+             WHERE e.arn = ?1 AND (?2 IS NULL OR h.id > ?2) ORDER BY h.id LIMIT ?3"
+        };
+        let after = query.after_id.map(to_sql_int).transpose()?;
+        self.read(|c| {
+            c.prepare_cached(sql)?
+                .query_map(params![execution_arn, after, limit], |r| {
+                    Ok(StoredEvent {
+                        id: from_sql_int(r.get(0)?),
+                        body: r.get(1)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+}
+
+impl TimerStore for SqliteStore {
+    fn due_timers(&self, now_ms: i64, limit: usize) -> Result<Vec<TimerRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT fire_at_ms, execution_arn, timer_id FROM timers WHERE fire_at_ms <= ?1
+                 ORDER BY fire_at_ms, execution_arn, timer_id LIMIT ?2",
+            )?
+            .query_map(params![now_ms, limit], |r| {
+                Ok(TimerRecord {
+                    fire_at_ms: r.get(0)?,
+                    execution_arn: r.get(1)?,
+                    timer_id: from_sql_int(r.get(2)?),
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn next_timer(&self) -> Result<Option<TimerRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT fire_at_ms, execution_arn, timer_id FROM timers ORDER BY fire_at_ms, execution_arn, timer_id LIMIT 1",
+            )?
+            .query_row([], |r| {
+                Ok(TimerRecord { fire_at_ms: r.get(0)?, execution_arn: r.get(1)?, timer_id: from_sql_int(r.get(2)?) })
+            })
+            .optional()
+        })
+    }
+}
+
+impl ActivityTaskStore for SqliteStore {
+    fn peek_activity_tasks(
+        &self,
+        activity_arn: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityTaskRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT token, activity_arn, created_ms, execution_arn, task_id, input FROM activity_tasks
+                 WHERE activity_arn = ?1 ORDER BY created_ms, token LIMIT ?2",
+            )?
+            .query_map(params![activity_arn, limit], |r| {
+                Ok(ActivityTaskRecord {
+                    task_token: r.get(0)?,
+                    activity_arn: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    execution_arn: r.get(3)?,
+                    task_id: from_sql_int(r.get(4)?),
+                    input: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}
+
+impl TaskTokenStore for SqliteStore {
+    fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT token, execution_arn, task_id FROM task_tokens WHERE token = ?1",
+            )?
+            .query_row([token], |r| {
+                Ok(TaskTokenRecord {
+                    token: r.get(0)?,
+                    execution_arn: r.get(1)?,
+                    task_id: from_sql_int(r.get(2)?),
+                })
+            })
+            .optional()
+        })
+    }
+}

@@ -1,1 +1,267 @@
 #![forbid(unsafe_code)]
+//! The Store port: what the API and the execution driver need to keep between requests and
+//! across restarts. Split by capability (state machines, activities, executions, history,
+//! timers, activity tasks, task tokens) so each caller takes the narrowest trait.
+//!
+//! The one rule every adapter keeps: an execution's new state, its new history events and
+//! the timers, activity tasks and task tokens its commands create or retire are written in
+//! one atomic operation, conditional on the version the writer read ([`ExecutionStore::commit`]).
+//! Two drivers racing on one execution therefore never both apply an event: the loser gets
+//! [`Error::Conflict`] and re-reads. A DynamoDB adapter implements the same contract with one
+//! `TransactWriteItems` and a condition on the version attribute.
+//!
+//! Documents (`StateMachineRecord::document`, `ExecutionRecord::summary`) are opaque JSON the
+//! API owns; the decider's serialised `Execution` is opaque bytes. The store only indexes the
+//! fields it must query on (names, status, start time, fire time).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+mod memory;
+pub mod suite;
+
+pub use memory::MemoryStore;
+
+/// Optimistic-concurrency version of a record: 1 when created, +1 per committed write.
+pub type Version = u64;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The record changed since it was read (or a claimed activity task was already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The paging cursor was not produced by this store.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The underlying database failed (I/O, corruption, closed writer).
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A state machine (or activity: same shape) as the API stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachineRecord {
+    pub arn: String,
+    pub name: String,
+    pub created_ms: i64,
+    /// Everything else DescribeStateMachine returns (definition, roleArn, type, tags, ...).
+    pub document: Value,
+}
+
+/// An activity: the same shape as a state machine record.
+pub type ActivityRecord = StateMachineRecord;
+
+/// One execution's indexed fields, its API summary and the decider's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    /// AWS's status spelling: `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+    /// What DescribeExecution returns beyond the indexed fields (input, output, error, ...).
+    pub summary: Value,
+    /// The decider's serialised execution state.
+    pub state: Vec<u8>,
+}
+
+/// One history event: its id and its serialised body (the adapter never parses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: u64,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TimerRecord {
+    pub fire_at_ms: i64,
+    pub execution_arn: String,
+    pub timer_id: u64,
+}
+
+/// A task waiting in an activity's queue for a GetActivityTask poller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityTaskRecord {
+    pub activity_arn: String,
+    pub task_token: String,
+    pub execution_arn: String,
+    pub task_id: u64,
+    /// The task's input as JSON text (GetActivityTask returns it verbatim).
+    pub input: String,
+    pub created_ms: i64,
+}
+
+/// What a task token stands for: which execution's which open task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTokenRecord {
+    pub token: String,
+    pub execution_arn: String,
+    pub task_id: u64,
+}
+
+/// The side effects committed atomically with an execution's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub timers_add: Vec<TimerRecord>,
+    /// Timers to delete (fired or cancelled), matched on execution and timer id only
+    /// (`fire_at_ms` is ignored); missing ones are ignored.
+    pub timers_remove: Vec<TimerRecord>,
+    pub activity_tasks_add: Vec<ActivityTaskRecord>,
+    /// Tokens of queued activity tasks a poller takes: each must still be queued, otherwise
+    /// the whole write fails with [`Error::Conflict`] (a task is handed out exactly once).
+    pub activity_tasks_claim: Vec<String>,
+    /// Queued activity tasks that are no longer wanted; missing ones are ignored.
+    pub activity_tasks_remove: Vec<String>,
+    pub tokens_add: Vec<TaskTokenRecord>,
+    pub tokens_remove: Vec<String>,
+}
+
+impl Effects {
+    pub fn is_empty(&self) -> bool {
+        self == &Effects::default()
+    }
+}
+
+/// One conditional write of an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The version the writer read; the write fails with [`Error::Conflict`] if it moved on.
+    pub expected_version: Version,
+    pub record: ExecutionRecord,
+    /// New history events, ids continuing the stored ones.
+    pub history: Vec<StoredEvent>,
+    pub effects: Effects,
+}
+
+/// One page of a listing. `next` is an opaque cursor for the following page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutionQuery {
+    pub state_machine_arn: String,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// Where a history read starts and in which direction it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HistoryQuery {
+    /// Return events strictly after (or, reversed, strictly before) this id.
+    pub after_id: Option<u64>,
+    pub limit: usize,
+    pub reverse: bool,
+}
+
+/// State machines. Listing order is by name, like AWS.
+pub trait StateMachineStore: Send + Sync {
+    /// Fails with [`Error::AlreadyExists`] if the ARN is taken.
+    fn create_state_machine(&self, record: &StateMachineRecord) -> Result<()>;
+    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>>;
+    /// Conditional on `expected`; [`Error::NotFound`] if it was deleted.
+    fn update_state_machine(
+        &self,
+        record: &StateMachineRecord,
+        expected: Version,
+    ) -> Result<Version>;
+    /// Returns whether it existed.
+    fn delete_state_machine(&self, arn: &str) -> Result<bool>;
+    fn list_state_machines(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StateMachineRecord>>;
+}
+
+/// Activities. Listing order is by name.
+pub trait ActivityStore: Send + Sync {
+    fn create_activity(&self, record: &ActivityRecord) -> Result<()>;
+    fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>>;
+    fn delete_activity(&self, arn: &str) -> Result<bool>;
+    fn list_activities(&self, cursor: Option<&str>, limit: usize) -> Result<Page<ActivityRecord>>;
+}
+
+/// Executions with their history: every write is atomic with its history and effects.
+pub trait ExecutionStore: Send + Sync {
+    /// Creates the execution with its first history events and effects. If the ARN exists,
+    /// nothing is written and [`Error::AlreadyExists`] is returned (the caller applies AWS's
+    /// idempotency rule by reading the existing record).
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        history: &[StoredEvent],
+        effects: &Effects,
+    ) -> Result<Version>;
+    fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>>;
+    /// The atomic, version-conditional write of a state transition.
+    fn commit(&self, transition: &Transition) -> Result<Version>;
+    /// Newest first (by start time, then ARN), optionally only one status.
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>>;
+    /// ARNs of every `RUNNING` execution: what a restarted server resumes.
+    fn running_executions(&self) -> Result<Vec<String>>;
+    fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>>;
+}
+
+/// Timers persist so a restart fires them late rather than never.
+pub trait TimerStore: Send + Sync {
+    /// Up to `limit` timers due at `now_ms` or earlier, earliest first.
+    fn due_timers(&self, now_ms: i64, limit: usize) -> Result<Vec<TimerRecord>>;
+    /// The earliest pending timer, if any.
+    fn next_timer(&self) -> Result<Option<TimerRecord>>;
+}
+
+/// Activity task queues (written through [`Effects`], read here).
+pub trait ActivityTaskStore: Send + Sync {
+    /// The oldest queued tasks of one activity, oldest first.
+    fn peek_activity_tasks(
+        &self,
+        activity_arn: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityTaskRecord>>;
+}
+
+/// Task tokens (written through [`Effects`], read here).
+pub trait TaskTokenStore: Send + Sync {
+    fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>>;
+}
+
+/// The whole port, for shells that wire one adapter into everything.
+pub trait Store:
+    StateMachineStore + ActivityStore + ExecutionStore + TimerStore + ActivityTaskStore + TaskTokenStore
+{
+}
+
+impl<T> Store for T where
+    T: StateMachineStore
+        + ActivityStore
+        + ExecutionStore
+        + TimerStore
+        + ActivityTaskStore
+        + TaskTokenStore
+{
+}
+
+/// The cursor of an execution listing: the sort key of the last item returned. Shared so
+/// every adapter accepts the same tokens.
+pub fn execution_cursor(start_ms: i64, arn: &str) -> String {
+    format!("{start_ms}/{arn}")
+}
+
+/// Parses an [`execution_cursor`]; [`Error::InvalidCursor`] for anything else.
+pub fn parse_execution_cursor(cursor: &str) -> Result<(i64, String)> {
+    let (start, arn) = cursor.split_once('/').ok_or(Error::InvalidCursor)?;
+    let start_ms = start.parse::<i64>().map_err(|_| Error::InvalidCursor)?;
+    Ok((start_ms, arn.to_string()))
+}

@@ -1376,6 +1376,10 @@ impl<'a> Checker<'a> {
                             JsonataReference::StatesErrorOutput if !error_output_allowed => {
                                 "Field '$states.errorOutput' does not exist.".to_owned()
                             }
+                            JsonataReference::Eval => {
+                                "The JSONata function '$eval' is not supported; use '$parse' instead."
+                                    .to_owned()
+                            }
                             JsonataReference::TopLevel(name) => {
                                 format!("Reference to '{name}' at the top level is not supported.")
                             }

@@ -126,6 +126,8 @@ pub(crate) enum JsonataReference {
     DoubleDollar,
     StatesResult,
     StatesErrorOutput,
+    /// A call of `$eval`, which Step Functions does not offer (`$parse` replaces it).
+    Eval,
     /// A field of the (absent) input document, e.g. `phone` in `{% phone.number %}`.
     TopLevel(String),
 }
@@ -158,6 +160,16 @@ pub(crate) fn jsonata_references(body: &str) -> Vec<JsonataReference> {
             .iter()
             .collect();
         index = name_end;
+        if name == "eval" {
+            let mut cursor = name_end;
+            while chars.get(cursor).is_some_and(|c| c.is_whitespace()) {
+                cursor += 1;
+            }
+            if chars.get(cursor) == Some(&'(') {
+                found.push(JsonataReference::Eval);
+            }
+            continue;
+        }
         if name != "states" {
             continue;
         }

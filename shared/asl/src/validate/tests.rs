@@ -893,6 +893,21 @@ fn jsonata_expressions_cannot_read_what_aws_does_not_offer() {
             "Reference to 'phone' at the top level is not supported.".into()
         )
     );
+    assert_eq!(
+        only_error(jsonata(
+            json!({"E": {"Type": "Pass", "Output": {"v": "{% $eval('1 + 1') %}"}, "End": true}})
+        )),
+        (
+            "UNSUPPORTED_JSONATA_EXPRESSION".into(),
+            "/States/E/Output/v".into(),
+            "The JSONata function '$eval' is not supported; use '$parse' instead.".into()
+        )
+    );
+    // A variable named `eval` is not the function, nor is `$eval` inside a string.
+    assert!(check(jsonata(
+        json!({"P": {"Type": "Pass", "Output": "{% [$eval, '$eval(1)'] %}", "End": true}})
+    ))
+    .is_valid());
     // A string literal that mentions $$ is not a reference.
     assert!(check(jsonata(
         json!({"P": {"Type": "Pass", "Output": "{% '$$' & \"$states.result\" %}", "End": true}})

@@ -35,7 +35,11 @@ impl Runner<'_> {
             }))
         };
         let fault = match (resolve(error, "ErrorPath"), resolve(cause, "CausePath")) {
-            (Ok(error), Ok(cause)) => Fault { error, cause },
+            (Ok(error), Ok(cause)) => Fault {
+                error,
+                cause,
+                evaluation: None,
+            },
             (Err(f), _) | (_, Err(f)) => f,
         };
         self.end_thread(tid, Err(fault));

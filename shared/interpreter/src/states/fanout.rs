@@ -18,7 +18,7 @@ impl Runner<'_> {
         self.exec.next_thread = self.exec.next_thread.wrapping_add(1);
         let mut thread = Thread::new(Some(parent), start, input, last_event);
         thread.silent = silent || self.silent(parent.thread);
-        self.exec.threads.insert(child, thread);
+        self.exec.threads.insert(child, Box::new(thread));
         self.work.push_back(Work::Run(child));
         child
     }
@@ -32,6 +32,7 @@ impl Runner<'_> {
             Some(Phase::Fanout(f)) => f.results,
             _ => return,
         };
+        let run_started = self.thread(tid).map_or(0, |t| t.last_event);
         if distributed(state) {
             self.emit(tid, "MapRunSucceeded", Value::Null);
         }
@@ -42,6 +43,11 @@ impl Runner<'_> {
             &format!("{}StateSucceeded", state.type_name),
             Value::Null,
         );
+        if distributed(state) && self.machine.exit_follows_map_run_start {
+            if let Some(t) = self.thread_mut(tid) {
+                t.last_event = run_started;
+            }
+        }
         self.complete(tid, Value::Array(results));
     }
 

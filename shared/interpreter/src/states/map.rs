@@ -2,7 +2,7 @@ use crate::execution::{ContextExtra, Fanout, Fault, Parent, Phase, Runner, Threa
 use crate::flow::Failure;
 use crate::history::details;
 use crate::history::json_text;
-use crate::machine::{CState, IoPath, MapSpec, Setting};
+use crate::machine::{CState, IoPath, MapSpec, ResultPath, Setting};
 use crate::states::wait::plain;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ impl Runner<'_> {
     }
 
     /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label or id>:<id>`.
-    fn map_run_arn(&self, spec: &MapSpec) -> String {
+    pub(crate) fn map_run_arn(&self, spec: &MapSpec) -> String {
         let mut entropy = crate::flow::SeededEntropy {
             seed: self.ctx.seed ^ self.exec.event_count,
             counter: &self.entropy_counter,
@@ -53,6 +53,28 @@ impl Runner<'_> {
     /// Map: one iteration thread per item, at most MaxConcurrency at a time. A Distributed
     /// Map runs its iterations the same way, as child executions outside this history.
     pub(crate) fn run_map(&mut self, tid: ThreadId, state: &CState, spec: &MapSpec) {
+        // When nothing can read the raw input's items again (no Retry or Catch re-reads the
+        // input, and OutputPath keeps only what ResultPath wrote), they are moved out of it
+        // instead of copied.
+        let moved = match (&spec.items_path, &state.result_path, &state.output_path) {
+            (IoPath::Path(items), ResultPath::Path(rp), IoPath::Path(op))
+                if state.retry.is_empty()
+                    && state.catch.is_empty()
+                    && state.input_path == IoPath::Whole
+                    && spec.item_selector.is_none()
+                    && spec.reader.is_none()
+                    && !items.is_context()
+                    // Settings read from the input after this point must see it whole.
+                    && matches!(spec.max_concurrency, Setting::Fixed(_))
+                    && !matches!(spec.tolerated_count, Some(Setting::Path { .. }))
+                    && !matches!(spec.tolerated_percentage, Some(Setting::Path { .. }))
+                    && rp.text() == op.text() =>
+            {
+                self.thread_mut(tid)
+                    .and_then(|t| crate::flow::take_in_place(&mut t.input, items))
+            }
+            _ => None,
+        };
         let prepared = (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
             // The effective input is copied only when an ItemSelector reads it later.
@@ -66,6 +88,7 @@ impl Runner<'_> {
             let items = match &spec.items_path {
                 // With an ItemReader the items come from the reader; ItemsPath is ignored.
                 _ if spec.reader.is_some() => Value::Array(Vec::new()),
+                _ if moved.is_some() => moved.unwrap_or_default(),
                 IoPath::Path(p) => self.eval(
                     tid,
                     scope_input,
@@ -104,6 +127,10 @@ impl Runner<'_> {
             Err(fault) => return self.fail(tid, fault),
         };
         let total = items.len();
+        if !spec.distributed && !self.silent(tid) {
+            // Each iteration of an inline Map records at least four events.
+            self.reserve_history(total.saturating_mul(4).saturating_add(4));
+        }
         let started = self.emit(tid, "MapStateStarted", details([("length", total.into())]));
         // AWS reads the failure tolerance only once the Map has started.
         let tolerance = (|| {
@@ -259,7 +286,15 @@ impl Runner<'_> {
                     ]),
                 )
             };
+            let jsonata_selector = state
+                .jsonata
+                .as_ref()
+                .and_then(|j| j.item_selector.as_ref().map(|t| (&**j, t)));
             let input = match &spec.item_selector {
+                None if jsonata_selector.is_some() => match jsonata_selector {
+                    Some((j, selector)) => self.jsonata_item(tid, state, j, selector, index, &item),
+                    None => Ok(item),
+                },
                 None => Ok(item),
                 Some(selector) => {
                     let effective = match self.thread(tid).map(|t| &t.phase) {

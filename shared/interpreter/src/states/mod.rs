@@ -3,10 +3,11 @@
 mod choice;
 mod fail;
 mod fanout;
+mod jsonata;
 mod map;
 mod parallel;
 mod pass;
 mod read;
 mod succeed;
-mod task;
-mod wait;
+pub(crate) mod task;
+pub(crate) mod wait;

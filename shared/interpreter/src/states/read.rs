@@ -3,7 +3,8 @@
 
 use crate::api::{Command, TaskId};
 use crate::execution::{ContextExtra, Fanout, Fault, Phase, Reading, Runner, ThreadId};
-use crate::machine::{CState, Kind, Setting};
+use crate::jsonata::{JTemplate, Produced};
+use crate::machine::{CState, JSpec, Kind, Setting};
 use crate::reader::{self, ReaderSpec};
 use crate::states::wait::plain;
 use serde_json::Value;
@@ -30,6 +31,30 @@ impl Runner<'_> {
                 |s, _| path.select(s),
             )?,
         };
+        count_of(&value, field)
+    }
+
+    /// A JSONata count setting of the reader or batcher (0 when absent).
+    fn jsonata_count(
+        &self,
+        tid: ThreadId,
+        j: &JSpec,
+        template: Option<&JTemplate>,
+        field: &str,
+    ) -> Result<u64, Fault> {
+        match template {
+            None => Ok(0),
+            Some(t) => count_of(
+                &self.jsonata_eval(tid, j, t, field, Produced::Nothing, ContextExtra::default())?,
+                field,
+            ),
+        }
+    }
+}
+
+/// A count: a non-negative integer (or a string holding one).
+fn count_of(value: &Value, field: &str) -> Result<u64, Fault> {
+    {
         let number = match &value {
             Value::Number(n) => n.as_i64(),
             Value::String(s) => s.trim().parse().ok(),
@@ -43,11 +68,13 @@ impl Runner<'_> {
             )),
             None => Err(Fault::new(
                 ITEM_READER_FAILED,
-                format!("field {field} must be an integer, got {}", plain(&value)),
+                format!("field {field} must be an integer, got {}", plain(value)),
             )),
         }
     }
+}
 
+impl Runner<'_> {
     /// After MapRunStarted: ask the shell for the reader's object.
     pub(crate) fn start_reading(
         &mut self,
@@ -58,6 +85,26 @@ impl Runner<'_> {
     ) {
         let prepared = (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
+            if let Some(j) = &state.jsonata {
+                let max_items = self.jsonata_count(
+                    tid,
+                    j,
+                    j.reader_max_items.as_ref(),
+                    "ItemReader/ReaderConfig/MaxItems",
+                )?;
+                let request = match &j.reader_arguments {
+                    Some(t) => self.jsonata_eval(
+                        tid,
+                        j,
+                        t,
+                        "ItemReader/Arguments",
+                        Produced::Nothing,
+                        ContextExtra::default(),
+                    )?,
+                    None => Value::Object(serde_json::Map::new()),
+                };
+                return Ok((Value::Null, max_items, request));
+            }
             let scope = self.input_path(tid, state, input)?;
             let max_items = self.count(tid, &scope, spec.max_items.as_ref(), "MaxItems")?;
             let request = match &spec.parameters {
@@ -140,6 +187,43 @@ impl Runner<'_> {
             }
             match &spec.batcher {
                 None => Ok(items),
+                Some(_) if state.jsonata.is_some() => {
+                    let Some(j) = state.jsonata.as_deref() else {
+                        return Ok(items);
+                    };
+                    let per_batch = self.jsonata_count(
+                        tid,
+                        j,
+                        j.batch_max_items.as_ref(),
+                        "ItemBatcher/MaxItemsPerBatch",
+                    )?;
+                    let bytes = self.jsonata_count(
+                        tid,
+                        j,
+                        j.batch_max_bytes.as_ref(),
+                        "ItemBatcher/MaxInputBytesPerBatch",
+                    )?;
+                    let batch_input = j
+                        .batch_input
+                        .as_ref()
+                        .map(|t| {
+                            self.jsonata_eval(
+                                tid,
+                                j,
+                                t,
+                                "ItemBatcher/BatchInput",
+                                Produced::Nothing,
+                                ContextExtra::default(),
+                            )
+                        })
+                        .transpose()?;
+                    Ok(reader::batches(
+                        items,
+                        per_batch,
+                        bytes,
+                        batch_input.as_ref(),
+                    ))
+                }
                 Some(batcher) => {
                     let per_batch =
                         self.count(tid, &scope, batcher.max_items.as_ref(), "MaxItemsPerBatch")?;

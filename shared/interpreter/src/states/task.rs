@@ -16,6 +16,9 @@ fn task_token(seed: u64, task_id: TaskId) -> String {
     format!("{a:016x}{b:016x}{c:016x}{d:016x}")
 }
 
+/// A task's effective parameters, credentials, TimeoutSeconds and HeartbeatSeconds.
+pub(crate) type TaskInputs = (Value, Option<Value>, Option<u64>, Option<u64>);
+
 /// Names of the history events of one resource family.
 struct Family {
     scheduled: &'static str,
@@ -122,11 +125,37 @@ impl Runner<'_> {
                 }
             );
         let token = task_token(self.ctx.seed, task_id);
-        let prepared = (|| {
+        let prepared = if let Some(j) = &state.jsonata {
+            self.jsonata_task_inputs(tid, state, j, needs_token.then_some(token.as_str()))
+        } else {
+            self.task_inputs(tid, state, spec, needs_token.then_some(token.as_str()))
+        };
+        let (parameters, credentials, timeout, heartbeat) = match prepared {
+            Ok(p) => p,
+            Err(fault) => return self.fail(tid, fault),
+        };
+        self.schedule_task(
+            tid,
+            state,
+            spec,
+            (parameters, credentials, timeout, heartbeat),
+            needs_token.then_some(token),
+        );
+    }
+
+    /// A JSONPath Task's effective parameters, credentials, timeout and heartbeat.
+    fn task_inputs(
+        &self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &TaskSpec,
+        token: Option<&str>,
+    ) -> Result<TaskInputs, Fault> {
+        (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
             let effective = self.input_path(tid, state, input)?;
             let extra = ContextExtra {
-                task_token: needs_token.then_some(token.as_str()),
+                task_token: token,
                 map_item: None,
             };
             let parameters = match &state.parameters {
@@ -148,11 +177,20 @@ impl Runner<'_> {
             let timeout = self.resolve_seconds(tid, &effective, &spec.timeout)?;
             let heartbeat = self.resolve_seconds(tid, &effective, &spec.heartbeat)?;
             Ok::<_, Fault>((parameters, credentials, timeout, heartbeat))
-        })();
-        let (parameters, credentials, timeout, heartbeat) = match prepared {
-            Ok(p) => p,
-            Err(fault) => return self.fail(tid, fault),
-        };
+        })()
+    }
+
+    /// Records `*Scheduled` and asks the shell to run the task.
+    fn schedule_task(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &TaskSpec,
+        inputs: TaskInputs,
+        token: Option<String>,
+    ) {
+        let (parameters, credentials, timeout, heartbeat) = inputs;
+        let task_id = self.exec.next_task;
         self.exec.next_task += 1;
         self.exec.tasks.insert(task_id, tid);
         let fam = family(&spec.kind);
@@ -194,7 +232,7 @@ impl Runner<'_> {
             input: parameters,
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
-            task_token: needs_token.then_some(token),
+            task_token: token,
             credentials,
         });
         let now = self.ctx.now_ms;
@@ -325,6 +363,7 @@ impl Runner<'_> {
             let fault = Fault {
                 error: Some("States.ItemReaderFailed".into()),
                 cause: fault.cause.or(fault.error),
+                evaluation: None,
             };
             return self.items_read(tid, Err(fault));
         }
@@ -353,6 +392,7 @@ impl Runner<'_> {
         let fault = Fault {
             error: Some(error.to_string()),
             cause: Some(String::new()),
+            evaluation: None,
         };
         self.emit(
             tid,

@@ -92,6 +92,23 @@ impl Runner<'_> {
             Some(Phase::Wait { effective, .. }) => effective,
             _ => return,
         };
+        if let Some(j) = &state.jsonata {
+            let finished = self.jsonata_finish(
+                tid,
+                state,
+                j,
+                crate::jsonata::Produced::Nothing,
+                j.output.as_ref(),
+                j.assign.as_ref(),
+            );
+            return match finished {
+                Ok((output, assigned)) => {
+                    let output = output.unwrap_or(effective);
+                    self.exit(tid, state, output, assigned, state.next)
+                }
+                Err(fault) => self.fail(tid, fault),
+            };
+        }
         let finished = self
             .assign(tid, state.assign.as_ref(), &effective, state.uses_context)
             .and_then(|assigned| Ok((self.output_path(tid, state, effective)?, assigned)));

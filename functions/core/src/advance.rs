@@ -1,0 +1,87 @@
+//! The `advance` function: the target of the bus rule for advance events and the consumer of
+//! the timer queue. Each message is one [`Engine::handle`].
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+
+use crate::engine::{Applied, Engine, EngineError};
+use crate::message::Message;
+
+/// What invokes the function: an EventBridge rule (one event), the SQS timer queue (a
+/// batch), or the sweep schedule (its constant input `{"sweep": {"graceSeconds": N}}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AdvanceTrigger {
+    Sqs(SqsEvent),
+    EventBridge(Box<EventBridgeEvent<Message>>),
+    Sweep { sweep: Sweep },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sweep {
+    /// How late a timer must be before its message counts as lost.
+    pub grace_seconds: u32,
+}
+
+/// Handles an EventBridge event; an error makes Lambda retry it (EventBridge's async retry).
+pub async fn handle_event(
+    engine: &Engine,
+    event: EventBridgeEvent<Message>,
+) -> Result<Applied, EngineError> {
+    engine.handle(event.detail).await
+}
+
+/// Handles a batch of timer messages. Failed ones are reported (ReportBatchItemFailures) so
+/// only they come back; an unreadable body is dropped with a log line, as redelivering it
+/// could never succeed.
+pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let message: Message = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                eprintln!("cairn advance: dropping unreadable message {id}: {e}");
+                continue;
+            }
+            None => {
+                eprintln!("cairn advance: dropping empty message {id}");
+                continue;
+            }
+        };
+        if let Err(error) = engine.handle(message).await {
+            eprintln!("cairn advance: message {id} failed and will be retried: {error}");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// Dispatches either trigger; the JSON answer is what Lambda expects back from each.
+pub async fn handle_trigger(
+    engine: &Engine,
+    trigger: AdvanceTrigger,
+) -> Result<serde_json::Value, EngineError> {
+    match trigger {
+        AdvanceTrigger::Sqs(event) => {
+            let response = handle_sqs(engine, event).await;
+            serde_json::to_value(response).map_err(|e| EngineError::Send(e.to_string()))
+        }
+        AdvanceTrigger::Sweep { sweep } => {
+            let resent = engine
+                .sweep_overdue_timers(i64::from(sweep.grace_seconds) * 1000)
+                .await?;
+            Ok(serde_json::json!({"resentTimers": resent}))
+        }
+        AdvanceTrigger::EventBridge(event) => {
+            let applied = handle_event(engine, *event).await?;
+            Ok(serde_json::json!({"applied": format!("{applied:?}")}))
+        }
+    }
+}

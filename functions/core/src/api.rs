@@ -1,0 +1,257 @@
+//! The `api` function: API Gateway (REST, proxy integration) in front of the Step Functions
+//! actions. The actions that move an execution (StartExecution, StopExecution,
+//! SendTaskSuccess/Failure/Heartbeat) go through the [`Engine`], so their follow-up work
+//! leaves as messages; every other action (and StartSyncExecution, which runs an Express
+//! execution to its end inside the invocation) is the shared [`cairn_api::Api`].
+//!
+//! Routing, in order: the AWS JSON 1.0 header `X-Amz-Target: AWSStepFunctions.<Action>`;
+//! the path `/executions` (StartExecution) or `/sync-executions` (StartSyncExecution); the
+//! last path segment as the action name.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use cairn_api::{Api, ApiError};
+use cairn_interpreter::Event;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+use crate::engine::{Applied, Engine, EngineError};
+
+/// The action a request names, if any.
+pub fn action_of(request: &ApiGatewayProxyRequest) -> Option<String> {
+    let target = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.as_str().eq_ignore_ascii_case("x-amz-target"))
+        .and_then(|(_, value)| value.to_str().ok());
+    if let Some(target) = target {
+        return target.strip_prefix("AWSStepFunctions.").map(str::to_string);
+    }
+    let path = request.path.as_deref().unwrap_or("");
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    match last {
+        "executions" => Some("StartExecution".into()),
+        "sync-executions" => Some("StartSyncExecution".into()),
+        "" => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(Body::Text(body.to_string()));
+    response
+}
+
+fn error_response(error: &ApiError) -> ApiGatewayProxyResponse {
+    let status = if error.is_server_fault() { 500 } else { 400 };
+    response(
+        status,
+        &json!({"__type": error.error_type, "message": error.message}),
+    )
+}
+
+fn internal(error: EngineError) -> ApiError {
+    match error {
+        EngineError::Api(api) => api,
+        other => ApiError::new("InternalFailure", other.to_string()),
+    }
+}
+
+/// Handles one API Gateway request.
+pub async fn handle_request(
+    engine: &Engine,
+    api: &Api,
+    request: ApiGatewayProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let Some(action) = action_of(&request) else {
+        return error_response(&ApiError::new(
+            "UnknownOperationException",
+            "The request names no action: send X-Amz-Target: AWSStepFunctions.<Action>",
+        ));
+    };
+    let body = request.body.as_deref().unwrap_or("");
+    let body: Value = if body.trim().is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_str(body) {
+            Ok(value) => value,
+            Err(e) => {
+                return error_response(&ApiError::new(
+                    "SerializationException",
+                    format!("the request body is not JSON: {e}"),
+                ))
+            }
+        }
+    };
+    match handle_action(engine, api, &action, body).await {
+        Ok(value) => response(200, &value),
+        Err(error) => error_response(&error),
+    }
+}
+
+fn string<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    body.get(field).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::new(
+            "ValidationException",
+            format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"),
+        )
+    })
+}
+
+fn opt_string(body: &Value, field: &str) -> Option<String> {
+    body.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+fn seconds(ms: i64) -> Value {
+    Value::from(ms as f64 / 1000.0)
+}
+
+/// Runs one action.
+pub async fn handle_action(
+    engine: &Engine,
+    api: &Api,
+    action: &str,
+    body: Value,
+) -> Result<Value, ApiError> {
+    match action {
+        "StartExecution" if is_express(engine, &body) => {
+            // Asynchronous Express is at-most-once and unobservable in AWS too: run it to its
+            // end inside this invocation and answer like StartExecution.
+            let api = api.clone();
+            let out = tokio::task::spawn_blocking(move || api.handle("StartSyncExecution", body))
+                .await
+                .map_err(|e| ApiError::new("InternalFailure", e.to_string()))??;
+            Ok(json!({"executionArn": out["executionArn"], "startDate": out["startDate"]}))
+        }
+        "GetActivityTask" => get_activity_task(api, body).await,
+        "StartExecution" => {
+            let machine = string(&body, "stateMachineArn")?;
+            let started = engine
+                .start(
+                    machine,
+                    body.get("name").and_then(Value::as_str),
+                    body.get("input").and_then(Value::as_str),
+                )
+                .await
+                .map_err(internal)?;
+            Ok(
+                json!({"executionArn": started.execution_arn, "startDate": seconds(started.start_ms)}),
+            )
+        }
+        "StopExecution" => {
+            let arn = string(&body, "executionArn")?;
+            let event = Event::Stop {
+                error: opt_string(&body, "error"),
+                cause: opt_string(&body, "cause"),
+            };
+            match engine.apply(arn, event).await.map_err(internal)? {
+                Applied::Missing => Err(ApiError::new(
+                    "ExecutionDoesNotExist",
+                    format!("Execution Does Not Exist: '{arn}'"),
+                )),
+                _ => {
+                    let stop = engine
+                        .store
+                        .get_execution(arn)
+                        .map_err(|e| internal(e.into()))?
+                        .and_then(|(record, _)| record.stop_ms)
+                        .unwrap_or_else(|| engine.now_ms());
+                    Ok(json!({"stopDate": seconds(stop)}))
+                }
+            }
+        }
+        "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
+            send_task_result(engine, action, &body).await
+        }
+        _ => {
+            // The shared actions block (GetActivityTask long-polls): keep them off the
+            // async threads.
+            let api = api.clone();
+            let action = action.to_string();
+            tokio::task::spawn_blocking(move || api.handle(&action, body))
+                .await
+                .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?
+        }
+    }
+}
+
+/// How long GetActivityTask waits for a task; API Gateway ends a request after 29 s.
+const ACTIVITY_POLL: Duration = Duration::from_secs(20);
+
+/// GetActivityTask as a loop of short shared-API polls: tasks are queued by other
+/// invocations, which cannot wake this one, so each round re-reads the queue.
+async fn get_activity_task(api: &Api, body: Value) -> Result<Value, ApiError> {
+    let until = Instant::now() + ACTIVITY_POLL;
+    loop {
+        let (api, request) = (api.clone(), body.clone());
+        let out = tokio::task::spawn_blocking(move || api.handle("GetActivityTask", request))
+            .await
+            .map_err(|e| ApiError::new("InternalFailure", e.to_string()))??;
+        if out.get("taskToken").is_some() || Instant::now() >= until {
+            return Ok(out);
+        }
+    }
+}
+
+fn is_express(engine: &Engine, body: &Value) -> bool {
+    let Some(arn) = body.get("stateMachineArn").and_then(Value::as_str) else {
+        return false;
+    };
+    matches!(
+        engine.store.get_state_machine(arn),
+        Ok(Some((record, _))) if record.document.get("type").and_then(Value::as_str) == Some("EXPRESS")
+    )
+}
+
+fn task_gone() -> ApiError {
+    ApiError::new(
+        "TaskTimedOut",
+        "Task Timed Out: 'Provided task does not exist anymore'",
+    )
+}
+
+async fn send_task_result(engine: &Engine, action: &str, body: &Value) -> Result<Value, ApiError> {
+    let token = string(body, "taskToken")?;
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new("InvalidToken", "Invalid token"));
+    }
+    let Some(record) = engine
+        .store
+        .get_task_token(token)
+        .map_err(|e| internal(e.into()))?
+    else {
+        return Err(task_gone());
+    };
+    let task_id = record.task_id;
+    let event = match action {
+        "SendTaskSuccess" => {
+            let text = string(body, "output")?;
+            let output = serde_json::from_str(text)
+                .map_err(|e| ApiError::new("InvalidOutput", format!("Invalid Output: '{e}'")))?;
+            Event::TaskSucceeded { task_id, output }
+        }
+        "SendTaskFailure" => Event::TaskFailed {
+            task_id,
+            error: opt_string(body, "error"),
+            cause: opt_string(body, "cause"),
+        },
+        _ => Event::Heartbeat { task_id },
+    };
+    match engine
+        .apply(&record.execution_arn, event)
+        .await
+        .map_err(internal)?
+    {
+        Applied::Applied(_) => Ok(json!({})),
+        _ => Err(task_gone()),
+    }
+}

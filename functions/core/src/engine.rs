@@ -1,0 +1,773 @@
+//! Drives Standard executions one message at a time: read the execution, drop the message if
+//! it no longer applies, feed it to the decider, write the new state, history and effects in
+//! one version-conditional transaction, then send what the decision asks for.
+//!
+//! Exactly-once: a message applies only while the timer or task it names is still open in
+//! the state read, and the write is conditional on that state's version. A duplicate or
+//! stale delivery finds the timer or task closed and writes nothing; of two racing
+//! deliveries one write wins and the other re-reads and finds it closed.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cairn_api::ApiError;
+use cairn_interpreter::{
+    Command, Context, Decision, Event, Execution, ExecutionInfo, IntegrationPattern, Machine,
+    MachineType, ResourceKind, Status, TaskId, TimerId,
+};
+use cairn_runtime::{Clock, TaskInvoker, TaskRequest};
+use cairn_store::{
+    ActivityTaskRecord, Effects, Error as StoreError, ExecutionRecord, Store, StoredEvent,
+    TaskTokenRecord, TimerRecord, Transition,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::message::Message;
+use crate::outbox::{Outbox, Outgoing};
+
+/// Conditional-write attempts before giving up on a hot execution (the message is then
+/// redelivered by its queue or bus).
+const MAX_ATTEMPTS: usize = 16;
+/// Overdue timers one sweep re-sends (the next sweep takes the rest).
+const SWEEP_BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A request the API rejects, with AWS's error code.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("sending: {0}")]
+    Send(String),
+    #[error("stored execution state of {0} is unreadable: {1}")]
+    State(String, String),
+    #[error("the state machine definition cannot be loaded: {0}")]
+    Definition(String),
+    #[error("{0}: too many concurrent writers")]
+    Contention(String),
+}
+
+/// What the store keeps for an execution beyond the decider's state. The same shape as
+/// `cairn serve`'s, so the shared API actions (DescribeExecution, GetExecutionHistory,
+/// DescribeStateMachineForExecution) read executions the functions wrote.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Persisted {
+    pub execution: Execution,
+    pub definition: String,
+    #[serde(default)]
+    pub tasks: BTreeMap<TaskId, OpenTask>,
+    #[serde(default)]
+    pub timers: BTreeMap<TimerId, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenTask {
+    pub command: Command,
+    /// `TaskStarted` was applied: the task runs (or ran) somewhere.
+    pub started: bool,
+}
+
+/// The outcome of [`Engine::start`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub execution_arn: String,
+    pub start_ms: i64,
+    /// False when an execution of that name already existed (AWS's idempotent start).
+    pub created: bool,
+    pub status: Status,
+}
+
+/// The outcome of [`Engine::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Written; the execution's status after the event.
+    Applied(Status),
+    /// The timer or task the event names is no longer open: nothing changed.
+    Duplicate,
+    /// The execution had already ended: nothing changed.
+    NotRunning,
+    /// No such execution.
+    Missing,
+}
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub outbox: Outbox,
+    invoker: Arc<dyn TaskInvoker>,
+    clock: Arc<dyn Clock>,
+    seeds: AtomicU64,
+    /// Conditional writes that lost a race and were retried (for tests and the bench).
+    pub conflicts: AtomicU64,
+    /// Committed execution writes.
+    pub writes: AtomicU64,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        outbox: Outbox,
+        invoker: Arc<dyn TaskInvoker>,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_i64(clock.now_ms());
+        Engine {
+            store,
+            outbox,
+            invoker,
+            clock,
+            seeds: AtomicU64::new(hasher.finish()),
+            conflicts: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn seed(&self) -> u64 {
+        // Entropy for UUIDs and task tokens: distinct per event, not reproducible across
+        // containers (tokens must not be guessable from an execution's history).
+        let n = self
+            .seeds
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(n);
+        hasher.finish()
+    }
+
+    fn region_account(&self) -> (&str, &str) {
+        (&self.outbox.settings.region, &self.outbox.settings.account)
+    }
+
+    /// StartExecution of a Standard state machine: validates like AWS, records the execution
+    /// with its first decision, then sends the timers and task runs that decision asks for.
+    pub async fn start(
+        &self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input_text: Option<&str>,
+    ) -> Result<Started, EngineError> {
+        let (machine_record, _) = self
+            .store
+            .get_state_machine(state_machine_arn)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{state_machine_arn}'"),
+                )
+            })?;
+        let name = match name {
+            Some(name) => {
+                check_name(name)?;
+                name.to_string()
+            }
+            None => uuid(self.seed()),
+        };
+        let input_text = input_text.unwrap_or("{}");
+        let input: Value = if input_text.trim().is_empty() {
+            return Err(ApiError::new(
+                "InvalidExecutionInput",
+                "Invalid State Machine Execution Input: 'Invalid execution input.'",
+            )
+            .into());
+        } else {
+            serde_json::from_str(input_text).map_err(|e| {
+                ApiError::new(
+                    "InvalidExecutionInput",
+                    format!("Invalid State Machine Execution Input: '{e}'"),
+                )
+            })?
+        };
+        let doc = |field: &str| {
+            machine_record
+                .document
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        if doc("type") == "EXPRESS" {
+            return Err(ApiError::new(
+                "StateMachineTypeNotSupported",
+                "Express executions are run by the api function (StartExecution or StartSyncExecution), not by the engine",
+            )
+            .into());
+        }
+        let definition = doc("definition");
+        let machine = load_machine(&definition)?;
+        let (region, account) = self.region_account();
+        let arn = format!(
+            "arn:aws:states:{region}:{account}:execution:{}:{name}",
+            machine_record.name
+        );
+        let now = self.now_ms();
+        let info = ExecutionInfo {
+            execution_arn: arn.clone(),
+            name: name.clone(),
+            state_machine_arn: machine_record.arn.clone(),
+            state_machine_name: machine_record.name.clone(),
+            role_arn: doc("roleArn"),
+            start_time_ms: now,
+            machine_type: MachineType::Standard,
+            redrive_count: 0,
+        };
+        let ctx = Context {
+            now_ms: now,
+            seed: self.seed(),
+        };
+        let (execution, decision) = Execution::start(&machine, input, info, &ctx);
+        let mut persisted = Persisted {
+            execution,
+            definition,
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+        };
+        let mut effects = Effects::default();
+        let mut outgoing = plan(&arn, &mut persisted, &decision, &mut effects);
+        let record = ExecutionRecord {
+            arn: arn.clone(),
+            state_machine_arn: machine_record.arn.clone(),
+            name: name.clone(),
+            status: persisted.execution.status().as_aws_str().to_string(),
+            start_ms: now,
+            stop_ms: None,
+            summary: summary(&persisted.execution, input_text),
+            state: Vec::new(),
+        };
+        let record = finish_record(record, &persisted, now)?;
+        let history = stored_history(&decision)?;
+        match self.store.create_execution(&record, &history, &effects) {
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists(_)) => {
+                let Some((existing, _)) = self.store.get_execution(&arn)? else {
+                    return Err(StoreError::NotFound(arn).into());
+                };
+                let same_input =
+                    existing.summary.get("input").and_then(Value::as_str) == Some(input_text);
+                if existing.status == "RUNNING" && same_input {
+                    return Ok(Started {
+                        execution_arn: arn,
+                        start_ms: existing.start_ms,
+                        created: false,
+                        status: Status::Running,
+                    });
+                }
+                return Err(ApiError::new(
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{arn}'"),
+                )
+                .into());
+            }
+            Err(other) => return Err(other.into()),
+        }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let status = persisted.execution.status();
+        let mut running = record.clone();
+        running.status = "RUNNING".into();
+        running.stop_ms = None;
+        outgoing.insert(
+            0,
+            Outgoing::StatusChange {
+                detail: status_detail(&running),
+                alert: false,
+            },
+        );
+        if status != Status::Running {
+            outgoing.push(status_change(&record, status));
+        }
+        self.after_commit(outgoing, now).await;
+        Ok(Started {
+            execution_arn: arn,
+            start_ms: now,
+            created: true,
+            status,
+        })
+    }
+
+    /// Handles one message from the bus or the timer queue.
+    pub async fn handle(&self, message: Message) -> Result<Applied, EngineError> {
+        match message {
+            Message::Apply {
+                execution_arn,
+                event,
+            } => self.apply(&execution_arn, event).await,
+            Message::RunTask {
+                execution_arn,
+                task_id,
+            } => self.run_task(&execution_arn, task_id).await,
+        }
+    }
+
+    /// Feeds one event to an execution (see the module's exactly-once argument).
+    pub async fn apply(&self, arn: &str, event: Event) -> Result<Applied, EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some((record, version)) = self.store.get_execution(arn)? else {
+                return Ok(Applied::Missing);
+            };
+            let mut persisted: Persisted = serde_json::from_slice(&record.state)
+                .map_err(|e| EngineError::State(arn.to_string(), e.to_string()))?;
+            if persisted.execution.status() != Status::Running {
+                return Ok(Applied::NotRunning);
+            }
+            if !still_open(&persisted, &event) {
+                return Ok(Applied::Duplicate);
+            }
+            let mut effects = Effects::default();
+            prepare(&mut persisted, &event, &mut effects);
+            let machine = load_machine(&persisted.definition)?;
+            // Never before the fire time: SQS rounds delays to seconds, Scheduler to minutes.
+            let now = match &event {
+                Event::TimerFired { timer_id } => persisted
+                    .timers
+                    .get(timer_id)
+                    .copied()
+                    .unwrap_or(0)
+                    .max(self.now_ms()),
+                _ => self.now_ms(),
+            }
+            .max(record.start_ms);
+            let ctx = Context {
+                now_ms: now,
+                seed: self.seed(),
+            };
+            let decision = persisted.execution.apply(&machine, event.clone(), &ctx);
+            let mut outgoing = plan(arn, &mut persisted, &decision, &mut effects);
+            let input_text = record
+                .summary
+                .get("input")
+                .and_then(Value::as_str)
+                .unwrap_or("{}")
+                .to_string();
+            let mut next = record.clone();
+            let status = persisted.execution.status();
+            next.status = status.as_aws_str().to_string();
+            next.summary = summary(&persisted.execution, &input_text);
+            let next = finish_record(next, &persisted, now)?;
+            let transition = Transition {
+                expected_version: version,
+                record: next.clone(),
+                history: stored_history(&decision)?,
+                effects,
+            };
+            match self.store.commit(&transition) {
+                Ok(_) => {
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                    if status != Status::Running {
+                        outgoing.push(status_change(&next, status));
+                    }
+                    self.after_commit(outgoing, now).await;
+                    return Ok(Applied::Applied(status));
+                }
+                Err(StoreError::Conflict(_)) => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(EngineError::Contention(arn.to_string()))
+    }
+
+    /// Sends what a committed write asks for. A failure is logged, not returned: the write
+    /// stands, and a redelivery of the message that caused it would only find its work done
+    /// and send nothing; lost timers come back through [`Engine::sweep_overdue_timers`].
+    async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) {
+        if let Err(error) = self.outbox.send(outgoing, now).await {
+            eprintln!("cairn: a committed step's messages were not all sent ({error}); overdue timers are re-sent by the sweep");
+        }
+    }
+
+    /// Re-sends the messages of timers overdue by more than `grace_ms`: their message was
+    /// lost (a crash between the write and the send). A timer whose message was only late
+    /// fires once all the same: the second delivery finds it closed. Returns how many.
+    pub async fn sweep_overdue_timers(&self, grace_ms: i64) -> Result<usize, EngineError> {
+        let now = self.now_ms();
+        let due = self
+            .store
+            .due_timers(now.saturating_sub(grace_ms), SWEEP_BATCH)?;
+        let count = due.len();
+        let outgoing = due
+            .into_iter()
+            .map(|timer| Outgoing::Timer {
+                message: Message::Apply {
+                    execution_arn: timer.execution_arn,
+                    event: Event::TimerFired {
+                        timer_id: timer.timer_id,
+                    },
+                },
+                fire_at_ms: timer.fire_at_ms,
+            })
+            .collect();
+        self.outbox.send(outgoing, now).await?;
+        Ok(count)
+    }
+
+    /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its
+    /// outcome in the same invocation, which saves an event and an invocation per task.
+    pub async fn run_task(&self, arn: &str, task_id: TaskId) -> Result<Applied, EngineError> {
+        let started = self
+            .apply(
+                arn,
+                Event::TaskStarted {
+                    task_id,
+                    worker_name: None,
+                },
+            )
+            .await?;
+        if started != Applied::Applied(Status::Running) {
+            return Ok(started);
+        }
+        let Some((record, _)) = self.store.get_execution(arn)? else {
+            return Ok(Applied::Missing);
+        };
+        let persisted: Persisted = serde_json::from_slice(&record.state)
+            .map_err(|e| EngineError::State(arn.to_string(), e.to_string()))?;
+        let Some(OpenTask {
+            command:
+                Command::InvokeTask {
+                    state_name,
+                    resource,
+                    kind,
+                    input,
+                    task_token,
+                    credentials,
+                    ..
+                },
+            ..
+        }) = persisted.tasks.get(&task_id).cloned()
+        else {
+            return Ok(Applied::Duplicate);
+        };
+        let request = TaskRequest {
+            task_id,
+            state_name,
+            resource,
+            kind: kind.clone(),
+            input,
+            task_token,
+            credentials,
+            now_ms: self.now_ms(),
+        };
+        let invoker = Arc::clone(&self.invoker);
+        let outcome = tokio::task::spawn_blocking(move || invoker.invoke(&request))
+            .await
+            .map_err(|e| EngineError::Send(format!("the task invocation panicked: {e}")))?;
+        if outcome.delay_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(outcome.delay_ms)).await;
+        }
+        let waits_for_token = matches!(
+            kind,
+            ResourceKind::Service {
+                pattern: IntegrationPattern::WaitForTaskToken,
+                ..
+            }
+        );
+        let event = match outcome.result {
+            Ok(output) if waits_for_token => Event::TaskSubmitted { task_id, output },
+            Ok(output) => Event::TaskSucceeded { task_id, output },
+            Err(failure) => Event::TaskFailed {
+                task_id,
+                error: Some(failure.error),
+                cause: failure.cause,
+            },
+        };
+        self.apply(arn, event).await
+    }
+}
+
+fn load_machine(definition: &str) -> Result<Machine, EngineError> {
+    let value: Value =
+        serde_json::from_str(definition).map_err(|e| EngineError::Definition(e.to_string()))?;
+    Machine::from_json(&value).map_err(|e| EngineError::Definition(e.to_string()))
+}
+
+/// AWS's execution-name rule: 1 to 80 characters, none of whitespace, brackets, wildcards,
+/// punctuation that URLs reserve, or control characters.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let bad = name.is_empty()
+        || name.chars().count() > 80
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c));
+    if bad {
+        return Err(ApiError::new(
+            "InvalidName",
+            format!("Invalid Name: '{name}'"),
+        ));
+    }
+    Ok(())
+}
+
+/// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).
+fn uuid(seed: u64) -> String {
+    let mix = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        seed >> 32,
+        (seed >> 16) & 0xffff,
+        seed & 0x0fff,
+        0x8000 | (mix >> 48 & 0x3fff),
+        mix & 0xffff_ffff_ffff
+    )
+}
+
+/// Whether the event still concerns something open in this state; anything else is a
+/// duplicate or stale delivery.
+fn still_open(persisted: &Persisted, event: &Event) -> bool {
+    match event {
+        Event::TimerFired { timer_id } => persisted.timers.contains_key(timer_id),
+        Event::TaskStarted { task_id, .. } => persisted
+            .tasks
+            .get(task_id)
+            .is_some_and(|task| !task.started),
+        Event::TaskSubmitted { task_id, .. }
+        | Event::TaskSucceeded { task_id, .. }
+        | Event::TaskFailed { task_id, .. }
+        | Event::Heartbeat { task_id } => persisted.tasks.contains_key(task_id),
+        Event::Stop { .. } => true,
+    }
+}
+
+/// Store effects of the event itself: a fired timer is gone, a finished task retires its
+/// token, a started task is not started again.
+fn prepare(persisted: &mut Persisted, event: &Event, effects: &mut Effects) {
+    let arn = persisted.execution.info().execution_arn.clone();
+    match event {
+        Event::TimerFired { timer_id } => {
+            persisted.timers.remove(timer_id);
+            effects.timers_remove.push(TimerRecord {
+                fire_at_ms: 0,
+                execution_arn: arn,
+                timer_id: *timer_id,
+            });
+        }
+        Event::TaskSucceeded { task_id, .. } | Event::TaskFailed { task_id, .. } => {
+            retire(persisted, *task_id, effects);
+        }
+        Event::TaskStarted { task_id, .. } => {
+            if let Some(task) = persisted.tasks.get_mut(task_id) {
+                task.started = true;
+            }
+        }
+        Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
+    }
+}
+
+fn retire(persisted: &mut Persisted, task_id: TaskId, effects: &mut Effects) {
+    let Some(task) = persisted.tasks.remove(&task_id) else {
+        return;
+    };
+    if let Command::InvokeTask {
+        task_token: Some(token),
+        kind,
+        ..
+    } = task.command
+    {
+        if kind == ResourceKind::Activity {
+            effects.activity_tasks_remove.push(token.clone());
+        }
+        effects.tokens_remove.push(token);
+    }
+}
+
+/// Turns the decider's commands into store effects (written with the new state) and the
+/// messages to send once the write is durable.
+fn plan(
+    arn: &str,
+    persisted: &mut Persisted,
+    decision: &Decision,
+    effects: &mut Effects,
+) -> Vec<Outgoing> {
+    let now = decision.history.last().map(|e| e.timestamp_ms).unwrap_or(0);
+    let mut out = Vec::new();
+    for command in &decision.commands {
+        match command {
+            Command::InvokeTask {
+                task_id,
+                resource,
+                kind,
+                input,
+                task_token,
+                ..
+            } => {
+                persisted.tasks.insert(
+                    *task_id,
+                    OpenTask {
+                        command: command.clone(),
+                        started: false,
+                    },
+                );
+                if let Some(token) = task_token {
+                    effects.tokens_add.push(TaskTokenRecord {
+                        token: token.clone(),
+                        execution_arn: arn.to_string(),
+                        task_id: *task_id,
+                    });
+                }
+                match (kind, task_token) {
+                    // Activities wait in the table for a GetActivityTask poller.
+                    (ResourceKind::Activity, Some(token)) => {
+                        effects.activity_tasks_add.push(ActivityTaskRecord {
+                            activity_arn: resource.clone(),
+                            task_token: token.clone(),
+                            execution_arn: arn.to_string(),
+                            task_id: *task_id,
+                            input: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
+                            created_ms: now,
+                        });
+                    }
+                    _ => out.push(Outgoing::Advance(Message::RunTask {
+                        execution_arn: arn.to_string(),
+                        task_id: *task_id,
+                    })),
+                }
+            }
+            Command::StartTimer {
+                timer_id,
+                fire_at_ms,
+            } => {
+                persisted.timers.insert(*timer_id, *fire_at_ms);
+                effects.timers_add.push(TimerRecord {
+                    fire_at_ms: *fire_at_ms,
+                    execution_arn: arn.to_string(),
+                    timer_id: *timer_id,
+                });
+                out.push(Outgoing::Timer {
+                    message: Message::Apply {
+                        execution_arn: arn.to_string(),
+                        event: Event::TimerFired {
+                            timer_id: *timer_id,
+                        },
+                    },
+                    fire_at_ms: *fire_at_ms,
+                });
+            }
+            Command::CancelTimer { timer_id } => {
+                // The queued message stays; it finds the timer closed and is dropped.
+                persisted.timers.remove(timer_id);
+                effects.timers_remove.push(TimerRecord {
+                    fire_at_ms: 0,
+                    execution_arn: arn.to_string(),
+                    timer_id: *timer_id,
+                });
+            }
+            Command::CancelTask { task_id } => retire(persisted, *task_id, effects),
+            Command::Finish { .. } => {}
+        }
+    }
+    if persisted.execution.status() != Status::Running {
+        let open: Vec<TaskId> = persisted.tasks.keys().copied().collect();
+        for task_id in open {
+            retire(persisted, task_id, effects);
+        }
+        for timer_id in std::mem::take(&mut persisted.timers).into_keys() {
+            effects.timers_remove.push(TimerRecord {
+                fire_at_ms: 0,
+                execution_arn: arn.to_string(),
+                timer_id,
+            });
+        }
+        out.clear();
+    }
+    out
+}
+
+fn summary(execution: &Execution, input_text: &str) -> Value {
+    let mut summary = json!({ "input": input_text });
+    if let Some(output) = execution.output() {
+        summary["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
+    }
+    if let Some(error) = execution.error() {
+        summary["error"] = Value::String(error.to_string());
+    }
+    if let Some(cause) = execution.cause() {
+        summary["cause"] = Value::String(cause.to_string());
+    }
+    summary
+}
+
+fn finish_record(
+    mut record: ExecutionRecord,
+    persisted: &Persisted,
+    now: i64,
+) -> Result<ExecutionRecord, EngineError> {
+    if persisted.execution.status() != Status::Running && record.stop_ms.is_none() {
+        record.stop_ms = Some(now);
+    }
+    record.state = serde_json::to_vec(persisted)
+        .map_err(|e| EngineError::State(record.arn.clone(), e.to_string()))?;
+    Ok(record)
+}
+
+fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, EngineError> {
+    decision
+        .history
+        .iter()
+        .map(|event| {
+            serde_json::to_string(event)
+                .map(|body| StoredEvent { id: event.id, body })
+                .map_err(|e| EngineError::Send(format!("a history event cannot be saved: {e}")))
+        })
+        .collect()
+}
+
+fn status_change(record: &ExecutionRecord, status: Status) -> Outgoing {
+    Outgoing::StatusChange {
+        detail: status_detail(record),
+        alert: matches!(status, Status::Failed | Status::TimedOut | Status::Aborted),
+    }
+}
+
+/// The `detail` of AWS's "Step Functions Execution Status Change" event.
+pub fn status_detail(record: &ExecutionRecord) -> Value {
+    let text = |field: &str| record.summary.get(field).cloned().unwrap_or(Value::Null);
+    let output = text("output");
+    json!({
+        "executionArn": record.arn,
+        "stateMachineArn": record.state_machine_arn,
+        "name": record.name,
+        "status": record.status,
+        "startDate": record.start_ms,
+        "stopDate": record.stop_ms,
+        "input": text("input"),
+        "output": output,
+        "inputDetails": {"included": true},
+        "outputDetails": if output.is_null() { Value::Null } else { json!({"included": true}) },
+        "error": text("error"),
+        "cause": text("cause"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_follow_the_aws_rule() {
+        assert!(check_name("nightly-2024_01.x").is_ok());
+        let err = check_name("has space").err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("InvalidName: Invalid Name: 'has space'")
+        );
+        assert!(check_name(&"a".repeat(81)).is_err());
+        assert!(check_name("").is_err());
+    }
+
+    #[test]
+    fn uuids_have_the_version_4_shape() {
+        let id = uuid(0x0123_4567_89ab_cdef);
+        let parts: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12]);
+        assert_eq!(id.chars().nth(14), Some('4'));
+        assert_ne!(uuid(1), uuid(2));
+    }
+}

@@ -1,0 +1,86 @@
+#![forbid(unsafe_code)]
+//! Serverless Cairn: what the `api`, `advance` and `schedule` Lambda functions do.
+//!
+//! The pure decider ([`cairn_interpreter`]) runs inside the functions; executions live in
+//! DynamoDB ([`cairn_store_dynamodb`]); every event an execution receives arrives as a
+//! message ([`Message`]) on the EventBridge bus (task runs) or the SQS timer queue (Wait,
+//! Retry back-off, timeouts), and [`Engine::apply`] turns it into one version-conditional
+//! transaction. A message that no longer matches an open timer or task (a duplicate, a stale
+//! or a late delivery) changes nothing.
+//!
+//! Timers: a fire time up to 15 minutes away is an SQS message with `DelaySeconds` (one
+//! message, no clean-up); a later one is a one-time EventBridge Scheduler schedule that
+//! sends the same message to the same queue and deletes itself.
+
+pub mod advance;
+pub mod api;
+pub mod engine;
+pub mod lambda;
+pub mod message;
+pub mod outbox;
+pub mod schedule;
+
+pub use engine::{Applied, Engine, EngineError, Persisted, Started};
+pub use message::{
+    Message, ADVANCE_DETAIL_TYPE, ADVANCE_SOURCE, STATUS_DETAIL_TYPE, STATUS_SOURCE,
+};
+pub use outbox::{Outbox, Settings};
+
+// The functions' event types, so the thin mains need no dependency of their own.
+pub use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+pub use aws_lambda_events::eventbridge::EventBridgeEvent;
+
+use std::sync::Arc;
+
+use cairn_runtime::{Clock, SystemClock, TaskInvoker};
+use cairn_store_dynamodb::DynamoStore;
+
+/// Reads an environment variable the function's template sets.
+fn env(name: &str) -> Result<String, EngineError> {
+    std::env::var(name).map_err(|_| EngineError::Config(format!("{name} is not set")))
+}
+
+/// Builds the engine from the environment the template gives every function:
+/// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
+/// `SCHEDULER_ROLE_ARN`, `AWS_REGION` and `ACCOUNT_ID`.
+pub async fn engine_from_env() -> Result<Engine, EngineError> {
+    let table = env("TABLE_NAME")?;
+    let settings = Settings {
+        bus_name: env("EVENT_BUS_NAME")?,
+        alert_topic_arn: env("ALERT_TOPIC_ARN")?,
+        timer_queue_url: env("TIMER_QUEUE_URL")?,
+        timer_queue_arn: env("TIMER_QUEUE_ARN")?,
+        scheduler_role_arn: std::env::var("SCHEDULER_ROLE_ARN").unwrap_or_default(),
+        scheduler_group: std::env::var("SCHEDULER_GROUP").unwrap_or_else(|_| "default".into()),
+        region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        account: std::env::var("ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
+    };
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table)?;
+    let outbox = Outbox::new(&config, settings);
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(
+        lambda::LambdaInvoker::new(&config)
+            .map_err(|e| EngineError::Config(format!("cannot start the Lambda client: {e}")))?,
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(Engine::new(Arc::new(store), outbox, invoker, clock))
+}
+
+/// The shared Step Functions actions over the engine's store. Each GetActivityTask round
+/// waits 1 s ([`api::handle_action`] repeats it for up to 20 s).
+pub fn shared_api(engine: &Engine) -> cairn_api::Api {
+    let (region, account) = (
+        engine.outbox.settings.region.clone(),
+        engine.outbox.settings.account.clone(),
+    );
+    cairn_api::Api::new(
+        Arc::clone(&engine.store),
+        cairn_api::Config {
+            region,
+            account,
+            activity_poll: std::time::Duration::from_secs(1),
+            workers: 1,
+            ..cairn_api::Config::default()
+        },
+    )
+}

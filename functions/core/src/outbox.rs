@@ -1,0 +1,327 @@
+//! Where the engine's messages and notifications go: EventBridge (advance and status-change
+//! events), SQS (timers up to 15 minutes), EventBridge Scheduler (later timers) and SNS
+//! (alerts). Counts what it sends, for the cost bench.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+};
+use serde_json::Value;
+
+use crate::engine::EngineError;
+use crate::message::{
+    Message, ADVANCE_DETAIL_TYPE, ADVANCE_SOURCE, STATUS_DETAIL_TYPE, STATUS_SOURCE,
+};
+
+/// SQS's longest `DelaySeconds`.
+pub const MAX_SQS_DELAY_SECONDS: i64 = 900;
+/// PutEvents takes at most 10 entries.
+const PUT_EVENTS_BATCH: usize = 10;
+
+/// Names and ARNs of the resources the functions use (from the template's environment).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub bus_name: String,
+    pub alert_topic_arn: String,
+    pub timer_queue_url: String,
+    pub timer_queue_arn: String,
+    /// The role EventBridge Scheduler assumes to send a late timer to the queue.
+    pub scheduler_role_arn: String,
+    pub scheduler_group: String,
+    pub region: String,
+    pub account: String,
+}
+
+/// What one engine step asks the outside world to do after its write is durable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// Deliver `message` to the advance function at `fire_at_ms`.
+    Timer { message: Message, fire_at_ms: i64 },
+    /// Deliver `message` to the advance function now (through the bus).
+    Advance(Message),
+    /// A status-change event; `alert` also publishes it to the alert topic.
+    StatusChange { detail: Value, alert: bool },
+}
+
+/// How many requests of each kind went out (AWS prices per request).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub events_put: AtomicU64,
+    pub put_events_calls: AtomicU64,
+    pub sqs_messages: AtomicU64,
+    pub schedules: AtomicU64,
+    pub sns_publishes: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> [u64; 5] {
+        [
+            self.events_put.load(Ordering::Relaxed),
+            self.put_events_calls.load(Ordering::Relaxed),
+            self.sqs_messages.load(Ordering::Relaxed),
+            self.schedules.load(Ordering::Relaxed),
+            self.sns_publishes.load(Ordering::Relaxed),
+        ]
+    }
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    pub settings: Settings,
+    events: aws_sdk_eventbridge::Client,
+    sqs: aws_sdk_sqs::Client,
+    sns: aws_sdk_sns::Client,
+    scheduler: aws_sdk_scheduler::Client,
+    pub counters: Arc<Counters>,
+}
+
+fn send_error(what: &str, err: impl std::fmt::Display) -> EngineError {
+    EngineError::Send(format!("{what}: {err}"))
+}
+
+impl Outbox {
+    pub fn new(config: &aws_config::SdkConfig, settings: Settings) -> Outbox {
+        Outbox {
+            settings,
+            events: aws_sdk_eventbridge::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// Sends everything; the first failure is returned after trying the rest, so one bad
+    /// request does not hold back the others (the caller's retry re-derives what is missing).
+    pub async fn send(&self, outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError> {
+        let mut first_error = None;
+        let mut entries = Vec::new();
+        for item in outgoing {
+            let result = match item {
+                Outgoing::Timer {
+                    message,
+                    fire_at_ms,
+                } => self.timer(&message, fire_at_ms, now_ms).await,
+                Outgoing::Advance(message) => match serde_json::to_string(&message) {
+                    Ok(detail) => {
+                        entries.push(self.entry(ADVANCE_SOURCE, ADVANCE_DETAIL_TYPE, detail));
+                        Ok(())
+                    }
+                    Err(e) => Err(send_error("encode", e)),
+                },
+                Outgoing::StatusChange { detail, alert } => {
+                    let text = detail.to_string();
+                    entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text.clone()));
+                    if alert {
+                        self.alert(&detail, text).await
+                    } else {
+                        Ok(())
+                    }
+                }
+            };
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        for batch in entries.chunks(PUT_EVENTS_BATCH) {
+            if let Err(e) = self.put_events(batch.to_vec()).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn entry(&self, source: &str, detail_type: &str, detail: String) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .event_bus_name(&self.settings.bus_name)
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail)
+            .build()
+    }
+
+    async fn put_events(&self, entries: Vec<PutEventsRequestEntry>) -> Result<(), EngineError> {
+        let count = entries.len() as u64;
+        let out = self
+            .events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                send_error(
+                    "PutEvents",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e),
+                )
+            })?;
+        self.counters
+            .put_events_calls
+            .fetch_add(1, Ordering::Relaxed);
+        self.counters.events_put.fetch_add(count, Ordering::Relaxed);
+        if out.failed_entry_count() > 0 {
+            return Err(EngineError::Send(format!(
+                "PutEvents: {} of {count} entries failed",
+                out.failed_entry_count()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn alert(&self, detail: &Value, text: String) -> Result<(), EngineError> {
+        let status = detail.get("status").and_then(Value::as_str).unwrap_or("");
+        let name = detail.get("name").and_then(Value::as_str).unwrap_or("");
+        // SNS subjects: at most 100 printable ASCII characters.
+        let subject: String = format!("Cairn execution {status}: {name}")
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .take(100)
+            .collect();
+        self.sns
+            .publish()
+            .topic_arn(&self.settings.alert_topic_arn)
+            .subject(subject)
+            .message(text)
+            .send()
+            .await
+            .map_err(|e| send_error("Publish", aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        self.counters.sns_publishes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn timer(
+        &self,
+        message: &Message,
+        fire_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), EngineError> {
+        let body = serde_json::to_string(message).map_err(|e| send_error("encode", e))?;
+        let wait_ms = fire_at_ms.saturating_sub(now_ms).max(0);
+        // Rounded up: a timer must never fire early.
+        let delay = wait_ms.saturating_add(999) / 1000;
+        if delay <= MAX_SQS_DELAY_SECONDS {
+            self.sqs
+                .send_message()
+                .queue_url(&self.settings.timer_queue_url)
+                .message_body(body)
+                .delay_seconds(i32::try_from(delay).unwrap_or(0))
+                .send()
+                .await
+                .map_err(|e| {
+                    send_error("SendMessage", aws_sdk_sqs::error::DisplayErrorContext(e))
+                })?;
+            self.counters.sqs_messages.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| send_error("CreateSchedule", e))?;
+        let target = Target::builder()
+            .arn(&self.settings.timer_queue_arn)
+            .role_arn(&self.settings.scheduler_role_arn)
+            .input(body)
+            .build()
+            .map_err(|e| send_error("CreateSchedule", e))?;
+        let result = self
+            .scheduler
+            .create_schedule()
+            .name(schedule_name(message))
+            .group_name(&self.settings.scheduler_group)
+            .schedule_expression(format!(
+                "at({})",
+                utc_seconds(fire_at_ms.saturating_add(999))
+            ))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .target(target)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            // A redelivered step re-creates the same schedule: the first one stands.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conflict_exception()) => {}
+            Err(e) => {
+                return Err(send_error(
+                    "CreateSchedule",
+                    aws_sdk_scheduler::error::DisplayErrorContext(e),
+                ))
+            }
+        }
+        self.counters.schedules.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A schedule name unique per execution and timer (Scheduler names: at most 64 characters
+/// of `[0-9a-zA-Z-_.]`).
+fn schedule_name(message: &Message) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in message.execution_arn().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let timer = match message {
+        Message::Apply {
+            event: cairn_interpreter::Event::TimerFired { timer_id },
+            ..
+        } => *timer_id,
+        _ => 0,
+    };
+    format!("cairn-{hash:016x}-{timer}")
+}
+
+/// `yyyy-mm-ddThh:mm:ss` in UTC, the form of Scheduler's `at()` expressions.
+pub fn utc_seconds(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_times_are_utc_calendar_dates() {
+        assert_eq!(utc_seconds(0), "1970-01-01T00:00:00");
+        // 2024-02-29T23:59:59Z, a leap day.
+        assert_eq!(utc_seconds(1_709_251_199_000), "2024-02-29T23:59:59");
+        assert_eq!(utc_seconds(1_764_064_800_500), "2025-11-25T10:00:00");
+    }
+
+    #[test]
+    fn schedule_names_differ_per_timer_and_fit_the_limit() {
+        let message = |timer_id| Message::Apply {
+            execution_arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+            event: cairn_interpreter::Event::TimerFired { timer_id },
+        };
+        let (a, b) = (schedule_name(&message(1)), schedule_name(&message(2)));
+        assert_ne!(a, b);
+        assert!(a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+}

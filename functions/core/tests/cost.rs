@@ -1,0 +1,239 @@
+//! Cost per state transition of the serverless path: runs the bench workloads of
+//! ../shared/bench/asl through the api/advance handlers against DynamoDB Local and moto,
+//! counts what AWS bills (DynamoDB capacity units as DynamoDB Local reports them, EventBridge
+//! events, SQS requests, Lambda requests and duration) and prices them at AWS list prices.
+//!
+//! Run by tests/serverless/run.sh (`--ignored --nocapture`): it prints one line per workload.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_interpreter::HistoryEvent;
+use cairn_runtime::{SystemClock, Unsupported};
+use cairn_serverless::{Engine, Outbox, Settings};
+use cairn_store::{ExecutionStore, HistoryQuery};
+use cairn_store_dynamodb::DynamoStore;
+use serde_json::{json, Value};
+
+// us-east-1 list prices, USD.
+const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
+const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
+const EVENTBRIDGE_EVENT: f64 = 1.0 / 1e6;
+/// A timer message is sent, received and deleted: three requests.
+const SQS_MESSAGE: f64 = 3.0 * 0.40 / 1e6;
+const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+/// arm64, per GB-second; the functions have 256 MB.
+const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+const LAMBDA_GB: f64 = 0.25;
+/// The target, per million state transitions (AWS Standard charges $25).
+const TARGET_PER_MILLION: f64 = 2.50;
+
+fn bench_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/asl");
+    dir.is_dir().then_some(dir)
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("bench file")).expect("bench json")
+}
+
+struct Measured {
+    executions: u64,
+    transitions: u64,
+    succeeded: u64,
+    cost: f64,
+    line: String,
+}
+
+async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u64) -> Measured {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sns = aws_sdk_sns::Client::new(&config);
+    let suffix = format!("{}-{id}", std::process::id());
+    let bus = format!("cost-{suffix}");
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("bus");
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("cost-timers-{suffix}"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .unwrap_or_default();
+    let topic = sns
+        .create_topic()
+        .name(format!("cost-{suffix}"))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .unwrap_or_default();
+    let settings = Settings {
+        bus_name: bus,
+        alert_topic_arn: topic,
+        timer_queue_url: queue,
+        timer_queue_arn: String::new(),
+        scheduler_role_arn: String::new(),
+        scheduler_group: "default".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+    };
+    let store = DynamoStore::from_env(&format!("cost-{suffix}")).expect("store");
+    store.create_table().expect("table");
+    let engine = Engine::new(
+        Arc::new(store.clone()),
+        Outbox::new(&config, settings),
+        Arc::new(Unsupported),
+        Arc::new(SystemClock),
+    );
+    let api = cairn_serverless::shared_api(&engine);
+    let request = json!({"name": id, "definition": definition.to_string(), "roleArn": "arn:aws:iam::123456789012:role/cairn"});
+    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+        .await
+        .expect("join")
+        .expect("create")["stateMachineArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let before = store.usage().snapshot();
+    let events_before = engine.outbox.counters.snapshot();
+    let input_text = input.to_string();
+    let started = Instant::now();
+    let mut arns = Vec::new();
+    for _ in 0..executions {
+        let out = engine
+            .start(&machine, None, Some(&input_text))
+            .await
+            .expect("start");
+        arns.push(out.execution_arn);
+    }
+    // Every bench workload is Pass/Choice/Map only: each execution ends inside its start.
+    let busy = started.elapsed();
+    let (reads, writes, _) = store.usage().snapshot();
+    let (reads, writes) = (reads - before.0, writes - before.1);
+    let after = engine.outbox.counters.snapshot();
+    let bus_events = after[0] - events_before[0];
+    let sqs_messages = after[2] - events_before[2];
+
+    let mut transitions = 0u64;
+    let mut succeeded = 0u64;
+    for arn in &arns {
+        let (record, _) = store.get_execution(arn).expect("get").expect("exists");
+        succeeded += u64::from(record.status == "SUCCEEDED");
+        let history = store
+            .read_history(
+                arn,
+                &HistoryQuery {
+                    after_id: None,
+                    limit: 1_000_000,
+                    reverse: false,
+                },
+            )
+            .expect("history");
+        transitions += history
+            .iter()
+            .filter_map(|e| serde_json::from_str::<HistoryEvent>(&e.body).ok())
+            .filter(|e| e.event_type.ends_with("StateEntered"))
+            .count() as u64;
+    }
+    let lambda_requests = executions;
+    let gb_seconds = busy.as_secs_f64() * LAMBDA_GB;
+    let cost = writes * DYNAMODB_WRITE_UNIT
+        + reads * DYNAMODB_READ_UNIT
+        + bus_events as f64 * EVENTBRIDGE_EVENT
+        + sqs_messages as f64 * SQS_MESSAGE
+        + lambda_requests as f64 * LAMBDA_REQUEST
+        + gb_seconds * LAMBDA_GB_SECOND;
+    let per_million = if transitions == 0 {
+        f64::INFINITY
+    } else {
+        cost / transitions as f64 * 1e6
+    };
+    let line = format!(
+        "{id}: {executions} executions, {transitions} transitions; per execution: {:.1} WRU, {:.1} RRU, {:.1} events, {:.1} SQS messages, 1 Lambda request, {:.0} ms; ${per_million:.2} per million transitions",
+        writes / executions as f64,
+        reads / executions as f64,
+        bus_events as f64 / executions as f64,
+        sqs_messages as f64 / executions as f64,
+        busy.as_secs_f64() * 1000.0 / executions as f64,
+    );
+    Measured {
+        executions,
+        transitions,
+        succeeded,
+        cost,
+        line,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: tests/serverless/run.sh runs it against the emulators"]
+async fn cost_per_million_transitions_of_the_bench_workloads() {
+    let emulators = ["CAIRN_TEST_DYNAMODB", "CAIRN_TEST_MOTO"]
+        .iter()
+        .all(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
+    let Some(dir) = bench_dir().filter(|_| emulators) else {
+        eprintln!("SKIPPED: needs the emulators (tests/serverless/run.sh) and ../shared/bench/asl");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    // B2 and B3 are scaled down to stay within AWS's 25,000-event history and DynamoDB's
+    // 400 KB item: the full sizes need S3 offload, which the serverless path lacks.
+    let b2_input = json!({"counter": 0, "limit": 1000});
+    let b3_items: Vec<Value> = (0..1000).map(|n| json!({"n": n})).collect();
+    let workloads = [
+        (
+            "b1",
+            read_json(&dir.join("b1_pass_chain.asl.json")),
+            read_json(&dir.join("b1_pass_chain.input.json")),
+            3,
+        ),
+        (
+            "b2",
+            read_json(&dir.join("b2_choice_loop.asl.json")),
+            b2_input,
+            3,
+        ),
+        (
+            "b3",
+            read_json(&dir.join("b3_map_10k.asl.json")),
+            json!({"items": b3_items}),
+            2,
+        ),
+        (
+            "b4",
+            read_json(&dir.join("b4_many_small.asl.json")),
+            read_json(&dir.join("b4_many_small.input.json")),
+            100,
+        ),
+    ];
+    let mut over = Vec::new();
+    for (id, definition, input, executions) in workloads {
+        assert!(
+            Instant::now() < deadline,
+            "the cost bench ran out of time before {id}"
+        );
+        let m = run_workload(id, &definition, &input, executions).await;
+        println!("cost {}", m.line);
+        assert_eq!(m.succeeded, m.executions, "{id}: every execution succeeds");
+        assert!(
+            m.transitions >= m.executions * 3,
+            "{id}: counted {} transitions",
+            m.transitions
+        );
+        if m.cost / m.transitions as f64 * 1e6 > TARGET_PER_MILLION {
+            over.push(m.line);
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "over ${TARGET_PER_MILLION} per million transitions: {over:?}"
+    );
+}

@@ -1,0 +1,1018 @@
+//! The functions' handlers in-process against DynamoDB Local and moto server, through the
+//! real SDK clients. Advance events travel bus -> rule -> SQS queue, which the test drains
+//! into the advance handler, as Lambda's EventBridge trigger would deliver them; timers go
+//! through the SQS timer queue with real delays.
+//!
+//! Needs CAIRN_TEST_DYNAMODB and CAIRN_TEST_MOTO (tests/serverless/run.sh sets them after
+//! starting the emulators); without them each test says so and returns.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
+use cairn_interpreter::HistoryEvent;
+use cairn_runtime::{SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest};
+use cairn_serverless::advance::{handle_event, handle_sqs};
+use cairn_serverless::api::handle_request;
+use cairn_serverless::schedule::{handle_schedule, ScheduleTarget};
+use cairn_serverless::{Applied, Engine, Message, Outbox, Settings};
+use cairn_store::{ExecutionRecord, HistoryQuery};
+use cairn_store_dynamodb::DynamoStore;
+use serde_json::{json, Value};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/cairn";
+
+fn emulators() -> bool {
+    let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    if set("CAIRN_TEST_DYNAMODB") && set("CAIRN_TEST_MOTO") {
+        return true;
+    }
+    eprintln!(
+        "SKIPPED: CAIRN_TEST_DYNAMODB / CAIRN_TEST_MOTO are not set; run tests/serverless/run.sh \
+         to test against DynamoDB Local and moto"
+    );
+    false
+}
+
+/// Lambda functions played in-process by name: `echo` returns its input, `flaky` fails its
+/// first two calls, `boom` always fails.
+#[derive(Default)]
+struct TestLambda {
+    flaky_calls: AtomicU32,
+}
+
+impl TaskInvoker for TestLambda {
+    fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
+        let function = request.resource.rsplit(':').next().unwrap_or("");
+        TaskOutcome::now(match function {
+            "echo" => Ok(request.input.clone()),
+            "flaky" if self.flaky_calls.fetch_add(1, Ordering::SeqCst) < 2 => {
+                Err(TaskFailure::new("Flaky.Busy", "try again"))
+            }
+            "flaky" => Ok(json!({"ok": true})),
+            _ => Err(TaskFailure::new("Boom.Error", "always fails")),
+        })
+    }
+}
+
+fn lambda(name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
+}
+
+struct Harness {
+    config: aws_config::SdkConfig,
+    settings: Settings,
+    table: String,
+    advance_queue: String,
+    status_queue: String,
+    alert_queue: String,
+    sqs: aws_sdk_sqs::Client,
+    invoker: Arc<TestLambda>,
+    engine: Engine,
+    api: cairn_api::Api,
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .unwrap_or_default();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap_or_default();
+    (url, arn)
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+
+        let bus = format!("cairn-{id}");
+        events
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("bus");
+        let (timer_url, timer_arn) = queue(&sqs, &format!("timers-{id}")).await;
+        let (advance_url, advance_arn) = queue(&sqs, &format!("advance-{id}")).await;
+        let (status_url, status_arn) = queue(&sqs, &format!("status-{id}")).await;
+        let (alert_url, alert_arn) = queue(&sqs, &format!("alerts-{id}")).await;
+        for (rule, pattern, target) in [
+            (
+                "advance",
+                json!({"source": [cairn_serverless::ADVANCE_SOURCE], "detail-type": [cairn_serverless::ADVANCE_DETAIL_TYPE]}),
+                advance_arn,
+            ),
+            (
+                "status",
+                json!({"source": [cairn_serverless::STATUS_SOURCE], "detail-type": [cairn_serverless::STATUS_DETAIL_TYPE]}),
+                status_arn,
+            ),
+        ] {
+            events
+                .put_rule()
+                .name(rule)
+                .event_bus_name(&bus)
+                .event_pattern(pattern.to_string())
+                .send()
+                .await
+                .expect("rule");
+            events
+                .put_targets()
+                .rule(rule)
+                .event_bus_name(&bus)
+                .targets(
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id("queue")
+                        .arn(target)
+                        .build()
+                        .expect("target"),
+                )
+                .send()
+                .await
+                .expect("targets");
+        }
+        let topic = sns
+            .create_topic()
+            .name(format!("alerts-{id}"))
+            .send()
+            .await
+            .expect("topic")
+            .topic_arn
+            .unwrap_or_default();
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(alert_arn)
+            .send()
+            .await
+            .expect("subscribe");
+
+        let settings = Settings {
+            bus_name: bus,
+            alert_topic_arn: topic,
+            timer_queue_url: timer_url,
+            timer_queue_arn: timer_arn,
+            scheduler_role_arn: ROLE.replace(":role/cairn", ":role/cairn-scheduler"),
+            scheduler_group: "default".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        let table = format!("cairn-{id}");
+        let store = DynamoStore::from_env(&table).expect("store");
+        store.create_table().expect("table");
+        let invoker = Arc::new(TestLambda::default());
+        let engine = Engine::new(
+            Arc::new(store),
+            Outbox::new(&config, settings.clone()),
+            invoker.clone(),
+            Arc::new(SystemClock),
+        );
+        let api = cairn_serverless::shared_api(&engine);
+        Harness {
+            config,
+            settings,
+            table,
+            advance_queue: advance_url,
+            status_queue: status_url,
+            alert_queue: alert_url,
+            sqs,
+            invoker,
+            engine,
+            api,
+        }
+    }
+
+    /// A second engine on the same resources: another Lambda container.
+    fn other_engine(&self) -> Engine {
+        self.engine_with(self.invoker.clone())
+    }
+
+    fn engine_with(&self, invoker: Arc<dyn TaskInvoker>) -> Engine {
+        let store = DynamoStore::from_env(&self.table).expect("store");
+        Engine::new(
+            Arc::new(store),
+            Outbox::new(&self.config, self.settings.clone()),
+            invoker,
+            Arc::new(SystemClock),
+        )
+    }
+
+    async fn create_machine(&self, name: &str, definition: Value, kind: &str) -> String {
+        let api = self.api.clone();
+        let request = json!({
+            "name": name,
+            "definition": definition.to_string(),
+            "roleArn": ROLE,
+            "type": kind,
+        });
+        let out = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+            .await
+            .expect("join")
+            .expect("CreateStateMachine");
+        out["stateMachineArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn start(&self, machine: &str, input: Value) -> String {
+        self.engine
+            .start(machine, None, Some(&input.to_string()))
+            .await
+            .expect("start")
+            .execution_arn
+    }
+
+    async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        for m in &messages {
+            if let Some(handle) = &m.receipt_handle {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        messages
+    }
+
+    /// The advance events waiting on the rule's queue, as the function receives them.
+    async fn advance_events(&self) -> Vec<EventBridgeEvent<Message>> {
+        self.receive(&self.advance_queue)
+            .await
+            .into_iter()
+            .map(|m| serde_json::from_str(m.body.as_deref().unwrap_or("")).expect("advance event"))
+            .collect()
+    }
+
+    /// The due timer messages, as the SQS trigger delivers them.
+    async fn timer_batch(&self) -> SqsEvent {
+        let records: Vec<Value> = self
+            .receive(&self.settings.timer_queue_url)
+            .await
+            .into_iter()
+            .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).expect("sqs event")
+    }
+
+    fn record(&self, arn: &str) -> ExecutionRecord {
+        self.engine
+            .store
+            .get_execution(arn)
+            .expect("get")
+            .expect("exists")
+            .0
+    }
+
+    /// Drains both queues into the advance handler until the execution ends.
+    async fn run_to_end(&self, arn: &str) -> ExecutionRecord {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let record = self.record(arn);
+            if record.status != "RUNNING" {
+                return record;
+            }
+            assert!(Instant::now() < deadline, "{arn} still running after 60 s");
+            let mut delivered = 0;
+            for event in self.advance_events().await {
+                handle_event(&self.engine, event).await.expect("advance");
+                delivered += 1;
+            }
+            let batch = self.timer_batch().await;
+            if !batch.records.is_empty() {
+                delivered += batch.records.len();
+                let response = handle_sqs(&self.engine, batch).await;
+                assert!(response.batch_item_failures.is_empty());
+            }
+            if delivered == 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    fn history(&self, arn: &str) -> Vec<HistoryEvent> {
+        self.engine
+            .store
+            .read_history(
+                arn,
+                &HistoryQuery {
+                    after_id: None,
+                    limit: 10_000,
+                    reverse: false,
+                },
+            )
+            .expect("history")
+            .iter()
+            .map(|e| serde_json::from_str(&e.body).expect("history event"))
+            .collect()
+    }
+
+    fn count(&self, arn: &str, event_type: &str) -> usize {
+        self.history(arn)
+            .iter()
+            .filter(|e| e.event_type == event_type)
+            .count()
+    }
+
+    /// Status-change events for `arn` seen on the status queue within a few seconds.
+    async fn status_changes(&self, arn: &str, want: usize) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seen.len() < want && Instant::now() < deadline {
+            for m in self.receive(&self.status_queue).await {
+                let event: Value =
+                    serde_json::from_str(m.body.as_deref().unwrap_or("")).expect("event");
+                if event["detail"]["executionArn"] == arn {
+                    seen.push(event);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
+    async fn alerts(&self) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while seen.is_empty() && Instant::now() < deadline {
+            for m in self.receive(&self.alert_queue).await {
+                seen.push(
+                    serde_json::from_str(m.body.as_deref().unwrap_or("")).expect("sns envelope"),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    }
+}
+
+/// An API Gateway request like events/api-start-execution.json, for another path, target
+/// and body.
+fn api_request(
+    path: &str,
+    target: Option<&str>,
+    body: Value,
+) -> aws_lambda_events::apigw::ApiGatewayProxyRequest {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/api-start-execution.json");
+    let mut request: Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("sample")).expect("json");
+    request["path"] = json!(path);
+    request["headers"] = match target {
+        Some(action) => json!({"X-Amz-Target": format!("AWSStepFunctions.{action}")}),
+        None => json!({}),
+    };
+    request["multiValueHeaders"] = json!({});
+    request["body"] = json!(body.to_string());
+    serde_json::from_value(request).expect("request")
+}
+
+fn text_body(response: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> Value {
+    match &response.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => {
+            serde_json::from_str(text).expect("json")
+        }
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+fn output(record: &ExecutionRecord) -> Value {
+    record.summary["output"]
+        .as_str()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_and_choice_chain_finishes_in_one_write() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "chain",
+            json!({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Result": {"n": 2}, "Next": "Pick"},
+                "Pick": {"Type": "Choice", "Choices": [
+                    {"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"},
+                "Big": {"Type": "Pass", "Result": "big", "End": true},
+                "Small": {"Type": "Pass", "Result": "small", "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let record = h.record(&arn);
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(output(&record), json!("big"));
+    assert_eq!(h.engine.writes.load(Ordering::Relaxed), 1);
+    let changes = h.status_changes(&arn, 2).await;
+    let statuses: Vec<&str> = changes
+        .iter()
+        .filter_map(|e| e["detail"]["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["RUNNING", "SUCCEEDED"]);
+    assert_eq!(
+        changes[1]["detail-type"],
+        "Step Functions Execution Status Change"
+    );
+    assert_eq!(changes[1]["detail"]["output"], "\"big\"");
+    // Nothing failed: no alert.
+    assert!(h.alerts().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_map_and_parallel_run_to_completion_through_the_queues() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "flow",
+            json!({"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Each"},
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.doubled",
+                    "Iterator": {"StartAt": "Call", "States": {
+                        "Call": {"Type": "Task", "Resource": lambda("echo"), "End": true}}},
+                    "Next": "Both"},
+                "Both": {"Type": "Parallel", "Branches": [
+                    {"StartAt": "L", "States": {"L": {"Type": "Pass", "Result": "left", "End": true}}},
+                    {"StartAt": "R", "States": {"R": {"Type": "Task", "Resource": lambda("echo"), "InputPath": "$.doubled", "End": true}}}],
+                    "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({"items": [1, 2, 3]})).await;
+    let started = Instant::now();
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the Wait waited"
+    );
+    assert_eq!(output(&record), json!(["left", [1, 2, 3]]));
+    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_backs_off_through_the_timer_queue_and_catch_recovers() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "retry",
+            json!({"StartAt": "Flaky", "States": {
+                "Flaky": {"Type": "Task", "Resource": lambda("flaky"), "ResultPath": "$.flaky",
+                    "Retry": [{"ErrorEquals": ["Flaky.Busy"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1}],
+                    "Next": "Boom"},
+                "Boom": {"Type": "Task", "Resource": lambda("boom"),
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Recovered"}],
+                    "End": true},
+                "Recovered": {"Type": "Pass", "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    let out = output(&record);
+    assert_eq!(out["flaky"], json!({"ok": true}));
+    assert_eq!(out["caught"]["Error"], "Boom.Error");
+    assert_eq!(out["caught"]["Cause"], "always fails");
+    assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 3);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 1);
+    assert_eq!(h.invoker.flaky_calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_and_reordered_deliveries_change_nothing_twice() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "fanout",
+            json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": lambda("echo"), "Parameters": {"v": "a"}, "End": true}}},
+                {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": lambda("echo"), "Parameters": {"v": "b"}, "End": true}}}]}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events.len() < 2 && Instant::now() < deadline {
+        events.extend(h.advance_events().await);
+    }
+    assert_eq!(events.len(), 2, "one run-task event per branch");
+    // Reordered: the second branch's task first.
+    events.reverse();
+    let first = events[0].clone();
+    assert_eq!(
+        handle_event(&h.engine, first.clone())
+            .await
+            .expect("advance"),
+        Applied::Applied(cairn_interpreter::Status::Running)
+    );
+    let before = h.history(&arn).len();
+    // Duplicate delivery of the same event: the task is no longer open.
+    assert_eq!(
+        handle_event(&h.engine, first.clone())
+            .await
+            .expect("advance"),
+        Applied::Duplicate
+    );
+    assert_eq!(h.history(&arn).len(), before);
+    assert_eq!(
+        handle_event(&h.engine, events[1].clone())
+            .await
+            .expect("advance"),
+        Applied::Applied(cairn_interpreter::Status::Succeeded)
+    );
+    let record = h.record(&arn);
+    assert_eq!(output(&record), json!([{"v": "a"}, {"v": "b"}]));
+    // A late duplicate after the end.
+    assert_eq!(
+        handle_event(&h.engine, first).await.expect("advance"),
+        Applied::NotRunning
+    );
+    assert_eq!(h.count(&arn, "LambdaFunctionScheduled"), 2);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racing_advances_of_one_timer_apply_it_once() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "race",
+            json!({"StartAt": "W1", "States": {
+                "W1": {"Type": "Wait", "Seconds": 1, "Next": "W2"},
+                "W2": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut batch = h.timer_batch().await;
+    while batch.records.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        batch = h.timer_batch().await;
+    }
+    let message: Message =
+        serde_json::from_str(batch.records[0].body.as_deref().unwrap_or("")).expect("timer");
+    let other = h.other_engine();
+    let (a, b) = tokio::join!(h.engine.handle(message.clone()), other.handle(message));
+    let mut results = [a.expect("first"), b.expect("second")];
+    results.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(
+        results,
+        [
+            Applied::Applied(cairn_interpreter::Status::Running),
+            Applied::Duplicate
+        ]
+    );
+    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(h.count(&arn, "WaitStateExited"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_alerts_through_sns_and_the_bus() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "doomed",
+            json!({"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Die"},
+                "Die": {"Type": "Fail", "Error": "Order.Rejected", "Cause": "out of stock"}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({"order": 7})).await;
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "FAILED");
+    let alerts = h.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["Subject"],
+        "Cairn execution FAILED: ".to_string() + &record.name
+    );
+    let detail: Value =
+        serde_json::from_str(alerts[0]["Message"].as_str().unwrap_or("")).expect("detail");
+    assert_eq!(detail["executionArn"], arn.as_str());
+    assert_eq!(detail["error"], "Order.Rejected");
+    assert_eq!(detail["cause"], "out of stock");
+    assert_eq!(detail["input"], "{\"order\":7}");
+    let changes = h.status_changes(&arn, 2).await;
+    let last = changes.last().expect("status change");
+    assert_eq!(last["source"], cairn_serverless::STATUS_SOURCE);
+    assert_eq!(last["detail"]["status"], "FAILED");
+    assert_eq!(last["detail"]["stopDate"], json!(record.stop_ms));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wait_becomes_a_one_time_schedule_and_stop_aborts_with_an_alert() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "sleepy",
+            json!({"StartAt": "Hour", "States": {"Hour": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let scheduler = aws_sdk_scheduler::Client::new(&h.config);
+    let schedules = scheduler
+        .list_schedules()
+        .send()
+        .await
+        .expect("list schedules");
+    let names: Vec<String> = schedules
+        .schedules()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_string))
+        .collect();
+    let mut found = None;
+    for name in names {
+        let s = scheduler
+            .get_schedule()
+            .name(&name)
+            .send()
+            .await
+            .expect("get schedule");
+        if s.target()
+            .and_then(|t| t.input())
+            .is_some_and(|i| i.contains(&arn))
+        {
+            found = Some(s);
+        }
+    }
+    let schedule = found.expect("a schedule for the hour-long wait");
+    let expected = cairn_serverless::outbox::utc_seconds(h.record(&arn).start_ms + 3_600_000 + 999);
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some(format!("at({expected})").as_str())
+    );
+    assert_eq!(
+        schedule.target().map(|t| t.arn()),
+        Some(h.settings.timer_queue_arn.as_str())
+    );
+
+    let request = api_request(
+        "/StopExecution",
+        None,
+        json!({"executionArn": arn, "error": "Ops.Cancel", "cause": "by hand"}),
+    );
+    let response = handle_request(&h.engine, &h.api, request).await;
+    assert_eq!(response.status_code, 200);
+    let record = h.record(&arn);
+    assert_eq!(record.status, "ABORTED");
+    let alerts = h.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0]["Subject"],
+        "Cairn execution ABORTED: ".to_string() + &record.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_function_starts_one_execution_per_scheduled_event() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "nightly",
+            json!({"StartAt": "Go", "States": {"Go": {"Type": "Pass", "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/schedule.json");
+    let event: EventBridgeEvent<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("event");
+    let target = ScheduleTarget {
+        state_machine_arn: machine,
+        input: "{\"report\":\"daily\"}".into(),
+    };
+    let first = handle_schedule(&h.engine, &target, event.clone())
+        .await
+        .expect("start");
+    assert!(first.created);
+    assert!(first
+        .execution_arn
+        .ends_with(":execution:nightly:schedule-53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"));
+    let record = h.record(&first.execution_arn);
+    assert_eq!(
+        (record.status.as_str(), output(&record)),
+        ("SUCCEEDED", json!({"report": "daily"}))
+    );
+    // A redelivery of the same scheduled event starts nothing: the name is taken and the
+    // execution is over, so AWS's idempotency rule refuses it.
+    let again = handle_schedule(&h.engine, &target, event).await;
+    assert_eq!(
+        again.err().map(|e| e.to_string()),
+        Some(format!(
+            "ExecutionAlreadyExists: Execution Already Exists: '{}'",
+            first.execution_arn
+        ))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_function_starts_asynchronously_and_synchronously() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let standard = h
+        .create_machine(
+            "orders",
+            json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let express = h
+        .create_machine(
+            "quote",
+            json!({"StartAt": "Price", "States": {"Price": {"Type": "Pass", "Parameters": {"sku.$": "$.sku", "price": 10}, "End": true}}}),
+            "EXPRESS",
+        )
+        .await;
+    let sample = |file: &str| -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(file);
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+    };
+    let mut start = sample("api-start-execution.json");
+    start["body"] =
+        json!({"stateMachineArn": standard, "name": "order-1042", "input": "{\"orderId\":1042}"})
+            .to_string()
+            .into();
+    let response = handle_request(
+        &h.engine,
+        &h.api,
+        serde_json::from_value(start.clone()).expect("request"),
+    )
+    .await;
+    assert_eq!(response.status_code, 200);
+    let body = text_body(&response);
+    let arn = body["executionArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(arn.ends_with(":execution:orders:order-1042"));
+    // Asynchronous: the answer came before the Wait ended.
+    assert_eq!(h.record(&arn).status, "RUNNING");
+    // The same request again while it runs is AWS's idempotent start.
+    let again = handle_request(
+        &h.engine,
+        &h.api,
+        serde_json::from_value(start).expect("request"),
+    )
+    .await;
+    assert_eq!(again.status_code, 200);
+    h.run_to_end(&arn).await;
+
+    let describe = api_request("/", Some("DescribeExecution"), json!({"executionArn": arn}));
+    let response = handle_request(&h.engine, &h.api, describe).await;
+    let body = text_body(&response);
+    assert_eq!(
+        (response.status_code, body["status"].as_str()),
+        (200, Some("SUCCEEDED"))
+    );
+
+    let mut sync = sample("api-start-sync-execution.json");
+    sync["body"] = json!({"stateMachineArn": express, "input": "{\"sku\":\"A-1\"}"})
+        .to_string()
+        .into();
+    let response = handle_request(
+        &h.engine,
+        &h.api,
+        serde_json::from_value(sync).expect("request"),
+    )
+    .await;
+    let body = text_body(&response);
+    assert_eq!(response.status_code, 200, "{body}");
+    assert_eq!(body["status"], "SUCCEEDED");
+    assert_eq!(body["output"], "{\"sku\":\"A-1\",\"price\":10}");
+
+    let missing = api_request(
+        "/executions",
+        None,
+        json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:nope"}),
+    );
+    let response = handle_request(&h.engine, &h.api, missing).await;
+    assert_eq!(response.status_code, 400);
+    assert_eq!(
+        response.body,
+        Some(aws_lambda_events::encodings::Body::Text(
+            json!({"__type": "StateMachineDoesNotExist", "message": "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:nope'"}).to_string()
+        ))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_tasks_go_through_the_lambda_sdk() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let invoker = cairn_serverless::lambda::LambdaInvoker::new(&h.config).expect("invoker");
+    let engine = h.engine_with(Arc::new(invoker));
+    let machine = h
+        .create_machine(
+            "calls",
+            json!({"StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": lambda("cairn-missing-function"),
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+                "Caught": {"Type": "Pass", "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events.is_empty() && Instant::now() < deadline {
+        events.extend(h.advance_events().await);
+    }
+    let event = events.pop().expect("a run-task event");
+    assert_eq!(
+        handle_event(&engine, event).await.expect("advance"),
+        Applied::Applied(cairn_interpreter::Status::Succeeded)
+    );
+    let out = output(&h.record(&arn));
+    // moto answers like Lambda: the function does not exist.
+    assert_eq!(out["Error"], "Lambda.ResourceNotFoundException", "{out}");
+    assert!(
+        out["Cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("cairn-missing-function")),
+        "{out}"
+    );
+    assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "lossy",
+            json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    // Lose the timer's message: take it off the queue without delivering it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lost = h.timer_batch().await;
+    while lost.records.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lost = h.timer_batch().await;
+    }
+    assert_eq!(lost.records.len(), 1);
+    // Not yet overdue by the grace: nothing to re-send.
+    assert_eq!(
+        h.engine.sweep_overdue_timers(60_000).await.expect("sweep"),
+        0
+    );
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(answer, json!({"resentTimers": 1}));
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_and_callbacks_go_through_the_api_function() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let hr = &h;
+    let call = |action: &str, body: Value| {
+        let request = api_request("/", Some(action), body);
+        async move { text_body(&handle_request(&hr.engine, &hr.api, request).await) }
+    };
+    let activity = call("CreateActivity", json!({"name": "approve"})).await["activityArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let machine = h
+        .create_machine(
+            "approval",
+            json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task", "Resource": activity, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({"amount": 5})).await;
+    let task = call(
+        "GetActivityTask",
+        json!({"activityArn": activity, "workerName": "w1"}),
+    )
+    .await;
+    assert_eq!(task["input"], "{\"amount\":5}");
+    let token = task["taskToken"].as_str().unwrap_or_default().to_string();
+    assert_eq!(h.count(&arn, "ActivityStarted"), 1);
+    let done = call(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{\"approved\":true}"}),
+    )
+    .await;
+    assert_eq!(done, json!({}));
+    let record = h.record(&arn);
+    assert_eq!(
+        (record.status.as_str(), output(&record)),
+        ("SUCCEEDED", json!({"approved": true}))
+    );
+    // The token is spent: AWS answers TaskTimedOut.
+    let again = call(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{}"}),
+    )
+    .await;
+    assert_eq!(again["__type"], "TaskTimedOut");
+    // Asynchronous Express runs inside the invocation and answers like StartExecution.
+    let express = h
+        .create_machine(
+            "fire",
+            json!({"StartAt": "Go", "States": {"Go": {"Type": "Pass", "End": true}}}),
+            "EXPRESS",
+        )
+        .await;
+    let started = call("StartExecution", json!({"stateMachineArn": express})).await;
+    assert!(
+        started["executionArn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":express:fire:")),
+        "{started}"
+    );
+}

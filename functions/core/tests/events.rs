@@ -1,0 +1,106 @@
+//! Every sample in events/ round-trips through the typed event its function takes, and means
+//! what the function will do with it.
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
+use cairn_interpreter::Event;
+use cairn_serverless::advance::AdvanceTrigger;
+use cairn_serverless::api::action_of;
+use cairn_serverless::schedule::execution_name;
+use cairn_serverless::Message;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+fn sample(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("sample event");
+    serde_json::from_str(&text).expect("sample is JSON")
+}
+
+/// Parses, serialises and parses again: the typed value must survive unchanged.
+fn round_trip<T: DeserializeOwned + Serialize + std::fmt::Debug + PartialEq>(json: &Value) -> T {
+    let typed: T = serde_json::from_value(json.clone()).expect("typed parse");
+    let again: T =
+        serde_json::from_value(serde_json::to_value(&typed).expect("serialise")).expect("reparse");
+    assert_eq!(typed, again);
+    typed
+}
+
+#[test]
+fn api_samples_name_their_actions_and_carry_aws_json_bodies() {
+    for (file, action, field) in [
+        (
+            "api-start-execution.json",
+            "StartExecution",
+            "stateMachineArn",
+        ),
+        (
+            "api-start-sync-execution.json",
+            "StartSyncExecution",
+            "stateMachineArn",
+        ),
+    ] {
+        let request: ApiGatewayProxyRequest = round_trip(&sample(file));
+        assert_eq!(action_of(&request).as_deref(), Some(action), "{file}");
+        let body: Value =
+            serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("body");
+        assert!(body[field]
+            .as_str()
+            .is_some_and(|arn| arn.contains(":stateMachine:")));
+    }
+    // Without the header the path decides.
+    let mut request: ApiGatewayProxyRequest = round_trip(&sample("api-start-sync-execution.json"));
+    request.headers.clear();
+    assert_eq!(action_of(&request).as_deref(), Some("StartSyncExecution"));
+    request.path = Some("/DescribeExecution".into());
+    assert_eq!(action_of(&request).as_deref(), Some("DescribeExecution"));
+}
+
+#[test]
+fn advance_samples_carry_messages_for_the_engine() {
+    let json = sample("advance-eventbridge.json");
+    let event: EventBridgeEvent<Message> = round_trip(&json);
+    assert_eq!(
+        event.detail,
+        Message::RunTask {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:orders:order-1042"
+                .into(),
+            task_id: 1
+        }
+    );
+    assert!(matches!(
+        serde_json::from_value::<AdvanceTrigger>(json),
+        Ok(AdvanceTrigger::EventBridge(_))
+    ));
+
+    let json = sample("advance-timer-sqs.json");
+    let batch: SqsEvent = round_trip(&json);
+    let body = batch.records[0].body.as_deref().unwrap_or("");
+    let message: Message = serde_json::from_str(body).expect("timer message");
+    assert_eq!(
+        message,
+        Message::Apply {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:orders:order-1042"
+                .into(),
+            event: Event::TimerFired { timer_id: 2 }
+        }
+    );
+    assert!(matches!(
+        serde_json::from_value::<AdvanceTrigger>(json),
+        Ok(AdvanceTrigger::Sqs(_))
+    ));
+}
+
+#[test]
+fn schedule_sample_names_its_execution_after_the_event() {
+    let event: EventBridgeEvent<Value> = round_trip(&sample("schedule.json"));
+    assert_eq!(event.detail_type, "Scheduled Event");
+    assert_eq!(
+        execution_name(&event),
+        "schedule-53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"
+    );
+}

@@ -1,0 +1,1071 @@
+//! The actions: request validation with AWS's errors, then the store or the driver.
+
+use std::time::{Duration, Instant};
+
+use cairn_asl::validate::{validate_str, MachineType as ValidateType, Options, Report};
+use cairn_interpreter::{Event, ExecutionInfo, HistoryEvent, MachineType};
+use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachineRecord};
+use serde_json::{json, Map, Value};
+
+use crate::driver::{store_error, Advanced, Driver, ExpressRun, Persisted};
+use crate::names::{
+    activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
+    check_state_machine_arn, execution_does_not_exist, invalid_arn, machine_does_not_exist,
+    parse_arn,
+};
+use crate::params::{invalid_token, timestamp, Params};
+use crate::{ApiError, ACTIONS};
+
+pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value, ApiError> {
+    let p = Params::new(request)?;
+    match action {
+        "CreateStateMachine" => create_state_machine(driver, &p),
+        "DescribeStateMachine" => describe_state_machine(driver, &p),
+        "UpdateStateMachine" => update_state_machine(driver, &p),
+        "DeleteStateMachine" => delete_state_machine(driver, &p),
+        "ListStateMachines" => list_state_machines(driver, &p),
+        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(driver, &p),
+        "ValidateStateMachineDefinition" => validate_definition(&p),
+        "StartExecution" => start_execution(driver, &p),
+        "StartSyncExecution" => start_sync_execution(driver, &p),
+        "StopExecution" => stop_execution(driver, &p),
+        "DescribeExecution" => describe_execution(driver, &p),
+        "ListExecutions" => list_executions(driver, &p),
+        "GetExecutionHistory" => get_execution_history(driver, &p),
+        "CreateActivity" => create_activity(driver, &p),
+        "DescribeActivity" => describe_activity(driver, &p),
+        "DeleteActivity" => delete_activity(driver, &p),
+        "ListActivities" => list_activities(driver, &p),
+        "GetActivityTask" => get_activity_task(driver, &p),
+        "SendTaskSuccess" => send_task_result(driver, &p, TaskResult::Success),
+        "SendTaskFailure" => send_task_result(driver, &p, TaskResult::Failure),
+        "SendTaskHeartbeat" => send_task_result(driver, &p, TaskResult::Heartbeat),
+        "TagResource" => tag_resource(driver, &p),
+        "UntagResource" => untag_resource(driver, &p),
+        "ListTagsForResource" => list_tags(driver, &p),
+        "TestState" => crate::test_state::test_state(driver, &p),
+        known if ACTIONS.contains(&known) => Err(ApiError::new(
+            "UnsupportedOperation",
+            format!("Cairn does not support the action '{known}' yet"),
+        )),
+        unknown => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("Unknown operation: '{unknown}'"),
+        )),
+    }
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new("ValidationException", message)
+}
+
+fn machine_type_param(p: &Params<'_>) -> Result<&'static str, ApiError> {
+    match p.opt_string("type")? {
+        None | Some("STANDARD") => Ok("STANDARD"),
+        Some("EXPRESS") => Ok("EXPRESS"),
+        Some(other) => Err(validation(format!(
+            "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+        ))),
+    }
+}
+
+fn validate_for(definition: &str, machine_type: &str) -> Report {
+    let machine_type = if machine_type == "EXPRESS" {
+        ValidateType::Express
+    } else {
+        ValidateType::Standard
+    };
+    validate_str(definition, &Options { machine_type })
+}
+
+/// Validation as CreateStateMachine does it, then a check that Cairn can run the definition.
+fn check_definition(driver: &Driver, definition: &str, machine_type: &str) -> Result<(), ApiError> {
+    if let Some(message) = validate_for(definition, machine_type).message() {
+        return Err(ApiError::new("InvalidDefinition", message));
+    }
+    driver.machine(definition).map(|_| ()).map_err(|e| {
+        ApiError::new(
+            "InvalidDefinition",
+            format!("Cairn cannot run this definition yet: {}", e.message),
+        )
+    })
+}
+
+fn tags_param(p: &Params<'_>) -> Result<Vec<Value>, ApiError> {
+    let Some(tags) = p.get("tags") else {
+        return Ok(Vec::new());
+    };
+    let list = tags
+        .as_array()
+        .ok_or_else(|| ApiError::new("SerializationException", "'tags' must be a list"))?;
+    list.iter()
+        .map(|tag| {
+            match (
+                tag.get("key").and_then(Value::as_str),
+                tag.get("value").and_then(Value::as_str),
+            ) {
+                (Some(key), Some(value)) => Ok(json!({"key": key, "value": value})),
+                (Some(key), None) => Ok(json!({"key": key, "value": ""})),
+                _ => Err(validation("Tags must have a 'key'")),
+            }
+        })
+        .collect()
+}
+
+fn doc_str<'a>(record: &'a StateMachineRecord, field: &str) -> &'a str {
+    record
+        .document
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn get_machine(driver: &Driver, arn: &str) -> Result<(StateMachineRecord, u64), ApiError> {
+    check_state_machine_arn(arn)?;
+    driver
+        .store
+        .get_state_machine(arn)
+        .map_err(store_error)?
+        .ok_or_else(|| machine_does_not_exist(arn))
+}
+
+fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let name = p.string("name")?;
+    let definition = p.string("definition")?;
+    let role_arn = p.string("roleArn")?;
+    let machine_type = machine_type_param(p)?;
+    let publish = p.opt_bool("publish")?.unwrap_or(false);
+    if p.get("versionDescription").is_some() && !publish {
+        return Err(validation(
+            "Version description can only be set when publish is true",
+        ));
+    }
+    if publish {
+        return Err(ApiError::new(
+            "UnsupportedOperation",
+            "Cairn does not support state machine versions yet (publish must be false)",
+        ));
+    }
+    check_name(name)?;
+    check_definition(driver, definition, machine_type)?;
+    let config = &driver.config;
+    let arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{name}",
+        config.region, config.account
+    );
+    let now = driver.now_ms();
+    let logging = p
+        .get("loggingConfiguration")
+        .cloned()
+        .unwrap_or_else(|| json!({"level": "OFF", "includeExecutionData": false}));
+    let tracing = p
+        .get("tracingConfiguration")
+        .cloned()
+        .unwrap_or_else(|| json!({"enabled": false}));
+    let record = StateMachineRecord {
+        arn: arn.clone(),
+        name: name.to_string(),
+        created_ms: now,
+        document: json!({
+            "definition": definition,
+            "roleArn": role_arn,
+            "type": machine_type,
+            "loggingConfiguration": logging,
+            "tracingConfiguration": tracing,
+            "revisionId": revision_id(driver),
+            "tags": tags_param(p)?,
+        }),
+    };
+    match driver.store.create_state_machine(&record) {
+        Ok(()) => Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
+        Err(StoreError::AlreadyExists(_)) => {
+            // AWS's idempotency: the same name, definition, role and type answer the original.
+            let (existing, _) = get_machine(driver, &arn)?;
+            if doc_str(&existing, "definition") == definition
+                && doc_str(&existing, "roleArn") == role_arn
+                && doc_str(&existing, "type") == machine_type
+            {
+                Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(existing.created_ms)}))
+            } else {
+                Err(ApiError::new(
+                    "StateMachineAlreadyExists",
+                    format!("State Machine Already Exists: '{arn}'"),
+                ))
+            }
+        }
+        Err(other) => Err(store_error(other)),
+    }
+}
+
+fn revision_id(driver: &Driver) -> String {
+    uuid(driver)
+}
+
+/// A random version-4 UUID (execution names, revision ids).
+pub fn uuid(driver: &Driver) -> String {
+    let a = driver.seed();
+    let b = driver.seed();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        ((b >> 48) & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn describe_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (record, _) = get_machine(driver, p.string("stateMachineArn")?)?;
+    Ok(machine_description(&record))
+}
+
+fn machine_description(record: &StateMachineRecord) -> Value {
+    let doc = &record.document;
+    let mut out = json!({
+        "stateMachineArn": record.arn,
+        "name": record.name,
+        "status": "ACTIVE",
+        "definition": doc["definition"],
+        "roleArn": doc["roleArn"],
+        "type": doc["type"],
+        "creationDate": timestamp(record.created_ms),
+        "loggingConfiguration": doc["loggingConfiguration"],
+        "tracingConfiguration": doc["tracingConfiguration"],
+    });
+    if let Some(revision) = doc.get("revisionId") {
+        out["revisionId"] = revision.clone();
+    }
+    out
+}
+
+fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("stateMachineArn")?;
+    let definition = p.opt_string("definition")?;
+    let role_arn = p.opt_string("roleArn")?;
+    let logging = p.get("loggingConfiguration");
+    let tracing = p.get("tracingConfiguration");
+    let (mut record, version) = get_machine(driver, arn)?;
+    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
+        return Err(ApiError::new(
+            "MissingRequiredParameter",
+            "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
+        ));
+    }
+    if p.opt_bool("publish")?.unwrap_or(false) {
+        return Err(ApiError::new(
+            "UnsupportedOperation",
+            "Cairn does not support state machine versions yet",
+        ));
+    }
+    if let Some(definition) = definition {
+        let machine_type = doc_str(&record, "type").to_string();
+        check_definition(driver, definition, &machine_type)?;
+        record.document["definition"] = Value::from(definition);
+    }
+    if let Some(role_arn) = role_arn {
+        record.document["roleArn"] = Value::from(role_arn);
+    }
+    if let Some(logging) = logging {
+        record.document["loggingConfiguration"] = logging.clone();
+    }
+    if let Some(tracing) = tracing {
+        record.document["tracingConfiguration"] = tracing.clone();
+    }
+    let now = driver.now_ms();
+    let revision = revision_id(driver);
+    record.document["revisionId"] = Value::from(revision.clone());
+    record.document["updateDate"] = Value::from(now);
+    match driver.store.update_state_machine(&record, version) {
+        Ok(_) => Ok(json!({"updateDate": timestamp(now), "revisionId": revision})),
+        Err(StoreError::NotFound(_)) => Err(machine_does_not_exist(arn)),
+        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+            "ConflictException",
+            format!("State machine '{arn}' was updated concurrently; retry the update"),
+        )),
+        Err(other) => Err(store_error(other)),
+    }
+}
+
+fn delete_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("stateMachineArn")?;
+    check_state_machine_arn(arn)?;
+    driver
+        .store
+        .delete_state_machine(arn)
+        .map_err(store_error)?;
+    Ok(json!({}))
+}
+
+fn list_state_machines(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let limit = p.max_results(100)?;
+    let cursor = p.next_token(1024)?;
+    let page = driver
+        .store
+        .list_state_machines(cursor, limit)
+        .map_err(store_error)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            json!({"stateMachineArn": r.arn, "name": r.name, "type": r.document["type"], "creationDate": timestamp(r.created_ms)})
+        })
+        .collect();
+    let mut out = json!({"stateMachines": items});
+    if let Some(next) = page.next {
+        out["nextToken"] = Value::from(next);
+    }
+    Ok(out)
+}
+
+fn load_execution(driver: &Driver, arn: &str) -> Result<cairn_store::ExecutionRecord, ApiError> {
+    check_execution_arn(arn)?;
+    driver
+        .store
+        .get_execution(arn)
+        .map_err(store_error)?
+        .map(|(record, _)| record)
+        .ok_or_else(|| execution_does_not_exist(arn))
+}
+
+fn describe_state_machine_for_execution(
+    driver: &Driver,
+    p: &Params<'_>,
+) -> Result<Value, ApiError> {
+    let record = load_execution(driver, p.string("executionArn")?)?;
+    let persisted: Persisted = serde_json::from_slice(&record.state)
+        .map_err(|e| ApiError::internal(format!("stored execution state is unreadable: {e}")))?;
+    let machine = driver
+        .store
+        .get_state_machine(&record.state_machine_arn)
+        .map_err(store_error)?;
+    let name = record
+        .state_machine_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let mut out = json!({
+        "stateMachineArn": record.state_machine_arn,
+        "name": name,
+        "definition": persisted.definition,
+        "roleArn": persisted.execution.info().role_arn,
+        "updateDate": timestamp(record.start_ms),
+    });
+    if let Some((machine, _)) = machine {
+        out["updateDate"] = timestamp(
+            machine
+                .document
+                .get("updateDate")
+                .and_then(Value::as_i64)
+                .unwrap_or(machine.created_ms),
+        );
+        out["loggingConfiguration"] = machine.document["loggingConfiguration"].clone();
+        out["tracingConfiguration"] = machine.document["tracingConfiguration"].clone();
+    }
+    Ok(out)
+}
+
+fn validate_definition(p: &Params<'_>) -> Result<Value, ApiError> {
+    let definition = p.string("definition")?;
+    let machine_type = machine_type_param(p)?;
+    let report = validate_for(definition, machine_type);
+    let diagnostics: Vec<Value> = report
+        .diagnostics
+        .iter()
+        .chain(&report.warnings)
+        .map(|d| {
+            let mut out =
+                json!({"severity": d.severity.as_str(), "code": d.code, "message": d.message});
+            if let Some(location) = &d.location {
+                out["location"] = Value::from(location.clone());
+            }
+            out
+        })
+        .collect();
+    Ok(json!({
+        "result": if report.is_valid() { "OK" } else { "FAIL" },
+        "diagnostics": diagnostics,
+        "truncated": false,
+    }))
+}
+
+/// The execution input: JSON text, `{}` when absent.
+fn execution_input(p: &Params<'_>) -> Result<(String, Value), ApiError> {
+    let text = p.opt_string("input")?.unwrap_or("{}");
+    if text.trim().is_empty() {
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'Invalid execution input.'",
+        ));
+    }
+    let value = serde_json::from_str(text).map_err(|e| {
+        ApiError::new(
+            "InvalidExecutionInput",
+            format!("Invalid State Machine Execution Input: '{e}'"),
+        )
+    })?;
+    if text.len() > 256 * 1024 {
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'The input exceeds the maximum size of 262144 bytes'",
+        ));
+    }
+    Ok((text.to_string(), value))
+}
+
+struct StartRequest {
+    machine: StateMachineRecord,
+    name: String,
+    input_text: String,
+    input: Value,
+    info: ExecutionInfo,
+}
+
+fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiError> {
+    let machine_arn = p.string("stateMachineArn")?;
+    let name = match p.opt_string("name")? {
+        Some(name) => {
+            check_name(name)?;
+            name.to_string()
+        }
+        None => uuid(driver),
+    };
+    let (input_text, input) = execution_input(p)?;
+    let (machine, _) = get_machine(driver, machine_arn)?;
+    let express = doc_str(&machine, "type") == "EXPRESS";
+    let config = &driver.config;
+    let execution_arn = if express {
+        format!(
+            "arn:aws:states:{}:{}:express:{}:{name}:{}",
+            config.region,
+            config.account,
+            machine.name,
+            uuid(driver)
+        )
+    } else {
+        format!(
+            "arn:aws:states:{}:{}:execution:{}:{name}",
+            config.region, config.account, machine.name
+        )
+    };
+    let info = ExecutionInfo {
+        execution_arn,
+        name: name.clone(),
+        state_machine_arn: machine.arn.clone(),
+        state_machine_name: machine.name.clone(),
+        role_arn: doc_str(&machine, "roleArn").to_string(),
+        start_time_ms: driver.now_ms(),
+        machine_type: if express {
+            MachineType::Express
+        } else {
+            MachineType::Standard
+        },
+        redrive_count: 0,
+    };
+    Ok(StartRequest {
+        machine,
+        name,
+        input_text,
+        input,
+        info,
+    })
+}
+
+fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let request = start_request(driver, p)?;
+    let arn = request.info.execution_arn.clone();
+    let start = request.info.start_time_ms;
+    let definition = doc_str(&request.machine, "definition").to_string();
+    if request.info.machine_type == MachineType::Express {
+        // Asynchronous Express: at most once, in memory, not visible to Describe/History.
+        let Some(driver) = driver.handle() else {
+            return Err(ApiError::internal("the server is shutting down"));
+        };
+        let spawned = std::thread::Builder::new()
+            .name("cairn-express".into())
+            .spawn(move || {
+                if let Err(error) = driver.run_express(
+                    &definition,
+                    request.info,
+                    request.input,
+                    &request.input_text,
+                ) {
+                    eprintln!("cairn: express execution failed to run: {error}");
+                }
+            });
+        spawned
+            .map_err(|e| ApiError::internal(format!("cannot start the express execution: {e}")))?;
+        return Ok(json!({"executionArn": arn, "startDate": timestamp(start)}));
+    }
+    match driver.start_standard(
+        &definition,
+        request.info,
+        request.input,
+        &request.input_text,
+    )? {
+        Some(start) => Ok(json!({"executionArn": arn, "startDate": timestamp(start)})),
+        None => {
+            // AWS's idempotency: the same name and input while the execution runs answer the original.
+            let existing = load_execution(driver, &arn)?;
+            let same_input = existing.summary.get("input").and_then(Value::as_str)
+                == Some(request.input_text.as_str());
+            if existing.status == "RUNNING" && same_input {
+                Ok(json!({"executionArn": arn, "startDate": timestamp(existing.start_ms)}))
+            } else {
+                Err(ApiError::new(
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{arn}'"),
+                ))
+            }
+        }
+    }
+}
+
+fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let request = start_request(driver, p)?;
+    if request.info.machine_type != MachineType::Express {
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let arn = request.info.execution_arn.clone();
+    let machine_arn = request.machine.arn.clone();
+    let definition = doc_str(&request.machine, "definition").to_string();
+    let result = driver.run_express(
+        &definition,
+        request.info,
+        request.input,
+        &request.input_text,
+    )?;
+    let status = match result.status {
+        cairn_interpreter::Status::Succeeded => "SUCCEEDED",
+        cairn_interpreter::Status::TimedOut => "TIMED_OUT",
+        _ => "FAILED",
+    };
+    let duration = u64::try_from(result.end_ms.saturating_sub(result.start_ms)).unwrap_or(0);
+    let mut out = json!({
+        "executionArn": arn,
+        "stateMachineArn": machine_arn,
+        "name": request.name,
+        "startDate": timestamp(result.start_ms),
+        "stopDate": timestamp(result.end_ms),
+        "status": status,
+        "input": request.input_text,
+        "inputDetails": {"included": true},
+        "billingDetails": {
+            "billedMemoryUsedInMB": 64,
+            "billedDurationInMilliseconds": duration.div_ceil(100).max(1) * 100,
+        },
+    });
+    if let Some(output) = &result.output {
+        out["output"] = Value::from(serde_json::to_string(output).unwrap_or_default());
+        out["outputDetails"] = json!({"included": true});
+    }
+    if let Some(error) = result.error {
+        out["error"] = Value::from(error);
+    }
+    if let Some(cause) = result.cause {
+        out["cause"] = Value::from(cause);
+    }
+    Ok(out)
+}
+
+fn stop_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("executionArn")?;
+    check_execution_arn(arn)?;
+    let error = p.opt_string("error")?.map(str::to_string);
+    let cause = p.opt_string("cause")?.map(str::to_string);
+    driver.advance(arn, Event::Stop { error, cause }, None)?;
+    let record = load_execution(driver, arn)?;
+    Ok(json!({"stopDate": timestamp(record.stop_ms.unwrap_or_else(|| driver.now_ms()))}))
+}
+
+fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("executionArn")?;
+    if let Some(run) = driver.express_run(arn) {
+        return Ok(describe_express(&run));
+    }
+    let record = load_execution(driver, arn)?;
+    let mut out = json!({
+        "executionArn": record.arn,
+        "stateMachineArn": record.state_machine_arn,
+        "name": record.name,
+        "status": record.status,
+        "startDate": timestamp(record.start_ms),
+        "input": record.summary.get("input").cloned().unwrap_or(Value::Null),
+        "inputDetails": {"included": true},
+        "redriveCount": 0,
+        "redriveStatus": "NOT_REDRIVABLE",
+    });
+    if let Some(stop) = record.stop_ms {
+        out["stopDate"] = timestamp(stop);
+    }
+    if let Some(output) = record.summary.get("output") {
+        out["output"] = output.clone();
+        out["outputDetails"] = json!({"included": true});
+    }
+    for field in ["error", "cause"] {
+        if let Some(value) = record.summary.get(field) {
+            out[field] = value.clone();
+        }
+    }
+    Ok(out)
+}
+
+/// DescribeExecution of a kept Express execution (an addition: AWS keeps none).
+fn describe_express(run: &ExpressRun) -> Value {
+    let result = &run.result;
+    let mut out = json!({
+        "executionArn": run.info.execution_arn,
+        "stateMachineArn": run.info.state_machine_arn,
+        "name": run.info.name,
+        "status": result.status.as_aws_str(),
+        "startDate": timestamp(result.start_ms),
+        "stopDate": timestamp(result.end_ms),
+        "input": run.input_text,
+        "inputDetails": {"included": true},
+    });
+    if let Some(output) = &result.output {
+        out["output"] = Value::from(serde_json::to_string(output).unwrap_or_default());
+        out["outputDetails"] = json!({"included": true});
+    }
+    if let Some(error) = &result.error {
+        out["error"] = Value::from(error.clone());
+    }
+    if let Some(cause) = &result.cause {
+        out["cause"] = Value::from(cause.clone());
+    }
+    out
+}
+
+const STATUSES: [&str; 6] = [
+    "SUCCEEDED",
+    "TIMED_OUT",
+    "PENDING_REDRIVE",
+    "ABORTED",
+    "FAILED",
+    "RUNNING",
+];
+
+fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let status = p.opt_string("statusFilter")?;
+    if let Some(status) = status {
+        if !STATUSES.contains(&status) {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{status}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+            )));
+        }
+    }
+    let limit = p.max_results(100)?;
+    let cursor = p.next_token(3096)?;
+    if p.get("mapRunArn").is_some() {
+        return Err(ApiError::new(
+            "UnsupportedOperation",
+            "Cairn does not support Map Runs yet (mapRunArn)",
+        ));
+    }
+    let (machine, _) = get_machine(driver, p.string("stateMachineArn")?)?;
+    if doc_str(&machine, "type") == "EXPRESS" {
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let query = ExecutionQuery {
+        state_machine_arn: machine.arn.clone(),
+        status: status.map(str::to_string),
+        cursor: cursor.map(str::to_string),
+        limit,
+    };
+    let page = match driver.store.list_executions(&query) {
+        Ok(page) => page,
+        Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+        Err(other) => return Err(store_error(other)),
+    };
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            let mut item = json!({
+                "executionArn": r.arn,
+                "stateMachineArn": r.state_machine_arn,
+                "name": r.name,
+                "status": r.status,
+                "startDate": timestamp(r.start_ms),
+            });
+            if let Some(stop) = r.stop_ms {
+                item["stopDate"] = timestamp(stop);
+            }
+            item
+        })
+        .collect();
+    let mut out = json!({"executions": items});
+    if let Some(next) = page.next {
+        out["nextToken"] = Value::from(next);
+    }
+    Ok(out)
+}
+
+fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("executionArn")?;
+    let limit = p.max_results(100)?;
+    let reverse = p.opt_bool("reverseOrder")?.unwrap_or(false);
+    let include_data = p.opt_bool("includeExecutionData")?.unwrap_or(true);
+    let after_id = match p.next_token(1024)? {
+        Some(token) => Some(
+            token
+                .strip_prefix("event:")
+                .and_then(|id| id.parse::<u64>().ok())
+                .ok_or_else(|| invalid_token(token))?,
+        ),
+        None => None,
+    };
+    let mut stored = match driver.express_run(arn) {
+        Some(run) => express_history(&run, after_id, limit.saturating_add(1), reverse)?,
+        None => {
+            load_execution(driver, arn)?;
+            let query = HistoryQuery {
+                after_id,
+                limit: limit.saturating_add(1),
+                reverse,
+            };
+            driver
+                .store
+                .read_history(arn, &query)
+                .map_err(store_error)?
+        }
+    };
+    let more = stored.len() > limit;
+    stored.truncate(limit);
+    let mut events = Vec::with_capacity(stored.len());
+    for event in &stored {
+        let event: HistoryEvent = serde_json::from_str(&event.body).map_err(|e| {
+            ApiError::internal(format!("a stored history event is unreadable: {e}"))
+        })?;
+        let mut wire = event.to_aws_json();
+        if !include_data {
+            strip_execution_data(&mut wire);
+        }
+        events.push(wire);
+    }
+    let mut out = json!({"events": events});
+    if more {
+        if let Some(last) = stored.last() {
+            out["nextToken"] = Value::from(format!("event:{}", last.id));
+        }
+    }
+    Ok(out)
+}
+
+/// A kept Express execution's history, paged like a stored one.
+fn express_history(
+    run: &ExpressRun,
+    after_id: Option<u64>,
+    limit: usize,
+    reverse: bool,
+) -> Result<Vec<cairn_store::StoredEvent>, ApiError> {
+    let keep = |event: &&HistoryEvent| match after_id {
+        Some(after) if reverse => event.id < after,
+        Some(after) => event.id > after,
+        None => true,
+    };
+    let selected: Vec<&HistoryEvent> = if reverse {
+        run.result
+            .history
+            .iter()
+            .rev()
+            .filter(keep)
+            .take(limit)
+            .collect()
+    } else {
+        run.result.history.iter().filter(keep).take(limit).collect()
+    };
+    selected
+        .into_iter()
+        .map(|event| {
+            serde_json::to_string(event)
+                .map(|body| cairn_store::StoredEvent { id: event.id, body })
+                .map_err(|e| ApiError::internal(format!("a history event cannot be shown: {e}")))
+        })
+        .collect()
+}
+
+/// `includeExecutionData: false`: the events keep their shape but not the payloads.
+fn strip_execution_data(event: &mut Value) {
+    let Some(object) = event.as_object_mut() else {
+        return;
+    };
+    for (key, details) in object.iter_mut() {
+        if !key.ends_with("EventDetails") {
+            continue;
+        }
+        if let Some(details) = details.as_object_mut() {
+            for field in ["input", "output", "parameters", "result"] {
+                details.remove(field);
+            }
+            for field in ["inputDetails", "outputDetails"] {
+                if details.contains_key(field) {
+                    details.insert(field.to_string(), json!({"included": false}));
+                }
+            }
+        }
+    }
+}
+
+fn create_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let name = p.string("name")?;
+    check_name(name)?;
+    let config = &driver.config;
+    let arn = format!(
+        "arn:aws:states:{}:{}:activity:{name}",
+        config.region, config.account
+    );
+    let now = driver.now_ms();
+    let record = StateMachineRecord {
+        arn: arn.clone(),
+        name: name.to_string(),
+        created_ms: now,
+        document: json!({"tags": tags_param(p)?}),
+    };
+    match driver.store.create_activity(&record) {
+        Ok(()) => Ok(json!({"activityArn": arn, "creationDate": timestamp(now)})),
+        Err(StoreError::AlreadyExists(_)) => {
+            let existing = driver.store.get_activity(&arn).map_err(store_error)?;
+            let created = existing.map(|r| r.created_ms).unwrap_or(now);
+            Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
+        }
+        Err(other) => Err(store_error(other)),
+    }
+}
+
+fn get_activity(driver: &Driver, arn: &str) -> Result<StateMachineRecord, ApiError> {
+    check_activity_arn(arn)?;
+    driver
+        .store
+        .get_activity(arn)
+        .map_err(store_error)?
+        .ok_or_else(|| activity_does_not_exist(arn))
+}
+
+fn describe_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let record = get_activity(driver, p.string("activityArn")?)?;
+    Ok(
+        json!({"activityArn": record.arn, "name": record.name, "creationDate": timestamp(record.created_ms)}),
+    )
+}
+
+fn delete_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("activityArn")?;
+    check_activity_arn(arn)?;
+    driver.store.delete_activity(arn).map_err(store_error)?;
+    Ok(json!({}))
+}
+
+fn list_activities(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let limit = p.max_results(100)?;
+    let cursor = p.next_token(1024)?;
+    let page = driver
+        .store
+        .list_activities(cursor, limit)
+        .map_err(store_error)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| json!({"activityArn": r.arn, "name": r.name, "creationDate": timestamp(r.created_ms)}))
+        .collect();
+    let mut out = json!({"activities": items});
+    if let Some(next) = page.next {
+        out["nextToken"] = Value::from(next);
+    }
+    Ok(out)
+}
+
+fn get_activity_task(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("activityArn")?;
+    let worker = p.opt_string("workerName")?.map(str::to_string);
+    get_activity(driver, arn)?;
+    let until = Instant::now() + driver.config.activity_poll;
+    loop {
+        let generation = driver.activity_generation();
+        for task in driver
+            .store
+            .peek_activity_tasks(arn, 16)
+            .map_err(store_error)?
+        {
+            let event = Event::TaskStarted {
+                task_id: task.task_id,
+                worker_name: worker.clone(),
+            };
+            match driver.advance(&task.execution_arn, event, Some(&task.task_token)) {
+                Ok(Advanced::Applied(_)) => {
+                    return Ok(json!({"taskToken": task.task_token, "input": task.input}));
+                }
+                Ok(_) => {}
+                // The execution vanished: its queue entry is an orphan; skip it.
+                Err(error) if error.error_type == "ExecutionDoesNotExist" => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !driver.wait_for_activity(generation, until) {
+            return Ok(json!({}));
+        }
+        // Guards against a notification storm turning this into a busy loop.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+enum TaskResult {
+    Success,
+    Failure,
+    Heartbeat,
+}
+
+/// Only tokens signed with this server's key were ever issued.
+fn check_token(driver: &Driver, token: &str) -> Result<(), ApiError> {
+    if token.is_empty() || token.len() > 1024 {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{token}' at 'taskToken' failed to satisfy constraint: Member must have length between 1 and 1024"
+        )));
+    }
+    if !driver.signer.verify(token) {
+        return Err(ApiError::new("InvalidToken", "Invalid token"));
+    }
+    Ok(())
+}
+
+fn task_gone() -> ApiError {
+    ApiError::new(
+        "TaskTimedOut",
+        "Task Timed Out: 'Provided task does not exist anymore'",
+    )
+}
+
+fn send_task_result(
+    driver: &Driver,
+    p: &Params<'_>,
+    result: TaskResult,
+) -> Result<Value, ApiError> {
+    let token = p.string("taskToken")?;
+    check_token(driver, token)?;
+    let event_for = |task_id| -> Result<Event, ApiError> {
+        Ok(match result {
+            TaskResult::Success => {
+                let text = p.string("output")?;
+                let output = serde_json::from_str(text).map_err(|e| {
+                    ApiError::new("InvalidOutput", format!("Invalid Output: '{e}'"))
+                })?;
+                Event::TaskSucceeded { task_id, output }
+            }
+            TaskResult::Failure => Event::TaskFailed {
+                task_id,
+                error: p.opt_string("error")?.map(str::to_string),
+                cause: p.opt_string("cause")?.map(str::to_string),
+            },
+            TaskResult::Heartbeat => Event::Heartbeat { task_id },
+        })
+    };
+    let Some(record) = driver.store.get_task_token(token).map_err(store_error)? else {
+        return Err(task_gone());
+    };
+    let event = event_for(record.task_id)?;
+    match driver.advance(&record.execution_arn, event, None) {
+        Ok(Advanced::Applied(_)) => Ok(json!({})),
+        Ok(_) => Err(task_gone()),
+        Err(error) if error.error_type == "ExecutionDoesNotExist" => Err(task_gone()),
+        Err(error) => Err(error),
+    }
+}
+
+/// A taggable resource's record: state machines and activities.
+fn tagged(driver: &Driver, arn: &str) -> Result<(StateMachineRecord, Option<u64>), ApiError> {
+    let not_found = || ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
+    match parse_arn(arn) {
+        Some(parsed) if parsed.kind == "stateMachine" => driver
+            .store
+            .get_state_machine(arn)
+            .map_err(store_error)?
+            .map(|(r, v)| (r, Some(v)))
+            .ok_or_else(not_found),
+        Some(parsed) if parsed.kind == "activity" => driver
+            .store
+            .get_activity(arn)
+            .map_err(store_error)?
+            .map(|r| (r, None))
+            .ok_or_else(not_found),
+        _ => Err(invalid_arn(arn)),
+    }
+}
+
+fn save_tags(driver: &Driver, arn: &str, tags: Vec<Value>) -> Result<(), ApiError> {
+    let (mut record, version) = tagged(driver, arn)?;
+    record.document["tags"] = Value::Array(tags);
+    match version {
+        Some(version) => driver
+            .store
+            .update_state_machine(&record, version)
+            .map(|_| ())
+            .map_err(store_error),
+        None => {
+            // Activities have no update: replace the record (same ARN and creation date).
+            driver.store.delete_activity(arn).map_err(store_error)?;
+            driver.store.create_activity(&record).map_err(store_error)
+        }
+    }
+}
+
+fn current_tags(record: &StateMachineRecord) -> Vec<Value> {
+    record
+        .document
+        .get("tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn tag_resource(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("resourceArn")?;
+    let new_tags = tags_param(p)?;
+    let (record, _) = tagged(driver, arn)?;
+    let mut merged: Map<String, Value> = Map::new();
+    for tag in current_tags(&record).into_iter().chain(new_tags) {
+        if let Some(key) = tag.get("key").and_then(Value::as_str) {
+            merged.insert(
+                key.to_string(),
+                tag.get("value").cloned().unwrap_or(Value::from("")),
+            );
+        }
+    }
+    let tags = merged
+        .into_iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    save_tags(driver, arn, tags)?;
+    Ok(json!({}))
+}
+
+fn untag_resource(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("resourceArn")?;
+    let keys: Vec<&str> = p
+        .get("tagKeys")
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let (record, _) = tagged(driver, arn)?;
+    let tags = current_tags(&record)
+        .into_iter()
+        .filter(|tag| {
+            !tag.get("key")
+                .and_then(Value::as_str)
+                .is_some_and(|k| keys.contains(&k))
+        })
+        .collect();
+    save_tags(driver, arn, tags)?;
+    Ok(json!({}))
+}
+
+fn list_tags(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (record, _) = tagged(driver, p.string("resourceArn")?)?;
+    Ok(json!({"tags": current_tags(&record)}))
+}

@@ -1,0 +1,790 @@
+//! Drives Standard executions: feeds the decider one event at a time, writes the outcome to
+//! the store in one conditional write, then carries out the commands (timers, task
+//! invocations, activity queues).
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+
+use cairn_interpreter::{
+    Command, Context, Decision, Event, Execution, ExecutionInfo, IntegrationPattern, Machine,
+    MachineType, ResourceKind, Status, TaskId, TimerId,
+};
+use cairn_runtime::{TaskRequest, TimeMode};
+use cairn_store::{
+    ActivityTaskRecord, Effects, Error as StoreError, ExecutionRecord, Store, StoredEvent,
+    TaskTokenRecord, TimerRecord, Transition,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::names::execution_does_not_exist;
+use crate::scheduler::{Pool, TimerEntry, TimerWheel};
+use crate::tokens::Signer;
+use crate::{ApiError, Config};
+
+/// Attempts at a conditional write before giving up (only another process writing the same
+/// execution can make them fail: in-process writers are serialised per execution).
+const MAX_ATTEMPTS: usize = 32;
+const STRIPES: usize = 256;
+
+/// What the store keeps for a Standard execution beyond the decider's state: the definition
+/// it runs (updates to the state machine do not change running executions), the tasks it
+/// waits on (to re-dispatch them after a restart and to retire their tokens) and its timers.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Persisted {
+    pub execution: Execution,
+    pub definition: String,
+    #[serde(default)]
+    pub tasks: BTreeMap<TaskId, OpenTask>,
+    #[serde(default)]
+    pub timers: BTreeMap<TimerId, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OpenTask {
+    pub command: Command,
+    /// `TaskStarted` was applied: a re-dispatch after a restart must not start it again.
+    pub started: bool,
+}
+
+/// What applying one event came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Advanced {
+    Applied(Status),
+    /// The execution had already ended: nothing changed.
+    NotRunning,
+    /// The activity task to claim is no longer wanted (or another worker took it).
+    Stale,
+}
+
+enum Post {
+    Invoke(String, Box<Command>),
+    Timer(TimerEntry),
+    ActivityQueued,
+}
+
+/// A finished Express execution kept for [`Config::express_history`].
+#[derive(Debug, Clone)]
+pub(crate) struct ExpressRun {
+    pub info: ExecutionInfo,
+    pub input_text: String,
+    pub result: cairn_runtime::RunResult,
+}
+
+#[derive(Default)]
+struct ExpressHistory {
+    order: VecDeque<String>,
+    runs: HashMap<String, Arc<ExpressRun>>,
+}
+
+/// The shell around the decider for Standard executions, shared by the API actions, the
+/// timer thread and the task threads.
+pub struct Driver {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Config,
+    me: Weak<Driver>,
+    machines: Mutex<HashMap<String, Arc<Machine>>>,
+    stripes: Vec<Mutex<()>>,
+    timers: Arc<TimerWheel>,
+    pool: Pool,
+    timer_thread: Mutex<Option<JoinHandle<()>>>,
+    activity_signal: (Mutex<u64>, Condvar),
+    entropy: RandomState,
+    counter: AtomicU64,
+    express: Mutex<ExpressHistory>,
+    pub(crate) signer: Signer,
+}
+
+pub(crate) fn store_error(error: StoreError) -> ApiError {
+    ApiError::internal(format!("store: {error}"))
+}
+
+impl Driver {
+    pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Arc<Driver> {
+        let workers = config.workers;
+        let signer = Signer::new(config.token_key.clone());
+        let driver = Arc::new_cyclic(|me| Driver {
+            store,
+            config,
+            me: me.clone(),
+            machines: Mutex::new(HashMap::new()),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            timers: TimerWheel::new(),
+            pool: Pool::new(workers, "cairn-worker"),
+            timer_thread: Mutex::new(None),
+            activity_signal: (Mutex::new(0), Condvar::new()),
+            entropy: RandomState::new(),
+            counter: AtomicU64::new(0),
+            express: Mutex::new(ExpressHistory::default()),
+            signer,
+        });
+        let weak = Arc::downgrade(&driver);
+        let wheel = Arc::clone(&driver.timers);
+        let clock = Arc::clone(&driver.config.clock);
+        let thread = std::thread::Builder::new()
+            .name("cairn-timers".into())
+            .spawn(move || {
+                wheel.run(clock.as_ref(), &|(_, arn, timer_id)| {
+                    if let Some(driver) = weak.upgrade() {
+                        let job_driver = Arc::clone(&driver);
+                        driver.pool.submit(Box::new(move || {
+                            job_driver.background(&arn, Event::TimerFired { timer_id }, "timer");
+                        }));
+                    }
+                });
+            });
+        if let (Ok(thread), Ok(mut slot)) = (thread, driver.timer_thread.lock()) {
+            *slot = Some(thread);
+        }
+        driver
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.timers.stop();
+        if let Ok(mut slot) = self.timer_thread.lock() {
+            if let Some(thread) = slot.take() {
+                let _ = thread.join();
+            }
+        }
+        self.pool.shutdown();
+    }
+
+    pub(crate) fn handle(&self) -> Option<Arc<Driver>> {
+        self.me.upgrade()
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    /// Unpredictable entropy for the decider: task tokens derive from it, so they must not
+    /// be guessable. `RandomState` is keyed from the OS's random source.
+    pub(crate) fn seed(&self) -> u64 {
+        let mut hasher = self.entropy.build_hasher();
+        hasher.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
+        hasher.finish()
+    }
+
+    /// The compiled machine of a definition, compiled once.
+    pub(crate) fn machine(&self, definition: &str) -> Result<Arc<Machine>, ApiError> {
+        if let Ok(cache) = self.machines.lock() {
+            if let Some(machine) = cache.get(definition) {
+                return Ok(Arc::clone(machine));
+            }
+        }
+        let value: Value = serde_json::from_str(definition)
+            .map_err(|e| ApiError::internal(format!("stored definition is not JSON: {e}")))?;
+        let machine = Arc::new(
+            Machine::from_json(&value)
+                .map_err(|e| ApiError::internal(format!("the definition cannot be run: {e}")))?,
+        );
+        if let Ok(mut cache) = self.machines.lock() {
+            cache.insert(definition.to_string(), Arc::clone(&machine));
+        }
+        Ok(machine)
+    }
+
+    fn stripe(&self, arn: &str) -> &Mutex<()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        hasher.write(arn.as_bytes());
+        let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or(0);
+        &self.stripes[index.min(STRIPES - 1)]
+    }
+
+    /// Starts a Standard execution. `Ok(None)` when the ARN exists: the caller applies AWS's
+    /// idempotency rule.
+    pub(crate) fn start_standard(
+        &self,
+        definition: &str,
+        info: ExecutionInfo,
+        input: Value,
+        input_text: &str,
+    ) -> Result<Option<i64>, ApiError> {
+        let machine = self.machine(definition)?;
+        let ctx = Context {
+            now_ms: info.start_time_ms,
+            seed: self.seed(),
+        };
+        let arn = info.execution_arn.clone();
+        let state_machine_arn = info.state_machine_arn.clone();
+        let name = info.name.clone();
+        let start_ms = info.start_time_ms;
+        let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
+        self.signer.publish(&mut decision);
+        let mut persisted = Persisted {
+            execution,
+            definition: definition.to_string(),
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+        };
+        let mut effects = Effects::default();
+        let post = plan(&arn, &mut persisted, &decision, ctx.now_ms, &mut effects);
+        let record = ExecutionRecord {
+            arn: arn.clone(),
+            state_machine_arn,
+            name,
+            status: persisted.execution.status().as_aws_str().to_string(),
+            start_ms,
+            stop_ms: None,
+            summary: summary(&persisted, input_text),
+            state: Vec::new(),
+        };
+        let record = finish_record(record, &persisted, ctx.now_ms)?;
+        let history = stored_history(&decision)?;
+        match self.store.create_execution(&record, &history, &effects) {
+            Ok(_) => {
+                self.carry_out(post);
+                Ok(Some(start_ms))
+            }
+            Err(StoreError::AlreadyExists(_)) => Ok(None),
+            Err(other) => Err(store_error(other)),
+        }
+    }
+
+    /// Applies `event` to a Standard execution. With `claim`, the event is a worker taking
+    /// the queued activity task with that token: applied only if the task is still waiting.
+    pub(crate) fn advance(
+        &self,
+        arn: &str,
+        event: Event,
+        claim: Option<&str>,
+    ) -> Result<Advanced, ApiError> {
+        let _serialised = self
+            .stripe(arn)
+            .lock()
+            .map_err(|_| ApiError::internal("execution lock poisoned"))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let (record, version) = self
+                .store
+                .get_execution(arn)
+                .map_err(store_error)?
+                .ok_or_else(|| execution_does_not_exist(arn))?;
+            let mut persisted: Persisted = serde_json::from_slice(&record.state).map_err(|e| {
+                ApiError::internal(format!("stored execution state is unreadable: {e}"))
+            })?;
+            let now = self.now_ms().max(record.start_ms);
+            let mut effects = Effects::default();
+            let running = persisted.execution.status() == Status::Running;
+
+            if let Some(token) = claim {
+                let task_id = event_task(&event);
+                let waiting = task_id
+                    .and_then(|id| persisted.tasks.get(&id))
+                    .is_some_and(|task| !task.started);
+                if !running || !waiting {
+                    effects.activity_tasks_remove.push(token.to_string());
+                    let transition = Transition {
+                        expected_version: version,
+                        record,
+                        history: Vec::new(),
+                        effects,
+                    };
+                    match self.store.commit(&transition) {
+                        Ok(_) => return Ok(Advanced::Stale),
+                        Err(StoreError::Conflict(_)) => continue,
+                        Err(other) => return Err(store_error(other)),
+                    }
+                }
+                effects.activity_tasks_claim.push(token.to_string());
+            }
+
+            prepare(&mut persisted, &event, &mut effects);
+            if !running {
+                if effects.is_empty() {
+                    return Ok(Advanced::NotRunning);
+                }
+                let transition = Transition {
+                    expected_version: version,
+                    record,
+                    history: Vec::new(),
+                    effects,
+                };
+                match self.store.commit(&transition) {
+                    Ok(_) => return Ok(Advanced::NotRunning),
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(other) => return Err(store_error(other)),
+                }
+            }
+
+            let machine = self.machine(&persisted.definition)?;
+            let ctx = Context {
+                now_ms: now,
+                seed: self.seed(),
+            };
+            let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
+            self.signer.publish(&mut decision);
+            let post = plan(arn, &mut persisted, &decision, now, &mut effects);
+            let input_text = record
+                .summary
+                .get("input")
+                .and_then(Value::as_str)
+                .unwrap_or("{}")
+                .to_string();
+            let mut next = record.clone();
+            next.status = persisted.execution.status().as_aws_str().to_string();
+            next.summary = summary(&persisted, &input_text);
+            let next = finish_record(next, &persisted, now)?;
+            let status = persisted.execution.status();
+            let transition = Transition {
+                expected_version: version,
+                record: next,
+                history: stored_history(&decision)?,
+                effects,
+            };
+            match self.store.commit(&transition) {
+                Ok(_) => {
+                    self.carry_out(post);
+                    return Ok(Advanced::Applied(status));
+                }
+                Err(StoreError::Conflict(_)) if claim.is_some() => {
+                    // Another worker took the task between our read and our write.
+                    continue;
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(ApiError::internal(format!(
+            "{arn}: too many concurrent writers"
+        )))
+    }
+
+    /// Applies an event from a background thread, where nobody waits for the answer.
+    fn background(&self, arn: &str, event: Event, what: &str) {
+        if let Err(error) = self.advance(arn, event, None) {
+            // A background event that cannot be written is retried by the next restart's
+            // recovery; tell the operator.
+            eprintln!("cairn: {what} event for {arn} failed: {error}");
+        }
+    }
+
+    fn carry_out(&self, post: Vec<Post>) {
+        let mut queued = false;
+        for action in post {
+            match action {
+                Post::Timer(entry) => self.timers.schedule(entry),
+                Post::ActivityQueued => queued = true,
+                Post::Invoke(arn, command) => self.dispatch(arn, *command, false),
+            }
+        }
+        if queued {
+            self.notify_activity_workers();
+        }
+    }
+
+    pub(crate) fn notify_activity_workers(&self) {
+        let (count, wake) = &self.activity_signal;
+        if let Ok(mut count) = count.lock() {
+            *count = count.wrapping_add(1);
+            wake.notify_all();
+        }
+    }
+
+    /// Waits until a task may have been queued, or `until` passes. Returns false at `until`.
+    pub(crate) fn wait_for_activity(&self, seen: u64, until: std::time::Instant) -> bool {
+        let (count, wake) = &self.activity_signal;
+        let Ok(mut current) = count.lock() else {
+            return false;
+        };
+        while *current == seen {
+            let now = std::time::Instant::now();
+            if now >= until {
+                return false;
+            }
+            current = match wake.wait_timeout(current, until - now) {
+                Ok((guard, _)) => guard,
+                Err(_) => return false,
+            };
+        }
+        true
+    }
+
+    pub(crate) fn activity_generation(&self) -> u64 {
+        self.activity_signal.0.lock().map(|c| *c).unwrap_or(0)
+    }
+
+    /// Runs a Lambda or service task on its own thread (tasks may block for minutes) and
+    /// feeds its outcome back.
+    fn dispatch(&self, arn: String, command: Command, started: bool) {
+        let Some(driver) = self.me.upgrade() else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("cairn-task".into())
+            .spawn(move || {
+                driver.run_task(&arn, &command, started);
+            });
+        if let Err(error) = spawned {
+            eprintln!("cairn: cannot start a task thread: {error}");
+        }
+    }
+
+    fn run_task(&self, arn: &str, command: &Command, started: bool) {
+        let Command::InvokeTask {
+            task_id,
+            state_name,
+            resource,
+            kind,
+            input,
+            task_token,
+            credentials,
+            ..
+        } = command
+        else {
+            return;
+        };
+        if !started {
+            match self.advance(
+                arn,
+                Event::TaskStarted {
+                    task_id: *task_id,
+                    worker_name: None,
+                },
+                None,
+            ) {
+                Ok(Advanced::Applied(Status::Running)) => {}
+                Ok(_) => return,
+                Err(error) => {
+                    eprintln!("cairn: starting task {task_id} of {arn} failed: {error}");
+                    return;
+                }
+            }
+        }
+        let request = TaskRequest {
+            task_id: *task_id,
+            state_name: state_name.clone(),
+            resource: resource.clone(),
+            kind: call_kind(kind),
+            input: input.clone(),
+            task_token: task_token.clone(),
+            credentials: credentials.clone(),
+            now_ms: self.now_ms(),
+        };
+        let outcome = self.config.invoker.invoke(&request);
+        if outcome.delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
+        }
+        let waits_for_token = matches!(
+            kind,
+            ResourceKind::Service {
+                pattern: IntegrationPattern::WaitForTaskToken,
+                ..
+            }
+        );
+        let event = match outcome.result {
+            Ok(output) if waits_for_token => Event::TaskSubmitted {
+                task_id: *task_id,
+                output,
+            },
+            Ok(output) => Event::TaskSucceeded {
+                task_id: *task_id,
+                output,
+            },
+            Err(failure) => Event::TaskFailed {
+                task_id: *task_id,
+                error: Some(failure.error),
+                cause: failure.cause,
+            },
+        };
+        self.background(arn, event, "task result");
+    }
+
+    /// After a restart: reload every pending timer and re-dispatch every task invocation
+    /// that had not reported back (at least once, as AWS retries a Lambda invoke).
+    pub(crate) fn recover(&self) -> Result<usize, ApiError> {
+        for timer in self
+            .store
+            .due_timers(i64::MAX, usize::MAX)
+            .map_err(store_error)?
+        {
+            self.timers
+                .schedule((timer.fire_at_ms, timer.execution_arn, timer.timer_id));
+        }
+        let running = self.store.running_executions().map_err(store_error)?;
+        for arn in &running {
+            let Some((record, _)) = self.store.get_execution(arn).map_err(store_error)? else {
+                continue;
+            };
+            let Ok(persisted) = serde_json::from_slice::<Persisted>(&record.state) else {
+                eprintln!("cairn: cannot resume {arn}: its stored state is unreadable");
+                continue;
+            };
+            for task in persisted.tasks.values() {
+                if let Command::InvokeTask { kind, .. } = &task.command {
+                    if *kind != ResourceKind::Activity {
+                        self.dispatch(arn.clone(), task.command.clone(), task.started);
+                    }
+                }
+            }
+        }
+        self.notify_activity_workers();
+        Ok(running.len())
+    }
+
+    /// Runs an Express execution to its end in memory (StartSyncExecution, or the thread of
+    /// an asynchronous Express StartExecution).
+    pub(crate) fn run_express(
+        &self,
+        definition: &str,
+        info: ExecutionInfo,
+        input: Value,
+        input_text: &str,
+    ) -> Result<cairn_runtime::RunResult, ApiError> {
+        let machine = self.machine(definition)?;
+        let info = ExecutionInfo {
+            machine_type: MachineType::Express,
+            ..info
+        };
+        let options = cairn_runtime::RunOptions {
+            info: info.clone(),
+            time: TimeMode::Real,
+            seed: self.seed(),
+            // AWS's 5-minute limit for Express executions.
+            stop_after_ms: Some(5 * 60 * 1000),
+            clock: Arc::clone(&self.config.clock),
+            ..cairn_runtime::RunOptions::default()
+        };
+        let result = cairn_runtime::run_to_completion(
+            &machine,
+            input,
+            Arc::clone(&self.config.invoker),
+            &options,
+        )
+        .map_err(|e| ApiError::internal(format!("the express execution could not run: {e}")))?;
+        if self.config.express_history > 0 {
+            let arn = info.execution_arn.clone();
+            let run = Arc::new(ExpressRun {
+                info,
+                input_text: input_text.to_string(),
+                result: result.clone(),
+            });
+            if let Ok(mut kept) = self.express.lock() {
+                kept.order.push_back(arn.clone());
+                kept.runs.insert(arn, run);
+                while kept.order.len() > self.config.express_history {
+                    if let Some(oldest) = kept.order.pop_front() {
+                        kept.runs.remove(&oldest);
+                    }
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// A finished Express execution, when [`Config::express_history`] keeps them.
+    pub(crate) fn express_run(&self, arn: &str) -> Option<Arc<ExpressRun>> {
+        self.express
+            .lock()
+            .ok()
+            .and_then(|kept| kept.runs.get(arn).cloned())
+    }
+}
+
+/// The call a `.waitForTaskToken` task makes is the plain action (the pattern only changes
+/// what the execution waits for), so invokers see `lambda:invoke`, not
+/// `lambda:invoke.waitForTaskToken`.
+fn call_kind(kind: &ResourceKind) -> ResourceKind {
+    match kind {
+        ResourceKind::Service {
+            service,
+            action,
+            pattern: IntegrationPattern::WaitForTaskToken,
+        } => ResourceKind::Service {
+            service: service.clone(),
+            action: action
+                .strip_suffix(".waitForTaskToken")
+                .unwrap_or(action)
+                .to_string(),
+            pattern: IntegrationPattern::RequestResponse,
+        },
+        other => other.clone(),
+    }
+}
+
+fn event_task(event: &Event) -> Option<TaskId> {
+    match event {
+        Event::TaskStarted { task_id, .. }
+        | Event::TaskSubmitted { task_id, .. }
+        | Event::TaskSucceeded { task_id, .. }
+        | Event::TaskFailed { task_id, .. }
+        | Event::Heartbeat { task_id } => Some(*task_id),
+        Event::TimerFired { .. } | Event::Stop { .. } => None,
+    }
+}
+
+/// Store effects of the event itself: a fired timer is gone, a finished task retires its
+/// token, a started task must not be started again after a restart.
+fn prepare(persisted: &mut Persisted, event: &Event, effects: &mut Effects) {
+    match event {
+        Event::TimerFired { timer_id } => {
+            let arn = persisted.execution.info().execution_arn.clone();
+            persisted.timers.remove(timer_id);
+            effects.timers_remove.push(TimerRecord {
+                fire_at_ms: 0,
+                execution_arn: arn,
+                timer_id: *timer_id,
+            });
+        }
+        Event::TaskSucceeded { task_id, .. } | Event::TaskFailed { task_id, .. } => {
+            retire(persisted, *task_id, effects);
+        }
+        Event::TaskStarted { task_id, .. } => {
+            if let Some(task) = persisted.tasks.get_mut(task_id) {
+                task.started = true;
+            }
+        }
+        Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
+    }
+}
+
+fn retire(persisted: &mut Persisted, task_id: TaskId, effects: &mut Effects) {
+    let Some(task) = persisted.tasks.remove(&task_id) else {
+        return;
+    };
+    if let Command::InvokeTask {
+        task_token: Some(token),
+        kind,
+        ..
+    } = task.command
+    {
+        if kind == ResourceKind::Activity {
+            effects.activity_tasks_remove.push(token.clone());
+        }
+        effects.tokens_remove.push(token);
+    }
+}
+
+/// Turns the decider's commands into store effects (written with the new state) and the
+/// actions to take once the write is durable.
+fn plan(
+    arn: &str,
+    persisted: &mut Persisted,
+    decision: &Decision,
+    now: i64,
+    effects: &mut Effects,
+) -> Vec<Post> {
+    let mut post = Vec::new();
+    for command in &decision.commands {
+        match command {
+            Command::InvokeTask {
+                task_id,
+                resource,
+                kind,
+                input,
+                task_token,
+                ..
+            } => {
+                persisted.tasks.insert(
+                    *task_id,
+                    OpenTask {
+                        command: command.clone(),
+                        started: false,
+                    },
+                );
+                if let Some(token) = task_token {
+                    effects.tokens_add.push(TaskTokenRecord {
+                        token: token.clone(),
+                        execution_arn: arn.to_string(),
+                        task_id: *task_id,
+                    });
+                }
+                match (kind, task_token) {
+                    (ResourceKind::Activity, Some(token)) => {
+                        effects.activity_tasks_add.push(ActivityTaskRecord {
+                            activity_arn: resource.clone(),
+                            task_token: token.clone(),
+                            execution_arn: arn.to_string(),
+                            task_id: *task_id,
+                            input: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
+                            created_ms: now,
+                        });
+                        post.push(Post::ActivityQueued);
+                    }
+                    _ => post.push(Post::Invoke(arn.to_string(), Box::new(command.clone()))),
+                }
+            }
+            Command::StartTimer {
+                timer_id,
+                fire_at_ms,
+            } => {
+                persisted.timers.insert(*timer_id, *fire_at_ms);
+                effects.timers_add.push(TimerRecord {
+                    fire_at_ms: *fire_at_ms,
+                    execution_arn: arn.to_string(),
+                    timer_id: *timer_id,
+                });
+                post.push(Post::Timer((*fire_at_ms, arn.to_string(), *timer_id)));
+            }
+            Command::CancelTimer { timer_id } => {
+                persisted.timers.remove(timer_id);
+                effects.timers_remove.push(TimerRecord {
+                    fire_at_ms: 0,
+                    execution_arn: arn.to_string(),
+                    timer_id: *timer_id,
+                });
+            }
+            Command::CancelTask { task_id } => retire(persisted, *task_id, effects),
+            Command::Finish { .. } => {}
+        }
+    }
+    if persisted.execution.status() != Status::Running {
+        // Nothing waits any more: drop what the execution still had open.
+        let open: Vec<TaskId> = persisted.tasks.keys().copied().collect();
+        for task_id in open {
+            retire(persisted, task_id, effects);
+        }
+        for timer_id in std::mem::take(&mut persisted.timers).into_keys() {
+            effects.timers_remove.push(TimerRecord {
+                fire_at_ms: 0,
+                execution_arn: arn.to_string(),
+                timer_id,
+            });
+        }
+        post.retain(|p| !matches!(p, Post::Invoke(..) | Post::Timer(..)));
+    }
+    post
+}
+
+fn summary(persisted: &Persisted, input_text: &str) -> Value {
+    let execution = &persisted.execution;
+    let mut summary = json!({ "input": input_text });
+    if let Some(output) = execution.output() {
+        summary["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
+    }
+    if let Some(error) = execution.error() {
+        summary["error"] = Value::String(error.to_string());
+    }
+    if let Some(cause) = execution.cause() {
+        summary["cause"] = Value::String(cause.to_string());
+    }
+    summary
+}
+
+fn finish_record(
+    mut record: ExecutionRecord,
+    persisted: &Persisted,
+    now: i64,
+) -> Result<ExecutionRecord, ApiError> {
+    if persisted.execution.status() != Status::Running && record.stop_ms.is_none() {
+        record.stop_ms = Some(now);
+    }
+    record.state = serde_json::to_vec(persisted)
+        .map_err(|e| ApiError::internal(format!("the execution state cannot be saved: {e}")))?;
+    Ok(record)
+}
+
+fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError> {
+    decision
+        .history
+        .iter()
+        .map(|event| {
+            serde_json::to_string(event)
+                .map(|body| StoredEvent { id: event.id, body })
+                .map_err(|e| ApiError::internal(format!("a history event cannot be saved: {e}")))
+        })
+        .collect()
+}

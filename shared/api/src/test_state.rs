@@ -1,0 +1,395 @@
+//! TestState: one state run on an input, optionally with its task's result mocked.
+//!
+//! The state is run by the decider inside a wrapper machine whose other states are
+//! `Succeed` stand-ins, so the answer (output, next state, error) is what the state itself
+//! decided. Limits of this first version, answered honestly rather than guessed: `Retry` is
+//! not tried (a retriable error is reported as RETRIABLE without waiting), and
+//! `inspectionData` holds only what the run shows directly (`input`, a task's `result`).
+
+use std::sync::Arc;
+
+use cairn_interpreter::{ExecutionInfo, HistoryEvent, Machine, MachineType, Status};
+use cairn_runtime::{RunOptions, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, TimeMode};
+use serde_json::{json, Map, Value};
+
+use crate::driver::Driver;
+use crate::params::Params;
+use crate::ApiError;
+
+/// The name the state runs under when the definition is a lone state.
+const LONE_STATE: &str = "TestState";
+
+struct Mock {
+    result: Result<Value, TaskFailure>,
+}
+
+impl TaskInvoker for Mock {
+    fn invoke(&self, _request: &TaskRequest) -> TaskOutcome {
+        TaskOutcome::now(self.result.clone())
+    }
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::new("ValidationException", message)
+}
+
+fn mock_param(p: &Params<'_>) -> Result<Option<Mock>, ApiError> {
+    let Some(mock) = p.get("mock") else {
+        return Ok(None);
+    };
+    if let Some(result) = mock.get("result").and_then(Value::as_str) {
+        let value = serde_json::from_str(result)
+            .map_err(|e| validation(format!("The mock result is not valid JSON: {e}")))?;
+        return Ok(Some(Mock { result: Ok(value) }));
+    }
+    if let Some(error) = mock.get("errorOutput") {
+        let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_string);
+        let failure = TaskFailure {
+            error: text("error").unwrap_or_default(),
+            cause: text("cause"),
+        };
+        return Ok(Some(Mock {
+            result: Err(failure),
+        }));
+    }
+    Err(validation("A mock needs either 'result' or 'errorOutput'"))
+}
+
+/// Deepest nesting searched for a state name (Map processors and Parallel branches).
+const MAX_NESTING: usize = 32;
+
+/// A state by name, at the top level or inside a Map's processor or a Parallel's branches.
+fn find_state(states: &Map<String, Value>, name: &str, depth: usize) -> Option<Value> {
+    if depth > MAX_NESTING {
+        return None;
+    }
+    if let Some(state) = states.get(name) {
+        return Some(state.clone());
+    }
+    states.values().find_map(|state| {
+        let nested = ["ItemProcessor", "Iterator"]
+            .iter()
+            .filter_map(|key| state.get(*key))
+            .chain(
+                state
+                    .get("Branches")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+        nested
+            .filter_map(|scope| scope.get("States").and_then(Value::as_object))
+            .find_map(|inner| find_state(inner, name, depth + 1))
+    })
+}
+
+/// A mock stands for the whole result of a Parallel or Map state (AWS does not run its
+/// branches or iterations): the state becomes a Task whose result is the mock, keeping the
+/// fields that shape its input and output.
+fn mocked_fanout(state: Value) -> Value {
+    let kind = state
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind != "Parallel" && kind != "Map" {
+        return state;
+    }
+    let mut task = Map::new();
+    task.insert("Type".into(), "Task".into());
+    task.insert(
+        "Resource".into(),
+        "arn:aws:states:::cairn:mockedResult".into(),
+    );
+    for key in [
+        "Comment",
+        "QueryLanguage",
+        "InputPath",
+        "Parameters",
+        "Arguments",
+        "ResultSelector",
+        "ResultPath",
+        "OutputPath",
+        "Output",
+        "Assign",
+        "Catch",
+        "Retry",
+        "Next",
+        "End",
+    ] {
+        if let Some(value) = state.get(key) {
+            task.insert(key.into(), value.clone());
+        }
+    }
+    Value::Object(task)
+}
+
+/// Every state name a state can go to next.
+fn targets(state: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |value: Option<&Value>| {
+        if let Some(name) = value.and_then(Value::as_str) {
+            if !out.iter().any(|seen| seen == name) {
+                out.push(name.to_string());
+            }
+        }
+    };
+    push(state.get("Next"));
+    push(state.get("Default"));
+    for list in ["Choices", "Catch"] {
+        for entry in state
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            push(entry.get("Next"));
+        }
+    }
+    out
+}
+
+pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let definition_text = p.string("definition")?;
+    let input_text = p.opt_string("input")?.unwrap_or("{}");
+    let level = p.opt_string("inspectionLevel")?.unwrap_or("INFO");
+    if !["INFO", "DEBUG", "TRACE"].contains(&level) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+        )));
+    }
+    let definition: Value = serde_json::from_str(definition_text).map_err(|e| {
+        ApiError::new(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{e}'"),
+        )
+    })?;
+    let input: Value = serde_json::from_str(input_text).map_err(|e| {
+        ApiError::new(
+            "InvalidExecutionInput",
+            format!("Invalid State Machine Execution Input: '{e}'"),
+        )
+    })?;
+    let (name, mut state, query_language) =
+        match definition.get("States").and_then(Value::as_object) {
+            Some(states) => {
+                let name = p.opt_string("stateName")?.ok_or_else(|| {
+                    validation("stateName is required when the definition is a state machine")
+                })?;
+                let state = find_state(states, name, 0).ok_or_else(|| {
+                    validation(format!(
+                        "State '{name}' is not a state of the state machine"
+                    ))
+                })?;
+                (
+                    name.to_string(),
+                    state,
+                    definition.get("QueryLanguage").cloned(),
+                )
+            }
+            None => (LONE_STATE.to_string(), definition.clone(), None),
+        };
+    let mock = mock_param(p)?;
+    if mock.is_some() {
+        state = mocked_fanout(state);
+    }
+    let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
+    let mut states = Map::new();
+    for target in targets(&state) {
+        if target != name {
+            states.insert(target, json!({"Type": "Succeed"}));
+        }
+    }
+    states.insert(name.clone(), state);
+    let mut wrapper = json!({"StartAt": name, "States": states});
+    if let Some(language) = query_language {
+        wrapper["QueryLanguage"] = language;
+    }
+    let machine = Machine::from_json(&wrapper).map_err(|e| {
+        ApiError::new(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{e}'"),
+        )
+    })?;
+
+    let invoker: Arc<dyn TaskInvoker> = match mock {
+        Some(mock) => Arc::new(mock),
+        None => Arc::clone(&driver.config.invoker),
+    };
+    let config = &driver.config;
+    let now = driver.now_ms();
+    let info = ExecutionInfo {
+        execution_arn: format!(
+            "arn:aws:states:{}:{}:execution:TestStateMachine:{}",
+            config.region,
+            config.account,
+            crate::actions::uuid(driver)
+        ),
+        name: "TestState".into(),
+        state_machine_arn: format!(
+            "arn:aws:states:{}:{}:stateMachine:TestStateMachine",
+            config.region, config.account
+        ),
+        state_machine_name: "TestStateMachine".into(),
+        role_arn: p.opt_string("roleArn")?.unwrap_or_default().to_string(),
+        start_time_ms: now,
+        machine_type: MachineType::Standard,
+        redrive_count: 0,
+    };
+    let options = RunOptions {
+        info,
+        time: TimeMode::Virtual,
+        start_time_ms: Some(now),
+        seed: driver.seed(),
+        max_events: 100_000,
+        clock: Arc::clone(&config.clock),
+        ..RunOptions::default()
+    };
+    let result = cairn_runtime::run_to_completion(&machine, input, invoker, &options)
+        .map_err(|e| ApiError::internal(format!("the state could not run: {e}")))?;
+    Ok(answer(
+        &name,
+        &result,
+        retriers.as_ref(),
+        input_text,
+        level != "INFO",
+    ))
+}
+
+fn state_name(event: &HistoryEvent) -> Option<&str> {
+    event.details.get("name").and_then(Value::as_str)
+}
+
+fn answer(
+    name: &str,
+    result: &cairn_runtime::RunResult,
+    retriers: Option<&Value>,
+    input_text: &str,
+    inspect: bool,
+) -> Value {
+    let history = &result.history;
+    let entered = history
+        .iter()
+        .position(|e| e.event_type.ends_with("StateEntered") && state_name(e) == Some(name));
+    let exited = entered.and_then(|start| {
+        history
+            .iter()
+            .enumerate()
+            .skip(start + 1)
+            .find(|(_, e)| e.event_type.ends_with("StateExited") && state_name(e) == Some(name))
+            .map(|(i, _)| i)
+    });
+    let span = match (entered, exited) {
+        (Some(start), Some(end)) => &history[start..end],
+        (Some(start), None) => &history[start..],
+        _ => &history[..0],
+    };
+    // The failure the state met, caught or not.
+    let failure = span.iter().rev().find_map(|e| {
+        let error = e.details.get("error").and_then(Value::as_str)?;
+        Some((
+            error.to_string(),
+            e.details
+                .get("cause")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ))
+    });
+    let task_result = span
+        .iter()
+        .find(|e| e.event_type.ends_with("Succeeded") && e.details.get("output").is_some())
+        .and_then(|e| e.details.get("output").cloned());
+
+    let mut out = Map::new();
+    let error_matches = |error: &str| {
+        retriers.and_then(Value::as_array).is_some_and(|list| {
+            list.iter().any(|retrier| {
+                retrier
+                    .get("ErrorEquals")
+                    .and_then(Value::as_array)
+                    .is_some_and(|names| {
+                        names
+                            .iter()
+                            .any(|n| n.as_str() == Some(error) || n.as_str() == Some("States.ALL"))
+                    })
+            })
+        })
+    };
+    match (exited, &failure) {
+        (Some(end), Some((error, cause))) if !error_matches(error) => {
+            out.insert("status".into(), "CAUGHT_ERROR".into());
+            out.insert("error".into(), error.clone().into());
+            if let Some(cause) = cause {
+                out.insert("cause".into(), cause.clone().into());
+            }
+            if let Some(output) = history.get(end).and_then(|e| e.details.get("output")) {
+                out.insert(
+                    "output".into(),
+                    serde_json::to_string(output).unwrap_or_default().into(),
+                );
+            }
+            if let Some(next) = next_state(history, end) {
+                out.insert("nextState".into(), next.into());
+            }
+        }
+        (_, Some((error, cause))) if error_matches(error) => {
+            out.insert("status".into(), "RETRIABLE".into());
+            out.insert("error".into(), error.clone().into());
+            if let Some(cause) = cause {
+                out.insert("cause".into(), cause.clone().into());
+            }
+        }
+        (Some(end), _) => {
+            out.insert("status".into(), "SUCCEEDED".into());
+            if let Some(output) = history.get(end).and_then(|e| e.details.get("output")) {
+                out.insert(
+                    "output".into(),
+                    serde_json::to_string(output).unwrap_or_default().into(),
+                );
+            }
+            if let Some(next) = next_state(history, end) {
+                out.insert("nextState".into(), next.into());
+            }
+        }
+        (None, _) if result.status == Status::Succeeded => {
+            // Succeed states exit into the execution's end without a StateExited of their own.
+            out.insert("status".into(), "SUCCEEDED".into());
+            if let Some(output) = &result.output {
+                out.insert(
+                    "output".into(),
+                    serde_json::to_string(output).unwrap_or_default().into(),
+                );
+            }
+        }
+        (None, _) => {
+            out.insert("status".into(), "FAILED".into());
+            if let Some(error) = &result.error {
+                out.insert("error".into(), error.clone().into());
+            }
+            if let Some(cause) = &result.cause {
+                out.insert("cause".into(), cause.clone().into());
+            }
+        }
+    }
+    if inspect {
+        let mut data = Map::new();
+        data.insert("input".into(), input_text.into());
+        if let Some(task_result) = task_result {
+            data.insert(
+                "result".into(),
+                serde_json::to_string(&task_result)
+                    .unwrap_or_default()
+                    .into(),
+            );
+        }
+        out.insert("inspectionData".into(), Value::Object(data));
+    }
+    Value::Object(out)
+}
+
+fn next_state(history: &[HistoryEvent], after: usize) -> Option<String> {
+    history
+        .iter()
+        .skip(after + 1)
+        .find(|e| e.event_type.ends_with("StateEntered"))
+        .and_then(|e| state_name(e).map(str::to_string))
+}

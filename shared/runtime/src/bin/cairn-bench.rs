@@ -1,0 +1,194 @@
+//! The team's benchmark workloads (`shared/bench/asl`, see its README) run through the
+//! interpreter and the in-memory run loop, history on, each definition parsed once.
+//!
+//! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick]`
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_interpreter::{Limits, Machine, Status};
+use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker, Unsupported};
+use serde_json::Value;
+
+struct Workload {
+    id: &'static str,
+    file: &'static str,
+    unit: &'static str,
+    /// Units of work per execution (transitions, items) and executions per sample.
+    per_run: fn(&RunResult) -> f64,
+    runs_per_sample: usize,
+    check: fn(&RunResult) -> Result<(), String>,
+}
+
+fn transitions(run: &RunResult) -> f64 {
+    run.history
+        .iter()
+        .filter(|e| e.event_type.ends_with("StateEntered"))
+        .count() as f64
+}
+
+fn succeeded(run: &RunResult) -> Result<(), String> {
+    if run.status == Status::Succeeded {
+        Ok(())
+    } else {
+        Err(format!(
+            "ended {} ({:?}: {:?})",
+            run.status.as_aws_str(),
+            run.error,
+            run.cause
+        ))
+    }
+}
+
+fn main() {
+    let mut quick = false;
+    let mut dir = None;
+    for arg in std::env::args().skip(1) {
+        if arg == "--quick" {
+            quick = true;
+        } else {
+            dir = Some(PathBuf::from(arg));
+        }
+    }
+    let dir = dir
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/asl"));
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let workloads = [
+        Workload {
+            id: "B1 pass-chain",
+            file: "b1_pass_chain",
+            unit: "state transitions/s",
+            per_run: transitions,
+            runs_per_sample: 20,
+            check: succeeded,
+        },
+        Workload {
+            id: "B2 choice-loop",
+            file: "b2_choice_loop",
+            unit: "state transitions/s",
+            per_run: transitions,
+            runs_per_sample: 1,
+            check: |run| {
+                succeeded(run)?;
+                match run.output.as_ref().and_then(|o| o.get("counter")) {
+                    Some(counter) if counter == 10_000 => Ok(()),
+                    other => Err(format!("counter ended at {other:?}")),
+                }
+            },
+        },
+        Workload {
+            id: "B3 map-10k",
+            file: "b3_map_10k",
+            unit: "items/s",
+            per_run: |run| {
+                run.output
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .map_or(0.0, |items| items.len() as f64)
+            },
+            runs_per_sample: 1,
+            check: |run| {
+                succeeded(run)?;
+                match run.output.as_ref().and_then(Value::as_array) {
+                    Some(items) if items.len() == 10_000 => Ok(()),
+                    _ => Err("the Map did not return 10,000 results".to_owned()),
+                }
+            },
+        },
+        Workload {
+            id: "B4 many-small",
+            file: "b4_many_small",
+            unit: "executions/s",
+            per_run: |_| 1.0,
+            runs_per_sample: 1000,
+            check: succeeded,
+        },
+    ];
+    let samples = if quick { 1 } else { 5 };
+    println!(
+        "cairn-bench: {} (history on, definition parsed once, virtual time)",
+        dir.display()
+    );
+    for workload in &workloads {
+        match bench(&dir, workload, samples) {
+            Ok(line) => println!("{line}"),
+            Err(err) => println!("{:<15} FAILED: {err}", workload.id),
+        }
+    }
+    println!(
+        "peak memory of the whole process (VmHWM): {}",
+        peak_memory()
+    );
+}
+
+fn bench(dir: &Path, workload: &Workload, samples: usize) -> Result<String, String> {
+    let read = |name: String| -> Result<Value, String> {
+        let path = dir.join(&name);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let definition = read(format!("{}.asl.json", workload.file))?;
+    let input = read(format!("{}.input.json", workload.file))?;
+    let parse_start = Instant::now();
+    let machine = Machine::from_json(&definition)
+        .map_err(|e| format!("definition did not load: {e}"))?
+        // B2 and B3 write about 40,000 events, over AWS's 25,000 limit (see the bench README).
+        .with_limits(Limits {
+            max_history_events: 1_000_000,
+            ..Limits::default()
+        });
+    let parse = parse_start.elapsed();
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(Unsupported);
+    let options = RunOptions {
+        start_time_ms: Some(1_700_000_000_000),
+        ..RunOptions::default()
+    };
+    reset_peak_memory();
+    let mut rates = Vec::with_capacity(samples);
+    let mut events = 0;
+    for _ in 0..samples {
+        let started = Instant::now();
+        let mut work = 0.0;
+        for _ in 0..workload.runs_per_sample {
+            let run = run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
+                .map_err(|e| e.to_string())?;
+            (workload.check)(&run)?;
+            work += (workload.per_run)(&run);
+            events = run.history.len();
+        }
+        let elapsed = started.elapsed().max(Duration::from_nanos(1));
+        rates.push(work / elapsed.as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+    let best = rates.last().copied().unwrap_or(0.0);
+    Ok(format!(
+        "{:<15} {:>12.0} {} (median of {samples}; best {:.0}; {events} history events/execution; parse {:.1?}; peak RSS {})",
+        workload.id,
+        median,
+        workload.unit,
+        best,
+        parse,
+        peak_memory()
+    ))
+}
+
+/// `VmHWM` of /proc/self/status: the peak resident set size.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Linux resets the peak RSS when 5 is written to clear_refs, so each workload reports its own.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

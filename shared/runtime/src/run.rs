@@ -1,0 +1,455 @@
+//! The one-process run loop: drives an [`Execution`] from start to its end, carrying out the
+//! decider's commands (tasks through a [`TaskInvoker`], timers in a priority queue) and feeding
+//! the outcomes back as events. Nothing is persisted: the execution lives in memory.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashSet};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_interpreter::{
+    Command, Context, Decision, Event, Execution, ExecutionInfo, HistoryEvent, Machine, Status,
+    TaskId, TimerId,
+};
+use serde_json::Value;
+
+use crate::ports::{Clock, SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest};
+use crate::scripted::splitmix;
+
+/// How time passes for timers (Wait states, task timeouts, retry intervals) and slow tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeMode {
+    /// Timers fire at once in logical time; history timestamps still advance by the waited
+    /// amount. Tasks run one after the other, so a run is reproducible.
+    #[default]
+    Virtual,
+    /// Timers fire when the clock reaches them; tasks run on worker threads.
+    Real,
+}
+
+/// How to run one execution.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub info: ExecutionInfo,
+    pub time: TimeMode,
+    /// Epoch milliseconds of the start under virtual time (default: the clock's now).
+    pub start_time_ms: Option<i64>,
+    /// Entropy for the decider (UUIDs, jitter, task tokens); a run is a function of it.
+    pub seed: u64,
+    /// Save the execution to JSON and read it back between every two events: the check that
+    /// an execution survives being persisted and resumed without changing its history.
+    pub step_by_step: bool,
+    /// Most events fed to the decider before giving up (a guard; the decider's own history
+    /// limit normally ends a runaway execution first).
+    pub max_events: u64,
+    /// Stop the execution (StopExecution, no error or cause) this long after its start.
+    pub stop_after_ms: Option<u64>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            info: ExecutionInfo::default(),
+            time: TimeMode::Virtual,
+            start_time_ms: None,
+            seed: 0,
+            step_by_step: false,
+            max_events: 10_000_000,
+            stop_after_ms: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// How an execution ended, with its whole history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub status: Status,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub history: Vec<HistoryEvent>,
+    /// Epoch milliseconds of the start and of the end (logical under virtual time).
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl RunResult {
+    /// The history in GetExecutionHistory's JSON shape.
+    pub fn history_json(&self) -> Vec<Value> {
+        self.history.iter().map(HistoryEvent::to_aws_json).collect()
+    }
+}
+
+/// The run loop could not drive the execution to an end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the execution could not be saved to JSON between two events: {0}")]
+    Save(serde_json::Error),
+    #[error("the execution could not be read back from its saved JSON: {0}")]
+    Restore(serde_json::Error),
+    #[error(
+        "the execution is still running but waits for nothing (no task, no timer): \
+         the decider issued no command that could make progress"
+    )]
+    Stalled,
+    #[error("the execution did not end after {0} events")]
+    TooManyEvents(u64),
+    #[error("a task worker thread stopped without reporting its result")]
+    WorkerLost,
+}
+
+/// Runs an execution to its end.
+pub fn run_to_completion(
+    machine: &Machine,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: &RunOptions,
+) -> Result<RunResult, RunError> {
+    run_observed(machine, input, invoker, options, &mut |_| {})
+}
+
+/// Runs an execution to its end, showing each history event to `observer` as it happens.
+pub fn run_observed(
+    machine: &Machine,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: &RunOptions,
+    observer: &mut dyn FnMut(&HistoryEvent),
+) -> Result<RunResult, RunError> {
+    let start_ms = match (options.time, options.start_time_ms) {
+        (TimeMode::Virtual, Some(start)) => start,
+        _ => options.clock.now_ms(),
+    };
+    let mut info = options.info.clone();
+    info.start_time_ms = start_ms;
+    let mut run = Loop {
+        invoker,
+        options,
+        now_ms: start_ms,
+        seq: 0,
+        queue: BinaryHeap::new(),
+        cancelled_timers: HashSet::new(),
+        cancelled_tasks: HashSet::new(),
+        running: HashSet::new(),
+        results: None,
+        history: Vec::new(),
+        finish: None,
+    };
+    if let Some(after) = options.stop_after_ms {
+        let at = start_ms.saturating_add(i64::try_from(after).unwrap_or(i64::MAX));
+        run.schedule(
+            at,
+            Due::Event(Event::Stop {
+                error: None,
+                cause: None,
+            }),
+        );
+    }
+    let context = run.context(0);
+    let (mut execution, decision) = Execution::start(machine, input, info, &context);
+    run.handle(decision, observer);
+    let mut applied: u64 = 0;
+    while run.finish.is_none() {
+        let event = run.next_event()?;
+        applied += 1;
+        if applied > options.max_events {
+            return Err(RunError::TooManyEvents(options.max_events));
+        }
+        if options.step_by_step {
+            execution = round_trip(&execution)?;
+        }
+        let context = run.context(applied);
+        let decision = execution.apply(machine, event, &context);
+        run.handle(decision, observer);
+    }
+    let (status, output, error, cause) =
+        run.finish
+            .take()
+            .unwrap_or((Status::Running, None, None, None));
+    Ok(RunResult {
+        status,
+        output,
+        error,
+        cause,
+        history: run.history,
+        start_ms,
+        end_ms: run.now_ms,
+    })
+}
+
+fn round_trip(execution: &Execution) -> Result<Execution, RunError> {
+    let saved = serde_json::to_string(execution).map_err(RunError::Save)?;
+    serde_json::from_str(&saved).map_err(RunError::Restore)
+}
+
+/// Something due at a point in time: an event for the decider, or a timer.
+#[derive(Debug)]
+enum Due {
+    Event(Event),
+    Timer(TimerId),
+}
+
+/// A queue entry, ordered by time and then by the order it was queued (so equal times keep
+/// their order and the run stays deterministic).
+#[derive(Debug)]
+struct Scheduled {
+    at_ms: i64,
+    seq: u64,
+    due: Due,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    // Reversed: BinaryHeap is a max-heap and the earliest entry must come out first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at_ms, other.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+/// A task's outcome, sent back by its worker thread under real time.
+type TaskResult = (TaskId, TaskOutcome);
+
+type Finish = (Status, Option<Value>, Option<String>, Option<String>);
+
+struct Loop<'a> {
+    invoker: Arc<dyn TaskInvoker>,
+    options: &'a RunOptions,
+    now_ms: i64,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    cancelled_timers: HashSet<TimerId>,
+    cancelled_tasks: HashSet<TaskId>,
+    /// Tasks on worker threads (real time) whose results have not arrived.
+    running: HashSet<TaskId>,
+    /// Where worker threads send task results; opened by the first task under real time.
+    results: Option<(mpsc::Sender<TaskResult>, mpsc::Receiver<TaskResult>)>,
+    history: Vec<HistoryEvent>,
+    finish: Option<Finish>,
+}
+
+impl Loop<'_> {
+    fn context(&self, event_number: u64) -> Context {
+        Context {
+            now_ms: self.now_ms,
+            seed: splitmix(self.options.seed ^ event_number.wrapping_mul(0xA24B_AED4_963E_E407)),
+        }
+    }
+
+    fn schedule(&mut self, at_ms: i64, due: Due) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at_ms,
+            seq: self.seq,
+            due,
+        });
+    }
+
+    fn handle(&mut self, decision: Decision, observer: &mut dyn FnMut(&HistoryEvent)) {
+        for event in &decision.history {
+            observer(event);
+        }
+        self.history.extend(decision.history);
+        let mut tasks = Vec::new();
+        for command in decision.commands {
+            match command {
+                Command::InvokeTask {
+                    task_id,
+                    state_name,
+                    resource,
+                    kind,
+                    input,
+                    task_token,
+                    credentials,
+                    ..
+                } => {
+                    let request = TaskRequest {
+                        task_id,
+                        state_name,
+                        resource,
+                        kind,
+                        input,
+                        task_token,
+                        credentials,
+                        now_ms: self.now_ms,
+                    };
+                    tasks.push(request);
+                }
+                Command::StartTimer {
+                    timer_id,
+                    fire_at_ms,
+                } => self.schedule(fire_at_ms, Due::Timer(timer_id)),
+                Command::CancelTimer { timer_id } => {
+                    self.cancelled_timers.insert(timer_id);
+                }
+                Command::CancelTask { task_id } => {
+                    self.cancelled_tasks.insert(task_id);
+                    self.running.remove(&task_id);
+                }
+                Command::Finish {
+                    status,
+                    output,
+                    error,
+                    cause,
+                } => self.finish = Some((status, output, error, cause)),
+            }
+        }
+        // The tasks of one decision (the branches of a Parallel, the iterations of a Map)
+        // start together, and only then does any of them finish.
+        for request in &tasks {
+            self.schedule(
+                self.now_ms,
+                Due::Event(Event::TaskStarted {
+                    task_id: request.task_id,
+                    worker_name: None,
+                }),
+            );
+        }
+        for request in tasks {
+            self.start_task(request);
+        }
+    }
+
+    fn start_task(&mut self, request: TaskRequest) {
+        let task_id = request.task_id;
+        match self.options.time {
+            TimeMode::Virtual => {
+                let outcome = invoke_guarded(self.invoker.as_ref(), &request);
+                self.complete(task_id, outcome);
+            }
+            TimeMode::Real => {
+                let invoker = Arc::clone(&self.invoker);
+                let sender = self.results.get_or_insert_with(mpsc::channel).0.clone();
+                self.running.insert(task_id);
+                std::thread::spawn(move || {
+                    let outcome = invoke_guarded(invoker.as_ref(), &request);
+                    // The run may have ended meanwhile; then nobody wants the result.
+                    let _ = sender.send((task_id, outcome));
+                });
+            }
+        }
+    }
+
+    fn complete(&mut self, task_id: TaskId, outcome: TaskOutcome) {
+        let delay = i64::try_from(outcome.delay_ms).unwrap_or(i64::MAX);
+        let at = self.now_ms.saturating_add(delay);
+        let event = match outcome.result {
+            Ok(output) => Event::TaskSucceeded { task_id, output },
+            Err(failure) => Event::TaskFailed {
+                task_id,
+                error: Some(failure.error),
+                cause: failure.cause,
+            },
+        };
+        self.schedule(at, Due::Event(event));
+    }
+
+    /// The next event for the decider, advancing the time to it.
+    fn next_event(&mut self) -> Result<Event, RunError> {
+        loop {
+            let due = match self.options.time {
+                TimeMode::Virtual => {
+                    let next = self.queue.pop().ok_or(RunError::Stalled)?;
+                    self.now_ms = self.now_ms.max(next.at_ms);
+                    next.due
+                }
+                TimeMode::Real => self.next_real()?,
+            };
+            let event = match due {
+                Due::Timer(timer_id) => {
+                    if self.cancelled_timers.remove(&timer_id) {
+                        continue;
+                    }
+                    Event::TimerFired { timer_id }
+                }
+                Due::Event(event) => event,
+            };
+            if let Some(task_id) = task_of(&event) {
+                if self.cancelled_tasks.contains(&task_id) {
+                    continue;
+                }
+            }
+            return Ok(event);
+        }
+    }
+
+    fn next_real(&mut self) -> Result<Due, RunError> {
+        loop {
+            self.now_ms = self.options.clock.now_ms().max(self.now_ms);
+            let next_at = self.queue.peek().map(|next| next.at_ms);
+            if let Some(at) = next_at {
+                if at <= self.now_ms {
+                    if let Some(next) = self.queue.pop() {
+                        return Ok(next.due);
+                    }
+                }
+            }
+            if next_at.is_none() && self.running.is_empty() {
+                return Err(RunError::Stalled);
+            }
+            let wait = |at: i64, now: i64| {
+                Duration::from_millis(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
+            };
+            let received = match (next_at, &self.results) {
+                (Some(at), Some((_, receiver))) => {
+                    match receiver.recv_timeout(wait(at, self.now_ms)) {
+                        Ok(result) => Some(result),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(RunError::WorkerLost)
+                        }
+                    }
+                }
+                (Some(at), None) => {
+                    std::thread::sleep(wait(at, self.now_ms));
+                    None
+                }
+                (None, Some((_, receiver))) => {
+                    Some(receiver.recv().map_err(|_| RunError::WorkerLost)?)
+                }
+                (None, None) => return Err(RunError::Stalled),
+            };
+            if let Some((task_id, outcome)) = received {
+                if self.running.remove(&task_id) {
+                    self.now_ms = self.options.clock.now_ms().max(self.now_ms);
+                    self.complete(task_id, outcome);
+                }
+            }
+        }
+    }
+}
+
+/// A panicking invoker becomes a failed task instead of a lost worker (under real time the
+/// loop would otherwise wait for its result forever).
+fn invoke_guarded(invoker: &dyn TaskInvoker, request: &TaskRequest) -> TaskOutcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| invoker.invoke(request)))
+        .unwrap_or_else(|_| {
+            TaskOutcome::now(Err(TaskFailure::new(
+                "Cairn.TaskInvokerFailed",
+                format!("the task invoker for '{}' panicked", request.resource),
+            )))
+        })
+}
+
+fn task_of(event: &Event) -> Option<TaskId> {
+    match event {
+        Event::TaskStarted { task_id, .. }
+        | Event::TaskSubmitted { task_id, .. }
+        | Event::TaskSucceeded { task_id, .. }
+        | Event::TaskFailed { task_id, .. }
+        | Event::Heartbeat { task_id } => Some(*task_id),
+        Event::TimerFired { .. } | Event::Stop { .. } => None,
+    }
+}

@@ -1,0 +1,716 @@
+//! Lambda functions played in-process from a script: the behaviours the conformance corpus
+//! records for its functions (`lambda_functions` of a case), answering as AWS Lambda would,
+//! both for a legacy `arn:aws:lambda:...:function:...` resource and for the
+//! `arn:aws:states:::lambda:invoke` integration (whose result is Lambda's Invoke response).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cairn_interpreter::ResourceKind;
+use serde_json::{json, Map, Value};
+
+use crate::ports::{unsupported, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest};
+use crate::python;
+
+/// What a scripted function does with its event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// Returns its event.
+    Echo,
+    /// Raises a Python exception of this type with this message, from this line of the
+    /// handler with this statement (they appear in the stack trace Lambda reports).
+    Raise {
+        error_type: String,
+        message: String,
+        line: u32,
+        statement: String,
+    },
+    /// Returns a fixed value.
+    Return(Value),
+    /// Returns a string of this many `a` characters.
+    ReturnStringOfA(usize),
+    /// Sleeps, then returns its event.
+    SleepThenEcho { seconds: u64 },
+    /// Returns `'input-event-' + repr(event)`.
+    ReturnPythonFormat,
+}
+
+/// A script entry could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("a scripted function needs a string `{0}`")]
+    MissingField(&'static str),
+    #[error("function '{name}': unknown behaviour '{behaviour}' (known: echo, raise, return, return_json_string_of_a, sleep_then_echo, return_python_format)")]
+    UnknownBehaviour { name: String, behaviour: String },
+    #[error("function '{name}': behaviour '{behaviour}' needs `{field}`")]
+    BehaviourField {
+        name: String,
+        behaviour: String,
+        field: &'static str,
+    },
+    #[error("the function list must be a JSON array")]
+    NotAnArray,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Function {
+    arn: String,
+    behaviour: Behaviour,
+}
+
+/// In-process Lambda functions, keyed by name. Resources that are not Lambda fail with the
+/// catchable `Cairn.UnsupportedResource` error.
+#[derive(Debug, Default)]
+pub struct ScriptedLambda {
+    functions: HashMap<String, Function>,
+    account: String,
+    region: String,
+    /// Feeds the request ids, which must differ between invocations.
+    invocations: AtomicU64,
+    seed: u64,
+}
+
+impl ScriptedLambda {
+    /// Reads a function list in the corpus's `lambda_functions` shape:
+    /// `[{"name", "arn", "behaviour", ...behaviour fields}]`.
+    pub fn from_json(functions: &Value) -> Result<ScriptedLambda, ScriptError> {
+        let list = functions.as_array().ok_or(ScriptError::NotAnArray)?;
+        let mut out = ScriptedLambda {
+            account: "111111111111".to_owned(),
+            region: "us-east-1".to_owned(),
+            ..ScriptedLambda::default()
+        };
+        for entry in list {
+            let name = str_field(entry, "name")?;
+            let arn = match entry.get("arn").and_then(Value::as_str) {
+                Some(arn) => arn.to_owned(),
+                None => format!(
+                    "arn:aws:lambda:{}:{}:function:{name}",
+                    out.region, out.account
+                ),
+            };
+            if let Some((region, account)) = arn_region_account(&arn) {
+                out.region = region;
+                out.account = account;
+            }
+            let behaviour = parse_behaviour(&name, entry)?;
+            out.functions.insert(name, Function { arn, behaviour });
+        }
+        Ok(out)
+    }
+
+    /// Varies the request ids between runs (they are deterministic for one seed).
+    pub fn with_seed(mut self, seed: u64) -> ScriptedLambda {
+        self.seed = seed;
+        self
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.invocations.fetch_add(1, Ordering::Relaxed);
+        uuid_from(self.seed, n)
+    }
+
+    /// Runs the named function on `event`: its return value, or the error Lambda reports.
+    fn call(
+        &self,
+        function: &Function,
+        event: &Value,
+        request_id: &str,
+        legacy: bool,
+    ) -> TaskOutcome {
+        let result = match &function.behaviour {
+            Behaviour::Echo | Behaviour::SleepThenEcho { .. } => Ok(event.clone()),
+            Behaviour::Return(value) => Ok(value.clone()),
+            Behaviour::ReturnStringOfA(count) => Ok(Value::String("a".repeat(*count))),
+            Behaviour::ReturnPythonFormat => Ok(Value::String(format!(
+                "input-event-{}",
+                python::repr(event)
+            ))),
+            Behaviour::Raise {
+                error_type,
+                message,
+                line,
+                statement,
+            } => {
+                let cause = json!({
+                    "errorMessage": message,
+                    "errorType": error_type,
+                    "requestId": request_id,
+                    "stackTrace": [format!(
+                        "  File \"/var/task/handler.py\", line {line}, in handler\n    {statement}\n"
+                    )],
+                });
+                // A legacy Lambda resource passes on the Python runtime's own error text;
+                // the lambda:invoke integration re-serialises it compactly.
+                let cause = if legacy {
+                    python::json_dumps(&cause)
+                } else {
+                    cause.to_string()
+                };
+                Err(TaskFailure::new(error_type.clone(), cause))
+            }
+        };
+        let delay_ms = match function.behaviour {
+            Behaviour::SleepThenEcho { seconds } => seconds.saturating_mul(1000),
+            _ => 0,
+        };
+        TaskOutcome { result, delay_ms }
+    }
+
+    fn find(&self, name_or_arn: &str) -> Option<&Function> {
+        self.functions.get(function_name(name_or_arn))
+    }
+
+    fn not_found(&self, name_or_arn: &str, request_id: &str) -> TaskFailure {
+        let name = function_name(name_or_arn);
+        TaskFailure::new(
+            "Lambda.ResourceNotFoundException",
+            format!(
+                "Function not found: arn:aws:lambda:{}:{}:function:{name}:$LATEST (Service: AWSLambda; \
+                 Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {request_id}; Proxy: null)",
+                self.region, self.account
+            ),
+        )
+    }
+
+    fn invoke_legacy(&self, request: &TaskRequest) -> TaskOutcome {
+        let request_id = self.request_id();
+        match self.find(&request.resource) {
+            Some(function) => self.call(function, &request.input, &request_id, true),
+            None => TaskOutcome::now(Err(self.not_found(&request.resource, &request_id))),
+        }
+    }
+
+    fn invoke_integration(&self, request: &TaskRequest) -> TaskOutcome {
+        let request_id = self.request_id();
+        let Some(name) = request.input.get("FunctionName").and_then(Value::as_str) else {
+            return TaskOutcome::now(Err(TaskFailure::new(
+                "States.Runtime",
+                "lambda:invoke needs a string FunctionName parameter",
+            )));
+        };
+        let Some(function) = self.find(name) else {
+            return TaskOutcome::now(Err(self.not_found(name, &request_id)));
+        };
+        // The integration sends a string Payload as the request body itself (so "0" reaches
+        // the function as 0), and no body at all for an absent or null one, which the Python
+        // runtime hands over as an empty event.
+        let event = match request.input.get("Payload") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(Value::String(text)) => match serde_json::from_str(text) {
+                Ok(event) => event,
+                Err(err) => {
+                    return TaskOutcome::now(Err(TaskFailure::new(
+                        "Lambda.InvalidRequestContentException",
+                        format!(
+                            "Could not parse request body into json: {err} (Service: AWSLambda; \
+                             Status Code: 400; Error Code: InvalidRequestContentException; \
+                             Request ID: {request_id}; Proxy: null)"
+                        ),
+                    )))
+                }
+            },
+            Some(payload) => payload.clone(),
+        };
+        let tail = request.input.get("LogType").and_then(Value::as_str) == Some("Tail");
+        let outcome = self.call(function, &event, &request_id, false);
+        let log = tail.then(|| log_tail(&request_id));
+        let result = outcome.result.map(|payload| {
+            lambda_invoke_output(InvokeAnswer {
+                content_length: python::json_dumps(&payload).len(),
+                payload,
+                request_id: &request_id,
+                now_ms: request.now_ms,
+                executed_version: "$LATEST",
+                log_result: log.as_deref(),
+            })
+        });
+        TaskOutcome {
+            result,
+            delay_ms: outcome.delay_ms,
+        }
+    }
+
+    /// The ARNs of the scripted functions.
+    pub fn arns(&self) -> impl Iterator<Item = &str> {
+        self.functions.values().map(|f| f.arn.as_str())
+    }
+}
+
+impl TaskInvoker for ScriptedLambda {
+    fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
+        match &request.kind {
+            ResourceKind::LambdaFunction => self.invoke_legacy(request),
+            ResourceKind::Service {
+                service, action, ..
+            } if service == "lambda" && action == "invoke" => self.invoke_integration(request),
+            _ => TaskOutcome::now(Err(unsupported(&request.resource))),
+        }
+    }
+}
+
+/// What Lambda answered to one Invoke call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeAnswer<'a> {
+    /// The function's result, decoded.
+    pub payload: Value,
+    pub request_id: &'a str,
+    /// Epoch milliseconds of the answer (the `Date` header).
+    pub now_ms: i64,
+    /// Bytes of the payload as Lambda sent it (the `Content-Length` header).
+    pub content_length: usize,
+    pub executed_version: &'a str,
+    /// Base64 log tail, when the call asked for `LogType: Tail`.
+    pub log_result: Option<&'a str>,
+}
+
+/// Lambda's Invoke response as the `lambda:invoke` integration returns it to the state
+/// machine: the payload with the SDK's HTTP metadata around it.
+pub fn lambda_invoke_output(answer: InvokeAnswer<'_>) -> Value {
+    let InvokeAnswer {
+        payload,
+        request_id,
+        now_ms,
+        content_length,
+        executed_version,
+        log_result,
+    } = answer;
+    let length = content_length.to_string();
+    let date = http_date(now_ms);
+    let trace_bits = splitmix(
+        request_id
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
+    let trace = format!(
+        "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0;Lineage=1:{:08x}:0",
+        now_ms.div_euclid(1000),
+        u128::from(trace_bits) << 32 | u128::from(trace_bits >> 32),
+        splitmix(trace_bits),
+        trace_bits >> 32
+    );
+    let mut all_headers = Map::new();
+    let mut headers = Map::new();
+    if let Some(log) = log_result {
+        all_headers.insert("X-Amz-Log-Result".into(), json!([log]));
+    }
+    for (key, value) in [
+        ("X-Amz-Executed-Version", executed_version),
+        ("x-amzn-Remapped-Content-Length", "0"),
+        ("Connection", "keep-alive"),
+        ("x-amzn-RequestId", request_id),
+        ("Content-Length", &length),
+        ("Date", &date),
+        ("X-Amzn-Trace-Id", &trace),
+        ("Content-Type", "application/json"),
+    ] {
+        all_headers.insert(key.into(), json!([value]));
+    }
+    // HttpHeaders lists the same headers sorted, case-insensitively.
+    let mut sorted: Vec<(&String, &Value)> = all_headers.iter().collect();
+    sorted.sort_by_key(|(key, _)| key.to_ascii_lowercase());
+    for (key, value) in sorted {
+        let single = value.get(0).cloned().unwrap_or(Value::Null);
+        headers.insert(key.clone(), single);
+    }
+    let mut out = Map::new();
+    out.insert("ExecutedVersion".into(), executed_version.into());
+    if let Some(log) = log_result {
+        out.insert("LogResult".into(), log.into());
+    }
+    out.insert("Payload".into(), payload);
+    out.insert(
+        "SdkHttpMetadata".into(),
+        json!({
+            "AllHttpHeaders": all_headers,
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200,
+        }),
+    );
+    out.insert(
+        "SdkResponseMetadata".into(),
+        json!({"RequestId": request_id}),
+    );
+    out.insert("StatusCode".into(), 200.into());
+    Value::Object(out)
+}
+
+/// The log tail Lambda returns for `LogType: Tail`, base64-encoded.
+fn log_tail(request_id: &str) -> String {
+    let log = format!(
+        "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n\
+         REPORT RequestId: {request_id}\tDuration: 1.00 ms\tBilled Duration: 1 ms\t\
+         Memory Size: 128 MB\tMax Memory Used: 32 MB\t\n"
+    );
+    base64(log.as_bytes())
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> shift) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'A')));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn str_field(entry: &Value, field: &'static str) -> Result<String, ScriptError> {
+    entry
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(ScriptError::MissingField(field))
+}
+
+fn parse_behaviour(name: &str, entry: &Value) -> Result<Behaviour, ScriptError> {
+    let behaviour = str_field(entry, "behaviour")?;
+    let need = |field: &'static str| ScriptError::BehaviourField {
+        name: name.to_owned(),
+        behaviour: behaviour.clone(),
+        field,
+    };
+    Ok(match behaviour.as_str() {
+        "echo" => Behaviour::Echo,
+        "raise" => {
+            let error_type = entry
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or("Exception")
+                .to_owned();
+            let handler = entry
+                .get("handler_file")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if handler.ends_with("raise_custom_exception.py") {
+                // That handler raises its exception class without arguments on line 9, so
+                // Lambda reports an empty message whatever the description says.
+                Behaviour::Raise {
+                    statement: format!("raise {error_type}()"),
+                    error_type,
+                    message: String::new(),
+                    line: 9,
+                }
+            } else {
+                let message = entry
+                    .get("errorMessage")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| need("errorMessage"))?
+                    .to_owned();
+                Behaviour::Raise {
+                    statement: format!("raise {error_type}(\"{message}\")"),
+                    error_type,
+                    message,
+                    line: 2,
+                }
+            }
+        }
+        "return" => Behaviour::Return(entry.get("value").cloned().ok_or_else(|| need("value"))?),
+        "return_json_string_of_a" => Behaviour::ReturnStringOfA(
+            entry
+                .get("bytes")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| need("bytes"))?,
+        ),
+        "sleep_then_echo" => Behaviour::SleepThenEcho {
+            seconds: entry
+                .get("seconds")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| need("seconds"))?,
+        },
+        "return_python_format" => Behaviour::ReturnPythonFormat,
+        _ => {
+            return Err(ScriptError::UnknownBehaviour {
+                name: name.to_owned(),
+                behaviour,
+            })
+        }
+    })
+}
+
+/// `name`, `arn:aws:lambda:r:a:function:name[:qualifier]` or `a:function:name` -> `name`.
+fn function_name(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => name_or_arn,
+    }
+}
+
+fn arn_region_account(arn: &str) -> Option<(String, String)> {
+    let mut parts = arn.split(':');
+    let (_, _, _, region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (!region.is_empty() && !account.is_empty()).then(|| (region.to_owned(), account.to_owned()))
+}
+
+/// A version-4-shaped UUID from a seed and a counter (splitmix64), so runs are reproducible.
+pub fn uuid_from(seed: u64, n: u64) -> String {
+    let a = splitmix(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let b = splitmix(a ^ 0xD1B5_4A32_D192_ED03);
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0xFFFF,
+        b >> 48,
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
+pub(crate) fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// RFC 7231 IMF-fixdate (`Wed, 25 Nov 2026 09:30:00 GMT`), as Lambda's `Date` header.
+pub(crate) fn http_date(epoch_ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = epoch_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = DAYS
+        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
+        .copied()
+        .unwrap_or("Thu");
+    let month_name = MONTHS
+        .get(usize::try_from(month - 1).unwrap_or(0))
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil: (year, month 1-12, day 1-31).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_interpreter::IntegrationPattern;
+
+    use super::*;
+
+    fn request(kind: ResourceKind, resource: &str, input: Value) -> TaskRequest {
+        TaskRequest {
+            task_id: 1,
+            state_name: "S".into(),
+            resource: resource.into(),
+            kind,
+            input,
+            task_token: None,
+            credentials: None,
+            now_ms: 0,
+        }
+    }
+
+    fn invoke_kind() -> ResourceKind {
+        ResourceKind::Service {
+            service: "lambda".into(),
+            action: "invoke".into(),
+            pattern: IntegrationPattern::RequestResponse,
+        }
+    }
+
+    fn functions() -> ScriptedLambda {
+        ScriptedLambda::from_json(&json!([
+            {"name": "echo", "arn": "arn:aws:lambda:us-east-1:111111111111:function:echo", "behaviour": "echo"},
+            {"name": "boom", "arn": "arn:aws:lambda:us-east-1:111111111111:function:boom", "behaviour": "raise",
+             "errorType": "Exception", "errorMessage": "Some exception was raised."},
+            {"name": "slow", "behaviour": "sleep_then_echo", "seconds": 60},
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn legacy_resource_echoes_and_raises() {
+        let f = functions();
+        let arn = "arn:aws:lambda:us-east-1:111111111111:function:echo";
+        let out = f.invoke(&request(ResourceKind::LambdaFunction, arn, json!({"a": 1})));
+        assert_eq!(out.result, Ok(json!({"a": 1})));
+        let arn = "arn:aws:lambda:us-east-1:111111111111:function:boom";
+        let failure = f
+            .invoke(&request(ResourceKind::LambdaFunction, arn, json!({})))
+            .result
+            .unwrap_err();
+        assert_eq!(failure.error, "Exception");
+        assert!(failure
+            .cause
+            .as_deref()
+            .unwrap()
+            .starts_with(r#"{"errorMessage": "Some exception was raised.", "errorType": "Exception", "requestId": ""#));
+        let cause: Value = serde_json::from_str(failure.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(cause["errorMessage"], "Some exception was raised.");
+        assert_eq!(
+            cause["stackTrace"][0],
+            "  File \"/var/task/handler.py\", line 2, in handler\n    raise Exception(\"Some exception was raised.\")\n"
+        );
+    }
+
+    #[test]
+    fn integration_wraps_the_payload_like_lambda_invoke() {
+        let f = functions();
+        let input = json!({"FunctionName": "echo", "Payload": {"foo": "foo-1"}});
+        let out = f.invoke(&request(
+            invoke_kind(),
+            "arn:aws:states:::lambda:invoke",
+            input,
+        ));
+        let response = out.result.unwrap();
+        assert_eq!(response["Payload"], json!({"foo": "foo-1"}));
+        assert_eq!(response["StatusCode"], 200);
+        assert_eq!(
+            response["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"],
+            "16"
+        );
+        assert_eq!(
+            response["SdkResponseMetadata"]["RequestId"],
+            response["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"]
+        );
+    }
+
+    #[test]
+    fn unknown_function_is_resource_not_found() {
+        let f = functions();
+        let input = json!({"FunctionName": "nope", "Payload": null});
+        let failure = f
+            .invoke(&request(
+                invoke_kind(),
+                "arn:aws:states:::lambda:invoke",
+                input,
+            ))
+            .result
+            .unwrap_err();
+        assert_eq!(failure.error, "Lambda.ResourceNotFoundException");
+        assert!(failure.cause.unwrap().starts_with(
+            "Function not found: arn:aws:lambda:us-east-1:111111111111:function:nope:$LATEST (Service: AWSLambda; Status Code: 404;"
+        ));
+    }
+
+    #[test]
+    fn sleeping_function_reports_its_delay() {
+        let f = functions();
+        let input = json!({"FunctionName": "slow", "Payload": 1});
+        let out = f.invoke(&request(
+            invoke_kind(),
+            "arn:aws:states:::lambda:invoke",
+            input,
+        ));
+        assert_eq!(out.delay_ms, 60_000);
+    }
+
+    #[test]
+    fn other_resources_are_unsupported_and_catchable() {
+        let kind = ResourceKind::Service {
+            service: "sqs".into(),
+            action: "sendMessage".into(),
+            pattern: IntegrationPattern::RequestResponse,
+        };
+        let failure = functions()
+            .invoke(&request(
+                kind,
+                "arn:aws:states:::sqs:sendMessage",
+                json!({}),
+            ))
+            .result
+            .unwrap_err();
+        assert_eq!(failure.error, "Cairn.UnsupportedResource");
+    }
+
+    #[test]
+    fn string_payloads_are_the_request_body_and_null_is_an_empty_event() {
+        let f = functions();
+        let call = |payload: Value| {
+            let input = json!({"FunctionName": "echo", "Payload": payload});
+            f.invoke(&request(
+                invoke_kind(),
+                "arn:aws:states:::lambda:invoke",
+                input,
+            ))
+            .result
+            .map(|response| response["Payload"].clone())
+        };
+        assert_eq!(call(json!("0")), Ok(json!(0)));
+        assert_eq!(call(json!("[]")), Ok(json!([])));
+        assert_eq!(call(Value::Null), Ok(json!({})));
+        assert_eq!(
+            call(json!("not json")).unwrap_err().error,
+            "Lambda.InvalidRequestContentException"
+        );
+    }
+
+    #[test]
+    fn log_type_tail_adds_the_log_result() {
+        let f = functions();
+        let input = json!({"FunctionName": "echo", "Payload": {}, "LogType": "Tail"});
+        let response = f
+            .invoke(&request(
+                invoke_kind(),
+                "arn:aws:states:::lambda:invoke",
+                input,
+            ))
+            .result
+            .unwrap();
+        let keys: Vec<&str> = response
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(&keys[..3], ["ExecutedVersion", "LogResult", "Payload"]);
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+    }
+
+    #[test]
+    fn http_date_and_uuid_shapes() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(1_764_063_000_000),
+            "Tue, 25 Nov 2025 09:30:00 GMT"
+        );
+        let id = uuid_from(7, 1);
+        assert_eq!(id.len(), 36);
+        assert_ne!(id, uuid_from(7, 2));
+    }
+}

@@ -1,0 +1,1421 @@
+#![forbid(unsafe_code)]
+//! DynamoDB adapter of the Cairn Store port ([`cairn_store`]), on the official
+//! `aws-sdk-dynamodb`. Endpoints follow the SDK's environment (`AWS_ENDPOINT_URL_DYNAMODB`
+//! points it at DynamoDB Local).
+//!
+//! # Table design (one table, string keys `pk`/`sk`)
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | state machine | `SMS` | name | `arn`, `created`, `doc` (JSON text), `version` |
+//! | activity | `ACTS` | name | same attributes |
+//! | execution | `EX#<arn>` | `EX` | `sm`, `name`, `status`, `start`, `stop`, `summary`, `stz` (deflated state), `version`; GSI keys below |
+//! | history chunk | `EX#<arn>` | `H#<first id, 20 digits>` | `first`, `last`, `evz`: the events one write added, deflated |
+//! | timer | `EX#<arn>` | `T#<timer id, 20 digits>` | `gt` = `TIMERS`, `gf` = fire time + ARN + id |
+//! | activity task | `AT#<activity arn>` | `<created>#<token>` | FIFO per activity |
+//! | activity task lookup | `ATT#<token>` | `ATT` | `qpk`/`qsk`: where the queued task is |
+//! | task token | `TT#<token>` | `TT` | `arn`, `task` |
+//!
+//! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
+//! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
+//! the page's records are then read from the table); `running` (`gr`, present only while RUNNING) is sparse and lists what to resume; `timers`
+//! (`gt`, `gf`) orders pending timers by fire time for the due-timer sweep. Timers are keyed
+//! by execution and timer id (what the port removes them by), so they live in the
+//! execution's partition.
+//!
+//! Execution-name idempotency: the execution item's key is its ARN (which holds the name), so
+//! creating it is a put conditional on `attribute_not_exists(pk)`.
+//!
+//! Every execution write is one `TransactWriteItems`: the execution item (conditional on the
+//! version read), its history chunk(s) and every effect item. History is packed into chunks
+//! (one per write, split near 300 KB) so a write of many events stays within the
+//! transaction's 100-item limit and costs few write units. State and history chunks are
+//! deflated: DynamoDB bills writes per KB, and JSON shrinks several times.
+//!
+//! The port is synchronous; the SDK is async. The adapter owns a small Tokio runtime and
+//! runs each request on it, so it can be called from plain threads and (briefly blocking)
+//! from inside another runtime, as a Lambda handler does.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TransactWriteItem,
+};
+pub use aws_sdk_dynamodb::Client;
+use cairn_store::{
+    execution_cursor, parse_execution_cursor, ActivityRecord, ActivityStore, ActivityTaskRecord,
+    ActivityTaskStore, Effects, Error, ExecutionQuery, ExecutionRecord, ExecutionStore,
+    HistoryQuery, Page, Result, StateMachineRecord, StateMachineStore, StoredEvent,
+    TaskTokenRecord, TaskTokenStore, TimerRecord, TimerStore, Transition, Version,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB allows 100 operations in one TransactWriteItems.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Bytes of event bodies per history chunk: well under DynamoDB's 400 KB item limit.
+const CHUNK_BYTES: usize = 300_000;
+
+const SM_PK: &str = "SMS";
+const ACT_PK: &str = "ACTS";
+const TIMERS_PK: &str = "TIMERS";
+const EXEC_SK: &str = "EX";
+const RUNNING: &str = "RUNNING";
+
+/// The index names [`DynamoStore::create_table`] creates (and `template.yaml` declares).
+pub const INDEX_BY_MACHINE: &str = "by_machine";
+pub const INDEX_RUNNING: &str = "running";
+pub const INDEX_TIMERS: &str = "timers";
+
+/// Owns the runtime the SDK futures run on; shut down without blocking so dropping the
+/// store inside an async context (a Lambda handler, a Tokio test) does not panic.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Table {
+    client: Client,
+    name: String,
+    usage: Arc<Usage>,
+}
+
+/// Capacity units DynamoDB reported for this store's requests (`ReturnConsumedCapacity:
+/// TOTAL`, indexes included): what on-demand billing charges. Kept in thousandths.
+#[derive(Debug, Default)]
+pub struct Usage {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl Usage {
+    fn add(counter: &AtomicU64, capacity: Option<&ConsumedCapacity>) {
+        let units = capacity.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    fn read(&self, capacity: Option<&ConsumedCapacity>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Usage::add(&self.read_milli, capacity);
+    }
+
+    fn write(&self, capacity: Option<&ConsumedCapacity>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Usage::add(&self.write_milli, capacity);
+    }
+
+    /// Read units, write units and requests so far.
+    pub fn snapshot(&self) -> (f64, f64, u64) {
+        (
+            self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            self.requests.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The DynamoDB store. Cheap to clone: clones share the client and the runtime.
+#[derive(Clone)]
+pub struct DynamoStore {
+    table: Table,
+    rt: Arc<Background>,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table.name)
+            .finish()
+    }
+}
+
+fn backend(what: &str, err: impl std::fmt::Display) -> Error {
+    Error::Backend(format!("DynamoDB {what}: {err}"))
+}
+
+fn sdk_backend<E, R>(what: &str, err: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    Error::Backend(format!(
+        "DynamoDB {what}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(err)
+    ))
+}
+
+impl DynamoStore {
+    /// A store on `table`, with the SDK configured from the environment (region, credentials,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`).
+    pub fn from_env(table: &str) -> Result<DynamoStore> {
+        let rt = runtime()?;
+        // Not `block_on`: that panics when the caller is itself inside a Tokio runtime.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let _ = tx.send(config);
+        });
+        let config = rx
+            .recv()
+            .map_err(|_| Error::Backend("loading the AWS configuration failed".into()))?;
+        let client = Client::new(&config);
+        Ok(DynamoStore {
+            table: Table {
+                client,
+                name: table.to_string(),
+                usage: Arc::default(),
+            },
+            rt: Arc::new(Background(Some(rt))),
+        })
+    }
+
+    /// A store on `table` through an existing client.
+    pub fn with_client(client: Client, table: &str) -> Result<DynamoStore> {
+        Ok(DynamoStore {
+            table: Table {
+                client,
+                name: table.to_string(),
+                usage: Arc::default(),
+            },
+            rt: Arc::new(Background(Some(runtime()?))),
+        })
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table.name
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.table.client
+    }
+
+    /// The capacity this store (and its clones) consumed so far.
+    pub fn usage(&self) -> &Usage {
+        &self.table.usage
+    }
+
+    /// Creates the table and its indexes (on-demand billing) and waits until it is active.
+    /// For tests and local setups; deployments create it from `template.yaml`.
+    pub fn create_table(&self) -> Result<()> {
+        let table = self.table.clone();
+        self.run(async move { table.create().await })
+    }
+
+    /// Runs one SDK future on the store's runtime and waits for it on this thread.
+    fn run<T, F>(&self, fut: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let rt = self
+            .rt
+            .0
+            .as_ref()
+            .ok_or_else(|| Error::Backend("the store's runtime is shut down".into()))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| Error::Backend("a DynamoDB request was dropped unfinished".into()))?
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("cairn-dynamodb")
+        .enable_all()
+        .build()
+        .map_err(|e| backend("runtime", e))
+}
+
+// ---------------------------------------------------------------------------------------
+// Attribute helpers
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(Error::Backend(format!(
+            "DynamoDB item lacks the string attribute {name}"
+        ))),
+    }
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| Error::Backend(format!("DynamoDB attribute {name} is not a number: {v}"))),
+        _ => Err(Error::Backend(format!(
+            "DynamoDB item lacks the number attribute {name}"
+        ))),
+    }
+}
+
+fn get_json(item: &Item, name: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(get_s(item, name)?)
+        .map_err(|e| Error::Backend(format!("DynamoDB attribute {name} is not JSON: {e}")))
+}
+
+/// Maps an i64 to a fixed-width string that sorts like the number (negative ones included).
+fn ordered(v: i64) -> String {
+    format!("{:020}", (v as u64) ^ (1 << 63))
+}
+
+/// Sorts newest first (larger start first), then by ARN, like the other adapters.
+fn newest_first_key(start_ms: i64, arn: &str) -> String {
+    let flipped = u64::MAX - ((start_ms as u64) ^ (1 << 63));
+    format!("{flipped:020}#{arn}")
+}
+
+fn history_sk(first: u64) -> String {
+    format!("H#{first:020}")
+}
+
+fn exec_pk(arn: &str) -> String {
+    format!("EX#{arn}")
+}
+
+fn timer_key(t: &TimerRecord) -> (String, String) {
+    (exec_pk(&t.execution_arn), format!("T#{:020}", t.timer_id))
+}
+
+fn timer_order(t: &TimerRecord) -> String {
+    format!(
+        "{}#{}#{:020}",
+        ordered(t.fire_at_ms),
+        t.execution_arn,
+        t.timer_id
+    )
+}
+
+fn activity_queue_sk(task: &ActivityTaskRecord) -> String {
+    format!("{}#{}", ordered(task.created_ms), task.task_token)
+}
+
+fn name_of_arn(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+fn named_item(pk: &str, record: &StateMachineRecord, version: Version) -> Result<Item> {
+    let mut item = key(pk, record.name.clone());
+    item.insert("arn".into(), s(record.arn.clone()));
+    item.insert("created".into(), n(record.created_ms));
+    item.insert(
+        "doc".into(),
+        s(serde_json::to_string(&record.document).map_err(|e| backend("encode", e))?),
+    );
+    item.insert("version".into(), n(version));
+    Ok(item)
+}
+
+fn named_record(item: &Item) -> Result<(StateMachineRecord, Version)> {
+    Ok((
+        StateMachineRecord {
+            arn: get_s(item, "arn")?.to_string(),
+            name: get_s(item, "sk")?.to_string(),
+            created_ms: get_n(item, "created")?,
+            document: get_json(item, "doc")?,
+        },
+        get_n(item, "version")?,
+    ))
+}
+
+fn execution_item(record: &ExecutionRecord, version: Version) -> Result<Item> {
+    let mut item = key(exec_pk(&record.arn), EXEC_SK);
+    item.insert("sm".into(), s(record.state_machine_arn.clone()));
+    item.insert("name".into(), s(record.name.clone()));
+    item.insert("status".into(), s(record.status.clone()));
+    item.insert("start".into(), n(record.start_ms));
+    if let Some(stop) = record.stop_ms {
+        item.insert("stop".into(), n(stop));
+    }
+    item.insert(
+        "summary".into(),
+        s(serde_json::to_string(&record.summary).map_err(|e| backend("encode", e))?),
+    );
+    item.insert(
+        "stz".into(),
+        AttributeValue::B(Blob::new(compress(&record.state))),
+    );
+    item.insert("version".into(), n(version));
+    item.insert(
+        "gs".into(),
+        s(newest_first_key(record.start_ms, &record.arn)),
+    );
+    if record.status == RUNNING {
+        item.insert("gr".into(), s(RUNNING));
+    }
+    Ok(item)
+}
+
+fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
+    let state = match (item.get("stz"), item.get("state")) {
+        (Some(AttributeValue::B(b)), _) => decompress(b.as_ref())?,
+        (None, Some(AttributeValue::B(b))) => b.as_ref().to_vec(),
+        _ => Vec::new(),
+    };
+    let stop_ms = match item.get("stop") {
+        Some(_) => Some(get_n(item, "stop")?),
+        None => None,
+    };
+    Ok((
+        ExecutionRecord {
+            arn: get_s(item, "pk")?
+                .strip_prefix("EX#")
+                .unwrap_or_default()
+                .to_string(),
+            state_machine_arn: get_s(item, "sm")?.to_string(),
+            name: get_s(item, "name")?.to_string(),
+            status: get_s(item, "status")?.to_string(),
+            start_ms: get_n(item, "start")?,
+            stop_ms,
+            summary: get_json(item, "summary")?,
+            state,
+        },
+        get_n(item, "version")?,
+    ))
+}
+
+/// Largest inflated attribute accepted back: a guard against a corrupt or hostile item.
+const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    // Level 1: most of the size gain for a fraction of the time of the higher levels.
+    miniz_oxide::deflate::compress_to_vec(bytes, 1)
+}
+
+fn decompress(bytes: &[u8]) -> Result<Vec<u8>> {
+    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, MAX_INFLATED_BYTES)
+        .map_err(|e| Error::Backend(format!("a compressed attribute is corrupt: {e}")))
+}
+
+/// Packs a write's history events into chunk items (usually one), deflated.
+fn history_items(arn: &str, events: &[StoredEvent]) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut chunk: Vec<&StoredEvent> = Vec::new();
+    let mut bytes = 0;
+    let flush = |chunk: &mut Vec<&StoredEvent>, items: &mut Vec<Item>| {
+        if let (Some(first), Some(last)) = (chunk.first(), chunk.last()) {
+            let mut item = key(exec_pk(arn), history_sk(first.id));
+            item.insert("first".into(), n(first.id));
+            item.insert("last".into(), n(last.id));
+            let pairs: Vec<(u64, &str)> = chunk.iter().map(|e| (e.id, e.body.as_str())).collect();
+            let json = serde_json::to_vec(&pairs).unwrap_or_default();
+            item.insert("evz".into(), AttributeValue::B(Blob::new(compress(&json))));
+            items.push(item);
+        }
+        chunk.clear();
+    };
+    for event in events {
+        if bytes + event.body.len() > CHUNK_BYTES && !chunk.is_empty() {
+            flush(&mut chunk, &mut items);
+            bytes = 0;
+        }
+        bytes += event.body.len();
+        chunk.push(event);
+    }
+    flush(&mut chunk, &mut items);
+    items
+}
+
+fn chunk_events(item: &Item) -> Result<Vec<StoredEvent>> {
+    if let Some(AttributeValue::B(packed)) = item.get("evz") {
+        let json = decompress(packed.as_ref())?;
+        let pairs: Vec<(u64, String)> = serde_json::from_slice(&json)
+            .map_err(|e| Error::Backend(format!("malformed history chunk: {e}")))?;
+        return Ok(pairs
+            .into_iter()
+            .map(|(id, body)| StoredEvent { id, body })
+            .collect());
+    }
+    let Some(AttributeValue::L(list)) = item.get("ev") else {
+        return Err(Error::Backend("history chunk without events".into()));
+    };
+    list.iter()
+        .map(|v| match v {
+            AttributeValue::M(m) => Ok(StoredEvent {
+                id: get_n(m, "i")?,
+                body: get_s(m, "b")?.to_string(),
+            }),
+            _ => Err(Error::Backend("malformed history event".into())),
+        })
+        .collect()
+}
+
+/// One operation of a transaction, keyed so a later operation on the same item replaces an
+/// earlier one (DynamoDB rejects two operations on one item in a transaction).
+enum Op {
+    Put(Item),
+    Delete,
+    /// Delete that fails the transaction unless the item exists (a claim).
+    DeleteExisting,
+}
+
+struct Ops {
+    order: Vec<(String, String)>,
+    ops: HashMap<(String, String), Op>,
+}
+
+impl Ops {
+    fn new() -> Ops {
+        Ops {
+            order: Vec::new(),
+            ops: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, pk: String, sk: String, op: Op) {
+        let k = (pk, sk);
+        if !self.ops.contains_key(&k) {
+            self.order.push(k.clone());
+        }
+        self.ops.insert(k, op);
+    }
+
+    fn put(&mut self, item: Item) -> Result<()> {
+        let pk = get_s(&item, "pk")?.to_string();
+        let sk = get_s(&item, "sk")?.to_string();
+        self.add(pk, sk, Op::Put(item));
+        Ok(())
+    }
+}
+
+impl Table {
+    fn put_builder(&self, item: Item) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        Put::builder().table_name(&self.name).set_item(Some(item))
+    }
+
+    fn transact_items(&self, ops: Ops) -> Result<Vec<TransactWriteItem>> {
+        let mut out = Vec::new();
+        let Ops { order, mut ops } = ops;
+        for k in order {
+            let Some(op) = ops.remove(&k) else { continue };
+            let item = match op {
+                Op::Put(item) => TransactWriteItem::builder()
+                    .put(
+                        self.put_builder(item)
+                            .build()
+                            .map_err(|e| backend("put", e))?,
+                    )
+                    .build(),
+                Op::Delete | Op::DeleteExisting => {
+                    let mut delete = Delete::builder()
+                        .table_name(&self.name)
+                        .set_key(Some(key(k.0, k.1)));
+                    if matches!(op, Op::DeleteExisting) {
+                        delete = delete.condition_expression("attribute_exists(pk)");
+                    }
+                    TransactWriteItem::builder()
+                        .delete(delete.build().map_err(|e| backend("delete", e))?)
+                        .build()
+                }
+            };
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_backend("GetItem", e))?;
+        self.usage.read(out.consumed_capacity());
+        Ok(out.item)
+    }
+
+    async fn create(&self) -> Result<()> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| backend("CreateTable", e))
+        };
+        let key_el = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| backend("CreateTable", e))
+        };
+        let index = |name: &str, hash: &str, range: &str, projection: Projection| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key_el(hash, KeyType::Hash)?)
+                .key_schema(key_el(range, KeyType::Range)?)
+                .projection(projection)
+                .build()
+                .map_err(|e| backend("CreateTable", e))
+        };
+        let only = |kind: ProjectionType| Projection::builder().projection_type(kind).build();
+        let with_status = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .non_key_attributes("status")
+            .build();
+        let result = self
+            .client
+            .create_table()
+            .table_name(&self.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("sm")?)
+            .attribute_definitions(attr("gs")?)
+            .attribute_definitions(attr("gr")?)
+            .attribute_definitions(attr("gt")?)
+            .attribute_definitions(attr("gf")?)
+            .key_schema(key_el("pk", KeyType::Hash)?)
+            .key_schema(key_el("sk", KeyType::Range)?)
+            .global_secondary_indexes(index(INDEX_BY_MACHINE, "sm", "gs", with_status)?)
+            .global_secondary_indexes(index(
+                INDEX_RUNNING,
+                "gr",
+                "pk",
+                only(ProjectionType::KeysOnly),
+            )?)
+            .global_secondary_indexes(index(INDEX_TIMERS, "gt", "gf", only(ProjectionType::All))?)
+            .send()
+            .await;
+        if let Err(err) = result {
+            let exists = err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception());
+            if !exists {
+                return Err(sdk_backend("CreateTable", err));
+            }
+        }
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| sdk_backend("DescribeTable", e))?;
+            let active = out
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| *s == aws_sdk_dynamodb::types::TableStatus::Active);
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        Err(Error::Backend(format!(
+            "table {} did not become active in 30 s",
+            self.name
+        )))
+    }
+
+    async fn create_named(&self, pk: &str, record: StateMachineRecord) -> Result<()> {
+        let item = named_item(pk, &record, 1)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                Ok(())
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::AlreadyExists(record.arn))
+            }
+            Err(err) => Err(sdk_backend("PutItem", err)),
+        }
+    }
+
+    async fn get_named(
+        &self,
+        pk: &str,
+        arn: String,
+    ) -> Result<Option<(StateMachineRecord, Version)>> {
+        let Some(item) = self.get(pk.into(), name_of_arn(&arn).into()).await? else {
+            return Ok(None);
+        };
+        let (record, version) = named_record(&item)?;
+        Ok((record.arn == arn).then_some((record, version)))
+    }
+
+    async fn delete_named(&self, pk: &str, arn: String) -> Result<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_key(Some(key(pk, name_of_arn(&arn))))
+            .condition_expression("arn = :arn")
+            .expression_attribute_values(":arn", s(arn))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_backend("DeleteItem", err)),
+        }
+    }
+
+    async fn list_named(
+        &self,
+        pk: &str,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Page<StateMachineRecord>> {
+        let limit = limit.clamp(1, 1000);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .expression_attribute_values(":pk", s(pk));
+        query = match cursor {
+            Some(after) => query
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
+            None => query.key_condition_expression("pk = :pk"),
+        };
+        let out = query.send().await.map_err(|e| sdk_backend("Query", e))?;
+        self.usage.read(out.consumed_capacity());
+        let mut items = out
+            .items()
+            .iter()
+            .map(|item| named_record(item).map(|(r, _)| r))
+            .collect::<Result<Vec<_>>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(|r| r.name.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn update_state_machine(
+        &self,
+        record: StateMachineRecord,
+        expected: Version,
+    ) -> Result<Version> {
+        let item = named_item(SM_PK, &record, expected + 1)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_item(Some(item))
+            .condition_expression("arn = :arn AND version = :v")
+            .expression_attribute_values(":arn", s(record.arn.clone()))
+            .expression_attribute_values(":v", n(expected))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                Ok(expected + 1)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => {
+                    let same = e
+                        .item()
+                        .and_then(|old| get_s(old, "arn").ok())
+                        .is_some_and(|arn| arn == record.arn);
+                    if same {
+                        Err(Error::Conflict(record.arn))
+                    } else {
+                        Err(Error::NotFound(record.arn))
+                    }
+                }
+                _ => Err(sdk_backend("PutItem", err)),
+            },
+        }
+    }
+
+    /// Turns effects into operations. Claims and removals of queued activity tasks need the
+    /// queue item's key, which only the token's lookup item knows: read it first.
+    async fn effect_ops(&self, ops: &mut Ops, effects: &Effects) -> Result<()> {
+        for token in &effects.activity_tasks_claim {
+            let lookup = self.get(format!("ATT#{token}"), "ATT".into()).await?;
+            let Some(lookup) = lookup else {
+                return Err(Error::Conflict(format!(
+                    "activity task {token} is no longer queued"
+                )));
+            };
+            ops.add(
+                get_s(&lookup, "qpk")?.into(),
+                get_s(&lookup, "qsk")?.into(),
+                Op::DeleteExisting,
+            );
+            ops.add(format!("ATT#{token}"), "ATT".into(), Op::DeleteExisting);
+        }
+        for token in &effects.activity_tasks_remove {
+            if let Some(lookup) = self.get(format!("ATT#{token}"), "ATT".into()).await? {
+                ops.add(
+                    get_s(&lookup, "qpk")?.into(),
+                    get_s(&lookup, "qsk")?.into(),
+                    Op::Delete,
+                );
+                ops.add(format!("ATT#{token}"), "ATT".into(), Op::Delete);
+            }
+        }
+        for timer in &effects.timers_remove {
+            let (pk, sk) = timer_key(timer);
+            ops.add(pk, sk, Op::Delete);
+        }
+        for timer in &effects.timers_add {
+            let (pk, sk) = timer_key(timer);
+            let mut item = key(pk, sk);
+            item.insert("gt".into(), s(TIMERS_PK));
+            item.insert("gf".into(), s(timer_order(timer)));
+            item.insert("arn".into(), s(timer.execution_arn.clone()));
+            item.insert("fire".into(), n(timer.fire_at_ms));
+            item.insert("timer".into(), n(timer.timer_id));
+            ops.put(item)?;
+        }
+        for task in &effects.activity_tasks_add {
+            let qpk = format!("AT#{}", task.activity_arn);
+            let qsk = activity_queue_sk(task);
+            let mut item = key(qpk.clone(), qsk.clone());
+            item.insert("activity".into(), s(task.activity_arn.clone()));
+            item.insert("token".into(), s(task.task_token.clone()));
+            item.insert("arn".into(), s(task.execution_arn.clone()));
+            item.insert("task".into(), n(task.task_id));
+            item.insert("input".into(), s(task.input.clone()));
+            item.insert("created".into(), n(task.created_ms));
+            ops.put(item)?;
+            let mut lookup = key(format!("ATT#{}", task.task_token), "ATT");
+            lookup.insert("qpk".into(), s(qpk));
+            lookup.insert("qsk".into(), s(qsk));
+            ops.put(lookup)?;
+        }
+        for token in &effects.tokens_remove {
+            ops.add(format!("TT#{token}"), "TT".into(), Op::Delete);
+        }
+        for token in &effects.tokens_add {
+            let mut item = key(format!("TT#{}", token.token), "TT");
+            item.insert("arn".into(), s(token.execution_arn.clone()));
+            item.insert("task".into(), n(token.task_id));
+            ops.put(item)?;
+        }
+        Ok(())
+    }
+
+    /// Writes an execution item (conditionally), its history and its effects in one
+    /// transaction. `expected` is None for a create.
+    async fn write_execution(
+        &self,
+        record: ExecutionRecord,
+        expected: Option<Version>,
+        history: Vec<StoredEvent>,
+        effects: Effects,
+    ) -> Result<Version> {
+        let version = expected.map_or(1, |v| v + 1);
+        let mut ops = Ops::new();
+        for item in history_items(&record.arn, &history) {
+            ops.put(item)?;
+        }
+        self.effect_ops(&mut ops, &effects).await?;
+        let mut items = self.transact_items(ops)?;
+        let mut put = self
+            .put_builder(execution_item(&record, version)?)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        let put = put.build().map_err(|e| backend("put", e))?;
+        // The execution item goes first: cancellation reasons are reported by position.
+        items.insert(0, TransactWriteItem::builder().put(put).build());
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(Error::Backend(format!(
+                "one transition of {} needs {} DynamoDB writes; a transaction holds at most {MAX_TRANSACTION_ITEMS}",
+                record.arn,
+                items.len()
+            )));
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(out) => {
+                let total: f64 = out
+                    .consumed_capacity()
+                    .iter()
+                    .filter_map(|c| c.capacity_units())
+                    .sum();
+                let total = ConsumedCapacity::builder().capacity_units(total).build();
+                self.usage.write(Some(&total));
+                return Ok(version);
+            }
+            Err(err) => err,
+        };
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+        match err.as_service_error() {
+            Some(E::TransactionCanceledException(e)) => {
+                let reasons = e.cancellation_reasons();
+                let first = reasons.first();
+                let exec_failed = first
+                    .and_then(|r| r.code())
+                    .is_some_and(|c| c == "ConditionalCheckFailed");
+                if exec_failed {
+                    let old = first.and_then(|r| r.item());
+                    return Err(match (expected, old) {
+                        (None, _) => Error::AlreadyExists(record.arn),
+                        (Some(_), None) => Error::NotFound(record.arn),
+                        (Some(v), Some(old)) => Error::Conflict(format!(
+                            "{} is at version {}, not {v}",
+                            record.arn,
+                            get_n::<u64>(old, "version").unwrap_or(0)
+                        )),
+                    });
+                }
+                let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+                if codes
+                    .iter()
+                    .any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict")
+                {
+                    return Err(Error::Conflict(format!(
+                        "{}: transaction cancelled ({})",
+                        record.arn,
+                        codes.join(", ")
+                    )));
+                }
+                Err(sdk_backend("TransactWriteItems", err))
+            }
+            _ => Err(sdk_backend("TransactWriteItems", err)),
+        }
+    }
+
+    async fn get_execution(&self, arn: String) -> Result<Option<(ExecutionRecord, Version)>> {
+        match self.get(exec_pk(&arn), EXEC_SK.into()).await? {
+            Some(item) => execution_record(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_executions(&self, query: ExecutionQuery) -> Result<Page<ExecutionRecord>> {
+        let limit = query.limit.clamp(1, 1000);
+        let mut start_key = match &query.cursor {
+            Some(cursor) => {
+                let (start_ms, arn) = parse_execution_cursor(cursor)?;
+                let mut k = key(exec_pk(&arn), EXEC_SK);
+                k.insert("sm".into(), s(query.state_machine_arn.clone()));
+                k.insert("gs".into(), s(newest_first_key(start_ms, &arn)));
+                Some(k)
+            }
+            None => None,
+        };
+        // One index by state machine; a status filter reads on until it has a page. (A
+        // second index by status would cost two more index writes per status change.)
+        let mut keys = Vec::new();
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .index_name(INDEX_BY_MACHINE)
+                .key_condition_expression("sm = :h")
+                .expression_attribute_values(":h", s(query.state_machine_arn.clone()))
+                .set_exclusive_start_key(start_key.take())
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+            if let Some(status) = &query.status {
+                request = request
+                    .filter_expression("#st = :st")
+                    .expression_attribute_names("#st", "status")
+                    .expression_attribute_values(":st", s(status.clone()));
+            }
+            let out = request.send().await.map_err(|e| sdk_backend("Query", e))?;
+            self.usage.read(out.consumed_capacity());
+            for item in out.items() {
+                keys.push(get_s(item, "pk")?.to_string());
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() && keys.len() <= limit => start_key = Some(k.clone()),
+                _ => break,
+            }
+        }
+        // The index holds keys and status only (an index write then costs one unit, whatever
+        // the state's size): the page's records come from the table.
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let mut by_pk = self.batch_get_executions(&keys).await?;
+        let items: Vec<ExecutionRecord> = keys.iter().filter_map(|pk| by_pk.remove(pk)).collect();
+        let next = match items.last() {
+            Some(last) if more => Some(execution_cursor(last.start_ms, &last.arn)),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Execution records by table key (`EX#<arn>`), read consistently in batches of 100.
+    async fn batch_get_executions(
+        &self,
+        pks: &[String],
+    ) -> Result<HashMap<String, ExecutionRecord>> {
+        let mut found = HashMap::new();
+        for batch in pks.chunks(100) {
+            let mut pending: Vec<Item> = batch.iter().map(|pk| key(pk.clone(), EXEC_SK)).collect();
+            // UnprocessedKeys come back under throttling: ask again for those.
+            for _ in 0..10 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| backend("BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.name, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_backend("BatchGetItem", e))?;
+                let units: f64 = out
+                    .consumed_capacity()
+                    .iter()
+                    .filter_map(|c| c.capacity_units())
+                    .sum();
+                self.usage.read(Some(
+                    &ConsumedCapacity::builder().capacity_units(units).build(),
+                ));
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.name))
+                    .into_iter()
+                    .flatten()
+                {
+                    let pk = get_s(item, "pk")?.to_string();
+                    found.insert(pk, execution_record(item)?.0);
+                }
+                if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.name)) {
+                    pending = left.keys().to_vec();
+                }
+            }
+            if !pending.is_empty() {
+                return Err(Error::Backend(
+                    "BatchGetItem kept leaving keys unprocessed".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn running_executions(&self) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .index_name(INDEX_RUNNING)
+                .key_condition_expression("gr = :r")
+                .expression_attribute_values(":r", s(RUNNING))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_backend("Query", e))?;
+            self.usage.read(out.consumed_capacity());
+            for item in out.items() {
+                if let Some(arn) = get_s(item, "pk")?.strip_prefix("EX#") {
+                    arns.push(arn.to_string());
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        arns.sort();
+        Ok(arns)
+    }
+
+    /// Reads history chunks in one direction from `from` (inclusive bound on sk) and keeps
+    /// the events `keep` accepts, up to `limit`.
+    async fn read_history(&self, arn: String, q: HistoryQuery) -> Result<Vec<StoredEvent>> {
+        let limit = q.limit.max(1);
+        let pk = exec_pk(&arn);
+        let (low, high) = match (q.reverse, q.after_id) {
+            (false, Some(after)) => {
+                // The chunk holding `after + 1` may start at or before `after`.
+                let first = self
+                    .client
+                    .query()
+                    .table_name(&self.name)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .consistent_read(true)
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .expression_attribute_values(":lo", s("H#"))
+                    .expression_attribute_values(":hi", s(history_sk(after)))
+                    .scan_index_forward(false)
+                    .limit(1)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_backend("Query", e))?;
+                self.usage.read(first.consumed_capacity());
+                let low = match first.items().first() {
+                    Some(item) => get_s(item, "sk")?.to_string(),
+                    None => "H#".to_string(),
+                };
+                (low, "H#~".to_string())
+            }
+            (true, Some(before)) => ("H#".to_string(), history_sk(before)),
+            _ => ("H#".to_string(), "H#~".to_string()),
+        };
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":lo", s(low.clone()))
+                .expression_attribute_values(":hi", s(high.clone()))
+                .scan_index_forward(!q.reverse)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_backend("Query", e))?;
+            self.usage.read(out.consumed_capacity());
+            for item in out.items() {
+                let mut chunk = chunk_events(item)?;
+                if q.reverse {
+                    chunk.reverse();
+                }
+                for event in chunk {
+                    let wanted = match (q.reverse, q.after_id) {
+                        (false, Some(after)) => event.id > after,
+                        (true, Some(before)) => event.id < before,
+                        _ => true,
+                    };
+                    if wanted {
+                        events.push(event);
+                        if events.len() == limit {
+                            return Ok(events);
+                        }
+                    }
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(events),
+            }
+        }
+    }
+
+    async fn timers(&self, upto: Option<i64>, limit: usize) -> Result<Vec<TimerRecord>> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .index_name(INDEX_TIMERS)
+            .expression_attribute_values(":pk", s(TIMERS_PK))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+        query = match upto {
+            // Every sort key at `now` starts with ordered(now) followed by '#': '$' sorts after.
+            Some(now) => query
+                .key_condition_expression("gt = :pk AND gf < :upto")
+                .expression_attribute_values(":upto", s(format!("{}$", ordered(now)))),
+            None => query.key_condition_expression("gt = :pk"),
+        };
+        let out = query.send().await.map_err(|e| sdk_backend("Query", e))?;
+        self.usage.read(out.consumed_capacity());
+        out.items()
+            .iter()
+            .map(|item| {
+                Ok(TimerRecord {
+                    fire_at_ms: get_n(item, "fire")?,
+                    execution_arn: get_s(item, "arn")?.to_string(),
+                    timer_id: get_n(item, "timer")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn peek_activity_tasks(
+        &self,
+        activity_arn: String,
+        limit: usize,
+    ) -> Result<Vec<ActivityTaskRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("AT#{activity_arn}")))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| sdk_backend("Query", e))?;
+        self.usage.read(out.consumed_capacity());
+        out.items()
+            .iter()
+            .map(|item| {
+                Ok(ActivityTaskRecord {
+                    activity_arn: get_s(item, "activity")?.to_string(),
+                    task_token: get_s(item, "token")?.to_string(),
+                    execution_arn: get_s(item, "arn")?.to_string(),
+                    task_id: get_n(item, "task")?,
+                    input: get_s(item, "input")?.to_string(),
+                    created_ms: get_n(item, "created")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn get_task_token(&self, token: String) -> Result<Option<TaskTokenRecord>> {
+        let Some(item) = self.get(format!("TT#{token}"), "TT".into()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(TaskTokenRecord {
+            token,
+            execution_arn: get_s(&item, "arn")?.to_string(),
+            task_id: get_n(&item, "task")?,
+        }))
+    }
+}
+
+impl StateMachineStore for DynamoStore {
+    fn create_state_machine(&self, record: &StateMachineRecord) -> Result<()> {
+        let (t, r) = (self.table.clone(), record.clone());
+        self.run(async move { t.create_named(SM_PK, r).await })
+    }
+
+    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
+        let (t, arn) = (self.table.clone(), arn.to_string());
+        self.run(async move { t.get_named(SM_PK, arn).await })
+    }
+
+    fn update_state_machine(
+        &self,
+        record: &StateMachineRecord,
+        expected: Version,
+    ) -> Result<Version> {
+        let (t, r) = (self.table.clone(), record.clone());
+        self.run(async move { t.update_state_machine(r, expected).await })
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+        let (t, arn) = (self.table.clone(), arn.to_string());
+        self.run(async move { t.delete_named(SM_PK, arn).await })
+    }
+
+    fn list_state_machines(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StateMachineRecord>> {
+        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
+        self.run(async move { t.list_named(SM_PK, c, limit).await })
+    }
+}
+
+impl ActivityStore for DynamoStore {
+    fn create_activity(&self, record: &ActivityRecord) -> Result<()> {
+        let (t, r) = (self.table.clone(), record.clone());
+        self.run(async move { t.create_named(ACT_PK, r).await })
+    }
+
+    fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
+        let (t, arn) = (self.table.clone(), arn.to_string());
+        self.run(async move { Ok(t.get_named(ACT_PK, arn).await?.map(|(r, _)| r)) })
+    }
+
+    fn delete_activity(&self, arn: &str) -> Result<bool> {
+        let (t, arn) = (self.table.clone(), arn.to_string());
+        self.run(async move { t.delete_named(ACT_PK, arn).await })
+    }
+
+    fn list_activities(&self, cursor: Option<&str>, limit: usize) -> Result<Page<ActivityRecord>> {
+        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
+        self.run(async move { t.list_named(ACT_PK, c, limit).await })
+    }
+}
+
+impl ExecutionStore for DynamoStore {
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        history: &[StoredEvent],
+        effects: &Effects,
+    ) -> Result<Version> {
+        let t = self.table.clone();
+        let (r, h, e) = (record.clone(), history.to_vec(), effects.clone());
+        self.run(async move { t.write_execution(r, None, h, e).await })
+    }
+
+    fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>> {
+        let (t, arn) = (self.table.clone(), arn.to_string());
+        self.run(async move { t.get_execution(arn).await })
+    }
+
+    fn commit(&self, transition: &Transition) -> Result<Version> {
+        let t = self.table.clone();
+        let tr = transition.clone();
+        self.run(async move {
+            t.write_execution(tr.record, Some(tr.expected_version), tr.history, tr.effects)
+                .await
+        })
+    }
+
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>> {
+        let (t, q) = (self.table.clone(), query.clone());
+        self.run(async move { t.list_executions(q).await })
+    }
+
+    fn running_executions(&self) -> Result<Vec<String>> {
+        let t = self.table.clone();
+        self.run(async move { t.running_executions().await })
+    }
+
+    fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
+        let (t, arn, q) = (self.table.clone(), execution_arn.to_string(), *query);
+        self.run(async move { t.read_history(arn, q).await })
+    }
+}
+
+impl TimerStore for DynamoStore {
+    fn due_timers(&self, now_ms: i64, limit: usize) -> Result<Vec<TimerRecord>> {
+        let t = self.table.clone();
+        self.run(async move { t.timers(Some(now_ms), limit).await })
+    }
+
+    fn next_timer(&self) -> Result<Option<TimerRecord>> {
+        let t = self.table.clone();
+        self.run(async move { Ok(t.timers(None, 1).await?.into_iter().next()) })
+    }
+}
+
+impl ActivityTaskStore for DynamoStore {
+    fn peek_activity_tasks(
+        &self,
+        activity_arn: &str,
+        limit: usize,
+    ) -> Result<Vec<ActivityTaskRecord>> {
+        let (t, a) = (self.table.clone(), activity_arn.to_string());
+        self.run(async move { t.peek_activity_tasks(a, limit).await })
+    }
+}
+
+impl TaskTokenStore for DynamoStore {
+    fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>> {
+        let (t, token) = (self.table.clone(), token.to_string());
+        self.run(async move { t.get_task_token(token).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_keys_sort_like_their_numbers() {
+        let values = [i64::MIN, -5, -1, 0, 1, 42, i64::MAX];
+        let keys: Vec<String> = values.iter().map(|v| ordered(*v)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        let newest: Vec<String> = values.iter().map(|v| newest_first_key(*v, "a")).collect();
+        let mut sorted = newest.clone();
+        sorted.sort();
+        sorted.reverse();
+        assert_eq!(newest, sorted);
+    }
+
+    #[test]
+    fn large_histories_split_into_chunks_under_the_item_limit() {
+        let body = "x".repeat(100_000);
+        let events: Vec<StoredEvent> = (1..=7)
+            .map(|id| StoredEvent {
+                id,
+                body: body.clone(),
+            })
+            .collect();
+        let items = history_items("arn", &events);
+        let firsts: Vec<u64> = items
+            .iter()
+            .map(|i| get_n(i, "first").unwrap_or(0))
+            .collect();
+        assert_eq!(firsts, [1, 4, 7]);
+        let back: Vec<StoredEvent> = items
+            .iter()
+            .flat_map(|i| chunk_events(i).unwrap_or_default())
+            .collect();
+        assert_eq!(back, events);
+    }
+}

@@ -1,0 +1,98 @@
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cairn_store::{
+    Effects, ExecutionRecord, ExecutionStore, HistoryQuery, StoredEvent, TimerRecord, TimerStore,
+};
+use cairn_store_sqlite::SqliteStore;
+
+fn fresh_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "cairn-store-sqlite-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn sqlite_store_passes_the_store_suite() {
+    cairn_store::suite::run_store_suite(|| SqliteStore::open(&fresh_dir()).expect("open"));
+}
+
+#[test]
+fn writes_survive_reopening_the_database() {
+    let dir = fresh_dir();
+    let record = ExecutionRecord {
+        arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        name: "e".into(),
+        status: "RUNNING".into(),
+        start_ms: 5,
+        stop_ms: None,
+        summary: serde_json::json!({"input": "{\"a\":1}"}),
+        state: vec![0, 1, 2, 255],
+    };
+    let timer = TimerRecord {
+        fire_at_ms: 99,
+        execution_arn: record.arn.clone(),
+        timer_id: 4,
+    };
+    {
+        let store = SqliteStore::open(&dir).expect("open");
+        let effects = Effects {
+            timers_add: vec![timer.clone()],
+            ..Effects::default()
+        };
+        let history = [StoredEvent {
+            id: 1,
+            body: "{\"type\":\"ExecutionStarted\"}".into(),
+        }];
+        store
+            .create_execution(&record, &history, &effects)
+            .expect("create");
+    }
+    let store = SqliteStore::open(&dir).expect("reopen");
+    assert_eq!(
+        store.get_execution(&record.arn).expect("get"),
+        Some((record.clone(), 1))
+    );
+    assert_eq!(
+        store.running_executions().expect("running"),
+        vec![record.arn.clone()]
+    );
+    assert_eq!(store.next_timer().expect("timer"), Some(timer));
+    let history = store.read_history(
+        &record.arn,
+        &HistoryQuery {
+            after_id: None,
+            limit: 10,
+            reverse: false,
+        },
+    );
+    assert_eq!(
+        history.expect("history")[0].body,
+        "{\"type\":\"ExecutionStarted\"}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_process_owns_a_data_directory() {
+    let dir = fresh_dir();
+    let first = SqliteStore::open(&dir).expect("open");
+    let second = SqliteStore::open(&dir);
+    assert!(
+        matches!(&second, Err(cairn_store::Error::Backend(m)) if m.contains("another process")),
+        "{:?}",
+        second.err()
+    );
+    drop(first);
+    assert!(
+        SqliteStore::open(&dir).is_ok(),
+        "the lock goes with the store"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

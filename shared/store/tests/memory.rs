@@ -1,0 +1,4 @@
+#[test]
+fn memory_store_passes_the_store_suite() {
+    cairn_store::suite::run_store_suite(cairn_store::MemoryStore::new);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Local-invoke check of the Lambda binaries with cargo-lambda (pip package, brings zig):
+# `cargo lambda build` of the three functions, then `cargo lambda watch` (the Lambda runtime
+# API on 127.0.0.1) and `cargo lambda invoke` of sample events from events/. Needs the
+# emulators running (tests/serverless/run.sh calls this with CAIRN_LAMBDA_LOCAL=1).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+DIR="${CAIRN_EMULATORS_DIR:-$ROOT/.emulators}"
+# shellcheck disable=SC1091
+. "$DIR/endpoints.env"
+[ -x "$DIR/venv/bin/cargo-lambda" ] || "$DIR/venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda>=1.9,<2"
+export PATH="$DIR/venv/bin:$PATH"
+
+echo "== cargo lambda build"
+cargo lambda build --bin api --bin advance --bin schedule
+
+echo "== cargo lambda invoke (events/ samples)"
+"$DIR/venv/bin/python" - <<'PY'
+import boto3, os
+c = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+if "cairn-local" not in c.list_tables()["TableNames"]:
+    c.create_table(TableName="cairn-local", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+PY
+envfile="$DIR/lambda.env"
+cat > "$envfile" <<ENV
+TABLE_NAME=cairn-local
+EVENT_BUS_NAME=default
+ALERT_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:cairn-local
+TIMER_QUEUE_URL=$AWS_ENDPOINT_URL/123456789012/cairn-local
+TIMER_QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:cairn-local
+STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:cairn-local
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_REGION=us-east-1
+ENV
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$envfile" \
+  >"$DIR/watch.log" 2>&1 &
+watch_pid=$!
+trap 'kill "$watch_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+  sleep 1
+done
+
+check() { # function, sample, text the answer must contain
+  out="$(cargo lambda invoke "$1" --data-file "events/$2" -A 127.0.0.1 -P "$port" 2>&1 || true)"
+  echo "$1 $2 -> $out"
+  case "$out" in *"$3"*) ;; *) echo "expected '$3'"; exit 1 ;; esac
+}
+# An advance event for an execution that does not exist changes nothing.
+check advance advance-eventbridge.json '"applied":"Missing"'
+# A start of a state machine that does not exist answers AWS's error as HTTP 400.
+check api api-start-execution.json 'StateMachineDoesNotExist'
+# The schedule function reports the same error for its configured machine.
+check schedule schedule.json 'State Machine Does Not Exist'
