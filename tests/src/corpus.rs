@@ -23,7 +23,10 @@ pub struct Case {
 
 impl Case {
     pub fn id(&self) -> &str {
-        self.json.get("id").and_then(Value::as_str).unwrap_or(&self.key)
+        self.json
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.key)
     }
 }
 
