@@ -1,7 +1,7 @@
 //! The evaluator: a direct port of jsonata-js's `evaluate` family, so that sequence flattening,
 //! tuple streams and error codes behave the same.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,15 +21,35 @@ pub const UNSUPPORTED_RESULT: &str = "U2001";
 #[derive(Clone, Debug)]
 pub(crate) struct Frame(Rc<FrameInner>);
 
+/// A variable's name in a frame: names bound from [`Bindings`] share the caller's string.
+#[derive(Debug)]
+enum VarName {
+    Shared(Arc<str>),
+    Own(Box<str>),
+}
+
+impl VarName {
+    fn as_str(&self) -> &str {
+        match self {
+            VarName::Shared(s) => s,
+            VarName::Own(s) => s,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct FrameInner {
-    vars: RefCell<HashMap<String, Option<Value>>>,
+    /// Frames hold a handful of variables: a scanned list beats hashing each name.
+    vars: RefCell<Vec<(VarName, Option<Value>)>>,
     parent: Option<Frame>,
+    /// Listed in the thread's registry (see [`FRAMES`]).
+    registered: Cell<bool>,
 }
 
 thread_local! {
-    /// Every frame created by the evaluation running on this thread. A lambda stored in the
-    /// frame it closes over is an `Rc` cycle; clearing all frames at the end breaks them.
+    /// Frames (created by the evaluation running on this thread) that hold a value which may
+    /// contain a function. A lambda stored in the frame it closes over is an `Rc` cycle, and
+    /// every such cycle runs through one of these frames; clearing them at the end breaks it.
     static FRAMES: RefCell<FrameRegistry> = RefCell::new(FrameRegistry::default());
 }
 
@@ -40,6 +60,9 @@ struct FrameRegistry {
 }
 
 fn register(frame: &Rc<FrameInner>) {
+    if frame.registered.replace(true) {
+        return;
+    }
     FRAMES.with(|r| {
         let mut r = r.borrow_mut();
         r.frames.push(Rc::downgrade(frame));
@@ -51,10 +74,23 @@ fn register(frame: &Rc<FrameInner>) {
     });
 }
 
+/// Whether a value may hold a function (and so close a reference cycle through a frame).
+/// Values read from a JSON document never do.
+fn may_hold_function(v: &Value) -> bool {
+    match v {
+        Value::Func(_) | Value::Arr(_) => true,
+        Value::Obj(o) => !o.is_json(),
+        _ => false,
+    }
+}
+
 /// Drops every variable binding made on this thread, freeing closures that captured their own
 /// frame.
 pub(crate) fn release_frames() {
     let frames = FRAMES.with(|r| std::mem::take(&mut r.borrow_mut().frames));
+    if frames.is_empty() {
+        return;
+    }
     for f in frames {
         if let Some(f) = f.upgrade() {
             let vars = std::mem::take(&mut *f.vars.borrow_mut());
@@ -65,29 +101,40 @@ pub(crate) fn release_frames() {
 
 impl Frame {
     pub fn root() -> Frame {
-        let inner = Rc::new(FrameInner {
-            vars: RefCell::new(HashMap::new()),
+        Frame(Rc::new(FrameInner {
+            vars: RefCell::new(Vec::new()),
             parent: None,
-        });
-        register(&inner);
-        Frame(inner)
+            registered: Cell::new(false),
+        }))
     }
     pub fn child(&self) -> Frame {
-        let inner = Rc::new(FrameInner {
-            vars: RefCell::new(HashMap::new()),
+        Frame(Rc::new(FrameInner {
+            vars: RefCell::new(Vec::new()),
             parent: Some(self.clone()),
-        });
-        register(&inner);
-        Frame(inner)
+            registered: Cell::new(false),
+        }))
     }
     pub fn bind(&self, name: &str, v: Option<Value>) {
+        self.bind_name(name, || VarName::Own(Box::from(name)), v);
+    }
+    fn bind_shared(&self, name: &Arc<str>, v: Option<Value>) {
+        self.bind_name(name, || VarName::Shared(name.clone()), v);
+    }
+    fn bind_name(&self, name: &str, make: impl FnOnce() -> VarName, v: Option<Value>) {
+        if v.as_ref().is_some_and(may_hold_function) {
+            register(&self.0);
+        }
+        let mut vars = self.0.vars.borrow_mut();
         // Binding undefined still shadows an outer binding of the same name.
-        self.0.vars.borrow_mut().insert(name.to_string(), v);
+        match vars.iter_mut().find(|(k, _)| k.as_str() == name) {
+            Some(slot) => slot.1 = v,
+            None => vars.push((make(), v)),
+        }
     }
     pub fn lookup(&self, name: &str) -> Option<Value> {
         let mut f = self;
         loop {
-            if let Some(v) = f.0.vars.borrow().get(name) {
+            if let Some((_, v)) = f.0.vars.borrow().iter().find(|(k, _)| k.as_str() == name) {
                 return v.clone();
             }
             match &f.0.parent {
@@ -95,7 +142,7 @@ impl Frame {
                 None => break,
             }
         }
-        functions::lookup(name).map(|n| Value::Func(Rc::new(Function::Native(n))))
+        functions::lookup_value(name)
     }
     fn tuple_frame(&self, tuple: &Value) -> Frame {
         let f = self.child();
@@ -223,7 +270,7 @@ pub(crate) fn evaluate_root(
     if input_depth > max_value_depth as usize
         || bindings
             .bound()
-            .any(|(_, b)| b.depth > max_value_depth as usize)
+            .any(|b| b.depth > max_value_depth as usize)
     {
         return Err(if inline {
             retry_on_large_stack()
@@ -247,9 +294,9 @@ pub(crate) fn evaluate_root(
         inline,
     };
     let frame = Frame::root();
-    for (k, b) in bindings.bound() {
+    for b in bindings.bound() {
         let depth = u32::try_from(b.depth).unwrap_or(u32::MAX);
-        frame.bind(k, Some(value::from_shared_json(&b.value, depth)));
+        frame.bind_shared(&b.name, Some(value::from_shared_json(&b.value, depth)));
     }
     // The input is read through the same lazy view as bindings (one copy, no conversion).
     let input = input.map(|v| {
@@ -754,13 +801,24 @@ impl<'e> Evaluator<'e> {
             }
             return Ok(result);
         }
-        let mut results: Vec<Value> = Vec::new();
-        let inputs: Vec<Option<&Value>> = if undefined_input {
-            vec![None]
-        } else {
-            items(input).iter().map(Some).collect()
-        };
-        for item in inputs {
+        let inputs: &[Value] = if undefined_input { &[] } else { items(input) };
+        // The common case (one input, a field or variable giving one non-array value): skip
+        // the intermediate vectors. A lone non-array value behaves as a singleton sequence
+        // everywhere a step's result goes (later steps, predicates, grouping, collapsing).
+        if (undefined_input || inputs.len() == 1) && step.stages.is_none() {
+            return Ok(match self.eval(step, inputs.first(), env)? {
+                None => Value::sequence(Vec::new()),
+                Some(Value::Arr(a)) if last && !a.sequence => Value::Arr(a),
+                Some(Value::Arr(a)) if a.cons => Value::sequence(vec![Value::Arr(a)]),
+                Some(Value::Arr(a)) => Value::sequence(a.items.clone()),
+                Some(other) => other,
+            });
+        }
+        // An undefined input is still evaluated once, as one undefined item.
+        let count = if undefined_input { 1 } else { inputs.len() };
+        let mut results: Vec<Value> = Vec::with_capacity(count);
+        for i in 0..count {
+            let item = if undefined_input { None } else { inputs.get(i) };
             let mut res = self.eval(step, item, env)?;
             if let Some(stages) = &step.stages {
                 for st in stages {
@@ -779,6 +837,9 @@ impl<'e> Evaluator<'e> {
                     return Ok(Value::Arr(a.clone()));
                 }
             }
+        }
+        if !results.iter().any(|r| matches!(r, Value::Arr(_))) {
+            return Ok(Value::sequence(results));
         }
         let mut out = Vec::new();
         for r in results {
@@ -1077,6 +1138,11 @@ impl<'e> Evaluator<'e> {
         env: &Frame,
     ) -> Result<Value, Error> {
         let reduce = input.as_ref().is_some_and(is_tuple_stream);
+        if !reduce {
+            if let Some(result) = self.eval_literal_group(group, &input, env)? {
+                return Ok(result);
+            }
+        }
         let list: Vec<Option<Value>> = match &input {
             Some(Value::Arr(a)) if !a.items.is_empty() => {
                 a.items.iter().cloned().map(Some).collect()
@@ -1139,6 +1205,46 @@ impl<'e> Evaluator<'e> {
             }
         }
         Ok(Value::object(result))
+    }
+
+    /// The usual object constructor, `{"a": x, "b": y}` over a single input: with distinct
+    /// literal keys, grouping degenerates to evaluating each value once, in order. `None` when
+    /// the general algorithm is needed.
+    fn eval_literal_group(
+        &mut self,
+        group: &Group,
+        input: &Option<Value>,
+        env: &Frame,
+    ) -> Result<Option<Value>, Error> {
+        let context = match input {
+            Some(Value::Arr(a)) if a.items.len() > 1 => return Ok(None),
+            Some(Value::Arr(a)) => a.items.first(),
+            other => other.as_ref(),
+        };
+        let mut keys: Vec<&str> = Vec::with_capacity(group.pairs.len());
+        for (k, _) in &group.pairs {
+            match &k.kind {
+                Kind::Str(s)
+                    if k.predicate.is_none()
+                        && k.group.is_none()
+                        && k.stages.is_none()
+                        && !keys.contains(&s.as_str()) =>
+                {
+                    keys.push(s)
+                }
+                _ => return Ok(None),
+            }
+        }
+        let mut result = Object::new();
+        result.reserve(keys.len());
+        for (key, (_, vexpr)) in keys.iter().zip(&group.pairs) {
+            // The general algorithm evaluates each key once per item; keep the step count.
+            self.steps += 1;
+            if let Some(v) = self.eval(vexpr, context, env)? {
+                result.insert((*key).to_string(), v);
+            }
+        }
+        Ok(Some(Value::object(result)))
     }
 
     fn eval_sort(&mut self, node: &Node, input: Value, env: &Frame) -> Result<Value, Error> {
@@ -1656,7 +1762,7 @@ pub(crate) fn lookup(input: Option<&Value>, key: &str) -> Option<Value> {
             }
             Some(Value::sequence(out))
         }
-        Some(Value::Obj(o)) => o.get(key).cloned(),
+        Some(Value::Obj(o)) => o.get_cloned(key),
         _ => None,
     }
 }

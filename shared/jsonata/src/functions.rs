@@ -1,7 +1,6 @@
 //! The standard library (jsonata-js `functions.js`) plus the Step Functions additions.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -112,28 +111,72 @@ natives! {
     "parse", "<s-:x>", 1, f_parse;
 }
 
-pub(crate) fn lookup(name: &str) -> Option<&'static NativeFn> {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
-    let idx = INDEX.get_or_init(|| {
-        NATIVES
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name, i))
-            .collect()
+/// `n`'s position in [`NATIVES`], found from its address.
+fn native_index(n: &NativeFn) -> Option<usize> {
+    let offset = (n as *const NativeFn as usize).checked_sub(NATIVES.as_ptr() as usize)?;
+    let i = offset / std::mem::size_of::<NativeFn>().max(1);
+    NATIVES.get(i).filter(|x| std::ptr::eq(*x, n)).map(|_| i)
+}
+
+fn index_of(name: &str) -> Option<usize> {
+    // Sorted names, searched by bisection: cheaper than hashing for a short name.
+    static INDEX: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index: Vec<_> = NATIVES.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
+        index.sort_unstable();
+        index
     });
-    idx.get(name).and_then(|i| NATIVES.get(*i))
+    index
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .and_then(|at| index.get(at))
+        .map(|(_, i)| *i)
+}
+
+/// The function value `$name` denotes, if `name` is a built-in. The same value is handed out
+/// each time on a thread, so `$sum = $sum` holds as in JavaScript, and a call costs no
+/// allocation.
+pub(crate) fn lookup_value(name: &str) -> Option<Value> {
+    thread_local! {
+        static VALUES: RefCell<Vec<Option<Value>>> = const { RefCell::new(Vec::new()) };
+    }
+    let index = index_of(name)?;
+    let native = NATIVES.get(index)?;
+    VALUES.with(|values| {
+        let mut values = values.borrow_mut();
+        if values.len() < NATIVES.len() {
+            values.resize(NATIVES.len(), None);
+        }
+        let slot = values.get_mut(index)?;
+        Some(
+            slot.get_or_insert_with(|| Value::Func(Rc::new(Function::Native(native))))
+                .clone(),
+        )
+    })
 }
 
 pub(crate) fn signature(n: &NativeFn) -> Result<Rc<Signature>, Error> {
     // Per-thread cache: compiled once per thread, no lock on the call path.
     thread_local! {
-        static CACHE: RefCell<HashMap<&'static str, Rc<Signature>>> = RefCell::new(HashMap::new());
+        static CACHE: RefCell<Vec<Option<Rc<Signature>>>> = const { RefCell::new(Vec::new()) };
     }
-    if let Some(s) = CACHE.with(|c| c.borrow().get(n.name).cloned()) {
+    let index = native_index(n);
+    let cached = CACHE.with(|c| index.and_then(|i| c.borrow().get(i).cloned().flatten()));
+    if let Some(s) = cached {
         return Ok(s);
     }
     let sig = Rc::new(Signature::parse(n.sig)?);
-    CACHE.with(|c| c.borrow_mut().insert(n.name, sig.clone()));
+    if let Some(i) = index {
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() < NATIVES.len() {
+                c.resize(NATIVES.len(), None);
+            }
+            if let Some(slot) = c.get_mut(i) {
+                *slot = Some(sig.clone());
+            }
+        });
+    }
     Ok(sig)
 }
 

@@ -130,6 +130,8 @@ pub struct Bindings {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Bound {
+    /// The name again, shared with each evaluation's variable frame.
+    pub name: Arc<str>,
     pub value: Arc<serde_json::Value>,
     /// Nesting depth, measured once when bound.
     pub depth: usize,
@@ -149,8 +151,14 @@ impl Bindings {
         name: impl Into<String>,
         value: Arc<serde_json::Value>,
     ) -> &mut Self {
+        let name = name.into();
         let depth = value::json_depth(&value);
-        self.vars.insert(name.into(), Bound { value, depth });
+        let bound = Bound {
+            name: Arc::from(name.as_str()),
+            value,
+            depth,
+        };
+        self.vars.insert(name, bound);
         self
     }
     pub fn with(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
@@ -163,8 +171,8 @@ impl Bindings {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &serde_json::Value)> {
         self.vars.iter().map(|(k, b)| (k, &*b.value))
     }
-    pub(crate) fn bound(&self) -> impl Iterator<Item = (&String, &Bound)> {
-        self.vars.iter()
+    pub(crate) fn bound(&self) -> impl Iterator<Item = &Bound> {
+        self.vars.values()
     }
 }
 

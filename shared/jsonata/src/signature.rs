@@ -18,6 +18,21 @@ struct Param {
 pub(crate) struct Signature {
     params: Vec<Param>,
     regex: regex::Regex,
+    /// When every parameter matches exactly one argument (no `?`, `+` or `-`): the type
+    /// letters each accepts. Such signatures are checked without running `regex`.
+    classes: Option<Vec<Vec<char>>>,
+}
+
+/// The letters a parameter's regex accepts when it matches exactly one argument (`[snm]`, `f`).
+fn single_class(regex: &str) -> Option<Vec<char>> {
+    if regex == "f" {
+        return Some(vec!['f']);
+    }
+    let inner = regex.strip_prefix('[')?.strip_suffix(']')?;
+    if inner.contains(['[', ']', '^', '-', '\\']) {
+        return None;
+    }
+    Some(inner.chars().collect())
 }
 
 fn array_type_name(sub: &str) -> &'static str {
@@ -148,7 +163,12 @@ impl Signature {
         let re: String = params.iter().map(|p| format!("({})", p.regex)).collect();
         let regex = regex::Regex::new(&format!("^{re}$"))
             .map_err(|e| Error::new("S0401", format!("Invalid signature {sig}: {e}")))?;
-        Ok(Signature { params, regex })
+        let classes = params.iter().map(|p| single_class(&p.regex)).collect();
+        Ok(Signature {
+            params,
+            regex,
+            classes,
+        })
     }
 
     pub fn validate(
@@ -157,13 +177,25 @@ impl Signature {
         context: Option<&Value>,
     ) -> Result<Vec<Option<Value>>, Error> {
         let supplied: String = args.iter().map(|a| Value::sig_symbol(a.as_ref())).collect();
-        let Some(caps) = self.regex.captures(&supplied) else {
-            return Err(self.validation_error(args, &supplied));
+        // The byte range of `supplied` each parameter's group matched.
+        let spans: Vec<(usize, usize)> = match self.match_simple(&supplied) {
+            Some(spans) => spans,
+            None => {
+                let Some(caps) = self.regex.captures(&supplied) else {
+                    return Err(self.validation_error(args, &supplied));
+                };
+                (1..=self.params.len())
+                    .map(|i| caps.get(i).map_or((0, 0), |m| (m.start(), m.end())))
+                    .collect()
+            }
         };
         let mut out = Vec::with_capacity(self.params.len());
         let mut arg_index = 0;
         for (index, param) in self.params.iter().enumerate() {
-            let matched = caps.get(index + 1).map(|m| m.as_str()).unwrap_or("");
+            let matched = spans
+                .get(index)
+                .and_then(|&(start, end)| supplied.get(start..end))
+                .unwrap_or("");
             if matched.is_empty() {
                 if param.context {
                     let ctype = Value::sig_symbol(context).to_string();
@@ -227,6 +259,23 @@ impl Signature {
             }
         }
         Ok(out)
+    }
+
+    /// What `regex` would match, for signatures whose parameters each take exactly one
+    /// argument; `None` when the signature is not of that form or the arguments do not match
+    /// (the regex then decides, and reports the error).
+    fn match_simple(&self, supplied: &str) -> Option<Vec<(usize, usize)>> {
+        let classes = self.classes.as_ref()?;
+        if supplied.len() != classes.len() {
+            return None;
+        }
+        // Type letters are ASCII, so byte offsets and letters coincide.
+        supplied
+            .chars()
+            .zip(classes)
+            .enumerate()
+            .map(|(i, (c, class))| class.contains(&c).then_some((i, i + 1)))
+            .collect()
     }
 
     fn validation_error(&self, args: &[Option<Value>], supplied: &str) -> Error {

@@ -1,6 +1,6 @@
 //! The evaluator's value model: JSON plus functions, with jsonata-js's array flags.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt::Write as _;
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
@@ -22,15 +22,28 @@ pub(crate) struct Object {
     /// Source of a not-yet-modified object from a bound document; `cache` holds its entries.
     lazy: Option<LazyJson>,
     cache: OnceCell<IndexMap<String, Value>>,
+    /// Containers handed out by [`Object::get_cloned`] before `cache` was filled: reading one
+    /// field of a large object must not convert its siblings, and filling `cache` later reuses
+    /// these so that a child keeps its identity (`in` and transforms compare by identity).
+    picked: RefCell<Vec<(Rc<str>, Value)>>,
+    /// The lazy object's own path, made once for all its children.
+    own_path: OnceCell<Option<Rc<PathNode>>>,
     depth: Cell<u32>,
 }
+
+/// How many fields of a lazy object [`Object::get_cloned`] reads one by one before it
+/// materialises the whole level (the picked list is searched linearly).
+const MAX_PICKED: usize = 8;
 
 /// Where a lazily materialised object lives in its shared JSON document.
 #[derive(Debug, Clone)]
 struct LazyJson {
     root: Arc<serde_json::Value>,
-    /// The path from the root, innermost segment first (a child costs one allocation).
-    path: Option<Rc<PathNode>>,
+    /// The path from the root to the parent container, innermost segment first; siblings
+    /// share it, so converting an array or an object level costs no allocation per child.
+    parent: Option<Rc<PathNode>>,
+    /// The step from the parent (`None` for the root).
+    last: Option<PathSeg>,
 }
 
 #[derive(Debug)]
@@ -39,38 +52,89 @@ struct PathNode {
     seg: PathSeg,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum PathSeg {
     Key(Rc<str>),
+    /// The n-th field of a small object (found by a short scan, and no key to copy).
+    Field(usize),
     Index(usize),
 }
 
+/// Objects up to this size are searched by scanning rather than hashing.
+const SMALL_OBJECT: usize = 16;
+
 impl LazyJson {
     fn node(&self) -> Option<&serde_json::Value> {
-        let mut segs = Vec::new();
-        let mut p = self.path.as_deref();
+        // Typical documents are shallow: walk them without allocating.
+        const INLINE: usize = 16;
+        let mut inline: [Option<&PathSeg>; INLINE] = [None; INLINE];
+        let mut spill = Vec::new();
+        let mut len = 0;
+        let mut p = self.parent.as_deref();
         while let Some(n) = p {
-            segs.push(&n.seg);
+            match inline.get_mut(len) {
+                Some(slot) => *slot = Some(&n.seg),
+                None => spill.push(&n.seg),
+            }
+            len += 1;
             p = n.parent.as_deref();
         }
         let mut v: &serde_json::Value = &self.root;
-        for seg in segs.iter().rev() {
-            v = match seg {
-                PathSeg::Key(k) => v.get(&**k)?,
-                PathSeg::Index(i) => v.get(*i)?,
+        // Outermost first: the spilled segments, then the inline ones, then the last step.
+        for seg in spill
+            .iter()
+            .rev()
+            .copied()
+            .chain(inline.iter().take(len.min(INLINE)).rev().flatten().copied())
+            .chain(self.last.as_ref())
+        {
+            v = match (seg, v) {
+                (PathSeg::Key(k), serde_json::Value::Object(o)) => json_field(o, k)?,
+                (PathSeg::Field(i), serde_json::Value::Object(o)) => o.values().nth(*i)?,
+                (PathSeg::Index(i), serde_json::Value::Array(a)) => a.get(*i)?,
+                _ => return None,
             };
         }
         Some(v)
     }
 
-    fn child(&self, seg: PathSeg) -> LazyJson {
+    /// This node's own path, for its children to share.
+    fn own_path(&self) -> Option<Rc<PathNode>> {
+        let seg = self.last.clone()?;
+        Some(Rc::new(PathNode {
+            parent: self.parent.clone(),
+            seg,
+        }))
+    }
+
+    fn child(&self, own_path: &Option<Rc<PathNode>>, seg: PathSeg) -> LazyJson {
         LazyJson {
             root: self.root.clone(),
-            path: Some(Rc::new(PathNode {
-                parent: self.path.clone(),
-                seg,
-            })),
+            parent: own_path.clone(),
+            last: Some(seg),
         }
+    }
+}
+
+/// The path segment naming field `key` at position `at` of `o`.
+fn field_seg(o: &serde_json::Map<String, serde_json::Value>, at: usize, key: &str) -> PathSeg {
+    if o.len() <= SMALL_OBJECT {
+        PathSeg::Field(at)
+    } else {
+        PathSeg::Key(Rc::from(key))
+    }
+}
+
+/// A field of a JSON object. Small objects are scanned: comparing a few short keys is cheaper
+/// than hashing with the map's DoS-resistant hasher.
+fn json_field<'a>(
+    o: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Option<&'a serde_json::Value> {
+    if o.len() <= SMALL_OBJECT {
+        o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        o.get(key)
     }
 }
 
@@ -83,15 +147,25 @@ fn lazy_value(v: &serde_json::Value, at: &LazyJson, bound: u32) -> Value {
             depth: Cell::new(bound.max(1)),
             ..Object::default()
         })),
-        serde_json::Value::Array(items) => Value::Arr(Rc::new(Array {
-            items: items
-                .iter()
-                .enumerate()
-                .map(|(i, x)| lazy_value(x, &at.child(PathSeg::Index(i)), bound.saturating_sub(1)))
-                .collect(),
-            depth: Cell::new(bound.max(1)),
-            ..Array::default()
-        })),
+        serde_json::Value::Array(items) => {
+            let mut own_path = None;
+            Value::Arr(Rc::new(Array {
+                items: items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| match x {
+                        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                            let own = own_path.get_or_insert_with(|| at.own_path());
+                            let child = at.child(own, PathSeg::Index(i));
+                            lazy_value(x, &child, bound.saturating_sub(1))
+                        }
+                        scalar => from_json(scalar),
+                    })
+                    .collect(),
+                depth: Cell::new(bound.max(1)),
+                ..Array::default()
+            }))
+        }
         scalar => from_json(scalar),
     }
 }
@@ -100,7 +174,8 @@ fn lazy_value(v: &serde_json::Value, at: &LazyJson, bound: u32) -> Value {
 pub(crate) fn from_shared_json(root: &Arc<serde_json::Value>, depth_bound: u32) -> Value {
     let at = LazyJson {
         root: root.clone(),
-        path: None,
+        parent: None,
+        last: None,
     };
     lazy_value(root, &at, depth_bound)
 }
@@ -113,22 +188,89 @@ impl Object {
     fn entries(&self) -> &IndexMap<String, Value> {
         match &self.lazy {
             None => &self.own,
-            Some(lazy) => self
-                .cache
-                .get_or_init(|| materialise(lazy, self.depth.get().saturating_sub(1))),
+            Some(lazy) => self.cache.get_or_init(|| {
+                let picked = std::mem::take(&mut *self.picked.borrow_mut());
+                let own = self.own_path.get_or_init(|| lazy.own_path());
+                materialise(lazy, own, self.depth.get().saturating_sub(1), picked)
+            }),
+        }
+    }
+
+    /// Still a view of a JSON document (so it holds no functions).
+    pub fn is_json(&self) -> bool {
+        self.lazy.is_some()
+    }
+
+    /// `self.get(key).cloned()`, without converting the other fields of a lazy object.
+    pub fn get_cloned(&self, key: &str) -> Option<Value> {
+        let Some(lazy) = &self.lazy else {
+            return self.own.get(key).cloned();
+        };
+        if let Some(map) = self.cache.get() {
+            return map.get(key).cloned();
+        }
+        {
+            let picked = self.picked.borrow();
+            if let Some((_, v)) = picked.iter().find(|(k, _)| &**k == key) {
+                return Some(v.clone());
+            }
+            if picked.len() >= MAX_PICKED {
+                drop(picked);
+                return self.entries().get(key).cloned();
+            }
+        }
+        let Some(serde_json::Value::Object(o)) = lazy.node() else {
+            return None;
+        };
+        let (at, field) = if o.len() <= SMALL_OBJECT {
+            o.values()
+                .enumerate()
+                .zip(o.keys())
+                .find(|(_, k)| k.as_str() == key)
+                .map(|(found, _)| found)?
+        } else {
+            (0, o.get(key)?)
+        };
+        let bound = self.depth.get().saturating_sub(1);
+        match field {
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                let name: Rc<str> = Rc::from(key);
+                let own = self.own_path.get_or_init(|| lazy.own_path());
+                let child = lazy.child(own, field_seg(o, at, key));
+                let v = lazy_value(field, &child, bound);
+                self.picked.borrow_mut().push((name, v.clone()));
+                Some(v)
+            }
+            scalar => Some(from_json(scalar)),
         }
     }
 }
 
-/// One level of a lazy object: scalars converted, nested objects left lazy.
-fn materialise(lazy: &LazyJson, bound: u32) -> IndexMap<String, Value> {
+/// One level of a lazy object: scalars converted, nested objects left lazy (or taken from
+/// `picked`, the containers already handed out).
+fn materialise(
+    lazy: &LazyJson,
+    own_path: &Option<Rc<PathNode>>,
+    bound: u32,
+    picked: Vec<(Rc<str>, Value)>,
+) -> IndexMap<String, Value> {
     match lazy.node() {
         Some(serde_json::Value::Object(o)) => {
             let map: IndexMap<String, Value> = o
                 .iter()
-                .map(|(k, v)| {
-                    let at = lazy.child(PathSeg::Key(Rc::from(k.as_str())));
-                    (k.clone(), lazy_value(v, &at, bound))
+                .enumerate()
+                .map(|(at, (k, v))| {
+                    if let Some((_, p)) = picked.iter().find(|(name, _)| **name == **k) {
+                        return (k.clone(), p.clone());
+                    }
+                    let v = match v {
+                        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                            let child = lazy.child(own_path, field_seg(o, at, k));
+                            lazy_value(v, &child, bound)
+                        }
+                        scalar => from_json(scalar),
+                    };
+                    (k.clone(), v)
                 })
                 .collect();
             // As JavaScript's JSON.parse would hold it.
@@ -148,6 +290,8 @@ impl Clone for Object {
             own: self.own.clone(),
             lazy: self.lazy.clone(),
             cache: self.cache.clone(),
+            picked: self.picked.clone(),
+            own_path: self.own_path.clone(),
             depth: Cell::new(self.depth.get()),
         }
     }
@@ -164,9 +308,13 @@ impl DerefMut for Object {
     fn deref_mut(&mut self) -> &mut Self::Target {
         if let Some(lazy) = self.lazy.take() {
             let bound = self.depth.get().saturating_sub(1);
+            let picked = std::mem::take(self.picked.get_mut());
+            let own = std::mem::take(&mut self.own_path)
+                .into_inner()
+                .unwrap_or_else(|| lazy.own_path());
             self.own = std::mem::take(&mut self.cache)
                 .into_inner()
-                .unwrap_or_else(|| materialise(&lazy, bound));
+                .unwrap_or_else(|| materialise(&lazy, &own, bound, picked));
         }
         // Any change may alter the nesting depth.
         self.depth.set(0);
