@@ -6,6 +6,11 @@ mod run;
 mod serve;
 mod validate;
 
+// Executions allocate and free many small JSON values per state; mimalloc roughly halves
+// that cost compared with the system allocator (measured on the Map benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Cairn: self-hosted AWS Step Functions.
 #[derive(Parser)]
 #[command(name = "cairn", version, about)]

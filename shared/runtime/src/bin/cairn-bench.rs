@@ -11,6 +11,10 @@ use cairn_interpreter::{Limits, Machine, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker, Unsupported};
 use serde_json::Value;
 
+// The same allocator as the `cairn` binary, so the figures are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Workload {
     id: &'static str,
     file: &'static str,
