@@ -26,6 +26,8 @@ pub(crate) struct Frame(Rc<FrameInner>);
 enum VarName {
     Shared(Arc<str>),
     Own(Box<str>),
+    /// `$` (the input), bound in every root frame.
+    Input,
 }
 
 impl VarName {
@@ -33,6 +35,7 @@ impl VarName {
         match self {
             VarName::Shared(s) => s,
             VarName::Own(s) => s,
+            VarName::Input => "$",
         }
     }
 }
@@ -115,7 +118,11 @@ impl Frame {
         }))
     }
     pub fn bind(&self, name: &str, v: Option<Value>) {
-        self.bind_name(name, || VarName::Own(Box::from(name)), v);
+        let make = || match name {
+            "$" => VarName::Input,
+            _ => VarName::Own(Box::from(name)),
+        };
+        self.bind_name(name, make, v);
     }
     fn bind_shared(&self, name: &Arc<str>, v: Option<Value>) {
         self.bind_name(name, || VarName::Shared(name.clone()), v);
@@ -268,9 +275,7 @@ pub(crate) fn evaluate_root(
     };
     let input_depth = input.map_or(0, value::json_depth);
     if input_depth > max_value_depth as usize
-        || bindings
-            .bound()
-            .any(|b| b.depth > max_value_depth as usize)
+        || bindings.bound().any(|b| b.depth > max_value_depth as usize)
     {
         return Err(if inline {
             retry_on_large_stack()
@@ -365,6 +370,41 @@ fn eval_variable(name: &str, input: Option<&Value>, env: &Frame) -> Option<Value
     } else {
         env.lookup(name)
     }
+}
+
+/// The key of an object constructor pair when it is a plain string literal.
+fn literal(k: &Node) -> Option<&str> {
+    match &k.kind {
+        Kind::Str(s) if k.predicate.is_none() && k.group.is_none() && k.stages.is_none() => {
+            Some(s.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// A result sequence as a value: nothing when empty, its item when it holds one.
+fn collapse(result: Option<Value>) -> Option<Value> {
+    match result {
+        Some(Value::Arr(a)) if a.sequence && !a.tuple_stream => {
+            if a.items.is_empty() {
+                None
+            } else if a.items.len() == 1 && !a.keep_singleton {
+                a.items.first().cloned()
+            } else {
+                Some(Value::Arr(a))
+            }
+        }
+        other => other,
+    }
+}
+
+/// An empty sequence. Values are never modified in place while shared (`Rc::make_mut` copies),
+/// so one per thread serves every path that starts from, or ends in, nothing.
+fn empty_sequence() -> Value {
+    thread_local! {
+        static EMPTY: Value = Value::sequence(Vec::new());
+    }
+    EMPTY.with(Value::clone)
 }
 
 fn items(v: &Value) -> &[Value] {
@@ -493,7 +533,15 @@ impl<'e> Evaluator<'e> {
             }
             return Err(depth_error(node.pos));
         }
-        let r = self.eval_inner(node, input, env);
+        let r = match &node.kind {
+            // A plain field name (the bulk of any path) needs none of the general machinery.
+            Kind::Name(name)
+                if node.predicate.is_none() && node.group.is_none() && !node.keep_array =>
+            {
+                Ok(collapse(lookup(input, name)))
+            }
+            _ => self.eval_inner(node, input, env),
+        };
         self.depth -= 1;
         if let Ok(Some(v)) = &r {
             if v.depth() > self.max_value_depth {
@@ -694,7 +742,8 @@ impl<'e> Evaluator<'e> {
         let first_is_var = matches!(steps.first().map(|s| &s.kind), Some(Kind::Variable(_)));
         let mut input_seq: Value = match input {
             Some(v @ Value::Arr(_)) if !first_is_var => v.clone(),
-            other => Value::sequence(seq_items(other.cloned())),
+            Some(other) => Value::sequence(vec![other.clone()]),
+            None => empty_sequence(),
         };
         // jsonata's createSequence(undefined) holds one undefined item, so the first step is
         // still evaluated once (e.g. `{"a": 1}.a` with no input).
@@ -737,7 +786,7 @@ impl<'e> Evaluator<'e> {
             if step.focus.is_none() {
                 input_seq = match &result_seq {
                     Some(v) => v.clone(),
-                    None => Value::sequence(vec![]),
+                    None => empty_sequence(),
                 };
             }
         }
@@ -807,7 +856,7 @@ impl<'e> Evaluator<'e> {
         // everywhere a step's result goes (later steps, predicates, grouping, collapsing).
         if (undefined_input || inputs.len() == 1) && step.stages.is_none() {
             return Ok(match self.eval(step, inputs.first(), env)? {
-                None => Value::sequence(Vec::new()),
+                None => empty_sequence(),
                 Some(Value::Arr(a)) if last && !a.sequence => Value::Arr(a),
                 Some(Value::Arr(a)) if a.cons => Value::sequence(vec![Value::Arr(a)]),
                 Some(Value::Arr(a)) => Value::sequence(a.items.clone()),
@@ -1221,27 +1270,23 @@ impl<'e> Evaluator<'e> {
             Some(Value::Arr(a)) => a.items.first(),
             other => other.as_ref(),
         };
-        let mut keys: Vec<&str> = Vec::with_capacity(group.pairs.len());
-        for (k, _) in &group.pairs {
-            match &k.kind {
-                Kind::Str(s)
-                    if k.predicate.is_none()
-                        && k.group.is_none()
-                        && k.stages.is_none()
-                        && !keys.contains(&s.as_str()) =>
-                {
-                    keys.push(s)
-                }
-                _ => return Ok(None),
+        for (i, (k, _)) in group.pairs.iter().enumerate() {
+            let Some(key) = literal(k) else {
+                return Ok(None);
+            };
+            // A repeated key is an error (D1009) that the general algorithm reports.
+            let earlier = group.pairs.get(..i).unwrap_or(&[]);
+            if earlier.iter().any(|(e, _)| literal(e) == Some(key)) {
+                return Ok(None);
             }
         }
         let mut result = Object::new();
-        result.reserve(keys.len());
-        for (key, (_, vexpr)) in keys.iter().zip(&group.pairs) {
+        result.reserve(group.pairs.len());
+        for (k, vexpr) in &group.pairs {
             // The general algorithm evaluates each key once per item; keep the step count.
             self.steps += 1;
-            if let Some(v) = self.eval(vexpr, context, env)? {
-                result.insert((*key).to_string(), v);
+            if let (Some(key), Some(v)) = (literal(k), self.eval(vexpr, context, env)?) {
+                result.insert(key.to_string(), v);
             }
         }
         Ok(Some(Value::object(result)))
@@ -1334,7 +1379,6 @@ impl<'e> Evaluator<'e> {
         apply_to: Option<Option<Value>>,
     ) -> R {
         let proc = self.eval(procedure, input, env)?;
-        let proc_name = proc_name(procedure);
         if proc.is_none() {
             if let Kind::Path { steps, .. } = &procedure.kind {
                 if let Some(Kind::Name(n)) = steps.first().map(|s| &s.kind) {
@@ -1359,7 +1403,7 @@ impl<'e> Evaluator<'e> {
                     e
                 };
                 if !e.has_token() {
-                    e.token(proc_name.clone())
+                    e.token(proc_name(procedure))
                 } else {
                     e
                 }
@@ -1469,14 +1513,13 @@ impl<'e> Evaluator<'e> {
             for a in targs {
                 evaluated.push(self.eval(a, tin.as_ref(), &tenv)?);
             }
-            let name = proc_name(procedure);
             let pos = def.body.pos;
             result = self
                 .apply_inner(next.as_ref(), evaluated, input, env)
                 .map_err(|e| {
                     let e = if e.position.is_none() { e.pos(pos) } else { e };
                     if !e.has_token() {
-                        e.token(name.clone())
+                        e.token(proc_name(procedure))
                     } else {
                         e
                     }
@@ -1504,7 +1547,7 @@ impl<'e> Evaluator<'e> {
                 params,
             } => {
                 let args = match &def.signature {
-                    Some(sig) => sig.validate(&args, input)?,
+                    Some(sig) => sig.validate(args, input)?,
                     None => args,
                 };
                 let frame = lenv.child();
@@ -1525,7 +1568,7 @@ impl<'e> Evaluator<'e> {
             }
             Function::Native(n) => {
                 let sig = functions::signature(n)?;
-                let args = sig.validate(&args, input)?;
+                let args = sig.validate(args, input)?;
                 (n.imp)(self, &args, input, env)
             }
             Function::Partial { func, args: bound } => {

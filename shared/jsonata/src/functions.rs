@@ -1,6 +1,8 @@
 //! The standard library (jsonata-js `functions.js`) plus the Step Functions additions.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -119,18 +121,36 @@ fn native_index(n: &NativeFn) -> Option<usize> {
 }
 
 fn index_of(name: &str) -> Option<usize> {
-    // Sorted names, searched by bisection: cheaper than hashing for a short name.
-    static INDEX: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    static INDEX: OnceLock<HashMap<&'static str, usize, BuildHasherDefault<Fnv>>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        let mut index: Vec<_> = NATIVES.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
-        index.sort_unstable();
-        index
+        NATIVES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name, i))
+            .collect()
     });
-    index
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .and_then(|at| index.get(at))
-        .map(|(_, i)| *i)
+    index.get(name).copied()
+}
+
+/// FNV-1a: the built-in names are fixed and short, so a simple hash beats SipHash here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// The function value `$name` denotes, if `name` is a built-in. The same value is handed out
@@ -194,13 +214,6 @@ fn str_arg(args: Args<'_>, i: usize) -> Option<&str> {
     arg(args, i).and_then(|v| v.as_str())
 }
 
-fn arr_items(v: Option<&Value>) -> Vec<Value> {
-    match v {
-        None => vec![],
-        Some(v) => v.members(),
-    }
-}
-
 fn describe(v: &Value) -> String {
     value::stringify(v, false).unwrap_or_default()
 }
@@ -261,19 +274,31 @@ fn slice_index(i: f64, len: usize) -> usize {
 
 // ---------------------------------------------------------------- aggregation
 
+/// The items of an array argument (a single value counts as one), borrowed.
+fn items_of(v: Option<&Value>) -> &[Value] {
+    match v {
+        None => &[],
+        Some(Value::Arr(a)) => &a.items,
+        Some(other) => std::slice::from_ref(other),
+    }
+}
+
 fn numbers(v: Option<&Value>) -> Vec<f64> {
-    arr_items(v).iter().filter_map(|x| x.as_number()).collect()
+    items_of(v).iter().filter_map(|x| x.as_number()).collect()
 }
 
 fn f_sum(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     if arg(a, 0).is_none() {
         return Ok(None);
     }
-    Ok(Some(Value::Num(numbers(arg(a, 0)).iter().sum())))
+    let items = items_of(arg(a, 0));
+    Ok(Some(Value::Num(
+        items.iter().filter_map(|x| x.as_number()).sum(),
+    )))
 }
 
 fn f_count(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
-    Ok(Some(Value::Num(arr_items(arg(a, 0)).len() as f64)))
+    Ok(Some(Value::Num(items_of(arg(a, 0)).len() as f64)))
 }
 
 fn f_max(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {

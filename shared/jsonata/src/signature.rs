@@ -173,29 +173,48 @@ impl Signature {
 
     pub fn validate(
         &self,
-        args: &[Option<Value>],
+        mut args: Vec<Option<Value>>,
         context: Option<&Value>,
     ) -> Result<Vec<Option<Value>>, Error> {
-        let supplied: String = args.iter().map(|a| Value::sig_symbol(a.as_ref())).collect();
-        // The byte range of `supplied` each parameter's group matched.
-        let spans: Vec<(usize, usize)> = match self.match_simple(&supplied) {
-            Some(spans) => spans,
-            None => {
-                let Some(caps) = self.regex.captures(&supplied) else {
-                    return Err(self.validation_error(args, &supplied));
-                };
-                (1..=self.params.len())
-                    .map(|i| caps.get(i).map_or((0, 0), |m| (m.start(), m.end())))
-                    .collect()
+        // The type letters are ASCII: a typical call spells them without allocating.
+        let mut letters = [0u8; 8];
+        let long;
+        let supplied: &str = if args.len() <= letters.len() {
+            for (slot, a) in letters.iter_mut().zip(&args) {
+                *slot = Value::sig_symbol(a.as_ref()) as u8;
             }
+            std::str::from_utf8(letters.get(..args.len()).unwrap_or(&[])).unwrap_or("")
+        } else {
+            long = args
+                .iter()
+                .map(|a| Value::sig_symbol(a.as_ref()))
+                .collect::<String>();
+            &long
         };
+        if self.match_simple(supplied) {
+            // One argument per parameter, in place: only arrays expected as such may change.
+            for (i, (param, single)) in self.params.iter().zip(supplied.chars()).enumerate() {
+                if param.kind == "a" {
+                    if let Some(slot) = args.get_mut(i) {
+                        let matched = supplied.get(i..i + 1).unwrap_or("");
+                        *slot = array_arg(param, single, matched, slot.take(), i)?;
+                    }
+                }
+            }
+            return Ok(args);
+        }
+        let Some(caps) = self.regex.captures(supplied) else {
+            return Err(self.validation_error(&args, supplied));
+        };
+        // The byte range of `supplied` each parameter's group matched.
+        let spans: Vec<(usize, usize)> = (1..=self.params.len())
+            .map(|i| caps.get(i).map_or((0, 0), |m| (m.start(), m.end())))
+            .collect();
         let mut out = Vec::with_capacity(self.params.len());
         let mut arg_index = 0;
         for (index, param) in self.params.iter().enumerate() {
-            let matched = spans
-                .get(index)
-                .and_then(|&(start, end)| supplied.get(start..end))
-                .unwrap_or("");
+            let (start, end) = spans.get(index).copied().unwrap_or((0, 0));
+            let matched = supplied.get(start..end).unwrap_or("");
             if matched.is_empty() {
                 if param.context {
                     let ctype = Value::sig_symbol(context).to_string();
@@ -219,39 +238,7 @@ impl Signature {
             for single in matched.chars() {
                 let arg = args.get(arg_index).cloned().flatten();
                 if param.kind == "a" {
-                    if single == 'm' {
-                        out.push(None);
-                    } else {
-                        let mut ok = true;
-                        if let Some(sub) = &param.subtype {
-                            if single != 'a' && matched != sub {
-                                ok = false;
-                            } else if single == 'a' {
-                                if let Some(Value::Arr(arr)) = &arg {
-                                    if let Some(first) = arr.items.first() {
-                                        let it = Value::sig_symbol(Some(first));
-                                        if !sub.starts_with(it) {
-                                            ok = false;
-                                        } else {
-                                            ok = arr
-                                                .items
-                                                .iter()
-                                                .all(|v| Value::sig_symbol(Some(v)) == it);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        if !ok {
-                            return Err(Error::code("T0412")
-                                .index(arg_index + 1)
-                                .value2(array_type_name(param.subtype.as_deref().unwrap_or(""))));
-                        }
-                        match arg {
-                            Some(v) if single != 'a' => out.push(Some(Value::array(vec![v]))),
-                            other => out.push(other),
-                        }
-                    }
+                    out.push(array_arg(param, single, matched, arg, arg_index)?);
                 } else {
                     out.push(arg);
                 }
@@ -261,21 +248,18 @@ impl Signature {
         Ok(out)
     }
 
-    /// What `regex` would match, for signatures whose parameters each take exactly one
-    /// argument; `None` when the signature is not of that form or the arguments do not match
-    /// (the regex then decides, and reports the error).
-    fn match_simple(&self, supplied: &str) -> Option<Vec<(usize, usize)>> {
-        let classes = self.classes.as_ref()?;
-        if supplied.len() != classes.len() {
-            return None;
-        }
-        // Type letters are ASCII, so byte offsets and letters coincide.
-        supplied
-            .chars()
-            .zip(classes)
-            .enumerate()
-            .map(|(i, (c, class))| class.contains(&c).then_some((i, i + 1)))
-            .collect()
+    /// Whether `regex` matches with one letter per group, for signatures whose parameters each
+    /// take exactly one argument; `false` when the signature is not of that form or the
+    /// arguments do not match (the regex then decides, and reports the error).
+    fn match_simple(&self, supplied: &str) -> bool {
+        let Some(classes) = &self.classes else {
+            return false;
+        };
+        supplied.len() == classes.len()
+            && supplied
+                .chars()
+                .zip(classes)
+                .all(|(c, class)| class.contains(&c))
     }
 
     fn validation_error(&self, args: &[Option<Value>], supplied: &str) -> Error {
@@ -295,6 +279,46 @@ impl Signature {
             .value(describe(args.get(good_to).and_then(|a| a.as_ref())))
             .index(good_to + 1)
     }
+}
+
+/// An argument for an array parameter (`a`, `a<n>`, ...): checks the item type and wraps a
+/// single value (type letter `single`, within the group's `matched` letters) in an array.
+fn array_arg(
+    param: &Param,
+    single: char,
+    matched: &str,
+    arg: Option<Value>,
+    arg_index: usize,
+) -> Result<Option<Value>, Error> {
+    if single == 'm' {
+        return Ok(None);
+    }
+    let mut ok = true;
+    if let Some(sub) = &param.subtype {
+        if single != 'a' && matched != sub {
+            ok = false;
+        } else if single == 'a' {
+            if let Some(Value::Arr(arr)) = &arg {
+                if let Some(first) = arr.items.first() {
+                    let it = Value::sig_symbol(Some(first));
+                    if !sub.starts_with(it) {
+                        ok = false;
+                    } else {
+                        ok = arr.items.iter().all(|v| Value::sig_symbol(Some(v)) == it);
+                    }
+                }
+            }
+        }
+    }
+    if !ok {
+        return Err(Error::code("T0412")
+            .index(arg_index + 1)
+            .value2(array_type_name(param.subtype.as_deref().unwrap_or(""))));
+    }
+    Ok(match arg {
+        Some(v) if single != 'a' => Some(Value::array(vec![v])),
+        other => other,
+    })
 }
 
 fn describe(v: Option<&Value>) -> String {

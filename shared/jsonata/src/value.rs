@@ -25,26 +25,33 @@ pub(crate) struct Object {
     /// Containers handed out by [`Object::get_cloned`] before `cache` was filled: reading one
     /// field of a large object must not convert its siblings, and filling `cache` later reuses
     /// these so that a child keeps its identity (`in` and transforms compare by identity).
-    picked: RefCell<Vec<(Rc<str>, Value)>>,
+    picked: RefCell<Picked>,
     /// The lazy object's own path, made once for all its children.
     own_path: OnceCell<Option<Rc<PathNode>>>,
     depth: Cell<u32>,
 }
 
 /// How many fields of a lazy object [`Object::get_cloned`] reads one by one before it
-/// materialises the whole level (the picked list is searched linearly).
-const MAX_PICKED: usize = 8;
+/// materialises the whole level.
+const MAX_PICKED: usize = 4;
+
+/// Containers taken from a lazy object, by field position (held inline: no allocation).
+type Picked = [Option<(usize, Value)>; MAX_PICKED];
 
 /// Where a lazily materialised object lives in its shared JSON document.
 #[derive(Debug, Clone)]
 struct LazyJson {
-    root: Arc<serde_json::Value>,
+    /// The document, behind an `Rc` so that each lazy value costs no atomic operation.
+    root: Rc<Document>,
     /// The path from the root to the parent container, innermost segment first; siblings
     /// share it, so converting an array or an object level costs no allocation per child.
     parent: Option<Rc<PathNode>>,
     /// The step from the parent (`None` for the root).
     last: Option<PathSeg>,
 }
+
+#[derive(Debug)]
+struct Document(Arc<serde_json::Value>);
 
 #[derive(Debug)]
 struct PathNode {
@@ -79,7 +86,7 @@ impl LazyJson {
             len += 1;
             p = n.parent.as_deref();
         }
-        let mut v: &serde_json::Value = &self.root;
+        let mut v: &serde_json::Value = &self.root.0;
         // Outermost first: the spilled segments, then the inline ones, then the last step.
         for seg in spill
             .iter()
@@ -173,7 +180,7 @@ fn lazy_value(v: &serde_json::Value, at: &LazyJson, bound: u32) -> Value {
 /// A value over a shared JSON document whose objects materialise on first access.
 pub(crate) fn from_shared_json(root: &Arc<serde_json::Value>, depth_bound: u32) -> Value {
     let at = LazyJson {
-        root: root.clone(),
+        root: Rc::new(Document(root.clone())),
         parent: None,
         last: None,
     };
@@ -209,40 +216,43 @@ impl Object {
         if let Some(map) = self.cache.get() {
             return map.get(key).cloned();
         }
+        let Some(serde_json::Value::Object(o)) = lazy.node() else {
+            return None;
+        };
+        if o.len() > SMALL_OBJECT {
+            // Large objects are looked up by hash, once the level is converted.
+            return self.entries().get(key).cloned();
+        }
+        let (at, field) = o
+            .values()
+            .enumerate()
+            .zip(o.keys())
+            .find(|(_, k)| k.as_str() == key)
+            .map(|(found, _)| found)?;
+        if !matches!(
+            field,
+            serde_json::Value::Object(_) | serde_json::Value::Array(_)
+        ) {
+            return Some(from_json(field));
+        }
         {
             let picked = self.picked.borrow();
-            if let Some((_, v)) = picked.iter().find(|(k, _)| &**k == key) {
+            if let Some((_, v)) = picked.iter().flatten().find(|(i, _)| *i == at) {
                 return Some(v.clone());
             }
-            if picked.len() >= MAX_PICKED {
+            if picked.iter().all(Option::is_some) {
                 drop(picked);
                 return self.entries().get(key).cloned();
             }
         }
-        let Some(serde_json::Value::Object(o)) = lazy.node() else {
-            return None;
-        };
-        let (at, field) = if o.len() <= SMALL_OBJECT {
-            o.values()
-                .enumerate()
-                .zip(o.keys())
-                .find(|(_, k)| k.as_str() == key)
-                .map(|(found, _)| found)?
-        } else {
-            (0, o.get(key)?)
-        };
         let bound = self.depth.get().saturating_sub(1);
-        match field {
-            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
-                let name: Rc<str> = Rc::from(key);
-                let own = self.own_path.get_or_init(|| lazy.own_path());
-                let child = lazy.child(own, field_seg(o, at, key));
-                let v = lazy_value(field, &child, bound);
-                self.picked.borrow_mut().push((name, v.clone()));
-                Some(v)
-            }
-            scalar => Some(from_json(scalar)),
+        let own = self.own_path.get_or_init(|| lazy.own_path());
+        let child = lazy.child(own, field_seg(o, at, key));
+        let v = lazy_value(field, &child, bound);
+        if let Some(slot) = self.picked.borrow_mut().iter_mut().find(|p| p.is_none()) {
+            *slot = Some((at, v.clone()));
         }
+        Some(v)
     }
 }
 
@@ -252,7 +262,7 @@ fn materialise(
     lazy: &LazyJson,
     own_path: &Option<Rc<PathNode>>,
     bound: u32,
-    picked: Vec<(Rc<str>, Value)>,
+    picked: Picked,
 ) -> IndexMap<String, Value> {
     match lazy.node() {
         Some(serde_json::Value::Object(o)) => {
@@ -260,7 +270,7 @@ fn materialise(
                 .iter()
                 .enumerate()
                 .map(|(at, (k, v))| {
-                    if let Some((_, p)) = picked.iter().find(|(name, _)| **name == **k) {
+                    if let Some((_, p)) = picked.iter().flatten().find(|(i, _)| *i == at) {
                         return (k.clone(), p.clone());
                     }
                     let v = match v {
@@ -523,9 +533,15 @@ fn to_json_inner(v: &Value, depth: usize) -> Result<serde_json::Value, Error> {
                 .collect::<Result<_, _>>()?,
         ),
         Value::Obj(o) => {
-            let mut m = serde_json::Map::new();
-            for (k, x) in js_ordered(o) {
-                m.insert(k.clone(), to_json_inner(x, depth + 1)?);
+            let mut m = serde_json::Map::with_capacity(o.len());
+            if o.keys().any(|k| array_index(k).is_some()) {
+                for (k, x) in js_ordered(o) {
+                    m.insert(k.clone(), to_json_inner(x, depth + 1)?);
+                }
+            } else {
+                for (k, x) in o.iter() {
+                    m.insert(k.clone(), to_json_inner(x, depth + 1)?);
+                }
             }
             serde_json::Value::Object(m)
         }

@@ -319,3 +319,77 @@ fn objects_iterate_in_javascript_property_order() {
         Some(json!(["9", "10", "x"]))
     );
 }
+
+/// A document bound as `$states`: fields are read one at a time, so these check that what an
+/// expression reads is the same whichever way it gets there.
+fn states_bindings() -> Bindings {
+    let wide: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("k{i}"), json!({"n": i})))
+        .collect();
+    Bindings::new().with(
+        "states",
+        json!({"input": {
+            "order": {"id": "o-1", "qty": 3},
+            "items": [{"price": 2}, {"price": 3.5}],
+            "a": {"v": 1}, "b": {"v": 2}, "c": {"v": 3}, "d": {"v": 4}, "e": [5],
+            "wide": wide,
+            "7": "seven", "1": "one"
+        }}),
+    )
+}
+
+#[test]
+fn a_bound_document_keeps_its_identity_across_reads() {
+    let b = states_bindings();
+    // `in` compares objects by reference, as JavaScript's `===` does.
+    let same = "$states.input.order in [$states.input.order]";
+    assert_eq!(eval_with(same, None, &b).unwrap(), Some(json!(true)));
+    // Reading the whole level ($keys) after one field must not replace that field's object.
+    let after_keys =
+        "($o := $states.input.order; $keys($states.input); $o in [$states.input.order])";
+    assert_eq!(eval_with(after_keys, None, &b).unwrap(), Some(json!(true)));
+    // More containers read than are tracked one by one: the level is converted whole.
+    let many = "($o := $states.input.order; [$states.input.a.v, $states.input.b.v, \
+                $states.input.c.v, $states.input.d.v, $states.input.e, \
+                $o in [$states.input.order]])";
+    assert_eq!(
+        eval_with(many, None, &b).unwrap(),
+        Some(json!([1, 2, 3, 4, 5, true]))
+    );
+}
+
+#[test]
+fn fields_of_a_bound_document_read_like_converted_json() {
+    let b = states_bindings();
+    let cases = [
+        ("$states.input.order.id", json!("o-1")),
+        ("$sum($states.input.items.price)", json!(5.5)),
+        ("$states.input.wide.k39.n", json!(39)),
+        ("$count($states.input.wide.*)", json!(40)),
+        ("$keys($states.input)[0]", json!("1")),
+        ("$states.input.`7`", json!("seven")),
+        (
+            r#"{"id": $states.input.order.id, "n": $count($states.input.items)}"#,
+            json!({"id": "o-1", "n": 2}),
+        ),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(eval_with(expr, None, &b).unwrap(), Some(want), "{expr}");
+    }
+    assert_eq!(eval_with("$states.input.missing", None, &b).unwrap(), None);
+}
+
+#[test]
+fn a_built_in_function_is_one_value_as_in_javascript() {
+    assert_eq!(value("$sum = $sum"), json!(true));
+    assert_eq!(value("$sum = $count"), json!(false));
+}
+
+#[test]
+fn literal_object_keys_are_still_checked_for_duplicates() {
+    assert_eq!(error_code(r#"{"a": 1, "a": 2}"#), "D1009");
+    assert_eq!(
+        value(r#"{"a": 1, "b": undefined, "c": 3}"#),
+        json!({"a": 1, "c": 3})
+    );
+}
