@@ -387,8 +387,16 @@ pub(crate) fn exceeds_size(value: &Value, limit: usize) -> bool {
         match v {
             Value::Null => *budget -= 4,
             Value::Bool(_) => *budget -= 5,
-            Value::Number(n) => *budget -= if n.is_f64() { 24 } else { 20 },
-            Value::String(s) => *budget -= s.len() as isize + 2,
+            // Integers are measured exactly: a generous guess would send a large array of
+            // small numbers (a Map's results) to the slow path of serializing it.
+            Value::Number(n) => {
+                *budget -= match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => decimal_digits(u),
+                    (None, Some(i)) => 1 + decimal_digits(i.unsigned_abs()),
+                    _ => 24,
+                }
+            }
+            Value::String(s) => *budget -= quoted_len(s),
             Value::Array(a) => {
                 *budget -= 2 + a.len() as isize;
                 for x in a {
@@ -400,7 +408,7 @@ pub(crate) fn exceeds_size(value: &Value, limit: usize) -> bool {
             Value::Object(m) => {
                 *budget -= 2 + m.len() as isize * 2;
                 for (k, x) in m {
-                    *budget -= k.len() as isize + 2;
+                    *budget -= quoted_len(k);
                     if walk(x, budget, depth + 1) {
                         return true;
                     }
@@ -414,6 +422,19 @@ pub(crate) fn exceeds_size(value: &Value, limit: usize) -> bool {
     walk(value, &mut budget, 0)
         && depth_at_most(value, 256)
         && crate::history::json_text(value).len() > limit
+}
+
+/// At least the length of `s` as a JSON string: an escape (`\"`, `\u0001`) takes at most six bytes.
+fn quoted_len(s: &str) -> isize {
+    let escaped = s
+        .bytes()
+        .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+        .count();
+    (s.len() + 2 + 5 * escaped) as isize
+}
+
+fn decimal_digits(n: u64) -> isize {
+    n.checked_ilog10().map_or(1, |log| log as isize + 1)
 }
 
 /// Whether `value` nests at most `max` levels (checked without deep recursion).
@@ -482,15 +503,14 @@ impl<'a> Runner<'a> {
 
     /// Emits an event following the thread's last one, and makes it the thread's last.
     pub fn emit(&mut self, tid: ThreadId, event_type: &str, details: Value) -> u64 {
-        let prev = self.exec.threads.get(&tid).map_or(0, |t| t.last_event);
-        if self.silent(tid) {
-            return prev;
-        }
-        let id = self.emit_with_prev(prev, event_type, details);
-        if let Some(t) = self.exec.threads.get_mut(&tid) {
-            t.last_event = id;
-        }
-        id
+        // One thread lookup: a Map emits four events per item.
+        let id = self.exec.event_count + 1;
+        let prev = match self.exec.threads.get_mut(&tid) {
+            Some(t) if t.silent => return t.last_event,
+            Some(t) => std::mem::replace(&mut t.last_event, id),
+            None => 0,
+        };
+        self.emit_with_prev(prev, event_type, details)
     }
 
     /// Makes room for `events` more history events at once (a Map's iterations), so the
@@ -833,10 +853,7 @@ impl<'a> Runner<'a> {
         let id = self.emit(
             tid,
             entered_type(state.type_name),
-            details([
-                ("input", input),
-                ("name", Value::String(state.name.clone())),
-            ]),
+            state.shapes.entered(input),
         );
         self.mark_entered(tid, state, id);
         self.act(tid);
@@ -865,14 +882,7 @@ impl<'a> Runner<'a> {
             .thread_mut(tid)
             .map(|t| std::mem::take(&mut t.input))
             .unwrap_or(Value::Null);
-        self.emit(
-            tid,
-            "PassStateEntered",
-            details([
-                ("input", input),
-                ("name", Value::String(state.name.clone())),
-            ]),
-        );
+        self.emit(tid, "PassStateEntered", state.shapes.entered(input));
         match produced {
             Ok(result) => self.complete(tid, result),
             Err(fault) => self.fail(tid, fault),
@@ -983,13 +993,17 @@ impl<'a> Runner<'a> {
                 return self.fail(tid, fault);
             }
         }
-        let mut fields = Map::with_capacity(3);
-        if let Some(vars) = assigned.as_ref().filter(|v| !v.is_empty()) {
-            fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
-        }
-        fields.insert("name".into(), Value::String(state.name.clone()));
-        fields.insert("output".into(), output.clone());
-        self.emit(tid, exited_type(state.type_name), Value::Object(fields));
+        let fields = match assigned.as_ref().filter(|v| !v.is_empty()) {
+            Some(vars) => {
+                let mut fields = Map::with_capacity(3);
+                fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
+                fields.insert("name".into(), Value::String(state.name.clone()));
+                fields.insert("output".into(), output.clone());
+                Value::Object(fields)
+            }
+            None => state.shapes.exited(output.clone()),
+        };
+        self.emit(tid, exited_type(state.type_name), fields);
         if let (Some(vars), Some(t)) = (assigned, self.exec.threads.get_mut(&tid)) {
             t.vars.extend(vars);
         }
@@ -1337,4 +1351,31 @@ pub(crate) fn seconds_to_ms(seconds: u64) -> i64 {
     i64::try_from(seconds)
         .unwrap_or(i64::MAX)
         .saturating_mul(1000)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::exceeds_size;
+    use serde_json::{json, Value};
+
+    fn text_len(v: &Value) -> usize {
+        crate::history::json_text(v).len()
+    }
+
+    #[test]
+    fn measures_payloads_exactly_at_the_limit() {
+        let results: Vec<Value> = (0..2000)
+            .map(|i| json!({"id": i * 7919 - 5000, "ok": i % 2 == 0, "f": 0.5}))
+            .collect();
+        let cases = [
+            Value::Array(results),
+            json!({"q": "say \"hi\"\n\u{1}".repeat(50), "k\"": [1, -2, null]}),
+            json!([u64::MAX, i64::MIN, 1.0e300, "\\"]),
+        ];
+        for value in cases {
+            let len = text_len(&value);
+            assert!(!exceeds_size(&value, len), "{len}");
+            assert!(exceeds_size(&value, len - 1), "{len}");
+        }
+    }
 }

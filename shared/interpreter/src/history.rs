@@ -94,6 +94,56 @@ pub(crate) fn details<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(map)
 }
 
+/// The details objects of a state's most frequent events (a Map's four per item), built once
+/// per state: an event's details start as a copy of one, which copies the hash table instead
+/// of hashing every key again.
+#[derive(Debug, Clone)]
+pub(crate) struct Shapes {
+    /// `{"input": null, "name": <state>}`: `<Type>StateEntered`.
+    entered: Map<String, Value>,
+    /// `{"name": <state>, "output": null}`: `<Type>StateExited` without assigned variables.
+    exited: Map<String, Value>,
+    /// `{"index": null, "name": <state>}`: a Map's `MapIteration*` events.
+    iteration: Map<String, Value>,
+}
+
+impl Shapes {
+    pub(crate) fn new(name: &str) -> Shapes {
+        let with_name = |pairs: [(&str, Value); 2]| match details(pairs) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Shapes {
+            entered: with_name([("input", Value::Null), ("name", name.into())]),
+            exited: with_name([("name", name.into()), ("output", Value::Null)]),
+            iteration: with_name([("index", Value::Null), ("name", name.into())]),
+        }
+    }
+
+    /// `{"input": input, "name": <state>}`.
+    pub(crate) fn entered(&self, input: Value) -> Value {
+        filled(&self.entered, 0, input)
+    }
+
+    /// `{"name": <state>, "output": output}`.
+    pub(crate) fn exited(&self, output: Value) -> Value {
+        filled(&self.exited, 1, output)
+    }
+
+    /// `{"index": index, "name": <state>}`.
+    pub(crate) fn iteration(&self, index: usize) -> Value {
+        filled(&self.iteration, 0, index.into())
+    }
+}
+
+fn filled(shape: &Map<String, Value>, field: usize, value: Value) -> Value {
+    let mut map = shape.clone();
+    if let Some(slot) = map.values_mut().nth(field) {
+        *slot = value;
+    }
+    Value::Object(map)
+}
+
 /// Compact JSON text, as AWS writes payloads (`[1,2,3]`, `{"a":1}`).
 pub(crate) fn json_text(value: &Value) -> String {
     // Serializing a Value cannot fail: its keys are strings and it has no non-finite numbers.

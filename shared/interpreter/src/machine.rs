@@ -208,6 +208,8 @@ pub(crate) struct CState {
     pub kind: Kind,
     /// The JSONata fields of a state whose QueryLanguage is JSONata.
     pub jsonata: Option<Box<JSpec>>,
+    /// Details objects of its frequent history events, named after it.
+    pub shapes: crate::history::Shapes,
 }
 
 /// A JSONata state's fields, compiled. Unset fields take AWS's defaults when run.
@@ -1053,6 +1055,7 @@ fn placeholder(name: &str) -> CState {
         context_input: false,
         kind: Kind::Succeed,
         jsonata: None,
+        shapes: crate::history::Shapes::new(name),
     }
 }
 

@@ -1,7 +1,6 @@
 //! The children of Parallel and Map states: starting them, and what their ends mean.
 
 use crate::execution::{Fault, Parent, Phase, Runner, Thread, ThreadId, Work};
-use crate::history::details;
 use crate::machine::{CState, Kind};
 use serde_json::Value;
 
@@ -65,10 +64,7 @@ impl Runner<'_> {
                     tid,
                     last,
                     "MapIterationAborted",
-                    details([
-                        ("index", slot.into()),
-                        ("name", Value::String(state.name.clone())),
-                    ]),
+                    state.shapes.iteration(slot),
                 );
             }
         }
@@ -111,10 +107,7 @@ impl Runner<'_> {
                         tid,
                         child_last,
                         "MapIterationSucceeded",
-                        details([
-                            ("index", parent.slot.into()),
-                            ("name", Value::String(state.name.clone())),
-                        ]),
+                        state.shapes.iteration(parent.slot),
                     );
                     if let Some(t) = self.thread_mut(tid) {
                         t.last_event = id;
@@ -139,10 +132,7 @@ impl Runner<'_> {
                         tid,
                         child_last,
                         "MapIterationFailed",
-                        details([
-                            ("index", parent.slot.into()),
-                            ("name", Value::String(state.name.clone())),
-                        ]),
+                        state.shapes.iteration(parent.slot),
                     );
                 }
                 let tolerated = match (count, percentage) {

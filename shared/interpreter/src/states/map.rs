@@ -280,10 +280,7 @@ impl Runner<'_> {
                     tid,
                     prev,
                     "MapIterationStarted",
-                    details([
-                        ("index", index.into()),
-                        ("name", Value::String(state.name.clone())),
-                    ]),
+                    state.shapes.iteration(index),
                 )
             };
             let jsonata_selector = state
