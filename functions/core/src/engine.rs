@@ -7,22 +7,19 @@
 //! stale delivery finds the timer or task closed and writes nothing; of two racing
 //! deliveries one write wins and the other re-reads and finds it closed.
 
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use cairn_api::names::check_name;
+use cairn_api::persisted::{input_text, stored_history, OpenTask, Persisted, Planned};
 use cairn_api::ApiError;
 use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, IntegrationPattern, Machine,
-    MachineType, ResourceKind, Status, TaskId, TimerId,
+    Command, Context, Event, Execution, ExecutionInfo, IntegrationPattern, Machine, MachineType,
+    ResourceKind, Status, TaskId,
 };
 use cairn_runtime::{Clock, TaskInvoker, TaskRequest};
-use cairn_store::{
-    ActivityTaskRecord, Effects, Error as StoreError, ExecutionRecord, Store, StoredEvent,
-    TaskTokenRecord, TimerRecord, Transition,
-};
-use serde::{Deserialize, Serialize};
+use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::{json, Value};
 
 use crate::message::Message;
@@ -45,32 +42,10 @@ pub enum EngineError {
     Api(#[from] ApiError),
     #[error("sending: {0}")]
     Send(String),
-    #[error("stored execution state of {0} is unreadable: {1}")]
-    State(String, String),
     #[error("the state machine definition cannot be loaded: {0}")]
     Definition(String),
     #[error("{0}: too many concurrent writers")]
     Contention(String),
-}
-
-/// What the store keeps for an execution beyond the decider's state. The same shape as
-/// `cairn serve`'s, so the shared API actions (DescribeExecution, GetExecutionHistory,
-/// DescribeStateMachineForExecution) read executions the functions wrote.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Persisted {
-    pub execution: Execution,
-    pub definition: String,
-    #[serde(default)]
-    pub tasks: BTreeMap<TaskId, OpenTask>,
-    #[serde(default)]
-    pub timers: BTreeMap<TimerId, i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OpenTask {
-    pub command: Command,
-    /// `TaskStarted` was applied: the task runs (or ran) somewhere.
-    pub started: bool,
 }
 
 /// The outcome of [`Engine::start`].
@@ -224,25 +199,21 @@ impl Engine {
             seed: self.seed(),
         };
         let (execution, decision) = Execution::start(&machine, input, info, &ctx);
-        let mut persisted = Persisted {
-            execution,
-            definition,
-            tasks: BTreeMap::new(),
-            timers: BTreeMap::new(),
-        };
+        let mut persisted = Persisted::new(execution, definition);
         let mut effects = Effects::default();
-        let mut outgoing = plan(&arn, &mut persisted, &decision, &mut effects);
+        let planned = persisted.plan(&decision, now, &mut effects);
+        let mut outgoing = outgoing(&arn, planned);
         let record = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn: machine_record.arn.clone(),
             name: name.clone(),
-            status: persisted.execution.status().as_aws_str().to_string(),
+            status: String::new(),
             start_ms: now,
             stop_ms: None,
-            summary: summary(&persisted.execution, input_text),
+            summary: Value::Null,
             state: Vec::new(),
         };
-        let record = finish_record(record, &persisted, now)?;
+        let record = persisted.record(record, input_text, now)?;
         let history = stored_history(&decision)?;
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {}
@@ -312,16 +283,15 @@ impl Engine {
             let Some((record, version)) = self.store.get_execution(arn)? else {
                 return Ok(Applied::Missing);
             };
-            let mut persisted: Persisted = serde_json::from_slice(&record.state)
-                .map_err(|e| EngineError::State(arn.to_string(), e.to_string()))?;
+            let mut persisted = Persisted::decode(&record)?;
             if persisted.execution.status() != Status::Running {
                 return Ok(Applied::NotRunning);
             }
-            if !still_open(&persisted, &event) {
+            if !persisted.still_open(&event) {
                 return Ok(Applied::Duplicate);
             }
             let mut effects = Effects::default();
-            prepare(&mut persisted, &event, &mut effects);
+            persisted.prepare(&event, &mut effects);
             let machine = load_machine(&persisted.definition)?;
             // Never before the fire time: SQS rounds delays to seconds, Scheduler to minutes.
             let now = match &event {
@@ -339,18 +309,11 @@ impl Engine {
                 seed: self.seed(),
             };
             let decision = persisted.execution.apply(&machine, event.clone(), &ctx);
-            let mut outgoing = plan(arn, &mut persisted, &decision, &mut effects);
-            let input_text = record
-                .summary
-                .get("input")
-                .and_then(Value::as_str)
-                .unwrap_or("{}")
-                .to_string();
-            let mut next = record.clone();
+            let planned = persisted.plan(&decision, now, &mut effects);
+            let mut outgoing = outgoing(arn, planned);
             let status = persisted.execution.status();
-            next.status = status.as_aws_str().to_string();
-            next.summary = summary(&persisted.execution, &input_text);
-            let next = finish_record(next, &persisted, now)?;
+            let input_text = input_text(&record).to_string();
+            let next = persisted.record(record, &input_text, now)?;
             let transition = Transition {
                 expected_version: version,
                 record: next.clone(),
@@ -428,8 +391,7 @@ impl Engine {
         let Some((record, _)) = self.store.get_execution(arn)? else {
             return Ok(Applied::Missing);
         };
-        let persisted: Persisted = serde_json::from_slice(&record.state)
-            .map_err(|e| EngineError::State(arn.to_string(), e.to_string()))?;
+        let persisted = Persisted::decode(&record)?;
         let Some(OpenTask {
             command:
                 Command::InvokeTask {
@@ -489,23 +451,6 @@ fn load_machine(definition: &str) -> Result<Machine, EngineError> {
     Machine::from_json(&value).map_err(|e| EngineError::Definition(e.to_string()))
 }
 
-/// AWS's execution-name rule: 1 to 80 characters, none of whitespace, brackets, wildcards,
-/// punctuation that URLs reserve, or control characters.
-fn check_name(name: &str) -> Result<(), ApiError> {
-    let bad = name.is_empty()
-        || name.chars().count() > 80
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c));
-    if bad {
-        return Err(ApiError::new(
-            "InvalidName",
-            format!("Invalid Name: '{name}'"),
-        ));
-    }
-    Ok(())
-}
-
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).
 fn uuid(seed: u64) -> String {
     let mix = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
@@ -519,202 +464,27 @@ fn uuid(seed: u64) -> String {
     )
 }
 
-/// Whether the event still concerns something open in this state; anything else is a
-/// duplicate or stale delivery.
-fn still_open(persisted: &Persisted, event: &Event) -> bool {
-    match event {
-        Event::TimerFired { timer_id } => persisted.timers.contains_key(timer_id),
-        Event::TaskStarted { task_id, .. } => persisted
-            .tasks
-            .get(task_id)
-            .is_some_and(|task| !task.started),
-        Event::TaskSubmitted { task_id, .. }
-        | Event::TaskSucceeded { task_id, .. }
-        | Event::TaskFailed { task_id, .. }
-        | Event::Heartbeat { task_id } => persisted.tasks.contains_key(task_id),
-        Event::Stop { .. } => true,
-    }
-}
-
-/// Store effects of the event itself: a fired timer is gone, a finished task retires its
-/// token, a started task is not started again.
-fn prepare(persisted: &mut Persisted, event: &Event, effects: &mut Effects) {
-    let arn = persisted.execution.info().execution_arn.clone();
-    match event {
-        Event::TimerFired { timer_id } => {
-            persisted.timers.remove(timer_id);
-            effects.timers_remove.push(TimerRecord {
-                fire_at_ms: 0,
-                execution_arn: arn,
-                timer_id: *timer_id,
-            });
-        }
-        Event::TaskSucceeded { task_id, .. } | Event::TaskFailed { task_id, .. } => {
-            retire(persisted, *task_id, effects);
-        }
-        Event::TaskStarted { task_id, .. } => {
-            if let Some(task) = persisted.tasks.get_mut(task_id) {
-                task.started = true;
-            }
-        }
-        Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
-    }
-}
-
-fn retire(persisted: &mut Persisted, task_id: TaskId, effects: &mut Effects) {
-    let Some(task) = persisted.tasks.remove(&task_id) else {
-        return;
-    };
-    if let Command::InvokeTask {
-        task_token: Some(token),
-        kind,
-        ..
-    } = task.command
-    {
-        if kind == ResourceKind::Activity {
-            effects.activity_tasks_remove.push(token.clone());
-        }
-        effects.tokens_remove.push(token);
-    }
-}
-
-/// Turns the decider's commands into store effects (written with the new state) and the
-/// messages to send once the write is durable.
-fn plan(
-    arn: &str,
-    persisted: &mut Persisted,
-    decision: &Decision,
-    effects: &mut Effects,
-) -> Vec<Outgoing> {
-    let now = decision.history.last().map(|e| e.timestamp_ms).unwrap_or(0);
-    let mut out = Vec::new();
-    for command in &decision.commands {
-        match command {
-            Command::InvokeTask {
+/// The messages that carry out a committed decision's work: task runs go back through the
+/// bus to an `advance` invocation of their own; activity tasks wait in the table.
+fn outgoing(arn: &str, planned: Vec<Planned>) -> Vec<Outgoing> {
+    planned
+        .into_iter()
+        .filter_map(|work| match work {
+            Planned::Invoke { task_id, .. } => Some(Outgoing::Advance(Message::RunTask {
+                execution_arn: arn.to_string(),
                 task_id,
-                resource,
-                kind,
-                input,
-                task_token,
-                ..
-            } => {
-                persisted.tasks.insert(
-                    *task_id,
-                    OpenTask {
-                        command: command.clone(),
-                        started: false,
-                    },
-                );
-                if let Some(token) = task_token {
-                    effects.tokens_add.push(TaskTokenRecord {
-                        token: token.clone(),
-                        execution_arn: arn.to_string(),
-                        task_id: *task_id,
-                    });
-                }
-                match (kind, task_token) {
-                    // Activities wait in the table for a GetActivityTask poller.
-                    (ResourceKind::Activity, Some(token)) => {
-                        effects.activity_tasks_add.push(ActivityTaskRecord {
-                            activity_arn: resource.clone(),
-                            task_token: token.clone(),
-                            execution_arn: arn.to_string(),
-                            task_id: *task_id,
-                            input: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
-                            created_ms: now,
-                        });
-                    }
-                    _ => out.push(Outgoing::Advance(Message::RunTask {
-                        execution_arn: arn.to_string(),
-                        task_id: *task_id,
-                    })),
-                }
-            }
-            Command::StartTimer {
+            })),
+            Planned::Timer {
                 timer_id,
                 fire_at_ms,
-            } => {
-                persisted.timers.insert(*timer_id, *fire_at_ms);
-                effects.timers_add.push(TimerRecord {
-                    fire_at_ms: *fire_at_ms,
+            } => Some(Outgoing::Timer {
+                message: Message::Apply {
                     execution_arn: arn.to_string(),
-                    timer_id: *timer_id,
-                });
-                out.push(Outgoing::Timer {
-                    message: Message::Apply {
-                        execution_arn: arn.to_string(),
-                        event: Event::TimerFired {
-                            timer_id: *timer_id,
-                        },
-                    },
-                    fire_at_ms: *fire_at_ms,
-                });
-            }
-            Command::CancelTimer { timer_id } => {
-                // The queued message stays; it finds the timer closed and is dropped.
-                persisted.timers.remove(timer_id);
-                effects.timers_remove.push(TimerRecord {
-                    fire_at_ms: 0,
-                    execution_arn: arn.to_string(),
-                    timer_id: *timer_id,
-                });
-            }
-            Command::CancelTask { task_id } => retire(persisted, *task_id, effects),
-            Command::Finish { .. } => {}
-        }
-    }
-    if persisted.execution.status() != Status::Running {
-        let open: Vec<TaskId> = persisted.tasks.keys().copied().collect();
-        for task_id in open {
-            retire(persisted, task_id, effects);
-        }
-        for timer_id in std::mem::take(&mut persisted.timers).into_keys() {
-            effects.timers_remove.push(TimerRecord {
-                fire_at_ms: 0,
-                execution_arn: arn.to_string(),
-                timer_id,
-            });
-        }
-        out.clear();
-    }
-    out
-}
-
-fn summary(execution: &Execution, input_text: &str) -> Value {
-    let mut summary = json!({ "input": input_text });
-    if let Some(output) = execution.output() {
-        summary["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
-    }
-    if let Some(error) = execution.error() {
-        summary["error"] = Value::String(error.to_string());
-    }
-    if let Some(cause) = execution.cause() {
-        summary["cause"] = Value::String(cause.to_string());
-    }
-    summary
-}
-
-fn finish_record(
-    mut record: ExecutionRecord,
-    persisted: &Persisted,
-    now: i64,
-) -> Result<ExecutionRecord, EngineError> {
-    if persisted.execution.status() != Status::Running && record.stop_ms.is_none() {
-        record.stop_ms = Some(now);
-    }
-    record.state = serde_json::to_vec(persisted)
-        .map_err(|e| EngineError::State(record.arn.clone(), e.to_string()))?;
-    Ok(record)
-}
-
-fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, EngineError> {
-    decision
-        .history
-        .iter()
-        .map(|event| {
-            serde_json::to_string(event)
-                .map(|body| StoredEvent { id: event.id, body })
-                .map_err(|e| EngineError::Send(format!("a history event cannot be saved: {e}")))
+                    event: Event::TimerFired { timer_id },
+                },
+                fire_at_ms,
+            }),
+            Planned::ActivityQueued => None,
         })
         .collect()
 }

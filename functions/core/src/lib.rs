@@ -20,7 +20,8 @@ pub mod message;
 pub mod outbox;
 pub mod schedule;
 
-pub use engine::{Applied, Engine, EngineError, Persisted, Started};
+pub use cairn_api::persisted::Persisted;
+pub use engine::{Applied, Engine, EngineError, Started};
 pub use message::{
     Message, ADVANCE_DETAIL_TYPE, ADVANCE_SOURCE, STATUS_DETAIL_TYPE, STATUS_SOURCE,
 };

@@ -7,13 +7,14 @@ use cairn_interpreter::{Event, ExecutionInfo, HistoryEvent, MachineType};
 use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachineRecord};
 use serde_json::{json, Map, Value};
 
-use crate::driver::{store_error, Advanced, Driver, ExpressRun, Persisted};
+use crate::driver::{store_error, Advanced, Driver, ExpressRun};
 use crate::names::{
     activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
     check_state_machine_arn, execution_does_not_exist, invalid_arn, machine_does_not_exist,
     parse_arn,
 };
 use crate::params::{invalid_token, timestamp, Params};
+use crate::persisted::Persisted;
 use crate::{ApiError, ACTIONS};
 
 pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value, ApiError> {
@@ -333,8 +334,7 @@ fn describe_state_machine_for_execution(
     p: &Params<'_>,
 ) -> Result<Value, ApiError> {
     let record = load_execution(driver, p.string("executionArn")?)?;
-    let persisted: Persisted = serde_json::from_slice(&record.state)
-        .map_err(|e| ApiError::internal(format!("stored execution state is unreadable: {e}")))?;
+    let persisted = Persisted::decode(&record)?;
     let machine = driver
         .store
         .get_state_machine(&record.state_machine_arn)

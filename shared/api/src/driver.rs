@@ -3,26 +3,23 @@
 //! invocations, activity queues).
 
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, IntegrationPattern, Machine,
-    MachineType, ResourceKind, Status, TaskId, TimerId,
+    Command, Context, Event, Execution, ExecutionInfo, IntegrationPattern, Machine, MachineType,
+    ResourceKind, Status,
 };
 use cairn_runtime::{TaskRequest, TimeMode};
-use cairn_store::{
-    ActivityTaskRecord, Effects, Error as StoreError, ExecutionRecord, Store, StoredEvent,
-    TaskTokenRecord, TimerRecord, Transition,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
+use serde_json::Value;
 
 use crate::names::execution_does_not_exist;
-use crate::scheduler::{Pool, TimerEntry, TimerWheel};
+use crate::persisted::{event_task, input_text, stored_history, Persisted, Planned};
+use crate::scheduler::{Pool, TimerWheel};
 use crate::tokens::Signer;
 use crate::{ApiError, Config};
 
@@ -30,26 +27,6 @@ use crate::{ApiError, Config};
 /// execution can make them fail: in-process writers are serialised per execution).
 const MAX_ATTEMPTS: usize = 32;
 const STRIPES: usize = 256;
-
-/// What the store keeps for a Standard execution beyond the decider's state: the definition
-/// it runs (updates to the state machine do not change running executions), the tasks it
-/// waits on (to re-dispatch them after a restart and to retire their tokens) and its timers.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Persisted {
-    pub execution: Execution,
-    pub definition: String,
-    #[serde(default)]
-    pub tasks: BTreeMap<TaskId, OpenTask>,
-    #[serde(default)]
-    pub timers: BTreeMap<TimerId, i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct OpenTask {
-    pub command: Command,
-    /// `TaskStarted` was applied: a re-dispatch after a restart must not start it again.
-    pub started: bool,
-}
 
 /// What applying one event came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +36,6 @@ pub(crate) enum Advanced {
     NotRunning,
     /// The activity task to claim is no longer wanted (or another worker took it).
     Stale,
-}
-
-enum Post {
-    Invoke(String, Box<Command>),
-    Timer(TimerEntry),
-    ActivityQueued,
 }
 
 /// A finished Express execution kept for [`Config::express_history`].
@@ -215,29 +186,24 @@ impl Driver {
         let start_ms = info.start_time_ms;
         let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
         self.signer.publish(&mut decision);
-        let mut persisted = Persisted {
-            execution,
-            definition: definition.to_string(),
-            tasks: BTreeMap::new(),
-            timers: BTreeMap::new(),
-        };
+        let mut persisted = Persisted::new(execution, definition.to_string());
         let mut effects = Effects::default();
-        let post = plan(&arn, &mut persisted, &decision, ctx.now_ms, &mut effects);
+        let planned = persisted.plan(&decision, ctx.now_ms, &mut effects);
         let record = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn,
             name,
-            status: persisted.execution.status().as_aws_str().to_string(),
+            status: String::new(),
             start_ms,
             stop_ms: None,
-            summary: summary(&persisted, input_text),
+            summary: Value::Null,
             state: Vec::new(),
         };
-        let record = finish_record(record, &persisted, ctx.now_ms)?;
+        let record = persisted.record(record, input_text, ctx.now_ms)?;
         let history = stored_history(&decision)?;
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {
-                self.carry_out(post);
+                self.carry_out(&arn, planned);
                 Ok(Some(start_ms))
             }
             Err(StoreError::AlreadyExists(_)) => Ok(None),
@@ -263,9 +229,7 @@ impl Driver {
                 .get_execution(arn)
                 .map_err(store_error)?
                 .ok_or_else(|| execution_does_not_exist(arn))?;
-            let mut persisted: Persisted = serde_json::from_slice(&record.state).map_err(|e| {
-                ApiError::internal(format!("stored execution state is unreadable: {e}"))
-            })?;
+            let mut persisted = Persisted::decode(&record)?;
             let now = self.now_ms().max(record.start_ms);
             let mut effects = Effects::default();
             let running = persisted.execution.status() == Status::Running;
@@ -292,7 +256,7 @@ impl Driver {
                 effects.activity_tasks_claim.push(token.to_string());
             }
 
-            prepare(&mut persisted, &event, &mut effects);
+            persisted.prepare(&event, &mut effects);
             if !running {
                 if effects.is_empty() {
                     return Ok(Advanced::NotRunning);
@@ -317,17 +281,9 @@ impl Driver {
             };
             let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             self.signer.publish(&mut decision);
-            let post = plan(arn, &mut persisted, &decision, now, &mut effects);
-            let input_text = record
-                .summary
-                .get("input")
-                .and_then(Value::as_str)
-                .unwrap_or("{}")
-                .to_string();
-            let mut next = record.clone();
-            next.status = persisted.execution.status().as_aws_str().to_string();
-            next.summary = summary(&persisted, &input_text);
-            let next = finish_record(next, &persisted, now)?;
+            let planned = persisted.plan(&decision, now, &mut effects);
+            let input_text = input_text(&record).to_string();
+            let next = persisted.record(record, &input_text, now)?;
             let status = persisted.execution.status();
             let transition = Transition {
                 expected_version: version,
@@ -337,7 +293,7 @@ impl Driver {
             };
             match self.store.commit(&transition) {
                 Ok(_) => {
-                    self.carry_out(post);
+                    self.carry_out(arn, planned);
                     return Ok(Advanced::Applied(status));
                 }
                 Err(StoreError::Conflict(_)) if claim.is_some() => {
@@ -362,13 +318,18 @@ impl Driver {
         }
     }
 
-    fn carry_out(&self, post: Vec<Post>) {
+    fn carry_out(&self, arn: &str, planned: Vec<Planned>) {
         let mut queued = false;
-        for action in post {
-            match action {
-                Post::Timer(entry) => self.timers.schedule(entry),
-                Post::ActivityQueued => queued = true,
-                Post::Invoke(arn, command) => self.dispatch(arn, *command, false),
+        for work in planned {
+            match work {
+                Planned::Timer {
+                    timer_id,
+                    fire_at_ms,
+                } => self
+                    .timers
+                    .schedule((fire_at_ms, arn.to_string(), timer_id)),
+                Planned::ActivityQueued => queued = true,
+                Planned::Invoke { command, .. } => self.dispatch(arn.to_string(), *command, false),
             }
         }
         if queued {
@@ -509,7 +470,7 @@ impl Driver {
             let Some((record, _)) = self.store.get_execution(arn).map_err(store_error)? else {
                 continue;
             };
-            let Ok(persisted) = serde_json::from_slice::<Persisted>(&record.state) else {
+            let Ok(persisted) = Persisted::decode(&record) else {
                 eprintln!("cairn: cannot resume {arn}: its stored state is unreadable");
                 continue;
             };
@@ -603,188 +564,4 @@ fn call_kind(kind: &ResourceKind) -> ResourceKind {
         },
         other => other.clone(),
     }
-}
-
-fn event_task(event: &Event) -> Option<TaskId> {
-    match event {
-        Event::TaskStarted { task_id, .. }
-        | Event::TaskSubmitted { task_id, .. }
-        | Event::TaskSucceeded { task_id, .. }
-        | Event::TaskFailed { task_id, .. }
-        | Event::Heartbeat { task_id } => Some(*task_id),
-        Event::TimerFired { .. } | Event::Stop { .. } => None,
-    }
-}
-
-/// Store effects of the event itself: a fired timer is gone, a finished task retires its
-/// token, a started task must not be started again after a restart.
-fn prepare(persisted: &mut Persisted, event: &Event, effects: &mut Effects) {
-    match event {
-        Event::TimerFired { timer_id } => {
-            let arn = persisted.execution.info().execution_arn.clone();
-            persisted.timers.remove(timer_id);
-            effects.timers_remove.push(TimerRecord {
-                fire_at_ms: 0,
-                execution_arn: arn,
-                timer_id: *timer_id,
-            });
-        }
-        Event::TaskSucceeded { task_id, .. } | Event::TaskFailed { task_id, .. } => {
-            retire(persisted, *task_id, effects);
-        }
-        Event::TaskStarted { task_id, .. } => {
-            if let Some(task) = persisted.tasks.get_mut(task_id) {
-                task.started = true;
-            }
-        }
-        Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
-    }
-}
-
-fn retire(persisted: &mut Persisted, task_id: TaskId, effects: &mut Effects) {
-    let Some(task) = persisted.tasks.remove(&task_id) else {
-        return;
-    };
-    if let Command::InvokeTask {
-        task_token: Some(token),
-        kind,
-        ..
-    } = task.command
-    {
-        if kind == ResourceKind::Activity {
-            effects.activity_tasks_remove.push(token.clone());
-        }
-        effects.tokens_remove.push(token);
-    }
-}
-
-/// Turns the decider's commands into store effects (written with the new state) and the
-/// actions to take once the write is durable.
-fn plan(
-    arn: &str,
-    persisted: &mut Persisted,
-    decision: &Decision,
-    now: i64,
-    effects: &mut Effects,
-) -> Vec<Post> {
-    let mut post = Vec::new();
-    for command in &decision.commands {
-        match command {
-            Command::InvokeTask {
-                task_id,
-                resource,
-                kind,
-                input,
-                task_token,
-                ..
-            } => {
-                persisted.tasks.insert(
-                    *task_id,
-                    OpenTask {
-                        command: command.clone(),
-                        started: false,
-                    },
-                );
-                if let Some(token) = task_token {
-                    effects.tokens_add.push(TaskTokenRecord {
-                        token: token.clone(),
-                        execution_arn: arn.to_string(),
-                        task_id: *task_id,
-                    });
-                }
-                match (kind, task_token) {
-                    (ResourceKind::Activity, Some(token)) => {
-                        effects.activity_tasks_add.push(ActivityTaskRecord {
-                            activity_arn: resource.clone(),
-                            task_token: token.clone(),
-                            execution_arn: arn.to_string(),
-                            task_id: *task_id,
-                            input: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
-                            created_ms: now,
-                        });
-                        post.push(Post::ActivityQueued);
-                    }
-                    _ => post.push(Post::Invoke(arn.to_string(), Box::new(command.clone()))),
-                }
-            }
-            Command::StartTimer {
-                timer_id,
-                fire_at_ms,
-            } => {
-                persisted.timers.insert(*timer_id, *fire_at_ms);
-                effects.timers_add.push(TimerRecord {
-                    fire_at_ms: *fire_at_ms,
-                    execution_arn: arn.to_string(),
-                    timer_id: *timer_id,
-                });
-                post.push(Post::Timer((*fire_at_ms, arn.to_string(), *timer_id)));
-            }
-            Command::CancelTimer { timer_id } => {
-                persisted.timers.remove(timer_id);
-                effects.timers_remove.push(TimerRecord {
-                    fire_at_ms: 0,
-                    execution_arn: arn.to_string(),
-                    timer_id: *timer_id,
-                });
-            }
-            Command::CancelTask { task_id } => retire(persisted, *task_id, effects),
-            Command::Finish { .. } => {}
-        }
-    }
-    if persisted.execution.status() != Status::Running {
-        // Nothing waits any more: drop what the execution still had open.
-        let open: Vec<TaskId> = persisted.tasks.keys().copied().collect();
-        for task_id in open {
-            retire(persisted, task_id, effects);
-        }
-        for timer_id in std::mem::take(&mut persisted.timers).into_keys() {
-            effects.timers_remove.push(TimerRecord {
-                fire_at_ms: 0,
-                execution_arn: arn.to_string(),
-                timer_id,
-            });
-        }
-        post.retain(|p| !matches!(p, Post::Invoke(..) | Post::Timer(..)));
-    }
-    post
-}
-
-fn summary(persisted: &Persisted, input_text: &str) -> Value {
-    let execution = &persisted.execution;
-    let mut summary = json!({ "input": input_text });
-    if let Some(output) = execution.output() {
-        summary["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
-    }
-    if let Some(error) = execution.error() {
-        summary["error"] = Value::String(error.to_string());
-    }
-    if let Some(cause) = execution.cause() {
-        summary["cause"] = Value::String(cause.to_string());
-    }
-    summary
-}
-
-fn finish_record(
-    mut record: ExecutionRecord,
-    persisted: &Persisted,
-    now: i64,
-) -> Result<ExecutionRecord, ApiError> {
-    if persisted.execution.status() != Status::Running && record.stop_ms.is_none() {
-        record.stop_ms = Some(now);
-    }
-    record.state = serde_json::to_vec(persisted)
-        .map_err(|e| ApiError::internal(format!("the execution state cannot be saved: {e}")))?;
-    Ok(record)
-}
-
-fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError> {
-    decision
-        .history
-        .iter()
-        .map(|event| {
-            serde_json::to_string(event)
-                .map(|body| StoredEvent { id: event.id, body })
-                .map_err(|e| ApiError::internal(format!("a history event cannot be saved: {e}")))
-        })
-        .collect()
 }

@@ -13,8 +13,9 @@
 
 mod actions;
 mod driver;
-mod names;
+pub mod names;
 mod params;
+pub mod persisted;
 mod scheduler;
 mod test_state;
 mod tokens;

@@ -1,0 +1,302 @@
+//! How a Standard execution is kept in a [`Store`](cairn_store::Store), shared by every shell
+//! that drives one: `cairn serve`'s [`Driver`](crate::Driver) and the serverless `advance`
+//! engine. Both read what the other wrote (the API actions describe executions the functions
+//! advanced), so the shape and the bookkeeping around one decision live here, once.
+//!
+//! One decision becomes one store write: the new [`Persisted`] state inside the execution
+//! record, its history events, and the [`Effects`] its commands have on the shared tables
+//! (timers, activity queue, task tokens). What a shell does after the write is durable is
+//! returned as [`Planned`] work; how it does it (threads, queues, buses) is the shell's.
+
+use std::collections::BTreeMap;
+
+use cairn_interpreter::{
+    Command, Decision, Event, Execution, ResourceKind, Status, TaskId, TimerId,
+};
+use cairn_store::{
+    ActivityTaskRecord, Effects, ExecutionRecord, StoredEvent, TaskTokenRecord, TimerRecord,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::ApiError;
+
+/// What the store keeps for a Standard execution beyond the decider's state: the definition
+/// it runs (updates to the state machine do not change running executions), the tasks it
+/// waits on (to re-dispatch them after a restart and to retire their tokens) and its timers.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Persisted {
+    pub execution: Execution,
+    pub definition: String,
+    #[serde(default)]
+    pub tasks: BTreeMap<TaskId, OpenTask>,
+    #[serde(default)]
+    pub timers: BTreeMap<TimerId, i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenTask {
+    pub command: Command,
+    /// `TaskStarted` was applied: the task runs (or ran) somewhere and must not be started
+    /// again, after a restart or by a redelivered message.
+    pub started: bool,
+}
+
+/// Work a committed decision asks the shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// Run a Lambda or service task (the command is an [`Command::InvokeTask`]).
+    Invoke {
+        task_id: TaskId,
+        command: Box<Command>,
+    },
+    /// Fire `timer_id` at `fire_at_ms`.
+    Timer { timer_id: TimerId, fire_at_ms: i64 },
+    /// An activity task was queued: wake the workers polling for one.
+    ActivityQueued,
+}
+
+impl Persisted {
+    /// A new execution's state, before its first decision is planned.
+    pub fn new(execution: Execution, definition: String) -> Persisted {
+        Persisted {
+            execution,
+            definition,
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+        }
+    }
+
+    /// The state stored in an execution record.
+    pub fn decode(record: &ExecutionRecord) -> Result<Persisted, ApiError> {
+        serde_json::from_slice(&record.state).map_err(|e| {
+            ApiError::internal(format!(
+                "stored execution state of {} is unreadable: {e}",
+                record.arn
+            ))
+        })
+    }
+
+    fn arn(&self) -> &str {
+        &self.execution.info().execution_arn
+    }
+
+    /// Whether the event still concerns something open in this state; anything else is a
+    /// duplicate or stale delivery that must change nothing.
+    pub fn still_open(&self, event: &Event) -> bool {
+        match event {
+            Event::TimerFired { timer_id } => self.timers.contains_key(timer_id),
+            Event::TaskStarted { task_id, .. } => {
+                self.tasks.get(task_id).is_some_and(|task| !task.started)
+            }
+            Event::TaskSubmitted { task_id, .. }
+            | Event::TaskSucceeded { task_id, .. }
+            | Event::TaskFailed { task_id, .. }
+            | Event::Heartbeat { task_id } => self.tasks.contains_key(task_id),
+            Event::Stop { .. } => true,
+        }
+    }
+
+    /// Store effects of the event itself: a fired timer is gone, a finished task retires its
+    /// token, a started task is not started again.
+    pub fn prepare(&mut self, event: &Event, effects: &mut Effects) {
+        match event {
+            Event::TimerFired { timer_id } => {
+                self.timers.remove(timer_id);
+                effects.timers_remove.push(TimerRecord {
+                    fire_at_ms: 0,
+                    execution_arn: self.arn().to_string(),
+                    timer_id: *timer_id,
+                });
+            }
+            Event::TaskSucceeded { task_id, .. } | Event::TaskFailed { task_id, .. } => {
+                self.retire(*task_id, effects);
+            }
+            Event::TaskStarted { task_id, .. } => {
+                if let Some(task) = self.tasks.get_mut(task_id) {
+                    task.started = true;
+                }
+            }
+            Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
+        }
+    }
+
+    fn retire(&mut self, task_id: TaskId, effects: &mut Effects) {
+        let Some(task) = self.tasks.remove(&task_id) else {
+            return;
+        };
+        if let Command::InvokeTask {
+            task_token: Some(token),
+            kind,
+            ..
+        } = task.command
+        {
+            if kind == ResourceKind::Activity {
+                effects.activity_tasks_remove.push(token.clone());
+            }
+            effects.tokens_remove.push(token);
+        }
+    }
+
+    /// Records the decision's commands in this state and as store effects (written with
+    /// it), and returns the work to do once that write is durable.
+    pub fn plan(&mut self, decision: &Decision, now: i64, effects: &mut Effects) -> Vec<Planned> {
+        let arn = self.arn().to_string();
+        let mut planned = Vec::new();
+        for command in &decision.commands {
+            match command {
+                Command::InvokeTask {
+                    task_id,
+                    resource,
+                    kind,
+                    input,
+                    task_token,
+                    ..
+                } => {
+                    self.tasks.insert(
+                        *task_id,
+                        OpenTask {
+                            command: command.clone(),
+                            started: false,
+                        },
+                    );
+                    if let Some(token) = task_token {
+                        effects.tokens_add.push(TaskTokenRecord {
+                            token: token.clone(),
+                            execution_arn: arn.clone(),
+                            task_id: *task_id,
+                        });
+                    }
+                    match (kind, task_token) {
+                        // Activities wait in the queue for a GetActivityTask poller.
+                        (ResourceKind::Activity, Some(token)) => {
+                            effects.activity_tasks_add.push(ActivityTaskRecord {
+                                activity_arn: resource.clone(),
+                                task_token: token.clone(),
+                                execution_arn: arn.clone(),
+                                task_id: *task_id,
+                                input: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
+                                created_ms: now,
+                            });
+                            planned.push(Planned::ActivityQueued);
+                        }
+                        _ => planned.push(Planned::Invoke {
+                            task_id: *task_id,
+                            command: Box::new(command.clone()),
+                        }),
+                    }
+                }
+                Command::StartTimer {
+                    timer_id,
+                    fire_at_ms,
+                } => {
+                    self.timers.insert(*timer_id, *fire_at_ms);
+                    effects.timers_add.push(TimerRecord {
+                        fire_at_ms: *fire_at_ms,
+                        execution_arn: arn.clone(),
+                        timer_id: *timer_id,
+                    });
+                    planned.push(Planned::Timer {
+                        timer_id: *timer_id,
+                        fire_at_ms: *fire_at_ms,
+                    });
+                }
+                Command::CancelTimer { timer_id } => {
+                    // A timer already handed to a wheel or queue stays there; when it fires
+                    // it finds the timer closed and is dropped.
+                    self.timers.remove(timer_id);
+                    effects.timers_remove.push(TimerRecord {
+                        fire_at_ms: 0,
+                        execution_arn: arn.clone(),
+                        timer_id: *timer_id,
+                    });
+                }
+                Command::CancelTask { task_id } => self.retire(*task_id, effects),
+                Command::Finish { .. } => {}
+            }
+        }
+        if self.execution.status() != Status::Running {
+            // Nothing waits any more: drop what the execution still had open.
+            let open: Vec<TaskId> = self.tasks.keys().copied().collect();
+            for task_id in open {
+                self.retire(task_id, effects);
+            }
+            for timer_id in std::mem::take(&mut self.timers).into_keys() {
+                effects.timers_remove.push(TimerRecord {
+                    fire_at_ms: 0,
+                    execution_arn: arn.clone(),
+                    timer_id,
+                });
+            }
+            planned.retain(|work| matches!(work, Planned::ActivityQueued));
+        }
+        planned
+    }
+
+    /// The record to write: status, summary (for DescribeExecution without reading the
+    /// history), stop time once ended, and this state.
+    pub fn record(
+        &self,
+        mut record: ExecutionRecord,
+        input_text: &str,
+        now: i64,
+    ) -> Result<ExecutionRecord, ApiError> {
+        let status = self.execution.status();
+        record.status = status.as_aws_str().to_string();
+        record.summary = summary(&self.execution, input_text);
+        if status != Status::Running && record.stop_ms.is_none() {
+            record.stop_ms = Some(now);
+        }
+        record.state = serde_json::to_vec(self)
+            .map_err(|e| ApiError::internal(format!("the execution state cannot be saved: {e}")))?;
+        Ok(record)
+    }
+}
+
+/// The execution input a record keeps in its summary.
+pub fn input_text(record: &ExecutionRecord) -> &str {
+    record
+        .summary
+        .get("input")
+        .and_then(Value::as_str)
+        .unwrap_or("{}")
+}
+
+fn summary(execution: &Execution, input_text: &str) -> Value {
+    let mut summary = json!({ "input": input_text });
+    if let Some(output) = execution.output() {
+        summary["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
+    }
+    if let Some(error) = execution.error() {
+        summary["error"] = Value::String(error.to_string());
+    }
+    if let Some(cause) = execution.cause() {
+        summary["cause"] = Value::String(cause.to_string());
+    }
+    summary
+}
+
+/// The decision's history events as the store keeps them.
+pub fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError> {
+    decision
+        .history
+        .iter()
+        .map(|event| {
+            serde_json::to_string(event)
+                .map(|body| StoredEvent { id: event.id, body })
+                .map_err(|e| ApiError::internal(format!("a history event cannot be saved: {e}")))
+        })
+        .collect()
+}
+
+/// The task an event is about, if any.
+pub fn event_task(event: &Event) -> Option<TaskId> {
+    match event {
+        Event::TaskStarted { task_id, .. }
+        | Event::TaskSubmitted { task_id, .. }
+        | Event::TaskSucceeded { task_id, .. }
+        | Event::TaskFailed { task_id, .. }
+        | Event::Heartbeat { task_id } => Some(*task_id),
+        Event::TimerFired { .. } | Event::Stop { .. } => None,
+    }
+}
