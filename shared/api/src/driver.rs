@@ -18,7 +18,7 @@ use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transiti
 use serde_json::Value;
 
 use crate::names::execution_does_not_exist;
-use crate::persisted::{event_task, input_text, stored_history, Persisted, Planned};
+use crate::persisted::{input_text, stored_history, Persisted, Planned};
 use crate::scheduler::{Pool, TimerWheel};
 use crate::tokens::Signer;
 use crate::{ApiError, Config};
@@ -235,7 +235,7 @@ impl Driver {
             let running = persisted.execution.status() == Status::Running;
 
             if let Some(token) = claim {
-                let task_id = event_task(&event);
+                let task_id = event.task_id();
                 let waiting = task_id
                     .and_then(|id| persisted.tasks.get(&id))
                     .is_some_and(|task| !task.started);

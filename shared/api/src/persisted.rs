@@ -288,15 +288,3 @@ pub fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError>
         })
         .collect()
 }
-
-/// The task an event is about, if any.
-pub fn event_task(event: &Event) -> Option<TaskId> {
-    match event {
-        Event::TaskStarted { task_id, .. }
-        | Event::TaskSubmitted { task_id, .. }
-        | Event::TaskSucceeded { task_id, .. }
-        | Event::TaskFailed { task_id, .. }
-        | Event::Heartbeat { task_id } => Some(*task_id),
-        Event::TimerFired { .. } | Event::Stop { .. } => None,
-    }
-}

@@ -78,6 +78,20 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The task the event reports on; timers and stops concern none.
+    pub fn task_id(&self) -> Option<TaskId> {
+        match self {
+            Event::TaskStarted { task_id, .. }
+            | Event::TaskSubmitted { task_id, .. }
+            | Event::TaskSucceeded { task_id, .. }
+            | Event::TaskFailed { task_id, .. }
+            | Event::Heartbeat { task_id } => Some(*task_id),
+            Event::TimerFired { .. } | Event::Stop { .. } => None,
+        }
+    }
+}
+
 /// Final status of an execution, or `Running`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {

@@ -376,7 +376,7 @@ impl Loop<'_> {
                 }
                 Due::Event(event) => event,
             };
-            if let Some(task_id) = task_of(&event) {
+            if let Some(task_id) = event.task_id() {
                 if self.cancelled_tasks.contains(&task_id) {
                     continue;
                 }
@@ -441,15 +441,4 @@ fn invoke_guarded(invoker: &dyn TaskInvoker, request: &TaskRequest) -> TaskOutco
                 format!("the task invoker for '{}' panicked", request.resource),
             )))
         })
-}
-
-fn task_of(event: &Event) -> Option<TaskId> {
-    match event {
-        Event::TaskStarted { task_id, .. }
-        | Event::TaskSubmitted { task_id, .. }
-        | Event::TaskSucceeded { task_id, .. }
-        | Event::TaskFailed { task_id, .. }
-        | Event::Heartbeat { task_id } => Some(*task_id),
-        Event::TimerFired { .. } | Event::Stop { .. } => None,
-    }
 }
