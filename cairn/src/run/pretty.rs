@@ -39,7 +39,7 @@ impl Pretty {
     /// Prints one history event as it happens (only the ones people follow).
     pub fn event(&mut self, event: &HistoryEvent) {
         let elapsed = self.elapsed(event);
-        let kind = event.event_type.as_str();
+        let kind = &*event.event_type;
         let name = detail_str(&event.details, "name");
         let indent = "  ".repeat(self.depth + 1);
         let line = if let Some(state_type) = kind.strip_suffix("StateEntered") {

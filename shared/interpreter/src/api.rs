@@ -143,6 +143,9 @@ pub enum IntegrationPattern {
 }
 
 /// Something the shell must do on the decider's behalf.
+// A decision carries a handful of commands, mostly InvokeTask: boxing it would add an
+// allocation per task to save a few bytes on the rare small commands.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Run a Task: invoke the resource with `input` (the effective parameters).
@@ -178,10 +181,11 @@ pub enum Command {
     CancelTask {
         task_id: TaskId,
     },
-    /// The execution ended; always the last command the execution emits.
+    /// The execution ended; always the last command the execution emits. The output of a
+    /// SUCCEEDED execution is [`crate::Execution::output`] (and the `ExecutionSucceeded`
+    /// event's): not repeated here, because copying a large output is a run's last big cost.
     Finish {
         status: Status,
-        output: Option<Value>,
         error: Option<String>,
         cause: Option<String>,
     },
@@ -194,8 +198,9 @@ pub struct HistoryEvent {
     pub id: u64,
     pub previous_event_id: u64,
     pub timestamp_ms: i64,
-    /// AWS's `HistoryEventType`, e.g. `PassStateEntered`.
-    pub event_type: String,
+    /// AWS's `HistoryEventType`, e.g. `PassStateEntered`. Borrowed when the decider
+    /// emits it (no allocation per event), owned when read back from a store.
+    pub event_type: std::borrow::Cow<'static, str>,
     /// The details object (`Value::Null` when the event has none), with JSON-text fields
     /// (`input`, `output`, `parameters`, `assignedVariables` values) still as values and
     /// without the `inputDetails`/`outputDetails`/`assignedVariablesDetails` companions,

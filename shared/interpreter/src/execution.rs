@@ -278,6 +278,11 @@ impl Execution {
         self.output.as_ref()
     }
 
+    /// The output of a SUCCEEDED execution, for a shell done with the execution.
+    pub fn into_output(self) -> Option<Value> {
+        self.output
+    }
+
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
@@ -473,14 +478,19 @@ impl<'a> Runner<'a> {
 
     // ----- history -----
 
-    pub fn emit_with_prev(&mut self, prev: u64, event_type: &str, details: Value) -> u64 {
+    pub fn emit_with_prev(
+        &mut self,
+        prev: u64,
+        event_type: impl Into<std::borrow::Cow<'static, str>>,
+        details: Value,
+    ) -> u64 {
         self.exec.event_count += 1;
         let id = self.exec.event_count;
         self.out.history.push(HistoryEvent {
             id,
             previous_event_id: prev,
             timestamp_ms: self.ctx.now_ms,
-            event_type: event_type.to_string(),
+            event_type: event_type.into(),
             details,
         });
         id
@@ -492,7 +502,7 @@ impl<'a> Runner<'a> {
         &mut self,
         tid: ThreadId,
         prev: u64,
-        event_type: &str,
+        event_type: impl Into<std::borrow::Cow<'static, str>>,
         details: Value,
     ) -> u64 {
         if self.silent(tid) {
@@ -502,7 +512,12 @@ impl<'a> Runner<'a> {
     }
 
     /// Emits an event following the thread's last one, and makes it the thread's last.
-    pub fn emit(&mut self, tid: ThreadId, event_type: &str, details: Value) -> u64 {
+    pub fn emit(
+        &mut self,
+        tid: ThreadId,
+        event_type: impl Into<std::borrow::Cow<'static, str>>,
+        details: Value,
+    ) -> u64 {
         // One thread lookup: a Map emits four events per item.
         let id = self.exec.event_count + 1;
         let prev = match self.exec.threads.get_mut(&tid) {
@@ -1117,7 +1132,7 @@ impl<'a> Runner<'a> {
             self.thread(tid).map(|t| &t.phase),
             Some(Phase::Fanout(_) | Phase::Reading(_))
         ) {
-            self.emit(tid, &format!("{}StateFailed", state.type_name), Value::Null);
+            self.emit(tid, format!("{}StateFailed", state.type_name), Value::Null);
         }
         if let Some(t) = self.thread_mut(tid) {
             t.phase = Phase::Idle;
@@ -1206,7 +1221,7 @@ impl<'a> Runner<'a> {
                     // The failed state never exits: AWS marks it aborted, chained after its failure.
                     self.emit_with_prev(
                         child_last,
-                        &format!("{}StateAborted", state.type_name),
+                        format!("{}StateAborted", state.type_name),
                         Value::Null,
                     );
                 }
@@ -1260,12 +1275,11 @@ impl<'a> Runner<'a> {
         }
         self.exec.threads.clear();
         self.exec.status = status;
-        self.exec.output = output.clone();
+        self.exec.output = output;
         self.exec.error = error.clone();
         self.exec.cause = cause.clone();
         self.out.commands.push(Command::Finish {
             status,
-            output,
             error,
             cause,
         });
@@ -1306,7 +1320,7 @@ impl<'a> Runner<'a> {
             if let (Some(state), false) = (state, thread.silent) {
                 self.emit_with_prev(
                     thread.last_event,
-                    &format!("{}StateAborted", state.type_name),
+                    format!("{}StateAborted", state.type_name),
                     Value::Null,
                 );
             }

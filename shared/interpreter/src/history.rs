@@ -27,7 +27,7 @@ impl HistoryEvent {
             "timestamp".into(),
             Value::from(self.timestamp_ms as f64 / 1000.0),
         );
-        out.insert("type".into(), Value::String(self.event_type.clone()));
+        out.insert("type".into(), Value::String(self.event_type.to_string()));
         if let Value::Object(details) = &self.details {
             out.insert(
                 details_key(&self.event_type),

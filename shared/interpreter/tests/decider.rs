@@ -61,14 +61,19 @@ fn timers(d: &Decision) -> Vec<(u64, i64)> {
         .collect()
 }
 
-/// The `Finish` command's status, output, error and cause.
+/// The `Finish` command's status, error and cause, with the output its
+/// `ExecutionSucceeded` event records.
 type Finished = (Status, Option<Value>, Option<String>, Option<String>);
 
 fn finish(d: &Decision) -> Option<Finished> {
+    let output = d
+        .history
+        .iter()
+        .find(|e| e.event_type == "ExecutionSucceeded")
+        .map(|e| e.details["output"].clone());
     d.commands.iter().find_map(|c| match c {
         Command::Finish {
             status,
-            output,
             error,
             cause,
         } => Some((*status, output.clone(), error.clone(), cause.clone())),
@@ -335,7 +340,7 @@ fn parallel_results_in_branch_order_with_scoped_variables() {
         },
         &at(10),
     );
-    let types: Vec<&str> = d.history.iter().map(|e| e.event_type.as_str()).collect();
+    let types: Vec<&str> = d.history.iter().map(|e| &*e.event_type).collect();
     assert_eq!(
         types,
         [

@@ -165,10 +165,8 @@ pub fn run_observed(
         let decision = execution.apply(machine, event, &context);
         run.handle(decision, observer);
     }
-    let (status, output, error, cause) =
-        run.finish
-            .take()
-            .unwrap_or((Status::Running, None, None, None));
+    let (status, error, cause) = run.finish.take().unwrap_or((Status::Running, None, None));
+    let output = execution.into_output();
     Ok(RunResult {
         status,
         output,
@@ -222,7 +220,7 @@ impl Ord for Scheduled {
 /// A task's outcome, sent back by its worker thread under real time.
 type TaskResult = (TaskId, TaskOutcome);
 
-type Finish = (Status, Option<Value>, Option<String>, Option<String>);
+type Finish = (Status, Option<String>, Option<String>);
 
 struct Loop<'a> {
     invoker: Arc<dyn TaskInvoker>,
@@ -300,10 +298,9 @@ impl Loop<'_> {
                 }
                 Command::Finish {
                     status,
-                    output,
                     error,
                     cause,
-                } => self.finish = Some((status, output, error, cause)),
+                } => self.finish = Some((status, error, cause)),
             }
         }
         // The tasks of one decision (the branches of a Parallel, the iterations of a Map)

@@ -41,7 +41,7 @@ fn functions() -> Arc<dyn TaskInvoker> {
 }
 
 fn types(run: &RunResult) -> Vec<&str> {
-    run.history.iter().map(|e| e.event_type.as_str()).collect()
+    run.history.iter().map(|e| &*e.event_type).collect()
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl Runner<'_> {
         self.emit_after(
             tid,
             last,
-            &format!("{}StateSucceeded", state.type_name),
+            format!("{}StateSucceeded", state.type_name),
             Value::Null,
         );
         if distributed(state) && self.machine.exit_follows_map_run_start {

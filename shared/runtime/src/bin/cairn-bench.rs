@@ -1,7 +1,7 @@
 //! The team's benchmark workloads (`shared/bench/asl`, see its README) run through the
 //! interpreter and the in-memory run loop, history on, each definition parsed once.
 //!
-//! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick]`
+//! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick] [--only B3]`
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,9 +48,13 @@ fn succeeded(run: &RunResult) -> Result<(), String> {
 fn main() {
     let mut quick = false;
     let mut dir = None;
-    for arg in std::env::args().skip(1) {
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         if arg == "--quick" {
             quick = true;
+        } else if arg == "--only" {
+            only = args.next();
         } else {
             dir = Some(PathBuf::from(arg));
         }
@@ -91,7 +95,7 @@ fn main() {
                     .and_then(Value::as_array)
                     .map_or(0.0, |items| items.len() as f64)
             },
-            runs_per_sample: 1,
+            runs_per_sample: 10,
             check: |run| {
                 succeeded(run)?;
                 match run.output.as_ref().and_then(Value::as_array) {
@@ -115,6 +119,12 @@ fn main() {
         dir.display()
     );
     for workload in &workloads {
+        if only
+            .as_deref()
+            .is_some_and(|id| !workload.id.starts_with(id))
+        {
+            continue;
+        }
         match bench(&dir, workload, samples) {
             Ok(line) => println!("{line}"),
             Err(err) => println!("{:<15} FAILED: {err}", workload.id),
