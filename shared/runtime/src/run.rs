@@ -259,7 +259,12 @@ impl Loop<'_> {
         for event in &decision.history {
             observer(event);
         }
-        self.history.extend(decision.history);
+        if self.history.is_empty() {
+            // A run without tasks or timers is one decision: keep its history as it is.
+            self.history = decision.history;
+        } else {
+            self.history.extend(decision.history);
+        }
         let mut tasks = Vec::new();
         for command in decision.commands {
             match command {
