@@ -628,7 +628,12 @@ fn execution_timeout_stop_and_limits() {
     assert_eq!(timers(&d), [(1, 5_000), (2, 60_000)]);
     let d = exec.apply(&machine, Event::TimerFired { timer_id: 1 }, &at(5_000));
     assert_eq!(lines(&d), ["3 2 ExecutionTimedOut"]);
+    assert_eq!(
+        aws(&d, 3)["executionTimedOutEventDetails"]["error"],
+        "States.Timeout"
+    );
     assert_eq!(exec.status(), Status::TimedOut);
+    assert_eq!(exec.error(), None, "DescribeExecution shows no error");
     assert!(d.commands.contains(&Command::CancelTimer { timer_id: 2 }));
 
     let (mut exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
