@@ -73,6 +73,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         invoker,
         express_history: args.express_history,
         token_key,
+        express_journal: Some(args.data.join("express-journal")),
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);

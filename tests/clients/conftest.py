@@ -21,8 +21,9 @@ ROLE = "arn:aws:iam::123456789012:role/cairn-test"
 class Server:
     """One `cairn serve` process on a free loopback port over a data directory."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, *extra_args):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.process = None
         self.endpoint = None
 
@@ -31,7 +32,7 @@ class Server:
         if not binary:
             raise RuntimeError("CAIRN_BIN must name the cairn binary (tests/clients/run.sh sets it)")
         self.process = subprocess.Popen(
-            [binary, "serve", "--port", "0", "--data", self.data_dir, "--functions", FUNCTIONS],
+            [binary, "serve", "--port", "0", "--data", self.data_dir, "--functions", FUNCTIONS, *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

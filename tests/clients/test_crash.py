@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 
+from botocore.exceptions import ClientError
 from conftest import ROLE, Server, history, wait_until_done
 
 
@@ -84,6 +85,48 @@ def test_executions_survive_sigkill():
                 assert types.count("ActivityStarted") == 1 and types.count("ExecutionSucceeded") == 1, types
         finally:
             stop.set()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_async_express_runs_again_after_sigkill():
+    """Asynchronous Express is at least once: an execution the crash cut short runs again
+    after the restart (visible here because --express-history keeps finished ones)."""
+    data_dir = tempfile.mkdtemp(prefix="cairn-crash-express-")
+    server = Server(data_dir, "--express-history", "100").start()
+    try:
+        sfn = server.client()
+        definition = {
+            "StartAt": "Nap",
+            "States": {
+                "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Done"},
+                "Done": {"Type": "Pass", "Parameters": {"id.$": "$.id"}, "End": True},
+            },
+        }
+        machine = sfn.create_state_machine(
+            name="crash-express", definition=json.dumps(definition), roleArn=ROLE, type="EXPRESS"
+        )["stateMachineArn"]
+        arns = [
+            sfn.start_execution(stateMachineArn=machine, input=json.dumps({"id": i}))["executionArn"]
+            for i in range(3)
+        ]
+        server.kill()
+
+        server = Server(data_dir, "--express-history", "100").start()
+        sfn = server.client()
+        for i, arn in enumerate(arns):
+            deadline = time.time() + 30
+            described = None
+            while described is None and time.time() < deadline:
+                try:
+                    described = sfn.describe_execution(executionArn=arn)
+                except ClientError:
+                    # Not describable until it has run again and ended.
+                    time.sleep(0.1)
+            assert described is not None, f"{arn} did not run again after the restart"
+            assert described["status"] == "SUCCEEDED"
+            assert json.loads(described["output"]) == {"id": i}
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -7,7 +7,7 @@ use cairn_interpreter::{Event, ExecutionInfo, HistoryEvent, MachineType};
 use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachineRecord};
 use serde_json::{json, Map, Value};
 
-use crate::driver::{store_error, Advanced, Driver, ExpressRun};
+use crate::driver::{store_error, Advanced, Driver, ExpressJob, ExpressRun};
 use crate::names::{
     activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
     check_state_machine_arn, execution_does_not_exist, invalid_arn, machine_does_not_exist,
@@ -478,24 +478,13 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let start = request.info.start_time_ms;
     let definition = doc_str(&request.machine, "definition").to_string();
     if request.info.machine_type == MachineType::Express {
-        // Asynchronous Express: at most once, in memory, not visible to Describe/History.
-        let Some(driver) = driver.handle() else {
-            return Err(ApiError::internal("the server is shutting down"));
-        };
-        let spawned = std::thread::Builder::new()
-            .name("cairn-express".into())
-            .spawn(move || {
-                if let Err(error) = driver.run_express(
-                    &definition,
-                    request.info,
-                    request.input,
-                    &request.input_text,
-                ) {
-                    eprintln!("cairn: express execution failed to run: {error}");
-                }
-            });
-        spawned
-            .map_err(|e| ApiError::internal(format!("cannot start the express execution: {e}")))?;
+        // Asynchronous Express: in memory, not visible to Describe/History (unless
+        // express_history keeps it); at least once when the server keeps a journal.
+        driver.start_express_async(ExpressJob {
+            definition,
+            info: request.info,
+            input_text: request.input_text,
+        })?;
         return Ok(json!({"executionArn": arn, "startDate": timestamp(start)}));
     }
     match driver.start_standard(

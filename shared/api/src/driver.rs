@@ -483,7 +483,77 @@ impl Driver {
             }
         }
         self.notify_activity_workers();
-        Ok(running.len())
+        let express = self.resume_journaled_express();
+        Ok(running.len() + express)
+    }
+
+    /// Starts an asynchronous Express execution on its own thread; with a journal, it is
+    /// recorded before this returns and forgotten when it ends.
+    pub(crate) fn start_express_async(&self, job: ExpressJob) -> Result<(), ApiError> {
+        let journal = match &self.config.express_journal {
+            Some(dir) => Some(write_journal(dir, &job).map_err(|e| {
+                ApiError::internal(format!("cannot journal the express execution: {e}"))
+            })?),
+            None => None,
+        };
+        self.spawn_express(job, journal)
+    }
+
+    fn spawn_express(
+        &self,
+        job: ExpressJob,
+        journal: Option<std::path::PathBuf>,
+    ) -> Result<(), ApiError> {
+        let Some(driver) = self.handle() else {
+            return Err(ApiError::internal("the server is shutting down"));
+        };
+        let spawned = std::thread::Builder::new()
+            .name("cairn-express".into())
+            .spawn(move || {
+                let input = serde_json::from_str(&job.input_text).unwrap_or(Value::Null);
+                match driver.run_express(&job.definition, job.info, input, &job.input_text) {
+                    Ok(_) => {
+                        if let Some(path) = journal {
+                            let _ = std::fs::remove_file(path);
+                        }
+                    }
+                    // Kept in the journal: the next start tries it again.
+                    Err(error) => eprintln!("cairn: express execution failed to run: {error}"),
+                }
+            });
+        spawned
+            .map(|_| ())
+            .map_err(|e| ApiError::internal(format!("cannot start the express execution: {e}")))
+    }
+
+    /// Runs the journaled asynchronous Express executions again from their start.
+    fn resume_journaled_express(&self) -> usize {
+        let Some(dir) = &self.config.express_journal else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut resumed = 0;
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let job = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<ExpressJob>(&bytes).ok());
+            match job {
+                Some(job) => match self.spawn_express(job, Some(path.clone())) {
+                    Ok(()) => resumed += 1,
+                    Err(error) => eprintln!("cairn: cannot resume {}: {error}", path.display()),
+                },
+                None => eprintln!(
+                    "cairn: {} is not an express journal entry; left as it is",
+                    path.display()
+                ),
+            }
+        }
+        resumed
     }
 
     /// Runs an Express execution to its end in memory (StartSyncExecution, or the thread of
@@ -543,6 +613,29 @@ impl Driver {
             .ok()
             .and_then(|kept| kept.runs.get(arn).cloned())
     }
+}
+
+/// An asynchronous Express execution as its journal keeps it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ExpressJob {
+    pub definition: String,
+    pub info: ExecutionInfo,
+    pub input_text: String,
+}
+
+/// Writes the job durably (a temporary file, synced, then renamed) and returns its path.
+fn write_journal(dir: &std::path::Path, job: &ExpressJob) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    hasher.write(job.info.execution_arn.as_bytes());
+    let path = dir.join(format!("{:016x}.json", hasher.finish()));
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(&serde_json::to_vec(job).map_err(std::io::Error::other)?)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
 }
 
 /// The call a `.waitForTaskToken` task makes is the plain action (the pattern only changes

@@ -47,6 +47,10 @@ pub struct Config {
     /// The HMAC key task tokens are signed with. Persist it (as `cairn serve` does in its
     /// data directory) so tokens handed out before a restart stay valid.
     pub token_key: Vec<u8>,
+    /// Where asynchronous Express executions are journaled until they end, so that a
+    /// restart runs the ones a crash interrupted again (AWS: at least once). `None` keeps
+    /// them in memory only: lost with the process.
+    pub express_journal: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             workers: 8,
             express_history: 0,
             token_key: default_token_key(),
+            express_journal: None,
         }
     }
 }
@@ -172,7 +177,8 @@ impl Api {
     }
 
     /// Resumes every RUNNING Standard execution: reloads its timers and re-dispatches the
-    /// task invocations that had not reported back. Returns how many executions it resumed.
+    /// task invocations that had not reported back; runs again the asynchronous Express
+    /// executions [`Config::express_journal`] holds. Returns how many executions it resumed.
     pub fn recover(&self) -> Result<usize, ApiError> {
         self.driver.recover()
     }
