@@ -74,10 +74,10 @@ pub async fn handle_trigger(
             serde_json::to_value(response).map_err(|e| EngineError::Send(e.to_string()))
         }
         AdvanceTrigger::Sweep { sweep } => {
-            let resent = engine
-                .sweep_overdue_timers(i64::from(sweep.grace_seconds) * 1000)
-                .await?;
-            Ok(serde_json::json!({"resentTimers": resent}))
+            let grace_ms = i64::from(sweep.grace_seconds) * 1000;
+            let timers = engine.sweep_overdue_timers(grace_ms).await?;
+            let tasks = engine.sweep_unstarted_tasks(grace_ms).await?;
+            Ok(serde_json::json!({"resentTimers": timers, "resentTasks": tasks}))
         }
         AdvanceTrigger::EventBridge(event) => {
             let applied = handle_event(engine, *event).await?;

@@ -373,6 +373,39 @@ impl Engine {
         Ok(count)
     }
 
+    /// Re-sends the run message of every Lambda or service task scheduled more than
+    /// `grace_ms` ago and still not started: its message was lost (a crash between the
+    /// write and the send). A message that was only late does no harm: `TaskStarted` is the
+    /// claim, so the task runs once. Returns how many.
+    pub async fn sweep_unstarted_tasks(&self, grace_ms: i64) -> Result<usize, EngineError> {
+        let now = self.now_ms();
+        let mut outgoing = Vec::new();
+        for arn in self.store.running_executions()? {
+            let Some((record, _)) = self.store.get_execution(&arn)? else {
+                continue;
+            };
+            let persisted = Persisted::decode(&record)?;
+            for (task_id, task) in &persisted.tasks {
+                let activity = matches!(
+                    task.command,
+                    Command::InvokeTask {
+                        kind: ResourceKind::Activity,
+                        ..
+                    }
+                );
+                if !task.started && !activity && now - task.scheduled_ms > grace_ms {
+                    outgoing.push(Outgoing::Advance(Message::RunTask {
+                        execution_arn: arn.clone(),
+                        task_id: *task_id,
+                    }));
+                }
+            }
+        }
+        let count = outgoing.len();
+        self.outbox.send(outgoing, now).await?;
+        Ok(count)
+    }
+
     /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its
     /// outcome in the same invocation, which saves an event and an invocation per task.
     pub async fn run_task(&self, arn: &str, task_id: TaskId) -> Result<Applied, EngineError> {

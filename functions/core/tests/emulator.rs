@@ -945,10 +945,57 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
         .await
         .expect("sweep");
-    assert_eq!(answer, json!({"resentTimers": 1}));
+    assert_eq!(answer, json!({"resentTimers": 1, "resentTasks": 0}));
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "lost-run",
+            json!({"StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": lambda("echo"), "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({"n": 7})).await;
+    // Lose the run-task message: take it off the bus queue without delivering it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lost = Vec::new();
+    while lost.is_empty() && Instant::now() < deadline {
+        lost.extend(h.advance_events().await);
+    }
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        h.engine.sweep_unstarted_tasks(60_000).await.expect("sweep"),
+        0,
+        "not overdue by the grace yet"
+    );
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(answer, json!({"resentTimers": 0, "resentTasks": 1}));
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(output(&record), json!({"n": 7}));
+    // The lost message arriving late after all changes nothing: the task already ran.
+    for event in lost {
+        assert_eq!(
+            handle_event(&h.engine, event).await.expect("late delivery"),
+            Applied::NotRunning
+        );
+    }
+    assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,10 @@ pub struct OpenTask {
     /// `TaskStarted` was applied: the task runs (or ran) somewhere and must not be started
     /// again, after a restart or by a redelivered message.
     pub started: bool,
+    /// When the decision that asked for the task was written: a shell can tell a task whose
+    /// start message was lost from one whose message is merely on its way.
+    #[serde(default)]
+    pub scheduled_ms: i64,
 }
 
 /// Work a committed decision asks the shell to do.
@@ -158,6 +162,7 @@ impl Persisted {
                         OpenTask {
                             command: command.clone(),
                             started: false,
+                            scheduled_ms: now,
                         },
                     );
                     if let Some(token) = task_token {
