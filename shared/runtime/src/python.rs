@@ -7,30 +7,59 @@ use serde_json::Value;
 /// machine whose own depth limits are far lower, so this only guards against a stack overflow.
 const MAX_DEPTH: usize = 512;
 
+/// How one Python rendering spells the scalars; containers are the same for both.
+struct Style {
+    null: &'static str,
+    yes: &'static str,
+    no: &'static str,
+    string: fn(&str, &mut String),
+}
+
+const JSON_DUMPS: Style = Style {
+    null: "null",
+    yes: "true",
+    no: "false",
+    string: ascii_json_string,
+};
+
+const REPR: Style = Style {
+    null: "None",
+    yes: "True",
+    no: "False",
+    string: repr_string,
+};
+
 /// `json.dumps(value)` with Python's defaults (`", "`, `": "`, `ensure_ascii=True`).
 pub fn json_dumps(value: &Value) -> String {
     let mut out = String::new();
-    dumps_into(value, &mut out, 0);
+    render(value, &JSON_DUMPS, &mut out, 0);
     out
 }
 
-fn dumps_into(value: &Value, out: &mut String, depth: usize) {
+/// `repr(value)` of the value as Python's `json.loads` would have built it.
+pub fn repr(value: &Value) -> String {
+    let mut out = String::new();
+    render(value, &REPR, &mut out, 0);
+    out
+}
+
+fn render(value: &Value, style: &Style, out: &mut String, depth: usize) {
     if depth > MAX_DEPTH {
         out.push_str("...");
         return;
     }
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str(style.null),
+        Value::Bool(b) => out.push_str(if *b { style.yes } else { style.no }),
         Value::Number(n) => out.push_str(&number_text(n)),
-        Value::String(s) => ascii_json_string(s, out),
+        Value::String(s) => (style.string)(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                dumps_into(item, out, depth + 1);
+                render(item, style, out, depth + 1);
             }
             out.push(']');
         }
@@ -40,9 +69,9 @@ fn dumps_into(value: &Value, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                ascii_json_string(key, out);
+                (style.string)(key, out);
                 out.push_str(": ");
-                dumps_into(item, out, depth + 1);
+                render(item, style, out, depth + 1);
             }
             out.push('}');
         }
@@ -96,48 +125,6 @@ fn float_repr(f: f64) -> String {
         format!("{f:.1}")
     } else {
         format!("{f}")
-    }
-}
-
-/// `repr(value)` of the value as Python's `json.loads` would have built it.
-pub fn repr(value: &Value) -> String {
-    let mut out = String::new();
-    repr_into(value, &mut out, 0);
-    out
-}
-
-fn repr_into(value: &Value, out: &mut String, depth: usize) {
-    if depth > MAX_DEPTH {
-        out.push_str("...");
-        return;
-    }
-    match value {
-        Value::Null => out.push_str("None"),
-        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
-        Value::Number(n) => out.push_str(&number_text(n)),
-        Value::String(s) => repr_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_into(item, out, depth + 1);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                repr_string(key, out);
-                out.push_str(": ");
-                repr_into(item, out, depth + 1);
-            }
-            out.push('}');
-        }
     }
 }
 
