@@ -1,9 +1,7 @@
 //! JSONata states: the same behaviour as their JSONPath twins, with `Arguments`, `Output`,
 //! `Assign` and the other fields evaluated as JSONata with `$states` and the variables.
 
-use crate::execution::{
-    ChainVars, ContextExtra, EvalFailure, Fanout, Fault, Parent, Phase, Runner,
-};
+use crate::execution::{ChainVars, ContextExtra, EvalFailure, Fanout, Fault, Phase, Runner};
 use crate::execution::{ThreadId, TimerFor};
 use crate::flow::Failure;
 use crate::history::{details, json_text};
@@ -641,47 +639,6 @@ impl Runner<'_> {
             self.fanout_succeeded(tid, state);
         } else {
             self.start_iterations(tid, state, prev);
-        }
-    }
-
-    /// Starts one thread per Parallel branch on `input`.
-    pub(crate) fn start_branches(
-        &mut self,
-        tid: ThreadId,
-        state: &CState,
-        branches: &[usize],
-        input: Value,
-    ) {
-        let started = self.emit(tid, "ParallelStateStarted", Value::Null);
-        let mut running = BTreeMap::new();
-        for (slot, start) in branches.iter().enumerate() {
-            let child = self.new_thread(
-                Parent { thread: tid, slot },
-                *start,
-                input.clone(),
-                started,
-                false,
-            );
-            running.insert(slot, child);
-        }
-        let total = branches.len();
-        if let Some(t) = self.thread_mut(tid) {
-            t.phase = Phase::Fanout(Box::new(Fanout {
-                input: Value::Null,
-                items: Vec::new(),
-                total,
-                next_item: total,
-                running,
-                results: vec![Value::Null; total],
-                finished: 0,
-                failed: 0,
-                max_concurrency: 0,
-                tolerated_count: None,
-                tolerated_percentage: None,
-            }));
-        }
-        if total == 0 {
-            self.fanout_succeeded(tid, state);
         }
     }
 }

@@ -24,13 +24,24 @@ impl Runner<'_> {
             Ok(v) => v,
             Err(fault) => return self.fail(tid, fault),
         };
+        self.start_branches(tid, state, branches, branch_input);
+    }
+
+    /// Starts one thread per Parallel branch on `input`.
+    pub(crate) fn start_branches(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        branches: &[usize],
+        input: Value,
+    ) {
         let started = self.emit(tid, "ParallelStateStarted", Value::Null);
         let mut running = BTreeMap::new();
         for (slot, start) in branches.iter().enumerate() {
             let child = self.new_thread(
                 Parent { thread: tid, slot },
                 *start,
-                branch_input.clone(),
+                input.clone(),
                 started,
                 false,
             );
