@@ -37,12 +37,21 @@ fn mock_param(p: &Params<'_>) -> Result<Option<Mock>, ApiError> {
     let Some(mock) = p.get("mock") else {
         return Ok(None);
     };
-    if let Some(result) = mock.get("result").and_then(Value::as_str) {
-        let value = serde_json::from_str(result)
-            .map_err(|e| validation(format!("The mock result is not valid JSON: {e}")))?;
+    let result = mock.get("result");
+    let error_output = mock.get("errorOutput");
+    if result.is_some() && error_output.is_some() {
+        return Err(validation(
+            "A test mock should have only one of the following fields: [result, errorOutput].",
+        ));
+    }
+    if let Some(result) = result {
+        let value = result
+            .as_str()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or_else(|| validation("Mocked result must be valid JSON"))?;
         return Ok(Some(Mock { result: Ok(value) }));
     }
-    if let Some(error) = mock.get("errorOutput") {
+    if let Some(error) = error_output {
         let text = |field: &str| error.get(field).and_then(Value::as_str).map(str::to_string);
         let failure = TaskFailure {
             error: text("error").unwrap_or_default(),
@@ -52,7 +61,81 @@ fn mock_param(p: &Params<'_>) -> Result<Option<Mock>, ApiError> {
             result: Err(failure),
         }));
     }
-    Err(validation("A mock needs either 'result' or 'errorOutput'"))
+    Err(validation(
+        "A test mock should have only one of the following fields: [result, errorOutput].",
+    ))
+}
+
+/// The checks AWS makes of a request before it runs the state, in AWS's order.
+fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(), ApiError> {
+    let kind = state
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let fanout = kind == "Map" || kind == "Parallel";
+    if let Some(mock) = mock {
+        if p.get("revealSecrets").and_then(Value::as_bool) == Some(true) {
+            return Err(validation(
+                "TestState does not support RevealSecrets when a mock is specified.",
+            ));
+        }
+        if !fanout && kind != "Task" {
+            return Err(validation(format!(
+                "State type '{kind}' is not supported when a mock is specified"
+            )));
+        }
+        if let (true, Ok(result)) = (fanout, &mock.result) {
+            let Some(items) = result.as_array() else {
+                return Err(validation("Mocked result must be an array."));
+            };
+            let branches = state.get("Branches").and_then(Value::as_array);
+            if kind == "Parallel" && branches.is_some_and(|b| b.len() != items.len()) {
+                return Err(validation(
+                    "Mocked result must contain the same number of items as number of Parallel branches.",
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let configuration = p.get("stateConfiguration");
+    if configuration.is_some_and(|c| c.get("mapIterationFailureCount").is_some()) {
+        return Err(validation(
+            "TestState does not support MapIterationFailureCount when a mock is not specified.",
+        ));
+    }
+    if fanout {
+        return Err(ApiError::new(
+            "InvalidDefinition",
+            "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
+        ));
+    }
+    if kind == "Task" && p.get("roleArn").and_then(Value::as_str).is_none() {
+        return Err(validation(
+            "RoleArn must be specified when testing a Task state",
+        ));
+    }
+    Ok(())
+}
+
+/// CreateStateMachine's validation of what TestState runs: a lone state is checked as the
+/// state `StateName` of a machine (AWS's locations say `/States/StateName/...`) whose
+/// transitions lead to stand-ins.
+fn check_definition(definition: &Value) -> Result<(), ApiError> {
+    let machine = if definition.get("States").is_some() {
+        definition.clone()
+    } else {
+        let mut states = Map::new();
+        for target in targets(definition) {
+            states.insert(target, json!({"Type": "Succeed"}));
+        }
+        states.insert("StateName".into(), definition.clone());
+        json!({"StartAt": "StateName", "States": states})
+    };
+    let report = cairn_asl::validate::validate(&machine, &cairn_asl::validate::Options::default());
+    match report.message() {
+        Some(message) => Err(ApiError::new("InvalidDefinition", message)),
+        None => Ok(()),
+    }
 }
 
 /// Deepest nesting searched for a state name (Map processors and Parallel branches).
@@ -188,7 +271,9 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             }
             None => (LONE_STATE.to_string(), definition.clone(), None),
         };
+    check_definition(&definition)?;
     let mock = mock_param(p)?;
+    check_request(p, &state, mock.as_ref())?;
     if mock.is_some() {
         state = mocked_fanout(state);
     }
