@@ -60,32 +60,81 @@ fn same(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-#[test]
-fn recorded_test_state_answers_at_info_level() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: the conformance corpus is not beside the checkout");
-        return;
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+/// Every recording as its text and its JSON, in file-name order; `None` without the corpus.
+fn recorded_cases() -> Option<Vec<(String, Value)>> {
+    let dir = corpus_dir()?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.sort();
-    let api = Api::new(
+    Some(
+        files
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(file).ok())
+            .filter_map(|text| {
+                let case = serde_json::from_str::<Value>(&text).ok()?;
+                Some((text, case))
+            })
+            .collect(),
+    )
+}
+
+/// Counts of one replay, checked against its known-failures list.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    skipped: usize,
+    failures: Vec<String>,
+    unexpected_passes: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, id: String, ok: bool, known: bool, failure: impl FnOnce() -> String) {
+        match (ok, known) {
+            (true, false) => self.passed += 1,
+            (true, true) => self.unexpected_passes.push(id),
+            (false, true) => self.skipped += 1,
+            (false, false) => self.failures.push(format!("{id}\n   {}", failure())),
+        }
+    }
+
+    fn finish(self, what: &str, list: &str) {
+        println!(
+            "{what}: {} passed, {} failed, {} skipped",
+            self.passed,
+            self.failures.len(),
+            self.skipped
+        );
+        assert!(self.failures.is_empty(), "{}", self.failures.join("\n"));
+        assert!(
+            self.unexpected_passes.is_empty(),
+            "now passing, remove from {list}: {:?}",
+            self.unexpected_passes
+        );
+        assert!(self.passed > 0);
+    }
+}
+
+/// An API in the account the recordings were made in.
+fn recording_api() -> Api {
+    Api::new(
         Arc::new(MemoryStore::new()),
         Config {
             account: "111111111111".into(),
             ..Config::default()
         },
-    );
-    let (mut passed, mut skipped, mut failures, mut unexpected_passes) =
-        (0, 0, Vec::new(), Vec::new());
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let Ok(case) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
+    )
+}
+
+#[test]
+fn recorded_test_state_answers_at_info_level() {
+    let Some(cases) = recorded_cases() else {
+        eprintln!("skipped: the conformance corpus is not beside the checkout");
+        return;
+    };
+    let api = recording_api();
+    let mut tally = Tally::default();
+    for (text, case) in cases {
         let request = &case["request"];
         let level = request["inspectionLevel"].as_str().unwrap_or("INFO");
         if level != "INFO"
@@ -95,7 +144,7 @@ fn recorded_test_state_answers_at_info_level() {
             || request.get("stateConfiguration").is_some()
             || request.get("variables").is_some()
         {
-            skipped += 1;
+            tally.skipped += 1;
             continue;
         }
         let mut request = request.clone();
@@ -127,26 +176,12 @@ fn recorded_test_state_answers_at_info_level() {
             Err(_) => false,
         };
         let known = KNOWN_FAILURES.iter().any(|(known, _)| *known == id);
-        match (ok, known) {
-            (true, false) => passed += 1,
-            (true, true) => unexpected_passes.push(id),
-            (false, true) => skipped += 1,
-            (false, false) => {
-                failures.push(format!("{id}\n   expected {expected}\n   got {outcome:?}"))
-            }
-        }
+        tally.record(id, ok, known, || {
+            format!("expected {expected}\n   got {outcome:?}")
+        });
     }
     api.shutdown();
-    println!(
-        "test_state (INFO): {passed} passed, {} failed, {skipped} skipped",
-        failures.len()
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(
-        unexpected_passes.is_empty(),
-        "now passing, remove from KNOWN_FAILURES: {unexpected_passes:?}"
-    );
-    assert!(passed > 0);
+    tally.finish("test_state (INFO)", "KNOWN_FAILURES");
 }
 
 /// Why the mock-result validations are not reproduced: AWS checks a mocked result against
@@ -241,35 +276,18 @@ const KNOWN_REJECTION_FAILURES: &[(&str, &str)] = &[
 /// The recordings where AWS rejected the TestState request: same error code, same message.
 #[test]
 fn recorded_test_state_rejections() {
-    let Some(dir) = corpus_dir() else {
+    let Some(cases) = recorded_cases() else {
         eprintln!("skipped: the conformance corpus is not beside the checkout");
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    let api = Api::new(
-        Arc::new(MemoryStore::new()),
-        Config {
-            account: "111111111111".into(),
-            ..Config::default()
-        },
-    );
-    let (mut passed, mut skipped, mut failures, mut unexpected_passes) =
-        (0, 0, Vec::new(), Vec::new());
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let Ok(case) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
+    let api = recording_api();
+    let mut tally = Tally::default();
+    for (text, case) in cases {
         if case["expected_raised"] != true || !case["definition"].is_object() {
             continue;
         }
         if text.contains("<stub:") {
-            skipped += 1;
+            tally.skipped += 1;
             continue;
         }
         let mut request = case["request"].clone();
@@ -287,25 +305,13 @@ fn recorded_test_state_rejections() {
         let known = KNOWN_REJECTION_FAILURES
             .iter()
             .any(|(known, _)| *known == id);
-        match (ok, known) {
-            (true, false) => passed += 1,
-            (true, true) => unexpected_passes.push(id),
-            (false, true) => skipped += 1,
-            (false, false) => failures.push(format!(
-                "{id}\n   expected {} {}\n   got {outcome:?}",
+        tally.record(id, ok, known, || {
+            format!(
+                "expected {} {}\n   got {outcome:?}",
                 expected["Error"]["Code"], expected["Error"]["Message"]
-            )),
-        }
+            )
+        });
     }
     api.shutdown();
-    println!(
-        "test_state rejections: {passed} passed, {} failed, {skipped} skipped",
-        failures.len()
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(
-        unexpected_passes.is_empty(),
-        "now passing, remove from KNOWN_REJECTION_FAILURES: {unexpected_passes:?}"
-    );
-    assert!(passed > 0);
+    tally.finish("test_state rejections", "KNOWN_REJECTION_FAILURES");
 }
