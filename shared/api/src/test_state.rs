@@ -2,9 +2,11 @@
 //!
 //! The state is run by the decider inside a wrapper machine whose other states are
 //! `Succeed` stand-ins, so the answer (output, next state, error) is what the state itself
-//! decided. Limits of this first version, answered honestly rather than guessed: `Retry` is
-//! not tried (a retriable error is reported as RETRIABLE without waiting), and
-//! `inspectionData` holds only what the run shows directly (`input`, a task's `result`).
+//! decided. At DEBUG and TRACE the machine records its data-flow stages
+//! ([`Machine::with_inspection`]), which become `inspectionData`. Limits, answered honestly
+//! rather than guessed: `Retry` is not tried (a retriable error is reported as RETRIABLE
+//! without waiting); a mocked Map or Parallel shows no Map-specific inspection fields; the
+//! request fields `context`, `variables` and `stateConfiguration` are refused as unsupported.
 
 use std::sync::Arc;
 
@@ -113,6 +115,19 @@ fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(
         return Err(validation(
             "RoleArn must be specified when testing a Task state",
         ));
+    }
+    Ok(())
+}
+
+/// Request fields Cairn's TestState does not implement yet: refused by name rather than
+/// ignored, since ignoring them would answer a different question than the one asked.
+fn check_supported(p: &Params<'_>) -> Result<(), ApiError> {
+    for field in ["context", "variables", "stateConfiguration"] {
+        if p.get(field).is_some() {
+            return Err(validation(format!(
+                "Cairn does not support the TestState field '{field}' yet"
+            )));
+        }
     }
     Ok(())
 }
@@ -274,6 +289,7 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     check_definition(&definition)?;
     let mock = mock_param(p)?;
     check_request(p, &state, mock.as_ref())?;
+    check_supported(p)?;
     if mock.is_some() {
         state = mocked_fanout(state);
     }
@@ -289,12 +305,15 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     if let Some(language) = query_language {
         wrapper["QueryLanguage"] = language;
     }
-    let machine = Machine::from_json(&wrapper).map_err(|e| {
+    let mut machine = Machine::from_json(&wrapper).map_err(|e| {
         ApiError::new(
             "InvalidDefinition",
             format!("Invalid State Machine Definition: '{e}'"),
         )
     })?;
+    if level != "INFO" {
+        machine = machine.with_inspection();
+    }
 
     let invoker: Arc<dyn TaskInvoker> = match mock {
         Some(mock) => Arc::new(mock),
@@ -458,7 +477,15 @@ fn answer(
     if inspect {
         let mut data = Map::new();
         data.insert("input".into(), input_text.into());
-        if let Some(task_result) = task_result {
+        for stage in result.inspection.iter().filter(|s| s.state == name) {
+            data.insert(
+                stage.stage.to_string(),
+                serde_json::to_string(&stage.value)
+                    .unwrap_or_default()
+                    .into(),
+            );
+        }
+        if let (false, Some(task_result)) = (data.contains_key("result"), task_result) {
             data.insert(
                 "result".into(),
                 serde_json::to_string(&task_result)

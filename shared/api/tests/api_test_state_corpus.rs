@@ -8,27 +8,131 @@ use cairn_api::{Api, Config};
 use cairn_store::MemoryStore;
 use serde_json::Value;
 
+const REAL_LAMBDA: &str = "needs a real Lambda function (no mock given)";
+const TEST_STATE_CONTEXT: &str =
+    "TestState context object: AWS shows an express execution ARN and no RedriveCount";
+const CONTEXT_PARAMETER: &str =
+    "the TestState 'context' field (a caller-supplied context object) is not supported yet";
+const MOCKED_FANOUT_INSPECTION: &str =
+    "inspectionData of a mocked Map/Parallel (afterItemsPath, maxConcurrency, toleratedFailure*) is not reproduced";
+
 /// Recordings this version does not reproduce yet, with the reason.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_context_object_edge_cases[EMPTY_OBJECTS]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_context_object_edge_cases[EMPTY]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_map_context_object[EXECUTION_INPUT_VALUES]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_map_context_object[EXECUTION_INPUT]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[ALL]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[EXECUTION_INPUT_VALUES]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[EXECUTION_INPUT]#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_wait_task_context_object#test_state0",
+        CONTEXT_PARAMETER,
+    ),
+    (
+        "v2/test_state/test_test_state_mock_scenarios.py::TestStateMockScenarios::test_base_parallel_state_mock_success[DEBUG]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_mock_scenarios.py::TestStateMockScenarios::test_io_jsonata_parallel_state_mock_success[DEBUG]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_mock_scenarios.py::TestStateMockScenarios::test_io_jsonata_parallel_state_mock_success[TRACE]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_mock_scenarios.py::TestStateMockScenarios::test_io_parallel_state_mock_success[TRACE]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_lambda_service_task_state[DEBUG]#test_state0",
+        REAL_LAMBDA,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_lambda_task_state[DEBUG]#test_state0",
+        REAL_LAMBDA,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_lambda_task_state[TRACE]#test_state0",
+        REAL_LAMBDA,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[MAX_CONCURRENCY-DEBUG]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[TOLERATED_FAILURE_COUNT-DEBUG]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[TOLERATED_FAILURE_COUNT-TRACE]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[TOLERATED_FAILURE_PERCENTAGE-DEBUG]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[TOLERATED_FAILURE_PERCENTAGE-TRACE]#test_state0",
+        MOCKED_FANOUT_INSPECTION,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[DEBUG]#test_state0",
+        TEST_STATE_CONTEXT,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[DEBUG]#test_state1",
+        TEST_STATE_CONTEXT,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[TRACE]#test_state0",
+        TEST_STATE_CONTEXT,
+    ),
+    (
+        "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[TRACE]#test_state1",
+        TEST_STATE_CONTEXT,
+    ),
+    (
         "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_lambda_task_state[INFO]#test_state0",
-        "needs a real Lambda function (no mock given)",
+        REAL_LAMBDA,
     ),
     (
         "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[MAX_CONCURRENCY-INFO]#test_state0",
-        "TestState context object: AWS shows an express execution ARN and no RedriveCount",
+        TEST_STATE_CONTEXT,
     ),
     (
         "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_base_map_state_inspect[TOLERATED_FAILURE_PERCENTAGE-INFO]#test_state0",
-        "TestState context object: AWS shows an express execution ARN and no RedriveCount",
+        TEST_STATE_CONTEXT,
     ),
     (
         "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[INFO]#test_state0",
-        "TestState context object: AWS shows an express execution ARN and no RedriveCount",
+        TEST_STATE_CONTEXT,
     ),
     (
         "v2/test_state/test_test_state_scenarios.py::TestStateCaseScenarios::test_state_task_catch_error[INFO]#test_state1",
-        "TestState context object: AWS shows an express execution ARN and no RedriveCount",
+        TEST_STATE_CONTEXT,
     ),
 ];
 
@@ -57,6 +161,27 @@ fn same(expected: &Value, actual: &Value) -> bool {
             e.len() == a.len() && e.iter().zip(a).all(|(v, w)| same(v, w))
         }
         _ => expected == actual,
+    }
+}
+
+/// `inspectionData` with its JSON-text values read as JSON (the recordings hold some decoded).
+fn decoded(data: &Value) -> Value {
+    match data {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        Value::String(text) => {
+                            serde_json::from_str(text).unwrap_or_else(|_| v.clone())
+                        }
+                        other => other.clone(),
+                    };
+                    (k.clone(), value)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -127,7 +252,7 @@ fn recording_api() -> Api {
 }
 
 #[test]
-fn recorded_test_state_answers_at_info_level() {
+fn recorded_test_state_answers() {
     let Some(cases) = recorded_cases() else {
         eprintln!("skipped: the conformance corpus is not beside the checkout");
         return;
@@ -136,9 +261,7 @@ fn recorded_test_state_answers_at_info_level() {
     let mut tally = Tally::default();
     for (text, case) in cases {
         let request = &case["request"];
-        let level = request["inspectionLevel"].as_str().unwrap_or("INFO");
-        if level != "INFO"
-            || case["expected_raised"] == true
+        if case["expected_raised"] == true
             || !case["definition"].is_object()
             || text.contains("<stub:")
             || request.get("stateConfiguration").is_some()
@@ -172,6 +295,10 @@ fn recorded_test_state_answers_at_info_level() {
                         (None, None) => true,
                         _ => false,
                     }
+                    && same(
+                        &decoded(&field(expected, "inspectionData")),
+                        &decoded(&field(answer, "inspectionData")),
+                    )
             }
             Err(_) => false,
         };
@@ -181,7 +308,7 @@ fn recorded_test_state_answers_at_info_level() {
         });
     }
     api.shutdown();
-    tally.finish("test_state (INFO)", "KNOWN_FAILURES");
+    tally.finish("test_state answers", "KNOWN_FAILURES");
 }
 
 /// Why the mock-result validations are not reproduced: AWS checks a mocked result against

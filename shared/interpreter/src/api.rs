@@ -213,6 +213,19 @@ pub struct HistoryEvent {
 pub struct Decision {
     pub history: Vec<HistoryEvent>,
     pub commands: Vec<Command>,
+    /// The data-flow stages of the states this decision ran, only for a machine built
+    /// [`crate::Machine::with_inspection`] (TestState's `inspectionData`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inspection: Vec<Inspected>,
+}
+
+/// One stage of a state's input/output processing, as TestState's `inspectionData` names
+/// it: `afterInputPath`, `afterParameters`, `result`, `afterResultSelector`, `afterResultPath`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inspected {
+    pub state: String,
+    pub stage: std::borrow::Cow<'static, str>,
+    pub value: Value,
 }
 
 /// Service limits the decider enforces; configurable per Machine and per Execution.

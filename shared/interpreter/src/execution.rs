@@ -245,7 +245,7 @@ impl Execution {
             .insert(ROOT, Box::new(Thread::new(None, machine.start, input, 0)));
         run.work.push_back(Work::Run(ROOT));
         run.drain();
-        let decision = run.out;
+        let decision = run.finish();
         (exec, decision)
     }
 
@@ -258,7 +258,7 @@ impl Execution {
         let mut run = Runner::new(self, machine, ctx);
         run.apply(event);
         run.drain();
-        run.out
+        run.finish()
     }
 
     pub fn status(&self) -> Status {
@@ -368,6 +368,8 @@ pub(crate) struct Runner<'a> {
     pub work: VecDeque<Work>,
     /// Mixed into the seed so each use of entropy within one event differs.
     pub entropy_counter: Cell<u64>,
+    /// Data-flow stages recorded for an inspecting machine (filled from `&self` paths).
+    pub inspected: std::cell::RefCell<Vec<crate::api::Inspected>>,
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
@@ -467,7 +469,32 @@ impl<'a> Runner<'a> {
             out: Decision::default(),
             work: VecDeque::new(),
             entropy_counter: Cell::new(0),
+            inspected: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// The decision, with what an inspecting machine recorded.
+    fn finish(self) -> Decision {
+        let mut decision = self.out;
+        decision.inspection = self.inspected.into_inner();
+        decision
+    }
+
+    /// Records a data-flow stage of the thread's current state, for an inspecting machine.
+    #[inline]
+    pub fn inspect(&self, tid: ThreadId, stage: &'static str, value: &Value) {
+        if !self.machine.inspect {
+            return;
+        }
+        let state = self
+            .state_of(tid)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        self.inspected.borrow_mut().push(crate::api::Inspected {
+            state,
+            stage: stage.into(),
+            value: value.clone(),
+        });
     }
 
     pub fn entropy(&self) -> u64 {
@@ -934,6 +961,9 @@ impl<'a> Runner<'a> {
         let Some(state) = self.state_of(tid) else {
             return;
         };
+        if matches!(state.kind, Kind::Task(_)) {
+            self.inspect(tid, "result", &result);
+        }
         if let Some(j) = &state.jsonata {
             let finished = self.jsonata_finish(
                 tid,
@@ -976,7 +1006,9 @@ impl<'a> Runner<'a> {
                     .map(|t| t.input.clone())
                     .unwrap_or(Value::Null),
             };
+            self.inspect(tid, "afterResultSelector", &result);
             let output = self.result_path(tid, &state.result_path, raw_input, result)?;
+            self.inspect(tid, "afterResultPath", &output);
             let output = self.output_path(tid, state, output)?;
             Ok((output, assigned))
         })();

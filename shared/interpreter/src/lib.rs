@@ -37,8 +37,8 @@ mod states;
 mod time;
 
 pub use api::{
-    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, IntegrationPattern, Limits,
-    MachineType, ResourceKind, Status, TaskId, TimerId,
+    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected, IntegrationPattern,
+    Limits, MachineType, ResourceKind, Status, TaskId, TimerId,
 };
 pub use execution::Execution;
 pub use machine::{LoadError, Machine};

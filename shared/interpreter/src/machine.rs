@@ -40,6 +40,8 @@ pub struct Machine {
     /// recordings since then chain a Distributed Map's `MapStateExited` to `MapRunStarted`;
     /// older recordings (of definitions without them) chain it to `MapRunSucceeded`.
     pub(crate) exit_follows_map_run_start: bool,
+    /// Record each state's data-flow stages in its decisions (TestState's inspection).
+    pub(crate) inspect: bool,
 }
 
 impl Machine {
@@ -59,11 +61,19 @@ impl Machine {
             timeout_seconds: definition.timeout_seconds,
             limits: Limits::default(),
             exit_follows_map_run_start: modern,
+            inspect: false,
         })
     }
 
     pub fn from_json(definition: &Value) -> Result<Machine, LoadError> {
         Machine::new(&StateMachine::from_value(definition)?)
+    }
+
+    /// Makes every decision record the data-flow stages of the JSONPath states it runs
+    /// ([`crate::Decision::inspection`]); off by default, as it copies every stage's value.
+    pub fn with_inspection(mut self) -> Machine {
+        self.inspect = true;
+        self
     }
 
     /// Overrides the service limits (payload size, history length) for executions of this machine.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, HistoryEvent, Machine, Status,
-    TaskId, TimerId,
+    Command, Context, Decision, Event, Execution, ExecutionInfo, HistoryEvent, Inspected, Machine,
+    Status, TaskId, TimerId,
 };
 use serde_json::Value;
 
@@ -74,6 +74,8 @@ pub struct RunResult {
     /// Epoch milliseconds of the start and of the end (logical under virtual time).
     pub start_ms: i64,
     pub end_ms: i64,
+    /// The data-flow stages an inspecting machine recorded ([`Machine::with_inspection`]).
+    pub inspection: Vec<Inspected>,
 }
 
 impl RunResult {
@@ -136,6 +138,7 @@ pub fn run_observed(
         running: HashSet::new(),
         results: None,
         history: Vec::new(),
+        inspection: Vec::new(),
         finish: None,
     };
     if let Some(after) = options.stop_after_ms {
@@ -173,6 +176,7 @@ pub fn run_observed(
         error,
         cause,
         history: run.history,
+        inspection: run.inspection,
         start_ms,
         end_ms: run.now_ms,
     })
@@ -235,6 +239,7 @@ struct Loop<'a> {
     /// Where worker threads send task results; opened by the first task under real time.
     results: Option<(mpsc::Sender<TaskResult>, mpsc::Receiver<TaskResult>)>,
     history: Vec<HistoryEvent>,
+    inspection: Vec<Inspected>,
     finish: Option<Finish>,
 }
 
@@ -259,6 +264,7 @@ impl Loop<'_> {
         for event in &decision.history {
             observer(event);
         }
+        self.inspection.extend(decision.inspection);
         if self.history.is_empty() {
             // A run without tasks or timers is one decision: keep its history as it is.
             self.history = decision.history;

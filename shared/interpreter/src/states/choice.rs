@@ -15,6 +15,7 @@ impl Runner<'_> {
         let decided = (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
             let effective = self.input_path(tid, state, input)?;
+            self.inspect(tid, "afterInputPath", &effective);
             let mut next = None;
             let mut assign = state.assign.as_ref();
             for branch in branches {

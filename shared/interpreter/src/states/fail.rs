@@ -11,6 +11,8 @@ impl Runner<'_> {
             .thread(tid)
             .map(|t| t.input.clone())
             .unwrap_or(Value::Null);
+        // A Fail state has no InputPath: what AWS shows as after it is the input.
+        self.inspect(tid, "afterInputPath", &input);
         let resolve = |field: &FailField, name: &str| -> Result<Option<String>, Fault> {
             let value = match field {
                 FailField::None => return Ok(None),

@@ -453,6 +453,7 @@ impl Runner<'_> {
                 .map(|t| t.input.clone())
                 .unwrap_or(Value::Null),
         };
+        self.inspect(tid, "afterArguments", &arguments);
         let credentials = j
             .credentials
             .as_ref()

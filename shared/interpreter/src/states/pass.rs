@@ -11,20 +11,27 @@ impl Runner<'_> {
         result: Option<&Value>,
     ) -> Result<Value, Fault> {
         if let Some(result) = result {
+            self.inspect(tid, "result", result);
             return Ok(result.clone());
         }
         let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
         let Some(parameters) = &state.parameters else {
-            return self.input_path(tid, state, input);
+            let effective = self.input_path(tid, state, input)?;
+            self.inspect(tid, "afterInputPath", &effective);
+            self.inspect(tid, "afterParameters", &effective);
+            return Ok(effective);
         };
         let evaluate = |effective: &Value| {
-            self.eval(
+            self.inspect(tid, "afterInputPath", effective);
+            let parameters = self.eval(
                 tid,
                 effective,
                 state.uses_context,
                 ContextExtra::default(),
                 |s, e| parameters.evaluate(s, e),
-            )
+            )?;
+            self.inspect(tid, "afterParameters", &parameters);
+            Ok(parameters)
         };
         match state.input_path {
             IoPath::Whole => evaluate(input),
@@ -36,6 +43,7 @@ impl Runner<'_> {
     pub(crate) fn run_pass(&mut self, tid: ThreadId, state: &CState, result: Option<&Value>) {
         let produced = (|| {
             if let Some(result) = result {
+                self.inspect(tid, "result", result);
                 return Ok(result.clone());
             }
             let effective =
@@ -50,16 +58,19 @@ impl Runner<'_> {
                     let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
                     self.input_path(tid, state, input)?
                 };
-            match &state.parameters {
+            self.inspect(tid, "afterInputPath", &effective);
+            let parameters = match &state.parameters {
                 Some(t) => self.eval(
                     tid,
                     &effective,
                     state.uses_context,
                     ContextExtra::default(),
                     |s, e| t.evaluate(s, e),
-                ),
-                None => Ok(effective),
-            }
+                )?,
+                None => effective,
+            };
+            self.inspect(tid, "afterParameters", &parameters);
+            Ok(parameters)
         })();
         match produced {
             Ok(result) => self.complete(tid, result),

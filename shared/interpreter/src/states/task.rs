@@ -154,6 +154,7 @@ impl Runner<'_> {
         (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
             let effective = self.input_path(tid, state, input)?;
+            self.inspect(tid, "afterInputPath", &effective);
             let extra = ContextExtra {
                 task_token: token,
                 map_item: None,
@@ -164,6 +165,7 @@ impl Runner<'_> {
                 })?,
                 None => effective.clone(),
             };
+            self.inspect(tid, "afterParameters", &parameters);
             let credentials = match &spec.credentials {
                 Some(t) => {
                     Some(
