@@ -6,7 +6,8 @@
 //! ([`Machine::with_inspection`]), which become `inspectionData`. Limits, answered honestly
 //! rather than guessed: `Retry` is not tried (a retriable error is reported as RETRIABLE
 //! without waiting); a mocked Map or Parallel shows no Map-specific inspection fields; the
-//! request fields `context`, `variables` and `stateConfiguration` are refused as unsupported.
+//! request fields `variables` and `stateConfiguration` are refused as unsupported. A given
+//! `context` replaces the context object (`$$`) the run would build.
 
 use std::sync::Arc;
 
@@ -122,7 +123,7 @@ fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(
 /// Request fields Cairn's TestState does not implement yet: refused by name rather than
 /// ignored, since ignoring them would answer a different question than the one asked.
 fn check_supported(p: &Params<'_>) -> Result<(), ApiError> {
-    for field in ["context", "variables", "stateConfiguration"] {
+    for field in ["variables", "stateConfiguration"] {
         if p.get(field).is_some() {
             return Err(validation(format!(
                 "Cairn does not support the TestState field '{field}' yet"
@@ -313,6 +314,11 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     })?;
     if level != "INFO" {
         machine = machine.with_inspection();
+    }
+    if let Some(context) = p.opt_string("context")? {
+        let context = serde_json::from_str(context)
+            .map_err(|e| validation(format!("The context is not a valid JSON object: {e}")))?;
+        machine = machine.with_context_object(context);
     }
 
     let invoker: Arc<dyn TaskInvoker> = match mock {

@@ -11,44 +11,26 @@ use serde_json::Value;
 const REAL_LAMBDA: &str = "needs a real Lambda function (no mock given)";
 const TEST_STATE_CONTEXT: &str =
     "TestState context object: AWS shows an express execution ARN and no RedriveCount";
-const CONTEXT_PARAMETER: &str =
-    "the TestState 'context' field (a caller-supplied context object) is not supported yet";
+const RECORDED_DATES: &str =
+    "the recording replaced the given context's timestamps with the placeholder 'date'";
+const MOCKED_MAP_ITEMS: &str =
+    "a mocked Map does not evaluate ItemsPath, so AWS's 'must point to array' failure is not reproduced";
 const MOCKED_FANOUT_INSPECTION: &str =
     "inspectionData of a mocked Map/Parallel (afterItemsPath, maxConcurrency, toleratedFailure*) is not reproduced";
 
 /// Recordings this version does not reproduce yet, with the reason.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
-        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_context_object_edge_cases[EMPTY_OBJECTS]#test_state0",
-        CONTEXT_PARAMETER,
-    ),
-    (
-        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_context_object_edge_cases[EMPTY]#test_state0",
-        CONTEXT_PARAMETER,
-    ),
-    (
         "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_map_context_object[EXECUTION_INPUT_VALUES]#test_state0",
-        CONTEXT_PARAMETER,
+        MOCKED_MAP_ITEMS,
     ),
     (
         "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_map_context_object[EXECUTION_INPUT]#test_state0",
-        CONTEXT_PARAMETER,
+        MOCKED_MAP_ITEMS,
     ),
     (
         "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[ALL]#test_state0",
-        CONTEXT_PARAMETER,
-    ),
-    (
-        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[EXECUTION_INPUT_VALUES]#test_state0",
-        CONTEXT_PARAMETER,
-    ),
-    (
-        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[EXECUTION_INPUT]#test_state0",
-        CONTEXT_PARAMETER,
-    ),
-    (
-        "v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_wait_task_context_object#test_state0",
-        CONTEXT_PARAMETER,
+        RECORDED_DATES,
     ),
     (
         "v2/test_state/test_test_state_mock_scenarios.py::TestStateMockScenarios::test_base_parallel_state_mock_success[DEBUG]#test_state0",

@@ -657,6 +657,9 @@ impl<'a> Runner<'a> {
     }
 
     pub fn context_object(&self, tid: ThreadId, extra: ContextExtra<'_>) -> Value {
+        if let Some(context) = &self.machine.context_object {
+            return context.clone();
+        }
         let info = &self.exec.info;
         let (name, entered_ms, retry_count) = match (self.state_of(tid), self.thread(tid)) {
             // Only states that can retry carry a RetryCount.

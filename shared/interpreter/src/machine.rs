@@ -42,6 +42,9 @@ pub struct Machine {
     pub(crate) exit_follows_map_run_start: bool,
     /// Record each state's data-flow stages in its decisions (TestState's inspection).
     pub(crate) inspect: bool,
+    /// A caller-supplied context object that replaces the one built from the execution
+    /// (TestState's `context`).
+    pub(crate) context_object: Option<Value>,
 }
 
 impl Machine {
@@ -62,6 +65,7 @@ impl Machine {
             limits: Limits::default(),
             exit_follows_map_run_start: modern,
             inspect: false,
+            context_object: None,
         })
     }
 
@@ -73,6 +77,13 @@ impl Machine {
     /// ([`crate::Decision::inspection`]); off by default, as it copies every stage's value.
     pub fn with_inspection(mut self) -> Machine {
         self.inspect = true;
+        self
+    }
+
+    /// Makes `$$` (and `$states.context`) this value instead of the context object built
+    /// from the execution, as TestState does with a `context` it is given.
+    pub fn with_context_object(mut self, context: Value) -> Machine {
+        self.context_object = Some(context);
         self
     }
 
