@@ -6,8 +6,9 @@
 //! ([`Machine::with_inspection`]), which become `inspectionData`. Limits, answered honestly
 //! rather than guessed: `Retry` is not tried (a retriable error is reported as RETRIABLE
 //! without waiting); a mocked Map or Parallel shows no Map-specific inspection fields; the
-//! request fields `variables` and `stateConfiguration` are refused as unsupported. A given
-//! `context` replaces the context object (`$$`) the run would build.
+//! request field `stateConfiguration` is refused as unsupported. A given `context` replaces
+//! the context object (`$$`) the run would build; given `variables` are assigned before the
+//! state runs.
 
 use std::sync::Arc;
 
@@ -123,7 +124,7 @@ fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(
 /// Request fields Cairn's TestState does not implement yet: refused by name rather than
 /// ignored, since ignoring them would answer a different question than the one asked.
 fn check_supported(p: &Params<'_>) -> Result<(), ApiError> {
-    for field in ["variables", "stateConfiguration"] {
+    for field in ["stateConfiguration"] {
         if p.get(field).is_some() {
             return Err(validation(format!(
                 "Cairn does not support the TestState field '{field}' yet"
@@ -320,6 +321,20 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             .map_err(|e| validation(format!("The context is not a valid JSON object: {e}")))?;
         machine = machine.with_context_object(context);
     }
+    let variables = match p.opt_string("variables")? {
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(variables)) => variables,
+            _ => {
+                return Err(validation(
+                    "The variables must be a JSON object of variable names and values",
+                ))
+            }
+        },
+        None => Map::new(),
+    };
+    if !variables.is_empty() {
+        machine = machine.with_variables(variables.clone());
+    }
 
     let invoker: Arc<dyn TaskInvoker> = match mock {
         Some(mock) => Arc::new(mock),
@@ -356,13 +371,22 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     };
     let result = cairn_runtime::run_to_completion(&machine, input, invoker, &options)
         .map_err(|e| ApiError::internal(format!("the state could not run: {e}")))?;
-    Ok(answer(
+    let mut answer = answer(
         &name,
         &result,
         retriers.as_ref(),
         input_text,
         level != "INFO",
-    ))
+    );
+    if let (false, Some(Value::Object(data))) =
+        (variables.is_empty(), answer.get_mut("inspectionData"))
+    {
+        data.insert(
+            "variables".into(),
+            serde_json::to_string(&variables).unwrap_or_default().into(),
+        );
+    }
+    Ok(answer)
 }
 
 fn state_name(event: &HistoryEvent) -> Option<&str> {

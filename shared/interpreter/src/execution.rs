@@ -240,9 +240,9 @@ impl Execution {
             );
         }
         // AWS numbers the first state's events as following event 0, not ExecutionStarted.
-        run.exec
-            .threads
-            .insert(ROOT, Box::new(Thread::new(None, machine.start, input, 0)));
+        let mut root = Thread::new(None, machine.start, input, 0);
+        root.vars.clone_from(&machine.initial_variables);
+        run.exec.threads.insert(ROOT, Box::new(root));
         run.work.push_back(Work::Run(ROOT));
         run.drain();
         let decision = run.finish();

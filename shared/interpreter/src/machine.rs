@@ -45,6 +45,8 @@ pub struct Machine {
     /// A caller-supplied context object that replaces the one built from the execution
     /// (TestState's `context`).
     pub(crate) context_object: Option<Value>,
+    /// Variables the execution starts with (TestState's `variables`).
+    pub(crate) initial_variables: Map<String, Value>,
 }
 
 impl Machine {
@@ -66,6 +68,7 @@ impl Machine {
             exit_follows_map_run_start: modern,
             inspect: false,
             context_object: None,
+            initial_variables: Map::new(),
         })
     }
 
@@ -84,6 +87,13 @@ impl Machine {
     /// from the execution, as TestState does with a `context` it is given.
     pub fn with_context_object(mut self, context: Value) -> Machine {
         self.context_object = Some(context);
+        self
+    }
+
+    /// Starts every execution with these variables assigned at the top level, as TestState
+    /// does with the `variables` it is given.
+    pub fn with_variables(mut self, variables: Map<String, Value>) -> Machine {
+        self.initial_variables = variables;
         self
     }
 
