@@ -226,6 +226,22 @@ impl Tally {
     }
 }
 
+/// Runs `each` on every recording with an API in the recordings' account, then checks the
+/// tally against the known-failures list named `list`.
+fn replay(what: &str, list: &str, mut each: impl FnMut(&Api, &str, &Value, &mut Tally)) {
+    let Some(cases) = recorded_cases() else {
+        eprintln!("skipped: the conformance corpus is not beside the checkout");
+        return;
+    };
+    let api = recording_api();
+    let mut tally = Tally::default();
+    for (text, case) in &cases {
+        each(&api, text, case, &mut tally);
+    }
+    api.shutdown();
+    tally.finish(what, list);
+}
+
 /// An API in the account the recordings were made in.
 fn recording_api() -> Api {
     Api::new(
@@ -239,61 +255,57 @@ fn recording_api() -> Api {
 
 #[test]
 fn recorded_test_state_answers() {
-    let Some(cases) = recorded_cases() else {
-        eprintln!("skipped: the conformance corpus is not beside the checkout");
-        return;
-    };
-    let api = recording_api();
-    let mut tally = Tally::default();
-    for (text, case) in cases {
-        let request = &case["request"];
-        if case["expected_raised"] == true
-            || !case["definition"].is_object()
-            || text.contains("<stub:")
-            || request.get("stateConfiguration").is_some()
-        {
-            tally.skipped += 1;
-            continue;
-        }
-        let mut request = request.clone();
-        request["definition"] = Value::from(case["definition"].to_string());
-        let expected = &case["expected_response"];
-        let id = case["id"].as_str().unwrap_or_default().to_string();
-        let outcome = api.handle("TestState", request);
-        let ok = match &outcome {
-            Ok(answer) => {
-                let output = answer
-                    .get("output")
-                    .and_then(Value::as_str)
-                    .and_then(|t| serde_json::from_str::<Value>(t).ok());
-                let expected_output = expected.get("output").map(|o| match o {
-                    Value::String(text) => serde_json::from_str(text).unwrap_or(o.clone()),
-                    other => other.clone(),
-                });
-                let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
-                field(expected, "status") == field(answer, "status")
-                    && field(expected, "nextState") == field(answer, "nextState")
-                    && field(expected, "error") == field(answer, "error")
-                    && same(&field(expected, "cause"), &field(answer, "cause"))
-                    && match (&expected_output, &output) {
-                        (Some(e), Some(a)) => same(e, a),
-                        (None, None) => true,
-                        _ => false,
-                    }
-                    && same(
-                        &decoded(&field(expected, "inspectionData")),
-                        &decoded(&field(answer, "inspectionData")),
-                    )
+    replay(
+        "test_state answers",
+        "KNOWN_FAILURES",
+        |api, text, case, tally| {
+            let request = &case["request"];
+            if case["expected_raised"] == true
+                || !case["definition"].is_object()
+                || text.contains("<stub:")
+                || request.get("stateConfiguration").is_some()
+            {
+                tally.skipped += 1;
+                return;
             }
-            Err(_) => false,
-        };
-        let known = KNOWN_FAILURES.iter().any(|(known, _)| *known == id);
-        tally.record(id, ok, known, || {
-            format!("expected {expected}\n   got {outcome:?}")
-        });
-    }
-    api.shutdown();
-    tally.finish("test_state answers", "KNOWN_FAILURES");
+            let mut request = request.clone();
+            request["definition"] = Value::from(case["definition"].to_string());
+            let expected = &case["expected_response"];
+            let id = case["id"].as_str().unwrap_or_default().to_string();
+            let outcome = api.handle("TestState", request);
+            let ok = match &outcome {
+                Ok(answer) => {
+                    let output = answer
+                        .get("output")
+                        .and_then(Value::as_str)
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok());
+                    let expected_output = expected.get("output").map(|o| match o {
+                        Value::String(text) => serde_json::from_str(text).unwrap_or(o.clone()),
+                        other => other.clone(),
+                    });
+                    let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+                    field(expected, "status") == field(answer, "status")
+                        && field(expected, "nextState") == field(answer, "nextState")
+                        && field(expected, "error") == field(answer, "error")
+                        && same(&field(expected, "cause"), &field(answer, "cause"))
+                        && match (&expected_output, &output) {
+                            (Some(e), Some(a)) => same(e, a),
+                            (None, None) => true,
+                            _ => false,
+                        }
+                        && same(
+                            &decoded(&field(expected, "inspectionData")),
+                            &decoded(&field(answer, "inspectionData")),
+                        )
+                }
+                Err(_) => false,
+            };
+            let known = KNOWN_FAILURES.iter().any(|(known, _)| *known == id);
+            tally.record(id, ok, known, || {
+                format!("expected {expected}\n   got {outcome:?}")
+            });
+        },
+    );
 }
 
 /// Why the mock-result validations are not reproduced: AWS checks a mocked result against
@@ -388,42 +400,38 @@ const KNOWN_REJECTION_FAILURES: &[(&str, &str)] = &[
 /// The recordings where AWS rejected the TestState request: same error code, same message.
 #[test]
 fn recorded_test_state_rejections() {
-    let Some(cases) = recorded_cases() else {
-        eprintln!("skipped: the conformance corpus is not beside the checkout");
-        return;
-    };
-    let api = recording_api();
-    let mut tally = Tally::default();
-    for (text, case) in cases {
-        if case["expected_raised"] != true || !case["definition"].is_object() {
-            continue;
-        }
-        if text.contains("<stub:") {
-            tally.skipped += 1;
-            continue;
-        }
-        let mut request = case["request"].clone();
-        request["definition"] = Value::from(case["definition"].to_string());
-        let expected = &case["expected_response"];
-        let id = case["id"].as_str().unwrap_or_default().to_string();
-        let outcome = api.handle("TestState", request);
-        let ok = match &outcome {
-            Err(error) => {
-                Some(error.error_type.as_str()) == expected["Error"]["Code"].as_str()
-                    && Some(error.message.as_str()) == expected["Error"]["Message"].as_str()
+    replay(
+        "test_state rejections",
+        "KNOWN_REJECTION_FAILURES",
+        |api, text, case, tally| {
+            if case["expected_raised"] != true || !case["definition"].is_object() {
+                return;
             }
-            Ok(_) => false,
-        };
-        let known = KNOWN_REJECTION_FAILURES
-            .iter()
-            .any(|(known, _)| *known == id);
-        tally.record(id, ok, known, || {
-            format!(
-                "expected {} {}\n   got {outcome:?}",
-                expected["Error"]["Code"], expected["Error"]["Message"]
-            )
-        });
-    }
-    api.shutdown();
-    tally.finish("test_state rejections", "KNOWN_REJECTION_FAILURES");
+            if text.contains("<stub:") {
+                tally.skipped += 1;
+                return;
+            }
+            let mut request = case["request"].clone();
+            request["definition"] = Value::from(case["definition"].to_string());
+            let expected = &case["expected_response"];
+            let id = case["id"].as_str().unwrap_or_default().to_string();
+            let outcome = api.handle("TestState", request);
+            let ok = match &outcome {
+                Err(error) => {
+                    Some(error.error_type.as_str()) == expected["Error"]["Code"].as_str()
+                        && Some(error.message.as_str()) == expected["Error"]["Message"].as_str()
+                }
+                Ok(_) => false,
+            };
+            let known = KNOWN_REJECTION_FAILURES
+                .iter()
+                .any(|(known, _)| *known == id);
+            tally.record(id, ok, known, || {
+                format!(
+                    "expected {} {}\n   got {outcome:?}",
+                    expected["Error"]["Code"], expected["Error"]["Message"]
+                )
+            });
+        },
+    );
 }
