@@ -244,7 +244,7 @@ fn execution_info(args: &Args, seed: u64) -> ExecutionInfo {
         role_arn: format!("arn:aws:iam::{account}:role/cairn-run"),
         start_time_ms: 0,
         machine_type,
-        redrive_count: 0,
+        redrive_count: Some(0),
     }
 }
 

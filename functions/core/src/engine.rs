@@ -192,7 +192,7 @@ impl Engine {
             role_arn: doc("roleArn"),
             start_time_ms: now,
             machine_type: MachineType::Standard,
-            redrive_count: 0,
+            redrive_count: Some(0),
         };
         let ctx = Context {
             now_ms: now,

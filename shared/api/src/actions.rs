@@ -461,7 +461,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         } else {
             MachineType::Standard
         },
-        redrive_count: 0,
+        redrive_count: Some(0),
     };
     Ok(StartRequest {
         machine,
@@ -522,12 +522,12 @@ fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     let arn = request.info.execution_arn.clone();
     let machine_arn = request.machine.arn.clone();
     let definition = doc_str(&request.machine, "definition").to_string();
-    let result = driver.run_express(
-        &definition,
-        request.info,
-        request.input,
-        &request.input_text,
-    )?;
+    let info = ExecutionInfo {
+        // A synchronous Express execution's context object has no RedriveCount.
+        redrive_count: None,
+        ..request.info
+    };
+    let result = driver.run_express(&definition, info, request.input, &request.input_text)?;
     let status = match result.status {
         cairn_interpreter::Status::Succeeded => "SUCCEEDED",
         cairn_interpreter::Status::TimedOut => "TIMED_OUT",

@@ -20,8 +20,9 @@ use crate::driver::Driver;
 use crate::params::Params;
 use crate::ApiError;
 
-/// The name the state runs under when the definition is a lone state.
-const LONE_STATE: &str = "TestState";
+/// The name the state runs under when the definition is a lone state (AWS's name for it in
+/// validation locations and in `$$.State.Name`).
+const LONE_STATE: &str = "StateName";
 
 struct Mock {
     result: Result<Value, TaskFailure>,
@@ -296,8 +297,16 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         state = mocked_fanout(state);
     }
     let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
+    // AWS runs the state on its own under the name `StateName` (what `$$.State.Name` shows),
+    // whatever it is called in the machine; where it goes next are stand-ins.
+    let targets = targets(&state);
+    let name = if targets.iter().any(|t| t == LONE_STATE) {
+        name
+    } else {
+        LONE_STATE.to_string()
+    };
     let mut states = Map::new();
-    for target in targets(&state) {
+    for target in targets {
         if target != name {
             states.insert(target, json!({"Type": "Succeed"}));
         }
@@ -342,14 +351,15 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     };
     let config = &driver.config;
     let now = driver.now_ms();
+    // AWS runs the state as a synchronous Express execution: an `express:` ARN named by a
+    // UUID, and no RedriveCount in the context object.
+    let execution_name = crate::actions::uuid(driver);
     let info = ExecutionInfo {
         execution_arn: format!(
-            "arn:aws:states:{}:{}:execution:TestStateMachine:{}",
-            config.region,
-            config.account,
-            crate::actions::uuid(driver)
+            "arn:aws:states:{}:{}:express:TestStateMachine:{execution_name}",
+            config.region, config.account,
         ),
-        name: "TestState".into(),
+        name: execution_name,
         state_machine_arn: format!(
             "arn:aws:states:{}:{}:stateMachine:TestStateMachine",
             config.region, config.account
@@ -357,8 +367,8 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         state_machine_name: "TestStateMachine".into(),
         role_arn: p.opt_string("roleArn")?.unwrap_or_default().to_string(),
         start_time_ms: now,
-        machine_type: MachineType::Standard,
-        redrive_count: 0,
+        machine_type: MachineType::Express,
+        redrive_count: None,
     };
     let options = RunOptions {
         info,

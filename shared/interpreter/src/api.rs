@@ -27,9 +27,10 @@ pub struct ExecutionInfo {
     /// Epoch milliseconds of StartExecution.
     pub start_time_ms: i64,
     pub machine_type: MachineType,
-    /// `$$.Execution.RedriveCount`.
+    /// `$$.Execution.RedriveCount`; `None` where AWS shows none: synchronous Express
+    /// executions and TestState.
     #[serde(default)]
-    pub redrive_count: u32,
+    pub redrive_count: Option<u32>,
 }
 
 /// Everything outside the decider's purity: the time of the event and entropy.

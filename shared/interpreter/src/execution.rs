@@ -682,8 +682,16 @@ impl<'a> Runner<'a> {
             Value::String(crate::time::format_timestamp(info.start_time_ms)),
         );
         execution.insert("Name".into(), text(&info.name));
-        execution.insert("RoleArn".into(), text(&info.role_arn));
-        execution.insert("RedriveCount".into(), info.redrive_count.into());
+        // Null where the execution has no role (TestState called without roleArn).
+        let role = if info.role_arn.is_empty() {
+            Value::Null
+        } else {
+            text(&info.role_arn)
+        };
+        execution.insert("RoleArn".into(), role);
+        if let Some(count) = info.redrive_count {
+            execution.insert("RedriveCount".into(), count.into());
+        }
         let mut ctx = json!({
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": {
@@ -1174,21 +1182,18 @@ impl<'a> Runner<'a> {
         if let Some(t) = self.thread_mut(tid) {
             t.phase = Phase::Idle;
         }
-        if let Some(catcher) = state
+        if let Some((catch_index, catcher)) = state
             .catch
             .iter()
-            .find(|c| crate::retry::error_matches(&c.errors, &error, in_task))
+            .enumerate()
+            .find(|(_, c)| crate::retry::error_matches(&c.errors, &error, in_task))
         {
+            self.inspect(tid, "errorDetails", &json!({"catchIndex": catch_index}));
             let error_output = fault.to_output();
             if let Some(j) = &state.jsonata {
-                let index = state
-                    .catch
-                    .iter()
-                    .position(|c| std::ptr::eq(c, catcher))
-                    .unwrap_or(0);
                 let (output_t, assign_t) = j
                     .catch
-                    .get(index)
+                    .get(catch_index)
                     .map(|(o, a)| (o.as_ref(), a.as_ref()))
                     .unwrap_or((None, None));
                 let finished = self.jsonata_finish(
