@@ -293,3 +293,124 @@ pub fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError>
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_interpreter::{Context, ExecutionInfo, Machine, MachineType};
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+
+    fn start(definition: Value) -> (Persisted, Decision) {
+        let machine = Machine::from_json(&definition).expect("definition");
+        let info = ExecutionInfo {
+            execution_arn: ARN.into(),
+            machine_type: MachineType::Standard,
+            redrive_count: Some(0),
+            ..ExecutionInfo::default()
+        };
+        let ctx = Context {
+            now_ms: 1_000,
+            seed: 7,
+        };
+        let (execution, decision) = Execution::start(&machine, json!({}), info, &ctx);
+        (Persisted::new(execution, definition.to_string()), decision)
+    }
+
+    #[test]
+    fn a_wait_becomes_an_open_timer_and_its_firing_closes_it() {
+        let (mut persisted, decision) = start(json!({
+            "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}
+        }));
+        let mut effects = Effects::default();
+        let planned = persisted.plan(&decision, 1_000, &mut effects);
+        let [Planned::Timer {
+            timer_id,
+            fire_at_ms,
+        }] = planned.as_slice()
+        else {
+            panic!("expected one timer, got {planned:?}");
+        };
+        assert_eq!(*fire_at_ms, 6_000);
+        assert_eq!(effects.timers_add.len(), 1);
+        assert_eq!(effects.timers_add[0].execution_arn, ARN);
+        let fired = Event::TimerFired {
+            timer_id: *timer_id,
+        };
+        assert!(persisted.still_open(&fired));
+
+        let mut effects = Effects::default();
+        persisted.prepare(&fired, &mut effects);
+        assert_eq!(effects.timers_remove.len(), 1);
+        assert!(
+            !persisted.still_open(&fired),
+            "a second delivery of the same timer is a duplicate"
+        );
+    }
+
+    #[test]
+    fn an_activity_task_is_queued_with_its_token_and_retired_when_it_ends() {
+        let activity = "arn:aws:states:us-east-1:123456789012:activity:work";
+        let (mut persisted, decision) = start(json!({
+            "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": activity, "End": true}}
+        }));
+        let mut effects = Effects::default();
+        let planned = persisted.plan(&decision, 1_000, &mut effects);
+        assert_eq!(planned, [Planned::ActivityQueued]);
+        assert_eq!(effects.activity_tasks_add.len(), 1);
+        assert_eq!(effects.activity_tasks_add[0].activity_arn, activity);
+        assert_eq!(effects.tokens_add.len(), 1);
+        let task_id = effects.tokens_add[0].task_id;
+        assert_eq!(persisted.tasks[&task_id].scheduled_ms, 1_000);
+
+        let started = Event::TaskStarted {
+            task_id,
+            worker_name: Some("w".into()),
+        };
+        assert!(persisted.still_open(&started));
+        persisted.prepare(&started, &mut Effects::default());
+        assert!(
+            !persisted.still_open(&started),
+            "a task starts once: a second claim is stale"
+        );
+
+        let mut effects = Effects::default();
+        persisted.prepare(
+            &Event::TaskSucceeded {
+                task_id,
+                output: json!({}),
+            },
+            &mut effects,
+        );
+        assert_eq!(effects.tokens_remove.len(), 1);
+        assert_eq!(effects.activity_tasks_remove.len(), 1);
+        assert!(persisted.tasks.is_empty());
+    }
+
+    #[test]
+    fn an_ended_execution_plans_no_work_and_keeps_its_output_in_the_record() {
+        let (mut persisted, decision) = start(json!({
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"x": 1}, "End": true}}
+        }));
+        let mut effects = Effects::default();
+        assert!(persisted.plan(&decision, 1_000, &mut effects).is_empty());
+        assert!(effects.is_empty());
+        let record = ExecutionRecord {
+            arn: ARN.into(),
+            state_machine_arn: String::new(),
+            name: "e".into(),
+            status: String::new(),
+            start_ms: 1_000,
+            stop_ms: None,
+            summary: Value::Null,
+            state: Vec::new(),
+        };
+        let record = persisted.record(record, "{}", 2_000).expect("record");
+        assert_eq!(record.status, "SUCCEEDED");
+        assert_eq!(record.stop_ms, Some(2_000));
+        assert_eq!(record.summary["output"], "{\"x\":1}");
+        assert_eq!(input_text(&record), "{}");
+        let back = Persisted::decode(&record).expect("decode");
+        assert_eq!(back.execution.output(), Some(&json!({"x": 1})));
+    }
+}
