@@ -438,10 +438,6 @@ fn answer(
                 .map(str::to_string),
         ))
     });
-    let task_result = span
-        .iter()
-        .find(|e| e.event_type.ends_with("Succeeded") && e.details.get("output").is_some())
-        .and_then(|e| e.details.get("output").cloned());
 
     let mut out = Map::new();
     let error_matches = |error: &str| {
@@ -521,14 +517,6 @@ fn answer(
             data.insert(
                 stage.stage.to_string(),
                 serde_json::to_string(&stage.value)
-                    .unwrap_or_default()
-                    .into(),
-            );
-        }
-        if let (false, Some(task_result)) = (data.contains_key("result"), task_result) {
-            data.insert(
-                "result".into(),
-                serde_json::to_string(&task_result)
                     .unwrap_or_default()
                     .into(),
             );
