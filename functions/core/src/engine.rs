@@ -15,10 +15,10 @@ use cairn_api::names::check_name;
 use cairn_api::persisted::{input_text, stored_history, OpenTask, Persisted, Planned};
 use cairn_api::ApiError;
 use cairn_interpreter::{
-    Command, Context, Event, Execution, ExecutionInfo, IntegrationPattern, Machine, MachineType,
-    ResourceKind, Status, TaskId,
+    Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
+    TaskId,
 };
-use cairn_runtime::{Clock, TaskInvoker, TaskRequest};
+use cairn_runtime::{task_event, Clock, TaskInvoker, TaskRequest};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::{json, Value};
 
@@ -425,31 +425,15 @@ impl Engine {
             return Ok(Applied::Missing);
         };
         let persisted = Persisted::decode(&record)?;
-        let Some(OpenTask {
-            command:
-                Command::InvokeTask {
-                    state_name,
-                    resource,
-                    kind,
-                    input,
-                    task_token,
-                    credentials,
-                    ..
-                },
-            ..
-        }) = persisted.tasks.get(&task_id).cloned()
-        else {
+        let Some(OpenTask { command, .. }) = persisted.tasks.get(&task_id).cloned() else {
             return Ok(Applied::Duplicate);
         };
-        let request = TaskRequest {
-            task_id,
-            state_name,
-            resource,
-            kind: kind.clone(),
-            input,
-            task_token,
-            credentials,
-            now_ms: self.now_ms(),
+        let Command::InvokeTask { kind, .. } = &command else {
+            return Ok(Applied::Duplicate);
+        };
+        let kind = kind.clone();
+        let Some(request) = TaskRequest::from_command(command, self.now_ms()) else {
+            return Ok(Applied::Duplicate);
         };
         let invoker = Arc::clone(&self.invoker);
         let outcome = tokio::task::spawn_blocking(move || invoker.invoke(&request))
@@ -458,22 +442,7 @@ impl Engine {
         if outcome.delay_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(outcome.delay_ms)).await;
         }
-        let waits_for_token = matches!(
-            kind,
-            ResourceKind::Service {
-                pattern: IntegrationPattern::WaitForTaskToken,
-                ..
-            }
-        );
-        let event = match outcome.result {
-            Ok(output) if waits_for_token => Event::TaskSubmitted { task_id, output },
-            Ok(output) => Event::TaskSucceeded { task_id, output },
-            Err(failure) => Event::TaskFailed {
-                task_id,
-                error: Some(failure.error),
-                cause: failure.cause,
-            },
-        };
+        let event = task_event(task_id, &kind, outcome.result);
         self.apply(arn, event).await
     }
 }

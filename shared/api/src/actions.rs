@@ -480,11 +480,14 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     if request.info.machine_type == MachineType::Express {
         // Asynchronous Express: in memory, not visible to Describe/History (unless
         // express_history keeps it); at least once when the server keeps a journal.
-        driver.start_express_async(ExpressJob {
-            definition,
-            info: request.info,
-            input_text: request.input_text,
-        })?;
+        driver.start_express_async(
+            ExpressJob {
+                definition,
+                info: request.info,
+                input_text: request.input_text,
+            },
+            request.input,
+        )?;
         return Ok(json!({"executionArn": arn, "startDate": timestamp(start)}));
     }
     match driver.start_standard(

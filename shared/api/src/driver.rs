@@ -10,10 +10,9 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use cairn_interpreter::{
-    Command, Context, Event, Execution, ExecutionInfo, IntegrationPattern, Machine, MachineType,
-    ResourceKind, Status,
+    Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
 };
-use cairn_runtime::{TaskRequest, TimeMode};
+use cairn_runtime::{task_event, TaskRequest, TimeMode};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
@@ -385,24 +384,15 @@ impl Driver {
     }
 
     fn run_task(&self, arn: &str, command: &Command, started: bool) {
-        let Command::InvokeTask {
-            task_id,
-            state_name,
-            resource,
-            kind,
-            input,
-            task_token,
-            credentials,
-            ..
-        } = command
-        else {
+        let Command::InvokeTask { task_id, kind, .. } = command else {
             return;
         };
+        let task_id = *task_id;
         if !started {
             match self.advance(
                 arn,
                 Event::TaskStarted {
-                    task_id: *task_id,
+                    task_id,
                     worker_name: None,
                 },
                 None,
@@ -415,42 +405,14 @@ impl Driver {
                 }
             }
         }
-        let request = TaskRequest {
-            task_id: *task_id,
-            state_name: state_name.clone(),
-            resource: resource.clone(),
-            kind: call_kind(kind),
-            input: input.clone(),
-            task_token: task_token.clone(),
-            credentials: credentials.clone(),
-            now_ms: self.now_ms(),
+        let Some(request) = TaskRequest::from_command(command.clone(), self.now_ms()) else {
+            return;
         };
         let outcome = self.config.invoker.invoke(&request);
         if outcome.delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
         }
-        let waits_for_token = matches!(
-            kind,
-            ResourceKind::Service {
-                pattern: IntegrationPattern::WaitForTaskToken,
-                ..
-            }
-        );
-        let event = match outcome.result {
-            Ok(output) if waits_for_token => Event::TaskSubmitted {
-                task_id: *task_id,
-                output,
-            },
-            Ok(output) => Event::TaskSucceeded {
-                task_id: *task_id,
-                output,
-            },
-            Err(failure) => Event::TaskFailed {
-                task_id: *task_id,
-                error: Some(failure.error),
-                cause: failure.cause,
-            },
-        };
+        let event = task_event(task_id, kind, outcome.result);
         self.background(arn, event, "task result");
     }
 
@@ -489,19 +451,24 @@ impl Driver {
 
     /// Starts an asynchronous Express execution on its own thread; with a journal, it is
     /// recorded before this returns and forgotten when it ends.
-    pub(crate) fn start_express_async(&self, job: ExpressJob) -> Result<(), ApiError> {
+    pub(crate) fn start_express_async(
+        &self,
+        job: ExpressJob,
+        input: Value,
+    ) -> Result<(), ApiError> {
         let journal = match &self.config.express_journal {
             Some(dir) => Some(write_journal(dir, &job).map_err(|e| {
                 ApiError::internal(format!("cannot journal the express execution: {e}"))
             })?),
             None => None,
         };
-        self.spawn_express(job, journal)
+        self.spawn_express(job, input, journal)
     }
 
     fn spawn_express(
         &self,
         job: ExpressJob,
+        input: Value,
         journal: Option<std::path::PathBuf>,
     ) -> Result<(), ApiError> {
         let Some(driver) = self.handle() else {
@@ -510,7 +477,6 @@ impl Driver {
         let spawned = std::thread::Builder::new()
             .name("cairn-express".into())
             .spawn(move || {
-                let input = serde_json::from_str(&job.input_text).unwrap_or(Value::Null);
                 match driver.run_express(&job.definition, job.info, input, &job.input_text) {
                     Ok(_) => {
                         if let Some(path) = journal {
@@ -539,11 +505,14 @@ impl Driver {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let job = std::fs::read(&path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<ExpressJob>(&bytes).ok());
+            // The journal keeps the input as its text (validated when the execution started).
+            let job = std::fs::read(&path).ok().and_then(|bytes| {
+                let job = serde_json::from_slice::<ExpressJob>(&bytes).ok()?;
+                let input = serde_json::from_str::<Value>(&job.input_text).ok()?;
+                Some((job, input))
+            });
             match job {
-                Some(job) => match self.spawn_express(job, Some(path.clone())) {
+                Some((job, input)) => match self.spawn_express(job, input, Some(path.clone())) {
                     Ok(()) => resumed += 1,
                     Err(error) => eprintln!("cairn: cannot resume {}: {error}", path.display()),
                 },
@@ -636,25 +605,4 @@ fn write_journal(dir: &std::path::Path, job: &ExpressJob) -> std::io::Result<std
     file.sync_all()?;
     std::fs::rename(&temporary, &path)?;
     Ok(path)
-}
-
-/// The call a `.waitForTaskToken` task makes is the plain action (the pattern only changes
-/// what the execution waits for), so invokers see `lambda:invoke`, not
-/// `lambda:invoke.waitForTaskToken`.
-fn call_kind(kind: &ResourceKind) -> ResourceKind {
-    match kind {
-        ResourceKind::Service {
-            service,
-            action,
-            pattern: IntegrationPattern::WaitForTaskToken,
-        } => ResourceKind::Service {
-            service: service.clone(),
-            action: action
-                .strip_suffix(".waitForTaskToken")
-                .unwrap_or(action)
-                .to_string(),
-            pattern: IntegrationPattern::RequestResponse,
-        },
-        other => other.clone(),
-    }
 }

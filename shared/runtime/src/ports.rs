@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn_interpreter::{ResourceKind, TaskId};
+use cairn_interpreter::{Command, Event, IntegrationPattern, ResourceKind, TaskId};
 use serde_json::Value;
 
 /// One Task invocation, as the decider asked for it.
@@ -20,6 +20,77 @@ pub struct TaskRequest {
     pub credentials: Option<Value>,
     /// Epoch milliseconds at which the task is started (logical time under virtual time).
     pub now_ms: i64,
+}
+
+impl TaskRequest {
+    /// The call an `InvokeTask` command asks for (`None` for any other command). A
+    /// `.waitForTaskToken` task calls the plain action (the pattern only changes what the
+    /// execution waits for), so invokers see `lambda:invoke`, not
+    /// `lambda:invoke.waitForTaskToken`.
+    pub fn from_command(command: Command, now_ms: i64) -> Option<TaskRequest> {
+        let Command::InvokeTask {
+            task_id,
+            state_name,
+            resource,
+            kind,
+            input,
+            task_token,
+            credentials,
+            ..
+        } = command
+        else {
+            return None;
+        };
+        let kind = match kind {
+            ResourceKind::Service {
+                service,
+                action,
+                pattern: IntegrationPattern::WaitForTaskToken,
+            } => ResourceKind::Service {
+                service,
+                action: action
+                    .strip_suffix(".waitForTaskToken")
+                    .map_or(action.clone(), str::to_string),
+                pattern: IntegrationPattern::RequestResponse,
+            },
+            other => other,
+        };
+        Some(TaskRequest {
+            task_id,
+            state_name,
+            resource,
+            kind,
+            input,
+            task_token,
+            credentials,
+            now_ms,
+        })
+    }
+}
+
+/// The event a finished task call is for the decider: for a `.waitForTaskToken` task the
+/// call only submitted the work (`TaskSubmitted`; the token brings the result later).
+pub fn task_event(
+    task_id: TaskId,
+    kind: &ResourceKind,
+    result: Result<Value, TaskFailure>,
+) -> Event {
+    let waits_for_token = matches!(
+        kind,
+        ResourceKind::Service {
+            pattern: IntegrationPattern::WaitForTaskToken,
+            ..
+        }
+    );
+    match result {
+        Ok(output) if waits_for_token => Event::TaskSubmitted { task_id, output },
+        Ok(output) => Event::TaskSucceeded { task_id, output },
+        Err(failure) => Event::TaskFailed {
+            task_id,
+            error: Some(failure.error),
+            cause: failure.cause,
+        },
+    }
 }
 
 /// A Task's failure as the state machine sees it: `error` and `cause` feed `Retry`/`Catch`.
@@ -105,5 +176,65 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
         i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn callback_task() -> Command {
+        Command::InvokeTask {
+            task_id: 3,
+            state_name: "Notify".into(),
+            resource: "arn:aws:states:::lambda:invoke.waitForTaskToken".into(),
+            kind: ResourceKind::Service {
+                service: "lambda".into(),
+                action: "invoke.waitForTaskToken".into(),
+                pattern: IntegrationPattern::WaitForTaskToken,
+            },
+            input: json!({"FunctionName": "f"}),
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            task_token: Some("token".into()),
+            credentials: None,
+        }
+    }
+
+    #[test]
+    fn a_callback_task_calls_the_plain_action_and_its_answer_only_submits() {
+        let request = TaskRequest::from_command(callback_task(), 42).expect("a task");
+        assert_eq!(
+            request.kind,
+            ResourceKind::Service {
+                service: "lambda".into(),
+                action: "invoke".into(),
+                pattern: IntegrationPattern::RequestResponse,
+            }
+        );
+        assert_eq!((request.task_id, request.now_ms), (3, 42));
+        let Command::InvokeTask { kind, .. } = callback_task() else {
+            unreachable!()
+        };
+        assert_eq!(
+            task_event(3, &kind, Ok(json!({"StatusCode": 200}))),
+            Event::TaskSubmitted {
+                task_id: 3,
+                output: json!({"StatusCode": 200})
+            }
+        );
+        assert_eq!(
+            task_event(3, &request.kind, Err(TaskFailure::new("E", "c"))),
+            Event::TaskFailed {
+                task_id: 3,
+                error: Some("E".into()),
+                cause: Some("c".into())
+            }
+        );
+        assert_eq!(
+            TaskRequest::from_command(Command::CancelTask { task_id: 3 }, 0),
+            None
+        );
     }
 }

@@ -274,27 +274,10 @@ impl Loop<'_> {
         let mut tasks = Vec::new();
         for command in decision.commands {
             match command {
-                Command::InvokeTask {
-                    task_id,
-                    state_name,
-                    resource,
-                    kind,
-                    input,
-                    task_token,
-                    credentials,
-                    ..
-                } => {
-                    let request = TaskRequest {
-                        task_id,
-                        state_name,
-                        resource,
-                        kind,
-                        input,
-                        task_token,
-                        credentials,
-                        now_ms: self.now_ms,
-                    };
-                    tasks.push(request);
+                command @ Command::InvokeTask { .. } => {
+                    if let Some(request) = TaskRequest::from_command(command, self.now_ms) {
+                        tasks.push(request);
+                    }
                 }
                 Command::StartTimer {
                     timer_id,
