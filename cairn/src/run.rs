@@ -68,6 +68,15 @@ pub struct Args {
     /// values again (default: from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Region in the ARNs of the execution (default: AWS_REGION, then AWS_DEFAULT_REGION,
+    /// then us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Account id in the ARNs of the execution.
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
@@ -96,7 +105,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         return rejected(format, "InvalidDefinition", &message);
     }
     let machine = match Machine::from_json(&definition) {
-        Ok(machine) => machine,
+        Ok(machine) => machine.with_limits(args.limits.limits()),
         Err(err) => {
             return rejected(
                 format,
@@ -112,13 +121,19 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let seed = args.seed.unwrap_or_else(clock_seed);
+    let region = args.region.clone().unwrap_or_else(|| {
+        std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".to_owned())
+    });
+    let info = execution_info(&args, &region, seed);
     let invoker: Arc<dyn TaskInvoker> = match &args.functions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let list: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
-            let functions = ScriptedLambda::from_json(&list)
+            let functions = ScriptedLambda::from_json(&list, &region, &args.account)
                 .with_context(|| path.display().to_string())?
                 .with_seed(seed);
             Arc::new(functions)
@@ -127,7 +142,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let options = RunOptions {
-        info: execution_info(&args, seed),
+        info,
         time: if args.virtual_time {
             TimeMode::Virtual
         } else {
@@ -212,11 +227,8 @@ fn rejected(format: Format, error: &str, message: &str) -> anyhow::Result<ExitCo
     Ok(ExitCode::FAILURE)
 }
 
-fn execution_info(args: &Args, seed: u64) -> ExecutionInfo {
-    let region = std::env::var("AWS_REGION")
-        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|_| "us-east-1".to_owned());
-    let account = "123456789012";
+fn execution_info(args: &Args, region: &str, seed: u64) -> ExecutionInfo {
+    let account = &args.account;
     let machine_name = machine_name(&args.file);
     let name = args
         .name

@@ -48,6 +48,8 @@ pub struct Args {
     /// GetExecutionHistory show them (AWS keeps none; 0 behaves as AWS).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub express_history: usize,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
@@ -58,7 +60,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             let list: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
             Arc::new(
-                ScriptedLambda::from_json(&list)
+                ScriptedLambda::from_json(&list, &args.region, &args.account)
                     .with_context(|| format!("in {}", path.display()))?,
             )
         }
@@ -74,6 +76,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         express_history: args.express_history,
         token_key,
         express_journal: Some(args.data.join("express-journal")),
+        limits: args.limits.limits(),
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);

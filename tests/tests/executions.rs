@@ -209,11 +209,8 @@ fn judge(case: &Value) -> Verdict {
     if !unmocked.is_empty() {
         return Verdict::skipped(format!("needs services: {}", unmocked.join(", ")));
     }
-    let functions = case
-        .get("lambda_functions")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
-    let invoker: Arc<dyn TaskInvoker> = match ScriptedLambda::from_json(&functions) {
+    let functions = playable_functions(case);
+    let invoker: Arc<dyn TaskInvoker> = match corpus_lambda(&functions) {
         Ok(functions) => Arc::new(functions),
         Err(err) => return Verdict::skipped(format!("lambda functions not playable: {err}")),
     };
@@ -233,7 +230,7 @@ fn judge(case: &Value) -> Verdict {
 
     // The determinism check: the same run, persisted and resumed between every two events.
     // A fresh invoker, so its request ids start over as the first run's did.
-    let invoker: Arc<dyn TaskInvoker> = match ScriptedLambda::from_json(&functions) {
+    let invoker: Arc<dyn TaskInvoker> = match corpus_lambda(&functions) {
         Ok(functions) => Arc::new(functions),
         Err(err) => return Verdict::failed(format!("lambda functions not playable: {err}")),
     };
@@ -271,6 +268,42 @@ fn first_difference(a: &RunResult, b: &RunResult) -> String {
         "result differs: {:?}/{:?}/{:?} vs {:?}/{:?}/{:?}",
         a.status, a.error, a.output, b.status, b.error, b.output
     )
+}
+
+/// The recordings' functions live in the corpus's account and region.
+fn corpus_lambda(functions: &Value) -> Result<ScriptedLambda, cairn_runtime::ScriptError> {
+    ScriptedLambda::from_json(functions, "us-east-1", "111111111111")
+}
+
+/// A case's `lambda_functions`, each completed with what its handler file is known to do
+/// (tests/fixtures/lambda-handlers.json) where the description alone would mislead.
+fn playable_functions(case: &Value) -> Value {
+    static HANDLERS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let handlers = HANDLERS.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/lambda-handlers.json");
+        let text = std::fs::read_to_string(path).expect("tests/fixtures/lambda-handlers.json");
+        serde_json::from_str(&text).expect("lambda-handlers.json is JSON")
+    });
+    let mut functions = case
+        .get("lambda_functions")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    for function in functions.as_array_mut().into_iter().flatten() {
+        let file = function
+            .get("handler_file")
+            .and_then(Value::as_str)
+            .and_then(|path| path.rsplit('/').next())
+            .unwrap_or_default();
+        if let (Some(known), Some(function)) = (
+            handlers.get(file).and_then(Value::as_object),
+            function.as_object_mut(),
+        ) {
+            for (key, value) in known.iter().filter(|(k, _)| !k.starts_with('_')) {
+                function.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    functions
 }
 
 fn run_options(case: &Value) -> RunOptions {

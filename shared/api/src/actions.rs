@@ -391,7 +391,7 @@ fn validate_definition(p: &Params<'_>) -> Result<Value, ApiError> {
 }
 
 /// The execution input: JSON text, `{}` when absent.
-fn execution_input(p: &Params<'_>) -> Result<(String, Value), ApiError> {
+fn execution_input(p: &Params<'_>, max_bytes: usize) -> Result<(String, Value), ApiError> {
     let text = p.opt_string("input")?.unwrap_or("{}");
     if text.trim().is_empty() {
         return Err(ApiError::new(
@@ -405,10 +405,12 @@ fn execution_input(p: &Params<'_>) -> Result<(String, Value), ApiError> {
             format!("Invalid State Machine Execution Input: '{e}'"),
         )
     })?;
-    if text.len() > 256 * 1024 {
+    if text.len() > max_bytes {
         return Err(ApiError::new(
             "InvalidExecutionInput",
-            "Invalid State Machine Execution Input: 'The input exceeds the maximum size of 262144 bytes'",
+            format!(
+                "Invalid State Machine Execution Input: 'The input exceeds the maximum size of {max_bytes} bytes'"
+            ),
         ));
     }
     Ok((text.to_string(), value))
@@ -431,7 +433,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         }
         None => uuid(driver),
     };
-    let (input_text, input) = execution_input(p)?;
+    let (input_text, input) = execution_input(p, driver.config.limits.max_payload_bytes)?;
     let (machine, _) = get_machine(driver, machine_arn)?;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;

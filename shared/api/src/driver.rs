@@ -150,7 +150,8 @@ impl Driver {
             .map_err(|e| ApiError::internal(format!("stored definition is not JSON: {e}")))?;
         let machine = Arc::new(
             Machine::from_json(&value)
-                .map_err(|e| ApiError::internal(format!("the definition cannot be run: {e}")))?,
+                .map_err(|e| ApiError::internal(format!("the definition cannot be run: {e}")))?
+                .with_limits(self.config.limits),
         );
         if let Ok(mut cache) = self.machines.lock() {
             cache.insert(definition.to_string(), Arc::clone(&machine));

@@ -51,6 +51,8 @@ pub struct Config {
     /// restart runs the ones a crash interrupted again (AWS: at least once). `None` keeps
     /// them in memory only: lost with the process.
     pub express_journal: Option<std::path::PathBuf>,
+    /// The quotas executions run under (AWS's by default; larger values are beyond AWS).
+    pub limits: cairn_interpreter::Limits,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             express_history: 0,
             token_key: default_token_key(),
             express_journal: None,
+            limits: cairn_interpreter::Limits::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ fn main() {
     let limits = Limits {
         max_payload_bytes: usize::MAX / 2,
         max_history_events: u64::MAX,
+        ..Limits::default()
     };
     let chain = Machine::from_json(&json!({"StartAt": "P0", "States": Value::Object(states)}))
         .unwrap()

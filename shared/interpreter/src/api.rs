@@ -218,6 +218,12 @@ pub struct Decision {
     /// [`crate::Machine::with_inspection`] (TestState's `inspectionData`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inspection: Vec<Inspected>,
+    /// Set when the execution state did not fit its definition or the event (a thread at a
+    /// state the machine lacks, a task or timer whose thread is not waiting on it): a
+    /// corrupted or mismatched state, which fails the execution with `States.Runtime`
+    /// instead of being skipped. Shells should log it: it is never the workflow's fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nondeterminism: Option<String>,
 }
 
 /// One stage of a state's input/output processing, as TestState's `inspectionData` names
@@ -229,14 +235,26 @@ pub struct Inspected {
     pub value: Value,
 }
 
-/// Service limits the decider enforces; configurable per Machine and per Execution.
+/// Service limits the decider enforces; configurable per Machine and per Execution. The
+/// defaults are AWS's quotas; shells let users raise them ("beyond AWS").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Largest state input/output or execution input/output, in bytes of JSON text
     /// (`States.DataLimitExceeded` beyond it). AWS: 256 KiB.
     pub max_payload_bytes: usize,
-    /// Most history events of one execution (`States.Runtime` beyond it). AWS: 25,000.
+    /// Most history events of one Standard execution (`States.Runtime` beyond it). AWS:
+    /// 25,000. Express executions keep no history in AWS, so none applies to them.
     pub max_history_events: u64,
+    /// Iterations an inline Map runs at once, whatever its MaxConcurrency says. AWS: 40.
+    #[serde(default = "default_inline_map_concurrency")]
+    pub max_inline_map_concurrency: usize,
+}
+
+/// AWS runs at most 40 iterations of an inline Map at a time.
+pub const AWS_INLINE_MAP_CONCURRENCY: usize = 40;
+
+fn default_inline_map_concurrency() -> usize {
+    AWS_INLINE_MAP_CONCURRENCY
 }
 
 impl Default for Limits {
@@ -244,6 +262,7 @@ impl Default for Limits {
         Limits {
             max_payload_bytes: 256 * 1024,
             max_history_events: 25_000,
+            max_inline_map_concurrency: AWS_INLINE_MAP_CONCURRENCY,
         }
     }
 }

@@ -16,7 +16,8 @@
 //! - a retried Task's next `*Scheduled` follows its `*Failed` event (backoff leaves no event).
 
 use crate::api::{
-    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits, Status, TaskId, TimerId,
+    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits, MachineType, Status,
+    TaskId, TimerId,
 };
 use crate::flow::{self, Scope, SeededEntropy};
 use crate::history::details;
@@ -169,6 +170,31 @@ pub(crate) enum TimerFor {
     Execution,
 }
 
+impl TimerFor {
+    /// The thread that waits on the timer (none for the execution's own timeout).
+    fn thread(&self) -> Option<ThreadId> {
+        match *self {
+            TimerFor::Wait(tid)
+            | TimerFor::Backoff(tid)
+            | TimerFor::TaskTimeout(tid)
+            | TimerFor::Heartbeat(tid) => Some(tid),
+            TimerFor::Execution => None,
+        }
+    }
+}
+
+impl Phase {
+    fn holds_timer(&self, timer_id: TimerId) -> bool {
+        match self {
+            Phase::Wait { timer, .. } | Phase::Backoff { timer } => *timer == timer_id,
+            Phase::Task(wait) => {
+                wait.timeout_timer == Some(timer_id) || wait.heartbeat_timer == Some(timer_id)
+            }
+            Phase::Idle | Phase::Fanout(_) | Phase::Reading(_) => false,
+        }
+    }
+}
+
 /// Everything needed to resume an execution. Persist it between any two events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
@@ -257,6 +283,7 @@ impl Execution {
         }
         let mut run = Runner::new(self, machine, ctx);
         run.apply(event);
+        run.fail_if_nondeterministic();
         run.drain();
         run.finish()
     }
@@ -370,6 +397,9 @@ pub(crate) struct Runner<'a> {
     pub entropy_counter: Cell<u64>,
     /// Data-flow stages recorded for an inspecting machine (filled from `&self` paths).
     pub inspected: std::cell::RefCell<Vec<crate::api::Inspected>>,
+    /// The first inconsistency found between the execution state and its machine or event
+    /// (found from `&self` paths too); it fails the execution once the current work ends.
+    pub nondeterminism: std::cell::RefCell<Option<String>>,
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
@@ -470,6 +500,7 @@ impl<'a> Runner<'a> {
             work: VecDeque::new(),
             entropy_counter: Cell::new(0),
             inspected: std::cell::RefCell::new(Vec::new()),
+            nondeterminism: std::cell::RefCell::new(None),
         }
     }
 
@@ -477,7 +508,35 @@ impl<'a> Runner<'a> {
     fn finish(self) -> Decision {
         let mut decision = self.out;
         decision.inspection = self.inspected.into_inner();
+        decision.nondeterminism = self.nondeterminism.into_inner();
         decision
+    }
+
+    /// Records that the execution state contradicts its machine or the event, as temporal's
+    /// nondeterminism error does: skipping it would leave a thread stuck forever, unseen.
+    pub fn nondeterministic(&self, what: impl FnOnce() -> String) {
+        let mut slot = self.nondeterminism.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(what());
+        }
+    }
+
+    /// Ends a running execution whose state was found inconsistent.
+    fn fail_if_nondeterministic(&mut self) {
+        if self.exec.status != Status::Running {
+            return;
+        }
+        let Some(what) = self.nondeterminism.borrow().clone() else {
+            return;
+        };
+        self.work.clear();
+        self.finish_execution(Err(Fault::new(
+            "States.Runtime",
+            format!(
+                "Internal error: the execution state does not match its state machine \
+                 definition ({what}). The execution cannot continue."
+            ),
+        )));
     }
 
     /// Records a data-flow stage of the thread's current state, for an inspecting machine.
@@ -558,13 +617,17 @@ impl<'a> Runner<'a> {
     /// Makes room for `events` more history events at once (a Map's iterations), so the
     /// history does not grow by doubling and copying; never beyond the history limit.
     pub fn reserve_history(&mut self, events: usize) {
-        let left = self
-            .exec
-            .limits
-            .max_history_events
-            .saturating_sub(self.exec.event_count);
+        let left = self.history_limit().saturating_sub(self.exec.event_count);
         let events = events.min(usize::try_from(left).unwrap_or(usize::MAX));
         self.out.history.reserve(events);
+    }
+
+    /// The history length at which the execution fails: only Standard executions have one.
+    fn history_limit(&self) -> u64 {
+        match self.exec.info.machine_type {
+            MachineType::Standard => self.exec.limits.max_history_events,
+            MachineType::Express => u64::MAX,
+        }
     }
 
     pub fn silent(&self, tid: ThreadId) -> bool {
@@ -579,12 +642,23 @@ impl<'a> Runner<'a> {
         self.exec.threads.get_mut(&tid).map(|t| &mut **t)
     }
 
+    /// The state a thread is at. A thread that no longer exists has ended or was aborted
+    /// earlier in this decision (its queued work is then moot); a thread at a state the
+    /// machine lacks is nondeterminism.
     pub fn state_of(&self, tid: ThreadId) -> Option<&'a CState> {
         let machine: &'a Machine = self.machine;
-        self.exec
-            .threads
-            .get(&tid)
-            .and_then(|t| machine.state(t.state))
+        let thread = self.exec.threads.get(&tid)?;
+        let state = machine.state(thread.state);
+        if state.is_none() {
+            self.nondeterministic(|| {
+                format!(
+                    "thread {tid} is at state #{} but the definition has {} states",
+                    thread.state,
+                    machine.states.len()
+                )
+            });
+        }
+        state
     }
 
     // ----- commands -----
@@ -807,10 +881,10 @@ impl<'a> Runner<'a> {
                     outcome,
                 } => self.child_ended(parent, child_last, outcome),
             }
-            if self.exec.event_count >= self.exec.limits.max_history_events
-                && self.exec.status == Status::Running
+            self.fail_if_nondeterministic();
+            if self.exec.event_count >= self.history_limit() && self.exec.status == Status::Running
             {
-                let max = self.exec.limits.max_history_events;
+                let max = self.history_limit();
                 self.finish_execution(Err(Fault::new(
                     "States.Runtime",
                     format!("The execution reached the maximum number of history events ({max})."),
@@ -856,9 +930,20 @@ impl<'a> Runner<'a> {
     }
 
     fn timer_fired(&mut self, timer_id: TimerId) {
+        // A timer the execution no longer holds was cancelled: its late firing is moot.
         let Some(purpose) = self.exec.timers.remove(&timer_id) else {
             return;
         };
+        if let Some(tid) = purpose.thread() {
+            let held = self
+                .thread(tid)
+                .is_some_and(|t| t.phase.holds_timer(timer_id));
+            if !held {
+                return self.nondeterministic(|| {
+                    format!("timer {timer_id} is open for thread {tid}, which is not waiting on it")
+                });
+            }
+        }
         match purpose {
             TimerFor::Wait(tid) => self.wait_done(tid),
             TimerFor::Backoff(tid) => {

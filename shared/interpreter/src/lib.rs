@@ -38,7 +38,7 @@ mod time;
 
 pub use api::{
     Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected, IntegrationPattern,
-    Limits, MachineType, ResourceKind, Status, TaskId, TimerId,
+    Limits, MachineType, ResourceKind, Status, TaskId, TimerId, AWS_INLINE_MAP_CONCURRENCY,
 };
 pub use execution::Execution;
 pub use machine::{LoadError, Machine};

@@ -36,10 +36,6 @@ pub struct Machine {
     pub(crate) start: usize,
     pub(crate) timeout_seconds: Option<u64>,
     pub(crate) limits: Limits,
-    /// Whether the definition uses JSONata or variables (features of November 2024). AWS's
-    /// recordings since then chain a Distributed Map's `MapStateExited` to `MapRunStarted`;
-    /// older recordings (of definitions without them) chain it to `MapRunSucceeded`.
-    pub(crate) exit_follows_map_run_start: bool,
     /// Record each state's data-flow stages in its decisions (TestState's inspection).
     pub(crate) inspect: bool,
     /// A caller-supplied context object that replaces the one built from the execution
@@ -56,16 +52,11 @@ impl Machine {
             language: definition.language(),
         };
         let start = compiler.scope(&definition.states, &definition.start_at, 0)?;
-        let text = serde_json::to_string(&definition.states).unwrap_or_default();
-        let modern = definition.language() == QueryLanguage::JSONata
-            || text.contains("\"Assign\"")
-            || text.contains("\"JSONata\"");
         Ok(Machine {
             states: compiler.states,
             start,
             timeout_seconds: definition.timeout_seconds,
             limits: Limits::default(),
-            exit_follows_map_run_start: modern,
             inspect: false,
             context_object: None,
             initial_variables: Map::new(),

@@ -651,6 +651,7 @@ fn execution_timeout_stop_and_limits() {
     let small = Limits {
         max_payload_bytes: 10,
         max_history_events: 25_000,
+        ..Limits::default()
     };
     let pass = Machine::from_json(
         &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
@@ -667,6 +668,7 @@ fn execution_timeout_stop_and_limits() {
     let few = Limits {
         max_payload_bytes: 1024,
         max_history_events: 50,
+        ..Limits::default()
     };
     let (exec, _) = Execution::start_with_limits(&chain, json!({}), info(), &at(0), few);
     assert_eq!(exec.error(), Some("States.Runtime"));
@@ -676,6 +678,61 @@ fn execution_timeout_stop_and_limits() {
         "{}",
         exec.event_count()
     );
+}
+
+#[test]
+fn the_history_limit_applies_to_standard_executions_only() {
+    // A Choice loop of 10,000 rounds: about 40,000 events.
+    let machine = Machine::from_json(&json!({"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericGreaterThanEquals": 10000, "Next": "Done"}],
+            "Default": "Inc"},
+        "Inc": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "C"},
+        "Done": {"Type": "Succeed"}
+    }}))
+    .unwrap();
+    let standard = info();
+    let (exec, _) = Execution::start(&machine, json!({"n": 0}), standard.clone(), &at(0));
+    assert_eq!(exec.status(), Status::Failed);
+    assert_eq!(
+        exec.cause(),
+        Some("The execution reached the maximum number of history events (25000).")
+    );
+    let express = ExecutionInfo {
+        machine_type: cairn_interpreter::MachineType::Express,
+        ..standard.clone()
+    };
+    let (exec, _) = Execution::start(&machine, json!({"n": 0}), express, &at(0));
+    assert_eq!(exec.status(), Status::Succeeded);
+    assert!(exec.event_count() > 25_000);
+    // A user may raise the Standard limit, beyond AWS.
+    let raised = machine.clone().with_limits(Limits {
+        max_history_events: 100_000,
+        ..Limits::default()
+    });
+    let (exec, _) = Execution::start(&raised, json!({"n": 0}), standard, &at(0));
+    assert_eq!(exec.status(), Status::Succeeded);
+}
+
+#[test]
+fn inline_map_concurrency_is_capped_by_the_limit_setting() {
+    let machine = |limit: usize| {
+        Machine::from_json(&json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+                "End": true}}}}}}))
+        .unwrap()
+        .with_limits(Limits {
+            max_inline_map_concurrency: limit,
+            ..Limits::default()
+        })
+    };
+    let items = json!((0..100).collect::<Vec<_>>());
+    let (_, d) = Execution::start(&machine(40), items.clone(), info(), &at(0));
+    assert_eq!(invoked(&d).len(), 40, "AWS's default: 40 at once");
+    let (_, d) = Execution::start(&machine(64), items, info(), &at(0));
+    assert_eq!(invoked(&d).len(), 64);
 }
 
 #[test]
@@ -743,7 +800,7 @@ fn item_reader_asks_the_shell_and_batches_the_rows() {
         [
             "5 4 MapRunSucceeded",
             "6 5 MapStateSucceeded",
-            "7 5 MapStateExited",
+            "7 4 MapStateExited",
             "8 7 ExecutionSucceeded"
         ]
     );
@@ -818,7 +875,7 @@ fn distributed_map_runs_children_outside_the_history() {
             "4 3 MapRunStarted",
             "5 4 MapRunSucceeded",
             "6 5 MapStateSucceeded",
-            "7 5 MapStateExited",
+            "7 4 MapStateExited",
             "8 7 ExecutionSucceeded"
         ]
     );
@@ -1298,4 +1355,109 @@ fn map_items_moved_out_of_the_input_only_when_nothing_reads_them_again() {
         finish(&d).and_then(|f| f.1),
         Some(json!({"items": [1, 2], "keep": true, "r": [1, 2]}))
     );
+}
+
+// ----- nondeterminism: a state that contradicts its machine or event is reported -----
+
+fn lambda_task(next: Option<&str>) -> Value {
+    let mut state =
+        json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f"});
+    match next {
+        Some(n) => state["Next"] = json!(n),
+        None => state["End"] = json!(true),
+    }
+    state
+}
+
+#[test]
+fn a_state_index_the_machine_lacks_fails_the_execution_instead_of_hanging() {
+    let long = Machine::from_json(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "T"},
+        "T": lambda_task(None),
+    }}))
+    .unwrap();
+    let (mut exec, first) = Execution::start(&long, json!({}), info(), &at(1_000));
+    let (task_id, _) = invoked(&first)[0].clone();
+    // The same execution state resumed with a definition of fewer states (an update the
+    // shell failed to pin to the execution's version).
+    let short =
+        Machine::from_json(&json!({"StartAt": "T", "States": {"T": lambda_task(None)}})).unwrap();
+    let decision = exec.apply(
+        &short,
+        Event::TaskSucceeded {
+            task_id,
+            output: json!(1),
+        },
+        &at(2_000),
+    );
+    let what = decision.nondeterminism.clone().expect("reported");
+    assert!(what.contains("thread"), "{what}");
+    let (status, _, error, cause) = finish(&decision).expect("the execution ends");
+    assert_eq!(status, Status::Failed);
+    assert_eq!(error.as_deref(), Some("States.Runtime"));
+    assert!(cause.unwrap_or_default().contains("does not match"));
+    assert!(lines(&decision)
+        .last()
+        .unwrap()
+        .ends_with("ExecutionFailed"));
+}
+
+#[test]
+fn a_timer_held_for_a_thread_that_does_not_wait_on_it_is_reported() {
+    let machine = Machine::from_json(&json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 5, "Next": "T"},
+        "T": lambda_task(None),
+    }}))
+    .unwrap();
+    let (exec, first) = Execution::start(&machine, json!({}), info(), &at(1_000));
+    let (timer_id, _) = timers(&first)[0];
+    // Corrupt the stored state: the Wait timer now claims to belong to another thread.
+    let mut stored = serde_json::to_value(&exec).unwrap();
+    let timers = stored["timers"].as_object_mut().expect("timers map");
+    let purpose = timers
+        .get_mut(&timer_id.to_string())
+        .expect("the wait timer");
+    *purpose = json!({"Wait": 99});
+    let mut exec: Execution = serde_json::from_value(stored).unwrap();
+    let decision = exec.apply(&machine, Event::TimerFired { timer_id }, &at(6_000));
+    assert!(decision.nondeterminism.is_some());
+    assert_eq!(exec.status(), Status::Failed);
+    assert_eq!(exec.error(), Some("States.Runtime"));
+}
+
+#[test]
+fn late_answers_for_ended_tasks_and_cancelled_timers_stay_quiet() {
+    let machine = Machine::from_json(&json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+              "TimeoutSeconds": 5, "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 100, "End": true},
+    }}))
+    .unwrap();
+    let (mut exec, first) = Execution::start(&machine, json!({}), info(), &at(1_000));
+    let (task_id, _) = invoked(&first)[0].clone();
+    let (timeout_timer, _) = timers(&first)[0];
+    let done = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id,
+            output: json!(1),
+        },
+        &at(2_000),
+    );
+    assert!(done.nondeterminism.is_none());
+    // A duplicate answer and the cancelled TimeoutSeconds timer change nothing.
+    for event in [
+        Event::TaskSucceeded {
+            task_id,
+            output: json!(2),
+        },
+        Event::TimerFired {
+            timer_id: timeout_timer,
+        },
+    ] {
+        let d = exec.apply(&machine, event, &at(3_000));
+        assert_eq!(d, Decision::default());
+    }
+    assert_eq!(exec.status(), Status::Running);
 }

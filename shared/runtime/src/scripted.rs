@@ -72,27 +72,26 @@ pub struct ScriptedLambda {
 
 impl ScriptedLambda {
     /// Reads a function list in the corpus's `lambda_functions` shape:
-    /// `[{"name", "arn", "behaviour", ...behaviour fields}]`.
-    pub fn from_json(functions: &Value) -> Result<ScriptedLambda, ScriptError> {
+    /// `[{"name", "arn", "behaviour", ...behaviour fields}]`. The caller's `region` and
+    /// `account` are where a function without an `arn` lives, and what Lambda's "function
+    /// not found" errors name.
+    pub fn from_json(
+        functions: &Value,
+        region: &str,
+        account: &str,
+    ) -> Result<ScriptedLambda, ScriptError> {
         let list = functions.as_array().ok_or(ScriptError::NotAnArray)?;
         let mut out = ScriptedLambda {
-            account: "111111111111".to_owned(),
-            region: "us-east-1".to_owned(),
+            account: account.to_owned(),
+            region: region.to_owned(),
             ..ScriptedLambda::default()
         };
         for entry in list {
             let name = str_field(entry, "name")?;
             let arn = match entry.get("arn").and_then(Value::as_str) {
                 Some(arn) => arn.to_owned(),
-                None => format!(
-                    "arn:aws:lambda:{}:{}:function:{name}",
-                    out.region, out.account
-                ),
+                None => format!("arn:aws:lambda:{region}:{account}:function:{name}"),
             };
-            if let Some((region, account)) = arn_region_account(&arn) {
-                out.region = region;
-                out.account = account;
-            }
             let behaviour = parse_behaviour(&name, entry)?;
             out.functions.insert(name, Function { arn, behaviour });
         }
@@ -390,31 +389,32 @@ fn parse_behaviour(name: &str, entry: &Value) -> Result<Behaviour, ScriptError> 
                 .and_then(Value::as_str)
                 .unwrap_or("Exception")
                 .to_owned();
-            let handler = entry
-                .get("handler_file")
+            let message = entry
+                .get("errorMessage")
                 .and_then(Value::as_str)
-                .unwrap_or("");
-            if handler.ends_with("raise_custom_exception.py") {
-                // That handler raises its exception class without arguments on line 9, so
-                // Lambda reports an empty message whatever the description says.
-                Behaviour::Raise {
-                    statement: format!("raise {error_type}()"),
-                    error_type,
-                    message: String::new(),
-                    line: 9,
-                }
-            } else {
-                let message = entry
-                    .get("errorMessage")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| need("errorMessage"))?
-                    .to_owned();
-                Behaviour::Raise {
-                    statement: format!("raise {error_type}(\"{message}\")"),
-                    error_type,
-                    message,
-                    line: 2,
-                }
+                .ok_or_else(|| need("errorMessage"))?
+                .to_owned();
+            // Where the handler raises (its stack trace shows the line and the statement);
+            // by default, a one-line handler raising the message.
+            let line = match entry.get("line") {
+                None => 2,
+                Some(line) => line
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| need("line"))?,
+            };
+            let statement = match entry.get("statement") {
+                None => format!("raise {error_type}(\"{message}\")"),
+                Some(statement) => statement
+                    .as_str()
+                    .ok_or_else(|| need("statement"))?
+                    .to_owned(),
+            };
+            Behaviour::Raise {
+                error_type,
+                message,
+                line,
+                statement,
             }
         }
         "return" => Behaviour::Return(entry.get("value").cloned().ok_or_else(|| need("value"))?),
@@ -447,18 +447,6 @@ fn function_name(name_or_arn: &str) -> &str {
         Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
         None => name_or_arn,
     }
-}
-
-fn arn_region_account(arn: &str) -> Option<(String, String)> {
-    let mut parts = arn.split(':');
-    let (_, _, _, region, account) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    (!region.is_empty() && !account.is_empty()).then(|| (region.to_owned(), account.to_owned()))
 }
 
 /// A version-4-shaped UUID from a seed and a counter (splitmix64), so runs are reproducible.
@@ -552,12 +540,16 @@ mod tests {
     }
 
     fn functions() -> ScriptedLambda {
-        ScriptedLambda::from_json(&json!([
+        ScriptedLambda::from_json(
+            &json!([
             {"name": "echo", "arn": "arn:aws:lambda:us-east-1:111111111111:function:echo", "behaviour": "echo"},
             {"name": "boom", "arn": "arn:aws:lambda:us-east-1:111111111111:function:boom", "behaviour": "raise",
              "errorType": "Exception", "errorMessage": "Some exception was raised."},
             {"name": "slow", "behaviour": "sleep_then_echo", "seconds": 60},
-        ]))
+            ]),
+            "us-east-1",
+            "111111111111",
+        )
         .unwrap()
     }
 
@@ -623,6 +615,58 @@ mod tests {
         assert_eq!(failure.error, "Lambda.ResourceNotFoundException");
         assert!(failure.cause.unwrap().starts_with(
             "Function not found: arn:aws:lambda:us-east-1:111111111111:function:nope:$LATEST (Service: AWSLambda; Status Code: 404;"
+        ));
+    }
+
+    #[test]
+    fn functions_without_arns_live_in_the_given_region_and_account() {
+        let f = ScriptedLambda::from_json(
+            &json!([{"name": "echo", "behaviour": "echo"}]),
+            "eu-west-1",
+            "222222222222",
+        )
+        .unwrap();
+        assert_eq!(
+            f.arns().collect::<Vec<_>>(),
+            ["arn:aws:lambda:eu-west-1:222222222222:function:echo"]
+        );
+        let input = json!({"FunctionName": "nope"});
+        let failure = f
+            .invoke(&request(
+                invoke_kind(),
+                "arn:aws:states:::lambda:invoke",
+                input,
+            ))
+            .result
+            .unwrap_err();
+        assert!(failure.cause.unwrap().starts_with(
+            "Function not found: arn:aws:lambda:eu-west-1:222222222222:function:nope:$LATEST"
+        ));
+    }
+
+    #[test]
+    fn where_a_handler_raises_is_data() {
+        let f = ScriptedLambda::from_json(
+            &json!([{"name": "custom", "behaviour": "raise", "errorType": "CustomException",
+                     "errorMessage": "", "line": 9, "statement": "raise CustomException()"}]),
+            "us-east-1",
+            "111111111111",
+        )
+        .unwrap();
+        let failure = f
+            .invoke(&request(ResourceKind::LambdaFunction, "custom", json!({})))
+            .result
+            .unwrap_err();
+        let cause: Value = serde_json::from_str(failure.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(cause["errorMessage"], "");
+        assert_eq!(
+            cause["stackTrace"][0],
+            "  File \"/var/task/handler.py\", line 9, in handler\n    raise CustomException()\n"
+        );
+        let bad = json!([{"name": "x", "behaviour": "raise", "errorMessage": "m", "line": "nine"}]);
+        assert!(matches!(
+            ScriptedLambda::from_json(&bad, "us-east-1", "1"),
+            Err(ScriptError::BehaviourField { field: "line", .. })
         ));
     }
 

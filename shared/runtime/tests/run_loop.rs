@@ -35,7 +35,7 @@ fn functions() -> Arc<dyn TaskInvoker> {
             {"name": "echo", "arn": "arn:aws:lambda:us-east-1:111111111111:function:echo", "behaviour": "echo"},
             {"name": "slow", "arn": "arn:aws:lambda:us-east-1:111111111111:function:slow",
              "behaviour": "sleep_then_echo", "seconds": 60},
-        ]))
+        ]), "us-east-1", "111111111111")
         .expect("functions"),
     )
 }

@@ -42,7 +42,9 @@ impl Runner<'_> {
             format!("{}StateSucceeded", state.type_name),
             Value::Null,
         );
-        if distributed(state) && self.machine.exit_follows_map_run_start {
+        // AWS (recordings since late 2024, whatever the query language) chains a Distributed
+        // Map's exit to its MapRunStarted, not to the MapRunSucceeded just written.
+        if distributed(state) {
             if let Some(t) = self.thread_mut(tid) {
                 t.last_event = run_started;
             }
@@ -83,11 +85,16 @@ impl Runner<'_> {
         };
         let is_map = matches!(state.kind, Kind::Map(_));
         let silent = distributed(state);
+        // A parent that no longer exists was aborted earlier in this decision: moot.
         let Some(thread) = self.exec.threads.get_mut(&tid) else {
             return;
         };
         let Phase::Fanout(fanout) = &mut thread.phase else {
-            return;
+            return self.nondeterministic(|| {
+                format!(
+                    "a child of thread {tid} ended, but the thread runs no branches or iterations"
+                )
+            });
         };
         fanout.running.remove(&parent.slot);
         // The parent's next event follows the child's last one (a child execution's

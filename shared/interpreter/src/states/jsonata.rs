@@ -20,8 +20,6 @@ pub(crate) type Finished = (Option<Value>, Option<Map<String, Value>>);
 
 const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 
-/// Inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
-const INLINE_MAX_CONCURRENCY: usize = 40;
 const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
 impl Runner<'_> {
@@ -590,7 +588,7 @@ impl Runner<'_> {
         let ceiling = if distributed {
             DISTRIBUTED_MAX_CONCURRENCY
         } else {
-            INLINE_MAX_CONCURRENCY
+            self.exec.limits.max_inline_map_concurrency.max(1)
         };
         let limit = if max_concurrency == 0 {
             ceiling

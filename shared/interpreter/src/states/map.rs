@@ -7,8 +7,6 @@ use crate::states::wait::plain;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
-const INLINE_MAX_CONCURRENCY: usize = 40;
 /// A Distributed Map's default and largest number of concurrent child executions.
 const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
@@ -210,7 +208,7 @@ impl Runner<'_> {
         let ceiling = if spec.distributed {
             DISTRIBUTED_MAX_CONCURRENCY
         } else {
-            INLINE_MAX_CONCURRENCY
+            self.exec.limits.max_inline_map_concurrency.max(1)
         };
         let limit = if max_concurrency == 0 {
             ceiling

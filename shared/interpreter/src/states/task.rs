@@ -258,16 +258,27 @@ impl Runner<'_> {
     }
 
     /// The thread and spec of a task the execution still waits on.
+    /// A task the execution no longer holds has ended: a late answer for it is moot. One it
+    /// holds for a thread that is not waiting on it is nondeterminism.
     fn waiting(&self, task_id: TaskId) -> Option<(ThreadId, &TaskSpec, &TaskWait)> {
         let tid = *self.exec.tasks.get(&task_id)?;
-        let thread = self.thread(tid)?;
-        let Phase::Task(wait) = &thread.phase else {
-            return None;
-        };
-        let crate::machine::Kind::Task(spec) = &self.machine.state(thread.state)?.kind else {
-            return None;
-        };
-        Some((tid, spec, wait))
+        let found = self.thread(tid).and_then(|thread| {
+            let Phase::Task(wait) = &thread.phase else {
+                return None;
+            };
+            let crate::machine::Kind::Task(spec) = &self.machine.state(thread.state)?.kind else {
+                return None;
+            };
+            (wait.task_id == task_id).then_some((tid, &**spec, wait))
+        });
+        // An ItemReader request is a task too, but without task events: not waited on here.
+        let reading = || matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r)) if r.task_id == task_id);
+        if found.is_none() && !reading() {
+            self.nondeterministic(|| {
+                format!("task {task_id} is open for thread {tid}, which is not waiting on it")
+            });
+        }
+        found
     }
 
     pub(crate) fn task_started(&mut self, task_id: TaskId, worker_name: Option<String>) {
