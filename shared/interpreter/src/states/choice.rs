@@ -36,14 +36,7 @@ impl Runner<'_> {
                 }
             }
             let Some(next) = next.or(default) else {
-                let entered = self.thread(tid).map_or(0, |t| t.entered_event);
-                return Err(Fault::new(
-                    "States.Runtime",
-                    format!(
-                        "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched the input and the state has no Default.",
-                        state.name
-                    ),
-                ));
+                return Err(self.no_choice_matched(tid, state));
             };
             let assigned = self.assign(tid, assign, &effective, state.uses_context)?;
             let output = self.output_path(tid, state, effective)?;
@@ -53,5 +46,18 @@ impl Runner<'_> {
             Ok((output, assigned, next)) => self.exit(tid, state, output, assigned, Some(next)),
             Err(fault) => self.fail(tid, fault),
         }
+    }
+
+    /// No rule matched and there is no Default: AWS's `States.Runtime` (the spec's
+    /// `States.NoChoiceMatched`), in either query language.
+    pub(crate) fn no_choice_matched(&self, tid: ThreadId, state: &CState) -> Fault {
+        let entered = self.thread(tid).map_or(0, |t| t.entered_event);
+        Fault::new(
+            "States.Runtime",
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched the input and the state has no Default.",
+                state.name
+            ),
+        )
     }
 }

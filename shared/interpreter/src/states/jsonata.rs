@@ -1,26 +1,24 @@
 //! JSONata states: the same behaviour as their JSONPath twins, with `Arguments`, `Output`,
 //! `Assign` and the other fields evaluated as JSONata with `$states` and the variables.
 
-use crate::execution::{ChainVars, ContextExtra, EvalFailure, Fanout, Fault, Phase, Runner};
-use crate::execution::{ThreadId, TimerFor};
+use crate::execution::ThreadId;
+use crate::execution::{ChainVars, ContextExtra, EvalFailure, Fault, Phase, Runner};
 use crate::flow::Failure;
-use crate::history::{details, json_text};
+use crate::history::json_text;
 use crate::jsonata::{
     bindings, unexpected_type, JFailure, JTemplate, Produced, StatesVar, StepEnv,
 };
-use crate::machine::{CState, JSpec, Kind};
+use crate::machine::{CState, JSpec, Kind, MapSpec};
+use crate::states::map::MapPlan;
 use crate::states::task::TaskInputs;
 use cairn_dataflow::Variables;
 use cairn_jsonata::Bindings;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// A JSONata state's Output (`None`: the default applies) and assigned variables.
 pub(crate) type Finished = (Option<Value>, Option<Map<String, Value>>);
 
 const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
-
-const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
 impl Runner<'_> {
     /// A failed evaluation as the state's fault.
@@ -284,7 +282,7 @@ impl Runner<'_> {
                 };
                 self.start_branches(tid, state, branches, input);
             }
-            Kind::Map(spec) => self.run_jsonata_map(tid, state, j, spec.distributed),
+            Kind::Map(spec) => self.run_jsonata_map(tid, state, j, spec),
             Kind::Unsupported(message) => {
                 let fault = Fault::new("States.Runtime", message.clone());
                 self.end_thread(tid, Err(fault));
@@ -328,14 +326,7 @@ impl Runner<'_> {
                 }
             }
             let Some(next) = default else {
-                let entered = self.thread(tid).map_or(0, |t| t.entered_event);
-                return Err(Fault::new(
-                    "States.Runtime",
-                    format!(
-                        "An error occurred while executing the state '{}' (entered at the event id #{entered}). No Choice Rule matched the input and the state has no Default.",
-                        state.name
-                    ),
-                ));
+                return Err(self.no_choice_matched(tid, state));
             };
             let (output, assigned) = self.jsonata_finish(
                 tid,
@@ -408,28 +399,14 @@ impl Runner<'_> {
                     fault
                 })
         })();
-        let effective = self
-            .thread(tid)
-            .map(|t| t.input.clone())
-            .unwrap_or(Value::Null);
-        match planned {
-            Ok(fire_at) if fire_at <= now => {
-                if let Some(t) = self.thread_mut(tid) {
-                    t.phase = Phase::Wait {
-                        timer: 0,
-                        effective,
-                    };
-                }
-                self.wait_done(tid);
-            }
-            Ok(fire_at) => {
-                let timer = self.start_timer(TimerFor::Wait(tid), fire_at);
-                if let Some(t) = self.thread_mut(tid) {
-                    t.phase = Phase::Wait { timer, effective };
-                }
-            }
-            Err(fault) => self.fail(tid, fault),
-        }
+        let planned = planned.map(|fire_at| {
+            let effective = self
+                .thread(tid)
+                .map(|t| t.input.clone())
+                .unwrap_or(Value::Null);
+            (effective, fire_at)
+        });
+        self.wait_until(tid, planned);
     }
 
     /// A JSONata Task's arguments, credentials, TimeoutSeconds and HeartbeatSeconds.
@@ -499,11 +476,11 @@ impl Runner<'_> {
         )
     }
 
-    fn run_jsonata_map(&mut self, tid: ThreadId, state: &CState, j: &JSpec, distributed: bool) {
+    fn run_jsonata_map(&mut self, tid: ThreadId, state: &CState, j: &JSpec, spec: &MapSpec) {
         let prepared = (|| {
-            let has_reader = matches!(&state.kind, Kind::Map(spec) if spec.reader.is_some());
             let items = match &j.items {
-                _ if has_reader => Vec::new(),
+                // With an ItemReader the items come from the reader.
+                _ if spec.reader.is_some() => Vec::new(),
                 Some(t) => {
                     let v = self.jsonata_eval(
                         tid,
@@ -579,33 +556,7 @@ impl Runner<'_> {
             Ok(p) => p,
             Err(fault) => return self.fail(tid, fault),
         };
-        let total = items.len();
-        if !distributed && !self.silent(tid) {
-            // Each iteration of an inline Map records at least four events.
-            self.reserve_history(total.saturating_mul(4).saturating_add(4));
-        }
-        let started = self.emit(tid, "MapStateStarted", details([("length", total.into())]));
-        let ceiling = if distributed {
-            DISTRIBUTED_MAX_CONCURRENCY
-        } else {
-            self.exec.limits.max_inline_map_concurrency.max(1)
-        };
-        let limit = if max_concurrency == 0 {
-            ceiling
-        } else {
-            max_concurrency.min(ceiling)
-        };
-        let mut prev = started;
-        if distributed {
-            if let Kind::Map(spec) = &state.kind {
-                let arn = self.map_run_arn(spec);
-                prev = self.emit(
-                    tid,
-                    "MapRunStarted",
-                    details([("mapRunArn", Value::String(arn))]),
-                );
-            }
-        }
+        let started = self.map_started(tid, spec, items.len());
         let input = if j.item_selector.is_some() {
             self.thread(tid)
                 .map(|t| t.input.clone())
@@ -613,31 +564,13 @@ impl Runner<'_> {
         } else {
             Value::Null
         };
-        let fanout = Fanout {
+        let plan = MapPlan {
             input,
             items,
-            total,
-            next_item: 0,
-            running: BTreeMap::new(),
-            results: vec![Value::Null; total],
-            finished: 0,
-            failed: 0,
-            max_concurrency: limit,
+            max_concurrency,
             tolerated_count,
             tolerated_percentage,
         };
-        if let Kind::Map(spec) = &state.kind {
-            if let Some(reader) = &spec.reader {
-                return self.start_reading(tid, state, reader, fanout);
-            }
-        }
-        if let Some(t) = self.thread_mut(tid) {
-            t.phase = Phase::Fanout(Box::new(fanout));
-        }
-        if total == 0 {
-            self.fanout_succeeded(tid, state);
-        } else {
-            self.start_iterations(tid, state, prev);
-        }
+        self.launch_map(tid, state, spec, started, plan);
     }
 }

@@ -10,6 +10,17 @@ use std::collections::BTreeMap;
 /// A Distributed Map's default and largest number of concurrent child executions.
 const DISTRIBUTED_MAX_CONCURRENCY: usize = 10_000;
 
+/// What a Map state evaluated before its iterations start, in either query language.
+pub(crate) struct MapPlan {
+    /// `$` of the ItemSelector (the effective input; unused without a selector).
+    pub input: Value,
+    pub items: Vec<Value>,
+    /// 0: no limit of the state's own.
+    pub max_concurrency: usize,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+}
+
 impl Runner<'_> {
     fn map_number(
         &self,
@@ -124,12 +135,7 @@ impl Runner<'_> {
             Ok(p) => p,
             Err(fault) => return self.fail(tid, fault),
         };
-        let total = items.len();
-        if !spec.distributed && !self.silent(tid) {
-            // Each iteration of an inline Map records at least four events.
-            self.reserve_history(total.saturating_mul(4).saturating_add(4));
-        }
-        let started = self.emit(tid, "MapStateStarted", details([("length", total.into())]));
+        let started = self.map_started(tid, spec, items.len());
         // AWS reads the failure tolerance only once the Map has started.
         let tolerance = (|| {
             let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
@@ -205,15 +211,45 @@ impl Runner<'_> {
             Ok(t) => t,
             Err(fault) => return self.fail(tid, fault),
         };
+        let plan = MapPlan {
+            input: effective,
+            items,
+            max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
+            tolerated_count,
+            tolerated_percentage,
+        };
+        self.launch_map(tid, state, spec, started, plan);
+    }
+
+    /// `MapStateStarted`, the first event of a Map whose items are known (either query
+    /// language).
+    pub(crate) fn map_started(&mut self, tid: ThreadId, spec: &MapSpec, total: usize) -> u64 {
+        if !spec.distributed && !self.silent(tid) {
+            // Each iteration of an inline Map records at least four events.
+            self.reserve_history(total.saturating_mul(4).saturating_add(4));
+        }
+        self.emit(tid, "MapStateStarted", details([("length", total.into())]))
+    }
+
+    /// Starts a Map's iterations (or its ItemReader) once its settings are evaluated, the
+    /// same for both query languages. `started` is the `MapStateStarted` event's id.
+    pub(crate) fn launch_map(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &MapSpec,
+        started: u64,
+        plan: MapPlan,
+    ) {
         let ceiling = if spec.distributed {
             DISTRIBUTED_MAX_CONCURRENCY
         } else {
             self.exec.limits.max_inline_map_concurrency.max(1)
         };
-        let limit = if max_concurrency == 0 {
+        let limit = if plan.max_concurrency == 0 {
             ceiling
         } else {
-            (max_concurrency as usize).min(ceiling)
+            plan.max_concurrency.min(ceiling)
         };
         let mut prev = started;
         if spec.distributed {
@@ -224,9 +260,10 @@ impl Runner<'_> {
                 details([("mapRunArn", Value::String(arn))]),
             );
         }
+        let total = plan.items.len();
         let fanout = Fanout {
-            input: effective,
-            items,
+            input: plan.input,
+            items: plan.items,
             total,
             next_item: 0,
             running: BTreeMap::new(),
@@ -234,8 +271,8 @@ impl Runner<'_> {
             finished: 0,
             failed: 0,
             max_concurrency: limit,
-            tolerated_count,
-            tolerated_percentage,
+            tolerated_count: plan.tolerated_count,
+            tolerated_percentage: plan.tolerated_percentage,
         };
         if let Some(reader) = &spec.reader {
             return self.start_reading(tid, state, reader, fanout);

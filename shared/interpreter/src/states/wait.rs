@@ -60,6 +60,13 @@ impl Runner<'_> {
             };
             Ok::<_, Fault>((effective, fire_at))
         })();
+        self.wait_until(tid, planned);
+    }
+
+    /// Waits for the planned time (a time already past continues at once), keeping the
+    /// effective input for the state's exit; or fails the state. Both query languages.
+    pub(crate) fn wait_until(&mut self, tid: ThreadId, planned: Result<(Value, i64), Fault>) {
+        let now = self.ctx.now_ms;
         match planned {
             Ok((effective, fire_at)) if fire_at <= now => {
                 if let Some(t) = self.thread_mut(tid) {
