@@ -41,6 +41,44 @@ fn env(name: &str) -> Result<String, EngineError> {
     std::env::var(name).map_err(|_| EngineError::Config(format!("{name} is not set")))
 }
 
+/// The quotas executions run under: AWS's, unless the template's `MaxHistoryEvents`,
+/// `MaxPayloadBytes` or `MaxInlineMapConcurrency` parameters raise them (beyond AWS), read
+/// from `CAIRN_MAX_HISTORY_EVENTS`, `CAIRN_MAX_PAYLOAD_BYTES` and
+/// `CAIRN_MAX_INLINE_MAP_CONCURRENCY`.
+pub fn limits_from_env() -> Result<cairn_interpreter::Limits, EngineError> {
+    limits_from(|name| std::env::var(name).ok())
+}
+
+fn limits_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<cairn_interpreter::Limits, EngineError> {
+    fn setting<T: std::str::FromStr + PartialOrd + From<u8>>(
+        var: &impl Fn(&str) -> Option<String>,
+        name: &str,
+        default: T,
+    ) -> Result<T, EngineError> {
+        match var(name) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<T>() {
+                Ok(n) if n >= T::from(1) => Ok(n),
+                _ => Err(EngineError::Config(format!(
+                    "{name} must be a positive integer, not '{text}'"
+                ))),
+            },
+        }
+    }
+    let aws = cairn_interpreter::Limits::default();
+    Ok(cairn_interpreter::Limits {
+        max_history_events: setting(&var, "CAIRN_MAX_HISTORY_EVENTS", aws.max_history_events)?,
+        max_payload_bytes: setting(&var, "CAIRN_MAX_PAYLOAD_BYTES", aws.max_payload_bytes)?,
+        max_inline_map_concurrency: setting(
+            &var,
+            "CAIRN_MAX_INLINE_MAP_CONCURRENCY",
+            aws.max_inline_map_concurrency,
+        )?,
+    })
+}
+
 /// Builds the engine from the environment the template gives every function:
 /// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
 /// `SCHEDULER_ROLE_ARN`, `AWS_REGION` and `ACCOUNT_ID`.
@@ -84,4 +122,28 @@ pub fn shared_api(engine: &Engine) -> cairn_api::Api {
             ..cairn_api::Config::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_aws_quotas_unless_the_template_raises_them() {
+        let none = limits_from(|_| None).unwrap();
+        assert_eq!(none, cairn_interpreter::Limits::default());
+        let raised = limits_from(|name| match name {
+            "CAIRN_MAX_HISTORY_EVENTS" => Some("100000".into()),
+            "CAIRN_MAX_INLINE_MAP_CONCURRENCY" => Some("64".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(raised.max_history_events, 100_000);
+        assert_eq!(raised.max_inline_map_concurrency, 64);
+        assert_eq!(raised.max_payload_bytes, 262_144);
+        let zero = limits_from(|name| (name == "CAIRN_MAX_PAYLOAD_BYTES").then(|| "0".into()));
+        assert!(
+            matches!(zero, Err(EngineError::Config(m)) if m.contains("CAIRN_MAX_PAYLOAD_BYTES"))
+        );
+    }
 }
