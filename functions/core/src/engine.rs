@@ -28,6 +28,9 @@ use crate::outbox::{Outbox, Outgoing};
 /// Conditional-write attempts before giving up on a hot execution (the message is then
 /// redelivered by its queue or bus).
 const MAX_ATTEMPTS: usize = 16;
+/// Tries at a write whose loss cannot be recovered by a redelivery (a task's claim and its
+/// outcome); the SDK's own retries with backoff come first.
+const STORE_ATTEMPTS: usize = 8;
 /// Overdue timers one sweep re-sends (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 500;
 
@@ -71,12 +74,26 @@ pub enum Applied {
     Missing,
 }
 
+/// The first half of running a task (see [`Engine::claim_task`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    /// `TaskStarted` is written: make this call, then apply its outcome as `kind` says.
+    Run {
+        request: Box<TaskRequest>,
+        kind: ResourceKind,
+    },
+    /// Nothing to run: why.
+    Skip(Applied),
+}
+
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub outbox: Outbox,
     invoker: Arc<dyn TaskInvoker>,
     clock: Arc<dyn Clock>,
     seeds: AtomicU64,
+    /// Set by [`Engine::seeded`]: decisions take their entropy from it, reproducibly.
+    fixed_seed: Option<u64>,
     /// Conditional writes that lost a race and were retried (for tests and the bench).
     pub conflicts: AtomicU64,
     /// Committed execution writes.
@@ -98,6 +115,7 @@ impl Engine {
             invoker,
             clock,
             seeds: AtomicU64::new(hasher.finish()),
+            fixed_seed: None,
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
@@ -107,15 +125,47 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    /// For a deterministic simulation: every decision's entropy (UUIDs, jitter, task tokens)
+    /// derives from `seed`, the execution and how far its history has got, so a replay
+    /// under other faults decides the same. Tokens become predictable: never in production.
+    pub fn seeded(mut self, seed: u64) -> Engine {
+        self.fixed_seed = Some(seed);
+        self.seeds = AtomicU64::new(seed);
+        self
+    }
+
     fn seed(&self) -> u64 {
         // Entropy for UUIDs and task tokens: distinct per event, not reproducible across
         // containers (tokens must not be guessable from an execution's history).
         let n = self
             .seeds
             .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        if self.fixed_seed.is_some() {
+            return mix(n);
+        }
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u64(n);
         hasher.finish()
+    }
+
+    fn decision_seed(&self, arn: &str, event_count: u64) -> u64 {
+        let Some(seed) = self.fixed_seed else {
+            return self.seed();
+        };
+        // FNV-1a: stable across processes and builds, unlike std's hashers.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in arn.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        mix(seed ^ mix(hash ^ mix(event_count)))
+    }
+
+    fn log(&self, message: std::fmt::Arguments<'_>) {
+        // A simulation injects these failures by the thousand and checks their outcome.
+        if self.fixed_seed.is_none() {
+            eprintln!("cairn: {message}");
+        }
     }
 
     fn region_account(&self) -> (&str, &str) {
@@ -196,7 +246,7 @@ impl Engine {
         };
         let ctx = Context {
             now_ms: now,
-            seed: self.seed(),
+            seed: self.decision_seed(&arn, 0),
         };
         let (execution, decision) = Execution::start(&machine, input, info, &ctx);
         let mut persisted = Persisted::new(execution, definition);
@@ -290,10 +340,8 @@ impl Engine {
             if !persisted.still_open(&event) {
                 return Ok(Applied::Duplicate);
             }
-            let mut effects = Effects::default();
-            persisted.prepare(&event, &mut effects);
-            let machine = load_machine(&persisted.definition)?;
-            // Never before the fire time: SQS rounds delays to seconds, Scheduler to minutes.
+            // Never before the fire time: SQS rounds delays to seconds, Scheduler to minutes,
+            // and clocks differ between invocations. Read before `prepare` closes the timer.
             let now = match &event {
                 Event::TimerFired { timer_id } => persisted
                     .timers
@@ -304,9 +352,12 @@ impl Engine {
                 _ => self.now_ms(),
             }
             .max(record.start_ms);
+            let mut effects = Effects::default();
+            persisted.prepare(&event, &mut effects);
+            let machine = load_machine(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
-                seed: self.seed(),
+                seed: self.decision_seed(arn, persisted.execution.event_count()),
             };
             let decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             let planned = persisted.plan(&decision, now, &mut effects);
@@ -344,7 +395,7 @@ impl Engine {
     /// and send nothing; lost timers come back through [`Engine::sweep_overdue_timers`].
     async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) {
         if let Err(error) = self.outbox.send(outgoing, now).await {
-            eprintln!("cairn: a committed step's messages were not all sent ({error}); overdue timers are re-sent by the sweep");
+            self.log(format_args!("a committed step's messages were not all sent ({error}); overdue timers are re-sent by the sweep"));
         }
     }
 
@@ -409,31 +460,9 @@ impl Engine {
     /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its
     /// outcome in the same invocation, which saves an event and an invocation per task.
     pub async fn run_task(&self, arn: &str, task_id: TaskId) -> Result<Applied, EngineError> {
-        let started = self
-            .apply(
-                arn,
-                Event::TaskStarted {
-                    task_id,
-                    worker_name: None,
-                },
-            )
-            .await?;
-        if started != Applied::Applied(Status::Running) {
-            return Ok(started);
-        }
-        let Some((record, _)) = self.store.get_execution(arn)? else {
-            return Ok(Applied::Missing);
-        };
-        let persisted = Persisted::decode(&record)?;
-        let Some(OpenTask { command, .. }) = persisted.tasks.get(&task_id).cloned() else {
-            return Ok(Applied::Duplicate);
-        };
-        let Command::InvokeTask { kind, .. } = &command else {
-            return Ok(Applied::Duplicate);
-        };
-        let kind = kind.clone();
-        let Some(request) = TaskRequest::from_command(command, self.now_ms()) else {
-            return Ok(Applied::Duplicate);
+        let (request, kind) = match self.claim_task(arn, task_id).await? {
+            Claimed::Run { request, kind } => (request, kind),
+            Claimed::Skip(applied) => return Ok(applied),
         };
         let invoker = Arc::clone(&self.invoker);
         let outcome = tokio::task::spawn_blocking(move || invoker.invoke(&request))
@@ -442,9 +471,89 @@ impl Engine {
         if outcome.delay_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(outcome.delay_ms)).await;
         }
-        let event = task_event(task_id, &kind, outcome.result);
-        self.apply(arn, event).await
+        self.finish_task(arn, task_id, &kind, outcome.result).await
     }
+
+    /// The first half of [`Engine::run_task`]: applies `TaskStarted` and returns the call to
+    /// make. Its outcome goes back through [`Engine::finish_task`].
+    pub async fn claim_task(&self, arn: &str, task_id: TaskId) -> Result<Claimed, EngineError> {
+        let started = Event::TaskStarted {
+            task_id,
+            worker_name: None,
+        };
+        // A store error may hide a claim that was written (a timeout after the commit): the
+        // retry then finds the task started, and stopping there would leave it started by
+        // nobody until its timeout. After such an error a started task is run (at least
+        // once, as a restarted cairn serve does).
+        let mut uncertain = false;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.apply(arn, started.clone()).await {
+                Ok(Applied::Applied(Status::Running)) => break,
+                Ok(Applied::Duplicate) if uncertain => break,
+                Ok(other) => return Ok(Claimed::Skip(other)),
+                Err(EngineError::Store(_)) if attempts < STORE_ATTEMPTS => uncertain = true,
+                Err(error) => return Err(error),
+            }
+        }
+        // The claim is written: from here a failure would leave the task started by nobody
+        // (a redelivery finds it started), so the read is retried too.
+        let mut attempts = 0;
+        let read = loop {
+            attempts += 1;
+            match self.store.get_execution(arn) {
+                Err(_) if attempts < STORE_ATTEMPTS => continue,
+                read => break read,
+            }
+        };
+        let Some((record, _)) = read? else {
+            return Ok(Claimed::Skip(Applied::Missing));
+        };
+        let persisted = Persisted::decode(&record)?;
+        let Some(OpenTask { command, .. }) = persisted.tasks.get(&task_id).cloned() else {
+            return Ok(Claimed::Skip(Applied::Duplicate));
+        };
+        let Command::InvokeTask { kind, .. } = &command else {
+            return Ok(Claimed::Skip(Applied::Duplicate));
+        };
+        let kind = kind.clone();
+        match TaskRequest::from_command(command, self.now_ms()) {
+            Some(request) => Ok(Claimed::Run {
+                request: Box::new(request),
+                kind,
+            }),
+            None => Ok(Claimed::Skip(Applied::Duplicate)),
+        }
+    }
+
+    /// The second half of [`Engine::run_task`]: applies the call's outcome. The outcome
+    /// exists only in this invocation (a redelivered run message finds the task started and
+    /// does not call again), so a store error is retried here rather than handed to the bus.
+    pub async fn finish_task(
+        &self,
+        arn: &str,
+        task_id: TaskId,
+        kind: &ResourceKind,
+        result: Result<Value, cairn_runtime::TaskFailure>,
+    ) -> Result<Applied, EngineError> {
+        let event = task_event(task_id, kind, result);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.apply(arn, event.clone()).await {
+                Err(EngineError::Store(_)) if attempts < STORE_ATTEMPTS => continue,
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// SplitMix64's finaliser: spreads a counter over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn load_machine(definition: &str) -> Result<Machine, EngineError> {

@@ -68,13 +68,31 @@ impl Counters {
     }
 }
 
+/// Takes a step's messages instead of AWS: what a simulation delivers itself (late, twice,
+/// out of order or never, as it pleases).
+pub trait Sink: Send + Sync {
+    /// `now_ms` is the sender's clock, from which SQS would count a timer's delay.
+    fn send(&self, outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError>;
+}
+
 #[derive(Clone)]
-pub struct Outbox {
-    pub settings: Settings,
+enum Transport {
+    Aws(Box<Clients>),
+    Sink(Arc<dyn Sink>),
+}
+
+#[derive(Clone)]
+struct Clients {
     events: aws_sdk_eventbridge::Client,
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
     scheduler: aws_sdk_scheduler::Client,
+}
+
+#[derive(Clone)]
+pub struct Outbox {
+    pub settings: Settings,
+    transport: Transport,
     pub counters: Arc<Counters>,
 }
 
@@ -86,10 +104,21 @@ impl Outbox {
     pub fn new(config: &aws_config::SdkConfig, settings: Settings) -> Outbox {
         Outbox {
             settings,
-            events: aws_sdk_eventbridge::Client::new(config),
-            sqs: aws_sdk_sqs::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
-            scheduler: aws_sdk_scheduler::Client::new(config),
+            transport: Transport::Aws(Box::new(Clients {
+                events: aws_sdk_eventbridge::Client::new(config),
+                sqs: aws_sdk_sqs::Client::new(config),
+                sns: aws_sdk_sns::Client::new(config),
+                scheduler: aws_sdk_scheduler::Client::new(config),
+            })),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// An outbox that hands every step's messages to `sink` (no AWS calls, no counters).
+    pub fn with_sink(settings: Settings, sink: Arc<dyn Sink>) -> Outbox {
+        Outbox {
+            settings,
+            transport: Transport::Sink(sink),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -97,6 +126,10 @@ impl Outbox {
     /// Sends everything; the first failure is returned after trying the rest, so one bad
     /// request does not hold back the others (the caller's retry re-derives what is missing).
     pub async fn send(&self, outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError> {
+        let clients = match &self.transport {
+            Transport::Aws(clients) => clients,
+            Transport::Sink(sink) => return sink.send(outgoing, now_ms),
+        };
         let mut first_error = None;
         let mut entries = Vec::new();
         for item in outgoing {
@@ -104,7 +137,7 @@ impl Outbox {
                 Outgoing::Timer {
                     message,
                     fire_at_ms,
-                } => self.timer(&message, fire_at_ms, now_ms).await,
+                } => self.timer(clients, &message, fire_at_ms, now_ms).await,
                 Outgoing::Advance(message) => match serde_json::to_string(&message) {
                     Ok(detail) => {
                         entries.push(self.entry(ADVANCE_SOURCE, ADVANCE_DETAIL_TYPE, detail));
@@ -116,7 +149,7 @@ impl Outbox {
                     let text = detail.to_string();
                     entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text.clone()));
                     if alert {
-                        self.alert(&detail, text).await
+                        self.alert(clients, &detail, text).await
                     } else {
                         Ok(())
                     }
@@ -127,7 +160,7 @@ impl Outbox {
             }
         }
         for batch in entries.chunks(PUT_EVENTS_BATCH) {
-            if let Err(e) = self.put_events(batch.to_vec()).await {
+            if let Err(e) = self.put_events(clients, batch.to_vec()).await {
                 first_error.get_or_insert(e);
             }
         }
@@ -146,9 +179,13 @@ impl Outbox {
             .build()
     }
 
-    async fn put_events(&self, entries: Vec<PutEventsRequestEntry>) -> Result<(), EngineError> {
+    async fn put_events(
+        &self,
+        clients: &Clients,
+        entries: Vec<PutEventsRequestEntry>,
+    ) -> Result<(), EngineError> {
         let count = entries.len() as u64;
-        let out = self
+        let out = clients
             .events
             .put_events()
             .set_entries(Some(entries))
@@ -173,7 +210,12 @@ impl Outbox {
         Ok(())
     }
 
-    async fn alert(&self, detail: &Value, text: String) -> Result<(), EngineError> {
+    async fn alert(
+        &self,
+        clients: &Clients,
+        detail: &Value,
+        text: String,
+    ) -> Result<(), EngineError> {
         let status = detail.get("status").and_then(Value::as_str).unwrap_or("");
         let name = detail.get("name").and_then(Value::as_str).unwrap_or("");
         // SNS subjects: at most 100 printable ASCII characters.
@@ -182,7 +224,8 @@ impl Outbox {
             .filter(|c| c.is_ascii_graphic() || *c == ' ')
             .take(100)
             .collect();
-        self.sns
+        clients
+            .sns
             .publish()
             .topic_arn(&self.settings.alert_topic_arn)
             .subject(subject)
@@ -196,6 +239,7 @@ impl Outbox {
 
     async fn timer(
         &self,
+        clients: &Clients,
         message: &Message,
         fire_at_ms: i64,
         now_ms: i64,
@@ -205,7 +249,8 @@ impl Outbox {
         // Rounded up: a timer must never fire early.
         let delay = wait_ms.saturating_add(999) / 1000;
         if delay <= MAX_SQS_DELAY_SECONDS {
-            self.sqs
+            clients
+                .sqs
                 .send_message()
                 .queue_url(&self.settings.timer_queue_url)
                 .message_body(body)
@@ -228,7 +273,7 @@ impl Outbox {
             .input(body)
             .build()
             .map_err(|e| send_error("CreateSchedule", e))?;
-        let result = self
+        let result = clients
             .scheduler
             .create_schedule()
             .name(schedule_name(message))

@@ -11,20 +11,25 @@ use std::thread::JoinHandle;
 
 use cairn_interpreter::{
     Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
+    TaskId, TimerId,
 };
-use cairn_runtime::{task_event, TaskRequest, TimeMode};
+use cairn_runtime::{task_event, TaskFailure, TaskRequest, TimeMode};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
 use crate::names::execution_does_not_exist;
 use crate::persisted::{input_text, stored_history, Persisted, Planned};
-use crate::scheduler::{Pool, TimerWheel};
+use crate::scheduler::{Pool, TimerEntry, TimerWheel};
 use crate::tokens::Signer;
 use crate::{ApiError, Config};
 
 /// Attempts at a conditional write before giving up (only another process writing the same
 /// execution can make them fail: in-process writers are serialised per execution).
 const MAX_ATTEMPTS: usize = 32;
+/// Attempts at applying a background event (a timer, a task's start or outcome) through
+/// store failures: nobody retries it for us, and giving up strands the execution until the
+/// next restart.
+const BACKGROUND_ATTEMPTS: u32 = 16;
 const STRIPES: usize = 256;
 
 /// What applying one event came to.
@@ -35,6 +40,9 @@ pub(crate) enum Advanced {
     NotRunning,
     /// The activity task to claim is no longer wanted (or another worker took it).
     Stale,
+    /// The timer or task the event names is no longer open (or the task already started,
+    /// or already submitted): a duplicate or late delivery, which changes nothing.
+    Duplicate,
 }
 
 /// A finished Express execution kept for [`Config::express_history`].
@@ -51,6 +59,79 @@ struct ExpressHistory {
     runs: HashMap<String, Arc<ExpressRun>>,
 }
 
+/// A Lambda or service task a committed decision asks to run, waiting for a harness to run
+/// it (see [`Driver::simulated`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingTask {
+    pub execution_arn: String,
+    /// An [`Command::InvokeTask`].
+    pub command: Command,
+    /// `TaskStarted` was already applied (a task re-dispatched after a restart).
+    pub started: bool,
+}
+
+/// Where the work a committed decision asks for runs.
+enum Runner {
+    /// `cairn serve`: a timer thread feeding a worker pool, and a thread per task.
+    Threads {
+        pool: Pool,
+        timer_thread: Mutex<Option<JoinHandle<()>>>,
+    },
+    /// A deterministic harness: timers stay in the wheel and tasks in this queue until the
+    /// harness takes them, on its one thread and at its own (simulated) time.
+    Pumped { tasks: Mutex<VecDeque<PendingTask>> },
+}
+
+/// Where the decider's entropy comes from.
+enum Entropy {
+    /// Unpredictable: task tokens derive from it, so they must not be guessable.
+    /// `RandomState` is keyed from the OS's random source.
+    Os {
+        state: RandomState,
+        counter: AtomicU64,
+    },
+    /// Reproducible, for a simulation: a decision's seed depends only on the execution and
+    /// how far its history has got, so a replay under other faults decides the same.
+    Seeded { seed: u64, counter: AtomicU64 },
+}
+
+/// SplitMix64's finaliser: spreads a seed over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Entropy {
+    fn next(&self) -> u64 {
+        match self {
+            Entropy::Os { state, counter } => {
+                let mut hasher = state.build_hasher();
+                hasher.write_u64(counter.fetch_add(1, Ordering::Relaxed));
+                hasher.finish()
+            }
+            Entropy::Seeded { seed, counter } => {
+                mix(seed ^ mix(counter.fetch_add(1, Ordering::Relaxed)))
+            }
+        }
+    }
+
+    fn for_decision(&self, arn: &str, event_count: u64) -> u64 {
+        match self {
+            Entropy::Os { .. } => self.next(),
+            Entropy::Seeded { seed, .. } => {
+                // FNV-1a: stable across processes and builds, unlike std's hashers.
+                let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+                for byte in arn.bytes() {
+                    hash ^= u64::from(byte);
+                    hash = hash.wrapping_mul(0x0100_0000_01b3);
+                }
+                mix(seed ^ mix(hash ^ mix(event_count)))
+            }
+        }
+    }
+}
+
 /// The shell around the decider for Standard executions, shared by the API actions, the
 /// timer thread and the task threads.
 pub struct Driver {
@@ -60,11 +141,9 @@ pub struct Driver {
     machines: Mutex<HashMap<String, Arc<Machine>>>,
     stripes: Vec<Mutex<()>>,
     timers: Arc<TimerWheel>,
-    pool: Pool,
-    timer_thread: Mutex<Option<JoinHandle<()>>>,
+    runner: Runner,
     activity_signal: (Mutex<u64>, Condvar),
-    entropy: RandomState,
-    counter: AtomicU64,
+    entropy: Entropy,
     express: Mutex<ExpressHistory>,
     pub(crate) signer: Signer,
 }
@@ -74,24 +153,38 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
 }
 
 impl Driver {
-    pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Arc<Driver> {
-        let workers = config.workers;
+    fn build(
+        store: Arc<dyn Store>,
+        config: Config,
+        runner: Runner,
+        entropy: Entropy,
+    ) -> Arc<Driver> {
         let signer = Signer::new(config.token_key.clone());
-        let driver = Arc::new_cyclic(|me| Driver {
+        Arc::new_cyclic(|me| Driver {
             store,
             config,
             me: me.clone(),
             machines: Mutex::new(HashMap::new()),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             timers: TimerWheel::new(),
-            pool: Pool::new(workers, "cairn-worker"),
-            timer_thread: Mutex::new(None),
+            runner,
             activity_signal: (Mutex::new(0), Condvar::new()),
-            entropy: RandomState::new(),
-            counter: AtomicU64::new(0),
+            entropy,
             express: Mutex::new(ExpressHistory::default()),
             signer,
-        });
+        })
+    }
+
+    pub(crate) fn start(store: Arc<dyn Store>, config: Config) -> Arc<Driver> {
+        let runner = Runner::Threads {
+            pool: Pool::new(config.workers, "cairn-worker"),
+            timer_thread: Mutex::new(None),
+        };
+        let entropy = Entropy::Os {
+            state: RandomState::new(),
+            counter: AtomicU64::new(0),
+        };
+        let driver = Driver::build(store, config, runner, entropy);
         let weak = Arc::downgrade(&driver);
         let wheel = Arc::clone(&driver.timers);
         let clock = Arc::clone(&driver.config.clock);
@@ -101,26 +194,77 @@ impl Driver {
                 wheel.run(clock.as_ref(), &|(_, arn, timer_id)| {
                     if let Some(driver) = weak.upgrade() {
                         let job_driver = Arc::clone(&driver);
-                        driver.pool.submit(Box::new(move || {
-                            job_driver.background(&arn, Event::TimerFired { timer_id }, "timer");
-                        }));
+                        if let Runner::Threads { pool, .. } = &driver.runner {
+                            pool.submit(Box::new(move || job_driver.fire_timer(&arn, timer_id)));
+                        }
                     }
                 });
             });
-        if let (Ok(thread), Ok(mut slot)) = (thread, driver.timer_thread.lock()) {
-            *slot = Some(thread);
+        if let (Ok(thread), Runner::Threads { timer_thread, .. }) = (thread, &driver.runner) {
+            if let Ok(mut slot) = timer_thread.lock() {
+                *slot = Some(thread);
+            }
         }
         driver
     }
 
+    /// A driver without threads, for a deterministic simulation: timers wait in the wheel
+    /// until [`Driver::due_timers`] hands them out, tasks in a queue until
+    /// [`Driver::take_pending_tasks`] does, and the decider's entropy derives from `seed`
+    /// (task tokens are then predictable: never serve clients with it). Everything else
+    /// (the actions, what a transition writes, recovery) is the code `cairn serve` runs.
+    pub fn simulated(store: Arc<dyn Store>, config: Config, seed: u64) -> Arc<Driver> {
+        let runner = Runner::Pumped {
+            tasks: Mutex::new(VecDeque::new()),
+        };
+        let entropy = Entropy::Seeded {
+            seed,
+            counter: AtomicU64::new(0),
+        };
+        Driver::build(store, config, runner, entropy)
+    }
+
     pub(crate) fn shutdown(&self) {
         self.timers.stop();
-        if let Ok(mut slot) = self.timer_thread.lock() {
-            if let Some(thread) = slot.take() {
-                let _ = thread.join();
+        if let Runner::Threads { pool, timer_thread } = &self.runner {
+            if let Ok(mut slot) = timer_thread.lock() {
+                if let Some(thread) = slot.take() {
+                    let _ = thread.join();
+                }
             }
+            pool.shutdown();
         }
-        self.pool.shutdown();
+    }
+
+    /// Runs one API action (what [`crate::Api::handle`] does), for a simulated driver.
+    pub fn handle_action(&self, action: &str, request: &Value) -> Result<Value, ApiError> {
+        crate::actions::dispatch(self, action, request)
+    }
+
+    /// The earliest timer the wheel holds, as `(fire_at_ms, execution ARN, timer id)`.
+    pub fn next_timer(&self) -> Option<TimerEntry> {
+        self.timers.peek()
+    }
+
+    /// Takes the timers due at `now_ms` out of the wheel; [`Driver::fire_timer`] applies one.
+    pub fn due_timers(&self, now_ms: i64) -> Vec<TimerEntry> {
+        self.timers.take_due(now_ms)
+    }
+
+    /// What the timer thread does with a due timer.
+    pub fn fire_timer(&self, arn: &str, timer_id: TimerId) {
+        self.background(arn, Event::TimerFired { timer_id }, "timer");
+    }
+
+    /// The tasks committed decisions asked for since the last call (a simulated driver only).
+    pub fn take_pending_tasks(&self) -> Vec<PendingTask> {
+        match &self.runner {
+            Runner::Pumped { tasks } => tasks
+                .lock()
+                .map(|mut queue| queue.drain(..).collect())
+                .unwrap_or_default(),
+            Runner::Threads { .. } => Vec::new(),
+        }
     }
 
     pub(crate) fn handle(&self) -> Option<Arc<Driver>> {
@@ -131,12 +275,9 @@ impl Driver {
         self.config.clock.now_ms()
     }
 
-    /// Unpredictable entropy for the decider: task tokens derive from it, so they must not
-    /// be guessable. `RandomState` is keyed from the OS's random source.
+    /// Entropy for ids the API mints (names, revision ids).
     pub(crate) fn seed(&self) -> u64 {
-        let mut hasher = self.entropy.build_hasher();
-        hasher.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
-        hasher.finish()
+        self.entropy.next()
     }
 
     /// The compiled machine of a definition, compiled once.
@@ -178,7 +319,7 @@ impl Driver {
         let machine = self.machine(definition)?;
         let ctx = Context {
             now_ms: info.start_time_ms,
-            seed: self.seed(),
+            seed: self.entropy.for_decision(&info.execution_arn, 0),
         };
         let arn = info.execution_arn.clone();
         let state_machine_arn = info.state_machine_arn.clone();
@@ -206,7 +347,14 @@ impl Driver {
                 self.carry_out(&arn, planned);
                 Ok(Some(start_ms))
             }
-            Err(StoreError::AlreadyExists(_)) => Ok(None),
+            Err(StoreError::AlreadyExists(_)) => {
+                // Perhaps a retry of a start whose write applied but failed to answer (so its
+                // first decision's work was never carried out): hand it out again; if it was
+                // carried out, the duplicates are dropped when they arrive.
+                // Failing here makes the client retry, and the retry resume it.
+                self.resume(&arn)?;
+                Ok(None)
+            }
             Err(other) => Err(store_error(other)),
         }
     }
@@ -256,6 +404,9 @@ impl Driver {
                 effects.activity_tasks_claim.push(token.to_string());
             }
 
+            if running && claim.is_none() && !persisted.still_open(&event) {
+                return Ok(Advanced::Duplicate);
+            }
             persisted.prepare(&event, &mut effects);
             if !running {
                 if effects.is_empty() {
@@ -277,7 +428,9 @@ impl Driver {
             let machine = self.machine(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
-                seed: self.seed(),
+                seed: self
+                    .entropy
+                    .for_decision(arn, persisted.execution.event_count()),
             };
             let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             self.signer.publish(&mut decision);
@@ -311,11 +464,77 @@ impl Driver {
 
     /// Applies an event from a background thread, where nobody waits for the answer.
     fn background(&self, arn: &str, event: Event, what: &str) {
-        if let Err(error) = self.advance(arn, event, None) {
-            // A background event that cannot be written is retried by the next restart's
-            // recovery; tell the operator.
-            eprintln!("cairn: {what} event for {arn} failed: {error}");
+        if let Err(error) = self.advance_retrying(arn, event).0 {
+            // Only the next restart's recovery can retry it now; tell the operator.
+            self.log(format_args!("{what} event for {arn} failed: {error}"));
         }
+    }
+
+    /// [`Driver::advance`] through transient store failures. A failed write may have
+    /// applied all the same (a timeout after the commit): the retry then finds the event a
+    /// duplicate, and the work the applied decision planned was never carried out, so the
+    /// execution's open timers and tasks are handed out again (duplicates are dropped when
+    /// they arrive). Returns whether such an uncertain failure happened.
+    fn advance_retrying(&self, arn: &str, event: Event) -> (Result<Advanced, ApiError>, bool) {
+        let mut uncertain = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.advance(arn, event.clone(), None) {
+                Err(error) if error.is_server_fault() && attempt < BACKGROUND_ATTEMPTS => {
+                    uncertain = true;
+                    if let Runner::Threads { .. } = self.runner {
+                        let backoff = 50u64 << attempt.min(7);
+                        std::thread::sleep(std::time::Duration::from_millis(backoff));
+                    }
+                }
+                Ok(Advanced::Duplicate) if uncertain => {
+                    if let Err(error) = self.resume(arn) {
+                        self.log(format_args!("cannot resume {arn}: {error}"));
+                    }
+                    return (Ok(Advanced::Duplicate), true);
+                }
+                outcome => return (outcome, uncertain),
+            }
+        }
+    }
+
+    /// Hands an execution's open timers and not yet started tasks out again, after a write
+    /// whose planned work may not have been carried out.
+    fn resume(&self, arn: &str) -> Result<(), ApiError> {
+        let mut attempt = 0;
+        let read = loop {
+            attempt += 1;
+            match self.store.get_execution(arn) {
+                Err(_) if attempt < BACKGROUND_ATTEMPTS => continue,
+                read => break read.map_err(store_error)?,
+            }
+        };
+        let Some((record, _)) = read else {
+            return Ok(());
+        };
+        let persisted = Persisted::decode(&record)?;
+        if persisted.execution.status() != Status::Running {
+            return Ok(());
+        }
+        for (timer_id, fire_at_ms) in &persisted.timers {
+            self.timers
+                .schedule((*fire_at_ms, arn.to_string(), *timer_id));
+        }
+        let mut activities = false;
+        for task in persisted.tasks.values() {
+            if let Command::InvokeTask { kind, .. } = &task.command {
+                if *kind == ResourceKind::Activity {
+                    activities = true;
+                } else if !task.started {
+                    self.dispatch(arn.to_string(), task.command.clone(), false);
+                }
+            }
+        }
+        if activities {
+            self.notify_activity_workers();
+        }
+        Ok(())
     }
 
     fn carry_out(&self, arn: &str, planned: Vec<Planned>) {
@@ -369,8 +588,18 @@ impl Driver {
     }
 
     /// Runs a Lambda or service task on its own thread (tasks may block for minutes) and
-    /// feeds its outcome back.
+    /// feeds its outcome back; a simulated driver queues it for the harness instead.
     fn dispatch(&self, arn: String, command: Command, started: bool) {
+        if let Runner::Pumped { tasks } = &self.runner {
+            if let Ok(mut queue) = tasks.lock() {
+                queue.push_back(PendingTask {
+                    execution_arn: arn,
+                    command,
+                    started,
+                });
+            }
+            return;
+        }
         let Some(driver) = self.me.upgrade() else {
             return;
         };
@@ -385,41 +614,71 @@ impl Driver {
     }
 
     fn run_task(&self, arn: &str, command: &Command, started: bool) {
-        let Command::InvokeTask { task_id, kind, .. } = command else {
-            return;
-        };
-        let task_id = *task_id;
-        if !started {
-            match self.advance(
-                arn,
-                Event::TaskStarted {
-                    task_id,
-                    worker_name: None,
-                },
-                None,
-            ) {
-                Ok(Advanced::Applied(Status::Running)) => {}
-                Ok(_) => return,
-                Err(error) => {
-                    eprintln!("cairn: starting task {task_id} of {arn} failed: {error}");
-                    return;
-                }
-            }
-        }
-        let Some(request) = TaskRequest::from_command(command.clone(), self.now_ms()) else {
+        let Some(request) = self.begin_task(arn, command, started) else {
             return;
         };
         let outcome = self.config.invoker.invoke(&request);
         if outcome.delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
         }
-        let event = task_event(task_id, kind, outcome.result);
+        self.end_task(arn, request.task_id, command, outcome.result);
+    }
+
+    /// The first half of running a task: claims it (`TaskStarted`, unless a run before a
+    /// restart already did) and returns the call to make, or `None` when the task is no
+    /// longer wanted or cannot be claimed now.
+    pub fn begin_task(&self, arn: &str, command: &Command, started: bool) -> Option<TaskRequest> {
+        let Command::InvokeTask { task_id, .. } = command else {
+            return None;
+        };
+        let task_id = *task_id;
+        if !started {
+            let claim = Event::TaskStarted {
+                task_id,
+                worker_name: None,
+            };
+            match self.advance_retrying(arn, claim) {
+                (Ok(Advanced::Applied(Status::Running)), _) => {}
+                // The failed write was the claim itself, most likely: run the task (at least
+                // once, as after a restart) rather than leave it started by nobody.
+                (Ok(Advanced::Duplicate), true) => {}
+                (Ok(_), _) => return None,
+                (Err(error), _) => {
+                    self.log(format_args!(
+                        "starting task {task_id} of {arn} failed: {error}"
+                    ));
+                    return None;
+                }
+            }
+        }
+        TaskRequest::from_command(command.clone(), self.now_ms())
+    }
+
+    /// The second half: feeds the call's outcome back.
+    pub fn end_task(
+        &self,
+        arn: &str,
+        task_id: TaskId,
+        command: &Command,
+        result: Result<Value, TaskFailure>,
+    ) {
+        let Command::InvokeTask { kind, .. } = command else {
+            return;
+        };
+        let event = task_event(task_id, kind, result);
         self.background(arn, event, "task result");
+    }
+
+    fn log(&self, message: std::fmt::Arguments<'_>) {
+        // A simulation injects these failures by the thousand and checks their outcome.
+        if matches!(self.runner, Runner::Threads { .. }) {
+            eprintln!("cairn: {message}");
+        }
     }
 
     /// After a restart: reload every pending timer and re-dispatch every task invocation
     /// that had not reported back (at least once, as AWS retries a Lambda invoke).
-    pub(crate) fn recover(&self) -> Result<usize, ApiError> {
+    pub fn recover(&self) -> Result<usize, ApiError> {
         for timer in self
             .store
             .due_timers(i64::MAX, usize::MAX)
@@ -434,7 +693,9 @@ impl Driver {
                 continue;
             };
             let Ok(persisted) = Persisted::decode(&record) else {
-                eprintln!("cairn: cannot resume {arn}: its stored state is unreadable");
+                self.log(format_args!(
+                    "cannot resume {arn}: its stored state is unreadable"
+                ));
                 continue;
             };
             for task in persisted.tasks.values() {

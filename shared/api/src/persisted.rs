@@ -44,6 +44,10 @@ pub struct OpenTask {
     /// start message was lost from one whose message is merely on its way.
     #[serde(default)]
     pub scheduled_ms: i64,
+    /// `TaskSubmitted` was applied: a second answer of the call (a re-run after a restart,
+    /// a duplicate) must not record it again.
+    #[serde(default)]
+    pub submitted: bool,
 }
 
 /// Work a committed decision asks the shell to do.
@@ -93,8 +97,10 @@ impl Persisted {
             Event::TaskStarted { task_id, .. } => {
                 self.tasks.get(task_id).is_some_and(|task| !task.started)
             }
-            Event::TaskSubmitted { task_id, .. }
-            | Event::TaskSucceeded { task_id, .. }
+            Event::TaskSubmitted { task_id, .. } => {
+                self.tasks.get(task_id).is_some_and(|task| !task.submitted)
+            }
+            Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => self.tasks.contains_key(task_id),
             Event::Stop { .. } => true,
@@ -121,7 +127,12 @@ impl Persisted {
                     task.started = true;
                 }
             }
-            Event::TaskSubmitted { .. } | Event::Heartbeat { .. } | Event::Stop { .. } => {}
+            Event::TaskSubmitted { task_id, .. } => {
+                if let Some(task) = self.tasks.get_mut(task_id) {
+                    task.submitted = true;
+                }
+            }
+            Event::Heartbeat { .. } | Event::Stop { .. } => {}
         }
     }
 
@@ -163,6 +174,7 @@ impl Persisted {
                             command: command.clone(),
                             started: false,
                             scheduled_ms: now,
+                            submitted: false,
                         },
                     );
                     if let Some(token) = task_token {

@@ -107,6 +107,20 @@ impl TimerWheel {
         }
     }
 
+    /// The earliest pending timer.
+    pub fn peek(&self) -> Option<TimerEntry> {
+        let state = self.state.lock().ok()?;
+        state.heap.peek().map(|Reverse(entry)| entry.clone())
+    }
+
+    /// Removes and returns the timers due at `now`, earliest first.
+    pub fn take_due(&self, now: i64) -> Vec<TimerEntry> {
+        match self.state.lock() {
+            Ok(mut state) => pop_due(&mut state, now),
+            Err(_) => Vec::new(),
+        }
+    }
+
     pub fn stop(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.stopped = true;
@@ -124,15 +138,7 @@ impl TimerWheel {
                 return;
             }
             let now = clock.now_ms();
-            let mut due = Vec::new();
-            while let Some(Reverse(next)) = state.heap.peek() {
-                if next.0 > now {
-                    break;
-                }
-                if let Some(Reverse(entry)) = state.heap.pop() {
-                    due.push(entry);
-                }
-            }
+            let due = pop_due(&mut state, now);
             if !due.is_empty() {
                 drop(state);
                 for entry in due {
@@ -157,4 +163,17 @@ impl TimerWheel {
             };
         }
     }
+}
+
+fn pop_due(state: &mut Timers, now: i64) -> Vec<TimerEntry> {
+    let mut due = Vec::new();
+    while let Some(Reverse(next)) = state.heap.peek() {
+        if next.0 > now {
+            break;
+        }
+        if let Some(Reverse(entry)) = state.heap.pop() {
+            due.push(entry);
+        }
+    }
+    due
 }
