@@ -1,7 +1,16 @@
 //! Applying a path to a document, with Jayway's results and messages.
+//!
+//! A definite path (single names and indexes) is walked directly and fails with Jayway's
+//! texts. Everything else runs through [`run`], which follows Jayway's path tokens: a
+//! token whose upstream is definite fails on a missing property or a wrong type, any
+//! later one skips silently; a deep scan visits containers in document order and hands
+//! each one that suits the next token to it, with Jayway's quirks kept (after `..`, an
+//! index that is not the last token is not applied: `$..[0].b` reads `.b` of every
+//! array element).
 
 use crate::{Path, PathError, Root, Segment, Selector};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// How deep a filter may nest sub-paths while evaluating (the parser bounds it too).
 const MAX_EVAL_DEPTH: usize = 128;
@@ -50,17 +59,13 @@ fn push_segment(s: &mut String, seg: &Segment) {
             s.push(']');
         }
         Selector::Wildcard => s.push_str("[*]"),
-        Selector::Slice { start, end, step } => {
+        Selector::Slice { start, end } => {
             s.push('[');
             if let Some(n) = start {
                 s.push_str(&n.to_string());
             }
             s.push(':');
             if let Some(n) = end {
-                s.push_str(&n.to_string());
-            }
-            if let Some(n) = step {
-                s.push(':');
                 s.push_str(&n.to_string());
             }
             s.push(']');
@@ -97,8 +102,13 @@ pub(crate) fn select(path: &Path, root_value: &Value) -> Result<Value, PathError
         .all(|s| matches!(s, Segment::Child(sel) if sel.is_definite()));
     if !prefix_definite {
         let mut out = Vec::new();
-        collect(root_value, root_value, segments, &mut out, 0);
-        return Ok(Value::Array(out));
+        // Jayway fails an indefinite path whose definite prefix misses (`$.items[*]` on
+        // `{}`); Step Functions answers those with an empty array. Failures only happen
+        // before the first indefinite token, so nothing was collected yet.
+        if run(segments, root_value, &Env::new(root_value), &mut out).is_err() {
+            out.clear();
+        }
+        return Ok(Value::Array(out.into_iter().map(Cow::into_owned).collect()));
     }
     let node = select_definite(path, prefix, merge.is_none(), root_value)?;
     match merge {
@@ -211,144 +221,305 @@ pub(crate) fn index(len: usize, n: i64) -> Option<usize> {
     }
 }
 
-/// Python-style slice bounds, which is what Jayway's `[a:b]` amounts to.
-fn slice_indices(
+/// What a path evaluation sees besides the node it starts from.
+pub(crate) struct Env<'a> {
+    /// The document `$` refers to inside filters.
+    pub(crate) root: &'a Value,
+    /// Jayway's `REQUIRE_PROPERTIES`, which it sets for existence tests (and keeps for
+    /// filters evaluated inside them): every missing property fails the path.
+    pub(crate) strict: bool,
+    depth: usize,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(root: &'a Value) -> Env<'a> {
+        Env {
+            root,
+            strict: false,
+            depth: 0,
+        }
+    }
+
+    /// The environment of a path or predicate evaluated inside this one.
+    pub(crate) fn nested(&self, strict: bool) -> Env<'a> {
+        Env {
+            root: self.root,
+            strict,
+            depth: self.depth + 1,
+        }
+    }
+}
+
+/// Why Jayway stopped evaluating a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// `PathNotFoundException`: in a filter the operand is UNDEFINED.
+    NotFound,
+    /// `InvalidPathException` (a filter applied to a primitive): the predicate fails.
+    Abort,
+}
+
+/// Whether Jayway counts a token as definite (selecting at most one node). A trailing
+/// multi-name selector merges its names into one object, so it counts.
+pub(crate) fn token_definite(segment: &Segment, leaf: bool) -> bool {
+    match segment {
+        Segment::Child(Selector::Names(names)) => names.len() == 1 || leaf,
+        Segment::Child(Selector::Indexes(indexes)) => indexes.len() == 1,
+        _ => false,
+    }
+}
+
+/// Walks single names and indexes; `None` as soon as one misses.
+pub(crate) fn walk_direct<'a>(segments: &[Segment], start: &'a Value) -> Option<&'a Value> {
+    let mut current = start;
+    for segment in segments {
+        current = match segment {
+            Segment::Child(Selector::Names(names)) => current.as_object()?.get(names.first()?)?,
+            Segment::Child(Selector::Indexes(indexes)) => {
+                let items = current.as_array()?;
+                items.get(index(items.len(), *indexes.first()?)?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// A pending step of [`run`]: a node still to pass the segments from `.1` on, or a result.
+enum Item<'a> {
+    Visit(&'a Value, usize),
+    Done(Cow<'a, Value>),
+}
+
+/// Evaluates `segments` from `start` as Jayway does, appending the matches in Jayway's
+/// order (depth first, document order).
+pub(crate) fn run<'a>(
+    segments: &'a [Segment],
+    start: &'a Value,
+    env: &Env<'a>,
+    out: &mut Vec<Cow<'a, Value>>,
+) -> Result<(), Miss> {
+    if env.depth > MAX_EVAL_DEPTH {
+        return Ok(());
+    }
+    let last = segments.len().saturating_sub(1);
+    // A token's upstream is definite when every token before it is.
+    let definite_prefix = segments
+        .iter()
+        .enumerate()
+        .position(|(i, s)| !token_definite(s, i == last))
+        .unwrap_or(segments.len());
+    let mut stack = vec![Item::Visit(start, 0)];
+    let mut emitted = Vec::new();
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Done(value) => out.push(value),
+            Item::Visit(node, i) => {
+                let Some(segment) = segments.get(i) else {
+                    out.push(Cow::Borrowed(node));
+                    continue;
+                };
+                let leaf = i == last;
+                match segment {
+                    Segment::Child(selector) => child(
+                        selector,
+                        i + 1,
+                        leaf,
+                        node,
+                        i <= definite_prefix,
+                        env,
+                        &mut emitted,
+                    )?,
+                    Segment::Descendant(selector) => {
+                        scan(selector, i + 1, leaf, node, env, &mut emitted)?
+                    }
+                }
+                stack.extend(emitted.drain(..).rev());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wrong_type(upstream_definite: bool) -> Result<(), Miss> {
+    if upstream_definite {
+        Err(Miss::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// One token applied to one node; what it selects goes on to segment `next`.
+fn child<'a>(
+    selector: &'a Selector,
+    next: usize,
+    leaf: bool,
+    node: &'a Value,
+    upstream_definite: bool,
+    env: &Env<'a>,
+    emit: &mut Vec<Item<'a>>,
+) -> Result<(), Miss> {
+    match selector {
+        Selector::Names(names) => {
+            let Value::Object(map) = node else {
+                return wrong_type(upstream_definite);
+            };
+            if let [name] = names.as_slice() {
+                match map.get(name) {
+                    Some(v) => emit.push(Item::Visit(v, next)),
+                    // A missing leaf only fails under REQUIRE_PROPERTIES; a missing step
+                    // also fails while the path so far is definite.
+                    None if env.strict || (!leaf && upstream_definite) => {
+                        return Err(Miss::NotFound)
+                    }
+                    None => {}
+                }
+            } else if leaf {
+                let mut merged = Map::new();
+                for name in names {
+                    match map.get(name) {
+                        Some(v) => {
+                            merged.insert(name.clone(), v.clone());
+                        }
+                        None if env.strict => return Err(Miss::NotFound),
+                        None => {}
+                    }
+                }
+                emit.push(Item::Done(Cow::Owned(Value::Object(merged))));
+            } else {
+                for name in names {
+                    match map.get(name) {
+                        Some(v) => emit.push(Item::Visit(v, next)),
+                        None if env.strict => return Err(Miss::NotFound),
+                        None => {}
+                    }
+                }
+            }
+        }
+        Selector::Indexes(indexes) => {
+            let Value::Array(items) = node else {
+                return wrong_type(upstream_definite);
+            };
+            emit.extend(
+                indexes
+                    .iter()
+                    .filter_map(|n| index(items.len(), *n).and_then(|i| items.get(i)))
+                    .map(|v| Item::Visit(v, next)),
+            );
+        }
+        Selector::Slice { start, end } => {
+            let Value::Array(items) = node else {
+                return wrong_type(upstream_definite);
+            };
+            emit.extend(
+                slice_positions(items.len(), *start, *end)
+                    .filter_map(|i| items.get(i))
+                    .map(|v| Item::Visit(v, next)),
+            );
+        }
+        Selector::Wildcard => match node {
+            Value::Object(map) => emit.extend(map.values().map(|v| Item::Visit(v, next))),
+            Value::Array(items) => emit.extend(items.iter().map(|v| Item::Visit(v, next))),
+            _ => {}
+        },
+        Selector::Filter(expr) => {
+            let inner = env.nested(env.strict);
+            match node {
+                // Jayway applies a filter on an object to the object itself.
+                Value::Object(_) if expr.test(node, &inner) => emit.push(Item::Visit(node, next)),
+                Value::Object(_) => {}
+                Value::Array(items) => emit.extend(
+                    items
+                        .iter()
+                        .filter(|item| expr.test(item, &inner))
+                        .map(|v| Item::Visit(v, next)),
+                ),
+                _ if upstream_definite => return Err(Miss::Abort),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Jayway's deep scan: every object and array under `node`, itself included, in
+/// document order; each one the next token applies to is handed to it.
+fn scan<'a>(
+    selector: &'a Selector,
+    next: usize,
+    leaf: bool,
+    node: &'a Value,
+    env: &Env<'a>,
+    emit: &mut Vec<Item<'a>>,
+) -> Result<(), Miss> {
+    let is_container = |v: &&Value| v.is_object() || v.is_array();
+    let mut pending = vec![node];
+    while let Some(n) = pending.pop() {
+        match n {
+            Value::Object(map) => {
+                let applies = match selector {
+                    Selector::Names(names) => match names.as_slice() {
+                        [name] => map.contains_key(name),
+                        _ if leaf => names.iter().all(|name| map.contains_key(name)),
+                        _ => true,
+                    },
+                    Selector::Indexes(_) | Selector::Slice { .. } => false,
+                    Selector::Wildcard => true,
+                    Selector::Filter(expr) => expr.test(n, &env.nested(env.strict)),
+                };
+                if applies {
+                    if let Selector::Filter(_) = selector {
+                        emit.push(Item::Visit(n, next));
+                    } else {
+                        child(selector, next, leaf, n, false, env, emit)?;
+                    }
+                }
+                pending.extend(map.values().rev().filter(is_container));
+            }
+            Value::Array(items) => {
+                let applies = match selector {
+                    Selector::Names(_) => false,
+                    Selector::Indexes(_) | Selector::Slice { .. } | Selector::Wildcard => true,
+                    Selector::Filter(expr) => expr.test(n, &env.nested(env.strict)),
+                };
+                if applies {
+                    if leaf {
+                        child(selector, next, leaf, n, false, env, emit)?;
+                    } else {
+                        // Jayway hands the array's elements straight to the token after
+                        // this one, without applying this one.
+                        emit.extend(items.iter().map(|v| Item::Visit(v, next)));
+                    }
+                }
+                pending.extend(items.iter().rev().filter(is_container));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The positions Jayway's `[start:end]` reads. `[start:]` counts a negative start from
+/// the end; `[:end]` likewise for the end; `[start:end]` clamps the end to the length
+/// but resolves neither bound, so a negative start walks up from below zero, each
+/// negative position reading from the end (`[-2:3]` reads 3, 4, 0, 1, 2 of five).
+fn slice_positions(
     len: usize,
     start: Option<i64>,
     end: Option<i64>,
-    step: Option<i64>,
-) -> Vec<usize> {
+) -> impl Iterator<Item = usize> {
     let len_i = i64::try_from(len).unwrap_or(i64::MAX);
-    let step = step.unwrap_or(1);
-    let norm = |v: i64, lo: i64, hi: i64| -> i64 {
-        let v = if v < 0 { v.saturating_add(len_i) } else { v };
-        v.clamp(lo, hi)
+    let (from, to) = match (start, end) {
+        (Some(from), None) => {
+            let from = if from < 0 { len_i + from } else { from };
+            (from.max(0), len_i)
+        }
+        (Some(from), Some(to)) => (from.max(-len_i), to.min(len_i)),
+        (None, Some(to)) => {
+            let to = if to < 0 { len_i + to } else { to };
+            (0, to.min(len_i))
+        }
+        (None, None) => (0, 0),
     };
-    let mut out = Vec::new();
-    if step > 0 {
-        let s = start.map_or(0, |v| norm(v, 0, len_i));
-        let e = end.map_or(len_i, |v| norm(v, 0, len_i));
-        let mut i = s;
-        while i < e {
-            if let Ok(u) = usize::try_from(i) {
-                out.push(u);
-            }
-            i = i.saturating_add(step);
-        }
-    } else {
-        let s = start.map_or(len_i - 1, |v| norm(v, -1, len_i - 1));
-        let e = end.map_or(-1, |v| norm(v, -1, len_i - 1));
-        let mut i = s;
-        while i > e {
-            if let Ok(u) = usize::try_from(i) {
-                out.push(u);
-            }
-            i = i.saturating_add(step);
-        }
-    }
-    out
-}
-
-/// Collects every match of `segments` under `start` (indefinite semantics: nothing
-/// that is missing or of the wrong type is an error).
-pub(crate) fn collect(
-    start: &Value,
-    root: &Value,
-    segments: &[Segment],
-    out: &mut Vec<Value>,
-    depth: usize,
-) {
-    if depth > MAX_EVAL_DEPTH {
-        return;
-    }
-    let mut nodes: Vec<&Value> = vec![start];
-    let last = segments.len().saturating_sub(1);
-    for (i, seg) in segments.iter().enumerate() {
-        if i == last {
-            if let Segment::Child(Selector::Names(names)) = seg {
-                if names.len() > 1 {
-                    for node in nodes {
-                        if let Value::Object(map) = node {
-                            out.push(Value::Object(merge_names(map, names)));
-                        }
-                    }
-                    return;
-                }
-            }
-        }
-        let mut next = Vec::new();
-        match seg {
-            Segment::Child(sel) => {
-                for node in nodes {
-                    apply(sel, node, root, &mut next, depth, false);
-                }
-            }
-            Segment::Descendant(sel) => {
-                for node in nodes {
-                    // Pre-order walk with an explicit stack: documents can be deep.
-                    let mut stack = vec![node];
-                    while let Some(n) = stack.pop() {
-                        apply(sel, n, root, &mut next, depth, true);
-                        match n {
-                            Value::Object(map) => stack.extend(map.values().rev()),
-                            Value::Array(items) => stack.extend(items.iter().rev()),
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        nodes = next;
-    }
-    out.extend(nodes.into_iter().cloned());
-}
-
-fn apply<'a>(
-    sel: &Selector,
-    node: &'a Value,
-    root: &Value,
-    next: &mut Vec<&'a Value>,
-    depth: usize,
-    in_scan: bool,
-) {
-    match sel {
-        Selector::Names(names) => {
-            if let Value::Object(map) = node {
-                next.extend(names.iter().filter_map(|n| map.get(n)));
-            }
-        }
-        Selector::Indexes(idx) => {
-            if let Value::Array(items) = node {
-                next.extend(
-                    idx.iter()
-                        .filter_map(|n| index(items.len(), *n).and_then(|i| items.get(i))),
-                );
-            }
-        }
-        Selector::Wildcard => match node {
-            Value::Object(map) => next.extend(map.values()),
-            Value::Array(items) => next.extend(items.iter()),
-            _ => {}
-        },
-        Selector::Slice { start, end, step } => {
-            if let Value::Array(items) = node {
-                next.extend(
-                    slice_indices(items.len(), *start, *end, *step)
-                        .into_iter()
-                        .filter_map(|i| items.get(i)),
-                );
-            }
-        }
-        Selector::Filter(expr) => match node {
-            Value::Array(items) => {
-                next.extend(items.iter().filter(|item| expr.test(item, root, depth + 1)))
-            }
-            Value::Object(map) if in_scan => {
-                next.extend(map.values().filter(|v| expr.test(v, root, depth + 1)))
-            }
-            // Jayway applies a filter on an object to the object itself.
-            Value::Object(_) if expr.test(node, root, depth + 1) => next.push(node),
-            _ => {}
-        },
-    }
+    (from..to.max(from)).filter_map(move |i| index(len, i))
 }

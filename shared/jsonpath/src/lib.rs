@@ -8,10 +8,16 @@
 //! indefinite path (wildcards, slices, filters, deep scan, unions) never fails on
 //! missing data and yields the array of its matches.
 //!
+//! The grammar is Jayway's too, quirks included: a `.` may precede a bracket
+//! (`$.[0]`, `$.a.[*].['b', 'c']`, `$..['a']`, `$.[?(@.x > 0)]`), a slice reads no
+//! step, and filters compare with Jayway's operators and typing rules (see `filter`).
+//!
 //! Roots: `$` is the state input, `$$` the context object, `$name` an ASL variable.
 
 mod eval;
 mod filter;
+mod filter_parse;
+mod java;
 mod parse;
 mod set;
 
@@ -58,10 +64,10 @@ pub(crate) enum Selector {
     /// One or more array indexes: `[0]`, `[-1]`, `[0,2]`.
     Indexes(Vec<i64>),
     Wildcard,
+    /// `[start:end]`; Jayway reads no step (`[0:4:2]` is `[0:4]`).
     Slice {
         start: Option<i64>,
         end: Option<i64>,
-        step: Option<i64>,
     },
     Filter(Box<filter::Expr>),
 }

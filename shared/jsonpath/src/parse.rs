@@ -1,21 +1,30 @@
 //! The path parser: hand-written because AWS's dialect is Jayway's, which no crate reproduces.
+//!
+//! It follows Jayway's `PathCompiler` token by token, so what Jayway accepts parses here
+//! and reads the same: a `.` may precede a bracket (`$.[0]`, `$..['a']`, `$.[?(...)]`),
+//! dot-notation names run to the next `.` or `[`, slices ignore a step, and a filter is
+//! found by its balanced parentheses before its content is compiled (`filter_parse`).
+//! Where Jayway tolerates garbage by accident (it drops a lone trailing character after
+//! a bracket, reads `$['a']b` as `$['a']['b']`) this parser refuses instead.
 
-use crate::filter::{CmpOp, Expr, Operand};
+use crate::filter::RelPath;
+use crate::java::java_trim;
 use crate::{Path, PathError, PathErrorKind, Root, Segment, Selector, MAX_DEPTH};
-use serde_json::Value;
+
+/// Filters inside filters: each level multiplies the evaluation cost by the document
+/// size, so the nesting is kept small.
+const MAX_FILTER_NESTING: usize = 4;
 
 pub(crate) fn parse(src: &str) -> Result<Path, PathError> {
-    let mut p = Parser {
-        chars: src.chars().collect(),
+    let chars: Vec<char> = src.chars().collect();
+    let mut limits = Limits::default();
+    let mut compiler = Compiler {
+        chars: &chars,
         pos: 0,
-        depth: 0,
-        filters: 0,
+        limits: &mut limits,
     };
-    let root = p.root()?;
-    let segments = p.segments(false)?;
-    if p.pos < p.chars.len() {
-        return Err(p.unexpected());
-    }
+    let root = compiler.root()?;
+    let segments = compiler.tokens()?;
     Ok(Path {
         src: src.to_owned(),
         root,
@@ -23,43 +32,148 @@ pub(crate) fn parse(src: &str) -> Result<Path, PathError> {
     })
 }
 
-pub(crate) struct Parser {
-    chars: Vec<char>,
-    pos: usize,
+/// Compiles a path met inside a filter: `@...` (the item) or `$...` (the document),
+/// exactly the text Jayway's filter compiler cut out for it.
+pub(crate) fn parse_filter_path(chars: &[char], limits: &mut Limits) -> Result<RelPath, PathError> {
+    let absolute = match chars.first() {
+        Some('$') => true,
+        Some('@') => false,
+        _ => return Err(PathError::syntax("Path must start with '$' or '@'")),
+    };
+    let mut compiler = Compiler {
+        chars,
+        pos: 1,
+        limits,
+    };
+    compiler.after_root()?;
+    let segments = compiler.tokens()?;
+    Ok(RelPath::new(absolute, segments))
+}
+
+/// True when Jayway would compile `text` as a path (it decides so for strings inside
+/// the value lists of `in`, `anyof`, ...: such a string stands for a path, not a value).
+pub(crate) fn is_jayway_path(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    parse_filter_path(&chars, &mut Limits::default()).is_ok()
+}
+
+/// Nesting counters shared by a path and the filters and sub-paths inside it.
+#[derive(Default)]
+pub(crate) struct Limits {
     depth: usize,
-    /// Filters inside filters: each level multiplies the evaluation cost by the
-    /// document size, so the nesting is kept small.
     filters: usize,
 }
 
-const MAX_FILTER_NESTING: usize = 4;
-
-/// Characters that end a dot-notation name inside a filter expression, where the
-/// name is followed by an operator rather than by the end of the path.
-fn ends_name_in_filter(c: char) -> bool {
-    matches!(c, '=' | '<' | '>' | '!' | '&' | '|' | ')' | ',' | '~') || c.is_whitespace()
+impl Limits {
+    pub(crate) fn enter(&mut self) -> Result<(), PathError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(PathError::syntax(format!(
+                "Path nesting exceeds the maximum depth of {MAX_DEPTH}"
+            )));
+        }
+        Ok(())
+    }
+    pub(crate) fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
 }
 
-impl Parser {
+struct Compiler<'c, 'l> {
+    chars: &'c [char],
+    pos: usize,
+    limits: &'l mut Limits,
+}
+
+/// Jayway's "next significant character": the first one after `start` that is not a space.
+fn next_significant_index(chars: &[char], start: usize) -> Option<usize> {
+    (start + 1..chars.len()).find(|&i| chars[i] != ' ')
+}
+
+/// The index of `c` when it is the next significant character after `start`.
+fn index_of_next_significant(chars: &[char], start: usize, c: char) -> Option<usize> {
+    next_significant_index(chars, start).filter(|&i| chars[i] == c)
+}
+
+/// The next `c` after `start` that no backslash escapes, before `end`.
+pub(crate) fn next_unescaped(chars: &[char], start: usize, c: char, end: usize) -> Option<usize> {
+    let mut escaped = false;
+    for (i, &ch) in chars.iter().enumerate().take(end).skip(start + 1) {
+        if escaped {
+            escaped = false;
+        } else if ch == '\\' {
+            escaped = true;
+        } else if ch == c {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Jayway's `indexOfMatchingCloseChar`: the `close` balancing the `open` at `start`,
+/// stepping over quoted strings and, when asked, over `/regex/` literals.
+pub(crate) fn matching_close(
+    chars: &[char],
+    start: usize,
+    end: usize,
+    (open, close): (char, char),
+    skip_regex: bool,
+) -> Result<Option<usize>, PathError> {
+    let text = || chars.iter().collect::<String>();
+    let mut opened = 1usize;
+    let mut r = start + 1;
+    while r < end {
+        let quote = chars[r];
+        if quote == '\'' || quote == '"' {
+            r = next_unescaped(chars, r, quote, end).ok_or_else(|| {
+                PathError::syntax(format!(
+                    "Could not find matching close quote for {quote} when parsing : {}",
+                    text()
+                ))
+            })? + 1;
+        }
+        if skip_regex && chars.get(r) == Some(&'/') && r < end {
+            r = next_unescaped(chars, r, '/', end).ok_or_else(|| {
+                PathError::syntax(format!(
+                    "Could not find matching close for / when parsing regex in : {}",
+                    text()
+                ))
+            })? + 1;
+        }
+        let Some(&c) = chars.get(r).filter(|_| r < end) else {
+            return Err(PathError::syntax(format!(
+                "Could not find a closing {close} in : {}",
+                text()
+            )));
+        };
+        if c == open {
+            opened += 1;
+        }
+        if c == close {
+            opened -= 1;
+            if opened == 0 {
+                return Ok(Some(r));
+            }
+        }
+        r += 1;
+    }
+    Ok(None)
+}
+
+/// `Integer.parseInt`: an optional `-`, digits, within the `int` range.
+fn parse_int(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i32>().ok().map(i64::from)
+}
+
+impl Compiler<'_, '_> {
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
-    fn peek_at(&self, offset: usize) -> Option<char> {
-        self.chars.get(self.pos + offset).copied()
-    }
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn skip_ws(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
-        }
-    }
+
     fn unexpected(&self) -> PathError {
         match self.peek() {
             Some(c) => PathError::syntax(format!(
@@ -69,399 +183,329 @@ impl Parser {
             None => PathError::syntax("Path must not end with a '.', '..' or an open bracket"),
         }
     }
-    fn enter(&mut self) -> Result<(), PathError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(PathError::syntax(format!(
-                "Path nesting exceeds the maximum depth of {MAX_DEPTH}"
-            )));
-        }
-        Ok(())
-    }
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-    }
 
+    /// `$` (input), `$$` (context object) or `$name` (a variable).
     fn root(&mut self) -> Result<Root, PathError> {
-        if !self.eat('$') {
+        if self.peek() != Some('$') {
             return Err(PathError::syntax("Path must start with '$'"));
         }
-        if self.eat('$') {
-            return Ok(Root::Context);
-        }
-        if self.peek().is_some_and(|c| c.is_alphabetic() || c == '_') {
+        self.pos += 1;
+        let root = if self.peek() == Some('$') {
+            self.pos += 1;
+            Root::Context
+        } else if self.peek().is_some_and(|c| c.is_alphabetic() || c == '_') {
             let start = self.pos;
             while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 self.pos += 1;
             }
-            let name: String = self.chars[start..self.pos].iter().collect();
-            return Ok(Root::Variable(name));
-        }
-        Ok(Root::Input)
+            Root::Variable(self.chars[start..self.pos].iter().collect())
+        } else {
+            Root::Input
+        };
+        self.after_root()?;
+        Ok(root)
     }
 
-    /// Segments until the end of the text or, inside a filter, until something
-    /// that is not a segment (an operator, a parenthesis).
-    fn segments(&mut self, in_filter: bool) -> Result<Vec<Segment>, PathError> {
+    fn after_root(&self) -> Result<(), PathError> {
+        match self.peek() {
+            None | Some('.' | '[') => Ok(()),
+            Some(_) => Err(PathError::syntax(format!(
+                "Illegal character at position {} expected '.' or '['",
+                self.pos
+            ))),
+        }
+    }
+
+    /// The tokens after the root: `.name`, `.*`, `..x`, `[...]`, and a `.` or `..`
+    /// directly before a bracket, as Jayway reads them.
+    fn tokens(&mut self) -> Result<Vec<Segment>, PathError> {
+        if self.chars.last() == Some(&'.') {
+            return Err(PathError::syntax("Path must not end with a '.' or '..'"));
+        }
         let mut out = Vec::new();
-        loop {
-            match self.peek() {
-                Some('.') if self.peek_at(1) == Some('.') => {
-                    self.pos += 2;
-                    let sel = match self.peek() {
+        while let Some(c) = self.peek() {
+            let segment = match c {
+                '.' => {
+                    let scan = self.chars.get(self.pos + 1) == Some(&'.');
+                    self.pos += if scan { 2 } else { 1 };
+                    let selector = match self.peek() {
+                        Some('.') => {
+                            return Err(PathError::syntax(format!(
+                                "Character '.' on position {} is not valid.",
+                                self.pos
+                            )))
+                        }
                         Some('[') => self.bracket()?,
                         Some('*') => {
                             self.pos += 1;
                             Selector::Wildcard
                         }
-                        _ => Selector::Names(vec![self.dot_name(in_filter)?]),
+                        Some(_) => Selector::Names(vec![self.dot_name()?]),
+                        None => return Err(self.unexpected()),
                     };
-                    out.push(Segment::Descendant(sel));
-                }
-                Some('.') => {
-                    self.pos += 1;
-                    if self.eat('*') {
-                        out.push(Segment::Child(Selector::Wildcard));
+                    if scan {
+                        Segment::Descendant(selector)
                     } else {
-                        let name = self.dot_name(in_filter)?;
-                        out.push(Segment::Child(Selector::Names(vec![name])));
+                        Segment::Child(selector)
                     }
                 }
-                Some('[') => {
-                    let sel = self.bracket()?;
-                    out.push(Segment::Child(sel));
-                }
-                None => return Ok(out),
-                Some(_) if in_filter => return Ok(out),
-                Some(_) => return Err(self.unexpected()),
-            }
+                '[' => Segment::Child(self.bracket()?),
+                _ => return Err(self.unexpected()),
+            };
+            out.push(segment);
         }
+        Ok(out)
     }
 
-    fn dot_name(&mut self, in_filter: bool) -> Result<String, PathError> {
+    /// A dot-notation name: everything up to the next `.` or `[` (Jayway accepts any other
+    /// character, `]` and quotes included), but never a space.
+    fn dot_name(&mut self) -> Result<String, PathError> {
         let start = self.pos;
         while let Some(c) = self.peek() {
-            if matches!(c, '.' | '[' | '(' | ']' | '\'' | '"')
-                || c.is_whitespace()
-                || (in_filter && ends_name_in_filter(c))
-            {
-                break;
+            match c {
+                '.' | '[' => break,
+                ' ' => {
+                    return Err(PathError::syntax(format!(
+                        "Use bracket notion ['my prop'] if your property contains blank characters. position: {}",
+                        self.pos
+                    )))
+                }
+                '(' => {
+                    return Err(PathError::new(
+                        PathErrorKind::Unsupported,
+                        "JSONPath functions such as length() are not supported",
+                    ))
+                }
+                _ => self.pos += 1,
             }
-            self.pos += 1;
         }
         if self.pos == start {
             return Err(self.unexpected());
-        }
-        if self.peek() == Some('(') {
-            return Err(PathError::new(
-                PathErrorKind::Unsupported,
-                "JSONPath functions such as length() are not supported",
-            ));
         }
         Ok(self.chars[start..self.pos].iter().collect())
     }
 
-    /// `[...]`, positioned on the `[`.
+    /// `[...]`, positioned on the `[`: Jayway tries names, indexes and slices, the
+    /// wildcard, then a filter.
     fn bracket(&mut self) -> Result<Selector, PathError> {
-        self.enter()?;
-        self.pos += 1;
-        self.skip_ws();
-        let sel = match self.peek() {
-            Some('*') => {
-                self.pos += 1;
-                Selector::Wildcard
-            }
-            Some('?') => {
-                self.pos += 1;
-                self.skip_ws();
-                if !self.eat('(') {
-                    return Err(self.unexpected());
-                }
-                self.filters += 1;
-                if self.filters > MAX_FILTER_NESTING {
-                    return Err(PathError::syntax(format!(
-                        "Filters nest deeper than {MAX_FILTER_NESTING} levels"
-                    )));
-                }
-                let expr = self.or_expr()?;
-                self.filters -= 1;
-                self.skip_ws();
-                if !self.eat(')') {
-                    return Err(self.unexpected());
-                }
-                Selector::Filter(Box::new(expr))
-            }
-            Some('\'' | '"') => {
-                let mut names = vec![self.quoted()?];
-                loop {
-                    self.skip_ws();
-                    if !self.eat(',') {
-                        break;
-                    }
-                    self.skip_ws();
-                    names.push(self.quoted()?);
-                }
-                Selector::Names(names)
-            }
-            Some(c) if c == '-' || c == ':' || c.is_ascii_digit() => self.indexes_or_slice()?,
-            Some('(') => {
-                return Err(PathError::new(
-                    PathErrorKind::Unsupported,
-                    "JSONPath script expressions such as [(@.length-1)] are not supported",
-                ))
-            }
-            _ => return Err(self.unexpected()),
-        };
-        self.skip_ws();
-        if !self.eat(']') {
-            return Err(self.unexpected());
+        if let Some(selector) = self.bracket_names()? {
+            return Ok(selector);
         }
-        self.leave();
-        Ok(sel)
+        if let Some(selector) = self.indexes_or_slice()? {
+            return Ok(selector);
+        }
+        if let Some(selector) = self.bracket_wildcard()? {
+            return Ok(selector);
+        }
+        if let Some(selector) = self.filter()? {
+            return Ok(selector);
+        }
+        let next = next_significant_index(self.chars, self.pos).map(|i| self.chars[i]);
+        match next {
+            Some('(') => Err(PathError::new(
+                PathErrorKind::Unsupported,
+                "JSONPath script expressions such as [(@.length-1)] are not supported",
+            )),
+            Some('?') => Err(PathError::syntax(format!(
+                "Could not parse the filter starting at position {}: expected [?(<expression>)]",
+                self.pos
+            ))),
+            _ => Err(PathError::syntax(format!(
+                "Could not parse token starting at position {}. Expected ?, ', 0-9, * ",
+                self.pos
+            ))),
+        }
     }
 
-    /// A quoted name. Like the Jayway version AWS runs, a backslash keeps the next
-    /// character from closing the string but stays in the name as written
+    /// `['a']`, `["a"]`, `['a', 'b']`. Like the Jayway version AWS runs, a backslash keeps
+    /// the next character from closing the name but stays in the name as written
     /// (`$['a\"b']` reads the key `a\"b`, which the corpus confirms).
-    fn quoted(&mut self) -> Result<String, PathError> {
-        let Some(quote) = self.peek().filter(|c| *c == '\'' || *c == '"') else {
-            return Err(self.unexpected());
+    fn bracket_names(&mut self) -> Result<Option<Selector>, PathError> {
+        let chars = self.chars;
+        let Some(delimiter) = next_significant_index(chars, self.pos)
+            .map(|i| chars[i])
+            .filter(|c| *c == '\'' || *c == '"')
+        else {
+            return Ok(None);
         };
-        self.pos += 1;
-        let start = self.pos;
+        let mut names = Vec::new();
+        let mut start = self.pos + 1;
+        let mut last_close = None;
+        let mut in_name = false;
         let mut escaped = false;
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(PathError::syntax(
-                    "Property has not been closed - missing closing quote",
-                ));
-            };
-            self.pos += 1;
+        let mut after_comma = false;
+        let mut read = self.pos + 1;
+        while let Some(&c) = chars.get(read) {
             if escaped {
                 escaped = false;
             } else if c == '\\' {
                 escaped = true;
-            } else if c == quote {
+            } else if c == ']' && !in_name {
+                if after_comma {
+                    return Err(PathError::syntax(format!(
+                        "Found empty property at index {read}"
+                    )));
+                }
                 break;
+            } else if c == delimiter {
+                if in_name {
+                    let next = next_significant_index(chars, read).map(|i| chars[i]);
+                    if next != Some(']') && next != Some(',') {
+                        return Err(PathError::syntax(format!(
+                            "Property must be separated by comma or Property must be terminated close square bracket at index {read}"
+                        )));
+                    }
+                    names.push(chars[start..read].iter().collect());
+                    last_close = Some(read);
+                    in_name = false;
+                } else {
+                    start = read + 1;
+                    in_name = true;
+                    after_comma = false;
+                }
+            } else if c == ',' && !in_name {
+                if after_comma {
+                    return Err(PathError::syntax(format!(
+                        "Found empty property at index {read}"
+                    )));
+                }
+                after_comma = true;
             }
+            read += 1;
         }
-        Ok(self.chars[start..self.pos - 1].iter().collect())
+        if in_name {
+            return Err(PathError::syntax(format!(
+                "Property has not been closed - missing closing {delimiter}"
+            )));
+        }
+        let close = last_close
+            .and_then(|i| index_of_next_significant(chars, i, ']'))
+            .ok_or_else(|| PathError::syntax("Property has not been closed - missing closing ]"))?;
+        self.pos = close + 1;
+        Ok(Some(Selector::Names(names)))
     }
 
-    fn int(&mut self) -> Result<Option<i64>, PathError> {
-        self.skip_ws();
-        let start = self.pos;
-        self.eat('-');
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.pos += 1;
-        }
-        if self.pos == start {
+    /// `[1]`, `[-1]`, `[0, 2]`, `[1:]`, `[:2]`, `[1:3]`. Jayway reads at most two slice
+    /// bounds: `[0:3:2]` is `[0:3]`, and `[:]`, `[::2]` are errors.
+    fn indexes_or_slice(&mut self) -> Result<Option<Selector>, PathError> {
+        let chars = self.chars;
+        let Some(next) = next_significant_index(chars, self.pos).map(|i| chars[i]) else {
+            return Ok(None);
+        };
+        if !(next.is_ascii_digit() || next == '-' || next == ':') {
             return Ok(None);
         }
-        let text: String = self.chars[start..self.pos].iter().collect();
-        let n = text
-            .parse::<i64>()
-            .map_err(|_| PathError::syntax(format!("Invalid array index '{text}'")))?;
-        self.skip_ws();
-        Ok(Some(n))
-    }
-
-    fn indexes_or_slice(&mut self) -> Result<Selector, PathError> {
-        let first = self.int()?;
-        if self.eat(':') {
-            let end = self.int()?;
-            let step = if self.eat(':') { self.int()? } else { None };
-            if step == Some(0) {
-                return Err(PathError::syntax("Array slice step must not be 0"));
-            }
-            return Ok(Selector::Slice {
-                start: first,
-                end,
-                step,
-            });
-        }
-        let Some(first) = first else {
-            return Err(self.unexpected());
+        let begin = self.pos + 1;
+        let Some(end) = (begin..chars.len()).find(|&i| chars[i] == ']') else {
+            return Ok(None);
         };
-        let mut out = vec![first];
-        while self.eat(',') {
-            match self.int()? {
-                Some(n) => out.push(n),
-                None => return Err(self.unexpected()),
-            }
+        let raw: String = chars[begin..end].iter().collect();
+        let expr = java_trim(&raw);
+        if !expr
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ':' | ' '))
+        {
+            return Ok(None);
         }
-        Ok(Selector::Indexes(out))
-    }
-
-    // ---- filter expressions ----
-
-    fn or_expr(&mut self) -> Result<Expr, PathError> {
-        self.enter()?;
-        let mut left = self.and_expr()?;
-        loop {
-            self.skip_ws();
-            if self.peek() == Some('|') && self.peek_at(1) == Some('|') {
-                self.pos += 2;
-                let right = self.and_expr()?;
-                left = Expr::Or(Box::new(left), Box::new(right));
-            } else {
-                break;
-            }
-        }
-        self.leave();
-        Ok(left)
-    }
-
-    fn and_expr(&mut self) -> Result<Expr, PathError> {
-        let mut left = self.unary()?;
-        loop {
-            self.skip_ws();
-            if self.peek() == Some('&') && self.peek_at(1) == Some('&') {
-                self.pos += 2;
-                let right = self.unary()?;
-                left = Expr::And(Box::new(left), Box::new(right));
-            } else {
-                break;
-            }
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> Result<Expr, PathError> {
-        self.skip_ws();
-        if self.peek() == Some('!') && self.peek_at(1) != Some('=') {
-            self.pos += 1;
-            self.enter()?;
-            let inner = self.unary()?;
-            self.leave();
-            return Ok(Expr::Not(Box::new(inner)));
-        }
-        if self.eat('(') {
-            let inner = self.or_expr()?;
-            self.skip_ws();
-            if !self.eat(')') {
-                return Err(self.unexpected());
-            }
-            return Ok(inner);
-        }
-        let left = self.operand()?;
-        self.skip_ws();
-        let op = match (self.peek(), self.peek_at(1)) {
-            (Some('='), Some('=')) => Some((CmpOp::Eq, 2)),
-            (Some('!'), Some('=')) => Some((CmpOp::Ne, 2)),
-            (Some('<'), Some('=')) => Some((CmpOp::Le, 2)),
-            (Some('>'), Some('=')) => Some((CmpOp::Ge, 2)),
-            (Some('<'), _) => Some((CmpOp::Lt, 1)),
-            (Some('>'), _) => Some((CmpOp::Gt, 1)),
-            (Some('='), Some('~')) => {
-                return Err(PathError::new(
-                    PathErrorKind::Unsupported,
-                    "Regular expression filters (=~) are not supported",
-                ))
-            }
-            (Some(c), _) if c.is_ascii_alphabetic() => {
-                let start = self.pos;
-                let mut end = start;
-                while self.chars.get(end).is_some_and(char::is_ascii_alphabetic) {
-                    end += 1;
-                }
-                let word: String = self.chars[start..end].iter().collect();
-                return Err(PathError::new(
-                    PathErrorKind::Unsupported,
-                    format!("Filter operator '{word}' is not supported"),
-                ));
-            }
-            _ => None,
+        let selector = if expr.contains(':') {
+            slice(expr)?
+        } else {
+            indexes(expr)?
         };
-        let Some((op, len)) = op else {
-            return match left {
-                Operand::Path(p) => Ok(Expr::Exists(p)),
-                _ => Err(self.unexpected()),
-            };
-        };
-        self.pos += len;
-        let right = self.operand()?;
-        Ok(Expr::Cmp(left, op, right))
+        self.pos = end + 1;
+        Ok(Some(selector))
     }
 
-    fn operand(&mut self) -> Result<Operand, PathError> {
-        self.skip_ws();
-        match self.peek() {
-            Some('@') => {
-                self.pos += 1;
-                let segments = self.segments(true)?;
-                Ok(Operand::Path(crate::filter::RelPath {
-                    absolute: false,
-                    segments,
-                }))
-            }
-            Some('$') => {
-                self.pos += 1;
-                let segments = self.segments(true)?;
-                Ok(Operand::Path(crate::filter::RelPath {
-                    absolute: true,
-                    segments,
-                }))
-            }
-            Some('\'' | '"') => {
-                let s = self.quoted()?;
-                Ok(Operand::Literal(Value::String(unescape_literal(&s))))
-            }
-            Some(c) if c == '-' || c.is_ascii_digit() => {
-                let start = self.pos;
-                self.pos += 1;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-                {
-                    self.pos += 1;
-                }
-                let text: String = self.chars[start..self.pos].iter().collect();
-                let v: Value = serde_json::from_str(&text)
-                    .ok()
-                    .filter(Value::is_number)
-                    .ok_or_else(|| {
-                        PathError::syntax(format!("Invalid number '{text}' in filter"))
-                    })?;
-                Ok(Operand::Literal(v))
-            }
-            Some(c) if c.is_ascii_alphabetic() => {
-                let start = self.pos;
-                while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
-                    self.pos += 1;
-                }
-                let word: String = self.chars[start..self.pos].iter().collect();
-                match word.as_str() {
-                    "true" => Ok(Operand::Literal(Value::Bool(true))),
-                    "false" => Ok(Operand::Literal(Value::Bool(false))),
-                    "null" => Ok(Operand::Literal(Value::Null)),
-                    _ => Err(PathError::new(
-                        PathErrorKind::Unsupported,
-                        format!("Filter operator or literal '{word}' is not supported"),
-                    )),
-                }
-            }
-            _ => Err(self.unexpected()),
+    /// `[*]`, spaces allowed inside.
+    fn bracket_wildcard(&mut self) -> Result<Option<Selector>, PathError> {
+        let Some(star) = index_of_next_significant(self.chars, self.pos, '*') else {
+            return Ok(None);
+        };
+        let close = index_of_next_significant(self.chars, star, ']').ok_or_else(|| {
+            PathError::syntax(format!(
+                "Expected wildcard token to end with ']' on position {}",
+                star + 1
+            ))
+        })?;
+        self.pos = close + 1;
+        Ok(Some(Selector::Wildcard))
+    }
+
+    /// `[?(...)]`: the parenthesis that balances the opening one must be followed by `]`;
+    /// the whole `[?(...)]` then goes to the filter compiler.
+    fn filter(&mut self) -> Result<Option<Selector>, PathError> {
+        let chars = self.chars;
+        let Some(question) = index_of_next_significant(chars, self.pos, '?') else {
+            return Ok(None);
+        };
+        let Some(open) = index_of_next_significant(chars, question, '(') else {
+            return Ok(None);
+        };
+        let Some(close) = matching_close(chars, open, chars.len(), ('(', ')'), true)? else {
+            return Ok(None);
+        };
+        let Some(close_statement) = index_of_next_significant(chars, close, ']') else {
+            return Ok(None);
+        };
+        self.limits.filters += 1;
+        if self.limits.filters > MAX_FILTER_NESTING {
+            return Err(PathError::syntax(format!(
+                "Filters nest deeper than {MAX_FILTER_NESTING} levels"
+            )));
         }
+        self.limits.enter()?;
+        let expr = crate::filter_parse::compile(&chars[self.pos..=close_statement], self.limits)?;
+        self.limits.leave();
+        self.limits.filters -= 1;
+        self.pos = close_statement + 1;
+        Ok(Some(Selector::Filter(Box::new(expr))))
     }
 }
 
-/// String literals in filters compare by their meaning, so `\'` stands for `'`.
-fn unescape_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
+fn slice(expr: &str) -> Result<Selector, PathError> {
+    let fail = || PathError::syntax(format!("Failed to parse SliceOperation: {expr}"));
+    if !expr
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ':')
+    {
+        return Err(fail());
     }
-    out
+    // Java's `split(":")`: trailing empty parts are dropped, leading ones kept.
+    let mut parts: Vec<&str> = expr.split(':').collect();
+    while parts.last() == Some(&"") {
+        parts.pop();
+    }
+    let bound = |i: usize| -> Result<Option<i64>, PathError> {
+        match parts.get(i) {
+            None | Some(&"") => Ok(None),
+            Some(text) => parse_int(text).map(Some).ok_or_else(fail),
+        }
+    };
+    let (start, end) = (bound(0)?, bound(1)?);
+    if start.is_none() && end.is_none() {
+        return Err(fail());
+    }
+    Ok(Selector::Slice { start, end })
+}
+
+fn indexes(expr: &str) -> Result<Selector, PathError> {
+    if !expr
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ',' | ' ' | '-'))
+    {
+        return Err(PathError::syntax(format!(
+            "Failed to parse ArrayIndexOperation: {expr}"
+        )));
+    }
+    expr.split(',')
+        .map(|token| {
+            let token = token.trim_matches(' ');
+            parse_int(token).ok_or_else(|| {
+                PathError::syntax(format!(
+                    "Failed to parse token in ArrayIndexOperation: {token}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Selector::Indexes)
 }

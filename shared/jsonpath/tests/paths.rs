@@ -71,7 +71,9 @@ fn slices_wildcards_unions() {
     assert_eq!(sel("$.a[1:3]", &d), json!([1, 2]));
     assert_eq!(sel("$.a[-2:]", &d), json!([3, 4]));
     assert_eq!(sel("$.a[:2]", &d), json!([0, 1]));
-    assert_eq!(sel("$.a[::2]", &d), json!([0, 2, 4]));
+    // Jayway reads no slice step: `[0:4:2]` is `[0:4]`, and `[::2]` does not parse.
+    assert_eq!(sel("$.a[0:4:2]", &d), json!([0, 1, 2, 3]));
+    assert!(Path::parse("$.a[::2]").is_err());
     assert_eq!(sel("$.a[10:]", &d), json!([]));
     assert_eq!(sel("$.a[*]", &d), json!([0, 1, 2, 3, 4]));
     assert_eq!(sel("$.o.*", &d), json!([1, 2]));
@@ -238,22 +240,15 @@ fn syntax_errors() {
         "$['a",
         "$[a]",
         "$.a[",
-        "$.a]",
         "$[?(@.a ==)]",
         "$[?@.a]",
         "$ .a",
         "$.a b",
-        "$[1:2:0]",
+        "$[:]",
     ] {
         assert!(Path::parse(bad).is_err(), "{bad:?} should not parse");
     }
-    for unsupported in [
-        "$.a.length()",
-        "$[?(@.a =~ /x/)]",
-        "$[?(@.a in ['x'])]",
-        "$[?(@.a size 2)]",
-        "$[(@.length-1)]",
-    ] {
+    for unsupported in ["$.a.length()", "$[(@.length-1)]"] {
         assert_eq!(
             Path::parse(unsupported).unwrap_err().kind(),
             PathErrorKind::Unsupported,
@@ -321,8 +316,11 @@ fn set_at_failures() {
 
 #[test]
 fn nested_filters() {
-    let d = json!({"a": [{"id": 1, "b": [{"c": 1}]}, {"id": 2, "b": [{"c": 2}]}]});
-    assert_eq!(sel("$.a[?(@.b[?(@.c == 1)])].id", &d), json!([1]));
+    let d = json!({"a": [{"id": 1, "b": [{"c": 1}]}, {"id": 2, "b": [{"c": 2}]}, {"id": 3}]});
+    // Jayway: an indefinite path exists as soon as its definite part does, even when
+    // the inner filter keeps nothing; comparing the matches tells them apart.
+    assert_eq!(sel("$.a[?(@.b[?(@.c == 1)])].id", &d), json!([1, 2]));
+    assert_eq!(sel("$.a[?(@.b[?(@.c == 1)] size 1)].id", &d), json!([1]));
     let too_deep = "$[?(@[?(@[?(@[?(@[?(@.x)])])])])]";
     assert!(Path::parse(too_deep)
         .unwrap_err()
