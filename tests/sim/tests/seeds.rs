@@ -7,8 +7,34 @@ use cairn_sim::{check_seed, FaultPlan, ShellKind};
 /// Seeds 0..SEEDS on both shells.
 const SEEDS: u64 = 150;
 
-/// (seed, shell, schedules, fault classes): each found a bug (see tests/sim/README.md).
-const REGRESSIONS: [(u64, ShellKind, usize, &str); 0] = [];
+/// (seed, shell, schedules, fault classes): each found a bug (tests/sim/README.md lists
+/// them); the run fails again when its fix is taken out.
+const REGRESSIONS: [(u64, ShellKind, usize, &str); 10] = [
+    // 1. The engine's "never before the fire time" read the timer after closing it.
+    (3, ShellKind::Serverless, 2, "clock_jumps"),
+    // 2. A second answer of a callback's call recorded TaskSubmitted twice.
+    (12, ShellKind::Serve, 2, "answer_twice"),
+    (12, ShellKind::Serverless, 2, "answer_twice"),
+    // 3. The driver applied events for tasks already started or submitted.
+    (
+        0,
+        ShellKind::Serve,
+        1,
+        "crash_after_write,kill,crash_before_write",
+    ),
+    // 4. A store failure dropped serve's background events (timers, task starts, results).
+    (0, ShellKind::Serve, 1, "write_fail,read_fail"),
+    // 5. A failed write of a task's outcome lost it (serverless).
+    (4, ShellKind::Serverless, 2, "write_fail"),
+    // 6. A claim written but reported failed left the task started by nobody.
+    (0, ShellKind::Serverless, 2, "write_ambiguous"),
+    // 7. A failed read right after the claim left the task started by nobody.
+    (0, ShellKind::Serverless, 1, "read_fail"),
+    // 8. Serve: a write that applied but failed never carried out its decision's work.
+    (0, ShellKind::Serve, 2, "write_ambiguous"),
+    // 9. Serve: a StartExecution retried after such a write never ran its first decision.
+    (11, ShellKind::Serve, 2, "write_ambiguous,crash_after_write"),
+];
 
 fn failures(reports: impl IntoIterator<Item = cairn_sim::SeedReport>) -> Vec<String> {
     reports
