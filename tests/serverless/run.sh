@@ -7,6 +7,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 
+# The packages whose tests need the emulators. They all run here, once; tests/run.sh leaves
+# them out of its plain `cargo test --workspace` step (it reads this list with --packages).
+PACKAGES=(cairn-store-dynamodb cairn-serverless cairn-fn-api cairn-fn-advance cairn-fn-schedule)
+if [ "${1:-}" = --packages ]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
+
+# This script starts the emulators, so a test that finds one missing fails instead of skipping.
+export CAIRN_REQUIRE_EMULATORS=1
+
 endpoints="$(bash tests/emulators/start.sh)"
 trap 'bash "$ROOT/tests/emulators/stop.sh"' EXIT
 # shellcheck disable=SC1090
@@ -16,8 +27,7 @@ echo "== cfn-lint template.yaml"
 "$CAIRN_CFN_LINT" template.yaml
 
 echo "== DynamoDB store suite and serverless handlers against the emulators"
-cargo test --locked -p cairn-store-dynamodb -p cairn-serverless -p cairn-fn-api \
-  -p cairn-fn-advance -p cairn-fn-schedule
+cargo test --locked "${PACKAGES[@]/#/--package=}"
 
 echo "== cost per million state transitions (bench workloads through the serverless path)"
 cargo test --locked -p cairn-serverless --test cost -- --ignored --nocapture

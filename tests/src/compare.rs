@@ -212,11 +212,62 @@ pub struct Matcher {
     skip: SkipPaths,
 }
 
-/// What is being compared: the JSON-text decoding of histories applies only inside them.
+/// Where a recording may hold decoded what AWS returned as JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonText {
+    /// Nowhere: strings are compared as strings (results, and anything already decoded once,
+    /// where a string that happens to be JSON text is data and must match as text).
+    Nowhere,
+    /// The compared value itself (an execution's cause when `cause_is_parsed_json_text`).
+    AtRoot,
+    /// The event-detail fields of a history that AWS fills with JSON text ([`JSON_TEXT_FIELDS`]
+    /// and each value of `assignedVariables`).
+    HistoryFields,
+}
+
+/// The `*EventDetails` fields GetExecutionHistory returns as JSON text: every `input`,
+/// `output`, `cause` and `parameters` (the corpus holds them in the state, execution, task,
+/// Lambda and activity events). `error`, `resource`, `name` and the rest are plain strings.
+const JSON_TEXT_FIELDS: &[&str] = &["input", "output", "cause", "parameters"];
+
+/// Whether the value at `keys` (object keys from the event down) is one AWS returns as JSON
+/// text: `xEventDetails.output`, or `stateExitedEventDetails.assignedVariables.<name>`
+/// (a map of variable name to JSON text).
+fn is_json_text_field(keys: &[String]) -> bool {
+    match keys {
+        [details, field] => {
+            details.ends_with("EventDetails") && JSON_TEXT_FIELDS.contains(&field.as_str())
+        }
+        [details, variables, _] => {
+            details.ends_with("EventDetails") && variables == "assignedVariables"
+        }
+        _ => false,
+    }
+}
+
+/// What is being compared: which event (for the skip rules) and where JSON text may be decoded.
 #[derive(Debug, Clone, Copy)]
 struct Scope {
     event: Option<usize>,
-    decode_json_text: bool,
+    json_text: JsonText,
+}
+
+impl Scope {
+    fn decodes_at(&self, keys: &[String]) -> bool {
+        match self.json_text {
+            JsonText::Nowhere => false,
+            JsonText::AtRoot => keys.is_empty(),
+            JsonText::HistoryFields => is_json_text_field(keys),
+        }
+    }
+
+    /// Inside a value decoded from JSON text: its strings are data, compared as they are.
+    fn inside_decoded(self) -> Scope {
+        Scope {
+            json_text: JsonText::Nowhere,
+            ..self
+        }
+    }
 }
 
 impl Matcher {
@@ -236,7 +287,7 @@ impl Matcher {
     pub fn match_value(&mut self, expected: &Value, actual: &Value) -> Result<(), Mismatch> {
         let scope = Scope {
             event: None,
-            decode_json_text: false,
+            json_text: JsonText::Nowhere,
         };
         self.matches(expected, actual, &mut Vec::new(), "$", scope, 0)
     }
@@ -246,7 +297,7 @@ impl Matcher {
     pub fn match_json_text(&mut self, expected: &Value, actual: &Value) -> Result<(), Mismatch> {
         let scope = Scope {
             event: None,
-            decode_json_text: true,
+            json_text: JsonText::AtRoot,
         };
         self.matches(expected, actual, &mut Vec::new(), "$", scope, 0)
     }
@@ -299,7 +350,7 @@ impl Matcher {
     ) -> Result<(), Mismatch> {
         let scope = Scope {
             event: Some(index),
-            decode_json_text: true,
+            json_text: JsonText::HistoryFields,
         };
         let path = format!("history[{index}]");
         self.matches(expected, actual, &mut Vec::new(), &path, scope, 0)
@@ -398,10 +449,10 @@ impl Matcher {
                 if want == got || self.match_pattern(want, got) {
                     return Ok(());
                 }
-                if scope.decode_json_text {
+                if scope.decodes_at(keys) {
                     if let (Some(want), Some(got)) = (decode_text(want), decode_text(got)) {
                         return self
-                            .matches(&want, &got, keys, path, scope, depth + 1)
+                            .matches(&want, &got, keys, path, scope.inside_decoded(), depth + 1)
                             .map_err(|_| fail());
                     }
                 }
@@ -414,8 +465,15 @@ impl Matcher {
                     Err(fail())
                 }
             }
-            (_, Value::String(got)) if scope.decode_json_text => match decode_text(got) {
-                Some(decoded) => self.matches(expected, &decoded, keys, path, scope, depth + 1),
+            (_, Value::String(got)) if scope.decodes_at(keys) => match decode_text(got) {
+                Some(decoded) => self.matches(
+                    expected,
+                    &decoded,
+                    keys,
+                    path,
+                    scope.inside_decoded(),
+                    depth + 1,
+                ),
                 None => Err(fail()),
             },
             (Value::Object(want), Value::Object(got)) => {
@@ -793,15 +851,79 @@ mod tests {
     #[test]
     fn json_text_is_decoded_only_in_histories() {
         let mut m = Matcher::default();
-        let want = vec![
-            json!({"type": "PassStateExited", "details": {"output": {"a": 1}, "text": "[1,2]"}}),
-        ];
-        let got = vec![
-            json!({"type": "PassStateExited", "details": {"output": "{\"a\":1}", "text": "[1, 2]"}}),
-        ];
+        let want = vec![json!({
+            "type": "PassStateExited",
+            "stateExitedEventDetails": {"name": "P", "output": {"a": 1}}
+        })];
+        let got = vec![json!({
+            "type": "PassStateExited",
+            "stateExitedEventDetails": {"name": "P", "output": "{\"a\":1}"}
+        })];
         assert!(m.match_history(&want, &got, HistoryMode::Full).is_ok());
         assert!(m
             .match_value(&json!({"a": 1}), &json!("{\"a\":1}"))
+            .is_err());
+    }
+
+    #[test]
+    fn json_text_is_decoded_only_where_aws_puts_it() {
+        let event =
+            |details: Value| vec![json!({"type": "T", "taskScheduledEventDetails": details})];
+        let mut m = Matcher::default();
+        // `parameters` is JSON text; other JSON text in either form compares by value.
+        assert!(m
+            .match_history(
+                &event(json!({"parameters": "[1,2]"})),
+                &event(json!({"parameters": "[1, 2]"})),
+                HistoryMode::Full
+            )
+            .is_ok());
+        // A string inside it is data: JSON text there must match as text.
+        assert!(m
+            .match_history(
+                &event(json!({"parameters": {"Payload": "{\"a\":1}"}})),
+                &event(json!({"parameters": "{\"Payload\":\"{\\\"a\\\": 1}\"}"})),
+                HistoryMode::Full
+            )
+            .is_err());
+        assert!(m
+            .match_history(
+                &event(json!({"parameters": {"Payload": {"a": 1}}})),
+                &event(json!({"parameters": "{\"Payload\":\"{\\\"a\\\":1}\"}"})),
+                HistoryMode::Full
+            )
+            .is_err());
+        // Fields AWS returns as plain strings are never decoded.
+        assert!(m
+            .match_history(
+                &event(json!({"resource": "[1,2]"})),
+                &event(json!({"resource": "[1, 2]"})),
+                HistoryMode::Full
+            )
+            .is_err());
+        // Each value of `assignedVariables` is JSON text.
+        let exited = |vars: Value| {
+            vec![
+                json!({"type": "PassStateExited", "stateExitedEventDetails": {"assignedVariables": vars}}),
+            ]
+        };
+        assert!(m
+            .match_history(
+                &exited(json!({"x": {"a": [1]}, "y": "\"s\""})),
+                &exited(json!({"x": "{\"a\":[1]}", "y": "\"s\""})),
+                HistoryMode::Full
+            )
+            .is_ok());
+    }
+
+    #[test]
+    fn a_cause_of_json_text_is_decoded_at_its_root_only() {
+        let mut m = Matcher::default();
+        assert!(m
+            .match_json_text(&json!({"e": "x"}), &json!("{\"e\":\"x\"}"))
+            .is_ok());
+        assert!(m
+            .match_json_text(&json!({"e": {"a": 1}}), &json!("{\"e\":\"{\\\"a\\\":1}\"}"))
             .is_err());
     }
 

@@ -51,12 +51,3 @@ pub fn load(corpus: &Path, kind: &str) -> anyhow::Result<Vec<Case>> {
         })
         .collect()
 }
-
-/// Reads a known-failures list: one case key per line, `#` starts a comment (the reason).
-pub fn known_failures(text: &str) -> std::collections::BTreeSet<String> {
-    text.lines()
-        .map(|line| line.split('#').next().unwrap_or("").trim())
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect()
-}

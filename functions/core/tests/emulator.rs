@@ -4,7 +4,9 @@
 //! through the SQS timer queue with real delays.
 //!
 //! Needs CAIRN_TEST_DYNAMODB and CAIRN_TEST_MOTO (tests/serverless/run.sh sets them after
-//! starting the emulators); without them each test says so and returns.
+//! starting the emulators). Without them each test fails when CAIRN_REQUIRE_EMULATORS=1 (set by
+//! tests/run.sh and tests/serverless/run.sh, so the README's test command never passes without
+//! having run them), and otherwise prints `SKIPPED: <reason>` and returns (a test run alone).
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,14 +27,22 @@ use serde_json::{json, Value};
 const ROLE: &str = "arn:aws:iam::123456789012:role/cairn";
 
 fn emulators() -> bool {
-    let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
-    if set("CAIRN_TEST_DYNAMODB") && set("CAIRN_TEST_MOTO") {
+    let missing: Vec<&str> = ["CAIRN_TEST_DYNAMODB", "CAIRN_TEST_MOTO"]
+        .into_iter()
+        .filter(|name| !std::env::var(name).is_ok_and(|v| !v.is_empty()))
+        .collect();
+    if missing.is_empty() {
         return true;
     }
-    eprintln!(
-        "SKIPPED: CAIRN_TEST_DYNAMODB / CAIRN_TEST_MOTO are not set; run tests/serverless/run.sh \
-         to test against DynamoDB Local and moto"
+    let reason = format!(
+        "{} not set: DynamoDB Local and moto are not running (tests/serverless/run.sh starts them)",
+        missing.join(" and ")
     );
+    assert!(
+        std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
+        "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
+    );
+    eprintln!("SKIPPED: {reason}");
     false
 }
 

@@ -1,6 +1,7 @@
 //! Replays the corpus's recorded API errors (`../shared/conformance/api_errors`, or
 //! `CAIRN_CONFORMANCE_DIR`) against the API: the same error code and message AWS answered.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -92,29 +93,37 @@ fn set_up(api: &Api, case: &Value) {
 #[test]
 fn recorded_api_errors_get_aws_answers() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: the conformance corpus is not beside the checkout");
+        eprintln!(
+            "SKIPPED: the conformance corpus is not on this machine (set CAIRN_CONFORMANCE_DIR)"
+        );
         return;
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.sort();
-    let (mut passed, mut skipped, mut failures) = (0, 0, Vec::new());
+    let (mut passed, mut failures) = (0, Vec::new());
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let Ok(case) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()));
+        let case: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{} is not JSON: {err}", file.display()));
         let mut request = case["request"].clone();
         // Requests whose ARNs were replaced by stubs, or whose recording normalised an
         // express execution ARN into an ordinary one, cannot be replayed.
         let expected_message = case["expected_response"]["Error"]["Message"]
             .as_str()
             .unwrap_or_default();
-        if text.contains("<stub:") || expected_message.contains("context: express") {
-            skipped += 1;
+        let skip = if text.contains("<stub:") {
+            Some("the recording replaced ARNs with `<stub:...>` placeholders")
+        } else if expected_message.contains("context: express") {
+            Some("the recording normalised an Express execution ARN into a Standard one")
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            *skipped.entry(reason).or_default() += 1;
             continue;
         }
         if let (Some(definition), Some(object)) = (
@@ -159,9 +168,13 @@ fn recorded_api_errors_get_aws_answers() {
         api.shutdown();
     }
     println!(
-        "api_errors: {passed} passed, {} failed, {skipped} skipped",
-        failures.len()
+        "api_errors: {passed} passed, {} failed, {} skipped",
+        failures.len(),
+        skipped.values().sum::<usize>()
     );
+    for (reason, count) in &skipped {
+        println!("  skipped {count:4}: {reason}");
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(passed >= 30, "only {passed} recorded errors were replayed");
 }

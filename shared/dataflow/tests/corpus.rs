@@ -8,6 +8,7 @@ use cairn_dataflow::{
     PathSetting, PayloadTemplate, Scope,
 };
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -248,10 +249,70 @@ fn uses_unsupported(defn: &Value) -> bool {
     text.contains("JSONata")
 }
 
+/// Cases not run, counted by reason.
+#[derive(Default)]
+struct Skips(BTreeMap<&'static str, usize>);
+
+impl Skips {
+    fn add(&mut self, reason: &'static str) {
+        *self.0.entry(reason).or_default() += 1;
+    }
+
+    fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+
+    fn print(&self) {
+        for (reason, count) in &self.0 {
+            eprintln!("  skipped {count:4}: {reason}");
+        }
+    }
+}
+
+/// Why an execution is not replayed here: decided from the recording, before running it.
+fn skip_reason(case: &Value) -> Option<&'static str> {
+    let defn = &case["definition"];
+    let Some(states) = defn["States"].as_object() else {
+        return Some("the recording kept no definition");
+    };
+    let simple = states.values().all(|s| {
+        matches!(
+            s["Type"].as_str(),
+            Some("Pass" | "Choice" | "Succeed" | "Fail")
+        )
+    });
+    let expected = &case["expected"];
+    let output = expected["output"].to_string();
+    if !simple {
+        return Some("uses states other than Pass, Choice, Succeed and Fail (outside this crate)");
+    }
+    if uses_unsupported(defn) {
+        return Some("JSONata (outside this crate)");
+    }
+    // The context object below imitates a standard execution's normalised ARNs.
+    if case["state_machine_type"] == "EXPRESS" {
+        return Some("an Express execution (the context object here is a Standard one's)");
+    }
+    // Outside this crate: input validation at StartExecution, the payload size
+    // limit, and recordings whose random output was normalised away.
+    if expected["status"] == "START_REJECTED" {
+        return Some("StartExecution was rejected (an API check)");
+    }
+    if expected["error"] == "States.DataLimitExceeded" {
+        return Some("the payload size limit (the runtime's check)");
+    }
+    if output.contains("RandomNumberGenerated") || output.contains("<uuid:") {
+        return Some("the recording normalised a random output away");
+    }
+    None
+}
+
 #[test]
 fn pass_and_choice_executions_match_aws() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("conformance corpus not found: skipped");
+        eprintln!(
+            "SKIPPED: the conformance corpus is not on this machine (set CAIRN_CONFORMANCE_DIR)"
+        );
         return;
     };
     let mut files: Vec<_> = std::fs::read_dir(dir.join("executions"))
@@ -259,42 +320,20 @@ fn pass_and_choice_executions_match_aws() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
-    let (mut passed, mut skipped) = (0, 0);
+    let (mut passed, mut skipped) = (0, Skips::default());
     let mut failures = Vec::new();
     for file in files {
         let case: Value =
             serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
-        let defn = &case["definition"];
-        let Some(states) = defn["States"].as_object() else {
-            skipped += 1;
-            continue;
-        };
-        let simple = states.values().all(|s| {
-            matches!(
-                s["Type"].as_str(),
-                Some("Pass" | "Choice" | "Succeed" | "Fail")
-            )
-        });
-        let expected = &case["expected"];
-        // Outside this crate: input validation at StartExecution, the payload size
-        // limit, and recordings whose random output was normalised away.
-        let out_of_scope = expected["status"] == "START_REJECTED"
-            || expected["error"] == "States.DataLimitExceeded"
-            || expected["output"]
-                .to_string()
-                .contains("RandomNumberGenerated")
-            || expected["output"].to_string().contains("<uuid:");
-        // The context object below imitates a standard execution's normalised ARNs.
-        let express = case["state_machine_type"] == "EXPRESS";
-        if !simple
-            || express
-            || out_of_scope
-            || uses_unsupported(defn)
-            || case["start_api"].as_str() == Some("sync")
-        {
-            skipped += 1;
+        if let Some(reason) = skip_reason(&case) {
+            skipped.add(reason);
             continue;
         }
+        let defn = &case["definition"];
+        let states = defn["States"]
+            .as_object()
+            .expect("skip_reason keeps only definitions with States");
+        let expected = &case["expected"];
         let input = case["input"].clone();
         let mut current = defn["StartAt"].as_str().unwrap_or_default().to_owned();
         let mut value = input.clone();
@@ -329,10 +368,8 @@ fn pass_and_choice_executions_match_aws() {
             .to_string_lossy()
             .into_owned();
         match outcome {
-            Err(why) => {
-                skipped += 1;
-                eprintln!("skip {name}: {why}");
-            }
+            // Every state here is one this crate runs: not running it is a failure.
+            Err(why) => failures.push(format!("{name}: could not run: {why}")),
             Ok(Ok(out)) => {
                 if expected["status"] == "SUCCEEDED" && same(&expected["output"], &out) {
                     passed += 1;
@@ -356,9 +393,11 @@ fn pass_and_choice_executions_match_aws() {
         }
     }
     eprintln!(
-        "corpus executions: {passed} passed, {} failed, {skipped} skipped",
-        failures.len()
+        "corpus executions: {passed} passed, {} failed, {} skipped",
+        failures.len(),
+        skipped.total()
     );
+    skipped.print();
     assert!(passed > 300, "only {passed} cases passed");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -366,10 +405,13 @@ fn pass_and_choice_executions_match_aws() {
 #[test]
 fn test_state_pass_and_choice_match_aws() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("conformance corpus not found: skipped");
+        eprintln!(
+            "SKIPPED: the conformance corpus is not on this machine (set CAIRN_CONFORMANCE_DIR)"
+        );
         return;
     };
     let mut passed = 0;
+    let mut skipped = Skips::default();
     let mut failures = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir.join("test_state"))
         .expect("test_state dir")
@@ -380,10 +422,17 @@ fn test_state_pass_and_choice_match_aws() {
         let case: Value =
             serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
         let defn = &case["definition"];
-        if !matches!(defn["Type"].as_str(), Some("Pass" | "Choice"))
-            || case["request"].to_string().to_lowercase().contains("mock")
-            || case["expected_raised"] == true
-        {
+        let skip = if !matches!(defn["Type"].as_str(), Some("Pass" | "Choice")) {
+            Some("not a lone Pass or Choice state (tests/tests/test_state_api.rs runs it)")
+        } else if case["request"].to_string().to_lowercase().contains("mock") {
+            Some("a mocked request (tests/tests/test_state_api.rs runs it)")
+        } else if case["expected_raised"] == true {
+            Some("a rejected request (tests/tests/test_state_api.rs runs it)")
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            skipped.add(reason);
             continue;
         }
         let input: Value = case["request"]["input"]
@@ -432,9 +481,11 @@ fn test_state_pass_and_choice_match_aws() {
         }
     }
     eprintln!(
-        "test_state cases: {passed} passed, {} failed",
-        failures.len()
+        "test_state cases: {passed} passed, {} failed, {} skipped",
+        failures.len(),
+        skipped.total()
     );
+    skipped.print();
     assert!(passed >= 10, "only {passed} passed");
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -443,7 +494,9 @@ fn test_state_pass_and_choice_match_aws() {
 #[test]
 fn every_accepted_definition_compiles() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("conformance corpus not found: skipped");
+        eprintln!(
+            "SKIPPED: the conformance corpus is not on this machine (set CAIRN_CONFORMANCE_DIR)"
+        );
         return;
     };
     fn walk_states(states: &Map<String, Value>, inherited_jsonata: bool, out: &mut Vec<Value>) {
@@ -477,6 +530,7 @@ fn every_accepted_definition_compiles() {
         }
     }
     let mut checked = 0;
+    let mut skipped = Skips::default();
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(dir.join("executions")).expect("executions dir") {
         let file = entry.expect("entry").path();
@@ -484,6 +538,7 @@ fn every_accepted_definition_compiles() {
             serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
         let defn = &case["definition"];
         let Some(states) = defn["States"].as_object() else {
+            skipped.add("the recording kept no definition");
             continue;
         };
         let top_jsonata = defn["QueryLanguage"] == "JSONata";
@@ -526,7 +581,13 @@ fn every_accepted_definition_compiles() {
             }
         }
     }
-    eprintln!("compiled {checked} JSONPath fields of accepted definitions");
+    eprintln!(
+        "JSONPath fields of accepted definitions: {} compiled, {} failed; {} definitions skipped",
+        checked - failures.len(),
+        failures.len(),
+        skipped.total()
+    );
+    skipped.print();
     assert!(checked > 1000, "only {checked} checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -441,37 +441,53 @@ fn lambda_mock(
 fn corpus_histories() {
     let dir = corpus_dir().join("executions");
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("corpus not found at {}", dir.display());
+        eprintln!(
+            "SKIPPED: the conformance corpus is not at {} (set CAIRN_CONFORMANCE_DIR)",
+            dir.display()
+        );
         return;
     };
     let filter = std::env::var("CASE").unwrap_or_default();
     let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.sort();
     let (mut pass, mut fail) = (0, 0);
+    let mut skipped: std::collections::BTreeMap<&str, usize> = Default::default();
     for path in files {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(case) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
+        // Cases the CASE filter leaves out are not part of this run at all.
         if !name.contains(&filter) {
             continue;
         }
+        let case = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+        let Some(case) = case else {
+            fail += 1;
+            println!("FAIL {name}: unreadable case file");
+            continue;
+        };
         let text_def = case["definition"].to_string();
-        if case["definition"].is_null()
-            || (case["history"].is_null()
-                && case["needs_services"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|s| s != "lambda")))
-            || (std::env::var("CAIRN_SKIP_JSONATA").is_ok() && text_def.contains("JSONata"))
-            || case["expected"]["status"] == "START_REJECTED"
+        let skip = if case["definition"].is_null() {
+            Some("the recording kept no definition")
+        } else if case["history"].is_null()
+            && case["needs_services"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s != "lambda"))
         {
+            Some("needs services other than Lambda and has no history to replay them from")
+        } else if std::env::var("CAIRN_SKIP_JSONATA").is_ok() && text_def.contains("JSONata") {
+            Some("JSONata (CAIRN_SKIP_JSONATA is set)")
+        } else if case["expected"]["status"] == "START_REJECTED" {
+            Some("StartExecution was rejected (an API check)")
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            *skipped.entry(reason).or_default() += 1;
             continue;
         }
         match run_case(&case) {
@@ -482,7 +498,13 @@ fn corpus_histories() {
             }
         }
     }
-    println!("corpus: {pass} passed, {fail} failed");
+    println!(
+        "corpus: {pass} passed, {fail} failed, {} skipped",
+        skipped.values().sum::<usize>()
+    );
+    for (reason, count) in &skipped {
+        println!("  skipped {count:4}: {reason}");
+    }
 }
 
 /// Every definition the corpus holds, valid or not (AWS rejected the `api_errors` ones),

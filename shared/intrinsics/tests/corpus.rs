@@ -2,10 +2,12 @@
 //! states whose `Parameters` use intrinsics, and compares each output with AWS's.
 //!
 //! Reads the corpus from `CAIRN_CONFORMANCE_DIR` (default: `shared/conformance` beside the
-//! checkout); where it is absent the test says so and passes without checking.
+//! checkout); where it is absent the test prints `SKIPPED` and passes without checking.
+//! It prints how many cases passed and failed, and how many it skipped for each reason.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn_intrinsics::{is_intrinsic, parse};
@@ -109,11 +111,15 @@ fn matches(actual: &Value, expected: &Value) -> bool {
 fn recorded_pass_chains_with_intrinsics_match_aws() {
     let dir = corpus_dir();
     let Ok(index) = std::fs::read_to_string(dir.join("index.json")) else {
-        eprintln!("conformance corpus not found at {}: skipped", dir.display());
+        eprintln!(
+            "SKIPPED: the conformance corpus is not at {} (set CAIRN_CONFORMANCE_DIR)",
+            dir.display()
+        );
         return;
     };
     let index: Vec<Value> = serde_json::from_str(&index).expect("index.json is JSON");
-    let mut ran = 0;
+    let mut passed = 0;
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for entry in &index {
         let uses_intrinsics = entry["features"].as_array().is_some_and(|f| {
@@ -123,7 +129,17 @@ fn recorded_pass_chains_with_intrinsics_match_aws() {
         let self_contained = entry["needs_services"]
             .as_array()
             .is_some_and(Vec::is_empty);
-        if !uses_intrinsics || !self_contained || entry["status"] != "SUCCEEDED" {
+        let skip = if !uses_intrinsics {
+            Some("uses no intrinsic function")
+        } else if !self_contained {
+            Some("needs services")
+        } else if entry["status"] != "SUCCEEDED" {
+            Some("did not succeed (its output is not an intrinsic's value)")
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            *skipped.entry(reason).or_default() += 1;
             continue;
         }
         let file = entry["file"].as_str().expect("file name");
@@ -131,12 +147,14 @@ fn recorded_pass_chains_with_intrinsics_match_aws() {
             serde_json::from_str(&std::fs::read_to_string(dir.join(file)).expect("case file"))
                 .expect("case is JSON");
         let Some(result) = run_pass_chain(&case["definition"], &case["input"]) else {
+            *skipped
+                .entry("not a chain of plain Pass states (tests/tests/executions.rs runs it)")
+                .or_default() += 1;
             continue;
         };
-        ran += 1;
         let expected = &case["expected"]["output"];
         match result {
-            Ok(actual) if matches(&actual, expected) => {}
+            Ok(actual) if matches(&actual, expected) => passed += 1,
             Ok(actual) => failures.push(format!(
                 "{}: got {actual}, AWS gave {expected}",
                 entry["id"]
@@ -145,12 +163,16 @@ fn recorded_pass_chains_with_intrinsics_match_aws() {
         }
     }
     eprintln!(
-        "{ran} recorded Pass chains replayed, {} mismatches",
-        failures.len()
+        "recorded Pass chains with intrinsics: {passed} passed, {} failed, {} skipped",
+        failures.len(),
+        skipped.values().sum::<usize>()
     );
+    for (reason, count) in &skipped {
+        eprintln!("  skipped {count:4}: {reason}");
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        ran >= 90,
-        "expected the corpus to hold at least 90 such cases, ran {ran}"
+        passed >= 90,
+        "expected the corpus to hold at least 90 such cases, {passed} passed"
     );
 }

@@ -24,8 +24,23 @@ fn suite_dir() -> PathBuf {
     }
 }
 
-fn load_cases(dir: &Path) -> Vec<Case> {
+/// Why a case file of the suite is not run.
+const LONE_SURROGATE: &str =
+    "the case holds a lone UTF-16 surrogate (\\uD800), which UTF-8 JSON, and so a Step Functions payload, cannot carry";
+
+/// Whether `text` escapes a high or low surrogate (`\uD800`-`\uDFFF`).
+fn escapes_a_surrogate(text: &str) -> bool {
+    text.match_indices("\\u").any(|(at, _)| {
+        let mut hex = text[at + 2..].chars();
+        matches!(hex.next(), Some('d' | 'D'))
+            && matches!(hex.next(), Some('8' | '9' | 'a'..='f' | 'A'..='F'))
+    })
+}
+
+/// Every case of the suite, and the case files not run, counted by reason.
+fn load_cases(dir: &Path) -> (Vec<Case>, BTreeMap<&'static str, usize>) {
     let mut cases = Vec::new();
+    let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut groups: Vec<PathBuf> = std::fs::read_dir(dir.join("groups"))
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -47,9 +62,18 @@ fn load_cases(dir: &Path) -> Vec<Case> {
                 .file_stem()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
+            // A case file that cannot be read is a broken suite, not a case to pass over.
+            let text = std::fs::read_to_string(&f)
+                .unwrap_or_else(|err| panic!("cannot read {}: {err}", f.display()));
+            let v: Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
+                // serde_json refuses an unpaired surrogate escape, as a Rust string cannot
+                // hold one: those cases test what no payload can contain.
+                Err(_) if escapes_a_surrogate(&text) => {
+                    *skipped.entry(LONE_SURROGATE).or_default() += 1;
+                    continue;
+                }
+                Err(err) => panic!("{} is not JSON: {err}", f.display()),
             };
             match v {
                 Value::Array(list) => {
@@ -69,7 +93,7 @@ fn load_cases(dir: &Path) -> Vec<Case> {
             }
         }
     }
-    cases
+    (cases, skipped)
 }
 
 /// Deep equality with numbers compared as f64 (the suite writes `1e7`, we produce `10000000`).
@@ -171,8 +195,11 @@ fn read_known_failures() -> BTreeMap<String, String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| match l.split_once('#') {
-            Some((id, reason)) => (id.trim().to_string(), reason.trim().to_string()),
-            None => (l.to_string(), String::new()),
+            Some((id, reason)) if !reason.trim().is_empty() => {
+                (id.trim().to_string(), reason.trim().to_string())
+            }
+            // Each listed case says why it fails: a bare id is a broken list.
+            _ => panic!("known-failures.txt: `{l}` gives no reason (`case id # reason`)"),
         })
         .collect()
 }
@@ -201,7 +228,7 @@ fn run_suite() {
             }
         }
     }
-    let cases = load_cases(&dir);
+    let (cases, skipped) = load_cases(&dir);
     assert!(!cases.is_empty(), "no cases found under {}", dir.display());
     let known = read_known_failures();
     let mut per_group: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -232,12 +259,21 @@ fn run_suite() {
         };
         println!("{g:32} {p:4}/{t:<4}{note}");
     }
+    // Known failures are failures: the list only keeps them from failing the run.
+    let known_failing = failures.keys().filter(|id| known.contains_key(*id)).count();
+    let skipped_total: usize = skipped.values().sum();
     println!(
-        "JSONata suite: {passed}/{total} passed ({:.1}%), {} groups fully passing of {}",
-        100.0 * passed as f64 / total as f64,
+        "JSONata suite: {passed} passed, {} failed ({known_failing} known, listed in \
+         shared/jsonata/tests/known-failures.txt), {skipped_total} skipped (of {}); {} groups \
+         fully passing of {}",
+        failures.len(),
+        total + skipped_total,
         per_group.values().filter(|(p, t)| p == t).count(),
         per_group.len()
     );
+    for (reason, count) in &skipped {
+        println!("  skipped {count:4}: {reason}");
+    }
     if std::env::var_os("CAIRN_JSONATA_UPDATE_KNOWN_FAILURES").is_some() {
         let mut out = String::from(
             "# Suite cases this evaluator is known to fail (case id # reason).\n\

@@ -1,6 +1,7 @@
 //! The generic store suite against DynamoDB Local. Needs `CAIRN_TEST_DYNAMODB` (the emulator's
-//! endpoint, set by tests/serverless/run.sh after tests/emulators/start.sh); without it the
-//! test says so and returns.
+//! endpoint, set by tests/serverless/run.sh after tests/emulators/start.sh). Without it each
+//! test fails when CAIRN_REQUIRE_EMULATORS=1 (set by tests/run.sh and tests/serverless/run.sh),
+//! and otherwise prints `SKIPPED: <reason>` and returns (a test run alone).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,10 +11,13 @@ fn emulator() -> Option<String> {
     match std::env::var("CAIRN_TEST_DYNAMODB") {
         Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
         _ => {
-            eprintln!(
-                "SKIPPED: CAIRN_TEST_DYNAMODB is not set; run tests/serverless/run.sh to test \
-                 against DynamoDB Local"
+            let reason = "CAIRN_TEST_DYNAMODB is not set: DynamoDB Local is not running \
+                          (tests/serverless/run.sh starts it)";
+            assert!(
+                std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
+                "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
             );
+            eprintln!("SKIPPED: {reason}");
             None
         }
     }
