@@ -46,6 +46,8 @@ impl Dice {
 pub struct Ledger {
     /// Execution ARN -> committed writes that appended history.
     pub history_writes: BTreeMap<String, usize>,
+    /// Execution ARN -> the first and last history id of each such write.
+    pub write_spans: BTreeMap<String, Vec<(u64, u64)>>,
     /// Execution ARN -> every task token issued to it.
     pub tokens: BTreeMap<String, Vec<String>>,
     /// An activity task was queued since the harness last looked.
@@ -168,6 +170,13 @@ impl FaultStore {
         let mut ledger = lock(&self.ledger);
         if !history.is_empty() {
             *ledger.history_writes.entry(arn.to_string()).or_default() += 1;
+            let first = history.first().map_or(0, |e| e.id);
+            let last = history.last().map_or(0, |e| e.id);
+            ledger
+                .write_spans
+                .entry(arn.to_string())
+                .or_default()
+                .push((first, last));
             let mut last_ids = lock(&self.last_ids);
             let last = last_ids.entry(arn.to_string()).or_default();
             for event in history {
