@@ -1,8 +1,7 @@
 //! Choice rules of the JSONPath query language.
 
 use crate::error::escape_pointer;
-use crate::timestamp::parse_timestamp;
-use crate::{CompileError, DataflowError, PayloadTemplate, Scope};
+use crate::{parse_timestamp, CompileError, DataflowError, PayloadTemplate, Scope};
 use cairn_jsonpath::Path;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;

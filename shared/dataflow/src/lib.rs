@@ -29,14 +29,14 @@ mod intrinsic;
 mod pipeline;
 mod scope;
 mod template;
-mod timestamp;
 
+/// Parses an ASL timestamp into nanoseconds since the Unix epoch, as the Choice rules compare.
+pub use cairn_common::timestamp::parse_nanos as parse_timestamp;
 pub use choice::{ChoiceRule, Comparison};
 pub use error::{CompileError, DataflowError};
 pub use pipeline::{apply_input_path, apply_output_path, apply_result_path, PathSetting};
 pub use scope::{Entropy, Scope, Variables};
 pub use template::{DynamicField, PayloadTemplate};
-pub use timestamp::parse_timestamp;
 
 /// The ASL error names this crate produces.
 pub mod error_names {
