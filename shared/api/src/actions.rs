@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use cairn_asl::validate::{validate_str, MachineType as ValidateType, Options, Report};
+use cairn_common::entropy::uuid_from_bits;
 use cairn_interpreter::{Event, ExecutionInfo, HistoryEvent, MachineType};
 use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachineRecord};
 use serde_json::{json, Map, Value};
@@ -204,16 +205,8 @@ fn revision_id(driver: &Driver) -> String {
 
 /// A random version-4 UUID (execution names, revision ids).
 pub fn uuid(driver: &Driver) -> String {
-    let a = driver.seed();
-    let b = driver.seed();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0x0fff,
-        ((b >> 48) & 0x3fff) | 0x8000,
-        b & 0xffff_ffff_ffff
-    )
+    let hi = driver.seed();
+    uuid_from_bits(hi, driver.seed())
 }
 
 fn describe_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {

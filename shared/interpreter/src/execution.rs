@@ -403,12 +403,7 @@ pub(crate) struct Runner<'a> {
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub(crate) use cairn_common::entropy::splitmix64 as mix;
 
 /// Whether the JSON text of `value` is longer than `limit` bytes, without serializing it.
 pub(crate) fn exceeds_size(value: &Value, limit: usize) -> bool {

@@ -5,6 +5,7 @@
 //! fractional numbers are rounded (`States.MathAdd`) or truncated (the array functions and
 //! `States.MathRandom`) the way AWS's Java implementation does.
 
+use cairn_common::{base64, hex};
 use md5::Md5;
 use serde_json::{Map, Number, Value};
 use sha1::Sha1;
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use crate::error::{IntrinsicError, Result};
 use crate::java::{self, JavaRandom};
 use crate::parse::{Arg, Call, Function};
-use crate::{base64, Env};
+use crate::Env;
 
 /// AWS's documented cap on the items `States.ArrayRange` may produce.
 const ARRAY_RANGE_MAX_ITEMS: i64 = 1000;
@@ -23,6 +24,14 @@ const MAX_INPUT_CHARS: usize = 10_000;
 /// Bounds the recursion over argument values (formatting, comparing, serialising) so a
 /// pathological value is an error, never a stack overflow.
 const MAX_VALUE_DEPTH: usize = 512;
+
+/// `States.Base64Decode` is lenient the way AWS was observed to be (it decodes `abc`, `ab==cd`,
+/// text with surrounding spaces and even `!!!invalid!!!` instead of failing): characters
+/// outside the standard alphabet are skipped and the first `=` ends the data.
+const AWS_BASE64_DECODE: base64::Lenient = base64::Lenient {
+    url_safe: false,
+    padding_ends_data: true,
+};
 
 pub(crate) fn eval_call(call: &Call, env: &mut dyn Env) -> Result<Value> {
     let mut args = Vec::with_capacity(call.args.len());
@@ -194,7 +203,7 @@ fn apply(call: &Call, args: Vec<Value>, env: &mut dyn Env) -> Result<Value> {
             if java_length(text) > MAX_INPUT_CHARS {
                 return Err(bad());
             }
-            let bytes = base64::decode_lenient(text);
+            let bytes = base64::decode_lenient(text, AWS_BASE64_DECODE);
             Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
         Function::Hash => {
@@ -211,11 +220,11 @@ fn apply(call: &Call, args: Vec<Value>, env: &mut dyn Env) -> Result<Value> {
             }
             let bytes = data.as_bytes();
             let digest = match algorithm.as_str() {
-                "MD5" => hex(&Md5::digest(bytes)),
-                "SHA-1" => hex(&Sha1::digest(bytes)),
-                "SHA-256" => hex(&Sha256::digest(bytes)),
-                "SHA-384" => hex(&Sha384::digest(bytes)),
-                "SHA-512" => hex(&Sha512::digest(bytes)),
+                "MD5" => hex::encode(&Md5::digest(bytes)),
+                "SHA-1" => hex::encode(&Sha1::digest(bytes)),
+                "SHA-256" => hex::encode(&Sha256::digest(bytes)),
+                "SHA-384" => hex::encode(&Sha384::digest(bytes)),
+                "SHA-512" => hex::encode(&Sha512::digest(bytes)),
                 _ => return Err(bad()),
             };
             Ok(Value::String(digest))
@@ -319,16 +328,6 @@ fn normalize_negative_zero(value: &mut Value) {
 
 fn java_length(s: &str) -> usize {
     s.encode_utf16().count()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
 }
 
 /// JSON text, compact, as AWS prints it; `None` when the value nests too deep to serialise

@@ -31,7 +31,6 @@
 //! assert_eq!(err.to_string(), "There was an error while evaluating the intrinsic function: States.ArrayGetItem($.list, 3). Invalid arguments in States.ArrayGetItem");
 //! ```
 
-mod base64;
 mod error;
 mod eval;
 mod java;

@@ -6,6 +6,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
+use cairn_common::{base64, entropy};
+
 use crate::eval::{
     append, append_checked, check_string, deep_clone, merge_sort, too_large, Evaluator, Frame,
     Function, MAX_STRING_BYTES,
@@ -975,11 +977,8 @@ pub(crate) fn round_half_even(n: f64, precision: i64) -> f64 {
 fn f_random(ev: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     // Step Functions' `$random(seed)`: the same seed always gives the same number.
     if let Some(seed) = num_arg(a, 0) {
-        let mut z = seed.to_bits().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        return Ok(Some(Value::Num((z >> 11) as f64 / (1u64 << 53) as f64)));
+        let bits = entropy::splitmix64(seed.to_bits());
+        return Ok(Some(Value::Num(entropy::unit_interval(bits))));
     }
     Ok(Some(Value::Num(ev.env.random())))
 }
@@ -1366,50 +1365,12 @@ fn f_millis(ev: &mut Evaluator, _: Args, _: Option<&Value>, _: &Frame) -> R {
 
 // ---------------------------------------------------------------- encoding
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => continue,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buf >> bits) & 0xFF) as u8);
-        }
-    }
-    out
-}
+/// `$base64decode` forgives what Node's `Buffer.from(s, 'base64')` does: the URL-safe
+/// alphabet, and `=` or any other stray character anywhere, which it skips.
+const NODE_BASE64: base64::Lenient = base64::Lenient {
+    url_safe: true,
+    padding_ends_data: false,
+};
 
 fn f_base64encode(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     let Some(s) = str_arg(a, 0) else {
@@ -1417,14 +1378,14 @@ fn f_base64encode(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R
     };
     // Node's Buffer.from(str, 'binary') keeps the low byte of each UTF-16 unit.
     let bytes: Vec<u8> = s.encode_utf16().map(|u| (u & 0xFF) as u8).collect();
-    Ok(Some(Value::string(base64_encode(&bytes))))
+    Ok(Some(Value::string(base64::encode(&bytes))))
 }
 
 fn f_base64decode(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -> R {
     let Some(s) = str_arg(a, 0) else {
         return Ok(None);
     };
-    let bytes = base64_decode(s);
+    let bytes = base64::decode_lenient(s, NODE_BASE64);
     Ok(Some(Value::string(
         bytes.iter().map(|b| char::from(*b)).collect(),
     )))

@@ -35,6 +35,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use cairn_common::entropy;
+
+/// Formats 128 random bits as a version 4, variant 1 UUID (for an [`Env`]'s `uuid`).
+pub use cairn_common::entropy::uuid_from_bits;
 pub use errors::Error;
 pub use eval::UNSUPPORTED_RESULT;
 
@@ -230,20 +234,9 @@ impl Default for FixedEnv {
     fn default() -> Self {
         FixedEnv {
             now_ms: 1_700_000_000_000,
-            seed: 0x9E37_79B9_7F4A_7C15,
+            seed: entropy::GOLDEN_GAMMA,
             limits: Limits::default(),
         }
-    }
-}
-
-impl FixedEnv {
-    fn next_u64(&mut self) -> u64 {
-        // splitmix64: tiny, good enough for test randomness.
-        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 
@@ -252,28 +245,15 @@ impl Env for FixedEnv {
         self.now_ms
     }
     fn random(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        entropy::unit_interval(entropy::splitmix64_next(&mut self.seed))
     }
     fn uuid(&mut self) -> String {
-        uuid_from_bits(self.next_u64(), self.next_u64())
+        let hi = entropy::splitmix64_next(&mut self.seed);
+        uuid_from_bits(hi, entropy::splitmix64_next(&mut self.seed))
     }
     fn limits(&self) -> Limits {
         self.limits
     }
-}
-
-/// Formats 128 random bits as a version 4, variant 1 UUID.
-pub fn uuid_from_bits(hi: u64, lo: u64) -> String {
-    let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
-    let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
 }
 
 impl fmt::Display for Expression {

@@ -488,7 +488,5 @@ pub(crate) fn f_hash(_: &mut Evaluator, a: Args, _: Option<&Value>, _: &Frame) -
             ))
         }
     };
-    Ok(Some(Value::string(
-        digest.iter().map(|b| format!("{b:02x}")).collect(),
-    )))
+    Ok(Some(Value::string(cairn_common::hex::encode(&digest))))
 }

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_common::entropy::splitmix64;
 use cairn_interpreter::{
     Command, Context, Decision, Event, Execution, ExecutionInfo, HistoryEvent, Inspected, Machine,
     Status, TaskId, TimerId,
@@ -15,7 +16,6 @@ use cairn_interpreter::{
 use serde_json::Value;
 
 use crate::ports::{Clock, SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest};
-use crate::scripted::splitmix;
 
 /// How time passes for timers (Wait states, task timeouts, retry intervals) and slow tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -247,7 +247,7 @@ impl Loop<'_> {
     fn context(&self, event_number: u64) -> Context {
         Context {
             now_ms: self.now_ms,
-            seed: splitmix(self.options.seed ^ event_number.wrapping_mul(0xA24B_AED4_963E_E407)),
+            seed: splitmix64(self.options.seed ^ event_number.wrapping_mul(0xA24B_AED4_963E_E407)),
         }
     }
 
