@@ -359,16 +359,11 @@ fn recorded_at_ms(case: &Value) -> i64 {
     let [day, month, year, hour, minute, second] = numbers.as_slice() else {
         return FALLBACK;
     };
-    days_from_civil(*year, *month, *day) * 86_400_000 + (hour * 3600 + minute * 60 + second) * 1000
-}
-
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let (Ok(month), Ok(day)) = (u32::try_from(*month), u32::try_from(*day)) else {
+        return FALLBACK;
+    };
+    cairn_common::civil::days_from_civil(*year, month, day) * 86_400_000
+        + (hour * 3600 + minute * 60 + second) * 1000
 }
 
 fn compare(case: &Value, expected: &Value, run: &RunResult) -> Verdict {

@@ -24,10 +24,6 @@ pub struct Signer {
     key: Vec<u8>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Signer {
     pub fn new(key: Vec<u8>) -> Signer {
         Signer { key }
@@ -41,7 +37,10 @@ impl Signer {
 
     pub fn sign(&self, raw: &str) -> String {
         match self.mac(raw) {
-            Some(mac) => format!("{raw}{}", hex(&mac.finalize().into_bytes())),
+            Some(mac) => format!(
+                "{raw}{}",
+                cairn_common::hex::encode(&mac.finalize().into_bytes())
+            ),
             None => raw.to_string(),
         }
     }

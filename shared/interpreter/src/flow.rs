@@ -29,17 +29,7 @@ impl SeededEntropy<'_> {
 impl Entropy for SeededEntropy<'_> {
     fn uuid(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
-        // Version 4, variant 1, as UUID generators produce.
-        let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
-        let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xFFFF,
-            a & 0xFFFF,
-            b >> 48,
-            b & 0xFFFF_FFFF_FFFF
-        )
+        cairn_common::entropy::uuid_from_bits(a, b)
     }
 
     fn random_u64(&mut self) -> u64 {

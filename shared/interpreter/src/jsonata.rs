@@ -315,7 +315,7 @@ impl Env for StepEnv {
         self.now_ms
     }
     fn random(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        cairn_common::entropy::unit_interval(self.next())
     }
     fn uuid(&mut self) -> String {
         let (a, b) = (self.next(), self.next());

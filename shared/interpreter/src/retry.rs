@@ -39,7 +39,7 @@ impl CompiledRetrier {
         let mut ms = (seconds * 1000.0).clamp(0.0, 31_536_000_000.0);
         if self.full_jitter {
             // Uniform in [0, ms]: the top 53 bits of the entropy as a fraction.
-            ms *= (entropy >> 11) as f64 / (1u64 << 53) as f64;
+            ms *= cairn_common::entropy::unit_interval(entropy);
         }
         ms as i64
     }
