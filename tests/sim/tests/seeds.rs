@@ -9,7 +9,7 @@ const SEEDS: u64 = 150;
 
 /// (seed, shell, schedules, fault classes): each found a bug (tests/sim/README.md lists
 /// them); the run fails again when its fix is taken out.
-const REGRESSIONS: [(u64, ShellKind, usize, &str); 10] = [
+const REGRESSIONS: [(u64, ShellKind, usize, &str); 11] = [
     // 1. The engine's "never before the fire time" read the timer after closing it.
     (3, ShellKind::Serverless, 2, "clock_jumps"),
     // 2. A second answer of a callback's call recorded TaskSubmitted twice.
@@ -34,6 +34,13 @@ const REGRESSIONS: [(u64, ShellKind, usize, &str); 10] = [
     (0, ShellKind::Serve, 2, "write_ambiguous"),
     // 9. Serve: a StartExecution retried after such a write never ran its first decision.
     (11, ShellKind::Serve, 2, "write_ambiguous,crash_after_write"),
+    // 10. Serve applied a timer at the clock's time, before its fire time after a step back.
+    (
+        8079,
+        ShellKind::Serve,
+        2,
+        "duplicate,delay,drop,crash_after_write,kill,answer_late,clock_jumps",
+    ),
 ];
 
 fn failures(reports: impl IntoIterator<Item = cairn_sim::SeedReport>) -> Vec<String> {
