@@ -14,9 +14,10 @@ use std::sync::Arc;
 use cairn_api::names::check_name;
 use cairn_api::persisted::{input_text, stored_history, OpenTask, Persisted, Planned};
 use cairn_api::ApiError;
+use cairn_common::entropy::{finalize, uuid_from_bits, GOLDEN_GAMMA};
 use cairn_interpreter::{
-    Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
-    TaskId,
+    Command, Context, Event, Execution, ExecutionInfo, Limits, Machine, MachineType, ResourceKind,
+    Status, TaskId,
 };
 use cairn_runtime::{task_event, Clock, TaskInvoker, TaskRequest};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
@@ -94,6 +95,8 @@ pub struct Engine {
     seeds: AtomicU64,
     /// Set by [`Engine::seeded`]: decisions take their entropy from it, reproducibly.
     fixed_seed: Option<u64>,
+    /// The quotas executions run under (AWS's unless the template raises them).
+    pub limits: Limits,
     /// Conditional writes that lost a race and were retried (for tests and the bench).
     pub conflicts: AtomicU64,
     /// Committed execution writes.
@@ -116,6 +119,7 @@ impl Engine {
             clock,
             seeds: AtomicU64::new(hasher.finish()),
             fixed_seed: None,
+            limits: Limits::default(),
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
@@ -123,6 +127,12 @@ impl Engine {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Runs executions under these quotas instead of AWS's.
+    pub fn with_limits(mut self, limits: Limits) -> Engine {
+        self.limits = limits;
+        self
     }
 
     /// For a deterministic simulation: every decision's entropy (UUIDs, jitter, task tokens)
@@ -137,11 +147,9 @@ impl Engine {
     fn seed(&self) -> u64 {
         // Entropy for UUIDs and task tokens: distinct per event, not reproducible across
         // containers (tokens must not be guessable from an execution's history).
-        let n = self
-            .seeds
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let n = self.seeds.fetch_add(GOLDEN_GAMMA, Ordering::Relaxed);
         if self.fixed_seed.is_some() {
-            return mix(n);
+            return finalize(n);
         }
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u64(n);
@@ -158,7 +166,7 @@ impl Engine {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
-        mix(seed ^ mix(hash ^ mix(event_count)))
+        finalize(seed ^ finalize(hash ^ finalize(event_count)))
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
@@ -197,6 +205,16 @@ impl Engine {
             None => uuid(self.seed()),
         };
         let input_text = input_text.unwrap_or("{}");
+        let max_bytes = self.limits.max_payload_bytes;
+        if input_text.len() > max_bytes {
+            return Err(ApiError::new(
+                "InvalidExecutionInput",
+                format!(
+                    "Invalid State Machine Execution Input: 'The input exceeds the maximum size of {max_bytes} bytes'"
+                ),
+            )
+            .into());
+        }
         let input: Value = if input_text.trim().is_empty() {
             return Err(ApiError::new(
                 "InvalidExecutionInput",
@@ -227,7 +245,7 @@ impl Engine {
             .into());
         }
         let definition = doc("definition");
-        let machine = load_machine(&definition)?;
+        let machine = load_machine(&definition, self.limits)?;
         let (region, account) = self.region_account();
         let arn = format!(
             "arn:aws:states:{region}:{account}:execution:{}:{name}",
@@ -354,7 +372,7 @@ impl Engine {
             .max(record.start_ms);
             let mut effects = Effects::default();
             persisted.prepare(&event, &mut effects);
-            let machine = load_machine(&persisted.definition)?;
+            let machine = load_machine(&persisted.definition, self.limits)?;
             let ctx = Context {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),
@@ -549,30 +567,18 @@ impl Engine {
     }
 }
 
-/// SplitMix64's finaliser: spreads a counter over all 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn load_machine(definition: &str) -> Result<Machine, EngineError> {
+fn load_machine(definition: &str, limits: Limits) -> Result<Machine, EngineError> {
     let value: Value =
         serde_json::from_str(definition).map_err(|e| EngineError::Definition(e.to_string()))?;
-    Machine::from_json(&value).map_err(|e| EngineError::Definition(e.to_string()))
+    Machine::from_json(&value)
+        .map(|machine| machine.with_limits(limits))
+        .map_err(|e| EngineError::Definition(e.to_string()))
 }
 
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).
 fn uuid(seed: u64) -> String {
-    let mix = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        seed >> 32,
-        (seed >> 16) & 0xffff,
-        seed & 0x0fff,
-        0x8000 | (mix >> 48 & 0x3fff),
-        mix & 0xffff_ffff_ffff
-    )
+    let low = seed.wrapping_mul(GOLDEN_GAMMA).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
+    uuid_from_bits(seed, low)
 }
 
 /// The messages that carry out a committed decision's work: task runs go back through the

@@ -102,7 +102,7 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
             .map_err(|e| EngineError::Config(format!("cannot start the Lambda client: {e}")))?,
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(Engine::new(Arc::new(store), outbox, invoker, clock))
+    Ok(Engine::new(Arc::new(store), outbox, invoker, clock).with_limits(limits_from_env()?))
 }
 
 /// The shared Step Functions actions over the engine's store. Each GetActivityTask round
@@ -119,6 +119,7 @@ pub fn shared_api(engine: &Engine) -> cairn_api::Api {
             account,
             activity_poll: std::time::Duration::from_secs(1),
             workers: 1,
+            limits: engine.limits,
             ..cairn_api::Config::default()
         },
     )

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
+use cairn_common::entropy::finalize;
 use cairn_interpreter::{
     Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
     TaskId, TimerId,
@@ -95,13 +96,6 @@ enum Entropy {
     Seeded { seed: u64, counter: AtomicU64 },
 }
 
-/// SplitMix64's finaliser: spreads a seed over all 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl Entropy {
     fn next(&self) -> u64 {
         match self {
@@ -111,7 +105,7 @@ impl Entropy {
                 hasher.finish()
             }
             Entropy::Seeded { seed, counter } => {
-                mix(seed ^ mix(counter.fetch_add(1, Ordering::Relaxed)))
+                finalize(seed ^ finalize(counter.fetch_add(1, Ordering::Relaxed)))
             }
         }
     }
@@ -126,7 +120,7 @@ impl Entropy {
                     hash ^= u64::from(byte);
                     hash = hash.wrapping_mul(0x0100_0000_01b3);
                 }
-                mix(seed ^ mix(hash ^ mix(event_count)))
+                finalize(seed ^ finalize(hash ^ finalize(event_count)))
             }
         }
     }

@@ -6,11 +6,8 @@ pub struct Rng {
     state: u64,
 }
 
-pub fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+/// SplitMix64's output function, to spread a seed or a key over all 64 bits.
+pub use cairn_common::entropy::finalize as mix;
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
@@ -24,8 +21,7 @@ impl Rng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix(self.state)
+        cairn_common::entropy::splitmix64_next(&mut self.state)
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
