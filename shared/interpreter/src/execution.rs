@@ -88,6 +88,12 @@ pub(crate) struct TaskWait {
     pub timeout_timer: Option<TimerId>,
     pub heartbeat_timer: Option<TimerId>,
     pub heartbeat_ms: Option<i64>,
+    /// Whether `<Family>Started` / `TaskSubmitted` were recorded: a redelivered report of
+    /// either (at-least-once transports) must not record it twice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub submitted: bool,
 }
 
 /// The children of a running Parallel or Map state.

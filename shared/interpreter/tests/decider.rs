@@ -1461,3 +1461,44 @@ fn late_answers_for_ended_tasks_and_cancelled_timers_stay_quiet() {
     }
     assert_eq!(exec.status(), Status::Running);
 }
+
+#[test]
+fn a_redelivered_task_started_or_submitted_records_nothing_more() {
+    let machine = Machine::from_json(&json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+        "End": true}}}))
+    .unwrap();
+    let (mut exec, first) = Execution::start(&machine, json!({}), info(), &at(0));
+    let (task_id, _) = invoked(&first)[0].clone();
+    let started = Event::TaskStarted {
+        task_id,
+        worker_name: None,
+    };
+    let submitted = Event::TaskSubmitted {
+        task_id,
+        output: json!({"MessageId": "m"}),
+    };
+    let once = exec.apply(&machine, started.clone(), &at(1));
+    assert_eq!(lines(&once), [format!("4 3 TaskStarted")]);
+    assert_eq!(exec.apply(&machine, started, &at(2)), Decision::default());
+    let once = exec.apply(&machine, submitted.clone(), &at(3));
+    assert_eq!(lines(&once), [format!("5 4 TaskSubmitted")]);
+    assert_eq!(exec.apply(&machine, submitted, &at(4)), Decision::default());
+    let done = exec.apply(
+        &machine,
+        Event::TaskSucceeded {
+            task_id,
+            output: json!({"ok": true}),
+        },
+        &at(5),
+    );
+    assert_eq!(
+        lines(&done),
+        [
+            "6 5 TaskSucceeded",
+            "7 6 TaskStateExited",
+            "8 7 ExecutionSucceeded"
+        ]
+    );
+}

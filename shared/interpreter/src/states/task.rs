@@ -253,6 +253,8 @@ impl Runner<'_> {
                 timeout_timer,
                 heartbeat_timer,
                 heartbeat_ms,
+                started: false,
+                submitted: false,
             });
         }
     }
@@ -282,9 +284,12 @@ impl Runner<'_> {
     }
 
     pub(crate) fn task_started(&mut self, task_id: TaskId, worker_name: Option<String>) {
-        let Some((tid, spec, _)) = self.waiting(task_id) else {
+        let Some((tid, spec, wait)) = self.waiting(task_id) else {
             return;
         };
+        if wait.started {
+            return;
+        }
         let kind = spec.kind.clone();
         let details = match &kind {
             ResourceKind::LambdaFunction => Value::Null,
@@ -298,16 +303,27 @@ impl Runner<'_> {
             ResourceKind::Service { .. } => with_resource(&kind, Map::new()),
         };
         self.emit(tid, family(&kind).started, details);
+        self.mark_task(tid, |wait| wait.started = true);
+    }
+
+    fn mark_task(&mut self, tid: ThreadId, mark: impl FnOnce(&mut TaskWait)) {
+        if let Some(Phase::Task(wait)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+            mark(wait);
+        }
     }
 
     pub(crate) fn task_submitted(&mut self, task_id: TaskId, output: Value) {
-        let Some((tid, spec, _)) = self.waiting(task_id) else {
+        let Some((tid, spec, wait)) = self.waiting(task_id) else {
             return;
         };
+        if wait.submitted {
+            return;
+        }
         let kind = spec.kind.clone();
         let mut d = Map::new();
         d.insert("output".into(), output);
         self.emit(tid, "TaskSubmitted", with_resource(&kind, d));
+        self.mark_task(tid, |wait| wait.submitted = true);
     }
 
     pub(crate) fn task_heartbeat(&mut self, task_id: TaskId) {
