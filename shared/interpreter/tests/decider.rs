@@ -1480,10 +1480,10 @@ fn a_redelivered_task_started_or_submitted_records_nothing_more() {
         output: json!({"MessageId": "m"}),
     };
     let once = exec.apply(&machine, started.clone(), &at(1));
-    assert_eq!(lines(&once), [format!("4 3 TaskStarted")]);
+    assert_eq!(lines(&once), ["4 3 TaskStarted"]);
     assert_eq!(exec.apply(&machine, started, &at(2)), Decision::default());
     let once = exec.apply(&machine, submitted.clone(), &at(3));
-    assert_eq!(lines(&once), [format!("5 4 TaskSubmitted")]);
+    assert_eq!(lines(&once), ["5 4 TaskSubmitted"]);
     assert_eq!(exec.apply(&machine, submitted, &at(4)), Decision::default());
     let done = exec.apply(
         &machine,
