@@ -358,18 +358,7 @@ impl Engine {
             if !persisted.still_open(&event) {
                 return Ok(Applied::Duplicate);
             }
-            // Never before the fire time: SQS rounds delays to seconds, Scheduler to minutes,
-            // and clocks differ between invocations. Read before `prepare` closes the timer.
-            let now = match &event {
-                Event::TimerFired { timer_id } => persisted
-                    .timers
-                    .get(timer_id)
-                    .copied()
-                    .unwrap_or(0)
-                    .max(self.now_ms()),
-                _ => self.now_ms(),
-            }
-            .max(record.start_ms);
+            let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
             let mut effects = Effects::default();
             persisted.prepare(&event, &mut effects);
             let machine = load_machine(&persisted.definition, self.limits)?;

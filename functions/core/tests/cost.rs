@@ -15,6 +15,9 @@ use cairn_store::{ExecutionStore, HistoryQuery};
 use cairn_store_dynamodb::DynamoStore;
 use serde_json::{json, Value};
 
+mod support;
+use support::emulators;
+
 // us-east-1 list prices, USD.
 const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
 const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
@@ -176,21 +179,7 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: tests/serverless/run.sh runs it against the emulators"]
 async fn cost_per_million_transitions_of_the_bench_workloads() {
-    let missing: Vec<&str> = ["CAIRN_TEST_DYNAMODB", "CAIRN_TEST_MOTO"]
-        .into_iter()
-        .filter(|v| !std::env::var(v).is_ok_and(|s| !s.is_empty()))
-        .collect();
-    if !missing.is_empty() {
-        let reason = format!(
-            "{} not set: DynamoDB Local and moto are not running (tests/serverless/run.sh starts them)",
-            missing.join(" and ")
-        );
-        // Under tests/run.sh and tests/serverless/run.sh a missing emulator is a failure.
-        assert!(
-            std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-            "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
-        );
-        eprintln!("SKIPPED: {reason}");
+    if !emulators() {
         return;
     }
     // The workloads are the team's data beside the checkout, like the conformance corpus.

@@ -24,27 +24,10 @@ use cairn_store::{ExecutionRecord, HistoryQuery};
 use cairn_store_dynamodb::DynamoStore;
 use serde_json::{json, Value};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/cairn";
+mod support;
+use support::emulators;
 
-fn emulators() -> bool {
-    let missing: Vec<&str> = ["CAIRN_TEST_DYNAMODB", "CAIRN_TEST_MOTO"]
-        .into_iter()
-        .filter(|name| !std::env::var(name).is_ok_and(|v| !v.is_empty()))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let reason = format!(
-        "{} not set: DynamoDB Local and moto are not running (tests/serverless/run.sh starts them)",
-        missing.join(" and ")
-    );
-    assert!(
-        std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-        "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
-    );
-    eprintln!("SKIPPED: {reason}");
-    false
-}
+const ROLE: &str = "arn:aws:iam::123456789012:role/cairn";
 
 /// Lambda functions played in-process by name: `echo` returns its input, `flaky` fails its
 /// first two calls, `boom` always fails.

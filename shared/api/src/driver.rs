@@ -372,18 +372,7 @@ impl Driver {
                 .map_err(store_error)?
                 .ok_or_else(|| execution_does_not_exist(arn))?;
             let mut persisted = Persisted::decode(&record)?;
-            // A timer never fires before its time, even when the clock stepped back between
-            // the wheel handing it out and this write (the engine does the same).
-            let now = match &event {
-                Event::TimerFired { timer_id } => persisted
-                    .timers
-                    .get(timer_id)
-                    .copied()
-                    .unwrap_or(0)
-                    .max(self.now_ms()),
-                _ => self.now_ms(),
-            }
-            .max(record.start_ms);
+            let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
             let mut effects = Effects::default();
             let running = persisted.execution.status() == Status::Running;
 

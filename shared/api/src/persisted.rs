@@ -89,6 +89,17 @@ impl Persisted {
         &self.execution.info().execution_arn
     }
 
+    /// When `event` takes effect: now, but a timer never before its fire time (clocks differ
+    /// and step back; SQS rounds delays to seconds, Scheduler to minutes) and nothing before
+    /// the execution started. Read it before [`Persisted::prepare`] closes the timer.
+    pub fn effective_time(&self, event: &Event, now_ms: i64, start_ms: i64) -> i64 {
+        let not_before = match event {
+            Event::TimerFired { timer_id } => self.timers.get(timer_id).copied().unwrap_or(0),
+            _ => 0,
+        };
+        now_ms.max(not_before).max(start_ms)
+    }
+
     /// Whether the event still concerns something open in this state; anything else is a
     /// duplicate or stale delivery that must change nothing.
     pub fn still_open(&self, event: &Event) -> bool {

@@ -133,29 +133,25 @@ impl FilterParser<'_, '_> {
     }
 
     fn logical_or(&mut self) -> Result<Expr, PathError> {
-        let mut ops = vec![self.logical_and()?];
-        loop {
-            let save = self.pos;
-            if self.has_significant("||") {
-                ops.push(self.logical_and()?);
-            } else {
-                self.pos = save;
-                break;
-            }
-        }
-        Ok(if ops.len() == 1 {
-            ops.swap_remove(0)
-        } else {
-            Expr::Or(ops)
-        })
+        self.chain("||", Self::logical_and, Expr::Or)
     }
 
     fn logical_and(&mut self) -> Result<Expr, PathError> {
-        let mut ops = vec![self.and_operand()?];
+        self.chain("&&", Self::and_operand, Expr::And)
+    }
+
+    /// Operands joined by `op` (`&&` binds tighter than `||`, so `||` chains `&&` chains).
+    fn chain(
+        &mut self,
+        op: &str,
+        operand: fn(&mut Self) -> Result<Expr, PathError>,
+        joined: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, PathError> {
+        let mut ops = vec![operand(self)?];
         loop {
             let save = self.pos;
-            if self.has_significant("&&") {
-                ops.push(self.and_operand()?);
+            if self.has_significant(op) {
+                ops.push(operand(self)?);
             } else {
                 self.pos = save;
                 break;
@@ -164,7 +160,7 @@ impl FilterParser<'_, '_> {
         Ok(if ops.len() == 1 {
             ops.swap_remove(0)
         } else {
-            Expr::And(ops)
+            joined(ops)
         })
     }
 

@@ -943,11 +943,27 @@ impl<'a> Sim<'a> {
             Guarded::Done(None) => return,
             Guarded::Crashed => return self.serve_crashed(),
         };
+        self.deliver_answer(&request, |result| Action::ServeAnswer {
+            life,
+            arn: arn.to_string(),
+            task_id: request.task_id,
+            command: command.clone(),
+            result,
+        });
+    }
+
+    /// Plays the called service: its answer (possibly late, possibly twice, under the fault
+    /// plan) becomes the action `answer` makes of it. Both shells' task calls come here.
+    fn deliver_answer(
+        &mut self,
+        request: &TaskRequest,
+        answer: impl Fn(Result<Value, TaskFailure>) -> Action,
+    ) {
         let Some(CallAnswer {
             result,
             after,
             callback,
-        }) = self.answer(&request)
+        }) = self.answer(request)
         else {
             return;
         };
@@ -958,13 +974,6 @@ impl<'a> Sim<'a> {
             self.draw(5_000)
         } else {
             0
-        };
-        let answer = |result| Action::ServeAnswer {
-            life,
-            arn: arn.to_string(),
-            task_id: request.task_id,
-            command: command.clone(),
-            result,
         };
         self.after(after + late, answer(result.clone()));
         if self.roll("answer_twice", self.plan().answer_twice) {
@@ -1107,35 +1116,14 @@ impl<'a> Sim<'a> {
                 Guarded::Done(Ok(Claimed::Run { request, kind })) => {
                     let arn = execution_arn.clone();
                     let task_id = *task_id;
-                    let Some(CallAnswer {
-                        result,
-                        after,
-                        callback,
-                    }) = self.answer(&request)
-                    else {
-                        return;
-                    };
-                    if let Some((token, step)) = callback {
-                        self.work_on(token, step);
-                    }
-                    let late = if self.roll("answer_late", self.plan().answer_late) {
-                        self.draw(5_000)
-                    } else {
-                        0
-                    };
-                    let answer = |result| Action::TaskAnswer {
+                    self.deliver_answer(&request, |result| Action::TaskAnswer {
                         message: message.clone(),
                         attempt,
                         arn: arn.clone(),
                         task_id,
                         kind: kind.clone(),
                         result,
-                    };
-                    self.after(after + late, answer(result.clone()));
-                    if self.roll("answer_twice", self.plan().answer_twice) {
-                        let again = after + self.draw(5_000);
-                        self.after(again, answer(result));
-                    }
+                    });
                 }
                 Guarded::Done(Ok(Claimed::Skip(_))) => {}
                 Guarded::Done(Err(_)) | Guarded::Crashed => {
