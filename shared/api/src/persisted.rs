@@ -168,6 +168,11 @@ impl Persisted {
     /// it), and returns the work to do once that write is durable.
     pub fn plan(&mut self, decision: &Decision, now: i64, effects: &mut Effects) -> Vec<Planned> {
         let arn = self.arn().to_string();
+        if let Some(what) = &decision.nondeterminism {
+            // Never the workflow's fault (a corrupted row, a definition changed under a
+            // running execution): the operator must hear of it, not only the execution's cause.
+            eprintln!("cairn: {arn}: the execution state contradicts its definition: {what}");
+        }
         let mut planned = Vec::new();
         for command in &decision.commands {
             match command {
