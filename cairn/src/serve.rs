@@ -16,7 +16,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-/// Largest request body: payloads are at most 256 KiB, definitions at most 1 MiB.
+/// Largest request body: payloads are at most 256 KiB, definitions at most 1 MiB. A raised
+/// payload limit raises it too (a payload travels as JSON text inside the JSON request, where
+/// escaping can double it).
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const TARGET_PREFIX: &str = "AWSStepFunctions.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -126,6 +128,12 @@ fn token_key(data: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyhow::Result<()> {
+    let max_body = MAX_BODY.max(
+        args.limits
+            .max_payload_bytes
+            .saturating_mul(2)
+            .saturating_add(1024 * 1024),
+    );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -146,7 +154,8 @@ async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyho
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(api.clone(), request));
+            let service =
+                hyper::service::service_fn(move |request| handle(api.clone(), request, max_body));
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(error) = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
@@ -197,7 +206,11 @@ fn request_id() -> String {
 
 /// One AWS JSON 1.0 request. The Host header is ignored, so StartSyncExecution and TestState
 /// sent to a `sync-` prefixed host name are served like any other action.
-async fn handle(api: Api, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    api: Api,
+    request: Request<Incoming>,
+    max_body: usize,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.method() != Method::POST {
         let error = ApiError::new(
             "UnknownOperationException",
@@ -218,7 +231,7 @@ async fn handle(api: Api, request: Request<Incoming>) -> Result<Response<Full<By
         );
         return Ok(error_response(&error));
     };
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+    let body = match Limited::new(request.into_body(), max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             return Ok(error_response(&ApiError::new(
