@@ -1,7 +1,7 @@
 //! Transitions inside one scope: every target names a state of the same scope, some state
 //! ends the workflow, and every state can be reached from StartAt.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -32,13 +32,12 @@ pub(crate) fn transitions(
     let mut edges: Vec<Vec<&str>> = Vec::with_capacity(states.len());
     let mut has_terminal = false;
     for (name, state) in states {
-        let location = format!("{base}/States/{name}");
         let mut targets = Vec::new();
-        for (target, target_location) in targets_of(state, &location) {
+        for (target, field) in targets_of(state) {
             if states.contains_key(target) {
                 targets.push(target);
             } else {
-                missing(target, target_location);
+                missing(target, field.location(&format!("{base}/States/{name}")));
             }
         }
         edges.push(targets);
@@ -53,6 +52,8 @@ pub(crate) fn transitions(
         return diagnostics;
     }
     let names: Vec<&str> = states.keys().map(String::as_str).collect();
+    // Looked up once per reached state: a linear search made large definitions quadratic.
+    let index_of: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut reached: HashSet<&str> = HashSet::new();
     let mut queue: Vec<&str> = Vec::new();
     if states.contains_key(start_at) {
@@ -60,7 +61,7 @@ pub(crate) fn transitions(
         queue.push(start_at);
     }
     while let Some(current) = queue.pop() {
-        let Some(index) = names.iter().position(|name| *name == current) else {
+        let Some(&index) = index_of.get(current) else {
             continue;
         };
         for target in edges.get(index).into_iter().flatten() {
@@ -81,16 +82,32 @@ pub(crate) fn transitions(
     diagnostics
 }
 
-/// A state's transitions with their locations: Next, Default, each Choice rule's Next and
-/// each catcher's Next.
-fn targets_of<'v>(state: &'v Value, location: &str) -> Vec<(&'v str, String)> {
+/// Where in a state a transition is written; its JSON-pointer location is built only when a
+/// diagnostic needs it (most definitions have none).
+enum Field {
+    Named(&'static str),
+    ItemNext(&'static str, usize),
+}
+
+impl Field {
+    fn location(&self, state_location: &str) -> String {
+        match self {
+            Field::Named(field) => at(state_location, field),
+            Field::ItemNext(list, index) => at(&at_index(state_location, list, *index), "Next"),
+        }
+    }
+}
+
+/// A state's transitions and where each is written: Next, Default, each Choice rule's Next
+/// and each catcher's Next.
+fn targets_of(state: &Value) -> Vec<(&str, Field)> {
     let mut targets = Vec::new();
     let Some(object) = state.as_object() else {
         return targets;
     };
     for field in ["Next", "Default"] {
         if let Some(target) = object.get(field).and_then(Value::as_str) {
-            targets.push((target, at(location, field)));
+            targets.push((target, Field::Named(field)));
         }
     }
     for list in ["Choices", "Catch"] {
@@ -99,7 +116,7 @@ fn targets_of<'v>(state: &'v Value, location: &str) -> Vec<(&'v str, String)> {
         };
         for (index, item) in items.iter().enumerate() {
             if let Some(target) = item.get("Next").and_then(Value::as_str) {
-                targets.push((target, at(&at_index(location, list, index), "Next")));
+                targets.push((target, Field::ItemNext(list, index)));
             }
         }
     }
