@@ -23,8 +23,11 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
 
 fn main() {
     let path = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench/asl/b1_pass_chain.asl.json")
-            .to_owned()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/bench/asl/b1_pass_chain.asl.json"
+        )
+        .to_owned()
     });
     let text = std::fs::read_to_string(&path).expect("the definition");
     let value: Value = serde_json::from_str(&text).expect("JSON");
@@ -32,7 +35,10 @@ fn main() {
     let options = cairn_asl::validate::Options::default();
     let runs = 200;
     let parse = median(|| drop(serde_json::from_str::<Value>(&text).unwrap()), runs);
-    let validate = median(|| drop(cairn_asl::validate::validate(&value, &options)), runs);
+    let validate = median(
+        || drop(cairn_asl::validate::validate(&value, &options)),
+        runs,
+    );
     let typed = median(|| drop(StateMachine::from_value(&value).unwrap()), runs);
     let compile = median(|| drop(Machine::new(&model).unwrap()), runs);
     println!("{path}");
@@ -40,5 +46,8 @@ fn main() {
     println!("validate             {validate:?}");
     println!("value -> typed model {typed:?}");
     println!("typed -> machine     {compile:?}");
-    println!("total                {:?}", parse + validate + typed + compile);
+    println!(
+        "total                {:?}",
+        parse + validate + typed + compile
+    );
 }
