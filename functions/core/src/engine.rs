@@ -7,6 +7,7 @@
 //! stale delivery finds the timer or task closed and writes nothing; of two racing
 //! deliveries one write wins and the other re-reads and finds it closed.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +33,8 @@ const MAX_ATTEMPTS: usize = 16;
 /// Tries at a write whose loss cannot be recovered by a redelivery (a task's claim and its
 /// outcome); the SDK's own retries with backoff come first.
 const STORE_ATTEMPTS: usize = 8;
+/// Compiled machines a container keeps before it starts over.
+const MACHINE_CACHE: usize = 256;
 /// Overdue timers one sweep re-sends (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 500;
 
@@ -97,6 +100,9 @@ pub struct Engine {
     fixed_seed: Option<u64>,
     /// The quotas executions run under (AWS's unless the template raises them).
     pub limits: Limits,
+    /// Machines compiled in this container, by definition text: a warm Lambda container
+    /// compiles each state machine version once, not once per message.
+    machines: std::sync::Mutex<HashMap<String, Arc<Machine>>>,
     /// Conditional writes that lost a race and were retried (for tests and the bench).
     pub conflicts: AtomicU64,
     /// Committed execution writes.
@@ -120,6 +126,7 @@ impl Engine {
             seeds: AtomicU64::new(hasher.finish()),
             fixed_seed: None,
             limits: Limits::default(),
+            machines: std::sync::Mutex::new(HashMap::new()),
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
@@ -129,9 +136,34 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    /// The compiled machine of a definition, compiled once per container.
+    fn machine(&self, definition: &str) -> Result<Arc<Machine>, EngineError> {
+        if let Some(machine) = self
+            .machines
+            .lock()
+            .ok()
+            .and_then(|m| m.get(definition).cloned())
+        {
+            return Ok(machine);
+        }
+        let machine = Arc::new(load_machine(definition, self.limits)?);
+        if let Ok(mut machines) = self.machines.lock() {
+            // A bound on a long-lived container's memory: versions come and go.
+            if machines.len() >= MACHINE_CACHE {
+                machines.clear();
+            }
+            machines.insert(definition.to_owned(), Arc::clone(&machine));
+        }
+        Ok(machine)
+    }
+
     /// Runs executions under these quotas instead of AWS's.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
         self.limits = limits;
+        // Machines compiled under the old limits must not serve the new ones.
+        if let Ok(machines) = self.machines.get_mut() {
+            machines.clear();
+        }
         self
     }
 
@@ -245,7 +277,7 @@ impl Engine {
             .into());
         }
         let definition = doc("definition");
-        let machine = load_machine(&definition, self.limits)?;
+        let machine = self.machine(&definition)?;
         let (region, account) = self.region_account();
         let arn = format!(
             "arn:aws:states:{region}:{account}:execution:{}:{name}",
@@ -361,7 +393,7 @@ impl Engine {
             let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
             let mut effects = Effects::default();
             persisted.prepare(&event, &mut effects);
-            let machine = load_machine(&persisted.definition, self.limits)?;
+            let machine = self.machine(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),
@@ -636,6 +668,36 @@ mod tests {
         );
         assert!(check_name(&"a".repeat(81)).is_err());
         assert!(check_name("").is_err());
+    }
+
+    struct Discard;
+
+    impl crate::outbox::Sink for Discard {
+        fn send(&self, _: Vec<Outgoing>, _: i64) -> Result<(), EngineError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_warm_engine_compiles_each_definition_once() {
+        let engine = Engine::new(
+            Arc::new(cairn_store::MemoryStore::new()),
+            Outbox::with_sink(crate::Settings::default(), Arc::new(Discard)),
+            Arc::new(cairn_runtime::Unsupported),
+            Arc::new(cairn_runtime::SystemClock),
+        );
+        let pass = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
+        let wait =
+            r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}"#;
+        let first = engine.machine(pass).unwrap();
+        assert!(Arc::ptr_eq(&first, &engine.machine(pass).unwrap()));
+        assert!(!Arc::ptr_eq(&first, &engine.machine(wait).unwrap()));
+        let raised = Limits {
+            max_history_events: 100_000,
+            ..Limits::default()
+        };
+        let engine = engine.with_limits(raised);
+        assert_eq!(engine.machine(pass).unwrap().limits(), raised);
     }
 
     #[test]
