@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Drives `cairn serve` with real AWS clients (boto3 and the AWS CLI) and runs the crash test.
-# Works on a fresh Debian machine with Rust and Python 3: it creates its own virtualenv.
+# Drives `cairn serve` with real AWS clients (boto3, the AWS CLI, the JavaScript SDK v3) and runs
+# the crash test. Works on a fresh Debian machine with Rust, Python 3, Node 20+ and npm: it creates
+# its own virtualenv and installs the pinned JavaScript SDK.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +20,19 @@ if [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/aws" ]; then
     fi
     "$venv/bin/pip" install -q --upgrade pip
     "$venv/bin/pip" install -q boto3 awscli pytest
+fi
+
+# The JavaScript SDK goes into tests/clients/js/node_modules (git-ignored): Node resolves an ES
+# module's imports only from node_modules beside or above it (NODE_PATH does not apply), so a copy
+# under target/ would need the scenario copied there too. npm ci runs again only when the lock
+# file is newer than the last install. Without npm, test_js_sdk.py fails and says why.
+js=tests/clients/js
+if command -v npm >/dev/null; then
+    if [ ! -f "$js/node_modules/.package-lock.json" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+else
+    echo "tests/clients: npm not found, the JavaScript SDK test will fail" >&2
 fi
 
 cargo build -q -p cairn --locked
