@@ -31,7 +31,7 @@ cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format
 cargo run -q -p cairn --locked -- run docs/examples/hello.asl.json \
     --input @docs/examples/hello.input.json --virtual-time --format json
 
-step "AWS clients against cairn serve (boto3, AWS CLI, kill -9 crash test)"
+step "AWS clients against cairn serve (boto3, AWS CLI, JavaScript SDK v3, kill -9 crash test)"
 bash tests/clients/run.sh
 
 step "serverless functions against DynamoDB Local and moto (emulators installed and started here)"
