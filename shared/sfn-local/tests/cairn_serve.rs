@@ -291,3 +291,95 @@ async fn the_prefix_is_dropped_only_for_an_overridden_endpoint_unless_always() {
         "https://states.eu-west-1.amazonaws.com/"
     );
 }
+
+/// The client matrix's scenario beyond the sync operations: tags, history paged two events
+/// at a time, and a typed error the SDK maps from cairn serve's `__type`.
+#[tokio::test]
+async fn history_paging_tags_and_typed_errors_reach_the_rust_sdk() {
+    let server = Server::start();
+    let sfn = cairn_sfn_local::client(&server.endpoint);
+    let machine = sfn
+        .create_state_machine()
+        .name("tagged")
+        .definition(ADD)
+        .role_arn(ROLE)
+        .tags(
+            aws_sdk_sfn::types::Tag::builder()
+                .key("team")
+                .value("cairn")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateStateMachine with tags")
+        .state_machine_arn;
+    let tags = sfn
+        .list_tags_for_resource()
+        .resource_arn(&machine)
+        .send()
+        .await
+        .expect("ListTagsForResource");
+    let pairs: Vec<(Option<&str>, Option<&str>)> =
+        tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(pairs, [(Some("team"), Some("cairn"))]);
+
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .input(r#"{"a": 1, "b": 2}"#)
+        .send()
+        .await
+        .expect("StartExecution");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sfn
+        .describe_execution()
+        .execution_arn(&started.execution_arn)
+        .send()
+        .await
+        .expect("DescribeExecution")
+        .status
+        == ExecutionStatus::Running
+    {
+        assert!(Instant::now() < deadline, "the execution did not end");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut pages = sfn
+        .get_execution_history()
+        .execution_arn(&started.execution_arn)
+        .max_results(2)
+        .into_paginator()
+        .send();
+    let (mut types, mut page_count) = (Vec::new(), 0);
+    while let Some(page) = pages.next().await {
+        let page = page.expect("a history page");
+        assert!(page.events().len() <= 2);
+        page_count += 1;
+        types.extend(page.events().iter().map(|e| e.r#type().as_str().to_owned()));
+    }
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(page_count, 2);
+
+    let missing = format!(
+        "{}:no-such-run",
+        machine.replace(":stateMachine:", ":execution:")
+    );
+    let error = sfn
+        .describe_execution()
+        .execution_arn(&missing)
+        .send()
+        .await
+        .expect_err("a missing execution");
+    let service_error = error.into_service_error();
+    assert!(
+        service_error.is_execution_does_not_exist(),
+        "{service_error:?}"
+    );
+}
