@@ -192,13 +192,7 @@ impl Engine {
         let Some(seed) = self.fixed_seed else {
             return self.seed();
         };
-        // FNV-1a: stable across processes and builds, unlike std's hashers.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in arn.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        finalize(seed ^ finalize(hash ^ finalize(event_count)))
+        cairn_common::entropy::decision_seed(seed, arn, event_count)
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {

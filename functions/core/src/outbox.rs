@@ -309,11 +309,7 @@ impl Outbox {
 /// A schedule name unique per execution and timer (Scheduler names: at most 64 characters
 /// of `[0-9a-zA-Z-_.]`).
 fn schedule_name(message: &Message) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in message.execution_arn().bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = cairn_common::entropy::fnv1a(message.execution_arn().as_bytes());
     let timer = match message {
         Message::Apply {
             event: cairn_interpreter::Event::TimerFired { timer_id },

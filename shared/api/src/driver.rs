@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
-use cairn_common::entropy::finalize;
+use cairn_common::entropy::{decision_seed, finalize};
 use cairn_interpreter::{
     Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
     TaskId, TimerId,
@@ -113,15 +113,7 @@ impl Entropy {
     fn for_decision(&self, arn: &str, event_count: u64) -> u64 {
         match self {
             Entropy::Os { .. } => self.next(),
-            Entropy::Seeded { seed, .. } => {
-                // FNV-1a: stable across processes and builds, unlike std's hashers.
-                let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-                for byte in arn.bytes() {
-                    hash ^= u64::from(byte);
-                    hash = hash.wrapping_mul(0x0100_0000_01b3);
-                }
-                finalize(seed ^ finalize(hash ^ finalize(event_count)))
-            }
+            Entropy::Seeded { seed, .. } => decision_seed(*seed, arn, event_count),
         }
     }
 }

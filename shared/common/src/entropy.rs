@@ -50,9 +50,32 @@ pub fn uuid_from_bits(hi: u64, lo: u64) -> String {
     )
 }
 
+/// 64-bit FNV-1a of `bytes`: a hash that stays the same across processes, builds and
+/// platforms (std's hashers are randomly keyed), for names and seeds that must be stable.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A reproducible decision seed: depends only on `seed`, the execution (`key`) and how far
+/// its history has got, so a replay under other timing decides the same (simulations only:
+/// task tokens derive from it).
+pub fn decision_seed(seed: u64, key: &str, event_count: u64) -> u64 {
+    finalize(seed ^ finalize(fnv1a(key.as_bytes()) ^ finalize(event_count)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_reference_values() {
+        // The FNV-1a 64 test vectors of its authors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
 
     #[test]
     fn splitmix64_reference_values() {

@@ -1180,7 +1180,5 @@ impl<'a> Sim<'a> {
 }
 
 fn label_hash(label: &str) -> u64 {
-    label.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    cairn_common::entropy::fnv1a(label.as_bytes())
 }
