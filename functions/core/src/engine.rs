@@ -7,11 +7,11 @@
 //! stale delivery finds the timer or task closed and writes nothing; of two racing
 //! deliveries one write wins and the other re-reads and finds it closed.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use cairn_api::machines::MachineCache;
 use cairn_api::names::check_name;
 use cairn_api::persisted::{input_text, stored_history, OpenTask, Persisted, Planned};
 use cairn_api::ApiError;
@@ -33,8 +33,6 @@ const MAX_ATTEMPTS: usize = 16;
 /// Tries at a write whose loss cannot be recovered by a redelivery (a task's claim and its
 /// outcome); the SDK's own retries with backoff come first.
 const STORE_ATTEMPTS: usize = 8;
-/// Compiled machines a container keeps before it starts over.
-const MACHINE_CACHE: usize = 256;
 /// Overdue timers one sweep re-sends (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 500;
 
@@ -100,9 +98,8 @@ pub struct Engine {
     fixed_seed: Option<u64>,
     /// The quotas executions run under (AWS's unless the template raises them).
     pub limits: Limits,
-    /// Machines compiled in this container, by definition text: a warm Lambda container
-    /// compiles each state machine version once, not once per message.
-    machines: std::sync::Mutex<HashMap<String, Arc<Machine>>>,
+    /// A warm Lambda container compiles each state machine version once, not per message.
+    machines: MachineCache,
     /// Conditional writes that lost a race and were retried (for tests and the bench).
     pub conflicts: AtomicU64,
     /// Committed execution writes.
@@ -126,7 +123,7 @@ impl Engine {
             seeds: AtomicU64::new(hasher.finish()),
             fixed_seed: None,
             limits: Limits::default(),
-            machines: std::sync::Mutex::new(HashMap::new()),
+            machines: MachineCache::new(Limits::default()),
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
         }
@@ -136,34 +133,16 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// The compiled machine of a definition, compiled once per container.
     fn machine(&self, definition: &str) -> Result<Arc<Machine>, EngineError> {
-        if let Some(machine) = self
-            .machines
-            .lock()
-            .ok()
-            .and_then(|m| m.get(definition).cloned())
-        {
-            return Ok(machine);
-        }
-        let machine = Arc::new(load_machine(definition, self.limits)?);
-        if let Ok(mut machines) = self.machines.lock() {
-            // A bound on a long-lived container's memory: versions come and go.
-            if machines.len() >= MACHINE_CACHE {
-                machines.clear();
-            }
-            machines.insert(definition.to_owned(), Arc::clone(&machine));
-        }
-        Ok(machine)
+        self.machines
+            .get(definition)
+            .map_err(|e| EngineError::Definition(e.to_string()))
     }
 
     /// Runs executions under these quotas instead of AWS's.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
         self.limits = limits;
-        // Machines compiled under the old limits must not serve the new ones.
-        if let Ok(machines) = self.machines.get_mut() {
-            machines.clear();
-        }
+        self.machines = MachineCache::new(limits);
         self
     }
 
@@ -230,31 +209,8 @@ impl Engine {
             }
             None => uuid(self.seed()),
         };
-        let input_text = input_text.unwrap_or("{}");
-        let max_bytes = self.limits.max_payload_bytes;
-        if input_text.len() > max_bytes {
-            return Err(ApiError::new(
-                "InvalidExecutionInput",
-                format!(
-                    "Invalid State Machine Execution Input: 'The input exceeds the maximum size of {max_bytes} bytes'"
-                ),
-            )
-            .into());
-        }
-        let input: Value = if input_text.trim().is_empty() {
-            return Err(ApiError::new(
-                "InvalidExecutionInput",
-                "Invalid State Machine Execution Input: 'Invalid execution input.'",
-            )
-            .into());
-        } else {
-            serde_json::from_str(input_text).map_err(|e| {
-                ApiError::new(
-                    "InvalidExecutionInput",
-                    format!("Invalid State Machine Execution Input: '{e}'"),
-                )
-            })?
-        };
+        let (input_text, input) =
+            cairn_api::names::execution_input(input_text, self.limits.max_payload_bytes)?;
         let doc = |field: &str| {
             machine_record
                 .document
@@ -307,7 +263,7 @@ impl Engine {
             summary: Value::Null,
             state: Vec::new(),
         };
-        let record = persisted.record(record, input_text, now)?;
+        let record = persisted.record(record, &input_text, now)?;
         let history = stored_history(&decision)?;
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {}
@@ -315,8 +271,8 @@ impl Engine {
                 let Some((existing, _)) = self.store.get_execution(&arn)? else {
                     return Err(StoreError::NotFound(arn).into());
                 };
-                let same_input =
-                    existing.summary.get("input").and_then(Value::as_str) == Some(input_text);
+                let same_input = existing.summary.get("input").and_then(Value::as_str)
+                    == Some(input_text.as_str());
                 if existing.status == "RUNNING" && same_input {
                     return Ok(Started {
                         execution_arn: arn,
@@ -580,14 +536,6 @@ impl Engine {
             }
         }
     }
-}
-
-fn load_machine(definition: &str, limits: Limits) -> Result<Machine, EngineError> {
-    let value: Value =
-        serde_json::from_str(definition).map_err(|e| EngineError::Definition(e.to_string()))?;
-    Machine::from_json(&value)
-        .map(|machine| machine.with_limits(limits))
-        .map_err(|e| EngineError::Definition(e.to_string()))
 }
 
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).

@@ -383,32 +383,6 @@ fn validate_definition(p: &Params<'_>) -> Result<Value, ApiError> {
     }))
 }
 
-/// The execution input: JSON text, `{}` when absent.
-fn execution_input(p: &Params<'_>, max_bytes: usize) -> Result<(String, Value), ApiError> {
-    let text = p.opt_string("input")?.unwrap_or("{}");
-    if text.trim().is_empty() {
-        return Err(ApiError::new(
-            "InvalidExecutionInput",
-            "Invalid State Machine Execution Input: 'Invalid execution input.'",
-        ));
-    }
-    let value = serde_json::from_str(text).map_err(|e| {
-        ApiError::new(
-            "InvalidExecutionInput",
-            format!("Invalid State Machine Execution Input: '{e}'"),
-        )
-    })?;
-    if text.len() > max_bytes {
-        return Err(ApiError::new(
-            "InvalidExecutionInput",
-            format!(
-                "Invalid State Machine Execution Input: 'The input exceeds the maximum size of {max_bytes} bytes'"
-            ),
-        ));
-    }
-    Ok((text.to_string(), value))
-}
-
 struct StartRequest {
     machine: StateMachineRecord,
     name: String,
@@ -426,7 +400,10 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         }
         None => uuid(driver),
     };
-    let (input_text, input) = execution_input(p, driver.config.limits.max_payload_bytes)?;
+    let (input_text, input) = crate::names::execution_input(
+        p.opt_string("input")?,
+        driver.config.limits.max_payload_bytes,
+    )?;
     let (machine, _) = get_machine(driver, machine_arn)?;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;

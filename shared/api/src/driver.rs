@@ -18,6 +18,7 @@ use cairn_runtime::{task_event, TaskFailure, TaskRequest, TimeMode};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
+use crate::machines::MachineCache;
 use crate::names::execution_does_not_exist;
 use crate::persisted::{input_text, stored_history, Persisted, Planned};
 use crate::scheduler::{Pool, TimerEntry, TimerWheel};
@@ -124,7 +125,7 @@ pub struct Driver {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Config,
     me: Weak<Driver>,
-    machines: Mutex<HashMap<String, Arc<Machine>>>,
+    machines: MachineCache,
     stripes: Vec<Mutex<()>>,
     timers: Arc<TimerWheel>,
     runner: Runner,
@@ -146,11 +147,12 @@ impl Driver {
         entropy: Entropy,
     ) -> Arc<Driver> {
         let signer = Signer::new(config.token_key.clone());
+        let machines = MachineCache::new(config.limits);
         Arc::new_cyclic(|me| Driver {
             store,
             config,
             me: me.clone(),
-            machines: Mutex::new(HashMap::new()),
+            machines,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             timers: TimerWheel::new(),
             runner,
@@ -268,22 +270,9 @@ impl Driver {
 
     /// The compiled machine of a definition, compiled once.
     pub(crate) fn machine(&self, definition: &str) -> Result<Arc<Machine>, ApiError> {
-        if let Ok(cache) = self.machines.lock() {
-            if let Some(machine) = cache.get(definition) {
-                return Ok(Arc::clone(machine));
-            }
-        }
-        let value: Value = serde_json::from_str(definition)
-            .map_err(|e| ApiError::internal(format!("stored definition is not JSON: {e}")))?;
-        let machine = Arc::new(
-            Machine::from_json(&value)
-                .map_err(|e| ApiError::internal(format!("the definition cannot be run: {e}")))?
-                .with_limits(self.config.limits),
-        );
-        if let Ok(mut cache) = self.machines.lock() {
-            cache.insert(definition.to_string(), Arc::clone(&machine));
-        }
-        Ok(machine)
+        self.machines
+            .get(definition)
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     fn stripe(&self, arn: &str) -> &Mutex<()> {

@@ -13,6 +13,7 @@
 
 mod actions;
 mod driver;
+pub mod machines;
 pub mod names;
 mod params;
 pub mod persisted;

@@ -1,5 +1,7 @@
 //! Names and ARNs in AWS's shapes.
 
+use serde_json::Value;
+
 use crate::ApiError;
 
 /// AWS's rule for state machine, execution and activity names: 1 to 80 characters, none of
@@ -35,6 +37,33 @@ pub fn is_valid_name(name: &str) -> bool {
                         | '/'
                 )
         })
+}
+
+/// StartExecution's `input`: JSON text, `{}` when absent, at most `max_bytes` long. Returns
+/// the text as given and its value, or AWS's `InvalidExecutionInput`.
+pub fn execution_input(text: Option<&str>, max_bytes: usize) -> Result<(String, Value), ApiError> {
+    let text = text.unwrap_or("{}");
+    if text.trim().is_empty() {
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input: 'Invalid execution input.'",
+        ));
+    }
+    let value = serde_json::from_str(text).map_err(|e| {
+        ApiError::new(
+            "InvalidExecutionInput",
+            format!("Invalid State Machine Execution Input: '{e}'"),
+        )
+    })?;
+    if text.len() > max_bytes {
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            format!(
+                "Invalid State Machine Execution Input: 'The input exceeds the maximum size of {max_bytes} bytes'"
+            ),
+        ));
+    }
+    Ok((text.to_string(), value))
 }
 
 pub fn check_name(name: &str) -> Result<(), ApiError> {
