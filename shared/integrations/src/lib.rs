@@ -1,8 +1,604 @@
 #![forbid(unsafe_code)]
-//! Task states reach AWS services. One invoker serves `cairn run`, `cairn serve` and the
-//! Lambda functions alike: the optimized integrations (Lambda, SNS, SQS, EventBridge,
-//! DynamoDB) and `arn:aws:states:::aws-sdk:<service>:<action>`, which is driven by the
-//! services' published API models ([`model`]) through their wire protocols ([`protocol`]).
+//! Task states reach AWS services. One invoker ([`Integrations`]) serves `cairn run`,
+//! `cairn serve` and the Lambda functions alike:
+//! - Lambda: legacy function ARNs and `lambda:invoke`;
+//! - the optimized integrations `sns:publish`, `sqs:sendMessage`, `events:putEvents` and
+//!   `dynamodb:getItem|putItem|updateItem|deleteItem` (each also `.waitForTaskToken`);
+//! - `aws-sdk:<service>:<action>` for every service with an API model ([`model`]), carried
+//!   by the model's wire protocol ([`protocol`]), so a new action or service needs no code.
+//!
+//! It is configured as the AWS SDKs are: `AWS_REGION`, the credentials chain,
+//! `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`; pointing it at LocalStack, moto or
+//! AWS is one environment switch. Extra models come from `CAIRN_AWS_MODELS`.
 
+pub mod errors;
+mod lambda;
 pub mod model;
 pub mod protocol;
+pub mod transport;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
+use cairn_interpreter::ResourceKind;
+use cairn_runtime::{TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, UNSUPPORTED_RESOURCE};
+use serde_json::{json, Map, Value};
+use tokio::sync::OnceCell;
+
+use crate::errors::Flavor;
+use crate::model::{Models, ServiceModel};
+use crate::protocol::WireResponse;
+use crate::transport::{Signing, Transport};
+
+/// Where and as whom the integrations call.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The region to call and sign for (default: the SDK's region chain, then `us-east-1`).
+    pub region: Option<String>,
+    /// One endpoint for every service (`AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Endpoints per service, keyed as the SDKs' variables name them
+    /// (`AWS_ENDPOINT_URL_DYNAMODB` → `DYNAMODB`).
+    pub service_endpoints: BTreeMap<String, String>,
+    /// Fixed credentials (access key id, secret) instead of the SDK's chain.
+    pub static_credentials: Option<(String, String)>,
+    /// A directory of extra API models in botocore's `data/` layout.
+    pub models_dir: Option<PathBuf>,
+    /// How long one call may take before it fails.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            region: None,
+            endpoint_url: None,
+            service_endpoints: BTreeMap::new(),
+            static_credentials: None,
+            models_dir: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings the environment gives, read as the AWS SDKs read them.
+    pub fn from_env() -> Settings {
+        Settings::from_vars(std::env::vars())
+    }
+
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Settings {
+        let mut settings = Settings::default();
+        for (name, value) in vars {
+            if value.is_empty() {
+                continue;
+            }
+            if name == "AWS_ENDPOINT_URL" {
+                settings.endpoint_url = Some(value);
+            } else if let Some(service) = name.strip_prefix("AWS_ENDPOINT_URL_") {
+                settings.service_endpoints.insert(service.to_owned(), value);
+            } else if name == "CAIRN_AWS_MODELS" {
+                settings.models_dir = Some(PathBuf::from(value));
+            }
+        }
+        settings
+    }
+
+    /// The endpoint for a service: its own variable, the shared one, or AWS's.
+    pub fn endpoint_for(&self, model: &ServiceModel, region: &str) -> String {
+        let key = model.service_id().to_ascii_uppercase().replace(' ', "_");
+        if let Some(url) = self.service_endpoints.get(&key) {
+            return url.clone();
+        }
+        if let Some(url) = &self.endpoint_url {
+            return url.clone();
+        }
+        format!("https://{}.{region}.amazonaws.com", model.endpoint_prefix())
+    }
+}
+
+/// What the first call sets up: the SDK configuration, credentials and connections.
+struct Connected {
+    region: String,
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    lambda: aws_sdk_lambda::Client,
+    transport: Transport,
+}
+
+struct Inner {
+    settings: Settings,
+    models: Models,
+    connected: OnceCell<Result<Connected, String>>,
+    lambda_stand_in: Option<Arc<dyn TaskInvoker>>,
+    fallback: Arc<dyn TaskInvoker>,
+    calls: AtomicU64,
+}
+
+/// The task invoker for AWS services. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct Integrations {
+    inner: Arc<Inner>,
+    /// Runs the calls of the synchronous [`TaskInvoker`] port.
+    runtime: Arc<Runtime>,
+}
+
+/// The runtime behind the synchronous port, stopped without waiting when dropped (a
+/// runtime dropped inside another runtime's context would panic otherwise).
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integrations")
+            .field("settings", &self.inner.settings)
+            .finish()
+    }
+}
+
+/// Why the integrations could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the integrations' runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl Integrations {
+    /// Integrations with these settings; resources they do not know go to `fallback`
+    /// (activities, or `Unsupported`).
+    pub fn new(settings: Settings, fallback: Arc<dyn TaskInvoker>) -> Result<Self, StartError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cairn-integrations")
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        Ok(Integrations {
+            inner: Arc::new(Inner {
+                models: Models::new(settings.models_dir.clone()),
+                settings,
+                connected: OnceCell::new(),
+                lambda_stand_in: None,
+                fallback,
+                calls: AtomicU64::new(0),
+            }),
+            runtime: Arc::new(Runtime(Some(runtime))),
+        })
+    }
+
+    /// Lambda tasks go to `stand_in` (scripted functions in tests and `--functions`) instead
+    /// of Lambda; every other service is still called.
+    pub fn with_lambda_stand_in(mut self, stand_in: Arc<dyn TaskInvoker>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.lambda_stand_in = Some(stand_in);
+        } else {
+            let inner = &self.inner;
+            self.inner = Arc::new(Inner {
+                settings: inner.settings.clone(),
+                models: Models::new(inner.settings.models_dir.clone()),
+                connected: OnceCell::new(),
+                lambda_stand_in: Some(stand_in),
+                fallback: Arc::clone(&inner.fallback),
+                calls: AtomicU64::new(0),
+            });
+        }
+        self
+    }
+
+    /// Service requests made so far (for the cost benchmark).
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// Whether this invoker carries out the resource itself (the rest goes to the fallback).
+    pub fn handles(&self, kind: &ResourceKind) -> bool {
+        match kind {
+            ResourceKind::LambdaFunction => self.inner.lambda_stand_in.is_none(),
+            ResourceKind::Activity => false,
+            ResourceKind::Service {
+                service, action, ..
+            } => match route(service, action) {
+                Some(Route::Lambda) => self.inner.lambda_stand_in.is_none(),
+                Some(_) => true,
+                None => false,
+            },
+        }
+    }
+
+    /// Carries out one task.
+    pub async fn call(&self, request: &TaskRequest) -> TaskOutcome {
+        let route = match &request.kind {
+            ResourceKind::LambdaFunction => Some(Route::LegacyLambda),
+            ResourceKind::Activity => None,
+            ResourceKind::Service {
+                service, action, ..
+            } => route(service, action),
+        };
+        let lambda = matches!(route, Some(Route::Lambda | Route::LegacyLambda));
+        let route = match (route, &self.inner.lambda_stand_in) {
+            (Some(_), Some(stand_in)) if lambda => return stand_in.invoke(request),
+            (Some(route), _) => route,
+            (None, _) => return self.inner.fallback.invoke(request),
+        };
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        TaskOutcome::now(self.call_route(route, request).await)
+    }
+
+    async fn call_route(&self, route: Route, request: &TaskRequest) -> Result<Value, TaskFailure> {
+        let connected = self.connect().await?;
+        match route {
+            Route::LegacyLambda => lambda::invoke_legacy(&connected.lambda, request).await,
+            Route::Lambda => lambda::invoke_integration(&connected.lambda, request).await,
+            Route::Optimized {
+                service,
+                operation,
+                metadata,
+            } => {
+                let model = self.model(service)?;
+                let (output, response) = self
+                    .call_service(
+                        connected,
+                        &model,
+                        operation,
+                        &request.input,
+                        Flavor::Optimized,
+                    )
+                    .await?;
+                if service == "events" {
+                    return put_events_result(output);
+                }
+                Ok(if metadata {
+                    with_sdk_metadata(output, &response)
+                } else {
+                    output
+                })
+            }
+            Route::AwsSdk => {
+                let ResourceKind::Service {
+                    service, action, ..
+                } = &request.kind
+                else {
+                    return Err(unsupported(&request.resource, "not an aws-sdk resource"));
+                };
+                let name = service.trim_start_matches("aws-sdk:");
+                let model = self.model(name)?;
+                let Some((operation, _)) = model.operation_for_action(action) else {
+                    return Err(unsupported(
+                        &request.resource,
+                        &format!("the API model of '{name}' has no action '{action}'"),
+                    ));
+                };
+                let operation = operation.to_owned();
+                let (output, _) = self
+                    .call_service(
+                        connected,
+                        &model,
+                        &operation,
+                        &request.input,
+                        Flavor::AwsSdk,
+                    )
+                    .await?;
+                Ok(output)
+            }
+        }
+    }
+
+    fn model(&self, service: &str) -> Result<Arc<ServiceModel>, TaskFailure> {
+        self.inner
+            .models
+            .get(service)
+            .map_err(|e| TaskFailure::new(UNSUPPORTED_RESOURCE, e.to_string()))
+    }
+
+    async fn connect(&self) -> Result<&Connected, TaskFailure> {
+        let settings = &self.inner.settings;
+        let connected = self
+            .inner
+            .connected
+            .get_or_init(|| async {
+                let region = aws_config::meta::region::RegionProviderChain::first_try(
+                    settings.region.clone().map(aws_config::Region::new),
+                )
+                .or_default_provider()
+                .or_else("us-east-1");
+                let mut loader =
+                    aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
+                if let Some(url) = &settings.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                if let Some((id, secret)) = &settings.static_credentials {
+                    loader = loader
+                        .credentials_provider(Credentials::new(id, secret, None, None, "cairn"));
+                }
+                let config = loader.load().await;
+                let mut lambda = aws_sdk_lambda::config::Builder::from(&config);
+                if let Some(url) = settings.service_endpoints.get("LAMBDA") {
+                    lambda = lambda.endpoint_url(url);
+                }
+                Ok(Connected {
+                    region: config
+                        .region()
+                        .map_or_else(|| "us-east-1".to_owned(), ToString::to_string),
+                    credentials: config.credentials_provider(),
+                    lambda: aws_sdk_lambda::Client::from_conf(lambda.build()),
+                    transport: Transport::new(settings.timeout).map_err(|e| e.to_string())?,
+                })
+            })
+            .await;
+        connected
+            .as_ref()
+            .map_err(|message| TaskFailure::new("States.Runtime", message.clone()))
+    }
+
+    /// One signed call of `operation`, its output read by the model.
+    async fn call_service(
+        &self,
+        connected: &Connected,
+        model: &ServiceModel,
+        operation: &str,
+        input: &Value,
+        flavor: Flavor,
+    ) -> Result<(Value, WireResponse), TaskFailure> {
+        let request = protocol::serialize(model, operation, input)
+            .map_err(|e| errors::client_failure(model, flavor, e.to_string()))?;
+        let credentials = match &connected.credentials {
+            Some(provider) => Some(provider.provide_credentials().await.map_err(|e| {
+                errors::client_failure(model, flavor, format!("Unable to load credentials: {e}"))
+            })?),
+            None => None,
+        };
+        let endpoint = self.inner.settings.endpoint_for(model, &connected.region);
+        let signing = credentials.as_ref().map(|credentials| Signing {
+            credentials,
+            region: &connected.region,
+            name: model.signing_name(),
+        });
+        let response = connected
+            .transport
+            .send(&endpoint, request, signing)
+            .await
+            .map_err(|e| {
+                errors::client_failure(
+                    model,
+                    flavor,
+                    format!("Unable to execute HTTP request: {e}"),
+                )
+            })?;
+        if !response.is_success() {
+            let error = protocol::error(model, &response);
+            return Err(errors::service_failure(model, flavor, &response, &error));
+        }
+        let output = protocol::deserialize(model, operation, &response)
+            .map_err(|e| errors::client_failure(model, flavor, e.to_string()))?;
+        Ok((output, response))
+    }
+}
+
+impl TaskInvoker for Integrations {
+    fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
+        if !self.handles(&request.kind) {
+            return match (&request.kind, &self.inner.lambda_stand_in) {
+                (ResourceKind::LambdaFunction, Some(stand_in)) => stand_in.invoke(request),
+                (ResourceKind::Service { service, .. }, Some(stand_in)) if service == "lambda" => {
+                    stand_in.invoke(request)
+                }
+                _ => self.inner.fallback.invoke(request),
+            };
+        }
+        let Some(runtime) = self.runtime.0.as_ref() else {
+            return TaskOutcome::now(Err(TaskFailure::new(
+                "States.Runtime",
+                "the integrations' runtime has stopped",
+            )));
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let this = self.clone();
+        let request = request.clone();
+        runtime.spawn(async move {
+            let _ = tx.send(this.call(&request).await);
+        });
+        rx.recv().unwrap_or_else(|_| {
+            TaskOutcome::now(Err(TaskFailure::new(
+                "States.Runtime",
+                "the service call stopped without an answer",
+            )))
+        })
+    }
+}
+
+/// Which kind of call a resource is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    LegacyLambda,
+    Lambda,
+    Optimized {
+        /// The model's service name.
+        service: &'static str,
+        operation: &'static str,
+        /// Whether the result carries `SdkHttpMetadata`/`SdkResponseMetadata`.
+        metadata: bool,
+    },
+    AwsSdk,
+}
+
+/// The call a `Service` resource's service and action (pattern suffix removed) make.
+fn route(service: &str, action: &str) -> Option<Route> {
+    let action = action.strip_suffix(".waitForTaskToken").unwrap_or(action);
+    let optimized = |service, operation| {
+        Some(Route::Optimized {
+            service,
+            operation,
+            metadata: true,
+        })
+    };
+    match (service, action) {
+        ("lambda", "invoke") => Some(Route::Lambda),
+        ("sns", "publish") => optimized("sns", "Publish"),
+        ("sqs", "sendMessage") => optimized("sqs", "SendMessage"),
+        ("dynamodb", "getItem") => optimized("dynamodb", "GetItem"),
+        ("dynamodb", "putItem") => optimized("dynamodb", "PutItem"),
+        ("dynamodb", "updateItem") => optimized("dynamodb", "UpdateItem"),
+        ("dynamodb", "deleteItem") => optimized("dynamodb", "DeleteItem"),
+        ("events", "putEvents") => Some(Route::Optimized {
+            service: "events",
+            operation: "PutEvents",
+            metadata: false,
+        }),
+        (service, _) if service.starts_with("aws-sdk:") => Some(Route::AwsSdk),
+        _ => None,
+    }
+}
+
+fn unsupported(resource: &str, why: &str) -> TaskFailure {
+    TaskFailure::new(
+        UNSUPPORTED_RESOURCE,
+        format!("Cairn cannot call the resource '{resource}': {why}"),
+    )
+}
+
+/// `events:putEvents` fails when any entry failed, with the whole answer as the cause.
+fn put_events_result(output: Value) -> Result<Value, TaskFailure> {
+    let failed = output
+        .get("FailedEntryCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if failed > 0 {
+        return Err(TaskFailure::new(
+            "EventBridge.FailedEntry",
+            output.to_string(),
+        ));
+    }
+    Ok(output)
+}
+
+/// The SDK v1 response metadata the optimized integrations add to a result.
+fn with_sdk_metadata(output: Value, response: &WireResponse) -> Value {
+    let mut all = Map::new();
+    let mut single = Map::new();
+    for (name, value) in &response.headers {
+        if let Some(values) = all
+            .entry(name.clone())
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+        {
+            values.push(Value::String(value.clone()));
+        }
+        single.insert(name.clone(), Value::String(value.clone()));
+    }
+    let mut result = match output {
+        Value::Object(fields) => fields,
+        other => {
+            let mut fields = Map::new();
+            fields.insert("Result".into(), other);
+            fields
+        }
+    };
+    result.insert(
+        "SdkHttpMetadata".into(),
+        json!({
+            "AllHttpHeaders": all,
+            "HttpHeaders": single,
+            "HttpStatusCode": response.status,
+        }),
+    );
+    result.insert(
+        "SdkResponseMetadata".into(),
+        json!({"RequestId": errors::request_id(response)}),
+    );
+    Value::Object(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_route_to_their_integrations() {
+        assert_eq!(route("lambda", "invoke"), Some(Route::Lambda));
+        assert_eq!(
+            route("sqs", "sendMessage.waitForTaskToken"),
+            Some(Route::Optimized {
+                service: "sqs",
+                operation: "SendMessage",
+                metadata: true
+            })
+        );
+        assert_eq!(route("aws-sdk:s3", "getObject"), Some(Route::AwsSdk));
+        assert_eq!(route("states", "startExecution.sync"), None);
+        assert_eq!(route("batch", "submitJob"), None);
+    }
+
+    #[test]
+    fn endpoints_come_from_the_services_variable_then_the_shared_one_then_aws() {
+        let models = Models::new(None);
+        let secrets = models.get("secretsmanager").unwrap();
+        let sfn = models.get("sfn").unwrap();
+        let settings = Settings::from_vars([
+            (
+                "AWS_ENDPOINT_URL".to_string(),
+                "http://shared:1".to_string(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_string(),
+                "http://secrets:2".to_string(),
+            ),
+        ]);
+        assert_eq!(
+            settings.endpoint_for(&secrets, "eu-west-1"),
+            "http://secrets:2"
+        );
+        assert_eq!(settings.endpoint_for(&sfn, "eu-west-1"), "http://shared:1");
+        assert_eq!(
+            Settings::default().endpoint_for(&sfn, "eu-west-1"),
+            "https://states.eu-west-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn failed_event_entries_fail_the_task_with_the_answer_as_cause() {
+        let answer = json!({"Entries": [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}], "FailedEntryCount": 1});
+        let failure = put_events_result(answer.clone()).unwrap_err();
+        assert_eq!(failure.error, "EventBridge.FailedEntry");
+        assert_eq!(
+            serde_json::from_str::<Value>(failure.cause.as_deref().unwrap()).unwrap(),
+            answer
+        );
+        let ok = json!({"Entries": [{"EventId": "e"}], "FailedEntryCount": 0});
+        assert_eq!(put_events_result(ok.clone()).unwrap(), ok);
+    }
+
+    #[test]
+    fn optimized_results_carry_the_sdk_metadata() {
+        let response = WireResponse {
+            status: 200,
+            headers: vec![
+                ("x-amzn-RequestId".into(), "r-9".into()),
+                ("Content-Type".into(), "application/x-amz-json-1.0".into()),
+            ],
+            body: b"{}".to_vec(),
+        };
+        let result = with_sdk_metadata(json!({"MessageId": "m"}), &response);
+        assert_eq!(result["MessageId"], "m");
+        assert_eq!(result["SdkResponseMetadata"], json!({"RequestId": "r-9"}));
+        assert_eq!(result["SdkHttpMetadata"]["HttpStatusCode"], 200);
+        assert_eq!(
+            result["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Type"],
+            json!(["application/x-amz-json-1.0"])
+        );
+        assert_eq!(
+            result["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"],
+            "r-9"
+        );
+    }
+}
