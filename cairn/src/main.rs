@@ -37,3 +37,16 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::main(args),
     }
 }
+
+/// The task invoker both commands share: AWS services reached as the AWS SDKs are
+/// configured (`--region`, then the environment).
+fn integrations(region: &str) -> anyhow::Result<cairn_integrations::Integrations> {
+    let settings = cairn_integrations::Settings {
+        region: Some(region.to_owned()),
+        ..cairn_integrations::Settings::from_env()
+    };
+    Ok(cairn_integrations::Integrations::new(
+        settings,
+        std::sync::Arc::new(cairn_runtime::Unsupported),
+    )?)
+}

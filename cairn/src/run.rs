@@ -9,12 +9,9 @@ use anyhow::Context as _;
 use cairn_interpreter::{ExecutionInfo, HistoryEvent, Machine, MachineType, Status};
 use cairn_runtime::{
     run_observed, RunOptions, RunResult, ScriptedLambda, SystemClock, TaskInvoker, TimeMode,
-    Unsupported,
 };
 use serde_json::{json, Value};
 
-#[cfg(feature = "aws-lambda")]
-mod lambda;
 mod pretty;
 
 use pretty::Pretty;
@@ -57,8 +54,8 @@ pub struct Args {
     pub virtual_time: bool,
     /// Play Lambda functions in-process from a JSON list
     /// (`[{"name", "behaviour": "echo" | "raise" | "return" | ...}]`) instead of calling
-    /// Lambda (builds with the `aws-lambda` feature call it through the AWS SDK, honouring
-    /// AWS_ENDPOINT_URL; other builds fail Lambda tasks as unsupported).
+    /// Lambda. Other services are called as the AWS SDKs would (AWS_REGION, credentials,
+    /// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
     #[arg(long, value_name = "FILE")]
     pub functions: Option<PathBuf>,
     /// Name of the execution (default: a UUID, as StartExecution generates).
@@ -127,6 +124,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| "us-east-1".to_owned())
     });
     let info = execution_info(&args, &region, seed);
+    let integrations = crate::integrations(&region)?;
     let invoker: Arc<dyn TaskInvoker> = match &args.functions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -136,9 +134,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             let functions = ScriptedLambda::from_json(&list, &region, &args.account)
                 .with_context(|| path.display().to_string())?
                 .with_seed(seed);
-            Arc::new(functions)
+            Arc::new(integrations.with_lambda_stand_in(Arc::new(functions)))
         }
-        None => lambda_invoker(),
+        None => Arc::new(integrations),
     };
 
     let options = RunOptions {
@@ -175,21 +173,6 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Lambda tasks call Lambda when the build has the AWS SDK (feature `aws-lambda`); otherwise
-/// they fail with the catchable `Cairn.UnsupportedResource` error, as other services do.
-#[cfg(feature = "aws-lambda")]
-fn lambda_invoker() -> Arc<dyn TaskInvoker> {
-    Arc::new(lambda::AwsLambda::new(
-        lambda::Settings::default(),
-        Arc::new(Unsupported),
-    ))
-}
-
-#[cfg(not(feature = "aws-lambda"))]
-fn lambda_invoker() -> Arc<dyn TaskInvoker> {
-    Arc::new(Unsupported)
 }
 
 fn validate_options(machine_type: Type) -> cairn_asl::validate::Options {

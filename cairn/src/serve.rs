@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use cairn_api::{Api, ApiError, Config};
-use cairn_runtime::{ScriptedLambda, TaskInvoker, Unsupported};
+use cairn_runtime::{ScriptedLambda, TaskInvoker};
 use cairn_store_sqlite::SqliteStore;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(long, default_value = "123456789012")]
     pub account: String,
     /// Play Lambda functions in-process from a JSON list
-    /// (`[{"name", "behaviour": "echo" | "raise" | "return" | ...}]`) instead of failing
-    /// Lambda tasks as unsupported.
+    /// (`[{"name", "behaviour": "echo" | "raise" | "return" | ...}]`) instead of calling
+    /// Lambda. Other services are called as the AWS SDKs would (AWS_REGION, credentials,
+    /// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
     #[arg(long, value_name = "FILE")]
     pub functions: Option<PathBuf>,
     /// Keep the last N finished Express executions in memory so DescribeExecution and
@@ -55,6 +56,7 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let integrations = crate::integrations(&args.region)?;
     let invoker: Arc<dyn TaskInvoker> = match &args.functions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -62,11 +64,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             let list: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
             Arc::new(
-                ScriptedLambda::from_json(&list, &args.region, &args.account)
-                    .with_context(|| format!("in {}", path.display()))?,
+                integrations.with_lambda_stand_in(Arc::new(
+                    ScriptedLambda::from_json(&list, &args.region, &args.account)
+                        .with_context(|| format!("in {}", path.display()))?,
+                )),
             )
         }
-        None => Arc::new(Unsupported),
+        None => Arc::new(integrations),
     };
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
