@@ -91,7 +91,9 @@ pub enum Claimed {
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub outbox: Outbox,
-    invoker: Arc<dyn TaskInvoker>,
+    /// Carries out Task states: the same invoker serves Standard tasks (through `runTask`
+    /// events) and what the shared API runs in place (Express, StartSyncExecution, TestState).
+    pub invoker: Arc<dyn TaskInvoker>,
     clock: Arc<dyn Clock>,
     seeds: AtomicU64,
     /// Set by [`Engine::seeded`]: decisions take their entropy from it, reproducibly.

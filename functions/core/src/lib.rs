@@ -15,7 +15,6 @@
 pub mod advance;
 pub mod api;
 pub mod engine;
-pub mod lambda;
 pub mod message;
 pub mod outbox;
 pub mod schedule;
@@ -96,10 +95,15 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table)?;
+    let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);
+    let integrations = cairn_integrations::Settings {
+        region: Some(region),
+        ..cairn_integrations::Settings::from_env()
+    };
     let invoker: Arc<dyn TaskInvoker> = Arc::new(
-        lambda::LambdaInvoker::new(&config)
-            .map_err(|e| EngineError::Config(format!("cannot start the Lambda client: {e}")))?,
+        cairn_integrations::Integrations::new(integrations, Arc::new(cairn_runtime::Unsupported))
+            .map_err(|e| EngineError::Config(e.to_string()))?,
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Ok(Engine::new(Arc::new(store), outbox, invoker, clock).with_limits(limits_from_env()?))
@@ -120,6 +124,7 @@ pub fn shared_api(engine: &Engine) -> cairn_api::Api {
             activity_poll: std::time::Duration::from_secs(1),
             workers: 1,
             limits: engine.limits,
+            invoker: Arc::clone(&engine.invoker),
             ..cairn_api::Config::default()
         },
     )

@@ -298,6 +298,11 @@ impl Harness {
 
     /// Drains both queues into the advance handler until the execution ends.
     async fn run_to_end(&self, arn: &str) -> ExecutionRecord {
+        self.run_to_end_on(&self.engine, arn).await
+    }
+
+    /// [`Harness::run_to_end`] with the events handled by `engine` (another invoker).
+    async fn run_to_end_on(&self, engine: &Engine, arn: &str) -> ExecutionRecord {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let record = self.record(arn);
@@ -307,13 +312,13 @@ impl Harness {
             assert!(Instant::now() < deadline, "{arn} still running after 60 s");
             let mut delivered = 0;
             for event in self.advance_events().await {
-                handle_event(&self.engine, event).await.expect("advance");
+                handle_event(engine, event).await.expect("advance");
                 delivered += 1;
             }
             let batch = self.timer_batch().await;
             if !batch.records.is_empty() {
                 delivered += batch.records.len();
-                let response = handle_sqs(&self.engine, batch).await;
+                let response = handle_sqs(engine, batch).await;
                 assert!(response.batch_item_failures.is_empty());
             }
             if delivered == 0 {
@@ -861,49 +866,90 @@ async fn the_api_function_starts_asynchronously_and_synchronously() {
     );
 }
 
+/// The integrations as a deployed function configures them, pointed at the emulators.
+fn integrations() -> cairn_integrations::Integrations {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let settings = cairn_integrations::Settings {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(var("CAIRN_TEST_MOTO")),
+        service_endpoints: [("DYNAMODB".to_string(), var("CAIRN_TEST_DYNAMODB"))].into(),
+        static_credentials: Some(("test".into(), "test".into())),
+        ..cairn_integrations::Settings::default()
+    };
+    cairn_integrations::Integrations::new(settings, Arc::new(cairn_runtime::Unsupported))
+        .expect("integrations")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_tasks_go_through_the_lambda_sdk() {
+async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
     if !emulators() {
         return;
     }
     let h = Harness::new().await;
-    let invoker = cairn_serverless::lambda::LambdaInvoker::new(&h.config).expect("invoker");
-    let engine = h.engine_with(Arc::new(invoker));
-    let machine = h
-        .create_machine(
-            "calls",
-            json!({"StartAt": "Call", "States": {
-                "Call": {"Type": "Task", "Resource": lambda("cairn-missing-function"),
-                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
-                "Caught": {"Type": "Pass", "End": true}}}),
-            "STANDARD",
-        )
+    let engine = h.engine_with(Arc::new(integrations()));
+    let names = format!("cairn-fn-{}", h.table.trim_start_matches("cairn-"));
+    let definition = json!({"StartAt": "Queue", "States": {
+        "Queue": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:createQueue",
+            "Parameters": {"QueueName.$": "$.name"}, "ResultPath": "$.queue", "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl.$": "$.queue.QueueUrl", "MessageBody": {"order.$": "$.order"}},
+            "ResultSelector": {"status.$": "$.SdkHttpMetadata.HttpStatusCode"},
+            "ResultPath": "$.sent", "Next": "Call"},
+        "Call": {"Type": "Task", "Resource": lambda("cairn-missing-function"),
+            "Catch": [{"ErrorEquals": ["Lambda.ResourceNotFoundException"], "ResultPath": "$.caught",
+                "Next": "Done"}], "Next": "Done"},
+        "Done": {"Type": "Succeed"}}});
+    let standard = h
+        .create_machine("services", definition.clone(), "STANDARD")
         .await;
     let arn = engine
-        .start(&machine, None, Some("{}"))
+        .start(
+            &standard,
+            None,
+            Some(&json!({"name": names, "order": 7}).to_string()),
+        )
         .await
         .expect("start")
         .execution_arn;
-    let mut events = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while events.is_empty() && Instant::now() < deadline {
-        events.extend(h.advance_events().await);
-    }
-    let event = events.pop().expect("a run-task event");
-    assert_eq!(
-        handle_event(&engine, event).await.expect("advance"),
-        Applied::Applied(cairn_interpreter::Status::Succeeded)
-    );
-    let out = output(&h.record(&arn));
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    let out = output(&record);
+    assert_eq!(out["sent"]["status"], 200, "{out}");
     // moto answers like Lambda: the function does not exist.
-    assert_eq!(out["Error"], "Lambda.ResourceNotFoundException", "{out}");
-    assert!(
-        out["Cause"]
-            .as_str()
-            .is_some_and(|c| c.contains("cairn-missing-function")),
+    assert_eq!(
+        out["caught"]["Error"], "Lambda.ResourceNotFoundException",
         "{out}"
     );
+    assert_eq!(h.count(&arn, "TaskSucceeded"), 2);
     assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 1);
+    let queue_url = out["queue"]["QueueUrl"].as_str().unwrap_or_default();
+    let bodies: Vec<String> = h
+        .receive(queue_url)
+        .await
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, vec![json!({"order": 7}).to_string()]);
+
+    // Express runs in place, inside the API function: the same integrations serve it.
+    let express = h
+        .create_machine("services-sync", definition, "EXPRESS")
+        .await;
+    let api = cairn_serverless::shared_api(&engine);
+    let input = json!({"name": format!("{names}-sync"), "order": 8}).to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        api.handle(
+            "StartSyncExecution",
+            json!({"stateMachineArn": express, "input": input}),
+        )
+    })
+    .await
+    .expect("join")
+    .expect("StartSyncExecution");
+    assert_eq!(answer["status"], "SUCCEEDED", "{answer}");
+    let out: Value = serde_json::from_str(answer["output"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(out["sent"]["status"], 200, "{out}");
+    assert_eq!(out["caught"]["Error"], "Lambda.ResourceNotFoundException");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
