@@ -9,7 +9,7 @@ cd "$ROOT"
 
 # The packages whose tests need the emulators. They all run here, once; tests/run.sh leaves
 # them out of its plain `cargo test --workspace` step (it reads this list with --packages).
-PACKAGES=(cairn-store-dynamodb cairn-serverless cairn-fn-api cairn-fn-advance cairn-fn-schedule)
+PACKAGES=(cairn-store-dynamodb cairn-serverless cairn-fn-api cairn-fn-advance cairn-fn-schedule cairn-integrations)
 if [ "${1:-}" = --packages ]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
