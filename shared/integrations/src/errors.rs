@@ -124,7 +124,12 @@ pub fn service_failure(
     response: &WireResponse,
     error: &WireError,
 ) -> TaskFailure {
-    let declared = model.error_shape_for_code(&error.code);
+    let declared = model.error_shape_for_code(&error.code).or_else(|| {
+        error
+            .type_name
+            .as_deref()
+            .and_then(|name| model.error_shape_for_code(name))
+    });
     let status = response.status;
     let request_id = request_id(response);
     match flavor {
@@ -205,6 +210,7 @@ mod tests {
             &WireError {
                 code: "NotFound".into(),
                 message: "Topic does not exist".into(),
+                type_name: None,
             },
         );
         assert_eq!(failure.error, "SNS.NotFoundException");
@@ -223,6 +229,7 @@ mod tests {
             &WireError {
                 code: "ValidationException".into(),
                 message: "bad".into(),
+                type_name: None,
             },
         );
         assert_eq!(failure.error, "DynamoDB.AmazonDynamoDBException");
@@ -239,6 +246,7 @@ mod tests {
             &WireError {
                 code: "NoSuchBucket".into(),
                 message: "The specified bucket does not exist".into(),
+                type_name: None,
             },
         );
         assert_eq!(failure.error, "S3.NoSuchBucketException");
@@ -257,6 +265,7 @@ mod tests {
             &WireError {
                 code: "ValidationException".into(),
                 message: "Invalid name.".into(),
+                type_name: None,
             },
         );
         assert_eq!(failure.error, "SecretsManager.SecretsManagerException");
@@ -268,6 +277,7 @@ mod tests {
             &WireError {
                 code: "ResourceNotFoundException".into(),
                 message: "Requested resource not found".into(),
+                type_name: None,
             },
         );
         assert_eq!(failure.error, "DynamoDb.ResourceNotFoundException");

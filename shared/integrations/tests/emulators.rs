@@ -422,13 +422,9 @@ fn aws_sdk_errors_are_named_as_step_functions_names_them() {
     // moto answers as SQS does over its JSON protocol: the shape's name (`QueueDoesNotExist`)
     // in the body and `x-amzn-ErrorType`, and the query-era code
     // `AWS.SimpleQueueService.NonExistentQueue` in `x-amzn-query-error`, which the SDKs report
-    // as the error code. The cause is AWS's; the names are not yet: the SQS model declares its
-    // exceptions without their query codes, so the query code matches no declared shape and
-    // the name falls back to the client's exception. AWS names these
-    // `SQS.QueueDoesNotExistException` and `Sqs.QueueDoesNotExistException`; these asserts pin
-    // today's names so that the fix has to come back here.
+    // as the error code: the code goes into the cause, the shape names the error.
     let (sqs, cause) = error("sqs");
-    assert_eq!(sqs, "SQS.AmazonSQSException", "{cause}");
+    assert_eq!(sqs, "SQS.QueueDoesNotExistException", "{cause}");
     assert_sdk_v1_cause(
         &cause,
         "AmazonSQS",
@@ -436,7 +432,7 @@ fn aws_sdk_errors_are_named_as_step_functions_names_them() {
         "AWS.SimpleQueueService.NonExistentQueue",
     );
     let (sqs_sdk, cause) = error("sqs_sdk");
-    assert_eq!(sqs_sdk, "Sqs.SqsException", "{cause}");
+    assert_eq!(sqs_sdk, "Sqs.QueueDoesNotExistException", "{cause}");
     assert_sdk_v2_cause(&cause, "Sqs", 400);
 }
 

@@ -243,17 +243,25 @@ pub fn error(_model: &ServiceModel, response: &WireResponse) -> WireError {
         .and_then(|h| h.split(';').next())
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
-    let code = query_code
-        .or_else(|| response.header("x-amzn-ErrorType").map(str::to_owned))
+    let type_name = response
+        .header("x-amzn-ErrorType")
+        .map(str::to_owned)
         .or_else(|| text("__type"))
         .or_else(|| text("code"))
-        .map(|raw| short_code(&raw))
+        .map(|raw| short_code(&raw));
+    let code = query_code
+        .or_else(|| type_name.clone())
         .unwrap_or_else(|| status_reason(response.status));
     let message = text("message")
         .or_else(|| text("Message"))
         .or_else(|| text("errorMessage"))
         .unwrap_or_default();
-    WireError { code, message }
+    let type_name = type_name.filter(|name| *name != code);
+    WireError {
+        code,
+        message,
+        type_name,
+    }
 }
 
 /// `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` → `ResourceNotFoundException`;
@@ -362,6 +370,7 @@ mod tests {
             ),
         );
         assert_eq!(e.code, "AWS.SimpleQueueService.NonExistentQueue");
+        assert_eq!(e.type_name.as_deref(), Some("QueueDoesNotExist"));
         assert_eq!(error(&dynamodb, &answer(vec![], "")).code, "BadRequest");
     }
 }

@@ -83,6 +83,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub struct WireError {
     pub code: String,
     pub message: String,
+    /// The error type the answer names besides its code, when the two differ: SQS answers in
+    /// JSON with its query-era code (`AWS.SimpleQueueService.NonExistentQueue`) in a header
+    /// and the modelled shape (`QueueDoesNotExist`) in `__type`. The code goes into causes,
+    /// the shape names the error.
+    pub type_name: Option<String>,
 }
 
 /// A request or response that does not fit the operation's model.

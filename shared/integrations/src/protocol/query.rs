@@ -528,6 +528,7 @@ pub fn error(_model: &ServiceModel, response: &WireResponse) -> WireError {
         message: field("Message")
             .or_else(|| field("message"))
             .unwrap_or_default(),
+        type_name: None,
     }
 }
 
@@ -1081,7 +1082,8 @@ mod tests {
             error(&sns, &failed(400, query)),
             WireError {
                 code: "InvalidParameter".into(),
-                message: "Invalid parameter: TopicArn".into()
+                message: "Invalid parameter: TopicArn".into(),
+                type_name: None,
             }
         );
         let ec2 = r#"<Response><Errors><Error><Code>InvalidGroup.NotFound</Code><Message>The security group 'sg-1' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
@@ -1089,14 +1091,16 @@ mod tests {
             error(&synthetic("ec2"), &failed(400, ec2)),
             WireError {
                 code: "InvalidGroup.NotFound".into(),
-                message: "The security group 'sg-1' does not exist".into()
+                message: "The security group 'sg-1' does not exist".into(),
+                type_name: None,
             }
         );
         assert_eq!(
             error(&sns, &failed(503, "")),
             WireError {
                 code: "ServiceUnavailable".into(),
-                message: String::new()
+                message: String::new(),
+                type_name: None,
             }
         );
         assert_eq!(error(&sns, &failed(403, "<html>nope")).code, "Forbidden");

@@ -1071,7 +1071,11 @@ fn json_error(response: &WireResponse) -> WireError {
         .or_else(|| text("Message"))
         .or_else(|| text("errorMessage"))
         .unwrap_or_default();
-    WireError { code, message }
+    WireError {
+        code,
+        message,
+        type_name: None,
+    }
 }
 
 /// S3 answers `<Error><Code>..</Code><Message>..</Message></Error>`; other rest-xml services
@@ -1100,6 +1104,7 @@ fn xml_error(response: &WireResponse) -> WireError {
     WireError {
         code: code.unwrap_or_else(|| status_reason(response.status)),
         message: message.unwrap_or_default(),
+        type_name: None,
     }
 }
 
@@ -1376,6 +1381,7 @@ mod tests {
             WireError {
                 code: "NoSuchBucket".into(),
                 message: "The specified bucket does not exist".into(),
+                type_name: None,
             }
         );
         assert_eq!(
@@ -1383,6 +1389,7 @@ mod tests {
             WireError {
                 code: "NotFound".into(),
                 message: String::new(),
+                type_name: None,
             }
         );
         assert_eq!(error(&s3, &response(403, &[], "not xml")).code, "Forbidden");
@@ -1505,6 +1512,7 @@ mod tests {
             WireError {
                 code: "ResourceNotFoundException".into(),
                 message: "Function not found: arn:aws:lambda:us-east-1:1:function:f".into(),
+                type_name: None,
             }
         );
         let answer = response(
