@@ -31,6 +31,17 @@ cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format
 cargo run -q -p cairn --locked -- run docs/examples/hello.asl.json \
     --input @docs/examples/hello.input.json --virtual-time --format json
 
+step "AWS emulators (DynamoDB Local and moto), for the clients step and the serverless step"
+# Started once here: the clients step drives `cairn serve` calling AWS services from Task states
+# against them (tests/clients/test_integrations.py), and the serverless step reuses the running
+# servers (start.sh is idempotent). Its own trap stops them when it exits; this one stops them
+# when anything before it fails. stop.sh does nothing when they are already stopped.
+root=$PWD
+trap 'bash "$root/tests/emulators/stop.sh"' EXIT
+endpoints="$(bash tests/emulators/start.sh)"
+# shellcheck disable=SC1090
+. "$endpoints"
+
 step "AWS clients against cairn serve (boto3, AWS CLI, JavaScript SDK v3, kill -9 crash test)"
 bash tests/clients/run.sh
 

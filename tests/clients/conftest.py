@@ -21,9 +21,11 @@ ROLE = "arn:aws:iam::123456789012:role/cairn-test"
 class Server:
     """One `cairn serve` process on a free loopback port over a data directory."""
 
-    def __init__(self, data_dir, *extra_args):
+    def __init__(self, data_dir, *extra_args, env=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        # Environment for the process (None: this one's), e.g. the AWS emulators' endpoints.
+        self.env = env
         self.process = None
         self.endpoint = None
 
@@ -36,6 +38,7 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=self.env,
         )
         line = self.process.stdout.readline()
         match = re.search(r"listening on (http://[0-9.]+:\d+)", line)

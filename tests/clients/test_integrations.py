@@ -1,0 +1,280 @@
+"""`cairn serve` calls AWS services from Task states, against the emulators (moto for SNS, SQS,
+EventBridge and S3; DynamoDB Local for DynamoDB), driven by boto3 as a program would.
+
+The emulators come from tests/emulators/start.sh (tests/run.sh starts them before this step and
+exports CAIRN_TEST_MOTO and CAIRN_TEST_DYNAMODB). Without them these tests skip, or fail when
+CAIRN_REQUIRE_EMULATORS=1.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+
+import boto3
+import pytest
+
+from conftest import REGION, ROLE, Server, history, wait_until_done
+
+MOTO = os.environ.get("CAIRN_TEST_MOTO")
+DYNAMODB = os.environ.get("CAIRN_TEST_DYNAMODB")
+
+
+def require_emulators():
+    if MOTO and DYNAMODB:
+        return
+    reason = "CAIRN_TEST_MOTO and CAIRN_TEST_DYNAMODB are unset: start tests/emulators/start.sh and source its env file"
+    if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def emulated_server():
+    """`cairn serve` configured as the AWS SDKs are, towards the emulators."""
+    require_emulators()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=MOTO,
+        AWS_ENDPOINT_URL_DYNAMODB=DYNAMODB,
+    )
+    data_dir = tempfile.mkdtemp(prefix="cairn-integrations-")
+    server = Server(data_dir, env=env).start()
+    yield server
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def sfn(emulated_server):
+    # The endpoint is explicit: AWS_ENDPOINT_URL in this environment names moto, not cairn serve.
+    return emulated_server.client()
+
+
+def emulator(service, endpoint):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def create(sfn, definition):
+    return sfn.create_state_machine(
+        name=unique("integrations"), definition=json.dumps(definition), roleArn=ROLE, type="STANDARD"
+    )["stateMachineArn"]
+
+
+def task(resource, parameters, nxt, **more):
+    return {"Type": "Task", "Resource": f"arn:aws:states:::{resource}", "Parameters": parameters, "Next": nxt, **more}
+
+
+ALL_SERVICES = {
+    "StartAt": "CreateTable",
+    "States": {
+        "CreateTable": task(
+            "aws-sdk:dynamodb:createTable",
+            {
+                "TableName.$": "$.name",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            },
+            "Put",
+            ResultSelector={"TableStatus.$": "$.TableDescription.TableStatus"},
+            ResultPath="$.table",
+        ),
+        "Put": task(
+            "dynamodb:putItem",
+            {"TableName.$": "$.name", "Item": {"id": {"S": "a"}, "n": {"N": "1"}, "word.$": "$.word"}},
+            "Get",
+            ResultPath=None,
+        ),
+        "Get": task(
+            "dynamodb:getItem",
+            {"TableName.$": "$.name", "Key": {"id": {"S": "a"}}},
+            "Queue",
+            ResultSelector={"Item.$": "$.Item"},
+            ResultPath="$.got",
+        ),
+        "Queue": task("aws-sdk:sqs:createQueue", {"QueueName.$": "$.name"}, "Send", ResultPath="$.queue"),
+        "Send": task(
+            "sqs:sendMessage",
+            {"QueueUrl.$": "$.queue.QueueUrl", "MessageBody": {"hello.$": "$.got.Item.id.S", "n": 1}},
+            "Topic",
+            ResultSelector={"MessageId.$": "$.MessageId"},
+            ResultPath="$.sent",
+        ),
+        "Topic": task("aws-sdk:sns:createTopic", {"Name.$": "$.name"}, "Publish", ResultPath="$.topic"),
+        "Publish": task(
+            "sns:publish",
+            {"TopicArn.$": "$.topic.TopicArn", "Message": {"a": 1}},
+            "Events",
+            ResultSelector={"MessageId.$": "$.MessageId"},
+            ResultPath="$.published",
+        ),
+        "Events": task(
+            "events:putEvents",
+            {"Entries": [{"Source": "cairn.test", "DetailType": "t", "Detail": {"x": 1}}]},
+            "Bucket",
+            ResultPath="$.events",
+        ),
+        "Bucket": task("aws-sdk:s3:createBucket", {"Bucket.$": "$.name"}, "PutObject", ResultPath=None),
+        "PutObject": task(
+            "aws-sdk:s3:putObject",
+            {"Bucket.$": "$.name", "Key": "a/b c.json", "Body": {"k": "v"}},
+            "GetObject",
+            ResultPath=None,
+        ),
+        "GetObject": task(
+            "aws-sdk:s3:getObject",
+            {"Bucket.$": "$.name", "Key": "a/b c.json"},
+            "Missing",
+            ResultSelector={"Body.$": "$.Body"},
+            ResultPath="$.object",
+        ),
+        "Missing": task(
+            "dynamodb:getItem",
+            {"TableName.$": "States.Format('{}-missing', $.name)", "Key": {"id": {"S": "a"}}},
+            "Done",
+            Catch=[{"ErrorEquals": ["DynamoDB.ResourceNotFoundException"], "ResultPath": "$.caught", "Next": "Done"}],
+        ),
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def test_services_from_task_states(sfn):
+    name = unique("cairn")
+    machine = create(sfn, ALL_SERVICES)
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"name": name, "word": {"S": "hi"}}))[
+        "executionArn"
+    ]
+    done = wait_until_done(sfn, arn, timeout=60)
+    events = history(sfn, arn)
+    failures = [e for e in events if e["type"] in ("TaskFailed", "ExecutionFailed")]
+    assert done["status"] == "SUCCEEDED", (done, failures)
+    output = json.loads(done["output"])
+
+    assert output["name"] == name
+    assert output["table"] == {"TableStatus": "ACTIVE"}
+    assert output["got"] == {"Item": {"id": {"S": "a"}, "n": {"N": "1"}, "word": {"S": "hi"}}}
+    assert output["queue"]["QueueUrl"].endswith("/" + name)
+    assert output["sent"]["MessageId"]
+    assert output["topic"]["TopicArn"] == f"arn:aws:sns:{REGION}:123456789012:{name}"
+    assert output["published"]["MessageId"]
+    assert output["events"]["FailedEntryCount"] == 0
+    assert len(output["events"]["Entries"]) == 1 and output["events"]["Entries"][0]["EventId"]
+    assert json.loads(output["object"]["Body"]) == {"k": "v"}
+    assert output["caught"]["Error"] == "DynamoDB.ResourceNotFoundException"
+    assert output["caught"]["Cause"]
+
+    # The side effects, seen by boto3 against the emulators.
+    sqs = emulator("sqs", MOTO)
+    received = sqs.receive_message(QueueUrl=output["queue"]["QueueUrl"], WaitTimeSeconds=5)["Messages"]
+    assert [json.loads(m["Body"]) for m in received] == [{"hello": "a", "n": 1}]
+    assert received[0]["MessageId"] == output["sent"]["MessageId"]
+    s3 = emulator("s3", MOTO)
+    assert json.loads(s3.get_object(Bucket=name, Key="a/b c.json")["Body"].read()) == {"k": "v"}
+    dynamodb = emulator("dynamodb", DYNAMODB)
+    assert dynamodb.get_item(TableName=name, Key={"id": {"S": "a"}})["Item"] == {
+        "id": {"S": "a"},
+        "n": {"N": "1"},
+        "word": {"S": "hi"},
+    }
+    sns = emulator("sns", MOTO)
+    assert f"arn:aws:sns:{REGION}:123456789012:{name}" in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+
+    # The history names each call as AWS does: the service in resourceType, the action in resource.
+    scheduled = [
+        (e["taskScheduledEventDetails"]["resourceType"], e["taskScheduledEventDetails"]["resource"])
+        for e in events
+        if e["type"] == "TaskScheduled"
+    ]
+    assert scheduled == [
+        ("aws-sdk:dynamodb", "createTable"),
+        ("dynamodb", "putItem"),
+        ("dynamodb", "getItem"),
+        ("aws-sdk:sqs", "createQueue"),
+        ("sqs", "sendMessage"),
+        ("aws-sdk:sns", "createTopic"),
+        ("sns", "publish"),
+        ("events", "putEvents"),
+        ("aws-sdk:s3", "createBucket"),
+        ("aws-sdk:s3", "putObject"),
+        ("aws-sdk:s3", "getObject"),
+        ("dynamodb", "getItem"),
+    ]
+    assert all(e["taskScheduledEventDetails"]["region"] == REGION for e in events if e["type"] == "TaskScheduled")
+    succeeded = [e["taskSucceededEventDetails"] for e in events if e["type"] == "TaskSucceeded"]
+    assert [(d["resourceType"], d["resource"]) for d in succeeded] == scheduled[:-1]
+    parameters = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in events if e["type"] == "TaskScheduled"]
+    assert parameters[1] == {"TableName": name, "Item": {"id": {"S": "a"}, "n": {"N": "1"}, "word": {"S": "hi"}}}
+    failed = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert [(d["resourceType"], d["resource"], d["error"]) for d in failed] == [
+        ("dynamodb", "getItem", "DynamoDB.ResourceNotFoundException")
+    ]
+
+
+def test_sqs_wait_for_task_token(sfn):
+    name = unique("cairn-callback")
+    sqs = emulator("sqs", MOTO)
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    machine = create(
+        sfn,
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {
+                        "QueueUrl": queue,
+                        "MessageBody": {"token.$": "$$.Task.Token", "question.$": "$.question"},
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+    arn = sfn.start_execution(stateMachineArn=machine, input='{"question": "ready?"}')["executionArn"]
+    messages = []
+    deadline = time.time() + 60
+    while not messages and time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
+        if not messages:
+            described = sfn.describe_execution(executionArn=arn)
+            assert described["status"] == "RUNNING", described
+    assert messages, "the task never sent its message"
+    body = json.loads(messages[0]["Body"])
+    assert body["question"] == "ready?"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+    sfn.send_task_success(taskToken=body["token"], output='{"ok": true}')
+    done = wait_until_done(sfn, arn, timeout=60)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"ok": True}
+    events = history(sfn, arn)
+    scheduled = next(e for e in events if e["type"] == "TaskScheduled")["taskScheduledEventDetails"]
+    assert (scheduled["resourceType"], scheduled["resource"]) == ("sqs", "sendMessage.waitForTaskToken")
+    assert [e["type"] for e in events if e["type"].startswith("Task")] == [
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "TaskSucceeded",
+        "TaskStateExited",
+    ]
