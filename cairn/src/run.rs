@@ -151,6 +151,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         step_by_step: false,
         max_events: RunOptions::default().max_events,
         stop_after_ms: None,
+        wait_for_callbacks: true,
         clock: Arc::new(SystemClock),
     };
 

@@ -56,22 +56,18 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
-    let integrations = crate::integrations(&args.region)?;
-    let invoker: Arc<dyn TaskInvoker> = match &args.functions {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let list: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", path.display()))?;
-            Arc::new(
-                integrations.with_lambda_stand_in(Arc::new(
-                    ScriptedLambda::from_json(&list, &args.region, &args.account)
-                        .with_context(|| format!("in {}", path.display()))?,
-                )),
-            )
-        }
-        None => Arc::new(integrations),
-    };
+    let mut integrations = crate::integrations(&args.region)?;
+    if let Some(path) = &args.functions {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let list: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        integrations = integrations.with_lambda_stand_in(Arc::new(
+            ScriptedLambda::from_json(&list, &args.region, &args.account)
+                .with_context(|| format!("in {}", path.display()))?,
+        ));
+    }
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
     let token_key = token_key(&args.data)?;
@@ -86,6 +82,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);
+    // A nested execution of a state machine stored here runs here, and a `.sync` parent
+    // hears of its child's end from this process.
+    integrations.with_step_functions(Arc::new(api.clone()), true);
     let resumed = api
         .recover()
         .map_err(|e| anyhow::anyhow!("resuming running executions: {e}"))?;

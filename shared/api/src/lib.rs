@@ -197,3 +197,15 @@ impl Api {
         self.driver.shutdown();
     }
 }
+
+/// The API as the integrations reach it: a nested execution started here, a `.sync` child's
+/// end reported to its parent through the task token.
+impl cairn_runtime::StepFunctionsApi for Api {
+    fn call(&self, action: &str, request: Value) -> Result<Value, cairn_runtime::ApiFailure> {
+        self.handle(action, request)
+            .map_err(|error| cairn_runtime::ApiFailure {
+                code: error.error_type,
+                message: error.message,
+            })
+    }
+}

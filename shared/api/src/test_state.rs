@@ -377,6 +377,7 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         seed: driver.seed(),
         max_events: 100_000,
         clock: Arc::clone(&config.clock),
+        wait_for_callbacks: false,
         ..RunOptions::default()
     };
     let result = cairn_runtime::run_to_completion(&machine, input, invoker, &options)

@@ -15,12 +15,13 @@ pub mod errors;
 mod lambda;
 pub mod model;
 pub mod protocol;
+pub mod states;
 pub mod transport;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
@@ -33,6 +34,7 @@ use tokio::sync::OnceCell;
 use crate::errors::Flavor;
 use crate::model::{Models, ServiceModel};
 use crate::protocol::WireResponse;
+use crate::states::{Nesting, StepFunctionsApi};
 use crate::transport::{Signing, Transport};
 
 /// Where and as whom the integrations call.
@@ -117,6 +119,14 @@ struct Inner {
     lambda_stand_in: Option<Arc<dyn TaskInvoker>>,
     fallback: Arc<dyn TaskInvoker>,
     calls: AtomicU64,
+    /// The shell's own Step Functions API, once the shell has built it.
+    local: OnceLock<LocalApi>,
+}
+
+struct LocalApi {
+    api: Arc<dyn StepFunctionsApi>,
+    /// Whether this process lives long enough to watch a `.sync` child to its end.
+    watches: bool,
 }
 
 /// The task invoker for AWS services. Cheap to clone; clones share connections.
@@ -172,6 +182,7 @@ impl Integrations {
                 lambda_stand_in: None,
                 fallback,
                 calls: AtomicU64::new(0),
+                local: OnceLock::new(),
             }),
             runtime: Arc::new(Runtime(Some(runtime))),
         })
@@ -191,9 +202,18 @@ impl Integrations {
                 lambda_stand_in: Some(stand_in),
                 fallback: Arc::clone(&inner.fallback),
                 calls: AtomicU64::new(0),
+                local: OnceLock::new(),
             });
         }
         self
+    }
+
+    /// Nested executions go to the shell's own API first (`cairn serve`, the serverless API),
+    /// so a child whose state machine lives here runs here. `watches`: the process lives on
+    /// to see a `.sync` child end (`cairn serve`; not a Lambda invocation, which is frozen
+    /// when it answers). Set once; later calls change nothing.
+    pub fn with_step_functions(&self, api: Arc<dyn StepFunctionsApi>, watches: bool) {
+        let _ = self.inner.local.set(LocalApi { api, watches });
     }
 
     /// Service requests made so far (for the cost benchmark).
@@ -264,6 +284,7 @@ impl Integrations {
                     output
                 })
             }
+            Route::StartExecution(nesting) => self.start_execution(request, nesting).await,
             Route::AwsSdk => {
                 let ResourceKind::Service {
                     service, action, ..
@@ -385,6 +406,194 @@ impl Integrations {
     }
 }
 
+impl Integrations {
+    /// A nested execution: started here when its state machine lives here, else through the
+    /// configured Step Functions endpoint; a `.sync` parent then waits for it by its token.
+    async fn start_execution(
+        &self,
+        request: &TaskRequest,
+        nesting: Nesting,
+    ) -> Result<Value, TaskFailure> {
+        let local = self.inner.local.get();
+        let watcher = match nesting {
+            Nesting::Start => None,
+            Nesting::Sync | Nesting::Sync2 => match (local, &request.task_token) {
+                (Some(local), Some(token)) if local.watches => {
+                    Some((Arc::clone(&local.api), token.clone()))
+                }
+                _ => {
+                    return Err(unsupported(
+                        &request.resource,
+                        "a .sync nested execution needs a long-lived Cairn (cairn serve) to \
+                         watch the child and report its end to the parent; start the child \
+                         without .sync, or with .waitForTaskToken and SendTaskSuccess",
+                    ))
+                }
+            },
+        };
+        let start = states::start_request(request)?;
+        let basis = format!("{}{}", request.now_ms, start);
+        let request_id = cairn_runtime::uuid(cairn_common::entropy::fnv1a(basis.as_bytes()), 0);
+        let (answer, remote) = match local {
+            Some(local) => match self
+                .local_call(&local.api, "StartExecution", start.clone())
+                .await
+            {
+                Ok(answer) => (answer, false),
+                Err(failure)
+                    if failure.code == "StateMachineDoesNotExist"
+                        && self.inner.settings.service_endpoints.contains_key("SFN") =>
+                {
+                    (self.remote_call("StartExecution", &start).await?, true)
+                }
+                // The child started before (a restarted Cairn runs the open task again) and
+                // has ended since: watch it all the same.
+                Err(failure) if failure.code == "ExecutionAlreadyExists" && watcher.is_some() => {
+                    (json!({"executionArn": child_arn(&start)}), false)
+                }
+                Err(failure) => return Err(states::api_failure(&failure, &request_id)),
+            },
+            None => (self.remote_call("StartExecution", &start).await?, true),
+        };
+        if let Some((api, token)) = watcher {
+            let arn = answer
+                .get("executionArn")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let this = self.clone();
+            tokio::spawn(async move { this.watch(arn, remote, nesting, api, token).await });
+        }
+        Ok(states::start_output(&answer, request.now_ms, &request_id))
+    }
+
+    /// Waits for a `.sync` child to end and reports its outcome through the parent's token.
+    async fn watch(
+        &self,
+        arn: String,
+        remote: bool,
+        nesting: Nesting,
+        api: Arc<dyn StepFunctionsApi>,
+        token: String,
+    ) {
+        let describe = json!({"executionArn": arn});
+        let outcome = loop {
+            tokio::time::sleep(states::POLL).await;
+            let description = if remote {
+                self.remote_call("DescribeExecution", &describe)
+                    .await
+                    .map_err(|failure| failure.cause.unwrap_or(failure.error))
+            } else {
+                self.local_call(&api, "DescribeExecution", describe.clone())
+                    .await
+                    .map_err(|failure| format!("{}: {}", failure.code, failure.message))
+            };
+            match description {
+                Ok(description) if states::ended(&description) => {
+                    break states::sync_outcome(&description, nesting)
+                }
+                Ok(_) => continue,
+                Err(message) => {
+                    break Err(TaskFailure::new(
+                        "States.TaskFailed",
+                        format!("the child execution {arn} cannot be followed: {message}"),
+                    ))
+                }
+            }
+        };
+        let (action, report) = match outcome {
+            Ok(output) => (
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": output.to_string()}),
+            ),
+            Err(failure) => (
+                "SendTaskFailure",
+                json!({"taskToken": token, "error": failure.error, "cause": failure.cause}),
+            ),
+        };
+        // A parent that stopped or timed out meanwhile no longer wants the answer.
+        let _ = self.local_call(&api, action, report).await;
+    }
+
+    /// One action of the shell's own API, on a blocking thread (the API may block).
+    async fn local_call(
+        &self,
+        api: &Arc<dyn StepFunctionsApi>,
+        action: &'static str,
+        request: Value,
+    ) -> Result<Value, states::ApiFailure> {
+        let api = Arc::clone(api);
+        tokio::task::spawn_blocking(move || api.call(action, request))
+            .await
+            .unwrap_or_else(|e| {
+                Err(states::ApiFailure {
+                    code: "InternalError".into(),
+                    message: format!("the API call stopped: {e}"),
+                })
+            })
+    }
+
+    /// One action of the Step Functions endpoint, in the API's own JSON shape.
+    async fn remote_call(&self, operation: &str, request: &Value) -> Result<Value, TaskFailure> {
+        let connected = self.connect().await?;
+        let model = self.model("sfn")?;
+        let input = pascal_keys(request);
+        let (output, _) = self
+            .call_service(connected, &model, operation, &input, Flavor::Optimized)
+            .await?;
+        Ok(camel_keys(&output))
+    }
+}
+
+/// The ARN of a named child: its state machine's ARN with `execution` and the name.
+fn child_arn(start: &Value) -> String {
+    let machine = start
+        .get("stateMachineArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = start
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!(
+        "{}:{name}",
+        machine.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// `{"executionArn": ..}` → `{"ExecutionArn": ..}` (top level only: the API's members).
+fn pascal_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (model::pascal_first(k), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The inverse of [`pascal_keys`].
+fn camel_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = chars
+                        .next()
+                        .map(|c| c.to_lowercase().chain(chars).collect())
+                        .unwrap_or_default();
+                    (key, v.clone())
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 impl TaskInvoker for Integrations {
     fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
         if !self.handles(&request.kind) {
@@ -429,6 +638,8 @@ enum Route {
         /// Whether the result carries `SdkHttpMetadata`/`SdkResponseMetadata`.
         metadata: bool,
     },
+    /// `states:startExecution` and its `.sync` forms.
+    StartExecution(Nesting),
     AwsSdk,
 }
 
@@ -455,6 +666,7 @@ fn route(service: &str, action: &str) -> Option<Route> {
             operation: "PutEvents",
             metadata: false,
         }),
+        ("states", action) => Nesting::of(action).map(Route::StartExecution),
         (service, _) if service.starts_with("aws-sdk:") => Some(Route::AwsSdk),
         _ => None,
     }
@@ -535,7 +747,11 @@ mod tests {
             })
         );
         assert_eq!(route("aws-sdk:s3", "getObject"), Some(Route::AwsSdk));
-        assert_eq!(route("states", "startExecution.sync"), None);
+        assert_eq!(
+            route("states", "startExecution.sync"),
+            Some(Route::StartExecution(Nesting::Sync))
+        );
+        assert_eq!(route("states", "describeExecution"), None);
         assert_eq!(route("batch", "submitJob"), None);
     }
 

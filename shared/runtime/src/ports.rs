@@ -68,8 +68,9 @@ impl TaskRequest {
     }
 }
 
-/// The event a finished task call is for the decider: for a `.waitForTaskToken` task the
-/// call only submitted the work (`TaskSubmitted`; the token brings the result later).
+/// The event a finished task call is for the decider: for a `.waitForTaskToken` or `.sync`
+/// task the call only submitted the work (`TaskSubmitted`); the task's token brings the
+/// result later (for `.sync`, the integration sends it when the job ends).
 pub fn task_event(
     task_id: TaskId,
     kind: &ResourceKind,
@@ -78,7 +79,7 @@ pub fn task_event(
     let waits_for_token = matches!(
         kind,
         ResourceKind::Service {
-            pattern: IntegrationPattern::WaitForTaskToken,
+            pattern: IntegrationPattern::WaitForTaskToken | IntegrationPattern::Sync,
             ..
         }
     );
@@ -133,6 +134,21 @@ impl TaskOutcome {
 /// Parallel or Map state run at once) and inline under virtual time, so it must be `Sync`.
 pub trait TaskInvoker: Send + Sync {
     fn invoke(&self, request: &TaskRequest) -> TaskOutcome;
+}
+
+/// The shell's own Step Functions API, for integrations that act on executions of this
+/// Cairn (a nested `states:startExecution`, a `.sync` child reporting to its parent).
+pub trait StepFunctionsApi: Send + Sync {
+    /// The answer to `action` (`StartExecution`, `DescribeExecution`, `SendTaskSuccess`, ...)
+    /// with the API's JSON request; an error is AWS's error code and message.
+    fn call(&self, action: &str, request: Value) -> Result<Value, ApiFailure>;
+}
+
+/// A Step Functions API error: AWS's code (`StateMachineDoesNotExist`) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub code: String,
+    pub message: String,
 }
 
 /// The error name of [`Unsupported`]: a task failure that `Retry`/`Catch` can handle.

@@ -3,7 +3,7 @@
 //! the outcomes back as events. Nothing is persisted: the execution lives in memory.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +11,13 @@ use std::time::Duration;
 use cairn_common::entropy::splitmix64;
 use cairn_interpreter::{
     Command, Context, Decision, Event, Execution, ExecutionInfo, HistoryEvent, Inspected, Machine,
-    Status, TaskId, TimerId,
+    ResourceKind, Status, TaskId, TimerId,
 };
 use serde_json::Value;
 
-use crate::ports::{Clock, SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest};
+use crate::ports::{
+    task_event, Clock, SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest,
+};
 
 /// How time passes for timers (Wait states, task timeouts, retry intervals) and slow tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +47,10 @@ pub struct RunOptions {
     pub max_events: u64,
     /// Stop the execution (StopExecution, no error or cause) this long after its start.
     pub stop_after_ms: Option<u64>,
+    /// A `.waitForTaskToken` or `.sync` task's answer only submits it, and the execution
+    /// waits for its token (or its timeout), as on AWS. TestState turns this off: there the
+    /// answer (a mocked result, or the call's) is the state's result.
+    pub wait_for_callbacks: bool,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -58,6 +64,7 @@ impl Default for RunOptions {
             step_by_step: false,
             max_events: 10_000_000,
             stop_after_ms: None,
+            wait_for_callbacks: true,
             clock: Arc::new(SystemClock),
         }
     }
@@ -136,6 +143,7 @@ pub fn run_observed(
         cancelled_timers: HashSet::new(),
         cancelled_tasks: HashSet::new(),
         running: HashSet::new(),
+        kinds: HashMap::new(),
         results: None,
         history: Vec::new(),
         inspection: Vec::new(),
@@ -236,6 +244,8 @@ struct Loop<'a> {
     cancelled_tasks: HashSet<TaskId>,
     /// Tasks on worker threads (real time) whose results have not arrived.
     running: HashSet<TaskId>,
+    /// What each open task calls, as the decider named it (with its integration pattern).
+    kinds: HashMap<TaskId, ResourceKind>,
     /// Where worker threads send task results; opened by the first task under real time.
     results: Option<(mpsc::Sender<TaskResult>, mpsc::Receiver<TaskResult>)>,
     history: Vec<HistoryEvent>,
@@ -275,6 +285,9 @@ impl Loop<'_> {
         for command in decision.commands {
             match command {
                 command @ Command::InvokeTask { .. } => {
+                    if let Command::InvokeTask { task_id, kind, .. } = &command {
+                        self.kinds.insert(*task_id, kind.clone());
+                    }
                     if let Some(request) = TaskRequest::from_command(command, self.now_ms) {
                         tasks.push(request);
                     }
@@ -336,9 +349,13 @@ impl Loop<'_> {
     fn complete(&mut self, task_id: TaskId, outcome: TaskOutcome) {
         let delay = i64::try_from(outcome.delay_ms).unwrap_or(i64::MAX);
         let at = self.now_ms.saturating_add(delay);
-        let event = match outcome.result {
-            Ok(output) => Event::TaskSucceeded { task_id, output },
-            Err(failure) => Event::TaskFailed {
+        let kind = self.kinds.remove(&task_id);
+        let event = match (kind, outcome.result) {
+            (Some(kind), result) if self.options.wait_for_callbacks => {
+                task_event(task_id, &kind, result)
+            }
+            (_, Ok(output)) => Event::TaskSucceeded { task_id, output },
+            (_, Err(failure)) => Event::TaskFailed {
                 task_id,
                 error: Some(failure.error),
                 cause: failure.cause,
