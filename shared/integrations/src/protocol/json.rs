@@ -192,9 +192,11 @@ pub(crate) fn read_value(model: &ServiceModel, shape: &Value, value: &Value) -> 
                         .get("jsonName")
                         .and_then(Value::as_str)
                         .unwrap_or(name);
-                    let (Some(item), Some(member_shape)) =
-                        (fields.get(wire_name), model.resolve(member))
-                    else {
+                    // A member sent as null is absent, as the SDKs read it.
+                    let (Some(item), Some(member_shape)) = (
+                        fields.get(wire_name).filter(|v| !v.is_null()),
+                        model.resolve(member),
+                    ) else {
                         continue;
                     };
                     out.insert(output_key(name), read_value(model, member_shape, item));
@@ -330,6 +332,15 @@ mod tests {
             deserialize(&sfn, "StartExecution", &response).unwrap(),
             json!({"ExecutionArn": "arn:x", "StartDate": "1970-01-01T00:00:01.500Z"})
         );
+        let described = WireResponse {
+            status: 200,
+            headers: vec![],
+            body: br#"{"executionArn":"a","status":"RUNNING","startDate":0,"stopDate":null}"#
+                .to_vec(),
+        };
+        let described = deserialize(&sfn, "DescribeExecution", &described).unwrap();
+        assert!(described.get("StopDate").is_none(), "{described}");
+        assert_eq!(described["Status"], "RUNNING");
         let secrets = models.get("secretsmanager").unwrap();
         let request = serialize(
             &secrets,
