@@ -16,6 +16,7 @@ pub mod advance;
 pub mod api;
 pub mod engine;
 pub mod message;
+pub mod nested;
 pub mod outbox;
 pub mod schedule;
 
@@ -94,19 +95,33 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         account: std::env::var("ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table)?;
+    let store: Arc<dyn cairn_store::Store> = Arc::new(DynamoStore::with_client(
+        cairn_store_dynamodb::Client::new(&config),
+        &table,
+    )?);
     let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);
-    let integrations = cairn_integrations::Settings {
-        region: Some(region),
-        ..cairn_integrations::Settings::from_env()
-    };
-    let invoker: Arc<dyn TaskInvoker> = Arc::new(
-        cairn_integrations::Integrations::new(integrations, Arc::new(cairn_runtime::Unsupported))
-            .map_err(|e| EngineError::Config(e.to_string()))?,
-    );
+    let integrations = cairn_integrations::Integrations::new(
+        cairn_integrations::Settings {
+            region: Some(region),
+            ..cairn_integrations::Settings::from_env()
+        },
+        Arc::new(cairn_runtime::Unsupported),
+    )
+    .map_err(|e| EngineError::Config(e.to_string()))?;
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(Engine::new(Arc::new(store), outbox, invoker, clock).with_limits(limits_from_env()?))
+    let limits = limits_from_env()?;
+    // A nested child starts in this table; no invocation lives on to watch a `.sync` child.
+    let children = Engine::new(
+        Arc::clone(&store),
+        outbox.clone(),
+        Arc::clone(&invoker),
+        Arc::clone(&clock),
+    )
+    .with_limits(limits);
+    integrations.with_step_functions(Arc::new(nested::EngineApi::new(children)), false);
+    Ok(Engine::new(store, outbox, invoker, clock).with_limits(limits))
 }
 
 /// The shared Step Functions actions over the engine's store. Each GetActivityTask round

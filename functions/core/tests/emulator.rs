@@ -953,6 +953,63 @@ async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_execution_starts_in_the_same_table_and_sync_says_it_cannot_wait() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let integrations = integrations();
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
+    let engine = h.engine_with(Arc::clone(&invoker));
+    integrations.with_step_functions(
+        Arc::new(cairn_serverless::nested::EngineApi::new(
+            h.engine_with(invoker),
+        )),
+        false,
+    );
+    let child = h
+        .create_machine(
+            "child",
+            json!({"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Echo"},
+                "Echo": {"Type": "Pass", "Parameters": {"got.$": "$"}, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let parent = h
+        .create_machine(
+            "parent",
+            json!({"StartAt": "Start", "States": {
+                "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                    "Parameters": {"StateMachineArn": child, "Name": "kid", "Input": {"n": 1}},
+                    "ResultSelector": {"arn.$": "$.ExecutionArn"}, "ResultPath": "$.started",
+                    "Next": "Wait"},
+                "Wait": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                    "Parameters": {"StateMachineArn": child, "Input": {}},
+                    "Catch": [{"ErrorEquals": ["Cairn.UnsupportedResource"], "ResultPath": "$.sync",
+                        "Next": "Done"}], "Next": "Done"},
+                "Done": {"Type": "Succeed"}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&parent, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    let out = output(&record);
+    let kid = child.replacen(":stateMachine:", ":execution:", 1) + ":kid";
+    assert_eq!(out["started"]["arn"], kid.as_str(), "{out}");
+    assert_eq!(out["sync"]["Error"], "Cairn.UnsupportedResource", "{out}");
+    // The child was recorded in the same table and runs through the same queues.
+    let child_record = h.run_to_end_on(&engine, &kid).await;
+    assert_eq!(child_record.status, "SUCCEEDED");
+    assert_eq!(output(&child_record), json!({"got": {"n": 1}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     if !emulators() {
         return;
