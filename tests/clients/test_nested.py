@@ -1,0 +1,106 @@
+"""Nested workflows in `cairn serve`: a Task state starts another state machine stored there
+(`states:startExecution`, `.sync`, `.sync:2`), as boto3 sees it."""
+
+import json
+import uuid
+
+from conftest import ROLE, history, wait_until_done
+
+CHILD = {
+    "StartAt": "Nap",
+    "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Echo"},
+        "Echo": {"Type": "Pass", "Parameters": {"got.$": "$"}, "End": True},
+    },
+}
+FAILING = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "SomeFailure", "Cause": "because"}}}
+
+
+def create(sfn, definition):
+    return sfn.create_state_machine(
+        name=f"n-{uuid.uuid4().hex[:10]}", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+
+
+def parent_of(sfn, resource, child):
+    return create(
+        sfn,
+        {
+            "StartAt": "Child",
+            "States": {
+                "Child": {
+                    "Type": "Task",
+                    "Resource": f"arn:aws:states:::states:{resource}",
+                    "Parameters": {"StateMachineArn": child, "Input": {"a": 1}},
+                    "End": True,
+                }
+            },
+        },
+    )
+
+
+def run(sfn, machine):
+    arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    return arn, wait_until_done(sfn, arn)
+
+
+def test_sync2_waits_for_the_child_and_gives_its_output_as_json(sfn):
+    child = create(sfn, CHILD)
+    arn, described = run(sfn, parent_of(sfn, "startExecution.sync:2", child))
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["Output"] == {"got": {"a": 1}}
+    assert output["Input"] == {"a": 1}
+    assert output["Status"] == "SUCCEEDED"
+    assert output["StateMachineArn"] == child
+    # The child really ran here: DescribeExecution knows it.
+    assert sfn.describe_execution(executionArn=output["ExecutionArn"])["status"] == "SUCCEEDED"
+    types = [e["type"] for e in history(sfn, arn)]
+    assert types[types.index("TaskScheduled"):types.index("TaskSucceeded") + 1] == [
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "TaskSucceeded",
+    ]
+    submitted = next(e for e in history(sfn, arn) if e["type"] == "TaskSubmitted")
+    started = json.loads(submitted["taskSubmittedEventDetails"]["output"])
+    assert started["ExecutionArn"] == output["ExecutionArn"]
+    assert started["SdkHttpMetadata"]["HttpStatusCode"] == 200
+
+
+def test_sync_gives_the_childs_output_as_text(sfn):
+    child = create(sfn, CHILD)
+    _, described = run(sfn, parent_of(sfn, "startExecution.sync", child))
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["Output"] == json.dumps({"got": {"a": 1}}, separators=(",", ":"))
+    assert output["Input"] == '{"a":1}'
+
+
+def test_a_failed_child_fails_the_sync_task_with_its_description(sfn):
+    child = create(sfn, FAILING)
+    _, described = run(sfn, parent_of(sfn, "startExecution.sync", child))
+    assert described["status"] == "FAILED", described
+    assert described["error"] == "States.TaskFailed"
+    cause = json.loads(described["cause"])
+    assert (cause["Error"], cause["Cause"], cause["Status"]) == ("SomeFailure", "because", "FAILED")
+
+
+def test_a_plain_start_does_not_wait(sfn):
+    child = create(sfn, CHILD)
+    arn, described = run(sfn, parent_of(sfn, "startExecution", child))
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:", 1) + ":")
+    assert "StartDate" in output
+    child_run = wait_until_done(sfn, output["ExecutionArn"])
+    assert json.loads(child_run["output"]) == {"got": {"a": 1}}
+    assert "TaskSubmitted" not in [e["type"] for e in history(sfn, arn)]
+
+
+def test_a_missing_child_state_machine_is_the_apis_error(sfn):
+    missing = "arn:aws:states:us-east-1:123456789012:stateMachine:nope"
+    _, described = run(sfn, parent_of(sfn, "startExecution", missing))
+    assert described["status"] == "FAILED", described
+    assert described["error"] == "StepFunctions.StateMachineDoesNotExistException"
+    assert "Error Code: StateMachineDoesNotExist" in described["cause"]
