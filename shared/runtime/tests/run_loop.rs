@@ -256,3 +256,43 @@ fn a_stop_aborts_a_waiting_execution() {
     );
     assert_eq!(result.end_ms - START, 1000);
 }
+
+#[test]
+fn a_callback_task_waits_for_its_token_until_its_timeout() {
+    let definition = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "TimeoutSeconds": 30,
+        "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": true}}});
+    let result = run(
+        definition.clone(),
+        json!({}),
+        functions(),
+        virtual_options(),
+    );
+    // The function's answer only submitted the work; nobody sent the token back.
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(result.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(
+        types(&result)[2..6],
+        [
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskTimedOut"
+        ]
+    );
+    assert_eq!(result.end_ms - result.start_ms, 30_000);
+    // TestState's way: the answer is the state's result.
+    let answered = run(
+        definition,
+        json!({}),
+        functions(),
+        RunOptions {
+            wait_for_callbacks: false,
+            ..virtual_options()
+        },
+    );
+    assert_eq!(answered.status, Status::Succeeded);
+    assert!(types(&answered).contains(&"TaskSucceeded"));
+}
