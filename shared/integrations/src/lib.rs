@@ -12,6 +12,7 @@
 //! AWS is one environment switch. Extra models come from `CAIRN_AWS_MODELS`.
 
 pub mod errors;
+pub mod http_task;
 mod lambda;
 pub mod model;
 pub mod protocol;
@@ -53,6 +54,8 @@ pub struct Settings {
     pub models_dir: Option<PathBuf>,
     /// How long one call may take before it fails.
     pub timeout: Duration,
+    /// The connections HTTP Tasks authorize with (`CAIRN_CONNECTIONS`).
+    pub connections: http_task::Connections,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             static_credentials: None,
             models_dir: None,
             timeout: Duration::from_secs(60),
+            connections: http_task::Connections::default(),
         }
     }
 }
@@ -86,6 +90,8 @@ impl Settings {
                 settings.service_endpoints.insert(service.to_owned(), value);
             } else if name == "CAIRN_AWS_MODELS" {
                 settings.models_dir = Some(PathBuf::from(value));
+            } else if name == http_task::CONNECTIONS_VAR {
+                settings.connections = http_task::Connections::file(value);
             }
         }
         settings
@@ -285,6 +291,16 @@ impl Integrations {
                 })
             }
             Route::StartExecution(nesting) => self.start_execution(request, nesting).await,
+            Route::Http => {
+                let connections = &self.inner.settings.connections;
+                http_task::invoke(
+                    &connected.transport,
+                    &connected.region,
+                    connections,
+                    &request.input,
+                )
+                .await
+            }
             Route::AwsSdk => {
                 let ResourceKind::Service {
                     service, action, ..
@@ -640,6 +656,8 @@ enum Route {
     },
     /// `states:startExecution` and its `.sync` forms.
     StartExecution(Nesting),
+    /// The HTTP Task, `http:invoke`.
+    Http,
     AwsSdk,
 }
 
@@ -667,6 +685,7 @@ fn route(service: &str, action: &str) -> Option<Route> {
             metadata: false,
         }),
         ("states", action) => Nesting::of(action).map(Route::StartExecution),
+        ("http", "invoke") => Some(Route::Http),
         (service, _) if service.starts_with("aws-sdk:") => Some(Route::AwsSdk),
         _ => None,
     }
@@ -747,6 +766,7 @@ mod tests {
             })
         );
         assert_eq!(route("aws-sdk:s3", "getObject"), Some(Route::AwsSdk));
+        assert_eq!(route("http", "invoke"), Some(Route::Http));
         assert_eq!(
             route("states", "startExecution.sync"),
             Some(Route::StartExecution(Nesting::Sync))
