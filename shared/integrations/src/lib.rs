@@ -413,7 +413,12 @@ impl Integrations {
                 )
             })?;
         if !response.is_success() {
-            let error = protocol::error(model, &response);
+            let error = s3_head_error(
+                model,
+                operation,
+                &response,
+                protocol::error(model, &response),
+            );
             return Err(errors::service_failure(model, flavor, &response, &error));
         }
         let output = protocol::deserialize(model, operation, &response)
@@ -698,6 +703,28 @@ fn unsupported(resource: &str, why: &str) -> TaskFailure {
     )
 }
 
+/// S3 answers a HEAD it cannot serve with a bare 404, having no body to name the error; the
+/// SDKs read it as the missing object or bucket the request named.
+fn s3_head_error(
+    model: &ServiceModel,
+    operation: &str,
+    response: &WireResponse,
+    error: protocol::WireError,
+) -> protocol::WireError {
+    if model.name != "s3" || response.status != 404 || !response.body.is_empty() {
+        return error;
+    }
+    let code = match operation {
+        "HeadObject" => "NoSuchKey",
+        "HeadBucket" => "NoSuchBucket",
+        _ => return error,
+    };
+    protocol::WireError {
+        code: code.to_owned(),
+        ..error
+    }
+}
+
 /// `events:putEvents` fails when any entry failed, with the whole answer as the cause.
 fn put_events_result(output: Value) -> Result<Value, TaskFailure> {
     let failed = output
@@ -799,6 +826,25 @@ mod tests {
             Settings::default().endpoint_for(&sfn, "eu-west-1"),
             "https://states.eu-west-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn a_bare_404_to_an_s3_head_names_the_missing_object_or_bucket() {
+        let models = Models::new(None);
+        let s3 = models.get("s3").unwrap();
+        let response = WireResponse {
+            status: 404,
+            headers: vec![],
+            body: Vec::new(),
+        };
+        let bare = protocol::error(&s3, &response);
+        let failure = |operation| {
+            let error = s3_head_error(&s3, operation, &response, bare.clone());
+            errors::service_failure(&s3, Flavor::AwsSdk, &response, &error).error
+        };
+        assert_eq!(failure("HeadObject"), "S3.NoSuchKeyException");
+        assert_eq!(failure("HeadBucket"), "S3.NoSuchBucketException");
+        assert_eq!(failure("GetObject"), "S3.S3Exception");
     }
 
     #[test]
