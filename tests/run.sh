@@ -16,6 +16,19 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "AWS emulators (DynamoDB Local and moto), for the tests, clients and serverless steps"
+# Started once here: the conformance replay of the corpus's service cases
+# (tests/tests/services.rs) runs against them in the tests step, the clients step drives
+# `cairn serve` calling AWS services from Task states against them
+# (tests/clients/test_integrations.py), and the serverless step reuses the running servers
+# (start.sh is idempotent). Its own trap stops them when it exits; this one stops them when
+# anything before it fails. stop.sh does nothing when they are already stopped.
+root=$PWD
+trap 'bash "$root/tests/emulators/stop.sh"' EXIT
+endpoints="$(bash tests/emulators/start.sh)"
+# shellcheck disable=SC1090
+. "$endpoints"
+
 step "tests (those that need the emulators run in the serverless step)"
 # The conformance tests read ../shared/conformance and ../shared/jsonata-suite when present.
 emulator_packages=()
@@ -30,17 +43,6 @@ step "the README's main job: validate and run the example"
 cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format json
 cargo run -q -p cairn --locked -- run docs/examples/hello.asl.json \
     --input @docs/examples/hello.input.json --virtual-time --format json
-
-step "AWS emulators (DynamoDB Local and moto), for the clients step and the serverless step"
-# Started once here: the clients step drives `cairn serve` calling AWS services from Task states
-# against them (tests/clients/test_integrations.py), and the serverless step reuses the running
-# servers (start.sh is idempotent). Its own trap stops them when it exits; this one stops them
-# when anything before it fails. stop.sh does nothing when they are already stopped.
-root=$PWD
-trap 'bash "$root/tests/emulators/stop.sh"' EXIT
-endpoints="$(bash tests/emulators/start.sh)"
-# shellcheck disable=SC1090
-. "$endpoints"
 
 step "AWS clients against cairn serve (boto3, AWS CLI, JavaScript SDK v3, kill -9 crash test)"
 bash tests/clients/run.sh

@@ -6,3 +6,4 @@
 pub mod compare;
 pub mod corpus;
 pub mod known;
+pub mod replay;

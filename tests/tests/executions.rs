@@ -2,7 +2,8 @@
 //! in-memory run loop, and compares status, output, error, cause and history with what AWS did.
 //!
 //! Cases whose tasks call Lambda run against in-process functions that behave as the case's
-//! `lambda_functions` describe; cases needing other services are skipped (and counted). Every
+//! `lambda_functions` describe; cases needing other services are skipped (and counted) here
+//! and run against the emulators by `services.rs`. Every
 //! runnable case also runs step by step (the execution saved to JSON and read back between
 //! every two events), which must give the identical history.
 //!
@@ -13,57 +14,20 @@
 //! `CAIRN_UPDATE_KNOWN_FAILURES=1 cargo test -p cairn-conformance --test executions`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_conformance::compare::{HistoryMode, Matcher, SkipPaths};
 use cairn_conformance::corpus::{self, Case};
-use cairn_conformance::known::KnownFailures;
-use cairn_interpreter::{ExecutionInfo, Machine, MachineType};
-use cairn_runtime::{
-    run_to_completion, RunOptions, RunResult, ScriptedLambda, TaskInvoker, TimeMode,
+use cairn_conformance::known::{KnownFailures, Outcome};
+use cairn_conformance::replay::{
+    compare, corpus_lambda, playable_functions, run_options, with_time_limit, Observed, Verdict,
 };
+use cairn_interpreter::Machine;
+use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker};
 use serde_json::Value;
 
 /// One case may not take longer than this (the whole corpus must run well under two minutes).
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Passed,
-    Failed(String),
-    Skipped(String),
-}
-
-#[derive(Debug, Clone)]
-struct Verdict {
-    outcome: Outcome,
-    /// Whether a recorded history was compared, and whether it matched.
-    history: Option<bool>,
-    /// Whether status, output, error and cause matched (when the case ran).
-    result: Option<bool>,
-    /// Whether the step-by-step run gave the identical history (when the case ran).
-    deterministic: Option<bool>,
-}
-
-impl Verdict {
-    fn skipped(reason: impl Into<String>) -> Verdict {
-        Verdict {
-            outcome: Outcome::Skipped(reason.into()),
-            history: None,
-            result: None,
-            deterministic: None,
-        }
-    }
-    fn failed(reason: impl Into<String>) -> Verdict {
-        Verdict {
-            outcome: Outcome::Failed(reason.into()),
-            history: None,
-            result: None,
-            deterministic: None,
-        }
-    }
-}
 
 #[test]
 fn executions_match_aws_recordings() {
@@ -154,33 +118,10 @@ fn executions_match_aws_recordings() {
     );
 }
 
-/// Judges a case on a separate thread, so a case that hangs or panics is reported as a
-/// failure instead of stopping the run.
+/// A case that hangs or panics is reported as a failure instead of stopping the run.
 fn judge_with_time_limit(case: &Case) -> Verdict {
     let json = case.json.clone();
-    let key = case.key.clone();
-    let (sender, receiver) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name(key)
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            let verdict = std::panic::catch_unwind(|| judge(&json)).unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default();
-                Verdict::failed(format!("panicked: {message}"))
-            });
-            let _ = sender.send(verdict);
-        });
-    if let Err(err) = spawned {
-        return Verdict::failed(format!("could not start a thread: {err}"));
-    }
-    match receiver.recv_timeout(CASE_TIME_LIMIT) {
-        Ok(verdict) => verdict,
-        Err(_) => Verdict::failed(format!("did not finish within {CASE_TIME_LIMIT:?}")),
-    }
+    with_time_limit(&case.key, CASE_TIME_LIMIT, move || judge(&json))
 }
 
 /// Services the in-process mocks can play.
@@ -225,7 +166,7 @@ fn judge(case: &Value) -> Verdict {
         Err(err) => return Verdict::failed(format!("run failed: {err}")),
     };
 
-    let mut verdict = compare(case, &expected, &run);
+    let mut verdict = compare(case, &expected, &Observed::of_run(&run));
 
     // The determinism check: the same run, persisted and resumed between every two events.
     // A fresh invoker, so its request ids start over as the first run's did.
@@ -267,209 +208,6 @@ fn first_difference(a: &RunResult, b: &RunResult) -> String {
         "result differs: {:?}/{:?}/{:?} vs {:?}/{:?}/{:?}",
         a.status, a.error, a.output, b.status, b.error, b.output
     )
-}
-
-/// The recordings' functions live in the corpus's account and region.
-fn corpus_lambda(functions: &Value) -> Result<ScriptedLambda, cairn_runtime::ScriptError> {
-    ScriptedLambda::from_json(functions, "us-east-1", "111111111111")
-}
-
-/// A case's `lambda_functions`, each completed with what its handler file is known to do
-/// (tests/fixtures/lambda-handlers.json) where the description alone would mislead.
-fn playable_functions(case: &Value) -> Value {
-    static HANDLERS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    let handlers = HANDLERS.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/lambda-handlers.json");
-        let text = std::fs::read_to_string(path).expect("tests/fixtures/lambda-handlers.json");
-        serde_json::from_str(&text).expect("lambda-handlers.json is JSON")
-    });
-    let mut functions = case
-        .get("lambda_functions")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
-    for function in functions.as_array_mut().into_iter().flatten() {
-        let file = function
-            .get("handler_file")
-            .and_then(Value::as_str)
-            .and_then(|path| path.rsplit('/').next())
-            .unwrap_or_default();
-        if let (Some(known), Some(function)) = (
-            handlers.get(file).and_then(Value::as_object),
-            function.as_object_mut(),
-        ) {
-            for (key, value) in known.iter().filter(|(k, _)| !k.starts_with('_')) {
-                function.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    functions
-}
-
-fn run_options(case: &Value) -> RunOptions {
-    let machine_type = match case.get("state_machine_type").and_then(Value::as_str) {
-        Some("EXPRESS") => MachineType::Express,
-        _ => MachineType::Standard,
-    };
-    let name = "ConformanceMachine";
-    let execution = "conformance-execution";
-    let info = ExecutionInfo {
-        // Express execution ARNs carry a third part, a UUID.
-        execution_arn: if machine_type == MachineType::Express {
-            format!(
-                "arn:aws:states:us-east-1:111111111111:express:{name}:{execution}:6a1ac3f4-1d2b-4c5e-9f80-2b7d1e3a4c5d"
-            )
-        } else {
-            format!("arn:aws:states:us-east-1:111111111111:execution:{name}:{execution}")
-        },
-        name: execution.to_owned(),
-        state_machine_arn: format!("arn:aws:states:us-east-1:111111111111:stateMachine:{name}"),
-        state_machine_name: name.to_owned(),
-        role_arn: "arn:aws:iam::111111111111:role/cairn-conformance".to_owned(),
-        start_time_ms: 0,
-        machine_type,
-        // AWS shows no RedriveCount to synchronous Express executions.
-        redrive_count: (case.get("start_api").and_then(Value::as_str)
-            != Some("start_sync_execution"))
-        .then_some(0),
-    };
-    // The one ABORTED recording is StopExecution called while the execution waited.
-    let aborted = case.pointer("/expected/status").and_then(Value::as_str) == Some("ABORTED");
-    RunOptions {
-        info,
-        time: TimeMode::Virtual,
-        start_time_ms: Some(recorded_at_ms(case)),
-        seed: 42,
-        stop_after_ms: aborted.then_some(1000),
-        ..RunOptions::default()
-    }
-}
-
-/// `meta.recorded_date` ("06-11-2025, 12:31:08", day first) as epoch milliseconds, so Wait
-/// states with timestamps see the time the recording saw. Falls back to a fixed instant.
-fn recorded_at_ms(case: &Value) -> i64 {
-    const FALLBACK: i64 = 1_762_430_400_000;
-    let Some(text) = case.pointer("/meta/recorded_date").and_then(Value::as_str) else {
-        return FALLBACK;
-    };
-    let numbers: Vec<i64> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    let [day, month, year, hour, minute, second] = numbers.as_slice() else {
-        return FALLBACK;
-    };
-    let (Ok(month), Ok(day)) = (u32::try_from(*month), u32::try_from(*day)) else {
-        return FALLBACK;
-    };
-    cairn_common::civil::days_from_civil(*year, month, day) * 86_400_000
-        + (hour * 3600 + minute * 60 + second) * 1000
-}
-
-fn compare(case: &Value, expected: &Value, run: &RunResult) -> Verdict {
-    let meta = case.get("meta").cloned().unwrap_or(Value::Null);
-    let clock_dependent =
-        meta.get("input_matches_history").and_then(Value::as_str) == Some("differs");
-    // CAIRN_STRICT=1 also verifies the fields AWS's recording tool skipped.
-    let skip = if std::env::var_os("CAIRN_STRICT").is_some() {
-        SkipPaths::default()
-    } else {
-        SkipPaths::of_case(case)
-    };
-    let mut matcher = Matcher::new(skip);
-    let mut problems = Vec::new();
-
-    let want_status = expected.get("status").and_then(Value::as_str).unwrap_or("");
-    let got_status = run.status.as_aws_str();
-    if want_status != got_status {
-        let why = match (&run.error, &run.cause) {
-            (Some(error), Some(cause)) => format!(" ({error}: {cause})"),
-            (Some(error), None) => format!(" ({error})"),
-            _ => String::new(),
-        };
-        problems.push(format!(
-            "status: expected {want_status}, got {got_status}{why}"
-        ));
-    }
-    match (expected.get("error"), &run.error) {
-        (Some(want), Some(got)) => {
-            if let Err(m) = matcher.match_value(want, &Value::String(got.clone())) {
-                problems.push(format!("error {m}"));
-            }
-        }
-        (Some(want), None) => problems.push(format!("error: expected {want}, got none")),
-        (None, Some(got)) if want_status == got_status => {
-            problems.push(format!("error: expected none, got {got:?}"))
-        }
-        _ => {}
-    }
-    if !clock_dependent {
-        match (expected.get("cause"), &run.cause) {
-            (Some(want), Some(got)) => {
-                let got = Value::String(got.clone());
-                let parsed = expected
-                    .get("cause_is_parsed_json_text")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let result = if parsed {
-                    matcher.match_json_text(want, &got)
-                } else {
-                    matcher.match_value(want, &got)
-                };
-                if let Err(m) = result {
-                    problems.push(format!("cause {m}"));
-                }
-            }
-            (Some(want), None) => problems.push(format!("cause: expected {want}, got none")),
-            _ => {}
-        }
-        if let Some(want) = expected.get("output") {
-            let unparsed = expected
-                .get("output_is_unparsed_text")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let result = match &run.output {
-                Some(got) if unparsed => matcher.match_value(want, &Value::String(got.to_string())),
-                Some(got) => matcher.match_value(want, got),
-                None => Err(cairn_conformance::compare::Mismatch {
-                    path: "$".to_owned(),
-                    expected: want.to_string(),
-                    actual: "(no output)".to_owned(),
-                }),
-            };
-            if let Err(m) = result {
-                problems.push(format!("output {m}"));
-            }
-        }
-    }
-    let result_ok = problems.is_empty();
-
-    let history = case.get("history").and_then(Value::as_array);
-    let history_ok = history.map(|recorded| {
-        let normalised = meta
-            .get("history_parallel_normalised")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let mode = HistoryMode::new(clock_dependent, normalised);
-        match matcher.match_history(recorded, &run.history_json(), mode) {
-            Ok(()) => true,
-            Err(m) => {
-                problems.push(format!("history {m}"));
-                false
-            }
-        }
-    });
-
-    Verdict {
-        outcome: if problems.is_empty() {
-            Outcome::Passed
-        } else {
-            Outcome::Failed(problems.join("; "))
-        },
-        history: history_ok,
-        result: Some(result_ok),
-        deterministic: None,
-    }
 }
 
 fn features(case: &Case) -> Vec<String> {
