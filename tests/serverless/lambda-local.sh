@@ -59,3 +59,44 @@ check advance advance-eventbridge.json '"applied":"Missing"'
 check api api-start-execution.json 'StateMachineDoesNotExist'
 # The schedule function reports the same error for its configured machine.
 check schedule schedule.json 'State Machine Does Not Exist'
+
+# Task states call Lambda through its Invoke API: here the one cargo lambda watch serves, as
+# cairn run and cairn serve would call AWS Lambda (AWS_ENDPOINT_URL_LAMBDA points them at it).
+echo "== a lambda:invoke task of cairn run and of cairn serve reaches the advance function"
+export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
+cargo build -q -p cairn --locked
+out="$(target/debug/cairn run tests/serverless/lambda-task.asl.json --input @events/advance-eventbridge.json --format json)"
+"$DIR/venv/bin/python" - "$out" <<'PY'
+import json, sys
+run = json.loads(sys.argv[1])
+assert run["status"] == "SUCCEEDED", run
+assert run["output"] == {"Payload": {"applied": "Missing"}, "StatusCode": 200}, run
+print("cairn run  -> lambda:invoke answered", run["output"])
+PY
+"$DIR/venv/bin/python" - <<'PY'
+import json, re, subprocess, tempfile, time
+import boto3
+from botocore.config import Config
+data = tempfile.mkdtemp(prefix="cairn-lambda-")
+server = subprocess.Popen(["target/debug/cairn", "serve", "--port", "0", "--data", data],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+try:
+    endpoint = re.search(r"listening on (http://\S+)", server.stdout.readline()).group(1)
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(retries={"max_attempts": 1}))
+    machine = sfn.create_state_machine(name="calls-lambda", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=open("tests/serverless/lambda-task.asl.json").read())["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, input=open("events/advance-eventbridge.json").read())["executionArn"]
+    deadline = time.time() + 120
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.time() < deadline, "still running"
+        time.sleep(0.2)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output == {"Payload": {"applied": "Missing"}, "StatusCode": 200}, output
+    print("cairn serve -> lambda:invoke answered", output)
+finally:
+    server.terminate()
+    server.wait(timeout=10)
+PY
