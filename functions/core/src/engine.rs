@@ -455,10 +455,19 @@ impl Engine {
             Claimed::Run { request, kind } => (request, kind),
             Claimed::Skip(applied) => return Ok(applied),
         };
-        let invoker = Arc::clone(&self.invoker);
-        let outcome = tokio::task::spawn_blocking(move || invoker.invoke(&request))
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        let done = cairn_runtime::TaskDone::new(move |outcome| {
+            let _ = sender.send(outcome);
+        });
+        // A service call waits on the integrations' runtime; only a blocking invoker (the
+        // test stand-ins) takes a blocking thread.
+        if let Err((request, done)) = self.invoker.start(*request, done) {
+            let invoker = Arc::clone(&self.invoker);
+            tokio::task::spawn_blocking(move || done.finish(invoker.invoke(&request)));
+        }
+        let outcome = answer
             .await
-            .map_err(|e| EngineError::Send(format!("the task invocation panicked: {e}")))?;
+            .map_err(|e| EngineError::Send(format!("the task invocation was lost: {e}")))?;
         if outcome.delay_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(outcome.delay_ms)).await;
         }

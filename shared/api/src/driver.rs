@@ -14,7 +14,7 @@ use cairn_interpreter::{
     Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
     TaskId, TimerId,
 };
-use cairn_runtime::{task_event, TaskFailure, TaskRequest, TimeMode};
+use cairn_runtime::{task_event, TaskDone, TaskFailure, TaskOutcome, TaskRequest, TimeMode};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
@@ -592,11 +592,28 @@ impl Driver {
         let Some(request) = self.begin_task(arn, command, started) else {
             return;
         };
-        let outcome = self.config.invoker.invoke(&request);
-        if outcome.delay_ms > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
+        let Some(driver) = self.me.upgrade() else {
+            return;
+        };
+        let (task_id, arn, command) = (request.task_id, arn.to_string(), command.clone());
+        // An invoker that waits on I/O itself frees this thread for the call's duration; the
+        // outcome's write gets a thread of its own (the store may block).
+        let done = TaskDone::new(move |outcome: TaskOutcome| {
+            let spawned = std::thread::Builder::new()
+                .name("cairn-task-end".into())
+                .spawn(move || {
+                    if outcome.delay_ms > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
+                    }
+                    driver.end_task(&arn, task_id, &command, outcome.result);
+                });
+            if let Err(error) = spawned {
+                eprintln!("cairn: cannot record a task's outcome: {error}");
+            }
+        });
+        if let Err((request, done)) = self.config.invoker.start(request, done) {
+            done.finish(self.config.invoker.invoke(&request));
         }
-        self.end_task(arn, request.task_id, command, outcome.result);
     }
 
     /// The first half of running a task: claims it (`TaskStarted`, unless a run before a

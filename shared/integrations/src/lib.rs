@@ -28,7 +28,9 @@ use std::time::Duration;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use cairn_interpreter::ResourceKind;
-use cairn_runtime::{TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, UNSUPPORTED_RESOURCE};
+use cairn_runtime::{
+    TaskDone, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, UNSUPPORTED_RESOURCE,
+};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
 
@@ -616,6 +618,20 @@ fn camel_keys(value: &Value) -> Value {
 }
 
 impl TaskInvoker for Integrations {
+    fn start(&self, request: TaskRequest, done: TaskDone) -> Result<(), (TaskRequest, TaskDone)> {
+        let Some(runtime) = self
+            .runtime
+            .0
+            .as_ref()
+            .filter(|_| self.handles(&request.kind))
+        else {
+            return Err((request, done));
+        };
+        let this = self.clone();
+        runtime.spawn(async move { done.finish(this.call(&request).await) });
+        Ok(())
+    }
+
     fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
         if !self.handles(&request.kind) {
             return match (&request.kind, &self.inner.lambda_stand_in) {

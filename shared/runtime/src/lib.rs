@@ -11,8 +11,8 @@ pub mod run;
 pub mod scripted;
 
 pub use ports::{
-    task_event, unsupported, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskFailure,
-    TaskInvoker, TaskOutcome, TaskRequest, Unsupported, UNSUPPORTED_RESOURCE,
+    task_event, unsupported, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskDone,
+    TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, Unsupported, UNSUPPORTED_RESOURCE,
 };
 pub use run::{run_observed, run_to_completion, RunError, RunOptions, RunResult, TimeMode};
 pub use scripted::{

@@ -133,7 +133,56 @@ impl TaskOutcome {
 /// Carries out Task states. Called from worker threads under real time (several tasks of a
 /// Parallel or Map state run at once) and inline under virtual time, so it must be `Sync`.
 pub trait TaskInvoker: Send + Sync {
+    /// Makes the call and returns its outcome, blocking the calling thread meanwhile.
     fn invoke(&self, request: &TaskRequest) -> TaskOutcome;
+
+    /// Starts the call without holding the caller's thread, for an invoker that waits on
+    /// I/O itself (service calls on one runtime: a Map of 40 calls needs no 40 threads);
+    /// `done` gets the outcome, on any thread. An invoker that can only block hands the
+    /// request and `done` back, and the shell runs [`TaskInvoker::invoke`] where blocking
+    /// is fine.
+    #[allow(clippy::result_large_err)]
+    fn start(&self, request: TaskRequest, done: TaskDone) -> Result<(), (TaskRequest, TaskDone)> {
+        Err((request, done))
+    }
+}
+
+/// Where a started call's outcome goes. Dropped without an outcome (the call's future was
+/// dropped, its runtime stopped, it panicked), it reports a failure instead, so nobody
+/// waits for an answer that cannot come.
+pub struct TaskDone {
+    finish: Option<Box<dyn FnOnce(TaskOutcome) + Send>>,
+}
+
+impl TaskDone {
+    pub fn new(finish: impl FnOnce(TaskOutcome) + Send + 'static) -> TaskDone {
+        TaskDone {
+            finish: Some(Box::new(finish)),
+        }
+    }
+
+    pub fn finish(mut self, outcome: TaskOutcome) {
+        if let Some(finish) = self.finish.take() {
+            finish(outcome);
+        }
+    }
+}
+
+impl Drop for TaskDone {
+    fn drop(&mut self) {
+        if let Some(finish) = self.finish.take() {
+            finish(TaskOutcome::now(Err(TaskFailure::new(
+                "Cairn.TaskInvokerFailed",
+                "the task's call stopped without an outcome",
+            ))));
+        }
+    }
+}
+
+impl std::fmt::Debug for TaskDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskDone")
+    }
 }
 
 /// The shell's own Step Functions API, for integrations that act on executions of this
@@ -216,6 +265,19 @@ mod tests {
             task_token: Some("token".into()),
             credentials: None,
         }
+    }
+
+    #[test]
+    fn a_dropped_done_reports_a_failure_and_a_finished_one_reports_once() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sender = tx.clone();
+        drop(TaskDone::new(move |outcome| sender.send(outcome).unwrap()));
+        let dropped = rx.recv().unwrap();
+        assert_eq!(dropped.result.unwrap_err().error, "Cairn.TaskInvokerFailed");
+        TaskDone::new(move |outcome| tx.send(outcome).unwrap())
+            .finish(TaskOutcome::now(Ok(json!(1))));
+        assert_eq!(rx.recv().unwrap().result, Ok(json!(1)));
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use cairn_interpreter::{
 use serde_json::Value;
 
 use crate::ports::{
-    task_event, Clock, SystemClock, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest,
+    task_event, Clock, SystemClock, TaskDone, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest,
 };
 
 /// How time passes for timers (Wait states, task timeouts, retry intervals) and slow tasks.
@@ -334,14 +334,18 @@ impl Loop<'_> {
                 self.complete(task_id, outcome);
             }
             TimeMode::Real => {
-                let invoker = Arc::clone(&self.invoker);
                 let sender = self.results.get_or_insert_with(mpsc::channel).0.clone();
                 self.running.insert(task_id);
-                std::thread::spawn(move || {
-                    let outcome = invoke_guarded(invoker.as_ref(), &request);
-                    // The run may have ended meanwhile; then nobody wants the result.
+                // The run may have ended meanwhile; then nobody wants the result.
+                let done = TaskDone::new(move |outcome| {
                     let _ = sender.send((task_id, outcome));
                 });
+                if let Err((request, done)) = self.invoker.start(request, done) {
+                    let invoker = Arc::clone(&self.invoker);
+                    std::thread::spawn(move || {
+                        done.finish(invoke_guarded(invoker.as_ref(), &request));
+                    });
+                }
             }
         }
     }
