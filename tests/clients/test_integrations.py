@@ -6,10 +6,12 @@ exports CAIRN_TEST_MOTO and CAIRN_TEST_DYNAMODB). Without them these tests skip,
 CAIRN_REQUIRE_EMULATORS=1.
 """
 
+import http.server
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 
@@ -31,9 +33,39 @@ def require_emulators():
     pytest.skip(reason)
 
 
+CONNECTION = "arn:aws:events:us-east-1:123456789012:connection/cairn-test/1"
+
+
+class Api(http.server.BaseHTTPRequestHandler):
+    """The third-party API an HTTP Task calls: answers JSON and remembers the API keys it saw."""
+
+    keys = []
+
+    def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+        Api.keys.append(self.headers.get("x-api-key"))
+        body = json.dumps({"path": self.path, "price": 42}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def api():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def emulated_server():
-    """`cairn serve` configured as the AWS SDKs are, towards the emulators."""
+    """`cairn serve` configured as the AWS SDKs are, towards the emulators, with one
+    EventBridge-style connection for HTTP Tasks."""
     require_emulators()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -46,6 +78,18 @@ def emulated_server():
         AWS_ENDPOINT_URL_DYNAMODB=DYNAMODB,
     )
     data_dir = tempfile.mkdtemp(prefix="cairn-integrations-")
+    connections = os.path.join(data_dir, "connections.json")
+    with open(connections, "w") as out:
+        json.dump(
+            {
+                CONNECTION: {
+                    "AuthorizationType": "API_KEY",
+                    "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-42"}},
+                }
+            },
+            out,
+        )
+    env["CAIRN_CONNECTIONS"] = connections
     server = Server(data_dir, env=env).start()
     yield server
     server.stop()
@@ -142,9 +186,28 @@ ALL_SERVICES = {
         "GetObject": task(
             "aws-sdk:s3:getObject",
             {"Bucket.$": "$.name", "Key": "a/b c.json"},
-            "Missing",
+            "Http",
             ResultSelector={"Body.$": "$.Body"},
             ResultPath="$.object",
+        ),
+        "Http": task(
+            "http:invoke",
+            {
+                "ApiEndpoint.$": "States.Format('{}/prices', $.api)",
+                "Method": "GET",
+                "QueryParameters": {"sku": "A-1"},
+                "Authentication": {"ConnectionArn": CONNECTION},
+            },
+            "Child",
+            ResultSelector={"body.$": "$.ResponseBody", "status.$": "$.StatusCode"},
+            ResultPath="$.http",
+        ),
+        "Child": task(
+            "states:startExecution.sync:2",
+            {"StateMachineArn.$": "$.child", "Input": {"price.$": "$.http.body.price"}},
+            "Missing",
+            ResultSelector={"Output.$": "$.Output", "Status.$": "$.Status"},
+            ResultPath="$.nested",
         ),
         "Missing": task(
             "dynamodb:getItem",
@@ -157,12 +220,15 @@ ALL_SERVICES = {
 }
 
 
-def test_services_from_task_states(sfn):
+CHILD = {"StartAt": "Double", "States": {"Double": {"Type": "Pass", "Parameters": {"total.$": "States.MathAdd($.price, $.price)"}, "End": True}}}
+
+
+def test_services_from_task_states(sfn, api):
     name = unique("cairn")
     machine = create(sfn, ALL_SERVICES)
-    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"name": name, "word": {"S": "hi"}}))[
-        "executionArn"
-    ]
+    child = create(sfn, CHILD)
+    start = {"name": name, "word": {"S": "hi"}, "api": api, "child": child}
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(start))["executionArn"]
     done = wait_until_done(sfn, arn, timeout=60)
     events = history(sfn, arn)
     failures = [e for e in events if e["type"] in ("TaskFailed", "ExecutionFailed")]
@@ -179,6 +245,9 @@ def test_services_from_task_states(sfn):
     assert output["events"]["FailedEntryCount"] == 0
     assert len(output["events"]["Entries"]) == 1 and output["events"]["Entries"][0]["EventId"]
     assert json.loads(output["object"]["Body"]) == {"k": "v"}
+    assert output["http"] == {"body": {"path": "/prices?sku=A-1", "price": 42}, "status": 200}
+    assert "k-42" in Api.keys
+    assert output["nested"] == {"Output": {"total": 84}, "Status": "SUCCEEDED"}
     assert output["caught"]["Error"] == "DynamoDB.ResourceNotFoundException"
     assert output["caught"]["Cause"]
 
@@ -216,6 +285,8 @@ def test_services_from_task_states(sfn):
         ("aws-sdk:s3", "createBucket"),
         ("aws-sdk:s3", "putObject"),
         ("aws-sdk:s3", "getObject"),
+        ("http", "invoke"),
+        ("states", "startExecution.sync:2"),
         ("dynamodb", "getItem"),
     ]
     assert all(e["taskScheduledEventDetails"]["region"] == REGION for e in events if e["type"] == "TaskScheduled")
