@@ -887,14 +887,42 @@ async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
     }
     let h = Harness::new().await;
     let engine = h.engine_with(Arc::new(integrations()));
-    let names = format!("cairn-fn-{}", h.table.trim_start_matches("cairn-"));
+    // Queue, table, topic and bucket share one name: lowercase, as S3 wants it.
+    let names = format!("cairn-fn-{}", h.table.trim_start_matches("cairn-")).to_lowercase();
     let definition = json!({"StartAt": "Queue", "States": {
         "Queue": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:createQueue",
             "Parameters": {"QueueName.$": "$.name"}, "ResultPath": "$.queue", "Next": "Send"},
         "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
             "Parameters": {"QueueUrl.$": "$.queue.QueueUrl", "MessageBody": {"order.$": "$.order"}},
             "ResultSelector": {"status.$": "$.SdkHttpMetadata.HttpStatusCode"},
-            "ResultPath": "$.sent", "Next": "Call"},
+            "ResultPath": "$.sent", "Next": "Table"},
+        "Table": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:createTable",
+            "Parameters": {"TableName.$": "$.name", "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]},
+            "ResultPath": null, "Next": "Put"},
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName.$": "$.name", "Item": {"id": {"S": "o"}, "order": {"N.$": "States.Format('{}', $.order)"}}},
+            "ResultPath": null, "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName.$": "$.name", "Key": {"id": {"S": "o"}}},
+            "ResultSelector": {"order.$": "$.Item.order.N"}, "ResultPath": "$.got", "Next": "Topic"},
+        "Topic": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sns:createTopic",
+            "Parameters": {"Name.$": "$.name"}, "ResultPath": "$.topic", "Next": "Publish"},
+        "Publish": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {"TopicArn.$": "$.topic.TopicArn", "Message": {"order.$": "$.order"}},
+            "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.published", "Next": "Events"},
+        "Events": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+            "Parameters": {"Entries": [{"Source": "cairn.test", "DetailType": "order", "Detail": {"n": 1}}]},
+            "ResultSelector": {"failed.$": "$.FailedEntryCount"}, "ResultPath": "$.events", "Next": "Bucket"},
+        "Bucket": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:createBucket",
+            "Parameters": {"Bucket.$": "$.name"}, "ResultPath": null, "Next": "PutObject"},
+        "PutObject": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket.$": "$.name", "Key": "order.json", "Body": {"order.$": "$.order"}},
+            "ResultPath": null, "Next": "GetObject"},
+        "GetObject": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket.$": "$.name", "Key": "order.json"},
+            "ResultSelector": {"body.$": "$.Body"}, "ResultPath": "$.object", "Next": "Call"},
         "Call": {"Type": "Task", "Resource": lambda("cairn-missing-function"),
             "Catch": [{"ErrorEquals": ["Lambda.ResourceNotFoundException"], "ResultPath": "$.caught",
                 "Next": "Done"}], "Next": "Done"},
@@ -915,12 +943,16 @@ async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
     assert_eq!(record.status, "SUCCEEDED");
     let out = output(&record);
     assert_eq!(out["sent"]["status"], 200, "{out}");
+    assert_eq!(out["got"]["order"], "7", "{out}");
+    assert!(out["published"]["id"].is_string(), "{out}");
+    assert_eq!(out["events"]["failed"], 0, "{out}");
+    assert_eq!(out["object"]["body"], "{\"order\":7}", "{out}");
     // moto answers like Lambda: the function does not exist.
     assert_eq!(
         out["caught"]["Error"], "Lambda.ResourceNotFoundException",
         "{out}"
     );
-    assert_eq!(h.count(&arn, "TaskSucceeded"), 2);
+    assert_eq!(h.count(&arn, "TaskSucceeded"), 11);
     assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 1);
     let queue_url = out["queue"]["QueueUrl"].as_str().unwrap_or_default();
     let bodies: Vec<String> = h
