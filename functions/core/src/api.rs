@@ -136,10 +136,11 @@ pub async fn handle_action(
         "StartExecution" => {
             let machine = string(&body, "stateMachineArn")?;
             let started = engine
-                .start(
+                .start_child(
                     machine,
                     body.get("name").and_then(Value::as_str),
                     body.get("input").and_then(Value::as_str),
+                    cairn_api::persisted::ParentTask::from_request(&body),
                 )
                 .await
                 .map_err(internal)?;

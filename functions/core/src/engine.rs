@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use cairn_api::machines::MachineCache;
 use cairn_api::names::check_name;
-use cairn_api::persisted::{input_text, stored_history, OpenTask, Persisted, Planned};
+use cairn_api::persisted::{input_text, stored_history, OpenTask, ParentTask, Persisted, Planned};
 use cairn_api::ApiError;
 use cairn_common::entropy::{finalize, uuid_from_bits, GOLDEN_GAMMA};
 use cairn_interpreter::{
@@ -195,6 +195,18 @@ impl Engine {
         name: Option<&str>,
         input_text: Option<&str>,
     ) -> Result<Started, EngineError> {
+        self.start_child(state_machine_arn, name, input_text, None)
+            .await
+    }
+
+    /// [`Engine::start`] of a child a `.sync` task waits for: its end is sent to `parent`.
+    pub async fn start_child(
+        &self,
+        state_machine_arn: &str,
+        name: Option<&str>,
+        input_text: Option<&str>,
+        parent: Option<ParentTask>,
+    ) -> Result<Started, EngineError> {
         let (machine_record, _) = self
             .store
             .get_state_machine(state_machine_arn)?
@@ -252,6 +264,7 @@ impl Engine {
         };
         let (execution, decision) = Execution::start(&machine, input, info, &ctx);
         let mut persisted = Persisted::new(execution, definition);
+        persisted.parent = parent;
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, now, &mut effects);
         let mut outgoing = outgoing(&arn, planned);
@@ -305,6 +318,7 @@ impl Engine {
         );
         if status != Status::Running {
             outgoing.push(status_change(&record, status));
+            outgoing.extend(self.report_to_parent(&persisted, &record));
         }
         self.after_commit(outgoing, now).await;
         Ok(Started {
@@ -367,6 +381,7 @@ impl Engine {
                     self.writes.fetch_add(1, Ordering::Relaxed);
                     if status != Status::Running {
                         outgoing.push(status_change(&next, status));
+                        outgoing.extend(self.report_to_parent(&persisted, &next));
                     }
                     self.after_commit(outgoing, now).await;
                     return Ok(Applied::Applied(status));
@@ -379,6 +394,48 @@ impl Engine {
             }
         }
         Err(EngineError::Contention(arn.to_string()))
+    }
+
+    /// The message that ends a `.sync` parent's task when its child has ended: the child's
+    /// outcome as the parent's task result, applied to the parent by the advance function
+    /// like any other event (a parent that stopped meanwhile ignores it).
+    fn report_to_parent(&self, persisted: &Persisted, child: &ExecutionRecord) -> Option<Outgoing> {
+        let parent = persisted.parent.as_ref()?;
+        let token = match self.store.get_task_token(&parent.task_token) {
+            Ok(Some(token)) => token,
+            Ok(None) => return None,
+            Err(error) => {
+                self.log(format_args!(
+                    "the parent of {} cannot be told of its end: {error}",
+                    child.arn
+                ));
+                return None;
+            }
+        };
+        let mut described = status_detail(child);
+        for date in ["startDate", "stopDate"] {
+            if let Some(ms) = described[date].as_i64() {
+                described[date] = Value::from(ms as f64 / 1000.0);
+            }
+        }
+        let nesting = if parent.json_output {
+            cairn_integrations::states::Nesting::Sync2
+        } else {
+            cairn_integrations::states::Nesting::Sync
+        };
+        let task_id = token.task_id;
+        let event = match cairn_integrations::states::sync_outcome(&described, nesting) {
+            Ok(output) => Event::TaskSucceeded { task_id, output },
+            Err(failure) => Event::TaskFailed {
+                task_id,
+                error: Some(failure.error),
+                cause: failure.cause,
+            },
+        };
+        Some(Outgoing::Advance(Message::Apply {
+            execution_arn: token.execution_arn,
+            event,
+        }))
     }
 
     /// Sends what a committed write asks for. A failure is logged, not returned: the write

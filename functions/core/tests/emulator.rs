@@ -985,7 +985,7 @@ async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nested_execution_starts_in_the_same_table_and_sync_says_it_cannot_wait() {
+async fn nested_executions_start_in_the_same_table_and_a_sync_parent_hears_its_childs_end() {
     if !emulators() {
         return;
     }
@@ -1008,6 +1008,13 @@ async fn a_nested_execution_starts_in_the_same_table_and_sync_says_it_cannot_wai
             "STANDARD",
         )
         .await;
+    let failing = h
+        .create_machine(
+            "failing",
+            json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broke", "Cause": "why"}}}),
+            "STANDARD",
+        )
+        .await;
     let parent = h
         .create_machine(
             "parent",
@@ -1017,8 +1024,12 @@ async fn a_nested_execution_starts_in_the_same_table_and_sync_says_it_cannot_wai
                     "ResultSelector": {"arn.$": "$.ExecutionArn"}, "ResultPath": "$.started",
                     "Next": "Wait"},
                 "Wait": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
-                    "Parameters": {"StateMachineArn": child, "Input": {}},
-                    "Catch": [{"ErrorEquals": ["Cairn.UnsupportedResource"], "ResultPath": "$.sync",
+                    "Parameters": {"StateMachineArn": child, "Input": {"n": 2}},
+                    "ResultSelector": {"Output.$": "$.Output", "Status.$": "$.Status"},
+                    "ResultPath": "$.sync", "Next": "Text"},
+                "Text": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                    "Parameters": {"StateMachineArn": failing},
+                    "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed",
                         "Next": "Done"}], "Next": "Done"},
                 "Done": {"Type": "Succeed"}}}),
             "STANDARD",
@@ -1034,7 +1045,20 @@ async fn a_nested_execution_starts_in_the_same_table_and_sync_says_it_cannot_wai
     let out = output(&record);
     let kid = child.replacen(":stateMachine:", ":execution:", 1) + ":kid";
     assert_eq!(out["started"]["arn"], kid.as_str(), "{out}");
-    assert_eq!(out["sync"]["Error"], "Cairn.UnsupportedResource", "{out}");
+    // `.sync:2`: the child ran in the same table and its end reached the parent.
+    assert_eq!(
+        out["sync"],
+        json!({"Output": {"got": {"n": 2}}, "Status": "SUCCEEDED"}),
+        "{out}"
+    );
+    assert_eq!(out["failed"]["Error"], "States.TaskFailed", "{out}");
+    let cause: Value =
+        serde_json::from_str(out["failed"]["Cause"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(
+        (cause["Error"].as_str(), cause["Status"].as_str()),
+        (Some("Broke"), Some("FAILED"))
+    );
+    assert_eq!(h.count(&arn, "TaskSubmitted"), 2);
     // The child was recorded in the same table and runs through the same queues.
     let child_record = h.run_to_end_on(&engine, &kid).await;
     assert_eq!(child_record.status, "SUCCEEDED");

@@ -32,7 +32,36 @@ pub struct Persisted {
     pub tasks: BTreeMap<TaskId, OpenTask>,
     #[serde(default)]
     pub timers: BTreeMap<TimerId, i64>,
+    /// The `.sync` task that started this execution and waits for its end, in a shell where
+    /// nothing watches the child (serverless): its end is sent to that task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentTask>,
 }
+
+/// A `.sync` parent waiting for a child execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentTask {
+    /// The parent task's token: it names the parent execution and task.
+    pub task_token: String,
+    /// `.sync:2` (the child's input and output as JSON) rather than `.sync` (as JSON text).
+    pub json_output: bool,
+}
+
+impl ParentTask {
+    /// The link a StartExecution request carries for a `.sync` parent
+    /// (`"cairnParent": {"taskToken": "...", "output": "json" | "text"}`), as the integrations
+    /// send it to a shell that does not watch children.
+    pub fn from_request(request: &Value) -> Option<ParentTask> {
+        let link = request.get(PARENT_FIELD)?;
+        Some(ParentTask {
+            task_token: link.get("taskToken")?.as_str()?.to_owned(),
+            json_output: link.get("output").and_then(Value::as_str) == Some("json"),
+        })
+    }
+}
+
+/// The StartExecution field carrying a [`ParentTask`].
+pub const PARENT_FIELD: &str = "cairnParent";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenTask {
@@ -72,6 +101,7 @@ impl Persisted {
             definition,
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
+            parent: None,
         }
     }
 

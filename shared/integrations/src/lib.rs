@@ -438,24 +438,38 @@ impl Integrations {
         nesting: Nesting,
     ) -> Result<Value, TaskFailure> {
         let local = self.inner.local.get();
-        let watcher = match nesting {
-            Nesting::Start => None,
+        // A long-lived shell watches the child itself; one that is not (a Lambda invocation)
+        // hands the child a link to the parent's task, and the child's end is sent there.
+        let (watcher, parent_link) = match nesting {
+            Nesting::Start => (None, None),
             Nesting::Sync | Nesting::Sync2 => match (local, &request.task_token) {
                 (Some(local), Some(token)) if local.watches => {
-                    Some((Arc::clone(&local.api), token.clone()))
+                    (Some((Arc::clone(&local.api), token.clone())), None)
+                }
+                (Some(_), Some(token)) => {
+                    let output = if nesting == Nesting::Sync2 {
+                        "json"
+                    } else {
+                        "text"
+                    };
+                    (None, Some(json!({"taskToken": token, "output": output})))
                 }
                 _ => {
                     return Err(unsupported(
                         &request.resource,
-                        "a .sync nested execution needs a long-lived Cairn (cairn serve) to \
-                         watch the child and report its end to the parent; start the child \
-                         without .sync, or with .waitForTaskToken and SendTaskSuccess",
+                        "a .sync nested execution needs a Cairn that can see the child end \
+                         (cairn serve, or the serverless functions); start the child without \
+                         .sync, or with .waitForTaskToken and SendTaskSuccess",
                     ))
                 }
             },
         };
-        let start = states::start_request(request)?;
-        let basis = format!("{}{}", request.now_ms, start);
+        let mut start = states::start_request(request)?;
+        let remote_start = start.clone();
+        if let Some(link) = parent_link.clone() {
+            start["cairnParent"] = link;
+        }
+        let basis = format!("{}{}", request.now_ms, remote_start);
         let request_id = cairn_runtime::uuid(cairn_common::entropy::fnv1a(basis.as_bytes()), 0);
         let (answer, remote) = match local {
             Some(local) => match self
@@ -465,9 +479,13 @@ impl Integrations {
                 Ok(answer) => (answer, false),
                 Err(failure)
                     if failure.code == "StateMachineDoesNotExist"
+                        && parent_link.is_none()
                         && self.inner.settings.service_endpoints.contains_key("SFN") =>
                 {
-                    (self.remote_call("StartExecution", &start).await?, true)
+                    (
+                        self.remote_call("StartExecution", &remote_start).await?,
+                        true,
+                    )
                 }
                 // The child started before (a restarted Cairn runs the open task again) and
                 // has ended since: watch it all the same.
@@ -476,7 +494,10 @@ impl Integrations {
                 }
                 Err(failure) => return Err(states::api_failure(&failure, &request_id)),
             },
-            None => (self.remote_call("StartExecution", &start).await?, true),
+            None => (
+                self.remote_call("StartExecution", &remote_start).await?,
+                true,
+            ),
         };
         if let Some((api, token)) = watcher {
             let arn = answer

@@ -126,7 +126,7 @@ pub(crate) fn ended(description: &Value) -> bool {
 
 /// What the parent's `.sync` task ends with, from the child's DescribeExecution: its result
 /// when the child succeeded, `States.TaskFailed` with the description as cause otherwise.
-pub(crate) fn sync_outcome(description: &Value, nesting: Nesting) -> Result<Value, TaskFailure> {
+pub fn sync_outcome(description: &Value, nesting: Nesting) -> Result<Value, TaskFailure> {
     let text = |key: &str| description.get(key).and_then(Value::as_str);
     let as_json = nesting == Nesting::Sync2;
     let payload = |key: &str| -> Value {
