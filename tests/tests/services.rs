@@ -11,6 +11,13 @@
 //! a run) and their real names replace the placeholders in the input. Lambda tasks run
 //! against the scripted functions of `executions.rs`.
 //!
+//! An execution that waits on others (a `.waitForTaskToken` callback, an activity, a `.sync`
+//! child) runs in Cairn's own API instead (in-memory store, the corpus's account), where the
+//! recording's outside world is played from its history: each callback token and activity
+//! task is answered as the recorded worker answered it (success with its output, failure with
+//! its error and cause, or silence until the timeout), and each child state machine, whose
+//! definition was not recorded, is a stand-in that ends as the recorded child ended.
+//!
 //! The emulators answer with their own account and URLs where AWS answered with the
 //! recording's; before comparing, those are written back as the recording wrote them (the
 //! account as `111111111111`, a resource's real name as the word the recording replaced it
@@ -24,11 +31,12 @@
 //! Without the emulators (`CAIRN_TEST_MOTO`, `CAIRN_TEST_DYNAMODB`) the test says so and
 //! passes, unless `CAIRN_REQUIRE_EMULATORS=1`, where that is a failure.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use cairn_api::{Api, Config};
 use cairn_conformance::corpus::{self, Case};
 use cairn_conformance::known::{KnownFailures, Tally};
 use cairn_conformance::replay::{
@@ -36,7 +44,8 @@ use cairn_conformance::replay::{
 };
 use cairn_integrations::{Integrations, Settings};
 use cairn_interpreter::{IntegrationPattern, Machine, ResourceKind};
-use cairn_runtime::{run_to_completion, TaskInvoker, TaskRequest, Unsupported};
+use cairn_runtime::{run_to_completion, TaskInvoker, TaskOutcome, TaskRequest, Unsupported};
+use cairn_store::MemoryStore;
 use serde_json::{json, Map, Value};
 
 /// A case waits on real services; a minute is far more than any needs.
@@ -262,43 +271,30 @@ fn resources(definition: &Value) -> Vec<String> {
     found
 }
 
-/// Why a recording cannot be replayed through the run loop, decided from the recording alone
-/// before anything runs, so a skip never hides a failure.
-fn unplayable(case: &Value, definition: &Value) -> Option<String> {
+/// Why a recording cannot be replayed, decided from the recording alone before anything
+/// runs, so a skip never hides a failure.
+fn unplayable(case: &Value) -> Option<String> {
     let status = case.pointer("/expected/status").and_then(Value::as_str);
-    if status == Some("START_REJECTED") {
-        return Some("StartExecution was rejected (an API check, not an execution)".into());
-    }
-    let resources = resources(definition);
-    if resources.iter().any(|r| r.contains(":activity:")) {
-        return Some(
-            "activity: the recording's worker (GetActivityTask, heartbeats, its answer) is not played"
-                .into(),
-        );
-    }
-    if resources
-        .iter()
-        .any(|r| r.ends_with(".sync") || r.ends_with(".sync:2"))
-    {
-        return Some(
-            ".sync nested execution: the child's definition was not recorded, and only cairn serve's API watches a child"
-                .into(),
-        );
-    }
-    if resources.iter().any(|r| r.ends_with(".waitForTaskToken")) {
-        return Some(
-            ".waitForTaskToken: the run loop has no way in for the recording's SendTaskSuccess/Failure"
-                .into(),
-        );
-    }
-    None
+    (status == Some("START_REJECTED"))
+        .then(|| "StartExecution was rejected (an API check, not an execution)".into())
+}
+
+/// Whether an execution waits on something from outside (a task token's answer, an activity
+/// worker, a `.sync` child): the run loop has no way in for those, Cairn's own API has.
+fn waits_on_others(definition: &Value) -> bool {
+    resources(definition).iter().any(|r| {
+        r.contains(":activity:")
+            || r.ends_with(".waitForTaskToken")
+            || r.ends_with(".sync")
+            || r.ends_with(".sync:2")
+    })
 }
 
 fn judge(case: &Value, emulators: &Emulators, sdk: &Sdk) -> Verdict {
     let Some(definition) = case.get("definition").filter(|d| !d.is_null()) else {
         return Verdict::skipped("no definition recorded");
     };
-    if let Some(reason) = unplayable(case, definition) {
+    if let Some(reason) = unplayable(case) {
         return Verdict::skipped(reason);
     }
     let functions = playable_functions(case);
@@ -310,32 +306,501 @@ fn judge(case: &Value, emulators: &Emulators, sdk: &Sdk) -> Verdict {
         Ok(integrations) => integrations.with_lambda_stand_in(Arc::new(lambda)),
         Err(err) => return Verdict::failed(format!("the integrations did not start: {err}")),
     };
-    let mut fixtures = Fixtures::new(sdk, &integrations);
+    let local = waits_on_others(definition).then(|| Local::start(case, &integrations));
+    let mut fixtures = Fixtures::new(sdk, &integrations, local.as_ref());
     let recorded_input = case.get("input").cloned().unwrap_or(Value::Null);
     let (input, definition) = match fixtures.prepare(case, &recorded_input, definition) {
         Ok(prepared) => prepared,
         Err(Setup::Unknown(why)) => return Verdict::skipped(why),
         Err(Setup::Failed(why)) => return Verdict::failed(format!("setup: {why}")),
     };
-    let machine = match Machine::from_json(&definition) {
-        Ok(machine) => machine,
-        Err(err) => return Verdict::failed(format!("definition did not load: {err}")),
-    };
-
-    let run = match run_to_completion(
-        &machine,
-        input.clone(),
-        Arc::new(integrations.clone()),
-        &run_options(case),
-    ) {
-        Ok(run) => run,
-        Err(err) => return Verdict::failed(format!("run failed: {err}")),
+    let observed = match &local {
+        Some(local) => match local.run(case, &definition, &input) {
+            Ok(observed) => observed,
+            Err(why) => return Verdict::failed(why),
+        },
+        None => {
+            let machine = match Machine::from_json(&definition) {
+                Ok(machine) => machine,
+                Err(err) => return Verdict::failed(format!("definition did not load: {err}")),
+            };
+            match run_to_completion(
+                &machine,
+                input.clone(),
+                Arc::new(integrations.clone()),
+                &run_options(case),
+            ) {
+                Ok(run) => Observed::of_run(&run),
+                Err(err) => return Verdict::failed(format!("run failed: {err}")),
+            }
+        }
     };
     let words = recorded_words(case, &recorded_input, &input);
-    let observed = normalised(Observed::of_run(&run), &words);
+    let observed = normalised(observed, &words);
     let expected = case.get("expected").cloned().unwrap_or(Value::Null);
     let (expected, observed) = unverified_removed(case, expected, observed);
-    compare(case, &expected, &observed)
+    let case = with_recorder_words_free(case);
+    compare(&case, &with_recorder_words_free(&expected), &observed)
+}
+
+/// Words the recording tool wrote over values it could not name otherwise (a task token, a
+/// message id), wherever they were: each stands for any value, as an unnumbered placeholder.
+const RECORDER_WORDS: &[&str] = &["a_task_token", "a_message_id"];
+
+fn with_recorder_words_free(value: &Value) -> Value {
+    match value {
+        Value::String(text) if RECORDER_WORDS.contains(&text.as_str()) => {
+            Value::String(format!("<{text}>"))
+        }
+        Value::Array(items) => Value::Array(items.iter().map(with_recorder_words_free).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), with_recorder_words_free(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// How the recording's outside world answered a task that waited on it: a callback's
+/// SendTaskSuccess/SendTaskFailure, an activity worker's, or nothing (the task timed out).
+#[derive(Debug, Clone)]
+enum Answer {
+    Success(Value),
+    Failure {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+    Silence,
+}
+
+impl Answer {
+    /// The answer an outcome event of the recorded history shows.
+    fn of_event(event: &Value) -> Option<Answer> {
+        let kind = event.get("type").and_then(Value::as_str)?;
+        let details = event
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.ends_with("EventDetails"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null);
+        let text = |key: &str| {
+            details.get(key).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        if kind.ends_with("Succeeded") {
+            Some(Answer::Success(
+                details.get("output").cloned().unwrap_or(json!({})),
+            ))
+        } else if kind.ends_with("Failed") {
+            Some(Answer::Failure {
+                error: text("error"),
+                cause: text("cause"),
+            })
+        } else if kind.ends_with("TimedOut") {
+            Some(Answer::Silence)
+        } else {
+            None
+        }
+    }
+
+    /// Sends the answer for `token` through the API.
+    fn send(&self, api: &Api, token: &str) {
+        let request = match self {
+            Answer::Success(output) => {
+                let output = with_token(output, token);
+                // The history holds JSON text that is no object as the text itself.
+                let text = match &output {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (
+                    "SendTaskSuccess",
+                    json!({"taskToken": token, "output": text}),
+                )
+            }
+            Answer::Failure { error, cause } => {
+                let mut request = json!({"taskToken": token});
+                if let Some(error) = error {
+                    request["error"] = json!(error);
+                }
+                if let Some(cause) = cause {
+                    request["cause"] = json!(cause);
+                }
+                ("SendTaskFailure", request)
+            }
+            Answer::Silence => return,
+        };
+        // An execution that ended meanwhile no longer takes the answer; the comparison says so.
+        let _ = api.handle(request.0, request.1);
+    }
+}
+
+/// The recorded answers to the callback tasks, in the order their tasks were submitted.
+fn callback_answers(case: &Value) -> VecDeque<Answer> {
+    let mut answers = VecDeque::new();
+    let mut waiting = 0usize;
+    for event in case
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
+        let callback = event
+            .as_object()
+            .into_iter()
+            .flat_map(|fields| fields.values())
+            .filter_map(|details| details.get("resource").and_then(Value::as_str))
+            .any(|resource| resource.ends_with(".waitForTaskToken"));
+        if !callback || !kind.starts_with("Task") {
+            continue;
+        }
+        if kind == "TaskSubmitted" {
+            waiting += 1;
+        } else if waiting > 0 {
+            if let Some(answer) = Answer::of_event(event) {
+                waiting -= 1;
+                answers.push_back(answer);
+            }
+        }
+    }
+    answers
+}
+
+/// The recorded activity workers' answers, in order, with the worker name each gave.
+fn activity_answers(case: &Value) -> VecDeque<(Option<String>, Answer)> {
+    let mut answers = VecDeque::new();
+    let mut worker = None;
+    for event in case
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match event.get("type").and_then(Value::as_str).unwrap_or("") {
+            "ActivityStarted" => {
+                worker = event
+                    .pointer("/activityStartedEventDetails/workerName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            kind if kind.starts_with("Activity") && kind != "ActivityScheduled" => {
+                if let Some(answer) = Answer::of_event(event) {
+                    answers.push_back((worker.take(), answer));
+                }
+            }
+            _ => {}
+        }
+    }
+    answers
+}
+
+/// The recording's task-token placeholders (`<task_token:1>`, `a_task_token`) in an answer
+/// replaced by the real token: the recorded worker echoed the token it was given.
+fn with_token(value: &Value, token: &str) -> Value {
+    match value {
+        Value::String(text) if text.starts_with("<task_token") || text == "a_task_token" => {
+            Value::String(token.to_owned())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| with_token(v, token)).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), with_token(v, token)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Cairn's own Step Functions API over an in-memory store, in the corpus's account, for the
+/// executions that wait on others: the integrations start `.sync` children here, and the
+/// recording's callback workers and activity workers answer through it.
+struct Local {
+    api: Api,
+    worker: Arc<CallbackWorker>,
+}
+
+/// The integrations, with a stand-in worker that answers each callback task's token as the
+/// recording's worker did once the task's call has gone out.
+struct CallbackWorker {
+    integrations: Integrations,
+    answers: Mutex<VecDeque<Answer>>,
+    /// How many answers have been handed out: the n-th waits for the n-th TaskSubmitted.
+    handed: AtomicUsize,
+    api: OnceLock<Api>,
+    execution: OnceLock<String>,
+}
+
+impl TaskInvoker for CallbackWorker {
+    fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
+        let outcome = self.integrations.invoke(request);
+        let callback = request.resource.ends_with(".waitForTaskToken");
+        if let (true, Ok(_), Some(token), Some(api)) = (
+            callback,
+            &outcome.result,
+            &request.task_token,
+            self.api.get(),
+        ) {
+            let answer = self
+                .answers
+                .lock()
+                .ok()
+                .and_then(|mut answers| answers.pop_front());
+            if let Some(answer) = answer {
+                let (api, token) = (api.clone(), token.clone());
+                let execution = self.execution.get().cloned().unwrap_or_default();
+                let position = self.handed.fetch_add(1, Ordering::Relaxed);
+                // After the call's own answer is in the history, as a worker reading the
+                // message would be.
+                std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    while submitted(&api, &execution) <= position && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    answer.send(&api, &token);
+                });
+            }
+        }
+        outcome
+    }
+}
+
+/// How many TaskSubmitted events an execution's history holds.
+fn submitted(api: &Api, execution: &str) -> usize {
+    api.handle(
+        "GetExecutionHistory",
+        json!({"executionArn": execution, "maxResults": 1000}),
+    )
+    .ok()
+    .and_then(|history| history["events"].as_array().cloned())
+    .unwrap_or_default()
+    .iter()
+    .filter(|event| event["type"] == "TaskSubmitted")
+    .count()
+}
+
+const LOCAL_ROLE: &str = "arn:aws:iam::111111111111:role/cairn-conformance";
+
+impl Local {
+    fn start(case: &Value, integrations: &Integrations) -> Local {
+        let worker = Arc::new(CallbackWorker {
+            integrations: integrations.clone(),
+            answers: Mutex::new(callback_answers(case)),
+            handed: AtomicUsize::new(0),
+            api: OnceLock::new(),
+            execution: OnceLock::new(),
+        });
+        let config = Config {
+            region: "us-east-1".into(),
+            account: RECORDED_ACCOUNT.into(),
+            activity_poll: Duration::from_secs(1),
+            invoker: worker.clone(),
+            workers: 2,
+            ..Config::default()
+        };
+        let api = Api::new(Arc::new(MemoryStore::new()), config);
+        let _ = worker.api.set(api.clone());
+        integrations.with_step_functions(Arc::new(api.clone()), true);
+        Local { api, worker }
+    }
+
+    fn call(&self, action: &str, request: Value) -> Result<Value, String> {
+        self.api
+            .handle(action, request)
+            .map_err(|e| format!("{action}: {e}"))
+    }
+
+    /// A child state machine the recording started, made here under its recorded name (so
+    /// its ARN is the recorded one). Its definition was not recorded: a stand-in ends as the
+    /// recording shows the child ended (its `Output`, or its `Error` and `Cause`).
+    fn make_child(&self, case: &Value, arn: &str) -> Result<(), String> {
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        let definition = child_stand_in(case);
+        self.call(
+            "CreateStateMachine",
+            json!({"name": name, "definition": definition.to_string(), "roleArn": LOCAL_ROLE}),
+        )
+        .map(|_| ())
+    }
+
+    /// Runs the execution to its end with the recording's workers answering, and reads it
+    /// back as the API shows it.
+    fn run(&self, case: &Value, definition: &Value, input: &Value) -> Result<Observed, String> {
+        for resource in resources(definition) {
+            if resource.contains(":activity:") {
+                let name = resource.rsplit(':').next().unwrap_or_default();
+                self.call("CreateActivity", json!({"name": name}))?;
+            }
+        }
+        let express = case.get("state_machine_type").and_then(Value::as_str) == Some("EXPRESS");
+        let machine = self.call(
+            "CreateStateMachine",
+            json!({
+                "name": unique("cairn-conf-machine"),
+                "definition": definition.to_string(),
+                "roleArn": LOCAL_ROLE,
+                "type": if express { "EXPRESS" } else { "STANDARD" },
+            }),
+        )?;
+        let machine = machine["stateMachineArn"].as_str().unwrap_or_default();
+        // The execution's name is chosen here, so the callback worker knows where to look
+        // even for a task the first decision starts.
+        let name = unique("cairn-conf-execution");
+        let execution = format!(
+            "{}:{name}",
+            machine.replacen(":stateMachine:", ":execution:", 1)
+        );
+        let _ = self.worker.execution.set(execution.clone());
+        let started = self.call(
+            "StartExecution",
+            json!({"stateMachineArn": machine, "input": input.to_string(), "name": name}),
+        )?;
+        if started["executionArn"] != execution.as_str() {
+            return Err(format!("StartExecution answered {started}"));
+        }
+        self.play_activity_workers(case, definition);
+        let deadline = Instant::now() + CASE_TIME_LIMIT - Duration::from_secs(5);
+        let description = loop {
+            let description = self.call("DescribeExecution", json!({"executionArn": execution}))?;
+            if description["status"] != "RUNNING" {
+                break description;
+            }
+            if Instant::now() > deadline {
+                return Err("the execution did not end".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let history = self.call(
+            "GetExecutionHistory",
+            json!({"executionArn": execution, "maxResults": 1000}),
+        )?;
+        let text = |key: &str| {
+            description
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(Observed {
+            status: text("status").unwrap_or_default(),
+            output: text("output").map(|o| serde_json::from_str(&o).unwrap_or(Value::String(o))),
+            error: text("error"),
+            cause: text("cause"),
+            history: history["events"].as_array().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The recording's activity workers: each polls, under the name it gave, and answers as
+    /// it did.
+    fn play_activity_workers(&self, case: &Value, definition: &Value) {
+        let activities: Vec<String> = resources(definition)
+            .into_iter()
+            .filter(|r| r.contains(":activity:"))
+            .collect();
+        let Some(activity) = activities.first().cloned() else {
+            return;
+        };
+        let answers = activity_answers(case);
+        let api = self.api.clone();
+        std::thread::spawn(move || {
+            for (worker, answer) in answers {
+                let mut poll = json!({"activityArn": activity});
+                if let Some(worker) = &worker {
+                    poll["workerName"] = json!(worker);
+                }
+                let deadline = Instant::now() + CASE_TIME_LIMIT;
+                let token = loop {
+                    match api.handle("GetActivityTask", poll.clone()) {
+                        Ok(task) => {
+                            if let Some(token) = task.get("taskToken").and_then(Value::as_str) {
+                                break Some(token.to_owned());
+                            }
+                        }
+                        Err(_) => break None,
+                    }
+                    if Instant::now() > deadline {
+                        break None;
+                    }
+                };
+                match token {
+                    Some(token) => answer.send(&api, &token),
+                    None => return,
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.api.shutdown();
+    }
+}
+
+/// A child state machine that ends as the recording shows its child ended.
+fn child_stand_in(case: &Value) -> Value {
+    let outcome = case
+        .get("history")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|event| {
+            event
+                .as_object()
+                .into_iter()
+                .flat_map(|fields| fields.values())
+                .filter_map(|details| details.get("resource").and_then(Value::as_str))
+                .any(|resource| resource.starts_with("startExecution.sync"))
+        })
+        .find_map(|event| match Answer::of_event(event)? {
+            Answer::Success(output) => Some(Answer::Success(output)),
+            Answer::Failure { cause, .. } => {
+                let described: Value = cause
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok())
+                    .unwrap_or(Value::Null);
+                let field = |key: &str| {
+                    described
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                Some(Answer::Failure {
+                    error: field("Error"),
+                    cause: field("Cause"),
+                })
+            }
+            Answer::Silence => None,
+        });
+    let decoded = |value: &Value| match value {
+        Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
+        other => other.clone(),
+    };
+    match outcome {
+        Some(Answer::Success(output)) => {
+            // A .sync task's result is the child's description; its `Output` is the child's.
+            let result = match output.get("Output") {
+                Some(child) => decoded(child),
+                None => decoded(&output),
+            };
+            json!({"StartAt": "End", "States": {"End": {"Type": "Pass", "Result": result, "End": true}}})
+        }
+        Some(Answer::Failure { error, cause }) => {
+            let mut fail = json!({"Type": "Fail"});
+            if let Some(error) = error {
+                fail["Error"] = json!(error);
+            }
+            if let Some(cause) = cause {
+                fail["Cause"] = json!(cause);
+            }
+            json!({"StartAt": "End", "States": {"End": fail}})
+        }
+        _ => json!({"StartAt": "End", "States": {"End": {"Type": "Pass", "End": true}}}),
+    }
 }
 
 /// The execution's own `error`, `cause` or `output` left out on both sides where the
@@ -382,6 +847,8 @@ enum Setup {
 struct Fixtures<'a> {
     sdk: &'a Sdk,
     integrations: &'a Integrations,
+    /// Cairn's own API, where the execution runs when it waits on others.
+    local: Option<&'a Local>,
     /// Fixture name (`sqs_create_queue`) -> what creating it returned.
     made: BTreeMap<String, Value>,
     /// `service.op` of a setup call -> its answer, for the placeholders that quote it.
@@ -393,10 +860,11 @@ struct Fixtures<'a> {
 }
 
 impl<'a> Fixtures<'a> {
-    fn new(sdk: &'a Sdk, integrations: &'a Integrations) -> Fixtures<'a> {
+    fn new(sdk: &'a Sdk, integrations: &'a Integrations, local: Option<&'a Local>) -> Fixtures<'a> {
         Fixtures {
             sdk,
             integrations,
+            local,
             made: BTreeMap::new(),
             answers: BTreeMap::new(),
             tables: BTreeMap::new(),
@@ -441,8 +909,8 @@ impl<'a> Fixtures<'a> {
         let input = self.substitute(input)?;
         self.make_tables(&input)?;
         let input = replace_strings(&input, &self.tables);
-        self.make_machines(&input)?;
-        self.make_machines(definition)?;
+        self.make_machines(case, &input)?;
+        self.make_machines(case, definition)?;
         Ok((
             replace_strings(&input, &self.machines),
             replace_strings(definition, &self.machines),
@@ -526,6 +994,12 @@ impl<'a> Fixtures<'a> {
                     .map_err(|e| failed("CreateBucket", &e))?;
                 Ok(json!(name))
             }
+            // The role a task's `Credentials` assume: the emulators check no IAM policy, so
+            // naming it is all there is to make.
+            "create_cross_account_admin_role_and_policy" => Ok(json!(format!(
+                "arn:aws:iam::{RECORDED_ACCOUNT}:role/{}",
+                unique("cairn-conf-role")
+            ))),
             other => Err(Setup::Unknown(format!("fixture not made here: {other}"))),
         }
     }
@@ -601,9 +1075,10 @@ impl<'a> Fixtures<'a> {
     }
 
     /// The state machines the input starts were made by the recording's test beforehand, and
-    /// their definitions were not recorded: a Pass machine stands in for each, at moto's Step
-    /// Functions, made through the integrations' aws-sdk:sfn path.
-    fn make_machines(&mut self, input: &Value) -> Result<(), Setup> {
+    /// their definitions were not recorded: a stand-in is made for each, in Cairn's own API
+    /// when the execution runs there (a `.sync` parent watches its child there), else a Pass
+    /// machine at moto's Step Functions, made through the integrations' aws-sdk:sfn path.
+    fn make_machines(&mut self, case: &Value, input: &Value) -> Result<(), Setup> {
         let mut arns = Vec::new();
         collect_strings(input, &mut arns);
         for arn in arns {
@@ -611,6 +1086,11 @@ impl<'a> Fixtures<'a> {
                 continue;
             }
             if self.machines.contains_key(&arn) {
+                continue;
+            }
+            if let Some(local) = self.local {
+                local.make_child(case, &arn).map_err(Setup::Failed)?;
+                self.machines.insert(arn.clone(), arn);
                 continue;
             }
             let definition =
