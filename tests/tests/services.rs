@@ -992,6 +992,16 @@ impl<'a> Fixtures<'a> {
                 let name = unique("cairn-conf-bucket");
                 self.sdk_call("s3", "createBucket", &json!({"Bucket": name}))
                     .map_err(|e| failed("CreateBucket", &e))?;
+                // AWS encrypts every new bucket's objects with SSE-S3 (since January 2023);
+                // an emulator's bucket says so only when told.
+                let encryption = json!({
+                    "Bucket": name,
+                    "ServerSideEncryptionConfiguration": {"Rules": [
+                        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]}
+                });
+                self.sdk_call("s3", "putBucketEncryption", &encryption)
+                    .map_err(|e| failed("PutBucketEncryption", &e))?;
                 Ok(json!(name))
             }
             // The role a task's `Credentials` assume: the emulators check no IAM policy, so
