@@ -1065,6 +1065,99 @@ async fn nested_executions_start_in_the_same_table_and_a_sync_parent_hears_its_c
     assert_eq!(output(&child_record), json!({"got": {"n": 1}}));
 }
 
+/// A third-party API on a local port: answers JSON and keeps each request's head.
+async fn third_party_api() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 2048];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                log.lock()
+                    .expect("log")
+                    .push(String::from_utf8_lossy(&head).to_lowercase());
+                let body = br#"{"price": 42}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_task_authorizes_with_an_eventbridge_connection() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let (url, seen) = third_party_api().await;
+    // The connection as a deployment has it: in EventBridge, its key in Secrets Manager.
+    let events = aws_sdk_eventbridge::Client::new(&h.config);
+    let key = aws_sdk_eventbridge::types::CreateConnectionApiKeyAuthRequestParameters::builder()
+        .api_key_name("x-api-key")
+        .api_key_value("k-serverless")
+        .build()
+        .expect("key");
+    let connection = events
+        .create_connection()
+        .name(format!("prices-{}", h.table.trim_start_matches("cairn-")))
+        .authorization_type(aws_sdk_eventbridge::types::ConnectionAuthorizationType::ApiKey)
+        .auth_parameters(
+            aws_sdk_eventbridge::types::CreateConnectionAuthRequestParameters::builder()
+                .api_key_auth_parameters(key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("connection")
+        .connection_arn
+        .unwrap_or_default();
+    let engine = h.engine_with(Arc::new(integrations()));
+    let machine = h
+        .create_machine(
+            "prices",
+            json!({"StartAt": "Price", "States": {"Price": {
+                "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                "Parameters": {"ApiEndpoint": format!("{url}/prices"), "Method": "GET",
+                    "QueryParameters": {"sku": "A-1"},
+                    "Authentication": {"ConnectionArn": connection}},
+                "ResultSelector": {"price.$": "$.ResponseBody.price", "status.$": "$.StatusCode"},
+                "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    assert_eq!(output(&record), json!({"price": 42, "status": 200}));
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("get /prices?sku=a-1 "), "{seen:?}");
+    assert!(seen[0].contains("x-api-key: k-serverless"), "{seen:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     if !emulators() {

@@ -120,6 +120,12 @@ impl Connections {
         }
     }
 
+    /// Whether connections are configured here (`CAIRN_CONNECTIONS`); without, they come from
+    /// EventBridge and Secrets Manager, as on AWS.
+    pub fn configured(&self) -> bool {
+        !matches!(self.0, Source::None)
+    }
+
     fn lookup(&self, arn: &str) -> Result<Connection, TaskFailure> {
         let all = match &self.0 {
             Source::None => {
@@ -881,15 +887,76 @@ fn result(response: &WireResponse) -> Result<Value, TaskFailure> {
     Ok(Value::Object(out))
 }
 
+/// The connection a task's parameters name, if they are well formed.
+pub(crate) fn connection_arn(input: &Value) -> Result<String, TaskFailure> {
+    Call::parse(input).map(|call| call.connection_arn)
+}
+
+/// The connection EventBridge keeps: its `AuthorizationType` (DescribeConnection) and the
+/// secret it stores the authorization in (Secrets Manager, keys in snake_case:
+/// `api_key_name`, `client_parameters.client_id`, `invocation_http_parameters`), in the shape
+/// of a `CAIRN_CONNECTIONS` entry.
+pub(crate) fn from_eventbridge(authorization_type: &str, secret: &Value) -> Value {
+    let pascal = pascal_keys(secret);
+    let group = match authorization_type {
+        "API_KEY" => "ApiKeyAuthParameters",
+        "BASIC" => "BasicAuthParameters",
+        _ => "OAuthParameters",
+    };
+    let mut auth = pascal.as_object().cloned().unwrap_or_default();
+    let invocation = auth.remove("InvocationHttpParameters");
+    let mut parameters = Map::new();
+    parameters.insert(group.to_owned(), Value::Object(auth));
+    if let Some(invocation) = invocation {
+        parameters.insert("InvocationHttpParameters".into(), invocation);
+    }
+    serde_json::json!({"AuthorizationType": authorization_type, "AuthParameters": parameters})
+}
+
+/// `client_id` → `ClientID`, `o_auth_http_parameters` → `OAuthHttpParameters`,
+/// `api_key_name` → `ApiKeyName`: EventBridge's own member names.
+fn pascal_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, v)| {
+                    let name: String = key
+                        .split('_')
+                        .map(|word| match word {
+                            "id" => "ID".to_owned(),
+                            "o" => "O".to_owned(),
+                            other => {
+                                let mut chars = other.chars();
+                                chars
+                                    .next()
+                                    .map(|c| c.to_uppercase().chain(chars).collect())
+                                    .unwrap_or_default()
+                            }
+                        })
+                        .collect();
+                    (name, pascal_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(pascal_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Carries out one HTTP Task.
 pub(crate) async fn invoke(
     transport: &Transport,
     region: &str,
     connections: &Connections,
+    resolved: Option<Value>,
     input: &Value,
 ) -> Result<Value, TaskFailure> {
     let call = Call::parse(input)?;
-    let connection = connections.lookup(&call.connection_arn)?;
+    let connection = match resolved {
+        Some(value) => Connection::parse(&call.connection_arn, &value)?,
+        None => connections.lookup(&call.connection_arn)?,
+    };
     let token = match &connection.auth {
         Auth::OAuth(oauth) => {
             let (origin, request) = token_request(oauth)?;
@@ -918,6 +985,39 @@ pub(crate) async fn invoke(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn eventbridge_secrets_read_as_connections() {
+        let secret = json!({
+            "client_parameters": {"client_id": "c", "client_secret": "s"},
+            "authorization_endpoint": "https://auth.example/token",
+            "http_method": "POST",
+            "o_auth_http_parameters": {"body_parameters": [{"key": "scope", "value": "all", "is_value_secret": false}]},
+            "invocation_http_parameters": {"header_parameters": [{"key": "x-t", "value": "1", "is_value_secret": false}]}
+        });
+        let value = from_eventbridge("OAUTH_CLIENT_CREDENTIALS", &secret);
+        let connection = Connection::parse("arn", &value).unwrap();
+        let Auth::OAuth(oauth) = &connection.auth else {
+            panic!("{value}")
+        };
+        assert_eq!(
+            (oauth.client_id.as_str(), oauth.client_secret.as_str()),
+            ("c", "s")
+        );
+        assert_eq!(oauth.extra.body, pairs(&[("scope", "all")]));
+        assert_eq!(connection.invocation.headers, pairs(&[("x-t", "1")]));
+        let key = from_eventbridge(
+            "API_KEY",
+            &json!({"api_key_name": "x-api-key", "api_key_value": "k"}),
+        );
+        assert_eq!(
+            Connection::parse("arn", &key).unwrap().auth,
+            Auth::ApiKey {
+                name: "x-api-key".into(),
+                value: "k".into()
+            }
+        );
+    }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

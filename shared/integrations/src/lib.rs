@@ -295,10 +295,17 @@ impl Integrations {
             Route::StartExecution(nesting) => self.start_execution(request, nesting).await,
             Route::Http => {
                 let connections = &self.inner.settings.connections;
+                let resolved = if connections.configured() {
+                    None
+                } else {
+                    let arn = http_task::connection_arn(&request.input)?;
+                    Some(self.eventbridge_connection(connected, &arn).await?)
+                };
                 http_task::invoke(
                     &connected.transport,
                     &connected.region,
                     connections,
+                    resolved,
                     &request.input,
                 )
                 .await
@@ -557,6 +564,62 @@ impl Integrations {
         };
         // A parent that stopped or timed out meanwhile no longer wants the answer.
         let _ = self.local_call(&api, action, report).await;
+    }
+
+    /// An EventBridge connection as AWS keeps it: DescribeConnection names its authorization
+    /// type and secret, Secrets Manager holds the credentials.
+    async fn eventbridge_connection(
+        &self,
+        connected: &Connected,
+        arn: &str,
+    ) -> Result<Value, TaskFailure> {
+        let not_found = |why: String| {
+            TaskFailure::new(
+                "Events.ConnectionResource.ResourceNotFound",
+                format!("the connection '{arn}' cannot be read from EventBridge: {why}"),
+            )
+        };
+        let name = arn
+            .split_once(":connection/")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+            .ok_or_else(|| not_found("not a connection ARN".into()))?;
+        let events = self.model("eventbridge")?;
+        let (described, _) = self
+            .call_service(
+                connected,
+                &events,
+                "DescribeConnection",
+                &json!({"Name": name}),
+                Flavor::AwsSdk,
+            )
+            .await
+            .map_err(|f| not_found(f.cause.unwrap_or(f.error)))?;
+        let text = |key: &str| {
+            described
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (Some(kind), Some(secret_arn)) = (text("AuthorizationType"), text("SecretArn")) else {
+            return Err(not_found("it names no authorization type or secret".into()));
+        };
+        let secrets = self.model("secretsmanager")?;
+        let (secret, _) = self
+            .call_service(
+                connected,
+                &secrets,
+                "GetSecretValue",
+                &json!({"SecretId": secret_arn}),
+                Flavor::AwsSdk,
+            )
+            .await
+            .map_err(|f| not_found(f.cause.unwrap_or(f.error)))?;
+        let secret: Value = secret
+            .get("SecretString")
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or_else(|| not_found("its secret is not JSON".into()))?;
+        Ok(http_task::from_eventbridge(&kind, &secret))
     }
 
     /// One action of the shell's own API, on a blocking thread (the API may block).
