@@ -125,6 +125,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     });
     let info = execution_info(&args, &region, seed);
     let integrations = crate::integrations(&region)?;
+    // A `.sync` child (at the configured Step Functions endpoint) reports its end through
+    // the parent's task token, which this loop answers.
+    let callbacks = cairn_runtime::Callbacks::default();
+    integrations.with_step_functions(Arc::new(callbacks.clone()), true);
     let invoker: Arc<dyn TaskInvoker> = match &args.functions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -152,6 +156,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         max_events: RunOptions::default().max_events,
         stop_after_ms: None,
         wait_for_callbacks: true,
+        callbacks: Some(callbacks),
         clock: Arc::new(SystemClock),
     };
 

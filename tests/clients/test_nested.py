@@ -2,6 +2,8 @@
 (`states:startExecution`, `.sync`, `.sync:2`), as boto3 sees it."""
 
 import json
+import os
+import subprocess
 import uuid
 
 from conftest import ROLE, history, wait_until_done
@@ -104,3 +106,55 @@ def test_a_missing_child_state_machine_is_the_apis_error(sfn):
     assert described["status"] == "FAILED", described
     assert described["error"] == "StepFunctions.StateMachineDoesNotExistException"
     assert "Error Code: StateMachineDoesNotExist" in described["cause"]
+
+
+def test_cairn_run_waits_for_a_child_at_the_configured_endpoint(sfn, server, tmp_path):
+    """`cairn run` holds no state machines: its `.sync:2` child runs where
+    AWS_ENDPOINT_URL_SFN points (here this cairn serve), and the child's end comes back
+    through the parent's task token."""
+    child = create(sfn, CHILD)
+    failing = create(sfn, FAILING)
+    parent = {
+        "StartAt": "Child",
+        "States": {
+            "Child": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child, "Input": {"a": 1}},
+                "ResultSelector": {"Output.$": "$.Output", "Arn.$": "$.ExecutionArn"},
+                "ResultPath": "$.child",
+                "Next": "Failing",
+            },
+            "Failing": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync",
+                "Parameters": {"StateMachineArn": failing},
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed", "Next": "Done"}],
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    definition = tmp_path / "parent.json"
+    definition.write_text(json.dumps(parent))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL_SFN=server.endpoint,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    finished = subprocess.run(
+        [os.environ["CAIRN_BIN"], "run", str(definition), "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    run = json.loads(finished.stdout)
+    assert run["status"] == "SUCCEEDED", (run, finished.stderr)
+    assert run["output"]["child"]["Output"] == {"got": {"a": 1}}
+    assert sfn.describe_execution(executionArn=run["output"]["child"]["Arn"])["status"] == "SUCCEEDED"
+    assert run["output"]["failed"]["Error"] == "States.TaskFailed"
+    assert json.loads(run["output"]["failed"]["Cause"])["Error"] == "SomeFailure"

@@ -131,6 +131,7 @@ struct Inner {
     local: OnceLock<LocalApi>,
 }
 
+#[derive(Clone)]
 struct LocalApi {
     api: Arc<dyn StepFunctionsApi>,
     /// Whether this process lives long enough to watch a `.sync` child to its end.
@@ -210,7 +211,11 @@ impl Integrations {
                 lambda_stand_in: Some(stand_in),
                 fallback: Arc::clone(&inner.fallback),
                 calls: AtomicU64::new(0),
-                local: OnceLock::new(),
+                local: inner
+                    .local
+                    .get()
+                    .cloned()
+                    .map_or_else(OnceLock::new, OnceLock::from),
             });
         }
         self
@@ -478,7 +483,8 @@ impl Integrations {
         }
         let basis = format!("{}{}", request.now_ms, remote_start);
         let request_id = cairn_runtime::uuid(cairn_common::entropy::fnv1a(basis.as_bytes()), 0);
-        let (answer, remote) = match local {
+        // `cairn run` holds no state machines: its children run at the configured endpoint.
+        let (answer, remote) = match local.filter(|local| local.api.holds_state_machines()) {
             Some(local) => match self
                 .local_call(&local.api, "StartExecution", start.clone())
                 .await

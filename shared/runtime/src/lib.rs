@@ -14,7 +14,9 @@ pub use ports::{
     task_event, unsupported, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskDone,
     TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, Unsupported, UNSUPPORTED_RESOURCE,
 };
-pub use run::{run_observed, run_to_completion, RunError, RunOptions, RunResult, TimeMode};
+pub use run::{
+    run_observed, run_to_completion, Callbacks, RunError, RunOptions, RunResult, TimeMode,
+};
 pub use scripted::{
     lambda_invoke_output, uuid_from as uuid, Behaviour, InvokeAnswer, ScriptError, ScriptedLambda,
 };

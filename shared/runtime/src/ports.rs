@@ -191,6 +191,12 @@ pub trait StepFunctionsApi: Send + Sync {
     /// The answer to `action` (`StartExecution`, `DescribeExecution`, `SendTaskSuccess`, ...)
     /// with the API's JSON request; an error is AWS's error code and message.
     fn call(&self, action: &str, request: Value) -> Result<Value, ApiFailure>;
+
+    /// Whether state machines live here (a nested child may run here). `cairn run`'s loop
+    /// only answers task tokens.
+    fn holds_state_machines(&self) -> bool {
+        true
+    }
 }
 
 /// A Step Functions API error: AWS's code (`StateMachineDoesNotExist`) and message.

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_common::entropy::splitmix64;
@@ -16,7 +16,8 @@ use cairn_interpreter::{
 use serde_json::Value;
 
 use crate::ports::{
-    task_event, Clock, SystemClock, TaskDone, TaskFailure, TaskInvoker, TaskOutcome, TaskRequest,
+    task_event, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskDone, TaskFailure,
+    TaskInvoker, TaskOutcome, TaskRequest,
 };
 
 /// How time passes for timers (Wait states, task timeouts, retry intervals) and slow tasks.
@@ -51,6 +52,9 @@ pub struct RunOptions {
     /// waits for its token (or its timeout), as on AWS. TestState turns this off: there the
     /// answer (a mocked result, or the call's) is the state's result.
     pub wait_for_callbacks: bool,
+    /// Where task tokens can be answered from outside the loop (under real time): the
+    /// integrations report a `.sync` child's end here. None: nothing can answer a token.
+    pub callbacks: Option<Callbacks>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -65,9 +69,89 @@ impl Default for RunOptions {
             max_events: 10_000_000,
             stop_after_ms: None,
             wait_for_callbacks: true,
+            callbacks: None,
             clock: Arc::new(SystemClock),
         }
     }
+}
+
+/// The run loop's own small Step Functions API: SendTaskSuccess, SendTaskFailure and
+/// SendTaskHeartbeat for the tokens of the execution it runs. `cairn run` has no store, so it
+/// holds no state machine: a nested child always runs at the configured endpoint.
+#[derive(Clone, Default)]
+pub struct Callbacks {
+    inbox: Arc<Mutex<Option<mpsc::Sender<Incoming>>>>,
+}
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Callbacks")
+    }
+}
+
+impl Callbacks {
+    fn deliver(&self, token: &str, answer: TokenAnswer) -> Result<Value, ApiFailure> {
+        let sent = self.inbox.lock().ok().and_then(|inbox| {
+            inbox
+                .as_ref()
+                .map(|s| s.send(Incoming::Token(token.to_owned(), answer)))
+        });
+        match sent {
+            Some(Ok(())) => Ok(Value::Object(serde_json::Map::new())),
+            _ => Err(ApiFailure {
+                code: "TaskTimedOut".into(),
+                message: "Task Timed Out: the run has ended".into(),
+            }),
+        }
+    }
+}
+
+impl StepFunctionsApi for Callbacks {
+    fn holds_state_machines(&self) -> bool {
+        false
+    }
+
+    fn call(&self, action: &str, request: Value) -> Result<Value, ApiFailure> {
+        let text = |key: &str| request.get(key).and_then(Value::as_str).map(str::to_owned);
+        let Some(token) = text("taskToken") else {
+            return Err(ApiFailure {
+                code: "UnsupportedOperation".into(),
+                message: format!("cairn run answers task tokens only, not {action}"),
+            });
+        };
+        let answer = match action {
+            "SendTaskSuccess" => {
+                let output = text("output")
+                    .and_then(|output| serde_json::from_str(&output).ok())
+                    .ok_or_else(|| ApiFailure {
+                        code: "InvalidOutput".into(),
+                        message: "Invalid Output: not JSON".into(),
+                    })?;
+                TokenAnswer::Success(output)
+            }
+            "SendTaskFailure" => TokenAnswer::Failure(text("error"), text("cause")),
+            "SendTaskHeartbeat" => TokenAnswer::Heartbeat,
+            other => {
+                return Err(ApiFailure {
+                    code: "UnsupportedOperation".into(),
+                    message: format!("cairn run answers task tokens only, not {other}"),
+                })
+            }
+        };
+        self.deliver(&token, answer)
+    }
+}
+
+/// What reaches the loop from other threads.
+enum Incoming {
+    Task(TaskId, TaskOutcome),
+    Token(String, TokenAnswer),
+}
+
+enum TokenAnswer {
+    Success(Value),
+    Failure(Option<String>, Option<String>),
+    Heartbeat,
 }
 
 /// How an execution ended, with its whole history.
@@ -144,11 +228,18 @@ pub fn run_observed(
         cancelled_tasks: HashSet::new(),
         running: HashSet::new(),
         kinds: HashMap::new(),
+        tokens: HashMap::new(),
         results: None,
         history: Vec::new(),
         inspection: Vec::new(),
         finish: None,
     };
+    if let (Some(callbacks), TimeMode::Real) = (&options.callbacks, options.time) {
+        let sender = run.results.get_or_insert_with(mpsc::channel).0.clone();
+        if let Ok(mut inbox) = callbacks.inbox.lock() {
+            *inbox = Some(sender);
+        }
+    }
     if let Some(after) = options.stop_after_ms {
         let at = start_ms.saturating_add(i64::try_from(after).unwrap_or(i64::MAX));
         run.schedule(
@@ -175,6 +266,11 @@ pub fn run_observed(
         let context = run.context(applied);
         let decision = execution.apply(machine, event, &context);
         run.handle(decision, observer);
+    }
+    if let Some(callbacks) = &options.callbacks {
+        if let Ok(mut inbox) = callbacks.inbox.lock() {
+            *inbox = None;
+        }
     }
     let (status, error, cause) = run.finish.take().unwrap_or((Status::Running, None, None));
     let output = execution.into_output();
@@ -230,7 +326,7 @@ impl Ord for Scheduled {
 }
 
 /// A task's outcome, sent back by its worker thread under real time.
-type TaskResult = (TaskId, TaskOutcome);
+type TaskResult = Incoming;
 
 type Finish = (Status, Option<String>, Option<String>);
 
@@ -246,6 +342,8 @@ struct Loop<'a> {
     running: HashSet<TaskId>,
     /// What each open task calls, as the decider named it (with its integration pattern).
     kinds: HashMap<TaskId, ResourceKind>,
+    /// The tokens of open callback and `.sync` tasks, which [`Callbacks`] may answer.
+    tokens: HashMap<String, TaskId>,
     /// Where worker threads send task results; opened by the first task under real time.
     results: Option<(mpsc::Sender<TaskResult>, mpsc::Receiver<TaskResult>)>,
     history: Vec<HistoryEvent>,
@@ -285,8 +383,17 @@ impl Loop<'_> {
         for command in decision.commands {
             match command {
                 command @ Command::InvokeTask { .. } => {
-                    if let Command::InvokeTask { task_id, kind, .. } = &command {
+                    if let Command::InvokeTask {
+                        task_id,
+                        kind,
+                        task_token,
+                        ..
+                    } = &command
+                    {
                         self.kinds.insert(*task_id, kind.clone());
+                        if let Some(token) = task_token {
+                            self.tokens.insert(token.clone(), *task_id);
+                        }
                     }
                     if let Some(request) = TaskRequest::from_command(command, self.now_ms) {
                         tasks.push(request);
@@ -300,6 +407,7 @@ impl Loop<'_> {
                     self.cancelled_timers.insert(timer_id);
                 }
                 Command::CancelTask { task_id } => {
+                    self.tokens.retain(|_, open| *open != task_id);
                     self.cancelled_tasks.insert(task_id);
                     self.running.remove(&task_id);
                 }
@@ -338,7 +446,7 @@ impl Loop<'_> {
                 self.running.insert(task_id);
                 // The run may have ended meanwhile; then nobody wants the result.
                 let done = TaskDone::new(move |outcome| {
-                    let _ = sender.send((task_id, outcome));
+                    let _ = sender.send(Incoming::Task(task_id, outcome));
                 });
                 if let Err((request, done)) = self.invoker.start(request, done) {
                     let invoker = Arc::clone(&self.invoker);
@@ -366,6 +474,30 @@ impl Loop<'_> {
             },
         };
         self.schedule(at, Due::Event(event));
+    }
+
+    /// Whether a token answer may still come: the run has an inbox and open tokens.
+    fn awaits_tokens(&self) -> bool {
+        self.options.callbacks.is_some() && !self.tokens.is_empty()
+    }
+
+    fn answer_token(&mut self, token: &str, answer: TokenAnswer) {
+        let Some(&task_id) = self.tokens.get(token) else {
+            return;
+        };
+        let event = match answer {
+            TokenAnswer::Success(output) => Event::TaskSucceeded { task_id, output },
+            TokenAnswer::Failure(error, cause) => Event::TaskFailed {
+                task_id,
+                error,
+                cause,
+            },
+            TokenAnswer::Heartbeat => Event::Heartbeat { task_id },
+        };
+        if !matches!(event, Event::Heartbeat { .. }) {
+            self.tokens.remove(token);
+        }
+        self.schedule(self.now_ms, Due::Event(event));
     }
 
     /// The next event for the decider, advancing the time to it.
@@ -408,7 +540,7 @@ impl Loop<'_> {
                     }
                 }
             }
-            if next_at.is_none() && self.running.is_empty() {
+            if next_at.is_none() && self.running.is_empty() && !self.awaits_tokens() {
                 return Err(RunError::Stalled);
             }
             let wait = |at: i64, now: i64| {
@@ -433,11 +565,18 @@ impl Loop<'_> {
                 }
                 (None, None) => return Err(RunError::Stalled),
             };
-            if let Some((task_id, outcome)) = received {
-                if self.running.remove(&task_id) {
-                    self.now_ms = self.options.clock.now_ms().max(self.now_ms);
-                    self.complete(task_id, outcome);
+            match received {
+                Some(Incoming::Task(task_id, outcome)) => {
+                    if self.running.remove(&task_id) {
+                        self.now_ms = self.options.clock.now_ms().max(self.now_ms);
+                        self.complete(task_id, outcome);
+                    }
                 }
+                Some(Incoming::Token(token, answer)) => {
+                    self.now_ms = self.options.clock.now_ms().max(self.now_ms);
+                    self.answer_token(&token, answer);
+                }
+                None => {}
             }
         }
     }
