@@ -566,12 +566,11 @@ impl Loop<'_> {
                 (None, None) => return Err(RunError::Stalled),
             };
             match received {
-                Some(Incoming::Task(task_id, outcome)) => {
-                    if self.running.remove(&task_id) {
-                        self.now_ms = self.options.clock.now_ms().max(self.now_ms);
-                        self.complete(task_id, outcome);
-                    }
+                Some(Incoming::Task(task_id, outcome)) if self.running.remove(&task_id) => {
+                    self.now_ms = self.options.clock.now_ms().max(self.now_ms);
+                    self.complete(task_id, outcome);
                 }
+                Some(Incoming::Task(..)) => {}
                 Some(Incoming::Token(token, answer)) => {
                     self.now_ms = self.options.clock.now_ms().max(self.now_ms);
                     self.answer_token(&token, answer);
