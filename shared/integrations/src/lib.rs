@@ -298,6 +298,7 @@ impl Integrations {
                 })
             }
             Route::StartExecution(nesting) => self.start_execution(request, nesting).await,
+            Route::ItemReader { list } => self.read_items(connected, &request.input, list).await,
             Route::Http => {
                 let connections = &self.inner.settings.connections;
                 let resolved = if connections.configured() {
@@ -572,6 +573,60 @@ impl Integrations {
         let _ = self.local_call(&api, action, report).await;
     }
 
+    /// What a Distributed Map's ItemReader reads from S3: the object's text (the decider
+    /// parses JSON, JSON Lines or CSV), or every object under a prefix as AWS lists them for
+    /// a map (`Etag`, `Key`, `LastModified` in epoch seconds, `Size`, `StorageClass`).
+    async fn read_items(
+        &self,
+        connected: &Connected,
+        parameters: &Value,
+        list: bool,
+    ) -> Result<Value, TaskFailure> {
+        let s3 = self.model("s3")?;
+        if !list {
+            let (object, _) = self
+                .call_service(connected, &s3, "GetObject", parameters, Flavor::AwsSdk)
+                .await?;
+            return Ok(object
+                .get("Body")
+                .cloned()
+                .unwrap_or(Value::String(String::new())));
+        }
+        let mut items = Vec::new();
+        let mut request = parameters.clone();
+        loop {
+            let (page, _) = self
+                .call_service(connected, &s3, "ListObjectsV2", &request, Flavor::AwsSdk)
+                .await?;
+            for object in page
+                .get("Contents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let field = |key: &str| object.get(key).cloned().unwrap_or(Value::Null);
+                let modified = object
+                    .get("LastModified")
+                    .and_then(Value::as_str)
+                    .and_then(cairn_common::timestamp::parse_millis)
+                    .map_or(Value::Null, |ms| Value::from(ms.div_euclid(1000)));
+                items.push(json!({
+                    "Etag": field("ETag"),
+                    "Key": field("Key"),
+                    "LastModified": modified,
+                    "Size": field("Size"),
+                    "StorageClass": field("StorageClass"),
+                }));
+            }
+            match page.get("NextContinuationToken").and_then(Value::as_str) {
+                Some(token) if page.get("IsTruncated") == Some(&Value::Bool(true)) => {
+                    request["ContinuationToken"] = Value::String(token.to_owned());
+                }
+                _ => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
     /// An EventBridge connection as AWS keeps it: DescribeConnection names its authorization
     /// type and secret, Secrets Manager holds the credentials.
     async fn eventbridge_connection(
@@ -767,6 +822,11 @@ enum Route {
     },
     /// `states:startExecution` and its `.sync` forms.
     StartExecution(Nesting),
+    /// A Distributed Map's ItemReader: `s3:getObject` (the object's text) or
+    /// `s3:listObjectsV2` (the listing as items).
+    ItemReader {
+        list: bool,
+    },
     /// The HTTP Task, `http:invoke`.
     Http,
     AwsSdk,
@@ -796,6 +856,8 @@ fn route(service: &str, action: &str) -> Option<Route> {
             metadata: false,
         }),
         ("states", action) => Nesting::of(action).map(Route::StartExecution),
+        ("s3", "getObject") => Some(Route::ItemReader { list: false }),
+        ("s3", "listObjectsV2") => Some(Route::ItemReader { list: true }),
         ("http", "invoke") => Some(Route::Http),
         (service, _) if service.starts_with("aws-sdk:") => Some(Route::AwsSdk),
         _ => None,

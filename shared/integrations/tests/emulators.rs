@@ -524,3 +524,44 @@ fn a_map_of_40_calls_runs_them_all() {
     expected.sort();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn a_distributed_map_reads_its_items_from_s3() {
+    let Some(emulators) = emulators() else {
+        return;
+    };
+    let integrations = integrations(&emulators);
+    let bucket = unique("items").to_lowercase();
+    let task = |resource: &str, parameters: Value, next: &str| {
+        json!({"Type": "Task", "Resource": format!("arn:aws:states:::aws-sdk:s3:{resource}"),
+            "Parameters": parameters, "ResultPath": null, "Next": next})
+    };
+    let processor = json!({"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}});
+    let definition = json!({"StartAt": "Bucket", "States": {
+        "Bucket": task("createBucket", json!({"Bucket": bucket}), "Rows"),
+        "Rows": task("putObject", json!({"Bucket": bucket, "Key": "in/rows.csv",
+            "Body": "sku,qty\nA,1\nB,2\n"}), "Other"),
+        "Other": task("putObject", json!({"Bucket": bucket, "Key": "in/more.json", "Body": [1, 2]}), "Csv"),
+        "Csv": {"Type": "Map", "ItemProcessor": processor,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                "Parameters": {"Bucket": bucket, "Key": "in/rows.csv"}},
+            "ResultPath": "$.csv", "Next": "Listing"},
+        "Listing": {"Type": "Map", "ItemProcessor": processor,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                "Parameters": {"Bucket": bucket, "Prefix": "in/"}},
+            "ItemSelector": {"key.$": "$$.Map.Item.Value.Key", "size.$": "$$.Map.Item.Value.Size"},
+            "ResultPath": "$.listing", "End": true}}});
+    let result = run(definition, json!({}), &integrations);
+    let output = succeeded(&result);
+    assert_eq!(
+        output["csv"],
+        json!([{"sku": "A", "qty": "1"}, {"sku": "B", "qty": "2"}])
+    );
+    // S3 lists keys in order; sizes are the objects' bytes.
+    assert_eq!(
+        output["listing"],
+        json!([{"key": "in/more.json", "size": 5}, {"key": "in/rows.csv", "size": 16}])
+    );
+}

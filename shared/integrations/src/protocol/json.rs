@@ -77,7 +77,8 @@ pub(crate) fn write_value(
             let mut out = Map::new();
             if let Some(members) = shape.get("members").and_then(Value::as_object) {
                 for (name, member) in members {
-                    let Some(item) = member_value(input, name) else {
+                    // A null parameter is absent, as the SDKs send it.
+                    let Some(item) = member_value(input, name).filter(|v| !v.is_null()) else {
                         continue;
                     };
                     let member_shape = model.resolve(member).ok_or_else(|| {
