@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -91,6 +92,8 @@ def emulated_server():
         )
     env["CAIRN_CONNECTIONS"] = connections
     server = Server(data_dir, env=env).start()
+    # `cairn run` of the same workflows gets the same environment.
+    server.env = env
     yield server
     server.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -265,7 +268,8 @@ def test_services_from_task_states(sfn, api):
         "word": {"S": "hi"},
     }
     sns = emulator("sns", MOTO)
-    assert f"arn:aws:sns:{REGION}:123456789012:{name}" in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    topic = f"arn:aws:sns:{REGION}:123456789012:{name}"
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"] == topic
 
     # The history names each call as AWS does: the service in resourceType, the action in resource.
     scheduled = [
@@ -298,6 +302,34 @@ def test_services_from_task_states(sfn, api):
     assert [(d["resourceType"], d["resource"], d["error"]) for d in failed] == [
         ("dynamodb", "getItem", "DynamoDB.ResourceNotFoundException")
     ]
+
+
+def test_the_same_workflow_through_cairn_run(sfn, api, emulated_server, tmp_path):
+    """`cairn run` reaches the same services with the same environment; its `.sync:2` child
+    runs at the Step Functions endpoint it is given (this cairn serve)."""
+    name = unique("cairn-run")
+    child = create(sfn, CHILD)
+    definition = tmp_path / "all.json"
+    definition.write_text(json.dumps(ALL_SERVICES))
+    env = dict(emulated_server.env, AWS_ENDPOINT_URL_SFN=emulated_server.endpoint)
+    start = {"name": name, "word": {"S": "hi"}, "api": api, "child": child}
+    finished = subprocess.run(
+        [os.environ["CAIRN_BIN"], "run", str(definition), "--input", json.dumps(start), "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    run = json.loads(finished.stdout)
+    assert run["status"] == "SUCCEEDED", (run.get("error"), run.get("cause"), finished.stderr)
+    output = run["output"]
+    assert output["got"] == {"Item": {"id": {"S": "a"}, "n": {"N": "1"}, "word": {"S": "hi"}}}
+    assert json.loads(output["object"]["Body"]) == {"k": "v"}
+    assert output["http"]["status"] == 200
+    assert output["nested"] == {"Output": {"total": 84}, "Status": "SUCCEEDED"}
+    assert output["caught"]["Error"] == "DynamoDB.ResourceNotFoundException"
+    received = emulator("sqs", MOTO).receive_message(QueueUrl=output["queue"]["QueueUrl"], WaitTimeSeconds=5)
+    assert [json.loads(m["Body"]) for m in received["Messages"]] == [{"hello": "a", "n": 1}]
 
 
 def test_sqs_wait_for_task_token(sfn):
