@@ -1159,6 +1159,120 @@ async fn an_http_task_authorizes_with_an_eventbridge_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_workflow_reaches_every_service_through_the_functions() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let (url, seen) = third_party_api().await;
+    let name = format!("cairn-all-{}", h.table.trim_start_matches("cairn-")).to_lowercase();
+    let key = aws_sdk_eventbridge::types::CreateConnectionApiKeyAuthRequestParameters::builder()
+        .api_key_name("x-api-key")
+        .api_key_value("k-all")
+        .build()
+        .expect("key");
+    let connection = aws_sdk_eventbridge::Client::new(&h.config)
+        .create_connection()
+        .name(&name)
+        .authorization_type(aws_sdk_eventbridge::types::ConnectionAuthorizationType::ApiKey)
+        .auth_parameters(
+            aws_sdk_eventbridge::types::CreateConnectionAuthRequestParameters::builder()
+                .api_key_auth_parameters(key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("connection")
+        .connection_arn
+        .unwrap_or_default();
+    let integrations = integrations();
+    let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
+    let engine = h.engine_with(Arc::clone(&invoker));
+    integrations.with_step_functions(
+        Arc::new(cairn_serverless::nested::EngineApi::new(
+            h.engine_with(invoker),
+        )),
+        false,
+    );
+    let child = h
+        .create_machine(
+            "double",
+            json!({"StartAt": "D", "States": {"D": {"Type": "Pass",
+                "Parameters": {"total.$": "States.MathAdd($.price, $.price)"}, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let task = |resource: &str, parameters: Value, next: &str, path: Value| {
+        json!({"Type": "Task", "Resource": format!("arn:aws:states:::{resource}"),
+            "Parameters": parameters, "ResultPath": path, "Next": next})
+    };
+    let mut states = json!({
+        "Table": task("aws-sdk:dynamodb:createTable", json!({"TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}), "Put", Value::Null),
+        "Put": task("dynamodb:putItem", json!({"TableName": name, "Item": {"id": {"S": "a"}}}),
+            "Get", Value::Null),
+        "Get": task("dynamodb:getItem", json!({"TableName": name, "Key": {"id": {"S": "a"}}}),
+            "Queue", json!("$.got")),
+        "Queue": task("aws-sdk:sqs:createQueue", json!({"QueueName": name}), "Send", json!("$.queue")),
+        "Send": task("sqs:sendMessage", json!({"QueueUrl.$": "$.queue.QueueUrl", "MessageBody": {"n": 1}}),
+            "Topic", Value::Null),
+        "Topic": task("aws-sdk:sns:createTopic", json!({"Name": name}), "Publish", json!("$.topic")),
+        "Publish": task("sns:publish", json!({"TopicArn.$": "$.topic.TopicArn", "Message": "hi"}),
+            "Events", Value::Null),
+        "Events": task("events:putEvents", json!({"Entries": [{"Source": "cairn.test",
+            "DetailType": "t", "Detail": {"x": 1}}]}), "Bucket", Value::Null),
+        "Bucket": task("aws-sdk:s3:createBucket", json!({"Bucket": name}), "PutObject", Value::Null),
+        "PutObject": task("aws-sdk:s3:putObject", json!({"Bucket": name, "Key": "k", "Body": "v"}),
+            "GetObject", Value::Null),
+        "GetObject": task("aws-sdk:s3:getObject", json!({"Bucket": name, "Key": "k"}), "Http",
+            json!("$.object")),
+        "Http": task("http:invoke", json!({"ApiEndpoint": format!("{url}/prices"), "Method": "GET",
+            "Authentication": {"ConnectionArn": connection}}), "Child", json!("$.http")),
+        "Child": task("states:startExecution.sync:2", json!({"StateMachineArn": child,
+            "Input": {"price.$": "$.http.ResponseBody.price"}}), "Missing", json!("$.nested")),
+        "Missing": task("dynamodb:getItem", json!({"TableName": format!("{name}-missing"),
+            "Key": {"id": {"S": "a"}}}), "Done", Value::Null),
+        "Done": {"Type": "Succeed"}
+    });
+    states["Missing"]["Catch"] = json!([{"ErrorEquals": ["DynamoDB.ResourceNotFoundException"],
+        "ResultPath": "$.caught", "Next": "Done"}]);
+    let machine = h
+        .create_machine(
+            "everything",
+            json!({"StartAt": "Table", "States": states}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    let out = output(&record);
+    assert_eq!(out["got"]["Item"], json!({"id": {"S": "a"}}), "{out}");
+    assert_eq!(out["object"]["Body"], "v", "{out}");
+    assert_eq!(out["http"]["StatusCode"], 200, "{out}");
+    assert_eq!(out["nested"]["Output"], json!({"total": 84}), "{out}");
+    assert_eq!(
+        out["caught"]["Error"], "DynamoDB.ResourceNotFoundException",
+        "{out}"
+    );
+    assert!(seen.lock().expect("log")[0].contains("x-api-key: k-all"));
+    let queue_url = out["queue"]["QueueUrl"].as_str().unwrap_or_default();
+    let bodies: Vec<String> = h
+        .receive(queue_url)
+        .await
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, vec![json!({"n": 1}).to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     if !emulators() {
         return;
