@@ -868,16 +868,12 @@ async fn the_api_function_starts_asynchronously_and_synchronously() {
 
 /// The integrations as a deployed function configures them, pointed at the emulators.
 fn integrations() -> cairn_integrations::Integrations {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let settings = cairn_integrations::Settings {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(var("CAIRN_TEST_MOTO")),
-        service_endpoints: [("DYNAMODB".to_string(), var("CAIRN_TEST_DYNAMODB"))].into(),
-        static_credentials: Some(("test".into(), "test".into())),
-        ..cairn_integrations::Settings::default()
-    };
-    cairn_integrations::Integrations::new(settings, Arc::new(cairn_runtime::Unsupported))
-        .expect("integrations")
+    let emulators = cairn_test_support::emulators().expect("the emulators are running");
+    cairn_integrations::Integrations::new(
+        emulators.settings(),
+        Arc::new(cairn_runtime::Unsupported),
+    )
+    .expect("integrations")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1065,6 +1061,30 @@ async fn nested_executions_start_in_the_same_table_and_a_sync_parent_hears_its_c
     assert_eq!(output(&child_record), json!({"got": {"n": 1}}));
 }
 
+/// An EventBridge connection with an API key, as a deployment has it (the key in Secrets
+/// Manager); its ARN.
+async fn api_key_connection(h: &Harness, name: &str, key: &str) -> String {
+    let key = aws_sdk_eventbridge::types::CreateConnectionApiKeyAuthRequestParameters::builder()
+        .api_key_name("x-api-key")
+        .api_key_value(key)
+        .build()
+        .expect("key");
+    aws_sdk_eventbridge::Client::new(&h.config)
+        .create_connection()
+        .name(name)
+        .authorization_type(aws_sdk_eventbridge::types::ConnectionAuthorizationType::ApiKey)
+        .auth_parameters(
+            aws_sdk_eventbridge::types::CreateConnectionAuthRequestParameters::builder()
+                .api_key_auth_parameters(key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("connection")
+        .connection_arn
+        .unwrap_or_default()
+}
+
 /// A third-party API on a local port: answers JSON and keeps each request's head.
 async fn third_party_api() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1109,27 +1129,12 @@ async fn an_http_task_authorizes_with_an_eventbridge_connection() {
     }
     let h = Harness::new().await;
     let (url, seen) = third_party_api().await;
-    // The connection as a deployment has it: in EventBridge, its key in Secrets Manager.
-    let events = aws_sdk_eventbridge::Client::new(&h.config);
-    let key = aws_sdk_eventbridge::types::CreateConnectionApiKeyAuthRequestParameters::builder()
-        .api_key_name("x-api-key")
-        .api_key_value("k-serverless")
-        .build()
-        .expect("key");
-    let connection = events
-        .create_connection()
-        .name(format!("prices-{}", h.table.trim_start_matches("cairn-")))
-        .authorization_type(aws_sdk_eventbridge::types::ConnectionAuthorizationType::ApiKey)
-        .auth_parameters(
-            aws_sdk_eventbridge::types::CreateConnectionAuthRequestParameters::builder()
-                .api_key_auth_parameters(key)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("connection")
-        .connection_arn
-        .unwrap_or_default();
+    let connection = api_key_connection(
+        &h,
+        &format!("prices-{}", h.table.trim_start_matches("cairn-")),
+        "k-serverless",
+    )
+    .await;
     let engine = h.engine_with(Arc::new(integrations()));
     let machine = h
         .create_machine(
@@ -1166,25 +1171,7 @@ async fn one_workflow_reaches_every_service_through_the_functions() {
     let h = Harness::new().await;
     let (url, seen) = third_party_api().await;
     let name = format!("cairn-all-{}", h.table.trim_start_matches("cairn-")).to_lowercase();
-    let key = aws_sdk_eventbridge::types::CreateConnectionApiKeyAuthRequestParameters::builder()
-        .api_key_name("x-api-key")
-        .api_key_value("k-all")
-        .build()
-        .expect("key");
-    let connection = aws_sdk_eventbridge::Client::new(&h.config)
-        .create_connection()
-        .name(&name)
-        .authorization_type(aws_sdk_eventbridge::types::ConnectionAuthorizationType::ApiKey)
-        .auth_parameters(
-            aws_sdk_eventbridge::types::CreateConnectionAuthRequestParameters::builder()
-                .api_key_auth_parameters(key)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("connection")
-        .connection_arn
-        .unwrap_or_default();
+    let connection = api_key_connection(&h, &name, "k-all").await;
     let integrations = integrations();
     let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
     let engine = h.engine_with(Arc::clone(&invoker));

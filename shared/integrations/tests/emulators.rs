@@ -4,65 +4,19 @@
 //! what it answers when a call fails. What a workflow wrote is read back through the official
 //! AWS SDK clients, so a result is never confirmed by the code that produced it.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_integrations::{Integrations, Settings};
+use cairn_integrations::Integrations;
 use cairn_interpreter::{Machine, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, Unsupported};
+use cairn_test_support::{emulators, Emulators};
 use serde_json::{json, Value};
 
-/// Where the emulators listen.
-struct Emulators {
-    moto: String,
-    dynamodb: String,
-}
-
-/// The emulators `tests/serverless/run.sh` started, or `None` (the test skips, saying why)
-/// when they are not running, unless `CAIRN_REQUIRE_EMULATORS=1`, where that is a failure:
-/// the same rule as the serverless functions' emulator tests.
-fn emulators() -> Option<Emulators> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (dynamodb, moto) = (var("CAIRN_TEST_DYNAMODB"), var("CAIRN_TEST_MOTO"));
-    if let (Some(dynamodb), Some(moto)) = (&dynamodb, &moto) {
-        return Some(Emulators {
-            moto: moto.clone(),
-            dynamodb: dynamodb.clone(),
-        });
-    }
-    let missing: Vec<&str> = [
-        ("CAIRN_TEST_DYNAMODB", &dynamodb),
-        ("CAIRN_TEST_MOTO", &moto),
-    ]
-    .into_iter()
-    .filter(|(_, value)| value.is_none())
-    .map(|(name, _)| name)
-    .collect();
-    let reason = format!(
-        "{} not set: DynamoDB Local and moto are not running (tests/serverless/run.sh starts them)",
-        missing.join(" and ")
-    );
-    assert!(
-        std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-        "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
-    );
-    eprintln!("SKIPPED: {reason}");
-    None
-}
-
-/// Settings spelled out rather than read from the process environment, so the tests call the
-/// emulators whatever else the environment holds (a real AWS profile, other endpoints).
+/// Integrations that call the emulators whatever else the environment holds.
 fn integrations(emulators: &Emulators) -> Integrations {
-    let settings = Settings {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(emulators.moto.clone()),
-        service_endpoints: BTreeMap::from([("DYNAMODB".to_string(), emulators.dynamodb.clone())]),
-        static_credentials: Some(("test".into(), "test".into())),
-        ..Settings::default()
-    };
-    Integrations::new(settings, Arc::new(Unsupported)).unwrap()
+    Integrations::new(emulators.settings(), Arc::new(Unsupported)).unwrap()
 }
 
 /// A name no earlier run left behind: the emulators outlive the tests, and a table, queue or
