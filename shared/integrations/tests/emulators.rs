@@ -519,3 +519,50 @@ fn a_distributed_map_reads_its_items_from_s3() {
         json!([{"key": "in/more.json", "size": 5}, {"key": "in/rows.csv", "size": 16}])
     );
 }
+
+#[test]
+fn aws_sdk_tasks_reach_ssm_sts_secrets_manager_and_lambda_through_their_models() {
+    let Some(emulators) = emulators() else {
+        return;
+    };
+    let integrations = integrations(&emulators);
+    let name = format!("/{}", unique("param"));
+    let task = |resource: &str, parameters: Value, path: &str, next: Value| {
+        let mut state = json!({"Type": "Task",
+            "Resource": format!("arn:aws:states:::aws-sdk:{resource}"),
+            "Parameters": parameters, "ResultPath": path});
+        match next {
+            Value::String(next) => state["Next"] = Value::String(next),
+            _ => state["End"] = Value::Bool(true),
+        }
+        state
+    };
+    let definition = json!({"StartAt": "Put", "States": {
+        // json 1.1 (SSM)
+        "Put": task("ssm:putParameter", json!({"Name": name, "Value": "v-1", "Type": "String"}),
+            "$.put", json!("Get")),
+        "Get": task("ssm:getParameter", json!({"Name": name}), "$.got", json!("Who")),
+        // query (STS)
+        "Who": task("sts:getCallerIdentity", json!({}), "$.who", json!("Secret")),
+        // json 1.1 (Secrets Manager)
+        "Secret": task("secretsmanager:createSecret",
+            json!({"Name": name.trim_start_matches('/'), "SecretString": "s3cr3t"}), "$.secret",
+            json!("Read")),
+        "Read": task("secretsmanager:getSecretValue",
+            json!({"SecretId": name.trim_start_matches('/')}), "$.read", json!("Functions")),
+        // rest-json (Lambda)
+        "Functions": task("lambda:listFunctions", json!({}), "$.functions", Value::Null)}});
+    let result = run(definition, json!({}), &integrations);
+    let output = succeeded(&result);
+    assert_eq!(output["put"]["Version"], 1, "{output}");
+    assert_eq!(output["got"]["Parameter"]["Value"], "v-1", "{output}");
+    assert_eq!(
+        output["got"]["Parameter"]["Name"],
+        name.as_str(),
+        "{output}"
+    );
+    assert_eq!(output["who"]["Account"], "123456789012", "{output}");
+    assert!(output["who"]["Arn"].is_string(), "{output}");
+    assert_eq!(output["read"]["SecretString"], "s3cr3t", "{output}");
+    assert!(output["functions"]["Functions"].is_array(), "{output}");
+}
