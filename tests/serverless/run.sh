@@ -26,6 +26,9 @@ trap 'bash "$ROOT/tests/emulators/stop.sh"' EXIT
 echo "== cfn-lint template.yaml"
 "$CAIRN_CFN_LINT" template.yaml
 
+echo "== the functions' IAM permissions match the AWS calls their code makes"
+"$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/permissions.py
+
 echo "== DynamoDB store suite and serverless handlers against the emulators"
 cargo test --locked "${PACKAGES[@]/#/--package=}"
 
