@@ -3,15 +3,19 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="${CAIRN_EMULATORS_DIR:-$ROOT/.emulators}"
-for name in dynamodb moto; do
+for name in dynamodb moto localstack; do
   pidfile="$DIR/$name.pid"
   if [ -f "$pidfile" ]; then
     pid="$(cat "$pidfile")"
     if kill -0 "$pid" 2>/dev/null; then
-      # The recorded pid is a subshell's for DynamoDB Local (exec'd into java) or moto's own.
-      kill "$pid" 2>/dev/null
-      for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
+      # The recorded pid is a subshell's for DynamoDB Local (exec'd into java), moto's own, or
+      # LocalStack's, which leads its own process group (setsid): the group is ended with it.
+      target="$pid"
+      [ "$name" = localstack ] && [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ] && target="-$pid"
+      kill -- "$target" 2>/dev/null
+      # LocalStack takes a few seconds to shut its services down.
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 -- "$target" 2>/dev/null || true
     fi
     rm -f "$pidfile"
   fi

@@ -1,7 +1,7 @@
 //! The recorded executions of the AWS conformance corpus that call AWS services other than
-//! Lambda, run through the run loop with the integrations pointed at the emulators (moto for
-//! SQS, SNS, EventBridge, S3, Secrets Manager and Step Functions; DynamoDB Local for DynamoDB),
-//! and judged as `executions.rs` judges the self-contained ones.
+//! Lambda, run through the run loop with the integrations pointed at the emulators (LocalStack
+//! for SNS, SQS, EventBridge and Step Functions; moto for S3 and Secrets Manager; DynamoDB Local
+//! for DynamoDB), and judged as `executions.rs` judges the self-contained ones.
 //!
 //! Each recording names the resources it was run against by placeholders
 //! (`<fixture:sqs_create_queue>`, `<stub:fixture:sns_create_topic()['TopicArn']>`), by the
@@ -24,12 +24,13 @@
 //! with), the same normalisation the recordings went through.
 //!
 //! `tests/known-failures/services.txt` lists the cases that do not pass yet, with the reason:
-//! `cairn bug: …` for Cairn's integrations, `moto: …` where moto answers otherwise than AWS.
+//! `cairn bug: …` for Cairn's integrations, `moto: …` / `DynamoDB Local: …` where that emulator
+//! answers otherwise than AWS.
 //! They count as failed in the tally; a listed case that passes, or an unlisted case that
 //! fails, fails this test (`CAIRN_UPDATE_KNOWN_FAILURES=1` rewrites the list).
 //!
-//! Without the emulators (`CAIRN_TEST_MOTO`, `CAIRN_TEST_DYNAMODB`) the test says so and
-//! passes, unless `CAIRN_REQUIRE_EMULATORS=1`, where that is a failure.
+//! Without the emulators (`CAIRN_TEST_MOTO`, `CAIRN_TEST_DYNAMODB`, `CAIRN_TEST_LOCALSTACK`) the
+//! test says so and passes, unless `CAIRN_REQUIRE_EMULATORS=1`, where that is a failure.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -51,16 +52,37 @@ use serde_json::{json, Map, Value};
 /// A case waits on real services; a minute is far more than any needs.
 const CASE_TIME_LIMIT: Duration = Duration::from_secs(60);
 
-/// The account the recordings show (they were normalised to it) and the one moto answers
-/// with.
+/// The account the recordings show (they were normalised to it), the one moto answers with,
+/// and LocalStack's (its default, for the access key `test`).
 const RECORDED_ACCOUNT: &str = "111111111111";
 const MOTO_ACCOUNT: &str = "123456789012";
+const LOCALSTACK_ACCOUNT: &str = "000000000000";
+
+/// The integrations' services (their `service_endpoints` keys) whose cases run against
+/// LocalStack: where moto answers otherwise than AWS, LocalStack answers as AWS does (an unknown
+/// task token is `Sfn.InvalidTokenException`, a Detail that is not a JSON object fails the
+/// entry with `MalformedDetail`, Publish to a deleted topic is NotFound 'Topic does not
+/// exist'). SQS goes with SNS, so that a topic's SQS subscription reaches its queue in the
+/// same emulator. The others stay with moto (S3, Secrets Manager) and DynamoDB Local.
+const LOCALSTACK_SERVICES: &[&str] = &["SNS", "SQS", "EVENTBRIDGE", "SFN"];
 
 /// Where the emulators listen.
 #[derive(Clone)]
 struct Emulators {
     moto: String,
     dynamodb: String,
+    localstack: String,
+}
+
+impl Emulators {
+    /// The endpoint of one of the integrations' services (`SQS`, `SNS`, ...).
+    fn endpoint(&self, service: &str) -> &str {
+        if LOCALSTACK_SERVICES.contains(&service) {
+            &self.localstack
+        } else {
+            &self.moto
+        }
+    }
 }
 
 /// The emulators `tests/emulators/start.sh` started, or `None` (the test skips, saying why)
@@ -68,23 +90,29 @@ struct Emulators {
 /// the rule of every emulator test.
 fn emulators() -> Option<Emulators> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (dynamodb, moto) = (var("CAIRN_TEST_DYNAMODB"), var("CAIRN_TEST_MOTO"));
-    if let (Some(dynamodb), Some(moto)) = (&dynamodb, &moto) {
+    let (dynamodb, moto, localstack) = (
+        var("CAIRN_TEST_DYNAMODB"),
+        var("CAIRN_TEST_MOTO"),
+        var("CAIRN_TEST_LOCALSTACK"),
+    );
+    if let (Some(dynamodb), Some(moto), Some(localstack)) = (&dynamodb, &moto, &localstack) {
         return Some(Emulators {
             moto: moto.clone(),
             dynamodb: dynamodb.clone(),
+            localstack: localstack.clone(),
         });
     }
     let missing: Vec<&str> = [
         ("CAIRN_TEST_DYNAMODB", &dynamodb),
         ("CAIRN_TEST_MOTO", &moto),
+        ("CAIRN_TEST_LOCALSTACK", &localstack),
     ]
     .into_iter()
     .filter(|(_, value)| value.is_none())
     .map(|(name, _)| name)
     .collect();
     let reason = format!(
-        "{} not set: DynamoDB Local and moto are not running (tests/emulators/start.sh starts them)",
+        "{} not set: DynamoDB Local, moto and LocalStack are not all running (tests/emulators/start.sh starts them)",
         missing.join(" and ")
     );
     assert!(
@@ -101,7 +129,11 @@ fn settings(emulators: &Emulators) -> Settings {
     Settings {
         region: Some("us-east-1".into()),
         endpoint_url: Some(emulators.moto.clone()),
-        service_endpoints: BTreeMap::from([("DYNAMODB".to_string(), emulators.dynamodb.clone())]),
+        service_endpoints: LOCALSTACK_SERVICES
+            .iter()
+            .map(|service| (service.to_string(), emulators.endpoint(service).to_owned()))
+            .chain([("DYNAMODB".to_string(), emulators.dynamodb.clone())])
+            .collect(),
         static_credentials: Some(("test".into(), "test".into())),
         ..Settings::default()
     }
@@ -137,10 +169,9 @@ impl Sdk {
                     .load(),
             )
         };
-        let moto = config(&emulators.moto);
         Sdk {
-            sqs: aws_sdk_sqs::Client::new(&moto),
-            sns: aws_sdk_sns::Client::new(&moto),
+            sqs: aws_sdk_sqs::Client::new(&config(emulators.endpoint("SQS"))),
+            sns: aws_sdk_sns::Client::new(&config(emulators.endpoint("SNS"))),
             dynamodb: aws_sdk_dynamodb::Client::new(&config(&emulators.dynamodb)),
             runtime,
         }
@@ -226,9 +257,9 @@ fn service_executions_match_aws_recordings() {
     }
     total.finish(
         "# Service cases of the AWS corpus that Cairn does not pass yet against the emulators\n\
-         # (file stem # reason: `cairn bug: …` for Cairn, `moto: …` / `DynamoDB Local: …` where the emulator\n\
-         # differs from AWS, `not reproducible: …` where the recording lacks what it ran against, `recording …`\n\
-         # where AWS has changed since it was recorded).\n\
+         # (file stem # reason: `cairn bug: …` for Cairn, `moto: …` / `LocalStack: …` / `DynamoDB Local: …`\n\
+         # where that emulator differs from AWS, `not reproducible: …` where the recording lacks what it ran\n\
+         # against, `recording …` where AWS has changed since it was recorded).\n\
          # Generated by CAIRN_UPDATE_KNOWN_FAILURES=1 cargo test -p cairn-conformance --test services\n",
     );
 }
@@ -1089,7 +1120,8 @@ impl<'a> Fixtures<'a> {
     /// The state machines the input starts were made by the recording's test beforehand, and
     /// their definitions were not recorded: a stand-in is made for each, in Cairn's own API
     /// when the execution runs there (a `.sync` parent watches its child there), else a Pass
-    /// machine at moto's Step Functions, made through the integrations' aws-sdk:sfn path.
+    /// machine at the emulators' Step Functions (LocalStack's), made through the integrations'
+    /// aws-sdk:sfn path.
     fn make_machines(&mut self, case: &Value, input: &Value) -> Result<(), Setup> {
         let mut arns = Vec::new();
         collect_strings(input, &mut arns);
@@ -1114,7 +1146,7 @@ impl<'a> Fixtures<'a> {
                     &json!({
                         "name": unique("cairn-conf-child"),
                         "definition": definition.to_string(),
-                        "roleArn": format!("arn:aws:iam::{MOTO_ACCOUNT}:role/cairn-conformance"),
+                        "roleArn": format!("arn:aws:iam::{LOCALSTACK_ACCOUNT}:role/cairn-conformance"),
                     }),
                 )
                 .map_err(|e| Setup::Failed(format!("CreateStateMachine: {e}")))?;
@@ -1295,6 +1327,7 @@ fn recorded_words(case: &Value, recorded: &Value, input: &Value) -> BTreeMap<Str
         .unwrap_or(Value::Null);
     pair_strings(recorded, input, &normalised, &mut words);
     words.insert(MOTO_ACCOUNT.to_owned(), RECORDED_ACCOUNT.to_owned());
+    words.insert(LOCALSTACK_ACCOUNT.to_owned(), RECORDED_ACCOUNT.to_owned());
     words
 }
 
