@@ -77,6 +77,10 @@ def needed_actions():
                     continue
                 for action in OPERATIONS.get(op, []):
                     needed.setdefault(action, set()).add(where)
+            # The functions also call through the integrations' models, naming the action as a
+            # Task resource does (`aws-sdk:secretsmanager:getSecretValue`).
+            for service, action in re.findall(r"aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)", code):
+                needed.setdefault(f"{service}:{action[0].upper()}{action[1:]}", set()).add(where)
             if ".transact_write_items()" in code:
                 for element, action in TRANSACT_ELEMENTS.items():
                     if re.search(r"TransactWriteItem::builder\(\)\s*\.%s\(" % element, code):

@@ -222,7 +222,7 @@ fn task_gone() -> ApiError {
 
 async fn send_task_result(engine: &Engine, action: &str, body: &Value) -> Result<Value, ApiError> {
     let token = string(body, "taskToken")?;
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !engine.token_is_genuine(token) {
         return Err(ApiError::new("InvalidToken", "Invalid token"));
     }
     let Some(record) = engine

@@ -106,6 +106,9 @@ pub struct Engine {
     pub conflicts: AtomicU64,
     /// Committed execution writes.
     pub writes: AtomicU64,
+    /// Signs the task tokens decisions mint (HMAC, as `cairn serve` does); `None` leaves
+    /// them as the decider minted them (tests and local runs without a key).
+    signer: Option<cairn_api::TokenSigner>,
 }
 
 impl Engine {
@@ -128,6 +131,29 @@ impl Engine {
             machines: MachineCache::new(Limits::default()),
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            signer: None,
+        }
+    }
+
+    /// Signs task tokens with `key` (the deployment's secret): a worker's token is checked
+    /// before any lookup, and a forged or altered one is `InvalidToken`.
+    pub fn with_token_key(mut self, key: Vec<u8>) -> Engine {
+        self.signer = Some(cairn_api::TokenSigner::new(key));
+        self
+    }
+
+    /// Whether `token` has the form this engine's tokens have: signed with its key when it
+    /// has one, else the decider's 64 hex digits.
+    pub fn token_is_genuine(&self, token: &str) -> bool {
+        match &self.signer {
+            Some(signer) => signer.verify(token),
+            None => token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        }
+    }
+
+    fn publish(&self, decision: &mut cairn_interpreter::Decision) {
+        if let Some(signer) = &self.signer {
+            signer.publish(decision);
         }
     }
 
@@ -262,7 +288,8 @@ impl Engine {
             now_ms: now,
             seed: self.decision_seed(&arn, 0),
         };
-        let (execution, decision) = Execution::start(&machine, input, info, &ctx);
+        let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
+        self.publish(&mut decision);
         let mut persisted = Persisted::new(execution, definition);
         persisted.parent = parent;
         let mut effects = Effects::default();
@@ -364,7 +391,8 @@ impl Engine {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),
             };
-            let decision = persisted.execution.apply(&machine, event.clone(), &ctx);
+            let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
+            self.publish(&mut decision);
             let planned = persisted.plan(&decision, now, &mut effects);
             let mut outgoing = outgoing(arn, planned);
             let status = persisted.execution.status();

@@ -120,8 +120,61 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         Arc::clone(&clock),
     )
     .with_limits(limits);
+    let mut engine = Engine::new(store, outbox, invoker, clock).with_limits(limits);
+    let mut children = children;
+    if let Ok(secret) = std::env::var("TASK_TOKEN_SECRET_ARN") {
+        let key = token_key(&integrations, &secret).await?;
+        children = children.with_token_key(key.clone());
+        engine = engine.with_token_key(key);
+    }
     integrations.with_step_functions(Arc::new(nested::EngineApi::new(children)), false);
-    Ok(Engine::new(store, outbox, invoker, clock).with_limits(limits))
+    Ok(engine)
+}
+
+/// The key task tokens are signed with: the deployment's secret (the template generates it),
+/// read once per container through the integrations' Secrets Manager model.
+async fn token_key(
+    integrations: &cairn_integrations::Integrations,
+    secret_arn: &str,
+) -> Result<Vec<u8>, EngineError> {
+    let request = cairn_runtime::TaskRequest {
+        task_id: 0,
+        state_name: "task-token key".into(),
+        resource: "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue".into(),
+        kind: cairn_interpreter::ResourceKind::Service {
+            service: "aws-sdk:secretsmanager".into(),
+            action: "getSecretValue".into(),
+            pattern: cairn_interpreter::IntegrationPattern::RequestResponse,
+        },
+        input: serde_json::json!({"SecretId": secret_arn}),
+        task_token: None,
+        credentials: None,
+        now_ms: 0,
+    };
+    let answer = integrations
+        .call(&request)
+        .await
+        .result
+        .map_err(|failure| {
+            EngineError::Config(format!(
+                "the task-token key {secret_arn} cannot be read: {}: {}",
+                failure.error,
+                failure.cause.unwrap_or_default()
+            ))
+        })?;
+    let key = answer
+        .get("SecretString")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .as_bytes()
+        .to_vec();
+    if key.len() < cairn_api::TOKEN_KEY_BYTES {
+        return Err(EngineError::Config(format!(
+            "the task-token key {secret_arn} is shorter than {} bytes",
+            cairn_api::TOKEN_KEY_BYTES
+        )));
+    }
+    Ok(key)
 }
 
 /// The shared Step Functions actions over the engine's store. Each GetActivityTask round

@@ -1345,6 +1345,71 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_tokens_are_signed_and_a_forged_one_is_refused() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let engine = h.engine_with(h.invoker.clone()).with_token_key(vec![7; 32]);
+    let api = cairn_serverless::shared_api(&engine);
+    let call = |action: &str, body: Value| {
+        let request = api_request("/", Some(action), body);
+        let (engine, api) = (&engine, &api);
+        async move { text_body(&handle_request(engine, api, request).await) }
+    };
+    let activity = call("CreateActivity", json!({"name": "sign"})).await["activityArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let machine = h
+        .create_machine(
+            "signed",
+            json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task", "Resource": activity, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let task = call(
+        "GetActivityTask",
+        json!({"activityArn": activity, "workerName": "w1"}),
+    )
+    .await;
+    let token = task["taskToken"].as_str().unwrap_or_default().to_string();
+    // The decider's 64 hex digits and their HMAC under the deployment's key.
+    assert_eq!(token.len(), 128, "{task}");
+    let mut forged = token.clone().into_bytes();
+    forged[100] = if forged[100] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap_or_default();
+    let refused = call(
+        "SendTaskSuccess",
+        json!({"taskToken": forged, "output": "{}"}),
+    )
+    .await;
+    assert_eq!(refused["__type"], "InvalidToken", "{refused}");
+    let unsigned = call(
+        "SendTaskSuccess",
+        json!({"taskToken": &token[..64], "output": "{}"}),
+    )
+    .await;
+    assert_eq!(unsigned["__type"], "InvalidToken", "{unsigned}");
+    let done = call(
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{\"ok\":1}"}),
+    )
+    .await;
+    assert_eq!(done, json!({}));
+    let record = h.record(&arn);
+    assert_eq!(
+        (record.status.as_str(), output(&record)),
+        ("SUCCEEDED", json!({"ok": 1}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activities_and_callbacks_go_through_the_api_function() {
     if !emulators() {
         return;

@@ -28,7 +28,7 @@ use cairn_store::Store;
 use serde_json::Value;
 
 pub use driver::Driver;
-pub use tokens::{new_key as new_token_key, KEY_BYTES as TOKEN_KEY_BYTES};
+pub use tokens::{new_key as new_token_key, Signer as TokenSigner, KEY_BYTES as TOKEN_KEY_BYTES};
 
 /// Where ARNs point and how the API behaves.
 #[derive(Clone)]
