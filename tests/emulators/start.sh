@@ -137,7 +137,7 @@ log "starting LocalStack on 127.0.0.1:$LOCALSTACK_PORT"
 rm -rf "$DIR/localstack-volume"
 GATEWAY_LISTEN="127.0.0.1:$LOCALSTACK_PORT" LOCALSTACK_HOST="127.0.0.1:$LOCALSTACK_PORT" \
   GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 \
-  SERVICES=sns,sqs,events,stepfunctions EAGER_SERVICE_LOADING=1 SQS_ENDPOINT_STRATEGY=off \
+  SERVICES=sns,sqs,events,stepfunctions,secretsmanager EAGER_SERVICE_LOADING=1 SQS_ENDPOINT_STRATEGY=off \
   SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_VOLUME_DIR="$DIR/localstack-volume" \
   setsid localstack-venv/bin/python -m localstack.runtime.main >"$DIR/localstack.log" 2>&1 &
 echo $! > localstack.pid

@@ -62,9 +62,10 @@ const LOCALSTACK_ACCOUNT: &str = "000000000000";
 /// LocalStack: where moto answers otherwise than AWS, LocalStack answers as AWS does (an unknown
 /// task token is `Sfn.InvalidTokenException`, a Detail that is not a JSON object fails the
 /// entry with `MalformedDetail`, Publish to a deleted topic is NotFound 'Topic does not
-/// exist'). SQS goes with SNS, so that a topic's SQS subscription reaches its queue in the
-/// same emulator. The others stay with moto (S3, Secrets Manager) and DynamoDB Local.
-const LOCALSTACK_SERVICES: &[&str] = &["SNS", "SQS", "EVENTBRIDGE", "SFN"];
+/// exist', Secrets Manager refuses an invalid name). SQS goes with SNS, so that a topic's SQS
+/// subscription reaches its queue in the same emulator. S3 stays with moto, DynamoDB with
+/// DynamoDB Local.
+const LOCALSTACK_SERVICES: &[&str] = &["SNS", "SQS", "EVENTBRIDGE", "SFN", "SECRETS_MANAGER"];
 
 /// Where the emulators listen.
 #[derive(Clone)]

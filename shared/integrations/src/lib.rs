@@ -402,7 +402,8 @@ impl Integrations {
         input: &Value,
         flavor: Flavor,
     ) -> Result<(Value, WireResponse), TaskFailure> {
-        let request = protocol::serialize(model, operation, input)
+        let input = protocol::with_idempotency_tokens(model, operation, input, fresh_uuid);
+        let request = protocol::serialize(model, operation, &input)
             .map_err(|e| errors::client_failure(model, flavor, e.to_string()))?;
         let credentials = match &connected.credentials {
             Some(provider) => Some(provider.provide_credentials().await.map_err(|e| {
@@ -711,6 +712,17 @@ impl Integrations {
             .await?;
         Ok(camel_keys(&output))
     }
+}
+
+/// A random version-4 UUID, as the SDKs generate idempotency tokens.
+fn fresh_uuid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = |salt: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    cairn_common::entropy::uuid_from_bits(bits(1), bits(2))
 }
 
 /// The ARN of a named child: its state machine's ARN with `execution` and the name.

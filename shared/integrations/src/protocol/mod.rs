@@ -188,6 +188,37 @@ pub fn blob_input(value: &Value) -> Vec<u8> {
     }
 }
 
+/// The parameters with every idempotency token the caller left out filled in, as the AWS
+/// SDKs fill them (Secrets Manager's `ClientRequestToken`, Step Functions' and EC2's
+/// `ClientToken`): services may refuse a call without one.
+pub fn with_idempotency_tokens(
+    model: &ServiceModel,
+    operation: &str,
+    input: &Value,
+    mut token: impl FnMut() -> String,
+) -> Value {
+    let shape = model
+        .operation(operation)
+        .and_then(|op| op.get("input"))
+        .and_then(|reference| model.resolve(reference));
+    let (Some(members), Value::Object(given)) = (
+        shape
+            .and_then(|s| s.get("members"))
+            .and_then(Value::as_object),
+        input,
+    ) else {
+        return input.clone();
+    };
+    let mut filled = given.clone();
+    for (name, member) in members {
+        let is_token = member.get("idempotencyToken").and_then(Value::as_bool) == Some(true);
+        if is_token && member_value(given, name).is_none() {
+            filled.insert(output_key(name), Value::String(token()));
+        }
+    }
+    Value::Object(filled)
+}
+
 /// A shape's type (`structure`, `list`, `string`, ...).
 pub fn shape_type(shape: &Value) -> &str {
     shape
@@ -208,6 +239,27 @@ mod tests {
         let input = input.as_object().unwrap();
         assert_eq!(member_value(input, "restApiId"), Some(&json!("a")));
         assert_eq!(unknown_keys(input, &shape), vec!["Nope".to_string()]);
+    }
+
+    #[test]
+    fn missing_idempotency_tokens_are_filled_and_given_ones_kept() {
+        let models = crate::model::Models::new(None);
+        let secrets = models.get("secretsmanager").unwrap();
+        let filled =
+            with_idempotency_tokens(&secrets, "CreateSecret", &json!({"Name": "n"}), || {
+                "t-1".into()
+            });
+        assert_eq!(filled, json!({"Name": "n", "ClientRequestToken": "t-1"}));
+        let given = json!({"Name": "n", "ClientRequestToken": "mine"});
+        assert_eq!(
+            with_idempotency_tokens(&secrets, "CreateSecret", &given, || "t-2".into()),
+            given
+        );
+        let plain = json!({"SecretId": "s"});
+        assert_eq!(
+            with_idempotency_tokens(&secrets, "GetSecretValue", &plain, || "t-3".into()),
+            plain
+        );
     }
 
     #[test]
