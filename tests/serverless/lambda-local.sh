@@ -16,14 +16,23 @@ echo "== cargo lambda build"
 cargo lambda build --bin api --bin advance --bin schedule
 
 echo "== cargo lambda invoke (events/ samples)"
-"$DIR/venv/bin/python" - <<'PY'
+# The table, and the task-token key as the template makes it (a generated secret), which each
+# function reads once at its cold start.
+token_secret="$("$DIR/venv/bin/python" - <<'PY'
 import boto3, os
 c = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
 if "cairn-local" not in c.list_tables()["TableNames"]:
     c.create_table(TableName="cairn-local", BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+try:
+    print(secrets.describe_secret(SecretId="cairn-local-token-key")["ARN"])
+except secrets.exceptions.ResourceNotFoundException:
+    key = secrets.get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
+    print(secrets.create_secret(Name="cairn-local-token-key", SecretString=key)["ARN"])
 PY
+)"
 envfile="$DIR/lambda.env"
 cat > "$envfile" <<ENV
 TABLE_NAME=cairn-local
@@ -37,6 +46,7 @@ AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
 AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test
 AWS_REGION=us-east-1
+TASK_TOKEN_SECRET_ARN=$token_secret
 ENV
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$envfile" \
