@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "AWS emulators (DynamoDB Local and moto), for the tests, clients and serverless steps"
+step "AWS emulators (DynamoDB Local, moto, LocalStack), for the tests, clients and serverless steps"
 # Started once here: the conformance replay of the corpus's service cases
 # (tests/tests/services.rs) runs against them in the tests step, the clients step drives
 # `cairn serve` calling AWS services from Task states against them
