@@ -47,6 +47,7 @@ use cairn_integrations::{Integrations, Settings};
 use cairn_interpreter::{IntegrationPattern, Machine, ResourceKind};
 use cairn_runtime::{run_to_completion, TaskInvoker, TaskOutcome, TaskRequest, Unsupported};
 use cairn_store::MemoryStore;
+use cairn_test_support::Emulators;
 use serde_json::{json, Map, Value};
 
 /// A case waits on real services; a minute is far more than any needs.
@@ -67,77 +68,23 @@ const LOCALSTACK_ACCOUNT: &str = "000000000000";
 /// DynamoDB Local.
 const LOCALSTACK_SERVICES: &[&str] = &["SNS", "SQS", "EVENTBRIDGE", "SFN", "SECRETS_MANAGER"];
 
-/// Where the emulators listen.
-#[derive(Clone)]
-struct Emulators {
-    moto: String,
-    dynamodb: String,
-    localstack: String,
-}
-
-impl Emulators {
-    /// The endpoint of one of the integrations' services (`SQS`, `SNS`, ...).
-    fn endpoint(&self, service: &str) -> &str {
-        if LOCALSTACK_SERVICES.contains(&service) {
-            &self.localstack
-        } else {
-            &self.moto
-        }
+/// Which emulator serves one of the integrations' services (`SQS`, `SNS`, ...).
+fn endpoint<'a>(emulators: &'a Emulators, service: &str) -> &'a str {
+    match &emulators.localstack {
+        Some(localstack) if LOCALSTACK_SERVICES.contains(&service) => localstack,
+        _ => &emulators.moto,
     }
 }
 
-/// The emulators `tests/emulators/start.sh` started, or `None` (the test skips, saying why)
-/// when they are not running, unless `CAIRN_REQUIRE_EMULATORS=1`, where that is a failure:
-/// the rule of every emulator test.
-fn emulators() -> Option<Emulators> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (dynamodb, moto, localstack) = (
-        var("CAIRN_TEST_DYNAMODB"),
-        var("CAIRN_TEST_MOTO"),
-        var("CAIRN_TEST_LOCALSTACK"),
-    );
-    if let (Some(dynamodb), Some(moto), Some(localstack)) = (&dynamodb, &moto, &localstack) {
-        return Some(Emulators {
-            moto: moto.clone(),
-            dynamodb: dynamodb.clone(),
-            localstack: localstack.clone(),
-        });
-    }
-    let missing: Vec<&str> = [
-        ("CAIRN_TEST_DYNAMODB", &dynamodb),
-        ("CAIRN_TEST_MOTO", &moto),
-        ("CAIRN_TEST_LOCALSTACK", &localstack),
-    ]
-    .into_iter()
-    .filter(|(_, value)| value.is_none())
-    .map(|(name, _)| name)
-    .collect();
-    let reason = format!(
-        "{} not set: DynamoDB Local, moto and LocalStack are not all running (tests/emulators/start.sh starts them)",
-        missing.join(" and ")
-    );
-    assert!(
-        std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-        "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
-    );
-    eprintln!("SKIPPED: {reason}");
-    None
-}
-
-/// Settings spelled out rather than read from the process environment, so the cases call the
-/// emulators whatever else the environment holds (a real AWS profile, other endpoints).
+/// The shared emulator settings with the LocalStack services routed there.
 fn settings(emulators: &Emulators) -> Settings {
-    Settings {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(emulators.moto.clone()),
-        service_endpoints: LOCALSTACK_SERVICES
-            .iter()
-            .map(|service| (service.to_string(), emulators.endpoint(service).to_owned()))
-            .chain([("DYNAMODB".to_string(), emulators.dynamodb.clone())])
-            .collect(),
-        static_credentials: Some(("test".into(), "test".into())),
-        ..Settings::default()
+    let mut settings = emulators.settings();
+    for service in LOCALSTACK_SERVICES {
+        settings
+            .service_endpoints
+            .insert(service.to_string(), endpoint(emulators, service).to_owned());
     }
+    settings
 }
 
 /// The official clients that create the fixtures, on their own runtime.
@@ -171,8 +118,8 @@ impl Sdk {
             )
         };
         Sdk {
-            sqs: aws_sdk_sqs::Client::new(&config(emulators.endpoint("SQS"))),
-            sns: aws_sdk_sns::Client::new(&config(emulators.endpoint("SNS"))),
+            sqs: aws_sdk_sqs::Client::new(&config(endpoint(emulators, "SQS"))),
+            sns: aws_sdk_sns::Client::new(&config(endpoint(emulators, "SNS"))),
             dynamodb: aws_sdk_dynamodb::Client::new(&config(&emulators.dynamodb)),
             runtime,
         }
@@ -195,7 +142,7 @@ fn unique(prefix: &str) -> String {
 
 #[test]
 fn service_executions_match_aws_recordings() {
-    let Some(emulators) = emulators() else {
+    let Some(emulators) = cairn_test_support::emulators_with_localstack() else {
         return;
     };
     let Some(dir) = corpus::locate() else {

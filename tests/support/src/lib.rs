@@ -13,29 +13,50 @@ use cairn_integrations::Settings;
 pub struct Emulators {
     pub moto: String,
     pub dynamodb: String,
+    /// LocalStack in host mode, for the tests that need AWS's behaviour where moto differs
+    /// ([`emulators_with_localstack`]).
+    pub localstack: Option<String>,
 }
 
-/// The running emulators, or `None` after printing `SKIPPED: <reason>`. Panics when they
+/// DynamoDB Local and moto, or `None` after printing `SKIPPED: <reason>`. Panics when they
 /// are missing and `CAIRN_REQUIRE_EMULATORS=1`.
 pub fn emulators() -> Option<Emulators> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (dynamodb, moto) = (var("CAIRN_TEST_DYNAMODB"), var("CAIRN_TEST_MOTO"));
-    if let (Some(dynamodb), Some(moto)) = (&dynamodb, &moto) {
-        return Some(Emulators {
-            moto: moto.clone(),
-            dynamodb: dynamodb.clone(),
-        });
+    let [dynamodb, moto] = running(["CAIRN_TEST_DYNAMODB", "CAIRN_TEST_MOTO"])?;
+    Some(Emulators {
+        moto,
+        dynamodb,
+        localstack: None,
+    })
+}
+
+/// [`emulators`] and LocalStack too.
+pub fn emulators_with_localstack() -> Option<Emulators> {
+    let [dynamodb, moto, localstack] = running([
+        "CAIRN_TEST_DYNAMODB",
+        "CAIRN_TEST_MOTO",
+        "CAIRN_TEST_LOCALSTACK",
+    ])?;
+    Some(Emulators {
+        moto,
+        dynamodb,
+        localstack: Some(localstack),
+    })
+}
+
+/// The endpoints the variables name, or `None` (skip) / a panic (required) when one is unset.
+fn running<const N: usize>(names: [&str; N]) -> Option<[String; N]> {
+    let values = names.map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    if values.iter().all(Option::is_some) {
+        return Some(values.map(Option::unwrap_or_default));
     }
-    let missing: Vec<&str> = [
-        ("CAIRN_TEST_DYNAMODB", &dynamodb),
-        ("CAIRN_TEST_MOTO", &moto),
-    ]
-    .into_iter()
-    .filter(|(_, value)| value.is_none())
-    .map(|(name, _)| name)
-    .collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, value)| value.is_none())
+        .map(|(name, _)| *name)
+        .collect();
     let reason = format!(
-        "{} not set: DynamoDB Local and moto are not running (tests/emulators/start.sh starts them)",
+        "{} not set: the emulators are not running (tests/emulators/start.sh starts them)",
         missing.join(" and ")
     );
     assert!(
