@@ -233,6 +233,9 @@ impl Engine {
         input_text: Option<&str>,
         parent: Option<ParentTask>,
     ) -> Result<Started, EngineError> {
+        // The same checks as cairn serve's StartExecution, in AWS's order: the ARN's form
+        // (InvalidArn) before its existence.
+        cairn_api::names::check_state_machine_arn(state_machine_arn)?;
         let (machine_record, _) = self
             .store
             .get_state_machine(state_machine_arn)?

@@ -864,6 +864,15 @@ async fn the_api_function_starts_asynchronously_and_synchronously() {
             json!({"__type": "StateMachineDoesNotExist", "message": "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:nope'"}).to_string()
         ))
     );
+    // A malformed ARN is refused for its form first, as cairn serve and AWS refuse it.
+    let malformed = api_request(
+        "/executions",
+        None,
+        json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:execution:nope"}),
+    );
+    let response = handle_request(&h.engine, &h.api, malformed).await;
+    assert_eq!(response.status_code, 400);
+    assert_eq!(text_body(&response)["__type"], "InvalidArn");
 }
 
 /// The integrations as a deployed function configures them, pointed at the emulators.
