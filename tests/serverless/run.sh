@@ -26,6 +26,17 @@ trap 'bash "$ROOT/tests/emulators/stop.sh"' EXIT
 echo "== cfn-lint template.yaml"
 "$CAIRN_CFN_LINT" template.yaml
 
+echo "== sam validate --lint template.yaml"
+# SAM's own check (its transform, then its lint) is what `sam deploy` runs first; it works
+# offline. Its own virtualenv: aws-sam-cli pins its own cfn-lint.
+sam_venv="${CAIRN_EMULATORS_DIR:-$ROOT/.emulators}/sam-venv"
+if [ ! -x "$sam_venv/bin/sam" ]; then
+  python3 -m venv "$sam_venv"
+  "$sam_venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli>=1.130,<2"
+fi
+SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  "$sam_venv/bin/sam" validate --lint --region us-east-1 -t template.yaml
+
 echo "== the functions' IAM permissions match the AWS calls their code makes"
 "$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/permissions.py
 
