@@ -21,6 +21,13 @@ pub const MAX_SQS_DELAY_SECONDS: i64 = 900;
 /// PutEvents takes at most 10 entries.
 const PUT_EVENTS_BATCH: usize = 10;
 
+/// PutEvents takes at most 256 KiB per request (all entries), and SNS a 256 KiB message.
+const PUT_EVENTS_BYTES: usize = 256 * 1024;
+
+/// Where AWS leaves an execution's input or output out of its status-change event (248 KiB),
+/// saying so in `inputDetails`/`outputDetails` (`"included": false`); DescribeExecution has it.
+const STATUS_DETAIL_BYTES: usize = 248 * 1024;
+
 /// Names and ARNs of the resources the functions use (from the template's environment).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -146,6 +153,7 @@ impl Outbox {
                     Err(e) => Err(send_error("encode", e)),
                 },
                 Outgoing::StatusChange { detail, alert } => {
+                    let detail = within_event_limit(detail);
                     let text = detail.to_string();
                     entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text.clone()));
                     if alert {
@@ -159,8 +167,8 @@ impl Outbox {
                 first_error.get_or_insert(e);
             }
         }
-        for batch in entries.chunks(PUT_EVENTS_BATCH) {
-            if let Err(e) = self.put_events(clients, batch.to_vec()).await {
+        for batch in batches(entries) {
+            if let Err(e) = self.put_events(clients, batch).await {
                 first_error.get_or_insert(e);
             }
         }
@@ -329,6 +337,51 @@ pub fn utc_seconds(ms: i64) -> String {
     )
 }
 
+/// A status-change detail that fits an event and an alert: the larger of the input and the
+/// output, then the other, left out (as AWS leaves them out) while the whole is over 248 KiB.
+fn within_event_limit(mut detail: Value) -> Value {
+    let size = |detail: &Value, field: &str| detail.get(field).map_or(0, |v| v.to_string().len());
+    let mut fields = [("input", "inputDetails"), ("output", "outputDetails")];
+    fields.sort_by_key(|(field, _)| std::cmp::Reverse(size(&detail, field)));
+    for (field, details) in fields {
+        if detail.to_string().len() <= STATUS_DETAIL_BYTES {
+            break;
+        }
+        if detail.get(field).is_some_and(|v| !v.is_null()) {
+            detail[field] = Value::Null;
+            detail[details] = serde_json::json!({"included": false});
+        }
+    }
+    detail
+}
+
+/// PutEvents requests of at most ten entries and 256 KiB (an entry's size counts its source,
+/// detail type and detail, as AWS counts it).
+fn batches(entries: Vec<PutEventsRequestEntry>) -> Vec<Vec<PutEventsRequestEntry>> {
+    let size = |entry: &PutEventsRequestEntry| {
+        entry.source().map_or(0, str::len)
+            + entry.detail_type().map_or(0, str::len)
+            + entry.detail().map_or(0, str::len)
+    };
+    let mut batches: Vec<Vec<PutEventsRequestEntry>> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let entry_bytes = size(&entry);
+        let full = batches.last().is_none_or(|batch| {
+            batch.len() >= PUT_EVENTS_BATCH || bytes + entry_bytes > PUT_EVENTS_BYTES
+        });
+        if full {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += entry_bytes;
+        if let Some(batch) = batches.last_mut() {
+            batch.push(entry);
+        }
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +403,47 @@ mod tests {
         let (a, b) = (schedule_name(&message(1)), schedule_name(&message(2)));
         assert_ne!(a, b);
         assert!(a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+
+    #[test]
+    fn big_inputs_and_outputs_are_left_out_of_status_events_as_aws_leaves_them() {
+        let small = serde_json::json!({"status": "SUCCEEDED", "input": "{}", "output": "{}",
+            "inputDetails": {"included": true}, "outputDetails": {"included": true}});
+        assert_eq!(within_event_limit(small.clone()), small);
+        let big_output = "x".repeat(STATUS_DETAIL_BYTES);
+        let detail = serde_json::json!({"status": "SUCCEEDED", "input": "{\"a\":1}",
+            "output": big_output, "inputDetails": {"included": true},
+            "outputDetails": {"included": true}});
+        let bounded = within_event_limit(detail);
+        assert!(bounded.to_string().len() <= STATUS_DETAIL_BYTES);
+        // Only the big one goes.
+        assert_eq!(bounded["output"], Value::Null);
+        assert_eq!(
+            bounded["outputDetails"],
+            serde_json::json!({"included": false})
+        );
+        assert_eq!(bounded["input"], "{\"a\":1}");
+        assert_eq!(
+            bounded["inputDetails"],
+            serde_json::json!({"included": true})
+        );
+    }
+
+    #[test]
+    fn put_events_batches_hold_ten_entries_and_256_kib() {
+        let entry = |bytes: usize| {
+            PutEventsRequestEntry::builder()
+                .source("s")
+                .detail_type("t")
+                .detail("d".repeat(bytes))
+                .build()
+        };
+        let sizes = |entries: Vec<PutEventsRequestEntry>| -> Vec<usize> {
+            batches(entries).iter().map(Vec::len).collect()
+        };
+        assert_eq!(sizes((0..25).map(|_| entry(10)).collect()), vec![10, 10, 5]);
+        let big = 100 * 1024;
+        assert_eq!(sizes((0..5).map(|_| entry(big)).collect()), vec![2, 2, 1]);
+        assert!(batches(Vec::new()).is_empty());
     }
 }
