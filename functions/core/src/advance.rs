@@ -77,7 +77,10 @@ pub async fn handle_trigger(
             let grace_ms = i64::from(sweep.grace_seconds) * 1000;
             let timers = engine.sweep_overdue_timers(grace_ms).await?;
             let tasks = engine.sweep_unstarted_tasks(grace_ms).await?;
-            Ok(serde_json::json!({"resentTimers": timers, "resentTasks": tasks}))
+            let lost = engine.sweep_lost_claims().await?;
+            Ok(
+                serde_json::json!({"resentTimers": timers, "resentTasks": tasks, "rerunTasks": lost}),
+            )
         }
         AdvanceTrigger::EventBridge(event) => {
             let applied = handle_event(engine, *event).await?;

@@ -88,6 +88,9 @@ pub enum Claimed {
     Skip(Applied),
 }
 
+/// Lambda's 15-minute ceiling plus a minute: no invocation holds a claim longer.
+pub const DEFAULT_CLAIM_TIMEOUT_MS: i64 = 16 * 60_000;
+
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub outbox: Outbox,
@@ -109,6 +112,8 @@ pub struct Engine {
     /// Signs the task tokens decisions mint (HMAC, as `cairn serve` does); `None` leaves
     /// them as the decider minted them (tests and local runs without a key).
     signer: Option<cairn_api::TokenSigner>,
+    /// The longest a task run's invocation can live: a claim older than this was lost.
+    claim_timeout_ms: i64,
 }
 
 impl Engine {
@@ -132,7 +137,15 @@ impl Engine {
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             signer: None,
+            claim_timeout_ms: DEFAULT_CLAIM_TIMEOUT_MS,
         }
+    }
+
+    /// Claims of task runs older than `ms` are taken for lost (their invocation has hit its
+    /// timeout) and the task runs again. Default: Lambda's 15-minute ceiling plus a minute.
+    pub fn with_claim_timeout(mut self, ms: i64) -> Engine {
+        self.claim_timeout_ms = ms;
+        self
     }
 
     /// Signs task tokens with `key` (the deployment's secret): a worker's token is checked
@@ -389,6 +402,11 @@ impl Engine {
             let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
             let mut effects = Effects::default();
             persisted.prepare(&event, &mut effects);
+            if let Event::TaskStarted { task_id, .. } = &event {
+                if let Some(task) = persisted.tasks.get_mut(task_id) {
+                    task.started_ms = self.now_ms();
+                }
+            }
             let machine = self.machine(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
@@ -536,6 +554,65 @@ impl Engine {
         Ok(count)
     }
 
+    /// Takes over a task whose claim was lost: a conditional write of a fresh claim time, so
+    /// of two runs that find it lost at once only one runs it. No history: `TaskStarted` is
+    /// recorded once, and the first answer applied wins.
+    async fn reclaim(&self, arn: &str, task_id: TaskId) -> Result<bool, EngineError> {
+        let Some((record, version)) = self.store.get_execution(arn)? else {
+            return Ok(false);
+        };
+        let mut persisted = Persisted::decode(&record)?;
+        let now = self.now_ms();
+        if persisted.execution.status() != Status::Running {
+            return Ok(false);
+        }
+        match persisted.tasks.get_mut(&task_id) {
+            Some(task) if task.claim_lost(now, self.claim_timeout_ms) => task.started_ms = now,
+            _ => return Ok(false),
+        }
+        let input_text = input_text(&record).to_string();
+        let next = persisted.record(record, &input_text, now)?;
+        let transition = Transition {
+            expected_version: version,
+            record: next,
+            history: Vec::new(),
+            effects: Effects::default(),
+        };
+        match self.store.commit(&transition) {
+            Ok(_) => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Re-sends the run message of every task whose claim was lost (its invocation died
+    /// between the claim and the answer): the run takes the claim over and calls again.
+    /// Returns how many.
+    pub async fn sweep_lost_claims(&self) -> Result<usize, EngineError> {
+        let now = self.now_ms();
+        let mut outgoing = Vec::new();
+        for arn in self.store.running_executions()? {
+            let Some((record, _)) = self.store.get_execution(&arn)? else {
+                continue;
+            };
+            let persisted = Persisted::decode(&record)?;
+            for (task_id, task) in &persisted.tasks {
+                if task.claim_lost(now, self.claim_timeout_ms) {
+                    outgoing.push(Outgoing::Advance(Message::RunTask {
+                        execution_arn: arn.clone(),
+                        task_id: *task_id,
+                    }));
+                }
+            }
+        }
+        let count = outgoing.len();
+        self.outbox.send(outgoing, now).await?;
+        Ok(count)
+    }
+
     /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its
     /// outcome in the same invocation, which saves an event and an invocation per task.
     pub async fn run_task(&self, arn: &str, task_id: TaskId) -> Result<Applied, EngineError> {
@@ -580,6 +657,9 @@ impl Engine {
             match self.apply(arn, started.clone()).await {
                 Ok(Applied::Applied(Status::Running)) => break,
                 Ok(Applied::Duplicate) if uncertain => break,
+                // Started before: by a run that is still going (skip), or by one that died
+                // holding the claim (take it over and run the task again).
+                Ok(Applied::Duplicate) if self.reclaim(arn, task_id).await? => break,
                 Ok(other) => return Ok(Claimed::Skip(other)),
                 Err(EngineError::Store(_)) if attempts < STORE_ATTEMPTS => uncertain = true,
                 Err(error) => return Err(error),

@@ -120,7 +120,23 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         Arc::clone(&clock),
     )
     .with_limits(limits);
-    let mut engine = Engine::new(store, outbox, invoker, clock).with_limits(limits);
+    let claim_timeout_ms = match std::env::var("CAIRN_TASK_CLAIM_TIMEOUT_SECONDS") {
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|seconds| *seconds > 0)
+            .map(|seconds| seconds * 1000)
+            .ok_or_else(|| {
+                EngineError::Config(format!(
+                    "CAIRN_TASK_CLAIM_TIMEOUT_SECONDS must be a positive integer, not '{text}'"
+                ))
+            })?,
+        Err(_) => engine::DEFAULT_CLAIM_TIMEOUT_MS,
+    };
+    let mut engine = Engine::new(store, outbox, invoker, clock)
+        .with_limits(limits)
+        .with_claim_timeout(claim_timeout_ms);
     let mut children = children;
     if let Ok(secret) = std::env::var("TASK_TOKEN_SECRET_ARN") {
         let key = token_key(&integrations, &secret).await?;

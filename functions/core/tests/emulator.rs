@@ -1300,7 +1300,10 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
         .await
         .expect("sweep");
-    assert_eq!(answer, json!({"resentTimers": 1, "resentTasks": 0}));
+    assert_eq!(
+        answer,
+        json!({"resentTimers": 1, "resentTasks": 0, "rerunTasks": 0})
+    );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(h.count(&arn, "WaitStateExited"), 1);
@@ -1339,7 +1342,10 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
     let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
         .await
         .expect("sweep");
-    assert_eq!(answer, json!({"resentTimers": 0, "resentTasks": 1}));
+    assert_eq!(
+        answer,
+        json!({"resentTimers": 0, "resentTasks": 1, "rerunTasks": 0})
+    );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(output(&record), json!({"n": 7}));
@@ -1351,6 +1357,58 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
         );
     }
     assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_invocation_died_after_its_claim_runs_again() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let engine = h.engine_with(h.invoker.clone()).with_claim_timeout(1_000);
+    let machine = h
+        .create_machine(
+            "lost-claim",
+            json!({"StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": lambda("echo"), "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some(&json!({"n": 8}).to_string()))
+        .await
+        .expect("start")
+        .execution_arn;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut runs = Vec::new();
+    while runs.is_empty() && Instant::now() < deadline {
+        runs.extend(h.advance_events().await);
+    }
+    let event = runs.pop().expect("a run-task event");
+    let Message::RunTask { task_id, .. } = event.detail.clone() else {
+        panic!("not a task run: {:?}", event.detail)
+    };
+    // The invocation claims the task, then dies before it calls or answers.
+    assert!(matches!(
+        engine.claim_task(&arn, task_id).await.expect("claim"),
+        cairn_serverless::engine::Claimed::Run { .. }
+    ));
+    // Its message comes again at once: the claim is fresh, so it is another run's.
+    assert_eq!(
+        handle_event(&engine, event).await.expect("redelivery"),
+        Applied::Duplicate
+    );
+    assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
+    assert_eq!(h.record(&arn).status, "RUNNING");
+    // Once the claim is older than any invocation lives, the sweep runs the task again.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 1);
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(output(&record), json!({"n": 8}));
+    // TaskStarted is the history's, once; the call was made again.
+    assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
+    assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,27 @@ pub struct OpenTask {
     /// a duplicate) must not record it again.
     #[serde(default)]
     pub submitted: bool,
+    /// When the task was last claimed to run (epoch ms; 0 when unknown): a claim older than
+    /// the longest an invocation can live was lost with its invocation, and the task may run
+    /// again (at least once; the first answer applied wins).
+    #[serde(default)]
+    pub started_ms: i64,
+}
+
+impl OpenTask {
+    /// Whether the task was claimed by a run that must have died by `now`: started, its call
+    /// not yet answered (a submitted callback waits for its token legitimately), and claimed
+    /// longer than `claim_timeout_ms` ago. Activities are claimed by workers, not runs.
+    pub fn claim_lost(&self, now: i64, claim_timeout_ms: i64) -> bool {
+        let activity = matches!(
+            self.command,
+            Command::InvokeTask {
+                kind: ResourceKind::Activity,
+                ..
+            }
+        );
+        self.started && !self.submitted && !activity && now - self.started_ms > claim_timeout_ms
+    }
 }
 
 /// Work a committed decision asks the shell to do.
@@ -221,6 +242,7 @@ impl Persisted {
                             started: false,
                             scheduled_ms: now,
                             submitted: false,
+                            started_ms: 0,
                         },
                     );
                     if let Some(token) = task_token {

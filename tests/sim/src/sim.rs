@@ -35,6 +35,9 @@ const SETTLE_MS: i64 = 20 * 60_000;
 /// The serverless sweep: its schedule and grace (functions/README.md).
 const SWEEP_EVERY_MS: i64 = 5 * 60_000;
 const SWEEP_GRACE_MS: i64 = 120_000;
+/// The advance function's timeout plus a margin, as the template sets it: a claim older than
+/// this was lost with its invocation.
+const CLAIM_TIMEOUT_MS: i64 = 60_000;
 /// SQS visibility timeout: when an unacknowledged timer message comes back.
 const VISIBILITY_MS: i64 = 30_000;
 /// Lambda's asynchronous invocation (the bus's target) tries an event three times.
@@ -403,7 +406,8 @@ impl<'a> Sim<'a> {
                     Arc::new(Unsupported),
                     Arc::clone(&self.clock) as Arc<dyn Clock>,
                 )
-                .seeded(self.seed);
+                .seeded(self.seed)
+                .with_claim_timeout(CLAIM_TIMEOUT_MS);
                 self.serverless = Some(Serverless {
                     engine,
                     sink,
@@ -1105,13 +1109,10 @@ impl<'a> Sim<'a> {
             task_id,
         } = &message
         {
-            // Once the claim is written, the invocation holds the task until it applies the
-            // answer: its death there is the serverless shell's known limit (the task waits
-            // for its TimeoutSeconds, functions/README.md), an outcome that differs from the
-            // fault-free run by design. Deaths before the claim's write stay in.
-            self.lock_dice().no_crash_after = true;
+            // An invocation that dies after writing its claim leaves the task claimed by
+            // nobody: the sweep finds the claim lost once it is older than any invocation
+            // lives, and the task runs again.
             let claimed = guarded(|| block_on(engine.claim_task(execution_arn, *task_id)));
-            self.lock_dice().no_crash_after = false;
             match claimed {
                 Guarded::Done(Ok(Claimed::Run { request, kind })) => {
                     let arn = execution_arn.clone();
@@ -1155,13 +1156,9 @@ impl<'a> Sim<'a> {
         result: Result<Value, TaskFailure>,
     ) {
         let Some(engine) = self.engine() else { return };
-        // A process death here loses the answer for good (the retried run finds the task
-        // started and stops): its TimeoutSeconds ends it, as with a Lambda worker that
-        // vanished. The outcome then differs from the fault-free run by design, so deaths
-        // are not injected in this window; failed writes are.
-        self.lock_dice().no_crash = true;
+        // A process death here loses this answer; the claim it held is found lost by the
+        // sweep and the task runs again (at least once; the first answer applied wins).
         let applied = guarded(|| block_on(engine.finish_task(arn, task_id, kind, result)));
-        self.lock_dice().no_crash = false;
         match applied {
             Guarded::Done(Ok(_)) => {}
             Guarded::Done(Err(_)) | Guarded::Crashed => {
@@ -1174,6 +1171,7 @@ impl<'a> Sim<'a> {
         if let Some(engine) = self.engine() {
             let _ = guarded(|| block_on(engine.sweep_overdue_timers(SWEEP_GRACE_MS)));
             let _ = guarded(|| block_on(engine.sweep_unstarted_tasks(SWEEP_GRACE_MS)));
+            let _ = guarded(|| block_on(engine.sweep_lost_claims()));
         }
         self.after(SWEEP_EVERY_MS, Action::Sweep);
     }
