@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cairn_api::{ApiError, Config, Driver};
-use cairn_interpreter::{Command, ResourceKind, TaskId, TimerId};
+use cairn_interpreter::{Command, IntegrationPattern, ResourceKind, TaskId, TimerId};
 use cairn_runtime::{Clock, TaskFailure, TaskRequest, Unsupported};
 use cairn_serverless::engine::Claimed;
 use cairn_serverless::outbox::{Outgoing, Sink};
@@ -1157,8 +1157,20 @@ impl<'a> Sim<'a> {
     ) {
         let Some(engine) = self.engine() else { return };
         // A process death here loses this answer; the claim it held is found lost by the
-        // sweep and the task runs again (at least once; the first answer applied wins).
+        // sweep and the task runs again (at least once; the first answer applied wins). Not
+        // for a callback task: its answer is only `TaskSubmitted`, and a worker may answer
+        // the token meanwhile, ending the task with no `TaskSubmitted` in the history (the
+        // known difference from the fault-free run; the outcome is the same).
+        let callback = matches!(
+            kind,
+            ResourceKind::Service {
+                pattern: IntegrationPattern::WaitForTaskToken | IntegrationPattern::Sync,
+                ..
+            }
+        );
+        self.lock_dice().no_crash = callback;
         let applied = guarded(|| block_on(engine.finish_task(arn, task_id, kind, result)));
+        self.lock_dice().no_crash = false;
         match applied {
             Guarded::Done(Ok(_)) => {}
             Guarded::Done(Err(_)) | Guarded::Crashed => {
