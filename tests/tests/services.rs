@@ -102,21 +102,7 @@ impl Sdk {
             .enable_all()
             .build()
             .expect("a runtime for the SDK clients");
-        let config = |endpoint: &str| {
-            runtime.block_on(
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new("us-east-1"))
-                    .endpoint_url(endpoint)
-                    .credentials_provider(aws_credential_types::Credentials::new(
-                        "test",
-                        "test",
-                        None,
-                        None,
-                        "emulators",
-                    ))
-                    .load(),
-            )
-        };
+        let config = |endpoint: &str| runtime.block_on(cairn_test_support::sdk_config(endpoint));
         Sdk {
             sqs: aws_sdk_sqs::Client::new(&config(endpoint(emulators, "SQS"))),
             sns: aws_sdk_sns::Client::new(&config(endpoint(emulators, "SNS"))),

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_integrations::Integrations;
 use cairn_interpreter::{Machine, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, Unsupported};
-use cairn_test_support::{emulators, Emulators};
+use cairn_test_support::{emulators, succeeded, Emulators};
 use serde_json::{json, Value};
 
 /// Integrations that call the emulators whatever else the environment holds.
@@ -45,18 +45,6 @@ fn run(definition: Value, input: Value, integrations: &Integrations) -> RunResul
     .unwrap()
 }
 
-fn succeeded(result: &RunResult) -> &Value {
-    assert_eq!(
-        result.status,
-        Status::Succeeded,
-        "the execution ended {} with {:?}: {:?}",
-        result.status.as_aws_str(),
-        result.error,
-        result.cause
-    );
-    result.output.as_ref().unwrap()
-}
-
 /// The official clients read what the workflows wrote; they run on their own runtime, apart
 /// from the one inside the integrations.
 struct Sdk {
@@ -71,21 +59,7 @@ impl Sdk {
             .enable_all()
             .build()
             .unwrap();
-        let config = |endpoint: &str| {
-            runtime.block_on(
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new("us-east-1"))
-                    .endpoint_url(endpoint)
-                    .credentials_provider(aws_credential_types::Credentials::new(
-                        "test",
-                        "test",
-                        None,
-                        None,
-                        "emulators",
-                    ))
-                    .load(),
-            )
-        };
+        let config = |endpoint: &str| runtime.block_on(cairn_test_support::sdk_config(endpoint));
         let sqs = aws_sdk_sqs::Client::new(&config(&emulators.moto));
         let dynamodb = aws_sdk_dynamodb::Client::new(&config(&emulators.dynamodb));
         Sdk {

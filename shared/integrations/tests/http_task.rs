@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use cairn_integrations::{Integrations, Settings};
 use cairn_interpreter::{Machine, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, Unsupported};
+use cairn_test_support::succeeded;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -202,18 +203,6 @@ fn run(parameters: Value, extra: Value, integrations: &Integrations) -> RunResul
         &RunOptions::default(),
     )
     .unwrap()
-}
-
-fn succeeded(result: &RunResult) -> &Value {
-    assert_eq!(
-        result.status,
-        Status::Succeeded,
-        "the execution ended {} with {:?}: {:?}",
-        result.status.as_aws_str(),
-        result.error,
-        result.cause
-    );
-    result.output.as_ref().unwrap()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! What the emulator tests share. `tests/emulators/start.sh` starts DynamoDB Local and moto
 //! and exports their endpoints as `CAIRN_TEST_DYNAMODB` and `CAIRN_TEST_MOTO`; a test that
 //! finds them missing skips, saying why, unless `CAIRN_REQUIRE_EMULATORS=1` (set by the
-//! README's test command), where that is a failure.
+//! README's test command), where that is a failure. Also the helpers their checks share.
 
 use std::collections::BTreeMap;
 
@@ -80,4 +80,37 @@ impl Emulators {
             ..Settings::default()
         }
     }
+}
+
+/// The configuration of an official AWS SDK client for one emulator (test credentials,
+/// us-east-1), to read back what a workflow wrote with a second, independent client.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "emulators",
+        ))
+        .load()
+        .await
+}
+
+/// The output of a run that must have succeeded; a failed run's error and cause otherwise.
+pub fn succeeded(result: &cairn_runtime::RunResult) -> &serde_json::Value {
+    assert_eq!(
+        result.status,
+        cairn_interpreter::Status::Succeeded,
+        "the execution ended {} with {:?}: {:?}",
+        result.status.as_aws_str(),
+        result.error,
+        result.cause
+    );
+    result
+        .output
+        .as_ref()
+        .expect("a succeeded run has an output")
 }
