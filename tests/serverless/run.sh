@@ -40,6 +40,9 @@ SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 echo "== the functions' IAM permissions match the AWS calls their code makes"
 "$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/permissions.py
 
+echo "== the sample events in events/ match the template's API stage and routes"
+"$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/sample_events.py
+
 echo "== DynamoDB store suite and serverless handlers against the emulators"
 cargo test --locked "${PACKAGES[@]/#/--package=}"
 

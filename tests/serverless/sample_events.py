@@ -1,0 +1,59 @@
+"""The sample events in events/ match the template they stand for: the API events name the
+stage and a path the API Gateway of template.yaml has, with its method, so `sam local invoke`
+and `cargo lambda invoke` with them exercise what a deployment receives.
+
+Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
+"""
+
+import json
+import pathlib
+import sys
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def api_routes(template):
+    """(stage, {(path, method)}) of the template's API and the api function's events."""
+    resources = template["Resources"]
+    stage = next(
+        r["Properties"]["StageName"] for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"
+    )
+    routes = set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event.get("Type") == "Api":
+                routes.add((event["Properties"]["Path"], event["Properties"]["Method"].upper()))
+    return stage, routes
+
+
+def main():
+    template, problems = decode(str(ROOT / "template.yaml"))
+    if template is None:
+        print(f"template.yaml cannot be read: {problems}")
+        return 1
+    stage, routes = api_routes(template)
+    failures = []
+    checked = 0
+    for path in sorted((ROOT / "events").glob("api-*.json")):
+        event = json.loads(path.read_text())
+        checked += 1
+        context = event.get("requestContext", {})
+        route = (event.get("resource"), event.get("httpMethod"))
+        if route not in routes:
+            failures.append(f"{path.name}: {route} is not one of the template's API routes {sorted(routes)}")
+        if context.get("stage") != stage:
+            failures.append(f"{path.name}: stage {context.get('stage')!r}, the template's is {stage!r}")
+        if context.get("resourcePath") not in (None, event.get("resource")):
+            failures.append(f"{path.name}: requestContext.resourcePath differs from resource")
+    print(f"sample events: {checked} API events against stage {stage!r} and {len(routes)} routes")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    return 1 if failures or checked == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
