@@ -76,8 +76,7 @@ pub async fn handle_trigger(
         AdvanceTrigger::Sweep { sweep } => {
             let grace_ms = i64::from(sweep.grace_seconds) * 1000;
             let timers = engine.sweep_overdue_timers(grace_ms).await?;
-            let tasks = engine.sweep_unstarted_tasks(grace_ms).await?;
-            let lost = engine.sweep_lost_claims().await?;
+            let (tasks, lost) = engine.sweep_tasks(grace_ms).await?;
             Ok(
                 serde_json::json!({"resentTimers": timers, "resentTasks": tasks, "rerunTasks": lost}),
             )

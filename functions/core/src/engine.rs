@@ -526,32 +526,53 @@ impl Engine {
     /// write and the send). A message that was only late does no harm: `TaskStarted` is the
     /// claim, so the task runs once. Returns how many.
     pub async fn sweep_unstarted_tasks(&self, grace_ms: i64) -> Result<usize, EngineError> {
+        Ok(self.resend_task_runs(Some(grace_ms), false).await?.0)
+    }
+
+    /// Re-sends the run message of every task whose claim was lost (its invocation died
+    /// between the claim and the answer): the run takes the claim over and calls again.
+    /// Returns how many.
+    pub async fn sweep_lost_claims(&self) -> Result<usize, EngineError> {
+        Ok(self.resend_task_runs(None, true).await?.1)
+    }
+
+    /// Both task sweeps in one read of the running executions: the runs re-sent for tasks
+    /// never started (scheduled more than `grace_ms` ago) and for lost claims.
+    pub async fn sweep_tasks(&self, grace_ms: i64) -> Result<(usize, usize), EngineError> {
+        self.resend_task_runs(Some(grace_ms), true).await
+    }
+
+    async fn resend_task_runs(
+        &self,
+        unstarted_grace_ms: Option<i64>,
+        lost_claims: bool,
+    ) -> Result<(usize, usize), EngineError> {
         let now = self.now_ms();
-        let mut outgoing = Vec::new();
+        let (mut unstarted, mut lost) = (Vec::new(), Vec::new());
         for arn in self.store.running_executions()? {
             let Some((record, _)) = self.store.get_execution(&arn)? else {
                 continue;
             };
             let persisted = Persisted::decode(&record)?;
             for (task_id, task) in &persisted.tasks {
-                let activity = matches!(
-                    task.command,
-                    Command::InvokeTask {
-                        kind: ResourceKind::Activity,
-                        ..
-                    }
-                );
-                if !task.started && !activity && now - task.scheduled_ms > grace_ms {
-                    outgoing.push(Outgoing::Advance(Message::RunTask {
+                let run = || {
+                    Outgoing::Advance(Message::RunTask {
                         execution_arn: arn.clone(),
                         task_id: *task_id,
-                    }));
+                    })
+                };
+                let overdue = |grace_ms| now - task.scheduled_ms > grace_ms;
+                if !task.started && !task.is_activity() && unstarted_grace_ms.is_some_and(overdue) {
+                    unstarted.push(run());
+                } else if lost_claims && task.claim_lost(now, self.claim_timeout_ms) {
+                    lost.push(run());
                 }
             }
         }
-        let count = outgoing.len();
-        self.outbox.send(outgoing, now).await?;
-        Ok(count)
+        let counts = (unstarted.len(), lost.len());
+        unstarted.append(&mut lost);
+        self.outbox.send(unstarted, now).await?;
+        Ok(counts)
     }
 
     /// Takes over a task whose claim was lost: a conditional write of a fresh claim time, so
@@ -586,31 +607,6 @@ impl Engine {
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(other) => Err(other.into()),
         }
-    }
-
-    /// Re-sends the run message of every task whose claim was lost (its invocation died
-    /// between the claim and the answer): the run takes the claim over and calls again.
-    /// Returns how many.
-    pub async fn sweep_lost_claims(&self) -> Result<usize, EngineError> {
-        let now = self.now_ms();
-        let mut outgoing = Vec::new();
-        for arn in self.store.running_executions()? {
-            let Some((record, _)) = self.store.get_execution(&arn)? else {
-                continue;
-            };
-            let persisted = Persisted::decode(&record)?;
-            for (task_id, task) in &persisted.tasks {
-                if task.claim_lost(now, self.claim_timeout_ms) {
-                    outgoing.push(Outgoing::Advance(Message::RunTask {
-                        execution_arn: arn.clone(),
-                        task_id: *task_id,
-                    }));
-                }
-            }
-        }
-        let count = outgoing.len();
-        self.outbox.send(outgoing, now).await?;
-        Ok(count)
     }
 
     /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its

@@ -89,14 +89,21 @@ impl OpenTask {
     /// not yet answered (a submitted callback waits for its token legitimately), and claimed
     /// longer than `claim_timeout_ms` ago. Activities are claimed by workers, not runs.
     pub fn claim_lost(&self, now: i64, claim_timeout_ms: i64) -> bool {
-        let activity = matches!(
+        self.started
+            && !self.submitted
+            && !self.is_activity()
+            && now - self.started_ms > claim_timeout_ms
+    }
+
+    /// An activity task: workers take it from the queue, no run of the shell's.
+    pub fn is_activity(&self) -> bool {
+        matches!(
             self.command,
             Command::InvokeTask {
                 kind: ResourceKind::Activity,
                 ..
             }
-        );
-        self.started && !self.submitted && !activity && now - self.started_ms > claim_timeout_ms
+        )
     }
 }
 

@@ -1182,8 +1182,7 @@ impl<'a> Sim<'a> {
     fn sweep(&mut self) {
         if let Some(engine) = self.engine() {
             let _ = guarded(|| block_on(engine.sweep_overdue_timers(SWEEP_GRACE_MS)));
-            let _ = guarded(|| block_on(engine.sweep_unstarted_tasks(SWEEP_GRACE_MS)));
-            let _ = guarded(|| block_on(engine.sweep_lost_claims()));
+            let _ = guarded(|| block_on(engine.sweep_tasks(SWEEP_GRACE_MS)));
         }
         self.after(SWEEP_EVERY_MS, Action::Sweep);
     }
