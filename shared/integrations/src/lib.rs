@@ -124,14 +124,13 @@ struct Inner {
     settings: Settings,
     models: Models,
     connected: OnceCell<Result<Connected, String>>,
-    lambda_stand_in: Option<Arc<dyn TaskInvoker>>,
+    lambda_stand_in: OnceLock<Arc<dyn TaskInvoker>>,
     fallback: Arc<dyn TaskInvoker>,
     calls: AtomicU64,
     /// The shell's own Step Functions API, once the shell has built it.
     local: OnceLock<LocalApi>,
 }
 
-#[derive(Clone)]
 struct LocalApi {
     api: Arc<dyn StepFunctionsApi>,
     /// Whether this process lives long enough to watch a `.sync` child to its end.
@@ -188,7 +187,7 @@ impl Integrations {
                 models: Models::new(settings.models_dir.clone()),
                 settings,
                 connected: OnceCell::new(),
-                lambda_stand_in: None,
+                lambda_stand_in: OnceLock::new(),
                 fallback,
                 calls: AtomicU64::new(0),
                 local: OnceLock::new(),
@@ -199,25 +198,8 @@ impl Integrations {
 
     /// Lambda tasks go to `stand_in` (scripted functions in tests and `--functions`) instead
     /// of Lambda; every other service is still called.
-    pub fn with_lambda_stand_in(mut self, stand_in: Arc<dyn TaskInvoker>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.lambda_stand_in = Some(stand_in);
-        } else {
-            let inner = &self.inner;
-            self.inner = Arc::new(Inner {
-                settings: inner.settings.clone(),
-                models: Models::new(inner.settings.models_dir.clone()),
-                connected: OnceCell::new(),
-                lambda_stand_in: Some(stand_in),
-                fallback: Arc::clone(&inner.fallback),
-                calls: AtomicU64::new(0),
-                local: inner
-                    .local
-                    .get()
-                    .cloned()
-                    .map_or_else(OnceLock::new, OnceLock::from),
-            });
-        }
+    pub fn with_lambda_stand_in(self, stand_in: Arc<dyn TaskInvoker>) -> Self {
+        let _ = self.inner.lambda_stand_in.set(stand_in);
         self
     }
 
@@ -236,36 +218,36 @@ impl Integrations {
 
     /// Whether this invoker carries out the resource itself (the rest goes to the fallback).
     pub fn handles(&self, kind: &ResourceKind) -> bool {
-        match kind {
-            ResourceKind::LambdaFunction => self.inner.lambda_stand_in.is_none(),
-            ResourceKind::Activity => false,
-            ResourceKind::Service {
-                service, action, ..
-            } => match route(service, action) {
-                Some(Route::Lambda) => self.inner.lambda_stand_in.is_none(),
-                Some(_) => true,
-                None => false,
-            },
-        }
+        self.own_route(kind).is_ok()
     }
 
-    /// Carries out one task.
-    pub async fn call(&self, request: &TaskRequest) -> TaskOutcome {
-        let route = match &request.kind {
+    /// The call this invoker makes for a resource, or the invoker that carries it out
+    /// instead: the Lambda stand-in for Lambda resources, the fallback for what no route
+    /// knows (activities, services without an integration).
+    fn own_route(&self, kind: &ResourceKind) -> Result<Route, &Arc<dyn TaskInvoker>> {
+        let route = match kind {
             ResourceKind::LambdaFunction => Some(Route::LegacyLambda),
             ResourceKind::Activity => None,
             ResourceKind::Service {
                 service, action, ..
             } => route(service, action),
         };
-        let lambda = matches!(route, Some(Route::Lambda | Route::LegacyLambda));
-        let route = match (route, &self.inner.lambda_stand_in) {
-            (Some(_), Some(stand_in)) if lambda => return stand_in.invoke(request),
-            (Some(route), _) => route,
-            (None, _) => return self.inner.fallback.invoke(request),
-        };
-        self.inner.calls.fetch_add(1, Ordering::Relaxed);
-        TaskOutcome::now(self.call_route(route, request).await)
+        match (route, self.inner.lambda_stand_in.get()) {
+            (Some(Route::Lambda | Route::LegacyLambda), Some(stand_in)) => Err(stand_in),
+            (Some(route), _) => Ok(route),
+            (None, _) => Err(&self.inner.fallback),
+        }
+    }
+
+    /// Carries out one task.
+    pub async fn call(&self, request: &TaskRequest) -> TaskOutcome {
+        match self.own_route(&request.kind) {
+            Ok(route) => {
+                self.inner.calls.fetch_add(1, Ordering::Relaxed);
+                TaskOutcome::now(self.call_route(route, request).await)
+            }
+            Err(other) => other.invoke(request),
+        }
     }
 
     async fn call_route(&self, route: Route, request: &TaskRequest) -> Result<Value, TaskFailure> {
@@ -790,14 +772,8 @@ impl TaskInvoker for Integrations {
     }
 
     fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
-        if !self.handles(&request.kind) {
-            return match (&request.kind, &self.inner.lambda_stand_in) {
-                (ResourceKind::LambdaFunction, Some(stand_in)) => stand_in.invoke(request),
-                (ResourceKind::Service { service, .. }, Some(stand_in)) if service == "lambda" => {
-                    stand_in.invoke(request)
-                }
-                _ => self.inner.fallback.invoke(request),
-            };
+        if let Err(other) = self.own_route(&request.kind) {
+            return other.invoke(request);
         }
         let Some(runtime) = self.runtime.0.as_ref() else {
             return TaskOutcome::now(Err(TaskFailure::new(
