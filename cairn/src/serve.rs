@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const TARGET_PREFIX: &str = "AWSStepFunctions.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// AWS JSON 1.1, which some clients send; Step Functions answers in the version asked.
+const CONTENT_TYPE_1_1: &str = "application/x-amz-json-1.1";
 const TOKEN_KEY_FILE: &str = "task-token.key";
 
 #[derive(clap::Args)]
@@ -51,6 +53,11 @@ pub struct Args {
     /// GetExecutionHistory show them (AWS keeps none; 0 behaves as AWS).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub express_history: usize,
+    /// Verify each request's SigV4 signature against the access keys in this JSON file
+    /// (`[{"AccessKeyId", "SecretAccessKey", "SessionToken"?}]`), scoped to `--region` and
+    /// `states`, and refuse the others with AWS's errors. Without it signatures go unchecked.
+    #[arg(long, value_name = "KEYS_FILE")]
+    pub auth: Option<PathBuf>,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -67,6 +74,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("in {}", path.display()))?,
         ));
     }
+    let keys = match &args.auth {
+        Some(path) => Some(Arc::new(crate::auth::Keys::load(path, &args.region)?)),
+        None => None,
+    };
     let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
@@ -97,7 +108,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .max_blocking_threads(1024)
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(api, addr, resumed, &args))?;
+    runtime.block_on(serve(api, addr, resumed, &args, keys))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -130,7 +141,13 @@ fn token_key(data: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
-async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyhow::Result<()> {
+async fn serve(
+    api: Api,
+    addr: SocketAddr,
+    resumed: usize,
+    args: &Args,
+    keys: Option<Arc<crate::auth::Keys>>,
+) -> anyhow::Result<()> {
     let max_body = MAX_BODY.max(
         args.limits
             .max_payload_bytes
@@ -156,9 +173,11 @@ async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyho
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
+        let keys = keys.clone();
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request| handle(api.clone(), request, max_body));
+            let service = hyper::service::service_fn(move |request| {
+                handle(api.clone(), request, max_body, keys.clone())
+            });
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(error) = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
@@ -173,10 +192,15 @@ async fn serve(api: Api, addr: SocketAddr, resumed: usize, args: &Args) -> anyho
     }
 }
 
-fn respond(status: StatusCode, body: &Value, error_type: Option<&str>) -> Response<Full<Bytes>> {
+fn respond_as(
+    status: StatusCode,
+    body: &Value,
+    error_type: Option<&str>,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
     let mut builder = Response::builder()
         .status(status)
-        .header("Content-Type", CONTENT_TYPE)
+        .header("Content-Type", content_type)
         .header("x-amzn-RequestId", request_id());
     if let Some(error_type) = error_type {
         builder = builder.header("X-Amzn-ErrorType", error_type);
@@ -188,23 +212,66 @@ fn respond(status: StatusCode, body: &Value, error_type: Option<&str>) -> Respon
 }
 
 fn error_response(error: &ApiError) -> Response<Full<Bytes>> {
+    error_response_as(error, CONTENT_TYPE)
+}
+
+fn error_response_as(error: &ApiError, content_type: &'static str) -> Response<Full<Bytes>> {
     let status = if error.is_server_fault() {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::BAD_REQUEST
     };
-    respond(
+    error_with_status(status, error, content_type)
+}
+
+fn error_with_status(
+    status: StatusCode,
+    error: &ApiError,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
+    respond_as(
         status,
         &json!({"__type": error.error_type, "message": error.message}),
         Some(&error.error_type),
+        content_type,
     )
 }
 
+/// A random version 4 UUID, as AWS's request ids are: a per-process random seed (std's
+/// hasher keys come from the operating system) stepped by SplitMix64.
 fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("00000000-0000-4000-8000-{n:012x}")
+    use std::sync::OnceLock;
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let n = NEXT.fetch_add(2, Ordering::Relaxed);
+    let entropy = |i: u64| cairn_common::entropy::splitmix64(seed.wrapping_add(i));
+    cairn_common::entropy::uuid_from_bits(entropy(n), entropy(n + 1))
+}
+
+/// The error AWS's request handling answers a body over the size limit with (HTTP 413).
+fn too_large(action: &str, max_body: usize, content_type: &'static str) -> Response<Full<Bytes>> {
+    let error = ApiError::new(
+        "RequestEntityTooLargeException",
+        format!("Request must be smaller than {max_body} bytes for the {action} operation"),
+    );
+    error_with_status(StatusCode::PAYLOAD_TOO_LARGE, &error, content_type)
+}
+
+/// A `Content-Encoding: gzip` body inflated, at most `max_body` bytes of it (`None`: more).
+fn gunzip(body: &[u8], max_body: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(max_body as u64 + 1)
+        .read_to_end(&mut inflated)?;
+    Ok((inflated.len() <= max_body).then_some(inflated))
 }
 
 /// One AWS JSON 1.0 request. The Host header is ignored, so StartSyncExecution and TestState
@@ -213,6 +280,7 @@ async fn handle(
     api: Api,
     request: Request<Incoming>,
     max_body: usize,
+    keys: Option<Arc<crate::auth::Keys>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.method() != Method::POST {
         let error = ApiError::new(
@@ -221,8 +289,13 @@ async fn handle(
         );
         return Ok(error_response(&error));
     }
-    let target = request
-        .headers()
+    let (parts, body) = request.into_parts();
+    let content_type = match parts.headers.get("content-type").map(|v| v.as_bytes()) {
+        Some(value) if value.eq_ignore_ascii_case(CONTENT_TYPE_1_1.as_bytes()) => CONTENT_TYPE_1_1,
+        _ => CONTENT_TYPE,
+    };
+    let target = parts
+        .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -232,15 +305,81 @@ async fn handle(
             "UnknownOperationException",
             format!("Missing or unknown X-Amz-Target '{target}': expected {TARGET_PREFIX}<Action>"),
         );
-        return Ok(error_response(&error));
+        return Ok(error_response_as(&error, content_type));
     };
-    let body = match Limited::new(request.into_body(), max_body).collect().await {
+    // A declared length over the limit is refused before the body is read.
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body as u64) {
+        return Ok(too_large(&action, max_body, content_type));
+    }
+    let body = match Limited::new(body, max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Ok(too_large(&action, max_body, content_type))
+        }
         Err(error) => {
-            return Ok(error_response(&ApiError::new(
+            return Ok(error_response_as(
+                &ApiError::new(
+                    "SerializationException",
+                    format!("cannot read the body: {error}"),
+                ),
+                content_type,
+            ))
+        }
+    };
+    // The signature covers the body as sent, so it is checked before inflating.
+    if let Some(keys) = &keys {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let signed = crate::auth::Signed {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+        };
+        if let Err(rejection) = keys.verify(&signed, now_ms) {
+            let error = ApiError::new(rejection.error_type, rejection.message);
+            return Ok(error_with_status(
+                StatusCode::BAD_REQUEST,
+                &error,
+                content_type,
+            ));
+        }
+    }
+    let encoding = parts
+        .headers
+        .get("content-encoding")
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let body = match encoding.as_str() {
+        "" | "identity" => body.to_vec(),
+        "gzip" | "x-gzip" => match gunzip(&body, max_body) {
+            Ok(Some(inflated)) => inflated,
+            Ok(None) => return Ok(too_large(&action, max_body, content_type)),
+            Err(error) => {
+                let error = ApiError::new(
+                    "SerializationException",
+                    format!("the body is not valid gzip: {error}"),
+                );
+                return Ok(error_response_as(&error, content_type));
+            }
+        },
+        other => {
+            let error = ApiError::new(
                 "SerializationException",
-                format!("cannot read the body: {error}"),
-            )))
+                format!("Content-Encoding '{other}' is not supported: send the body as is or gzip-compressed"),
+            );
+            return Ok(error_response_as(&error, content_type));
         }
     };
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -253,7 +392,7 @@ async fn handle(
                     "SerializationException",
                     format!("the body is not JSON: {error}"),
                 );
-                return Ok(error_response(&error));
+                return Ok(error_response_as(&error, content_type));
             }
         }
     };
@@ -261,11 +400,11 @@ async fn handle(
     // async threads.
     let result = tokio::task::spawn_blocking(move || api.handle(&action, body)).await;
     Ok(match result {
-        Ok(Ok(value)) => respond(StatusCode::OK, &value, None),
-        Ok(Err(error)) => error_response(&error),
-        Err(join) => error_response(&ApiError::new(
-            "InternalFailure",
-            format!("the action failed: {join}"),
-        )),
+        Ok(Ok(value)) => respond_as(StatusCode::OK, &value, None, content_type),
+        Ok(Err(error)) => error_response_as(&error, content_type),
+        Err(join) => error_response_as(
+            &ApiError::new("InternalFailure", format!("the action failed: {join}")),
+            content_type,
+        ),
     })
 }
