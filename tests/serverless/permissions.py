@@ -1,16 +1,29 @@
-"""The functions' IAM permissions match what their code calls.
+"""Each function's IAM permissions match the AWS calls its code can make.
 
 Emulators check no permissions, so a call the template does not allow would only fail in a
-real account. This reads the AWS SDK operations the functions' Rust code makes (the DynamoDB
-store and the serverless engine, test modules left out) and the policies template.yaml
-attaches to each function, and fails when a call is not granted to the function that makes it,
-or when a granted action is used by no code. What Task states call is the user's to grant
-(the TaskPolicyArn parameter), so the integrations are not read here.
+real account. This reads the Rust code the three functions link (their `main.rs`, the
+serverless engine, the shared API and the DynamoDB store), follows the calls from each
+function's `main.rs` to the functions it can reach, collects the AWS SDK operations made
+there, and compares them with the statements of that function's policies in template.yaml.
+It fails when a reachable call is not granted to the function (it would be refused), and when
+a function is granted an action none of its reachable code calls (least privilege).
+
+The call graph is by name: a call `x.name(..)` reaches every `fn name` of the code read, a call
+`Type::name(..)` the `fn name` of `Type`'s impls; a type that implements a trait defined
+outside the code read (the integrations' `StepFunctionsApi` port, `Drop`) has those methods
+reached as soon as the type is named, since the outside code may call any of them. That
+over-approximates (two `fn get` are one name) but never misses a call.
+
+What Task states call is the user's to grant (the template's `Task*` parameters and
+`TaskPolicyArn`): statements whose `Sid` starts with `Task` are left out of the comparison, and
+the integrations' code is not read.
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv):
-`python tests/serverless/permissions.py`.
+`python tests/serverless/permissions.py`. It then checks itself: a template with one action
+removed from a function, or one unused action added, must fail.
 """
 
+import copy
 import pathlib
 import re
 import sys
@@ -19,14 +32,24 @@ from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# The Rust code every function runs (the three binaries share the engine and the store).
-SOURCES = [
-    "shared/store-dynamodb/src",
+# The functions and the binary each one runs (template BuildProperties.Binary is checked
+# against the folder below).
+BINARIES = {
+    "api": "functions/api/src",
+    "advance": "functions/advance/src",
+    "schedule": "functions/schedule/src",
+}
+
+# The code the binaries link whose AWS calls are the functions' own (not a Task state's).
+LIBRARIES = [
     "functions/core/src",
-    "functions/api/src",
-    "functions/advance/src",
-    "functions/schedule/src",
+    "shared/api/src",
+    "shared/store-dynamodb/src",
 ]
+
+# Traits whose callers are in the code read: their methods are reached by name only. The
+# others (defined outside) may be called on any value of a type that implements them.
+TRAIT_SOURCES = ["shared/store/src/lib.rs"]
 
 # SDK operation (as the Rust SDK names its builder) -> the IAM actions it needs.
 OPERATIONS = {
@@ -45,6 +68,11 @@ OPERATIONS = {
     # A schedule names the role it sends with: creating it passes that role.
     "create_schedule": ["scheduler:CreateSchedule", "iam:PassRole"],
     "delete_schedule": ["scheduler:DeleteSchedule"],
+    "get_object": ["s3:GetObject"],
+    "put_object": ["s3:PutObject"],
+    "delete_object": ["s3:DeleteObject"],
+    "delete_objects": ["s3:DeleteObject"],
+    "head_object": ["s3:GetObject"],
 }
 
 # TransactWriteItems has no IAM action of its own: each element needs its own action.
@@ -59,59 +87,267 @@ TRANSACT_ELEMENTS = {
 # (the template creates the table).
 NOT_CALLED_BY_FUNCTIONS = {"create_table", "describe_table"}
 
+KEYWORDS = {
+    "fn", "let", "mut", "if", "else", "match", "for", "while", "loop", "return", "impl",
+    "pub", "use", "mod", "crate", "self", "super", "struct", "enum", "trait", "where", "as",
+    "in", "move", "async", "await", "ref", "const", "static", "type", "dyn", "unsafe", "break",
+    "continue", "true", "false", "Some", "None", "Ok", "Err", "Self",
+}
+
 
 def production_code(path):
     """A file's text up to its unit tests."""
-    text = path.read_text()
-    return text.split("#[cfg(test)]", 1)[0]
+    return path.read_text().split("#[cfg(test)]", 1)[0]
+
+
+STRING = re.compile(r'r#*"|"|\'(?:\\.|[^\\\'])\'|//[^\n]*|/\*.*?\*/', re.S)
+
+
+def blank_literals(code):
+    """The code with comments, strings and char literals blanked (same length, so offsets
+    match the original), for brace matching and identifier scanning."""
+    out = []
+    i = 0
+    while i < len(code):
+        m = STRING.search(code, i)
+        if not m:
+            out.append(code[i:])
+            break
+        out.append(code[i:m.start()])
+        token = m.group(0)
+        if token.startswith("r"):
+            hashes = token.count("#")
+            end = code.find('"' + "#" * hashes, m.end())
+            end = len(code) if end < 0 else end + 1 + hashes
+        elif token == '"':
+            j = m.end()
+            while j < len(code) and code[j] != '"':
+                j += 2 if code[j] == "\\" else 1
+            end = j + 1
+        else:
+            end = m.end()
+        out.append(re.sub(r"[^\n]", " ", code[m.start():end]))
+        i = end
+    return "".join(out)
+
+
+def block_end(code, open_at):
+    depth = 0
+    for i in range(open_at, len(code)):
+        if code[i] == "{":
+            depth += 1
+        elif code[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(code)
+
+
+class Fn:
+    def __init__(self, name, owner, trait, path, body, raw):
+        self.name, self.owner, self.trait, self.path = name, owner, trait, path
+        self.body, self.raw = body, raw
+
+    def __repr__(self):
+        return f"{self.owner or ''}::{self.name} ({self.path})"
+
+
+IMPL = re.compile(r"\bimpl\b\s*(?:<[^{]*?>)?\s*([A-Za-z_][\w:]*(?:<[^{]*?>)?)(?:\s+for\s+([A-Za-z_][\w:]*))?[^{;]*\{")
+
+
+def parse(path):
+    raw = production_code(path)
+    code = blank_literals(raw)
+    impls = []
+    for m in IMPL.finditer(code):
+        first, second = m.group(1), m.group(2)
+        trait, owner = (first, second) if second else (None, first)
+        base = lambda t: re.sub(r"<.*", "", t).split("::")[-1] if t else None
+        impls.append((m.end() - 1, block_end(code, m.end() - 1), base(owner), base(trait)))
+    fns = []
+    for m in re.finditer(r"\bfn\s+([a-z_][a-z0-9_]*)", code):
+        i, depth = m.end(), 0
+        while i < len(code):
+            c = code[i]
+            if c in "(<[":
+                depth += 1
+            elif c in ")>]":
+                depth -= 1 if code[i - 1] != "-" else 0
+            elif depth <= 0 and c in "{;":
+                break
+            i += 1
+        if i >= len(code) or code[i] == ";":
+            continue
+        end = block_end(code, i)
+        owner = trait = None
+        for start, stop, impl_owner, impl_trait in impls:
+            if start < m.start() < stop:
+                owner, trait = impl_owner, impl_trait
+        fns.append(Fn(m.group(1), owner, trait, str(path.relative_to(ROOT)), code[i:end], raw[i:end]))
+    return fns
+
+
+def rust_files(folder):
+    return sorted((ROOT / folder).rglob("*.rs"))
+
+
+def local_traits():
+    names = set()
+    for name in TRAIT_SOURCES:
+        names.update(re.findall(r"\btrait\s+([A-Z]\w*)", (ROOT / name).read_text()))
+    for folder in LIBRARIES:
+        for path in rust_files(folder):
+            names.update(re.findall(r"\btrait\s+([A-Z]\w*)", production_code(path)))
+    return names
+
+
+def reachable(roots, library):
+    """Every fn reachable from the roots through the library (and the roots themselves)."""
+    by_name, by_owner = {}, {}
+    for fn in library:
+        by_name.setdefault(fn.name, []).append(fn)
+        if fn.owner:
+            by_owner.setdefault((fn.owner, fn.name), []).append(fn)
+    traits = local_traits()
+    foreign = {}
+    for fn in library:
+        if fn.trait and fn.trait not in traits:
+            foreign.setdefault(fn.owner, []).append(fn)
+    seen, todo = set(), list(roots)
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        yield fn
+        body = fn.body
+        for m in re.finditer(r"\b([A-Za-z_]\w*)\s*::\s*(?:<[^>]*>\s*::\s*)?([a-z_]\w*)", body):
+            owner = fn.owner if m.group(1) == "Self" else m.group(1)
+            todo.extend(by_owner.get((owner, m.group(2)), []))
+        for m in re.finditer(r"(::)?\s*\b([A-Za-z_]\w*)\b", body):
+            word = m.group(2)
+            if word in KEYWORDS:
+                continue
+            if word[0].isupper():
+                todo.extend(foreign.get(word, []))
+            elif not m.group(1):
+                todo.extend(by_name.get(word, []))
+
+
+def actions_of(fn):
+    found = set()
+    for op in re.findall(r"\.([a-z_]+)\(\)", fn.body):
+        if op not in NOT_CALLED_BY_FUNCTIONS:
+            found.update(OPERATIONS.get(op, []))
+    if ".transact_write_items()" in fn.body or "TransactWriteItem::builder()" in fn.body:
+        for element, action in TRANSACT_ELEMENTS.items():
+            if re.search(r"TransactWriteItem::builder\(\)\s*\.%s\(" % element, fn.body):
+                found.add(action)
+    # The functions also call AWS through the integrations' models, naming the action as a
+    # Task resource does (`aws-sdk:secretsmanager:getSecretValue`).
+    for service, action in re.findall(r"aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)", fn.raw):
+        found.add(f"{service}:{action[0].upper()}{action[1:]}")
+    return found
 
 
 def needed_actions():
+    """function name -> {action: {places}} for every binary."""
+    library = [fn for folder in LIBRARIES for path in rust_files(folder) for fn in parse(path)]
     needed = {}
-    for folder in SOURCES:
-        for path in sorted((ROOT / folder).rglob("*.rs")):
-            code = production_code(path)
-            where = str(path.relative_to(ROOT))
-            for op in re.findall(r"\.([a-z_]+)\(\)", code):
-                if op in NOT_CALLED_BY_FUNCTIONS:
-                    continue
-                for action in OPERATIONS.get(op, []):
-                    needed.setdefault(action, set()).add(where)
-            # The functions also call through the integrations' models, naming the action as a
-            # Task resource does (`aws-sdk:secretsmanager:getSecretValue`).
-            for service, action in re.findall(r"aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)", code):
-                needed.setdefault(f"{service}:{action[0].upper()}{action[1:]}", set()).add(where)
-            if ".transact_write_items()" in code:
-                for element, action in TRANSACT_ELEMENTS.items():
-                    if re.search(r"TransactWriteItem::builder\(\)\s*\.%s\(" % element, code):
-                        needed.setdefault(action, set()).add(where)
+    for binary, folder in BINARIES.items():
+        roots = [fn for path in rust_files(folder) for fn in parse(path)]
+        calls = {}
+        for fn in reachable(roots, library):
+            for action in actions_of(fn):
+                calls.setdefault(action, set()).add(f"{fn.path}:{fn.name}")
+        needed[binary] = calls
     return needed
 
 
+def statements(document):
+    """(statement, is_task_grant) for each Allow statement; a conditional statement
+    (`Fn::If [c, statement, AWS::NoValue]`) counts as its statement."""
+    found = document.get("Statement", [])
+    for statement in [found] if isinstance(found, dict) else found:
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        yield statement, str(statement.get("Sid", "")).startswith("Task")
+
+
 def granted_actions(template):
-    """Actions each function's policies grant (managed policies of the stack included)."""
+    """binary -> (function resource, its own actions, whether it has task grants)."""
     resources = template["Resources"]
-
-    def statements_of(document):
-        for statement in document.get("Statement", []):
-            if statement.get("Effect") != "Allow":
-                continue
-            actions = statement.get("Action", [])
-            yield from [actions] if isinstance(actions, str) else actions
-
     granted = {}
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        actions = set()
+        binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        actions, tasks = set(), False
         for policy in resource["Properties"].get("Policies", []):
+            if isinstance(policy, dict) and "Fn::If" in policy:
+                policy = policy["Fn::If"][1]
             ref = policy.get("Ref") if isinstance(policy, dict) else None
             if ref in resources and resources[ref]["Type"] == "AWS::IAM::ManagedPolicy":
-                actions.update(statements_of(resources[ref]["Properties"]["PolicyDocument"]))
+                document = resources[ref]["Properties"]["PolicyDocument"]
             elif isinstance(policy, dict) and "Statement" in policy:
-                actions.update(statements_of(policy))
-        granted[name] = actions
+                document = policy
+            else:
+                continue
+            for statement, task in statements(document):
+                listed = statement.get("Action", [])
+                if task:
+                    tasks = True
+                else:
+                    actions.update([listed] if isinstance(listed, str) else listed)
+        granted[binary] = (name, actions, tasks)
     return granted
+
+
+def check(template, needed):
+    failures = []
+    granted = granted_actions(template)
+    for binary in sorted(set(needed) | set(granted)):
+        if binary not in granted:
+            failures.append(f"the {binary} binary is deployed by no function of the template")
+            continue
+        if binary not in needed:
+            failures.append(f"{granted[binary][0]} runs {binary}, which is not among {sorted(BINARIES)}")
+            continue
+        function, actions, _ = granted[binary]
+        for action, places in sorted(needed[binary].items()):
+            if action not in actions:
+                failures.append(f"{function} calls {action} ({', '.join(sorted(places)[:3])}) but is not granted it")
+        for action in sorted(actions - set(needed[binary])):
+            failures.append(f"{function} is granted {action}, which its code never calls")
+    return failures
+
+
+def self_test(template, needed):
+    """The check must fail on a template one action short, and on one with an extra one."""
+    problems = []
+    for binary, (function, actions, _) in granted_actions(template).items():
+        if not actions:
+            continue
+        short = copy.deepcopy(template)
+        removed = sorted(actions)[0]
+        for policy in short["Resources"][function]["Properties"]["Policies"]:
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement, _ in statements(policy):
+                    listed = statement.get("Action")
+                    if isinstance(listed, list) and removed in listed:
+                        listed.remove(removed)
+                    elif listed == removed:
+                        statement["Action"] = []
+        if not any(removed in f and "not granted" in f for f in check(short, needed)):
+            problems.append(f"removing {removed} from {function} went unnoticed")
+        extra = copy.deepcopy(template)
+        extra["Resources"][function]["Properties"]["Policies"].append(
+            {"Statement": [{"Effect": "Allow", "Action": ["ec2:RunInstances"], "Resource": "*"}]})
+        if not any("ec2:RunInstances" in f and "never calls" in f for f in check(extra, needed)):
+            problems.append(f"granting {function} an unused action went unnoticed")
+    return problems
 
 
 def main():
@@ -120,20 +356,19 @@ def main():
         print(f"template.yaml cannot be read: {problems}")
         return 1
     needed = needed_actions()
-    granted = granted_actions(template)
-    failures = []
-    for function, actions in sorted(granted.items()):
-        for action, places in sorted(needed.items()):
-            if action not in actions:
-                failures.append(f"{function} calls {action} ({', '.join(sorted(places))}) but is not granted it")
-        for action in sorted(actions - set(needed)):
-            failures.append(f"{function} is granted {action}, which no function code calls")
-    print(f"permissions: {len(needed)} actions called, {len(granted)} functions checked")
-    for action, places in sorted(needed.items()):
-        print(f"  {action}: {', '.join(sorted(places))}")
+    failures = check(template, needed)
+    for binary, calls in sorted(needed.items()):
+        print(f"{binary}: {len(calls)} actions reachable")
+        for action, places in sorted(calls.items()):
+            print(f"  {action}: {', '.join(sorted(places)[:3])}{' ...' if len(places) > 3 else ''}")
     for failure in failures:
         print(f"FAIL: {failure}")
-    return 1 if failures or not granted or not needed else 0
+    broken = self_test(template, needed)
+    for problem in broken:
+        print(f"FAIL (self-test): {problem}")
+    if not broken:
+        print("self-test: a missing and an extra grant are both caught")
+    return 1 if failures or broken or not any(needed.values()) else 0
 
 
 if __name__ == "__main__":
