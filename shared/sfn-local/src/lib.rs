@@ -121,7 +121,8 @@ pub fn local(
 
 /// A complete Step Functions client configuration for a local `cairn serve` at
 /// `endpoint_url`, without reading the environment: static placeholder credentials (`cairn
-/// serve` checks no signature), [`DEFAULT_REGION`], the latest behavior version.
+/// serve` checks no signature unless started with `--auth KEYS_FILE`; then build the client
+/// with [`local`] and one of those keys), [`DEFAULT_REGION`], the latest behavior version.
 pub fn config(endpoint_url: impl Into<String>) -> aws_sdk_sfn::Config {
     let builder = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -70,6 +70,11 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// `cairn serve` with extra arguments (e.g. `--auth FILE`).
+    fn start_with(extra: &[&std::ffi::OsStr]) -> Server {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let data = std::env::temp_dir().join(format!(
             "cairn-sfn-local-{}-{}",
@@ -81,6 +86,7 @@ impl Server {
         let mut child = Command::new(binary)
             .args(["serve", "--port", "0", "--data"])
             .arg(&data)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -382,4 +388,76 @@ async fn history_paging_tags_and_typed_errors_reach_the_rust_sdk() {
         service_error.is_execution_does_not_exist(),
         "{service_error:?}"
     );
+}
+
+fn signed_client(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_sfn::Client {
+    let builder = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(cairn_sfn_local::DEFAULT_REGION))
+        .credentials_provider(Credentials::new(key_id, secret, None, None, "test"))
+        .retry_config(RetryConfig::disabled());
+    aws_sdk_sfn::Client::from_conf(cairn_sfn_local::local(builder, endpoint).build())
+}
+
+/// `cairn serve --auth`: the SDK's own SigV4 signatures pass, the sync operations' included
+/// (the helper drops the prefix before signing, so the signed host is the one connected to),
+/// and a wrong secret or an unknown key gets AWS's error code.
+#[tokio::test]
+async fn auth_accepts_the_sdk_signature_and_refuses_wrong_keys() {
+    use aws_sdk_sfn::error::ProvideErrorMetadata;
+    let keys =
+        std::env::temp_dir().join(format!("cairn-sfn-local-keys-{}.json", std::process::id()));
+    std::fs::write(
+        &keys,
+        r#"[{"AccessKeyId": "AKIDRUSTSDK", "SecretAccessKey": "rust/sdk+secret"}]"#,
+    )
+    .expect("writing the keys file");
+    let server = Server::start_with(&["--auth".as_ref(), keys.as_os_str()]);
+    let _ = std::fs::remove_file(&keys);
+
+    let sfn = signed_client(&server.endpoint, "AKIDRUSTSDK", "rust/sdk+secret");
+    let express = create(&sfn, "signed", StateMachineType::Express).await;
+    let sync = sfn
+        .start_sync_execution()
+        .state_machine_arn(&express)
+        .input(r#"{"a": 1, "b": 1}"#)
+        .send()
+        .await
+        .expect("a signed StartSyncExecution");
+    assert_eq!(sync.status, SyncExecutionStatus::Succeeded);
+    let tested = sfn
+        .test_state()
+        .definition(r#"{"Type": "Pass", "End": true}"#)
+        .role_arn(ROLE)
+        .input("{}")
+        .send()
+        .await
+        .expect("a signed TestState");
+    assert_eq!(tested.status, Some(TestExecutionStatus::Succeeded));
+    let missing = sfn
+        .describe_state_machine()
+        .state_machine_arn(format!("{express}-missing"))
+        .send()
+        .await
+        .expect_err("a missing machine")
+        .into_service_error();
+    assert!(missing.is_state_machine_does_not_exist(), "{missing:?}");
+
+    for (key_id, secret, code) in [
+        ("AKIDRUSTSDK", "wrong", "InvalidSignatureException"),
+        (
+            "AKIDUNKNOWN",
+            "rust/sdk+secret",
+            "UnrecognizedClientException",
+        ),
+    ] {
+        let error = signed_client(&server.endpoint, key_id, secret)
+            .start_sync_execution()
+            .state_machine_arn(&express)
+            .send()
+            .await
+            .expect_err("a wrongly signed request must be refused")
+            .into_service_error();
+        assert_eq!(error.code(), Some(code), "{error:?}");
+    }
 }
