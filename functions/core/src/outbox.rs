@@ -28,6 +28,14 @@ const PUT_EVENTS_BYTES: usize = 256 * 1024;
 /// saying so in `inputDetails`/`outputDetails` (`"included": false`); DescribeExecution has it.
 const STATUS_DETAIL_BYTES: usize = 248 * 1024;
 
+/// How much of an execution's input, output, error or cause an alert carries. An alert is read
+/// by a person (an e-mail, a chat message) and SNS takes at most 256 KiB: a large value is cut
+/// here, and the alert says where the whole of it is (DescribeExecution of its ARN).
+pub const ALERT_FIELD_BYTES: usize = 8 * 1024;
+
+/// SNS's largest message.
+pub const SNS_MESSAGE_BYTES: usize = 256 * 1024;
+
 /// Names and ARNs of the resources the functions use (from the template's environment).
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -153,14 +161,14 @@ impl Outbox {
                     Err(e) => Err(send_error("encode", e)),
                 },
                 Outgoing::StatusChange { detail, alert } => {
-                    let detail = within_event_limit(detail);
-                    let text = detail.to_string();
-                    entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text.clone()));
-                    if alert {
-                        self.alert(clients, &detail, text).await
+                    let result = if alert {
+                        self.alert(clients, &detail).await
                     } else {
                         Ok(())
-                    }
+                    };
+                    let text = within_event_limit(detail).to_string();
+                    entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text));
+                    result
                 }
             };
             if let Err(e) = result {
@@ -218,12 +226,7 @@ impl Outbox {
         Ok(())
     }
 
-    async fn alert(
-        &self,
-        clients: &Clients,
-        detail: &Value,
-        text: String,
-    ) -> Result<(), EngineError> {
+    async fn alert(&self, clients: &Clients, detail: &Value) -> Result<(), EngineError> {
         let status = detail.get("status").and_then(Value::as_str).unwrap_or("");
         let name = detail.get("name").and_then(Value::as_str).unwrap_or("");
         // SNS subjects: at most 100 printable ASCII characters.
@@ -237,7 +240,7 @@ impl Outbox {
             .publish()
             .topic_arn(&self.settings.alert_topic_arn)
             .subject(subject)
-            .message(text)
+            .message(alert_message(detail))
             .send()
             .await
             .map_err(|e| send_error("Publish", aws_sdk_sns::error::DisplayErrorContext(e)))?;
@@ -355,6 +358,50 @@ fn within_event_limit(mut detail: Value) -> Value {
     detail
 }
 
+/// An alert's text: the status-change detail with each long field (input, output, error,
+/// cause) cut to [`ALERT_FIELD_BYTES`] and a marker saying how much was left out and where the
+/// whole is, so it always fits SNS's 256 KiB (four fields of 8 KiB and the rest of a detail).
+pub fn alert_message(detail: &Value) -> String {
+    let mut alert = detail.clone();
+    let arn = detail
+        .get("executionArn")
+        .and_then(Value::as_str)
+        .unwrap_or("the execution")
+        .to_string();
+    for field in ["input", "output", "error", "cause"] {
+        let Some(text) = alert.get(field).and_then(Value::as_str) else {
+            continue;
+        };
+        if text.len() <= ALERT_FIELD_BYTES {
+            continue;
+        }
+        let mut cut = ALERT_FIELD_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let marker = format!(
+            "... [{} of {} bytes left out: DescribeExecution {arn} has the whole {field}]",
+            text.len() - cut,
+            text.len()
+        );
+        alert[field] = Value::String(format!("{}{marker}", &text[..cut]));
+    }
+    // Any other field could still be large (a state machine's name cannot, the detail's shape
+    // is AWS's): cut what remains to the limit rather than lose the alert.
+    let mut text = alert.to_string();
+    if text.len() > SNS_MESSAGE_BYTES {
+        let mut cut = SNS_MESSAGE_BYTES - 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text = format!(
+            "{}... [alert cut to SNS's 256 KiB: DescribeExecution {arn}]",
+            &text[..cut]
+        );
+    }
+    text
+}
+
 /// PutEvents requests of at most ten entries and 256 KiB (an entry's size counts its source,
 /// detail type and detail, as AWS counts it).
 fn batches(entries: Vec<PutEventsRequestEntry>) -> Vec<Vec<PutEventsRequestEntry>> {
@@ -427,6 +474,35 @@ mod tests {
             bounded["inputDetails"],
             serde_json::json!({"included": true})
         );
+    }
+
+    #[test]
+    fn alerts_cut_large_fields_and_say_where_the_whole_is() {
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+        let small = serde_json::json!({"executionArn": arn, "status": "FAILED",
+            "input": "{\"a\":1}", "error": "E", "cause": "c"});
+        assert_eq!(alert_message(&small), small.to_string());
+
+        // An output of AWS's full 256 KiB and a multi-byte input of the same size.
+        let output = format!("\"{}\"", "x".repeat(SNS_MESSAGE_BYTES - 2));
+        let input = "é".repeat(SNS_MESSAGE_BYTES / 2);
+        let detail = serde_json::json!({"executionArn": arn, "status": "FAILED",
+            "input": input, "output": output, "error": "States.TaskFailed", "cause": "boom"});
+        let text = alert_message(&detail);
+        assert!(text.len() <= SNS_MESSAGE_BYTES, "{} bytes", text.len());
+        let alert: Value = serde_json::from_str(&text).unwrap();
+        let out = alert["output"].as_str().unwrap();
+        assert!(out.starts_with("\"xxx"));
+        assert!(out.ends_with(&format!(
+            "[{} of {} bytes left out: DescribeExecution {arn} has the whole output]",
+            output.len() - ALERT_FIELD_BYTES,
+            output.len()
+        )));
+        assert!(alert["input"].as_str().unwrap().contains("bytes left out"));
+        // What is small stays whole.
+        assert_eq!(alert["error"], "States.TaskFailed");
+        assert_eq!(alert["cause"], "boom");
+        assert_eq!(alert["executionArn"], arn);
     }
 
     #[test]
