@@ -325,3 +325,38 @@ def test_test_state(sfn):
     )
     assert (caught["status"], caught["error"], caught["nextState"]) == ("CAUGHT_ERROR", "Nope", "Recover")
     assert json.loads(caught["output"]) == {"Error": "Nope", "Cause": "why"}
+
+
+def test_client_matrix_scenario(sfn):
+    """The scenario every client of the matrix runs (test_cli.py, js/scenario.mjs, the Rust
+    SDK's cairn_serve.rs), here in one piece: typed exceptions are boto3's modelled classes."""
+    tags = [{"key": "client", "value": "boto3"}, {"key": "team", "value": "cairn"}]
+    standard = sfn.create_state_machine(
+        name=unique("mx"), definition=json.dumps(PASS_CHOICE), roleArn=ROLE, type="STANDARD", tags=tags
+    )
+    assert standard["creationDate"].tzinfo is not None  # epoch seconds parsed to an aware datetime
+    express = sfn.create_state_machine(
+        name=unique("mx-x"),
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE,
+        type="EXPRESS",
+        tags=tags,
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=standard["stateMachineArn"], input='{"n": 1}')["executionArn"]
+    assert wait_until_done(sfn, arn)["status"] == "SUCCEEDED"
+
+    pages = list(sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 2}))
+    assert [len(p["events"]) for p in pages] == [2, 2, 2, 2]
+    assert all("nextToken" in p for p in pages[:-1]) and "nextToken" not in pages[-1]
+    assert [e["id"] for p in pages for e in p["events"]] == list(range(1, 9))
+
+    synced = sfn.start_sync_execution(stateMachineArn=express, input='{"k": "v"}')
+    assert (synced["status"], json.loads(synced["output"])) == ("SUCCEEDED", {"k": "v"})
+    tested = sfn.test_state(definition=json.dumps({"Type": "Pass", "Result": 7, "End": True}), roleArn=ROLE)
+    assert (tested["status"], json.loads(tested["output"])) == ("SUCCEEDED", 7)
+
+    with pytest.raises(sfn.exceptions.ExecutionDoesNotExist) as raised:
+        sfn.describe_execution(executionArn=arn + "-nope")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    for machine in (standard["stateMachineArn"], express):
+        assert sorted(sfn.list_tags_for_resource(resourceArn=machine)["tags"], key=lambda t: t["key"]) == tags
