@@ -5,11 +5,13 @@
 //! process: it carries out the decider's commands (tasks through a [`TaskInvoker`], timers in a
 //! priority queue, under virtual or real time) and feeds their outcomes back as events.
 
+pub mod mock;
 pub mod ports;
 mod python;
 pub mod run;
 pub mod scripted;
 
+pub use mock::{MockConfig, MockConfigError, MockInvoker, MockedResponse, TestCase};
 pub use ports::{
     task_event, unsupported, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskDone,
     TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, Unsupported, UNSUPPORTED_RESOURCE,
