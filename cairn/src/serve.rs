@@ -290,9 +290,18 @@ async fn handle(
         return Ok(error_response(&error));
     }
     let (parts, body) = request.into_parts();
-    let content_type = match parts.headers.get("content-type").map(|v| v.as_bytes()) {
-        Some(value) if value.eq_ignore_ascii_case(CONTENT_TYPE_1_1.as_bytes()) => CONTENT_TYPE_1_1,
-        _ => CONTENT_TYPE,
+    // The media type without parameters (`; charset=utf-8`) decides the answer's version.
+    let media_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    let content_type = if media_type.eq_ignore_ascii_case(CONTENT_TYPE_1_1) {
+        CONTENT_TYPE_1_1
+    } else {
+        CONTENT_TYPE
     };
     let target = parts
         .headers

@@ -45,6 +45,8 @@ def test_json_1_0_and_1_1_are_both_answered_in_kind(server):
         assert "stateMachines" in json.loads(body)
         status, headers, body = post(server.endpoint, "DescribeStateMachine", b'{"stateMachineArn": "x"}', content_type)
         assert (status, headers["Content-Type"], json.loads(body)["__type"]) == (400, content_type, "InvalidArn")
+    status, headers, _ = post(server.endpoint, "ListStateMachines", b"{}", "application/x-amz-json-1.1; charset=utf-8")
+    assert (status, headers["Content-Type"]) == (200, "application/x-amz-json-1.1")
 
 
 def test_gzip_request_bodies_are_inflated(server):
