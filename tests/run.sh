@@ -50,3 +50,6 @@ bash tests/clients/run.sh
 step "serverless functions against DynamoDB Local and moto (emulators installed and started here)"
 # The cargo-lambda build/invoke check is part of the definition of done: keep it on.
 CAIRN_LAMBDA_LOCAL=1 bash tests/serverless/run.sh
+
+step "the console in headless Chromium"
+bash tests/console/run.sh

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod auth;
+mod console;
 mod limits;
 mod run;
 mod serve;

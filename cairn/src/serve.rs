@@ -282,6 +282,10 @@ async fn handle(
     max_body: usize,
     keys: Option<Arc<crate::auth::Keys>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    // The web console (GET /console/..., and a browser's GET /) shares the API's port.
+    if let Some(response) = crate::console::route(&request) {
+        return Ok(response);
+    }
     if request.method() != Method::POST {
         let error = ApiError::new(
             "UnknownOperationException",

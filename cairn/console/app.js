@@ -1,0 +1,523 @@
+// The console's pages. Every datum comes from the Step Functions API of the server that
+// served this page (POST / with X-Amz-Target), as any AWS client would ask for it.
+"use strict";
+
+(function () {
+  const POLL_MS = 1000;
+  const STATUSES = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+  const main = document.getElementById("main");
+  let pageToken = 0; // bumped on navigation so an old page's poll stops
+  let pollTimer = null;
+
+  // ---- API ------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(type, message) {
+      super(type + ": " + message);
+      this.type = type;
+    }
+  }
+
+  async function call(action, body) {
+    const response = await fetch(window.CAIRN_API || "/", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action },
+      body: JSON.stringify(body || {}),
+    });
+    const text = await response.text();
+    let data = {};
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch (_) {
+      throw new ApiError("InvalidResponse", text.slice(0, 200));
+    }
+    if (!response.ok) {
+      const type = String(data.__type || response.headers.get("x-amzn-errortype") || "Error").split("#").pop();
+      throw new ApiError(type, data.message || data.Message || text);
+    }
+    return data;
+  }
+
+  async function all(action, body, key, cap) {
+    const out = [];
+    let nextToken;
+    do {
+      const page = await call(action, Object.assign({}, body, nextToken ? { nextToken } : {}));
+      out.push(...(page[key] || []));
+      nextToken = page.nextToken;
+    } while (nextToken && out.length < cap);
+    return { items: out, more: !!nextToken };
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (k === "class") e.className = v;
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
+    return e;
+  }
+
+  const date = (t) => (t === undefined || t === null ? "" : new Date(typeof t === "number" ? t * 1000 : t).toLocaleString());
+  const ms = (t) => (typeof t === "number" ? t * 1000 : Date.parse(t));
+  const nameOf = (arn) => String(arn).split(":").pop();
+  const machineHref = (arn) => "#/machine/" + encodeURIComponent(arn);
+  const executionHref = (arn) => "#/execution/" + encodeURIComponent(arn);
+
+  function pretty(text) {
+    if (text === undefined || text === null) return "";
+    try {
+      return JSON.stringify(JSON.parse(text), null, 2);
+    } catch (_) {
+      return String(text);
+    }
+  }
+
+  function statusBadge(status) {
+    const mark = { RUNNING: "\u25B6", SUCCEEDED: "\u2713", FAILED: "\u2717", TIMED_OUT: "\u23F1", ABORTED: "\u25A0" }[status] || "";
+    return h("span", { class: "badge st-" + String(status).toLowerCase(), "data-execution-status": status }, mark + " " + status);
+  }
+
+  function errorBox(error) {
+    return h("div", { class: "error", role: "alert" }, String(error.message || error));
+  }
+
+  function jsonEditor(id, label, initial) {
+    const area = h("textarea", { id, rows: 6, spellcheck: "false", class: "code" });
+    area.value = initial;
+    const note = h("div", { class: "hint", "aria-live": "polite" });
+    const check = () => {
+      try {
+        JSON.parse(area.value);
+        note.textContent = "valid JSON";
+        note.className = "hint ok";
+        return true;
+      } catch (e) {
+        note.textContent = "not JSON: " + e.message;
+        note.className = "hint bad";
+        return false;
+      }
+    };
+    area.addEventListener("input", check);
+    check();
+    return { element: h("div", { class: "field" }, h("label", { for: id }, label), area, note), area, check };
+  }
+
+  function setPage(title, ...content) {
+    main.textContent = "";
+    document.title = title + " \u2013 Cairn console";
+    main.append(...content);
+    const heading = main.querySelector("h1");
+    if (heading) heading.setAttribute("tabindex", "-1");
+  }
+
+  // ---- state machines -------------------------------------------------------------------
+
+  async function machinesPage(token) {
+    const list = h("tbody");
+    setPage("State machines", h("h1", {}, "State machines"), h("table", { class: "list", id: "machines" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Created"), ...STATUSES.map((s) => h("th", { class: "num" }, s.replace("_", " ").toLowerCase())))), list));
+    const { items } = await all("ListStateMachines", { maxResults: 1000 }, "stateMachines", 10000);
+    if (token !== pageToken) return;
+    if (!items.length) list.append(h("tr", {}, h("td", { colspan: 3 + STATUSES.length }, "No state machines yet: create one with any AWS client (README, \u201cUsing AWS clients\u201d).")));
+    for (const m of items) {
+      const counts = STATUSES.map((s) => h("td", { class: "num", "data-count": s }, "\u2026"));
+      list.append(h("tr", { "data-machine": m.name }, h("td", {}, h("a", { href: machineHref(m.stateMachineArn) }, m.name)), h("td", {}, m.type), h("td", {}, date(m.creationDate)), ...counts));
+      // Counts by status: one listing per status, capped, so a busy machine stays quick.
+      STATUSES.forEach(async (status, i) => {
+        try {
+          const r = await all("ListExecutions", { stateMachineArn: m.stateMachineArn, statusFilter: status, maxResults: 1000 }, "executions", 1000);
+          counts[i].textContent = r.items.length + (r.more ? "+" : "");
+        } catch (e) {
+          counts[i].textContent = "?";
+          counts[i].title = e.message;
+        }
+      });
+    }
+  }
+
+  async function machinePage(arn, token) {
+    const m = await call("DescribeStateMachine", { stateMachineArn: arn });
+    if (token !== pageToken) return;
+    let definition = {};
+    try {
+      definition = JSON.parse(m.definition);
+    } catch (_) {}
+    const graphBox = h("div", { class: "graph-box", id: "graph" });
+    const defText = h("textarea", { id: "definition", class: "code", rows: 24, spellcheck: "false", "aria-label": "Definition (ASL)" });
+    defText.value = pretty(m.definition);
+    const diagnostics = h("ul", { class: "diagnostics", id: "diagnostics", "aria-live": "polite" });
+    let graph = null;
+    const draw = (def) => {
+      graph = window.CairnGraph.render(graphBox, def, {
+        onSelect: (name) => {
+          // Put the cursor on the state's definition.
+          const at = defText.value.indexOf(JSON.stringify(name) + ":");
+          if (at >= 0) {
+            defText.focus();
+            defText.setSelectionRange(at, at + name.length + 2);
+          }
+        },
+      });
+      return graph;
+    };
+    const validate = async () => {
+      diagnostics.textContent = "";
+      let text = defText.value;
+      try {
+        draw(JSON.parse(text));
+      } catch (e) {
+        diagnostics.append(h("li", { class: "diag error-diag" }, "not JSON: " + e.message));
+        return;
+      }
+      const r = await call("ValidateStateMachineDefinition", { definition: text, type: m.type });
+      if (!r.diagnostics.length) diagnostics.append(h("li", { class: "diag ok" }, "\u2713 valid"));
+      for (const d of r.diagnostics) {
+        const st = /^\/(?:.*\/)?States\/([^/]+)/.exec(d.location || "");
+        const stateName = st ? st[1].replace(/~1/g, "/").replace(/~0/g, "~") : null;
+        const li = h("li", { class: "diag " + (d.severity === "ERROR" ? "error-diag" : "warn-diag") }, h("strong", {}, d.severity + " " + d.code), " ", d.location ? h("code", {}, d.location) : "", " ", d.message);
+        if (stateName && graph && graph.nodes.has(stateName)) {
+          graph.nodes.get(stateName).g.classList.add("has-diagnostic");
+          li.append(" ", h("button", { type: "button", class: "link", onclick: () => graph.select(stateName) }, "show " + stateName));
+        }
+        diagnostics.append(li);
+      }
+    };
+    const input = jsonEditor("start-input", "Input (JSON)", "{}");
+    const execName = h("input", { id: "start-name", placeholder: "(generated)", "aria-label": "Execution name" });
+    const startError = h("div");
+    const start = async (ev) => {
+      ev.preventDefault();
+      startError.textContent = "";
+      if (!input.check()) return;
+      try {
+        const r = await call("StartExecution", Object.assign({ stateMachineArn: arn, input: input.area.value }, execName.value ? { name: execName.value } : {}));
+        location.hash = executionHref(r.executionArn);
+      } catch (e) {
+        startError.append(errorBox(e));
+      }
+    };
+    const executions = executionsList(arn, token);
+    setPage(
+      m.name,
+      h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / ", m.name),
+      h("h1", {}, m.name, " ", h("span", { class: "tag" }, m.type)),
+      h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || ""), h("dt", {}, "Versions and aliases"), h("dd", {}, "not offered by this server's API yet")),
+      h("section", { class: "split" },
+        h("div", { class: "pane" }, h("h2", {}, "Graph"), zoomBar(() => graph), graphBox),
+        h("div", { class: "pane" }, h("h2", {}, "Definition"), defText, h("button", { type: "button", id: "validate", onclick: validate }, "Validate and redraw"), diagnostics)),
+      h("section", {}, h("h2", {}, "Start an execution"), h("form", { id: "start-form", onsubmit: start }, h("div", { class: "field" }, h("label", { for: "start-name" }, "Name"), execName), input.element, h("button", { type: "submit", id: "start" }, "Start execution"), startError)),
+      executions.element,
+    );
+    draw(definition);
+    await validate();
+    await executions.load();
+  }
+
+  function zoomBar(graph) {
+    return h("div", { class: "zoom", role: "toolbar", "aria-label": "Zoom" },
+      h("button", { type: "button", onclick: () => graph() && graph().zoom(1.25), "aria-label": "Zoom in" }, "+"),
+      h("button", { type: "button", onclick: () => graph() && graph().zoom(0.8), "aria-label": "Zoom out" }, "\u2212"),
+      h("button", { type: "button", onclick: () => graph() && graph().zoom(0) }, "100%"),
+      h("button", { type: "button", onclick: () => graph() && graph().fit() }, "Fit"));
+  }
+
+  function executionsList(arn, token) {
+    const filter = h("select", { id: "status-filter", "aria-label": "Status" }, h("option", { value: "" }, "all statuses"), ...STATUSES.map((s) => h("option", { value: s }, s)));
+    const body = h("tbody");
+    const prev = h("button", { type: "button", id: "prev-page" }, "\u2190 Previous");
+    const next = h("button", { type: "button", id: "next-page" }, "Next \u2192");
+    const pageSize = 25;
+    let tokens = [undefined]; // the token of each page seen
+    let pageIndex = 0;
+    const load = async () => {
+      const request = { stateMachineArn: arn, maxResults: pageSize };
+      if (filter.value) request.statusFilter = filter.value;
+      if (tokens[pageIndex]) request.nextToken = tokens[pageIndex];
+      const r = await call("ListExecutions", request);
+      if (token !== pageToken) return;
+      body.textContent = "";
+      for (const x of r.executions || []) {
+        body.append(h("tr", { "data-execution": x.name }, h("td", {}, h("a", { href: executionHref(x.executionArn) }, x.name)), h("td", {}, statusBadge(x.status)), h("td", {}, date(x.startDate)), h("td", {}, date(x.stopDate))));
+      }
+      if (!(r.executions || []).length) body.append(h("tr", {}, h("td", { colspan: 4 }, "No executions" + (filter.value ? " with status " + filter.value : ""))));
+      tokens[pageIndex + 1] = r.nextToken;
+      prev.disabled = pageIndex === 0;
+      next.disabled = !r.nextToken;
+    };
+    filter.addEventListener("change", () => {
+      tokens = [undefined];
+      pageIndex = 0;
+      load();
+    });
+    prev.addEventListener("click", () => {
+      pageIndex = Math.max(0, pageIndex - 1);
+      load();
+    });
+    next.addEventListener("click", () => {
+      pageIndex++;
+      load();
+    });
+    const element = h("section", {}, h("h2", {}, "Executions"), h("div", { class: "toolbar" }, filter, " ", prev, " ", next, " ", h("button", { type: "button", onclick: load }, "Refresh")),
+      h("table", { class: "list", id: "executions" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Stopped"))), body));
+    return { element, load };
+  }
+
+  // ---- an execution ---------------------------------------------------------------------
+
+  async function executionPage(arn, token) {
+    let execution = await call("DescribeExecution", { executionArn: arn });
+    const machine = await call("DescribeStateMachineForExecution", { executionArn: arn }).catch(() => call("DescribeStateMachine", { stateMachineArn: execution.stateMachineArn }));
+    if (token !== pageToken) return;
+    let definition = {};
+    try {
+      definition = JSON.parse(machine.definition);
+    } catch (_) {}
+    const header = h("div", { id: "execution-header" });
+    const graphBox = h("div", { class: "graph-box", id: "graph" });
+    const detailsBox = h("div", { id: "state-details", class: "details", "aria-live": "polite" }, h("p", { class: "hint" }, "Select a state (click, or Tab to it and press Enter) to see its input, output, errors and events."));
+    const waitingBox = h("section", { id: "waiting" });
+    const eventsBox = h("section", { id: "events-section" });
+    const timelineBox = h("section", { id: "timeline-section" });
+    let selected = null;
+    let analysis = null;
+    let events = [];
+    let waitingKey = null;
+    const graph = window.CairnGraph.render(graphBox, definition, {
+      onSelect: (name) => {
+        selected = name;
+        showDetails();
+      },
+    });
+    const eventFilter = { text: "", state: "" };
+
+    const showDetails = () => {
+      if (!selected || !analysis) return;
+      const s = analysis.states.get(selected);
+      const st = analysis.statuses.get(selected) || { status: "not-reached", note: "" };
+      const info = analysis.index.get(selected) || {};
+      detailsBox.textContent = "";
+      detailsBox.setAttribute("data-selected", selected);
+      detailsBox.append(h("h3", {}, selected, " ", h("span", { class: "tag" }, info.type || ""), " ", h("span", { class: "state-status st-" + st.status, "data-status": st.status }, window.CairnGraph.STATUS_MARK[st.status] + window.CairnGraph.STATUS_LABEL[st.status] + (st.note ? " (" + st.note + ")" : ""))));
+      if (!s) {
+        detailsBox.append(h("p", {}, "Not reached in this execution."));
+        return;
+      }
+      if (s.failures.length) {
+        detailsBox.append(h("h4", {}, s.caught ? "Caught error" : s.retried ? "Errors (retried)" : "Error"));
+        const list = h("ul", { class: "failures" });
+        for (const f of s.failures) list.append(h("li", { class: "failure", "data-error": f.error || "" }, h("strong", {}, f.error || f.type), " ", h("span", { class: "event-type" }, "(" + f.type + ", event " + f.id + ")"), h("pre", { class: "code small" }, pretty(f.cause))));
+        detailsBox.append(list);
+        if (s.caught) {
+          const next = (Array.isArray(info.def.Catch) ? info.def.Catch : []).map((c) => c.Next).filter(Boolean);
+          detailsBox.append(h("p", { class: "caught-note" }, "Caught: the execution went on to " + next.join(" or ") + "."));
+        }
+      }
+      detailsBox.append(h("div", { class: "io" }, h("div", {}, h("h4", {}, "Input"), h("pre", { class: "code small", id: "state-input" }, pretty(s.lastInput))), h("div", {}, h("h4", {}, "Output"), h("pre", { class: "code small", id: "state-output" }, pretty(s.lastOutput)))));
+      if (s.iterations.size) {
+        const its = [...s.iterations.values()].sort((a, b) => a.index - b.index);
+        const by = (st) => its.filter((i) => i.status === st).length;
+        const iterEvents = h("div", { id: "iteration-events" });
+        const pick = h("select", { id: "iteration-pick", "aria-label": "Iteration" }, h("option", { value: "" }, "choose an iteration"), ...its.map((i) => h("option", { value: i.index }, "#" + i.index + " " + i.status)));
+        pick.addEventListener("change", () => {
+          iterEvents.textContent = "";
+          const it = s.iterations.get(Number(pick.value));
+          if (it) iterEvents.append(eventTable(it.events));
+        });
+        detailsBox.append(h("h4", {}, "Iterations"), h("p", { class: "iterations", "data-succeeded": by("SUCCEEDED"), "data-failed": by("FAILED"), "data-running": by("RUNNING") }, its.length + " iterations: " + by("SUCCEEDED") + " succeeded, " + by("FAILED") + " failed, " + by("RUNNING") + " running" + (by("ABORTED") ? ", " + by("ABORTED") + " aborted" : "")), pick, iterEvents);
+      } else if (info.type === "Parallel") {
+        const branches = (info.def.Branches || []).length;
+        detailsBox.append(h("p", {}, branches + " branches"));
+      }
+      detailsBox.append(h("h4", {}, "Events of this state"), eventTable(s.events));
+    };
+
+    const eventTable = (list) => {
+      const rows = list.slice(0, 2000).map((e) => {
+        const d = window.CairnHistory.details(e);
+        const info = analysis && analysis.byId.get(e.id);
+        return h("tr", { "data-event-type": e.type }, h("td", { class: "num" }, e.id), h("td", {}, e.type), h("td", {}, info && info.state ? info.state : ""), h("td", {}, date(e.timestamp)), h("td", {}, h("code", { class: "clip" }, Object.keys(d).length ? JSON.stringify(d).slice(0, 300) : "")));
+      });
+      return h("table", { class: "list events" }, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Type"), h("th", {}, "State"), h("th", {}, "Time"), h("th", {}, "Details"))), h("tbody", {}, rows));
+    };
+
+    const stopButton = h("button", { type: "button", id: "stop", class: "danger" }, "Stop execution");
+    stopButton.addEventListener("click", async () => {
+      if (!window.confirm("Stop this execution?")) return;
+      try {
+        await call("StopExecution", { executionArn: arn, error: "Console.Stopped", cause: "stopped from the Cairn console" });
+        refresh();
+      } catch (e) {
+        header.append(errorBox(e));
+      }
+    });
+
+    const renderHeader = () => {
+      header.textContent = "";
+      header.append(h("dl", { class: "facts" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn))));
+      if (execution.error || execution.cause) header.append(h("div", { class: "error" }, h("strong", {}, execution.error || ""), " ", execution.cause || ""));
+      if (execution.status === "RUNNING") header.append(stopButton);
+      const io = h("div", { class: "io" }, h("div", {}, h("h4", {}, "Execution input"), h("pre", { class: "code small" }, pretty(execution.input))));
+      if (execution.output !== undefined) io.append(h("div", {}, h("h4", {}, "Execution output"), h("pre", { class: "code small", id: "execution-output" }, pretty(execution.output))));
+      header.append(io);
+    };
+
+    const renderWaiting = () => {
+      waitingBox.textContent = "";
+      if (!analysis.waiting.length) return;
+      waitingBox.append(h("h2", {}, "Waiting for a task token"));
+      analysis.waiting.forEach((t, i) => {
+        const out = jsonEditor("task-output-" + i, "Output (JSON)", "{}");
+        const tokenField = h("input", { id: "task-token-" + i, class: "code", value: t.token, "aria-label": "Task token" });
+        const errorField = h("input", { id: "task-error-" + i, placeholder: "Error", "aria-label": "Error" });
+        const causeField = h("input", { id: "task-cause-" + i, placeholder: "Cause", "aria-label": "Cause" });
+        const result = h("div", { class: "send-result", "aria-live": "polite" });
+        const send = async (action, body) => {
+          result.textContent = "";
+          try {
+            await call(action, Object.assign({ taskToken: tokenField.value }, body));
+            result.append(h("span", { class: "hint ok" }, action + " sent"));
+            refresh();
+          } catch (e) {
+            result.append(errorBox(e));
+          }
+        };
+        waitingBox.append(h("div", { class: "waiting-task", "data-state": t.state },
+          h("p", {}, h("strong", {}, t.state), t.iteration !== null && t.iteration !== undefined ? " (iteration " + t.iteration + ")" : "", " waits since event " + t.scheduled.id + ", " + date(t.scheduled.timestamp)),
+          h("div", { class: "field" }, h("label", { for: tokenField.id }, "Task token"), tokenField),
+          out.element,
+          h("button", { type: "button", class: "send-success", onclick: () => out.check() && send("SendTaskSuccess", { output: out.area.value }) }, "Send success"),
+          h("div", { class: "failure-form" }, errorField, " ", causeField, " ", h("button", { type: "button", class: "send-failure danger", onclick: () => send("SendTaskFailure", Object.assign({}, errorField.value ? { error: errorField.value } : {}, causeField.value ? { cause: causeField.value } : {})) }, "Send failure")),
+          result));
+      });
+    };
+
+    const renderEvents = () => {
+      eventsBox.textContent = "";
+      const text = h("input", { id: "event-filter", placeholder: "filter: type or text", value: eventFilter.text, "aria-label": "Filter events" });
+      const stateNames = [...analysis.states.keys()];
+      const stateSel = h("select", { id: "event-state", "aria-label": "State" }, h("option", { value: "" }, "all states"), ...stateNames.map((n) => h("option", { value: n, selected: n === eventFilter.state }, n)));
+      const tableBox = h("div");
+      const apply = () => {
+        eventFilter.text = text.value;
+        eventFilter.state = stateSel.value;
+        const q = text.value.toLowerCase();
+        const list = events.filter((e) => {
+          if (stateSel.value && (analysis.byId.get(e.id) || {}).state !== stateSel.value) return false;
+          return !q || JSON.stringify(e).toLowerCase().includes(q);
+        });
+        tableBox.textContent = "";
+        tableBox.append(h("p", { class: "hint" }, list.length + " of " + events.length + " events"), eventTable(list));
+      };
+      text.addEventListener("input", apply);
+      stateSel.addEventListener("change", apply);
+      eventsBox.append(h("h2", {}, "Events"), h("div", { class: "toolbar" }, text, " ", stateSel), tableBox);
+      apply();
+    };
+
+    const renderTimeline = () => {
+      timelineBox.textContent = "";
+      if (!events.length) return;
+      const t0 = ms(events[0].timestamp);
+      const tEnd = Math.max(ms(events[events.length - 1].timestamp), execution.status === "RUNNING" ? Date.now() : 0, t0 + 1);
+      const total = tEnd - t0;
+      const rows = [];
+      for (const [name, s] of analysis.states) {
+        s.spans.forEach((span, i) => rows.push({ name, start: ms(span.start), end: ms(span.end), i }));
+        const open = s.entered - s.spans.length;
+        if (open > 0 && s.firstEnter !== null) {
+          const last = s.events.filter((e) => e.type.endsWith("StateEntered")).slice(-open);
+          last.forEach((e) => rows.push({ name, start: ms(e.timestamp), end: tEnd, open: true }));
+        }
+      }
+      rows.sort((a, b) => a.start - b.start);
+      const shown = rows.slice(0, 300);
+      timelineBox.append(h("h2", {}, "Timeline"), h("p", { class: "hint" }, "State durations from entry to exit" + (rows.length > shown.length ? " (first " + shown.length + " of " + rows.length + ")" : "") + "; total " + total + " ms."));
+      const list = h("div", { class: "timeline" });
+      for (const r of shown) {
+        const left = ((r.start - t0) / total) * 100;
+        const width = Math.max(0.4, ((r.end - r.start) / total) * 100);
+        const st = (analysis.statuses.get(r.name) || {}).status || "not-reached";
+        list.append(h("div", { class: "tl-row" }, h("span", { class: "tl-name" }, r.name), h("span", { class: "tl-track" }, h("span", { class: "tl-bar st-" + (r.open ? "in-progress" : st), style: "left:" + left + "%;width:" + width + "%", title: r.name + ": " + (r.end - r.start) + " ms" + (r.open ? " so far" : "") })), h("span", { class: "tl-ms" }, r.end - r.start + " ms" + (r.open ? "\u2026" : ""))));
+      }
+      timelineBox.append(list);
+    };
+
+    const refresh = async () => {
+      const myToken = token;
+      try {
+        execution = await call("DescribeExecution", { executionArn: arn });
+        const r = await all("GetExecutionHistory", { executionArn: arn, maxResults: 1000 }, "events", 1e6);
+        if (myToken !== pageToken) return;
+        events = r.items;
+        analysis = window.CairnHistory.analyse(definition, events, execution.status);
+        for (const name of graph.nodes.keys()) {
+          const st = analysis.statuses.get(name) || { status: "not-reached", note: "" };
+          graph.setStatus(name, st.status, st.note);
+        }
+        graphBox.dataset.executionStatus = execution.status;
+        renderHeader();
+        // Keep what the user is typing into a waiting task's form unless the tasks changed.
+        const key = analysis.waiting.map((t) => t.scheduled.id).join(",");
+        const editing = document.activeElement && waitingBox.contains(document.activeElement);
+        if (!editing || key !== waitingKey) renderWaiting();
+        waitingKey = key;
+        showDetails();
+        if (!(document.activeElement && eventsBox.contains(document.activeElement))) renderEvents();
+        renderTimeline();
+      } catch (e) {
+        header.append(errorBox(e));
+      }
+      if (myToken === pageToken && execution.status === "RUNNING") {
+        clearTimeout(pollTimer);
+        pollTimer = setTimeout(refresh, POLL_MS);
+      }
+    };
+
+    setPage(
+      execution.name,
+      h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / ", h("a", { href: machineHref(execution.stateMachineArn) }, nameOf(execution.stateMachineArn)), " / ", execution.name),
+      h("h1", {}, "Execution ", execution.name),
+      header,
+      waitingBox,
+      h("section", { class: "split" }, h("div", { class: "pane" }, h("h2", {}, "Graph"), legend(), zoomBar(() => graph), graphBox), h("div", { class: "pane" }, h("h2", {}, "State"), detailsBox)),
+      timelineBox,
+      eventsBox,
+    );
+    await refresh();
+  }
+
+  function legend() {
+    const { STATUS_LABEL, STATUS_MARK } = window.CairnGraph;
+    return h("ul", { class: "legend", "aria-label": "Legend" }, ...Object.keys(STATUS_LABEL).map((k) => h("li", { class: "lg st-" + k }, (STATUS_MARK[k] || "\u25CB ") + STATUS_LABEL[k])), h("li", { class: "lg edge-catch-legend" }, "- - Catch"));
+  }
+
+  // ---- routing --------------------------------------------------------------------------
+
+  async function route() {
+    clearTimeout(pollTimer);
+    const token = ++pageToken;
+    const hash = location.hash || "#/";
+    try {
+      let m;
+      if ((m = /^#\/machine\/(.+)$/.exec(hash))) await machinePage(decodeURIComponent(m[1]), token);
+      else if ((m = /^#\/execution\/(.+)$/.exec(hash))) await executionPage(decodeURIComponent(m[1]), token);
+      else await machinesPage(token);
+    } catch (e) {
+      if (token === pageToken) setPage("Error", h("h1", {}, "Something went wrong"), errorBox(e), h("p", {}, h("a", { href: "#/" }, "Back to the state machines")));
+    }
+    if (token === pageToken) {
+      document.body.dataset.ready = String(token);
+      const heading = main.querySelector("h1");
+      if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
+    }
+  }
+
+  window.addEventListener("hashchange", route);
+  route();
+  window.CairnConsole = { call };
+})();

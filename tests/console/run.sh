@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The web console in Debian's headless Chromium, driven by Playwright (playwright-core, pinned
+# in package-lock.json) against a `cairn serve` started here. Works on a fresh Debian machine
+# with Rust and Node 20+: installs chromium with apt-get when /usr/bin/chromium is missing.
+# Screenshots go to tests/console/artifacts/. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/tests/console
+
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# CAIRN_BIN picks a cairn already built (e.g. a release build); otherwise build the debug one.
+if [ -z "${CAIRN_BIN:-}" ]; then
+    cargo build -q -p cairn --locked
+fi
+bin=${CAIRN_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/cairn}
+data=$(mktemp -d)
+log=$data/serve.log
+"$bin" serve --port 0 --data "$data/store" --functions "$here/functions.json" >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
+url=""
+for _ in $(seq 1 100); do
+    url=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's/listening on //' || true)
+    [ -n "$url" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "tests/console: cairn serve exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$url" ] || { cat "$log" >&2; echo "tests/console: cairn serve did not start" >&2; exit 1; }
+echo "tests/console: cairn serve at $url"
+node "$here/console.test.mjs" "$url"
