@@ -161,3 +161,28 @@ def test_aws_cli_with_and_without_the_right_key(auth_server, tmp_path):
             kwargs,
             refused.stderr,
         )
+
+
+def test_js_sdk_v3_signs_and_is_refused_with_aws_error_names(auth_server):
+    js = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+    node = shutil.which("node")
+    assert node, "node is not on PATH: the JavaScript SDK leg needs Node 20 or later (tests/clients/run.sh)"
+    assert os.path.exists(os.path.join(js, "node_modules", "@aws-sdk", "client-sfn")), "run tests/clients/run.sh (npm ci)"
+    express = client(auth_server.endpoint).create_state_machine(
+        name=f"auth-js-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    result = subprocess.run(
+        [node, "auth.mjs"],
+        cwd=js,
+        env={
+            **os.environ,
+            "CAIRN_ENDPOINT": auth_server.endpoint,
+            "CAIRN_KEY_ID": KEY_ID,
+            "CAIRN_SECRET": SECRET,
+            "CAIRN_EXPRESS_ARN": express,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"node auth.mjs exited {result.returncode}\n{result.stdout}\n{result.stderr}"
