@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Drives `cairn serve` with real AWS clients (boto3, the AWS CLI, the JavaScript SDK v3) and runs
-# the crash test. Works on a fresh Debian machine with Rust, Python 3, Node 20+ and npm: it creates
-# its own virtualenv and installs the pinned JavaScript SDK.
+# Drives `cairn serve` with real AWS clients (boto3, the AWS CLI, the JavaScript SDK v3, the Go SDK
+# v2) and runs the crash test. Works on a fresh Debian machine with Rust, Python 3, Node 20+ and
+# npm: it creates its own virtualenv, installs the pinned JavaScript SDK and Debian's Go SDK.
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +34,19 @@ if command -v npm >/dev/null; then
 else
     echo "tests/clients: npm not found, the JavaScript SDK test will fail" >&2
 fi
+
+# The AWS SDK for Go v2 comes from Debian (the Go module proxy is not reachable from the project's
+# machines): Debian's Go and its packaged SDK, built in GOPATH mode by test_go_sdk.py. Without
+# root or apt, test_go_sdk.py fails and says why.
+if ! command -v go >/dev/null || [ ! -d /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2/service/sfn ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq golang-go golang-github-aws-aws-sdk-go-v2-dev >/dev/null ||
+            echo "tests/clients: installing Debian's Go SDK failed, the Go SDK test will fail" >&2
+    else
+        echo "tests/clients: cannot install Debian's golang-go and golang-github-aws-aws-sdk-go-v2-dev, the Go SDK test will fail" >&2
+    fi
+fi
+export CAIRN_GO_CACHE="$target/go-cache"
 
 cargo build -q -p cairn --locked
 export CAIRN_BIN="$target/debug/cairn"
