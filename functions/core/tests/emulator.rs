@@ -741,7 +741,8 @@ async fn the_schedule_function_starts_one_execution_per_scheduled_event() {
             "STANDARD",
         )
         .await;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/schedule.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/schedule-rule.json");
     let event: EventBridgeEvent<Value> =
         serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("event");
     let target = ScheduleTarget {
@@ -1302,7 +1303,7 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
         .expect("sweep");
     assert_eq!(
         answer,
-        json!({"resentTimers": 1, "resentTasks": 0, "rerunTasks": 0})
+        json!({"resentTimers": 1, "resentTasks": 0, "rerunTasks": 0, "continued": false})
     );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
@@ -1344,7 +1345,7 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
         .expect("sweep");
     assert_eq!(
         answer,
-        json!({"resentTimers": 0, "resentTasks": 1, "rerunTasks": 0})
+        json!({"resentTimers": 0, "resentTasks": 1, "rerunTasks": 0, "continued": false})
     );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
@@ -1357,6 +1358,105 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
         );
     }
     assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
+}
+
+/// Issue 12, item 9: a sweep reads a bounded page per invocation and carries on through
+/// continuation messages on the bus, so every lost task run and timer is re-sent however many
+/// executions are running, none twice in one sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paged_sweep_continues_through_the_bus_until_every_execution_is_seen() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let engine = h.engine_with(h.invoker.clone()).with_sweep_page(2);
+    let task_machine = h
+        .create_machine(
+            "paged-task",
+            json!({"StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": lambda("echo"), "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let wait_machine = h
+        .create_machine(
+            "paged-wait",
+            json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let mut arns = Vec::new();
+    for n in 0..5 {
+        arns.push(h.start(&task_machine, json!({"n": n})).await);
+    }
+    for _ in 0..3 {
+        arns.push(h.start(&wait_machine, json!({})).await);
+    }
+    // Lose every first message: the run-task events and the timer messages.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lost_runs = 0;
+    while lost_runs < 5 && Instant::now() < deadline {
+        lost_runs += h.advance_events().await.len();
+    }
+    assert_eq!(lost_runs, 5);
+    let mut lost_timers = 0;
+    while lost_timers < 3 && Instant::now() < deadline {
+        lost_timers += h.timer_batch().await.records.len();
+    }
+    assert_eq!(lost_timers, 3);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    let first = cairn_serverless::advance::handle_trigger(&engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(first["resentTimers"], 2, "a page holds 2: {first}");
+    assert_eq!(first["continued"], true);
+    // Play the bus: deliver each sweep continuation, keep the re-sent runs aside.
+    let mut pages = 1;
+    let mut runs = Vec::new();
+    let mut continuations = 0;
+    loop {
+        let mut next = None;
+        // Each page sends its continuation last: none within a few seconds means the end.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while next.is_none() && Instant::now() < deadline {
+            for event in h.advance_events().await {
+                match event.detail {
+                    Message::Sweep(_) => next = Some(event),
+                    Message::RunTask { .. } => runs.push(event),
+                    other => panic!("unexpected advance message {other:?}"),
+                }
+            }
+        }
+        let Some(event) = next else { break };
+        continuations += 1;
+        assert_eq!(
+            handle_event(&engine, event).await.expect("sweep page"),
+            Applied::Swept
+        );
+        pages += 1;
+        assert!(pages < 20, "the sweep does not end");
+    }
+    // 3 timers (pages of 2, 2 pages) then 8 running executions (4 pages of 2), a page of each
+    // phase sharing the invocation where the timers end: 5 invocations, 4 continuations.
+    assert!(continuations >= 4, "{continuations} continuations");
+    assert_eq!(runs.len(), 5, "each lost run re-sent once");
+    let mut timers = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while timers < 3 && Instant::now() < deadline {
+        let batch = h.timer_batch().await;
+        timers += batch.records.len();
+        cairn_serverless::advance::handle_sqs(&engine, batch).await;
+    }
+    assert_eq!(timers, 3, "each lost timer re-sent once");
+    for event in runs {
+        handle_event(&engine, event).await.expect("run");
+    }
+    for arn in &arns {
+        assert_eq!(h.run_to_end_on(&engine, arn).await.status, "SUCCEEDED");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use cairn_interpreter::Event;
 use cairn_serverless::advance::AdvanceTrigger;
 use cairn_serverless::api::action_of;
-use cairn_serverless::schedule::execution_name;
+use cairn_serverless::schedule::{execution_name, ScheduleTrigger, ScheduledStart};
 use cairn_serverless::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -96,8 +96,38 @@ fn advance_samples_carry_messages_for_the_engine() {
 }
 
 #[test]
-fn schedule_sample_names_its_execution_after_the_event() {
-    let event: EventBridgeEvent<Value> = round_trip(&sample("schedule.json"));
+fn schedule_sample_is_what_the_templates_scheduler_schedule_sends() {
+    let start: ScheduledStart = round_trip(&sample("schedule.json"));
+    assert_eq!(
+        start.execution_name().as_deref(),
+        Some("cairn-nightly-20251125T060000Z")
+    );
+    assert_eq!(start.input_text(), "{\"report\":\"daily\"}");
+    assert!(matches!(
+        serde_json::from_value::<ScheduleTrigger>(sample("schedule.json")),
+        Ok(ScheduleTrigger::Scheduler(_))
+    ));
+    // The same keys as the template's sample schedule sends (its Target Input, whose
+    // context attributes Scheduler fills in).
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+    )
+    .expect("template");
+    for key in sample("schedule.json").as_object().expect("object").keys() {
+        assert!(
+            template.contains(&format!("\"{key}\":")),
+            "template.yaml's schedule input lacks {key}"
+        );
+    }
+}
+
+#[test]
+fn schedule_rule_sample_names_its_execution_after_the_event() {
+    assert!(matches!(
+        serde_json::from_value::<ScheduleTrigger>(sample("schedule-rule.json")),
+        Ok(ScheduleTrigger::Rule(_))
+    ));
+    let event: EventBridgeEvent<Value> = round_trip(&sample("schedule-rule.json"));
     assert_eq!(event.detail_type, "Scheduled Event");
     assert_eq!(
         execution_name(&event),

@@ -1,20 +1,23 @@
-//! The schedule Lambda: an EventBridge schedule starts the configured state machine.
+//! The schedule Lambda: EventBridge Scheduler schedules (and schedule rules) start executions.
 #![forbid(unsafe_code)]
-use cairn_serverless::schedule::{handle_schedule, ScheduleTarget};
+use cairn_serverless::schedule::{handle_trigger, ScheduleTarget, ScheduleTrigger};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let engine = cairn_serverless::engine_from_env().await?;
-    let target = ScheduleTarget::from_env()?;
-    let (engine, target) = (&engine, &target);
+    let api = cairn_serverless::shared_api(&engine);
+    // Only a schedule rule needs it: a Scheduler schedule names its own state machine.
+    let target = std::env::var("STATE_MACHINE_ARN")
+        .is_ok()
+        .then(ScheduleTarget::from_env)
+        .transpose()?;
+    let (engine, api, target) = (&engine, &api, &target);
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<cairn_serverless::EventBridgeEvent<serde_json::Value>>| async move {
-            let started = Box::pin(handle_schedule(engine, target, event.payload)).await?;
-            Ok::<_, Error>(serde_json::json!({
-                "executionArn": started.execution_arn,
-                "created": started.created,
-            }))
+        move |event: LambdaEvent<ScheduleTrigger>| async move {
+            Ok::<_, Error>(
+                Box::pin(handle_trigger(engine, api, target.as_ref(), event.payload)).await?,
+            )
         },
     ))
     .await
