@@ -6,7 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 
 use crate::engine::{Applied, Engine, EngineError};
-use crate::message::Message;
+use crate::message::{Message, SweepStep};
 
 /// What invokes the function: an EventBridge rule (one event), the SQS timer queue (a
 /// batch), or the sweep schedule (its constant input `{"sweep": {"graceSeconds": N}}`).
@@ -74,12 +74,14 @@ pub async fn handle_trigger(
             serde_json::to_value(response).map_err(|e| EngineError::Send(e.to_string()))
         }
         AdvanceTrigger::Sweep { sweep } => {
-            let grace_ms = i64::from(sweep.grace_seconds) * 1000;
-            let timers = engine.sweep_overdue_timers(grace_ms).await?;
-            let (tasks, lost) = engine.sweep_tasks(grace_ms).await?;
-            Ok(
-                serde_json::json!({"resentTimers": timers, "resentTasks": tasks, "rerunTasks": lost}),
-            )
+            // The first page; a continuation message carries the sweep on if more remain.
+            let report = engine.sweep(SweepStep::new(sweep.grace_seconds)).await?;
+            Ok(serde_json::json!({
+                "resentTimers": report.resent_timers,
+                "resentTasks": report.resent_tasks,
+                "rerunTasks": report.rerun_tasks,
+                "continued": report.next.is_some(),
+            }))
         }
         AdvanceTrigger::EventBridge(event) => {
             let applied = handle_event(engine, *event).await?;

@@ -24,7 +24,7 @@ use cairn_runtime::{task_event, Clock, TaskInvoker, TaskRequest};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::{json, Value};
 
-use crate::message::Message;
+use crate::message::{Message, SweepPhase, SweepStep};
 use crate::outbox::{Outbox, Outgoing};
 
 /// Conditional-write attempts before giving up on a hot execution (the message is then
@@ -33,8 +33,10 @@ const MAX_ATTEMPTS: usize = 16;
 /// Tries at a write whose loss cannot be recovered by a redelivery (a task's claim and its
 /// outcome); the SDK's own retries with backoff come first.
 const STORE_ATTEMPTS: usize = 8;
-/// Overdue timers one sweep re-sends (the next sweep takes the rest).
-const SWEEP_BATCH: usize = 500;
+/// Overdue timers or running executions one sweep invocation reads before it hands the rest
+/// to a continuation message: each execution is one read, so a page of 500 takes a few
+/// seconds, well inside the function's timeout.
+pub const DEFAULT_SWEEP_PAGE: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -74,6 +76,21 @@ pub enum Applied {
     NotRunning,
     /// No such execution.
     Missing,
+    /// A sweep page was handled ([`Message::Sweep`]).
+    Swept,
+}
+
+/// What one sweep invocation did ([`Engine::sweep`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Timer messages re-sent.
+    pub resent_timers: usize,
+    /// Task runs re-sent for tasks never started.
+    pub resent_tasks: usize,
+    /// Task runs re-sent for lost claims.
+    pub rerun_tasks: usize,
+    /// The continuation sent for the rest, if this page was not the last.
+    pub next: Option<SweepStep>,
 }
 
 /// The first half of running a task (see [`Engine::claim_task`]).
@@ -114,6 +131,8 @@ pub struct Engine {
     signer: Option<cairn_api::TokenSigner>,
     /// The longest a task run's invocation can live: a claim older than this was lost.
     claim_timeout_ms: i64,
+    /// Items one sweep invocation reads ([`DEFAULT_SWEEP_PAGE`]).
+    sweep_page: usize,
 }
 
 impl Engine {
@@ -138,7 +157,15 @@ impl Engine {
             writes: AtomicU64::new(0),
             signer: None,
             claim_timeout_ms: DEFAULT_CLAIM_TIMEOUT_MS,
+            sweep_page: DEFAULT_SWEEP_PAGE,
         }
+    }
+
+    /// Each sweep invocation reads at most `items` overdue timers or running executions and
+    /// sends itself a continuation for the rest.
+    pub fn with_sweep_page(mut self, items: usize) -> Engine {
+        self.sweep_page = items.max(1);
+        self
     }
 
     /// Claims of task runs older than `ms` are taken for lost (their invocation has hit its
@@ -383,6 +410,10 @@ impl Engine {
                 execution_arn,
                 task_id,
             } => self.run_task(&execution_arn, task_id).await,
+            Message::Sweep(step) => {
+                self.sweep(step).await?;
+                Ok(Applied::Swept)
+            }
         }
     }
 
@@ -496,16 +527,72 @@ impl Engine {
         }
     }
 
-    /// Re-sends the messages of timers overdue by more than `grace_ms`: their message was
-    /// lost (a crash between the write and the send). A timer whose message was only late
-    /// fires once all the same: the second delivery finds it closed. Returns how many.
-    pub async fn sweep_overdue_timers(&self, grace_ms: i64) -> Result<usize, EngineError> {
+    /// One page of the sweep: re-sends the messages of timers overdue by more than the
+    /// grace (their message was lost: a crash between the write and the send), then the run
+    /// messages of tasks never started or whose claim was lost, reading at most one page of
+    /// timers and one of running executions. When more remain it sends the next step as an
+    /// advance message, so the sweep goes on in another invocation however many executions
+    /// are running. A timer or run whose message was only late does no harm: the second
+    /// delivery finds it closed or claimed.
+    pub async fn sweep(&self, step: SweepStep) -> Result<SweepReport, EngineError> {
         let now = self.now_ms();
-        let due = self
-            .store
-            .due_timers(now.saturating_sub(grace_ms), SWEEP_BATCH)?;
-        let count = due.len();
-        let outgoing = due
+        let grace_ms = i64::from(step.grace_seconds) * 1000;
+        let mut report = SweepReport::default();
+        let mut cursor = step.cursor.clone();
+        let mut phase = step.phase;
+        if phase == SweepPhase::Timers {
+            let (count, next) = self
+                .resend_timer_page(now, grace_ms, cursor.as_deref())
+                .await?;
+            report.resent_timers = count;
+            match next {
+                Some(next) => {
+                    report.next = Some(SweepStep {
+                        cursor: Some(next),
+                        ..step.clone()
+                    })
+                }
+                None => {
+                    phase = SweepPhase::Tasks;
+                    cursor = None;
+                }
+            }
+        }
+        if phase == SweepPhase::Tasks {
+            let page = self
+                .store
+                .running_executions_page(cursor.as_deref(), self.sweep_page)?;
+            let (unstarted, lost) = self
+                .resend_task_runs(&page.items, Some(grace_ms), true)
+                .await?;
+            report.resent_tasks = unstarted;
+            report.rerun_tasks = lost;
+            report.next = page.next.map(|next| SweepStep {
+                grace_seconds: step.grace_seconds,
+                phase: SweepPhase::Tasks,
+                cursor: Some(next),
+            });
+        }
+        if let Some(next) = &report.next {
+            self.outbox
+                .send(vec![Outgoing::Advance(Message::Sweep(next.clone()))], now)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    async fn resend_timer_page(
+        &self,
+        now: i64,
+        grace_ms: i64,
+        cursor: Option<&str>,
+    ) -> Result<(usize, Option<String>), EngineError> {
+        let page =
+            self.store
+                .due_timers_page(now.saturating_sub(grace_ms), cursor, self.sweep_page)?;
+        let count = page.items.len();
+        let outgoing = page
+            .items
             .into_iter()
             .map(|timer| Outgoing::Timer {
                 message: Message::Apply {
@@ -518,7 +605,24 @@ impl Engine {
             })
             .collect();
         self.outbox.send(outgoing, now).await?;
-        Ok(count)
+        Ok((count, page.next))
+    }
+
+    /// Every page of the timer half of [`Engine::sweep`] in this call (tests and the
+    /// simulation; the advance function pages through continuations). Returns how many.
+    pub async fn sweep_overdue_timers(&self, grace_ms: i64) -> Result<usize, EngineError> {
+        let now = self.now_ms();
+        let (mut total, mut cursor) = (0, None);
+        loop {
+            let (count, next) = self
+                .resend_timer_page(now, grace_ms, cursor.as_deref())
+                .await?;
+            total += count;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(total),
+            }
+        }
     }
 
     /// Re-sends the run message of every Lambda or service task scheduled more than
@@ -526,34 +630,64 @@ impl Engine {
     /// write and the send). A message that was only late does no harm: `TaskStarted` is the
     /// claim, so the task runs once. Returns how many.
     pub async fn sweep_unstarted_tasks(&self, grace_ms: i64) -> Result<usize, EngineError> {
-        Ok(self.resend_task_runs(Some(grace_ms), false).await?.0)
+        Ok(self.sweep_all_task_runs(Some(grace_ms), false).await?.0)
     }
 
     /// Re-sends the run message of every task whose claim was lost (its invocation died
     /// between the claim and the answer): the run takes the claim over and calls again.
     /// Returns how many.
     pub async fn sweep_lost_claims(&self) -> Result<usize, EngineError> {
-        Ok(self.resend_task_runs(None, true).await?.1)
+        Ok(self.sweep_all_task_runs(None, true).await?.1)
     }
 
-    /// Both task sweeps in one read of the running executions: the runs re-sent for tasks
-    /// never started (scheduled more than `grace_ms` ago) and for lost claims.
+    /// Both task sweeps in one read of the running executions, every page in this call: the
+    /// runs re-sent for tasks never started (scheduled more than `grace_ms` ago) and for lost
+    /// claims.
     pub async fn sweep_tasks(&self, grace_ms: i64) -> Result<(usize, usize), EngineError> {
-        self.resend_task_runs(Some(grace_ms), true).await
+        self.sweep_all_task_runs(Some(grace_ms), true).await
+    }
+
+    async fn sweep_all_task_runs(
+        &self,
+        unstarted_grace_ms: Option<i64>,
+        lost_claims: bool,
+    ) -> Result<(usize, usize), EngineError> {
+        let (mut totals, mut cursor) = ((0, 0), None);
+        loop {
+            let page = self
+                .store
+                .running_executions_page(cursor.as_deref(), self.sweep_page)?;
+            let (unstarted, lost) = self
+                .resend_task_runs(&page.items, unstarted_grace_ms, lost_claims)
+                .await?;
+            totals = (totals.0 + unstarted, totals.1 + lost);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(totals),
+            }
+        }
     }
 
     async fn resend_task_runs(
         &self,
+        running: &[String],
         unstarted_grace_ms: Option<i64>,
         lost_claims: bool,
     ) -> Result<(usize, usize), EngineError> {
         let now = self.now_ms();
         let (mut unstarted, mut lost) = (Vec::new(), Vec::new());
-        for arn in self.store.running_executions()? {
-            let Some((record, _)) = self.store.get_execution(&arn)? else {
+        for arn in running {
+            let Some((record, _)) = self.store.get_execution(arn)? else {
                 continue;
             };
-            let persisted = Persisted::decode(&record)?;
+            // One unreadable execution must not stop the sweep for every other one.
+            let persisted = match Persisted::decode(&record) {
+                Ok(persisted) => persisted,
+                Err(error) => {
+                    self.log(format_args!("the sweep skips {arn}: {error}"));
+                    continue;
+                }
+            };
             for (task_id, task) in &persisted.tasks {
                 let run = || {
                     Outgoing::Advance(Message::RunTask {

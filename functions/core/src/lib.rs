@@ -21,9 +21,10 @@ pub mod outbox;
 pub mod schedule;
 
 pub use cairn_api::persisted::Persisted;
-pub use engine::{Applied, Engine, EngineError, Started};
+pub use engine::{Applied, Engine, EngineError, Started, SweepReport};
 pub use message::{
-    Message, ADVANCE_DETAIL_TYPE, ADVANCE_SOURCE, STATUS_DETAIL_TYPE, STATUS_SOURCE,
+    Message, SweepPhase, SweepStep, ADVANCE_DETAIL_TYPE, ADVANCE_SOURCE, STATUS_DETAIL_TYPE,
+    STATUS_SOURCE,
 };
 pub use outbox::{Outbox, Settings};
 
@@ -134,9 +135,23 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
             })?,
         Err(_) => engine::DEFAULT_CLAIM_TIMEOUT_MS,
     };
+    let sweep_page = match std::env::var("CAIRN_SWEEP_PAGE") {
+        Ok(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|items| *items > 0)
+            .ok_or_else(|| {
+                EngineError::Config(format!(
+                    "CAIRN_SWEEP_PAGE must be a positive integer, not '{text}'"
+                ))
+            })?,
+        Err(_) => engine::DEFAULT_SWEEP_PAGE,
+    };
     let mut engine = Engine::new(store, outbox, invoker, clock)
         .with_limits(limits)
-        .with_claim_timeout(claim_timeout_ms);
+        .with_claim_timeout(claim_timeout_ms)
+        .with_sweep_page(sweep_page);
     let mut children = children;
     if let Ok(secret) = std::env::var("TASK_TOKEN_SECRET_ARN") {
         let key = token_key(&integrations, &secret).await?;

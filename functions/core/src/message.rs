@@ -26,14 +26,68 @@ pub enum Message {
         execution_arn: String,
         task_id: TaskId,
     },
+    /// The next page of a sweep: sent by the sweep itself when a page was full, so no one
+    /// invocation reads every running execution or overdue timer.
+    Sweep(SweepStep),
+}
+
+/// Where a sweep goes on: its phase and the store's cursor inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepStep {
+    /// How late a timer or a task run must be before its message counts as lost.
+    pub grace_seconds: u32,
+    pub phase: SweepPhase,
+    /// The store's cursor inside the phase (`None`: its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A sweep re-sends lost timer messages first, then lost task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SweepPhase {
+    Timers,
+    Tasks,
+}
+
+impl SweepStep {
+    /// A sweep from its start.
+    pub fn new(grace_seconds: u32) -> SweepStep {
+        SweepStep {
+            grace_seconds,
+            phase: SweepPhase::Timers,
+            cursor: None,
+        }
+    }
 }
 
 impl Message {
+    /// The execution the message moves; empty for a sweep, which moves none.
     pub fn execution_arn(&self) -> &str {
         match self {
             Message::Apply { execution_arn, .. } | Message::RunTask { execution_arn, .. } => {
                 execution_arn
             }
+            Message::Sweep(_) => "",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_continuation_round_trips_as_an_advance_detail() {
+        let step = Message::Sweep(SweepStep {
+            grace_seconds: 120,
+            phase: SweepPhase::Tasks,
+            cursor: Some("{\"shard\":3}".into()),
+        });
+        let json = serde_json::to_value(&step).unwrap();
+        assert_eq!(json["kind"], "sweep");
+        assert_eq!(json["phase"], "tasks");
+        assert_eq!(serde_json::from_value::<Message>(json).unwrap(), step);
     }
 }

@@ -11,7 +11,7 @@
 //! | activity | `ACTS` | name | same attributes |
 //! | execution | `EX#<arn>` | `EX` | `sm`, `name`, `status`, `start`, `stop`, `summary`, `stz` (deflated state), `version`; GSI keys below |
 //! | history chunk | `EX#<arn>` | `H#<first id, 20 digits>` | `first`, `last`, `evz`: the events one write added, deflated |
-//! | timer | `EX#<arn>` | `T#<timer id, 20 digits>` | `gt` = `TIMERS`, `gf` = fire time + ARN + id |
+//! | timer | `EX#<arn>` | `T#<timer id, 20 digits>` | `gt` = `TIMERS#<shard>`, `gf` = fire time + ARN + id |
 //! | activity task | `AT#<activity arn>` | `<created>#<token>` | FIFO per activity |
 //! | activity task lookup | `ATT#<token>` | `ATT` | `qpk`/`qsk`: where the queued task is |
 //! | task token | `TT#<token>` | `TT` | `arn`, `task` |
@@ -22,6 +22,16 @@
 //! (`gt`, `gf`) orders pending timers by fire time for the due-timer sweep. Timers are keyed
 //! by execution and timer id (what the port removes them by), so they live in the
 //! execution's partition.
+//!
+//! Hot keys: one index partition key for every running execution (or every timer) would take
+//! all their index writes on one partition (1,000 writes a second at most). `gr` and `gt` are
+//! sharded instead: `RUNNING#<n>` and `TIMERS#<n>`, `n` = FNV-1a of the execution ARN modulo
+//! [`INDEX_SHARDS`], so an execution and its timers always land in the same shard. Readers
+//! query every shard and page through them ([`cairn_store::ExecutionStore::running_executions_page`],
+//! [`cairn_store::TimerStore::due_timers_page`]). Items written before the sharding carry
+//! the bare `RUNNING` / `TIMERS`: readers query that key too, so a table from an older
+//! version stays readable without a migration (an execution moves to its shard at its next
+//! write; an old timer leaves the index when it fires).
 //!
 //! Execution-name idempotency: the execution item's key is its ARN (which holds the name), so
 //! creating it is a put conditional on `attribute_not_exists(pk)`.
@@ -69,6 +79,23 @@ const ACT_PK: &str = "ACTS";
 const TIMERS_PK: &str = "TIMERS";
 const EXEC_SK: &str = "EX";
 const RUNNING: &str = "RUNNING";
+
+/// Partition keys of the `running` and `timers` indexes per kind. Raising it is safe (readers
+/// query every shard below it, items keep theirs); lowering it would hide the items in the
+/// shards dropped.
+pub const INDEX_SHARDS: u64 = 16;
+
+/// The index shard of an execution (and of its timers): stable across processes and builds.
+pub fn index_shard(execution_arn: &str) -> u64 {
+    cairn_common::entropy::fnv1a(execution_arn.as_bytes()) % INDEX_SHARDS
+}
+
+/// Every partition key of a sharded index, the unsharded one of older tables first.
+fn shard_keys(prefix: &str) -> Vec<String> {
+    std::iter::once(prefix.to_string())
+        .chain((0..INDEX_SHARDS).map(|n| format!("{prefix}#{n}")))
+        .collect()
+}
 
 /// The index names [`DynamoStore::create_table`] creates (and `template.yaml` declares).
 pub const INDEX_BY_MACHINE: &str = "by_machine";
@@ -372,7 +399,10 @@ fn execution_item(record: &ExecutionRecord, version: Version) -> Result<Item> {
         s(newest_first_key(record.start_ms, &record.arn)),
     );
     if record.status == RUNNING {
-        item.insert("gr".into(), s(RUNNING));
+        item.insert(
+            "gr".into(),
+            s(format!("{RUNNING}#{}", index_shard(&record.arn))),
+        );
     }
     Ok(item)
 }
@@ -403,6 +433,81 @@ fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
         },
         get_n(item, "version")?,
     ))
+}
+
+/// A read of one sharded index: which index, its hash attribute and every partition key.
+struct IndexQuery {
+    index: &'static str,
+    hash: &'static str,
+    shards: Vec<String>,
+    /// Timers only: the exclusive upper bound of `gf` (fire times up to a moment).
+    upto: Option<String>,
+}
+
+impl IndexQuery {
+    fn running() -> IndexQuery {
+        IndexQuery {
+            index: INDEX_RUNNING,
+            hash: "gr",
+            shards: shard_keys(RUNNING),
+            upto: None,
+        }
+    }
+
+    fn timers(upto: Option<i64>) -> IndexQuery {
+        IndexQuery {
+            index: INDEX_TIMERS,
+            hash: "gt",
+            shards: shard_keys(TIMERS_PK),
+            // Every sort key at `now` starts with ordered(now) followed by '#': '$' sorts after.
+            upto: upto.map(|now| format!("{}$", ordered(now))),
+        }
+    }
+}
+
+/// Where a page through a sharded index stopped: the shard and, inside it, DynamoDB's
+/// `LastEvaluatedKey` (whose attributes are all strings in this table).
+fn encode_index_cursor(shard: usize, start: Option<&Item>) -> String {
+    let key: serde_json::Map<String, serde_json::Value> = start
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| match value {
+            AttributeValue::S(text) => Some((name.clone(), serde_json::Value::from(text.clone()))),
+            _ => None,
+        })
+        .collect();
+    serde_json::json!({"shard": shard, "key": key}).to_string()
+}
+
+fn decode_index_cursor(text: &str) -> Result<(usize, Option<Item>)> {
+    let bad = || Error::Backend(format!("malformed index cursor '{text}'"));
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let shard = value
+        .get("shard")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(bad)?;
+    let key = value
+        .get("key")
+        .and_then(serde_json::Value::as_object)
+        .ok_or_else(bad)?;
+    if key.is_empty() {
+        return Ok((shard, None));
+    }
+    let item = key
+        .iter()
+        .map(|(name, value)| Some((name.clone(), s(value.as_str()?))))
+        .collect::<Option<Item>>()
+        .ok_or_else(bad)?;
+    Ok((shard, Some(item)))
+}
+
+fn timer_record(item: &Item) -> Result<TimerRecord> {
+    Ok(TimerRecord {
+        fire_at_ms: get_n(item, "fire")?,
+        execution_arn: get_s(item, "arn")?.to_string(),
+        timer_id: get_n(item, "timer")?,
+    })
 }
 
 /// Largest inflated attribute accepted back: a guard against a corrupt or hostile item.
@@ -821,7 +926,10 @@ impl Table {
         for timer in &effects.timers_add {
             let (pk, sk) = timer_key(timer);
             let mut item = key(pk, sk);
-            item.insert("gt".into(), s(TIMERS_PK));
+            item.insert(
+                "gt".into(),
+                s(format!("{TIMERS_PK}#{}", index_shard(&timer.execution_arn))),
+            );
             item.insert("gf".into(), s(timer_order(timer)));
             item.insert("arn".into(), s(timer.execution_arn.clone()));
             item.insert("fire".into(), n(timer.fire_at_ms));
@@ -1066,35 +1174,125 @@ impl Table {
         Ok(found)
     }
 
+    /// Up to `limit` items of a sharded index from where `cursor` stopped, shard after shard;
+    /// the cursor of the rest, if any. Each shard is read in DynamoDB's pages, so no request
+    /// returns more than `limit` items.
+    async fn index_page(
+        &self,
+        query: &IndexQuery,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>)> {
+        let limit = limit.clamp(1, 1000);
+        let (mut shard, mut start) = match cursor {
+            Some(text) => decode_index_cursor(text)?,
+            None => (0, None),
+        };
+        let mut items = Vec::new();
+        while shard < query.shards.len() && items.len() < limit {
+            let (found, last) = self
+                .query_shard(query, shard, start.take(), limit - items.len())
+                .await?;
+            items.extend(found);
+            match last {
+                Some(k) => start = Some(k),
+                None => shard += 1,
+            }
+        }
+        let next = (shard < query.shards.len()).then(|| encode_index_cursor(shard, start.as_ref()));
+        Ok((items, next))
+    }
+
+    /// One DynamoDB page of one shard: its items and where it stopped (None at the end).
+    async fn query_shard(
+        &self,
+        query: &IndexQuery,
+        shard: usize,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Item>)> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .index_name(query.index)
+            .expression_attribute_names("#h", query.hash)
+            .expression_attribute_values(":h", s(query.shards[shard].clone()))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+        request = match &query.upto {
+            Some(upto) => request
+                .key_condition_expression("#h = :h AND gf < :upto")
+                .expression_attribute_values(":upto", s(upto.clone())),
+            None => request.key_condition_expression("#h = :h"),
+        };
+        let out = request.send().await.map_err(|e| sdk_backend("Query", e))?;
+        self.usage.read(out.consumed_capacity());
+        let last = out.last_evaluated_key().filter(|k| !k.is_empty()).cloned();
+        Ok((out.items().to_vec(), last))
+    }
+
+    async fn running_executions_page(
+        &self,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Page<String>> {
+        let (items, next) = self
+            .index_page(&IndexQuery::running(), cursor.as_deref(), limit)
+            .await?;
+        let mut arns = Vec::new();
+        for item in &items {
+            if let Some(arn) = get_s(item, "pk")?.strip_prefix("EX#") {
+                arns.push(arn.to_string());
+            }
+        }
+        Ok(Page { items: arns, next })
+    }
+
     async fn running_executions(&self) -> Result<Vec<String>> {
         let mut arns = Vec::new();
-        let mut start: Option<Item> = None;
+        let mut cursor = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .index_name(INDEX_RUNNING)
-                .key_condition_expression("gr = :r")
-                .expression_attribute_values(":r", s(RUNNING))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_backend("Query", e))?;
-            self.usage.read(out.consumed_capacity());
-            for item in out.items() {
-                if let Some(arn) = get_s(item, "pk")?.strip_prefix("EX#") {
-                    arns.push(arn.to_string());
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
+            let page = self.running_executions_page(cursor, 1000).await?;
+            arns.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         arns.sort();
         Ok(arns)
+    }
+
+    async fn due_timers_page(
+        &self,
+        now: i64,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Page<TimerRecord>> {
+        let (items, next) = self
+            .index_page(&IndexQuery::timers(Some(now)), cursor.as_deref(), limit)
+            .await?;
+        let items = items.iter().map(timer_record).collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+
+    /// The earliest `limit` timers (due at `upto`, if given) over every shard: each shard's
+    /// earliest, merged.
+    async fn timers(&self, upto: Option<i64>, limit: usize) -> Result<Vec<TimerRecord>> {
+        let limit = limit.clamp(1, 1000);
+        let query = IndexQuery::timers(upto);
+        let mut found: Vec<(String, TimerRecord)> = Vec::new();
+        for shard in 0..query.shards.len() {
+            let (items, _) = self.query_shard(&query, shard, None, limit).await?;
+            for item in items {
+                found.push((get_s(&item, "gf")?.to_string(), timer_record(&item)?));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(limit);
+        Ok(found.into_iter().map(|(_, timer)| timer).collect())
     }
 
     /// Reads history chunks in one direction from `from` (inclusive bound on sk) and keeps
@@ -1173,36 +1371,6 @@ impl Table {
                 _ => return Ok(events),
             }
         }
-    }
-
-    async fn timers(&self, upto: Option<i64>, limit: usize) -> Result<Vec<TimerRecord>> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.name)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .index_name(INDEX_TIMERS)
-            .expression_attribute_values(":pk", s(TIMERS_PK))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
-        query = match upto {
-            // Every sort key at `now` starts with ordered(now) followed by '#': '$' sorts after.
-            Some(now) => query
-                .key_condition_expression("gt = :pk AND gf < :upto")
-                .expression_attribute_values(":upto", s(format!("{}$", ordered(now)))),
-            None => query.key_condition_expression("gt = :pk"),
-        };
-        let out = query.send().await.map_err(|e| sdk_backend("Query", e))?;
-        self.usage.read(out.consumed_capacity());
-        out.items()
-            .iter()
-            .map(|item| {
-                Ok(TimerRecord {
-                    fire_at_ms: get_n(item, "fire")?,
-                    execution_arn: get_s(item, "arn")?.to_string(),
-                    timer_id: get_n(item, "timer")?,
-                })
-            })
-            .collect()
     }
 
     async fn peek_activity_tasks(
@@ -1343,6 +1511,11 @@ impl ExecutionStore for DynamoStore {
         self.run(async move { t.running_executions().await })
     }
 
+    fn running_executions_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
+        self.run(async move { t.running_executions_page(c, limit).await })
+    }
+
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
         let (t, arn, q) = (self.table.clone(), execution_arn.to_string(), *query);
         self.run(async move { t.read_history(arn, q).await })
@@ -1358,6 +1531,16 @@ impl TimerStore for DynamoStore {
     fn next_timer(&self) -> Result<Option<TimerRecord>> {
         let t = self.table.clone();
         self.run(async move { Ok(t.timers(None, 1).await?.into_iter().next()) })
+    }
+
+    fn due_timers_page(
+        &self,
+        now_ms: i64,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<TimerRecord>> {
+        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
+        self.run(async move { t.due_timers_page(now_ms, c, limit).await })
     }
 }
 

@@ -93,3 +93,212 @@ fn status_filtered_listing_pages_across_other_statuses() {
     }
     assert_eq!(names, ["e5", "e3", "e0"]);
 }
+
+fn running_record(i: usize) -> cairn_store::ExecutionRecord {
+    cairn_store::ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m:run{i:03}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        name: format!("run{i:03}"),
+        status: "RUNNING".into(),
+        start_ms: i64::try_from(i).unwrap_or(0),
+        stop_ms: None,
+        summary: serde_json::json!({"input": "{}"}),
+        state: vec![1; 10],
+    }
+}
+
+/// The index partition keys an index holds (a scan: the test table is small).
+fn index_keys(
+    store: &DynamoStore,
+    index: &str,
+    attribute: &str,
+) -> std::collections::BTreeSet<String> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let out = rt
+        .block_on(
+            store
+                .client()
+                .scan()
+                .table_name(store.table_name())
+                .index_name(index)
+                .send(),
+        )
+        .expect("scan");
+    out.items()
+        .iter()
+        .filter_map(|item| item.get(attribute)?.as_s().ok().cloned())
+        .collect()
+}
+
+/// Item 9 of issue 12: running executions and timers spread over several index partition
+/// keys, and a sweep that reads them a small page at a time still sees each exactly once.
+#[test]
+fn running_and_timer_indexes_are_sharded_and_paged() {
+    use cairn_store::{Effects, ExecutionStore, TimerRecord, TimerStore};
+    let Some(endpoint) = emulator() else { return };
+    let store = fresh_store(&endpoint);
+    let mut expected_running = Vec::new();
+    let mut expected_due = Vec::new();
+    for i in 0..40 {
+        let record = running_record(i);
+        // Half the timers are due at 1,000, the others later.
+        let fire_at_ms = if i % 2 == 0 { 500 + i as i64 } else { 5_000 };
+        let timer = TimerRecord {
+            fire_at_ms,
+            execution_arn: record.arn.clone(),
+            timer_id: 1,
+        };
+        let effects = Effects {
+            timers_add: vec![timer.clone()],
+            ..Effects::default()
+        };
+        store
+            .create_execution(&record, &[], &effects)
+            .expect("create");
+        expected_running.push(record.arn.clone());
+        if fire_at_ms <= 1_000 {
+            expected_due.push(timer);
+        }
+    }
+    let running_keys = index_keys(&store, cairn_store_dynamodb::INDEX_RUNNING, "gr");
+    assert!(
+        running_keys.len() > 1,
+        "one running shard: {running_keys:?}"
+    );
+    assert!(running_keys.iter().all(|k| k.starts_with("RUNNING#")));
+    let timer_keys = index_keys(&store, cairn_store_dynamodb::INDEX_TIMERS, "gt");
+    assert!(timer_keys.len() > 1, "one timer shard: {timer_keys:?}");
+
+    // Pages of 3: every running execution once, and no page larger than asked.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .running_executions_page(cursor.as_deref(), 3)
+            .expect("page");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items);
+        pages += 1;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(
+        pages >= 14,
+        "40 executions in pages of 3 took {pages} pages"
+    );
+    seen.sort();
+    assert_eq!(seen, expected_running);
+    assert_eq!(store.running_executions().expect("all"), expected_running);
+
+    let mut due = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .due_timers_page(1_000, cursor.as_deref(), 3)
+            .expect("timers page");
+        assert!(page.items.len() <= 3);
+        due.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    due.sort_by_key(|t| t.fire_at_ms);
+    assert_eq!(due, expected_due);
+    // The unpaged read merges the shards earliest first.
+    assert_eq!(store.due_timers(1_000, 5).expect("due"), expected_due[..5]);
+    assert_eq!(
+        store.next_timer().expect("next"),
+        expected_due.first().cloned()
+    );
+}
+
+/// A table written before the sharding keeps the bare `RUNNING` / `TIMERS` keys on its items:
+/// they stay visible, and an execution moves to its shard at its next write.
+#[test]
+fn items_from_before_the_sharding_stay_readable() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use cairn_store::{ExecutionStore, TimerRecord, TimerStore, Transition};
+    let Some(endpoint) = emulator() else { return };
+    let store = fresh_store(&endpoint);
+    let record = running_record(7);
+    store
+        .create_execution(&record, &[], &cairn_store::Effects::default())
+        .expect("create");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let pk = format!("EX#{}", record.arn);
+    // Rewrite the index keys as the unsharded version wrote them.
+    rt.block_on(
+        store
+            .client()
+            .update_item()
+            .table_name(store.table_name())
+            .key("pk", s(&pk))
+            .key("sk", s("EX"))
+            .update_expression("SET gr = :r")
+            .expression_attribute_values(":r", s("RUNNING"))
+            .send(),
+    )
+    .expect("old running key");
+    let gf = format!("{:020}#{}#{:020}", (40u64) ^ (1 << 63), record.arn, 3);
+    rt.block_on(
+        store
+            .client()
+            .put_item()
+            .table_name(store.table_name())
+            .item("pk", s(&pk))
+            .item("sk", s(&format!("T#{:020}", 3)))
+            .item("gt", s("TIMERS"))
+            .item("gf", s(&gf))
+            .item("arn", s(&record.arn))
+            .item("fire", AttributeValue::N("40".into()))
+            .item("timer", AttributeValue::N("3".into()))
+            .send(),
+    )
+    .expect("old timer");
+    assert_eq!(
+        index_keys(&store, cairn_store_dynamodb::INDEX_RUNNING, "gr").len(),
+        1
+    );
+    assert_eq!(
+        store.running_executions().expect("running"),
+        vec![record.arn.clone()]
+    );
+    let page = store.running_executions_page(None, 10).expect("page");
+    assert_eq!(page.items, vec![record.arn.clone()]);
+    let timer = TimerRecord {
+        fire_at_ms: 40,
+        execution_arn: record.arn.clone(),
+        timer_id: 3,
+    };
+    assert_eq!(store.due_timers(100, 10).expect("due"), vec![timer.clone()]);
+    assert_eq!(
+        store.due_timers_page(100, None, 10).expect("page").items,
+        [timer]
+    );
+    // The next write moves the execution to its shard.
+    let (current, version) = store
+        .get_execution(&record.arn)
+        .expect("get")
+        .expect("found");
+    store
+        .commit(&Transition {
+            expected_version: version,
+            record: current,
+            history: Vec::new(),
+            effects: cairn_store::Effects::default(),
+        })
+        .expect("commit");
+    let keys = index_keys(&store, cairn_store_dynamodb::INDEX_RUNNING, "gr");
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        [format!(
+            "RUNNING#{}",
+            cairn_store_dynamodb::index_shard(&record.arn)
+        )]
+    );
+}

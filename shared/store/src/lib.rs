@@ -211,6 +211,22 @@ pub trait ExecutionStore: Send + Sync {
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>>;
     /// ARNs of every `RUNNING` execution: what a restarted server resumes.
     fn running_executions(&self) -> Result<Vec<String>>;
+    /// One page of the running executions, so a caller (the serverless sweep) never holds a
+    /// million of them at once: `cursor` is the previous page's `next`. The order is the
+    /// adapter's own, stable across calls. This default pages [`Self::running_executions`];
+    /// an adapter with an index pages the index.
+    fn running_executions_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        let mut all = self.running_executions()?;
+        all.sort();
+        let start = cursor.map_or(0, |after| all.partition_point(|arn| arn.as_str() <= after));
+        let rest = all.get(start..).unwrap_or_default();
+        let items: Vec<String> = rest.iter().take(limit.max(1)).cloned().collect();
+        let next = match items.last() {
+            Some(last) if rest.len() > items.len() => Some(last.clone()),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>>;
 }
 
@@ -220,6 +236,34 @@ pub trait TimerStore: Send + Sync {
     fn due_timers(&self, now_ms: i64, limit: usize) -> Result<Vec<TimerRecord>>;
     /// The earliest pending timer, if any.
     fn next_timer(&self) -> Result<Option<TimerRecord>>;
+    /// One page of the timers due at `now_ms` or earlier, in the adapter's own order (stable
+    /// across calls, not necessarily by fire time): `cursor` is the previous page's `next`.
+    /// This default pages [`Self::due_timers`] by (fire time, execution, timer id).
+    fn due_timers_page(
+        &self,
+        now_ms: i64,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<TimerRecord>> {
+        let mut all = self.due_timers(now_ms, usize::MAX)?;
+        let order = |t: &TimerRecord| (t.fire_at_ms, t.execution_arn.clone(), t.timer_id);
+        all.sort_by_key(order);
+        let after = match cursor {
+            Some(text) => Some(parse_timer_cursor(text)?),
+            None => None,
+        };
+        let start = after.map_or(0, |after| all.partition_point(|t| order(t) <= after));
+        let rest = all.get(start..).unwrap_or_default();
+        let items: Vec<TimerRecord> = rest.iter().take(limit.max(1)).cloned().collect();
+        let next = match items.last() {
+            Some(last) if rest.len() > items.len() => Some(format!(
+                "{}/{}/{}",
+                last.fire_at_ms, last.timer_id, last.execution_arn
+            )),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
 }
 
 /// Activity task queues (written through [`Effects`], read here).
@@ -251,6 +295,15 @@ impl<T> Store for T where
         + ActivityTaskStore
         + TaskTokenStore
 {
+}
+
+fn parse_timer_cursor(text: &str) -> Result<(i64, String, u64)> {
+    let mut parts = text.splitn(3, '/');
+    let bad = || Error::Backend(format!("malformed timer cursor '{text}'"));
+    let fire = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let id = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let arn = parts.next().ok_or_else(bad)?.to_string();
+    Ok((fire, arn, id))
 }
 
 /// The cursor of an execution listing: the sort key of the last item returned. Shared so
