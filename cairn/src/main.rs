@@ -7,6 +7,7 @@ mod console;
 mod limits;
 mod run;
 mod serve;
+mod test;
 mod validate;
 
 // Executions allocate and free many small JSON values per state; mimalloc roughly halves
@@ -30,6 +31,8 @@ enum Command {
     Run(run::Args),
     /// Serve the Step Functions API (AWS JSON 1.0) on an embedded durable store.
     Serve(serve::Args),
+    /// Run test suites of state machines (mocked Task states, assertions, coverage).
+    Test(test::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::main(args),
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Test(args) => test::main(args),
     }
 }
 

@@ -72,6 +72,14 @@ pub struct Args {
     /// Account id in the ARNs of the execution.
     #[arg(long, default_value = "123456789012")]
     pub account: String,
+    /// AWS Step Functions Local's mock configuration file (default: the file named by
+    /// SFN_MOCK_CONFIG). Used with --test-case.
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
+    /// The test case of the mock configuration whose mocked responses answer Task states
+    /// (the state machine is named after the definition file); unmocked states run for real.
+    #[arg(long, value_name = "NAME")]
+    pub test_case: Option<String>,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -142,6 +150,21 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => Arc::new(integrations),
     };
+    let invoker = match &args.test_case {
+        Some(case) => {
+            let config = load_mock_config(args.mock_config.as_deref())?;
+            let case = config
+                .test_case(&machine_name(&args.file), case)
+                .with_context(|| {
+                    format!(
+                        "the state machine is named after its file ({})",
+                        args.file.display()
+                    )
+                })?;
+            Arc::new(cairn_runtime::MockInvoker::new(invoker, case))
+        }
+        None => invoker,
+    };
 
     let options = RunOptions {
         info,
@@ -179,6 +202,22 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Reads a mock configuration: `path`, else the file SFN_MOCK_CONFIG names, as Step
+/// Functions Local finds it.
+pub fn load_mock_config(path: Option<&Path>) -> anyhow::Result<cairn_runtime::MockConfig> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => std::env::var_os("SFN_MOCK_CONFIG")
+            .map(PathBuf::from)
+            .context(
+                "--test-case needs a mock configuration: --mock-config FILE or SFN_MOCK_CONFIG",
+            )?,
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    cairn_runtime::MockConfig::parse(&text).with_context(|| path.display().to_string())
 }
 
 fn validate_options(machine_type: Type) -> cairn_asl::validate::Options {
@@ -250,7 +289,7 @@ fn execution_info(args: &Args, region: &str, seed: u64) -> ExecutionInfo {
 }
 
 /// The file name without `.json` / `.asl.json`, limited to the characters AWS allows in names.
-fn machine_name(file: &Path) -> String {
+pub fn machine_name(file: &Path) -> String {
     let stem = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -261,6 +261,11 @@ impl TestCase {
         }
     }
 
+    /// Mocks `state` with `response`, replacing its mock in this test case if it had one.
+    pub fn insert(&mut self, state: impl Into<String>, response: MockedResponse) {
+        self.states.insert(state.into(), Arc::new(response));
+    }
+
     pub fn response(&self, state: &str) -> Option<&MockedResponse> {
         self.states.get(state).map(Arc::as_ref)
     }
