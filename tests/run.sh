@@ -44,6 +44,18 @@ cargo run -q -p cairn --locked -- validate docs/examples/hello.asl.json --format
 cargo run -q -p cairn --locked -- run docs/examples/hello.asl.json \
     --input @docs/examples/hello.input.json --virtual-time --format json
 
+step "testing state machines: AWS's mock example (cairn run), the example suites (cairn test)"
+t=docs/examples/testing
+cargo run -q -p cairn --locked -- run $t/LambdaSQSIntegration.asl.json \
+    --mock-config $t/MockConfigFile.json --test-case RetryPath --virtual-time --format json
+cargo run -q -p cairn --locked -- test $t/order.suite.json $t/LambdaSQSIntegration.suite.json \
+    --coverage target/cairn-test-coverage.json --junit target/cairn-test-junit.xml
+# The suite that fails on purpose must fail, with exit code 1 (cairn/tests/testing.rs checks
+# its diff text).
+rc=0
+cargo run -q -p cairn --locked -- test $t/order.failing.suite.json || rc=$?
+[ "$rc" -eq 1 ] || { echo "the failing-on-purpose suite exited $rc, not 1" >&2; exit 1; }
+
 step "AWS clients against cairn serve (boto3, AWS CLI, JavaScript SDK v3, kill -9 crash test)"
 bash tests/clients/run.sh
 
