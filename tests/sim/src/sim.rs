@@ -14,7 +14,7 @@ use cairn_interpreter::{Command, IntegrationPattern, ResourceKind, TaskId, Timer
 use cairn_runtime::{Clock, TaskFailure, TaskRequest, Unsupported};
 use cairn_serverless::engine::Claimed;
 use cairn_serverless::outbox::{Outgoing, Sink};
-use cairn_serverless::{Engine, EngineError, Message, Outbox, Settings};
+use cairn_serverless::{Engine, EngineError, Message, Outbox, Settings, SweepStep};
 use cairn_store::{ExecutionStore, Store};
 use serde_json::{json, Value};
 
@@ -35,6 +35,7 @@ const SETTLE_MS: i64 = 20 * 60_000;
 /// The serverless sweep: its schedule and grace (functions/README.md).
 const SWEEP_EVERY_MS: i64 = 5 * 60_000;
 const SWEEP_GRACE_MS: i64 = 120_000;
+const SWEEP_PAGE: usize = 2;
 /// The advance function's timeout plus a margin, as the template sets it: a claim older than
 /// this was lost with its invocation.
 const CLAIM_TIMEOUT_MS: i64 = 60_000;
@@ -407,7 +408,10 @@ impl<'a> Sim<'a> {
                     Arc::clone(&self.clock) as Arc<dyn Clock>,
                 )
                 .seeded(self.seed)
-                .with_claim_timeout(CLAIM_TIMEOUT_MS);
+                .with_claim_timeout(CLAIM_TIMEOUT_MS)
+                // Pages of 2 running executions: a workload's 1-3 executions take the
+                // sweep through its continuation messages, lost and doubled like the rest.
+                .with_sweep_page(SWEEP_PAGE);
                 self.serverless = Some(Serverless {
                     engine,
                     sink,
@@ -1181,8 +1185,9 @@ impl<'a> Sim<'a> {
 
     fn sweep(&mut self) {
         if let Some(engine) = self.engine() {
-            let _ = guarded(|| block_on(engine.sweep_overdue_timers(SWEEP_GRACE_MS)));
-            let _ = guarded(|| block_on(engine.sweep_tasks(SWEEP_GRACE_MS)));
+            // The first page; the engine sends the rest as continuation messages on the bus.
+            let step = SweepStep::new((SWEEP_GRACE_MS / 1000) as u32);
+            let _ = guarded(|| block_on(engine.sweep(step)));
         }
         self.after(SWEEP_EVERY_MS, Action::Sweep);
     }
