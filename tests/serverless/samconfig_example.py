@@ -1,0 +1,55 @@
+"""The samconfig.toml example in functions/README.md is one `sam deploy` reads as meant: SAM
+CLI's own parser turns its parameter_overrides into values, each names a parameter of
+template.yaml and fits the parameter's AllowedValues (a space inside a value, as in a cron
+expression, must be quoted, or SAM cuts the value there).
+
+Run with the Python of SAM CLI's virtualenv (tests/serverless/run.sh does).
+"""
+
+import pathlib
+import re
+import sys
+import tempfile
+
+from cfnlint.decode import decode
+from samcli.cli.types import CfnParameterOverridesType
+from samcli.lib.config.samconfig import SamConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def main():
+    readme = (ROOT / "functions/README.md").read_text()
+    found = re.search(r"```toml\n(.*?)```", readme, re.S)
+    if not found:
+        print("FAIL: functions/README.md has no samconfig.toml example")
+        return 1
+    template, problems = decode(str(ROOT / "template.yaml"))
+    if template is None:
+        print(f"template.yaml cannot be read: {problems}")
+        return 1
+    parameters = template["Parameters"]
+    with tempfile.TemporaryDirectory() as folder:
+        (pathlib.Path(folder) / "samconfig.toml").write_text(found.group(1))
+        deploy = SamConfig(folder).get_all(["deploy"], "parameters", "default")
+    overrides = CfnParameterOverridesType().convert(deploy.get("parameter_overrides", []), None, None)
+    failures = []
+    for name, value in overrides.items():
+        if name not in parameters:
+            failures.append(f"{name} is not a parameter of template.yaml")
+            continue
+        allowed = parameters[name].get("AllowedValues")
+        if allowed and value not in [str(a) for a in allowed]:
+            failures.append(f"{name}={value!r} is not one of {allowed}")
+        if name.endswith("Expression") and value.count("(") != value.count(")"):
+            failures.append(f"{name}={value!r} was cut (quote a value with spaces)")
+    if "CAPABILITY_IAM" not in str(deploy.get("capabilities", "")):
+        failures.append("the example deploys without CAPABILITY_IAM (the stack creates roles)")
+    print(f"samconfig.toml example: {len(overrides)} parameter overrides")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    return 1 if failures or not overrides else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
