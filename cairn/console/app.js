@@ -64,6 +64,10 @@
   }
 
   const date = (t) => (t === undefined || t === null ? "" : new Date(typeof t === "number" ? t * 1000 : t).toLocaleString());
+  const time = (t) => {
+    const d = new Date(typeof t === "number" ? t * 1000 : t);
+    return d.toLocaleTimeString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  };
   const ms = (t) => (typeof t === "number" ? t * 1000 : Date.parse(t));
   const nameOf = (arn) => String(arn).split(":").pop();
   const machineHref = (arn) => "#/machine/" + encodeURIComponent(arn);
@@ -169,7 +173,8 @@
       diagnostics.textContent = "";
       let text = defText.value;
       try {
-        draw(JSON.parse(text));
+        const scale = graph ? graph.scale : 1;
+        draw(JSON.parse(text)).zoom(scale);
       } catch (e) {
         diagnostics.append(h("li", { class: "diag error-diag" }, "not JSON: " + e.message));
         return;
@@ -213,7 +218,7 @@
       h("section", {}, h("h2", {}, "Start an execution"), h("form", { id: "start-form", onsubmit: start }, h("div", { class: "field" }, h("label", { for: "start-name" }, "Name"), execName), input.element, h("button", { type: "submit", id: "start" }, "Start execution"), startError)),
       executions.element,
     );
-    draw(definition);
+    draw(definition).fit(0.5);
     await validate();
     await executions.load();
   }
@@ -281,6 +286,7 @@
     const graphBox = h("div", { class: "graph-box", id: "graph" });
     const detailsBox = h("div", { id: "state-details", class: "details", "aria-live": "polite" }, h("p", { class: "hint" }, "Select a state (click, or Tab to it and press Enter) to see its input, output, errors and events."));
     const waitingBox = h("section", { id: "waiting" });
+    const ioBox = h("section", { id: "execution-io" });
     const eventsBox = h("section", { id: "events-section" });
     const timelineBox = h("section", { id: "timeline-section" });
     let selected = null;
@@ -340,7 +346,7 @@
       const rows = list.slice(0, 2000).map((e) => {
         const d = window.CairnHistory.details(e);
         const info = analysis && analysis.byId.get(e.id);
-        return h("tr", { "data-event-type": e.type }, h("td", { class: "num" }, e.id), h("td", {}, e.type), h("td", {}, info && info.state ? info.state : ""), h("td", {}, date(e.timestamp)), h("td", {}, h("code", { class: "clip" }, Object.keys(d).length ? JSON.stringify(d).slice(0, 300) : "")));
+        return h("tr", { "data-event-type": e.type }, h("td", { class: "num" }, e.id), h("td", {}, e.type), h("td", {}, info && info.state ? info.state : ""), h("td", { class: "nowrap" }, time(e.timestamp)), h("td", {}, h("code", { class: "clip" }, Object.keys(d).length ? JSON.stringify(d).slice(0, 300) : "")));
       });
       return h("table", { class: "list events" }, h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Type"), h("th", {}, "State"), h("th", {}, "Time"), h("th", {}, "Details"))), h("tbody", {}, rows));
     };
@@ -358,12 +364,14 @@
 
     const renderHeader = () => {
       header.textContent = "";
-      header.append(h("dl", { class: "facts" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn))));
+      header.append(h("dl", { class: "facts wide" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn))));
       if (execution.error || execution.cause) header.append(h("div", { class: "error" }, h("strong", {}, execution.error || ""), " ", execution.cause || ""));
       if (execution.status === "RUNNING") header.append(stopButton);
-      const io = h("div", { class: "io" }, h("div", {}, h("h4", {}, "Execution input"), h("pre", { class: "code small" }, pretty(execution.input))));
-      if (execution.output !== undefined) io.append(h("div", {}, h("h4", {}, "Execution output"), h("pre", { class: "code small", id: "execution-output" }, pretty(execution.output))));
-      header.append(io);
+      ioBox.textContent = "";
+      ioBox.append(h("h2", {}, "Execution input and output"));
+      const io = h("div", { class: "io" }, h("div", {}, h("h4", {}, "Input"), h("pre", { class: "code small" }, pretty(execution.input))));
+      if (execution.output !== undefined) io.append(h("div", {}, h("h4", {}, "Output"), h("pre", { class: "code small", id: "execution-output" }, pretty(execution.output))));
+      ioBox.append(io);
     };
 
     const renderWaiting = () => {
@@ -372,6 +380,7 @@
       waitingBox.append(h("h2", {}, "Waiting for a task token"));
       analysis.waiting.forEach((t, i) => {
         const out = jsonEditor("task-output-" + i, "Output (JSON)", "{}");
+        out.area.rows = 3;
         const tokenField = h("input", { id: "task-token-" + i, class: "code", value: t.token, "aria-label": "Task token" });
         const errorField = h("input", { id: "task-error-" + i, placeholder: "Error", "aria-label": "Error" });
         const causeField = h("input", { id: "task-cause-" + i, placeholder: "Cause", "aria-label": "Cause" });
@@ -483,11 +492,12 @@
       h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / ", h("a", { href: machineHref(execution.stateMachineArn) }, nameOf(execution.stateMachineArn)), " / ", execution.name),
       h("h1", {}, "Execution ", execution.name),
       header,
-      waitingBox,
-      h("section", { class: "split" }, h("div", { class: "pane" }, h("h2", {}, "Graph"), legend(), zoomBar(() => graph), graphBox), h("div", { class: "pane" }, h("h2", {}, "State"), detailsBox)),
+      h("section", { class: "split" }, h("div", { class: "pane" }, h("h2", {}, "Graph"), legend(), zoomBar(() => graph), graphBox), h("div", { class: "pane" }, waitingBox, h("h2", {}, "State"), detailsBox, ioBox)),
       timelineBox,
       eventsBox,
     );
+    // A wide graph starts scaled to its pane (down to half size, then it scrolls).
+    graph.fit(0.5);
     await refresh();
   }
 

@@ -9,7 +9,8 @@
   const NODE_H = 46;
   const RANK_GAP = 46; // vertical space between two ranks (edge labels live there)
   const NODE_GAP = 28; // horizontal space between two nodes of a rank
-  const DUMMY_W = 12;
+  const DUMMY_W = 4;
+  const DUMMY_GAP = 6;
   const PAD = 14; // inside a Map/Parallel box
   const HEADER = 40; // a Map/Parallel box's title
   const BRANCH_GAP = 18;
@@ -269,11 +270,15 @@
 
     // x: start packed, then pull each item toward the mean of its neighbours, a few sweeps
     // each way, never overlapping its left and right neighbours.
+    // Edges passing side by side (dummies) pack closer than states do.
+    const gap = (a, b) => (a.dummy && b.dummy ? DUMMY_GAP : NODE_GAP);
     for (const layer of best) {
       let x = 0;
-      for (const it of layer) {
+      for (let i = 0; i < layer.length; i++) {
+        const it = layer[i];
+        if (i) x += gap(layer[i - 1], it);
         it.x = x + it.w / 2;
-        x += it.w + NODE_GAP;
+        x += it.w;
       }
     }
     const place = (layer, dir) => {
@@ -285,12 +290,12 @@
       // left to right, then right to left, keeping the gaps
       for (let i = 0; i < layer.length; i++) {
         const it = layer[i];
-        const min = i ? layer[i - 1].x + layer[i - 1].w / 2 + NODE_GAP + it.w / 2 : -Infinity;
+        const min = i ? layer[i - 1].x + layer[i - 1].w / 2 + gap(layer[i - 1], it) + it.w / 2 : -Infinity;
         it.x = Math.max(it.want, min);
       }
       for (let i = layer.length - 2; i >= 0; i--) {
         const it = layer[i];
-        const max = layer[i + 1].x - layer[i + 1].w / 2 - NODE_GAP - it.w / 2;
+        const max = layer[i + 1].x - layer[i + 1].w / 2 - gap(it, layer[i + 1]) - it.w / 2;
         if (it.x > max) it.x = max;
       }
     };
@@ -410,8 +415,10 @@
         const at = e.labelAt || 0;
         const [x0, y0] = e.points[at];
         const [x1, y1] = e.points[at + 1];
-        const lx = (x0 + x1) / 2;
-        const ly = e.back ? (y0 + y1) / 2 : y0 + Math.min(22, (y1 - y0) / 2);
+        // Past the middle of the first run, where a Choice's edges have drawn apart.
+        const frac = e.back ? 0.5 : 0.6;
+        const lx = x0 + (x1 - x0) * frac;
+        const ly = y0 + (y1 - y0) * frac;
         const w = e.label.length * 5.9 + 8;
         el("rect", { x: lx - w / 2, y: ly - 8, width: w, height: 15, rx: 3, class: "edge-label-bg" }, g);
         const t = el("text", { x: lx, y: ly + 3, "text-anchor": "middle", class: "edge-label" }, g);
@@ -503,9 +510,9 @@
         svg.setAttribute("width", width * api.scale);
         svg.setAttribute("height", height * api.scale);
       },
-      fit() {
+      fit(min) {
         const box = container.getBoundingClientRect();
-        api.scale = Math.min(1, Math.max(0.1, (box.width - 4) / width));
+        api.scale = Math.min(1, Math.max(min || 0.1, (box.width - 4) / width));
         api.zoom(1);
       },
     };

@@ -127,7 +127,8 @@
       if (s.failures.length && status !== "failed") note = (note ? note + ", " : "") + s.failures.length + " error" + (s.failures.length > 1 ? "s" : "");
       statuses.set(name, { status, note });
     }
-    return { states, statuses, waiting: [...tasks.values()], byId, index };
+    // An ended execution waits for nothing, whatever its tasks were doing when it stopped.
+    return { states, statuses, waiting: running ? [...tasks.values()] : [], byId, index };
   }
 
   // The task token in a waitForTaskToken task's parameters: the value of a key named like

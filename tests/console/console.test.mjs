@@ -229,6 +229,44 @@ try {
     assert((await page.locator('#executions tr[data-execution="fails"]').count()) === 1, "only the failed one");
   });
 
+  await check("Stop from the console aborts a running execution", async () => {
+    const r = await api("StartExecution", { stateMachineArn: machineArn, name: "stopped", input: '{"items": []}' });
+    await page.goto(base + "/console/#/execution/" + encodeURIComponent(r.executionArn));
+    await page.locator('#graph [data-state="Approve"][data-status="in-progress"]').waitFor({ timeout: 15000 });
+    page.once("dialog", (d) => d.accept());
+    await page.click("#stop");
+    await page.locator('#execution-status [data-execution-status="ABORTED"]').waitFor({ timeout: 10000 });
+    assert((await page.locator('#graph [data-state="Approve"]').getAttribute("data-status")) === "failed", "the waiting state ends failed");
+    assert((await page.locator(".waiting-task").count()) === 0, "no task left to answer");
+  });
+
+  await check("a 50-state machine draws with no two states overlapping", async () => {
+    // Ten stages of five states: a Choice fanning out to three Tasks that meet in a Pass.
+    const st = {};
+    for (let i = 0; i < 10; i++) {
+      const next = i < 9 ? `Check${i + 1}` : "Finish";
+      st[`Check${i}`] = { Type: "Choice", Choices: [{ Variable: "$.kind", StringEquals: "a", Next: `DoA${i}` }, { Variable: "$.kind", StringEquals: "b", Next: `DoB${i}` }], Default: `DoC${i}` };
+      for (const k of ["A", "B", "C"]) st[`Do${k}${i}`] = { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: { FunctionName: "echo", "Payload.$": "$" }, Catch: [{ ErrorEquals: ["States.ALL"], Next: "Finish" }], Next: `Join${i}` };
+      st[`Join${i}`] = { Type: "Pass", Next: next };
+    }
+    st.Finish = { Type: "Succeed" };
+    const big = { StartAt: "Check0", States: st };
+    assert(Object.keys(st).length === 51, "51 states");
+    const name = "console-fifty-" + Date.now();
+    const created = await api("CreateStateMachine", { name, definition: JSON.stringify(big), roleArn: `arn:aws:iam::${account}:role/console` });
+    await page.goto(base + "/console/#/machine/" + encodeURIComponent(created.stateMachineArn));
+    await page.locator('#graph [data-state="Finish"]').waitFor();
+    assert((await page.locator("#graph [data-state]").count()) === 51, "every state drawn");
+    const boxes = await page.$$eval("#graph .node[data-state] > .box", (ns) => ns.map((n) => n.getBoundingClientRect().toJSON()));
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i];
+        const b = boxes[j];
+        assert(a.right <= b.left + 0.5 || b.right <= a.left + 0.5 || a.bottom <= b.top + 0.5 || b.bottom <= a.top + 0.5, "two states overlap");
+      }
+    await shot("06-fifty-states");
+  });
+
   // Not a timed assertion: the issue asks how long the 1,000-state B1 graph takes.
   const b1Path = join(here, "../../../shared/bench/asl/b1_pass_chain.asl.json");
   if (existsSync(b1Path)) {

@@ -18,6 +18,9 @@ if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.jso
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# A syntax error in an asset would otherwise show only as a blank page.
+for script in "$root"/cairn/console/*.js; do node --check "$script"; done
+
 # CAIRN_BIN picks a cairn already built (e.g. a release build); otherwise build the debug one.
 if [ -z "${CAIRN_BIN:-}" ]; then
     cargo build -q -p cairn --locked
