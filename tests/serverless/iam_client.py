@@ -11,10 +11,12 @@ of `cairn serve`, which speaks the same AWS JSON 1.0 protocol as the api functio
 - the documented client creates a state machine, starts an execution (asynchronous and
   synchronous), and reads it back through the stand-in;
 - a stock client (signing for `states`) is refused with API Gateway's 403 message;
-- a request whose signature does not match (a secret other than the caller's) is refused.
+- a request whose signature does not match (a secret other than the caller's) is refused;
+- the AWS CLI with the documented plugin lists and runs executions, and is refused without it.
 
 Run with a Python that has boto3 (tests/serverless/run.sh uses the emulators' virtualenv), the
-`cairn` binary built: `python tests/serverless/iam_client.py target/debug/cairn`.
+`cairn` binary built, and an AWS CLI v1 for the plugin check:
+`python tests/serverless/iam_client.py target/debug/cairn [path/to/aws]`.
 """
 
 import hashlib
@@ -173,6 +175,7 @@ def free_port():
 
 def main():
     cairn = sys.argv[1] if len(sys.argv) > 1 else "target/debug/cairn"
+    aws_cli = sys.argv[2] if len(sys.argv) > 2 else None
     data = tempfile.mkdtemp(prefix="cairn-execute-api-")
     port = free_port()
     server = subprocess.Popen(
@@ -264,11 +267,48 @@ def main():
             ):
                 assert line in readme, f"functions/README.md lacks {line!r}"
 
+        def aws_cli_with_the_documented_plugin():
+            readme = (pathlib.Path(__file__).resolve().parents[2] / "functions/README.md").read_text()
+            plugin = next(
+                block for block in readme.split("```python\n")[1:] if "def awscli_initialize" in block
+            ).split("```", 1)[0]
+            folder = tempfile.mkdtemp(prefix="cairn-cli-plugin-")
+            pathlib.Path(folder, "cairn_execute_api.py").write_text(plugin)
+            config = pathlib.Path(folder, "config")
+            config.write_text(
+                f"[default]\nregion = {REGION}\n[plugins]\ncairn = cairn_execute_api\n"
+            )
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET,
+                       AWS_CONFIG_FILE=str(config), PYTHONPATH=folder, AWS_DEFAULT_REGION=REGION)
+            for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                env.pop(name, None)
+
+            def aws(*args):
+                return subprocess.run([aws_cli, "stepfunctions", *args, "--endpoint-url", api_url],
+                                      capture_output=True, text=True, env=env, timeout=60)
+
+            listed = aws("list-state-machines")
+            assert listed.returncode == 0, listed.stderr
+            machines = {m["name"]: m["stateMachineArn"] for m in json.loads(listed.stdout)["stateMachines"]}
+            assert "execute-api-express" in machines, machines
+            synced = aws("start-sync-execution", "--state-machine-arn", machines["execute-api-express"],
+                         "--input", '{"cli": true}')
+            assert synced.returncode == 0, synced.stderr
+            assert json.loads(json.loads(synced.stdout)["output"]) == {"cli": True}, synced.stdout
+            # Without the plugin the CLI signs for states and is refused.
+            config.write_text(f"[default]\nregion = {REGION}\n")
+            stock = aws("list-state-machines")
+            assert stock.returncode != 0 and "execute-api" in stock.stderr, (stock.returncode, stock.stderr)
+
         check("functions/README.md documents this client", readme_documents_this_client)
         check("the documented client runs an execution through IAM auth", documented_client_runs_an_execution)
         check("the documented client calls StartSyncExecution at the stage URL", documented_client_reaches_sync_actions_without_the_host_prefix)
         check("a stock client (signing for states) is refused", stock_client_is_refused_as_api_gateway_refuses_it)
         check("a wrong secret is refused", a_wrong_secret_is_refused)
+        if aws_cli:
+            check("the AWS CLI with the documented plugin signs for execute-api", aws_cli_with_the_documented_plugin)
+        else:
+            print("SKIPPED: the AWS CLI check (no aws given: iam_client.py CAIRN AWS_CLI)")
         gateway.shutdown()
     finally:
         server.terminate()

@@ -48,7 +48,14 @@ echo "== the sample events in events/ match the template's API stage and routes"
 
 echo "== the documented IAM-signed client (boto3 signing for execute-api) through a local stand-in of API Gateway's IAM auth"
 cargo build --locked -q -p cairn
-"$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/iam_client.py target/debug/cairn
+# The AWS CLI v1 (its plugins take the documented signing hook), in a virtualenv of its own: it
+# pins its own botocore.
+cli_venv="${CAIRN_EMULATORS_DIR:-$ROOT/.emulators}/cli-venv"
+if [ ! -x "$cli_venv/bin/aws" ]; then
+  python3 -m venv "$cli_venv"
+  "$cli_venv/bin/pip" install --quiet --disable-pip-version-check "awscli>=1.30,<2"
+fi
+"$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/iam_client.py target/debug/cairn "$cli_venv/bin/aws"
 
 echo "== DynamoDB store suite and serverless handlers against the emulators"
 cargo test --locked "${PACKAGES[@]/#/--package=}"
