@@ -32,13 +32,22 @@ from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# The functions and the binary each one runs (template BuildProperties.Binary is checked
-# against the folder below).
-BINARIES = {
-    "api": "functions/api/src",
-    "advance": "functions/advance/src",
-    "schedule": "functions/schedule/src",
-}
+
+
+def binaries():
+    """Each Lambda binary (a `[[bin]]` of a crate under functions/) and its source folder; the
+    template's `BuildProperties.Binary` names which function runs which."""
+    found = {}
+    for manifest in sorted((ROOT / "functions").glob("*/Cargo.toml")):
+        text = manifest.read_text()
+        for block in text.split("[[bin]]")[1:]:
+            name = re.search(r'^name\s*=\s*"([^"]+)"', block, re.M)
+            path = re.search(r'^path\s*=\s*"([^"]+)"', block, re.M)
+            if name:
+                main = manifest.parent / (path.group(1) if path else "src/main.rs")
+                found[name.group(1)] = str(main.parent.relative_to(ROOT))
+    return found
+
 
 # The code the binaries link whose AWS calls are the functions' own (not a Task state's).
 LIBRARIES = [
@@ -254,7 +263,7 @@ def needed_actions():
     """function name -> {action: {places}} for every binary."""
     library = [fn for folder in LIBRARIES for path in rust_files(folder) for fn in parse(path)]
     needed = {}
-    for binary, folder in BINARIES.items():
+    for binary, folder in binaries().items():
         roots = [fn for path in rust_files(folder) for fn in parse(path)]
         calls = {}
         for fn in reachable(roots, library):
@@ -313,7 +322,7 @@ def check(template, needed):
             failures.append(f"the {binary} binary is deployed by no function of the template")
             continue
         if binary not in needed:
-            failures.append(f"{granted[binary][0]} runs {binary}, which is not among {sorted(BINARIES)}")
+            failures.append(f"{granted[binary][0]} runs {binary}, which no crate under functions/ builds")
             continue
         function, actions, _ = granted[binary]
         for action, places in sorted(needed[binary].items()):
