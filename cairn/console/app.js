@@ -18,22 +18,34 @@
     }
   }
 
+  // Refusals of a `cairn serve --auth` (AWS's names): the console then asks for a key.
+  const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException", "AccessDeniedException"]);
+  const CREDENTIALS_KEY = "cairn.console.credentials";
+
+  function credentials() {
+    try {
+      return JSON.parse(sessionStorage.getItem(CREDENTIALS_KEY) || "null");
+    } catch (_) {
+      return null;
+    }
+  }
+
   async function call(action, body) {
-    const response = await fetch(window.CAIRN_API || "/", {
-      method: "POST",
-      headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action },
-      body: JSON.stringify(body || {}),
-    });
-    const text = await response.text();
+    const text = JSON.stringify(body || {});
+    const headers = { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action };
+    const creds = credentials();
+    if (creds) Object.assign(headers, window.CairnSigV4.sign(creds, location.host, headers, text));
+    const response = await fetch("/", { method: "POST", headers, body: text });
+    const answer = await response.text();
     let data = {};
     try {
-      data = text ? JSON.parse(text) : {};
+      data = answer ? JSON.parse(answer) : {};
     } catch (_) {
-      throw new ApiError("InvalidResponse", text.slice(0, 200));
+      throw new ApiError("InvalidResponse", answer.slice(0, 200));
     }
     if (!response.ok) {
-      const type = String(data.__type || response.headers.get("x-amzn-errortype") || "Error").split("#").pop();
-      throw new ApiError(type, data.message || data.Message || text);
+      const type = String(data.__type || response.headers.get("x-amzn-errortype") || "Error").split("#").pop().split(":")[0];
+      throw new ApiError(type, data.message || data.Message || answer);
     }
     return data;
   }
@@ -506,6 +518,44 @@
     return h("ul", { class: "legend", "aria-label": "Legend" }, ...Object.keys(STATUS_LABEL).map((k) => h("li", { class: "lg st-" + k }, (STATUS_MARK[k] || "\u25CB ") + STATUS_LABEL[k])), h("li", { class: "lg edge-catch-legend" }, "- - Catch"));
   }
 
+  // ---- signing in (cairn serve --auth) ----------------------------------------------------
+
+  function signInPage(error) {
+    const saved = credentials() || {};
+    const field = (id, label, attrs) => h("div", { class: "field" }, h("label", { for: id }, label), h("input", Object.assign({ id, autocomplete: "off", spellcheck: "false" }, attrs)));
+    const form = h("form", { id: "signin" },
+      field("signin-key", "Access key ID", { value: saved.accessKeyId || "", required: true }),
+      field("signin-secret", "Secret access key", { type: "password", required: true }),
+      field("signin-token", "Session token (if the key has one)", {}),
+      field("signin-region", "Region (the server's --region)", { value: saved.region || "us-east-1", required: true }),
+      h("button", { type: "submit" }, "Sign requests with this key"));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const value = (id) => document.getElementById(id).value.trim();
+      const creds = { accessKeyId: value("signin-key"), secretAccessKey: value("signin-secret"), region: value("signin-region") };
+      if (value("signin-token")) creds.sessionToken = value("signin-token");
+      sessionStorage.setItem(CREDENTIALS_KEY, JSON.stringify(creds));
+      route();
+    });
+    setPage("Sign in", h("h1", {}, "This server checks signatures"),
+      errorBox(error),
+      h("p", {}, "It was started with ", h("code", {}, "--auth"), ": the console signs its API calls (SigV4) with one of the keys in that file. The key stays in this tab's session storage and is sent to no one; each request carries only its signature."),
+      form);
+  }
+
+  function renderWho() {
+    const who = document.getElementById("who");
+    if (!who) return;
+    who.textContent = "";
+    const creds = credentials();
+    if (creds) {
+      who.append("signing as " + creds.accessKeyId + " ", h("button", { type: "button", class: "link light", onclick: () => {
+        sessionStorage.removeItem(CREDENTIALS_KEY);
+        route();
+      } }, "forget key"));
+    }
+  }
+
   // ---- routing --------------------------------------------------------------------------
 
   async function route() {
@@ -518,9 +568,11 @@
       else if ((m = /^#\/execution\/(.+)$/.exec(hash))) await executionPage(decodeURIComponent(m[1]), token);
       else await machinesPage(token);
     } catch (e) {
-      if (token === pageToken) setPage("Error", h("h1", {}, "Something went wrong"), errorBox(e), h("p", {}, h("a", { href: "#/" }, "Back to the state machines")));
+      if (token === pageToken && AUTH_ERRORS.has(e.type)) signInPage(e);
+      else if (token === pageToken) setPage("Error", h("h1", {}, "Something went wrong"), errorBox(e), h("p", {}, h("a", { href: "#/" }, "Back to the state machines")));
     }
     if (token === pageToken) {
+      renderWho();
       document.body.dataset.ready = String(token);
       const heading = main.querySelector("h1");
       if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });

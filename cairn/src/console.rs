@@ -38,6 +38,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../console/history.js"),
     },
     Asset {
+        path: "/console/sigv4.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../console/sigv4.js"),
+    },
+    Asset {
         path: "/console/style.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../console/style.css"),

@@ -40,4 +40,21 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { cat "$log" >&2; echo "tests/console: cairn serve did not start" >&2; exit 1; }
 echo "tests/console: cairn serve at $url"
-node "$here/console.test.mjs" "$url"
+
+# A second server that checks SigV4 signatures: the console must sign its calls there.
+cat >"$data/keys.json" <<'KEYS'
+[{"AccessKeyId": "AKIDCONSOLE", "SecretAccessKey": "console-test-secret"}]
+KEYS
+auth_log=$data/serve-auth.log
+"$bin" serve --port 0 --data "$data/store-auth" --auth "$data/keys.json" >"$auth_log" 2>&1 &
+auth_server=$!
+trap 'kill "$server" "$auth_server" 2>/dev/null || true; wait "$server" "$auth_server" 2>/dev/null || true; rm -rf "$data"' EXIT
+auth_url=""
+for _ in $(seq 1 100); do
+    auth_url=$(grep -o 'listening on http://[0-9.:]*' "$auth_log" | head -1 | sed 's/listening on //' || true)
+    [ -n "$auth_url" ] && break
+    kill -0 "$auth_server" 2>/dev/null || { cat "$auth_log" >&2; echo "tests/console: cairn serve --auth exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$auth_url" ] || { cat "$auth_log" >&2; echo "tests/console: cairn serve --auth did not start" >&2; exit 1; }
+node "$here/console.test.mjs" "$url" "$auth_url"
