@@ -67,8 +67,10 @@ check() { # function, sample, text the answer must contain
 check advance advance-eventbridge.json '"applied":"Missing"'
 # A start of a state machine that does not exist answers AWS's error as HTTP 400.
 check api api-start-execution.json 'StateMachineDoesNotExist'
-# The schedule function reports the same error for its configured machine.
+# The schedule function reports the same error for the machine a Scheduler schedule names, and
+# for the one its STATE_MACHINE_ARN names when a schedule rule's event arrives.
 check schedule schedule.json 'State Machine Does Not Exist'
+check schedule schedule-rule.json 'State Machine Does Not Exist'
 
 # Task states call Lambda through its Invoke API: here the one cargo lambda watch serves, as
 # cairn run and cairn serve would call AWS Lambda (AWS_ENDPOINT_URL_LAMBDA points them at it).
