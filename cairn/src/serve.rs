@@ -58,6 +58,11 @@ pub struct Args {
     /// `states`, and refuse the others with AWS's errors. Without it signatures go unchecked.
     #[arg(long, value_name = "KEYS_FILE")]
     pub auth: Option<PathBuf>,
+    /// AWS Step Functions Local's mock configuration file (default: the file named by
+    /// SFN_MOCK_CONFIG): StartExecution on `<stateMachineArn>#<TestCaseName>` answers that
+    /// execution's Task states from the test case's mocked responses.
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -78,7 +83,20 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Arc::new(crate::auth::Keys::load(path, &args.region)?)),
         None => None,
     };
-    let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
+    let mut invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
+    let mocks = match args
+        .mock_config
+        .clone()
+        .or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from))
+    {
+        Some(path) => {
+            let config = crate::run::load_mock_config(Some(&path))?;
+            let registry = Arc::new(cairn_runtime::MockRegistry::new(config, invoker));
+            invoker = registry.clone();
+            Some(registry)
+        }
+        None => None,
+    };
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
     let token_key = token_key(&args.data)?;
@@ -90,6 +108,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         token_key,
         express_journal: Some(args.data.join("express-journal")),
         limits: args.limits.limits(),
+        mocks,
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);

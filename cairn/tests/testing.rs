@@ -257,3 +257,57 @@ fn the_suite_that_fails_on_purpose_exits_1_with_a_readable_diff() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_mocked_callback_or_sync_task_ends_with_its_mocked_answer() {
+    let dir = std::env::temp_dir().join(format!("cairn-test-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let machine = dir.join("callbacks.asl.json");
+    std::fs::write(
+        &machine,
+        json!({"StartAt": "Approve", "States": {
+            "Approve": {"Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                               "MessageBody": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 3600, "ResultPath": "$.approval", "Next": "Child"},
+            "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child"},
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.childError", "Next": "Done"}],
+                "Next": "Done"},
+            "Done": {"Type": "Succeed"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let mocks = dir.join("mocks.json");
+    std::fs::write(
+        &mocks,
+        json!({"StateMachines": {"callbacks": {"TestCases": {"Approved": {
+                "Approve": "Approved", "Child": "ChildFailed"}}}},
+               "MockedResponses": {
+                "Approved": {"0": {"Return": {"approved": true}}},
+                "ChildFailed": {"0": {"Throw": {"Error": "States.TaskFailed", "Cause": "the child failed"}}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = cairn(&[
+        "run",
+        machine.to_str().unwrap(),
+        "--mock-config",
+        mocks.to_str().unwrap(),
+        "--test-case",
+        "Approved",
+        "--virtual-time",
+        "--history",
+        "--format",
+        "json",
+    ]);
+    let run: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["output"]["approval"], json!({"approved": true}));
+    assert_eq!(run["output"]["childError"]["Cause"], "the child failed");
+    let kinds = types(&run["history"]);
+    assert!(!kinds.contains(&"TaskSubmitted"), "{kinds:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1109,6 +1109,7 @@ impl<'a> Fixtures<'a> {
             task_token: None,
             credentials: None,
             now_ms: 0,
+            execution_arn: String::new(),
         };
         self.integrations
             .invoke(&request)

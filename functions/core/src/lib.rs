@@ -181,6 +181,7 @@ async fn token_key(
         task_token: None,
         credentials: None,
         now_ms: 0,
+        execution_arn: String::new(),
     };
     let answer = integrations
         .call(&request)

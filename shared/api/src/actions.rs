@@ -393,6 +393,12 @@ struct StartRequest {
 
 fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiError> {
     let machine_arn = p.string("stateMachineArn")?;
+    // Step Functions Local selects a test case of its mock configuration with
+    // `<stateMachineArn>#<TestCaseName>`: the execution belongs to the state machine.
+    let (machine_arn, test_case) = match (&driver.config.mocks, machine_arn.split_once('#')) {
+        (Some(_), Some((arn, case))) => (arn, Some(case)),
+        _ => (machine_arn, None),
+    };
     let name = match p.opt_string("name")? {
         Some(name) => {
             check_name(name)?;
@@ -435,6 +441,11 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         },
         redrive_count: Some(0),
     };
+    if let (Some(mocks), Some(case)) = (&driver.config.mocks, test_case) {
+        mocks
+            .select(&info.execution_arn, &machine.name, case)
+            .map_err(|e| ApiError::new("InvalidArn", format!("Invalid Arn: '{e}'")))?;
+    }
     Ok(StartRequest {
         machine,
         name,

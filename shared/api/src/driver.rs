@@ -605,6 +605,11 @@ impl Driver {
                     if outcome.delay_ms > 0 {
                         std::thread::sleep(std::time::Duration::from_millis(outcome.delay_ms));
                     }
+                    let command = if outcome.ends_task {
+                        cairn_runtime::ports::ended_by_its_call(command)
+                    } else {
+                        command
+                    };
                     driver.end_task(&arn, task_id, &command, outcome.result);
                 });
             if let Err(error) = spawned {
@@ -643,7 +648,9 @@ impl Driver {
                 }
             }
         }
-        TaskRequest::from_command(command.clone(), self.now_ms())
+        let mut request = TaskRequest::from_command(command.clone(), self.now_ms())?;
+        request.execution_arn = arn.to_owned();
+        Some(request)
     }
 
     /// The second half: feeds the call's outcome back.

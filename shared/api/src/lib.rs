@@ -54,6 +54,10 @@ pub struct Config {
     pub express_journal: Option<std::path::PathBuf>,
     /// The quotas executions run under (AWS's by default; larger values are beyond AWS).
     pub limits: cairn_interpreter::Limits,
+    /// Step Functions Local's mock configuration: StartExecution and StartSyncExecution on
+    /// `<stateMachineArn>#<TestCaseName>` answer that execution's Task states from the test
+    /// case's mocked responses. The registry must also be (or wrap) `invoker`.
+    pub mocks: Option<Arc<cairn_runtime::MockRegistry>>,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             token_key: default_token_key(),
             express_journal: None,
             limits: cairn_interpreter::Limits::default(),
+            mocks: None,
         }
     }
 }

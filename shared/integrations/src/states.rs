@@ -222,6 +222,7 @@ mod tests {
             task_token: token.map(str::to_owned),
             credentials: None,
             now_ms: 1_000,
+            execution_arn: String::new(),
         }
     }
 

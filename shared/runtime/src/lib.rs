@@ -11,7 +11,7 @@ mod python;
 pub mod run;
 pub mod scripted;
 
-pub use mock::{MockConfig, MockConfigError, MockInvoker, MockedResponse, TestCase};
+pub use mock::{MockConfig, MockConfigError, MockInvoker, MockRegistry, MockedResponse, TestCase};
 pub use ports::{
     task_event, unsupported, ApiFailure, Clock, StepFunctionsApi, SystemClock, TaskDone,
     TaskFailure, TaskInvoker, TaskOutcome, TaskRequest, Unsupported, UNSUPPORTED_RESOURCE,

@@ -303,12 +303,71 @@ impl MockInvoker {
             *count += 1;
             attempt
         };
-        Some(TaskOutcome::now(answer(
+        // The mocked answer is the task's result, also for a `.waitForTaskToken` or `.sync`
+        // task: nothing would ever answer its token.
+        Some(TaskOutcome::ending(answer(
             response,
             attempt,
             &request.state_name,
             &self.case.name,
         )))
+    }
+}
+
+/// The mocks of a server (`cairn serve` with SFN_MOCK_CONFIG): each execution started on
+/// `<stateMachineArn>#<TestCaseName>` gets that test case's mocks; every other execution and
+/// every unmocked state runs for real.
+pub struct MockRegistry {
+    config: MockConfig,
+    inner: Arc<dyn TaskInvoker>,
+    executions: Mutex<HashMap<String, Arc<MockInvoker>>>,
+}
+
+impl MockRegistry {
+    pub fn new(config: MockConfig, inner: Arc<dyn TaskInvoker>) -> MockRegistry {
+        MockRegistry {
+            config,
+            inner,
+            executions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Answers the tasks of `execution_arn` from the test case `case` of the state machine
+    /// `machine`. Selecting again for the same execution (an idempotent StartExecution)
+    /// keeps the attempts counted so far.
+    pub fn select(
+        &self,
+        execution_arn: &str,
+        machine: &str,
+        case: &str,
+    ) -> Result<(), MockConfigError> {
+        let test_case = self.config.test_case(machine, case)?;
+        let mut executions = self.executions.lock().unwrap_or_else(|e| e.into_inner());
+        executions
+            .entry(execution_arn.to_owned())
+            .or_insert_with(|| Arc::new(MockInvoker::new(Arc::clone(&self.inner), test_case)));
+        Ok(())
+    }
+
+    fn mock_of(&self, request: &TaskRequest) -> Option<Arc<MockInvoker>> {
+        let executions = self.executions.lock().unwrap_or_else(|e| e.into_inner());
+        executions.get(&request.execution_arn).cloned()
+    }
+}
+
+impl TaskInvoker for MockRegistry {
+    fn invoke(&self, request: &TaskRequest) -> TaskOutcome {
+        match self.mock_of(request) {
+            Some(mock) => mock.invoke(request),
+            None => self.inner.invoke(request),
+        }
+    }
+
+    fn start(&self, request: TaskRequest, done: TaskDone) -> Result<(), (TaskRequest, TaskDone)> {
+        match self.mock_of(&request) {
+            Some(mock) => mock.start(request, done),
+            None => self.inner.start(request, done),
+        }
     }
 }
 
@@ -393,6 +452,7 @@ mod tests {
             task_token: None,
             credentials: None,
             now_ms: 0,
+            execution_arn: "arn:e".into(),
         }
     }
 
@@ -440,6 +500,48 @@ mod tests {
             mock.invoke(&request("SQSState")).result,
             Ok(json!({"real": "SQSState"}))
         );
+    }
+
+    #[test]
+    fn a_registry_mocks_only_the_executions_started_on_a_test_case_each_with_its_own_attempts() {
+        let config = MockConfig::from_json(&aws_example()).unwrap();
+        let registry = MockRegistry::new(config, Arc::new(Real));
+        registry
+            .select("arn:e", "LambdaSQSIntegration", "RetryPath")
+            .unwrap();
+        registry
+            .select("arn:f", "LambdaSQSIntegration", "RetryPath")
+            .unwrap();
+        let mut other = request("LambdaState");
+        other.execution_arn = "arn:f".into();
+        assert!(registry.invoke(&request("LambdaState")).result.is_err());
+        assert!(registry.invoke(&request("LambdaState")).result.is_err());
+        // The second execution starts at attempt 0: ResourceNotReady, not Timeout.
+        assert_eq!(
+            registry.invoke(&other).result.unwrap_err().error,
+            "Lambda.ResourceNotReadyException"
+        );
+        // Selecting again keeps the count: attempt 2 of arn:e.
+        registry
+            .select("arn:e", "LambdaSQSIntegration", "RetryPath")
+            .unwrap();
+        assert_eq!(
+            registry
+                .invoke(&request("LambdaState"))
+                .result
+                .unwrap_err()
+                .error,
+            "Lambda.TimeoutException"
+        );
+        let mut unmocked = request("LambdaState");
+        unmocked.execution_arn = "arn:plain".into();
+        assert_eq!(
+            registry.invoke(&unmocked).result,
+            Ok(json!({"real": "LambdaState"}))
+        );
+        assert!(registry
+            .select("arn:g", "LambdaSQSIntegration", "Nope")
+            .is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct TaskRequest {
     pub credentials: Option<Value>,
     /// Epoch milliseconds at which the task is started (logical time under virtual time).
     pub now_ms: i64,
+    /// The execution the task belongs to (empty where the shell does not say): mocked
+    /// responses are chosen and their attempts counted per execution.
+    pub execution_arn: String,
 }
 
 impl TaskRequest {
@@ -64,6 +67,7 @@ impl TaskRequest {
             task_token,
             credentials,
             now_ms,
+            execution_arn: String::new(),
         })
     }
 }
@@ -119,6 +123,10 @@ pub struct TaskOutcome {
     /// virtual time the result arrives that much later in logical time, under real time the
     /// run loop waits for it. Real integrations that block while working report 0.
     pub delay_ms: u64,
+    /// The result is the task's own even for a `.waitForTaskToken` or `.sync` task, which
+    /// then waits for no token: a mocked response (Step Functions Local answers such a task
+    /// with its mock).
+    pub ends_task: bool,
 }
 
 impl TaskOutcome {
@@ -126,8 +134,30 @@ impl TaskOutcome {
         TaskOutcome {
             result,
             delay_ms: 0,
+            ends_task: false,
         }
     }
+
+    /// A result that ends the task whatever its pattern.
+    pub fn ending(result: Result<Value, TaskFailure>) -> TaskOutcome {
+        TaskOutcome {
+            ends_task: true,
+            ..TaskOutcome::now(result)
+        }
+    }
+}
+
+/// The command as a request-response task: how an outcome that ends its task is recorded
+/// (`TaskSucceeded`/`TaskFailed`, no `TaskSubmitted`).
+pub fn ended_by_its_call(mut command: Command) -> Command {
+    if let Command::InvokeTask {
+        kind: ResourceKind::Service { pattern, .. },
+        ..
+    } = &mut command
+    {
+        *pattern = IntegrationPattern::RequestResponse;
+    }
+    command
 }
 
 /// Carries out Task states. Called from worker threads under real time (several tasks of a

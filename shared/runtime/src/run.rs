@@ -395,7 +395,8 @@ impl Loop<'_> {
                             self.tokens.insert(token.clone(), *task_id);
                         }
                     }
-                    if let Some(request) = TaskRequest::from_command(command, self.now_ms) {
+                    if let Some(mut request) = TaskRequest::from_command(command, self.now_ms) {
+                        request.execution_arn = self.options.info.execution_arn.clone();
                         tasks.push(request);
                     }
                 }
@@ -462,8 +463,12 @@ impl Loop<'_> {
         let delay = i64::try_from(outcome.delay_ms).unwrap_or(i64::MAX);
         let at = self.now_ms.saturating_add(delay);
         let kind = self.kinds.remove(&task_id);
+        if outcome.ends_task {
+            // No token answer follows: the task ends with this result.
+            self.tokens.retain(|_, open| *open != task_id);
+        }
         let event = match (kind, outcome.result) {
-            (Some(kind), result) if self.options.wait_for_callbacks => {
+            (Some(kind), result) if self.options.wait_for_callbacks && !outcome.ends_task => {
                 task_event(task_id, &kind, result)
             }
             (_, Ok(output)) => Event::TaskSucceeded { task_id, output },

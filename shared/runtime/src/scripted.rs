@@ -156,7 +156,11 @@ impl ScriptedLambda {
             Behaviour::SleepThenEcho { seconds } => seconds.saturating_mul(1000),
             _ => 0,
         };
-        TaskOutcome { result, delay_ms }
+        TaskOutcome {
+            result,
+            delay_ms,
+            ends_task: false,
+        }
     }
 
     fn find(&self, name_or_arn: &str) -> Option<&Function> {
@@ -230,6 +234,7 @@ impl ScriptedLambda {
         TaskOutcome {
             result,
             delay_ms: outcome.delay_ms,
+            ends_task: outcome.ends_task,
         }
     }
 
@@ -454,6 +459,7 @@ mod tests {
             task_token: None,
             credentials: None,
             now_ms: 0,
+            execution_arn: String::new(),
         }
     }
 

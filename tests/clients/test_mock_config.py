@@ -1,0 +1,124 @@
+"""AWS's documented mock configuration example, unchanged, through `cairn serve` with boto3:
+SFN_MOCK_CONFIG names the file, and StartExecution on `<stateMachineArn>#<TestCaseName>`
+selects the test case, as with Step Functions Local."""
+
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ROLE, Server, history, wait_until_done
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "testing")
+SQS_MOCK = {
+    "MD5OfMessageBody": "3bcb6e8e-7h85-4375-b0bc-1a59812c6e51",
+    "MessageId": "3bcb6e8e-8b51-4375-b0bc-1a59812c6e51",
+}
+
+
+@pytest.fixture(scope="module")
+def mocked():
+    data_dir = tempfile.mkdtemp(prefix="cairn-mock-config-")
+    env = dict(os.environ)
+    env["SFN_MOCK_CONFIG"] = os.path.join(EXAMPLES, "MockConfigFile.json")
+    server = Server(data_dir, env=env).start()
+    sfn = server.client()
+    with open(os.path.join(EXAMPLES, "LambdaSQSIntegration.asl.json")) as f:
+        definition = f.read()
+    standard = sfn.create_state_machine(name="LambdaSQSIntegration", definition=definition, roleArn=ROLE)
+    yield sfn, standard["stateMachineArn"], definition
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_happy_path_answers_both_task_states_from_the_mocked_responses(mocked):
+    sfn, machine, _ = mocked
+    started = sfn.start_execution(stateMachineArn=machine + "#HappyPath", name="executionWithHappyPathMockedServices")
+    # The execution belongs to the state machine: the test case is not part of its ARN.
+    assert started["executionArn"] == machine.replace(":stateMachine:", ":execution:") + ":executionWithHappyPathMockedServices"
+    described = wait_until_done(sfn, started["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert described["stateMachineArn"] == machine
+    assert json.loads(described["output"]) == SQS_MOCK
+    events = history(sfn, started["executionArn"])
+    succeeded = [e for e in events if e["type"] == "TaskSucceeded"]
+    assert [e["taskSucceededEventDetails"]["resourceType"] for e in succeeded] == ["lambda", "sqs"]
+    assert json.loads(succeeded[0]["taskSucceededEventDetails"]["output"]) == {
+        "StatusCode": 200,
+        "Payload": {"StatusCode": 200, "body": "Hello from Lambda!"},
+    }
+    # The mocked Lambda answer is the SQS state's input, as in AWS's example history.
+    sqs_entered = next(
+        e for e in events if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "SQSState"
+    )
+    assert json.loads(sqs_entered["stateEnteredEventDetails"]["input"])["Payload"]["body"] == "Hello from Lambda!"
+
+
+def test_retry_path_shows_each_mocked_failure_and_the_retries_in_the_history(mocked):
+    sfn, machine, _ = mocked
+    started = sfn.start_execution(stateMachineArn=machine + "#RetryPath", name="retry-path")
+    # Retries wait 2, 4 and 8 seconds (IntervalSeconds 2, BackoffRate 2) in real time.
+    described = wait_until_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    events = history(sfn, started["executionArn"])
+    failures = [
+        (e["taskFailedEventDetails"]["error"], e["taskFailedEventDetails"]["cause"])
+        for e in events
+        if e["type"] == "TaskFailed"
+    ]
+    assert failures == [
+        ("Lambda.ResourceNotReadyException", "Lambda resource is not ready."),
+        ("Lambda.TimeoutException", "Lambda timed out."),
+        ("Lambda.TimeoutException", "Lambda timed out."),
+    ]
+    kinds = [e["type"] for e in events]
+    lambda_part = kinds[: kinds.index("TaskStateExited")]
+    assert lambda_part.count("TaskScheduled") == 4, kinds
+    scheduled = [e["timestamp"] for e in events if e["type"] == "TaskScheduled"][:4]
+    gaps = [round((b - a).total_seconds()) for a, b in zip(scheduled, scheduled[1:])]
+    assert gaps == [2, 4, 8], gaps
+
+
+def test_each_execution_counts_its_own_attempts(mocked):
+    sfn, machine, _ = mocked
+    first = sfn.start_execution(stateMachineArn=machine + "#HappyPath", name="happy-again-1")
+    second = sfn.start_execution(stateMachineArn=machine + "#HappyPath", name="happy-again-2")
+    for started in (first, second):
+        described = wait_until_done(sfn, started["executionArn"])
+        # A shared count would leave the second execution without an attempt 0.
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"]) == SQS_MOCK
+
+
+def test_an_unknown_test_case_is_refused(mocked):
+    sfn, machine, _ = mocked
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=machine + "#NoSuchPath")
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidArn"
+    assert "no test case 'NoSuchPath' for the state machine 'LambdaSQSIntegration'" in error["Message"]
+
+
+# Last: it replaces the Standard machine with an Express one of the same name.
+def test_sync_express_executions_select_test_cases_too(mocked):
+    sfn, machine, definition = mocked
+    express = sfn.create_state_machine(
+        name="LambdaSQSIntegration-express", definition=definition, roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    # The mock configuration names the state machine LambdaSQSIntegration only.
+    with pytest.raises(ClientError) as missing:
+        sfn.start_sync_execution(stateMachineArn=express + "#HappyPath")
+    assert missing.value.response["Error"]["Code"] == "InvalidArn"
+    assert "no state machine named 'LambdaSQSIntegration-express'" in missing.value.response["Error"]["Message"]
+    # An Express machine of the configured name answers from the mocks synchronously.
+    sfn.delete_state_machine(stateMachineArn=machine)
+    express = sfn.create_state_machine(
+        name="LambdaSQSIntegration", definition=definition, roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    result = sfn.start_sync_execution(stateMachineArn=express + "#HappyPath")
+    assert result["status"] == "SUCCEEDED", result
+    assert result["stateMachineArn"] == express
+    assert json.loads(result["output"]) == SQS_MOCK
