@@ -43,6 +43,9 @@ SAM_CLI_TELEMETRY=0 "$sam_venv/bin/python" tests/serverless/readme_examples.py
 echo "== the functions' IAM permissions match the AWS calls their code makes"
 "$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/permissions.py
 
+echo "== no silent failures: dead-letter queues, alarms, JSON logs with retention, tracing"
+"$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/operations.py
+
 echo "== the sample events in events/ match the template's API stage and routes"
 "$(dirname "$CAIRN_CFN_LINT")/python" tests/serverless/sample_events.py
 

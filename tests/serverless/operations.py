@@ -1,0 +1,165 @@
+"""template.yaml leaves no failure silent and every function observable.
+
+Emulators run none of this, so the template itself is checked:
+
+- every asynchronous path ends in a dead-letter queue: each EventBridge rule or schedule event of
+  a function has a `DeadLetterConfig`, each function invoked asynchronously (by a rule, a
+  schedule or EventBridge Scheduler) has an `EventInvokeConfig` `OnFailure` destination, each
+  Scheduler schedule's target a `DeadLetterConfig`, and each SQS trigger's queue a redrive
+  policy with a `maxReceiveCount`;
+- every dead-letter queue has an alarm on its depth and every function one on its `Errors`,
+  both publishing to the alert topic, which the `AlertEmail` parameter can subscribe to;
+- every function logs JSON to a log group of the template kept `LogRetentionDays`, and its
+  tracing follows the `Tracing` parameter.
+
+Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
+It then checks itself on a template with one alarm and one dead-letter setting removed.
+"""
+
+import copy
+import pathlib
+import sys
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def ref_name(value):
+    """The logical id a Ref or GetAtt names, else None."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return target[0] if isinstance(target, list) else str(target).split(".")[0]
+    return None
+
+
+def check(template):
+    resources = template["Resources"]
+    globals_ = template.get("Globals", {}).get("Function", {})
+    functions = {n: r for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
+    failures = []
+    dead_letter_queues = set()
+    async_invoked = set()
+
+    for name, function in functions.items():
+        props = function.get("Properties", {})
+        for event_name, event in props.get("Events", {}).items():
+            kind = event.get("Type")
+            if kind in ("EventBridgeRule", "Schedule", "CloudWatchEvent"):
+                async_invoked.add(name)
+                dlq = ref_name(event.get("Properties", {}).get("DeadLetterConfig", {}).get("Arn"))
+                if dlq is None:
+                    failures.append(f"{name}'s {event_name} rule has no DeadLetterConfig")
+                else:
+                    dead_letter_queues.add(dlq)
+            if kind == "SQS":
+                queue = ref_name(event["Properties"].get("Queue"))
+                redrive = resources.get(queue, {}).get("Properties", {}).get("RedrivePolicy", {})
+                dlq = ref_name(redrive.get("deadLetterTargetArn"))
+                if dlq is None or not redrive.get("maxReceiveCount"):
+                    failures.append(f"{name}'s {event_name} queue {queue} has no redrive policy with maxReceiveCount")
+                else:
+                    dead_letter_queues.add(dlq)
+
+    for name, schedule in resources.items():
+        if schedule.get("Type") != "AWS::Scheduler::Schedule":
+            continue
+        target = schedule["Properties"]["Target"]
+        invoked = ref_name(target.get("Arn"))
+        if invoked in functions:
+            async_invoked.add(invoked)
+        dlq = ref_name(target.get("DeadLetterConfig", {}).get("Arn"))
+        if dlq is None:
+            failures.append(f"schedule {name} has no target DeadLetterConfig")
+        else:
+            dead_letter_queues.add(dlq)
+
+    for name in sorted(async_invoked):
+        on_failure = functions[name]["Properties"].get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        dlq = ref_name(on_failure.get("Destination"))
+        if dlq is None:
+            failures.append(f"{name} is invoked asynchronously but has no EventInvokeConfig OnFailure destination")
+        else:
+            dead_letter_queues.add(dlq)
+
+    alarms = [r["Properties"] for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
+    topic = next((n for n, r in resources.items() if r.get("Type") == "AWS::SNS::Topic"), None)
+
+    def alarmed(metric, dimension, resource):
+        for alarm in alarms:
+            dims = {d["Name"]: ref_name(d["Value"]) for d in alarm.get("Dimensions", [])}
+            if (
+                alarm.get("MetricName") == metric
+                and dims.get(dimension) == resource
+                and alarm.get("ComparisonOperator") == "GreaterThanThreshold"
+                and alarm.get("Threshold") in (0, "0")
+                and topic in [ref_name(a) for a in alarm.get("AlarmActions", [])]
+            ):
+                return True
+        return False
+
+    for queue in sorted(dead_letter_queues):
+        if not alarmed("ApproximateNumberOfMessagesVisible", "QueueName", queue):
+            failures.append(f"dead-letter queue {queue} has no depth alarm (> 0) on the alert topic")
+    for name in sorted(functions):
+        if not alarmed("Errors", "FunctionName", name):
+            failures.append(f"{name} has no Errors alarm (> 0) on the alert topic")
+        props = functions[name]["Properties"]
+        logging = props.get("LoggingConfig", globals_.get("LoggingConfig", {}))
+        if logging.get("LogFormat") != "JSON":
+            failures.append(f"{name} does not log JSON")
+        group = resources.get(ref_name(logging.get("LogGroup")), {})
+        if group.get("Type") != "AWS::Logs::LogGroup" or ref_name(group["Properties"].get("RetentionInDays")) != "LogRetentionDays":
+            failures.append(f"{name} logs to no log group of the template kept LogRetentionDays")
+        if ref_name(props.get("Tracing", globals_.get("Tracing"))) != "Tracing":
+            failures.append(f"{name}'s tracing does not follow the Tracing parameter")
+
+    subscribed = any(
+        r.get("Type") == "AWS::SNS::Subscription"
+        and ref_name(r["Properties"].get("TopicArn")) == topic
+        and ref_name(r["Properties"].get("Endpoint")) == "AlertEmail"
+        for r in resources.values()
+    )
+    if not subscribed:
+        failures.append("no subscription of the alert topic to the AlertEmail parameter")
+    return failures, dead_letter_queues, functions
+
+
+def self_test(template):
+    problems = []
+    broken = copy.deepcopy(template)
+    alarm = next(n for n, r in broken["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm")
+    del broken["Resources"][alarm]
+    if not check(broken)[0]:
+        problems.append(f"removing alarm {alarm} went unnoticed")
+    broken = copy.deepcopy(template)
+    for function in broken["Resources"].values():
+        if function.get("Type") == "AWS::Serverless::Function":
+            function["Properties"].pop("EventInvokeConfig", None)
+    if not any("OnFailure" in f for f in check(broken)[0]):
+        problems.append("removing the OnFailure destinations went unnoticed")
+    return problems
+
+
+def main():
+    template, problems = decode(str(ROOT / "template.yaml"))
+    if template is None:
+        print(f"template.yaml cannot be read: {problems}")
+        return 1
+    failures, queues, functions = check(template)
+    print(f"operations: {len(functions)} functions, dead-letter queues {sorted(queues)}")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    broken = self_test(template)
+    for problem in broken:
+        print(f"FAIL (self-test): {problem}")
+    if not broken:
+        print("self-test: a missing alarm and missing OnFailure destinations are caught")
+    return 1 if failures or broken or not functions or not queues else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
