@@ -82,7 +82,7 @@ fn limits_from(
 
 /// Builds the engine from the environment the template gives every function:
 /// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
-/// `SCHEDULER_ROLE_ARN`, `AWS_REGION` and `ACCOUNT_ID`.
+/// `SCHEDULER_ROLE_ARN`, `AWS_REGION`, `ACCOUNT_ID` and `PAYLOAD_BUCKET` (large items).
 pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let table = env("TABLE_NAME")?;
     let settings = Settings {
@@ -96,10 +96,16 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         account: std::env::var("ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store: Arc<dyn cairn_store::Store> = Arc::new(DynamoStore::with_client(
-        cairn_store_dynamodb::Client::new(&config),
-        &table,
-    )?);
+    let mut dynamo = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table)?;
+    // Items past DynamoDB's 400 KB (large inputs, outputs and states) keep their payload in
+    // the template's bucket.
+    if let Some(bucket) = std::env::var("PAYLOAD_BUCKET")
+        .ok()
+        .filter(|b| !b.is_empty())
+    {
+        dynamo = dynamo.with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
+    }
+    let store: Arc<dyn cairn_store::Store> = Arc::new(dynamo);
     let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);
     let integrations = cairn_integrations::Integrations::new(

@@ -58,6 +58,8 @@ struct Harness {
     config: aws_config::SdkConfig,
     settings: Settings,
     table: String,
+    /// The payload bucket (moto) every store of the harness offloads large items to.
+    bucket: String,
     advance_queue: String,
     status_queue: String,
     alert_queue: String,
@@ -90,6 +92,13 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
         })
         .unwrap_or_default();
     (url, arn)
+}
+
+/// A store on `table` whose large items go to `bucket`, as the template's functions have.
+fn payload_store(config: &aws_config::SdkConfig, table: &str, bucket: &str) -> DynamoStore {
+    DynamoStore::from_env(table)
+        .expect("store")
+        .with_payload_bucket(cairn_store_dynamodb::s3_client(config), bucket)
 }
 
 impl Harness {
@@ -178,7 +187,14 @@ impl Harness {
             account: "123456789012".into(),
         };
         let table = format!("cairn-{id}");
-        let store = DynamoStore::from_env(&table).expect("store");
+        let bucket = format!("payloads-{id}");
+        cairn_store_dynamodb::s3_client(&config)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("payload bucket");
+        let store = payload_store(&config, &table, &bucket);
         store.create_table().expect("table");
         let invoker = Arc::new(TestLambda::default());
         let engine = Engine::new(
@@ -192,6 +208,7 @@ impl Harness {
             config,
             settings,
             table,
+            bucket,
             advance_queue: advance_url,
             status_queue: status_url,
             alert_queue: alert_url,
@@ -208,7 +225,7 @@ impl Harness {
     }
 
     fn engine_with(&self, invoker: Arc<dyn TaskInvoker>) -> Engine {
-        let store = DynamoStore::from_env(&self.table).expect("store");
+        let store = payload_store(&self.config, &self.table, &self.bucket);
         Engine::new(
             Arc::new(store),
             Outbox::new(&self.config, self.settings.clone()),
@@ -1457,6 +1474,95 @@ async fn a_paged_sweep_continues_through_the_bus_until_every_execution_is_seen()
     for arn in &arns {
         assert_eq!(h.run_to_end_on(&engine, arn).await.status, "SUCCEEDED");
     }
+}
+
+/// Text deflate cannot shrink much (SplitMix64 as hex digits).
+fn noise(seed: u64, len: usize) -> String {
+    let mut state = seed;
+    let mut out = String::with_capacity(len + 16);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.push_str(&format!("{:016x}", z ^ (z >> 31)));
+    }
+    out.truncate(len);
+    out
+}
+
+/// Issue 12, item 5: payloads as AWS allows them. An execution whose item grows past
+/// DynamoDB's 400 KB (a 200 KB input, the same output, its state) completes, its payload in
+/// the bucket; a state output past the 256 KiB limit fails the execution with
+/// States.DataLimitExceeded, once; an input past it is refused at the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_past_dynamodb_items_complete_and_past_the_limit_fail() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let s3 = cairn_store_dynamodb::s3_client(&h.config);
+    let engine = h.other_engine();
+    let big = json!({"blob": noise(9, 200_000)});
+
+    let grows = h
+        .create_machine(
+            "grows",
+            json!({"StartAt": "Call", "States": {
+                "Call": {"Type": "Task", "Resource": lambda("echo"), "Next": "Tag"},
+                "Tag": {"Type": "Pass", "Result": "done", "ResultPath": "$.tag", "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&grows, None, Some(&big.to_string()))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    let mut expected = big.clone();
+    expected["tag"] = json!("done");
+    assert_eq!(output(&record), expected);
+    let objects = s3
+        .list_objects_v2()
+        .bucket(&h.bucket)
+        .send()
+        .await
+        .expect("list")
+        .contents()
+        .len();
+    assert!(objects >= 1, "the large item went to the bucket");
+
+    let doubles = h
+        .create_machine(
+            "doubles",
+            json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true,
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}]}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&doubles, None, Some(&big.to_string()))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "FAILED");
+    assert_eq!(record.summary["error"], "States.DataLimitExceeded");
+    assert_eq!(h.count(&arn, "ExecutionFailed"), 1);
+
+    let too_big = json!({"blob": noise(10, 270_000)}).to_string();
+    let refused = engine
+        .start(&grows, None, Some(&too_big))
+        .await
+        .expect_err("an input past 256 KiB");
+    assert!(
+        refused.to_string().starts_with("InvalidExecutionInput"),
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,17 @@
 //! version stays readable without a migration (an execution moves to its shard at its next
 //! write; an old timer leaves the index when it fires).
 //!
+//! Large items: an item past 350 KB (DynamoDB's item limit is 400 KB), or the largest items of
+//! a transaction past 3.5 MB (its limit is 4 MB), move their large attributes (`summary`,
+//! `stz`, `evz`, `input`) into one S3 object of the payload bucket
+//! ([`DynamoStore::with_payload_bucket`]), named in the item's `s3` attribute and read back
+//! transparently. The object is written before the transaction, under a name never used
+//! again (racing writers each write their own); a cancelled transaction deletes its objects,
+//! and a committed one the object of the execution version it replaced (when this store read
+//! that version, as the engine always has). A reader that finds an object gone read a version
+//! replaced meanwhile, and reads the item again. History chunk objects stay as long as the
+//! history. Without a bucket such a write fails and says so.
+//!
 //! Execution-name idempotency: the execution item's key is its ARN (which holds the name), so
 //! creating it is a put conditional on `attribute_not_exists(pk)`.
 //!
@@ -48,6 +59,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -60,6 +72,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 pub use aws_sdk_dynamodb::Client;
+pub use aws_sdk_s3::Client as S3Client;
 use cairn_store::{
     execution_cursor, parse_execution_cursor, ActivityRecord, ActivityStore, ActivityTaskRecord,
     ActivityTaskStore, Effects, Error, ExecutionQuery, ExecutionRecord, ExecutionStore,
@@ -73,6 +86,14 @@ type Item = HashMap<String, AttributeValue>;
 const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Bytes of event bodies per history chunk: well under DynamoDB's 400 KB item limit.
 const CHUNK_BYTES: usize = 300_000;
+/// An item larger than this (DynamoDB's count: names and values) moves its large attributes
+/// to S3. DynamoDB's limit is 400 KB; the margin covers the estimate's slack.
+const ITEM_OFFLOAD_BYTES: usize = 350_000;
+/// A transaction larger than this moves its largest items' attributes to S3 until it fits
+/// DynamoDB's 4 MB.
+const TRANSACTION_OFFLOAD_BYTES: usize = 3_500_000;
+/// The attributes that can be large, hence move to S3.
+const LARGE_ATTRIBUTES: [&str; 4] = ["summary", "stz", "evz", "input"];
 
 const SM_PK: &str = "SMS";
 const ACT_PK: &str = "ACTS";
@@ -119,6 +140,20 @@ struct Table {
     client: Client,
     name: String,
     usage: Arc<Usage>,
+    offload: Option<Arc<Offload>>,
+}
+
+/// Where the large attributes of an item too big for DynamoDB go: one S3 object per item
+/// version, named in the item's `s3` attribute.
+struct Offload {
+    client: S3Client,
+    bucket: String,
+    /// Object names must never repeat: two writers racing for one version each put their
+    /// own object, and the loser's must not replace the winner's.
+    nonce: AtomicU64,
+    /// The object of each execution version this store last read or wrote, so a write can
+    /// delete the object of the version it replaces.
+    current: std::sync::Mutex<HashMap<String, (Version, String)>>,
 }
 
 /// Capacity units DynamoDB reported for this store's requests (`ReturnConsumedCapacity:
@@ -206,6 +241,7 @@ impl DynamoStore {
                 client,
                 name: table.to_string(),
                 usage: Arc::default(),
+                offload: None,
             },
             rt: Arc::new(Background(Some(rt))),
         })
@@ -218,9 +254,25 @@ impl DynamoStore {
                 client,
                 name: table.to_string(),
                 usage: Arc::default(),
+                offload: None,
             },
             rt: Arc::new(Background(Some(runtime()?))),
         })
+    }
+
+    /// Items past DynamoDB's 400 KB item limit (or a transaction past its 4 MB) keep their
+    /// large attributes (state, summary, history events, activity input) in `bucket`, read
+    /// back transparently. Without a bucket such a write fails with a clear error.
+    pub fn with_payload_bucket(mut self, client: S3Client, bucket: &str) -> DynamoStore {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        self.table.offload = Some(Arc::new(Offload {
+            client,
+            bucket: bucket.to_string(),
+            nonce: AtomicU64::new(hasher.finish()),
+            current: std::sync::Mutex::new(HashMap::new()),
+        }));
+        self
     }
 
     pub fn table_name(&self) -> &str {
@@ -261,6 +313,19 @@ impl DynamoStore {
         rx.recv()
             .map_err(|_| Error::Backend("a DynamoDB request was dropped unfinished".into()))?
     }
+}
+
+/// An S3 client for the payload bucket from an SDK configuration. With an endpoint override
+/// (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`: an emulator) it addresses buckets by path,
+/// since an emulator on a loopback address has no per-bucket host names.
+pub fn s3_client(config: &aws_config::SdkConfig) -> S3Client {
+    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(overridden)
+        .build();
+    S3Client::from_conf(s3)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -508,6 +573,71 @@ fn timer_record(item: &Item) -> Result<TimerRecord> {
         execution_arn: get_s(item, "arn")?.to_string(),
         timer_id: get_n(item, "timer")?,
     })
+}
+
+/// DynamoDB's size of an item: attribute names plus values (close enough for the margins
+/// used: numbers are counted as their text).
+fn item_bytes(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_bytes(value))
+        .sum()
+}
+
+fn value_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) | AttributeValue::N(text) => text.len(),
+        AttributeValue::B(bytes) => bytes.as_ref().len(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+        AttributeValue::M(map) => 3 + item_bytes(map) + map.len(),
+        _ => 1,
+    }
+}
+
+/// The body of an offloaded item's object: each large attribute as name, kind (`S` or `B`),
+/// length and bytes.
+fn pack_attributes(attributes: &[(String, AttributeValue)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in attributes {
+        let (kind, bytes): (u8, &[u8]) = match value {
+            AttributeValue::S(text) => (b'S', text.as_bytes()),
+            AttributeValue::B(blob) => (b'B', blob.as_ref()),
+            _ => continue,
+        };
+        body.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        body.extend_from_slice(name.as_bytes());
+        body.push(kind);
+        body.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        body.extend_from_slice(bytes);
+    }
+    body
+}
+
+fn unpack_attributes(mut body: &[u8]) -> Result<Vec<(String, AttributeValue)>> {
+    let corrupt = || Error::Backend("an offloaded item's S3 object is corrupt".into());
+    let take = |n: usize, body: &mut &[u8]| -> Result<Vec<u8>> {
+        if body.len() < n {
+            return Err(corrupt());
+        }
+        let (head, rest) = body.split_at(n);
+        *body = rest;
+        Ok(head.to_vec())
+    };
+    let mut attributes = Vec::new();
+    while !body.is_empty() {
+        let name_len = usize::from(take(1, &mut body)?[0]);
+        let name = String::from_utf8(take(name_len, &mut body)?).map_err(|_| corrupt())?;
+        let kind = take(1, &mut body)?[0];
+        let len_bytes: [u8; 8] = take(8, &mut body)?.try_into().map_err(|_| corrupt())?;
+        let len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| corrupt())?;
+        let bytes = take(len, &mut body)?;
+        let value = match kind {
+            b'S' => AttributeValue::S(String::from_utf8(bytes).map_err(|_| corrupt())?),
+            b'B' => AttributeValue::B(Blob::new(bytes)),
+            _ => return Err(corrupt()),
+        };
+        attributes.push((name, value));
+    }
+    Ok(attributes)
 }
 
 /// Largest inflated attribute accepted back: a guard against a corrupt or hostile item.
@@ -892,6 +1022,144 @@ impl Table {
         }
     }
 
+    /// Moves `item`'s large attributes into a new S3 object and names it in `s3`. Returns
+    /// the object's key, or None when the item has nothing to move.
+    async fn offload_item(&self, item: &mut Item) -> Result<Option<String>> {
+        let size = item_bytes(item);
+        let Some(offload) = &self.offload else {
+            let pk = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            return Err(Error::Backend(format!(
+                "an item of {pk} needs {size} bytes, past DynamoDB's 400 KB item limit, and no \
+                 payload bucket is configured (PAYLOAD_BUCKET) to hold it"
+            )));
+        };
+        let large: Vec<(String, AttributeValue)> = LARGE_ATTRIBUTES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), item.remove(*name)?)))
+            .collect();
+        if large.is_empty() {
+            return Ok(None);
+        }
+        let pk = get_s(item, "pk")?;
+        let sk = get_s(item, "sk")?;
+        let hash = cairn_common::entropy::fnv1a(format!("{pk}\u{0}{sk}").as_bytes());
+        let nonce = cairn_common::entropy::finalize(
+            offload
+                .nonce
+                .fetch_add(cairn_common::entropy::GOLDEN_GAMMA, Ordering::Relaxed),
+        );
+        let key = format!("{}/{hash:016x}/{nonce:016x}", self.name);
+        offload
+            .client
+            .put_object()
+            .bucket(&offload.bucket)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(pack_attributes(
+                &large,
+            )))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Backend(format!(
+                    "S3 PutObject {}/{key}: {}",
+                    offload.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            })?;
+        item.insert("s3".into(), s(key.clone()));
+        Ok(Some(key))
+    }
+
+    /// Puts back the attributes an offloaded item keeps in S3. False when its object is gone:
+    /// the item was replaced meanwhile (its writer deletes the old object), so read it again.
+    async fn hydrate(&self, item: &mut Item) -> Result<bool> {
+        let Some(AttributeValue::S(key)) = item.get("s3").cloned() else {
+            return Ok(true);
+        };
+        let Some(offload) = &self.offload else {
+            return Err(Error::Backend(format!(
+                "an item keeps its payload in S3 ({key}) and no payload bucket is configured (PAYLOAD_BUCKET)"
+            )));
+        };
+        let out = offload
+            .client
+            .get_object()
+            .bucket(&offload.bucket)
+            .key(&key)
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(false),
+            Err(e) => {
+                return Err(Error::Backend(format!(
+                    "S3 GetObject {}/{key}: {}",
+                    offload.bucket,
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )))
+            }
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Backend(format!("S3 GetObject {key}: {e}")))?
+            .into_bytes();
+        for (name, value) in unpack_attributes(&body)? {
+            item.insert(name, value);
+        }
+        item.remove("s3");
+        Ok(true)
+    }
+
+    /// Deletes objects no item names any more. Best effort: a leftover costs storage only.
+    async fn delete_objects(&self, keys: Vec<String>) {
+        let Some(offload) = &self.offload else { return };
+        for key in keys {
+            let _ = offload
+                .client
+                .delete_object()
+                .bucket(&offload.bucket)
+                .key(&key)
+                .send()
+                .await;
+        }
+    }
+
+    /// Fits a transaction's puts into DynamoDB's limits: every item over the item limit,
+    /// then the largest ones while the whole is over the transaction limit, move their large
+    /// attributes to S3. Returns the objects written.
+    async fn fit(&self, items: &mut [&mut Item]) -> Result<Vec<String>> {
+        let mut written = Vec::new();
+        for item in items.iter_mut() {
+            if item_bytes(item) > ITEM_OFFLOAD_BYTES {
+                written.extend(self.offload_item(item).await?);
+            }
+        }
+        loop {
+            let total: usize = items.iter().map(|i| item_bytes(i)).sum();
+            if total <= TRANSACTION_OFFLOAD_BYTES {
+                return Ok(written);
+            }
+            let largest = items
+                .iter_mut()
+                .filter(|i| !i.contains_key("s3"))
+                .max_by_key(|i| item_bytes(i));
+            let Some(largest) = largest else {
+                return Ok(written);
+            };
+            match self.offload_item(largest).await? {
+                Some(key) => written.push(key),
+                // Nothing movable in it: mark it so it is not picked again.
+                None => return Ok(written),
+            }
+        }
+    }
+
     /// Turns effects into operations. Claims and removals of queued activity tasks need the
     /// queue item's key, which only the token's lookup item knows: read it first.
     async fn effect_ops(&self, ops: &mut Ops, effects: &Effects) -> Result<()> {
@@ -979,9 +1247,80 @@ impl Table {
             ops.put(item)?;
         }
         self.effect_ops(&mut ops, &effects).await?;
+        let mut exec_item = execution_item(&record, version)?;
+        let written = {
+            let mut puts: Vec<&mut Item> = ops
+                .ops
+                .values_mut()
+                .filter_map(|op| match op {
+                    Op::Put(item) => Some(item),
+                    _ => None,
+                })
+                .collect();
+            puts.push(&mut exec_item);
+            self.fit(&mut puts).await?
+        };
+        let exec_object = exec_item.get("s3").and_then(|v| v.as_s().ok()).cloned();
+        let result = self
+            .transact_execution(&record, expected, version, exec_item, ops)
+            .await;
+        match &result {
+            Ok(_) => {
+                self.replaced_object(&record.arn, expected, version, exec_object)
+                    .await
+            }
+            // Cancelled: nothing was written, so nothing names the new objects.
+            Err(Error::Conflict(_) | Error::AlreadyExists(_) | Error::NotFound(_)) => {
+                self.delete_objects(written).await
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// After a committed write: deletes the object of the execution version it replaced
+    /// (when this store read or wrote that version) and remembers the new one.
+    async fn replaced_object(
+        &self,
+        arn: &str,
+        expected: Option<Version>,
+        version: Version,
+        object: Option<String>,
+    ) {
+        let Some(offload) = &self.offload else { return };
+        let old = {
+            let Ok(mut current) = offload.current.lock() else {
+                return;
+            };
+            let old = current.remove(arn);
+            if let Some(key) = object {
+                if current.len() >= 10_000 {
+                    current.clear();
+                }
+                current.insert(arn.to_string(), (version, key));
+            }
+            old
+        };
+        if let (Some(expected), Some((old_version, old_key))) = (expected, old) {
+            if old_version == expected {
+                self.delete_objects(vec![old_key]).await;
+            }
+        }
+    }
+
+    /// The transaction of [`Table::write_execution`]: the execution item first (its
+    /// condition's failure is reported by position), then the other operations.
+    async fn transact_execution(
+        &self,
+        record: &ExecutionRecord,
+        expected: Option<Version>,
+        version: Version,
+        exec_item: Item,
+        ops: Ops,
+    ) -> Result<Version> {
         let mut items = self.transact_items(ops)?;
         let mut put = self
-            .put_builder(execution_item(&record, version)?)
+            .put_builder(exec_item)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -1030,8 +1369,8 @@ impl Table {
                 if exec_failed {
                     let old = first.and_then(|r| r.item());
                     return Err(match (expected, old) {
-                        (None, _) => Error::AlreadyExists(record.arn),
-                        (Some(_), None) => Error::NotFound(record.arn),
+                        (None, _) => Error::AlreadyExists(record.arn.clone()),
+                        (Some(_), None) => Error::NotFound(record.arn.clone()),
                         (Some(v), Some(old)) => Error::Conflict(format!(
                             "{} is at version {}, not {v}",
                             record.arn,
@@ -1057,10 +1396,29 @@ impl Table {
     }
 
     async fn get_execution(&self, arn: String) -> Result<Option<(ExecutionRecord, Version)>> {
-        match self.get(exec_pk(&arn), EXEC_SK.into()).await? {
-            Some(item) => execution_record(&item).map(Some),
-            None => Ok(None),
+        // An offloaded item's object disappears when a writer replaces the item: read again.
+        for _ in 0..5 {
+            let Some(mut item) = self.get(exec_pk(&arn), EXEC_SK.into()).await? else {
+                return Ok(None);
+            };
+            let object = item.get("s3").and_then(|v| v.as_s().ok()).cloned();
+            if !self.hydrate(&mut item).await? {
+                continue;
+            }
+            let (record, version) = execution_record(&item)?;
+            if let (Some(key), Some(offload)) = (object, &self.offload) {
+                if let Ok(mut current) = offload.current.lock() {
+                    if current.len() >= 10_000 {
+                        current.clear();
+                    }
+                    current.insert(arn.clone(), (version, key));
+                }
+            }
+            return Ok(Some((record, version)));
         }
+        Err(Error::Backend(format!(
+            "{arn}: its S3 payload was replaced under every read"
+        )))
     }
 
     async fn list_executions(&self, query: ExecutionQuery) -> Result<Page<ExecutionRecord>> {
@@ -1159,7 +1517,15 @@ impl Table {
                     .flatten()
                 {
                     let pk = get_s(item, "pk")?.to_string();
-                    found.insert(pk, execution_record(item)?.0);
+                    let mut item = item.clone();
+                    if self.hydrate(&mut item).await? {
+                        found.insert(pk, execution_record(&item)?.0);
+                    } else if let Some(arn) = pk.strip_prefix("EX#") {
+                        // Replaced since the batch read it: read it alone.
+                        if let Some((record, _)) = self.get_execution(arn.to_string()).await? {
+                            found.insert(pk, record);
+                        }
+                    }
                 }
                 if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.name)) {
                     pending = left.keys().to_vec();
@@ -1348,7 +1714,13 @@ impl Table {
                 .map_err(|e| sdk_backend("Query", e))?;
             self.usage.read(out.consumed_capacity());
             for item in out.items() {
-                let mut chunk = chunk_events(item)?;
+                let mut item = item.clone();
+                if !self.hydrate(&mut item).await? {
+                    return Err(Error::Backend(format!(
+                        "a history chunk of {arn} names an S3 object that is gone"
+                    )));
+                }
+                let mut chunk = chunk_events(&item)?;
                 if q.reverse {
                     chunk.reverse();
                 }
@@ -1391,7 +1763,15 @@ impl Table {
             .await
             .map_err(|e| sdk_backend("Query", e))?;
         self.usage.read(out.consumed_capacity());
-        out.items()
+        let mut items = Vec::new();
+        for item in out.items() {
+            let mut item = item.clone();
+            // A queued task is written once and removed whole: its object stays while it does.
+            if self.hydrate(&mut item).await? {
+                items.push(item);
+            }
+        }
+        items
             .iter()
             .map(|item| {
                 Ok(ActivityTaskRecord {

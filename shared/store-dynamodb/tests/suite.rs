@@ -302,3 +302,169 @@ fn items_from_before_the_sharding_stay_readable() {
         )]
     );
 }
+
+/// Moto's endpoint for S3 (the payload bucket), or None after the same skip-or-fail rule.
+fn moto() -> Option<String> {
+    match std::env::var("CAIRN_TEST_MOTO") {
+        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
+        _ => {
+            let reason = "CAIRN_TEST_MOTO is not set: moto is not running \
+                          (tests/serverless/run.sh starts it)";
+            assert!(
+                std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
+                "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
+            );
+            eprintln!("SKIPPED: {reason}");
+            None
+        }
+    }
+}
+
+/// A store whose large items go to a fresh bucket on moto; the bucket's S3 client.
+fn offloading_store(
+    dynamodb: &str,
+    moto: &str,
+) -> (DynamoStore, cairn_store_dynamodb::S3Client, String) {
+    let store = fresh_store(dynamodb);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let config = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto)
+            .load(),
+    );
+    let s3 = cairn_store_dynamodb::S3Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = store.table_name().to_lowercase();
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .expect("create bucket");
+    let store = store.with_payload_bucket(s3.clone(), &bucket);
+    (store, s3, bucket)
+}
+
+fn object_count(s3: &cairn_store_dynamodb::S3Client, bucket: &str) -> usize {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(s3.list_objects_v2().bucket(bucket).send())
+        .expect("list objects")
+        .contents()
+        .len()
+}
+
+/// Bytes deflate cannot shrink (a SplitMix64 stream as hex digits, which halves at best).
+fn noise(seed: u64, len: usize) -> String {
+    let mut state = seed;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.push_str(&format!("{:016x}", z ^ (z >> 31)));
+    }
+    out.truncate(len);
+    out
+}
+
+/// Issue 12, item 5: an execution item past DynamoDB's 400 KB, a history chunk past it and
+/// a transaction past 4 MB are written (their large attributes in S3) and read back whole;
+/// the object of a replaced version is deleted.
+#[test]
+fn items_past_dynamodb_limits_go_to_s3_and_read_back() {
+    use cairn_store::{
+        Effects, ExecutionQuery, ExecutionStore, HistoryQuery, StoredEvent, Transition,
+    };
+    let Some(dynamodb) = emulator() else { return };
+    let Some(moto) = moto() else { return };
+    let (store, s3, bucket) = offloading_store(&dynamodb, &moto);
+    let mut record = running_record(1);
+    record.summary = serde_json::json!({"input": noise(1, 300_000)});
+    record.state = noise(2, 900_000).into_bytes();
+    let first = vec![StoredEvent {
+        id: 1,
+        body: noise(3, 700_000),
+    }];
+    store
+        .create_execution(&record, &first, &Effects::default())
+        .expect("create a 1.2 MB execution");
+    let (read, version) = store
+        .get_execution(&record.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read, record);
+    // The execution item and the one history chunk each went to S3.
+    assert_eq!(object_count(&s3, &bucket), 2);
+
+    // A transition of 30 events of 290 KB each: 30 chunks of about 145 KB deflated, past
+    // 4 MB together.
+    let history: Vec<StoredEvent> = (2..32)
+        .map(|id| StoredEvent {
+            id,
+            body: noise(id, 290_000),
+        })
+        .collect();
+    let mut next = record.clone();
+    next.state = noise(4, 800_000).into_bytes();
+    store
+        .commit(&Transition {
+            expected_version: version,
+            record: next.clone(),
+            history: history.clone(),
+            effects: Effects::default(),
+        })
+        .expect("commit a 5 MB transition");
+    let (read, _) = store
+        .get_execution(&record.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read, next);
+    let events = store
+        .read_history(
+            &record.arn,
+            &HistoryQuery {
+                after_id: None,
+                limit: 100,
+                reverse: false,
+            },
+        )
+        .expect("history");
+    let mut expected = first.clone();
+    expected.extend(history);
+    assert_eq!(events, expected);
+    // The first execution object is gone; the new one, the first chunk's and those of the
+    // chunks moved to fit the transaction are there.
+    let objects = object_count(&s3, &bucket);
+    assert!((3..=32).contains(&objects), "{objects} objects");
+    // ListExecutions reads records through BatchGetItem: offloaded ones come back whole.
+    let page = store
+        .list_executions(&ExecutionQuery {
+            state_machine_arn: record.state_machine_arn.clone(),
+            status: None,
+            cursor: None,
+            limit: 10,
+        })
+        .expect("list");
+    assert_eq!(page.items, vec![next]);
+}
+
+/// Without a payload bucket an oversized item is refused with a message that says why.
+#[test]
+fn an_oversized_item_without_a_bucket_says_so() {
+    use cairn_store::{Effects, ExecutionStore};
+    let Some(dynamodb) = emulator() else { return };
+    let store = fresh_store(&dynamodb);
+    let mut record = running_record(2);
+    record.state = noise(5, 900_000).into_bytes();
+    let err = store
+        .create_execution(&record, &[], &Effects::default())
+        .expect_err("too large");
+    assert!(err.to_string().contains("PAYLOAD_BUCKET"), "{err}");
+}
+
+#[test]
+fn the_store_suite_passes_with_a_payload_bucket() {
+    let Some(dynamodb) = emulator() else { return };
+    let Some(moto) = moto() else { return };
+    cairn_store::suite::run_store_suite(|| offloading_store(&dynamodb, &moto).0);
+}
