@@ -1,9 +1,21 @@
 //! The web console's HTTP side: its static assets, built into the binary so the console
 //! works offline and `cargo build` needs no Node. The pages call the Step Functions API of
-//! the same server (POST /), so this module only serves files.
+//! the server that served them (POST /): `cairn serve` answers itself, and `cairn console
+//! --endpoint URL` forwards each call to a deployed Cairn, signed with the user's AWS
+//! credentials.
 
-use http_body_util::Full;
-use hyper::body::Bytes;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use cairn_integrations::protocol::WireRequest;
+use cairn_integrations::transport::{Signing, Transport};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -144,6 +156,224 @@ fn not_found(path: &str, head: bool) -> Response<Full<Bytes>> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    response
+}
+
+/// Largest API request forwarded (definitions are at most 1 MiB, payloads 256 KiB).
+const MAX_FORWARD_BODY: usize = 8 * 1024 * 1024;
+/// A call forwarded gets this long for its answer (the API's own long polls stay under 70 s).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(75);
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The Step Functions API to forward the console's calls to: a deployed serverless
+    /// Cairn's stage URL (https://ID.execute-api.REGION.amazonaws.com/v1/) or a cairn serve.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: String,
+    /// TCP port of the local console (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8084)]
+    pub port: u16,
+    /// Address to bind; the default keeps the console, which signs as you, on this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Region to sign for (default: the AWS SDKs' region chain, then us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Service name in the signatures: execute-api for API Gateway (the default when the
+    /// endpoint's host is an execute-api one), states otherwise (a cairn serve --auth).
+    #[arg(long, value_name = "NAME")]
+    pub signing_name: Option<String>,
+}
+
+/// What forwarding needs: where, and signed as whom.
+struct Forward {
+    endpoint: String,
+    region: String,
+    signing_name: String,
+    credentials: SharedCredentialsProvider,
+    transport: Transport,
+}
+
+/// `cairn console --endpoint URL`: the console on this machine for a Cairn elsewhere.
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let endpoint = args.endpoint.trim().to_owned();
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+        anyhow::bail!("--endpoint must be an http:// or https:// URL, not '{endpoint}'");
+    }
+    let signing_name = args.signing_name.clone().unwrap_or_else(|| {
+        if endpoint.contains(".execute-api.") {
+            "execute-api".to_owned()
+        } else {
+            "states".to_owned()
+        }
+    });
+    let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
+        .parse()
+        .with_context(|| format!("'{}' is not an IP address", args.bind))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &args.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let credentials = config
+            .credentials_provider()
+            .context("no AWS credentials provider is configured")?;
+        // Fail at start, not on the first click, when there are no credentials at all.
+        let identity = credentials
+            .provide_credentials()
+            .await
+            .context("loading AWS credentials (the SDKs' chain: environment, profile, ...)")?;
+        let transport = Transport::new(FORWARD_TIMEOUT).context("starting the HTTP client")?;
+        let forward = Arc::new(Forward {
+            endpoint: endpoint.clone(),
+            region,
+            signing_name,
+            credentials,
+            transport,
+        });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        // Scripts wait for this line (and read the port from it when --port 0).
+        println!(
+            "cairn console listening on http://{local}/console/ (forwarding to {endpoint}, signed for {} in {} as {})",
+            forward.signing_name,
+            forward.region,
+            identity.access_key_id()
+        );
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    eprintln!("cairn console: accept failed: {error}");
+                    continue;
+                }
+            };
+            let forward = forward.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    handle_forward(forward.clone(), request)
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                if let Err(error) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await
+                {
+                    if !error.is_incomplete_message() {
+                        eprintln!("cairn console: connection error: {error}");
+                    }
+                }
+            });
+        }
+    })
+}
+
+async fn handle_forward(
+    forward: Arc<Forward>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(response) = route(&request) {
+        return Ok(response);
+    }
+    if request.method() != Method::POST || request.uri().path() != "/" {
+        return Ok(local_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "The console forwards Step Functions API calls: POST / requests",
+        ));
+    }
+    // Only what the AWS JSON 1.0 protocol needs travels on; the browser's other headers
+    // (cookies, origin) stay here.
+    let mut wire = WireRequest::new(Method::POST, "/");
+    for name in ["content-type", "x-amz-target"] {
+        if let Some(value) = request.headers().get(name).and_then(|v| v.to_str().ok()) {
+            wire.headers.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    wire.body = match Limited::new(request.into_body(), MAX_FORWARD_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(error) => {
+            return Ok(local_error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                &format!("cannot read the body: {error}"),
+            ))
+        }
+    };
+    let credentials = match forward.credentials.provide_credentials().await {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            return Ok(local_error(
+                StatusCode::UNAUTHORIZED,
+                "UnrecognizedClientException",
+                &format!("cairn console could not load AWS credentials: {error}"),
+            ))
+        }
+    };
+    let signing = Signing {
+        credentials: &credentials,
+        region: &forward.region,
+        name: &forward.signing_name,
+    };
+    match forward
+        .transport
+        .send(&forward.endpoint, wire, Some(signing))
+        .await
+    {
+        Ok(answer) => {
+            let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+            *response.status_mut() =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            for (name, value) in &answer.headers {
+                let keep = name.eq_ignore_ascii_case("content-type")
+                    || name.eq_ignore_ascii_case("x-amzn-errortype")
+                    || name.eq_ignore_ascii_case("x-amzn-requestid");
+                if let (true, Ok(name), Ok(value)) = (
+                    keep,
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            Ok(response)
+        }
+        Err(error) => Ok(local_error(
+            StatusCode::BAD_GATEWAY,
+            "ServiceUnavailable",
+            &format!(
+                "cairn console could not reach {}: {error}",
+                forward.endpoint
+            ),
+        )),
+    }
+}
+
+/// An error the console's own forwarder answers, shaped as the API's errors are.
+fn local_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"__type": error_type, "message": message});
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    if let Ok(value) = HeaderValue::from_str(error_type) {
+        response.headers_mut().insert("x-amzn-ErrorType", value);
+    }
     response
 }
 

@@ -33,6 +33,9 @@ enum Command {
     Serve(serve::Args),
     /// Run test suites of state machines (mocked Task states, assertions, coverage).
     Test(test::Args),
+    /// Serve the web console locally for a Cairn elsewhere (a deployed serverless one),
+    /// forwarding its API calls signed with your AWS credentials.
+    Console(console::Args),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Test(args) => test::main(args),
+        Command::Console(args) => console::main(args),
     }
 }
 

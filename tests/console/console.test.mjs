@@ -66,7 +66,8 @@ page.on("console", (m) => {
 const foreign = [];
 page.on("request", (r) => {
   const url = r.url();
-  if (!url.startsWith(base) && !(process.argv[3] && url.startsWith(process.argv[3])) && !url.startsWith("data:")) foreign.push(url);
+  const ours = [base, process.argv[3], process.argv[4]].filter(Boolean);
+  if (!ours.some((b) => url.startsWith(b)) && !url.startsWith("data:")) foreign.push(url);
 });
 const shot = (name) => page.screenshot({ path: join(artifacts, name + ".png"), fullPage: false });
 const ready = () => page.waitForFunction(() => document.body.dataset.ready !== undefined);
@@ -312,6 +313,29 @@ try {
       await shot("07-signed-in");
       await page.click("#who button");
       await page.locator("#signin").waitFor();
+    });
+  }
+
+  const proxyBase = process.argv[4];
+  if (proxyBase) {
+    await check("cairn console --endpoint forwards the console's calls signed with the user's credentials", async () => {
+      // Through the forwarder, an unsigned client reaches the --auth server as the user.
+      const post = (action, body) =>
+        fetch(proxyBase + "/", { method: "POST", headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const created = await post("CreateStateMachine", { name: "remote", definition: '{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Result":"hi","End":true}}}', roleArn: `arn:aws:iam::${account}:role/console` });
+      assert(created.status === 200, "CreateStateMachine through the forwarder: " + JSON.stringify(created));
+      const missing = await post("DescribeExecution", { executionArn: `arn:aws:states:${region}:${account}:execution:remote:nope` });
+      assert(missing.status === 400 && String(missing.body.__type).includes("ExecutionDoesNotExist"), "API errors come back as they are: " + JSON.stringify(missing));
+      await page.goto(proxyBase + "/");
+      assert(new URL(page.url()).pathname === "/console/", "the forwarder serves the console");
+      await page.locator('tr[data-machine="remote"] a').click();
+      await page.locator('#graph [data-state="Hello"]').waitFor();
+      await page.fill("#start-input", '{"who": "remote"}');
+      await page.click("#start");
+      await page.locator('#execution-status [data-execution-status="SUCCEEDED"]').waitFor({ timeout: 10000 });
+      await page.locator('#graph [data-state="Hello"][data-status="succeeded"]').waitFor();
+      assert((await page.locator("#signin").count()) === 0, "no key asked for");
+      await shot("08-console-endpoint");
     });
   }
 

@@ -57,4 +57,22 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$auth_url" ] || { cat "$auth_log" >&2; echo "tests/console: cairn serve --auth did not start" >&2; exit 1; }
-node "$here/console.test.mjs" "$url" "$auth_url"
+
+# `cairn console --endpoint`: the console served locally, its calls forwarded to the --auth
+# server signed with the credentials of the AWS SDKs' chain (here the environment's, and no
+# profile or instance metadata from this machine).
+proxy_log=$data/console.log
+AWS_ACCESS_KEY_ID=AKIDCONSOLE AWS_SECRET_ACCESS_KEY=console-test-secret AWS_REGION=us-east-1 \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
+    "$bin" console --endpoint "$auth_url" --port 0 >"$proxy_log" 2>&1 &
+proxy=$!
+trap 'kill "$server" "$auth_server" "$proxy" 2>/dev/null || true; wait "$server" "$auth_server" "$proxy" 2>/dev/null || true; rm -rf "$data"' EXIT
+proxy_url=""
+for _ in $(seq 1 100); do
+    proxy_url=$(grep -o 'listening on http://[0-9.:]*' "$proxy_log" | head -1 | sed 's/listening on //' || true)
+    [ -n "$proxy_url" ] && break
+    kill -0 "$proxy" 2>/dev/null || { cat "$proxy_log" >&2; echo "tests/console: cairn console exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$proxy_url" ] || { cat "$proxy_log" >&2; echo "tests/console: cairn console did not start" >&2; exit 1; }
+node "$here/console.test.mjs" "$url" "$auth_url" "$proxy_url"
