@@ -136,10 +136,10 @@
 
   async function machinesPage(token) {
     const list = h("tbody");
-    setPage("State machines", h("h1", {}, "State machines"), h("table", { class: "list", id: "machines" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Created"), ...STATUSES.map((s) => h("th", { class: "num" }, s.replace("_", " ").toLowerCase())))), list));
+    setPage("State machines", h("h1", {}, "State machines"), h("p", {}, h("a", { href: "#/create", id: "create-link", class: "button" }, "Create a state machine")), h("table", { class: "list", id: "machines" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Created"), ...STATUSES.map((s) => h("th", { class: "num" }, s.replace("_", " ").toLowerCase())))), list));
     const { items } = await all("ListStateMachines", { maxResults: 1000 }, "stateMachines", 10000);
     if (token !== pageToken) return;
-    if (!items.length) list.append(h("tr", {}, h("td", { colspan: 3 + STATUSES.length }, "No state machines yet: create one with any AWS client (README, \u201cUsing AWS clients\u201d).")));
+    if (!items.length) list.append(h("tr", {}, h("td", { colspan: 3 + STATUSES.length }, "No state machines yet: create one here or with any AWS client.")));
     for (const m of items) {
       const counts = STATUSES.map((s) => h("td", { class: "num", "data-count": s }, "\u2026"));
       list.append(h("tr", { "data-machine": m.name }, h("td", {}, h("a", { href: machineHref(m.stateMachineArn) }, m.name)), h("td", {}, m.type), h("td", {}, date(m.creationDate)), ...counts));
@@ -204,6 +204,17 @@
         diagnostics.append(li);
       }
     };
+    const saveResult = h("span", { id: "save-result", "aria-live": "polite" });
+    const save = async () => {
+      saveResult.textContent = "";
+      try {
+        await call("UpdateStateMachine", { stateMachineArn: arn, definition: defText.value });
+        saveResult.append(h("span", { class: "hint ok" }, " saved"));
+        await validate();
+      } catch (e) {
+        saveResult.append(errorBox(e));
+      }
+    };
     const input = jsonEditor("start-input", "Input (JSON)", "{}");
     const execName = h("input", { id: "start-name", placeholder: "(generated)", "aria-label": "Execution name" });
     const startError = h("div");
@@ -226,13 +237,55 @@
       h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || ""), h("dt", {}, "Versions and aliases"), h("dd", {}, "not offered by this server's API yet")),
       h("section", { class: "split" },
         h("div", { class: "pane" }, h("h2", {}, "Graph"), zoomBar(() => graph), graphBox),
-        h("div", { class: "pane" }, h("h2", {}, "Definition"), defText, h("button", { type: "button", id: "validate", onclick: validate }, "Validate and redraw"), diagnostics)),
+        h("div", { class: "pane" }, h("h2", {}, "Definition"), defText, h("button", { type: "button", id: "validate", onclick: validate }, "Validate and redraw"), " ", h("button", { type: "button", id: "save-definition", onclick: save }, "Save (UpdateStateMachine)"), saveResult, diagnostics)),
       h("section", {}, h("h2", {}, "Start an execution"), h("form", { id: "start-form", onsubmit: start }, h("div", { class: "field" }, h("label", { for: "start-name" }, "Name"), execName), input.element, h("button", { type: "submit", id: "start" }, "Start execution"), startError)),
       executions.element,
     );
     draw(definition).fit(0.5);
     await validate();
     await executions.load();
+  }
+
+  const STARTER = { Comment: "A first state machine", StartAt: "Hello", States: { Hello: { Type: "Pass", Result: { hello: "world" }, End: true } } };
+
+  async function createPage(token) {
+    const name = h("input", { id: "create-name", required: true, "aria-label": "Name" });
+    const type = h("select", { id: "create-type", "aria-label": "Type" }, h("option", { value: "STANDARD" }, "STANDARD"), h("option", { value: "EXPRESS" }, "EXPRESS"));
+    const role = h("input", { id: "create-role", class: "code", value: "arn:aws:iam::123456789012:role/cairn-console", "aria-label": "Role ARN" });
+    const def = h("textarea", { id: "create-definition", class: "code", rows: 22, spellcheck: "false", "aria-label": "Definition (ASL)" });
+    def.value = JSON.stringify(STARTER, null, 2);
+    const graphBox = h("div", { class: "graph-box", id: "graph" });
+    const result = h("div", { id: "create-result", "aria-live": "polite" });
+    const preview = () => {
+      try {
+        window.CairnGraph.render(graphBox, JSON.parse(def.value), {});
+      } catch (e) {
+        graphBox.textContent = "not JSON: " + e.message;
+      }
+    };
+    const submit = async (ev) => {
+      ev.preventDefault();
+      result.textContent = "";
+      try {
+        const r = await call("CreateStateMachine", { name: name.value.trim(), type: type.value, roleArn: role.value.trim(), definition: def.value });
+        location.hash = machineHref(r.stateMachineArn);
+      } catch (e) {
+        result.append(errorBox(e));
+      }
+    };
+    setPage("Create a state machine",
+      h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / create"),
+      h("h1", {}, "Create a state machine"),
+      h("form", { id: "create-form", onsubmit: submit },
+        h("div", { class: "field" }, h("label", { for: "create-name" }, "Name"), name),
+        h("div", { class: "field" }, h("label", { for: "create-type" }, "Type"), type),
+        h("div", { class: "field" }, h("label", { for: "create-role" }, "Role ARN"), role),
+        h("section", { class: "split" },
+          h("div", { class: "pane" }, h("h2", {}, "Definition"), def, h("button", { type: "button", id: "preview", onclick: preview }, "Draw")),
+          h("div", { class: "pane" }, h("h2", {}, "Graph"), graphBox)),
+        h("button", { type: "submit", id: "create" }, "Create state machine"),
+        result));
+    if (token === pageToken) preview();
   }
 
   function zoomBar(graph) {
@@ -348,8 +401,15 @@
         });
         detailsBox.append(h("h4", {}, "Iterations"), h("p", { class: "iterations", "data-succeeded": by("SUCCEEDED"), "data-failed": by("FAILED"), "data-running": by("RUNNING") }, its.length + " iterations: " + by("SUCCEEDED") + " succeeded, " + by("FAILED") + " failed, " + by("RUNNING") + " running" + (by("ABORTED") ? ", " + by("ABORTED") + " aborted" : "")), pick, iterEvents);
       } else if (info.type === "Parallel") {
-        const branches = (info.def.Branches || []).length;
-        detailsBox.append(h("p", {}, branches + " branches"));
+        // A branch's status is that of its states: any still running, failed, or all done.
+        const list = h("ul", { class: "branches" });
+        (info.def.Branches || []).forEach((b, i) => {
+          const names = [...analysis.index.values()].filter((x) => x.parent === selected && b && b.States && Object.prototype.hasOwnProperty.call(b.States, x.name)).map((x) => x.name);
+          const sts = names.map((n) => (analysis.statuses.get(n) || { status: "not-reached" }).status);
+          const status = sts.includes("in-progress") ? "in-progress" : sts.includes("failed") ? "failed" : sts.every((x) => x === "not-reached") ? "not-reached" : "succeeded";
+          list.append(h("li", { "data-branch": i, "data-status": status }, h("span", { class: "state-status st-" + status }, window.CairnGraph.STATUS_MARK[status] + window.CairnGraph.STATUS_LABEL[status]), " Branch " + (i + 1) + ": " + names.join(", ")));
+        });
+        detailsBox.append(h("h4", {}, "Branches"), list);
       }
       detailsBox.append(h("h4", {}, "Events of this state"), eventTable(s.events));
     };
@@ -566,6 +626,7 @@
       let m;
       if ((m = /^#\/machine\/(.+)$/.exec(hash))) await machinePage(decodeURIComponent(m[1]), token);
       else if ((m = /^#\/execution\/(.+)$/.exec(hash))) await executionPage(decodeURIComponent(m[1]), token);
+      else if (hash === "#/create") await createPage(token);
       else await machinesPage(token);
     } catch (e) {
       if (token === pageToken && AUTH_ERRORS.has(e.type)) signInPage(e);

@@ -48,7 +48,6 @@ async function api(action, body) {
 const definition = readFileSync(join(here, "machine.asl.json"), "utf8");
 const machineName = "console-test-" + Date.now();
 const machineArn = `arn:aws:states:${region}:${account}:stateMachine:${machineName}`;
-await api("CreateStateMachine", { name: machineName, definition, roleArn: `arn:aws:iam::${account}:role/console` });
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -78,7 +77,21 @@ try {
     assert(new URL(page.url()).pathname === "/console/", "landed on " + page.url());
     await ready();
     const list = await api("ListStateMachines", {});
+    assert(Array.isArray(list.stateMachines), "the API answers");
+  });
+
+  await check("the machine is created from the console's form", async () => {
+    await page.click("#create-link");
+    await page.locator("#create-form").waitFor();
+    await page.fill("#create-name", machineName);
+    await page.fill("#create-definition", definition);
+    await page.click("#preview");
+    await page.locator('#graph [data-state="Approve"]').waitFor();
+    await page.click("#create");
+    await page.waitForURL(/#\/machine\//);
+    const list = await api("ListStateMachines", {});
     assert(list.stateMachines.some((m) => m.name === machineName), "the API lists the machine");
+    await page.goto(base + "/console/#/");
   });
 
   await check("the state machine list shows the machine with its type and execution counts", async () => {
@@ -146,8 +159,12 @@ try {
     const text = await page.locator("#diagnostics").innerText();
     assert(text.includes("/States/Done"), "diagnostic locates Done: " + text);
     assert((await page.locator('#graph [data-state="Done"].has-diagnostic').count()) === 1, "Done marked in the graph");
+    await page.click("#save-definition");
+    await page.locator("#save-result .error").waitFor();
+    assert((await page.locator("#save-result").innerText()).includes("InvalidDefinition"), "an invalid definition is not saved");
     await page.fill("#definition", JSON.stringify(JSON.parse(definition), null, 2));
-    await page.click("#validate");
+    await page.click("#save-definition");
+    await page.locator("#save-result .ok").waitFor();
     await page.locator("#diagnostics .ok").waitFor();
   });
 
@@ -174,12 +191,20 @@ try {
     await shot("03-execution-waiting");
   });
 
-  await check("keyboard: a focused state opens its details with Enter; Map iterations summarised", async () => {
+  await check("keyboard: a focused state opens its details with Enter; Map iterations and Parallel branches summarised", async () => {
     await page.locator('#graph [data-state="Each"]').focus();
     await page.keyboard.press("Enter");
     await page.locator('#state-details[data-selected="Each"]').waitFor();
     const it = page.locator("#state-details .iterations");
     assert((await it.getAttribute("data-succeeded")) === "3", "3 iterations succeeded");
+    await page.locator('#graph [data-state="Fan"]').focus();
+    await page.keyboard.press("Enter");
+    await page.locator('#state-details[data-selected="Fan"]').waitFor();
+    assert((await page.locator('#state-details .branches li[data-branch="0"]').getAttribute("data-status")) === "in-progress", "branch 1 runs");
+    assert((await page.locator('#state-details .branches li[data-branch="1"]').getAttribute("data-status")) === "succeeded", "branch 2 done");
+    await page.locator('#graph [data-state="Each"]').focus();
+    await page.keyboard.press("Enter");
+    await page.locator('#state-details[data-selected="Each"]').waitFor();
     await page.selectOption("#iteration-pick", "1");
     await page.locator('#iteration-events tr[data-event-type="PassStateEntered"]').waitFor();
     assert((await page.locator("#iteration-events").innerText()).includes("Double"), "iteration 1's events list its state");
