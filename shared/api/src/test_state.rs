@@ -5,8 +5,11 @@
 //! decided. At DEBUG and TRACE the machine records its data-flow stages
 //! ([`Machine::with_inspection`]), which become `inspectionData`. Limits, answered honestly
 //! rather than guessed: `Retry` is not tried (a retriable error is reported as RETRIABLE
-//! without waiting); a mocked Map or Parallel shows no Map-specific inspection fields; the
-//! request field `stateConfiguration` is refused as unsupported. A given `context` replaces
+//! without waiting, with the retrier's index and backoff; `stateConfiguration`'s
+//! `retrierRetryCount` says how many retries came before, so an exhausted retrier lets the
+//! error through to Catch or the failure); a mocked Map or Parallel shows no Map-specific
+//! inspection fields; the other `stateConfiguration` fields (`mapIterationFailureCount`,
+//! `errorCausedByState`, `mapItemReaderData`) are refused as unsupported. A given `context` replaces
 //! the context object (`$$`) the run would build; given `variables` are assigned before the
 //! state runs.
 
@@ -124,15 +127,28 @@ fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(
 
 /// Request fields Cairn's TestState does not implement yet: refused by name rather than
 /// ignored, since ignoring them would answer a different question than the one asked.
-fn check_supported(p: &Params<'_>) -> Result<(), ApiError> {
-    for field in ["stateConfiguration"] {
-        if p.get(field).is_some() {
+fn check_supported(p: &Params<'_>) -> Result<u64, ApiError> {
+    let Some(configuration) = p.get("stateConfiguration") else {
+        return Ok(0);
+    };
+    let Some(fields) = configuration.as_object() else {
+        return Err(validation("stateConfiguration must be an object"));
+    };
+    for field in fields.keys() {
+        if field != "retrierRetryCount" {
             return Err(validation(format!(
-                "Cairn does not support the TestState field '{field}' yet"
+                "Cairn does not support the TestState field 'stateConfiguration.{field}' yet"
             )));
         }
     }
-    Ok(())
+    match fields.get("retrierRetryCount") {
+        None => Ok(0),
+        Some(count) => count.as_u64().ok_or_else(|| {
+            validation(format!(
+                "1 validation error detected: Value '{count}' at 'stateConfiguration.retrierRetryCount' failed to satisfy constraint: Member must have value greater than or equal to 0"
+            ))
+        }),
+    }
 }
 
 /// CreateStateMachine's validation of what TestState runs: a lone state is checked as the
@@ -292,10 +308,15 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     check_definition(&definition)?;
     let mock = mock_param(p)?;
     check_request(p, &state, mock.as_ref())?;
-    check_supported(p)?;
+    let retries_before = check_supported(p)?;
     if mock.is_some() {
         state = mocked_fanout(state);
     }
+    let state_type = state
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
     // AWS runs the state on its own under the name `StateName` (what `$$.State.Name` shows),
     // whatever it is called in the machine; where it goes next are stand-ins.
@@ -382,10 +403,15 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     };
     let result = cairn_runtime::run_to_completion(&machine, input, invoker, &options)
         .map_err(|e| ApiError::internal(format!("the state could not run: {e}")))?;
+    let in_task = state_type == "Task";
     let mut answer = answer(
         &name,
         &result,
-        retriers.as_ref(),
+        Retrying {
+            retriers: retriers.as_ref(),
+            retries_before,
+            in_task,
+        },
         input_text,
         level != "INFO",
     );
@@ -404,10 +430,55 @@ fn state_name(event: &HistoryEvent) -> Option<&str> {
     event.details.get("name").and_then(Value::as_str)
 }
 
+/// The state's Retry field (taken out of the state: TestState does not wait and try again)
+/// and how many retries came before (`stateConfiguration.retrierRetryCount`).
+struct Retrying<'a> {
+    retriers: Option<&'a Value>,
+    retries_before: u64,
+    in_task: bool,
+}
+
+/// What the state's Retry does with an error: the first retrier naming it (AWS tries no
+/// other), and the seconds before the next attempt when it has attempts left.
+fn retry_of(retrying: &Retrying<'_>, error: &str) -> Option<(usize, Option<u64>)> {
+    if error == "States.Runtime" {
+        return None;
+    }
+    let timeout = matches!(error, "States.Timeout" | "States.HeartbeatTimeout");
+    let list = retrying.retriers.and_then(Value::as_array)?;
+    let index = list.iter().position(|retrier| {
+        retrier
+            .get("ErrorEquals")
+            .and_then(Value::as_array)
+            .is_some_and(|names| {
+                names.iter().filter_map(Value::as_str).any(|n| {
+                    n == error
+                        || n == "States.ALL"
+                        || (n == "States.Timeout" && timeout)
+                        || (n == "States.TaskFailed" && retrying.in_task && !timeout)
+                })
+            })
+    })?;
+    let retrier = &list[index];
+    let number =
+        |key: &str, default: f64| retrier.get(key).and_then(Value::as_f64).unwrap_or(default);
+    let max_attempts = number("MaxAttempts", 3.0);
+    let count = retrying.retries_before;
+    if (count as f64) >= max_attempts {
+        return Some((index, None));
+    }
+    let mut seconds =
+        number("IntervalSeconds", 1.0) * number("BackoffRate", 2.0).powi(count.min(1_000) as i32);
+    if let Some(max) = retrier.get("MaxDelaySeconds").and_then(Value::as_f64) {
+        seconds = seconds.min(max);
+    }
+    Some((index, Some(seconds.clamp(0.0, 31_536_000.0) as u64)))
+}
+
 fn answer(
     name: &str,
     result: &cairn_runtime::RunResult,
-    retriers: Option<&Value>,
+    retrying: Retrying<'_>,
     input_text: &str,
     inspect: bool,
 ) -> Value {
@@ -441,22 +512,13 @@ fn answer(
     });
 
     let mut out = Map::new();
-    let error_matches = |error: &str| {
-        retriers.and_then(Value::as_array).is_some_and(|list| {
-            list.iter().any(|retrier| {
-                retrier
-                    .get("ErrorEquals")
-                    .and_then(Value::as_array)
-                    .is_some_and(|names| {
-                        names
-                            .iter()
-                            .any(|n| n.as_str() == Some(error) || n.as_str() == Some("States.ALL"))
-                    })
-            })
-        })
-    };
+    let retry = failure
+        .as_ref()
+        .and_then(|(error, _)| retry_of(&retrying, error));
+    // A retrier with attempts left retries; an exhausted one lets the error through.
+    let retriable = matches!(retry, Some((_, Some(_))));
     match (exited, &failure) {
-        (Some(end), Some((error, cause))) if !error_matches(error) => {
+        (Some(end), Some((error, cause))) if !retriable => {
             out.insert("status".into(), "CAUGHT_ERROR".into());
             out.insert("error".into(), error.clone().into());
             if let Some(cause) = cause {
@@ -472,7 +534,7 @@ fn answer(
                 out.insert("nextState".into(), next.into());
             }
         }
-        (_, Some((error, cause))) if error_matches(error) => {
+        (_, Some((error, cause))) if retriable => {
             out.insert("status".into(), "RETRIABLE".into());
             out.insert("error".into(), error.clone().into());
             if let Some(cause) = cause {
@@ -522,6 +584,21 @@ fn answer(
                     .into(),
             );
         }
+        if let Some((index, backoff)) = retry {
+            let mut details: Map<String, Value> = data
+                .get("errorDetails")
+                .and_then(Value::as_str)
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default();
+            if let Some(seconds) = backoff {
+                details.insert("retryBackoffIntervalSeconds".into(), seconds.into());
+            }
+            details.insert("retryIndex".into(), index.into());
+            data.insert(
+                "errorDetails".into(),
+                serde_json::to_string(&details).unwrap_or_default().into(),
+            );
+        }
         out.insert("inspectionData".into(), Value::Object(data));
     }
     Value::Object(out)
@@ -533,4 +610,36 @@ fn next_state(history: &[HistoryEvent], after: usize) -> Option<String> {
         .skip(after + 1)
         .find(|e| e.event_type.ends_with("StateEntered"))
         .and_then(|e| state_name(e).map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_retrier_naming_the_error_decides_and_its_backoff_grows_per_retry_before() {
+        let retriers = json!([
+            {"ErrorEquals": ["Other"], "MaxAttempts": 9},
+            {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 3, "BackoffRate": 2, "MaxAttempts": 3, "MaxDelaySeconds": 10},
+            {"ErrorEquals": ["States.ALL"]}
+        ]);
+        let retrying = |retries_before, in_task| Retrying {
+            retriers: Some(&retriers),
+            retries_before,
+            in_task,
+        };
+        assert_eq!(retry_of(&retrying(0, true), "E"), Some((1, Some(3))));
+        assert_eq!(retry_of(&retrying(1, true), "E"), Some((1, Some(6))));
+        // MaxDelaySeconds caps the backoff.
+        assert_eq!(retry_of(&retrying(2, true), "E"), Some((1, Some(10))));
+        // Exhausted: the error goes through to Catch, and no later retrier is tried.
+        assert_eq!(retry_of(&retrying(3, true), "E"), Some((1, None)));
+        // States.TaskFailed names task errors only, and never a timeout.
+        assert_eq!(retry_of(&retrying(0, false), "E"), Some((2, Some(1))));
+        assert_eq!(
+            retry_of(&retrying(0, true), "States.Timeout"),
+            Some((2, Some(1)))
+        );
+        assert_eq!(retry_of(&retrying(0, true), "States.Runtime"), None);
+    }
 }
