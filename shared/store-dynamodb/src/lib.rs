@@ -15,6 +15,7 @@
 //! | activity task | `AT#<activity arn>` | `<created>#<token>` | FIFO per activity |
 //! | activity task lookup | `ATT#<token>` | `ATT` | `qpk`/`qsk`: where the queued task is |
 //! | task token | `TT#<token>` | `TT` | `arn`, `task` |
+//! | pending work | `EX#<arn>` | `PEND` | `ops`: the effects a transition could not fit in its transaction |
 //!
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
@@ -43,6 +44,14 @@
 //! that version, as the engine always has). A reader that finds an object gone read a version
 //! replaced meanwhile, and reads the item again. History chunk objects stay as long as the
 //! history. Without a bucket such a write fails and says so.
+//!
+//! More than 100 items: a transition whose effects do not fit one transaction (a Map starting
+//! hundreds of timers or callbacks at once) keeps in its transaction the execution item, the
+//! history, the conditional deletes and what else fits, plus a pending-work item
+//! (`EX#<arn>`/`PEND`, the other puts and deletes as JSON) and a `pend` mark on the execution
+//! item. The writer then carries the work out in further transactions, each conditional on
+//! the pending item; a writer that died first leaves it to the next read of the execution,
+//! which finishes it before returning, so no transition is ever written on top of it.
 //!
 //! Execution-name idempotency: the execution item's key is its ARN (which holds the name), so
 //! creating it is a put conditional on `attribute_not_exists(pk)`.
@@ -93,12 +102,14 @@ const ITEM_OFFLOAD_BYTES: usize = 350_000;
 /// DynamoDB's 4 MB.
 const TRANSACTION_OFFLOAD_BYTES: usize = 3_500_000;
 /// The attributes that can be large, hence move to S3.
-const LARGE_ATTRIBUTES: [&str; 4] = ["summary", "stz", "evz", "input"];
+const LARGE_ATTRIBUTES: [&str; 5] = ["summary", "stz", "evz", "input", "ops"];
 
 const SM_PK: &str = "SMS";
 const ACT_PK: &str = "ACTS";
 const TIMERS_PK: &str = "TIMERS";
 const EXEC_SK: &str = "EX";
+/// The sort key of an execution's pending-work item ([`pending_item`]).
+const PEND_SK: &str = "PEND";
 const RUNNING: &str = "RUNNING";
 
 /// Partition keys of the `running` and `timers` indexes per kind. Raising it is safe (readers
@@ -141,6 +152,8 @@ struct Table {
     name: String,
     usage: Arc<Usage>,
     offload: Option<Arc<Offload>>,
+    /// False only in tests: a writer that dies between its write and its pending work.
+    finish_after_commit: bool,
 }
 
 /// Where the large attributes of an item too big for DynamoDB go: one S3 object per item
@@ -242,6 +255,7 @@ impl DynamoStore {
                 name: table.to_string(),
                 usage: Arc::default(),
                 offload: None,
+                finish_after_commit: true,
             },
             rt: Arc::new(Background(Some(rt))),
         })
@@ -255,6 +269,7 @@ impl DynamoStore {
                 name: table.to_string(),
                 usage: Arc::default(),
                 offload: None,
+                finish_after_commit: true,
             },
             rt: Arc::new(Background(Some(runtime()?))),
         })
@@ -272,6 +287,14 @@ impl DynamoStore {
             nonce: AtomicU64::new(hasher.finish()),
             current: std::sync::Mutex::new(HashMap::new()),
         }));
+        self
+    }
+
+    /// For tests: writes leave their pending work (see [`DynamoStore`]'s module
+    /// documentation) to the next read, as a writer that died right after its write does.
+    #[doc(hidden)]
+    pub fn leaving_pending_work(mut self) -> DynamoStore {
+        self.table.finish_after_commit = false;
         self
     }
 
@@ -710,6 +733,8 @@ fn chunk_events(item: &Item) -> Result<Vec<StoredEvent>> {
 /// earlier one (DynamoDB rejects two operations on one item in a transaction).
 enum Op {
     Put(Item),
+    /// Put that fails the transaction unless the item exists (the pending-work item).
+    PutExisting(Item),
     Delete,
     /// Delete that fails the transaction unless the item exists (a claim).
     DeleteExisting,
@@ -742,6 +767,100 @@ impl Ops {
         self.add(pk, sk, Op::Put(item));
         Ok(())
     }
+
+    /// The items this transaction puts, for [`Table::fit`].
+    fn puts_mut(&mut self) -> Vec<&mut Item> {
+        self.ops
+            .values_mut()
+            .filter_map(|op| match op {
+                Op::Put(item) | Op::PutExisting(item) => Some(item),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Keeps at most `room` operations, the ones that must be atomic with the execution
+    /// item first (conditional deletes, history chunks), and returns the others as JSON.
+    fn split_overflow(&mut self, room: usize) -> Vec<serde_json::Value> {
+        if self.order.len() <= room {
+            return Vec::new();
+        }
+        let must = |k: &(String, String), op: &Op| {
+            matches!(op, Op::DeleteExisting | Op::PutExisting(_)) || k.1.starts_with("H#")
+        };
+        let (mut keep, mut later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.order)
+            .into_iter()
+            .partition(|k| self.ops.get(k).is_some_and(|op| must(k, op)));
+        let free = room.saturating_sub(keep.len());
+        let moved = later.split_off(free.min(later.len()));
+        keep.extend(later);
+        self.order = keep;
+        moved
+            .into_iter()
+            .filter_map(|k| {
+                let op = self.ops.remove(&k)?;
+                Some(match op {
+                    Op::Put(item) => serde_json::json!({"put": item_json(&item)}),
+                    _ => serde_json::json!({"delete": [k.0, k.1]}),
+                })
+            })
+            .collect()
+    }
+}
+
+/// An item as JSON, for the pending-work item (its attributes are strings, numbers and
+/// binaries only).
+fn item_json(item: &Item) -> serde_json::Value {
+    item.iter()
+        .filter_map(|(name, value)| {
+            let v = match value {
+                AttributeValue::S(text) => serde_json::json!({"S": text}),
+                AttributeValue::N(text) => serde_json::json!({"N": text}),
+                AttributeValue::B(blob) => {
+                    serde_json::json!({"B": cairn_common::base64::encode(blob.as_ref())})
+                }
+                _ => return None,
+            };
+            Some((name.clone(), v))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn item_from_json(value: &serde_json::Value) -> Result<Item> {
+    let bad = || Error::Backend("a pending-work item holds a malformed item".into());
+    let map = value.as_object().ok_or_else(bad)?;
+    map.iter()
+        .map(|(name, v)| {
+            let attribute = if let Some(text) = v.get("S").and_then(|t| t.as_str()) {
+                AttributeValue::S(text.to_string())
+            } else if let Some(text) = v.get("N").and_then(|t| t.as_str()) {
+                AttributeValue::N(text.to_string())
+            } else if let Some(text) = v.get("B").and_then(|t| t.as_str()) {
+                AttributeValue::B(Blob::new(cairn_common::base64::decode_lenient(
+                    text,
+                    cairn_common::base64::Lenient {
+                        url_safe: false,
+                        padding_ends_data: true,
+                    },
+                )))
+            } else {
+                return Err(bad());
+            };
+            Ok((name.clone(), attribute))
+        })
+        .collect()
+}
+
+/// The pending-work item of an execution: the effects one write could not fit in its
+/// transaction, carried out right after it (by the writer, or by the next reader).
+fn pending_item(arn: &str, ops: &[serde_json::Value]) -> Item {
+    let mut item = key(exec_pk(arn), PEND_SK);
+    item.insert(
+        "ops".into(),
+        s(serde_json::Value::from(ops.to_vec()).to_string()),
+    );
+    item
 }
 
 impl Table {
@@ -758,6 +877,14 @@ impl Table {
                 Op::Put(item) => TransactWriteItem::builder()
                     .put(
                         self.put_builder(item)
+                            .build()
+                            .map_err(|e| backend("put", e))?,
+                    )
+                    .build(),
+                Op::PutExisting(item) => TransactWriteItem::builder()
+                    .put(
+                        self.put_builder(item)
+                            .condition_expression("attribute_exists(pk)")
                             .build()
                             .map_err(|e| backend("put", e))?,
                     )
@@ -1248,15 +1375,16 @@ impl Table {
         }
         self.effect_ops(&mut ops, &effects).await?;
         let mut exec_item = execution_item(&record, version)?;
+        // Past a transaction's 100 items (a Map starting hundreds of timers or callbacks at
+        // once), the effects that need not be atomic with the state wait in a pending-work
+        // item written in the transaction and are carried out right after it.
+        let overflow = ops.split_overflow(MAX_TRANSACTION_ITEMS - 2);
+        if !overflow.is_empty() {
+            exec_item.insert("pend".into(), n(version));
+            ops.put(pending_item(&record.arn, &overflow))?;
+        }
         let written = {
-            let mut puts: Vec<&mut Item> = ops
-                .ops
-                .values_mut()
-                .filter_map(|op| match op {
-                    Op::Put(item) => Some(item),
-                    _ => None,
-                })
-                .collect();
+            let mut puts = ops.puts_mut();
             puts.push(&mut exec_item);
             self.fit(&mut puts).await?
         };
@@ -1267,7 +1395,11 @@ impl Table {
         match &result {
             Ok(_) => {
                 self.replaced_object(&record.arn, expected, version, exec_object)
-                    .await
+                    .await;
+                if !overflow.is_empty() && self.finish_after_commit {
+                    // A failure here is not the write's: the next read finishes the work.
+                    let _ = self.finish_pending(&record.arn).await;
+                }
             }
             // Cancelled: nothing was written, so nothing names the new objects.
             Err(Error::Conflict(_) | Error::AlreadyExists(_) | Error::NotFound(_)) => {
@@ -1276,6 +1408,95 @@ impl Table {
             Err(_) => {}
         }
         result
+    }
+
+    /// Carries out an execution's pending work ([`pending_item`]) in transactions of up to
+    /// 100 operations, each also replacing the pending item by what is left (or deleting it)
+    /// on condition that it still exists. Once one finisher has done the last part, another's
+    /// later parts fail their condition and write nothing; and no transition can come between
+    /// (every writer reads the execution first, and a read finishes the work), so a part
+    /// applied twice puts and deletes the same items again, and nothing that a later
+    /// transition changed.
+    async fn finish_pending(&self, arn: &str) -> Result<()> {
+        let pk = exec_pk(arn);
+        let mut cancelled_parts = 0;
+        while cancelled_parts < 16 {
+            let Some(mut pending) = self.get(pk.clone(), PEND_SK.into()).await? else {
+                return Ok(());
+            };
+            let object = pending.get("s3").and_then(|v| v.as_s().ok()).cloned();
+            if !self.hydrate(&mut pending).await? {
+                cancelled_parts += 1;
+                continue;
+            }
+            let ops: Vec<serde_json::Value> = serde_json::from_str(get_s(&pending, "ops")?)
+                .map_err(|e| Error::Backend(format!("{arn}: malformed pending work: {e}")))?;
+            let (now, rest) = ops.split_at(ops.len().min(MAX_TRANSACTION_ITEMS - 1));
+            let mut batch = Ops::new();
+            for op in now {
+                let delete = op.get("delete").and_then(|d| d.as_array()).map(|d| {
+                    (
+                        d.first().and_then(|v| v.as_str()),
+                        d.get(1).and_then(|v| v.as_str()),
+                    )
+                });
+                if let Some(put) = op.get("put") {
+                    batch.put(item_from_json(put)?)?;
+                } else if let Some((Some(dpk), Some(dsk))) = delete {
+                    batch.add(dpk.to_string(), dsk.to_string(), Op::Delete);
+                } else {
+                    return Err(Error::Backend(format!(
+                        "{arn}: malformed pending operation {op}"
+                    )));
+                }
+            }
+            let last = if rest.is_empty() {
+                Op::DeleteExisting
+            } else {
+                Op::PutExisting(pending_item(arn, rest))
+            };
+            batch.add(pk.clone(), PEND_SK.into(), last);
+            let written = self.fit(&mut batch.puts_mut()).await?;
+            let items = self.transact_items(batch)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    let total: f64 = out
+                        .consumed_capacity()
+                        .iter()
+                        .filter_map(|c| c.capacity_units())
+                        .sum();
+                    let total = ConsumedCapacity::builder().capacity_units(total).build();
+                    self.usage.write(Some(&total));
+                    self.delete_objects(object.into_iter().collect()).await;
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Err(err) => {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+                    let cancelled = matches!(
+                        err.as_service_error(),
+                        Some(E::TransactionCanceledException(_))
+                    );
+                    if !cancelled {
+                        return Err(sdk_backend("TransactWriteItems", err));
+                    }
+                    // Another finisher got there first (or is racing): read again.
+                    cancelled_parts += 1;
+                    self.delete_objects(written).await;
+                }
+            }
+        }
+        Err(Error::Backend(format!(
+            "{arn}: its pending work did not finish"
+        )))
     }
 
     /// After a committed write: deletes the object of the execution version it replaced
@@ -1401,6 +1622,11 @@ impl Table {
             let Some(mut item) = self.get(exec_pk(&arn), EXEC_SK.into()).await? else {
                 return Ok(None);
             };
+            if item.contains_key("pend") {
+                // The last write left work to finish (it may have died before): finish it
+                // before anyone writes on top of it.
+                self.finish_pending(&arn).await?;
+            }
             let object = item.get("s3").and_then(|v| v.as_s().ok()).cloned();
             if !self.hydrate(&mut item).await? {
                 continue;

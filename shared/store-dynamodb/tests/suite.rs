@@ -468,3 +468,137 @@ fn the_store_suite_passes_with_a_payload_bucket() {
     let Some(moto) = moto() else { return };
     cairn_store::suite::run_store_suite(|| offloading_store(&dynamodb, &moto).0);
 }
+
+fn all_due_timers(store: &DynamoStore) -> Vec<cairn_store::TimerRecord> {
+    use cairn_store::TimerStore;
+    let mut timers = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .due_timers_page(i64::MAX / 2, cursor.as_deref(), 1000)
+            .expect("timers");
+        timers.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return timers,
+        }
+    }
+}
+
+fn pending_item_exists(store: &DynamoStore, arn: &str) -> bool {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(
+        store
+            .client()
+            .get_item()
+            .table_name(store.table_name())
+            .key("pk", AttributeValue::S(format!("EX#{arn}")))
+            .key("sk", AttributeValue::S("PEND".into()))
+            .consistent_read(true)
+            .send(),
+    )
+    .expect("get")
+    .item
+    .is_some()
+}
+
+/// Issue 12, item 5: one transition with more effects than a transaction's 100 items (a Map
+/// starting hundreds of timers and callbacks at once) writes them all, whether the writer
+/// finishes its pending work itself or dies first and the next read finishes it; a later
+/// transition removes them all the same way.
+#[test]
+fn a_transition_past_100_items_writes_every_effect() {
+    use cairn_store::{
+        Effects, ExecutionStore, TaskTokenRecord, TaskTokenStore, TimerRecord, Transition,
+    };
+    let Some(dynamodb) = emulator() else { return };
+    for writer_dies in [false, true] {
+        let mut store = fresh_store(&dynamodb);
+        if writer_dies {
+            store = store.leaving_pending_work();
+        }
+        let record = running_record(3);
+        let version = store
+            .create_execution(&record, &[], &Effects::default())
+            .expect("create");
+        let timers: Vec<TimerRecord> = (0..250)
+            .map(|id| TimerRecord {
+                fire_at_ms: 1_000 + id as i64,
+                execution_arn: record.arn.clone(),
+                timer_id: id,
+            })
+            .collect();
+        let tokens: Vec<TaskTokenRecord> = (0..120)
+            .map(|id| TaskTokenRecord {
+                token: format!("token-{id:04}"),
+                execution_arn: record.arn.clone(),
+                task_id: id,
+            })
+            .collect();
+        let history = vec![cairn_store::StoredEvent {
+            id: 1,
+            body: "{}".into(),
+        }];
+        let version = store
+            .commit(&Transition {
+                expected_version: version,
+                record: record.clone(),
+                history: history.clone(),
+                effects: Effects {
+                    timers_add: timers.clone(),
+                    tokens_add: tokens.clone(),
+                    ..Effects::default()
+                },
+            })
+            .expect("a transition of 372 items");
+        if writer_dies {
+            // Only what fit in the transaction is there, and the rest waits.
+            assert!(all_due_timers(&store).len() < 250);
+            assert!(pending_item_exists(&store, &record.arn));
+        }
+        // A read finishes the work before anyone can write on top of it.
+        let (_, read_version) = store
+            .get_execution(&record.arn)
+            .expect("get")
+            .expect("found");
+        assert_eq!(read_version, version);
+        assert!(!pending_item_exists(&store, &record.arn));
+        let mut found = all_due_timers(&store);
+        found.sort_by_key(|t| t.timer_id);
+        assert_eq!(found, timers);
+        for token in &tokens {
+            assert_eq!(
+                store.get_task_token(&token.token).expect("token").as_ref(),
+                Some(token)
+            );
+        }
+        let history_read = store
+            .read_history(
+                &record.arn,
+                &cairn_store::HistoryQuery {
+                    after_id: None,
+                    limit: 10,
+                    reverse: false,
+                },
+            )
+            .expect("history");
+        assert_eq!(history_read, history);
+
+        store
+            .commit(&Transition {
+                expected_version: version,
+                record: record.clone(),
+                history: Vec::new(),
+                effects: Effects {
+                    timers_remove: timers.clone(),
+                    tokens_remove: tokens.iter().map(|t| t.token.clone()).collect(),
+                    ..Effects::default()
+                },
+            })
+            .expect("a transition removing 370 items");
+        store.get_execution(&record.arn).expect("get");
+        assert_eq!(all_due_timers(&store), vec![]);
+        assert_eq!(store.get_task_token("token-0007").expect("token"), None);
+    }
+}
