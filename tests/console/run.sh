@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The web console in Debian's headless Chromium, driven by Playwright (playwright-core, pinned
-# in package-lock.json) against a `cairn serve` started here. Works on a fresh Debian machine
-# with Rust and Node 20+: installs chromium with apt-get when /usr/bin/chromium is missing.
+# in package-lock.json) against a `cairn serve` started here, then in Debian's Firefox ESR
+# (firefox.mjs, WebDriver BiDi). Works on a fresh Debian machine with Rust and Node 20+:
+# installs chromium and firefox-esr with apt-get when missing.
 # Screenshots go to tests/console/artifacts/. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 here=$root/tests/console
 
-if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+missing=()
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+[ -x "${FIREFOX:-/usr/bin/firefox-esr}" ] || missing+=(firefox-esr)
+if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
@@ -76,3 +80,5 @@ for _ in $(seq 1 100); do
 done
 [ -n "$proxy_url" ] || { cat "$proxy_log" >&2; echo "tests/console: cairn console did not start" >&2; exit 1; }
 node "$here/console.test.mjs" "$url" "$auth_url" "$proxy_url"
+# Then Firefox, through WebDriver BiDi, on what the Chromium run left in the server.
+node --experimental-websocket "$here/firefox.mjs" "$url"
