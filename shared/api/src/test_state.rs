@@ -3,13 +3,14 @@
 //! The state is run by the decider inside a wrapper machine whose other states are
 //! `Succeed` stand-ins, so the answer (output, next state, error) is what the state itself
 //! decided. At DEBUG and TRACE the machine records its data-flow stages
-//! ([`Machine::with_inspection`]), which become `inspectionData`. Limits, answered honestly
-//! rather than guessed: `Retry` is not tried (a retriable error is reported as RETRIABLE
-//! without waiting, with the retrier's index and backoff; `stateConfiguration`'s
-//! `retrierRetryCount` says how many retries came before, so an exhausted retrier lets the
-//! error through to Catch or the failure); a mocked Map or Parallel shows no Map-specific
-//! inspection fields; the other `stateConfiguration` fields (`mapIterationFailureCount`,
-//! `errorCausedByState`, `mapItemReaderData`) are refused as unsupported. A given `context` replaces
+//! ([`Machine::with_inspection`]), which become `inspectionData`. `Retry` is not tried: a
+//! retriable error is reported as RETRIABLE without waiting, with the retrier's index and
+//! backoff; `stateConfiguration.retrierRetryCount` says how many retries came before, so an
+//! exhausted retrier lets the error through to Catch or the failure. A mocked Map or Parallel
+//! still runs as a Task standing in for it, whose result is the mock (its items are not
+//! evaluated: AWS's ItemsPath failures are not reproduced); a mocked Map shows its
+//! `maxConcurrency` and tolerated failures, and `mapIterationFailureCount` beyond its
+//! tolerance fails it with `States.ExceedToleratedFailureThreshold`. A given `context` replaces
 //! the context object (`$$`) the run would build; given `variables` are assigned before the
 //! state runs.
 
@@ -127,28 +128,153 @@ fn check_request(p: &Params<'_>, state: &Value, mock: Option<&Mock>) -> Result<(
 
 /// Request fields Cairn's TestState does not implement yet: refused by name rather than
 /// ignored, since ignoring them would answer a different question than the one asked.
-fn check_supported(p: &Params<'_>) -> Result<u64, ApiError> {
+/// `stateConfiguration`: the circumstances of the attempt TestState runs.
+#[derive(Debug, Default)]
+struct Configuration {
+    /// Retries that came before this attempt (`retrierRetryCount`).
+    retries_before: u64,
+    /// Iterations of a mocked Map that failed (`mapIterationFailureCount`).
+    map_failures: Option<u64>,
+}
+
+fn check_supported(p: &Params<'_>) -> Result<Configuration, ApiError> {
     let Some(configuration) = p.get("stateConfiguration") else {
-        return Ok(0);
+        return Ok(Configuration::default());
     };
     let Some(fields) = configuration.as_object() else {
         return Err(validation("stateConfiguration must be an object"));
     };
+    let count = |field: &str| -> Result<Option<u64>, ApiError> {
+        match fields.get(field) {
+            None => Ok(None),
+            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                validation(format!(
+                    "1 validation error detected: Value '{value}' at 'stateConfiguration.{field}' failed to satisfy constraint: Member must have value greater than or equal to 0"
+                ))
+            }),
+        }
+    };
     for field in fields.keys() {
-        if field != "retrierRetryCount" {
+        // errorCausedByState names the state inside a mocked Map whose error the mocked
+        // errorOutput is, and mapItemReaderData the items an ItemReader would read: with
+        // the Map's result mocked, neither changes the answer.
+        if ![
+            "retrierRetryCount",
+            "mapIterationFailureCount",
+            "errorCausedByState",
+            "mapItemReaderData",
+        ]
+        .contains(&field.as_str())
+        {
             return Err(validation(format!(
-                "Cairn does not support the TestState field 'stateConfiguration.{field}' yet"
+                "Cairn does not support the TestState field 'stateConfiguration.{field}'"
             )));
         }
     }
-    match fields.get("retrierRetryCount") {
-        None => Ok(0),
-        Some(count) => count.as_u64().ok_or_else(|| {
-            validation(format!(
-                "1 validation error detected: Value '{count}' at 'stateConfiguration.retrierRetryCount' failed to satisfy constraint: Member must have value greater than or equal to 0"
-            ))
-        }),
+    Ok(Configuration {
+        retries_before: count("retrierRetryCount")?.unwrap_or(0),
+        map_failures: count("mapIterationFailureCount")?,
+    })
+}
+
+/// A Map state's concurrency and tolerated failures, evaluated on the state's input as the
+/// state would (a number, a JSONata expression or a `...Path`): TestState shows them in
+/// `inspectionData` of a mocked Map, and the tolerance decides whether the mocked failures
+/// fail the Map.
+fn map_limits(
+    state: &Value,
+    input: &Value,
+    query_language: Option<&Value>,
+    variables: &Map<String, Value>,
+) -> Map<String, Value> {
+    let jsonata = state
+        .get("QueryLanguage")
+        .or(query_language)
+        .and_then(Value::as_str)
+        == Some("JSONata");
+    let mut literal = Map::new();
+    let mut evaluated = Map::new();
+    for (field, key) in [
+        ("MaxConcurrency", "maxConcurrency"),
+        ("ToleratedFailureCount", "toleratedFailureCount"),
+        ("ToleratedFailurePercentage", "toleratedFailurePercentage"),
+    ] {
+        match (state.get(field), state.get(format!("{field}Path"))) {
+            (Some(Value::String(expression)), _) if jsonata => {
+                evaluated.insert(key.to_owned(), expression.clone().into());
+            }
+            (Some(value), _) => {
+                literal.insert(key.to_owned(), value.clone());
+            }
+            (None, Some(Value::String(path))) if !jsonata => {
+                evaluated.insert(format!("{key}.$"), path.clone().into());
+            }
+            _ => {}
+        }
     }
+    if !evaluated.is_empty() {
+        // The interpreter evaluates them as a Pass state of the same language would.
+        let field = if jsonata { "Output" } else { "Parameters" };
+        let mut pass = json!({"Type": "Pass", "End": true});
+        pass[field] = Value::Object(evaluated);
+        let definition = json!({
+            "QueryLanguage": if jsonata { "JSONata" } else { "JSONPath" },
+            "StartAt": "Limits",
+            "States": {"Limits": pass},
+        });
+        let run = Machine::from_json(&definition).ok().and_then(|machine| {
+            let machine = if variables.is_empty() {
+                machine
+            } else {
+                machine.with_variables(variables.clone())
+            };
+            cairn_runtime::run_to_completion(
+                &machine,
+                input.clone(),
+                Arc::new(cairn_runtime::Unsupported),
+                &RunOptions::default(),
+            )
+            .ok()
+        });
+        if let Some(Value::Object(values)) = run.and_then(|r| r.output) {
+            literal.extend(values);
+        }
+    }
+    let mut out = Map::new();
+    out.insert(
+        "maxConcurrency".into(),
+        literal
+            .get("maxConcurrency")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .into(),
+    );
+    if let Some(count) = literal.get("toleratedFailureCount").and_then(Value::as_u64) {
+        out.insert("toleratedFailureCount".into(), count.into());
+    }
+    if let Some(percentage) = literal
+        .get("toleratedFailurePercentage")
+        .and_then(Value::as_f64)
+    {
+        out.insert("toleratedFailurePercentage".into(), json!(percentage));
+    }
+    out
+}
+
+/// Whether `failures` of `items` iterations exceed a Map's tolerance. A Map that declares
+/// no tolerance is not failed by TestState's failure count (AWS answers SUCCEEDED then).
+fn exceeds_tolerance(limits: &Map<String, Value>, failures: u64, items: usize) -> bool {
+    let by_count = limits
+        .get("toleratedFailureCount")
+        .and_then(Value::as_u64)
+        .is_some_and(|tolerated| failures > tolerated);
+    let by_percentage = limits
+        .get("toleratedFailurePercentage")
+        .and_then(Value::as_f64)
+        .is_some_and(|tolerated| {
+            items > 0 && (failures as f64) * 100.0 / (items as f64) > tolerated
+        });
+    by_count || by_percentage
 }
 
 /// CreateStateMachine's validation of what TestState runs: a lone state is checked as the
@@ -306,17 +432,20 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             None => (LONE_STATE.to_string(), definition.clone(), None),
         };
     check_definition(&definition)?;
-    let mock = mock_param(p)?;
+    let mut mock = mock_param(p)?;
     check_request(p, &state, mock.as_ref())?;
-    let retries_before = check_supported(p)?;
-    if mock.is_some() {
-        state = mocked_fanout(state);
-    }
+    let configuration = check_supported(p)?;
     let state_type = state
         .get("Type")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let mocked_map = (state_type == "Map" && mock.is_some()).then(|| state.clone());
+    let outer_language = query_language.clone();
+    let mocked = mock.is_some() && (state_type == "Map" || state_type == "Parallel");
+    if mock.is_some() {
+        state = mocked_fanout(state);
+    }
     let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
     // AWS runs the state on its own under the name `StateName` (what `$$.State.Name` shows),
     // whatever it is called in the machine; where it goes next are stand-ins.
@@ -366,6 +495,25 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         machine = machine.with_variables(variables.clone());
     }
 
+    let limits = mocked_map
+        .as_ref()
+        .map(|map| map_limits(map, &input, outer_language.as_ref(), &variables));
+    if let (Some(limits), Some(failures), Some(mock)) =
+        (&limits, configuration.map_failures, mock.as_mut())
+    {
+        let items = mock
+            .result
+            .as_ref()
+            .ok()
+            .and_then(Value::as_array)
+            .map(Vec::len);
+        if items.is_some_and(|items| exceeds_tolerance(limits, failures, items)) {
+            mock.result = Err(TaskFailure::new(
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
+            ));
+        }
+    }
     let invoker: Arc<dyn TaskInvoker> = match mock {
         Some(mock) => Arc::new(mock),
         None => Arc::clone(&driver.config.invoker),
@@ -409,12 +557,27 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         &result,
         Retrying {
             retriers: retriers.as_ref(),
-            retries_before,
+            retries_before: configuration.retries_before,
             in_task,
         },
         input_text,
         level != "INFO",
     );
+    if let (true, Some(Value::Object(data))) = (mocked, answer.get_mut("inspectionData")) {
+        // The mock stands for the whole Map or Parallel: AWS shows none of the stages of the
+        // Task that stands in for it here.
+        for stage in [
+            "afterInputPath",
+            "afterParameters",
+            "afterArguments",
+            "result",
+        ] {
+            data.remove(stage);
+        }
+    }
+    if let (Some(limits), Some(Value::Object(data))) = (limits, answer.get_mut("inspectionData")) {
+        data.extend(limits);
+    }
     if let (false, Some(Value::Object(data))) =
         (variables.is_empty(), answer.get_mut("inspectionData"))
     {
@@ -591,6 +754,8 @@ fn answer(
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or_default();
             if let Some(seconds) = backoff {
+                // Retried, so not caught: the stand-in ran without its Retry.
+                details.remove("catchIndex");
                 details.insert("retryBackoffIntervalSeconds".into(), seconds.into());
             }
             details.insert("retryIndex".into(), index.into());
@@ -641,5 +806,30 @@ mod tests {
             Some((2, Some(1)))
         );
         assert_eq!(retry_of(&retrying(0, true), "States.Runtime"), None);
+    }
+
+    #[test]
+    fn a_map_fails_its_failures_only_past_a_tolerance_it_declares() {
+        let input = json!({"n": 2, "p": 50});
+        let jsonata = json!({"Type": "Map", "QueryLanguage": "JSONata",
+            "MaxConcurrency": "{% $states.input.n + 1 %}", "ToleratedFailureCount": "{% $states.input.n %}"});
+        let limits = map_limits(&jsonata, &input, None, &Map::new());
+        assert_eq!(
+            Value::Object(limits.clone()),
+            json!({"maxConcurrency": 3, "toleratedFailureCount": 2})
+        );
+        assert!(!exceeds_tolerance(&limits, 2, 10));
+        assert!(exceeds_tolerance(&limits, 3, 10));
+        let jsonpath = json!({"Type": "Map", "ToleratedFailurePercentagePath": "$.p"});
+        let limits = map_limits(&jsonpath, &input, None, &Map::new());
+        assert_eq!(
+            Value::Object(limits.clone()),
+            json!({"maxConcurrency": 0, "toleratedFailurePercentage": 50.0})
+        );
+        assert!(!exceeds_tolerance(&limits, 1, 2));
+        assert!(exceeds_tolerance(&limits, 2, 3));
+        // No tolerance declared: AWS answers SUCCEEDED whatever the failure count.
+        let none = map_limits(&json!({"Type": "Map"}), &input, None, &Map::new());
+        assert!(!exceeds_tolerance(&none, 3, 3));
     }
 }
