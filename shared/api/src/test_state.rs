@@ -7,9 +7,10 @@
 //! retriable error is reported as RETRIABLE without waiting, with the retrier's index and
 //! backoff; `stateConfiguration.retrierRetryCount` says how many retries came before, so an
 //! exhausted retrier lets the error through to Catch or the failure. A mocked Map or Parallel
-//! still runs as a Task standing in for it, whose result is the mock (its items are not
-//! evaluated: AWS's ItemsPath failures are not reproduced); a mocked Map shows its
-//! `maxConcurrency` and tolerated failures, and `mapIterationFailureCount` beyond its
+//! still runs as a Task standing in for it, whose result is the mock; a JSONPath Map's
+//! ItemsPath is still read (shown as `afterItemsPath`, and a non-array fails the state as in
+//! AWS); a mocked Map shows its `maxConcurrency` and tolerated failures, and
+//! `mapIterationFailureCount` beyond its
 //! tolerance fails it with `States.ExceedToleratedFailureThreshold`. A given `context` replaces
 //! the context object (`$$`) the run would build; given `variables` are assigned before the
 //! state runs.
@@ -261,6 +262,51 @@ fn map_limits(
     out
 }
 
+/// A JSONPath Map's `ItemsPath` (with its path), and the input it applies to (after
+/// `InputPath`), evaluated as a Pass state of the same paths would; `None` for a JSONata Map
+/// or a path that does not resolve.
+fn map_items(
+    state: &Value,
+    input: &Value,
+    query_language: Option<&Value>,
+    context: Option<&Value>,
+    variables: &Map<String, Value>,
+) -> Option<(String, Value, Value)> {
+    let language = state.get("QueryLanguage").or(query_language);
+    if language.and_then(Value::as_str) == Some("JSONata") {
+        return None;
+    }
+    let path = state
+        .get("ItemsPath")
+        .and_then(Value::as_str)
+        .unwrap_or("$")
+        .to_owned();
+    let mut pass = json!({"Type": "Pass", "End": true,
+        "Parameters": {"input.$": "$", "items.$": path}});
+    if let Some(input_path) = state.get("InputPath") {
+        pass["InputPath"] = input_path.clone();
+    }
+    let definition = json!({"StartAt": "Items", "States": {"Items": pass}});
+    let mut machine = Machine::from_json(&definition).ok()?;
+    if let Some(context) = context {
+        machine = machine.with_context_object(context.clone());
+    }
+    if !variables.is_empty() {
+        machine = machine.with_variables(variables.clone());
+    }
+    let run = cairn_runtime::run_to_completion(
+        &machine,
+        input.clone(),
+        Arc::new(cairn_runtime::Unsupported),
+        &RunOptions::default(),
+    )
+    .ok()?;
+    let mut output = run.output?;
+    let effective = output.get_mut("input")?.take();
+    let items = output.get_mut("items")?.take();
+    Some((path, effective, items))
+}
+
 /// Whether `failures` of `items` iterations exceed a Map's tolerance. A Map that declares
 /// no tolerance is not failed by TestState's failure count (AWS answers SUCCEEDED then).
 fn exceeds_tolerance(limits: &Map<String, Value>, failures: u64, items: usize) -> bool {
@@ -475,9 +521,11 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     if level != "INFO" {
         machine = machine.with_inspection();
     }
+    let mut context_object = None;
     if let Some(context) = p.opt_string("context")? {
-        let context = serde_json::from_str(context)
+        let context: Value = serde_json::from_str(context)
             .map_err(|e| validation(format!("The context is not a valid JSON object: {e}")))?;
+        context_object = Some(context.clone());
         machine = machine.with_context_object(context);
     }
     let variables = match p.opt_string("variables")? {
@@ -514,6 +562,17 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             ));
         }
     }
+    // A JSONPath Map reads its items even when its result is mocked: AWS shows them, and
+    // fails the state when they are not an array.
+    let items = mocked_map.as_ref().and_then(|map| {
+        map_items(
+            map,
+            &input,
+            outer_language.as_ref(),
+            context_object.as_ref(),
+            &variables,
+        )
+    });
     let invoker: Arc<dyn TaskInvoker> = match mock {
         Some(mock) => Arc::new(mock),
         None => Arc::clone(&driver.config.invoker),
@@ -563,6 +622,27 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         input_text,
         level != "INFO",
     );
+    if let Some((path, effective, items)) = &items {
+        if !items.is_array() {
+            // The Map fails before its (mocked) iterations.
+            let shown = path
+                .strip_prefix('$')
+                .filter(|p| p.starts_with('$'))
+                .unwrap_or(path);
+            let mut failed = json!({
+                "status": "FAILED",
+                "error": "States.Runtime",
+                "cause": format!("Reference path \"{shown}\" must point to array."),
+            });
+            if level != "INFO" {
+                failed["inspectionData"] = json!({
+                    "input": input_text,
+                    "afterInputPath": serde_json::to_string(effective).unwrap_or_default(),
+                });
+            }
+            return Ok(failed);
+        }
+    }
     if let (true, Some(Value::Object(data))) = (mocked, answer.get_mut("inspectionData")) {
         // The mock stands for the whole Map or Parallel: AWS shows none of the stages of the
         // Task that stands in for it here.
@@ -573,6 +653,11 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             "result",
         ] {
             data.remove(stage);
+        }
+        if let Some((_, effective, items)) = &items {
+            let text = |v: &Value| Value::from(serde_json::to_string(v).unwrap_or_default());
+            data.insert("afterInputPath".into(), text(effective));
+            data.insert("afterItemsPath".into(), text(items));
         }
     }
     if let (Some(limits), Some(Value::Object(data))) = (limits, answer.get_mut("inspectionData")) {
