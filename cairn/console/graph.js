@@ -340,7 +340,9 @@
         e.points = [[x, y0 - 8], [x + 22, y0 - 14], [x + 22, y0 + 14], [x, y0 + 8]];
         continue;
       }
-      const mids = e.chain.map((d) => [d.x, d.y]);
+      // Through a rank, an edge runs straight down its whole height: a diagonal there would
+      // cut across a tall Map or Parallel box beside it.
+      const mids = e.chain.flatMap((d) => (d.rowH > NODE_H ? [[d.x, d.rowTop], [d.x, d.rowTop + d.rowH]] : [[d.x, d.y]]));
       const forward = a.y < b.y || (a.y === b.y && !e.back);
       if (a.y === b.y) {
         // Same rank (rare: a back edge inside one rank): arc below.
