@@ -528,13 +528,30 @@
       timelineBox.append(list);
     };
 
+    // A history only grows: after the first load, read it newest first and stop at the
+    // last event already here, so polling a long execution costs what changed.
+    const newEvents = async () => {
+      if (!events.length) return (await all("GetExecutionHistory", { executionArn: arn, maxResults: 1000 }, "events", 1e6)).items;
+      const lastId = events[events.length - 1].id;
+      const fresh = [];
+      let nextToken;
+      do {
+        const page = await call("GetExecutionHistory", Object.assign({ executionArn: arn, maxResults: 100, reverseOrder: true }, nextToken ? { nextToken } : {}));
+        const list = page.events || [];
+        const known = list.findIndex((e) => e.id <= lastId);
+        fresh.push(...(known >= 0 ? list.slice(0, known) : list));
+        nextToken = known >= 0 ? undefined : page.nextToken;
+      } while (nextToken);
+      return fresh.length ? events.concat(fresh.reverse()) : events;
+    };
+
     const refresh = async () => {
       const myToken = token;
       try {
         execution = await call("DescribeExecution", { executionArn: arn });
-        const r = await all("GetExecutionHistory", { executionArn: arn, maxResults: 1000 }, "events", 1e6);
+        const fresh = await newEvents();
         if (myToken !== pageToken) return;
-        events = r.items;
+        events = fresh;
         analysis = window.CairnHistory.analyse(definition, events, execution.status);
         for (const name of graph.nodes.keys()) {
           const st = analysis.statuses.get(name) || { status: "not-reached", note: "" };
