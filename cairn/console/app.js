@@ -318,6 +318,9 @@
       tokens[pageIndex + 1] = r.nextToken;
       prev.disabled = pageIndex === 0;
       next.disabled = !r.nextToken;
+      // Running executions on the page: look again shortly, as their status will change.
+      clearTimeout(pollTimer);
+      if ((r.executions || []).some((x) => x.status === "RUNNING")) pollTimer = setTimeout(() => token === pageToken && load(), 2 * POLL_MS);
     };
     filter.addEventListener("change", () => {
       tokens = [undefined];

@@ -268,6 +268,16 @@ try {
     assert((await page.locator(".waiting-task").count()) === 0, "no task left to answer");
   });
 
+  await check("the executions list follows a running execution without a reload", async () => {
+    const r = await api("StartExecution", { stateMachineArn: machineArn, name: "watched", input: '{"items": []}' });
+    await page.goto(base + "/console/#/machine/" + encodeURIComponent(machineArn));
+    await page.locator('#executions tr[data-execution="watched"] [data-execution-status="RUNNING"]').waitFor();
+    await page.evaluate(() => (window.__sameDocument = true));
+    await api("StopExecution", { executionArn: r.executionArn });
+    await page.locator('#executions tr[data-execution="watched"] [data-execution-status="ABORTED"]').waitFor({ timeout: 10000 });
+    assert((await page.evaluate(() => window.__sameDocument)) === true, "the page was reloaded");
+  });
+
   await check("a 50-state machine draws with no two states overlapping", async () => {
     // Ten stages of five states: a Choice fanning out to three Tasks that meet in a Pass.
     const st = {};
