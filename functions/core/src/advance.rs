@@ -6,16 +6,22 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 
 use crate::engine::{Applied, Engine, EngineError};
+use crate::long_task::InvocationRecord;
 use crate::message::{Message, SweepStep};
 
-/// What invokes the function: an EventBridge rule (one event), the SQS timer queue (a
-/// batch), or the sweep schedule (its constant input `{"sweep": {"graceSeconds": N}}`).
+/// What invokes the function: an EventBridge rule (one event: an advance message or a long
+/// Lambda task's destination record), the SQS timer queue (a batch), or the sweep schedule
+/// (its constant input `{"sweep": {"graceSeconds": N}}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum AdvanceTrigger {
     Sqs(SqsEvent),
     EventBridge(Box<EventBridgeEvent<Message>>),
-    Sweep { sweep: Sweep },
+    /// A long Lambda task's destination event ([`crate::long_task`]).
+    LambdaResult(Box<EventBridgeEvent<InvocationRecord>>),
+    Sweep {
+        sweep: Sweep,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,6 +88,13 @@ pub async fn handle_trigger(
                 "rerunTasks": report.rerun_tasks,
                 "continued": report.next.is_some(),
             }))
+        }
+        AdvanceTrigger::LambdaResult(event) => {
+            let event = *event;
+            let applied = engine
+                .lambda_result(&event.detail_type, event.detail)
+                .await?;
+            Ok(serde_json::json!({"applied": format!("{applied:?}")}))
         }
         AdvanceTrigger::EventBridge(event) => {
             let applied = handle_event(engine, *event).await?;

@@ -24,6 +24,7 @@ use cairn_runtime::{task_event, Clock, TaskInvoker, TaskRequest};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::{json, Value};
 
+use crate::long_task::{lookup_token, EventInvoker, InvocationRecord, SUCCESS_DETAIL_TYPE};
 use crate::message::{Message, SweepPhase, SweepStep};
 use crate::outbox::{Outbox, Outgoing};
 
@@ -100,6 +101,8 @@ pub enum Claimed {
     Run {
         request: Box<TaskRequest>,
         kind: ResourceKind,
+        /// The state's TimeoutSeconds: a long Lambda task is invoked asynchronously.
+        timeout_seconds: Option<u64>,
     },
     /// Nothing to run: why.
     Skip(Applied),
@@ -131,6 +134,12 @@ pub struct Engine {
     signer: Option<cairn_api::TokenSigner>,
     /// The longest a task run's invocation can live: a claim older than this was lost.
     claim_timeout_ms: i64,
+    /// Invokes long Lambda tasks asynchronously ([`crate::long_task`]); `None`: every task
+    /// runs inside its advance invocation.
+    event_invoker: Option<Arc<dyn EventInvoker>>,
+    /// The longest a Lambda task's TimeoutSeconds may be for it to run inside its advance
+    /// invocation; a longer one is invoked asynchronously.
+    sync_task_limit_ms: i64,
     /// Items one sweep invocation reads ([`DEFAULT_SWEEP_PAGE`]).
     sweep_page: usize,
 }
@@ -158,7 +167,23 @@ impl Engine {
             signer: None,
             claim_timeout_ms: DEFAULT_CLAIM_TIMEOUT_MS,
             sweep_page: DEFAULT_SWEEP_PAGE,
+            event_invoker: None,
+            sync_task_limit_ms: i64::MAX,
         }
+    }
+
+    /// Lambda tasks whose TimeoutSeconds passes `sync_limit_ms` are invoked asynchronously
+    /// through `invoker`, their result coming back as the function's destination event
+    /// ([`Engine::lambda_result`]). Others, and those without TimeoutSeconds, still run inside
+    /// their advance invocation.
+    pub fn with_long_lambda_tasks(
+        mut self,
+        invoker: Arc<dyn EventInvoker>,
+        sync_limit_ms: i64,
+    ) -> Engine {
+        self.event_invoker = Some(invoker);
+        self.sync_task_limit_ms = sync_limit_ms;
+        self
     }
 
     /// Each sweep invocation reads at most `items` overdue timers or running executions and
@@ -746,10 +771,19 @@ impl Engine {
     /// Starts an open task (once: `TaskStarted` is the claim), invokes it and applies its
     /// outcome in the same invocation, which saves an event and an invocation per task.
     pub async fn run_task(&self, arn: &str, task_id: TaskId) -> Result<Applied, EngineError> {
-        let (request, kind) = match self.claim_task(arn, task_id).await? {
-            Claimed::Run { request, kind } => (request, kind),
+        let (request, kind, timeout_seconds) = match self.claim_task(arn, task_id).await? {
+            Claimed::Run {
+                request,
+                kind,
+                timeout_seconds,
+            } => (request, kind, timeout_seconds),
             Claimed::Skip(applied) => return Ok(applied),
         };
+        if let Some((events, call)) = self.long_lambda_call(&request, timeout_seconds) {
+            return self
+                .start_long_lambda(arn, task_id, &kind, events, call, timeout_seconds)
+                .await;
+        }
         let (sender, answer) = tokio::sync::oneshot::channel();
         let done = cairn_runtime::TaskDone::new(move |outcome| {
             let _ = sender.send(outcome);
@@ -767,6 +801,191 @@ impl Engine {
             tokio::time::sleep(std::time::Duration::from_millis(outcome.delay_ms)).await;
         }
         self.finish_task(arn, task_id, &kind, outcome.result).await
+    }
+
+    /// The asynchronous call a long Lambda task makes: the function, its qualifier and the
+    /// payload; None for a task that runs inside the invocation.
+    fn long_lambda_call(
+        &self,
+        request: &TaskRequest,
+        timeout_seconds: Option<u64>,
+    ) -> Option<(Arc<dyn EventInvoker>, LongCall)> {
+        let events = self.event_invoker.clone()?;
+        let timeout_ms = i64::try_from(timeout_seconds?).ok()?.saturating_mul(1000);
+        if timeout_ms <= self.sync_task_limit_ms {
+            return None;
+        }
+        let call = match &request.kind {
+            ResourceKind::LambdaFunction => LongCall {
+                function: request.resource.clone(),
+                qualifier: None,
+                payload: serde_json::to_vec(&request.input).unwrap_or_default(),
+            },
+            ResourceKind::Service {
+                service,
+                action,
+                pattern: cairn_interpreter::IntegrationPattern::RequestResponse,
+            } if service == "lambda" && action == "invoke" => {
+                let input = &request.input;
+                let text = |key: &str| input.get(key).and_then(Value::as_str);
+                // An explicit InvocationType is the workflow's own choice: call as it says.
+                if text("InvocationType").is_some() || text("ClientContext").is_some() {
+                    return None;
+                }
+                let payload = match input.get("Payload") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::String(text)) => text.clone().into_bytes(),
+                    Some(payload) => serde_json::to_vec(payload).unwrap_or_default(),
+                };
+                LongCall {
+                    function: text("FunctionName")?.to_string(),
+                    qualifier: text("Qualifier").map(str::to_owned),
+                    payload,
+                }
+            }
+            _ => return None,
+        };
+        Some((events, call))
+    }
+
+    /// Invokes a long Lambda task asynchronously and records which task its request id
+    /// belongs to; the claim is held until the task's own timeout (the destination event, or
+    /// the timeout, ends the task). A refused call fails the task as the synchronous one would.
+    async fn start_long_lambda(
+        &self,
+        arn: &str,
+        task_id: TaskId,
+        kind: &ResourceKind,
+        events: Arc<dyn EventInvoker>,
+        call: LongCall,
+        timeout_seconds: Option<u64>,
+    ) -> Result<Applied, EngineError> {
+        let request_id = match events
+            .invoke_event(&call.function, call.qualifier.as_deref(), call.payload)
+            .await
+        {
+            Ok(id) => id,
+            Err(failure) => return self.finish_task(arn, task_id, kind, Err(failure)).await,
+        };
+        let hold_ms = i64::try_from(timeout_seconds.unwrap_or(0))
+            .unwrap_or(i64::MAX / 2_000)
+            .saturating_mul(1000);
+        // The invocation runs: its lookup must be written, so a store error is retried here.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .record_long_lambda(arn, task_id, &request_id, hold_ms)
+                .await
+            {
+                Err(EngineError::Store(_)) if attempts < STORE_ATTEMPTS => continue,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn record_long_lambda(
+        &self,
+        arn: &str,
+        task_id: TaskId,
+        request_id: &str,
+        hold_ms: i64,
+    ) -> Result<Applied, EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some((record, version)) = self.store.get_execution(arn)? else {
+                return Ok(Applied::Missing);
+            };
+            let mut persisted = Persisted::decode(&record)?;
+            if persisted.execution.status() != Status::Running {
+                return Ok(Applied::NotRunning);
+            }
+            let now = self.now_ms();
+            match persisted.tasks.get_mut(&task_id) {
+                Some(task) if task.started => {
+                    task.started_ms = now.saturating_add(hold_ms);
+                }
+                _ => return Ok(Applied::Duplicate),
+            }
+            let input_text = input_text(&record).to_string();
+            let next = persisted.record(record, &input_text, now)?;
+            let transition = Transition {
+                expected_version: version,
+                record: next,
+                history: Vec::new(),
+                effects: Effects {
+                    tokens_add: vec![cairn_store::TaskTokenRecord {
+                        token: lookup_token(request_id),
+                        execution_arn: arn.to_string(),
+                        task_id,
+                    }],
+                    ..Effects::default()
+                },
+            };
+            match self.store.commit(&transition) {
+                Ok(_) => {
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Applied::Applied(Status::Running));
+                }
+                Err(StoreError::Conflict(_)) => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(EngineError::Contention(arn.to_string()))
+    }
+
+    /// Applies a long Lambda task's result: the function's destination event
+    /// (`detail_type` says success or failure). An invocation whose lookup is not written yet
+    /// is an error, so EventBridge delivers the event again; one whose task has ended
+    /// changes nothing.
+    pub async fn lambda_result(
+        &self,
+        detail_type: &str,
+        invocation: InvocationRecord,
+    ) -> Result<Applied, EngineError> {
+        let request_id = &invocation.request_context.request_id;
+        let Some(lookup) = self.store.get_task_token(&lookup_token(request_id))? else {
+            return Err(EngineError::Send(format!(
+                "no task is recorded for the Lambda invocation {request_id} (yet)"
+            )));
+        };
+        let Some((record, _)) = self.store.get_execution(&lookup.execution_arn)? else {
+            return Ok(Applied::Missing);
+        };
+        let persisted = Persisted::decode(&record)?;
+        let Some(Command::InvokeTask { kind, .. }) = persisted
+            .tasks
+            .get(&lookup.task_id)
+            .map(|task| task.command.clone())
+        else {
+            return Ok(Applied::Duplicate);
+        };
+        let legacy = kind == ResourceKind::LambdaFunction;
+        let succeeded = detail_type == SUCCESS_DETAIL_TYPE;
+        let result = invocation
+            .outcome(succeeded, !legacy)
+            .map(|payload| match legacy {
+                true => payload,
+                false => {
+                    let content_length = payload.to_string().len();
+                    let executed_version = invocation
+                        .response_context
+                        .executed_version
+                        .clone()
+                        .unwrap_or_else(|| "$LATEST".into());
+                    cairn_runtime::lambda_invoke_output(cairn_runtime::InvokeAnswer {
+                        payload,
+                        request_id,
+                        now_ms: self.now_ms(),
+                        content_length,
+                        executed_version: &executed_version,
+                        log_result: None,
+                    })
+                }
+            });
+        self.finish_task(&lookup.execution_arn, lookup.task_id, &kind, result)
+            .await
     }
 
     /// The first half of [`Engine::run_task`]: applies `TaskStarted` and returns the call to
@@ -816,10 +1035,17 @@ impl Engine {
             return Ok(Claimed::Skip(Applied::Duplicate));
         };
         let kind = kind.clone();
+        let timeout_seconds = match &command {
+            Command::InvokeTask {
+                timeout_seconds, ..
+            } => *timeout_seconds,
+            _ => None,
+        };
         match TaskRequest::from_command(command, self.now_ms()) {
             Some(request) => Ok(Claimed::Run {
                 request: Box::new(request),
                 kind,
+                timeout_seconds,
             }),
             None => Ok(Claimed::Skip(Applied::Duplicate)),
         }
@@ -845,6 +1071,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// The asynchronous invocation a long Lambda task makes.
+struct LongCall {
+    function: String,
+    qualifier: Option<String>,
+    payload: Vec<u8>,
 }
 
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).

@@ -15,6 +15,7 @@
 pub mod advance;
 pub mod api;
 pub mod engine;
+pub mod long_task;
 pub mod message;
 pub mod nested;
 pub mod outbox;
@@ -158,6 +159,24 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         .with_limits(limits)
         .with_claim_timeout(claim_timeout_ms)
         .with_sweep_page(sweep_page);
+    // Lambda tasks with a TimeoutSeconds above this run asynchronously: their functions need
+    // the Cairn bus as their asynchronous invocation destination (functions/README.md).
+    if let Ok(text) = std::env::var("CAIRN_SYNC_TASK_SECONDS") {
+        let seconds = text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|seconds| *seconds > 0)
+            .ok_or_else(|| {
+                EngineError::Config(format!(
+                    "CAIRN_SYNC_TASK_SECONDS must be a positive integer, not '{text}'"
+                ))
+            })?;
+        engine = engine.with_long_lambda_tasks(
+            Arc::new(long_task::LambdaEvents::new(&config)),
+            seconds * 1000,
+        );
+    }
     let mut children = children;
     if let Ok(secret) = std::env::var("TASK_TOKEN_SECRET_ARN") {
         let key = token_key(&integrations, &secret).await?;

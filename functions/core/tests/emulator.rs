@@ -1565,6 +1565,175 @@ async fn payloads_past_dynamodb_items_complete_and_past_the_limit_fail() {
     );
 }
 
+/// Asynchronous Lambda invocations played in-process: each is recorded and given a request
+/// id; `missing` is refused as Lambda refuses an unknown function.
+#[derive(Default)]
+struct EventLambda {
+    calls: std::sync::Mutex<Vec<(String, Value)>>,
+}
+
+impl cairn_serverless::long_task::EventInvoker for EventLambda {
+    fn invoke_event<'a>(
+        &'a self,
+        function: &'a str,
+        _qualifier: Option<&'a str>,
+        payload: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, TaskFailure>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            if function.ends_with("missing") {
+                return Err(TaskFailure::new(
+                    "Lambda.ResourceNotFoundException",
+                    "Function not found",
+                ));
+            }
+            let mut calls = self.calls.lock().expect("calls");
+            let body = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+            calls.push((function.to_string(), body));
+            Ok(format!("req-{}", calls.len()))
+        })
+    }
+}
+
+/// A Lambda destination event as EventBridge delivers it to the advance function.
+fn destination_event(
+    request_id: &str,
+    succeeded: bool,
+    response: Value,
+) -> cairn_serverless::advance::AdvanceTrigger {
+    let (detail_type, response_context) = if succeeded {
+        (
+            cairn_serverless::long_task::SUCCESS_DETAIL_TYPE,
+            json!({"statusCode": 200, "executedVersion": "$LATEST"}),
+        )
+    } else {
+        (
+            cairn_serverless::long_task::FAILURE_DETAIL_TYPE,
+            json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}),
+        )
+    };
+    serde_json::from_value(json!({
+        "version": "0", "id": format!("event-{request_id}"), "detail-type": detail_type,
+        "source": cairn_serverless::long_task::DESTINATION_SOURCE, "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "version": "1.0", "timestamp": "2026-01-01T00:00:00.000Z",
+            "requestContext": {"requestId": request_id, "functionArn": lambda("slow"),
+                "condition": if succeeded { "Success" } else { "RetriesExhausted" },
+                "approximateInvokeCount": 1},
+            "requestPayload": {},
+            "responseContext": response_context,
+            "responsePayload": response,
+        }
+    }))
+    .expect("destination event")
+}
+
+/// Issue 12, item 3: a Lambda task whose TimeoutSeconds is longer than the advance function
+/// can wait is invoked asynchronously and its destination event ends it, for a legacy
+/// resource and `lambda:invoke` alike, failures included; a short one still runs inside the
+/// invocation, and the sweep leaves a long one's claim alone while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_lambda_tasks_run_asynchronously_and_their_destination_event_ends_them() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let events = Arc::new(EventLambda::default());
+    let engine = h
+        .other_engine()
+        .with_claim_timeout(1)
+        .with_long_lambda_tasks(events.clone(), 20_000);
+    let machine = h
+        .create_machine(
+            "long-tasks",
+            json!({"StartAt": "Long", "States": {
+                "Long": {"Type": "Task", "Resource": lambda("slow"), "TimeoutSeconds": 3600,
+                    "Next": "LongInvoke"},
+                "LongInvoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "slow2", "Payload.$": "$"},
+                    "TimeoutSeconds": 3600, "ResultSelector": {"p.$": "$.Payload"},
+                    "Catch": [{"ErrorEquals": ["Slow.Error"], "ResultPath": "$.caught",
+                        "Next": "Short"}],
+                    "Next": "Short"},
+                "Short": {"Type": "Task", "Resource": lambda("echo"), "TimeoutSeconds": 5,
+                    "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&machine, None, Some(&json!({"n": 1}).to_string()))
+        .await
+        .expect("start")
+        .execution_arn;
+    let deliver_runs = |expected_calls: usize| {
+        let (h, engine, events) = (&h, &engine, events.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while events.calls.lock().expect("calls").len() < expected_calls {
+                assert!(
+                    Instant::now() < deadline,
+                    "no asynchronous call {expected_calls}"
+                );
+                for event in h.advance_events().await {
+                    handle_event(engine, event).await.expect("run");
+                }
+            }
+        }
+    };
+    deliver_runs(1).await;
+    assert_eq!(
+        events.calls.lock().expect("calls")[0],
+        (lambda("slow"), json!({"n": 1}))
+    );
+    assert_eq!(h.record(&arn).status, "RUNNING");
+    // Its claim is held until the task's own timeout, however old: no re-run.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
+    // A record for an invocation nobody recorded is refused (EventBridge retries it).
+    assert!(cairn_serverless::advance::handle_trigger(
+        &engine,
+        destination_event("req-unknown", true, json!({}))
+    )
+    .await
+    .is_err());
+    cairn_serverless::advance::handle_trigger(
+        &engine,
+        destination_event("req-1", true, json!({"n": 2})),
+    )
+    .await
+    .expect("success record");
+    deliver_runs(2).await;
+    assert_eq!(
+        events.calls.lock().expect("calls")[1],
+        ("slow2".to_string(), json!({"n": 2}))
+    );
+    // The first record again changes nothing.
+    let again = cairn_serverless::advance::handle_trigger(
+        &engine,
+        destination_event("req-1", true, json!({"n": 99})),
+    )
+    .await
+    .expect("late record");
+    assert_ne!(again["applied"], "Applied(Running)");
+    let error = json!({"errorType": "Slow.Error", "errorMessage": "too slow", "trace": []});
+    cairn_serverless::advance::handle_trigger(
+        &engine,
+        destination_event("req-2", false, error.clone()),
+    )
+    .await
+    .expect("failure record");
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    let out = output(&record);
+    assert_eq!(out["n"], 2);
+    assert_eq!(out["caught"]["Error"], "Slow.Error");
+    assert_eq!(out["caught"]["Cause"], error.to_string());
+    // The short task ran inside its invocation: no third asynchronous call.
+    assert_eq!(events.calls.lock().expect("calls").len(), 2);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_whose_invocation_died_after_its_claim_runs_again() {
     if !emulators() {

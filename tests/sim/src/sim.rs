@@ -1118,7 +1118,7 @@ impl<'a> Sim<'a> {
             // lives, and the task runs again.
             let claimed = guarded(|| block_on(engine.claim_task(execution_arn, *task_id)));
             match claimed {
-                Guarded::Done(Ok(Claimed::Run { request, kind })) => {
+                Guarded::Done(Ok(Claimed::Run { request, kind, .. })) => {
                     let arn = execution_arn.clone();
                     let task_id = *task_id;
                     self.deliver_answer(&request, |result| Action::TaskAnswer {
