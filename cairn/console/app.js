@@ -234,7 +234,7 @@
       m.name,
       h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / ", m.name),
       h("h1", {}, m.name, " ", h("span", { class: "tag" }, m.type)),
-      h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || ""), h("dt", {}, "Versions and aliases"), h("dd", {}, "not offered by this server's API yet")),
+      h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || ""), h("dt", {}, "Versions"), h("dd", { id: "versions" }, "\u2026"), h("dt", {}, "Aliases"), h("dd", { id: "aliases" }, "\u2026")),
       h("section", { class: "split" },
         h("div", { class: "pane" }, h("h2", {}, "Graph"), zoomBar(() => graph), graphBox),
         h("div", { class: "pane" }, h("h2", {}, "Definition"), defText, h("button", { type: "button", id: "validate", onclick: validate }, "Validate and redraw"), " ", h("button", { type: "button", id: "save-definition", onclick: save }, "Save (UpdateStateMachine)"), saveResult, diagnostics)),
@@ -242,6 +242,7 @@
       executions.element,
     );
     draw(definition).fit(0.5);
+    listVersions(arn, token);
     await validate();
     await executions.load();
   }
@@ -286,6 +287,26 @@
         h("button", { type: "submit", id: "create" }, "Create state machine"),
         result));
     if (token === pageToken) preview();
+  }
+
+  // Versions and aliases, where the server offers them (a server without them answers
+  // UnsupportedOperation, and the page says so).
+  async function listVersions(arn, token) {
+    const show = async (id, action, key, item) => {
+      const box = document.getElementById(id);
+      try {
+        const r = await all(action, { stateMachineArn: arn, maxResults: 1000 }, key, 1000);
+        if (token !== pageToken || !box) return;
+        box.textContent = "";
+        if (!r.items.length) box.append("none");
+        for (const x of r.items) box.append(h("div", {}, item(x)));
+      } catch (e) {
+        if (token !== pageToken || !box) return;
+        box.textContent = e.type === "UnsupportedOperation" || e.type === "UnknownOperationException" ? "not offered by this server yet" : e.message;
+      }
+    };
+    show("versions", "ListStateMachineVersions", "stateMachineVersions", (v) => h("code", {}, nameOf(v.stateMachineVersionArn) + " \u00B7 " + date(v.creationDate)));
+    show("aliases", "ListStateMachineAliases", "stateMachineAliases", (a) => h("code", {}, nameOf(a.stateMachineAliasArn) + " \u00B7 " + date(a.creationDate)));
   }
 
   function zoomBar(graph) {
@@ -437,11 +458,24 @@
       }
     });
 
+    const redriveButton = h("button", { type: "button", id: "redrive" }, "Redrive");
+    const redriveResult = h("div", { id: "redrive-result", "aria-live": "polite" });
+    redriveButton.addEventListener("click", async () => {
+      redriveResult.textContent = "";
+      try {
+        await call("RedriveExecution", { executionArn: arn });
+        refresh();
+      } catch (e) {
+        redriveResult.append(errorBox(e));
+      }
+    });
+
     const renderHeader = () => {
       header.textContent = "";
       header.append(h("dl", { class: "facts wide" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn))));
       if (execution.error || execution.cause) header.append(h("div", { class: "error" }, h("strong", {}, execution.error || ""), " ", execution.cause || ""));
       if (execution.status === "RUNNING") header.append(stopButton);
+      if (["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status)) header.append(redriveButton, redriveResult);
       ioBox.textContent = "";
       ioBox.append(h("h2", {}, "Execution input and output"));
       const io = h("div", { class: "io" }, h("div", {}, h("h4", {}, "Input"), h("pre", { class: "code small" }, pretty(execution.input))));

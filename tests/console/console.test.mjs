@@ -147,6 +147,10 @@ try {
       }
     await page.locator("#diagnostics .diag").first().waitFor();
     assert((await page.locator("#diagnostics").innerText()).includes("valid"), "the stored definition validates");
+    // Versions: listed, or said to be missing, whichever the server offers.
+    await page.waitForFunction(() => !document.getElementById("versions").textContent.includes("\u2026"));
+    const versions = await page.locator("#versions").innerText();
+    assert(versions === "none" || versions.includes("not offered") || versions.includes(":"), "versions shown: " + versions);
     await shot("02-definition");
   });
 
@@ -246,6 +250,11 @@ try {
     assert((await page.locator(".timeline .tl-row").count()) >= 3, "a timeline row per state visit");
     await page.locator('#graph [data-state="Explode"]').scrollIntoViewIfNeeded();
     await shot("05-execution-caught");
+    // Redrive: the server's answer is shown, whether it redrives or does not offer it.
+    await page.click("#redrive");
+    await page.waitForFunction(() => document.querySelector("#redrive-result .error") || document.querySelector('#execution-status [data-execution-status="RUNNING"]'));
+    const redrive = await page.locator("#execution-header").innerText();
+    assert(redrive.includes("RUNNING") || redrive.includes("RedriveExecution"), "redrive answered: " + redrive);
   });
 
   await check("the executions list filters by status", async () => {
