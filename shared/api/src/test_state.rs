@@ -14,6 +14,8 @@
 //! tolerance fails it with `States.ExceedToleratedFailureThreshold`. A given `context` replaces
 //! the context object (`$$`) the run would build; given `variables` are assigned before the
 //! state runs.
+//! A mocked Task result is checked against the service action's output shape in its API
+//! model (the bundled ones, CAIRN_AWS_MODELS for others), with AWS's messages.
 
 use std::sync::Arc;
 
@@ -74,6 +76,157 @@ fn mock_param(p: &Params<'_>) -> Result<Option<Mock>, ApiError> {
     Err(validation(
         "A test mock should have only one of the following fields: [result, errorOutput].",
     ))
+}
+
+/// The service models mocked results are checked against: the bundled ones, and those of
+/// CAIRN_AWS_MODELS (botocore's `data/` layout), as the integrations find them.
+fn models() -> &'static cairn_integrations::model::Models {
+    static MODELS: std::sync::OnceLock<cairn_integrations::model::Models> =
+        std::sync::OnceLock::new();
+    MODELS.get_or_init(|| {
+        cairn_integrations::model::Models::new(
+            std::env::var_os("CAIRN_AWS_MODELS").map(std::path::PathBuf::from),
+        )
+    })
+}
+
+/// AWS checks a mocked result against the output shape of the service action the Task
+/// calls (`fieldValidationMode` STRICT, the default, or PRESENT; NONE skips the check):
+/// types, lengths, ranges and enums of the fields present. A service without a model here
+/// is not checked.
+fn check_mock_result(state: &Value, mock: &Value, result: &Value) -> Result<(), ApiError> {
+    let mode = mock
+        .get("fieldValidationMode")
+        .and_then(Value::as_str)
+        .unwrap_or("STRICT");
+    if mode == "NONE" {
+        return Ok(());
+    }
+    let Some(resource) = state.get("Resource").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let Some((_, call)) = resource.split_once(":states:::") else {
+        return Ok(());
+    };
+    let call = call.strip_prefix("aws-sdk:").unwrap_or(call);
+    let Some((service, action)) = call.split_once(':') else {
+        return Ok(());
+    };
+    let action = action.split('.').next().unwrap_or(action);
+    let Ok(model) = models().get(service) else {
+        return Ok(());
+    };
+    let Some(output) = model
+        .operation_for_action(action)
+        .and_then(|(_, operation)| operation.get("output"))
+        .and_then(|output| output.get("shape"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    // Step Functions hands a Lambda function's payload over as JSON, not as the blob the
+    // model describes.
+    let skip = if service == "lambda" && action == "invoke" {
+        Some("Payload")
+    } else {
+        None
+    };
+    check_shape(&model, output, result, "", skip, 0)
+        .map_err(|problem| validation(format!("Mock result schema validation error: {problem}")))
+}
+
+/// Deepest nesting of shapes checked (recursive shapes end here).
+const MAX_SHAPE_DEPTH: usize = 32;
+
+fn check_shape(
+    model: &cairn_integrations::model::ServiceModel,
+    shape_name: &str,
+    value: &Value,
+    field: &str,
+    skip: Option<&str>,
+    depth: usize,
+) -> Result<(), String> {
+    let Some(shape) = model.shape(shape_name) else {
+        return Ok(());
+    };
+    if depth > MAX_SHAPE_DEPTH || value.is_null() {
+        return Ok(());
+    }
+    let problem = |what: &str| Err(format!("Field '{field}' {what}"));
+    let number = |key: &str| shape.get(key).and_then(Value::as_f64);
+    let target = |member: &Value| {
+        member
+            .get("shape")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match shape.get("type").and_then(Value::as_str).unwrap_or("") {
+        "structure" => {
+            let Some(fields) = value.as_object() else {
+                return problem("must be an object");
+            };
+            let members = shape.get("members").and_then(Value::as_object);
+            for (name, value) in fields {
+                if Some(name.as_str()) == skip && depth == 0 {
+                    continue;
+                }
+                if let Some(member) = members.and_then(|m| m.get(name)).and_then(target) {
+                    check_shape(model, &member, value, name, skip, depth + 1)?;
+                }
+            }
+        }
+        "list" => {
+            let Some(items) = value.as_array() else {
+                return problem("must be an array");
+            };
+            if let Some(member) = shape.get("member").and_then(target) {
+                for item in items {
+                    check_shape(model, &member, item, field, skip, depth + 1)?;
+                }
+            }
+        }
+        "map" => {
+            let Some(entries) = value.as_object() else {
+                return problem("must be an object");
+            };
+            if let Some(member) = shape.get("value").and_then(target) {
+                for item in entries.values() {
+                    check_shape(model, &member, item, field, skip, depth + 1)?;
+                }
+            }
+        }
+        "string" | "blob" => {
+            let Some(text) = value.as_str() else {
+                return problem("must be a string");
+            };
+            let length = text.chars().count() as f64;
+            if number("min").is_some_and(|min| length < min) {
+                return problem("is smaller than the minimum length");
+            }
+            if number("max").is_some_and(|max| length > max) {
+                return problem("is larger than the maximum length");
+            }
+            if let Some(values) = shape.get("enum").and_then(Value::as_array) {
+                if !values.iter().any(|v| v.as_str() == Some(text)) {
+                    return problem("is not an expected value");
+                }
+            }
+        }
+        "integer" | "long" | "float" | "double" => {
+            let Some(n) = value.as_f64() else {
+                return problem("must be a number");
+            };
+            if number("min").is_some_and(|min| n < min) {
+                return problem("is less than the minimum value");
+            }
+            if number("max").is_some_and(|max| n > max) {
+                return problem("exceeds the maximum value");
+            }
+        }
+        "boolean" if !value.is_boolean() => return problem("must be a boolean"),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The checks AWS makes of a request before it runs the state, in AWS's order.
@@ -480,6 +633,11 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     check_definition(&definition)?;
     let mut mock = mock_param(p)?;
     check_request(p, &state, mock.as_ref())?;
+    if let (Some(Mock { result: Ok(result) }), Some(request)) = (&mock, p.get("mock")) {
+        if state.get("Type").and_then(Value::as_str) == Some("Task") {
+            check_mock_result(&state, request, result)?;
+        }
+    }
     let configuration = check_supported(p)?;
     let state_type = state
         .get("Type")
