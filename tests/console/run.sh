@@ -81,4 +81,7 @@ done
 [ -n "$proxy_url" ] || { cat "$proxy_log" >&2; echo "tests/console: cairn console did not start" >&2; exit 1; }
 node "$here/console.test.mjs" "$url" "$auth_url" "$proxy_url"
 # Then Firefox, through WebDriver BiDi, on what the Chromium run left in the server.
-node --experimental-websocket "$here/firefox.mjs" "$url"
+# Node 20 has WebSocket behind a flag; later versions have it on (and may drop the flag).
+ws_flag=()
+[ "$(node -e 'process.stdout.write(typeof WebSocket)')" = function ] || ws_flag=(--experimental-websocket)
+node "${ws_flag[@]}" "$here/firefox.mjs" "$url"
