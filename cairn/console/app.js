@@ -140,20 +140,27 @@
     const { items } = await all("ListStateMachines", { maxResults: 1000 }, "stateMachines", 10000);
     if (token !== pageToken) return;
     if (!items.length) list.append(h("tr", {}, h("td", { colspan: 3 + STATUSES.length }, "No state machines yet: create one here or with any AWS client.")));
+    // Counts by status take one listing per status and machine, each capped at 1,000: a
+    // queue of a few at a time keeps a long list (or a remote endpoint) from a burst of calls.
+    const jobs = [];
     for (const m of items) {
       const counts = STATUSES.map((s) => h("td", { class: "num", "data-count": s }, "\u2026"));
       list.append(h("tr", { "data-machine": m.name }, h("td", {}, h("a", { href: machineHref(m.stateMachineArn) }, m.name)), h("td", {}, m.type), h("td", {}, date(m.creationDate)), ...counts));
-      // Counts by status: one listing per status, capped, so a busy machine stays quick.
-      STATUSES.forEach(async (status, i) => {
+      STATUSES.forEach((status, i) => jobs.push([m, status, counts[i]]));
+    }
+    const worker = async () => {
+      while (jobs.length && token === pageToken) {
+        const [m, status, cell] = jobs.shift();
         try {
           const r = await all("ListExecutions", { stateMachineArn: m.stateMachineArn, statusFilter: status, maxResults: 1000 }, "executions", 1000);
-          counts[i].textContent = r.items.length + (r.more ? "+" : "");
+          cell.textContent = r.items.length + (r.more ? "+" : "");
         } catch (e) {
-          counts[i].textContent = "?";
-          counts[i].title = e.message;
+          cell.textContent = "?";
+          cell.title = e.message;
         }
-      });
-    }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
   }
 
   async function machinePage(arn, token) {
