@@ -554,6 +554,8 @@ struct Coverage {
     /// State → times each Retry clause retried, and each Catch clause caught.
     retries: BTreeMap<String, Vec<u64>>,
     catches: BTreeMap<String, Vec<u64>>,
+    /// Retry and Catch clauses of Parallel and Map states, which coverage does not track.
+    untracked: Vec<String>,
     /// The state definitions by name, for Retry/Catch matching.
     state_defs: BTreeMap<String, Value>,
     query_language: Option<Value>,
@@ -566,6 +568,7 @@ impl Coverage {
             choices: BTreeMap::new(),
             retries: BTreeMap::new(),
             catches: BTreeMap::new(),
+            untracked: Vec::new(),
             state_defs: BTreeMap::new(),
             query_language: definition.get("QueryLanguage").cloned(),
         };
@@ -586,11 +589,19 @@ impl Coverage {
                 self.choices
                     .insert(name.clone(), (vec![0; clauses("Choices")], default));
             }
-            if clauses("Retry") > 0 {
-                self.retries.insert(name.clone(), vec![0; clauses("Retry")]);
-            }
-            if clauses("Catch") > 0 {
-                self.catches.insert(name.clone(), vec![0; clauses("Catch")]);
+            let task = state.get("Type").and_then(Value::as_str) == Some("Task");
+            for (key, counts) in [("Retry", &mut self.retries), ("Catch", &mut self.catches)] {
+                let n = clauses(key);
+                if n > 0 && task {
+                    counts.insert(name.clone(), vec![0; n]);
+                } else {
+                    // A Parallel or Map state's history names no error for its failures, so
+                    // which of its clauses handled one cannot be told from the history.
+                    for i in 0..n {
+                        self.untracked
+                            .push(format!("{} {name} #{i}", key.to_lowercase()));
+                    }
+                }
             }
             for branch in state
                 .get("Branches")
@@ -803,6 +814,7 @@ impl Coverage {
             "covered": covered,
             "total": total,
             "missing": self.missing(),
+            "untracked": self.untracked,
         })
     }
 
@@ -863,6 +875,12 @@ impl Coverage {
         let missing = self.missing();
         if !missing.is_empty() {
             text.push_str(&format!("  not exercised: {}\n", missing.join(", ")));
+        }
+        if !self.untracked.is_empty() {
+            text.push_str(&format!(
+                "  not tracked (Parallel and Map clauses): {}\n",
+                self.untracked.join(", ")
+            ));
         }
         text
     }
@@ -1018,6 +1036,20 @@ mod tests {
             xml.contains("message=\"status: expected &quot;X&quot;\""),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn parallel_and_map_clauses_are_listed_as_untracked_not_as_missed() {
+        let coverage = Coverage::new(&json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "T", "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                      "Retry": [{"ErrorEquals": ["States.ALL"]}], "End": true}}}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "D"}], "Next": "D"},
+            "D": {"Type": "Succeed"}}}));
+        assert_eq!(coverage.untracked, vec!["catch P #0"]);
+        assert_eq!(coverage.retries.get("T"), Some(&vec![0]));
+        assert!(coverage.missing().contains(&"retry T #0".to_owned()));
+        assert!(!coverage.missing().iter().any(|m| m.contains(" P #")));
     }
 
     #[test]
