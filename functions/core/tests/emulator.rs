@@ -1732,6 +1732,25 @@ async fn long_lambda_tasks_run_asynchronously_and_their_destination_event_ends_t
     // The short task ran inside its invocation: no third asynchronous call.
     assert_eq!(events.calls.lock().expect("calls").len(), 2);
     assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 2);
+
+    // An asynchronous call Lambda refuses fails the task as the synchronous one would.
+    let refused = h
+        .create_machine(
+            "long-missing",
+            json!({"StartAt": "Long", "States": {
+                "Long": {"Type": "Task", "Resource": lambda("missing"), "TimeoutSeconds": 3600,
+                    "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = engine
+        .start(&refused, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let record = h.run_to_end_on(&engine, &arn).await;
+    assert_eq!(record.status, "FAILED");
+    assert_eq!(record.summary["error"], "Lambda.ResourceNotFoundException");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
