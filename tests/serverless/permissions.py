@@ -16,7 +16,8 @@ over-approximates (two `fn get` are one name) but never misses a call.
 
 What Task states call is the user's to grant (the template's `Task*` parameters and
 `TaskPolicyArn`): statements whose `Sid` starts with `Task` are left out of the comparison, and
-the integrations' code is not read.
+the integrations' code is not read. The functions' own SDK calls made for a Task (a long Lambda
+task's asynchronous `Invoke`) must be covered by such a statement on the function that makes them.
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv):
 `python tests/serverless/permissions.py`. It then checks itself: a template with one action
@@ -82,6 +83,12 @@ OPERATIONS = {
     "delete_object": ["s3:DeleteObject"],
     "delete_objects": ["s3:DeleteObject"],
     "head_object": ["s3:GetObject"],
+}
+
+# SDK operations the functions make on a Task state's behalf (a long Lambda task invoked
+# asynchronously): granted by the Task* statements, which a function making them must have.
+TASK_OPERATIONS = {
+    "invoke": "lambda:InvokeFunction",
 }
 
 # TransactWriteItems has no IAM action of its own: each element needs its own action.
@@ -248,6 +255,8 @@ def actions_of(fn):
     for op in re.findall(r"\.([a-z_]+)\(\)", fn.body):
         if op not in NOT_CALLED_BY_FUNCTIONS:
             found.update(OPERATIONS.get(op, []))
+        if op in TASK_OPERATIONS:
+            found.add("task:" + TASK_OPERATIONS[op])
     if ".transact_write_items()" in fn.body or "TransactWriteItem::builder()" in fn.body:
         for element, action in TRANSACT_ELEMENTS.items():
             if re.search(r"TransactWriteItem::builder\(\)\s*\.%s\(" % element, fn.body):
@@ -286,14 +295,14 @@ def statements(document):
 
 
 def granted_actions(template):
-    """binary -> (function resource, its own actions, whether it has task grants)."""
+    """binary -> (function resource, its own actions, the actions of its Task* statements)."""
     resources = template["Resources"]
     granted = {}
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
-        actions, tasks = set(), False
+        actions, tasks = set(), set()
         for policy in resource["Properties"].get("Policies", []):
             if isinstance(policy, dict) and "Fn::If" in policy:
                 policy = policy["Fn::If"][1]
@@ -307,7 +316,7 @@ def granted_actions(template):
             for statement, task in statements(document):
                 listed = statement.get("Action", [])
                 if task:
-                    tasks = True
+                    tasks.update([listed] if isinstance(listed, str) else listed)
                 else:
                     actions.update([listed] if isinstance(listed, str) else listed)
         granted[binary] = (name, actions, tasks)
@@ -324,8 +333,12 @@ def check(template, needed):
         if binary not in needed:
             failures.append(f"{granted[binary][0]} runs {binary}, which no crate under functions/ builds")
             continue
-        function, actions, _ = granted[binary]
+        function, actions, tasks = granted[binary]
         for action, places in sorted(needed[binary].items()):
+            if action.startswith("task:"):
+                if action[len("task:"):] not in tasks:
+                    failures.append(f"{function} calls {action[5:]} for Task states ({', '.join(sorted(places)[:3])}) but has no Task* statement granting it")
+                continue
             if action not in actions:
                 failures.append(f"{function} calls {action} ({', '.join(sorted(places)[:3])}) but is not granted it")
         for action in sorted(actions - set(needed[binary])):
@@ -356,6 +369,12 @@ def self_test(template, needed):
             {"Statement": [{"Effect": "Allow", "Action": ["ec2:RunInstances"], "Resource": "*"}]})
         if not any("ec2:RunInstances" in f and "never calls" in f for f in check(extra, needed)):
             problems.append(f"granting {function} an unused action went unnoticed")
+        if any(a.startswith("task:") for a in needed.get(binary, {})):
+            untasked = copy.deepcopy(template)
+            policies = untasked["Resources"][function]["Properties"]["Policies"]
+            policies[:] = [p for p in policies if "TaskTargetsPolicy" not in str(p)]
+            if not any("for Task states" in f for f in check(untasked, needed)):
+                problems.append(f"{function} without its Task* grants went unnoticed")
     return problems
 
 
@@ -376,7 +395,7 @@ def main():
     for problem in broken:
         print(f"FAIL (self-test): {problem}")
     if not broken:
-        print("self-test: a missing and an extra grant are both caught")
+        print("self-test: a missing grant, an extra one and missing Task* grants are caught")
     return 1 if failures or broken or not any(needed.values()) else 0
 
 
