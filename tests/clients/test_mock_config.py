@@ -122,3 +122,61 @@ def test_sync_express_executions_select_test_cases_too(mocked):
     assert result["status"] == "SUCCEEDED", result
     assert result["stateMachineArn"] == express
     assert json.loads(result["output"]) == SQS_MOCK
+
+
+def test_a_mocked_callback_task_ends_with_its_mocked_answer_in_cairn_serve():
+    """A `.waitForTaskToken` task mocked by a test case waits for no token (Step Functions
+    Local answers it with the mock), and a mocked `.sync` child's failure reaches Catch."""
+    workdir = tempfile.mkdtemp(prefix="cairn-mock-callback-")
+    config = os.path.join(workdir, "mocks.json")
+    with open(config, "w") as f:
+        json.dump(
+            {
+                "StateMachines": {"callbacks": {"TestCases": {"Approved": {"Approve": "Approved", "Child": "ChildFailed"}}}},
+                "MockedResponses": {
+                    "Approved": {"0": {"Return": {"approved": True}}},
+                    "ChildFailed": {"0": {"Throw": {"Error": "States.TaskFailed", "Cause": "the child failed"}}},
+                },
+            },
+            f,
+        )
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                    "MessageBody": {"token.$": "$$.Task.Token"},
+                },
+                "ResultPath": "$.approval",
+                "Next": "Child",
+            },
+            "Child": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child"},
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.childError", "Next": "Done"}],
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    server = Server(os.path.join(workdir, "data"), "--mock-config", config).start()
+    try:
+        sfn = server.client()
+        machine = sfn.create_state_machine(name="callbacks", definition=json.dumps(definition), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        started = sfn.start_execution(stateMachineArn=machine + "#Approved", input="{}")
+        described = wait_until_done(sfn, started["executionArn"])
+        assert described["status"] == "SUCCEEDED", described
+        output = json.loads(described["output"])
+        assert output["approval"] == {"approved": True}
+        assert output["childError"]["Cause"] == "the child failed"
+        kinds = [e["type"] for e in history(sfn, started["executionArn"])]
+        assert "TaskSubmitted" not in kinds, kinds
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
