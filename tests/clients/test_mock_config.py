@@ -10,7 +10,9 @@ import tempfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, history, wait_until_done
+import boto3
+
+from conftest import REGION, ROLE, Server, history, wait_until_done
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "testing")
 SQS_MOCK = {
@@ -177,6 +179,51 @@ def test_a_mocked_callback_task_ends_with_its_mocked_answer_in_cairn_serve():
         assert output["childError"]["Cause"] == "the child failed"
         kinds = [e["type"] for e in history(sfn, started["executionArn"])]
         assert "TaskSubmitted" not in kinds, kinds
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_hybrid_path_mocks_the_lambda_state_and_calls_sqs_for_real():
+    """HybridPath mocks LambdaState only: SQSState sends the mocked Lambda answer to a real
+    queue (moto, as AWS_ENDPOINT_URL), as Step Functions Local calls the service."""
+    moto = os.environ.get("CAIRN_TEST_MOTO")
+    if not moto:
+        reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
+        if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    sqs = boto3.client(
+        "sqs", endpoint_url=moto, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    queue = sqs.create_queue(QueueName="myQueue")["QueueUrl"]
+    sqs.purge_queue(QueueUrl=queue)
+    workdir = tempfile.mkdtemp(prefix="cairn-mock-hybrid-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION=REGION,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=moto,
+        SFN_MOCK_CONFIG=os.path.join(EXAMPLES, "MockConfigFile.json"),
+    )
+    server = Server(os.path.join(workdir, "data"), env=env).start()
+    try:
+        sfn = server.client()
+        with open(os.path.join(EXAMPLES, "LambdaSQSIntegration.asl.json")) as f:
+            machine = sfn.create_state_machine(name="LambdaSQSIntegration", definition=f.read(), roleArn=ROLE)[
+                "stateMachineArn"
+            ]
+        started = sfn.start_execution(stateMachineArn=machine + "#HybridPath", name="hybrid")
+        described = wait_until_done(sfn, started["executionArn"])
+        assert described["status"] == "SUCCEEDED", described
+        output = json.loads(described["output"])
+        # The real SendMessage answer, not MockedSQSSuccess's.
+        assert output["MessageId"] != SQS_MOCK["MessageId"], output
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        bodies = [json.loads(m["Body"]) for m in messages]
+        assert {"StatusCode": 200, "Payload": {"StatusCode": 200, "body": "Hello from Lambda!"}} in bodies, bodies
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
