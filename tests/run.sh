@@ -48,7 +48,7 @@ step "testing state machines: AWS's mock example (cairn run), the example suites
 t=docs/examples/testing
 cargo run -q -p cairn --locked -- run $t/LambdaSQSIntegration.asl.json \
     --mock-config $t/MockConfigFile.json --test-case RetryPath --virtual-time --format json
-cargo run -q -p cairn --locked -- test $t/order.suite.json $t/LambdaSQSIntegration.suite.json \
+cargo run -q -p cairn --locked -- test $t/order.suite.json $t/LambdaSQSIntegration.suite.yaml \
     --coverage target/cairn-test-coverage.json --junit target/cairn-test-junit.xml
 # The suite that fails on purpose must fail, with exit code 1 (cairn/tests/testing.rs checks
 # its diff text).

@@ -2,7 +2,7 @@
 //! (AWS Step Functions Local's mocked-response format), and reports failures with a diff,
 //! JUnit XML and coverage (states, Choice branches, Retry and Catch clauses).
 //!
-//! A suite is a JSON file:
+//! A suite is a JSON file, or YAML of the same shape (`.yaml`/`.yml`):
 //!
 //! ```json
 //! {"machine": "flow.asl.json", "mockConfig": "MockConfigFile.json",
@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Suite files (JSON).
+    /// Suite files (JSON, or YAML when named .yaml/.yml).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Write a JUnit XML report here (one testsuite per suite file).
@@ -160,8 +160,7 @@ fn run_suite(
 ) -> anyhow::Result<SuiteReport> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let suite: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let suite = parse_suite(file, &text)?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let cases = suite
         .get("cases")
@@ -188,6 +187,16 @@ fn run_suite(
         file: file.display().to_string(),
         cases: reports,
     })
+}
+
+/// A suite file: YAML when its name says so (`.yaml`, `.yml`), else JSON.
+fn parse_suite(file: &Path, text: &str) -> anyhow::Result<Value> {
+    let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if yaml {
+        serde_norway::from_str(text).with_context(|| format!("{} is not YAML", file.display()))
+    } else {
+        serde_json::from_str(text).with_context(|| format!("{} is not JSON", file.display()))
+    }
 }
 
 /// A field of the case, else of the suite.

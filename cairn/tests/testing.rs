@@ -175,7 +175,7 @@ fn the_example_suites_pass_and_cover_every_state_branch_and_clause() {
     let out = cairn(&[
         "test",
         "order.suite.json",
-        "LambdaSQSIntegration.suite.json",
+        "LambdaSQSIntegration.suite.yaml",
         "--coverage",
         coverage.to_str().unwrap(),
         "--junit",
