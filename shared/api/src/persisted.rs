@@ -172,7 +172,7 @@ impl Persisted {
             Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => self.tasks.contains_key(task_id),
-            Event::Stop { .. } => true,
+            Event::Stop { .. } | Event::Redrive => true,
         }
     }
 
@@ -201,7 +201,7 @@ impl Persisted {
                     task.submitted = true;
                 }
             }
-            Event::Heartbeat { .. } | Event::Stop { .. } => {}
+            Event::Heartbeat { .. } | Event::Stop { .. } | Event::Redrive => {}
         }
     }
 

@@ -77,6 +77,11 @@ pub enum Event {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// RedriveExecution of a FAILED, TIMED_OUT or ABORTED execution: `ExecutionRedriven`,
+    /// then the states that did not succeed run again from their inputs (only the failed or
+    /// aborted branches and iterations of a Parallel or Map). Ignored unless
+    /// [`crate::Execution::redrive_blocker`] is `None`; the shell checks AWS's time windows.
+    Redrive,
 }
 
 impl Event {
@@ -88,7 +93,7 @@ impl Event {
             | Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => Some(*task_id),
-            Event::TimerFired { .. } | Event::Stop { .. } => None,
+            Event::TimerFired { .. } | Event::Stop { .. } | Event::Redrive => None,
         }
     }
 }

@@ -219,6 +219,14 @@ pub struct Execution {
     pub(crate) output: Option<Value>,
     pub(crate) error: Option<String>,
     pub(crate) cause: Option<String>,
+    /// The threads that had not succeeded when the execution last ended unsuccessfully (the
+    /// root, each failed or aborted branch and iteration, and the Parallel or Map states
+    /// above them with their children's results), each at the state a redrive enters again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) unsuccessful: BTreeMap<ThreadId, Box<Thread>>,
+    /// When the last RedriveExecution took effect (`$$.Execution.RedriveTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) redrive_ms: Option<i64>,
 }
 
 impl Execution {
@@ -255,6 +263,8 @@ impl Execution {
             output: None,
             error: None,
             cause: None,
+            unsuccessful: BTreeMap::new(),
+            redrive_ms: None,
         };
         let mut run = Runner::new(&mut exec, machine, ctx);
         run.emit_with_prev(
@@ -284,6 +294,16 @@ impl Execution {
     /// Applies one event. Events for tasks or timers the execution no longer waits on
     /// (late results, cancelled timers) and any event after the end change nothing.
     pub fn apply(&mut self, machine: &Machine, event: Event, ctx: &Context) -> Decision {
+        if event == Event::Redrive {
+            if self.redrive_blocker().is_some() {
+                return Decision::default();
+            }
+            let mut run = Runner::new(self, machine, ctx);
+            run.redrive();
+            run.fail_if_nondeterministic();
+            run.drain();
+            return run.finish();
+        }
         if self.status != Status::Running {
             return Decision::default();
         }
@@ -327,6 +347,16 @@ impl Execution {
     /// Events emitted so far (the id of the last one).
     pub fn event_count(&self) -> u64 {
         self.event_count
+    }
+
+    /// How many times RedriveExecution restarted the execution.
+    pub fn redrive_count(&self) -> u32 {
+        self.info.redrive_count.unwrap_or(0)
+    }
+
+    /// When the last redrive took effect (epoch milliseconds).
+    pub fn redrive_time_ms(&self) -> Option<i64> {
+        self.redrive_ms
     }
 
     /// Tasks the execution is waiting on.
@@ -406,6 +436,9 @@ pub(crate) struct Runner<'a> {
     /// The first inconsistency found between the execution state and its machine or event
     /// (found from `&self` paths too); it fails the execution once the current work ends.
     pub nondeterminism: std::cell::RefCell<Option<String>>,
+    /// The children's results of Parallel and Map states that failed in this decision, kept
+    /// for a redrive until their thread ends (a Catch or Retry drops them).
+    pub failed_fanouts: BTreeMap<ThreadId, Box<Fanout>>,
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
@@ -502,6 +535,7 @@ impl<'a> Runner<'a> {
             entropy_counter: Cell::new(0),
             inspected: std::cell::RefCell::new(Vec::new()),
             nondeterminism: std::cell::RefCell::new(None),
+            failed_fanouts: BTreeMap::new(),
         }
     }
 
@@ -767,6 +801,12 @@ impl<'a> Runner<'a> {
         if let Some(count) = info.redrive_count {
             execution.insert("RedriveCount".into(), count.into());
         }
+        if let Some(redriven) = self.exec.redrive_ms {
+            execution.insert(
+                "RedriveTime".into(),
+                Value::String(crate::time::format_timestamp(redriven)),
+            );
+        }
         let mut ctx = json!({
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": {
@@ -916,6 +956,8 @@ impl<'a> Runner<'a> {
             ),
             Event::Heartbeat { task_id } => self.task_heartbeat(task_id),
             Event::TimerFired { timer_id } => self.timer_fired(timer_id),
+            // Handled before a Runner exists (it applies to an ended execution).
+            Event::Redrive => {}
             Event::Stop { error, cause } => {
                 let mut fields = Map::new();
                 if let Some(e) = &error {
@@ -1000,7 +1042,7 @@ impl<'a> Runner<'a> {
         self.act(tid);
     }
 
-    fn mark_entered(&mut self, tid: ThreadId, state: &CState, id: u64) {
+    pub(crate) fn mark_entered(&mut self, tid: ThreadId, state: &CState, id: u64) {
         let now = self.ctx.now_ms;
         let retriers = state.retry.len();
         if let Some(t) = self.thread_mut(tid) {
@@ -1150,6 +1192,9 @@ impl<'a> Runner<'a> {
             None => state.shapes.exited(output.clone()),
         };
         self.emit(tid, exited_type(state.type_name), fields);
+        if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
+            self.forget_unsuccessful_children(tid);
+        }
         if let (Some(vars), Some(t)) = (assigned, self.exec.threads.get_mut(&tid)) {
             t.vars.extend(vars);
         }
@@ -1237,6 +1282,8 @@ impl<'a> Runner<'a> {
                 if u64::from(attempt) < retrier.max_attempts {
                     let entropy = self.entropy();
                     let delay = retrier.delay_ms(attempt, entropy);
+                    self.failed_fanouts.remove(&tid);
+                    self.forget_unsuccessful_children(tid);
                     if let Some(t) = self.thread_mut(tid) {
                         if let Some(a) = t.attempts.get_mut(index) {
                             *a += 1;
@@ -1266,7 +1313,11 @@ impl<'a> Runner<'a> {
             self.emit(tid, format!("{}StateFailed", state.type_name), Value::Null);
         }
         if let Some(t) = self.thread_mut(tid) {
-            t.phase = Phase::Idle;
+            // A redrive runs again only the children that did not succeed: their results
+            // are kept until the thread ends (or a Catch moves it on).
+            if let Phase::Fanout(fanout) = std::mem::replace(&mut t.phase, Phase::Idle) {
+                self.failed_fanouts.insert(tid, fanout);
+            }
         }
         if let Some((catch_index, catcher)) = state
             .catch
@@ -1340,7 +1391,8 @@ impl<'a> Runner<'a> {
             return;
         };
         let child_last = thread.last_event;
-        if outcome.is_err() && !thread.silent {
+        let failed = outcome.is_err();
+        if failed && !thread.silent {
             if let Some(state) = self.state_of(tid) {
                 if matches!(
                     state.kind,
@@ -1355,7 +1407,13 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        self.exec.threads.remove(&tid);
+        if let Some(thread) = self.exec.threads.remove(&tid) {
+            if failed {
+                self.keep_unsuccessful(tid, thread);
+            } else {
+                self.forget_unsuccessful_children(tid);
+            }
+        }
         self.work.push_back(Work::ChildEnded {
             parent,
             child_last,
@@ -1401,7 +1459,15 @@ impl<'a> Runner<'a> {
         for timer_id in std::mem::take(&mut self.exec.timers).into_keys() {
             self.out.commands.push(Command::CancelTimer { timer_id });
         }
-        self.exec.threads.clear();
+        if status == Status::Succeeded {
+            self.exec.threads.clear();
+            self.exec.unsuccessful.clear();
+        } else {
+            // Whatever still ran did not succeed: a redrive starts it again.
+            for (tid, thread) in std::mem::take(&mut self.exec.threads) {
+                self.keep_unsuccessful(tid, thread);
+            }
+        }
         self.exec.status = status;
         self.exec.output = output;
         self.exec.error = error.clone();
@@ -1418,11 +1484,15 @@ impl<'a> Runner<'a> {
     pub fn abort_thread(&mut self, tid: ThreadId) {
         let mut stack = vec![tid];
         while let Some(tid) = stack.pop() {
-            let Some(thread) = self.exec.threads.remove(&tid) else {
+            let Some(mut thread) = self.exec.threads.remove(&tid) else {
                 continue;
             };
             let state = self.machine.state(thread.state);
-            match thread.phase {
+            let silent = thread.silent;
+            let last_event = thread.last_event;
+            let phase = std::mem::replace(&mut thread.phase, Phase::Idle);
+            let idle = matches!(phase, Phase::Idle);
+            match phase {
                 Phase::Task(wait) => {
                     if self.exec.tasks.remove(&wait.task_id).is_some() {
                         self.out.commands.push(Command::CancelTask {
@@ -1435,7 +1505,10 @@ impl<'a> Runner<'a> {
                 Phase::Wait { timer, .. } | Phase::Backoff { timer } => {
                     self.cancel_timer(Some(timer))
                 }
-                Phase::Fanout(f) => stack.extend(f.running.values().copied()),
+                Phase::Fanout(f) => {
+                    stack.extend(f.running.values().copied());
+                    thread.phase = Phase::Fanout(f);
+                }
                 Phase::Reading(r) => {
                     if self.exec.tasks.remove(&r.task_id).is_some() {
                         self.out
@@ -1443,11 +1516,15 @@ impl<'a> Runner<'a> {
                             .push(Command::CancelTask { task_id: r.task_id });
                     }
                 }
-                Phase::Idle => continue,
+                Phase::Idle => {}
             }
-            if let (Some(state), false) = (state, thread.silent) {
+            self.keep_unsuccessful(tid, thread);
+            if idle {
+                continue;
+            }
+            if let (Some(state), false) = (state, silent) {
                 self.emit_with_prev(
-                    thread.last_event,
+                    last_event,
                     format!("{}StateAborted", state.type_name),
                     Value::Null,
                 );
@@ -1463,7 +1540,7 @@ pub(crate) struct ContextExtra<'v> {
     pub map_item: Option<(usize, &'v Value)>,
 }
 
-fn entered_type(type_name: &str) -> &'static str {
+pub(crate) fn entered_type(type_name: &str) -> &'static str {
     match type_name {
         "Task" => "TaskStateEntered",
         "Pass" => "PassStateEntered",

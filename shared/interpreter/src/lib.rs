@@ -32,6 +32,7 @@ mod history;
 mod jsonata;
 mod machine;
 mod reader;
+mod redrive;
 mod retry;
 mod states;
 mod time;

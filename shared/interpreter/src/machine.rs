@@ -467,7 +467,7 @@ fn own_text(raw: &Value) -> String {
 }
 
 /// Context members that do not contain the execution input.
-const SMALL_CONTEXT_PATHS: [&str; 8] = [
+const SMALL_CONTEXT_PATHS: [&str; 9] = [
     ".Map",
     ".State",
     ".Task",
@@ -476,6 +476,7 @@ const SMALL_CONTEXT_PATHS: [&str; 8] = [
     ".Execution.StartTime",
     ".Execution.RoleArn",
     ".Execution.RedriveCount",
+    ".Execution.RedriveTime",
 ];
 
 /// Whether some `$$` reference may reach `$$.Execution.Input` (copying the input into each

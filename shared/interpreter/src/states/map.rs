@@ -322,9 +322,12 @@ impl Runner<'_> {
                 .jsonata
                 .as_ref()
                 .and_then(|j| j.item_selector.as_ref().map(|t| (&**j, t)));
+            // A failed selection gives its item back, so a redrive starts that iteration.
             let input = match &spec.item_selector {
                 None if jsonata_selector.is_some() => match jsonata_selector {
-                    Some((j, selector)) => self.jsonata_item(tid, state, j, selector, index, &item),
+                    Some((j, selector)) => self
+                        .jsonata_item(tid, state, j, selector, index, &item)
+                        .map_err(|fault| (fault, item)),
                     None => Ok(item),
                 },
                 None => Ok(item),
@@ -337,13 +340,14 @@ impl Runner<'_> {
                         task_token: None,
                         map_item: Some((index, &item)),
                     };
-                    self.eval(
+                    let selected = self.eval(
                         tid,
                         &effective,
                         spec.selector_uses_context,
                         extra,
                         |s, e| selector.evaluate(s, e),
-                    )
+                    );
+                    selected.map_err(|fault| (fault, item))
                 }
             };
             match input {
@@ -362,7 +366,13 @@ impl Runner<'_> {
                         f.running.insert(index, child);
                     }
                 }
-                Err(fault) => {
+                Err((fault, item)) => {
+                    if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                        if let Some(slot) = f.items.get_mut(index) {
+                            *slot = item;
+                            f.next_item = index;
+                        }
+                    }
                     self.abort_children(tid, state);
                     return self.fail(tid, fault);
                 }
