@@ -6,15 +6,14 @@
 //! ([`Machine::with_inspection`]), which become `inspectionData`. `Retry` is not tried: a
 //! retriable error is reported as RETRIABLE without waiting, with the retrier's index and
 //! backoff; `stateConfiguration.retrierRetryCount` says how many retries came before, so an
-//! exhausted retrier lets the error through to Catch or the failure. A mocked Map or Parallel
-//! still runs as a Task standing in for it, whose result is the mock; a JSONPath Map's
-//! ItemsPath is still read (shown as `afterItemsPath`, and a non-array fails the state as in
-//! AWS); a mocked Map shows its `maxConcurrency` and tolerated failures, and
-//! `mapIterationFailureCount` beyond its
-//! tolerance fails it with `States.ExceedToleratedFailureThreshold`. A given `context` replaces
-//! the context object (`$$`) the run would build; given `variables` are assigned before the
-//! state runs.
-//! A mocked Task result is checked against the service action's output shape in its API
+//! exhausted retrier lets the error through to Catch or the failure. A mocked Map or
+//! Parallel runs as itself through the same core, its branches or iterations answering with
+//! the mock; a JSONPath Map's ItemsPath is still read (shown as `afterItemsPath`, and a
+//! non-array fails the state as in AWS); a mocked Map shows its `maxConcurrency` and
+//! tolerated failures, and `mapIterationFailureCount` beyond its tolerance fails it with
+//! `States.ExceedToleratedFailureThreshold`. A given `context` replaces the context object
+//! (`$$`) the run would build; given `variables` are assigned before the state runs. A
+//! mocked Task result is checked against the service action's output shape in its API
 //! model (the bundled ones, CAIRN_AWS_MODELS for others), with AWS's messages.
 
 use std::sync::Arc;
@@ -525,44 +524,103 @@ fn find_state(states: &Map<String, Value>, name: &str, depth: usize) -> Option<V
     })
 }
 
-/// A mock stands for the whole result of a Parallel or Map state (AWS does not run its
-/// branches or iterations): the state becomes a Task whose result is the mock, keeping the
-/// fields that shape its input and output.
-fn mocked_fanout(state: Value) -> Value {
+/// The variable a stubbed JSONPath Map reads its mocked items from.
+const MOCKED_ITEMS: &str = "cairnMockedItems";
+
+/// A mocked Map or Parallel state runs as itself, through the same core as any state, with
+/// its work replaced by the mock (AWS runs none of its branches or iterations): a Parallel's
+/// branches each answer their item of the mocked result, a Map iterates over the mocked
+/// result and passes each item through, and a mocked error is what every branch or
+/// iteration fails with. The fields that shape the state's input, output, Retry and Catch
+/// stay as written; a Map's item reading, selection and tolerance go (the tolerance is
+/// decided from `mapIterationFailureCount` before). For a JSONPath Map, the items come from
+/// a variable the caller assigns ([`MOCKED_ITEMS`], returned here).
+fn stub_fanout(
+    mut state: Value,
+    result: &Result<Value, TaskFailure>,
+    machine_language: Option<&Value>,
+) -> (Value, Option<Value>) {
+    let is_jsonata = |language: Option<&Value>| language.and_then(Value::as_str) == Some("JSONata");
+    // Nested states take the machine's language; the state may set its own.
+    let nested_jsonata = is_jsonata(machine_language);
+    let jsonata = is_jsonata(state.get("QueryLanguage").or(machine_language));
+    let answer = |item: &Value| {
+        if nested_jsonata {
+            json!({"Type": "Pass", "Output": item, "End": true})
+        } else {
+            json!({"Type": "Pass", "Result": item, "End": true})
+        }
+    };
+    let fail = |failure: &TaskFailure| {
+        let mut fail = json!({"Type": "Fail", "Error": failure.error});
+        if let Some(cause) = &failure.cause {
+            fail["Cause"] = cause.clone().into();
+        }
+        fail
+    };
+    let graph = |state: Value| json!({"StartAt": "Mocked", "States": {"Mocked": state}});
     let kind = state
         .get("Type")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    if kind != "Parallel" && kind != "Map" {
-        return state;
-    }
-    let mut task = Map::new();
-    task.insert("Type".into(), "Task".into());
-    task.insert(
-        "Resource".into(),
-        "arn:aws:states:::cairn:mockedResult".into(),
-    );
-    for key in [
-        "Comment",
-        "QueryLanguage",
-        "InputPath",
-        "Parameters",
-        "Arguments",
-        "ResultSelector",
-        "ResultPath",
-        "OutputPath",
-        "Output",
-        "Assign",
-        "Catch",
-        "Retry",
-        "Next",
-        "End",
-    ] {
-        if let Some(value) = state.get(key) {
-            task.insert(key.into(), value.clone());
+        .unwrap_or_default()
+        .to_owned();
+    let Some(fields) = state.as_object_mut() else {
+        return (state, None);
+    };
+    let mut items_variable = None;
+    match kind.as_str() {
+        "Parallel" => {
+            let count = fields
+                .get("Branches")
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len)
+                .max(1);
+            let branches: Vec<Value> = match result {
+                Ok(Value::Array(items)) => items.iter().map(|item| graph(answer(item))).collect(),
+                Ok(other) => vec![graph(answer(other))],
+                Err(failure) => (0..count).map(|_| graph(fail(failure))).collect(),
+            };
+            fields.insert("Branches".into(), Value::Array(branches));
         }
+        "Map" => {
+            for key in [
+                "ItemsPath",
+                "Items",
+                "ItemSelector",
+                "Parameters",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "Iterator",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+            ] {
+                fields.remove(key);
+            }
+            let (items, iteration) = match result {
+                Ok(Value::Array(items)) => (
+                    Value::Array(items.clone()),
+                    json!({"Type": "Pass", "End": true}),
+                ),
+                Ok(other) => (json!([other]), json!({"Type": "Pass", "End": true})),
+                // One iteration is enough to fail the Map with the mocked error.
+                Err(failure) => (json!([null]), fail(failure)),
+            };
+            let mut processor = graph(iteration);
+            processor["ProcessorConfig"] = json!({"Mode": "INLINE"});
+            fields.insert("ItemProcessor".into(), processor);
+            if jsonata {
+                fields.insert("Items".into(), items);
+            } else {
+                fields.insert("ItemsPath".into(), format!("${MOCKED_ITEMS}").into());
+                items_variable = Some(items);
+            }
+        }
+        _ => {}
     }
-    Value::Object(task)
+    (state, items_variable)
 }
 
 /// Every state name a state can go to next.
@@ -647,45 +705,13 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let mocked_map = (state_type == "Map" && mock.is_some()).then(|| state.clone());
     let outer_language = query_language.clone();
     let mocked = mock.is_some() && (state_type == "Map" || state_type == "Parallel");
-    if mock.is_some() {
-        state = mocked_fanout(state);
-    }
-    let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
-    // AWS runs the state on its own under the name `StateName` (what `$$.State.Name` shows),
-    // whatever it is called in the machine; where it goes next are stand-ins.
-    let targets = targets(&state);
-    let name = if targets.iter().any(|t| t == LONE_STATE) {
-        name
-    } else {
-        LONE_STATE.to_string()
+    let context_object: Option<Value> = match p.opt_string("context")? {
+        Some(context) => Some(
+            serde_json::from_str(context)
+                .map_err(|e| validation(format!("The context is not a valid JSON object: {e}")))?,
+        ),
+        None => None,
     };
-    let mut states = Map::new();
-    for target in targets {
-        if target != name {
-            states.insert(target, json!({"Type": "Succeed"}));
-        }
-    }
-    states.insert(name.clone(), state);
-    let mut wrapper = json!({"StartAt": name, "States": states});
-    if let Some(language) = query_language {
-        wrapper["QueryLanguage"] = language;
-    }
-    let mut machine = Machine::from_json(&wrapper).map_err(|e| {
-        ApiError::new(
-            "InvalidDefinition",
-            format!("Invalid State Machine Definition: '{e}'"),
-        )
-    })?;
-    if level != "INFO" {
-        machine = machine.with_inspection();
-    }
-    let mut context_object = None;
-    if let Some(context) = p.opt_string("context")? {
-        let context: Value = serde_json::from_str(context)
-            .map_err(|e| validation(format!("The context is not a valid JSON object: {e}")))?;
-        context_object = Some(context.clone());
-        machine = machine.with_context_object(context);
-    }
     let variables = match p.opt_string("variables")? {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(variables)) => variables,
@@ -697,10 +723,6 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         },
         None => Map::new(),
     };
-    if !variables.is_empty() {
-        machine = machine.with_variables(variables.clone());
-    }
-
     let limits = mocked_map
         .as_ref()
         .map(|map| map_limits(map, &input, outer_language.as_ref(), &variables));
@@ -731,7 +753,62 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             &variables,
         )
     });
+    // A mocked Map or Parallel runs as itself, its iterations or branches answering with
+    // the mock.
+    let mut mocked_failure = None;
+    let mut mocked_items = None;
+    if let (true, Some(mock)) = (mocked, &mock) {
+        mocked_failure = mock
+            .result
+            .as_ref()
+            .err()
+            .map(|f| (f.error.clone(), f.cause.clone()));
+        let (stubbed, items) = stub_fanout(state, &mock.result, outer_language.as_ref());
+        state = stubbed;
+        mocked_items = items;
+    }
+    let retriers = state.as_object_mut().and_then(|s| s.remove("Retry"));
+    // AWS runs the state on its own under the name `StateName` (what `$$.State.Name` shows),
+    // whatever it is called in the machine; where it goes next are stand-ins.
+    let targets = targets(&state);
+    let name = if targets.iter().any(|t| t == LONE_STATE) {
+        name
+    } else {
+        LONE_STATE.to_string()
+    };
+    let mut states = Map::new();
+    for target in targets {
+        if target != name {
+            states.insert(target, json!({"Type": "Succeed"}));
+        }
+    }
+    states.insert(name.clone(), state);
+    let mut wrapper = json!({"StartAt": name, "States": states});
+    if let Some(language) = query_language {
+        wrapper["QueryLanguage"] = language;
+    }
+    let mut machine = Machine::from_json(&wrapper).map_err(|e| {
+        ApiError::new(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{e}'"),
+        )
+    })?;
+    if level != "INFO" {
+        machine = machine.with_inspection();
+    }
+    if let Some(context) = &context_object {
+        machine = machine.with_context_object(context.clone());
+    }
+    let mut machine_variables = variables.clone();
+    if let Some(items) = mocked_items {
+        machine_variables.insert(MOCKED_ITEMS.into(), items);
+    }
+    if !machine_variables.is_empty() {
+        machine = machine.with_variables(machine_variables);
+    }
     let invoker: Arc<dyn TaskInvoker> = match mock {
+        // A stubbed Map or Parallel calls nothing.
+        Some(_) if mocked => Arc::new(cairn_runtime::Unsupported),
         Some(mock) => Arc::new(mock),
         None => Arc::clone(&driver.config.invoker),
     };
@@ -779,6 +856,7 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         },
         input_text,
         level != "INFO",
+        mocked_failure,
     );
     if let Some((path, effective, items)) = &items {
         if !items.is_array() {
@@ -802,8 +880,8 @@ pub fn test_state(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         }
     }
     if let (true, Some(Value::Object(data))) = (mocked, answer.get_mut("inspectionData")) {
-        // The mock stands for the whole Map or Parallel: AWS shows none of the stages of the
-        // Task that stands in for it here.
+        // The mock stands for the Map's or Parallel's work: AWS shows none of these stages
+        // for it (a JSONPath Map's input and items are added below, as AWS reads them).
         for stage in [
             "afterInputPath",
             "afterParameters",
@@ -887,6 +965,7 @@ fn answer(
     retrying: Retrying<'_>,
     input_text: &str,
     inspect: bool,
+    known_failure: Option<(String, Option<String>)>,
 ) -> Value {
     let history = &result.history;
     let entered = history
@@ -906,15 +985,18 @@ fn answer(
         _ => &history[..0],
     };
     // The failure the state met, caught or not.
-    let failure = span.iter().rev().find_map(|e| {
-        let error = e.details.get("error").and_then(Value::as_str)?;
-        Some((
-            error.to_string(),
-            e.details
-                .get("cause")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        ))
+    // A stubbed Map's or Parallel's history names no error: the mock says which it was.
+    let failure = known_failure.or_else(|| {
+        span.iter().rev().find_map(|e| {
+            let error = e.details.get("error").and_then(Value::as_str)?;
+            Some((
+                error.to_string(),
+                e.details
+                    .get("cause")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ))
+        })
     });
 
     let mut out = Map::new();
