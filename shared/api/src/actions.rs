@@ -6,13 +6,12 @@ use cairn_asl::validate::{validate_str, MachineType as ValidateType, Options, Re
 use cairn_common::entropy::uuid_from_bits;
 use cairn_interpreter::{Event, ExecutionInfo, HistoryEvent, MachineType};
 use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachineRecord};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::driver::{store_error, Advanced, Driver, ExpressJob, ExpressRun};
 use crate::names::{
     activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
-    check_state_machine_arn, execution_does_not_exist, invalid_arn, machine_does_not_exist,
-    parse_arn,
+    check_state_machine_arn, execution_does_not_exist, machine_does_not_exist,
 };
 use crate::params::{invalid_token, timestamp, Params};
 use crate::persisted::Persisted;
@@ -20,6 +19,12 @@ use crate::{ApiError, ACTIONS};
 
 pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value, ApiError> {
     let p = Params::new(request)?;
+    if let Some(result) = crate::versions::dispatch(driver, action, &p) {
+        return result;
+    }
+    if let Some(result) = crate::tags::dispatch(driver, action, &p) {
+        return result;
+    }
     match action {
         "CreateStateMachine" => create_state_machine(driver, &p),
         "DescribeStateMachine" => describe_state_machine(driver, &p),
@@ -42,9 +47,6 @@ pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value,
         "SendTaskSuccess" => send_task_result(driver, &p, TaskResult::Success),
         "SendTaskFailure" => send_task_result(driver, &p, TaskResult::Failure),
         "SendTaskHeartbeat" => send_task_result(driver, &p, TaskResult::Heartbeat),
-        "TagResource" => tag_resource(driver, &p),
-        "UntagResource" => untag_resource(driver, &p),
-        "ListTagsForResource" => list_tags(driver, &p),
         "TestState" => crate::test_state::test_state(driver, &p),
         known if ACTIONS.contains(&known) => Err(ApiError::new(
             "UnsupportedOperation",
@@ -93,25 +95,9 @@ fn check_definition(driver: &Driver, definition: &str, machine_type: &str) -> Re
     })
 }
 
-fn tags_param(p: &Params<'_>) -> Result<Vec<Value>, ApiError> {
-    let Some(tags) = p.get("tags") else {
-        return Ok(Vec::new());
-    };
-    let list = tags
-        .as_array()
-        .ok_or_else(|| ApiError::new("SerializationException", "'tags' must be a list"))?;
-    list.iter()
-        .map(|tag| {
-            match (
-                tag.get("key").and_then(Value::as_str),
-                tag.get("value").and_then(Value::as_str),
-            ) {
-                (Some(key), Some(value)) => Ok(json!({"key": key, "value": value})),
-                (Some(key), None) => Ok(json!({"key": key, "value": ""})),
-                _ => Err(validation("Tags must have a 'key'")),
-            }
-        })
-        .collect()
+/// CreateStateMachine's and CreateActivity's `tags`, with AWS's limits.
+fn tags_param(p: &Params<'_>, arn: &str) -> Result<Vec<Value>, ApiError> {
+    crate::tags::merged(Vec::new(), crate::tags::parse(p)?, arn)
 }
 
 fn doc_str<'a>(record: &'a StateMachineRecord, field: &str) -> &'a str {
@@ -142,12 +128,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "Version description can only be set when publish is true",
         ));
     }
-    if publish {
-        return Err(ApiError::new(
-            "UnsupportedOperation",
-            "Cairn does not support state machine versions yet (publish must be false)",
-        ));
-    }
+    let version_description = p.opt_string("versionDescription")?;
     check_name(name)?;
     check_definition(driver, definition, machine_type)?;
     let config = &driver.config;
@@ -174,12 +155,19 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "type": machine_type,
             "loggingConfiguration": logging,
             "tracingConfiguration": tracing,
-            "revisionId": revision_id(driver),
-            "tags": tags_param(p)?,
+            "tags": tags_param(p, &arn)?,
         }),
     };
+    // Publishing on creation: the new state machine's first version.
+    let published = |mut out: Value| -> Result<Value, ApiError> {
+        if publish {
+            let (version, _) = crate::versions::publish(driver, &arn, version_description, None)?;
+            out["stateMachineVersionArn"] = Value::from(version);
+        }
+        Ok(out)
+    };
     match driver.store.create_state_machine(&record) {
-        Ok(()) => Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
+        Ok(()) => published(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {
             // AWS's idempotency: the same name, definition, role and type answer the original.
             let (existing, _) = get_machine(driver, &arn)?;
@@ -187,7 +175,9 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
                 && doc_str(&existing, "roleArn") == role_arn
                 && doc_str(&existing, "type") == machine_type
             {
-                Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(existing.created_ms)}))
+                published(
+                    json!({"stateMachineArn": arn, "creationDate": timestamp(existing.created_ms)}),
+                )
             } else {
                 Err(ApiError::new(
                     "StateMachineAlreadyExists",
@@ -210,7 +200,11 @@ pub fn uuid(driver: &Driver) -> String {
 }
 
 fn describe_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (record, _) = get_machine(driver, p.string("stateMachineArn")?)?;
+    let arn = p.string("stateMachineArn")?;
+    if let Some(version) = crate::versions::describe_version(driver, arn) {
+        return version;
+    }
+    let (record, _) = get_machine(driver, arn)?;
     Ok(machine_description(&record))
 }
 
@@ -246,12 +240,14 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
     }
-    if p.opt_bool("publish")?.unwrap_or(false) {
-        return Err(ApiError::new(
-            "UnsupportedOperation",
-            "Cairn does not support state machine versions yet",
+    let publish = p.opt_bool("publish")?.unwrap_or(false);
+    let version_description = p.opt_string("versionDescription")?;
+    if version_description.is_some() && !publish {
+        return Err(validation(
+            "Version description can only be set when publish is true",
         ));
     }
+    let before = record.document.clone();
     if let Some(definition) = definition {
         let machine_type = doc_str(&record, "type").to_string();
         check_definition(driver, definition, &machine_type)?;
@@ -267,11 +263,25 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         record.document["tracingConfiguration"] = tracing.clone();
     }
     let now = driver.now_ms();
-    let revision = revision_id(driver);
-    record.document["revisionId"] = Value::from(revision.clone());
+    // An update that changes nothing keeps the revision (AWS: a state machine never
+    // changed has none), so publishing after it answers the version already published.
+    if record.document != before {
+        record.document["revisionId"] = Value::from(revision_id(driver));
+    }
     record.document["updateDate"] = Value::from(now);
     match driver.store.update_state_machine(&record, version) {
-        Ok(_) => Ok(json!({"updateDate": timestamp(now), "revisionId": revision})),
+        Ok(_) => {
+            let mut out = json!({"updateDate": timestamp(now)});
+            if let Some(revision) = record.document.get("revisionId") {
+                out["revisionId"] = revision.clone();
+            }
+            if publish {
+                let (version, _) =
+                    crate::versions::publish(driver, arn, version_description, None)?;
+                out["stateMachineVersionArn"] = Value::from(version);
+            }
+            Ok(out)
+        }
         Err(StoreError::NotFound(_)) => Err(machine_does_not_exist(arn)),
         Err(StoreError::Conflict(_)) => Err(ApiError::new(
             "ConflictException",
@@ -355,6 +365,13 @@ fn describe_state_machine_for_execution(
         );
         out["loggingConfiguration"] = machine.document["loggingConfiguration"].clone();
         out["tracingConfiguration"] = machine.document["tracingConfiguration"].clone();
+        let revision = match &persisted.version_arn {
+            Some(version) => crate::versions::version_revision(driver, version),
+            None => machine.document.get("revisionId").cloned(),
+        };
+        if let Some(revision) = revision {
+            out["revisionId"] = revision;
+        }
     }
     Ok(out)
 }
@@ -389,6 +406,8 @@ struct StartRequest {
     input_text: String,
     input: Value,
     info: ExecutionInfo,
+    /// The version and alias ARNs the execution was started through.
+    qualifiers: (Option<String>, Option<String>),
 }
 
 fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiError> {
@@ -410,7 +429,8 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         p.opt_string("input")?,
         driver.config.limits.max_payload_bytes,
     )?;
-    let (machine, _) = get_machine(driver, machine_arn)?;
+    let target = crate::versions::resolve(driver, machine_arn)?;
+    let machine = target.machine;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;
     let execution_arn = if express {
@@ -452,6 +472,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         input_text,
         input,
         info,
+        qualifiers: (target.version_arn, target.alias_arn),
     })
 }
 
@@ -473,11 +494,12 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         )?;
         return Ok(json!({"executionArn": arn, "startDate": timestamp(start)}));
     }
-    match driver.start_standard(
+    match driver.start_standard_of(
         &definition,
         request.info,
         request.input,
         &request.input_text,
+        request.qualifiers,
     )? {
         Some(start) => Ok(json!({"executionArn": arn, "startDate": timestamp(start)})),
         None => {
@@ -574,6 +596,7 @@ fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError
         "redriveCount": 0,
         "redriveStatus": "NOT_REDRIVABLE",
     });
+    crate::versions::show_qualifiers(&record.summary, &mut out);
     if let Some(stop) = record.stop_ms {
         out["stopDate"] = timestamp(stop);
     }
@@ -641,7 +664,13 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             "Cairn does not support Map Runs yet (mapRunArn)",
         ));
     }
-    let (machine, _) = get_machine(driver, p.string("stateMachineArn")?)?;
+    let requested = p.string("stateMachineArn")?;
+    // A version or alias ARN lists the executions started through it.
+    let through = crate::versions::list_filter(requested);
+    let machine_arn = through
+        .as_ref()
+        .map_or(requested, |(base, _)| base.as_str());
+    let (machine, _) = get_machine(driver, machine_arn)?;
     if doc_str(&machine, "type") == "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -662,6 +691,11 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let items: Vec<Value> = page
         .items
         .iter()
+        .filter(|r| {
+            through.as_ref().is_none_or(|(_, field)| {
+                r.summary.get(*field).and_then(Value::as_str) == Some(requested)
+            })
+        })
         .map(|r| {
             let mut item = json!({
                 "executionArn": r.arn,
@@ -670,6 +704,7 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
                 "status": r.status,
                 "startDate": timestamp(r.start_ms),
             });
+            crate::versions::show_qualifiers(&r.summary, &mut item);
             if let Some(stop) = r.stop_ms {
                 item["stopDate"] = timestamp(stop);
             }
@@ -802,7 +837,7 @@ fn create_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         arn: arn.clone(),
         name: name.to_string(),
         created_ms: now,
-        document: json!({"tags": tags_param(p)?}),
+        document: json!({"tags": tags_param(p, &arn)?}),
     };
     match driver.store.create_activity(&record) {
         Ok(()) => Ok(json!({"activityArn": arn, "creationDate": timestamp(now)})),
@@ -951,96 +986,4 @@ fn send_task_result(
         Err(error) if error.error_type == "ExecutionDoesNotExist" => Err(task_gone()),
         Err(error) => Err(error),
     }
-}
-
-/// A taggable resource's record: state machines and activities.
-fn tagged(driver: &Driver, arn: &str) -> Result<(StateMachineRecord, Option<u64>), ApiError> {
-    let not_found = || ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
-    match parse_arn(arn) {
-        Some(parsed) if parsed.kind == "stateMachine" => driver
-            .store
-            .get_state_machine(arn)
-            .map_err(store_error)?
-            .map(|(r, v)| (r, Some(v)))
-            .ok_or_else(not_found),
-        Some(parsed) if parsed.kind == "activity" => driver
-            .store
-            .get_activity(arn)
-            .map_err(store_error)?
-            .map(|r| (r, None))
-            .ok_or_else(not_found),
-        _ => Err(invalid_arn(arn)),
-    }
-}
-
-fn save_tags(driver: &Driver, arn: &str, tags: Vec<Value>) -> Result<(), ApiError> {
-    let (mut record, version) = tagged(driver, arn)?;
-    record.document["tags"] = Value::Array(tags);
-    match version {
-        Some(version) => driver
-            .store
-            .update_state_machine(&record, version)
-            .map(|_| ())
-            .map_err(store_error),
-        None => {
-            // Activities have no update: replace the record (same ARN and creation date).
-            driver.store.delete_activity(arn).map_err(store_error)?;
-            driver.store.create_activity(&record).map_err(store_error)
-        }
-    }
-}
-
-fn current_tags(record: &StateMachineRecord) -> Vec<Value> {
-    record
-        .document
-        .get("tags")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn tag_resource(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
-    let arn = p.string("resourceArn")?;
-    let new_tags = tags_param(p)?;
-    let (record, _) = tagged(driver, arn)?;
-    let mut merged: Map<String, Value> = Map::new();
-    for tag in current_tags(&record).into_iter().chain(new_tags) {
-        if let Some(key) = tag.get("key").and_then(Value::as_str) {
-            merged.insert(
-                key.to_string(),
-                tag.get("value").cloned().unwrap_or(Value::from("")),
-            );
-        }
-    }
-    let tags = merged
-        .into_iter()
-        .map(|(key, value)| json!({"key": key, "value": value}))
-        .collect();
-    save_tags(driver, arn, tags)?;
-    Ok(json!({}))
-}
-
-fn untag_resource(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
-    let arn = p.string("resourceArn")?;
-    let keys: Vec<&str> = p
-        .get("tagKeys")
-        .and_then(Value::as_array)
-        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let (record, _) = tagged(driver, arn)?;
-    let tags = current_tags(&record)
-        .into_iter()
-        .filter(|tag| {
-            !tag.get("key")
-                .and_then(Value::as_str)
-                .is_some_and(|k| keys.contains(&k))
-        })
-        .collect();
-    save_tags(driver, arn, tags)?;
-    Ok(json!({}))
-}
-
-fn list_tags(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
-    let (record, _) = tagged(driver, p.string("resourceArn")?)?;
-    Ok(json!({"tags": current_tags(&record)}))
 }

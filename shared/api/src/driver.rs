@@ -284,12 +284,15 @@ impl Driver {
 
     /// Starts a Standard execution. `Ok(None)` when the ARN exists: the caller applies AWS's
     /// idempotency rule.
-    pub(crate) fn start_standard(
+    /// `qualifiers`: the version ARN and the alias ARN StartExecution named, which the
+    /// execution's record keeps.
+    pub(crate) fn start_standard_of(
         &self,
         definition: &str,
         info: ExecutionInfo,
         input: Value,
         input_text: &str,
+        qualifiers: (Option<String>, Option<String>),
     ) -> Result<Option<i64>, ApiError> {
         let machine = self.machine(definition)?;
         let ctx = Context {
@@ -303,6 +306,7 @@ impl Driver {
         let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
         self.signer.publish(&mut decision);
         let mut persisted = Persisted::new(execution, definition.to_string());
+        (persisted.version_arn, persisted.alias_arn) = qualifiers;
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, ctx.now_ms, &mut effects);
         let record = ExecutionRecord {

@@ -18,8 +18,10 @@ pub mod names;
 mod params;
 pub mod persisted;
 mod scheduler;
+mod tags;
 mod test_state;
 mod tokens;
+mod versions;
 
 use std::sync::Arc;
 

@@ -36,6 +36,12 @@ pub struct Persisted {
     /// nothing watches the child (serverless): its end is sent to that task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentTask>,
+    /// The version (and alias) StartExecution named, shown by DescribeExecution and
+    /// ListExecutions as AWS does (`stateMachineVersionArn`, `stateMachineAliasArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
 }
 
 /// A `.sync` parent waiting for a child execution.
@@ -130,6 +136,8 @@ impl Persisted {
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
             parent: None,
+            version_arn: None,
+            alias_arn: None,
         }
     }
 
@@ -336,6 +344,12 @@ impl Persisted {
         let status = self.execution.status();
         record.status = status.as_aws_str().to_string();
         record.summary = summary(&self.execution, input_text);
+        if let Some(version) = &self.version_arn {
+            record.summary["stateMachineVersionArn"] = Value::from(version.clone());
+        }
+        if let Some(alias) = &self.alias_arn {
+            record.summary["stateMachineAliasArn"] = Value::from(alias.clone());
+        }
         if status != Status::Running && record.stop_ms.is_none() {
             record.stop_ms = Some(now);
         }
