@@ -314,9 +314,13 @@ def test_test_state(sfn):
         "End": True,
     }
     mocked = sfn.test_state(
-        definition=json.dumps(task), roleArn=ROLE, input='{"id": "a"}', mock={"result": '{"Item": {"v": 1}}'}
+        definition=json.dumps(task), roleArn=ROLE, input='{"id": "a"}', mock={"result": '{"Item": {"v": {"N": "1"}}}'}
     )
-    assert (mocked["status"], json.loads(mocked["output"])) == ("SUCCEEDED", {"item": {"v": 1}})
+    assert (mocked["status"], json.loads(mocked["output"])) == ("SUCCEEDED", {"item": {"v": {"N": "1"}}})
+    # A mocked result is checked against GetItem's output shape, as AWS checks it.
+    with pytest.raises(sfn.exceptions.ValidationException) as invalid:
+        sfn.test_state(definition=json.dumps(task), roleArn=ROLE, input="{}", mock={"result": '{"Item": {"v": 1}}'})
+    assert "Mock result schema validation error" in invalid.value.response["Error"]["Message"]
     caught = sfn.test_state(
         definition=json.dumps(task),
         roleArn=ROLE,
