@@ -52,6 +52,7 @@ cargo run -q -p cairn --locked -- test $t/order.suite.json $t/LambdaSQSIntegrati
     --coverage target/cairn-test-coverage.json --junit target/cairn-test-junit.xml
 # The suite that fails on purpose must fail, with exit code 1 (cairn/tests/testing.rs checks
 # its diff text).
+echo "-- the next suite fails on purpose: its FAIL lines are expected"
 rc=0
 cargo run -q -p cairn --locked -- test $t/order.failing.suite.json || rc=$?
 [ "$rc" -eq 1 ] || { echo "the failing-on-purpose suite exited $rc, not 1" >&2; exit 1; }
