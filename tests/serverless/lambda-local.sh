@@ -2,7 +2,8 @@
 # Local-invoke check of the Lambda binaries with cargo-lambda (pip package, brings zig):
 # `cargo lambda build` of the three functions, then `cargo lambda watch` (the Lambda runtime
 # API on 127.0.0.1) and `cargo lambda invoke` of sample events from events/. Needs the
-# emulators running (tests/serverless/run.sh calls this with CAIRN_LAMBDA_LOCAL=1).
+# emulators running (tests/serverless/run.sh calls this with CAIRN_LAMBDA_LOCAL=1). Ends with
+# the end-to-end test (tests/serverless/e2e.py).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -112,3 +113,13 @@ finally:
     server.terminate()
     server.wait(timeout=10)
 PY
+
+# The whole serverless path, end to end: the three functions and a test Lambda
+# (tests/serverless/worker) under their own cargo lambda watch, configured as template.yaml
+# configures them, with DynamoDB Local's table and LocalStack's bus, rules, timer queue and alert
+# topic; a workflow with Lambda tasks, a Retry, a Wait and a Catch to SUCCEEDED and a failing
+# one's SNS alert, all through the api function's HTTP routes. Built here first so a build error
+# shows as one (the watch server builds with cargo run).
+echo "== end to end: api, advance and a Lambda task under cargo lambda watch, LocalStack and DynamoDB Local"
+cargo build --locked -q --bin api --bin advance --bin schedule --bin e2e-worker
+"$DIR/venv/bin/python" tests/serverless/e2e.py
