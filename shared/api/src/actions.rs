@@ -36,6 +36,7 @@ pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value,
         "StartExecution" => start_execution(driver, &p),
         "StartSyncExecution" => start_sync_execution(driver, &p),
         "StopExecution" => stop_execution(driver, &p),
+        "RedriveExecution" => crate::redrive::redrive_execution(driver, &p),
         "DescribeExecution" => describe_execution(driver, &p),
         "ListExecutions" => list_executions(driver, &p),
         "GetExecutionHistory" => get_execution_history(driver, &p),
@@ -593,8 +594,6 @@ fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError
         "startDate": timestamp(record.start_ms),
         "input": record.summary.get("input").cloned().unwrap_or(Value::Null),
         "inputDetails": {"included": true},
-        "redriveCount": 0,
-        "redriveStatus": "NOT_REDRIVABLE",
     });
     crate::versions::show_qualifiers(&record.summary, &mut out);
     if let Some(stop) = record.stop_ms {
@@ -609,6 +608,7 @@ fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError
             out[field] = value.clone();
         }
     }
+    crate::redrive::describe_fields(&record, driver.now_ms(), &mut out);
     Ok(out)
 }
 
@@ -658,6 +658,7 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     }
     let limit = p.max_results(100)?;
     let cursor = p.next_token(3096)?;
+    let redriven = crate::redrive::filter_param(p)?;
     if p.get("mapRunArn").is_some() {
         return Err(ApiError::new(
             "UnsupportedOperation",
@@ -708,9 +709,11 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             if let Some(stop) = r.stop_ms {
                 item["stopDate"] = timestamp(stop);
             }
+            crate::redrive::list_fields(r, &mut item);
             item
         })
         .collect();
+    let items = crate::redrive::filtered(items, redriven);
     let mut out = json!({"executions": items});
     if let Some(next) = page.next {
         out["nextToken"] = Value::from(next);

@@ -259,6 +259,11 @@ impl Driver {
         self.me.upgrade()
     }
 
+    /// The seed of the execution's next decision.
+    pub(crate) fn decision_seed(&self, arn: &str, event_count: u64) -> u64 {
+        self.entropy.for_decision(arn, event_count)
+    }
+
     pub(crate) fn now_ms(&self) -> i64 {
         self.config.clock.now_ms()
     }
@@ -275,7 +280,7 @@ impl Driver {
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
-    fn stripe(&self, arn: &str) -> &Mutex<()> {
+    pub(crate) fn stripe(&self, arn: &str) -> &Mutex<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         hasher.write(arn.as_bytes());
         let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or(0);
@@ -516,7 +521,7 @@ impl Driver {
         Ok(())
     }
 
-    fn carry_out(&self, arn: &str, planned: Vec<Planned>) {
+    pub(crate) fn carry_out(&self, arn: &str, planned: Vec<Planned>) {
         let mut queued = false;
         for work in planned {
             match work {

@@ -17,6 +17,7 @@ pub mod machines;
 pub mod names;
 mod params;
 pub mod persisted;
+mod redrive;
 mod scheduler;
 mod tags;
 mod test_state;

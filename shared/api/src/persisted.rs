@@ -36,6 +36,10 @@ pub struct Persisted {
     /// nothing watches the child (serverless): its end is sent to that task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentTask>,
+    /// The `clientToken` of the last RedriveExecution: the same request again is answered
+    /// with that redrive instead of making another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_token: Option<String>,
     /// The version (and alias) StartExecution named, shown by DescribeExecution and
     /// ListExecutions as AWS does (`stateMachineVersionArn`, `stateMachineAliasArn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +140,7 @@ impl Persisted {
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
             parent: None,
+            redrive_token: None,
             version_arn: None,
             alias_arn: None,
         }
@@ -378,6 +383,19 @@ fn summary(execution: &Execution, input_text: &str) -> Value {
     }
     if let Some(cause) = execution.cause() {
         summary["cause"] = Value::String(cause.to_string());
+    }
+    // What DescribeExecution and ListExecutions show of redrives, without decoding the state.
+    summary["redriveCount"] = Value::from(execution.redrive_count());
+    if let Some(redriven) = execution.redrive_time_ms() {
+        summary["redriveDate"] = Value::from(redriven);
+    }
+    if matches!(
+        execution.status(),
+        Status::Failed | Status::TimedOut | Status::Aborted
+    ) {
+        if let Some(reason) = execution.redrive_blocker() {
+            summary[crate::redrive::BLOCKER_FIELD] = Value::from(reason);
+        }
     }
     summary
 }

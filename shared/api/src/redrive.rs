@@ -1,0 +1,210 @@
+//! RedriveExecution, and the redrive fields of DescribeExecution and ListExecutions.
+//!
+//! The decider decides what a redrive runs again ([`cairn_interpreter::Event::Redrive`]);
+//! this module applies AWS's rules around it: only a FAILED, TIMED_OUT or ABORTED Standard
+//! execution, within 14 days of its stop and a year of its start, and a retried request (the
+//! same `clientToken`) answers the redrive it already made.
+
+use cairn_interpreter::{Context, Event, Status};
+use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Transition};
+use serde_json::Value;
+
+use crate::driver::{store_error, Driver};
+use crate::names::{check_execution_arn, execution_does_not_exist};
+use crate::params::{timestamp, Params};
+use crate::persisted::{input_text, stored_history, Persisted};
+use crate::ApiError;
+
+/// How long after its stop an execution can be redriven (AWS: 14 days).
+const REDRIVABLE_PERIOD_MS: i64 = 14 * 24 * 3600 * 1000;
+/// The longest an execution may stay open, redrives included (AWS: one year).
+const MAX_OPEN_MS: i64 = 365 * 24 * 3600 * 1000;
+/// Conditional writes lost to concurrent writers before giving up.
+const MAX_ATTEMPTS: usize = 16;
+
+/// The summary member the record keeps the decider's redrive verdict in.
+pub(crate) const BLOCKER_FIELD: &str = "redriveStatusReason";
+
+fn not_redrivable(arn: &str, reason: &str) -> ApiError {
+    ApiError::new(
+        "ExecutionNotRedrivable",
+        format!("Execution '{arn}' cannot be redriven: {reason}"),
+    )
+}
+
+pub(crate) fn redrive_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("executionArn")?;
+    let token = p.opt_string("clientToken")?;
+    if let Some(token) = token {
+        if token.is_empty() || token.chars().count() > 64 {
+            return Err(ApiError::new(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{token}' at 'clientToken' failed to satisfy constraint: Member must have length between 1 and 64"
+                ),
+            ));
+        }
+    }
+    check_execution_arn(arn)?;
+    let redriven = driver.redrive(arn, token)?;
+    Ok(serde_json::json!({ "redriveDate": timestamp(redriven) }))
+}
+
+/// Why the record's execution cannot be redriven at `now`, in AWS's words; `None` when it can.
+pub(crate) fn blocker(record: &ExecutionRecord, now: i64) -> Option<String> {
+    match record.status.as_str() {
+        "RUNNING" => return Some("Execution is RUNNING and cannot be redriven".into()),
+        "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
+        _ => {}
+    }
+    if let Some(reason) = record.summary.get(BLOCKER_FIELD) {
+        return Some(reason.as_str().unwrap_or_default().to_string());
+    }
+    if record.summary.get("redriveCount").is_none() {
+        // Written before Cairn kept what a redrive needs.
+        return Some("Execution was started before the launch of RedriveExecution".into());
+    }
+    if now.saturating_sub(record.start_ms) > MAX_OPEN_MS {
+        return Some("Execution has exceeded the max execution time".into());
+    }
+    match record.stop_ms {
+        Some(stop) if now.saturating_sub(stop) > REDRIVABLE_PERIOD_MS => {
+            Some("Execution redrivable period exceeded".into())
+        }
+        _ => None,
+    }
+}
+
+/// DescribeExecution's `redriveCount`, `redriveDate`, `redriveStatus` and `redriveStatusReason`.
+pub(crate) fn describe_fields(record: &ExecutionRecord, now: i64, out: &mut Value) {
+    out["redriveCount"] = record
+        .summary
+        .get("redriveCount")
+        .cloned()
+        .unwrap_or_else(|| Value::from(0));
+    if let Some(date) = record.summary.get("redriveDate").and_then(Value::as_i64) {
+        out["redriveDate"] = timestamp(date);
+    }
+    match blocker(record, now) {
+        None => out["redriveStatus"] = Value::from("REDRIVABLE"),
+        Some(reason) => {
+            out["redriveStatus"] = Value::from("NOT_REDRIVABLE");
+            out["redriveStatusReason"] = Value::from(reason);
+        }
+    }
+}
+
+/// ListExecutions' `redriveFilter`: `Some(true)` keeps redriven executions only.
+pub(crate) fn filter_param(p: &Params<'_>) -> Result<Option<bool>, ApiError> {
+    match p.opt_string("redriveFilter")? {
+        None => Ok(None),
+        Some("REDRIVEN") => Ok(Some(true)),
+        Some("NOT_REDRIVEN") => Ok(Some(false)),
+        Some(other) => Err(ApiError::new(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{other}' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+            ),
+        )),
+    }
+}
+
+/// A ListExecutions item's redrive fields (only for an execution redriven at least once).
+pub(crate) fn list_fields(record: &ExecutionRecord, item: &mut Value) {
+    let count = record
+        .summary
+        .get("redriveCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if count > 0 {
+        item["redriveCount"] = Value::from(count);
+        if let Some(date) = record.summary.get("redriveDate").and_then(Value::as_i64) {
+            item["redriveDate"] = timestamp(date);
+        }
+    }
+}
+
+/// The items a `redriveFilter` keeps (`Some(true)`: the redriven ones).
+pub(crate) fn filtered(items: Vec<Value>, redriven: Option<bool>) -> Vec<Value> {
+    match redriven {
+        None => items,
+        Some(wanted) => items
+            .into_iter()
+            .filter(|item| item.get("redriveCount").is_some() == wanted)
+            .collect(),
+    }
+}
+
+impl Driver {
+    /// Redrives a Standard execution; returns the redrive's time (the earlier one when
+    /// `client_token` repeats the request that made it).
+    pub(crate) fn redrive(&self, arn: &str, client_token: Option<&str>) -> Result<i64, ApiError> {
+        let _serialised = self
+            .stripe(arn)
+            .lock()
+            .map_err(|_| ApiError::internal("execution lock poisoned"))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let (record, version) = self
+                .store
+                .get_execution(arn)
+                .map_err(store_error)?
+                .ok_or_else(|| execution_does_not_exist(arn))?;
+            let mut persisted = Persisted::decode(&record)?;
+            if let (Some(token), Some(done), Some(at)) = (
+                client_token,
+                persisted.redrive_token.as_deref(),
+                persisted.execution.redrive_time_ms(),
+            ) {
+                if token == done {
+                    return Ok(at);
+                }
+            }
+            let now = self.now_ms().max(record.start_ms);
+            if let Some(reason) = blocker(&record, now) {
+                return Err(not_redrivable(arn, &reason));
+            }
+            let machine = self.machine(&persisted.definition)?;
+            let ctx = Context {
+                now_ms: now,
+                seed: self.decision_seed(arn, persisted.execution.event_count()),
+            };
+            let mut decision = persisted.execution.apply(&machine, Event::Redrive, &ctx);
+            if persisted.execution.status() == Status::Running && decision.history.is_empty() {
+                return Err(ApiError::internal("the redrive changed nothing"));
+            }
+            if decision.history.is_empty() {
+                let reason = persisted
+                    .execution
+                    .redrive_blocker()
+                    .unwrap_or("Execution cannot be redriven");
+                return Err(not_redrivable(arn, reason));
+            }
+            self.signer.publish(&mut decision);
+            persisted.redrive_token = client_token.map(str::to_string);
+            let mut effects = Effects::default();
+            let planned = persisted.plan(&decision, now, &mut effects);
+            let input = input_text(&record).to_string();
+            let mut record = record;
+            // Running again: it stops anew when it ends.
+            record.stop_ms = None;
+            let next = persisted.record(record, &input, now)?;
+            let transition = Transition {
+                expected_version: version,
+                record: next,
+                history: stored_history(&decision)?,
+                effects,
+            };
+            match self.store.commit(&transition) {
+                Ok(_) => {
+                    self.carry_out(arn, planned);
+                    return Ok(now);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(ApiError::internal(format!(
+            "{arn}: too many concurrent writers"
+        )))
+    }
+}
