@@ -318,6 +318,7 @@ class Api:
         resource, path = {
             "target": ("/", "/"),
             "executions": ("/executions", "/executions"),
+            "sync-executions": ("/sync-executions", "/sync-executions"),
             "action": ("/{action}", f"/{action}"),
         }[route]
         headers = {"Content-Type": "application/x-amz-json-1.0",
@@ -594,6 +595,22 @@ def exercise(template, stack, endpoints, workdir, started):
         assert (alert["executionArn"], alert["status"], alert["error"]) == (arn2, "FAILED", "PaymentDeclined"), alert
         assert alert["stateMachineArn"] == failing, alert
         log(f"payment-7 FAILED in {time.time() - t:.1f} s; its alert: {notification['Subject']!r}")
+
+        # 3. A synchronous Express execution: its Lambda task runs inside the api invocation.
+        t = time.time()
+        quote = api.call("CreateStateMachine", {
+            "name": f"quotes-{suffix}", "roleArn": role, "type": "EXPRESS",
+            "definition": json.dumps({"StartAt": "Quote", "States": {"Quote": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": worker_arn, "Payload": {"sku.$": "$.sku"}},
+                "ResultSelector": {"sku.$": "$.Payload.echo.sku"}, "End": True}}})}, "target")["stateMachineArn"]
+        before = len(watch.front.calls)
+        synced = api.call("StartSyncExecution", {"stateMachineArn": quote, "input": json.dumps({"sku": "A-1"})},
+                          "sync-executions")
+        assert synced["status"] == "SUCCEEDED", synced
+        assert json.loads(synced["output"]) == {"sku": "A-1"}, synced
+        assert len(watch.front.calls) == before + 1, watch.front.calls[before:]
+        log(f"StartSyncExecution of an Express machine with a Lambda task: SUCCEEDED in {time.time() - t:.2f} s")
 
         # Status changes on the bus: RUNNING and the end of each execution, AWS's detail shape.
         changes = drain(stack["sqs"], stack["status_url"], 4)
