@@ -16,7 +16,11 @@ Scenarios, all through the api function's HTTP routes (API Gateway proxy events)
      error is caught, to SUCCEEDED: status, output and history event types read back with
      DescribeExecution and GetExecutionHistory;
   2. a workflow whose Task fails uncaught: FAILED, and the SNS alert read from an SQS queue
-     subscribed to the alert topic; both executions' status-change events read from the bus.
+     subscribed to the alert topic;
+  3. StartSyncExecution of an Express machine whose Lambda task runs inside the api invocation;
+  4. a Wait whose timer message is lost: the sweep (the advance function's scheduled input)
+     re-sends it from the table's timers index and the execution ends;
+  and the status-change events of the Standard executions, read from the bus.
 
 Usage: e2e.py WATCH_ROOT (the repository); needs the emulators' endpoints in the environment
 (tests/emulators/start.sh's endpoints.env) and cargo-lambda on PATH. With
@@ -612,10 +616,30 @@ def exercise(template, stack, endpoints, workdir, started):
         assert len(watch.front.calls) == before + 1, watch.front.calls[before:]
         log(f"StartSyncExecution of an Express machine with a Lambda task: SUCCEEDED in {time.time() - t:.2f} s")
 
+        # 4. A lost timer message (a crash between the write and the send) comes back through
+        # the sweep, read from the table's timers index, and the execution goes on.
+        t = time.time()
+        nap = api.call("CreateStateMachine", {
+            "name": f"naps-{suffix}", "roleArn": role,
+            "definition": json.dumps({"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Up"},
+                "Up": {"Type": "Pass", "Result": "rested", "End": True}}})}, "target")["stateMachineArn"]
+        arn4 = api.call("StartExecution", {"stateMachineArn": nap, "name": "nap-1"}, "executions")["executionArn"]
+        lost = drain(stack["sqs"], stack["timer_url"], 1)
+        assert [m["event"] for m in lost] == [{"TimerFired": {"timer_id": lost[0]["event"]["TimerFired"]["timer_id"]}}], lost
+        time.sleep(1.5)
+        assert api.call("DescribeExecution", {"executionArn": arn4}, "action")["status"] == "RUNNING"
+        error, swept = watch.invoke("advance", {"sweep": {"graceSeconds": 0}})
+        assert error is None and swept["resentTimers"] == 1 and not swept["continued"], swept
+        described4 = triggers.until_ended(api, arn4)
+        assert described4["status"] == "SUCCEEDED" and json.loads(described4["output"]) == "rested", described4
+        log(f"nap-1: its timer message lost, re-sent by the sweep ({swept}), SUCCEEDED in {time.time() - t:.1f} s")
+
         # Status changes on the bus: RUNNING and the end of each execution, AWS's detail shape.
-        changes = drain(stack["sqs"], stack["status_url"], 4)
+        changes = drain(stack["sqs"], stack["status_url"], 6)
         seen = sorted((c["detail"]["name"], c["detail"]["status"]) for c in changes)
-        assert seen == [("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
+        assert seen == [("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
+                        ("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
                         ("payment-7", "FAILED"), ("payment-7", "RUNNING")], seen
         assert all(c["source"] == "cairn.states" and c["detail-type"] == "Step Functions Execution Status Change"
                    for c in changes), changes
