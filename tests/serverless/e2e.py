@@ -20,6 +20,10 @@ Scenarios, all through the api function's HTTP routes (API Gateway proxy events)
   3. StartSyncExecution of an Express machine whose Lambda task runs inside the api invocation;
   4. a Wait whose timer message is lost: the sweep (the advance function's scheduled input)
      re-sends it from the table's timers index and the execution ends;
+  5. long Lambda tasks (TimeoutSeconds above SyncTaskSeconds), invoked asynchronously, their
+     results back as Lambda's destination records on the bus through the template's
+     LambdaResults rule (the Lambda front here plays Lambda's part: the watch server has no
+     asynchronous invocation), one succeeding and one failing into a Catch;
   and the status-change events of the Standard executions, read from the bus.
 
 Usage: e2e.py WATCH_ROOT (the repository); needs the emulators' endpoints in the environment
@@ -100,6 +104,12 @@ def rule_patterns(template):
     events = template["Resources"]["AdvanceFunction"]["Properties"]["Events"]
     return {name: event["Properties"]["Pattern"] for name, event in events.items()
             if event["Type"] == "EventBridgeRule"}
+
+
+def env_value(template, name):
+    """A function environment variable's value when it is a plain parameter's default."""
+    value = template["Globals"]["Function"]["Environment"]["Variables"][name]
+    return value if isinstance(value, str) else template["Parameters"][value["Ref"]]["Default"]
 
 
 def function_environment(template, resolve):
@@ -265,7 +275,12 @@ class LambdaFront:
     """Lambda's Invoke API for the functions' own calls, in front of the watch server, which
     knows a function only by its name: Lambda also takes the function's ARN (a legacy
     `arn:aws:lambda:...` Task resource, or an ARN as `FunctionName`), so this resolves it to the
-    name and forwards the request and the answer (status, `X-Amz-Function-Error`) as they are."""
+    name and forwards the request and the answer (status, `X-Amz-Function-Error`) as they are.
+
+    The watch server has no asynchronous invocation and no destinations either: an
+    `InvocationType: Event` call (a long Lambda task) is answered 202 with a request id, as
+    Lambda answers, then run through the watch server, and its outcome handed to
+    `self.destination` (the test puts Lambda's destination record on the bus from there)."""
 
     def __init__(self, watch_url):
         front = self
@@ -283,10 +298,22 @@ class LambdaFront:
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() in ("content-type", "x-amz-invocation-type", "x-amz-log-type",
                                             "x-amz-client-context")}
+                front.calls.append(urllib.parse.unquote(self.path))
+                if headers.pop("X-Amz-Invocation-Type", headers.pop("x-amz-invocation-type", None)) == "Event":
+                    request = urllib.request.Request(watch_url + "/".join(parts), data=body, method="POST",
+                                                     headers=headers)
+                    request_id = str(uuid.uuid4())
+                    front.event_calls.append(request_id)
+                    threading.Thread(target=front.run_event, daemon=True,
+                                     args=(urllib.parse.unquote(parts[3]), request_id, body, request)).start()
+                    self.send_response(202)
+                    self.send_header("x-amzn-RequestId", request_id)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 request = urllib.request.Request(watch_url + "/".join(parts), data=body, method="POST",
                                                  headers=headers)
                 status, error, answer = watch_invoke(request)
-                front.calls.append(urllib.parse.unquote(self.path))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if error:
@@ -299,12 +326,57 @@ class LambdaFront:
                 pass
 
         self.calls = []
+        self.destination = None
+        self.event_failures = []
+        self.event_calls = []
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def run_event(self, function, request_id, payload, request):
+        try:
+            status, error, answer = watch_invoke(request)
+            assert status == 200, f"asynchronous invocation of {function}: HTTP {status}: {answer[:2000]!r}"
+            assert self.destination is not None, f"an asynchronous invocation of {function} has no destination"
+            self.destination(function, request_id, json.loads(payload or b"null"), error,
+                             json.loads(answer) if answer else None)
+        except Exception as e:  # noqa: BLE001 - reported by the test, not lost in a thread
+            self.event_failures.append(repr(e))
+
     def stop(self):
         self.server.shutdown()
+
+
+def destination_to_bus(events, bus, account):
+    """What Lambda does with an asynchronous invocation's outcome when the function's
+    destination (OnSuccess and OnFailure) is an EventBridge bus, with MaximumRetryAttempts 0 as
+    functions/README.md asks: one event whose detail is the invocation record."""
+
+    def send(function, request_id, request_payload, function_error, response_payload):
+        name = function.split(":")[6] if function.startswith("arn:") else function
+        function_arn = f"arn:aws:lambda:{REGION}:{account}:function:{name}:$LATEST"
+        response_context = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response_context["functionError"] = function_error
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {"requestId": request_id, "functionArn": function_arn,
+                               "condition": "RetriesExhausted" if function_error else "Success",
+                               "approximateInvokeCount": 1},
+            "requestPayload": request_payload,
+            "responseContext": response_context,
+            "responsePayload": response_payload,
+        }
+        detail_type = ("Lambda Function Invocation Result - Failure" if function_error
+                       else "Lambda Function Invocation Result - Success")
+        out = events.put_events(Entries=[{
+            "EventBusName": bus, "Source": "lambda", "DetailType": detail_type,
+            "Resources": [f"arn:aws:events:{REGION}:{account}:event-bus/{bus}", function_arn],
+            "Detail": json.dumps(record)}])
+        assert out["FailedEntryCount"] == 0, out
+
+    return send
 
 
 # --- the API through API Gateway proxy events ---------------------------------------------------
@@ -456,6 +528,24 @@ def order_machine(worker_arn):
                                "reason.$": "$.shipping.Error", "cause.$": "$.shipping.Cause"},
                 "End": True,
             },
+        },
+    }
+
+
+def long_task_machine(worker_arn, sync_seconds):
+    timeout = sync_seconds + 40
+    return {
+        "StartAt": "Crunch",
+        "States": {
+            "Crunch": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": timeout,
+                       "Parameters": {"FunctionName": worker_arn, "Payload": {"batch.$": "$.batch"}},
+                       "ResultSelector": {"batch.$": "$.Payload.echo.batch", "status.$": "$.StatusCode"},
+                       "ResultPath": "$.crunched", "Next": "Publish"},
+            "Publish": {"Type": "Task", "Resource": worker_arn, "TimeoutSeconds": timeout,
+                        "Parameters": {"fail": "QuotaExceeded", "message": "try tomorrow"},
+                        "Catch": [{"ErrorEquals": ["QuotaExceeded"], "ResultPath": "$.published", "Next": "Done"}],
+                        "End": True},
+            "Done": {"Type": "Pass", "End": True},
         },
     }
 
@@ -635,12 +725,45 @@ def exercise(template, stack, endpoints, workdir, started):
         assert described4["status"] == "SUCCEEDED" and json.loads(described4["output"]) == "rested", described4
         log(f"nap-1: its timer message lost, re-sent by the sweep ({swept}), SUCCEEDED in {time.time() - t:.1f} s")
 
+        # 5. Long Lambda tasks (TimeoutSeconds above SyncTaskSeconds): invoked asynchronously,
+        # their results come back as destination records through the template's LambdaResults
+        # rule; one succeeds, the other's error is caught.
+        t = time.time()
+        watch.front.destination = destination_to_bus(client("events", endpoints["localstack"]),
+                                                     stack["bus"], account)
+        sync_seconds = int(env_value(template, "CAIRN_SYNC_TASK_SECONDS"))
+        reports = api.call("CreateStateMachine", {"name": f"reports-{suffix}", "roleArn": role,
+                                                  "definition": json.dumps(long_task_machine(worker_arn, sync_seconds))},
+                           "target")["stateMachineArn"]
+        before = len(watch.front.calls)
+        arn5 = api.call("StartExecution", {"stateMachineArn": reports, "name": "report-7",
+                                           "input": json.dumps({"batch": 7})}, "executions")["executionArn"]
+        described5 = triggers.until_ended(api, arn5)
+        assert not watch.front.event_failures, watch.front.event_failures
+        types5 = [e["type"] for e in api.history(arn5)]
+        assert described5["status"] == "SUCCEEDED", (described5, types5)
+        output5 = json.loads(described5["output"])
+        published = output5.pop("published")
+        assert output5 == {"batch": 7, "crunched": {"batch": 7, "status": 200}}, output5
+        assert published["Error"] == "QuotaExceeded", published
+        assert json.loads(published["Cause"]) == {"errorType": "QuotaExceeded", "errorMessage": "try tomorrow"}
+        assert types5 == ["ExecutionStarted",
+                          "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+                          "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                          "LambdaFunctionFailed", "TaskStateExited",
+                          "PassStateEntered", "PassStateExited", "ExecutionSucceeded"], types5
+        assert len(watch.front.calls) == before + 2, watch.front.calls[before:]
+        # Both asynchronously (the earlier scenarios' tasks have no TimeoutSeconds: none was).
+        assert len(watch.front.event_calls) == 2, watch.front.event_calls
+        log(f"report-7: two long Lambda tasks through their destination records, SUCCEEDED in {time.time() - t:.1f} s")
+
         # Status changes on the bus: RUNNING and the end of each execution, AWS's detail shape.
-        changes = drain(stack["sqs"], stack["status_url"], 6)
+        changes = drain(stack["sqs"], stack["status_url"], 8)
         seen = sorted((c["detail"]["name"], c["detail"]["status"]) for c in changes)
         assert seen == [("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
                         ("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
-                        ("payment-7", "FAILED"), ("payment-7", "RUNNING")], seen
+                        ("payment-7", "FAILED"), ("payment-7", "RUNNING"),
+                        ("report-7", "RUNNING"), ("report-7", "SUCCEEDED")], seen
         assert all(c["source"] == "cairn.states" and c["detail-type"] == "Step Functions Execution Status Change"
                    for c in changes), changes
 
