@@ -281,6 +281,7 @@ impl Integrations {
             }
             Route::StartExecution(nesting) => self.start_execution(request, nesting).await,
             Route::ItemReader { list } => self.read_items(connected, &request.input, list).await,
+            Route::ResultWriter => self.write_results(connected, &request.input).await,
             Route::Http => {
                 let connections = &self.inner.settings.connections;
                 let resolved = if connections.configured() {
@@ -610,6 +611,33 @@ impl Integrations {
         }
     }
 
+    /// What a Distributed Map's ResultWriter exports: each object put in turn, the manifest
+    /// (the decider's last) only once the result files it lists are there.
+    async fn write_results(
+        &self,
+        connected: &Connected,
+        request: &Value,
+    ) -> Result<Value, TaskFailure> {
+        let s3 = self.model("s3")?;
+        let bucket = request.get("Bucket").cloned().unwrap_or(Value::Null);
+        let objects = request
+            .get("Objects")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for object in objects {
+            let put = json!({
+                "Bucket": bucket,
+                "Key": object.get("Key").cloned().unwrap_or(Value::Null),
+                "Body": object.get("Body").cloned().unwrap_or(Value::Null),
+                "ContentType": "application/json",
+            });
+            self.call_service(connected, &s3, "PutObject", &put, Flavor::AwsSdk)
+                .await?;
+        }
+        Ok(json!({}))
+    }
+
     /// An EventBridge connection as AWS keeps it: DescribeConnection names its authorization
     /// type and secret, Secrets Manager holds the credentials.
     async fn eventbridge_connection(
@@ -815,6 +843,9 @@ enum Route {
     ItemReader {
         list: bool,
     },
+    /// A Distributed Map's ResultWriter: `{"Bucket", "Objects": [{"Key", "Body"}]}`, the
+    /// result files and the manifest the decider shaped, put in that order.
+    ResultWriter,
     /// The HTTP Task, `http:invoke`.
     Http,
     AwsSdk,
@@ -846,6 +877,7 @@ fn route(service: &str, action: &str) -> Option<Route> {
         ("states", action) => Nesting::of(action).map(Route::StartExecution),
         ("s3", "getObject") => Some(Route::ItemReader { list: false }),
         ("s3", "listObjectsV2") => Some(Route::ItemReader { list: true }),
+        ("s3", "putObject") => Some(Route::ResultWriter),
         ("http", "invoke") => Some(Route::Http),
         (service, _) if service.starts_with("aws-sdk:") => Some(Route::AwsSdk),
         _ => None,

@@ -112,6 +112,9 @@ pub(crate) struct Fanout {
     pub max_concurrency: usize,
     pub tolerated_count: Option<u64>,
     pub tolerated_percentage: Option<f64>,
+    /// A Distributed Map with a ResultWriter: what its children did, for the export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Box<crate::writer::RunLog>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,6 +36,7 @@ mod redrive;
 mod retry;
 mod states;
 mod time;
+mod writer;
 
 pub use api::{
     Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected, IntegrationPattern,

@@ -204,6 +204,7 @@ pub(crate) struct MapSpec {
     pub label: Option<String>,
     pub reader: Option<Box<crate::reader::ReaderSpec>>,
     pub batcher: Option<Box<crate::reader::BatcherSpec>>,
+    pub writer: Option<Box<crate::writer::WriterSpec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +285,8 @@ pub(crate) struct JSpec {
     pub batch_max_items: Option<JTemplate>,
     pub batch_max_bytes: Option<JTemplate>,
     pub batch_input: Option<JTemplate>,
+    /// Its ResultWriter's `Arguments` (Bucket and Prefix).
+    pub writer_arguments: Option<JTemplate>,
     /// Variables the expressions may read: only these are bound.
     pub variables: Vec<String>,
     /// Whether some expression may read `$states.context`.
@@ -323,6 +326,7 @@ impl JSpec {
             &self.batch_max_items,
             &self.batch_max_bytes,
             &self.batch_input,
+            &self.writer_arguments,
         ]
         .into_iter()
         .flatten()
@@ -754,12 +758,15 @@ impl Compiler {
                 c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&m.catch)?;
                 c.next = next(&m.next)?;
-                if m.result_writer.is_some() {
-                    c.kind = Kind::Unsupported(format!(
-                        "Distributed Map with a ResultWriter is not supported yet (state '{name}')"
-                    ));
-                    return Ok(c);
-                }
+                let writer = match m.result_writer.as_ref().map(|w| writer_spec(name, w)) {
+                    None => None,
+                    Some(Ok(Ok(w))) => Some(Box::new(w)),
+                    Some(Ok(Err(message))) => {
+                        c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
+                        return Ok(c);
+                    }
+                    Some(Err(e)) => return Err(e),
+                };
                 let reader = match m
                     .item_reader
                     .as_ref()
@@ -824,6 +831,7 @@ impl Compiler {
                     label: m.label.clone(),
                     reader,
                     batcher,
+                    writer,
                 }));
             }
         }
@@ -949,11 +957,17 @@ impl Compiler {
                 j.max_concurrency = t("MaxConcurrency")?;
                 j.tolerated_count = t("ToleratedFailureCount")?;
                 j.tolerated_percentage = t("ToleratedFailurePercentage")?;
-                if m.result_writer.is_some() {
-                    c.kind = Kind::Unsupported(format!(
-                        "Distributed Map with a ResultWriter is not supported yet (state '{name}')"
-                    ));
-                    return Ok(c);
+                let mut writer = None;
+                if let Some(raw_writer) = &m.result_writer {
+                    match writer_spec(name, &without(raw_writer, "Arguments")) {
+                        Ok(Ok(w)) => writer = Some(Box::new(w)),
+                        Ok(Err(message)) => {
+                            c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
+                            return Ok(c);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    j.writer_arguments = jtemplate(name, raw_writer, "Arguments")?;
                 }
                 let mut reader = None;
                 if let Some(raw_reader) = &m.item_reader {
@@ -1009,6 +1023,7 @@ impl Compiler {
                     label: m.label.clone(),
                     reader,
                     batcher,
+                    writer,
                 }));
             }
         }
@@ -1068,6 +1083,36 @@ fn reader_spec(
         format,
         resource,
     }))
+}
+
+/// `Ok(Err(message))` for a writer this decider cannot run.
+fn writer_spec(
+    state: &str,
+    raw: &Value,
+) -> Result<Result<crate::writer::WriterSpec, String>, LoadError> {
+    let (transformation, output_type, export) = match crate::writer::config_of(raw) {
+        Ok(c) => c,
+        Err(message) => return Ok(Err(message)),
+    };
+    let resource = raw
+        .get("Resource")
+        .and_then(Value::as_str)
+        .map(|r| (r.to_string(), resource_kind(r)));
+    Ok(Ok(crate::writer::WriterSpec {
+        resource: resource.filter(|_| export),
+        parameters: template(state, &raw.get("Parameters").cloned())?,
+        transformation,
+        output_type,
+    }))
+}
+
+/// `raw` without one of its fields.
+fn without(raw: &Value, field: &str) -> Value {
+    let mut copy = raw.clone();
+    if let Some(map) = copy.as_object_mut() {
+        map.remove(field);
+    }
+    copy
 }
 
 fn batcher_spec(state: &str, raw: &Value) -> Result<crate::reader::BatcherSpec, LoadError> {

@@ -736,10 +736,10 @@ fn inline_map_concurrency_is_capped_by_the_limit_setting() {
 }
 
 #[test]
-fn distributed_map_with_result_writer_fails_clearly() {
+fn result_writer_with_another_resource_fails_clearly() {
     let machine = Machine::from_json(&json!({
         "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
-            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "p"}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Prefix": "p"}},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}
     }))
@@ -747,7 +747,7 @@ fn distributed_map_with_result_writer_fails_clearly() {
     let (exec, _) = Execution::start(&machine, json!([]), info(), &at(0));
     assert_eq!(
         exec.cause(),
-        Some("Distributed Map with a ResultWriter is not supported yet (state 'M')")
+        Some("ResultWriter Resource arn:aws:states:::s3:getObject is not supported (state 'M')")
     );
 }
 

@@ -24,13 +24,30 @@ impl Runner<'_> {
 
     /// All children succeeded: `<Type>StateSucceeded`, then the state completes with their results.
     pub(crate) fn fanout_succeeded(&mut self, tid: ThreadId, state: &CState) {
-        let results = match self
+        // A Map that exports its results ends when the shell has written them.
+        if self.write_results(tid, state, None) {
+            return;
+        }
+        let (results, run) = match self
             .thread_mut(tid)
             .map(|t| std::mem::replace(&mut t.phase, Phase::Idle))
         {
-            Some(Phase::Fanout(f)) => f.results,
+            Some(Phase::Fanout(f)) => (f.results, f.run),
             _ => return,
         };
+        let results = match &state.kind {
+            Kind::Map(spec) => match spec.writer.as_deref() {
+                Some(w) => crate::writer::transformed(w, run.as_deref(), results),
+                None => results,
+            },
+            _ => results,
+        };
+        self.map_succeeded(tid, state, Value::Array(results));
+    }
+
+    /// `<Type>StateSucceeded` (after `MapRunSucceeded` for a Distributed Map), then the
+    /// state completes with `output`.
+    pub(crate) fn map_succeeded(&mut self, tid: ThreadId, state: &CState, output: Value) {
         let run_started = self.thread(tid).map_or(0, |t| t.last_event);
         if distributed(state) {
             self.emit(tid, "MapRunSucceeded", Value::Null);
@@ -49,7 +66,7 @@ impl Runner<'_> {
                 t.last_event = run_started;
             }
         }
-        self.complete(tid, Value::Array(results));
+        self.complete(tid, output);
     }
 
     /// Aborts every running child of a Parallel/Map state.
@@ -84,6 +101,7 @@ impl Runner<'_> {
             return;
         };
         let is_map = matches!(state.kind, Kind::Map(_));
+        let now = self.ctx.now_ms;
         let silent = distributed(state);
         // A parent that no longer exists was aborted earlier in this decision: moot.
         let Some(thread) = self.exec.threads.get_mut(&tid) else {
@@ -97,6 +115,10 @@ impl Runner<'_> {
             });
         };
         fanout.running.remove(&parent.slot);
+        if let Some(child) = fanout.run.as_mut().and_then(|r| r.child_mut(parent.slot)) {
+            child.stop_ms = now;
+            child.failed = outcome.is_err();
+        }
         // The parent's next event follows the child's last one (a child execution's
         // events are not in this history).
         if !silent {
@@ -150,6 +172,22 @@ impl Runner<'_> {
                     }
                 };
                 if !tolerated {
+                    let now = self.ctx.now_ms;
+                    if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                        // The children still running are aborted: exported with the failed.
+                        if let Some(slot) = f.results.get_mut(parent.slot) {
+                            *slot = fault.to_output();
+                        }
+                        let running: Vec<usize> = f.running.keys().copied().collect();
+                        if let Some(log) = f.run.as_mut() {
+                            for slot in running {
+                                if let Some(child) = log.child_mut(slot) {
+                                    child.failed = true;
+                                    child.stop_ms = now;
+                                }
+                            }
+                        }
+                    }
                     self.abort_children(tid, state);
                     let fault = if count.is_some() || percentage.is_some() || silent {
                         Fault::new(
@@ -159,6 +197,9 @@ impl Runner<'_> {
                     } else {
                         fault
                     };
+                    if self.write_results(tid, state, Some(fault.clone())) {
+                        return;
+                    }
                     if silent {
                         self.emit(tid, "MapRunFailed", fault_details(&fault));
                     }

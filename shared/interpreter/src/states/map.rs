@@ -72,6 +72,7 @@ impl Runner<'_> {
                     && state.input_path == IoPath::Whole
                     && spec.item_selector.is_none()
                     && spec.reader.is_none()
+                    && spec.writer.is_none()
                     && !items.is_context()
                     // Settings read from the input after this point must see it whole.
                     && matches!(spec.max_concurrency, Setting::Fixed(_))
@@ -252,8 +253,15 @@ impl Runner<'_> {
             plan.max_concurrency.min(ceiling)
         };
         let mut prev = started;
+        let mut run = None;
         if spec.distributed {
             let arn = self.map_run_arn(spec);
+            if spec.writer.is_some() {
+                run = Some(Box::new(crate::writer::RunLog {
+                    map_run_arn: arn.clone(),
+                    ..Default::default()
+                }));
+            }
             prev = self.emit(
                 tid,
                 "MapRunStarted",
@@ -273,6 +281,7 @@ impl Runner<'_> {
             max_concurrency: limit,
             tolerated_count: plan.tolerated_count,
             tolerated_percentage: plan.tolerated_percentage,
+            run,
         };
         if let Some(reader) = &spec.reader {
             return self.start_reading(tid, state, reader, fanout);
@@ -352,6 +361,7 @@ impl Runner<'_> {
             };
             match input {
                 Ok(input) => {
+                    self.child_started(tid, index, &input);
                     let child = self.new_thread(
                         Parent {
                             thread: tid,
@@ -376,6 +386,36 @@ impl Runner<'_> {
                     self.abort_children(tid, state);
                     return self.fail(tid, fault);
                 }
+            }
+        }
+    }
+}
+
+impl Runner<'_> {
+    /// A Map Run whose results are written keeps each child's name, input and start.
+    fn child_started(&mut self, tid: ThreadId, index: usize, input: &Value) {
+        let logged =
+            matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.run.is_some());
+        if !logged {
+            return;
+        }
+        let name = {
+            let mut entropy = crate::flow::SeededEntropy {
+                seed: self.ctx.seed ^ self.exec.event_count,
+                counter: &self.entropy_counter,
+            };
+            cairn_dataflow::Entropy::uuid(&mut entropy)
+        };
+        let now = self.ctx.now_ms;
+        if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+            if let Some(child) = f.run.as_mut().and_then(|r| r.child_mut(index)) {
+                *child = crate::writer::Child {
+                    name,
+                    input: input.clone(),
+                    start_ms: now,
+                    stop_ms: now,
+                    failed: false,
+                };
             }
         }
     }

@@ -11,3 +11,4 @@ mod read;
 mod succeed;
 pub(crate) mod task;
 pub(crate) mod wait;
+mod write;

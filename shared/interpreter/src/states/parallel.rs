@@ -61,6 +61,7 @@ impl Runner<'_> {
                 max_concurrency: 0,
                 tolerated_count: None,
                 tolerated_percentage: None,
+                run: None,
             }));
         }
         if total == 0 {

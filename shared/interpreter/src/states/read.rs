@@ -271,7 +271,7 @@ impl Runner<'_> {
         }
     }
 
-    fn map_run_failed(&mut self, tid: ThreadId, fault: Fault) {
+    pub(crate) fn map_run_failed(&mut self, tid: ThreadId, fault: Fault) {
         let mut fields = serde_json::Map::new();
         if let Some(c) = &fault.cause {
             fields.insert("cause".into(), Value::String(c.clone()));

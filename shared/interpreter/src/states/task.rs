@@ -274,7 +274,10 @@ impl Runner<'_> {
             (wait.task_id == task_id).then_some((tid, &**spec, wait))
         });
         // An ItemReader request is a task too, but without task events: not waited on here.
-        let reading = || matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r)) if r.task_id == task_id);
+        let reading = || {
+            matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r)) if r.task_id == task_id)
+                || self.writer_of(task_id).is_some()
+        };
         if found.is_none() && !reading() {
             self.nondeterministic(|| {
                 format!("task {task_id} is open for thread {tid}, which is not waiting on it")
@@ -362,6 +365,9 @@ impl Runner<'_> {
         if let Some(tid) = self.reader_of(task_id) {
             return self.items_read(tid, Ok(output));
         }
+        if let Some(tid) = self.writer_of(task_id) {
+            return self.results_written(tid, Ok(output));
+        }
         if exceeds_size(&output, self.exec.limits.max_payload_bytes) {
             // AWS names a service integration by its service, a Lambda function or activity by its ARN.
             let resource = match self.waiting(task_id).map(|(_, s, _)| s) {
@@ -395,6 +401,9 @@ impl Runner<'_> {
                 evaluation: None,
             };
             return self.items_read(tid, Err(fault));
+        }
+        if let Some(tid) = self.writer_of(task_id) {
+            return self.results_written(tid, Err(fault));
         }
         let Some((tid, kind, _)) = self.settle(task_id) else {
             return;

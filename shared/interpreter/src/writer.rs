@@ -1,0 +1,393 @@
+//! A Distributed Map's ResultWriter: what each child execution of the Map Run left behind,
+//! shaped as AWS exports it (`manifest.json`, `SUCCEEDED_n.json`, `FAILED_n.json`,
+//! `PENDING_n.json`) or as the Map's output when only a WriterConfig is given. Pure: the
+//! objects are handed to the shell as one command, whose answer ends the Map.
+
+use crate::api::{ResourceKind, TaskId};
+use crate::flow::Template;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// The only resource AWS accepts for a ResultWriter.
+pub(crate) const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transformation {
+    /// The child execution's record (ARN, input, output, status, dates) as JSON text fields.
+    None,
+    /// The child execution's output alone.
+    Compact,
+    /// The outputs, arrays spliced into one array.
+    Flatten,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputType {
+    Json,
+    JsonLines,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct WriterSpec {
+    /// `None`: only a WriterConfig, the results stay in the state's output.
+    pub resource: Option<(String, ResourceKind)>,
+    pub parameters: Option<Template>,
+    pub transformation: Transformation,
+    pub output_type: OutputType,
+}
+
+/// Reads a ResultWriter's WriterConfig; `Err` names what is not supported.
+pub(crate) fn config_of(raw: &Value) -> Result<(Transformation, OutputType, bool), String> {
+    let resource = raw.get("Resource").and_then(Value::as_str);
+    if let Some(r) = resource {
+        if r != PUT_OBJECT {
+            return Err(format!("ResultWriter Resource {r} is not supported"));
+        }
+    }
+    let config = raw.get("WriterConfig");
+    let field = |name: &str| config.and_then(|c| c.get(name)).and_then(Value::as_str);
+    let transformation = match field("Transformation") {
+        // Exporting without a WriterConfig keeps each execution's metadata; AWS's default
+        // for the state output is the outputs alone.
+        None if resource.is_some() => Transformation::None,
+        None | Some("COMPACT") => Transformation::Compact,
+        Some("NONE") => Transformation::None,
+        Some("FLATTEN") => Transformation::Flatten,
+        Some(other) => {
+            return Err(format!(
+                "WriterConfig Transformation {other} is not supported"
+            ))
+        }
+    };
+    let output_type = match field("OutputType") {
+        None | Some("JSON") => OutputType::Json,
+        Some("JSONL") => OutputType::JsonLines,
+        Some(other) => return Err(format!("WriterConfig OutputType {other} is not supported")),
+    };
+    Ok((transformation, output_type, resource.is_some()))
+}
+
+/// One child execution of a Map Run whose results are written.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Child {
+    /// The execution's name (a UUID); empty for an item never started.
+    pub name: String,
+    pub input: Value,
+    pub start_ms: i64,
+    pub stop_ms: i64,
+    pub failed: bool,
+}
+
+/// What a Map with a ResultWriter keeps about its run until the results are written.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct RunLog {
+    pub map_run_arn: String,
+    pub children: Vec<Child>,
+    /// The write command under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writing: Option<TaskId>,
+    /// The Map Run failed: the fault it fails with once its results are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing: Option<crate::execution::Fault>,
+    /// The Map's output once written: the MapRunArn and ResultWriterDetails.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub output: Value,
+}
+
+impl RunLog {
+    pub fn child_mut(&mut self, index: usize) -> Option<&mut Child> {
+        if self.children.len() <= index {
+            self.children.resize_with(index + 1, Child::default);
+        }
+        self.children.get_mut(index)
+    }
+
+    /// `…:mapRun:<machine>/<label>:<run id>` → the Map Run's UUID.
+    pub fn run_id(&self) -> &str {
+        self.map_run_arn.rsplit(':').next().unwrap_or_default()
+    }
+
+    /// A child execution's ARN: `…:execution:<machine>/<label>:<name>`.
+    fn execution_arn(&self, name: &str) -> String {
+        let base = self
+            .map_run_arn
+            .rsplit_once(':')
+            .map_or(self.map_run_arn.as_str(), |(b, _)| b);
+        format!("{}:{name}", base.replacen(":mapRun:", ":execution:", 1))
+    }
+
+    /// The state machine a child runs: `…:stateMachine:<machine>/<label>`.
+    fn child_machine_arn(&self) -> String {
+        let base = self
+            .map_run_arn
+            .rsplit_once(':')
+            .map_or(self.map_run_arn.as_str(), |(b, _)| b);
+        base.replacen(":mapRun:", ":stateMachine:", 1)
+    }
+}
+
+/// A child's entry in a result file, with Transformation NONE: as DescribeExecution shows it.
+fn record(log: &RunLog, child: &Child, result: &Value, status: &str) -> Value {
+    let text = crate::history::json_text;
+    let mut r = Map::new();
+    r.insert(
+        "ExecutionArn".into(),
+        Value::String(log.execution_arn(&child.name)),
+    );
+    r.insert("Input".into(), Value::String(text(&child.input)));
+    r.insert("InputDetails".into(), json!({"Included": true}));
+    r.insert("Name".into(), Value::String(child.name.clone()));
+    if status == "SUCCEEDED" {
+        r.insert("Output".into(), Value::String(text(result)));
+        r.insert("OutputDetails".into(), json!({"Included": true}));
+        r.insert("RedriveCount".into(), json!(0));
+        r.insert("RedriveStatus".into(), json!("NOT_REDRIVABLE"));
+        r.insert(
+            "RedriveStatusReason".into(),
+            json!("Execution is SUCCEEDED and cannot be redriven"),
+        );
+    } else {
+        for (field, key) in [("Error", "Error"), ("Cause", "Cause")] {
+            if let Some(v) = result.get(key).filter(|v| !v.is_null()) {
+                r.insert(field.into(), v.clone());
+            }
+        }
+        r.insert("RedriveCount".into(), json!(0));
+        r.insert("RedriveStatus".into(), json!("REDRIVABLE_BY_MAP_RUN"));
+    }
+    r.insert(
+        "StartDate".into(),
+        Value::String(cairn_common::civil::rfc3339_millis(child.start_ms)),
+    );
+    r.insert(
+        "StateMachineArn".into(),
+        Value::String(log.child_machine_arn()),
+    );
+    r.insert("Status".into(), Value::String(status.into()));
+    r.insert(
+        "StopDate".into(),
+        Value::String(cairn_common::civil::rfc3339_millis(child.stop_ms)),
+    );
+    Value::Object(r)
+}
+
+/// The results as the state's output sees them (no export): the transformation applied
+/// to the children that ended.
+pub(crate) fn transformed(
+    spec: &WriterSpec,
+    log: Option<&RunLog>,
+    results: Vec<Value>,
+) -> Vec<Value> {
+    match spec.transformation {
+        Transformation::Compact => results,
+        Transformation::Flatten => results
+            .into_iter()
+            .flat_map(|r| match r {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect(),
+        Transformation::None => {
+            let Some(log) = log else { return results };
+            results
+                .into_iter()
+                .enumerate()
+                .map(|(i, result)| {
+                    let child = log.children.get(i).cloned().unwrap_or_default();
+                    let status = if child.failed { "FAILED" } else { "SUCCEEDED" };
+                    record(log, &child, &result, status)
+                })
+                .collect()
+        }
+    }
+}
+
+/// The objects to write for a run: `(key, body)` pairs, manifest last, and the Map's output.
+pub(crate) fn objects(
+    spec: &WriterSpec,
+    log: &RunLog,
+    results: &[Value],
+    pending: &[Value],
+    bucket: &str,
+    prefix: &str,
+) -> (Vec<(String, String)>, Value) {
+    let dir = if prefix.is_empty() || prefix.ends_with('/') {
+        format!("{prefix}{}", log.run_id())
+    } else {
+        format!("{prefix}/{}", log.run_id())
+    };
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for (i, result) in results.iter().enumerate() {
+        let Some(child) = log.children.get(i).filter(|c| !c.name.is_empty()) else {
+            continue;
+        };
+        if child.failed {
+            // A failed child's record is exported unchanged, whatever the transformation.
+            failed.push(record(log, child, result, "FAILED"));
+        } else if spec.transformation == Transformation::None {
+            succeeded.push(record(log, child, result, "SUCCEEDED"));
+        } else {
+            succeeded.push(result.clone());
+        }
+    }
+    if spec.transformation == Transformation::Flatten {
+        succeeded = transformed(spec, None, succeeded);
+    }
+    let pending: Vec<Value> = pending
+        .iter()
+        .map(|input| json!({"Input": crate::history::json_text(input), "InputDetails": {"Included": true}}))
+        .collect();
+    let mut files = Vec::new();
+    let mut listed = Map::new();
+    for (status, entries) in [
+        ("FAILED", failed),
+        ("PENDING", pending),
+        ("SUCCEEDED", succeeded),
+    ] {
+        let mut list = Vec::new();
+        if !entries.is_empty() {
+            let key = format!("{dir}/{status}_0.json");
+            let body = match spec.output_type {
+                OutputType::Json => crate::history::json_text(&Value::Array(entries)),
+                OutputType::JsonLines => {
+                    let mut text = String::new();
+                    for e in &entries {
+                        text.push_str(&crate::history::json_text(e));
+                        text.push('\n');
+                    }
+                    text
+                }
+            };
+            list.push(json!({"Key": key, "Size": body.len()}));
+            files.push((key, body));
+        }
+        listed.insert(status.into(), Value::Array(list));
+    }
+    let manifest_key = format!("{dir}/manifest.json");
+    let manifest = json!({
+        "DestinationBucket": bucket,
+        "MapRunArn": log.map_run_arn,
+        "ResultFiles": listed,
+    });
+    files.push((manifest_key.clone(), crate::history::json_text(&manifest)));
+    let output = json!({
+        "MapRunArn": log.map_run_arn,
+        "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key},
+    });
+    (files, output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log() -> RunLog {
+        let mut log = RunLog {
+            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:m/Map:run-1".into(),
+            ..RunLog::default()
+        };
+        for (i, failed) in [false, true, false].into_iter().enumerate() {
+            *log.child_mut(i).unwrap() = Child {
+                name: format!("c{i}"),
+                input: json!({"i": i}),
+                start_ms: 0,
+                stop_ms: 1000,
+                failed,
+            };
+        }
+        log
+    }
+
+    fn spec(t: Transformation, o: OutputType) -> WriterSpec {
+        WriterSpec {
+            resource: Some((PUT_OBJECT.into(), ResourceKind::Activity)),
+            parameters: None,
+            transformation: t,
+            output_type: o,
+        }
+    }
+
+    #[test]
+    fn files_and_manifest_follow_aws() {
+        let results = [
+            json!([1, 2]),
+            json!({"Error": "E", "Cause": "C"}),
+            json!([3]),
+        ];
+        let (files, output) = objects(
+            &spec(Transformation::None, OutputType::Json),
+            &log(),
+            &results,
+            &[json!({"i": 3})],
+            "b",
+            "out",
+        );
+        let keys: Vec<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "out/run-1/FAILED_0.json",
+                "out/run-1/PENDING_0.json",
+                "out/run-1/SUCCEEDED_0.json",
+                "out/run-1/manifest.json"
+            ]
+        );
+        assert_eq!(
+            output,
+            json!({"MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/Map:run-1",
+                   "ResultWriterDetails": {"Bucket": "b", "Key": "out/run-1/manifest.json"}})
+        );
+        let succeeded: Value = serde_json::from_str(&files[2].1).unwrap();
+        assert_eq!(
+            succeeded[1]["ExecutionArn"],
+            json!("arn:aws:states:us-east-1:123456789012:execution:m/Map:c2")
+        );
+        assert_eq!(succeeded[1]["Output"], json!("[3]"));
+        assert_eq!(succeeded[1]["Input"], json!("{\"i\":2}"));
+        assert_eq!(
+            succeeded[0]["StateMachineArn"],
+            json!("arn:aws:states:us-east-1:123456789012:stateMachine:m/Map")
+        );
+        let failed: Value = serde_json::from_str(&files[0].1).unwrap();
+        assert_eq!(failed[0]["Error"], json!("E"));
+        assert_eq!(failed[0]["Status"], json!("FAILED"));
+        let manifest: Value = serde_json::from_str(&files[3].1).unwrap();
+        assert_eq!(manifest["DestinationBucket"], json!("b"));
+        assert_eq!(
+            manifest["ResultFiles"]["SUCCEEDED"][0],
+            json!({"Key": "out/run-1/SUCCEEDED_0.json", "Size": files[2].1.len()})
+        );
+    }
+
+    #[test]
+    fn flatten_and_json_lines() {
+        let results = [json!([1, 2]), json!({"Error": "E"}), json!([3])];
+        let (files, _) = objects(
+            &spec(Transformation::Flatten, OutputType::JsonLines),
+            &log(),
+            &results,
+            &[],
+            "b",
+            "",
+        );
+        assert_eq!(
+            files[1],
+            ("run-1/SUCCEEDED_0.json".into(), "1\n2\n3\n".into())
+        );
+        assert_eq!(files.len(), 3);
+    }
+
+    #[test]
+    fn writer_config_is_checked() {
+        assert_eq!(
+            config_of(&json!({"Resource": PUT_OBJECT})),
+            Ok((Transformation::None, OutputType::Json, true))
+        );
+        assert_eq!(
+            config_of(&json!({"WriterConfig": {"Transformation": "FLATTEN"}})),
+            Ok((Transformation::Flatten, OutputType::Json, false))
+        );
+        assert!(config_of(&json!({"Resource": "arn:aws:states:::s3:getObject"})).is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! A Distributed Map's ResultWriter, driven by hand: the write is one command outside the
+//! history, and its answer ends the Map with AWS's ResultWriterDetails.
+
+use cairn_interpreter::{Command, Context, Decision, Event, Execution, ExecutionInfo, Machine};
+use serde_json::{json, Value};
+
+fn info() -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
+        name: "run".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
+        state_machine_name: "sm".into(),
+        role_arn: "arn:aws:iam::111111111111:role/r".into(),
+        start_time_ms: 1_000,
+        ..Default::default()
+    }
+}
+
+fn at(now_ms: i64) -> Context {
+    Context { now_ms, seed: 7 }
+}
+
+fn lines(d: &Decision) -> Vec<String> {
+    d.history
+        .iter()
+        .map(|e| format!("{} {} {}", e.id, e.previous_event_id, e.event_type))
+        .collect()
+}
+
+fn machine(extra: Value) -> Machine {
+    let mut map = json!({"Type": "Map", "End": true, "Label": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": true}}}});
+    for (k, v) in extra.as_object().unwrap() {
+        map[k] = v.clone();
+    }
+    Machine::from_json(&json!({"StartAt": "M", "States": {"M": map}})).unwrap()
+}
+
+/// The only write command of a decision: (task id, resource, input).
+fn write(d: &Decision) -> (u64, String, Value) {
+    let found: Vec<_> = d
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask {
+                task_id,
+                resource,
+                input,
+                ..
+            } => Some((*task_id, resource.clone(), input.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", d.commands);
+    found.into_iter().next().unwrap()
+}
+
+fn body(input: &Value, suffix: &str) -> Value {
+    let objects = input["Objects"].as_array().unwrap();
+    let found = objects
+        .iter()
+        .find(|o| o["Key"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} in {input}"));
+    serde_json::from_str(found["Body"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn results_go_to_s3_and_the_map_returns_the_manifest() {
+    let m = machine(
+        json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket.$": "$.bucket", "Prefix": "jobs"}}, "ItemsPath": "$.items"}),
+    );
+    let (mut exec, d) = Execution::start(
+        &m,
+        json!({"bucket": "out", "items": [1, 2, 3]}),
+        info(),
+        &at(0),
+    );
+    let (task_id, resource, input) = write(&d);
+    assert_eq!(resource, "arn:aws:states:::s3:putObject");
+    assert_eq!(input["Bucket"], json!("out"));
+    let keys: Vec<&str> = input["Objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["Key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        2,
+        "{keys:?}: no FAILED or PENDING file when none"
+    );
+    assert!(keys[0].starts_with("jobs/") && keys[0].ends_with("/SUCCEEDED_0.json"));
+    assert!(keys[1].ends_with("/manifest.json"));
+    let manifest = body(&input, "manifest.json");
+    let run_arn = manifest["MapRunArn"].as_str().unwrap().to_string();
+    assert!(run_arn.starts_with("arn:aws:states:us-east-1:111111111111:mapRun:sm/Map:"));
+    let run_id = run_arn.rsplit(':').next().unwrap();
+    assert_eq!(keys[1], format!("jobs/{run_id}/manifest.json"));
+    assert_eq!(manifest["DestinationBucket"], json!("out"));
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    let succeeded = body(&input, "SUCCEEDED_0.json");
+    assert_eq!(succeeded.as_array().unwrap().len(), 3);
+    assert_eq!(succeeded[2]["Output"], json!("{\"v\":3}"));
+    assert_eq!(succeeded[2]["Input"], json!("3"));
+    assert_eq!(succeeded[2]["Status"], json!("SUCCEEDED"));
+    assert!(succeeded[2]["ExecutionArn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:states:us-east-1:111111111111:execution:sm/Map:"));
+    assert_eq!(
+        lines(&d).last().unwrap(),
+        "4 3 MapRunStarted",
+        "not done before the write"
+    );
+
+    let d = exec.apply(
+        &m,
+        Event::TaskSucceeded {
+            task_id,
+            output: json!({}),
+        },
+        &at(5),
+    );
+    assert_eq!(
+        lines(&d),
+        [
+            "5 4 MapRunSucceeded",
+            "6 5 MapStateSucceeded",
+            "7 4 MapStateExited",
+            "8 7 ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        exec.output(),
+        Some(&json!({"MapRunArn": run_arn,
+            "ResultWriterDetails": {"Bucket": "out", "Key": format!("jobs/{run_id}/manifest.json")}}))
+    );
+}
+
+#[test]
+fn a_failed_write_fails_the_map_run() {
+    let m = machine(
+        json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out", "Prefix": "p/"}}}),
+    );
+    let (mut exec, d) = Execution::start(&m, json!([1]), info(), &at(0));
+    let (task_id, _, _) = write(&d);
+    let d = exec.apply(
+        &m,
+        Event::TaskFailed {
+            task_id,
+            error: Some("S3.NoSuchBucket".into()),
+            cause: Some("no bucket".into()),
+        },
+        &at(1),
+    );
+    assert_eq!(
+        lines(&d),
+        [
+            "5 4 MapRunFailed",
+            "6 5 MapStateFailed",
+            "7 6 ExecutionFailed"
+        ]
+    );
+    assert_eq!(
+        (exec.error(), exec.cause()),
+        (Some("States.ResultWriterFailed"), Some("no bucket"))
+    );
+}
+
+#[test]
+fn writer_config_alone_shapes_the_output() {
+    let m = Machine::from_json(
+        &json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ResultWriter": {"WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSON"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+    )
+    .unwrap();
+    let (exec, d) = Execution::start(&m, json!([[1, 2], [3], 4]), info(), &at(0));
+    assert!(d
+        .commands
+        .iter()
+        .all(|c| !matches!(c, Command::InvokeTask { .. })));
+    assert_eq!(exec.output(), Some(&json!([1, 2, 3, 4])));
+}
+
+#[test]
+fn exceeding_the_tolerated_failures_writes_failed_and_pending_first() {
+    let m = Machine::from_json(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "MaxConcurrency": 1, "ToleratedFailureCount": 0,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "why"}}}}}}))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&m, json!([1, 2, 3]), info(), &at(0));
+    let (task_id, _, input) = write(&d);
+    let failed = body(&input, "FAILED_0.json");
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            &failed[0]["Error"],
+            &failed[0]["Cause"],
+            &failed[0]["Status"]
+        ),
+        (&json!("Boom"), &json!("why"), &json!("FAILED"))
+    );
+    assert_eq!(body(&input, "PENDING_0.json").as_array().unwrap().len(), 2);
+    let manifest = body(&input, "manifest.json");
+    assert_eq!(manifest["ResultFiles"]["SUCCEEDED"], json!([]));
+    exec.apply(
+        &m,
+        Event::TaskSucceeded {
+            task_id,
+            output: json!({}),
+        },
+        &at(1),
+    );
+    assert_eq!(exec.error(), Some("States.ExceedToleratedFailureThreshold"));
+}
