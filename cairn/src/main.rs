@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod auth;
 mod console;
 mod limits;
+mod observers;
 mod run;
 mod serve;
 mod test;

@@ -63,6 +63,20 @@ pub struct Args {
     /// execution's Task states from the test case's mocked responses.
     #[arg(long, value_name = "FILE")]
     pub mock_config: Option<PathBuf>,
+    /// Write the log events that state machines' `loggingConfiguration` asks for (level
+    /// ALL, ERROR or FATAL; `includeExecutionData`) as JSON lines in AWS's CloudWatch Logs
+    /// shape, to FILE (appended) or `-` (standard output).
+    #[arg(long, value_name = "FILE|-")]
+    pub execution_log: Option<String>,
+    /// Send each Standard execution's status changes ("Step Functions Execution Status
+    /// Change", source `aws.states`) to `http://HOST:PORT/PATH` (a webhook POST) or to
+    /// `eventbridge[:BUS]` (PutEvents through the integrations' EventBridge endpoint).
+    #[arg(long, value_name = "TARGET")]
+    pub status_events: Option<String>,
+    /// Delete closed executions and their histories this many days after they ended (AWS
+    /// keeps them 90 days), in a sweep at start and every hour; 0 keeps them forever.
+    #[arg(long, value_name = "N", default_value_t = cairn_api::retention::DEFAULT_DAYS)]
+    pub retention_days: u32,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -100,6 +114,18 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let store = SqliteStore::open(&args.data)
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
     let token_key = token_key(&args.data)?;
+    let execution_log = match &args.execution_log {
+        Some(target) => Some(Arc::new(crate::observers::LineLog::open(target)?)
+            as Arc<dyn cairn_api::observe::ExecutionLogSink>),
+        None => None,
+    };
+    let status_events = match &args.status_events {
+        Some(target) => Some(Arc::new(crate::observers::status_events(
+            target,
+            Arc::new(integrations.clone()),
+        )?) as Arc<dyn cairn_api::observe::StatusEventSink>),
+        None => None,
+    };
     let config = Config {
         region: args.region.clone(),
         account: args.account.clone(),
@@ -109,6 +135,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         express_journal: Some(args.data.join("express-journal")),
         limits: args.limits.limits(),
         mocks,
+        execution_log,
+        status_events,
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);
@@ -118,6 +146,18 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let resumed = api
         .recover()
         .map_err(|e| anyhow::anyhow!("resuming running executions: {e}"))?;
+    if args.retention_days > 0 {
+        let (sweeper, days) = (api.clone(), args.retention_days);
+        std::thread::Builder::new()
+            .name("cairn-retention".into())
+            .spawn(move || loop {
+                if let Err(error) = sweeper.sweep_retention(days) {
+                    eprintln!("cairn: the retention sweep failed: {error}");
+                }
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            })
+            .context("starting the retention sweep")?;
+    }
 
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
         .parse()

@@ -133,6 +133,8 @@ pub struct Driver {
     entropy: Entropy,
     express: Mutex<ExpressHistory>,
     pub(crate) signer: Signer,
+    /// State machines' logging configurations, read again every few seconds.
+    pub(crate) logging: crate::observe::LoggingCache,
 }
 
 pub(crate) fn store_error(error: StoreError) -> ApiError {
@@ -160,6 +162,7 @@ impl Driver {
             entropy,
             express: Mutex::new(ExpressHistory::default()),
             signer,
+            logging: crate::observe::LoggingCache::default(),
         })
     }
 
@@ -328,6 +331,10 @@ impl Driver {
         let history = stored_history(&decision)?;
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {
+                if self.observed() {
+                    let redrives = persisted.execution.redrive_count();
+                    crate::observe::written(self, &record, &decision.history, None, redrives);
+                }
                 self.carry_out(&arn, planned);
                 Ok(Some(start_ms))
             }
@@ -420,6 +427,7 @@ impl Driver {
             self.signer.publish(&mut decision);
             let planned = persisted.plan(&decision, now, &mut effects);
             let input_text = input_text(&record).to_string();
+            let previous_status = self.observed().then(|| record.status.clone());
             let next = persisted.record(record, &input_text, now)?;
             let status = persisted.execution.status();
             let transition = Transition {
@@ -430,6 +438,16 @@ impl Driver {
             };
             match self.store.commit(&transition) {
                 Ok(_) => {
+                    if let Some(previous) = &previous_status {
+                        let redrives = persisted.execution.redrive_count();
+                        crate::observe::written(
+                            self,
+                            &transition.record,
+                            &decision.history,
+                            Some(previous),
+                            redrives,
+                        );
+                    }
                     self.carry_out(arn, planned);
                     return Ok(Advanced::Applied(status));
                 }
@@ -677,6 +695,11 @@ impl Driver {
         self.background(arn, event, "task result");
     }
 
+    /// Whether anything watches executions' writes (execution log, status events).
+    fn observed(&self) -> bool {
+        self.config.execution_log.is_some() || self.config.status_events.is_some()
+    }
+
     fn log(&self, message: std::fmt::Arguments<'_>) {
         // A simulation injects these failures by the thousand and checks their outcome.
         if matches!(self.runner, Runner::Threads { .. }) {
@@ -825,6 +848,17 @@ impl Driver {
             &options,
         )
         .map_err(|e| ApiError::internal(format!("the express execution could not run: {e}")))?;
+        if let Some(sink) = &self.config.execution_log {
+            // Express executions have no history but this log, as in AWS.
+            crate::observe::log_events(
+                self,
+                sink.as_ref(),
+                &info.state_machine_arn,
+                &info.execution_arn,
+                &result.history,
+                0,
+            );
+        }
         if self.config.express_history > 0 {
             let arn = info.execution_arn.clone();
             let run = Arc::new(ExpressRun {

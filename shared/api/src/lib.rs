@@ -15,9 +15,11 @@ mod actions;
 mod driver;
 pub mod machines;
 pub mod names;
+pub mod observe;
 mod params;
 pub mod persisted;
-mod redrive;
+pub mod redrive;
+pub mod retention;
 mod scheduler;
 mod tags;
 mod test_state;
@@ -61,6 +63,11 @@ pub struct Config {
     /// `<stateMachineArn>#<TestCaseName>` answer that execution's Task states from the test
     /// case's mocked responses. The registry must also be (or wrap) `invoker`.
     pub mocks: Option<Arc<cairn_runtime::MockRegistry>>,
+    /// Where the log events that state machines' `loggingConfiguration` asks for go (AWS:
+    /// CloudWatch Logs). `None` logs nothing.
+    pub execution_log: Option<Arc<dyn observe::ExecutionLogSink>>,
+    /// Where Standard executions' status change events go (AWS: the default event bus).
+    pub status_events: Option<Arc<dyn observe::StatusEventSink>>,
 }
 
 impl Default for Config {
@@ -77,6 +84,8 @@ impl Default for Config {
             express_journal: None,
             limits: cairn_interpreter::Limits::default(),
             mocks: None,
+            execution_log: None,
+            status_events: None,
         }
     }
 }
@@ -198,6 +207,13 @@ impl Api {
     /// Runs one action. `request` is the JSON body AWS's JSON 1.0 protocol carries.
     pub fn handle(&self, action: &str, request: Value) -> Result<Value, ApiError> {
         actions::dispatch(&self.driver, action, &request)
+    }
+
+    /// Deletes the executions closed more than `days` days ago, with their histories (see
+    /// [`retention`]); returns how many. A store that keeps executions some other way
+    /// (DynamoDB's TTL) answers an error saying so.
+    pub fn sweep_retention(&self, days: u32) -> Result<usize, ApiError> {
+        retention::sweep(&self.driver, days)
     }
 
     /// Stops the timer and worker threads.

@@ -241,6 +241,24 @@ pub(crate) fn version_revision(driver: &Driver, version_arn: &str) -> Option<Val
     version_entry(&record, number)?.get("revisionId").cloned()
 }
 
+/// The `loggingConfiguration` of a state machine or version ARN (null when it is gone).
+pub(crate) fn logging_configuration(driver: &Driver, arn: &str) -> Value {
+    let Some((base, qualifier)) = split(arn) else {
+        return Value::Null;
+    };
+    let Ok(Some((record, _))) = driver.store.get_state_machine(&base) else {
+        return Value::Null;
+    };
+    let document = match qualifier {
+        Qualifier::Version(number) => version_entry(&record, number),
+        _ => Some(&record.document),
+    };
+    document
+        .and_then(|doc| doc.get("loggingConfiguration"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 /// Adds the version and alias an execution was started through to a DescribeExecution or
 /// ListExecutions item.
 pub(crate) fn show_qualifiers(summary: &Value, out: &mut Value) {

@@ -527,6 +527,31 @@ impl ActivityStore for SqliteStore {
 }
 
 impl ExecutionStore for SqliteStore {
+    fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write(move |tx| {
+            let ids: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM executions WHERE status <> 'RUNNING' AND stop_ms < ?1 LIMIT ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![before_ms, limit], |row| row.get(0))?
+                        .collect::<rusqlite::Result<Vec<i64>>>()
+                })
+                .map_err(write_sql)?;
+            for id in &ids {
+                tx.prepare_cached("DELETE FROM history WHERE execution = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(write_sql)?;
+                tx.prepare_cached("DELETE FROM executions WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(write_sql)?;
+            }
+            Ok(u64::try_from(ids.len()).unwrap_or(0))
+        })
+        .map(|deleted| usize::try_from(deleted).unwrap_or(0))
+    }
+
     fn create_execution(
         &self,
         record: &ExecutionRecord,

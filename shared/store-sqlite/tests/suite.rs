@@ -23,6 +23,11 @@ fn sqlite_store_passes_the_store_suite() {
 }
 
 #[test]
+fn sqlite_store_passes_the_retention_suite() {
+    cairn_store::suite::run_retention_suite(|| SqliteStore::open(&fresh_dir()).expect("open"));
+}
+
+#[test]
 fn writes_survive_reopening_the_database() {
     let dir = fresh_dir();
     let record = ExecutionRecord {

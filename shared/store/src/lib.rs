@@ -228,6 +228,16 @@ pub trait ExecutionStore: Send + Sync {
         Ok(Page { items, next })
     }
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>>;
+    /// Retention: deletes up to `limit` executions that ended (any status but `RUNNING`)
+    /// before `before_ms`, with their history, and returns how many it deleted (fewer than
+    /// `limit`: none are left). An adapter that keeps executions some other way (DynamoDB's
+    /// TTL) answers [`Error::Backend`] saying so.
+    fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
+        let _ = (before_ms, limit);
+        Err(Error::Backend(
+            "this store does not delete closed executions by a sweep".into(),
+        ))
+    }
 }
 
 /// Timers persist so a restart fires them late rather than never.

@@ -234,6 +234,28 @@ impl ActivityStore for MemoryStore {
 }
 
 impl ExecutionStore for MemoryStore {
+    fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
+        let mut inner = self.lock()?;
+        let doomed: Vec<String> = inner
+            .executions
+            .values()
+            .filter(|(r, _)| r.status != "RUNNING" && r.stop_ms.is_some_and(|s| s < before_ms))
+            .map(|(r, _)| r.arn.clone())
+            .take(limit)
+            .collect();
+        for arn in &doomed {
+            if let Some((record, _)) = inner.executions.remove(arn) {
+                inner.execution_index.remove(&(
+                    record.state_machine_arn,
+                    -record.start_ms,
+                    record.arn,
+                ));
+            }
+            inner.history.remove(arn);
+        }
+        Ok(doomed.len())
+    }
+
     fn create_execution(
         &self,
         record: &ExecutionRecord,

@@ -72,6 +72,55 @@ pub fn run_store_suite<S: Store + 'static>(make: impl Fn() -> S) {
     concurrent_commits_have_one_winner(Arc::new(make()));
 }
 
+/// Retention: the closed executions that ended before the cutoff go, with their history;
+/// running ones and later ones stay. For the adapters that sweep (not DynamoDB's TTL).
+pub fn run_retention_suite<S: Store + 'static>(make: impl Fn() -> S) {
+    let store = make();
+    let ended = |name: &str, status: &str, stop_ms: Option<i64>| {
+        let mut record = execution(name, 500, status);
+        record.stop_ms = stop_ms;
+        record
+    };
+    let old = ended("old", "SUCCEEDED", Some(1_000));
+    let old_failed = ended("old-failed", "FAILED", Some(2_000));
+    let recent = ended("recent", "SUCCEEDED", Some(9_000));
+    let running = ended("running", "RUNNING", None);
+    for record in [&old, &old_failed, &recent, &running] {
+        store
+            .create_execution(record, &events(1..=3), &Effects::default())
+            .expect("create");
+    }
+    assert_eq!(store.delete_closed_executions(5_000, 1).expect("sweep"), 1);
+    assert_eq!(store.delete_closed_executions(5_000, 10).expect("sweep"), 1);
+    assert_eq!(store.delete_closed_executions(5_000, 10).expect("sweep"), 0);
+    for gone in [&old, &old_failed] {
+        assert_eq!(store.get_execution(&gone.arn).expect("get"), None);
+        let history = store
+            .read_history(
+                &gone.arn,
+                &HistoryQuery {
+                    limit: 10,
+                    ..HistoryQuery::default()
+                },
+            )
+            .unwrap_or_default();
+        assert!(history.is_empty(), "{} kept its history", gone.arn);
+    }
+    for kept in [&recent, &running] {
+        assert!(store.get_execution(&kept.arn).expect("get").is_some());
+    }
+    let listed = store
+        .list_executions(&ExecutionQuery {
+            state_machine_arn: MACHINE.into(),
+            limit: 10,
+            ..ExecutionQuery::default()
+        })
+        .expect("list");
+    let mut names: Vec<_> = listed.items.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["recent", "running"]);
+}
+
 fn state_machines(store: &dyn Store) {
     for name in ["c", "a", "b"] {
         store.create_state_machine(&machine(name)).expect("create");
