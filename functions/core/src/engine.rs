@@ -449,7 +449,9 @@ impl Engine {
                 return Ok(Applied::Missing);
             };
             let mut persisted = Persisted::decode(&record)?;
-            if persisted.execution.status() != Status::Running {
+            // RedriveExecution is the one event for an execution that has ended.
+            let redrive = event == Event::Redrive;
+            if persisted.execution.status() != Status::Running && !redrive {
                 return Ok(Applied::NotRunning);
             }
             if !persisted.still_open(&event) {
@@ -473,7 +475,15 @@ impl Engine {
             let planned = persisted.plan(&decision, now, &mut effects);
             let mut outgoing = outgoing(arn, planned);
             let status = persisted.execution.status();
+            if redrive && decision.history.is_empty() {
+                return Ok(Applied::NotRunning);
+            }
             let input_text = input_text(&record).to_string();
+            let mut record = record;
+            if redrive {
+                // Running again: it stops anew when it ends.
+                record.stop_ms = None;
+            }
             let next = persisted.record(record, &input_text, now)?;
             let transition = Transition {
                 expected_version: version,
@@ -779,10 +789,11 @@ impl Engine {
             } => (request, kind, timeout_seconds),
             Claimed::Skip(applied) => return Ok(applied),
         };
-        if let Some((events, call)) = self.long_lambda_call(&request, timeout_seconds) {
-            return self
-                .start_long_lambda(arn, task_id, &kind, events, call, timeout_seconds)
-                .await;
+        if let Some(applied) = self
+            .run_claimed_long_lambda(arn, task_id, &request, &kind, timeout_seconds)
+            .await
+        {
+            return applied;
         }
         let (sender, answer) = tokio::sync::oneshot::channel();
         let done = cairn_runtime::TaskDone::new(move |outcome| {
@@ -808,6 +819,7 @@ impl Engine {
     fn long_lambda_call(
         &self,
         request: &TaskRequest,
+        kind: &ResourceKind,
         timeout_seconds: Option<u64>,
     ) -> Option<(Arc<dyn EventInvoker>, LongCall)> {
         let events = self.event_invoker.clone()?;
@@ -815,7 +827,9 @@ impl Engine {
         if timeout_ms <= self.sync_task_limit_ms {
             return None;
         }
-        let call = match &request.kind {
+        // The state's own kind, not the request's: a `.waitForTaskToken` call is made as the
+        // plain action (found by the simulation: callbacks went asynchronous).
+        let call = match kind {
             ResourceKind::LambdaFunction => LongCall {
                 function: request.resource.clone(),
                 qualifier: None,
@@ -900,9 +914,17 @@ impl Engine {
                 return Ok(Applied::NotRunning);
             }
             let now = self.now_ms();
+            let lookup = lookup_token(request_id);
+            // The lookup rides on the task as its token, so whatever closes the task (its
+            // result, its timeout, a stop) removes it with the task; a re-run's replaces the
+            // first's, which goes.
+            let mut replaced = None;
             match persisted.tasks.get_mut(&task_id) {
                 Some(task) if task.started => {
                     task.started_ms = now.saturating_add(hold_ms);
+                    if let Command::InvokeTask { task_token, .. } = &mut task.command {
+                        replaced = task_token.replace(lookup.clone());
+                    }
                 }
                 _ => return Ok(Applied::Duplicate),
             }
@@ -914,10 +936,11 @@ impl Engine {
                 history: Vec::new(),
                 effects: Effects {
                     tokens_add: vec![cairn_store::TaskTokenRecord {
-                        token: lookup_token(request_id),
+                        token: lookup,
                         execution_arn: arn.to_string(),
                         task_id,
                     }],
+                    tokens_remove: replaced.into_iter().collect(),
                     ..Effects::default()
                 },
             };
@@ -961,31 +984,31 @@ impl Engine {
         else {
             return Ok(Applied::Duplicate);
         };
-        let legacy = kind == ResourceKind::LambdaFunction;
         let succeeded = detail_type == SUCCESS_DETAIL_TYPE;
-        let result = invocation
-            .outcome(succeeded, !legacy)
-            .map(|payload| match legacy {
-                true => payload,
-                false => {
-                    let content_length = payload.to_string().len();
-                    let executed_version = invocation
-                        .response_context
-                        .executed_version
-                        .clone()
-                        .unwrap_or_else(|| "$LATEST".into());
-                    cairn_runtime::lambda_invoke_output(cairn_runtime::InvokeAnswer {
-                        payload,
-                        request_id,
-                        now_ms: self.now_ms(),
-                        content_length,
-                        executed_version: &executed_version,
-                        log_result: None,
-                    })
-                }
-            });
+        let result = match &self.event_invoker {
+            Some(events) => events.outcome(&invocation, succeeded, &kind, self.now_ms()),
+            None => crate::long_task::aws_outcome(&invocation, succeeded, &kind, self.now_ms()),
+        };
         self.finish_task(&lookup.execution_arn, lookup.task_id, &kind, result)
             .await
+    }
+
+    /// For a shell that claims tasks itself ([`Engine::claim_task`], as the simulation does):
+    /// carries a claimed long Lambda task out asynchronously as [`Engine::run_task`] would;
+    /// `None` for a task that runs inside its invocation.
+    pub async fn run_claimed_long_lambda(
+        &self,
+        arn: &str,
+        task_id: TaskId,
+        request: &TaskRequest,
+        kind: &ResourceKind,
+        timeout_seconds: Option<u64>,
+    ) -> Option<Result<Applied, EngineError>> {
+        let (events, call) = self.long_lambda_call(request, kind, timeout_seconds)?;
+        Some(
+            self.start_long_lambda(arn, task_id, kind, events, call, timeout_seconds)
+                .await,
+        )
     }
 
     /// The first half of [`Engine::run_task`]: applies `TaskStarted` and returns the call to
@@ -1042,11 +1065,21 @@ impl Engine {
             _ => None,
         };
         match TaskRequest::from_command(command, self.now_ms()) {
-            Some(request) => Ok(Claimed::Run {
-                request: Box::new(request),
-                kind,
-                timeout_seconds,
-            }),
+            Some(mut request) => {
+                // A long Lambda task's lookup is no task token the call should carry.
+                if request
+                    .task_token
+                    .as_deref()
+                    .is_some_and(crate::long_task::is_lookup_token)
+                {
+                    request.task_token = None;
+                }
+                Ok(Claimed::Run {
+                    request: Box::new(request),
+                    kind,
+                    timeout_seconds,
+                })
+            }
             None => Ok(Claimed::Skip(Applied::Duplicate)),
         }
     }

@@ -4,15 +4,19 @@
 //! Success/Failure"), which the advance function applies like any task result.
 //!
 //! The record names the invocation only by Lambda's request id, which the Invoke answer
-//! gives: the run writes a lookup from that id to the task (a task-token item, `lambda:<id>`)
-//! right after the call, and holds the task's claim until the task's own timeout, so the sweep
-//! does not run it again meanwhile. A record that arrives before its lookup is written fails
-//! and comes again (EventBridge's retries); one for a task that ended meanwhile changes nothing.
+//! gives: the run writes a lookup from that id to the task (a task-token item, `lambda:<id>`,
+//! kept as the task's token so that whatever closes the task removes it) right after the
+//! call, and holds the task's claim until the task's own timeout, so the sweep does not run it
+//! again meanwhile. A record without a lookup fails: one that arrived before its lookup was
+//! written comes again (EventBridge's and Lambda's retries) and applies; a duplicate, or one
+//! for a task that ended meanwhile (its lookup went with it), is refused each time and
+//! changes nothing.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use aws_sdk_lambda::operation::RequestId;
+use cairn_interpreter::ResourceKind;
 use cairn_runtime::TaskFailure;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +33,11 @@ pub fn lookup_token(request_id: &str) -> String {
     format!("lambda:{request_id}")
 }
 
+/// Whether a task token is such a lookup (no signed or minted token has a colon).
+pub fn is_lookup_token(token: &str) -> bool {
+    token.starts_with("lambda:")
+}
+
 /// Starts Lambda invocations without waiting for them.
 pub trait EventInvoker: Send + Sync {
     /// Invokes `function` (a name or ARN, with `qualifier`) asynchronously with `payload`;
@@ -39,6 +48,51 @@ pub trait EventInvoker: Send + Sync {
         qualifier: Option<&'a str>,
         payload: Vec<u8>,
     ) -> Pin<Box<dyn Future<Output = Result<String, TaskFailure>> + Send + 'a>>;
+
+    /// The task's outcome from an invocation's destination record, shaped as the synchronous
+    /// call of `kind` would give it (by default as Lambda and Step Functions do:
+    /// [`aws_outcome`]).
+    fn outcome(
+        &self,
+        record: &InvocationRecord,
+        succeeded: bool,
+        kind: &ResourceKind,
+        now_ms: i64,
+    ) -> Result<Value, TaskFailure> {
+        aws_outcome(record, succeeded, kind, now_ms)
+    }
+}
+
+/// A legacy Lambda resource's result is the payload and a function error's cause its error
+/// document as sent; `lambda:invoke` wraps the payload as Step Functions does (`Payload`,
+/// `StatusCode`, `SdkHttpMetadata`, ...) and re-serialises the error document.
+pub fn aws_outcome(
+    record: &InvocationRecord,
+    succeeded: bool,
+    kind: &ResourceKind,
+    now_ms: i64,
+) -> Result<Value, TaskFailure> {
+    let legacy = *kind == ResourceKind::LambdaFunction;
+    let payload = record.outcome(succeeded, !legacy)?;
+    if legacy {
+        return Ok(payload);
+    }
+    let content_length = payload.to_string().len();
+    let executed_version = record
+        .response_context
+        .executed_version
+        .clone()
+        .unwrap_or_else(|| "$LATEST".into());
+    Ok(cairn_runtime::lambda_invoke_output(
+        cairn_runtime::InvokeAnswer {
+            payload,
+            request_id: &record.request_context.request_id,
+            now_ms,
+            content_length,
+            executed_version: &executed_version,
+            log_result: None,
+        },
+    ))
 }
 
 /// [`EventInvoker`] over Lambda's Invoke API.

@@ -13,10 +13,16 @@ use cairn_api::{ApiError, Config, Driver};
 use cairn_interpreter::{Command, IntegrationPattern, ResourceKind, TaskId, TimerId};
 use cairn_runtime::{Clock, TaskFailure, TaskRequest, Unsupported};
 use cairn_serverless::engine::Claimed;
+use cairn_serverless::long_task::{
+    EventInvoker, InvocationRecord, RequestContext, ResponseContext, FAILURE_DETAIL_TYPE,
+    SUCCESS_DETAIL_TYPE,
+};
 use cairn_serverless::outbox::{Outgoing, Sink};
 use cairn_serverless::{Engine, EngineError, Message, Outbox, Settings, SweepStep};
 use cairn_store::{ExecutionStore, Store};
 use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::faults::FaultPlan;
 use crate::plans::{Answer, Plans, Step};
@@ -44,6 +50,13 @@ const VISIBILITY_MS: i64 = 30_000;
 /// Lambda's asynchronous invocation (the bus's target) tries an event three times.
 const BUS_ATTEMPTS: u32 = 3;
 const QUEUE_ATTEMPTS: u32 = 20;
+/// Lambda tasks whose TimeoutSeconds passes this are invoked asynchronously (the template's
+/// SyncTaskSeconds): the workload's 2-hour task timeouts go that way, its 30-40 minute ones
+/// run inside their invocation.
+const SYNC_TASK_LIMIT_MS: i64 = 3_600_000;
+/// The destination rule's retries (the template allows 185; a lost claim's re-run comes well
+/// before these run out).
+const RESULT_ATTEMPTS: u32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ShellKind {
@@ -113,6 +126,12 @@ enum Action {
         channel: Channel,
         attempt: u32,
     },
+    /// Serverless: a long Lambda task's destination event reaches the advance function.
+    LambdaResult {
+        request_id: String,
+        result: Result<Value, TaskFailure>,
+        attempt: u32,
+    },
     /// Serverless: a task call inside its advance invocation answers.
     TaskAnswer {
         message: Message,
@@ -141,6 +160,7 @@ impl Action {
             Action::ServeRestart => "restart",
             Action::Deliver { .. } => "deliver",
             Action::TaskAnswer { .. } => "task-answer",
+            Action::LambdaResult { .. } => "lambda-result",
             Action::Sweep => "sweep",
         }
     }
@@ -152,6 +172,69 @@ struct CallAnswer {
     result: Result<Value, TaskFailure>,
     after: i64,
     callback: Option<(String, Step)>,
+}
+
+/// Lambda for long tasks: each asynchronous invocation gets a request id and waits for the
+/// harness to run it; its destination record comes back as [`Action::LambdaResult`].
+#[derive(Default)]
+struct SimLambda {
+    next: Mutex<u64>,
+    invoked: Mutex<Vec<String>>,
+}
+
+impl SimLambda {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .invoked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl EventInvoker for SimLambda {
+    fn invoke_event<'a>(
+        &'a self,
+        _function: &'a str,
+        _qualifier: Option<&'a str>,
+        _payload: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, TaskFailure>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *next += 1;
+            let id = format!("req-{next}");
+            self.invoked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(id.clone());
+            Ok(id)
+        })
+    }
+
+    /// The plans answer as they do inside an invocation: the payload, or their error and
+    /// cause (so the histories compare with the synchronous path's shape).
+    fn outcome(
+        &self,
+        record: &InvocationRecord,
+        succeeded: bool,
+        _kind: &ResourceKind,
+        _now_ms: i64,
+    ) -> Result<Value, TaskFailure> {
+        if succeeded {
+            return Ok(record.response_payload.clone());
+        }
+        let text = |key: &str| {
+            record.response_payload[key]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        Err(TaskFailure::new(text("errorType"), text("errorMessage")))
+    }
 }
 
 /// The outbox's far side: what the engine sent, collected for the harness to deliver.
@@ -197,6 +280,8 @@ struct Serve {
 struct Serverless {
     engine: Engine,
     sink: Arc<SimSink>,
+    /// Lambda's side of long tasks' asynchronous invocations.
+    lambda: Arc<SimLambda>,
     /// The shared API GetActivityTask goes through in the api function (its in-process
     /// wheel dies with the invocation: the sweep sends what it held).
     activities: Arc<Driver>,
@@ -392,6 +477,7 @@ impl<'a> Sim<'a> {
                 });
             }
             ShellKind::Serverless => {
+                let lambda = Arc::new(SimLambda::default());
                 let sink = Arc::new(SimSink {
                     store: Arc::clone(&self.store),
                     sent: Mutex::new(Vec::new()),
@@ -409,12 +495,17 @@ impl<'a> Sim<'a> {
                 )
                 .seeded(self.seed)
                 .with_claim_timeout(CLAIM_TIMEOUT_MS)
+                .with_long_lambda_tasks(
+                    Arc::clone(&lambda) as Arc<dyn EventInvoker>,
+                    SYNC_TASK_LIMIT_MS,
+                )
                 // Pages of 2 running executions: a workload's 1-3 executions take the
                 // sweep through its continuation messages, lost and doubled like the rest.
                 .with_sweep_page(SWEEP_PAGE);
                 self.serverless = Some(Serverless {
                     engine,
                     sink,
+                    lambda,
                     activities: self.new_driver(),
                 });
                 self.after(SWEEP_EVERY_MS, Action::Sweep);
@@ -562,6 +653,11 @@ impl<'a> Sim<'a> {
                 kind,
                 result,
             } => self.task_answer(message, attempt, &arn, task_id, &kind, result),
+            Action::LambdaResult {
+                request_id,
+                result,
+                attempt,
+            } => self.lambda_result(request_id, result, attempt),
             Action::Sweep => self.sweep(),
         }
     }
@@ -1118,9 +1214,43 @@ impl<'a> Sim<'a> {
             // lives, and the task runs again.
             let claimed = guarded(|| block_on(engine.claim_task(execution_arn, *task_id)));
             match claimed {
-                Guarded::Done(Ok(Claimed::Run { request, kind, .. })) => {
+                Guarded::Done(Ok(Claimed::Run {
+                    request,
+                    kind,
+                    timeout_seconds,
+                })) => {
                     let arn = execution_arn.clone();
                     let task_id = *task_id;
+                    let long = guarded(|| {
+                        block_on(engine.run_claimed_long_lambda(
+                            &arn,
+                            task_id,
+                            &request,
+                            &kind,
+                            timeout_seconds,
+                        ))
+                    });
+                    if !matches!(long, Guarded::Done(None)) {
+                        // Lambda runs whatever was invoked, whatever became of the invocation
+                        // that invoked it (its lookup may be unwritten: the record then fails
+                        // until the lost claim's re-run answers instead).
+                        let invoked = self
+                            .serverless
+                            .as_ref()
+                            .map(|s| s.lambda.take())
+                            .unwrap_or_default();
+                        for request_id in invoked {
+                            self.deliver_answer(&request, |result| Action::LambdaResult {
+                                request_id: request_id.clone(),
+                                result,
+                                attempt: 1,
+                            });
+                        }
+                        if matches!(long, Guarded::Done(Some(Err(_))) | Guarded::Crashed) {
+                            self.redeliver(message, channel, attempt);
+                        }
+                        return;
+                    }
                     self.deliver_answer(&request, |result| Action::TaskAnswer {
                         message: message.clone(),
                         attempt,
@@ -1181,6 +1311,48 @@ impl<'a> Sim<'a> {
                 self.redeliver(message, Channel::Bus, attempt)
             }
         }
+    }
+
+    /// A long task's destination event: applied, or tried again later as EventBridge does.
+    fn lambda_result(
+        &mut self,
+        request_id: String,
+        result: Result<Value, TaskFailure>,
+        attempt: u32,
+    ) {
+        let Some(engine) = self.engine() else { return };
+        let (detail_type, function_error, response_payload) = match &result {
+            Ok(payload) => (SUCCESS_DETAIL_TYPE, None, payload.clone()),
+            Err(failure) => (
+                FAILURE_DETAIL_TYPE,
+                Some("Unhandled".to_string()),
+                json!({"errorType": failure.error, "errorMessage": failure.cause}),
+            ),
+        };
+        let record = InvocationRecord {
+            request_context: RequestContext {
+                request_id: request_id.clone(),
+                function_arn: String::new(),
+                condition: String::new(),
+            },
+            response_context: ResponseContext {
+                executed_version: None,
+                function_error,
+            },
+            response_payload,
+        };
+        let applied = guarded(|| block_on(engine.lambda_result(detail_type, record.clone())));
+        if matches!(applied, Guarded::Done(Ok(_))) || attempt >= RESULT_ATTEMPTS {
+            return;
+        }
+        self.after(
+            60_000 * i64::from(attempt),
+            Action::LambdaResult {
+                request_id,
+                result,
+                attempt: attempt + 1,
+            },
+        );
     }
 
     fn sweep(&mut self) {

@@ -9,7 +9,7 @@ const SEEDS: u64 = 150;
 
 /// (seed, shell, schedules, fault classes): each found a bug (tests/sim/README.md lists
 /// them); the run fails again when its fix is taken out.
-const REGRESSIONS: [(u64, ShellKind, usize, &str); 11] = [
+const REGRESSIONS: [(u64, ShellKind, usize, &str); 12] = [
     // 1. The engine's "never before the fire time" read the timer after closing it.
     (3, ShellKind::Serverless, 2, "clock_jumps"),
     // 2. A second answer of a callback's call recorded TaskSubmitted twice.
@@ -40,6 +40,13 @@ const REGRESSIONS: [(u64, ShellKind, usize, &str); 11] = [
         ShellKind::Serve,
         2,
         "duplicate,delay,drop,crash_after_write,kill,answer_late,clock_jumps",
+    ),
+    // 11. A `.waitForTaskToken` Lambda task was taken for a long one and went asynchronous.
+    (
+        53,
+        ShellKind::Serverless,
+        4,
+        "duplicate,drop,crash_before_write,crash_after_write",
     ),
 ];
 
