@@ -173,6 +173,7 @@ pub async fn handle_action(
         "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
             send_task_result(engine, action, &body).await
         }
+        "RedriveExecution" => redrive(engine, &body).await,
         _ => {
             // The shared actions block (GetActivityTask long-polls): keep them off the
             // async threads.
@@ -181,6 +182,44 @@ pub async fn handle_action(
             tokio::task::spawn_blocking(move || api.handle(&action, body))
                 .await
                 .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?
+        }
+    }
+}
+
+/// RedriveExecution through the engine, so that what the redrive asks for (tasks, timers)
+/// goes out as advance messages. AWS's rules are the shared API's; a repeated `clientToken`
+/// is not recognised here (a retry of a redrive that took effect is refused as RUNNING).
+async fn redrive(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let arn = string(body, "executionArn")?;
+    cairn_api::names::check_execution_arn(arn)?;
+    let missing = || cairn_api::names::execution_does_not_exist(arn);
+    let read = || -> Result<_, ApiError> {
+        engine
+            .store
+            .get_execution(arn)
+            .map_err(|e| internal(e.into()))?
+            .map(|(record, _)| record)
+            .ok_or_else(missing)
+    };
+    let record = read()?;
+    if let Some(reason) = cairn_api::redrive::blocker(&record, engine.now_ms()) {
+        return Err(cairn_api::redrive::not_redrivable(arn, &reason));
+    }
+    match engine.apply(arn, Event::Redrive).await.map_err(internal)? {
+        Applied::Missing => Err(missing()),
+        Applied::Applied(_) => {
+            let record = read()?;
+            let date = record.summary["redriveDate"]
+                .as_i64()
+                .unwrap_or_else(|| engine.now_ms());
+            Ok(json!({"redriveDate": seconds(date)}))
+        }
+        _ => {
+            // Another writer got there first (a concurrent redrive, say).
+            let record = read()?;
+            let reason = cairn_api::redrive::blocker(&record, engine.now_ms())
+                .unwrap_or_else(|| "Execution cannot be redriven".into());
+            Err(cairn_api::redrive::not_redrivable(arn, &reason))
         }
     }
 }

@@ -25,7 +25,8 @@ const MAX_ATTEMPTS: usize = 16;
 /// The summary member the record keeps the decider's redrive verdict in.
 pub(crate) const BLOCKER_FIELD: &str = "redriveStatusReason";
 
-fn not_redrivable(arn: &str, reason: &str) -> ApiError {
+/// AWS's refusal of a redrive.
+pub fn not_redrivable(arn: &str, reason: &str) -> ApiError {
     ApiError::new(
         "ExecutionNotRedrivable",
         format!("Execution '{arn}' cannot be redriven: {reason}"),
@@ -51,7 +52,7 @@ pub(crate) fn redrive_execution(driver: &Driver, p: &Params<'_>) -> Result<Value
 }
 
 /// Why the record's execution cannot be redriven at `now`, in AWS's words; `None` when it can.
-pub(crate) fn blocker(record: &ExecutionRecord, now: i64) -> Option<String> {
+pub fn blocker(record: &ExecutionRecord, now: i64) -> Option<String> {
     match record.status.as_str() {
         "RUNNING" => return Some("Execution is RUNNING and cannot be redriven".into()),
         "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
