@@ -1,0 +1,194 @@
+"""A Distributed Map as AWS runs it, through `cairn serve` and boto3: items read from a CSV
+object in S3 (moto), results exported to S3 by the ResultWriter with AWS's manifest, and the
+Map Run API (DescribeMapRun, ListMapRuns) answering for the run.
+
+moto comes from tests/emulators/start.sh (tests/run.sh exports CAIRN_TEST_MOTO). Without it
+these tests skip, or fail when CAIRN_REQUIRE_EMULATORS=1.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+
+import boto3
+import pytest
+
+from conftest import REGION, ROLE, Server, wait_until_done
+
+MOTO = os.environ.get("CAIRN_TEST_MOTO")
+ITEMS = int(os.environ.get("CAIRN_DMAP_ITEMS", "100000"))
+
+
+def require_moto():
+    if MOTO:
+        return
+    reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
+    if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_moto()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=MOTO,
+    )
+    data_dir = tempfile.mkdtemp(prefix="cairn-dmap-")
+    server = Server(data_dir, env=env).start()
+    yield server
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def sfn(server):
+    return server.client()
+
+
+@pytest.fixture(scope="module")
+def s3():
+    require_moto()
+    return boto3.client(
+        "s3", endpoint_url=MOTO, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+@pytest.fixture(scope="module")
+def bucket(s3):
+    name = f"dmap-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def read_json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def create(sfn, definition, kind="STANDARD"):
+    return sfn.create_state_machine(
+        name=f"dmap-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=ROLE, type=kind
+    )["stateMachineArn"]
+
+
+def distributed_map(processor, **fields):
+    return {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "Label": "Rows",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "P",
+                    "States": processor,
+                },
+                "End": True,
+                **fields,
+            }
+        },
+    }
+
+
+def test_csv_of_100000_rows_exports_results_with_the_manifest(sfn, s3, bucket):
+    rows = ["id,name,amount"] + [f"{i},item-{i},{i % 97}" for i in range(ITEMS)]
+    s3.put_object(Bucket=bucket, Key="in/rows.csv", Body="\n".join(rows).encode())
+    definition = distributed_map(
+        {"P": {"Type": "Pass", "Parameters": {"id.$": "$.id", "double.$": "States.MathAdd($.amount, $.amount)"}, "End": True}},
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "in/rows.csv"},
+        },
+        ItemSelector={"id.$": "$$.Map.Item.Value.id", "amount.$": "States.StringToJson($$.Map.Item.Value.amount)"},
+        MaxConcurrency=1000,
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"},
+        },
+    )
+    arn = create(sfn, definition)
+    started = time.time()
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket}))["executionArn"]
+    described = wait_until_done(sfn, execution, timeout=1200)
+    elapsed = time.time() - started
+    assert described["status"] == "SUCCEEDED", described
+    print(f"\nDistributed Map: {ITEMS} items in {elapsed:.1f}s through cairn serve, {ITEMS / elapsed:.0f} items/s")
+
+    output = json.loads(described["output"])
+    run_arn = output["MapRunArn"]
+    machine_name = arn.rsplit(":", 1)[1]
+    assert run_arn.startswith(f"arn:aws:states:{REGION}:123456789012:mapRun:{machine_name}/Rows:")
+    run_id = run_arn.rsplit(":", 1)[1]
+    assert output["ResultWriterDetails"] == {"Bucket": bucket, "Key": f"out/{run_id}/manifest.json"}
+
+    manifest = read_json(s3, bucket, f"out/{run_id}/manifest.json")
+    assert manifest["DestinationBucket"] == bucket
+    assert manifest["MapRunArn"] == run_arn
+    assert manifest["ResultFiles"]["FAILED"] == []
+    assert manifest["ResultFiles"]["PENDING"] == []
+    [listed] = manifest["ResultFiles"]["SUCCEEDED"]
+    assert listed["Key"] == f"out/{run_id}/SUCCEEDED_0.json"
+    head = s3.head_object(Bucket=bucket, Key=listed["Key"])
+    assert head["ContentLength"] == listed["Size"]
+
+    succeeded = read_json(s3, bucket, listed["Key"])
+    assert len(succeeded) == ITEMS
+    last = succeeded[-1]
+    assert set(last) == {
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "RedriveCount",
+        "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn", "Status", "StopDate",
+    }
+    n = ITEMS - 1
+    assert json.loads(last["Input"]) == {"id": str(n), "amount": n % 97}
+    assert json.loads(last["Output"]) == {"id": str(n), "double": 2 * (n % 97)}
+    assert last["Status"] == "SUCCEEDED"
+    assert last["ExecutionArn"] == f"arn:aws:states:{REGION}:123456789012:execution:{machine_name}/Rows:{last['Name']}"
+    assert last["StateMachineArn"] == f"arn:aws:states:{REGION}:123456789012:stateMachine:{machine_name}/Rows"
+    assert len({r["Name"] for r in succeeded}) == ITEMS, "each child execution has its own name"
+
+
+def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exceeded(sfn, s3, bucket):
+    definition = distributed_map(
+        {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.bad", "BooleanEquals": True, "Next": "Boom"}],
+                "Default": "Ok",
+            },
+            "Boom": {"Type": "Fail", "Error": "Bad.Row", "Cause": "row is bad"},
+            "Ok": {"Type": "Succeed"},
+        },
+        MaxConcurrency=1,
+        ToleratedFailureCount=1,
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": bucket, "Prefix": "fails/"},
+        },
+    )
+    definition["States"]["Map"]["ItemProcessor"]["StartAt"] = "Check"
+    arn = create(sfn, definition)
+    items = [{"bad": False}, {"bad": True}, {"bad": False}, {"bad": True}, {"bad": False}, {"bad": False}]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(items))["executionArn"]
+    described = wait_until_done(sfn, execution, timeout=60)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="fails/")["Contents"]]
+    [manifest_key] = [k for k in keys if k.endswith("/manifest.json")]
+    manifest = read_json(s3, bucket, manifest_key)
+    failed = read_json(s3, bucket, manifest["ResultFiles"]["FAILED"][0]["Key"])
+    assert [(f["Status"], f["Error"], f["Cause"]) for f in failed] == [("FAILED", "Bad.Row", "row is bad")] * 2
+    succeeded = read_json(s3, bucket, manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
+    assert len(succeeded) == 2
+    pending = read_json(s3, bucket, manifest["ResultFiles"]["PENDING"][0]["Key"])
+    assert [json.loads(p["Input"]) for p in pending] == [{"bad": False}, {"bad": False}]
