@@ -328,3 +328,67 @@ pub fn parse_execution_cursor(cursor: &str) -> Result<(i64, String)> {
     let start_ms = start.parse::<i64>().map_err(|_| Error::InvalidCursor)?;
     Ok((start_ms, arn.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default pagers visit every running execution and due timer once, in pages no
+    /// larger than asked, and a malformed cursor is an error, not a panic.
+    #[test]
+    fn default_pages_visit_everything_once() {
+        let store = MemoryStore::new();
+        let mut timers = Vec::new();
+        for i in 0..5 {
+            let arn = format!("arn:aws:states:us-east-1:123456789012:execution:m:e{i}");
+            let record = ExecutionRecord {
+                arn: arn.clone(),
+                state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+                name: format!("e{i}"),
+                status: "RUNNING".into(),
+                start_ms: i,
+                stop_ms: None,
+                summary: serde_json::Value::Null,
+                state: Vec::new(),
+            };
+            // Two timers share a fire time: the cursor must tell them apart.
+            let timer = TimerRecord {
+                fire_at_ms: 100 + i / 2,
+                execution_arn: arn,
+                timer_id: 1,
+            };
+            let effects = Effects {
+                timers_add: vec![timer.clone()],
+                ..Effects::default()
+            };
+            store.create_execution(&record, &[], &effects).unwrap();
+            timers.push(timer);
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store.running_executions_page(cursor.as_deref(), 2).unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, store.running_executions().unwrap());
+        assert_eq!(seen.len(), 5);
+        let mut due = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store.due_timers_page(1_000, cursor.as_deref(), 2).unwrap();
+            assert!(page.items.len() <= 2);
+            due.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(due, timers);
+        assert!(store.due_timers_page(1_000, Some("nonsense"), 2).is_err());
+    }
+}
