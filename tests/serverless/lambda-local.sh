@@ -66,8 +66,11 @@ check() { # function, sample, text the answer must contain
 }
 # An advance event for an execution that does not exist changes nothing.
 check advance advance-eventbridge.json '"applied":"Missing"'
+# Nor does a timer message: it is consumed, not reported as a batch item failure to retry.
+check advance advance-timer-sqs.json '"batchItemFailures":[]'
 # A start of a state machine that does not exist answers AWS's error as HTTP 400.
 check api api-start-execution.json 'StateMachineDoesNotExist'
+check api api-start-sync-execution.json 'StateMachineDoesNotExist'
 # The schedule function reports the same error for the machine a Scheduler schedule names, and
 # for the one its STATE_MACHINE_ARN names when a schedule rule's event arrives.
 check schedule schedule.json 'State Machine Does Not Exist'
