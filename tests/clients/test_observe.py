@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import ROLE, Server, wait_until_done
 
@@ -84,6 +85,16 @@ def test_log_levels_and_shape(observed):
     _, errors = run(sfn, FAILING, logging("ERROR", False))
     _, fatal = run(sfn, FAILING, logging("FATAL", True))
     _, off = run(sfn, FAILING, {"level": "OFF", "includeExecutionData": False})
+
+    with pytest.raises(ClientError) as raised:
+        sfn.create_state_machine(
+            name=f"obs-{uuid.uuid4().hex[:10]}", definition=json.dumps(PASSING), roleArn=ROLE,
+            loggingConfiguration={"level": "ALL", "includeExecutionData": True},
+        )
+    assert raised.value.response["Error"] == {
+        "Code": "InvalidLoggingConfiguration",
+        "Message": "Invalid Logging Configuration: Must specify exactly one Log Destination.",
+    }
 
     lines = log_lines(log, everything)
     history = sfn.get_execution_history(executionArn=everything)["events"]

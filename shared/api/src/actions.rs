@@ -138,10 +138,10 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         config.region, config.account
     );
     let now = driver.now_ms();
-    let logging = p
-        .get("loggingConfiguration")
-        .cloned()
-        .unwrap_or_else(|| json!({"level": "OFF", "includeExecutionData": false}));
+    let logging = match p.get("loggingConfiguration") {
+        Some(logging) => crate::observe::logging_configuration(logging)?,
+        None => json!({"level": "OFF", "includeExecutionData": false}),
+    };
     let tracing = p
         .get("tracingConfiguration")
         .cloned()
@@ -258,7 +258,7 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         record.document["roleArn"] = Value::from(role_arn);
     }
     if let Some(logging) = logging {
-        record.document["loggingConfiguration"] = logging.clone();
+        record.document["loggingConfiguration"] = crate::observe::logging_configuration(logging)?;
     }
     if let Some(tracing) = tracing {
         record.document["tracingConfiguration"] = tracing.clone();

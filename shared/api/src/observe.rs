@@ -13,6 +13,7 @@ use cairn_store::ExecutionRecord;
 use serde_json::{json, Map, Value};
 
 use crate::driver::Driver;
+use crate::ApiError;
 
 /// Receives one execution log event, as the JSON text of one CloudWatch Logs message.
 pub trait ExecutionLogSink: Send + Sync {
@@ -54,6 +55,53 @@ const ERROR_EVENTS: [&str; 22] = [
     "WaitStateAborted",
 ];
 const FATAL_EVENTS: [&str; 3] = ["ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"];
+
+/// A request's `loggingConfiguration` checked as AWS does (a level other than OFF needs
+/// exactly one destination, and no level takes two) and with AWS's defaults filled in.
+pub(crate) fn logging_configuration(given: &Value) -> Result<Value, ApiError> {
+    let Some(object) = given.as_object() else {
+        return Err(ApiError::new(
+            "SerializationException",
+            "'loggingConfiguration' must be an object",
+        ));
+    };
+    let level = match object.get("level") {
+        None | Some(Value::Null) => "OFF",
+        Some(Value::String(level))
+            if ["ALL", "ERROR", "FATAL", "OFF"].contains(&level.as_str()) =>
+        {
+            level.as_str()
+        }
+        Some(other) => {
+            let shown = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string);
+            return Err(ApiError::new(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{shown}' at 'loggingConfiguration.level' failed to satisfy constraint: Member must satisfy enum value set: [ALL, ERROR, FATAL, OFF]"
+                ),
+            ));
+        }
+    };
+    let destinations = object.get("destinations").and_then(Value::as_array);
+    let count = destinations.map_or(0, Vec::len);
+    if count > 1 || (level != "OFF" && count != 1) {
+        return Err(ApiError::new(
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: Must specify exactly one Log Destination.",
+        ));
+    }
+    let include = object
+        .get("includeExecutionData")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut out = json!({"level": level, "includeExecutionData": include});
+    if let Some(destinations) = destinations {
+        out["destinations"] = Value::Array(destinations.clone());
+    }
+    Ok(out)
+}
 
 /// Whether `level` logs events of this type.
 pub fn logs(level: &str, event_type: &str) -> bool {
@@ -287,6 +335,35 @@ mod tests {
             event_type: event_type.into(),
             details,
         }
+    }
+
+    #[test]
+    fn logging_configurations_are_checked_as_aws_does() {
+        let destination = json!([{"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:1:log-group:g:*"}}]);
+        let error = |given: Value| logging_configuration(&given).map_err(|e| e.error_type);
+        assert_eq!(
+            error(json!({"level": "ALL"})),
+            Err("InvalidLoggingConfiguration".to_string())
+        );
+        assert_eq!(
+            error(json!({"level": "OFF", "destinations": [destination[0], destination[0]]})),
+            Err("InvalidLoggingConfiguration".to_string())
+        );
+        assert_eq!(
+            error(json!({"level": "LOUD"})),
+            Err("ValidationException".to_string())
+        );
+        assert_eq!(
+            logging_configuration(&json!({"includeExecutionData": true})),
+            Ok(json!({"level": "OFF", "includeExecutionData": true}))
+        );
+        let full = json!({"level": "ERROR", "destinations": destination});
+        assert_eq!(
+            logging_configuration(&full),
+            Ok(
+                json!({"level": "ERROR", "includeExecutionData": false, "destinations": destination})
+            )
+        );
     }
 
     #[test]
