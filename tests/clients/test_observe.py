@@ -141,3 +141,53 @@ def test_status_change_events(observed):
     assert json.loads(succeeded["detail"]["output"]) == {"ok": True}
     assert succeeded["detail"]["stopDate"] >= succeeded["detail"]["startDate"]
     assert succeeded["detail"]["outputDetails"] == {"included": True}
+
+
+def test_status_events_on_an_eventbridge_bus():
+    """`--status-events eventbridge:BUS` puts the events on a bus through the integrations'
+    PutEvents (moto here), where a rule hands them to an SQS queue."""
+    moto = os.environ.get("CAIRN_TEST_MOTO")
+    if not moto:
+        reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
+        if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import boto3
+
+    def client(service):
+        return boto3.client(
+            service, endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    events, sqs = client("events"), client("sqs")
+    bus = f"cairn-status-{uuid.uuid4().hex[:8]}"
+    events.create_event_bus(Name=bus)
+    queue = sqs.create_queue(QueueName=bus)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=bus, EventBusName=bus, EventPattern=json.dumps({"source": ["aws.states"]}))
+    events.put_targets(Rule=bus, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL=moto,
+    )
+    data_dir = tempfile.mkdtemp(prefix="cairn-status-bus-")
+    server = Server(data_dir, "--status-events", f"eventbridge:{bus}", env=env).start()
+    try:
+        _, execution = run(server.client(), PASSING, {"level": "OFF"})
+        received = []
+        deadline = time.time() + 20
+        while time.time() < deadline and len(received) < 2:
+            answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            received += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+        assert sorted(e["detail"]["status"] for e in received) == ["RUNNING", "SUCCEEDED"]
+        for event in received:
+            assert event["source"] == "aws.states"
+            assert event["detail-type"] == "Step Functions Execution Status Change"
+            assert event["detail"]["executionArn"] == execution
+            assert event["resources"] == [execution]
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
