@@ -72,6 +72,7 @@ def test_publish_route_and_split(sfn):
 
     counts = {v1: 0, v2: 0}
     started = [sfn.start_execution(stateMachineArn=alias)["executionArn"] for _ in range(200)]
+    started_through_alias = started[0]
     for execution in started:
         done = wait_until_done(sfn, execution)
         assert done["status"] == "SUCCEEDED"
@@ -92,6 +93,12 @@ def test_publish_route_and_split(sfn):
     direct = sfn.start_execution(stateMachineArn=v2)["executionArn"]
     done = wait_until_done(sfn, direct)
     assert done["stateMachineVersionArn"] == v2 and "stateMachineAliasArn" not in done
+    # ExecutionStarted names the version and alias, as AWS's does.
+    first = sfn.get_execution_history(executionArn=direct)["events"][0]["executionStartedEventDetails"]
+    assert first["stateMachineVersionArn"] == v2 and "stateMachineAliasArn" not in first
+    first = sfn.get_execution_history(executionArn=started_through_alias)["events"][0]["executionStartedEventDetails"]
+    assert first["stateMachineAliasArn"] == alias
+    assert first["stateMachineVersionArn"] in (v1, v2)
     for_v2 = sfn.list_executions(stateMachineArn=v2, maxResults=1000)["executions"]
     assert len(for_v2) == counts[v2] + 1
     for_execution = sfn.describe_state_machine_for_execution(executionArn=direct)

@@ -313,6 +313,24 @@ impl Driver {
         let start_ms = info.start_time_ms;
         let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
         self.signer.publish(&mut decision);
+        // AWS's ExecutionStarted names the version and alias the execution was started
+        // through; the decider does not know them.
+        if let Some(details) = decision
+            .history
+            .iter_mut()
+            .find(|event| event.event_type == "ExecutionStarted")
+            .and_then(|event| event.details.as_object_mut())
+        {
+            if let Some(alias) = &qualifiers.1 {
+                details.insert("stateMachineAliasArn".into(), Value::from(alias.clone()));
+            }
+            if let Some(version) = &qualifiers.0 {
+                details.insert(
+                    "stateMachineVersionArn".into(),
+                    Value::from(version.clone()),
+                );
+            }
+        }
         let mut persisted = Persisted::new(execution, definition.to_string());
         (persisted.version_arn, persisted.alias_arn) = qualifiers;
         let mut effects = Effects::default();
