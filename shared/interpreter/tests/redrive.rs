@@ -301,3 +301,111 @@ fn a_caught_failure_is_not_run_again_and_an_aborted_wait_is() {
         "the execution's TimeoutSeconds starts over, and the Wait waits again"
     );
 }
+
+#[test]
+fn a_timed_out_parallel_inside_a_map_resumes_where_each_thread_stood() {
+    // The execution times out while one iteration's second branch still waits for its task;
+    // everything that had finished keeps its result.
+    let m = Machine::from_json(&json!({
+        "StartAt": "M", "TimeoutSeconds": 60,
+        "States": {
+            "M": {"Type": "Map", "End": true,
+                  "ItemProcessor": {"StartAt": "Par", "States": {
+                      "Par": {"Type": "Parallel", "End": true, "Branches": [
+                          {"StartAt": "Quick", "States": {"Quick": {"Type": "Pass", "End": true}}},
+                          {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA, "End": true}}}
+                      ]}}}}
+        }
+    }))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&m, json!(["a", "b"]), info(), &at(1_000));
+    let tasks = invoked(&d);
+    assert_eq!(tasks.len(), 2);
+    succeed(&mut exec, &m, tasks[0].0, json!("slow-a"), 2_000);
+    let d = exec.apply(&m, Event::TimerFired { timer_id: 1 }, &at(61_000));
+    assert_eq!(exec.status(), Status::TimedOut);
+    assert!(types(&d).contains(&"ExecutionTimedOut".to_string()));
+    assert_eq!(exec.redrive_blocker(), None);
+
+    let mut exec = stored(&exec);
+    let d = exec.apply(&m, Event::Redrive, &at(70_000));
+    assert_eq!(
+        types(&d),
+        [
+            "ExecutionRedriven",
+            "MapStateEntered M",
+            "MapStateStarted",
+            "MapIterationStarted M",
+            "ParallelStateEntered Par",
+            "ParallelStateStarted",
+            "TaskStateEntered Slow",
+            "LambdaFunctionScheduled"
+        ],
+        "only iteration 1's Slow branch runs again"
+    );
+    let tasks = invoked(&d);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].1, json!("b"));
+    succeed(&mut exec, &m, tasks[0].0, json!("slow-b"), 71_000);
+    assert_eq!(exec.status(), Status::Succeeded);
+    assert_eq!(
+        exec.output(),
+        Some(&json!([["a", "slow-a"], ["b", "slow-b"]]))
+    );
+}
+
+#[test]
+fn an_item_selector_failure_gives_its_item_back_to_the_redrive() {
+    // The selector refuses "oops" until the execution is redriven.
+    let m = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "M",
+        "States": {
+            "M": {"Type": "Map", "End": true, "MaxConcurrency": 1,
+                  "ItemSelector": "{% ($v := $states.context.Map.Item.Value; $v = 'oops' and $states.context.Execution.RedriveCount = 0 ? $error('Bad', 'item') : $v) %}",
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}
+        }
+    }))
+    .unwrap();
+    let (mut exec, _) = Execution::start(&m, json!(["1", "oops", "3"]), info(), &at(1_000));
+    assert_eq!(exec.status(), Status::Failed);
+    let d = exec.apply(&m, Event::Redrive, &at(2_000));
+    let started: Vec<Value> = d
+        .history
+        .iter()
+        .filter(|e| e.event_type == "MapIterationStarted")
+        .map(|e| e.details["index"].clone())
+        .collect();
+    assert_eq!(
+        started,
+        [json!(1), json!(2)],
+        "item 0 succeeded and is not run again"
+    );
+    assert_eq!(exec.status(), Status::Succeeded);
+    assert_eq!(
+        exec.output(),
+        Some(&json!(["1", "oops", "3"])),
+        "the item whose selection failed is selected again, not lost"
+    );
+}
+
+#[test]
+fn jsonata_sees_the_redrive_count_and_time() {
+    let m = Machine::from_json(&json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Gate",
+        "States": {
+            "Gate": {"Type": "Pass", "End": true,
+                     "Output": "{% $states.context.Execution.RedriveCount = 0 ? $error('NotYet', 'first run') : {'count': $states.context.Execution.RedriveCount, 'at': $states.context.Execution.RedriveTime} %}"}
+        }
+    }))
+    .unwrap();
+    let (mut exec, _) = Execution::start(&m, json!({}), info(), &at(1_000));
+    assert_eq!(exec.status(), Status::Failed);
+    exec.apply(&m, Event::Redrive, &at(86_400_000));
+    assert_eq!(exec.status(), Status::Succeeded);
+    assert_eq!(
+        exec.output(),
+        Some(&json!({"count": 1, "at": "1970-01-02T00:00:00.000Z"}))
+    );
+}
