@@ -230,6 +230,9 @@ pub struct Execution {
     /// When the last RedriveExecution took effect (`$$.Execution.RedriveTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) redrive_ms: Option<i64>,
+    /// The Distributed Maps' runs that ended (the running ones are in their threads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) map_runs: Vec<crate::map_run::Ended>,
 }
 
 impl Execution {
@@ -268,6 +271,7 @@ impl Execution {
             cause: None,
             unsuccessful: BTreeMap::new(),
             redrive_ms: None,
+            map_runs: Vec::new(),
         };
         let mut run = Runner::new(&mut exec, machine, ctx);
         run.emit_with_prev(

@@ -31,6 +31,7 @@ mod flow;
 mod history;
 mod jsonata;
 mod machine;
+mod map_run;
 mod reader;
 mod redrive;
 mod retry;
@@ -44,3 +45,4 @@ pub use api::{
 };
 pub use execution::Execution;
 pub use machine::{LoadError, Machine};
+pub use map_run::{MapRun, MapRunChild};

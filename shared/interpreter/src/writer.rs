@@ -67,21 +67,31 @@ pub(crate) fn config_of(raw: &Value) -> Result<(Transformation, OutputType, bool
     Ok((transformation, output_type, resource.is_some()))
 }
 
-/// One child execution of a Map Run whose results are written.
+/// One child execution of a Map Run.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub(crate) struct Child {
     /// The execution's name (a UUID); empty for an item never started.
     pub name: String,
+    /// Kept only when the results are written.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub input: Value,
     pub start_ms: i64,
     pub stop_ms: i64,
     pub failed: bool,
+    #[serde(default)]
+    pub ended: bool,
+    /// Stopped by the failure of its Map Run.
+    #[serde(default)]
+    pub aborted: bool,
 }
 
-/// What a Map with a ResultWriter keeps about its run until the results are written.
+/// What a Distributed Map keeps about its Map Run: its children for the ResultWriter, the
+/// Map Run API and ListExecutions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub(crate) struct RunLog {
     pub map_run_arn: String,
+    #[serde(default)]
+    pub start_ms: i64,
     pub children: Vec<Child>,
     /// The write command under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +118,7 @@ impl RunLog {
     }
 
     /// A child execution's ARN: `…:execution:<machine>/<label>:<name>`.
-    fn execution_arn(&self, name: &str) -> String {
+    pub fn execution_arn(&self, name: &str) -> String {
         let base = self
             .map_run_arn
             .rsplit_once(':')
@@ -117,7 +127,7 @@ impl RunLog {
     }
 
     /// The state machine a child runs: `…:stateMachine:<machine>/<label>`.
-    fn child_machine_arn(&self) -> String {
+    pub fn child_machine_arn(&self) -> String {
         let base = self
             .map_run_arn
             .rsplit_once(':')
@@ -224,7 +234,8 @@ pub(crate) fn objects(
         };
         if child.failed {
             // A failed child's record is exported unchanged, whatever the transformation.
-            failed.push(record(log, child, result, "FAILED"));
+            let status = if child.aborted { "ABORTED" } else { "FAILED" };
+            failed.push(record(log, child, result, status));
         } else if spec.transformation == Transformation::None {
             succeeded.push(record(log, child, result, "SUCCEEDED"));
         } else {
@@ -294,6 +305,8 @@ mod tests {
                 start_ms: 0,
                 stop_ms: 1000,
                 failed,
+                ended: true,
+                ..Child::default()
             };
         }
         log

@@ -220,3 +220,53 @@ fn exceeding_the_tolerated_failures_writes_failed_and_pending_first() {
     );
     assert_eq!(exec.error(), Some("States.ExceedToleratedFailureThreshold"));
 }
+
+#[test]
+fn map_runs_are_viewed_while_running_and_after() {
+    let m = Machine::from_json(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "Label": "L", "MaxConcurrency": 2, "ToleratedFailurePercentage": 50,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true}}}}}}))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&m, json!([1, 2, 3]), info(), &at(10));
+    let tasks: Vec<u64> = d
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask { task_id, .. } => Some(*task_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tasks.len(), 2);
+    let [run] = &exec.map_runs()[..] else {
+        panic!("{:?}", exec.map_runs())
+    };
+    assert!(run
+        .map_run_arn
+        .starts_with("arn:aws:states:us-east-1:111111111111:mapRun:sm/L:"));
+    assert_eq!(
+        (
+            run.status.as_str(),
+            run.total,
+            run.running,
+            run.pending,
+            run.max_concurrency
+        ),
+        ("RUNNING", 3, 2, 1, 2)
+    );
+    assert_eq!(run.tolerated_failure_percentage, 50.0);
+    assert_eq!(run.children[0].status, "RUNNING");
+    for (i, task_id) in [tasks[0], tasks[1], 3].into_iter().enumerate() {
+        let output = json!(i);
+        exec.apply(&m, Event::TaskSucceeded { task_id, output }, &at(20));
+    }
+    let [run] = &exec.map_runs()[..] else {
+        panic!("{:?}", exec.map_runs())
+    };
+    assert_eq!(
+        (run.status.as_str(), run.succeeded, run.running, run.stop_ms),
+        ("SUCCEEDED", 3, 0, Some(20))
+    );
+    assert_eq!(run.children.len(), 3);
+    assert!(run.children[2].execution_arn.contains(":execution:sm/L:"));
+}

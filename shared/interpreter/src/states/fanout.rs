@@ -28,6 +28,7 @@ impl Runner<'_> {
         if self.write_results(tid, state, None) {
             return;
         }
+        self.close_map_run(tid, "SUCCEEDED");
         let (results, run) = match self
             .thread_mut(tid)
             .map(|t| std::mem::replace(&mut t.phase, Phase::Idle))
@@ -118,6 +119,7 @@ impl Runner<'_> {
         if let Some(child) = fanout.run.as_mut().and_then(|r| r.child_mut(parent.slot)) {
             child.stop_ms = now;
             child.failed = outcome.is_err();
+            child.ended = true;
         }
         // The parent's next event follows the child's last one (a child execution's
         // events are not in this history).
@@ -183,6 +185,8 @@ impl Runner<'_> {
                             for slot in running {
                                 if let Some(child) = log.child_mut(slot) {
                                     child.failed = true;
+                                    child.aborted = true;
+                                    child.ended = true;
                                     child.stop_ms = now;
                                 }
                             }
@@ -201,6 +205,7 @@ impl Runner<'_> {
                         return;
                     }
                     if silent {
+                        self.close_map_run(tid, "FAILED");
                         self.emit(tid, "MapRunFailed", fault_details(&fault));
                     }
                     return self.fail(tid, fault);

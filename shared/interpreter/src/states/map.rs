@@ -256,12 +256,11 @@ impl Runner<'_> {
         let mut run = None;
         if spec.distributed {
             let arn = self.map_run_arn(spec);
-            if spec.writer.is_some() {
-                run = Some(Box::new(crate::writer::RunLog {
-                    map_run_arn: arn.clone(),
-                    ..Default::default()
-                }));
-            }
+            run = Some(Box::new(crate::writer::RunLog {
+                map_run_arn: arn.clone(),
+                start_ms: self.ctx.now_ms,
+                ..Default::default()
+            }));
             prev = self.emit(
                 tid,
                 "MapRunStarted",
@@ -361,7 +360,7 @@ impl Runner<'_> {
             };
             match input {
                 Ok(input) => {
-                    self.child_started(tid, index, &input);
+                    self.child_started(tid, index, &input, spec.writer.is_some());
                     let child = self.new_thread(
                         Parent {
                             thread: tid,
@@ -393,7 +392,7 @@ impl Runner<'_> {
 
 impl Runner<'_> {
     /// A Map Run whose results are written keeps each child's name, input and start.
-    fn child_started(&mut self, tid: ThreadId, index: usize, input: &Value) {
+    fn child_started(&mut self, tid: ThreadId, index: usize, input: &Value, keep_input: bool) {
         let logged =
             matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.run.is_some());
         if !logged {
@@ -411,10 +410,14 @@ impl Runner<'_> {
             if let Some(child) = f.run.as_mut().and_then(|r| r.child_mut(index)) {
                 *child = crate::writer::Child {
                     name,
-                    input: input.clone(),
+                    input: if keep_input {
+                        input.clone()
+                    } else {
+                        Value::Null
+                    },
                     start_ms: now,
                     stop_ms: now,
-                    failed: false,
+                    ..Default::default()
                 };
             }
         }

@@ -272,6 +272,7 @@ impl Runner<'_> {
     }
 
     pub(crate) fn map_run_failed(&mut self, tid: ThreadId, fault: Fault) {
+        self.close_map_run(tid, "FAILED");
         let mut fields = serde_json::Map::new();
         if let Some(c) = &fault.cause {
             fields.insert("cause".into(), Value::String(c.clone()));

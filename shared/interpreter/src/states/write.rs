@@ -150,6 +150,7 @@ impl Runner<'_> {
             }
             (Ok(_), Some(fault)) => self.map_run_failed(tid, fault),
             (Ok(_), None) => {
+                self.close_map_run(tid, "SUCCEEDED");
                 if let Some(t) = self.thread_mut(tid) {
                     t.phase = Phase::Idle;
                 }

@@ -1,0 +1,198 @@
+//! The Map Runs of an execution as the Map Run API shows them (DescribeMapRun, ListMapRuns,
+//! ListExecutions by `mapRunArn`): the running ones read from their Map's children, the
+//! ended ones from what the decider kept when they ended.
+
+use crate::execution::{Execution, Fanout, Phase, Runner, ThreadId};
+use crate::writer::RunLog;
+use serde::{Deserialize, Serialize};
+
+/// A Map Run that ended, kept in the execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Ended {
+    pub log: RunLog,
+    pub status: String,
+    pub stop_ms: i64,
+    pub total: u64,
+    pub max_concurrency: u64,
+    pub tolerated_count: u64,
+    pub tolerated_percentage: f64,
+}
+
+/// One child execution of a Map Run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRunChild {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: &'static str,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+}
+
+/// A Map Run: its settings and how many of its items (here, one child execution per item or
+/// batch) are in each state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRun {
+    pub map_run_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: String,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+    pub max_concurrency: u64,
+    pub tolerated_failure_count: u64,
+    pub tolerated_failure_percentage: f64,
+    pub total: u64,
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub children: Vec<MapRunChild>,
+}
+
+fn view(
+    log: &RunLog,
+    status: &str,
+    stop_ms: Option<i64>,
+    total: u64,
+    settings: (u64, u64, f64),
+) -> MapRun {
+    let mut run = MapRun {
+        map_run_arn: log.map_run_arn.clone(),
+        status: status.to_string(),
+        start_ms: log.start_ms,
+        stop_ms,
+        max_concurrency: settings.0,
+        tolerated_failure_count: settings.1,
+        tolerated_failure_percentage: settings.2,
+        total,
+        pending: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        aborted: 0,
+        children: Vec::new(),
+    };
+    let machine = log.child_machine_arn();
+    for child in log.children.iter().filter(|c| !c.name.is_empty()) {
+        let child_status = match (child.ended, child.aborted, child.failed) {
+            (false, _, _) if stop_ms.is_some() => "ABORTED",
+            (false, _, _) => "RUNNING",
+            (true, true, _) => "ABORTED",
+            (true, false, true) => "FAILED",
+            (true, false, false) => "SUCCEEDED",
+        };
+        match child_status {
+            "RUNNING" => run.running += 1,
+            "SUCCEEDED" => run.succeeded += 1,
+            "FAILED" => run.failed += 1,
+            _ => run.aborted += 1,
+        }
+        run.children.push(MapRunChild {
+            execution_arn: log.execution_arn(&child.name),
+            state_machine_arn: machine.clone(),
+            name: child.name.clone(),
+            status: child_status,
+            start_ms: child.start_ms,
+            stop_ms: (child_status != "RUNNING").then_some(child.stop_ms),
+        });
+    }
+    let started = run.running + run.succeeded + run.failed + run.aborted;
+    run.pending = total.saturating_sub(started);
+    run
+}
+
+/// AWS shows 0 for an unlimited MaxConcurrency.
+fn shown_concurrency(f: &Fanout) -> u64 {
+    if f.max_concurrency >= 10_000 {
+        0
+    } else {
+        f.max_concurrency as u64
+    }
+}
+
+fn settings(f: &Fanout) -> (u64, u64, f64) {
+    (
+        shown_concurrency(f),
+        f.tolerated_count.unwrap_or(0),
+        f.tolerated_percentage.unwrap_or(0.0),
+    )
+}
+
+impl Execution {
+    /// The execution's Map Runs, in the order they started.
+    pub fn map_runs(&self) -> Vec<MapRun> {
+        let mut runs: Vec<MapRun> = self
+            .map_runs
+            .iter()
+            .map(|e| {
+                view(
+                    &e.log,
+                    &e.status,
+                    Some(e.stop_ms),
+                    e.total,
+                    (e.max_concurrency, e.tolerated_count, e.tolerated_percentage),
+                )
+            })
+            .collect();
+        let stopped = self.status != crate::api::Status::Running;
+        for thread in self.threads.values() {
+            let fanout = match &thread.phase {
+                Phase::Fanout(f) => &**f,
+                Phase::Reading(r) => &r.fanout,
+                _ => continue,
+            };
+            if let Some(log) = fanout.run.as_deref() {
+                let (status, stop) = if stopped {
+                    ("ABORTED", Some(log.start_ms.max(0)))
+                } else {
+                    ("RUNNING", None)
+                };
+                runs.push(view(
+                    log,
+                    status,
+                    stop,
+                    fanout.total as u64,
+                    settings(fanout),
+                ));
+            }
+        }
+        runs.sort_by_key(|r| r.start_ms);
+        runs
+    }
+}
+
+impl Runner<'_> {
+    /// A Distributed Map's run ended with `status`: kept for the Map Run API.
+    pub(crate) fn close_map_run(&mut self, tid: ThreadId, status: &str) {
+        let now = self.ctx.now_ms;
+        let ended = match self.thread(tid).map(|t| &t.phase) {
+            Some(Phase::Fanout(f)) => f.run.as_deref().map(|log| (log, &**f)),
+            Some(Phase::Reading(r)) => r.fanout.run.as_deref().map(|log| (log, &r.fanout)),
+            _ => None,
+        }
+        .map(|(log, f)| {
+            let mut log = log.clone();
+            for child in &mut log.children {
+                child.input = serde_json::Value::Null;
+            }
+            log.output = serde_json::Value::Null;
+            let (max_concurrency, tolerated_count, tolerated_percentage) = settings(f);
+            Ended {
+                log,
+                status: status.to_string(),
+                stop_ms: now,
+                total: f.total as u64,
+                max_concurrency,
+                tolerated_count,
+                tolerated_percentage,
+            }
+        });
+        if let Some(ended) = ended {
+            let arn = ended.log.map_run_arn.clone();
+            self.exec.map_runs.retain(|e| e.log.map_run_arn != arn);
+            self.exec.map_runs.push(ended);
+        }
+    }
+}
