@@ -51,6 +51,12 @@ def test_publish_route_and_split(sfn):
 
     versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
     assert [v["stateMachineVersionArn"] for v in versions] == [v2, v1]
+    # Paged one at a time, newest first.
+    page = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=1)
+    assert [v["stateMachineVersionArn"] for v in page["stateMachineVersions"]] == [v2]
+    page = sfn.list_state_machine_versions(stateMachineArn=arn, maxResults=1, nextToken=page["nextToken"])
+    assert [v["stateMachineVersionArn"] for v in page["stateMachineVersions"]] == [v1]
+    assert "nextToken" not in page
     described = sfn.describe_state_machine(stateMachineArn=v1)
     assert described["stateMachineArn"] == v1
     assert json.loads(described["definition"]) == passing(1)
