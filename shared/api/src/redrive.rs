@@ -197,6 +197,15 @@ impl Driver {
             };
             match self.store.commit(&transition) {
                 Ok(_) => {
+                    // Status events see the redrive as a new start: RUNNING, then its end
+                    // if it ended at once (the execution log gets ExecutionRedriven).
+                    crate::observe::written(
+                        self,
+                        &transition.record,
+                        &decision.history,
+                        None,
+                        persisted.execution.redrive_count(),
+                    );
                     self.carry_out(arn, planned);
                     return Ok(now);
                 }

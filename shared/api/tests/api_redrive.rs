@@ -259,3 +259,53 @@ fn a_stopped_execution_is_redriven() {
     assert_eq!(done["status"], "SUCCEEDED");
     assert_eq!(done["output"], "1");
 }
+
+/// Keeps the status events the API sends.
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<Value>>);
+
+impl cairn_api::observe::StatusEventSink for Events {
+    fn send(&self, event: Value) {
+        if let Ok(mut events) = self.0.lock() {
+            events.push(event);
+        }
+    }
+}
+
+#[test]
+fn a_redrive_is_reported_as_running_again() {
+    let events = Arc::new(Events::default());
+    let config = Config {
+        activity_poll: Duration::from_secs(2),
+        status_events: Some(events.clone()),
+        ..Config::default()
+    };
+    let api = Api::new(Arc::new(MemoryStore::new()), config);
+    let definition = json!({"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "E"}}});
+    let machine = text(
+        &call(
+            &api,
+            "CreateStateMachine",
+            json!({"name": "reported", "definition": definition.to_string(), "roleArn": ROLE}),
+        )["stateMachineArn"],
+    );
+    let arn = text(
+        &call(
+            &api,
+            "StartExecution",
+            json!({"stateMachineArn": machine, "name": "r1"}),
+        )["executionArn"],
+    );
+    call(&api, "RedriveExecution", json!({"executionArn": arn}));
+    let statuses: Vec<String> = events
+        .0
+        .lock()
+        .map(|events| {
+            events
+                .iter()
+                .map(|e| text(&e["detail"]["status"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(statuses, ["RUNNING", "FAILED", "RUNNING", "FAILED"]);
+}
