@@ -26,11 +26,14 @@ Scenarios, all through the api function's HTTP routes (API Gateway proxy events)
      asynchronous invocation), one succeeding and one failing into a Catch;
   and the status-change events of the Standard executions, read from the bus.
 
-Usage: e2e.py WATCH_ROOT (the repository); needs the emulators' endpoints in the environment
+Run by tests/serverless/lambda-local.sh (so by `bash tests/run.sh`) with the emulators'
+virtualenv (boto3, cfn-lint): needs the emulators' endpoints in the environment
 (tests/emulators/start.sh's endpoints.env) and cargo-lambda on PATH. With
 CAIRN_REQUIRE_EMULATORS=1 a missing emulator or tool fails the test; otherwise it is SKIPPED.
+Every trigger failure counts against it: a correct run needs no retry.
 """
 
+import http.server
 import json
 import os
 import pathlib
@@ -38,14 +41,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
-
-import http.server
-import threading
-import urllib.parse
 
 import boto3
 from botocore.config import Config
@@ -430,7 +431,8 @@ class Api:
 class Triggers:
     """Hands the advance function what the template's triggers would: each event the advance
     rules deliver (one invocation per event, as EventBridge invokes), and batches of due timer
-    messages (the SQS event source mapping, ReportBatchItemFailures honoured)."""
+    messages (the SQS event source mapping: only the messages the answer does not report in
+    batchItemFailures are deleted). Failures are counted, and the test fails on any."""
 
     def __init__(self, stack, watch):
         self.stack, self.watch, self.sqs = stack, watch, stack["sqs"]

@@ -69,5 +69,5 @@ cargo test --locked -p cairn-serverless --test cost -- --ignored --nocapture
 if [ "${CAIRN_LAMBDA_LOCAL:-0}" = 1 ]; then
   bash tests/serverless/lambda-local.sh
 else
-  echo "== cargo lambda build/invoke check skipped (set CAIRN_LAMBDA_LOCAL=1; it adds about 5 minutes)"
+  echo "== cargo lambda build/invoke check and the LocalStack end-to-end test (tests/serverless/e2e.py) skipped (set CAIRN_LAMBDA_LOCAL=1; it adds about 5 minutes)"
 fi
