@@ -48,7 +48,12 @@ impl Execution {
 impl Runner<'_> {
     /// Keeps a thread that did not succeed for a redrive: at its state, waiting for nothing.
     pub(crate) fn keep_unsuccessful(&mut self, tid: ThreadId, mut thread: Box<Thread>) {
-        if let Some(fanout) = self.failed_fanouts.remove(&tid) {
+        let fanout = self.failed_fanouts.remove(&tid);
+        // Express executions cannot be redriven: nothing is worth keeping.
+        if self.exec.info.machine_type == MachineType::Express {
+            return;
+        }
+        if let Some(fanout) = fanout {
             thread.phase = Phase::Fanout(fanout);
         } else if !matches!(thread.phase, Phase::Fanout(_)) {
             thread.phase = Phase::Idle;

@@ -409,3 +409,26 @@ fn jsonata_sees_the_redrive_count_and_time() {
         Some(&json!({"count": 1, "at": "1970-01-02T00:00:00.000Z"}))
     );
 }
+
+#[test]
+fn an_express_execution_is_not_redriven() {
+    let m = Machine::from_json(&json!({
+        "StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "E"}}
+    }))
+    .unwrap();
+    let express = ExecutionInfo {
+        machine_type: cairn_interpreter::MachineType::Express,
+        ..info()
+    };
+    let (mut exec, _) = Execution::start(&m, json!({}), express, &at(1_000));
+    assert_eq!(exec.status(), Status::Failed);
+    assert_eq!(
+        exec.redrive_blocker(),
+        Some("Execution is EXPRESS and cannot be redriven")
+    );
+    assert!(exec
+        .apply(&m, Event::Redrive, &at(2_000))
+        .history
+        .is_empty());
+    assert_eq!(exec.status(), Status::Failed);
+}
