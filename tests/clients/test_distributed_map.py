@@ -156,6 +156,29 @@ def test_csv_of_100000_rows_exports_results_with_the_manifest(sfn, s3, bucket):
     assert last["StateMachineArn"] == f"arn:aws:states:{REGION}:123456789012:stateMachine:{machine_name}/Rows"
     assert len({r["Name"] for r in succeeded}) == ITEMS, "each child execution has its own name"
 
+    # The Map Run API answers for the run that wrote them.
+    run = sfn.describe_map_run(mapRunArn=run_arn)
+    assert run["executionArn"] == execution
+    assert run["status"] == "SUCCEEDED"
+    assert run["maxConcurrency"] == 1000
+    assert run["startDate"] <= run["stopDate"]
+    for counts in (run["itemCounts"], run["executionCounts"]):
+        assert counts["total"] == ITEMS
+        assert counts["succeeded"] == ITEMS
+        assert counts["failed"] == counts["pending"] == counts["running"] == 0
+    [listed_run] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    assert listed_run["mapRunArn"] == run_arn
+    assert listed_run["executionArn"] == execution
+    assert listed_run["stateMachineArn"] == last["StateMachineArn"]
+    children = sfn.list_executions(mapRunArn=run_arn, maxResults=50)
+    assert len(children["executions"]) == 50 and "nextToken" in children
+    first = children["executions"][0]
+    assert first["mapRunArn"] == run_arn
+    assert first["status"] == "SUCCEEDED"
+    assert first["executionArn"] == succeeded[0]["ExecutionArn"]
+    following = sfn.list_executions(mapRunArn=run_arn, maxResults=50, nextToken=children["nextToken"])
+    assert following["executions"][0]["name"] == succeeded[50]["Name"]
+
 
 def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exceeded(sfn, s3, bucket):
     definition = distributed_map(
@@ -192,3 +215,37 @@ def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exc
     assert len(succeeded) == 2
     pending = read_json(s3, bucket, manifest["ResultFiles"]["PENDING"][0]["Key"])
     assert [json.loads(p["Input"]) for p in pending] == [{"bad": False}, {"bad": False}]
+
+
+def test_map_run_api_while_the_run_goes_on(sfn):
+    definition = distributed_map(
+        {"P": {"Type": "Wait", "Seconds": 2, "End": True}},
+        MaxConcurrency=2,
+        ToleratedFailurePercentage=25,
+    )
+    definition["States"]["Map"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+    arn = create(sfn, definition)
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps([1, 2, 3, 4, 5]))["executionArn"]
+    deadline = time.time() + 10
+    runs = []
+    while not runs and time.time() < deadline:
+        runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+        time.sleep(0.05)
+    [listed] = runs
+    assert "stopDate" not in listed
+    run = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+    assert run["status"] == "RUNNING"
+    assert run["toleratedFailurePercentage"] == 25.0
+    assert run["itemCounts"]["total"] == 5
+    assert run["itemCounts"]["running"] == 2
+    assert run["itemCounts"]["pending"] == 3
+    running = sfn.list_executions(mapRunArn=listed["mapRunArn"], statusFilter="RUNNING")["executions"]
+    assert len(running) == 2 and "stopDate" not in running[0]
+    assert wait_until_done(sfn, execution, timeout=30)["status"] == "SUCCEEDED"
+    assert sfn.describe_map_run(mapRunArn=listed["mapRunArn"])["itemCounts"]["succeeded"] == 5
+
+    missing = listed["mapRunArn"].rsplit(":", 1)[0] + ":00000000-0000-0000-0000-000000000000"
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.describe_map_run(mapRunArn=missing)
+    with pytest.raises(sfn.exceptions.InvalidArn):
+        sfn.describe_map_run(mapRunArn="arn:aws:states:us-east-1:123456789012:execution:x:y")

@@ -25,6 +25,9 @@ pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value,
     if let Some(result) = crate::tags::dispatch(driver, action, &p) {
         return result;
     }
+    if let Some(result) = crate::map_runs::dispatch(driver, action, &p) {
+        return result;
+    }
     match action {
         "CreateStateMachine" => create_state_machine(driver, &p),
         "DescribeStateMachine" => describe_state_machine(driver, &p),
@@ -659,12 +662,6 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let limit = p.max_results(100)?;
     let cursor = p.next_token(3096)?;
     let redriven = crate::redrive::filter_param(p)?;
-    if p.get("mapRunArn").is_some() {
-        return Err(ApiError::new(
-            "UnsupportedOperation",
-            "Cairn does not support Map Runs yet (mapRunArn)",
-        ));
-    }
     let requested = p.string("stateMachineArn")?;
     // A version or alias ARN lists the executions started through it.
     let through = crate::versions::list_filter(requested);

@@ -14,6 +14,7 @@
 mod actions;
 mod driver;
 pub mod machines;
+mod map_runs;
 pub mod names;
 pub mod observe;
 mod params;
