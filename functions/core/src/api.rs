@@ -202,7 +202,9 @@ async fn redrive(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
             .ok_or_else(missing)
     };
     let record = read()?;
-    if let Some(reason) = cairn_api::redrive::blocker(&record, engine.now_ms()) {
+    if let Some(reason) =
+        cairn_api::redrive::blocker(engine.store.as_ref(), &record, engine.now_ms())
+    {
         return Err(cairn_api::redrive::not_redrivable(arn, &reason));
     }
     match engine.apply(arn, Event::Redrive).await.map_err(internal)? {
@@ -217,8 +219,9 @@ async fn redrive(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
         _ => {
             // Another writer got there first (a concurrent redrive, say).
             let record = read()?;
-            let reason = cairn_api::redrive::blocker(&record, engine.now_ms())
-                .unwrap_or_else(|| "Execution cannot be redriven".into());
+            let reason =
+                cairn_api::redrive::blocker(engine.store.as_ref(), &record, engine.now_ms())
+                    .unwrap_or_else(|| "Execution cannot be redriven".into());
             Err(cairn_api::redrive::not_redrivable(arn, &reason))
         }
     }

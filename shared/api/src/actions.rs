@@ -611,7 +611,7 @@ fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError
             out[field] = value.clone();
         }
     }
-    crate::redrive::describe_fields(&record, driver.now_ms(), &mut out);
+    crate::redrive::describe_fields(driver, &record, &mut out);
     Ok(out)
 }
 

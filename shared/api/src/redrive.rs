@@ -6,7 +6,7 @@
 //! same `clientToken`) answers the redrive it already made.
 
 use cairn_interpreter::{Context, Event, Status};
-use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Transition};
+use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
 use crate::driver::{store_error, Driver};
@@ -52,11 +52,15 @@ pub(crate) fn redrive_execution(driver: &Driver, p: &Params<'_>) -> Result<Value
 }
 
 /// Why the record's execution cannot be redriven at `now`, in AWS's words; `None` when it can.
-pub fn blocker(record: &ExecutionRecord, now: i64) -> Option<String> {
+pub fn blocker(store: &dyn Store, record: &ExecutionRecord, now: i64) -> Option<String> {
     match record.status.as_str() {
         "RUNNING" => return Some("Execution is RUNNING and cannot be redriven".into()),
         "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
         _ => {}
+    }
+    // AWS keeps a deleted state machine DELETING while executions remain; Cairn removes it.
+    if matches!(store.get_state_machine(&record.state_machine_arn), Ok(None)) {
+        return Some("State machine is in DELETING status".into());
     }
     if let Some(reason) = record.summary.get(BLOCKER_FIELD) {
         return Some(reason.as_str().unwrap_or_default().to_string());
@@ -77,7 +81,7 @@ pub fn blocker(record: &ExecutionRecord, now: i64) -> Option<String> {
 }
 
 /// DescribeExecution's `redriveCount`, `redriveDate`, `redriveStatus` and `redriveStatusReason`.
-pub(crate) fn describe_fields(record: &ExecutionRecord, now: i64, out: &mut Value) {
+pub(crate) fn describe_fields(driver: &Driver, record: &ExecutionRecord, out: &mut Value) {
     out["redriveCount"] = record
         .summary
         .get("redriveCount")
@@ -86,7 +90,7 @@ pub(crate) fn describe_fields(record: &ExecutionRecord, now: i64, out: &mut Valu
     if let Some(date) = record.summary.get("redriveDate").and_then(Value::as_i64) {
         out["redriveDate"] = timestamp(date);
     }
-    match blocker(record, now) {
+    match blocker(driver.store.as_ref(), record, driver.now_ms()) {
         None => out["redriveStatus"] = Value::from("REDRIVABLE"),
         Some(reason) => {
             out["redriveStatus"] = Value::from("NOT_REDRIVABLE");
@@ -161,7 +165,7 @@ impl Driver {
                 }
             }
             let now = self.now_ms().max(record.start_ms);
-            if let Some(reason) = blocker(&record, now) {
+            if let Some(reason) = blocker(self.store.as_ref(), &record, now) {
                 return Err(not_redrivable(arn, &reason));
             }
             let machine = self.machine(&persisted.definition)?;

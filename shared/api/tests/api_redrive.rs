@@ -258,6 +258,29 @@ fn a_stopped_execution_is_redriven() {
     let done = call(&api, "DescribeExecution", json!({"executionArn": arn}));
     assert_eq!(done["status"], "SUCCEEDED");
     assert_eq!(done["output"], "1");
+
+    // Once its state machine is deleted, a stopped execution cannot be redriven.
+    let arn = text(
+        &call(
+            &api,
+            "StartExecution",
+            json!({"stateMachineArn": machine, "name": "s2"}),
+        )["executionArn"],
+    );
+    call(&api, "StopExecution", json!({"executionArn": arn}));
+    call(
+        &api,
+        "DeleteStateMachine",
+        json!({"stateMachineArn": machine}),
+    );
+    let orphan = call(&api, "DescribeExecution", json!({"executionArn": arn}));
+    assert_eq!(orphan["redriveStatus"], "NOT_REDRIVABLE");
+    assert_eq!(
+        orphan["redriveStatusReason"],
+        "State machine is in DELETING status"
+    );
+    let refused = fails(&api, "RedriveExecution", json!({"executionArn": arn}));
+    assert_eq!(refused.error_type, "ExecutionNotRedrivable");
 }
 
 /// Keeps the status events the API sends.
