@@ -1415,10 +1415,10 @@ impl<'a> Runner<'a> {
             }
         }
         if let Some(thread) = self.exec.threads.remove(&tid) {
+            // A thread that ended well dropped its children's leftovers when its last state
+            // exited.
             if failed {
                 self.keep_unsuccessful(tid, thread);
-            } else {
-                self.forget_unsuccessful_children(tid);
             }
         }
         self.work.push_back(Work::ChildEnded {
