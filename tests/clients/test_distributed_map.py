@@ -241,6 +241,16 @@ def test_map_run_api_while_the_run_goes_on(sfn):
     assert run["itemCounts"]["pending"] == 3
     running = sfn.list_executions(mapRunArn=listed["mapRunArn"], statusFilter="RUNNING")["executions"]
     assert len(running) == 2 and "stopDate" not in running[0]
+
+    # UpdateMapRun raises the concurrency of the run under way: the pending items start.
+    sfn.update_map_run(mapRunArn=listed["mapRunArn"], maxConcurrency=5, toleratedFailureCount=2)
+    updated = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+    assert updated["maxConcurrency"] == 5
+    assert updated["toleratedFailureCount"] == 2
+    assert updated["itemCounts"]["pending"] == 0
+    with pytest.raises(sfn.exceptions.ClientError) as refused:
+        sfn.update_map_run(mapRunArn=listed["mapRunArn"], toleratedFailurePercentage=101)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert wait_until_done(sfn, execution, timeout=30)["status"] == "SUCCEEDED"
     assert sfn.describe_map_run(mapRunArn=listed["mapRunArn"])["itemCounts"]["succeeded"] == 5
 

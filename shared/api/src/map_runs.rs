@@ -5,7 +5,7 @@
 //! listed (name, ARN, status, dates) but DescribeExecution and GetExecutionHistory do not
 //! know them; a Map Run is found by scanning its state machine's executions.
 
-use cairn_interpreter::{MapRun, MapRunChild};
+use cairn_interpreter::{Event, MapRun, MapRunChild};
 use cairn_store::{Error as StoreError, ExecutionQuery};
 use serde_json::{json, Value};
 
@@ -20,6 +20,7 @@ pub fn dispatch(driver: &Driver, action: &str, p: &Params<'_>) -> Option<Result<
     match action {
         "DescribeMapRun" => Some(describe_map_run(driver, p)),
         "ListMapRuns" => Some(list_map_runs(driver, p)),
+        "UpdateMapRun" => Some(update_map_run(driver, p)),
         "ListExecutions" if p.get("mapRunArn").is_some() => Some(list_children(driver, p)),
         _ => None,
     }
@@ -240,4 +241,65 @@ fn child_item(child: &MapRunChild, map_run_arn: &str) -> Value {
         item["stopDate"] = timestamp(stop);
     }
     item
+}
+
+fn validation(member: &str, value: &Value, constraint: &str) -> ApiError {
+    ApiError::new(
+        "ValidationException",
+        format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"),
+    )
+}
+
+/// A non-negative integer member.
+fn count(p: &Params<'_>, member: &str) -> Result<Option<u64>, ApiError> {
+    match p.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            validation(
+                member,
+                v,
+                "Member must have value greater than or equal to 0",
+            )
+        }),
+    }
+}
+
+/// UpdateMapRun: the running Map Run's MaxConcurrency and tolerated failures, applied by
+/// the decider to the iterations still to come.
+fn update_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let arn = p.string("mapRunArn")?;
+    let max_concurrency = count(p, "maxConcurrency")?;
+    let tolerated_count = count(p, "toleratedFailureCount")?;
+    let tolerated_percentage = match p.get("toleratedFailurePercentage") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_f64() {
+            Some(f) if (0.0..=100.0).contains(&f) => Some(f),
+            _ => return Err(validation(
+                "toleratedFailurePercentage",
+                v,
+                "Member must have value less than or equal to 100 and greater than or equal to 0",
+            )),
+        },
+    };
+    if max_concurrency.is_none() && tolerated_count.is_none() && tolerated_percentage.is_none() {
+        return Err(ApiError::new(
+            "ValidationException",
+            "At least one of maxConcurrency, toleratedFailurePercentage or toleratedFailureCount must be given",
+        ));
+    }
+    let (run, execution) = find(driver, arn)?;
+    if run.status != "RUNNING" {
+        return Err(ApiError::new(
+            "ValidationException",
+            format!("Map Run is not RUNNING: '{arn}'"),
+        ));
+    }
+    let event = Event::UpdateMapRun {
+        map_run_arn: arn.to_string(),
+        max_concurrency,
+        tolerated_failure_count: tolerated_count,
+        tolerated_failure_percentage: tolerated_percentage,
+    };
+    driver.advance(&execution, event, None)?;
+    Ok(json!({}))
 }

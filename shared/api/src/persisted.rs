@@ -185,7 +185,7 @@ impl Persisted {
             Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => self.tasks.contains_key(task_id),
-            Event::Stop { .. } | Event::Redrive => true,
+            Event::Stop { .. } | Event::Redrive | Event::UpdateMapRun { .. } => true,
         }
     }
 
@@ -214,7 +214,10 @@ impl Persisted {
                     task.submitted = true;
                 }
             }
-            Event::Heartbeat { .. } | Event::Stop { .. } | Event::Redrive => {}
+            Event::Heartbeat { .. }
+            | Event::Stop { .. }
+            | Event::Redrive
+            | Event::UpdateMapRun { .. } => {}
         }
     }
 

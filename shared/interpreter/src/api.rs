@@ -82,6 +82,14 @@ pub enum Event {
     /// aborted branches and iterations of a Parallel or Map). Ignored unless
     /// [`crate::Execution::redrive_blocker`] is `None`; the shell checks AWS's time windows.
     Redrive,
+    /// UpdateMapRun of a running Map Run: its MaxConcurrency (0: no limit of its own) and
+    /// tolerated failures change from now on; no history event records it.
+    UpdateMapRun {
+        map_run_arn: String,
+        max_concurrency: Option<u64>,
+        tolerated_failure_count: Option<u64>,
+        tolerated_failure_percentage: Option<f64>,
+    },
 }
 
 impl Event {
@@ -93,7 +101,10 @@ impl Event {
             | Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => Some(*task_id),
-            Event::TimerFired { .. } | Event::Stop { .. } | Event::Redrive => None,
+            Event::TimerFired { .. }
+            | Event::Stop { .. }
+            | Event::Redrive
+            | Event::UpdateMapRun { .. } => None,
         }
     }
 }

@@ -965,6 +965,17 @@ impl<'a> Runner<'a> {
             Event::TimerFired { timer_id } => self.timer_fired(timer_id),
             // Handled before a Runner exists (it applies to an ended execution).
             Event::Redrive => {}
+            Event::UpdateMapRun {
+                map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            } => self.update_map_run(
+                &map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            ),
             Event::Stop { error, cause } => {
                 let mut fields = Map::new();
                 if let Some(e) = &error {

@@ -103,9 +103,12 @@ fn view(
     run
 }
 
+/// A Distributed Map's largest number of concurrent child executions, its default.
+const UNLIMITED: usize = 10_000;
+
 /// AWS shows 0 for an unlimited MaxConcurrency.
 fn shown_concurrency(f: &Fanout) -> u64 {
-    if f.max_concurrency >= 10_000 {
+    if f.max_concurrency >= UNLIMITED {
         0
     } else {
         f.max_concurrency as u64
@@ -164,6 +167,50 @@ impl Execution {
 }
 
 impl Runner<'_> {
+    /// UpdateMapRun: new settings for the running Map Run, and more children started at
+    /// once if the concurrency rose.
+    pub(crate) fn update_map_run(
+        &mut self,
+        arn: &str,
+        max_concurrency: Option<u64>,
+        tolerated_count: Option<u64>,
+        tolerated_percentage: Option<f64>,
+    ) {
+        let found = self
+            .exec
+            .threads
+            .iter()
+            .find_map(|(tid, t)| match &t.phase {
+                Phase::Fanout(f) if f.run.as_ref().is_some_and(|r| r.map_run_arn == arn) => {
+                    Some(*tid)
+                }
+                _ => None,
+            });
+        let Some(tid) = found else { return };
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        let Some(thread) = self.thread_mut(tid) else {
+            return;
+        };
+        let last = thread.last_event;
+        if let Phase::Fanout(f) = &mut thread.phase {
+            if let Some(n) = max_concurrency {
+                f.max_concurrency = match usize::try_from(n) {
+                    Ok(0) | Err(_) => UNLIMITED,
+                    Ok(n) => n.min(UNLIMITED),
+                };
+            }
+            if tolerated_count.is_some() {
+                f.tolerated_count = tolerated_count;
+            }
+            if tolerated_percentage.is_some() {
+                f.tolerated_percentage = tolerated_percentage;
+            }
+        }
+        self.start_iterations(tid, state, last);
+    }
+
     /// A Distributed Map's run ended with `status`: kept for the Map Run API.
     pub(crate) fn close_map_run(&mut self, tid: ThreadId, status: &str) {
         let now = self.ctx.now_ms;

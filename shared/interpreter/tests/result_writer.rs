@@ -270,3 +270,39 @@ fn map_runs_are_viewed_while_running_and_after() {
     assert_eq!(run.children.len(), 3);
     assert!(run.children[2].execution_arn.contains(":execution:sm/L:"));
 }
+
+#[test]
+fn update_map_run_starts_more_children_at_once() {
+    let m = Machine::from_json(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true}}}}}}))
+    .unwrap();
+    let (mut exec, d) = Execution::start(&m, json!([1, 2, 3, 4]), info(), &at(0));
+    let invoked = |d: &Decision| {
+        d.commands
+            .iter()
+            .filter(|c| matches!(c, Command::InvokeTask { .. }))
+            .count()
+    };
+    assert_eq!(invoked(&d), 1);
+    let arn = exec.map_runs()[0].map_run_arn.clone();
+    let update = Event::UpdateMapRun {
+        map_run_arn: arn,
+        max_concurrency: Some(3),
+        tolerated_failure_count: Some(1),
+        tolerated_failure_percentage: None,
+    };
+    let d = exec.apply(&m, update, &at(1));
+    assert!(d.history.is_empty(), "no history event records an update");
+    assert_eq!(invoked(&d), 2, "two more children run at once");
+    let run = &exec.map_runs()[0];
+    assert_eq!(
+        (
+            run.max_concurrency,
+            run.tolerated_failure_count,
+            run.running
+        ),
+        (3, 1, 3)
+    );
+}
