@@ -24,6 +24,10 @@ Scenarios, all through the api function's HTTP routes (API Gateway proxy events)
      results back as Lambda's destination records on the bus through the template's
      LambdaResults rule (the Lambda front here plays Lambda's part: the watch server has no
      asynchronous invocation), one succeeding and one failing into a Catch;
+  6. a callback task (sqs:sendMessage.waitForTaskToken to LocalStack's SQS) answered with
+     SendTaskSuccess through the api function, a tampered token refused (tokens are signed with
+     the key in LocalStack's Secrets Manager);
+  7. StopExecution of a waiting execution: ABORTED, and its alert;
   and the status-change events of the Standard executions, read from the bus.
 
 Run by tests/serverless/lambda-local.sh (so by `bash tests/run.sh`) with the emulators'
@@ -168,6 +172,8 @@ def create_stack(template, endpoints, suffix):
     # A user's own rule on the status-change events, to read them back.
     stack["status_url"], status_arn = queue(f"cairn-e2e-{suffix}-status")
     stack["alerts_url"], alerts_arn = queue(f"cairn-e2e-{suffix}-alerts")
+    # Where a .waitForTaskToken task sends its token (a worker's queue).
+    stack["approvals_url"], _ = queue(f"cairn-e2e-{suffix}-approvals")
     stack["account"] = stack["timer_arn"].split(":")[4]
 
     events = client("events", endpoints["localstack"])
@@ -390,7 +396,7 @@ class Api:
         self.watch = watch
         self.sample = json.loads((ROOT / "events" / "api-start-execution.json").read_text())
 
-    def call(self, action, body, route):
+    def call(self, action, body, route, status=200):
         event = json.loads(json.dumps(self.sample))
         resource, path = {
             "target": ("/", "/"),
@@ -411,7 +417,7 @@ class Api:
         error, response = self.watch.invoke("api", event)
         assert error is None, f"{action}: the api function failed: {response}"
         answer = json.loads(response.get("body") or "{}")
-        assert response["statusCode"] == 200, f"{action} ({route}): HTTP {response['statusCode']}: {answer}"
+        assert response["statusCode"] == status, f"{action} ({route}): HTTP {response['statusCode']}: {answer}"
         return answer
 
     def history(self, arn):
@@ -759,10 +765,59 @@ def exercise(template, stack, endpoints, workdir, started):
         assert len(watch.front.event_calls) == 2, watch.front.event_calls
         log(f"report-7: two long Lambda tasks through their destination records, SUCCEEDED in {time.time() - t:.1f} s")
 
+        # 6. A callback task (sqs:sendMessage.waitForTaskToken to LocalStack's SQS): the worker
+        # answers with SendTaskSuccess through the api function; a tampered token is refused.
+        t = time.time()
+        approvals = api.call("CreateStateMachine", {
+            "name": f"approvals-{suffix}", "roleArn": role,
+            "definition": json.dumps({"StartAt": "Approve", "States": {"Approve": {
+                "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": stack["approvals_url"],
+                               "MessageBody": {"orderId.$": "$.orderId", "token.$": "$$.Task.Token"}},
+                "ResultPath": "$.approval", "End": True}}})}, "target")["stateMachineArn"]
+        arn6 = api.call("StartExecution", {"stateMachineArn": approvals, "name": "approval-9",
+                                           "input": json.dumps({"orderId": 9})}, "executions")["executionArn"]
+        deadline, asked = time.time() + EXECUTION_SECONDS, []
+        while not asked:
+            assert time.time() < deadline, "the callback task sent no message to the approvals queue"
+            triggers.round(wait_seconds=0)
+            asked = drain(stack["sqs"], stack["approvals_url"], 1, timeout=1)
+        assert asked[0]["orderId"] == 9, asked
+        token = asked[0]["token"]
+        # One hex digit of the signature changed (lower case, so the value differs).
+        tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
+        refused = api.call("SendTaskSuccess", {"taskToken": tampered, "output": "{}"}, "target", status=400)
+        assert refused["__type"] == "InvalidToken", (refused, token)
+        api.call("SendTaskSuccess", {"taskToken": token, "output": json.dumps({"approved": True})}, "target")
+        described6 = triggers.until_ended(api, arn6)
+        assert described6["status"] == "SUCCEEDED", described6
+        assert json.loads(described6["output"]) == {"orderId": 9, "approval": {"approved": True}}, described6
+        types6 = [e["type"] for e in api.history(arn6)]
+        assert types6 == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted",
+                          "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"], types6
+        log(f"approval-9: token sent through SQS, answered with SendTaskSuccess, SUCCEEDED in {time.time() - t:.1f} s")
+
+        # 7. StopExecution of a waiting execution: ABORTED, with its alert.
+        holds = api.call("CreateStateMachine", {
+            "name": f"holds-{suffix}", "roleArn": role,
+            "definition": json.dumps({"StartAt": "Hold", "States": {
+                "Hold": {"Type": "Wait", "Seconds": 600, "End": True}}})}, "target")["stateMachineArn"]
+        arn7 = api.call("StartExecution", {"stateMachineArn": holds, "name": "hold-1"}, "executions")["executionArn"]
+        api.call("StopExecution", {"executionArn": arn7, "error": "Operator", "cause": "not needed"}, "target")
+        described7 = api.call("DescribeExecution", {"executionArn": arn7}, "action")
+        assert (described7["status"], described7.get("error"), described7.get("cause")) == (
+            "ABORTED", "Operator", "not needed"), described7
+        alerts7 = drain(stack["sqs"], stack["alerts_url"], 1)
+        assert [a["Subject"] for a in alerts7] == ["Cairn execution ABORTED: hold-1"], alerts7
+        assert json.loads(alerts7[0]["Message"])["executionArn"] == arn7, alerts7
+        log("hold-1: StopExecution, ABORTED, and its alert")
+
         # Status changes on the bus: RUNNING and the end of each execution, AWS's detail shape.
-        changes = drain(stack["sqs"], stack["status_url"], 8)
+        changes = drain(stack["sqs"], stack["status_url"], 12)
         seen = sorted((c["detail"]["name"], c["detail"]["status"]) for c in changes)
-        assert seen == [("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
+        assert seen == [("approval-9", "RUNNING"), ("approval-9", "SUCCEEDED"),
+                        ("hold-1", "ABORTED"), ("hold-1", "RUNNING"),
+                        ("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
                         ("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
                         ("payment-7", "FAILED"), ("payment-7", "RUNNING"),
                         ("report-7", "RUNNING"), ("report-7", "SUCCEEDED")], seen
@@ -794,7 +849,8 @@ def remove_stack(stack, endpoints):
 
     suffix = stack["suffix"]
     quietly(client("dynamodb", endpoints["dynamodb"]).delete_table, TableName=stack["table"])
-    for name in ("timer_url", "timer_dlq_url", "dlq_url", "advance_url", "status_url", "alerts_url"):
+    for name in ("timer_url", "timer_dlq_url", "dlq_url", "advance_url", "status_url", "alerts_url",
+                 "approvals_url"):
         quietly(stack["sqs"].delete_queue, QueueUrl=stack[name])
     events = client("events", endpoints["localstack"])
 
