@@ -396,7 +396,7 @@ class Api:
         self.watch = watch
         self.sample = json.loads((ROOT / "events" / "api-start-execution.json").read_text())
 
-    def call(self, action, body, route, status=200):
+    def call(self, action, body, route, status=200, timeout=INVOKE_SECONDS):
         event = json.loads(json.dumps(self.sample))
         resource, path = {
             "target": ("/", "/"),
@@ -414,7 +414,7 @@ class Api:
                      body=json.dumps(body))
         event["requestContext"].update(resourcePath=resource, path=f"/v1{path}",
                                        requestId=str(uuid.uuid4()))
-        error, response = self.watch.invoke("api", event)
+        error, response = self.watch.invoke("api", event, timeout)
         assert error is None, f"{action}: the api function failed: {response}"
         answer = json.loads(response.get("body") or "{}")
         assert response["statusCode"] == status, f"{action} ({route}): HTTP {response['statusCode']}: {answer}"
@@ -630,7 +630,7 @@ def exercise(template, stack, endpoints, workdir, started):
         error, answer = watch.invoke("advance", {"sweep": {"graceSeconds": 120}}, timeout=FIRST_INVOKE_SECONDS)
         assert error is None and answer["resentTimers"] == 0, (error, answer)
         api = Api(watch)
-        api.call("ListStateMachines", {}, "target")
+        api.call("ListStateMachines", {}, "target", timeout=FIRST_INVOKE_SECONDS)
         log(f"worker, advance and api functions answer through cargo lambda watch ({time.time() - t:.1f} s)")
 
         worker_arn = f"arn:aws:lambda:{REGION}:{account}:function:{WORKER}"
