@@ -259,3 +259,36 @@ def test_map_run_api_while_the_run_goes_on(sfn):
         sfn.describe_map_run(mapRunArn=missing)
     with pytest.raises(sfn.exceptions.InvalidArn):
         sfn.describe_map_run(mapRunArn="arn:aws:states:us-east-1:123456789012:execution:x:y")
+
+
+def test_s3_inventory_manifest_and_its_gzipped_data_files(sfn, s3, bucket):
+    import gzip
+
+    rows = [f'"{bucket}","objects/{i}.txt","{i}","2022-11-16T00:29:32.000Z"' for i in range(5)]
+    s3.put_object(Bucket=bucket, Key="inv/data/a.csv.gz", Body=gzip.compress("\n".join(rows[:3]).encode()))
+    s3.put_object(Bucket=bucket, Key="inv/data/b.csv.gz", Body=gzip.compress("\n".join(rows[3:]).encode()))
+    manifest = {
+        "sourceBucket": bucket,
+        "destinationBucket": f"arn:aws:s3:::{bucket}",
+        "version": "2016-11-30",
+        "creationTimestamp": "1668560400000",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+        "files": [{"key": "inv/data/a.csv.gz", "size": 1}, {"key": "inv/data/b.csv.gz", "size": 1}],
+    }
+    s3.put_object(Bucket=bucket, Key="inv/manifest.json", Body=json.dumps(manifest).encode())
+    definition = distributed_map(
+        {"P": {"Type": "Pass", "End": True}},
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "MANIFEST"},
+            "Parameters": {"Bucket": bucket, "Key": "inv/manifest.json"},
+        },
+    )
+    arn = create(sfn, definition)
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    described = wait_until_done(sfn, execution, timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert len(output) == 5
+    assert output[4] == {"Bucket": bucket, "Key": "objects/4.txt", "Size": "4", "LastModifiedDate": "2022-11-16T00:29:32.000Z"}

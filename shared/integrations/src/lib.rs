@@ -568,9 +568,24 @@ impl Integrations {
     ) -> Result<Value, TaskFailure> {
         let s3 = self.model("s3")?;
         if !list {
-            let (object, _) = self
+            let (object, response) = self
                 .call_service(connected, &s3, "GetObject", parameters, Flavor::AwsSdk)
                 .await?;
+            // An S3 inventory's data files are gzipped CSV.
+            if response.body.starts_with(&[0x1f, 0x8b]) {
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(&response.body[..]),
+                    &mut text,
+                )
+                .map_err(|e| {
+                    TaskFailure::new(
+                        "States.ItemReaderFailed",
+                        format!("The gzipped object cannot be read as text: {e}"),
+                    )
+                })?;
+                return Ok(Value::String(text));
+            }
             return Ok(object
                 .get("Body")
                 .cloned()

@@ -143,6 +143,9 @@ pub(crate) struct Reading {
     pub scope: Value,
     /// 0: no limit.
     pub max_items: u64,
+    /// An S3 inventory (InputType MANIFEST) whose data files are being read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Box<crate::reader::ManifestRead>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,80 @@ pub(crate) enum Format {
         headers: Option<Vec<String>>,
         delimiter: char,
     },
+    /// An S3 inventory's `manifest.json`: its CSV data files hold the items.
+    Manifest,
+}
+
+/// An S3 inventory being read: its data files' rows as they arrive.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ManifestRead {
+    /// The inventory's `fileSchema`: the names of each row's fields.
+    pub schema: Vec<String>,
+    pub parts: Vec<Option<Vec<Value>>>,
+    /// The data files still being read: task → index in `parts`.
+    pub tasks: std::collections::BTreeMap<crate::api::TaskId, usize>,
+}
+
+/// The text of an object the shell read (the content, or an SDK-shaped `{"Body": ...}`).
+fn text_of(content: Value) -> Option<String> {
+    match content {
+        Value::String(text) => Some(text),
+        Value::Object(mut map) => match map.remove("Body") {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What an S3 inventory manifest lists: its data files (bucket, key), and the names of
+/// their rows' fields.
+pub(crate) type Inventory = (Vec<(String, String)>, Vec<String>);
+
+/// An S3 inventory manifest's data files and schema.
+pub(crate) fn inventory(content: Value) -> Result<Inventory, String> {
+    let manifest = match content {
+        Value::Object(map) if !map.contains_key("Body") => Value::Object(map),
+        other => {
+            let text =
+                text_of(other).ok_or("The S3 inventory manifest is not an object's content")?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("The S3 inventory manifest is not valid JSON: {e}"))?
+        }
+    };
+    let field = |name: &str| manifest.get(name).and_then(Value::as_str);
+    match field("fileFormat") {
+        Some("CSV") => {}
+        Some(other) => {
+            return Err(format!(
+                "S3 inventory fileFormat {other} is not supported: only CSV inventories can be read"
+            ))
+        }
+        None => return Err("The S3 inventory manifest has no fileFormat".into()),
+    }
+    let bucket = field("destinationBucket")
+        .map(|b| b.strip_prefix("arn:aws:s3:::").unwrap_or(b).to_string())
+        .ok_or("The S3 inventory manifest has no destinationBucket")?;
+    let schema: Vec<String> = field("fileSchema")
+        .ok_or("The S3 inventory manifest has no fileSchema")?
+        .split(',')
+        .map(|f| f.trim().to_string())
+        .collect();
+    let files = manifest
+        .get("files")
+        .and_then(Value::as_array)
+        .ok_or("The S3 inventory manifest has no files")?
+        .iter()
+        .filter_map(|f| f.get("key").and_then(Value::as_str))
+        .map(|key| (bucket.clone(), key.to_string()))
+        .collect();
+    Ok((files, schema))
+}
+
+/// The rows of an inventory data file (CSV without a header row), named by its schema.
+pub(crate) fn inventory_rows(content: Value, schema: &[String]) -> Result<Vec<Value>, String> {
+    let text = text_of(content).ok_or("The S3 inventory data file is not an object's content")?;
+    Ok(csv_items(&text, Some(schema), ','))
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +117,7 @@ pub(crate) fn format_of(config: Option<&Value>, resource: &str) -> Result<Format
     match input_type {
         None | Some("JSON") => Ok(Format::Json),
         Some("JSONL") => Ok(Format::JsonLines),
+        Some("MANIFEST") => Ok(Format::Manifest),
         Some("CSV") => {
             let given = config
                 .and_then(|c| c.get("CSVHeaderLocation"))

@@ -143,8 +143,89 @@ impl Runner<'_> {
                 fanout,
                 scope,
                 max_items,
+                manifest: None,
             }));
         }
+    }
+
+    /// An S3 inventory: its manifest's answer asks for each data file, and each file's
+    /// answer adds its rows; `Some` once every row is in (or on a failure).
+    fn inventory_read(
+        &mut self,
+        tid: ThreadId,
+        spec: &ReaderSpec,
+        task_id: TaskId,
+        answer: Result<Value, Fault>,
+    ) -> Option<Result<Value, Fault>> {
+        let first = matches!(
+            self.thread(tid).map(|t| &t.phase),
+            Some(Phase::Reading(r)) if r.manifest.is_none()
+        );
+        self.exec.tasks.remove(&task_id);
+        let content = match answer {
+            Ok(content) => content,
+            Err(fault) => return Some(Err(fault)),
+        };
+        if first {
+            let (files, schema) = match reader::inventory(content) {
+                Ok(found) => found,
+                Err(m) => return Some(Err(Fault::new(ITEM_READER_FAILED, m))),
+            };
+            if files.is_empty() {
+                return Some(Ok(Value::Array(Vec::new())));
+            }
+            let mut read = reader::ManifestRead {
+                schema,
+                parts: vec![None; files.len()],
+                tasks: Default::default(),
+            };
+            let state_name = self
+                .state_of(tid)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for (index, (bucket, key)) in files.into_iter().enumerate() {
+                let file_task = self.exec.next_task;
+                self.exec.next_task += 1;
+                self.exec.tasks.insert(file_task, tid);
+                read.tasks.insert(file_task, index);
+                self.out.commands.push(Command::InvokeTask {
+                    task_id: file_task,
+                    state_name: state_name.clone(),
+                    resource: spec.resource.clone(),
+                    kind: spec.kind.clone(),
+                    input: serde_json::json!({"Bucket": bucket, "Key": key}),
+                    timeout_seconds: None,
+                    heartbeat_seconds: None,
+                    task_token: None,
+                    credentials: None,
+                });
+            }
+            if let Some(Phase::Reading(r)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                r.manifest = Some(Box::new(read));
+            }
+            return None;
+        }
+        let Some(Phase::Reading(r)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return None;
+        };
+        let read = r.manifest.as_mut()?;
+        let index = read.tasks.remove(&task_id)?;
+        let rows = match reader::inventory_rows(content, &read.schema) {
+            Ok(rows) => rows,
+            Err(m) => return Some(Err(Fault::new(ITEM_READER_FAILED, m))),
+        };
+        if let Some(part) = read.parts.get_mut(index) {
+            *part = Some(rows);
+        }
+        if !read.tasks.is_empty() {
+            return None;
+        }
+        let items: Vec<Value> = read
+            .parts
+            .iter_mut()
+            .flat_map(|p| p.take().unwrap_or_default())
+            .collect();
+        Some(Ok(Value::Array(items)))
     }
 
     /// The thread whose ItemReader request `task_id` is, if it is one.
@@ -154,12 +235,26 @@ impl Runner<'_> {
     }
 
     /// The shell answered the reader's request (`Err` when it failed).
-    pub(crate) fn items_read(&mut self, tid: ThreadId, answer: Result<Value, Fault>) {
+    pub(crate) fn items_read(
+        &mut self,
+        tid: ThreadId,
+        task_id: TaskId,
+        answer: Result<Value, Fault>,
+    ) {
         let Some(state) = self.state_of(tid) else {
             return;
         };
         let Kind::Map(spec) = &state.kind else { return };
         let Some(reader) = &spec.reader else { return };
+        let answer = if reader.format == reader::Format::Manifest {
+            match self.inventory_read(tid, reader, task_id, answer) {
+                Some(items) => items,
+                // More of the inventory's data files to come.
+                None => return,
+            }
+        } else {
+            answer
+        };
         let reading = match self
             .thread_mut(tid)
             .map(|t| std::mem::replace(&mut t.phase, Phase::Idle))
@@ -172,6 +267,7 @@ impl Runner<'_> {
             mut fanout,
             scope,
             max_items,
+            ..
         } = *reading;
         self.exec.tasks.remove(&task_id);
         // Until the items are known the Map counts as started, so a failure is a MapStateFailed.
@@ -291,6 +387,7 @@ impl Runner<'_> {
                 fanout: Fanout::default(),
                 scope: Value::Null,
                 max_items: 0,
+                manifest: None,
             }));
             if let Some(t) = self.thread_mut(tid) {
                 t.phase = placeholder;

@@ -275,7 +275,8 @@ impl Runner<'_> {
         });
         // An ItemReader request is a task too, but without task events: not waited on here.
         let reading = || {
-            matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r)) if r.task_id == task_id)
+            matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r))
+                if r.task_id == task_id || r.manifest.as_ref().is_some_and(|m| m.tasks.contains_key(&task_id)))
                 || self.writer_of(task_id).is_some()
         };
         if found.is_none() && !reading() {
@@ -363,7 +364,7 @@ impl Runner<'_> {
 
     pub(crate) fn task_succeeded(&mut self, task_id: TaskId, output: Value) {
         if let Some(tid) = self.reader_of(task_id) {
-            return self.items_read(tid, Ok(output));
+            return self.items_read(tid, task_id, Ok(output));
         }
         if let Some(tid) = self.writer_of(task_id) {
             return self.results_written(tid, Ok(output));
@@ -400,7 +401,7 @@ impl Runner<'_> {
                 cause: fault.cause.or(fault.error),
                 evaluation: None,
             };
-            return self.items_read(tid, Err(fault));
+            return self.items_read(tid, task_id, Err(fault));
         }
         if let Some(tid) = self.writer_of(task_id) {
             return self.results_written(tid, Err(fault));
