@@ -1486,6 +1486,7 @@ impl<'a> Runner<'a> {
         } else {
             // Whatever still ran did not succeed: a redrive starts it again.
             for (tid, thread) in std::mem::take(&mut self.exec.threads) {
+                self.abort_map_run(&thread.phase);
                 self.keep_unsuccessful(tid, thread);
             }
         }
@@ -1513,6 +1514,7 @@ impl<'a> Runner<'a> {
             let last_event = thread.last_event;
             let phase = std::mem::replace(&mut thread.phase, Phase::Idle);
             let idle = matches!(phase, Phase::Idle);
+            self.abort_map_run(&phase);
             match phase {
                 Phase::Task(wait) => {
                     if self.exec.tasks.remove(&wait.task_id).is_some() {

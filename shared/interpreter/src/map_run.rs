@@ -161,6 +161,10 @@ impl Execution {
                 ));
             }
         }
+        // A redriven run goes on under its ARN: its live view replaces the ended one.
+        let mut seen = std::collections::BTreeSet::new();
+        runs.reverse();
+        runs.retain(|r| seen.insert(r.map_run_arn.clone()));
         runs.sort_by_key(|r| r.start_ms);
         runs
     }
@@ -213,13 +217,38 @@ impl Runner<'_> {
 
     /// A Distributed Map's run ended with `status`: kept for the Map Run API.
     pub(crate) fn close_map_run(&mut self, tid: ThreadId, status: &str) {
-        let now = self.ctx.now_ms;
         let ended = match self.thread(tid).map(|t| &t.phase) {
-            Some(Phase::Fanout(f)) => f.run.as_deref().map(|log| (log, &**f)),
-            Some(Phase::Reading(r)) => r.fanout.run.as_deref().map(|log| (log, &r.fanout)),
+            Some(Phase::Fanout(f)) => self.ended(f, status),
+            Some(Phase::Reading(r)) => self.ended(&r.fanout, status),
             _ => None,
+        };
+        self.keep_map_run(ended);
+    }
+
+    /// A Map Run whose thread is aborted (the execution stopped, timed out or failed
+    /// elsewhere) ends ABORTED, its running children with it.
+    pub(crate) fn abort_map_run(&mut self, phase: &Phase) {
+        let ended = match phase {
+            Phase::Fanout(f) => self.ended(f, "ABORTED"),
+            Phase::Reading(r) => self.ended(&r.fanout, "ABORTED"),
+            _ => None,
+        };
+        // A run that ended already (its Map failed, then its thread went) keeps that end.
+        let known = |e: &Ended| {
+            self.exec
+                .map_runs
+                .iter()
+                .any(|k| k.log.map_run_arn == e.log.map_run_arn)
+        };
+        if ended.as_ref().is_some_and(known) {
+            return;
         }
-        .map(|(log, f)| {
+        self.keep_map_run(ended);
+    }
+
+    fn ended(&self, f: &Fanout, status: &str) -> Option<Ended> {
+        let now = self.ctx.now_ms;
+        f.run.as_deref().map(|log| {
             let mut log = log.clone();
             for child in &mut log.children {
                 child.input = serde_json::Value::Null;
@@ -235,7 +264,10 @@ impl Runner<'_> {
                 tolerated_count,
                 tolerated_percentage,
             }
-        });
+        })
+    }
+
+    fn keep_map_run(&mut self, ended: Option<Ended>) {
         if let Some(ended) = ended {
             let arn = ended.log.map_run_arn.clone();
             self.exec.map_runs.retain(|e| e.log.map_run_arn != arn);

@@ -306,3 +306,46 @@ fn update_map_run_starts_more_children_at_once() {
         (3, 1, 3)
     );
 }
+
+#[test]
+fn a_stopped_execution_aborts_its_map_run() {
+    let m = Machine::from_json(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true}}}}}}))
+    .unwrap();
+    let (mut exec, _) = Execution::start(&m, json!([1, 2]), info(), &at(0));
+    let stop = Event::Stop {
+        error: None,
+        cause: None,
+    };
+    exec.apply(&m, stop, &at(7));
+    let [run] = &exec.map_runs()[..] else {
+        panic!("{:?}", exec.map_runs())
+    };
+    assert_eq!(
+        (run.status.as_str(), run.stop_ms, run.aborted, run.running),
+        ("ABORTED", Some(7), 2, 0)
+    );
+}
+
+#[test]
+fn jsonata_arguments_name_the_bucket() {
+    let m = Machine::from_json(&json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+            "Arguments": {"Bucket": "{% $states.input.b %}", "Prefix": "x"},
+            "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSONL"}},
+        "Items": "{% $states.input.items %}",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}))
+    .unwrap();
+    let (_, d) = Execution::start(&m, json!({"b": "bk", "items": [1, 2]}), info(), &at(0));
+    let (_, _, input) = write(&d);
+    assert_eq!(input["Bucket"], json!("bk"));
+    let succeeded = input["Objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["Key"].as_str().unwrap().ends_with("SUCCEEDED_0.json"))
+        .unwrap();
+    assert_eq!(succeeded["Body"], json!("1\n2\n"));
+}
