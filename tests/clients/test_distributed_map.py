@@ -292,3 +292,50 @@ def test_s3_inventory_manifest_and_its_gzipped_data_files(sfn, s3, bucket):
     output = json.loads(described["output"])
     assert len(output) == 5
     assert output[4] == {"Bucket": bucket, "Key": "objects/4.txt", "Size": "4", "LastModifiedDate": "2022-11-16T00:29:32.000Z"}
+
+
+def run_map(sfn, definition, payload=None):
+    arn = create(sfn, definition)
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
+    described = wait_until_done(sfn, execution, timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    return json.loads(described["output"])
+
+
+def test_reader_formats_and_batches_through_s3(sfn, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="fmt/rows.jsonl", Body=b'{"n": 1}\n{"n": 2}\n\n{"n": 3}\n')
+    s3.put_object(Bucket=bucket, Key="fmt/rows.psv", Body=b"a|b\nc|d\n")
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"fmt/list/{i}.txt", Body=b"x" * (i + 1))
+    identity = {"P": {"Type": "Pass", "End": True}}
+
+    # JSON Lines, batched two at a time with a BatchInput, MaxItems cutting the third line.
+    out = run_map(sfn, distributed_map(
+        identity,
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL", "MaxItems": 2},
+            "Parameters": {"Bucket": bucket, "Key": "fmt/rows.jsonl"},
+        },
+        ItemBatcher={"MaxItemsPerBatch": 2, "BatchInput": {"source": "jsonl"}},
+    ))
+    assert out == [{"BatchInput": {"source": "jsonl"}, "Items": [{"n": 1}, {"n": 2}]}]
+
+    # CSV with given headers and a PIPE delimiter.
+    out = run_map(sfn, distributed_map(
+        identity,
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["x", "y"], "CSVDelimiter": "PIPE"},
+            "Parameters": {"Bucket": bucket, "Key": "fmt/rows.psv"},
+        },
+    ))
+    assert out == [{"x": "a", "y": "b"}, {"x": "c", "y": "d"}]
+
+    # The objects under a prefix (ListObjectsV2), as AWS lists them for a map.
+    out = run_map(sfn, distributed_map(
+        identity,
+        ItemReader={"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": bucket, "Prefix": "fmt/list/"}},
+    ))
+    assert [(o["Key"], o["Size"]) for o in out] == [(f"fmt/list/{i}.txt", i + 1) for i in range(3)]
+    assert set(out[0]) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
