@@ -18,6 +18,8 @@ pub(crate) enum Format {
     },
     /// An S3 inventory's `manifest.json`: its CSV data files hold the items.
     Manifest,
+    /// A JSON object whose array at this JSON Pointer (ReaderConfig.ItemsPointer) is the items.
+    JsonPointer(String),
 }
 
 /// An S3 inventory being read: its data files' rows as they arrive.
@@ -114,8 +116,40 @@ pub(crate) fn format_of(config: Option<&Value>, resource: &str) -> Result<Format
     let input_type = config
         .and_then(|c| c.get("InputType"))
         .and_then(Value::as_str);
+    let field = |name: &str| config.and_then(|c| c.get(name)).and_then(Value::as_str);
+    match field("ManifestType") {
+        None => {}
+        Some("S3_INVENTORY") if matches!(input_type, None | Some("CSV")) => {
+            return Ok(Format::Manifest)
+        }
+        Some(other) => {
+            return Err(format!(
+                "ItemReader ManifestType {other} ({resource}) is not supported yet"
+            ))
+        }
+    }
+    match field("Transformation") {
+        None | Some("NONE") => {}
+        Some(other) => {
+            return Err(format!(
+                "ItemReader Transformation {other} ({resource}) is not supported yet"
+            ))
+        }
+    }
+    match field("InputDecompressionCodec") {
+        // A gzipped object is recognised and unpacked by the shell.
+        None | Some("NONE") | Some("GZIP") => {}
+        Some(other) => {
+            return Err(format!(
+                "ItemReader InputDecompressionCodec {other} ({resource}) is not supported yet"
+            ))
+        }
+    }
     match input_type {
-        None | Some("JSON") => Ok(Format::Json),
+        None | Some("JSON") => match field("ItemsPointer") {
+            Some(pointer) => Ok(Format::JsonPointer(pointer.to_string())),
+            None => Ok(Format::Json),
+        },
         Some("JSONL") => Ok(Format::JsonLines),
         Some("MANIFEST") => Ok(Format::Manifest),
         Some("CSV") => {
@@ -173,6 +207,17 @@ pub(crate) fn items(format: &Format, content: Value) -> Result<Vec<Value>, Strin
             Ok(_) => Err("Attempting to map over non-iterable node.".into()),
             Err(e) => Err(format!("The object is not valid JSON: {e}")),
         },
+        (Format::JsonPointer(pointer), Value::String(text)) => {
+            let whole: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("The object is not valid JSON: {e}"))?;
+            match whole.pointer(pointer) {
+                Some(Value::Array(items)) => Ok(items.clone()),
+                Some(_) => Err("Attempting to map over non-iterable node.".into()),
+                None => Err(format!(
+                    "The ItemsPointer {pointer} selects nothing in the object"
+                )),
+            }
+        }
         (Format::JsonLines, Value::String(text)) => text
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -324,6 +369,25 @@ mod tests {
             items(&format, json!("V1,V2\nV3")),
             Ok(vec![json!({"H1": "V1"}), json!({"H1": "V3"})])
         );
+    }
+
+    #[test]
+    fn items_pointer_and_manifest_types() {
+        let format = format_of(Some(&json!({"ItemsPointer": "/a/b"})), "r").unwrap();
+        assert_eq!(
+            items(&format, json!("{\"a\": {\"b\": [1, 2]}}")),
+            Ok(vec![json!(1), json!(2)])
+        );
+        assert!(items(&format, json!("{\"a\": 1}")).is_err());
+        assert_eq!(
+            format_of(
+                Some(&json!({"ManifestType": "S3_INVENTORY", "InputType": "CSV"})),
+                "r"
+            ),
+            Ok(Format::Manifest)
+        );
+        assert!(format_of(Some(&json!({"ManifestType": "ATHENA_DATA"})), "r").is_err());
+        assert!(format_of(Some(&json!({"Transformation": "LOAD_AND_FLATTEN"})), "r").is_err());
     }
 
     #[test]
