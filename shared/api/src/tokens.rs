@@ -47,8 +47,13 @@ impl Signer {
 
     /// Whether `token` is a token this key signed (constant-time comparison).
     pub fn verify(&self, token: &str) -> bool {
-        // 64 hex digits of the decider's token, 64 of the MAC.
-        if token.len() != 128 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // 64 hex digits of the decider's token, 64 of the MAC, lower case as minted: the
+        // token is also a lookup key, so an upper-cased copy must not verify and then miss.
+        if token.len() != 128
+            || !token
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return false;
         }
         let (raw, tag) = token.split_at(64);
@@ -122,6 +127,7 @@ mod tests {
         altered[3] = if altered[3] == b'0' { b'1' } else { b'0' };
         assert!(!signer.verify(&String::from_utf8(altered).unwrap_or_default()));
         assert!(!signer.verify(&raw));
+        assert!(!signer.verify(&signed.to_ascii_uppercase()));
         assert!(!Signer::new(vec![8; KEY_BYTES]).verify(&signed));
     }
 
