@@ -174,6 +174,17 @@ pub async fn handle_action(
             send_task_result(engine, action, &body).await
         }
         "RedriveExecution" => redrive(engine, &body).await,
+        "UpdateMapRun" => {
+            // The children it lets start leave as advance messages, through the engine.
+            let checker = api.clone();
+            let (arn, event) = tokio::task::spawn_blocking(move || checker.map_run_update(&body))
+                .await
+                .map_err(|e| ApiError::new("InternalFailure", e.to_string()))??;
+            match engine.apply(&arn, event).await.map_err(internal)? {
+                Applied::Missing => Err(cairn_api::names::execution_does_not_exist(&arn)),
+                _ => Ok(json!({})),
+            }
+        }
         _ => {
             // The shared actions block (GetActivityTask long-polls): keep them off the
             // async threads.

@@ -210,6 +210,15 @@ impl Api {
         actions::dispatch(&self.driver, action, &request)
     }
 
+    /// UpdateMapRun checked but not applied: the execution and the event to apply to it,
+    /// for a shell that moves executions itself (the serverless engine).
+    pub fn map_run_update(
+        &self,
+        request: &Value,
+    ) -> Result<(String, cairn_interpreter::Event), ApiError> {
+        map_runs::update_event(&self.driver, &params::Params::new(request)?)
+    }
+
     /// Deletes the executions closed more than `days` days ago, with their histories (see
     /// [`retention`]); returns how many. A store that keeps executions some other way
     /// (DynamoDB's TTL) answers an error saying so.

@@ -267,6 +267,14 @@ fn count(p: &Params<'_>, member: &str) -> Result<Option<u64>, ApiError> {
 /// UpdateMapRun: the running Map Run's MaxConcurrency and tolerated failures, applied by
 /// the decider to the iterations still to come.
 fn update_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let (execution, event) = update_event(driver, p)?;
+    driver.advance(&execution, event, None)?;
+    Ok(json!({}))
+}
+
+/// UpdateMapRun checked as AWS checks it: the execution that runs the Map Run and the
+/// event that changes it.
+pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), ApiError> {
     let arn = p.string("mapRunArn")?;
     let max_concurrency = count(p, "maxConcurrency")?;
     let tolerated_count = count(p, "toleratedFailureCount")?;
@@ -300,6 +308,5 @@ fn update_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         tolerated_failure_count: tolerated_count,
         tolerated_failure_percentage: tolerated_percentage,
     };
-    driver.advance(&execution, event, None)?;
-    Ok(json!({}))
+    Ok((execution, event))
 }
