@@ -77,12 +77,18 @@ pub(crate) struct Child {
     pub input: Value,
     pub start_ms: i64,
     pub stop_ms: i64,
+    // A Map Run of many children is kept in its execution: what is false is left out.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub failed: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub ended: bool,
     /// Stopped by the failure of its Map Run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub aborted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What a Distributed Map keeps about its Map Run: its children for the ResultWriter, the
