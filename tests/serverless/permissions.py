@@ -295,7 +295,9 @@ def statements(document):
 
 
 def granted_actions(template):
-    """binary -> (function resource, its own actions, the actions of its Task* statements)."""
+    """binary -> [(function resource, its own actions, the actions of its Task* statements)]:
+    one binary may run as several functions (advance also runs the Express queue's), and each
+    must be granted what the binary calls."""
     resources = template["Resources"]
     granted = {}
     for name, resource in resources.items():
@@ -319,7 +321,7 @@ def granted_actions(template):
                     tasks.update([listed] if isinstance(listed, str) else listed)
                 else:
                     actions.update([listed] if isinstance(listed, str) else listed)
-        granted[binary] = (name, actions, tasks)
+        granted.setdefault(binary, []).append((name, actions, tasks))
     return granted
 
 
@@ -331,25 +333,26 @@ def check(template, needed):
             failures.append(f"the {binary} binary is deployed by no function of the template")
             continue
         if binary not in needed:
-            failures.append(f"{granted[binary][0]} runs {binary}, which no crate under functions/ builds")
+            failures.append(f"{granted[binary][0][0]} runs {binary}, which no crate under functions/ builds")
             continue
-        function, actions, tasks = granted[binary]
-        for action, places in sorted(needed[binary].items()):
-            if action.startswith("task:"):
-                if action[len("task:"):] not in tasks:
-                    failures.append(f"{function} calls {action[5:]} for Task states ({', '.join(sorted(places)[:3])}) but has no Task* statement granting it")
-                continue
-            if action not in actions:
-                failures.append(f"{function} calls {action} ({', '.join(sorted(places)[:3])}) but is not granted it")
-        for action in sorted(actions - set(needed[binary])):
-            failures.append(f"{function} is granted {action}, which its code never calls")
+        for function, actions, tasks in granted[binary]:
+            for action, places in sorted(needed[binary].items()):
+                if action.startswith("task:"):
+                    if action[len("task:"):] not in tasks:
+                        failures.append(f"{function} calls {action[5:]} for Task states ({', '.join(sorted(places)[:3])}) but has no Task* statement granting it")
+                    continue
+                if action not in actions:
+                    failures.append(f"{function} calls {action} ({', '.join(sorted(places)[:3])}) but is not granted it")
+            for action in sorted(actions - set(needed[binary])):
+                failures.append(f"{function} is granted {action}, which its code never calls")
     return failures
 
 
 def self_test(template, needed):
     """The check must fail on a template one action short, and on one with an extra one."""
     problems = []
-    for binary, (function, actions, _) in granted_actions(template).items():
+    runs = [(binary, run) for binary, runs in granted_actions(template).items() for run in runs]
+    for binary, (function, actions, _) in runs:
         if not actions:
             continue
         short = copy.deepcopy(template)

@@ -49,16 +49,25 @@ pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
         let message: Message = match record.body.as_deref().map(serde_json::from_str) {
             Some(Ok(message)) => message,
             Some(Err(e)) => {
-                eprintln!("cairn advance: dropping unreadable message {id}: {e}");
+                crate::logging::log(
+                    "ERROR",
+                    None,
+                    format_args!("dropping unreadable message {id}: {e}"),
+                );
                 continue;
             }
             None => {
-                eprintln!("cairn advance: dropping empty message {id}");
+                crate::logging::log("ERROR", None, format_args!("dropping empty message {id}"));
                 continue;
             }
         };
+        let arn = message.execution_arn().to_string();
         if let Err(error) = engine.handle(message).await {
-            eprintln!("cairn advance: message {id} failed and will be retried: {error}");
+            crate::logging::log(
+                "ERROR",
+                Some(arn.as_str()).filter(|arn| !arn.is_empty()),
+                format_args!("message {id} failed and will be retried: {error}"),
+            );
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             failures.push(failure);

@@ -124,13 +124,8 @@ pub async fn handle_action(
 ) -> Result<Value, ApiError> {
     match action {
         "StartExecution" if is_express(engine, &body) => {
-            // Asynchronous Express is at-most-once and unobservable in AWS too: run it to its
-            // end inside this invocation and answer like StartExecution.
-            let api = api.clone();
-            let out = tokio::task::spawn_blocking(move || api.handle("StartSyncExecution", body))
-                .await
-                .map_err(|e| ApiError::new("InternalFailure", e.to_string()))??;
-            Ok(json!({"executionArn": out["executionArn"], "startDate": out["startDate"]}))
+            // Queued, not run here: the Express function runs it (crate::express).
+            crate::express::start_async(engine, api, &body).await
         }
         "GetActivityTask" => get_activity_task(api, body).await,
         "StartExecution" => {
@@ -260,8 +255,10 @@ fn is_express(engine: &Engine, body: &Value) -> bool {
     let Some(arn) = body.get("stateMachineArn").and_then(Value::as_str) else {
         return false;
     };
+    // A version's or alias's ARN is its state machine's with a qualifier after it.
+    let base = arn.split(':').take(7).collect::<Vec<_>>().join(":");
     matches!(
-        engine.store.get_state_machine(arn),
+        engine.store.get_state_machine(&base),
         Ok(Some((record, _))) if record.document.get("type").and_then(Value::as_str) == Some("EXPRESS")
     )
 }

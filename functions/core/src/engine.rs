@@ -226,7 +226,7 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    fn machine(&self, definition: &str) -> Result<Arc<Machine>, EngineError> {
+    pub(crate) fn machine(&self, definition: &str) -> Result<Arc<Machine>, EngineError> {
         self.machines
             .get(definition)
             .map_err(|e| EngineError::Definition(e.to_string()))
@@ -268,10 +268,24 @@ impl Engine {
     }
 
     fn log(&self, message: std::fmt::Arguments<'_>) {
+        self.log_with("WARN", None, message);
+    }
+
+    /// One structured log line ([`crate::logging`]).
+    pub(crate) fn log_with(
+        &self,
+        level: &str,
+        execution_arn: Option<&str>,
+        message: std::fmt::Arguments<'_>,
+    ) {
         // A simulation injects these failures by the thousand and checks their outcome.
         if self.fixed_seed.is_none() {
-            eprintln!("cairn: {message}");
+            crate::logging::log(level, execution_arn, message);
         }
+    }
+
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
     }
 
     fn region_account(&self) -> (&str, &str) {
@@ -439,6 +453,7 @@ impl Engine {
                 self.sweep(step).await?;
                 Ok(Applied::Swept)
             }
+            Message::RunExpress(job) => self.run_express(*job).await,
         }
     }
 
@@ -520,10 +535,11 @@ impl Engine {
             Ok(Some(token)) => token,
             Ok(None) => return None,
             Err(error) => {
-                self.log(format_args!(
-                    "the parent of {} cannot be told of its end: {error}",
-                    child.arn
-                ));
+                self.log_with(
+                    "ERROR",
+                    Some(&child.arn),
+                    format_args!("the parent cannot be told of its end: {error}"),
+                );
                 return None;
             }
         };
@@ -556,7 +572,7 @@ impl Engine {
     /// Sends what a committed write asks for. A failure is logged, not returned: the write
     /// stands, and a redelivery of the message that caused it would only find its work done
     /// and send nothing; lost timers come back through [`Engine::sweep_overdue_timers`].
-    async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) {
+    pub(crate) async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) {
         if let Err(error) = self.outbox.send(outgoing, now).await {
             self.log(format_args!("a committed step's messages were not all sent ({error}); overdue timers are re-sent by the sweep"));
         }
@@ -719,7 +735,11 @@ impl Engine {
             let persisted = match Persisted::decode(&record) {
                 Ok(persisted) => persisted,
                 Err(error) => {
-                    self.log(format_args!("the sweep skips {arn}: {error}"));
+                    self.log_with(
+                        "ERROR",
+                        Some(arn),
+                        format_args!("the sweep skips it: {error}"),
+                    );
                     continue;
                 }
             };
@@ -1114,7 +1134,7 @@ struct LongCall {
 }
 
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).
-fn uuid(seed: u64) -> String {
+pub(crate) fn uuid(seed: u64) -> String {
     let low = seed.wrapping_mul(GOLDEN_GAMMA).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
     uuid_from_bits(seed, low)
 }

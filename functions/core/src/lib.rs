@@ -15,6 +15,8 @@
 pub mod advance;
 pub mod api;
 pub mod engine;
+pub mod express;
+pub mod logging;
 pub mod long_task;
 pub mod message;
 pub mod nested;
@@ -83,7 +85,8 @@ fn limits_from(
 
 /// Builds the engine from the environment the template gives every function:
 /// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
-/// `SCHEDULER_ROLE_ARN`, `AWS_REGION`, `ACCOUNT_ID` and `PAYLOAD_BUCKET` (large items).
+/// `SCHEDULER_ROLE_ARN`, `EXPRESS_QUEUE_URL`, `AWS_REGION`, `ACCOUNT_ID` and `PAYLOAD_BUCKET`
+/// (large items).
 pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let table = env("TABLE_NAME")?;
     let settings = Settings {
@@ -93,6 +96,7 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         timer_queue_arn: env("TIMER_QUEUE_ARN")?,
         scheduler_role_arn: std::env::var("SCHEDULER_ROLE_ARN").unwrap_or_default(),
         scheduler_group: std::env::var("SCHEDULER_GROUP").unwrap_or_else(|_| "default".into()),
+        express_queue_url: std::env::var("EXPRESS_QUEUE_URL").unwrap_or_default(),
         region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
         account: std::env::var("ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
     };

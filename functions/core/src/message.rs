@@ -29,6 +29,9 @@ pub enum Message {
     /// The next page of a sweep: sent by the sweep itself when a page was full, so no one
     /// invocation reads every running execution or overdue timer.
     Sweep(SweepStep),
+    /// Run this asynchronous Express execution to its end (the body of an Express queue
+    /// message, [`crate::express`]).
+    RunExpress(Box<crate::express::ExpressJob>),
 }
 
 /// Where a sweep goes on: its phase and the store's cursor inside it.
@@ -69,6 +72,7 @@ impl Message {
             Message::Apply { execution_arn, .. } | Message::RunTask { execution_arn, .. } => {
                 execution_arn
             }
+            Message::RunExpress(job) => &job.info.execution_arn,
             Message::Sweep(_) => "",
         }
     }

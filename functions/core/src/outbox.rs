@@ -46,6 +46,8 @@ pub struct Settings {
     /// The role EventBridge Scheduler assumes to send a late timer to the queue.
     pub scheduler_role_arn: String,
     pub scheduler_group: String,
+    /// The queue asynchronous Express executions wait on (`EXPRESS_QUEUE_URL`).
+    pub express_queue_url: String,
     pub region: String,
     pub account: String,
 }
@@ -88,6 +90,13 @@ impl Counters {
 pub trait Sink: Send + Sync {
     /// `now_ms` is the sender's clock, from which SQS would count a timer's delay.
     fn send(&self, outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError>;
+
+    /// Queues an asynchronous Express execution ([`Outbox::queue_express`]).
+    fn queue_express(&self, _message: &Message) -> Result<(), EngineError> {
+        Err(EngineError::Config(
+            "this outbox has no Express queue: asynchronous Express executions cannot start".into(),
+        ))
+    }
 }
 
 #[derive(Clone)]
@@ -184,6 +193,31 @@ impl Outbox {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Puts an asynchronous Express execution on the Express queue; StartExecution answers
+    /// only once this succeeded, so an accepted start is never lost.
+    pub async fn queue_express(&self, message: &Message) -> Result<(), EngineError> {
+        let clients = match &self.transport {
+            Transport::Aws(clients) => clients,
+            Transport::Sink(sink) => return sink.queue_express(message),
+        };
+        if self.settings.express_queue_url.is_empty() {
+            return Err(EngineError::Config(
+                "EXPRESS_QUEUE_URL is not set: asynchronous Express executions need the template's Express queue".into(),
+            ));
+        }
+        let body = serde_json::to_string(message).map_err(|e| send_error("encode", e))?;
+        clients
+            .sqs
+            .send_message()
+            .queue_url(&self.settings.express_queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| send_error("SendMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        self.counters.sqs_messages.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn entry(&self, source: &str, detail_type: &str, detail: String) -> PutEventsRequestEntry {

@@ -7,8 +7,8 @@
 //!
 //! A start is named after its schedule and the time it was scheduled for, so a redelivery (the
 //! function's or Scheduler's retry of the same firing) starts nothing new. Standard and Express
-//! targets go through the api function's StartExecution: an Express execution runs to its end
-//! inside this invocation, as asynchronous Express does in the api function.
+//! targets go through the api function's StartExecution: an Express execution is queued and
+//! run by the Express queue's function, as every asynchronous Express start is.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};

@@ -84,6 +84,7 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
         timer_queue_arn: String::new(),
         scheduler_role_arn: String::new(),
         scheduler_group: "default".into(),
+        express_queue_url: String::new(),
         region: "us-east-1".into(),
         account: "123456789012".into(),
     };

@@ -125,6 +125,7 @@ impl Harness {
         let (advance_url, advance_arn) = queue(&sqs, &format!("advance-{id}")).await;
         let (status_url, status_arn) = queue(&sqs, &format!("status-{id}")).await;
         let (alert_url, alert_arn) = queue(&sqs, &format!("alerts-{id}")).await;
+        let (express_url, _) = queue(&sqs, &format!("express-{id}")).await;
         for (rule, pattern, target) in [
             (
                 "advance",
@@ -183,6 +184,7 @@ impl Harness {
             timer_queue_arn: timer_arn,
             scheduler_role_arn: ROLE.replace(":role/cairn", ":role/cairn-scheduler"),
             scheduler_group: "default".into(),
+            express_queue_url: express_url,
             region: "us-east-1".into(),
             account: "123456789012".into(),
         };
@@ -297,6 +299,18 @@ impl Harness {
     async fn timer_batch(&self) -> SqsEvent {
         let records: Vec<Value> = self
             .receive(&self.settings.timer_queue_url)
+            .await
+            .into_iter()
+            .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).expect("sqs event")
+    }
+
+    /// The queued asynchronous Express executions, as the Express queue's trigger delivers
+    /// them.
+    async fn express_batch(&self) -> SqsEvent {
+        let records: Vec<Value> = self
+            .receive(&self.settings.express_queue_url)
             .await
             .into_iter()
             .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "eventSource": "aws:sqs"}))
@@ -891,6 +905,111 @@ async fn the_api_function_starts_asynchronously_and_synchronously() {
     let response = handle_request(&h.engine, &h.api, malformed).await;
     assert_eq!(response.status_code, 400);
     assert_eq!(text_body(&response)["__type"], "InvalidArn");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asynchronous_express_starts_answer_at_once_and_run_from_the_express_queue() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let express = h
+        .create_machine(
+            "ingest",
+            json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": lambda("flaky"),
+                "Retry": [{"ErrorEquals": ["Flaky.Busy"], "IntervalSeconds": 1, "BackoffRate": 1}],
+                "Next": "Nap"},
+                "Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "EXPRESS",
+        )
+        .await;
+    let start = api_request(
+        "/executions",
+        None,
+        json!({"stateMachineArn": express, "name": "batch-7", "input": "{\"n\":7}"}),
+    );
+    let response = handle_request(&h.engine, &h.api, start).await;
+    let body = text_body(&response);
+    assert_eq!(response.status_code, 200, "{body}");
+    let arn = body["executionArn"].as_str().expect("arn").to_string();
+    assert!(
+        arn.starts_with("arn:aws:states:us-east-1:123456789012:express:ingest:batch-7:"),
+        "{arn}"
+    );
+    assert!(body["startDate"].as_f64().is_some());
+    // Nothing ran inside the API call: the task was not called.
+    assert_eq!(h.invoker.flaky_calls.load(Ordering::SeqCst), 0);
+
+    let mut batch = h.express_batch().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while batch.records.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        batch = h.express_batch().await;
+    }
+    assert_eq!(batch.records.len(), 1);
+    let response = handle_sqs(&h.engine, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    // Two failures retried, then the answer: the task went through the engine's invoker.
+    assert_eq!(h.invoker.flaky_calls.load(Ordering::SeqCst), 3);
+    let changes = h.status_changes(&arn, 2).await;
+    let statuses: Vec<&str> = changes
+        .iter()
+        .map(|e| e["detail"]["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["RUNNING", "SUCCEEDED"]);
+    let ended = &changes[1]["detail"];
+    assert_eq!(ended["output"], "{\"ok\":true}");
+    assert_eq!(ended["input"], "{\"n\":7}");
+    assert_eq!(ended["stateMachineArn"], express.as_str());
+    assert!(ended["stopDate"].as_i64() >= ended["startDate"].as_i64().map(|s| s + 1000));
+
+    // A failing Express execution alerts as a Standard one does.
+    let failing = h
+        .create_machine(
+            "ingest-broken",
+            json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": lambda("boom"), "End": true}}}),
+            "EXPRESS",
+        )
+        .await;
+    let start = api_request("/executions", None, json!({"stateMachineArn": failing}));
+    let response = handle_request(&h.engine, &h.api, start).await;
+    assert_eq!(response.status_code, 200);
+    let arn = text_body(&response)["executionArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let mut batch = h.express_batch().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while batch.records.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        batch = h.express_batch().await;
+    }
+    assert!(handle_sqs(&h.engine, batch)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let changes = h.status_changes(&arn, 2).await;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[1]["detail"]["status"], "FAILED");
+    assert_eq!(changes[1]["detail"]["error"], "Boom.Error");
+    let alerts = h.alerts().await;
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["Message"].as_str().is_some_and(|m| m.contains(&arn))),
+        "{alerts:?}"
+    );
+
+    // A missing state machine is refused before anything is queued.
+    let missing = api_request(
+        "/executions",
+        None,
+        json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:nope"}),
+    );
+    assert_eq!(
+        handle_request(&h.engine, &h.api, missing).await.status_code,
+        400
+    );
 }
 
 /// The integrations as a deployed function configures them, pointed at the emulators.

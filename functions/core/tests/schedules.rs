@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use cairn_runtime::{SystemClock, TaskInvoker, TaskOutcome, TaskRequest};
 use cairn_serverless::outbox::{Outgoing, Sink};
 use cairn_serverless::schedule::{handle_trigger, ScheduleTarget, ScheduleTrigger};
-use cairn_serverless::{Engine, EngineError, Outbox, Settings};
+use cairn_serverless::{Engine, EngineError, Message, Outbox, Settings};
 use cairn_store::ExecutionRecord;
 use cairn_store_dynamodb::DynamoStore;
 use serde_json::{json, Value};
@@ -38,13 +38,18 @@ impl TaskInvoker for Recorder {
     }
 }
 
-/// Keeps what the engine sends.
+/// Keeps what the engine sends, and the asynchronous Express executions it queues.
 #[derive(Default)]
-struct Kept(Mutex<Vec<Outgoing>>);
+struct Kept(Mutex<Vec<Outgoing>>, Mutex<Vec<Message>>);
 
 impl Sink for Kept {
     fn send(&self, outgoing: Vec<Outgoing>, _now_ms: i64) -> Result<(), EngineError> {
         self.0.lock().expect("sink").extend(outgoing);
+        Ok(())
+    }
+
+    fn queue_express(&self, message: &Message) -> Result<(), EngineError> {
+        self.1.lock().expect("sink").push(message.clone());
         Ok(())
     }
 }
@@ -201,7 +206,17 @@ async fn a_scheduler_firing_runs_an_express_execution_to_its_end() {
         .as_str()
         .expect("arn")
         .contains(":express:express-report:every-minute-20251125T060100Z"));
-    // The task ran inside the invocation with the schedule's input.
+    // Queued, not run inside the invocation: the Express queue's function runs it.
+    assert!(h.recorder.inputs.lock().expect("recorder").is_empty());
+    let queued: Vec<Message> = std::mem::take(&mut *h.sent.1.lock().expect("sink"));
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].execution_arn(), out["executionArn"]);
+    let applied = h.engine.handle(queued[0].clone()).await.expect("run");
+    assert_eq!(
+        applied,
+        cairn_serverless::Applied::Applied(cairn_interpreter::Status::Succeeded)
+    );
+    // The task ran with the schedule's input.
     assert_eq!(
         *h.recorder.inputs.lock().expect("recorder"),
         vec![json!({"n": 7})]

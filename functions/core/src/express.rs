@@ -1,0 +1,233 @@
+//! Asynchronous Express executions (StartExecution on an EXPRESS state machine): the api
+//! function checks the request as AWS does, puts the execution on the Express queue and
+//! answers at once; an SQS-triggered function (the advance binary, with Express's 5-minute
+//! timeout) runs it to its end. SQS delivers at least once and a failed run is received
+//! again until the queue's `maxReceiveCount` moves it to its dead-letter queue: at least
+//! once, as AWS runs asynchronous Express executions.
+//!
+//! Synchronous Express (StartSyncExecution) stays inside the api invocation, through the
+//! shared API. Both call tasks through the engine's invoker (the integrations).
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use cairn_api::{Api, ApiError};
+use cairn_interpreter::{ExecutionInfo, MachineType, Status};
+use cairn_store::ExecutionRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::engine::{status_detail, Applied, Engine, EngineError};
+use crate::message::Message;
+use crate::outbox::Outgoing;
+
+/// AWS stops an Express execution five minutes after its start.
+pub const EXPRESS_LIMIT_MS: u64 = 5 * 60 * 1000;
+
+/// One asynchronous Express execution as it waits on the Express queue: what to run, under
+/// which ARN and start time (the ones StartExecution answered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressJob {
+    pub definition: String,
+    pub info: ExecutionInfo,
+    pub input_text: String,
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    body.get(name).and_then(Value::as_str).ok_or_else(|| {
+        ApiError::new(
+            "ValidationException",
+            format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"),
+        )
+    })
+}
+
+async fn shared(api: &Api, action: &'static str, request: Value) -> Result<Value, ApiError> {
+    let api = api.clone();
+    tokio::task::spawn_blocking(move || api.handle(action, request))
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?
+}
+
+/// The state machine (or version) an ARN starts, through the shared API's Describe actions:
+/// an alias picks one of its versions by weight, as AWS routes a start.
+async fn describe_target(api: &Api, arn: &str) -> Result<Value, ApiError> {
+    let qualifier = arn.splitn(8, ':').nth(7);
+    let target = match qualifier {
+        Some(q) if !q.chars().all(|c| c.is_ascii_digit()) => {
+            let alias = shared(
+                api,
+                "DescribeStateMachineAlias",
+                json!({"stateMachineAliasArn": arn}),
+            )
+            .await?;
+            let routes = alias["routingConfiguration"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let total: u64 = routes.iter().filter_map(|r| r["weight"].as_u64()).sum();
+            let mut draw = random() % total.max(1);
+            let mut chosen = None;
+            for route in &routes {
+                let weight = route["weight"].as_u64().unwrap_or(0);
+                if draw < weight {
+                    chosen = route["stateMachineVersionArn"].as_str().map(str::to_string);
+                    break;
+                }
+                draw -= weight;
+            }
+            chosen.ok_or_else(|| cairn_api::names::machine_does_not_exist(arn))?
+        }
+        _ => arn.to_string(),
+    };
+    shared(
+        api,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": target}),
+    )
+    .await
+}
+
+fn random() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}
+
+/// StartExecution of an Express state machine: checks the request in AWS's order, queues the
+/// execution and answers its ARN and start date. A failed send is a server fault, so the
+/// caller's SDK retries; nothing runs inside this invocation.
+pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Value, ApiError> {
+    let machine_arn = field(body, "stateMachineArn")?;
+    let described = describe_target(api, machine_arn).await?;
+    let name = match body.get("name").and_then(Value::as_str) {
+        Some(name) => {
+            cairn_api::names::check_name(name)?;
+            name.to_string()
+        }
+        None => crate::engine::uuid(random()),
+    };
+    let (input_text, _) = cairn_api::names::execution_input(
+        body.get("input").and_then(Value::as_str),
+        engine.limits.max_payload_bytes,
+    )?;
+    let text = |key: &str| described[key].as_str().unwrap_or_default().to_string();
+    let settings = &engine.outbox.settings;
+    let machine_name = text("name");
+    let now = engine.now_ms();
+    let info = ExecutionInfo {
+        execution_arn: format!(
+            "arn:aws:states:{}:{}:express:{machine_name}:{name}:{}",
+            settings.region,
+            settings.account,
+            crate::engine::uuid(random())
+        ),
+        name,
+        // A version's executions belong to its state machine.
+        state_machine_arn: text("stateMachineArn")
+            .split(':')
+            .take(7)
+            .collect::<Vec<_>>()
+            .join(":"),
+        state_machine_name: machine_name,
+        role_arn: text("roleArn"),
+        start_time_ms: now,
+        machine_type: MachineType::Express,
+        redrive_count: Some(0),
+    };
+    let job = ExpressJob {
+        definition: text("definition"),
+        info,
+        input_text,
+    };
+    let answer = json!({
+        "executionArn": job.info.execution_arn,
+        "startDate": now as f64 / 1000.0,
+    });
+    engine
+        .outbox
+        .queue_express(&Message::RunExpress(Box::new(job)))
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?;
+    Ok(answer)
+}
+
+fn record(job: &ExpressJob, status: Status) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: job.info.execution_arn.clone(),
+        state_machine_arn: job.info.state_machine_arn.clone(),
+        name: job.info.name.clone(),
+        status: status.as_aws_str().to_string(),
+        start_ms: job.info.start_time_ms,
+        stop_ms: None,
+        summary: json!({"input": job.input_text}),
+        state: Vec::new(),
+    }
+}
+
+impl Engine {
+    /// Runs a queued asynchronous Express execution to its end (tasks through the engine's
+    /// invoker, Waits in real time, stopped after Express's five minutes), with its status
+    /// events (RUNNING, then the end, alerting as a Standard one does). An error leaves the
+    /// message on the queue for another try.
+    pub async fn run_express(&self, job: ExpressJob) -> Result<Applied, EngineError> {
+        let machine = self.machine(&job.definition)?;
+        let input: Value = serde_json::from_str(&job.input_text)
+            .map_err(|e| EngineError::Definition(format!("the queued input is not JSON: {e}")))?;
+        let arn = job.info.execution_arn.clone();
+        self.log_with(
+            "INFO",
+            Some(&arn),
+            format_args!("running the asynchronous Express execution"),
+        );
+        let running = record(&job, Status::Running);
+        self.after_commit(
+            vec![Outgoing::StatusChange {
+                detail: status_detail(&running),
+                alert: false,
+            }],
+            self.now_ms(),
+        )
+        .await;
+        let options = cairn_runtime::RunOptions {
+            info: job.info.clone(),
+            time: cairn_runtime::TimeMode::Real,
+            seed: random(),
+            stop_after_ms: Some(EXPRESS_LIMIT_MS),
+            clock: self.clock(),
+            ..cairn_runtime::RunOptions::default()
+        };
+        let invoker = Arc::clone(&self.invoker);
+        let result = tokio::task::spawn_blocking(move || {
+            cairn_runtime::run_to_completion(&machine, input, invoker, &options)
+        })
+        .await
+        .map_err(|e| EngineError::Send(format!("the Express run was lost: {e}")))?
+        .map_err(|e| EngineError::Send(format!("the Express execution could not run: {e}")))?;
+        let mut ended = record(&job, result.status);
+        ended.stop_ms = Some(result.end_ms);
+        if let Some(output) = &result.output {
+            ended.summary["output"] = Value::from(output.to_string());
+        }
+        if let Some(error) = &result.error {
+            ended.summary["error"] = Value::from(error.clone());
+        }
+        if let Some(cause) = &result.cause {
+            ended.summary["cause"] = Value::from(cause.clone());
+        }
+        let alert = matches!(
+            result.status,
+            Status::Failed | Status::TimedOut | Status::Aborted
+        );
+        self.after_commit(
+            vec![Outgoing::StatusChange {
+                detail: status_detail(&ended),
+                alert,
+            }],
+            self.now_ms(),
+        )
+        .await;
+        Ok(Applied::Applied(result.status))
+    }
+}
