@@ -108,6 +108,21 @@ pub enum Claimed {
     Skip(Applied),
 }
 
+/// Sweeps that may re-send one overdue timer before it counts as poison ([`Engine::sweep`]).
+/// Each re-sent message is received up to five times (the timer queue's `maxReceiveCount`),
+/// so a timer is given up after 20 failed deliveries over three sweeps (15 minutes).
+pub const MAX_TIMER_RESENDS: u64 = 3;
+
+/// Where an execution's record counts the sweep's re-sends of each timer (by timer id).
+const TIMER_RESENDS: &str = "timerResends";
+
+/// What the sweep does with one overdue timer.
+enum Resend {
+    Send,
+    GiveUp,
+    Skip,
+}
+
 /// Lambda's 15-minute ceiling plus a minute: no invocation holds a claim longer.
 pub const DEFAULT_CLAIM_TIMEOUT_MS: i64 = 16 * 60_000;
 
@@ -129,6 +144,8 @@ pub struct Engine {
     pub conflicts: AtomicU64,
     /// Committed execution writes.
     pub writes: AtomicU64,
+    /// Timers the sweep stopped re-sending ([`MAX_TIMER_RESENDS`]).
+    pub abandoned_timers: AtomicU64,
     /// Signs the task tokens decisions mint (HMAC, as `cairn serve` does); `None` leaves
     /// them as the decider minted them (tests and local runs without a key).
     signer: Option<cairn_api::TokenSigner>,
@@ -164,6 +181,7 @@ impl Engine {
             machines: MachineCache::new(Limits::default()),
             conflicts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            abandoned_timers: AtomicU64::new(0),
             signer: None,
             claim_timeout_ms: DEFAULT_CLAIM_TIMEOUT_MS,
             sweep_page: DEFAULT_SWEEP_PAGE,
@@ -641,22 +659,100 @@ impl Engine {
         let page =
             self.store
                 .due_timers_page(now.saturating_sub(grace_ms), cursor, self.sweep_page)?;
-        let count = page.items.len();
-        let outgoing = page
-            .items
-            .into_iter()
-            .map(|timer| Outgoing::Timer {
-                message: Message::Apply {
-                    execution_arn: timer.execution_arn,
-                    event: Event::TimerFired {
-                        timer_id: timer.timer_id,
+        let mut outgoing = Vec::new();
+        let mut abandoned = 0;
+        for timer in page.items {
+            match self.count_timer_resend(&timer).await? {
+                Resend::Send => outgoing.push(Outgoing::Timer {
+                    message: Message::Apply {
+                        execution_arn: timer.execution_arn,
+                        event: Event::TimerFired {
+                            timer_id: timer.timer_id,
+                        },
                     },
-                },
-                fire_at_ms: timer.fire_at_ms,
-            })
-            .collect();
+                    fire_at_ms: timer.fire_at_ms,
+                }),
+                Resend::GiveUp => {
+                    abandoned += 1;
+                    self.give_up_timer(&timer).await;
+                }
+                Resend::Skip => {}
+            }
+        }
+        let count = outgoing.len();
         self.outbox.send(outgoing, now).await?;
+        self.abandoned_timers
+            .fetch_add(abandoned as u64, Ordering::Relaxed);
         Ok((count, page.next))
+    }
+
+    /// Counts one more re-send of an overdue timer in its execution's record (a conditional
+    /// write; the count lives until the execution's next transition rebuilds the summary, so
+    /// it counts the re-sends since the execution last moved). Past [`MAX_TIMER_RESENDS`] the
+    /// timer's message is poison: it failed every delivery (five each) and sits in the timer
+    /// dead-letter queue, so re-sending it again would only fill that queue every sweep.
+    async fn count_timer_resend(
+        &self,
+        timer: &cairn_store::TimerRecord,
+    ) -> Result<Resend, EngineError> {
+        let Some((mut record, version)) = self.store.get_execution(&timer.execution_arn)? else {
+            return Ok(Resend::Send);
+        };
+        let key = timer.timer_id.to_string();
+        let count = record.summary[TIMER_RESENDS][&key].as_u64().unwrap_or(0);
+        if count > MAX_TIMER_RESENDS {
+            return Ok(Resend::Skip);
+        }
+        if !record.summary[TIMER_RESENDS].is_object() {
+            record.summary[TIMER_RESENDS] = json!({});
+        }
+        record.summary[TIMER_RESENDS][&key] = Value::from(count + 1);
+        let transition = Transition {
+            expected_version: version,
+            record,
+            history: Vec::new(),
+            effects: Effects::default(),
+        };
+        match self.store.commit(&transition) {
+            Ok(_) => {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+                Ok(if count == MAX_TIMER_RESENDS {
+                    Resend::GiveUp
+                } else {
+                    Resend::Send
+                })
+            }
+            // The execution moved meanwhile: the next sweep sees whether the timer still waits.
+            Err(StoreError::Conflict(_)) => Ok(Resend::Skip),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Tells the operator, once, that a timer is no longer re-sent: the execution stays
+    /// RUNNING (nothing about the workflow failed), and the message in the timer dead-letter
+    /// queue is the way on once its cause is fixed (SQS's redrive to the timer queue), or
+    /// StopExecution ends it.
+    async fn give_up_timer(&self, timer: &cairn_store::TimerRecord) {
+        let message = format!(
+            "The timer {} of {} failed every delivery after {MAX_TIMER_RESENDS} re-sends by the sweep and is no longer re-sent. Its message is in the timer dead-letter queue: once the cause in the advance function's log is fixed, redrive that queue to the timer queue (the execution goes on), or call StopExecution.",
+            timer.timer_id, timer.execution_arn
+        );
+        self.log_with(
+            "ERROR",
+            Some(&timer.execution_arn),
+            format_args!("{message}"),
+        );
+        if let Err(error) = self
+            .outbox
+            .alert_text("Cairn timer abandoned after repeated failures", &message)
+            .await
+        {
+            self.log_with(
+                "ERROR",
+                Some(&timer.execution_arn),
+                format_args!("the alert could not be sent: {error}"),
+            );
+        }
     }
 
     /// Every page of the timer half of [`Engine::sweep`] in this call (tests and the

@@ -220,6 +220,25 @@ impl Outbox {
         Ok(())
     }
 
+    /// Publishes an operator alert of plain text to the alert topic (a sink has none).
+    pub async fn alert_text(&self, subject: &str, message: &str) -> Result<(), EngineError> {
+        let clients = match &self.transport {
+            Transport::Aws(clients) => clients,
+            Transport::Sink(_) => return Ok(()),
+        };
+        clients
+            .sns
+            .publish()
+            .topic_arn(&self.settings.alert_topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| send_error("Publish", aws_sdk_sns::error::DisplayErrorContext(e)))?;
+        self.counters.sns_publishes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn entry(&self, source: &str, detail_type: &str, detail: String) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.settings.bus_name)

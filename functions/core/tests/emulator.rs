@@ -1447,6 +1447,73 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_timer_is_re_sent_three_times_then_given_up_with_one_alert() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "poison",
+            json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    // Every delivery of the timer fails: its messages are taken off the queue unapplied, as
+    // the queue moves them to its dead-letter queue after five failed receives.
+    let mut first = h.timer_batch().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while first.records.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        first = h.timer_batch().await;
+    }
+    assert_eq!(first.records.len(), 1);
+    let poisoned = first.records[0].body.clone().expect("body");
+    let sweep = || async {
+        let trigger: cairn_serverless::advance::AdvanceTrigger =
+            serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("trigger");
+        cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+            .await
+            .expect("sweep")["resentTimers"]
+            .as_u64()
+    };
+    for round in 1..=cairn_serverless::engine::MAX_TIMER_RESENDS {
+        assert_eq!(sweep().await, Some(1), "re-send {round}");
+        let mut lost = h.timer_batch().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lost.records.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            lost = h.timer_batch().await;
+        }
+        assert_eq!(lost.records.len(), 1, "re-send {round} reached the queue");
+    }
+    assert_eq!(h.engine.abandoned_timers.load(Ordering::Relaxed), 0);
+    assert!(h.alerts().await.is_empty());
+    // The fourth sweep gives the timer up and says so once; later sweeps stay quiet.
+    assert_eq!(sweep().await, Some(0));
+    assert_eq!(h.engine.abandoned_timers.load(Ordering::Relaxed), 1);
+    let alerts = h.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = alerts[0]["Message"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&arn) && text.contains("dead-letter queue"),
+        "{text}"
+    );
+    assert_eq!(sweep().await, Some(0));
+    assert!(h.timer_batch().await.records.is_empty());
+    assert!(h.alerts().await.is_empty());
+    assert_eq!(h.engine.abandoned_timers.load(Ordering::Relaxed), 1);
+    assert_eq!(h.record(&arn).status, "RUNNING");
+    // Once the cause is fixed, the message redriven from the dead-letter queue ends the Wait.
+    let redriven: Message = serde_json::from_str(&poisoned).expect("timer message");
+    assert_eq!(
+        h.engine.handle(redriven).await.expect("apply"),
+        Applied::Applied(cairn_interpreter::Status::Succeeded)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
     if !emulators() {
         return;
