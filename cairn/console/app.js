@@ -230,10 +230,29 @@
       startError.textContent = "";
       if (!input.check()) return;
       try {
-        const r = await call("StartExecution", Object.assign({ stateMachineArn: arn, input: input.area.value }, execName.value ? { name: execName.value } : {}));
+        const r = await call("StartExecution", Object.assign({ stateMachineArn: target.value, input: input.area.value }, execName.value ? { name: execName.value } : {}));
         location.hash = executionHref(r.executionArn);
       } catch (e) {
         startError.append(errorBox(e));
+      }
+    };
+    // Start the latest revision, a version or an alias (which draws a version by weight).
+    const target = h("select", { id: "start-target", "aria-label": "Run" }, h("option", { value: arn }, "latest revision (unversioned)"));
+    const versionsBox = h("div", { id: "versions", "aria-live": "polite" }, "\u2026");
+    const aliasesBox = h("div", { id: "aliases", "aria-live": "polite" }, "\u2026");
+    const publishDescription = h("input", { id: "publish-description", maxlength: 256, placeholder: "(optional)", "aria-label": "Version description" });
+    const publishResult = h("span", { id: "publish-result", "aria-live": "polite" });
+    const publish = async (ev) => {
+      ev.preventDefault();
+      publishResult.textContent = "";
+      try {
+        const d = publishDescription.value.trim();
+        const r = await call("PublishStateMachineVersion", Object.assign({ stateMachineArn: arn }, d ? { description: d } : {}));
+        publishDescription.value = "";
+        publishResult.append(h("span", { class: "hint ok", "data-version": nameOf(r.stateMachineVersionArn) }, " published version " + nameOf(r.stateMachineVersionArn)));
+        await listVersions(arn, token, versionsBox, aliasesBox, target);
+      } catch (e) {
+        publishResult.append(errorBox(e));
       }
     };
     const executions = executionsList(arn, token);
@@ -241,15 +260,19 @@
       m.name,
       h("nav", { class: "crumbs" }, h("a", { href: "#/" }, "State machines"), " / ", m.name),
       h("h1", {}, m.name, " ", h("span", { class: "tag" }, m.type)),
-      h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || ""), h("dt", {}, "Versions"), h("dd", { id: "versions" }, "\u2026"), h("dt", {}, "Aliases"), h("dd", { id: "aliases" }, "\u2026")),
+      h("dl", { class: "facts" }, h("dt", {}, "ARN"), h("dd", {}, h("code", {}, m.stateMachineArn)), h("dt", {}, "Created"), h("dd", {}, date(m.creationDate)), h("dt", {}, "Role"), h("dd", {}, m.roleArn || "")),
       h("section", { class: "split" },
         h("div", { class: "pane" }, h("h2", {}, "Graph"), zoomBar(() => graph), graphBox),
         h("div", { class: "pane" }, h("h2", {}, "Definition"), defText, h("button", { type: "button", id: "validate", onclick: validate }, "Validate and redraw"), " ", h("button", { type: "button", id: "save-definition", onclick: save }, "Save (UpdateStateMachine)"), saveResult, diagnostics)),
-      h("section", {}, h("h2", {}, "Start an execution"), h("form", { id: "start-form", onsubmit: start }, h("div", { class: "field" }, h("label", { for: "start-name" }, "Name"), execName), input.element, h("button", { type: "submit", id: "start" }, "Start execution"), startError)),
+      h("section", { class: "split", id: "versions-section" },
+        h("div", { class: "pane" }, h("h2", {}, "Versions"), versionsBox,
+          h("form", { id: "publish-form", onsubmit: publish }, h("div", { class: "field" }, h("label", { for: "publish-description" }, "Publish the saved definition as a new version, described as"), publishDescription), h("button", { type: "submit", id: "publish" }, "Publish version"), publishResult)),
+        h("div", { class: "pane" }, h("h2", {}, "Aliases"), aliasesBox)),
+      h("section", {}, h("h2", {}, "Start an execution"), h("form", { id: "start-form", onsubmit: start }, h("div", { class: "field" }, h("label", { for: "start-target" }, "Run"), target), h("div", { class: "field" }, h("label", { for: "start-name" }, "Name"), execName), input.element, h("button", { type: "submit", id: "start" }, "Start execution"), startError)),
       executions.element,
     );
     draw(definition).fit(0.5);
-    listVersions(arn, token);
+    listVersions(arn, token, versionsBox, aliasesBox, target);
     await validate();
     await executions.load();
   }
@@ -296,24 +319,62 @@
     if (token === pageToken) preview();
   }
 
-  // Versions and aliases, where the server offers them (a server without them answers
-  // UnsupportedOperation, and the page says so).
-  async function listVersions(arn, token) {
-    const show = async (id, action, key, item) => {
-      const box = document.getElementById(id);
-      try {
-        const r = await all(action, { stateMachineArn: arn, maxResults: 1000 }, key, 1000);
-        if (token !== pageToken || !box) return;
-        box.textContent = "";
-        if (!r.items.length) box.append("none");
-        for (const x of r.items) box.append(h("div", {}, item(x)));
-      } catch (e) {
-        if (token !== pageToken || !box) return;
-        box.textContent = e.type === "UnsupportedOperation" || e.type === "UnknownOperationException" ? "not offered by this server yet" : e.message;
-      }
+  // A machine's versions (newest first, each described for its description) and aliases
+  // (each described for its routing), and the start form's choice of what to run. A server
+  // without them answers UnknownOperationException, and the page says so.
+  const SHOWN_VERSIONS = 100;
+  async function listVersions(arn, token, versionsBox, aliasesBox, target) {
+    const unsupported = (e) => (e.type === "UnsupportedOperation" || e.type === "UnknownOperationException" ? "not offered by this server" : e.message);
+    const described = async (items, action, key) => {
+      const out = new Array(items.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < items.length && token === pageToken) {
+          const i = next++;
+          out[i] = await call(action, { [key]: items[i][key] }).catch(() => items[i]);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return out;
     };
-    show("versions", "ListStateMachineVersions", "stateMachineVersions", (v) => h("code", {}, nameOf(v.stateMachineVersionArn) + " \u00B7 " + date(v.creationDate)));
-    show("aliases", "ListStateMachineAliases", "stateMachineAliases", (a) => h("code", {}, nameOf(a.stateMachineAliasArn) + " \u00B7 " + date(a.creationDate)));
+    let versions = [];
+    let aliases = [];
+    let more = false;
+    try {
+      const r = await all("ListStateMachineVersions", { stateMachineArn: arn, maxResults: SHOWN_VERSIONS }, "stateMachineVersions", SHOWN_VERSIONS);
+      more = r.more;
+      const full = await described(r.items.slice(0, SHOWN_VERSIONS).map((v) => ({ stateMachineArn: v.stateMachineVersionArn, creationDate: v.creationDate })), "DescribeStateMachine", "stateMachineArn");
+      if (token !== pageToken) return;
+      versions = full.map((d, i) => Object.assign({}, d, { stateMachineVersionArn: r.items[i].stateMachineVersionArn, creationDate: r.items[i].creationDate }));
+      versionsBox.textContent = "";
+      if (!versions.length) versionsBox.append(h("p", { class: "hint" }, "No versions yet."));
+      else versionsBox.append(h("table", { class: "list" }, h("thead", {}, h("tr", {}, h("th", { class: "num" }, "Version"), h("th", {}, "Description"), h("th", {}, "Created"))),
+        h("tbody", {}, versions.map((v) => h("tr", { "data-version": nameOf(v.stateMachineVersionArn) }, h("td", { class: "num" }, nameOf(v.stateMachineVersionArn)), h("td", { class: "description" }, v.description || ""), h("td", {}, date(v.creationDate)))))),
+        more ? h("p", { class: "hint" }, "The newest " + SHOWN_VERSIONS + " are shown.") : "");
+    } catch (e) {
+      if (token !== pageToken) return;
+      versionsBox.textContent = unsupported(e);
+    }
+    try {
+      const r = await all("ListStateMachineAliases", { stateMachineArn: arn, maxResults: 100 }, "stateMachineAliases", 1000);
+      aliases = await described(r.items, "DescribeStateMachineAlias", "stateMachineAliasArn");
+      if (token !== pageToken) return;
+      aliasesBox.textContent = "";
+      if (!aliases.length) aliasesBox.append(h("p", { class: "hint" }, "No aliases (create them with CreateStateMachineAlias)."));
+      else aliasesBox.append(h("table", { class: "list" }, h("thead", {}, h("tr", {}, h("th", {}, "Alias"), h("th", {}, "Routes to"), h("th", {}, "Description"), h("th", {}, "Created"))),
+        h("tbody", {}, aliases.map((a) => h("tr", { "data-alias": nameOf(a.stateMachineAliasArn) }, h("td", {}, nameOf(a.stateMachineAliasArn)),
+          h("td", { class: "routing" }, (a.routingConfiguration || []).map((rt, i) => h("span", { "data-version": nameOf(rt.stateMachineVersionArn), "data-weight": rt.weight }, (i ? ", " : "") + "version " + nameOf(rt.stateMachineVersionArn) + ": " + rt.weight + "%"))),
+          h("td", {}, a.description || ""), h("td", {}, date(a.creationDate)))))));
+    } catch (e) {
+      if (token !== pageToken) return;
+      aliasesBox.textContent = unsupported(e);
+    }
+    const chosen = target.value;
+    target.textContent = "";
+    target.append(h("option", { value: arn }, "latest revision (unversioned)"),
+      ...aliases.map((a) => h("option", { value: a.stateMachineAliasArn }, "alias " + nameOf(a.stateMachineAliasArn) + " (" + (a.routingConfiguration || []).map((rt) => "v" + nameOf(rt.stateMachineVersionArn) + " " + rt.weight + "%").join(", ") + ")")),
+      ...versions.map((v) => h("option", { value: v.stateMachineVersionArn }, "version " + nameOf(v.stateMachineVersionArn) + (v.description ? " \u2013 " + v.description : ""))));
+    target.value = [...target.options].some((o) => o.value === chosen) ? chosen : arn;
   }
 
   function zoomBar(graph) {
@@ -322,6 +383,13 @@
       h("button", { type: "button", onclick: () => graph() && graph().zoom(0.8), "aria-label": "Zoom out" }, "\u2212"),
       h("button", { type: "button", onclick: () => graph() && graph().zoom(0) }, "100%"),
       h("button", { type: "button", onclick: () => graph() && graph().fit() }, "Fit"));
+  }
+
+  // What an execution ran: the version an alias drew, or the version started, or the
+  // latest revision (no version).
+  function ranOn(x) {
+    if (!x.stateMachineVersionArn && !x.stateMachineAliasArn) return "";
+    return (x.stateMachineVersionArn ? "version " + nameOf(x.stateMachineVersionArn) : "") + (x.stateMachineAliasArn ? " via alias " + nameOf(x.stateMachineAliasArn) : "");
   }
 
   function executionsList(arn, token) {
@@ -340,9 +408,9 @@
       if (token !== pageToken) return;
       body.textContent = "";
       for (const x of r.executions || []) {
-        body.append(h("tr", { "data-execution": x.name }, h("td", {}, h("a", { href: executionHref(x.executionArn) }, x.name)), h("td", {}, statusBadge(x.status)), h("td", {}, date(x.startDate)), h("td", {}, date(x.stopDate))));
+        body.append(h("tr", { "data-execution": x.name }, h("td", {}, h("a", { href: executionHref(x.executionArn) }, x.name)), h("td", {}, statusBadge(x.status)), h("td", {}, ranOn(x)), h("td", { class: "num" }, x.redriveCount ? String(x.redriveCount) : ""), h("td", {}, date(x.startDate)), h("td", {}, date(x.stopDate))));
       }
-      if (!(r.executions || []).length) body.append(h("tr", {}, h("td", { colspan: 4 }, "No executions" + (filter.value ? " with status " + filter.value : ""))));
+      if (!(r.executions || []).length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No executions" + (filter.value ? " with status " + filter.value : ""))));
       tokens[pageIndex + 1] = r.nextToken;
       prev.disabled = pageIndex === 0;
       next.disabled = !r.nextToken;
@@ -364,7 +432,7 @@
       load();
     });
     const element = h("section", {}, h("h2", {}, "Executions"), h("div", { class: "toolbar" }, filter, " ", prev, " ", next, " ", h("button", { type: "button", onclick: load }, "Refresh")),
-      h("table", { class: "list", id: "executions" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Stopped"))), body));
+      h("table", { class: "list", id: "executions" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Version"), h("th", { class: "num" }, "Redrives"), h("th", {}, "Started"), h("th", {}, "Stopped"))), body));
     return { element, load };
   }
 
@@ -372,7 +440,10 @@
 
   async function executionPage(arn, token) {
     let execution = await call("DescribeExecution", { executionArn: arn });
-    const machine = await call("DescribeStateMachineForExecution", { executionArn: arn }).catch(() => call("DescribeStateMachine", { stateMachineArn: execution.stateMachineArn }));
+    // A version's definition is frozen: read it from the version the execution ran.
+    const machine = execution.stateMachineVersionArn
+      ? await call("DescribeStateMachine", { stateMachineArn: execution.stateMachineVersionArn }).catch(() => call("DescribeStateMachineForExecution", { executionArn: arn }))
+      : await call("DescribeStateMachineForExecution", { executionArn: arn }).catch(() => call("DescribeStateMachine", { stateMachineArn: execution.stateMachineArn }));
     if (token !== pageToken) return;
     let definition = {};
     try {
@@ -469,20 +540,36 @@
     const redriveResult = h("div", { id: "redrive-result", "aria-live": "polite" });
     redriveButton.addEventListener("click", async () => {
       redriveResult.textContent = "";
+      redriveButton.disabled = true;
       try {
-        await call("RedriveExecution", { executionArn: arn });
-        refresh();
+        const r = await call("RedriveExecution", { executionArn: arn });
+        redriveResult.append(h("span", { class: "hint ok" }, "redriven at " + date(r.redriveDate)));
+        await refresh();
       } catch (e) {
         redriveResult.append(errorBox(e));
+        redriveButton.disabled = false;
       }
     });
 
     const renderHeader = () => {
       header.textContent = "";
-      header.append(h("dl", { class: "facts wide" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn))));
+      const facts = h("dl", { class: "facts wide" }, h("dt", {}, "Status"), h("dd", { id: "execution-status" }, statusBadge(execution.status)), h("dt", {}, "Started"), h("dd", {}, date(execution.startDate)), h("dt", {}, "Stopped"), h("dd", {}, date(execution.stopDate)), h("dt", {}, "ARN"), h("dd", {}, h("code", {}, arn)));
+      if (execution.stateMachineVersionArn) facts.append(h("dt", {}, "Version"), h("dd", { id: "execution-version", "data-version": nameOf(execution.stateMachineVersionArn), title: execution.stateMachineVersionArn }, "version " + nameOf(execution.stateMachineVersionArn)));
+      if (execution.stateMachineAliasArn) facts.append(h("dt", {}, "Alias"), h("dd", { id: "execution-alias", "data-alias": nameOf(execution.stateMachineAliasArn), title: execution.stateMachineAliasArn }, nameOf(execution.stateMachineAliasArn)));
+      if (execution.redriveCount !== undefined) facts.append(h("dt", {}, "Redrives"), h("dd", { id: "redrive-count" }, String(execution.redriveCount)));
+      if (execution.redriveDate !== undefined) facts.append(h("dt", {}, "Last redriven"), h("dd", { id: "redrive-date" }, date(execution.redriveDate)));
+      // While it runs an execution is never redrivable: say so only once it has ended.
+      if (execution.redriveStatus && execution.status !== "RUNNING") facts.append(h("dt", {}, "Redrive"), h("dd", { id: "redrive-status", "data-redrive-status": execution.redriveStatus }, execution.redriveStatus, execution.redriveStatusReason ? h("span", { class: "hint", id: "redrive-reason" }, " \u2013 " + execution.redriveStatusReason) : ""));
+      header.append(facts);
       if (execution.error || execution.cause) header.append(h("div", { class: "error" }, h("strong", {}, execution.error || ""), " ", execution.cause || ""));
       if (execution.status === "RUNNING") header.append(stopButton);
-      if (["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status)) header.append(redriveButton, redriveResult);
+      if (["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status)) {
+        // The server says whether a redrive would be accepted, and why not (AWS's reason).
+        const refused = execution.redriveStatus === "NOT_REDRIVABLE";
+        redriveButton.disabled = refused;
+        redriveButton.title = refused ? execution.redriveStatusReason || "not redrivable" : "";
+        header.append(redriveButton, redriveResult);
+      }
       ioBox.textContent = "";
       ioBox.append(h("h2", {}, "Execution input and output"));
       const io = h("div", { class: "io" }, h("div", {}, h("h4", {}, "Input"), h("pre", { class: "code small" }, pretty(execution.input))));
@@ -552,7 +639,7 @@
       const total = tEnd - t0;
       const rows = [];
       for (const [name, s] of analysis.states) {
-        s.spans.forEach((span, i) => rows.push({ name, start: ms(span.start), end: ms(span.end), i }));
+        s.spans.forEach((span, i) => rows.push({ name, start: ms(span.start), end: ms(span.end), i, failed: span.failed }));
         const open = s.entered - s.spans.length;
         if (open > 0 && s.firstEnter !== null) {
           const last = s.events.filter((e) => e.type.endsWith("StateEntered")).slice(-open);
@@ -567,7 +654,7 @@
         const left = ((r.start - t0) / total) * 100;
         const width = Math.max(0.4, ((r.end - r.start) / total) * 100);
         const st = (analysis.statuses.get(r.name) || {}).status || "not-reached";
-        list.append(h("div", { class: "tl-row" }, h("span", { class: "tl-name" }, r.name), h("span", { class: "tl-track" }, h("span", { class: "tl-bar st-" + (r.open ? "in-progress" : st), style: "left:" + left + "%;width:" + width + "%", title: r.name + ": " + (r.end - r.start) + " ms" + (r.open ? " so far" : "") })), h("span", { class: "tl-ms" }, r.end - r.start + " ms" + (r.open ? "\u2026" : ""))));
+        list.append(h("div", { class: "tl-row" }, h("span", { class: "tl-name" }, r.name), h("span", { class: "tl-track" }, h("span", { class: "tl-bar st-" + (r.open ? "in-progress" : r.failed ? "failed" : st), style: "left:" + left + "%;width:" + width + "%", title: r.name + ": " + (r.end - r.start) + " ms" + (r.open ? " so far" : "") })), h("span", { class: "tl-ms" }, r.end - r.start + " ms" + (r.open ? "\u2026" : ""))));
       }
       timelineBox.append(list);
     };

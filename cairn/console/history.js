@@ -33,11 +33,28 @@
     };
     const tasks = new Map(); // open waitForTaskToken tasks by scheduled event id
     const openSpans = new Map(); // name -> [enteredEvent] stack
+    let redrives = 0;
     for (const e of events) {
       const d = details(e);
       const prev = byId.get(e.previousEventId);
       let state = null;
       let iteration = prev ? prev.iteration : null;
+      if (e.type === "ExecutionRedriven") {
+        // A new attempt: the states the last one left open failed in it (their spans end
+        // where it ended), the tasks it waited on wait no more, and each such state's status
+        // is now that of its new entry, if the redrive reaches it.
+        const ended = prev ? prev.event.timestamp : e.timestamp;
+        for (const [name, open] of openSpans) {
+          const s = states.get(name);
+          if (!s || !open.length) continue;
+          for (const start of open.splice(0)) s.spans.push({ start: start.timestamp, end: ended, failed: true });
+          s.exited = s.entered;
+          s.failedBefore = true;
+          s.pendingFailure = null;
+        }
+        tasks.clear();
+        redrives++;
+      }
       if (e.type.startsWith("Execution")) state = null;
       else if (typeof d.name === "string" && index.has(d.name)) state = d.name;
       else if (prev) {
@@ -54,6 +71,7 @@
       s.events.push(e);
       if (e.type.endsWith("StateEntered")) {
         s.entered++;
+        s.enteredInAttempt = redrives;
         s.lastInput = d.input;
         if (s.firstEnter === null) s.firstEnter = e.timestamp;
         (openSpans.get(state) || openSpans.set(state, []).get(state)).push(e);
@@ -85,7 +103,8 @@
       }
       if (e.type.startsWith("MapIteration")) {
         const it = s.iterations.get(d.index) || { index: d.index, status: "RUNNING", events: [] };
-        if (e.type === "MapIterationSucceeded") it.status = "SUCCEEDED";
+        if (e.type === "MapIterationStarted") it.status = "RUNNING"; // again, after a redrive
+        else if (e.type === "MapIterationSucceeded") it.status = "SUCCEEDED";
         else if (e.type === "MapIterationFailed") it.status = "FAILED";
         else if (e.type === "MapIterationAborted") it.status = "ABORTED";
         s.iterations.set(d.index, it);
@@ -112,11 +131,13 @@
         // Entered and never left: still running, or where the execution ended.
         status = running ? "in-progress" : "failed";
       } else if (s.entered === 0) status = s.failures.length ? "failed" : "not-reached";
+      else if (s.failedBefore && s.enteredInAttempt < redrives) status = "failed"; // not entered again yet
       else if (s.caught) status = "caught";
       else if (s.retried) status = "retried";
       else status = "succeeded";
       let note = "";
       if (s.entered > 1) note = "\u00D7" + s.entered;
+      if (s.failedBefore && s.enteredInAttempt === redrives && redrives) note = (note ? note + ", " : "") + "redriven";
       const info = index.get(name);
       if (info && info.type === "Map" && s.iterations.size) {
         const its = [...s.iterations.values()];
@@ -128,7 +149,7 @@
       statuses.set(name, { status, note });
     }
     // An ended execution waits for nothing, whatever its tasks were doing when it stopped.
-    return { states, statuses, waiting: running ? [...tasks.values()] : [], byId, index };
+    return { states, statuses, waiting: running ? [...tasks.values()] : [], byId, index, redrives };
   }
 
   // The task token in a waitForTaskToken task's parameters: the value of a key named like

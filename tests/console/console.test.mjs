@@ -147,10 +147,11 @@ try {
       }
     await page.locator("#diagnostics .diag").first().waitFor();
     assert((await page.locator("#diagnostics").innerText()).includes("valid"), "the stored definition validates");
-    // Versions: listed, or said to be missing, whichever the server offers.
-    await page.waitForFunction(() => !document.getElementById("versions").textContent.includes("\u2026"));
-    const versions = await page.locator("#versions").innerText();
-    assert(versions === "none" || versions.includes("not offered") || versions.includes(":"), "versions shown: " + versions);
+    // A new machine has no versions or aliases; the start form runs its latest revision.
+    await page.waitForFunction(() => !document.getElementById("aliases").textContent.includes("\u2026"));
+    assert((await page.locator("#versions").innerText()).includes("No versions yet"), "no versions: " + (await page.locator("#versions").innerText()));
+    assert((await page.locator("#aliases").innerText()).includes("No aliases"), "no aliases: " + (await page.locator("#aliases").innerText()));
+    assert((await page.inputValue("#start-target")) === machineArn, "the start form runs the machine's ARN");
     await shot("02-definition");
   });
 
@@ -250,11 +251,74 @@ try {
     assert((await page.locator(".timeline .tl-row").count()) >= 3, "a timeline row per state visit");
     await page.locator('#graph [data-state="Explode"]').scrollIntoViewIfNeeded();
     await shot("05-execution-caught");
-    // Redrive: the server's answer is shown, whether it redrives or does not offer it.
+  });
+
+  await check("Redrive from the console runs the failed state again: it fails again the same way, redriveCount 1, ExecutionRedriven listed", async () => {
+    // The Catch handled Explode's error, so the redrive enters ReportFailure (a Fail state) again.
+    await page.fill("#event-filter", "");
+    assert((await page.locator("#redrive-status").getAttribute("data-redrive-status")) === "REDRIVABLE", "REDRIVABLE before");
+    assert((await page.locator("#redrive-count").innerText()) === "0", "redriveCount 0 before");
+    assert(!(await page.locator("#redrive").isDisabled()), "the button is active");
     await page.click("#redrive");
-    await page.waitForFunction(() => document.querySelector("#redrive-result .error") || document.querySelector('#execution-status [data-execution-status="RUNNING"]'));
-    const redrive = await page.locator("#execution-header").innerText();
-    assert(redrive.includes("RUNNING") || redrive.includes("RedriveExecution"), "redrive answered: " + redrive);
+    await page.locator("#redrive-result .ok").waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => document.getElementById("redrive-count") && document.getElementById("redrive-count").textContent === "1");
+    await page.locator('#execution-status [data-execution-status="FAILED"]').waitFor({ timeout: 10000 });
+    await page.locator('#events-section tr[data-event-type="ExecutionRedriven"]').waitFor({ timeout: 10000 });
+    assert((await page.locator('#events-section tr[data-event-type="ExecutionFailed"]').count()) === 2, "failed in each attempt");
+    assert((await page.locator("#redrive-date").innerText()).length > 0, "redriveDate shown");
+    assert((await page.locator("#execution-header .error").innerText()).includes("Workflow.Failed"), "the same error");
+    assert((await page.locator('#graph [data-state="ReportFailure"]').getAttribute("data-status")) === "failed", "ReportFailure failed again");
+    assert((await page.locator('#graph [data-state="Explode"]').getAttribute("data-status")) === "caught", "Explode (caught, so succeeded) not run again");
+    assert((await page.locator('#graph [data-state="ReportFailure"] > .sub').textContent()).includes("redriven"), "the node says it ran in the redrive");
+    const api1 = await api("DescribeExecution", { executionArn: `arn:aws:states:${region}:${account}:execution:${machineName}:fails` });
+    assert(api1.redriveCount === 1 && api1.status === "FAILED", "the API agrees: " + JSON.stringify(api1));
+  });
+
+  await check("an execution that fails until redriven: Redrive shows it RUNNING, the graph recoloured, then SUCCEEDED", async () => {
+    // Pick fails while $$.Execution.RedriveCount picks "not json", and passes once redriven;
+    // Settle then keeps the execution running long enough to be seen.
+    const def = {
+      StartAt: "Pick",
+      States: {
+        Pick: { Type: "Pass", Parameters: { "v.$": "States.StringToJson(States.ArrayGetItem($.attempts, $$.Execution.RedriveCount))" }, Next: "Settle" },
+        Settle: { Type: "Wait", Seconds: 3, Next: "Ok" },
+        Ok: { Type: "Succeed" },
+      },
+    };
+    const created = await api("CreateStateMachine", { name: "console-redrive-" + Date.now(), definition: JSON.stringify(def), roleArn: `arn:aws:iam::${account}:role/console` });
+    const r = await api("StartExecution", { stateMachineArn: created.stateMachineArn, name: "second-try", input: JSON.stringify({ attempts: ["not json", "{}"] }) });
+    await page.goto(base + "/console/#/execution/" + encodeURIComponent(r.executionArn));
+    await page.locator('#execution-status [data-execution-status="FAILED"]').waitFor({ timeout: 10000 });
+    await page.locator('#graph [data-state="Pick"][data-status="failed"]').waitFor();
+    await page.click("#redrive");
+    await page.locator('#execution-status [data-execution-status="RUNNING"]').waitFor({ timeout: 5000 });
+    await page.locator('#graph [data-state="Settle"][data-status="in-progress"]').waitFor({ timeout: 5000 });
+    assert((await page.locator('#graph [data-state="Pick"]').getAttribute("data-status")) === "succeeded", "Pick recoloured: it passed in the new attempt");
+    assert((await page.locator("#redrive-count").innerText()) === "1", "redriveCount 1");
+    assert((await page.locator("#redrive").count()) === 0, "no Redrive while it runs");
+    assert((await page.locator("#stop").count()) === 1, "Stop offered while it runs");
+    await page.locator('#events-section tr[data-event-type="ExecutionRedriven"]').waitFor();
+    await shot("09-execution-redriven");
+    await page.locator('#execution-status [data-execution-status="SUCCEEDED"]').waitFor({ timeout: 10000 });
+    await page.locator('#graph [data-state="Ok"][data-status="succeeded"]').waitFor();
+    assert((await page.locator("#redrive-count").innerText()) === "1", "still redriveCount 1");
+    assert((await page.locator("#redrive-status").getAttribute("data-redrive-status")) === "NOT_REDRIVABLE", "a succeeded execution is not redrivable");
+    assert((await page.locator("#redrive-reason").innerText()).includes("Execution is SUCCEEDED and cannot be redriven"), "AWS's reason shown");
+    assert((await page.locator("#redrive").count()) === 0, "no Redrive button");
+    assert((await page.locator("#execution-output").innerText()).includes('"v"'), "the output of the redriven run");
+  });
+
+  await check("a failed execution that cannot be redriven shows AWS's reason and no active button", async () => {
+    const name = "console-deleted-" + Date.now();
+    const created = await api("CreateStateMachine", { name, definition: '{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Gone"}}}', roleArn: `arn:aws:iam::${account}:role/console` });
+    const r = await api("StartExecution", { stateMachineArn: created.stateMachineArn, name: "orphan" });
+    for (let i = 0; i < 50 && (await api("DescribeExecution", { executionArn: r.executionArn })).status === "RUNNING"; i++) await new Promise((f) => setTimeout(f, 100));
+    await api("DeleteStateMachine", { stateMachineArn: created.stateMachineArn });
+    await page.goto(base + "/console/#/execution/" + encodeURIComponent(r.executionArn));
+    await page.locator('#execution-status [data-execution-status="FAILED"]').waitFor({ timeout: 10000 });
+    assert((await page.locator("#redrive-status").getAttribute("data-redrive-status")) === "NOT_REDRIVABLE", "NOT_REDRIVABLE");
+    assert((await page.locator("#redrive-reason").innerText()).includes("State machine is in DELETING status"), "AWS's reason: " + (await page.locator("#redrive-reason").innerText()));
+    assert(await page.locator("#redrive").isDisabled(), "the Redrive button is not active");
   });
 
   await check("the executions list filters by status", async () => {
@@ -285,6 +349,61 @@ try {
     await api("StopExecution", { executionArn: r.executionArn });
     await page.locator('#executions tr[data-execution="watched"] [data-execution-status="ABORTED"]').waitFor({ timeout: 10000 });
     assert((await page.evaluate(() => window.__sameDocument)) === true, "the page was reloaded");
+  });
+
+  await check("versions published from the console and an alias listed with their weights; a start through the alias shows the version it ran", async () => {
+    const name = "console-versions-" + Date.now();
+    const defOf = (result) => JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Result: result, End: true } } });
+    const created = await api("CreateStateMachine", { name, definition: defOf("v1"), roleArn: `arn:aws:iam::${account}:role/console` });
+    const arn = created.stateMachineArn;
+    await page.goto(base + "/console/#/machine/" + encodeURIComponent(arn));
+    await page.locator("#versions").getByText("No versions yet").waitFor();
+    await page.fill("#publish-description", "the first");
+    await page.click("#publish");
+    await page.locator('#versions tr[data-version="1"]').waitFor();
+    await api("UpdateStateMachine", { stateMachineArn: arn, definition: defOf("v2") });
+    await page.fill("#publish-description", "the second");
+    await page.click("#publish");
+    await page.locator('#versions tr[data-version="2"]').waitFor();
+    assert((await page.locator('#versions tr[data-version="1"] .description').innerText()) === "the first", "version 1's description");
+    assert((await page.locator('#versions tr[data-version="2"] .description').innerText()) === "the second", "version 2's description");
+    const order = await page.$$eval("#versions tr[data-version]", (rows) => rows.map((r) => r.dataset.version));
+    assert(order.join() === "2,1", "newest first: " + order);
+    const listed = await api("ListStateMachineVersions", { stateMachineArn: arn });
+    assert(listed.stateMachineVersions.length === 2, "the API lists both versions");
+    await api("CreateStateMachineAlias", { name: "live", description: "30/70", routingConfiguration: [{ stateMachineVersionArn: arn + ":1", weight: 30 }, { stateMachineVersionArn: arn + ":2", weight: 70 }] });
+    await page.reload();
+    const routing = page.locator('#aliases tr[data-alias="live"] .routing');
+    await routing.waitFor();
+    assert((await routing.locator('[data-version="1"]').getAttribute("data-weight")) === "30", "version 1 at 30%");
+    assert((await routing.locator('[data-version="2"]').getAttribute("data-weight")) === "70", "version 2 at 70%");
+    assert((await routing.innerText()).includes("version 2: 70%"), "weights shown: " + (await routing.innerText()));
+    await shot("10-versions-aliases");
+    await page.selectOption("#start-target", arn + ":live");
+    await page.fill("#start-name", "through-alias");
+    await page.click("#start");
+    await page.waitForURL(/#\/execution\//);
+    await page.locator('#execution-status [data-execution-status="SUCCEEDED"]').waitFor({ timeout: 10000 });
+    const described = await api("DescribeExecution", { executionArn: `arn:aws:states:${region}:${account}:execution:${name}:through-alias` });
+    assert(described.stateMachineAliasArn === arn + ":live", "started through the alias: " + JSON.stringify(described));
+    const version = described.stateMachineVersionArn.split(":").pop();
+    assert(version === "1" || version === "2", "a version drawn: " + described.stateMachineVersionArn);
+    assert((await page.locator("#execution-version").getAttribute("data-version")) === version, "the page shows the version the alias drew");
+    assert((await page.locator("#execution-version").innerText()).includes("version " + version), "version shown");
+    assert((await page.locator("#execution-alias").innerText()) === "live", "the alias shown");
+    assert((await page.locator("#execution-output").innerText()) === '"v' + version + '"', "that version's definition ran");
+    await page.locator('#graph [data-state="Hello"][data-status="succeeded"]').waitFor();
+    // A start on a version ARN, and the list says what each execution ran.
+    await page.goto(base + "/console/#/machine/" + encodeURIComponent(arn));
+    await page.locator('#start-target option[value="' + arn + ':1"]').waitFor({ state: "attached" });
+    await page.selectOption("#start-target", arn + ":1");
+    await page.fill("#start-name", "on-version-1");
+    await page.click("#start");
+    await page.waitForURL(/on-version-1/);
+    await page.locator('#execution-status [data-execution-status="SUCCEEDED"]').waitFor({ timeout: 10000 });
+    assert((await page.locator("#execution-version").getAttribute("data-version")) === "1", "version 1 ran");
+    assert((await page.locator("#execution-alias").count()) === 0, "no alias");
+    assert((await page.locator("#execution-output").innerText()) === '"v1"', "version 1's definition ran");
   });
 
   await check("a 50-state machine draws with no two states overlapping", async () => {
