@@ -2,7 +2,10 @@
 // a machine with a Choice, a Map, a Parallel, a Retry and a Catch; its graph has every state
 // and edge; an execution waiting on a task token shows in progress; success sent from the
 // console turns the graph succeeded without a reload; a failed execution shows the caught
-// error on the right state. Screenshots go to tests/console/artifacts/.
+// error on the right state; Redrive from the console runs it again (RUNNING, its end,
+// redriveCount, the ExecutionRedriven event); versions published from a machine's page and an
+// alias listed with its weights, a start through the alias showing the version it drew.
+// Screenshots go to tests/console/artifacts/.
 //
 // Usage: node console.test.mjs BASE_URL   (run.sh starts the server and passes its URL)
 import { chromium } from "playwright-core";

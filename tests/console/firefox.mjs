@@ -168,7 +168,19 @@ try {
     assert((await evaluate(`document.querySelector('#graph [data-state="ReportFailure"]').getAttribute('data-status')`)) === "failed", "ReportFailure failed");
     await evaluate(`(document.querySelector('#graph [data-state="Explode"]').dispatchEvent(new MouseEvent('click', { bubbles: true })), true)`);
     await waitFor(`document.querySelectorAll('#state-details .failure[data-error="ValueError"]').length === 2`, "both failures listed");
+    // The Chromium run redrove it once; it failed again at ReportFailure.
+    assert((await evaluate(`document.getElementById('redrive-count')?.textContent`)) === "1", "redriveCount 1 shown");
+    assert((await evaluate(`document.querySelectorAll('#events-section tr[data-event-type="ExecutionRedriven"]').length`)) === 1, "the ExecutionRedriven row");
     await screenshot("execution-caught");
+  });
+
+  await check("a machine's versions and alias weights", async () => {
+    const versioned = (await api("ListStateMachines", {})).stateMachines.filter((m) => m.name.startsWith("console-versions-")).pop();
+    assert(versioned, "console.test.mjs left no versioned machine");
+    await navigate(base + "/console/#/machine/" + encodeURIComponent(versioned.stateMachineArn));
+    await waitFor(`document.querySelectorAll('#versions tr[data-version]').length === 2`, "2 versions");
+    await waitFor(`document.querySelector('#aliases tr[data-alias="live"] .routing [data-version="2"]')?.getAttribute('data-weight') === '70'`, "alias live: version 2 at 70%");
+    assert((await evaluate(`document.querySelectorAll('#start-target option').length`)) === 4, "latest, the alias and two versions to start");
   });
 
   const b1Path = join(here, "../../../shared/bench/asl/b1_pass_chain.asl.json");
