@@ -344,6 +344,28 @@ try {
     assert((await page.locator(".waiting-task").count()) === 0, "no task left to answer");
   });
 
+  await check("a redriven aborted execution waits on a new task token inside its Parallel, and succeeds when sent", async () => {
+    const arn = `arn:aws:states:${region}:${account}:execution:${machineName}:stopped`;
+    const before = await api("GetExecutionHistory", { executionArn: arn });
+    const oldScheduled = before.events.filter((e) => e.type === "TaskScheduled").length;
+    await page.click("#redrive");
+    await page.locator('#execution-status [data-execution-status="RUNNING"]').waitFor({ timeout: 10000 });
+    await page.locator('#graph [data-state="Approve"][data-status="in-progress"]').waitFor({ timeout: 10000 });
+    await page.locator('.waiting-task[data-state="Approve"]').waitFor();
+    assert((await page.locator(".waiting-task").count()) === 1, "one task waits: the new attempt's");
+    const token = await page.inputValue("#task-token-0");
+    const after = await api("GetExecutionHistory", { executionArn: arn });
+    const scheduled = after.events.filter((e) => e.type === "TaskScheduled");
+    assert(scheduled.length === oldScheduled + 1, "the redrive scheduled Approve again");
+    assert(scheduled[scheduled.length - 1].taskScheduledEventDetails.parameters.includes(token), "the console offers the new attempt's token");
+    await page.fill("#task-output-0", '{"second": true}');
+    await page.click(".waiting-task .send-success");
+    await page.locator('#execution-status [data-execution-status="SUCCEEDED"]').waitFor({ timeout: 15000 });
+    for (const s of ["Fan", "Approve", "Done"]) await page.locator(`#graph [data-state="${s}"][data-status="succeeded"]`).waitFor({ timeout: 5000 });
+    assert((await page.locator("#redrive-count").innerText()) === "1", "redriveCount 1");
+    assert((await page.locator("#execution-output").innerText()).includes("second"), "the answer reached the output");
+  });
+
   await check("the executions list follows a running execution without a reload", async () => {
     const r = await api("StartExecution", { stateMachineArn: machineArn, name: "watched", input: '{"items": []}' });
     await page.goto(base + "/console/#/machine/" + encodeURIComponent(machineArn));
