@@ -85,8 +85,8 @@ fn limits_from(
 
 /// Builds the engine from the environment the template gives every function:
 /// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
-/// `SCHEDULER_ROLE_ARN`, `EXPRESS_QUEUE_URL`, `AWS_REGION`, `ACCOUNT_ID` and `PAYLOAD_BUCKET`
-/// (large items).
+/// `SCHEDULER_ROLE_ARN`, `EXPRESS_QUEUE_URL`, `AWS_REGION`, `ACCOUNT_ID`, `PAYLOAD_BUCKET`
+/// (large items) and `CAIRN_RETENTION_DAYS` (90 by default).
 pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let table = env("TABLE_NAME")?;
     let settings = Settings {
@@ -110,6 +110,16 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
     {
         dynamo = dynamo.with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
     }
+    // Closed executions expire through the table's TTL (AWS keeps them 90 days).
+    let retention_days = match std::env::var("CAIRN_RETENTION_DAYS") {
+        Ok(text) => text.trim().parse::<u32>().map_err(|_| {
+            EngineError::Config(format!(
+                "CAIRN_RETENTION_DAYS must be a number of days (0 keeps everything), not '{text}'"
+            ))
+        })?,
+        Err(_) => 90,
+    };
+    let dynamo = dynamo.with_retention_days(retention_days);
     let store: Arc<dyn cairn_store::Store> = Arc::new(dynamo);
     let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);

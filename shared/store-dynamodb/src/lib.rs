@@ -17,6 +17,9 @@
 //! | task token | `TT#<token>` | `TT` | `arn`, `task` |
 //! | pending work | `EX#<arn>` | `PEND` | `ops`: the effects a transition could not fit in its transaction |
 //!
+//! Retention ([`DynamoStore::with_retention_days`]): a closed execution's item and its history
+//! chunks carry `ttl` (epoch seconds), the table's TTL attribute.
+//!
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
 //! the page's records are then read from the table); `running` (`gr`, present only while RUNNING) is sparse and lists what to resume; `timers`
@@ -154,6 +157,8 @@ struct Table {
     offload: Option<Arc<Offload>>,
     /// False only in tests: a writer that dies between its write and its pending work.
     finish_after_commit: bool,
+    /// Seconds a closed execution is kept ([`DynamoStore::with_retention_days`]).
+    retention_secs: Option<i64>,
 }
 
 /// Where the large attributes of an item too big for DynamoDB go: one S3 object per item
@@ -256,6 +261,7 @@ impl DynamoStore {
                 usage: Arc::default(),
                 offload: None,
                 finish_after_commit: true,
+                retention_secs: None,
             },
             rt: Arc::new(Background(Some(rt))),
         })
@@ -270,6 +276,7 @@ impl DynamoStore {
                 usage: Arc::default(),
                 offload: None,
                 finish_after_commit: true,
+                retention_secs: None,
             },
             rt: Arc::new(Background(Some(runtime()?))),
         })
@@ -287,6 +294,17 @@ impl DynamoStore {
             nonce: AtomicU64::new(hasher.finish()),
             current: std::sync::Mutex::new(HashMap::new()),
         }));
+        self
+    }
+
+    /// Closed executions expire `days` after their stop through the table's TTL (attribute
+    /// `ttl`, epoch seconds; the template's `TimeToLiveSpecification`), as AWS keeps closed
+    /// executions 90 days. The execution item gets it when it closes (a redrive rewrites the
+    /// item without it); each history chunk gets one when written: its execution's start plus
+    /// a year (the longest a Standard execution runs) and redrive's 14 days plus `days`, so
+    /// a history never expires before its execution's item. 0 keeps everything.
+    pub fn with_retention_days(mut self, days: u32) -> DynamoStore {
+        self.table.retention_secs = (days > 0).then(|| i64::from(days) * 86_400);
         self
     }
 
@@ -464,7 +482,11 @@ fn named_record(item: &Item) -> Result<(StateMachineRecord, Version)> {
     ))
 }
 
-fn execution_item(record: &ExecutionRecord, version: Version) -> Result<Item> {
+fn execution_item(
+    record: &ExecutionRecord,
+    version: Version,
+    retention_secs: Option<i64>,
+) -> Result<Item> {
     let mut item = key(exec_pk(&record.arn), EXEC_SK);
     item.insert("sm".into(), s(record.state_machine_arn.clone()));
     item.insert("name".into(), s(record.name.clone()));
@@ -482,6 +504,9 @@ fn execution_item(record: &ExecutionRecord, version: Version) -> Result<Item> {
         AttributeValue::B(Blob::new(compress(&record.state))),
     );
     item.insert("version".into(), n(version));
+    if let (Some(stop), Some(keep)) = (record.stop_ms, retention_secs) {
+        item.insert("ttl".into(), n(stop.div_euclid(1000).saturating_add(keep)));
+    }
     item.insert(
         "gs".into(),
         s(newest_first_key(record.start_ms, &record.arn)),
@@ -677,7 +702,11 @@ fn decompress(bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Packs a write's history events into chunk items (usually one), deflated.
-fn history_items(arn: &str, events: &[StoredEvent]) -> Vec<Item> {
+/// Seconds a history chunk outlives its execution's start beyond the retention: a Standard
+/// execution's year and the 14 days in which it may be redriven.
+const HISTORY_TTL_MARGIN_SECS: i64 = (365 + 14) * 86_400;
+
+fn history_items(arn: &str, events: &[StoredEvent], ttl: Option<i64>) -> Vec<Item> {
     let mut items = Vec::new();
     let mut chunk: Vec<&StoredEvent> = Vec::new();
     let mut bytes = 0;
@@ -689,6 +718,9 @@ fn history_items(arn: &str, events: &[StoredEvent]) -> Vec<Item> {
             let pairs: Vec<(u64, &str)> = chunk.iter().map(|e| (e.id, e.body.as_str())).collect();
             let json = serde_json::to_vec(&pairs).unwrap_or_default();
             item.insert("evz".into(), AttributeValue::B(Blob::new(compress(&json))));
+            if let Some(ttl) = ttl {
+                item.insert("ttl".into(), n(ttl));
+            }
             items.push(item);
         }
         chunk.clear();
@@ -1370,11 +1402,18 @@ impl Table {
     ) -> Result<Version> {
         let version = expected.map_or(1, |v| v + 1);
         let mut ops = Ops::new();
-        for item in history_items(&record.arn, &history) {
+        let history_ttl = self.retention_secs.map(|keep| {
+            record
+                .start_ms
+                .div_euclid(1000)
+                .saturating_add(HISTORY_TTL_MARGIN_SECS)
+                .saturating_add(keep)
+        });
+        for item in history_items(&record.arn, &history, history_ttl) {
             ops.put(item)?;
         }
         self.effect_ops(&mut ops, &effects).await?;
-        let mut exec_item = execution_item(&record, version)?;
+        let mut exec_item = execution_item(&record, version, self.retention_secs)?;
         // Past a transaction's 100 items (a Map starting hundreds of timers or callbacks at
         // once), the effects that need not be atomic with the state wait in a pending-work
         // item written in the transaction and are carried out right after it.
@@ -2195,7 +2234,7 @@ mod tests {
                 body: body.clone(),
             })
             .collect();
-        let items = history_items("arn", &events);
+        let items = history_items("arn", &events, None);
         let firsts: Vec<u64> = items
             .iter()
             .map(|i| get_n(i, "first").unwrap_or(0))

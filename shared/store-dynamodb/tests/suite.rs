@@ -602,3 +602,93 @@ fn a_transition_past_100_items_writes_every_effect() {
         assert_eq!(store.get_task_token("token-0007").expect("token"), None);
     }
 }
+
+/// The `ttl` attribute (epoch seconds) of the item `pk`/`sk`, if it has one.
+fn ttl_of(store: &DynamoStore, pk: &str, sk: &str) -> Option<i64> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let item = rt
+        .block_on(
+            store
+                .client()
+                .get_item()
+                .table_name(store.table_name())
+                .key("pk", AttributeValue::S(pk.into()))
+                .key("sk", AttributeValue::S(sk.into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .expect("get")
+        .item
+        .expect("the item exists");
+    item.get("ttl")
+        .and_then(|v| v.as_n().ok())
+        .map(|n| n.parse().expect("a number"))
+}
+
+/// Issue 14, item 6: retention by DynamoDB TTL. A running execution has no `ttl`; the write
+/// that closes it sets the stop plus the retention; its history chunks expire after a year
+/// and redrive's 14 days beyond that; a redrive (running again) drops it. DynamoDB Local
+/// keeps the attribute (it does not expire items, so expiry itself is AWS's).
+#[test]
+fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
+    use cairn_store::{Effects, ExecutionStore, StoredEvent, Transition};
+    let Some(endpoint) = emulator() else { return };
+    let store = fresh_store(&endpoint).with_retention_days(90);
+    let mut record = running_record(1);
+    record.start_ms = 1_764_000_000_123;
+    let event = |id: u64| StoredEvent {
+        id,
+        body: format!("{{\"id\":{id}}}"),
+    };
+    let version = store
+        .create_execution(&record, &[event(1)], &Effects::default())
+        .expect("create");
+    let pk = format!("EX#{}", record.arn);
+    assert_eq!(ttl_of(&store, &pk, "EX"), None);
+    let history_ttl = 1_764_000_000 + (365 + 14 + 90) * 86_400;
+    assert_eq!(
+        ttl_of(&store, &pk, &format!("H#{:020}", 1)),
+        Some(history_ttl)
+    );
+
+    let mut closed = record.clone();
+    closed.status = "SUCCEEDED".into();
+    closed.stop_ms = Some(1_764_000_500_999);
+    let version = store
+        .commit(&Transition {
+            expected_version: version,
+            record: closed.clone(),
+            history: vec![event(2)],
+            effects: Effects::default(),
+        })
+        .expect("close");
+    assert_eq!(ttl_of(&store, &pk, "EX"), Some(1_764_000_500 + 90 * 86_400));
+    assert_eq!(
+        ttl_of(&store, &pk, &format!("H#{:020}", 2)),
+        Some(history_ttl)
+    );
+
+    // Redriven: running again, kept until it closes anew.
+    store
+        .commit(&Transition {
+            expected_version: version,
+            record: record.clone(),
+            history: Vec::new(),
+            effects: Effects::default(),
+        })
+        .expect("redrive");
+    assert_eq!(ttl_of(&store, &pk, "EX"), None);
+
+    // Without a retention nothing expires.
+    let keep_all = fresh_store(&endpoint);
+    let mut other = running_record(2);
+    other.status = "FAILED".into();
+    other.stop_ms = Some(5_000);
+    keep_all
+        .create_execution(&other, &[event(1)], &Effects::default())
+        .expect("create");
+    let pk = format!("EX#{}", other.arn);
+    assert_eq!(ttl_of(&keep_all, &pk, "EX"), None);
+    assert_eq!(ttl_of(&keep_all, &pk, &format!("H#{:020}", 1)), None);
+}
