@@ -1267,24 +1267,11 @@ fn status_change(record: &ExecutionRecord, status: Status) -> Outgoing {
     }
 }
 
-/// The `detail` of AWS's "Step Functions Execution Status Change" event.
+/// The `detail` of AWS's "Step Functions Execution Status Change" event: the shared API's
+/// shape (redriveCount, the version and alias an execution was started through), so both
+/// shells send the same fields.
 pub fn status_detail(record: &ExecutionRecord) -> Value {
-    let text = |field: &str| record.summary.get(field).cloned().unwrap_or(Value::Null);
-    let output = text("output");
-    json!({
-        "executionArn": record.arn,
-        "stateMachineArn": record.state_machine_arn,
-        "name": record.name,
-        "status": record.status,
-        "startDate": record.start_ms,
-        "stopDate": record.stop_ms,
-        "input": text("input"),
-        "output": output,
-        "inputDetails": {"included": true},
-        "outputDetails": if output.is_null() { Value::Null } else { json!({"included": true}) },
-        "error": text("error"),
-        "cause": text("cause"),
-    })
+    cairn_api::observe::status_event(record, "", "", "", 0)["detail"].take()
 }
 
 #[cfg(test)]

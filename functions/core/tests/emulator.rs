@@ -961,6 +961,8 @@ async fn asynchronous_express_starts_answer_at_once_and_run_from_the_express_que
     assert_eq!(ended["output"], "{\"ok\":true}");
     assert_eq!(ended["input"], "{\"n\":7}");
     assert_eq!(ended["stateMachineArn"], express.as_str());
+    // AWS's detail fields, as cairn serve sends them.
+    assert_eq!(ended["redriveCount"], 0);
     assert!(ended["stopDate"].as_i64() >= ended["startDate"].as_i64().map(|s| s + 1000));
 
     // A failing Express execution alerts as a Standard one does.
