@@ -1,7 +1,11 @@
 //! The team's benchmark workloads (`shared/bench/asl`, see its README) run through the
 //! interpreter and the in-memory run loop, history on, each definition parsed once.
 //!
-//! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick] [--only B3]`
+//! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick] [--only B3] [--render] [--samples N]`
+//!
+//! `--render` also serialises every history event to the JSON text `cairn serve` stores for
+//! it (one string per event, as `cairn_api::persisted::stored_history` makes them), and
+//! alternates samples with and without that work so both figures come from one window.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,12 +54,18 @@ fn succeeded(run: &RunResult) -> Result<(), String> {
 
 fn main() {
     let mut quick = false;
+    let mut render = false;
+    let mut samples: Option<usize> = None;
     let mut dir = None;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--quick" {
             quick = true;
+        } else if arg == "--render" {
+            render = true;
+        } else if arg == "--samples" {
+            samples = args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0);
         } else if arg == "--only" {
             only = args.next();
         } else {
@@ -120,7 +130,7 @@ fn main() {
             express: false,
         },
     ];
-    let samples = if quick { 1 } else { 5 };
+    let samples = samples.unwrap_or(if quick { 1 } else { 5 });
     println!(
         "cairn-bench: {} (history on, definition parsed once, virtual time, AWS's default limits; B2 and B3 as Express executions)",
         dir.display()
@@ -132,7 +142,7 @@ fn main() {
         {
             continue;
         }
-        match bench(&dir, workload, samples) {
+        match bench(&dir, workload, samples, render) {
             Ok(line) => println!("{line}"),
             Err(err) => println!("{:<15} FAILED: {err}", workload.id),
         }
@@ -143,7 +153,18 @@ fn main() {
     );
 }
 
-fn bench(dir: &Path, workload: &Workload, samples: usize) -> Result<String, String> {
+/// The text `cairn serve` keeps for each history event (`persisted::stored_history`: one
+/// JSON string per event); the byte count keeps the work from being optimised away.
+fn render_history(run: &RunResult) -> Result<usize, String> {
+    let mut bytes = 0;
+    for event in &run.history {
+        let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+        bytes += body.len();
+    }
+    Ok(bytes)
+}
+
+fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Result<String, String> {
     let read = |name: String| -> Result<Value, String> {
         let path = dir.join(&name);
         let text =
@@ -167,24 +188,45 @@ fn bench(dir: &Path, workload: &Workload, samples: usize) -> Result<String, Stri
     }
     reset_peak_memory();
     let mut rates = Vec::with_capacity(samples);
+    let mut rendered_rates = Vec::with_capacity(samples);
     let mut events = 0;
+    let mut rendered_bytes = 0;
     for _ in 0..samples {
-        let started = Instant::now();
-        let mut work = 0.0;
-        for _ in 0..workload.runs_per_sample {
-            let run = run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
-                .map_err(|e| e.to_string())?;
-            (workload.check)(&run)?;
-            work += (workload.per_run)(&run);
-            events = run.history.len();
+        // With --render, each sample is a pair (plain, then rendered): alternating keeps the
+        // two figures comparable on a machine whose load changes from second to second.
+        for with_render in [false, true] {
+            if with_render && !render {
+                continue;
+            }
+            let started = Instant::now();
+            let mut work = 0.0;
+            for _ in 0..workload.runs_per_sample {
+                let run =
+                    run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
+                        .map_err(|e| e.to_string())?;
+                (workload.check)(&run)?;
+                if with_render {
+                    rendered_bytes = render_history(&run)?;
+                }
+                work += (workload.per_run)(&run);
+                events = run.history.len();
+            }
+            let elapsed = started.elapsed().max(Duration::from_nanos(1));
+            let rate = work / elapsed.as_secs_f64();
+            if with_render {
+                rendered_rates.push(rate);
+            } else {
+                rates.push(rate);
+            }
         }
-        let elapsed = started.elapsed().max(Duration::from_nanos(1));
-        rates.push(work / elapsed.as_secs_f64());
     }
-    rates.sort_by(f64::total_cmp);
-    let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+    let median_of = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+    };
+    let median = median_of(&mut rates);
     let best = rates.last().copied().unwrap_or(0.0);
-    Ok(format!(
+    let mut line = format!(
         "{:<15} {:>12.0} {} (median of {samples}; best {:.0}; {events} history events/execution; parse {:.1?}; peak RSS {})",
         workload.id,
         median,
@@ -192,7 +234,20 @@ fn bench(dir: &Path, workload: &Workload, samples: usize) -> Result<String, Stri
         best,
         parse,
         peak_memory()
-    ))
+    );
+    if render {
+        let rendered = median_of(&mut rendered_rates);
+        let cost = if rendered > 0.0 {
+            median / rendered
+        } else {
+            f64::INFINITY
+        };
+        line.push_str(&format!(
+            "\n{:<15} {:>12.0} {} with --render (median of {samples}; {:.2}x the time without; {} bytes of stored history/execution)",
+            workload.id, rendered, workload.unit, cost, rendered_bytes
+        ));
+    }
+    Ok(line)
 }
 
 /// `VmHWM` of /proc/self/status: the peak resident set size.
