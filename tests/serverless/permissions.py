@@ -91,6 +91,9 @@ TASK_OPERATIONS = {
     "invoke": "lambda:InvokeFunction",
 }
 
+# Step Functions' aws-sdk service names whose IAM prefix differs.
+IAM_PREFIX = {"cloudwatchlogs": "logs", "sfn": "states", "eventbridge": "events"}
+
 # TransactWriteItems has no IAM action of its own: each element needs its own action.
 TRANSACT_ELEMENTS = {
     "put": "dynamodb:PutItem",
@@ -264,7 +267,7 @@ def actions_of(fn):
     # The functions also call AWS through the integrations' models, naming the action as a
     # Task resource does (`aws-sdk:secretsmanager:getSecretValue`).
     for service, action in re.findall(r"aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)", fn.raw):
-        found.add(f"{service}:{action[0].upper()}{action[1:]}")
+        found.add(f"{IAM_PREFIX.get(service, service)}:{action[0].upper()}{action[1:]}")
     return found
 
 

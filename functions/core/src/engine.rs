@@ -159,6 +159,8 @@ pub struct Engine {
     sync_task_limit_ms: i64,
     /// Items one sweep invocation reads ([`DEFAULT_SWEEP_PAGE`]).
     sweep_page: usize,
+    /// Writes the execution logs `loggingConfiguration` asks for; `None`: none are written.
+    execution_log: Option<Arc<crate::execution_log::ExecutionLog>>,
 }
 
 impl Engine {
@@ -187,6 +189,42 @@ impl Engine {
             sweep_page: DEFAULT_SWEEP_PAGE,
             event_invoker: None,
             sync_task_limit_ms: i64::MAX,
+            execution_log: None,
+        }
+    }
+
+    /// Writes each write's history events to the CloudWatch Logs group of the state machine's
+    /// `loggingConfiguration`, as its level asks ([`crate::execution_log`]).
+    pub fn with_execution_log(mut self, log: Arc<crate::execution_log::ExecutionLog>) -> Engine {
+        self.execution_log = Some(log);
+        self
+    }
+
+    /// Sends a write's history events to the execution log, if the machine asks for one. A
+    /// failure is logged: the write stands, and AWS's log delivery is best effort too.
+    pub(crate) async fn write_log(
+        &self,
+        machine_arn: &str,
+        arn: &str,
+        history: &[cairn_interpreter::HistoryEvent],
+        redrive_count: u32,
+    ) {
+        let Some(log) = &self.execution_log else {
+            return;
+        };
+        if history.is_empty() {
+            return;
+        }
+        let config = log.config(self.store.as_ref(), machine_arn);
+        let Some(batch) = crate::execution_log::batch(&config, arn, history, redrive_count) else {
+            return;
+        };
+        if let Err(error) = log.put(batch).await {
+            self.log_with(
+                "ERROR",
+                Some(arn),
+                format_args!("the execution log could not be written: {error}"),
+            );
         }
     }
 
@@ -448,6 +486,8 @@ impl Engine {
             outgoing.extend(self.report_to_parent(&persisted, &record));
         }
         self.after_commit(outgoing, now).await;
+        self.write_log(&machine_record.arn, &arn, &decision.history, 0)
+            .await;
         Ok(Started {
             execution_arn: arn,
             start_ms: now,
@@ -532,6 +572,13 @@ impl Engine {
                         outgoing.extend(self.report_to_parent(&persisted, &next));
                     }
                     self.after_commit(outgoing, now).await;
+                    self.write_log(
+                        &next.state_machine_arn,
+                        arn,
+                        &decision.history,
+                        persisted.execution.redrive_count(),
+                    )
+                    .await;
                     return Ok(Applied::Applied(status));
                 }
                 Err(StoreError::Conflict(_)) => {

@@ -205,6 +205,9 @@ impl Engine {
         .await
         .map_err(|e| EngineError::Send(format!("the Express run was lost: {e}")))?
         .map_err(|e| EngineError::Send(format!("the Express execution could not run: {e}")))?;
+        // Express executions have no history but this log, as in AWS.
+        self.write_log(&job.info.state_machine_arn, &arn, &result.history, 0)
+            .await;
         let mut ended = record(&job, result.status);
         ended.stop_ms = Some(result.end_ms);
         if let Some(output) = &result.output {

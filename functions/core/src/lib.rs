@@ -15,6 +15,7 @@
 pub mod advance;
 pub mod api;
 pub mod engine;
+pub mod execution_log;
 pub mod express;
 pub mod logging;
 pub mod long_task;
@@ -191,7 +192,23 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
             seconds * 1000,
         );
     }
-    let mut children = children;
+    // Execution logs go to this container's own stream of each log group.
+    let stream = format!(
+        "states/{}/{:016x}",
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cairn".into()),
+        {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u32(std::process::id());
+            hasher.finish()
+        }
+    );
+    let execution_log = Arc::new(execution_log::ExecutionLog::new(
+        integrations.clone(),
+        stream,
+    ));
+    engine = engine.with_execution_log(Arc::clone(&execution_log));
+    let mut children = children.with_execution_log(execution_log);
     if let Ok(secret) = std::env::var("TASK_TOKEN_SECRET_ARN") {
         let key = token_key(&integrations, &secret).await?;
         children = children.with_token_key(key.clone());

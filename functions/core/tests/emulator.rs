@@ -1014,6 +1014,121 @@ async fn asynchronous_express_starts_answer_at_once_and_run_from_the_express_que
     );
 }
 
+/// Log events of a CloudWatch Logs group (moto), oldest first, as parsed messages.
+async fn log_messages(
+    log: &cairn_serverless::execution_log::ExecutionLog,
+    group: &str,
+) -> Vec<Value> {
+    let out = log
+        .call(
+            "arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents",
+            json!({"logGroupName": group}),
+        )
+        .await
+        .expect("filterLogEvents");
+    // The aws-sdk integrations answer in the SDK's PascalCase, as Step Functions does.
+    out["Events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| serde_json::from_str(e["Message"].as_str().unwrap_or("")).expect("a JSON message"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_logs_reach_the_log_group_their_logging_configuration_names() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let log = Arc::new(cairn_serverless::execution_log::ExecutionLog::new(
+        integrations(),
+        "states/test/container-1",
+    ));
+    let engine = h.other_engine().with_execution_log(Arc::clone(&log));
+    let mut machines = Vec::new();
+    for (name, level, lambda_name) in [
+        ("logged-all", "ALL", "flaky"),
+        ("logged-errors", "ERROR", "boom"),
+    ] {
+        let group = format!("/cairn/{}/{name}", h.table);
+        log.call(
+            "arn:aws:states:::aws-sdk:cloudwatchlogs:createLogGroup",
+            json!({"logGroupName": group}),
+        )
+        .await
+        .expect("createLogGroup");
+        let api = h.api.clone();
+        let request = json!({
+            "name": name,
+            "definition": json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+                "Resource": lambda(lambda_name),
+                "Retry": [{"ErrorEquals": ["Flaky.Busy"], "IntervalSeconds": 1, "BackoffRate": 1}],
+                "End": true}}}).to_string(),
+            "roleArn": ROLE,
+            "loggingConfiguration": {"level": level, "includeExecutionData": level == "ALL",
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn":
+                    format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}:*")}}]},
+        });
+        let out = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+            .await
+            .expect("join")
+            .expect("CreateStateMachine");
+        machines.push((
+            out["stateMachineArn"].as_str().expect("arn").to_string(),
+            group,
+        ));
+    }
+
+    let (machine, group) = &machines[0];
+    let arn = engine
+        .start(machine, None, Some("{\"n\":1}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    assert_eq!(h.run_to_end_on(&engine, &arn).await.status, "SUCCEEDED");
+    let logged = log_messages(&log, group).await;
+    let types: Vec<&str> = logged
+        .iter()
+        .map(|m| m["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(types.first(), Some(&"ExecutionStarted"), "{types:?}");
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"), "{types:?}");
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "LambdaFunctionFailed")
+            .count(),
+        2,
+        "{types:?}"
+    );
+    assert!(logged.iter().all(|m| m["execution_arn"] == arn.as_str()));
+    // includeExecutionData: the input is there, as AWS writes it.
+    assert_eq!(logged[0]["details"]["input"], "{\"n\":1}");
+    let ids: Vec<u64> = logged
+        .iter()
+        .map(|m| m["id"].as_str().and_then(|t| t.parse().ok()).expect("id"))
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+
+    // ERROR logs only the failures, without execution data.
+    let (machine, group) = &machines[1];
+    let arn = engine
+        .start(machine, None, Some("{\"secret\":1}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    assert_eq!(h.run_to_end_on(&engine, &arn).await.status, "FAILED");
+    let logged = log_messages(&log, group).await;
+    let types: Vec<&str> = logged
+        .iter()
+        .map(|m| m["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(types, ["LambdaFunctionFailed", "ExecutionFailed"]);
+    assert!(!logged.iter().any(|m| m.to_string().contains("secret")));
+}
+
 /// The integrations as a deployed function configures them, pointed at the emulators.
 fn integrations() -> cairn_integrations::Integrations {
     let emulators = cairn_test_support::emulators().expect("the emulators are running");

@@ -17,6 +17,7 @@ const BUNDLED: &[(&str, &[u8])] = &[
     ("dynamodb", include_bytes!("../models/dynamodb.json.gz")),
     ("events", include_bytes!("../models/events.json.gz")),
     ("lambda", include_bytes!("../models/lambda.json.gz")),
+    ("logs", include_bytes!("../models/logs.json.gz")),
     ("s3", include_bytes!("../models/s3.json.gz")),
     (
         "secretsmanager",
@@ -38,11 +39,13 @@ pub fn bundled_services() -> impl Iterator<Item = &'static str> {
 }
 
 /// Step Functions names a few services differently from the models' directories
-/// (`aws-sdk:sfn:startExecution`, `aws-sdk:eventbridge:putEvents`).
+/// (`aws-sdk:sfn:startExecution`, `aws-sdk:eventbridge:putEvents`,
+/// `aws-sdk:cloudwatchlogs:putLogEvents`).
 pub fn botocore_name(sfn_service: &str) -> &str {
     match sfn_service {
         "sfn" => "stepfunctions",
         "eventbridge" => "events",
+        "cloudwatchlogs" => "logs",
         other => other,
     }
 }
@@ -280,6 +283,7 @@ mod tests {
             ("dynamodb", "json"),
             ("events", "json"),
             ("lambda", "rest-json"),
+            ("cloudwatchlogs", "json"),
             ("s3", "rest-xml"),
             ("secretsmanager", "json"),
             ("sns", "query"),
