@@ -21,6 +21,22 @@ use crate::engine::{status_detail, Applied, Engine, EngineError};
 use crate::message::Message;
 use crate::outbox::Outgoing;
 
+/// SQS's largest message (the template raises the Express queue's limit to it).
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+
+/// A queued execution must fit one SQS message: the definition and the input together.
+fn check_queued_size(bytes: usize) -> Result<(), ApiError> {
+    if bytes > MAX_QUEUED_BYTES {
+        return Err(ApiError::new(
+            "ValidationException",
+            format!(
+                "The state machine's definition and the input take {bytes} bytes together: the serverless shell queues an asynchronous Express execution as one SQS message of at most {MAX_QUEUED_BYTES} bytes; use a smaller input (or StartSyncExecution)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// AWS stops an Express execution five minutes after its start.
 pub const EXPRESS_LIMIT_MS: u64 = 5 * 60 * 1000;
 
@@ -145,9 +161,12 @@ pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Val
         "executionArn": job.info.execution_arn,
         "startDate": now as f64 / 1000.0,
     });
+    let message = Message::RunExpress(Box::new(job));
+    let bytes = serde_json::to_string(&message).map_or(usize::MAX, |text| text.len());
+    check_queued_size(bytes)?;
     engine
         .outbox
-        .queue_express(&Message::RunExpress(Box::new(job)))
+        .queue_express(&message)
         .await
         .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?;
     Ok(answer)
@@ -232,5 +251,42 @@ impl Engine {
         )
         .await;
         Ok(Applied::Applied(result.status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_execution_must_fit_one_sqs_message() {
+        assert!(check_queued_size(MAX_QUEUED_BYTES).is_ok());
+        let refused = check_queued_size(MAX_QUEUED_BYTES + 1)
+            .err()
+            .expect("refused");
+        assert_eq!(refused.error_type, "ValidationException");
+        assert!(refused.message.contains("one SQS message"));
+    }
+
+    #[test]
+    fn a_job_round_trips_as_an_express_queue_message() {
+        let job = ExpressJob {
+            definition: "{}".into(),
+            info: ExecutionInfo {
+                execution_arn: "arn:aws:states:us-east-1:1:express:m:n:u".into(),
+                machine_type: MachineType::Express,
+                ..ExecutionInfo::default()
+            },
+            input_text: "{\"a\":1}".into(),
+        };
+        let message = Message::RunExpress(Box::new(job));
+        let text = serde_json::to_string(&message).unwrap();
+        assert!(text.contains("\"kind\":\"runExpress\""), "{text}");
+        let back: Message = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, message);
+        assert_eq!(
+            back.execution_arn(),
+            "arn:aws:states:us-east-1:1:express:m:n:u"
+        );
     }
 }
