@@ -261,9 +261,7 @@ mod tests {
     #[test]
     fn a_queued_execution_must_fit_one_sqs_message() {
         assert!(check_queued_size(MAX_QUEUED_BYTES).is_ok());
-        let refused = check_queued_size(MAX_QUEUED_BYTES + 1)
-            .err()
-            .expect("refused");
+        let refused = check_queued_size(MAX_QUEUED_BYTES + 1).expect_err("refused");
         assert_eq!(refused.error_type, "ValidationException");
         assert!(refused.message.contains("one SQS message"));
     }
