@@ -68,6 +68,8 @@ check() { # function, sample, text the answer must contain
 check advance advance-eventbridge.json '"applied":"Missing"'
 # Nor does a timer message: it is consumed, not reported as a batch item failure to retry.
 check advance advance-timer-sqs.json '"batchItemFailures":[]'
+# A queued asynchronous Express execution runs to its end in the invocation (the ExpressFunction).
+check advance advance-express-sqs.json '"batchItemFailures":[]'
 # A start of a state machine that does not exist answers AWS's error as HTTP 400.
 check api api-start-execution.json 'StateMachineDoesNotExist'
 check api api-start-sync-execution.json 'StateMachineDoesNotExist'

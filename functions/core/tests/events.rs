@@ -96,6 +96,84 @@ fn advance_samples_carry_messages_for_the_engine() {
 }
 
 #[test]
+fn express_sample_is_a_queued_asynchronous_express_execution() {
+    let json = sample("advance-express-sqs.json");
+    let batch: SqsEvent = round_trip(&json);
+    let body = batch.records[0].body.as_deref().unwrap_or("");
+    let message: Message = serde_json::from_str(body).expect("express message");
+    let Message::RunExpress(job) = &message else {
+        panic!("not a queued Express execution: {message:?}");
+    };
+    assert_eq!(
+        job.info.execution_arn,
+        "arn:aws:states:us-east-1:123456789012:express:quotes:quote-17:4c5d0a3e-6f1b-4a3c-9d1e-2b7f5e8a9c01"
+    );
+    assert_eq!(
+        job.info.machine_type,
+        cairn_interpreter::MachineType::Express
+    );
+    assert_eq!(job.input_text, "{\"sku\":\"A-1\"}");
+    assert!(job.definition.contains("\"StartAt\""));
+    assert!(matches!(
+        serde_json::from_value::<AdvanceTrigger>(json),
+        Ok(AdvanceTrigger::Sqs(_))
+    ));
+}
+
+/// Keeps the status events a run sends.
+#[derive(Default)]
+struct Kept(std::sync::Mutex<Vec<cairn_serverless::outbox::Outgoing>>);
+
+impl cairn_serverless::outbox::Sink for Kept {
+    fn send(
+        &self,
+        outgoing: Vec<cairn_serverless::outbox::Outgoing>,
+        _now_ms: i64,
+    ) -> Result<(), cairn_serverless::EngineError> {
+        self.0.lock().expect("kept").extend(outgoing);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_express_sample_runs_to_its_end_in_one_invocation() {
+    let kept = std::sync::Arc::new(Kept::default());
+    let engine = cairn_serverless::Engine::new(
+        std::sync::Arc::new(cairn_store::MemoryStore::new()),
+        cairn_serverless::Outbox::with_sink(cairn_serverless::Settings::default(), kept.clone()),
+        std::sync::Arc::new(cairn_runtime::Unsupported),
+        std::sync::Arc::new(cairn_runtime::SystemClock),
+    );
+    let batch: SqsEvent =
+        serde_json::from_value(sample("advance-express-sqs.json")).expect("batch");
+    let response = cairn_serverless::advance::handle_sqs(&engine, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    let statuses: Vec<(String, String)> = kept
+        .0
+        .lock()
+        .expect("kept")
+        .iter()
+        .map(|sent| match sent {
+            cairn_serverless::outbox::Outgoing::StatusChange { detail, .. } => (
+                detail["status"].as_str().unwrap_or("").to_string(),
+                detail["output"].as_str().unwrap_or("").to_string(),
+            ),
+            other => panic!("only status events: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("RUNNING".to_string(), String::new()),
+            (
+                "SUCCEEDED".to_string(),
+                "{\"sku\":\"A-1\",\"price\":10}".to_string()
+            )
+        ]
+    );
+}
+
+#[test]
 fn schedule_sample_is_what_the_templates_scheduler_schedule_sends() {
     let start: ScheduledStart = round_trip(&sample("schedule.json"));
     assert_eq!(
