@@ -29,6 +29,9 @@ pub const DATABASE_FILE: &str = "cairn.sqlite3";
 pub const LOCK_FILE: &str = "cairn.lock";
 /// Most writes committed in one transaction: bounds the latency a batch adds to its first write.
 const MAX_BATCH: usize = 2048;
+/// State machine records kept decoded in memory; past it the cache starts over, so a process
+/// with many machines keeps bounded memory (a record carries all its versions and aliases).
+const MACHINE_CACHE_CAPACITY: usize = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS state_machines(
@@ -71,8 +74,21 @@ pub struct SqliteStore {
     writer: Mutex<Option<Sender<WriteRequest>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
+    /// Every StartExecution reads its state machine: decoding the record from SQLite was a
+    /// seventh of a StartSyncExecution's CPU. This process is the store's only writer (the
+    /// directory lock), so its own writes are all that can make an entry stale.
+    machines: Mutex<MachineCache>,
     /// Keeps the directory's lock for the store's lifetime.
     _lock: std::fs::File,
+}
+
+#[derive(Default)]
+struct MachineCache {
+    /// Bumped by every write to the state_machines table: a read that started before a write
+    /// may have seen the old row and must not cache it after the write dropped the entry.
+    generation: u64,
+    /// By name, as the table's key.
+    entries: std::collections::HashMap<String, (StateMachineRecord, Version)>,
 }
 
 fn backend(error: impl std::fmt::Display) -> Error {
@@ -141,6 +157,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
+            machines: Mutex::new(MachineCache::default()),
             _lock: lock,
         })
     }
@@ -391,8 +408,77 @@ fn page_by_name(
     Ok(Page { items, next })
 }
 
+impl SqliteStore {
+    /// Drops the cached record of `name` after a write to it (whatever its outcome: a failed
+    /// commit may still have changed nothing or everything, the table says which).
+    fn forget_machine(&self, name: &str) {
+        if let Ok(mut cache) = self.machines.lock() {
+            cache.generation += 1;
+            cache.entries.remove(name);
+        }
+    }
+}
+
 impl StateMachineStore for SqliteStore {
     fn create_state_machine(&self, record: &StateMachineRecord) -> Result<()> {
+        let written = self.create_state_machine_row(record);
+        self.forget_machine(&record.name);
+        written
+    }
+
+    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
+        let name = name_of_arn(arn);
+        let generation = {
+            let cache = self.machines.lock().map_err(poisoned)?;
+            if let Some((record, version)) = cache.entries.get(&name) {
+                return Ok((record.arn == arn).then(|| (record.clone(), *version)));
+            }
+            cache.generation
+        };
+        let found = self.read(|c| {
+            c.prepare_cached("SELECT name, arn, created_ms, document, version FROM state_machines WHERE name = ?1")?
+                .query_row([&name], |row| Ok((record_from_row(row)?, from_sql_int(row.get(4)?))))
+                .optional()
+        })?;
+        if let Some(found) = &found {
+            let mut cache = self.machines.lock().map_err(poisoned)?;
+            if cache.generation == generation {
+                if cache.entries.len() >= MACHINE_CACHE_CAPACITY {
+                    cache.entries.clear();
+                }
+                cache.entries.insert(name, found.clone());
+            }
+        }
+        Ok(found.filter(|(r, _)| r.arn == arn))
+    }
+
+    fn update_state_machine(
+        &self,
+        record: &StateMachineRecord,
+        expected: Version,
+    ) -> Result<Version> {
+        let written = self.update_state_machine_row(record, expected);
+        self.forget_machine(&record.name);
+        written
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+        let deleted = self.delete_state_machine_row(arn);
+        self.forget_machine(&name_of_arn(arn));
+        deleted
+    }
+
+    fn list_state_machines(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<StateMachineRecord>> {
+        self.read(|c| page_by_name(c, "state_machines", cursor, limit))
+    }
+}
+
+impl SqliteStore {
+    fn create_state_machine_row(&self, record: &StateMachineRecord) -> Result<()> {
         let record = record.clone();
         let document = json_text(&record.document)?;
         self.write(move |tx| {
@@ -418,17 +504,7 @@ impl StateMachineStore for SqliteStore {
         .map(|_| ())
     }
 
-    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
-        let name = name_of_arn(arn);
-        let found = self.read(|c| {
-            c.prepare_cached("SELECT name, arn, created_ms, document, version FROM state_machines WHERE name = ?1")?
-                .query_row([&name], |row| Ok((record_from_row(row)?, from_sql_int(row.get(4)?))))
-                .optional()
-        })?;
-        Ok(found.filter(|(r, _)| r.arn == arn))
-    }
-
-    fn update_state_machine(
+    fn update_state_machine_row(
         &self,
         record: &StateMachineRecord,
         expected: Version,
@@ -459,7 +535,7 @@ impl StateMachineStore for SqliteStore {
         })
     }
 
-    fn delete_state_machine(&self, arn: &str) -> Result<bool> {
+    fn delete_state_machine_row(&self, arn: &str) -> Result<bool> {
         let arn = arn.to_string();
         self.write(move |tx| {
             tx.prepare_cached("DELETE FROM state_machines WHERE name = ?1 AND arn = ?2")
@@ -468,14 +544,6 @@ impl StateMachineStore for SqliteStore {
                 .map_err(write_sql)
         })
         .map(|n| n > 0)
-    }
-
-    fn list_state_machines(
-        &self,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<StateMachineRecord>> {
-        self.read(|c| page_by_name(c, "state_machines", cursor, limit))
     }
 }
 

@@ -101,3 +101,50 @@ fn one_process_owns_a_data_directory() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The store keeps state machine records decoded in memory: every read after a write must
+/// see that write, whether the record was cached before it or not.
+#[test]
+fn cached_state_machines_follow_updates_deletes_and_recreation() {
+    use cairn_store::{StateMachineRecord, StateMachineStore};
+    let store = SqliteStore::open(&fresh_dir()).expect("open");
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+    let record = |arn: &str, definition: &str| StateMachineRecord {
+        arn: arn.into(),
+        name: "m".into(),
+        created_ms: 1,
+        document: serde_json::json!({ "definition": definition }),
+    };
+    let document = |store: &SqliteStore, arn: &str| {
+        store
+            .get_state_machine(arn)
+            .expect("get")
+            .map(|(r, version)| (r.document["definition"].clone(), version))
+    };
+    store
+        .create_state_machine(&record(arn, "one"))
+        .expect("create");
+    assert_eq!(document(&store, arn), Some(("one".into(), 1)));
+    // Cached now: a second read, and a read by another ARN of the same name.
+    assert_eq!(document(&store, arn), Some(("one".into(), 1)));
+    assert_eq!(document(&store, &format!("{arn}x")), None);
+    let other = "arn:aws:states:us-west-2:123456789012:stateMachine:m";
+    assert_eq!(document(&store, other), None);
+
+    store
+        .update_state_machine(&record(arn, "two"), 1)
+        .expect("update");
+    assert_eq!(document(&store, arn), Some(("two".into(), 2)));
+    assert!(store
+        .update_state_machine(&record(arn, "stale"), 1)
+        .is_err());
+    assert_eq!(document(&store, arn), Some(("two".into(), 2)));
+
+    assert!(store.delete_state_machine(arn).expect("delete"));
+    assert_eq!(document(&store, arn), None);
+    store
+        .create_state_machine(&record(other, "three"))
+        .expect("create again");
+    assert_eq!(document(&store, arn), None);
+    assert_eq!(document(&store, other), Some(("three".into(), 1)));
+}
