@@ -329,6 +329,42 @@ impl DynamoStore {
         &self.table.usage
     }
 
+    /// The size of each item an execution has in the table, as DynamoDB counts it for
+    /// capacity (attribute names and values): its record, history chunks, timers and pending
+    /// work. Payloads offloaded to the bucket are not counted (S3 bills them).
+    pub fn execution_item_sizes(&self, arn: &str) -> Result<Vec<u64>> {
+        let table = self.table.clone();
+        let pk = exec_pk(arn);
+        self.run(async move {
+            let mut sizes = Vec::new();
+            let mut start: Option<Item> = None;
+            loop {
+                let out = table
+                    .client
+                    .query()
+                    .table_name(&table.name)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_backend("Query", e))?;
+                sizes.extend(out.items().iter().map(|item| item_bytes(item) as u64));
+                match out.last_evaluated_key() {
+                    Some(k) if !k.is_empty() => start = Some(k.clone()),
+                    _ => return Ok(sizes),
+                }
+            }
+        })
+    }
+
+    /// The storage an execution takes in the table as DynamoDB bills it: its items' sizes
+    /// plus 100 bytes of overhead each.
+    pub fn execution_storage_bytes(&self, arn: &str) -> Result<u64> {
+        let sizes = self.execution_item_sizes(arn)?;
+        Ok(sizes.iter().sum::<u64>() + 100 * sizes.len() as u64)
+    }
+
     /// Creates the table and its indexes (on-demand billing) and waits until it is active.
     /// For tests and local setups; deployments create it from `template.yaml`.
     pub fn create_table(&self) -> Result<()> {

@@ -669,6 +669,10 @@ fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
         Some(history_ttl)
     );
 
+    // Its storage: the record and two chunks, each with DynamoDB's 100 bytes of overhead.
+    let stored = store.execution_storage_bytes(&record.arn).expect("storage");
+    assert!((300..2_000).contains(&stored), "{stored} bytes");
+
     // Redriven: running again, kept until it closes anew.
     store
         .commit(&Transition {
