@@ -18,6 +18,8 @@ Scenarios, all through the api function's HTTP routes (API Gateway proxy events)
   2. a workflow whose Task fails uncaught: FAILED, and the SNS alert read from an SQS queue
      subscribed to the alert topic;
   3. StartSyncExecution of an Express machine whose Lambda task runs inside the api invocation;
+     then StartExecution of it, answered at once and run from the template's Express queue by
+     the advance binary (its task called, its status events on the bus);
   4. a Wait whose timer message is lost: the sweep (the advance function's scheduled input)
      re-sends it from the table's timers index and the execution ends;
   5. long Lambda tasks (TimeoutSeconds above SyncTaskSeconds), invoked asynchronously, their
@@ -167,6 +169,15 @@ def create_stack(template, endpoints, suffix):
         RedrivePolicy=json.dumps({"deadLetterTargetArn": timer_dlq_arn,
                                   "maxReceiveCount": timer["RedrivePolicy"]["maxReceiveCount"]}))
     stack["dlq_url"], dlq_arn = queue(f"cairn-e2e-{suffix}-failed-invocations")
+    # Asynchronous Express executions wait here, as in the template (its trigger is the
+    # ExpressFunction; the test hands its messages to the advance binary it runs).
+    express = resources["ExpressQueue"]["Properties"]
+    stack["express_dlq_url"], express_dlq_arn = queue(f"cairn-e2e-{suffix}-express-dlq")
+    stack["express_url"], stack["express_arn"] = queue(
+        f"cairn-e2e-{suffix}-express", VisibilityTimeout=express["VisibilityTimeout"],
+        MaximumMessageSize=express["MaximumMessageSize"],
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": express_dlq_arn,
+                                  "maxReceiveCount": express["RedrivePolicy"]["maxReceiveCount"]}))
     # Where the advance rules deliver (the template's target is the function itself).
     stack["advance_url"], advance_arn = queue(f"cairn-e2e-{suffix}-advance")
     # A user's own rule on the status-change events, to read them back.
@@ -607,6 +618,7 @@ def exercise(template, stack, endpoints, workdir, started):
     resolve = {
         "ExecutionsTable": stack["table"], "EventBus": stack["bus"], "AlertTopic": stack["topic_arn"],
         "TimerQueue": stack["timer_url"], "TimerQueue.Arn": stack["timer_arn"],
+        "ExpressQueue": stack["express_url"],
         "SchedulerRole.Arn": f"arn:aws:iam::{account}:role/cairn-e2e-scheduler",
         "AWS::AccountId": account, "TaskTokenKey": stack["secret_arn"], "PayloadBucket": stack["bucket"],
     }
@@ -714,6 +726,33 @@ def exercise(template, stack, endpoints, workdir, started):
         assert len(watch.front.calls) == before + 1, watch.front.calls[before:]
         log(f"StartSyncExecution of an Express machine with a Lambda task: SUCCEEDED in {time.time() - t:.2f} s")
 
+        # 3b. An asynchronous Express start answers at once; the execution waits on the Express
+        # queue, and its function (the advance binary) runs it, the Lambda task included.
+        t = time.time()
+        before = len(watch.front.calls)
+        started_express = api.call("StartExecution", {"stateMachineArn": quote, "name": f"async-{suffix}",
+                                                      "input": json.dumps({"sku": "B-2"})}, "executions")
+        express_arn = started_express["executionArn"]
+        assert f":express:quotes-{suffix}:async-{suffix}:" in express_arn, started_express
+        assert len(watch.front.calls) == before, "the task ran inside the API call"
+        queued = []
+        deadline = time.time() + 30
+        while not queued and time.time() < deadline:
+            queued = stack["sqs"].receive_message(QueueUrl=stack["express_url"], MaxNumberOfMessages=1,
+                                                  WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+        assert len(queued) == 1, "the Express execution was not queued"
+        m = queued[0]
+        error, answer = watch.invoke("advance", {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": stack["express_arn"], "awsRegion": REGION}]})
+        assert error is None and answer == {"batchItemFailures": []}, answer
+        stack["sqs"].delete_message(QueueUrl=stack["express_url"], ReceiptHandle=m["ReceiptHandle"])
+        assert len(watch.front.calls) == before + 1, watch.front.calls[before:]
+        # Its status events (RUNNING, SUCCEEDED with the output) are checked with the others below.
+        log(f"asynchronous Express StartExecution: answered, then run from its queue "
+            f"in {time.time() - t:.2f} s")
+
         # 4. A lost timer message (a crash between the write and the send) comes back through
         # the sweep, read from the table's timers index, and the execution goes on.
         t = time.time()
@@ -813,19 +852,23 @@ def exercise(template, stack, endpoints, workdir, started):
         log("hold-1: StopExecution, ABORTED, and its alert")
 
         # Status changes on the bus: RUNNING and the end of each execution, AWS's detail shape.
-        changes = drain(stack["sqs"], stack["status_url"], 12)
+        changes = drain(stack["sqs"], stack["status_url"], 14)
         seen = sorted((c["detail"]["name"], c["detail"]["status"]) for c in changes)
-        assert seen == [("approval-9", "RUNNING"), ("approval-9", "SUCCEEDED"),
-                        ("hold-1", "ABORTED"), ("hold-1", "RUNNING"),
-                        ("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
-                        ("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
-                        ("payment-7", "FAILED"), ("payment-7", "RUNNING"),
-                        ("report-7", "RUNNING"), ("report-7", "SUCCEEDED")], seen
+        assert seen == sorted([("approval-9", "RUNNING"), ("approval-9", "SUCCEEDED"),
+                               (f"async-{suffix}", "RUNNING"), (f"async-{suffix}", "SUCCEEDED"),
+                               ("hold-1", "ABORTED"), ("hold-1", "RUNNING"),
+                               ("nap-1", "RUNNING"), ("nap-1", "SUCCEEDED"),
+                               ("order-1042", "RUNNING"), ("order-1042", "SUCCEEDED"),
+                               ("payment-7", "FAILED"), ("payment-7", "RUNNING"),
+                               ("report-7", "RUNNING"), ("report-7", "SUCCEEDED")]), seen
+        express_end = [c["detail"] for c in changes
+                       if c["detail"]["executionArn"] == express_arn and c["detail"]["status"] == "SUCCEEDED"]
+        assert json.loads(express_end[0]["output"]) == {"sku": "B-2"}, express_end
         assert all(c["source"] == "cairn.states" and c["detail-type"] == "Step Functions Execution Status Change"
                    for c in changes), changes
 
         # Nothing went to a dead-letter queue, and no trigger had to be retried.
-        for name in ("timer_dlq_url", "dlq_url"):
+        for name in ("timer_dlq_url", "dlq_url", "express_dlq_url"):
             left = stack["sqs"].get_queue_attributes(QueueUrl=stack[name], AttributeNames=["ApproximateNumberOfMessages"])
             assert left["Attributes"]["ApproximateNumberOfMessages"] == "0", (name, left)
         assert not triggers.failures, triggers.failures
@@ -850,7 +893,7 @@ def remove_stack(stack, endpoints):
     suffix = stack["suffix"]
     quietly(client("dynamodb", endpoints["dynamodb"]).delete_table, TableName=stack["table"])
     for name in ("timer_url", "timer_dlq_url", "dlq_url", "advance_url", "status_url", "alerts_url",
-                 "approvals_url"):
+                 "approvals_url", "express_url", "express_dlq_url"):
         quietly(stack["sqs"].delete_queue, QueueUrl=stack[name])
     events = client("events", endpoints["localstack"])
 
