@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS executions(
     id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine_arn TEXT NOT NULL,
     name TEXT NOT NULL, status TEXT NOT NULL, start_ms INTEGER NOT NULL, stop_ms INTEGER,
     summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(machine_arn, start_ms DESC, arn);
+-- Ascending, so a new execution lands at the index's right edge and its pages fill up (the
+-- former DESC index took every insert at a page's left edge and split pages half empty: 408
+-- bytes per execution instead of 228). Listing newest first reads it backwards.
+DROP INDEX IF EXISTS executions_by_machine;
+CREATE INDEX IF NOT EXISTS executions_by_machine_start ON executions(machine_arn, start_ms, arn);
 CREATE INDEX IF NOT EXISTS executions_running ON executions(arn) WHERE status = 'RUNNING';
 CREATE TABLE IF NOT EXISTS history(
     execution INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
@@ -141,9 +145,11 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(backend)?;
         // FULL: a commit is on disk when the writer replies (survives power loss, not only kill -9).
+        // 8 KiB pages (a new database only: an existing one keeps its own): an execution row
+        // with its state is about 1.4 KB, and 4 KiB pages held two of them, half empty.
         connection
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+                "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
             )
             .map_err(backend)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
