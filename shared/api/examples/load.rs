@@ -4,7 +4,8 @@
 //!
 //! cargo run --release -p cairn-api --example load -- 127.0.0.1:8083 standard 64 20000
 //! (mode: `standard` = StartExecution, each execution completes inside the call;
-//!  `express` = StartSyncExecution)
+//!  `express` = StartSyncExecution; `chain` = StartExecution of the bench's B1, a Standard
+//!  1,000-state Pass chain with its 2,002 history events, also completed inside the call)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -90,11 +91,20 @@ fn main() -> std::io::Result<()> {
     } else {
         ("STANDARD", "StartExecution")
     };
+    let (definition, input) = if mode == "chain" {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/bench/asl/b1_pass_chain.asl.json");
+        let definition = std::fs::read_to_string(&path)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        (definition, "{\"i\": 7}")
+    } else {
+        (B4.to_string(), "{\"n\": 1}")
+    };
 
     let mut setup = Client::connect(&addr)?;
     let name = format!("load-b4-{}-{}", mode, std::process::id());
     let create = serde_json::json!({
-        "name": name, "definition": B4, "type": machine_type,
+        "name": name, "definition": definition, "type": machine_type,
         "roleArn": "arn:aws:iam::123456789012:role/load",
     });
     let (status, body) = setup.call("CreateStateMachine", &create.to_string())?;
@@ -107,8 +117,7 @@ fn main() -> std::io::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let request =
-        serde_json::json!({"stateMachineArn": machine, "input": "{\"n\": 1}"}).to_string();
+    let request = serde_json::json!({"stateMachineArn": machine, "input": input}).to_string();
 
     let next = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -174,7 +183,8 @@ fn main() -> std::io::Result<()> {
         failures.load(Ordering::Relaxed)
     );
     if !express {
-        // Standard: the B4 chain runs to its end inside StartExecution; confirm it.
+        // Standard: a chain of Pass and Choice states runs to its end inside StartExecution;
+        // confirm it.
         let arn = last_arn.lock().map(|a| a.clone()).unwrap_or_default();
         let (_, body) = setup.call(
             "DescribeExecution",
