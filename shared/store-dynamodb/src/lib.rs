@@ -199,6 +199,21 @@ impl Usage {
         Usage::add(&self.write_milli, capacity);
     }
 
+    /// A batch or transaction reports one capacity per table or index; one
+    /// request's units are their sum.
+    fn summed(capacities: &[ConsumedCapacity]) -> ConsumedCapacity {
+        let units: f64 = capacities.iter().filter_map(|c| c.capacity_units()).sum();
+        ConsumedCapacity::builder().capacity_units(units).build()
+    }
+
+    fn read_all(&self, capacities: &[ConsumedCapacity]) {
+        self.read(Some(&Usage::summed(capacities)));
+    }
+
+    fn write_all(&self, capacities: &[ConsumedCapacity]) {
+        self.write(Some(&Usage::summed(capacities)));
+    }
+
     /// Read units, write units and requests so far.
     pub fn snapshot(&self) -> (f64, f64, u64) {
         (
@@ -1542,13 +1557,7 @@ impl Table {
                 .await;
             match result {
                 Ok(out) => {
-                    let total: f64 = out
-                        .consumed_capacity()
-                        .iter()
-                        .filter_map(|c| c.capacity_units())
-                        .sum();
-                    let total = ConsumedCapacity::builder().capacity_units(total).build();
-                    self.usage.write(Some(&total));
+                    self.usage.write_all(out.consumed_capacity());
                     self.delete_objects(object.into_iter().collect()).await;
                     if rest.is_empty() {
                         return Ok(());
@@ -1643,13 +1652,7 @@ impl Table {
             .await;
         let err = match result {
             Ok(out) => {
-                let total: f64 = out
-                    .consumed_capacity()
-                    .iter()
-                    .filter_map(|c| c.capacity_units())
-                    .sum();
-                let total = ConsumedCapacity::builder().capacity_units(total).build();
-                self.usage.write(Some(&total));
+                self.usage.write_all(out.consumed_capacity());
                 return Ok(version);
             }
             Err(err) => err,
@@ -1803,14 +1806,7 @@ impl Table {
                     .send()
                     .await
                     .map_err(|e| sdk_backend("BatchGetItem", e))?;
-                let units: f64 = out
-                    .consumed_capacity()
-                    .iter()
-                    .filter_map(|c| c.capacity_units())
-                    .sum();
-                self.usage.read(Some(
-                    &ConsumedCapacity::builder().capacity_units(units).build(),
-                ));
+                self.usage.read_all(out.consumed_capacity());
                 for item in out
                     .responses()
                     .and_then(|r| r.get(&self.name))
