@@ -650,7 +650,9 @@ const STATUSES: [&str; 6] = [
     "RUNNING",
 ];
 
-fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+/// ListExecutions' `statusFilter`, checked against AWS's enum; shared by the
+/// listing of a machine's executions and of a Map Run's children.
+pub(crate) fn status_filter<'a>(p: &Params<'a>) -> Result<Option<&'a str>, ApiError> {
     let status = p.opt_string("statusFilter")?;
     if let Some(status) = status {
         if !STATUSES.contains(&status) {
@@ -659,6 +661,11 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             )));
         }
     }
+    Ok(status)
+}
+
+fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let status = status_filter(p)?;
     let limit = p.max_results(100)?;
     let cursor = p.next_token(3096)?;
     let redriven = crate::redrive::filter_param(p)?;

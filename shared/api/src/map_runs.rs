@@ -190,15 +190,6 @@ fn child_machine(map_run_arn: &str) -> String {
     base.replacen(":mapRun:", ":stateMachine:", 1)
 }
 
-const STATUSES: [&str; 6] = [
-    "SUCCEEDED",
-    "TIMED_OUT",
-    "PENDING_REDRIVE",
-    "ABORTED",
-    "FAILED",
-    "RUNNING",
-];
-
 /// ListExecutions with `mapRunArn`: the Map Run's child executions.
 fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     if p.get("stateMachineArn").is_some() {
@@ -207,14 +198,7 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             "Cannot provide both stateMachineArn and mapRunArn",
         ));
     }
-    let status = p.opt_string("statusFilter")?;
-    if let Some(status) = status {
-        if !STATUSES.contains(&status) {
-            return Err(ApiError::new("ValidationException", format!(
-                "1 validation error detected: Value '{status}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
-            )));
-        }
-    }
+    let status = crate::actions::status_filter(p)?;
     let limit = p.max_results(100)?;
     let start = offset(p)?;
     let arn = p.string("mapRunArn")?;
