@@ -1,24 +1,11 @@
 //! A Distributed Map over an S3 inventory (ItemReader InputType MANIFEST): the manifest is
 //! read first, then each data file it lists, all outside the history.
 
-use cairn_interpreter::{Command, Context, Decision, Event, Execution, ExecutionInfo, Machine};
+use cairn_interpreter::{Command, Decision, Event, Execution, Machine};
 use serde_json::{json, Value};
 
-fn info() -> ExecutionInfo {
-    ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
-        name: "run".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
-        state_machine_name: "sm".into(),
-        role_arn: "arn:aws:iam::111111111111:role/r".into(),
-        start_time_ms: 1_000,
-        ..Default::default()
-    }
-}
-
-fn at(now_ms: i64) -> Context {
-    Context { now_ms, seed: 7 }
-}
+mod support;
+use support::{at, info};
 
 fn reads(d: &Decision) -> Vec<(u64, Value)> {
     d.commands

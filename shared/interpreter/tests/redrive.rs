@@ -1,27 +1,18 @@
 //! RedriveExecution in the decider: only what did not succeed runs again, in the same history.
 
-use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, Machine, Status,
-};
+use cairn_interpreter::{Command, Decision, Event, Execution, ExecutionInfo, Machine, Status};
 use serde_json::{json, Value};
+
+mod support;
+use support::at;
 
 const LAMBDA: &str = "arn:aws:lambda:us-east-1:111111111111:function:f";
 
 fn info() -> ExecutionInfo {
     ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
-        name: "run".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
-        state_machine_name: "sm".into(),
-        role_arn: "arn:aws:iam::111111111111:role/r".into(),
-        start_time_ms: 1_000,
         redrive_count: Some(0),
-        ..Default::default()
+        ..support::info()
     }
-}
-
-fn at(now_ms: i64) -> Context {
-    Context { now_ms, seed: 7 }
 }
 
 fn types(d: &Decision) -> Vec<String> {

@@ -1,31 +1,11 @@
 //! A Distributed Map's ResultWriter, driven by hand: the write is one command outside the
 //! history, and its answer ends the Map with AWS's ResultWriterDetails.
 
-use cairn_interpreter::{Command, Context, Decision, Event, Execution, ExecutionInfo, Machine};
+use cairn_interpreter::{Command, Decision, Event, Execution, Machine};
 use serde_json::{json, Value};
 
-fn info() -> ExecutionInfo {
-    ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
-        name: "run".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
-        state_machine_name: "sm".into(),
-        role_arn: "arn:aws:iam::111111111111:role/r".into(),
-        start_time_ms: 1_000,
-        ..Default::default()
-    }
-}
-
-fn at(now_ms: i64) -> Context {
-    Context { now_ms, seed: 7 }
-}
-
-fn lines(d: &Decision) -> Vec<String> {
-    d.history
-        .iter()
-        .map(|e| format!("{} {} {}", e.id, e.previous_event_id, e.event_type))
-        .collect()
-}
+mod support;
+use support::{at, info, lines};
 
 fn machine(extra: Value) -> Machine {
     let mut map = json!({"Type": "Map", "End": true, "Label": "Map",
