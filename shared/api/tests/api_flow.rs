@@ -4,33 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_api::{Api, ApiError, Config};
+use cairn_api::{Api, Config};
 use cairn_store::MemoryStore;
 use serde_json::{json, Value};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/r";
-
-fn api() -> Api {
-    let config = Config {
-        activity_poll: Duration::from_secs(2),
-        ..Config::default()
-    };
-    Api::new(Arc::new(MemoryStore::new()), config)
-}
-
-fn call(api: &Api, action: &str, request: Value) -> Value {
-    match api.handle(action, request) {
-        Ok(value) => value,
-        Err(error) => panic!("{action} failed: {error}"),
-    }
-}
-
-fn fails(api: &Api, action: &str, request: Value) -> ApiError {
-    match api.handle(action, request) {
-        Ok(value) => panic!("{action} should fail, answered {value}"),
-        Err(error) => error,
-    }
-}
+mod support;
+use support::{api, call, event_types, fails, ROLE};
 
 fn create(api: &Api, name: &str, definition: Value) -> String {
     let out = call(
@@ -53,23 +32,6 @@ fn wait_status(api: &Api, arn: &str) -> Value {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{arn} did not finish")
-}
-
-fn event_types(api: &Api, arn: &str) -> Vec<String> {
-    let history = call(
-        api,
-        "GetExecutionHistory",
-        json!({"executionArn": arn, "maxResults": 1000}),
-    );
-    history["events"]
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .filter_map(|e| e["type"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -4,48 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_api::{Api, ApiError, Config};
+use cairn_api::{Api, Config};
 use cairn_store::MemoryStore;
 use serde_json::{json, Value};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/r";
-
-fn api() -> Api {
-    let config = Config {
-        activity_poll: Duration::from_secs(2),
-        ..Config::default()
-    };
-    Api::new(Arc::new(MemoryStore::new()), config)
-}
-
-fn call(api: &Api, action: &str, request: Value) -> Value {
-    match api.handle(action, request) {
-        Ok(value) => value,
-        Err(error) => panic!("{action} failed: {error}"),
-    }
-}
-
-fn fails(api: &Api, action: &str, request: Value) -> ApiError {
-    match api.handle(action, request) {
-        Ok(value) => panic!("{action} should fail, answered {value}"),
-        Err(error) => error,
-    }
-}
+mod support;
+use support::{api, call, event_types, fails, ROLE};
 
 fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
-}
-
-fn event_types(api: &Api, arn: &str) -> Vec<String> {
-    let history = call(
-        api,
-        "GetExecutionHistory",
-        json!({"executionArn": arn, "maxResults": 1000}),
-    );
-    history["events"]
-        .as_array()
-        .map(|events| events.iter().map(|e| text(&e["type"])).collect())
-        .unwrap_or_default()
 }
 
 /// Takes the activity's next task: (token, input).
