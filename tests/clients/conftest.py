@@ -65,6 +65,21 @@ class Server:
         return sfn_client(self.endpoint)
 
 
+def emulator_env(**endpoints):
+    """The environment for a `cairn serve` towards the emulators: the caller's, less its own AWS
+    settings, with test credentials, the tests' region and the given AWS_ENDPOINT_URL* values."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+        **endpoints,
+    )
+    return env
+
+
 def sfn_client(endpoint):
     return boto3.client(
         "stepfunctions",

@@ -16,7 +16,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 ITEMS = int(os.environ.get("CAIRN_DMAP_ITEMS", "100000"))
@@ -34,15 +34,7 @@ def require_moto():
 @pytest.fixture(scope="module")
 def server():
     require_moto()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL=MOTO,
-    )
+    env = emulator_env(AWS_ENDPOINT_URL=MOTO)
     data_dir = tempfile.mkdtemp(prefix="cairn-dmap-")
     server = Server(data_dir, env=env).start()
     yield server

@@ -19,7 +19,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, history, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, history, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 DYNAMODB = os.environ.get("CAIRN_TEST_DYNAMODB")
@@ -68,16 +68,7 @@ def emulated_server():
     """`cairn serve` configured as the AWS SDKs are, towards the emulators, with one
     EventBridge-style connection for HTTP Tasks."""
     require_emulators()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL=MOTO,
-        AWS_ENDPOINT_URL_DYNAMODB=DYNAMODB,
-    )
+    env = emulator_env(AWS_ENDPOINT_URL=MOTO, AWS_ENDPOINT_URL_DYNAMODB=DYNAMODB)
     data_dir = tempfile.mkdtemp(prefix="cairn-integrations-")
     connections = os.path.join(data_dir, "connections.json")
     with open(connections, "w") as out:

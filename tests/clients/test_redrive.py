@@ -16,7 +16,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, history, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, history, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 
@@ -42,15 +42,7 @@ def moto_server():
         if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL=MOTO,
-    )
+    env = emulator_env(AWS_ENDPOINT_URL=MOTO)
     data_dir = tempfile.mkdtemp(prefix="cairn-redrive-")
     server = Server(data_dir, env=env).start()
     yield server
