@@ -25,6 +25,22 @@ fi
 # A syntax error in an asset would otherwise show only as a blank page.
 for script in "$root"/cairn/console/*.js; do node --check "$script"; done
 
+# Waits for a server started in the background to print its address and sets $listening to it;
+# exits with the server's log if the server stops, or is not listening within 10 s.
+wait_listening() {
+    local log=$1 pid=$2 what=$3
+    listening=""
+    for _ in $(seq 1 100); do
+        listening=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's/listening on //' || true)
+        [ -n "$listening" ] && return 0
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "tests/console: $what exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    cat "$log" >&2
+    echo "tests/console: $what did not start" >&2
+    exit 1
+}
+
 # CAIRN_BIN picks a cairn already built (e.g. a release build); otherwise build the debug one.
 if [ -z "${CAIRN_BIN:-}" ]; then
     cargo build -q -p cairn --locked
@@ -35,14 +51,8 @@ log=$data/serve.log
 "$bin" serve --port 0 --data "$data/store" --functions "$here/functions.json" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
-url=""
-for _ in $(seq 1 100); do
-    url=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's/listening on //' || true)
-    [ -n "$url" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "tests/console: cairn serve exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$url" ] || { cat "$log" >&2; echo "tests/console: cairn serve did not start" >&2; exit 1; }
+wait_listening "$log" "$server" "cairn serve"
+url=$listening
 echo "tests/console: cairn serve at $url"
 
 # A second server that checks SigV4 signatures: the console must sign its calls there.
@@ -53,14 +63,8 @@ auth_log=$data/serve-auth.log
 "$bin" serve --port 0 --data "$data/store-auth" --auth "$data/keys.json" >"$auth_log" 2>&1 &
 auth_server=$!
 trap 'kill "$server" "$auth_server" 2>/dev/null || true; wait "$server" "$auth_server" 2>/dev/null || true; rm -rf "$data"' EXIT
-auth_url=""
-for _ in $(seq 1 100); do
-    auth_url=$(grep -o 'listening on http://[0-9.:]*' "$auth_log" | head -1 | sed 's/listening on //' || true)
-    [ -n "$auth_url" ] && break
-    kill -0 "$auth_server" 2>/dev/null || { cat "$auth_log" >&2; echo "tests/console: cairn serve --auth exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$auth_url" ] || { cat "$auth_log" >&2; echo "tests/console: cairn serve --auth did not start" >&2; exit 1; }
+wait_listening "$auth_log" "$auth_server" "cairn serve --auth"
+auth_url=$listening
 
 # `cairn console --endpoint`: the console served locally, its calls forwarded to the --auth
 # server signed with the credentials of the AWS SDKs' chain (here the environment's, and no
@@ -71,14 +75,8 @@ AWS_ACCESS_KEY_ID=AKIDCONSOLE AWS_SECRET_ACCESS_KEY=console-test-secret AWS_REGI
     "$bin" console --endpoint "$auth_url" --port 0 >"$proxy_log" 2>&1 &
 proxy=$!
 trap 'kill "$server" "$auth_server" "$proxy" 2>/dev/null || true; wait "$server" "$auth_server" "$proxy" 2>/dev/null || true; rm -rf "$data"' EXIT
-proxy_url=""
-for _ in $(seq 1 100); do
-    proxy_url=$(grep -o 'listening on http://[0-9.:]*' "$proxy_log" | head -1 | sed 's/listening on //' || true)
-    [ -n "$proxy_url" ] && break
-    kill -0 "$proxy" 2>/dev/null || { cat "$proxy_log" >&2; echo "tests/console: cairn console exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$proxy_url" ] || { cat "$proxy_log" >&2; echo "tests/console: cairn console did not start" >&2; exit 1; }
+wait_listening "$proxy_log" "$proxy" "cairn console"
+proxy_url=$listening
 node "$here/console.test.mjs" "$url" "$auth_url" "$proxy_url"
 # Then Firefox, through WebDriver BiDi, on what the Chromium run left in the server.
 # Node 20 has WebSocket behind a flag; later versions have it on (and may drop the flag).
