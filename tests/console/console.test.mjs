@@ -12,6 +12,7 @@ import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assert, checker, stepFunctions } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const base = process.argv[2];
@@ -21,32 +22,8 @@ mkdirSync(artifacts, { recursive: true });
 const region = "us-east-1";
 const account = "123456789012";
 
-let passed = 0;
-let failed = 0;
-const check = async (name, fn) => {
-  try {
-    await fn();
-    passed++;
-    console.log("ok   " + name);
-  } catch (error) {
-    failed++;
-    console.log("FAIL " + name + "\n     " + String(error && error.stack ? error.stack : error).split("\n").slice(0, 6).join("\n     "));
-  }
-};
-const assert = (cond, message) => {
-  if (!cond) throw new Error(message);
-};
-
-async function api(action, body) {
-  const response = await fetch(base + "/", {
-    method: "POST",
-    headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action },
-    body: JSON.stringify(body),
-  });
-  const data = await response.json();
-  if (!response.ok) throw new Error(action + ": " + JSON.stringify(data));
-  return data;
-}
+const { check, finish } = checker("", 6);
+const api = stepFunctions(base);
 
 const definition = readFileSync(join(here, "machine.asl.json"), "utf8");
 const machineName = "console-test-" + Date.now();
@@ -535,5 +512,4 @@ try {
   await browser.close();
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, mkdirSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assert, checker, stepFunctions } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const base = process.argv[2];
@@ -18,32 +19,8 @@ const artifacts = join(here, "artifacts");
 mkdirSync(artifacts, { recursive: true });
 const executable = process.env.FIREFOX || "/usr/bin/firefox-esr";
 
-let passed = 0;
-let failed = 0;
-const check = async (name, fn) => {
-  try {
-    await fn();
-    passed++;
-    console.log("ok   firefox: " + name);
-  } catch (error) {
-    failed++;
-    console.log("FAIL firefox: " + name + "\n     " + String(error && error.stack ? error.stack : error).split("\n").slice(0, 5).join("\n     "));
-  }
-};
-const assert = (cond, message) => {
-  if (!cond) throw new Error(message);
-};
-
-async function api(action, body) {
-  const response = await fetch(base + "/", {
-    method: "POST",
-    headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + action },
-    body: JSON.stringify(body),
-  });
-  const data = await response.json();
-  if (!response.ok) throw new Error(action + ": " + JSON.stringify(data));
-  return data;
-}
+const { check, finish } = checker("firefox: ", 5);
+const api = stepFunctions(base);
 
 // A profile that keeps Firefox off the (closed) network: no updates, telemetry, experiments,
 // safe browsing or connectivity checks.
@@ -217,5 +194,4 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 
-console.log(`firefox: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
