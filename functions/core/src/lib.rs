@@ -51,36 +51,41 @@ fn env(name: &str) -> Result<String, EngineError> {
 /// from `CAIRN_MAX_HISTORY_EVENTS`, `CAIRN_MAX_PAYLOAD_BYTES` and
 /// `CAIRN_MAX_INLINE_MAP_CONCURRENCY`.
 pub fn limits_from_env() -> Result<cairn_interpreter::Limits, EngineError> {
-    limits_from(|name| std::env::var(name).ok())
+    limits_from(env_var)
+}
+
+/// A setting that must be a positive integer when it is set; `None` when it is not, so the
+/// caller picks its default. Anything else is refused by name rather than silently replaced.
+fn positive_setting<T: std::str::FromStr + PartialOrd + From<u8>>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<T>, EngineError> {
+    match var(name) {
+        None => Ok(None),
+        Some(text) => match text.trim().parse::<T>() {
+            Ok(n) if n >= T::from(1) => Ok(Some(n)),
+            _ => Err(EngineError::Config(format!(
+                "{name} must be a positive integer, not '{text}'"
+            ))),
+        },
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 fn limits_from(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<cairn_interpreter::Limits, EngineError> {
-    fn setting<T: std::str::FromStr + PartialOrd + From<u8>>(
-        var: &impl Fn(&str) -> Option<String>,
-        name: &str,
-        default: T,
-    ) -> Result<T, EngineError> {
-        match var(name) {
-            None => Ok(default),
-            Some(text) => match text.trim().parse::<T>() {
-                Ok(n) if n >= T::from(1) => Ok(n),
-                _ => Err(EngineError::Config(format!(
-                    "{name} must be a positive integer, not '{text}'"
-                ))),
-            },
-        }
-    }
     let aws = cairn_interpreter::Limits::default();
     Ok(cairn_interpreter::Limits {
-        max_history_events: setting(&var, "CAIRN_MAX_HISTORY_EVENTS", aws.max_history_events)?,
-        max_payload_bytes: setting(&var, "CAIRN_MAX_PAYLOAD_BYTES", aws.max_payload_bytes)?,
-        max_inline_map_concurrency: setting(
-            &var,
-            "CAIRN_MAX_INLINE_MAP_CONCURRENCY",
-            aws.max_inline_map_concurrency,
-        )?,
+        max_history_events: positive_setting(&var, "CAIRN_MAX_HISTORY_EVENTS")?
+            .unwrap_or(aws.max_history_events),
+        max_payload_bytes: positive_setting(&var, "CAIRN_MAX_PAYLOAD_BYTES")?
+            .unwrap_or(aws.max_payload_bytes),
+        max_inline_map_concurrency: positive_setting(&var, "CAIRN_MAX_INLINE_MAP_CONCURRENCY")?
+            .unwrap_or(aws.max_inline_map_concurrency),
     })
 }
 
@@ -143,50 +148,17 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         Arc::clone(&clock),
     )
     .with_limits(limits);
-    let claim_timeout_ms = match std::env::var("CAIRN_TASK_CLAIM_TIMEOUT_SECONDS") {
-        Ok(text) => text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|seconds| *seconds > 0)
-            .map(|seconds| seconds * 1000)
-            .ok_or_else(|| {
-                EngineError::Config(format!(
-                    "CAIRN_TASK_CLAIM_TIMEOUT_SECONDS must be a positive integer, not '{text}'"
-                ))
-            })?,
-        Err(_) => engine::DEFAULT_CLAIM_TIMEOUT_MS,
-    };
-    let sweep_page = match std::env::var("CAIRN_SWEEP_PAGE") {
-        Ok(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|items| *items > 0)
-            .ok_or_else(|| {
-                EngineError::Config(format!(
-                    "CAIRN_SWEEP_PAGE must be a positive integer, not '{text}'"
-                ))
-            })?,
-        Err(_) => engine::DEFAULT_SWEEP_PAGE,
-    };
+    let claim_timeout_ms = positive_setting::<i64>(&env_var, "CAIRN_TASK_CLAIM_TIMEOUT_SECONDS")?
+        .map_or(engine::DEFAULT_CLAIM_TIMEOUT_MS, |seconds| seconds * 1000);
+    let sweep_page =
+        positive_setting(&env_var, "CAIRN_SWEEP_PAGE")?.unwrap_or(engine::DEFAULT_SWEEP_PAGE);
     let mut engine = Engine::new(store, outbox, invoker, clock)
         .with_limits(limits)
         .with_claim_timeout(claim_timeout_ms)
         .with_sweep_page(sweep_page);
     // Lambda tasks with a TimeoutSeconds above this run asynchronously: their functions need
     // the Cairn bus as their asynchronous invocation destination (functions/README.md).
-    if let Ok(text) = std::env::var("CAIRN_SYNC_TASK_SECONDS") {
-        let seconds = text
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|seconds| *seconds > 0)
-            .ok_or_else(|| {
-                EngineError::Config(format!(
-                    "CAIRN_SYNC_TASK_SECONDS must be a positive integer, not '{text}'"
-                ))
-            })?;
+    if let Some(seconds) = positive_setting::<i64>(&env_var, "CAIRN_SYNC_TASK_SECONDS")? {
         engine = engine.with_long_lambda_tasks(
             Arc::new(long_task::LambdaEvents::new(&config)),
             seconds * 1000,
@@ -307,5 +279,25 @@ mod tests {
         assert!(
             matches!(zero, Err(EngineError::Config(m)) if m.contains("CAIRN_MAX_PAYLOAD_BYTES"))
         );
+    }
+
+    #[test]
+    fn a_positive_setting_is_trimmed_and_anything_not_positive_is_refused_by_name() {
+        let set = |value: &'static str| move |_: &str| Some(value.to_string());
+        assert_eq!(positive_setting::<i64>(&|_| None, "X").unwrap(), None);
+        assert_eq!(
+            positive_setting::<i64>(&set(" 30\n"), "X").unwrap(),
+            Some(30)
+        );
+        assert_eq!(positive_setting::<usize>(&set("1"), "X").unwrap(), Some(1));
+        for bad in ["0", "-5", "ten", ""] {
+            match positive_setting::<i64>(&set(bad), "CAIRN_SWEEP_PAGE") {
+                Err(EngineError::Config(m)) => assert_eq!(
+                    m,
+                    format!("CAIRN_SWEEP_PAGE must be a positive integer, not '{bad}'")
+                ),
+                other => panic!("{bad:?} was taken: {other:?}"),
+            }
+        }
     }
 }
