@@ -65,6 +65,18 @@ class Server:
         return sfn_client(self.endpoint)
 
 
+def require_emulator(*variables):
+    """Skips the test unless every CAIRN_TEST_* endpoint named is set (tests/emulators/start.sh's
+    env file sets them); under CAIRN_REQUIRE_EMULATORS=1 a missing one fails it instead."""
+    if all(os.environ.get(v) for v in variables):
+        return
+    verb = "is" if len(variables) == 1 else "are"
+    reason = f"{' and '.join(variables)} {verb} unset: start tests/emulators/start.sh and source its env file"
+    if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def emulator_env(**endpoints):
     """The environment for a `cairn serve` towards the emulators: the caller's, less its own AWS
     settings, with test credentials, the tests' region and the given AWS_ENDPOINT_URL* values."""

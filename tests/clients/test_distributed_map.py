@@ -16,24 +16,15 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, emulator_env, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, require_emulator, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 ITEMS = int(os.environ.get("CAIRN_DMAP_ITEMS", "100000"))
 
 
-def require_moto():
-    if MOTO:
-        return
-    reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
-    if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server():
-    require_moto()
+    require_emulator("CAIRN_TEST_MOTO")
     env = emulator_env(AWS_ENDPOINT_URL=MOTO)
     data_dir = tempfile.mkdtemp(prefix="cairn-dmap-")
     server = Server(data_dir, env=env).start()
@@ -49,7 +40,7 @@ def sfn(server):
 
 @pytest.fixture(scope="module")
 def s3():
-    require_moto()
+    require_emulator("CAIRN_TEST_MOTO")
     return boto3.client(
         "s3", endpoint_url=MOTO, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
     )

@@ -19,19 +19,10 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, emulator_env, history, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, history, require_emulator, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 DYNAMODB = os.environ.get("CAIRN_TEST_DYNAMODB")
-
-
-def require_emulators():
-    if MOTO and DYNAMODB:
-        return
-    reason = "CAIRN_TEST_MOTO and CAIRN_TEST_DYNAMODB are unset: start tests/emulators/start.sh and source its env file"
-    if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 CONNECTION = "arn:aws:events:us-east-1:123456789012:connection/cairn-test/1"
@@ -67,7 +58,7 @@ def api():
 def emulated_server():
     """`cairn serve` configured as the AWS SDKs are, towards the emulators, with one
     EventBridge-style connection for HTTP Tasks."""
-    require_emulators()
+    require_emulator("CAIRN_TEST_MOTO", "CAIRN_TEST_DYNAMODB")
     env = emulator_env(AWS_ENDPOINT_URL=MOTO, AWS_ENDPOINT_URL_DYNAMODB=DYNAMODB)
     data_dir = tempfile.mkdtemp(prefix="cairn-integrations-")
     connections = os.path.join(data_dir, "connections.json")

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 import boto3
 
-from conftest import REGION, ROLE, Server, history, wait_until_done
+from conftest import REGION, ROLE, Server, history, require_emulator, wait_until_done
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "testing")
 SQS_MOCK = {
@@ -188,11 +188,7 @@ def test_hybrid_path_mocks_the_lambda_state_and_calls_sqs_for_real():
     """HybridPath mocks LambdaState only: SQSState sends the mocked Lambda answer to a real
     queue (moto, as AWS_ENDPOINT_URL), as Step Functions Local calls the service."""
     moto = os.environ.get("CAIRN_TEST_MOTO")
-    if not moto:
-        reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
-        if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_emulator("CAIRN_TEST_MOTO")
     sqs = boto3.client(
         "sqs", endpoint_url=moto, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
     )

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, wait_until_done
+from conftest import ROLE, Server, require_emulator, wait_until_done
 
 FAILING = {
     "StartAt": "P",
@@ -147,11 +147,7 @@ def test_status_events_on_an_eventbridge_bus():
     """`--status-events eventbridge:BUS` puts the events on a bus through the integrations'
     PutEvents (moto here), where a rule hands them to an SQS queue."""
     moto = os.environ.get("CAIRN_TEST_MOTO")
-    if not moto:
-        reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
-        if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_emulator("CAIRN_TEST_MOTO")
     import boto3
 
     def client(service):

@@ -16,7 +16,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, emulator_env, history, wait_until_done
+from conftest import REGION, ROLE, Server, emulator_env, history, require_emulator, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 
@@ -37,11 +37,7 @@ def types(events):
 
 @pytest.fixture(scope="module")
 def moto_server():
-    if not MOTO:
-        reason = "CAIRN_TEST_MOTO is unset: start tests/emulators/start.sh and source its env file"
-        if os.environ.get("CAIRN_REQUIRE_EMULATORS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_emulator("CAIRN_TEST_MOTO")
     env = emulator_env(AWS_ENDPOINT_URL=MOTO)
     data_dir = tempfile.mkdtemp(prefix="cairn-redrive-")
     server = Server(data_dir, env=env).start()
