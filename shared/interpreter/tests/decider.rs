@@ -7,7 +7,7 @@ use cairn_interpreter::{
 use serde_json::{json, Value};
 
 mod support;
-use support::{at, info, lines};
+use support::{at, info, invoked, lines};
 
 fn aws(d: &Decision, id: u64) -> Value {
     d.history
@@ -15,16 +15,6 @@ fn aws(d: &Decision, id: u64) -> Value {
         .find(|e| e.id == id)
         .map(|e| e.to_aws_json())
         .unwrap_or(Value::Null)
-}
-
-fn invoked(d: &Decision) -> Vec<(u64, Value)> {
-    d.commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::InvokeTask { task_id, input, .. } => Some((*task_id, input.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn timers(d: &Decision) -> Vec<(u64, i64)> {

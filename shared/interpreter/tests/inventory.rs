@@ -1,21 +1,11 @@
 //! A Distributed Map over an S3 inventory (ItemReader InputType MANIFEST): the manifest is
 //! read first, then each data file it lists, all outside the history.
 
-use cairn_interpreter::{Command, Decision, Event, Execution, Machine};
+use cairn_interpreter::{Event, Execution, Machine};
 use serde_json::{json, Value};
 
 mod support;
-use support::{at, info};
-
-fn reads(d: &Decision) -> Vec<(u64, Value)> {
-    d.commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::InvokeTask { task_id, input, .. } => Some((*task_id, input.clone())),
-            _ => None,
-        })
-        .collect()
-}
+use support::{at, info, invoked};
 
 fn machine() -> Machine {
     Machine::from_json(
@@ -34,7 +24,7 @@ fn the_manifest_then_each_data_file() {
     let m = machine();
     let (mut exec, d) = Execution::start(&m, json!({}), info(), &at(0));
     assert_eq!(
-        reads(&d),
+        invoked(&d),
         [(1, json!({"Bucket": "inv", "Key": "m/manifest.json"}))]
     );
     let manifest = json!({
@@ -52,7 +42,7 @@ fn the_manifest_then_each_data_file() {
     );
     assert!(d.history.is_empty());
     assert_eq!(
-        reads(&d),
+        invoked(&d),
         [
             (2, json!({"Bucket": "inv", "Key": "m/data/a.csv.gz"})),
             (3, json!({"Bucket": "inv", "Key": "m/data/b.csv.gz"}))

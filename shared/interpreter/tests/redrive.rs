@@ -4,7 +4,7 @@ use cairn_interpreter::{Command, Decision, Event, Execution, ExecutionInfo, Mach
 use serde_json::{json, Value};
 
 mod support;
-use support::at;
+use support::{at, invoked};
 
 const LAMBDA: &str = "arn:aws:lambda:us-east-1:111111111111:function:f";
 
@@ -21,17 +21,6 @@ fn types(d: &Decision) -> Vec<String> {
         .map(|e| {
             let name = e.details.get("name").and_then(Value::as_str).unwrap_or("");
             format!("{} {name}", e.event_type).trim_end().to_string()
-        })
-        .collect()
-}
-
-/// The (task id, input) of each task the decision asks for.
-fn invoked(d: &Decision) -> Vec<(u64, Value)> {
-    d.commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::InvokeTask { task_id, input, .. } => Some((*task_id, input.clone())),
-            _ => None,
         })
         .collect()
 }

@@ -2,7 +2,8 @@
 //! numbering. Each test binary includes this module and uses only part of it.
 #![allow(dead_code)]
 
-use cairn_interpreter::{Context, Decision, ExecutionInfo};
+use cairn_interpreter::{Command, Context, Decision, ExecutionInfo};
+use serde_json::Value;
 
 pub fn info() -> ExecutionInfo {
     ExecutionInfo {
@@ -25,5 +26,16 @@ pub fn lines(d: &Decision) -> Vec<String> {
     d.history
         .iter()
         .map(|e| format!("{} {} {}", e.id, e.previous_event_id, e.event_type))
+        .collect()
+}
+
+/// The (task id, input) of each task the decision asks for.
+pub fn invoked(d: &Decision) -> Vec<(u64, Value)> {
+    d.commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::InvokeTask { task_id, input, .. } => Some((*task_id, input.clone())),
+            _ => None,
+        })
         .collect()
 }
