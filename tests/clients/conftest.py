@@ -104,13 +104,19 @@ def sfn_client(endpoint):
     )
 
 
-@pytest.fixture(scope="session")
-def server():
-    data_dir = tempfile.mkdtemp(prefix="cairn-clients-")
-    server = Server(data_dir).start()
+def serving(prefix, *args, env=None):
+    """For a fixture to `yield from`: a `cairn serve` on a fresh data directory named from
+    `prefix`, stopped and its directory removed when the fixture's scope ends."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    server = Server(data_dir, *args, env=env).start()
     yield server
     server.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    yield from serving("cairn-clients-")
 
 
 @pytest.fixture

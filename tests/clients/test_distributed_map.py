@@ -8,15 +8,13 @@ these tests skip, or fail when CAIRN_REQUIRE_EMULATORS=1.
 
 import json
 import os
-import shutil
-import tempfile
 import time
 import uuid
 
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, emulator_env, require_emulator, wait_until_done
+from conftest import REGION, ROLE, emulator_env, require_emulator, serving, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 ITEMS = int(os.environ.get("CAIRN_DMAP_ITEMS", "100000"))
@@ -25,12 +23,7 @@ ITEMS = int(os.environ.get("CAIRN_DMAP_ITEMS", "100000"))
 @pytest.fixture(scope="module")
 def server():
     require_emulator("CAIRN_TEST_MOTO")
-    env = emulator_env(AWS_ENDPOINT_URL=MOTO)
-    data_dir = tempfile.mkdtemp(prefix="cairn-dmap-")
-    server = Server(data_dir, env=env).start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("cairn-dmap-", env=emulator_env(AWS_ENDPOINT_URL=MOTO))
 
 
 @pytest.fixture

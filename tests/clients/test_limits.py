@@ -1,12 +1,10 @@
 """Quotas through the API: AWS's by default, raised with cairn serve's flags (beyond AWS)."""
 
 import json
-import shutil
-import tempfile
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ROLE, Server, wait_until_done
+from conftest import ROLE, serving, wait_until_done
 
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 # A Choice loop of 10,000 rounds: about 40,000 history events.
@@ -24,13 +22,7 @@ LOOP = json.dumps({
 
 @pytest.fixture(scope="module")
 def raised():
-    data_dir = tempfile.mkdtemp(prefix="cairn-limits-")
-    server = Server(
-        data_dir, "--max-payload-bytes", "10000000", "--max-history-events", "100000"
-    ).start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("cairn-limits-", "--max-payload-bytes", "10000000", "--max-history-events", "100000")
 
 
 def run(sfn, name, definition, payload):

@@ -9,14 +9,12 @@ them it skips, or fails when CAIRN_REQUIRE_EMULATORS=1. The others need nothing 
 
 import json
 import os
-import shutil
-import tempfile
 import uuid
 
 import boto3
 import pytest
 
-from conftest import REGION, ROLE, Server, emulator_env, history, require_emulator, wait_until_done
+from conftest import REGION, ROLE, emulator_env, history, require_emulator, serving, wait_until_done
 
 MOTO = os.environ.get("CAIRN_TEST_MOTO")
 
@@ -38,12 +36,7 @@ def types(events):
 @pytest.fixture(scope="module")
 def moto_server():
     require_emulator("CAIRN_TEST_MOTO")
-    env = emulator_env(AWS_ENDPOINT_URL=MOTO)
-    data_dir = tempfile.mkdtemp(prefix="cairn-redrive-")
-    server = Server(data_dir, env=env).start()
-    yield server
-    server.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("cairn-redrive-", env=emulator_env(AWS_ENDPOINT_URL=MOTO))
 
 
 def test_a_fixed_input_source_lets_the_redriven_execution_succeed(moto_server):
