@@ -412,6 +412,8 @@ struct StartRequest {
     info: ExecutionInfo,
     /// The version and alias ARNs the execution was started through.
     qualifiers: (Option<String>, Option<String>),
+    /// The mock configuration's test case the execution's tasks are answered from.
+    test_case: Option<String>,
 }
 
 fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiError> {
@@ -477,6 +479,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         input,
         info,
         qualifiers: (target.version_arn, target.alias_arn),
+        test_case: test_case.map(str::to_string),
     })
 }
 
@@ -504,6 +507,7 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         request.input,
         &request.input_text,
         request.qualifiers,
+        request.test_case,
     )? {
         Some(start) => Ok(json!({"executionArn": arn, "startDate": timestamp(start)})),
         None => {

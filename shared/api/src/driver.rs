@@ -294,6 +294,21 @@ impl Driver {
     /// idempotency rule.
     /// `qualifiers`: the version ARN and the alias ARN StartExecution named, which the
     /// execution's record keeps.
+    /// A running execution started on a mock test case answers its tasks from it again
+    /// after a restart; one whose test case the configuration no longer has says so and runs
+    /// its tasks for real, as a state with no mock does.
+    fn reselect_mocks(&self, arn: &str, persisted: &Persisted) {
+        let (Some(mocks), Some(case)) = (&self.config.mocks, &persisted.test_case) else {
+            return;
+        };
+        let machine = &persisted.execution.info().state_machine_name;
+        if let Err(error) = mocks.select(arn, machine, case) {
+            self.log(format_args!(
+                "{arn}: its mock test case '{case}' is gone ({error}); its tasks now run for real"
+            ));
+        }
+    }
+
     pub(crate) fn start_standard_of(
         &self,
         definition: &str,
@@ -301,6 +316,7 @@ impl Driver {
         input: Value,
         input_text: &str,
         qualifiers: (Option<String>, Option<String>),
+        test_case: Option<String>,
     ) -> Result<Option<i64>, ApiError> {
         let machine = self.machine(definition)?;
         let ctx = Context {
@@ -333,6 +349,7 @@ impl Driver {
         }
         let mut persisted = Persisted::new(execution, definition.to_string());
         (persisted.version_arn, persisted.alias_arn) = qualifiers;
+        persisted.test_case = test_case;
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, ctx.now_ms, &mut effects);
         let record = ExecutionRecord {
@@ -747,6 +764,7 @@ impl Driver {
                 ));
                 continue;
             };
+            self.reselect_mocks(arn, &persisted);
             for task in persisted.tasks.values() {
                 if let Command::InvokeTask { kind, .. } = &task.command {
                     if *kind != ResourceKind::Activity {

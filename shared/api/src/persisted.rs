@@ -46,6 +46,11 @@ pub struct Persisted {
     pub version_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_arn: Option<String>,
+    /// The mock configuration's test case StartExecution selected (`<arn>#<TestCase>`): kept
+    /// so that a restarted server answers the remaining Task states from the same mocks
+    /// instead of calling the real services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_case: Option<String>,
 }
 
 /// A `.sync` parent waiting for a child execution.
@@ -143,6 +148,7 @@ impl Persisted {
             redrive_token: None,
             version_arn: None,
             alias_arn: None,
+            test_case: None,
         }
     }
 

@@ -276,3 +276,64 @@ fn an_invocation_in_flight_at_a_crash_is_dispatched_again_and_started_once() {
     );
     second.shutdown();
 }
+
+/// A server whose Lambda functions are all missing, so a task that is not mocked fails.
+fn open_mocked(dir: &Path) -> Api {
+    let store = SqliteStore::open(dir).expect("open the store");
+    let mocks = cairn_runtime::MockConfig::from_json(&json!({
+        "StateMachines": {"mocked": {"TestCases": {"Happy": {"Work": "WorkOk"}}}},
+        "MockedResponses": {"WorkOk": {"0": {"Return": {"ok": 1}}}}
+    }))
+    .expect("a valid mock configuration");
+    let missing = cairn_runtime::ScriptedLambda::from_json(&json!([]), "us-east-1", "123456789012")
+        .expect("an empty function list");
+    let registry = Arc::new(cairn_runtime::MockRegistry::new(mocks, Arc::new(missing)));
+    Api::new(
+        Arc::new(store),
+        Config {
+            invoker: registry.clone(),
+            mocks: Some(registry),
+            token_key: vec![42; 32],
+            ..Config::default()
+        },
+    )
+}
+
+#[test]
+fn a_mocked_execution_stays_mocked_across_a_restart() {
+    let dir = data_dir("mocked");
+    let first = open_mocked(&dir);
+    let definition = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work", "End": true}}});
+    let machine = call(
+        &first,
+        "CreateStateMachine",
+        json!({"name": "mocked", "definition": definition.to_string(), "roleArn": "arn:aws:iam::123456789012:role/r"}),
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let arn = call(
+        &first,
+        "StartExecution",
+        json!({"stateMachineArn": format!("{machine}#Happy"), "name": "happy"}),
+    )["executionArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The server goes away before the mocked task is reached.
+    first.shutdown();
+    drop(first);
+
+    let second = open_mocked(&dir);
+    assert_eq!(second.recover(), Ok(1));
+    let done = wait_done(&second, &arn);
+    assert_eq!(
+        (done["status"].as_str(), done["output"].as_str()),
+        (Some("SUCCEEDED"), Some("{\"ok\":1}")),
+        "the task after the restart is answered by the test case's mock: {done}"
+    );
+    second.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
