@@ -385,6 +385,28 @@ impl Driver {
         }
     }
 
+    /// Holds the execution's stripe: one writer per execution in this process, so the
+    /// conditional write below conflicts only with another process.
+    pub(crate) fn serialise(&self, arn: &str) -> Result<std::sync::MutexGuard<'_, ()>, ApiError> {
+        self.stripe(arn)
+            .lock()
+            .map_err(|_| ApiError::internal("execution lock poisoned"))
+    }
+
+    /// A Standard execution's record, the version it was read at and its decoded state.
+    pub(crate) fn load_standard(
+        &self,
+        arn: &str,
+    ) -> Result<(ExecutionRecord, cairn_store::Version, Persisted), ApiError> {
+        let (record, version) = self
+            .store
+            .get_execution(arn)
+            .map_err(store_error)?
+            .ok_or_else(|| execution_does_not_exist(arn))?;
+        let persisted = Persisted::decode(&record)?;
+        Ok((record, version, persisted))
+    }
+
     /// Applies `event` to a Standard execution. With `claim`, the event is a worker taking
     /// the queued activity task with that token: applied only if the task is still waiting.
     pub(crate) fn advance(
@@ -393,17 +415,9 @@ impl Driver {
         event: Event,
         claim: Option<&str>,
     ) -> Result<Advanced, ApiError> {
-        let _serialised = self
-            .stripe(arn)
-            .lock()
-            .map_err(|_| ApiError::internal("execution lock poisoned"))?;
+        let _serialised = self.serialise(arn)?;
         for _ in 0..MAX_ATTEMPTS {
-            let (record, version) = self
-                .store
-                .get_execution(arn)
-                .map_err(store_error)?
-                .ok_or_else(|| execution_does_not_exist(arn))?;
-            let mut persisted = Persisted::decode(&record)?;
+            let (record, version, mut persisted) = self.load_standard(arn)?;
             let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
             let mut effects = Effects::default();
             let running = persisted.execution.status() == Status::Running;
@@ -454,9 +468,7 @@ impl Driver {
             let machine = self.machine(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
-                seed: self
-                    .entropy
-                    .for_decision(arn, persisted.execution.event_count()),
+                seed: self.decision_seed(arn, persisted.execution.event_count()),
             };
             let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             self.signer.publish(&mut decision);

@@ -10,9 +10,9 @@ use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transiti
 use serde_json::Value;
 
 use crate::driver::{store_error, Driver};
-use crate::names::{check_execution_arn, execution_does_not_exist};
+use crate::names::check_execution_arn;
 use crate::params::{timestamp, Params};
-use crate::persisted::{input_text, stored_history, Persisted};
+use crate::persisted::{input_text, stored_history};
 use crate::ApiError;
 
 /// How long after its stop an execution can be redriven (AWS: 14 days).
@@ -144,17 +144,9 @@ impl Driver {
     /// Redrives a Standard execution; returns the redrive's time (the earlier one when
     /// `client_token` repeats the request that made it).
     pub(crate) fn redrive(&self, arn: &str, client_token: Option<&str>) -> Result<i64, ApiError> {
-        let _serialised = self
-            .stripe(arn)
-            .lock()
-            .map_err(|_| ApiError::internal("execution lock poisoned"))?;
+        let _serialised = self.serialise(arn)?;
         for _ in 0..MAX_ATTEMPTS {
-            let (record, version) = self
-                .store
-                .get_execution(arn)
-                .map_err(store_error)?
-                .ok_or_else(|| execution_does_not_exist(arn))?;
-            let mut persisted = Persisted::decode(&record)?;
+            let (record, version, mut persisted) = self.load_standard(arn)?;
             if let (Some(token), Some(done), Some(at)) = (
                 client_token,
                 persisted.redrive_token.as_deref(),

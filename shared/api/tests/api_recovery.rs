@@ -17,14 +17,23 @@ fn data_dir(name: &str) -> PathBuf {
 }
 
 fn open(dir: &Path) -> Api {
+    open_with(
+        dir,
+        Config {
+            activity_poll: Duration::from_secs(2),
+            ..Config::default()
+        },
+    )
+}
+
+fn open_with(dir: &Path, config: Config) -> Api {
     let store = SqliteStore::open(dir).expect("open the store");
     Api::new(
         Arc::new(store),
         Config {
-            activity_poll: Duration::from_secs(2),
             // The key a server keeps in its data directory: the same across restarts.
             token_key: vec![42; 32],
-            ..Config::default()
+            ..config
         },
     )
 }
@@ -279,7 +288,6 @@ fn an_invocation_in_flight_at_a_crash_is_dispatched_again_and_started_once() {
 
 /// A server whose Lambda functions are all missing, so a task that is not mocked fails.
 fn open_mocked(dir: &Path) -> Api {
-    let store = SqliteStore::open(dir).expect("open the store");
     let mocks = cairn_runtime::MockConfig::from_json(&json!({
         "StateMachines": {"mocked": {"TestCases": {"Happy": {"Work": "WorkOk"}}}},
         "MockedResponses": {"WorkOk": {"0": {"Return": {"ok": 1}}}}
@@ -288,12 +296,11 @@ fn open_mocked(dir: &Path) -> Api {
     let missing = cairn_runtime::ScriptedLambda::from_json(&json!([]), "us-east-1", "123456789012")
         .expect("an empty function list");
     let registry = Arc::new(cairn_runtime::MockRegistry::new(mocks, Arc::new(missing)));
-    Api::new(
-        Arc::new(store),
+    open_with(
+        dir,
         Config {
             invoker: registry.clone(),
             mocks: Some(registry),
-            token_key: vec![42; 32],
             ..Config::default()
         },
     )
