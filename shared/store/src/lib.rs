@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod asynchronous;
 mod memory;
 pub mod suite;
 
