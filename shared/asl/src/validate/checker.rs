@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::choice;
 use super::graph;
+use super::location::{Loc, Step, Trail};
 use super::paths::{self, JsonataReference, Root};
 use super::tables::{self, Only, STATE_TYPES};
 use super::{Diagnostic, MachineType, Options, Report, Severity};
@@ -125,26 +126,32 @@ pub(crate) fn check(definition: &Value, options: &Options) -> Report {
 }
 
 impl<'a> Checker<'a> {
-    pub(crate) fn error(&mut self, location: String, message: impl Into<String>) {
-        self.schema
-            .push(Diagnostic::error(SCHEMA, Some(location), message));
+    pub(crate) fn error(&mut self, location: Loc<'_>, message: impl Into<String>) {
+        self.schema.push(Diagnostic::error(
+            SCHEMA,
+            Some(location.to_string()),
+            message,
+        ));
     }
 
-    pub(crate) fn error_code(&mut self, code: &str, location: Option<String>, message: String) {
-        self.semantic
-            .push(Diagnostic::error(code, location, message));
+    pub(crate) fn error_code(&mut self, code: &str, location: Option<Loc<'_>>, message: String) {
+        self.semantic.push(Diagnostic::error(
+            code,
+            location.map(|location| location.to_string()),
+            message,
+        ));
     }
 
-    pub(crate) fn warning(&mut self, code: &str, location: String, message: String) {
+    pub(crate) fn warning(&mut self, code: &str, location: Loc<'_>, message: String) {
         self.warnings.push(Diagnostic {
             code: code.to_owned(),
-            location: Some(location),
+            location: Some(location.to_string()),
             message,
             severity: Severity::Warning,
         });
     }
 
-    pub(crate) fn expect_type(&mut self, location: String, expected: &str) {
+    pub(crate) fn expect_type(&mut self, location: Loc<'_>, expected: &str) {
         self.error(location, format!("Expected value of type [{expected}]"));
     }
 
@@ -153,7 +160,7 @@ impl<'a> Checker<'a> {
         &mut self,
         object: &Map<String, Value>,
         fields: &[&str],
-        location: &str,
+        location: Loc<'_>,
     ) -> bool {
         let missing: Vec<&str> = fields
             .iter()
@@ -164,7 +171,7 @@ impl<'a> Checker<'a> {
             return true;
         }
         self.error(
-            location.to_owned(),
+            location,
             format!("These fields are required: [{}]", missing.join(", ")),
         );
         false
@@ -175,19 +182,16 @@ impl<'a> Checker<'a> {
         &mut self,
         object: &Map<String, Value>,
         allowed: &[&str],
-        location: &str,
+        location: Loc<'_>,
     ) {
         for key in object.keys() {
             if !allowed.contains(&key.as_str()) {
-                self.error(
-                    location.to_owned(),
-                    format!("Field '{key}' is not supported"),
-                );
+                self.error(location, format!("Field '{key}' is not supported"));
             }
         }
     }
 
-    pub(crate) fn one_of(&mut self, value: &Value, allowed: &[&str], location: String) {
+    pub(crate) fn one_of(&mut self, value: &Value, allowed: &[&str], location: Loc<'_>) {
         match value.as_str() {
             Some(text) if allowed.contains(&text) => {}
             Some(_) => self.error(
@@ -203,10 +207,10 @@ impl<'a> Checker<'a> {
 
     fn machine(&mut self, definition: &'a Value) {
         let Some(root) = definition.as_object() else {
-            self.expect_type("/".to_owned(), "OBJECT");
+            self.expect_type(Loc::Text("/"), "OBJECT");
             return;
         };
-        let complete = self.required(root, &["StartAt", "States"], "/");
+        let complete = self.required(root, &["StartAt", "States"], Loc::Text("/"));
         if complete {
             self.only_fields(
                 root,
@@ -218,7 +222,7 @@ impl<'a> Checker<'a> {
                     "TimeoutSeconds",
                     "QueryLanguage",
                 ],
-                "/",
+                Loc::Text("/"),
             );
         }
         if let Some(language) = root.get("QueryLanguage") {
@@ -230,17 +234,17 @@ impl<'a> Checker<'a> {
             self.one_of(
                 language,
                 &["JSONPath", "JSONata"],
-                "/QueryLanguage".to_owned(),
+                Loc::Text("/QueryLanguage"),
             );
         }
         if let Some(version) = root.get("Version") {
-            self.one_of(version, &["1.0"], "/Version".to_owned());
+            self.one_of(version, &["1.0"], Loc::Text("/Version"));
         }
         if let Some(comment) = root.get("Comment") {
-            self.string(comment, "/Comment".to_owned());
+            self.string(comment, Loc::Text("/Comment"));
         }
         if let Some(timeout) = root.get("TimeoutSeconds") {
-            self.integer_in(timeout, 0, 99_999_999, "/TimeoutSeconds".to_owned(), false);
+            self.integer_in(timeout, 0, 99_999_999, Loc::Text("/TimeoutSeconds"), false);
         }
         self.scope(Scope {
             base: String::new(),
@@ -250,7 +254,7 @@ impl<'a> Checker<'a> {
     }
 
     fn scope(&mut self, scope: Scope<'a>) {
-        let base = scope.base.as_str();
+        let base = Loc::Text(&scope.base);
         let object = scope.object;
         if scope.kind != ScopeKind::Machine {
             let complete = self.required(object, &["StartAt", "States"], base);
@@ -262,49 +266,50 @@ impl<'a> Checker<'a> {
                 self.only_fields(object, allowed, base);
             }
             if let Some(comment) = object.get("Comment") {
-                self.string(comment, at(base, "Comment"));
+                self.string(comment, base.field("Comment"));
             }
         }
         if let Some(start_at) = object.get("StartAt") {
-            self.string(start_at, at(base, "StartAt"));
+            self.string(start_at, base.field("StartAt"));
         }
         let Some(states_value) = object.get("States") else {
             return;
         };
         let Some(states) = states_value.as_object() else {
-            self.expect_type(at(base, "States"), "OBJECT");
+            self.expect_type(base.field("States"), "OBJECT");
             return;
         };
         if states.is_empty() {
-            self.error(at(base, "States"), "Value cannot be empty");
+            self.error(base.field("States"), "Value cannot be empty");
             return;
         }
+        let states_location = base.field("States");
         for (name, state) in states {
-            let location = format!("{base}/States/{name}");
+            let location = states_location.field(name);
             if name.chars().count() > 80 {
                 self.error_code(
                     "INVALID_STATE_NAME",
-                    Some(location.clone()),
+                    Some(location),
                     format!("State name '{name}' exceeds the maximum length of 80 characters"),
                 );
             }
             if !self.seen_names.insert(name.as_str()) {
                 self.error_code(
                     "DUPLICATE_STATE_NAME",
-                    Some(location.clone()),
+                    Some(location),
                     format!("Duplicate State name: {name}"),
                 );
             }
-            self.state(state, &location);
+            self.state(state, location);
         }
         if let Some(start_at) = object.get("StartAt").and_then(Value::as_str) {
-            self.graphs.push((scope.base.clone(), start_at, states));
+            self.graphs.push((scope.base, start_at, states));
         }
     }
 
-    fn state(&mut self, state: &'a Value, location: &str) {
+    fn state(&mut self, state: &'a Value, location: Loc<'_>) {
         let Some(object) = state.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         let Some(type_value) = object.get("Type") else {
@@ -316,7 +321,7 @@ impl<'a> Checker<'a> {
             .filter(|name| STATE_TYPES.contains(name))
         else {
             self.error(
-                at(location, "Type"),
+                location.field("Type"),
                 format!(
                     "The field 'Type' should have one of these values: [{}]",
                     STATE_TYPES.join(", ")
@@ -343,7 +348,7 @@ impl<'a> Checker<'a> {
         let complete = self.required(object, required, location);
         if downgrade {
             self.error(
-                location.to_owned(),
+                location,
                 "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
             );
         }
@@ -353,10 +358,7 @@ impl<'a> Checker<'a> {
             if !accepted {
                 refused.insert(key.as_str());
                 if complete {
-                    self.error(
-                        location.to_owned(),
-                        format!("Field '{key}' is not supported"),
-                    );
+                    self.error(location, format!("Field '{key}' is not supported"));
                 }
                 continue;
             }
@@ -364,7 +366,7 @@ impl<'a> Checker<'a> {
                 if lang.refuses(only) {
                     refused.insert(key.as_str());
                     if !downgrade {
-                        self.error(location.to_owned(), wrong_language(lang, key));
+                        self.error(location, wrong_language(lang, key));
                     }
                 }
             }
@@ -373,7 +375,7 @@ impl<'a> Checker<'a> {
             self.one_of(
                 declared,
                 &["JSONPath", "JSONata"],
-                at(location, "QueryLanguage"),
+                location.field("QueryLanguage"),
             );
         }
         self.exclusive_groups(state_type, object, location);
@@ -394,18 +396,23 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn exclusive_groups(&mut self, state_type: &str, object: &Map<String, Value>, location: &str) {
+    fn exclusive_groups(
+        &mut self,
+        state_type: &str,
+        object: &Map<String, Value>,
+        location: Loc<'_>,
+    ) {
         if matches!(state_type, "Task" | "Pass" | "Wait" | "Parallel" | "Map") {
             let has_next = object.contains_key("Next");
             let ends = object.get("End") == Some(&Value::Bool(true));
             if has_next && ends {
                 self.error(
-                    location.to_owned(),
+                    location,
                     "There should only be one of the following fields: [Next, End]",
                 );
             } else if !has_next && !ends {
                 self.error(
-                    location.to_owned(),
+                    location,
                     "This object should have only one of the following fields: [Next, End]",
                 );
             }
@@ -415,7 +422,7 @@ impl<'a> Checker<'a> {
             let count = WAIT.iter().filter(|f| object.contains_key(**f)).count();
             if count > 1 {
                 self.error(
-                    location.to_owned(),
+                    location,
                     format!(
                         "There should only be one of the following fields: [{}]",
                         WAIT.join(", ")
@@ -423,7 +430,7 @@ impl<'a> Checker<'a> {
                 );
             } else if count == 0 {
                 self.error(
-                    location.to_owned(),
+                    location,
                     format!(
                         "This object should have only one of the following fields: [{}]",
                         WAIT.join(", ")
@@ -436,12 +443,12 @@ impl<'a> Checker<'a> {
             let iterator = object.contains_key("Iterator");
             if processor && iterator {
                 self.error(
-                    location.to_owned(),
+                    location,
                     "There should only be one of the following fields: [ItemProcessor, Iterator]",
                 );
             } else if !processor && !iterator {
                 self.error(
-                    location.to_owned(),
+                    location,
                     "This object should have only one of the following fields: [ItemProcessor, Iterator]",
                 );
             }
@@ -460,20 +467,20 @@ impl<'a> Checker<'a> {
             let path = format!("{field}Path");
             if object.contains_key(*field) && object.contains_key(&path) {
                 self.error(
-                    at(location, field),
+                    location.field(field),
                     format!("There should only be one of the following fields: [{field}, {path}]"),
                 );
             }
         }
     }
 
-    fn heartbeat_below_timeout(&mut self, object: &Map<String, Value>, location: &str) {
+    fn heartbeat_below_timeout(&mut self, object: &Map<String, Value>, location: Loc<'_>) {
         let heartbeat = object.get("HeartbeatSeconds").and_then(Value::as_u64);
         let timeout = object.get("TimeoutSeconds").and_then(Value::as_u64);
         if let (Some(heartbeat), Some(timeout)) = (heartbeat, timeout) {
             if heartbeat >= timeout {
                 self.error(
-                    at(location, "HeartbeatSeconds"),
+                    location.field("HeartbeatSeconds"),
                     "HeartbeatSeconds must be smaller than TimeoutSeconds",
                 );
             }
@@ -481,10 +488,10 @@ impl<'a> Checker<'a> {
     }
 
     fn field(&mut self, context: &StateContext<'_>, key: &'a str, value: &'a Value) {
-        let location = at(context.location, key);
+        let location = context.location.field(key);
         let lang = context.lang;
         if lang == Lang::Jsonata {
-            self.jsonata_field(context, key, value, &location);
+            self.jsonata_field(context, key, value, location);
         }
         match key {
             "Type" | "QueryLanguage" | "Output" => {}
@@ -503,8 +510,8 @@ impl<'a> Checker<'a> {
             "Assign" => self.assign(value, lang, location),
             "Resource" => self.resource(value, location),
             "Credentials" => self.credentials(value, lang, location),
-            "Retry" => self.retriers(value, &location),
-            "Catch" => self.catchers(context, value, &location),
+            "Retry" => self.retriers(value, location),
+            "Catch" => self.catchers(context, value, location),
             "TimeoutSeconds" | "HeartbeatSeconds" => {
                 self.integer_in(value, 1, 99_999_999, location, lang == Lang::Jsonata)
             }
@@ -530,7 +537,7 @@ impl<'a> Checker<'a> {
                 {
                     self.warning(
                         "NO_PATH",
-                        location.clone(),
+                        location,
                         format!("The value of the field '{key}' looks like a path, but the field name does not end with 'Path'"),
                     );
                 }
@@ -544,18 +551,18 @@ impl<'a> Checker<'a> {
                     self.expect_type(location, "ARRAY");
                 }
             }
-            "Choices" => choice::choices(self, value, lang, &location),
-            "Branches" => self.branches(value, &location),
-            "ItemProcessor" | "Iterator" => self.processor(value, &location),
-            "ItemReader" => self.item_reader(value, lang, &location),
-            "ItemBatcher" => self.item_batcher(value, lang, &location),
-            "ResultWriter" => self.result_writer(value, lang, &location),
+            "Choices" => choice::choices(self, value, lang, location),
+            "Branches" => self.branches(value, location),
+            "ItemProcessor" | "Iterator" => self.processor(value, location),
+            "ItemReader" => self.item_reader(value, lang, location),
+            "ItemBatcher" => self.item_batcher(value, lang, location),
+            "ResultWriter" => self.result_writer(value, lang, location),
             _ => {}
         }
     }
 
     /// A Pass state's Result is used as written: a `.$` key in it is not resolved.
-    fn static_result(&mut self, value: &Value, location: String) {
+    fn static_result(&mut self, value: &Value, location: Loc<'_>) {
         let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
         while let Some((value, depth)) = stack.pop() {
             if depth > MAX_NESTING {
@@ -579,7 +586,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(crate) fn string(&mut self, value: &Value, location: String) {
+    pub(crate) fn string(&mut self, value: &Value, location: Loc<'_>) {
         if !value.is_string() {
             self.expect_type(location, "STRING");
         }
@@ -591,7 +598,7 @@ impl<'a> Checker<'a> {
         value: &Value,
         minimum: i64,
         maximum: i64,
-        location: String,
+        location: Loc<'_>,
         expression_allowed: bool,
     ) {
         if expression_allowed && value.as_str().and_then(paths::jsonata_body).is_some() {
@@ -618,7 +625,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn percentage(&mut self, value: &Value, location: String, lang: Lang) {
+    fn percentage(&mut self, value: &Value, location: Loc<'_>, lang: Lang) {
         if lang == Lang::Jsonata && value.as_str().and_then(paths::jsonata_body).is_some() {
             return;
         }
@@ -630,7 +637,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn timestamp(&mut self, value: &Value, location: String, lang: Lang) {
+    fn timestamp(&mut self, value: &Value, location: Loc<'_>, lang: Lang) {
         match value.as_str() {
             Some(text) if lang == Lang::Jsonata && paths::jsonata_body(text).is_some() => {}
             Some(text) if paths::is_rfc3339(text) => {}
@@ -640,7 +647,7 @@ impl<'a> Checker<'a> {
     }
 
     /// InputPath/OutputPath: any JSONPath (input, context or variable), or null.
-    fn optional_path(&mut self, value: &Value, key: &str, location: String) {
+    fn optional_path(&mut self, value: &Value, key: &str, location: Loc<'_>) {
         match value {
             Value::Null => {}
             Value::String(text) if paths::path_shape(text).is_some() => {}
@@ -653,7 +660,7 @@ impl<'a> Checker<'a> {
     }
 
     /// ResultPath: a Reference Path into the input; null discards the result.
-    pub(crate) fn result_path(&mut self, value: &Value, location: String) {
+    pub(crate) fn result_path(&mut self, value: &Value, location: Loc<'_>) {
         match value {
             Value::Null => {}
             Value::String(text) => match paths::path_shape(text) {
@@ -665,7 +672,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The `...Path` fields: a Reference Path; only ItemsPath may read the context object.
-    fn reference_path(&mut self, value: &Value, location: String, context_allowed: bool) {
+    fn reference_path(&mut self, value: &Value, location: Loc<'_>, context_allowed: bool) {
         let Some(text) = value.as_str() else {
             self.expect_type(location, "STRING");
             return;
@@ -676,7 +683,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(crate) fn not_reference_path(&mut self, text: &str, location: String) {
+    pub(crate) fn not_reference_path(&mut self, text: &str, location: Loc<'_>) {
         let message = if text.starts_with('$') {
             "Value is not a Reference Path".to_owned()
         } else {
@@ -685,7 +692,7 @@ impl<'a> Checker<'a> {
         self.error(location, message);
     }
 
-    fn path_or_intrinsic(&mut self, value: &Value, key: &str, location: String) {
+    fn path_or_intrinsic(&mut self, value: &Value, key: &str, location: Loc<'_>) {
         let Some(text) = value.as_str() else {
             self.expect_type(location, "STRING");
             return;
@@ -700,7 +707,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn object_or_expression(&mut self, value: &Value, location: String) {
+    fn object_or_expression(&mut self, value: &Value, location: Loc<'_>) {
         let is_expression = value.as_str().and_then(paths::jsonata_body).is_some();
         if !value.is_object() && !is_expression {
             self.expect_type(location, "OBJECT");
@@ -708,7 +715,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A JSONPath payload template: `key.$` values are paths or intrinsic calls, at any depth.
-    pub(crate) fn template_object(&mut self, value: &Value, location: String) {
+    pub(crate) fn template_object(&mut self, value: &Value, location: Loc<'_>) {
         if !value.is_object() {
             self.expect_type(location, "OBJECT");
             return;
@@ -716,38 +723,44 @@ impl<'a> Checker<'a> {
         self.template(value, location);
     }
 
-    pub(crate) fn template(&mut self, value: &Value, location: String) {
-        let mut stack: Vec<(&Value, String, usize)> = vec![(value, location, 0)];
-        while let Some((value, location, depth)) = stack.pop() {
+    pub(crate) fn template(&mut self, value: &Value, location: Loc<'_>) {
+        let mut trail = Trail::default();
+        let mut stack: Vec<(&Value, usize, usize)> = Vec::new();
+        let mut next = Some((value, Trail::ROOT, 0));
+        while let Some((value, node, depth)) = next.take().or_else(|| stack.pop()) {
             if depth > MAX_NESTING {
-                self.too_deep(location);
+                self.too_deep(trail.at(&location, node));
                 continue;
             }
             match value {
                 Value::Object(object) => {
-                    let mut children = Vec::new();
+                    let here = trail.at(&location, node);
                     for (key, child) in object {
-                        let child_location = at(&location, key);
                         if key.ends_with(".$") {
-                            self.dynamic_value(key, child, child_location);
-                        } else {
-                            if let Some(text) = child.as_str() {
-                                if looks_dynamic(text) {
-                                    self.warning(
-                                        "NO_DOLLAR",
-                                        child_location.clone(),
-                                        format!("The value of the field '{key}' looks like a JSONPath or an intrinsic function, but the field name does not end with '.$'"),
-                                    );
-                                }
+                            self.dynamic_value(key, child, here.field(key));
+                        } else if let Some(text) = child.as_str() {
+                            if looks_dynamic(text) {
+                                self.warning(
+                                    "NO_DOLLAR",
+                                    here.field(key),
+                                    format!("The value of the field '{key}' looks like a JSONPath or an intrinsic function, but the field name does not end with '.$'"),
+                                );
                             }
-                            children.push((child, child_location, depth + 1));
                         }
                     }
-                    stack.extend(children.into_iter().rev());
+                    for (key, child) in object.iter().rev() {
+                        if !key.ends_with(".$") && needs_visit(child, depth + 1) {
+                            let child_node = trail.push(node, Step::Key(key));
+                            stack.push((child, child_node, depth + 1));
+                        }
+                    }
                 }
                 Value::Array(items) => {
                     for (index, item) in items.iter().enumerate().rev() {
-                        stack.push((item, format!("{location}[{index}]"), depth + 1));
+                        if needs_visit(item, depth + 1) {
+                            let child_node = trail.push(node, Step::Index(index));
+                            stack.push((item, child_node, depth + 1));
+                        }
                     }
                 }
                 _ => {}
@@ -755,7 +768,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn dynamic_value(&mut self, key: &str, value: &Value, location: String) {
+    fn dynamic_value(&mut self, key: &str, value: &Value, location: Loc<'_>) {
         let valid = value.as_str().is_some_and(|text| {
             paths::path_shape(text).is_some() || paths::is_intrinsic_call(text)
         });
@@ -769,29 +782,29 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(crate) fn too_deep(&mut self, location: String) {
+    pub(crate) fn too_deep(&mut self, location: Loc<'_>) {
         self.semantic.push(Diagnostic::error(
             "TOO_DEEPLY_NESTED",
-            Some(location),
+            Some(location.to_string()),
             "The states are too deeply nested",
         ));
     }
 
     /// Assign: variable names, and in JSONPath the `.$` values of a payload template.
-    pub(crate) fn assign(&mut self, value: &Value, lang: Lang, location: String) {
+    pub(crate) fn assign(&mut self, value: &Value, lang: Lang, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
             self.expect_type(location, "OBJECT");
             return;
         };
         for (key, child) in object {
-            let child_location = at(&location, key);
+            let child_location = location.field(key);
             let name = match (lang, key.strip_suffix(".$")) {
                 (Lang::JsonPath, Some(name)) => {
-                    self.dynamic_value(key, child, child_location.clone());
+                    self.dynamic_value(key, child, child_location);
                     name
                 }
                 (Lang::JsonPath, None) => {
-                    self.template(child, child_location.clone());
+                    self.template(child, child_location);
                     key.as_str()
                 }
                 (Lang::Jsonata, _) => key.as_str(),
@@ -800,7 +813,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn variable_name(&mut self, name: &str, location: String) {
+    fn variable_name(&mut self, name: &str, location: Loc<'_>) {
         if name == "states" {
             self.error_code(
                 "RESERVED_VARIABLE_NAME",
@@ -829,7 +842,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn resource(&mut self, value: &Value, location: String) {
+    fn resource(&mut self, value: &Value, location: Loc<'_>) {
         let Some(resource) = value.as_str() else {
             self.expect_type(location, "STRING");
             return;
@@ -867,7 +880,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn credentials(&mut self, value: &Value, lang: Lang, location: String) {
+    fn credentials(&mut self, value: &Value, lang: Lang, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
             self.expect_type(location, "OBJECT");
             return;
@@ -882,22 +895,22 @@ impl<'a> Checker<'a> {
             Lang::JsonPath => &["RoleArn", "RoleArn.$"],
             Lang::Jsonata => &["RoleArn"],
         };
-        self.only_fields(object, allowed, &location);
+        self.only_fields(object, allowed, location);
         if let Some(role) = object.get("RoleArn") {
-            self.string(role, at(&location, "RoleArn"));
+            self.string(role, location.field("RoleArn"));
         }
         if lang == Lang::JsonPath {
             if let Some(role) = object.get("RoleArn.$") {
-                self.dynamic_value("RoleArn.$", role, at(&location, "RoleArn.$"));
+                self.dynamic_value("RoleArn.$", role, location.field("RoleArn.$"));
             }
         }
     }
 
-    fn error_equals(&mut self, object: &Map<String, Value>, location: &str) -> bool {
+    fn error_equals(&mut self, object: &Map<String, Value>, location: Loc<'_>) -> bool {
         let Some(value) = object.get("ErrorEquals") else {
             return false;
         };
-        let location = at(location, "ErrorEquals");
+        let location = location.field("ErrorEquals");
         let Some(errors) = value.as_array() else {
             self.expect_type(location, "ARRAY");
             return false;
@@ -907,7 +920,7 @@ impl<'a> Checker<'a> {
             return false;
         }
         for (index, error) in errors.iter().enumerate() {
-            self.string(error, format!("{location}[{index}]"));
+            self.string(error, location.index(index));
         }
         let has_all = errors.iter().any(|e| e.as_str() == Some("States.ALL"));
         if has_all && errors.len() > 1 {
@@ -919,19 +932,19 @@ impl<'a> Checker<'a> {
         has_all
     }
 
-    fn retriers(&mut self, value: &Value, location: &str) {
+    fn retriers(&mut self, value: &Value, location: Loc<'_>) {
         let Some(retriers) = value.as_array() else {
-            self.expect_type(location.to_owned(), "ARRAY");
+            self.expect_type(location, "ARRAY");
             return;
         };
         let last = retriers.len().saturating_sub(1);
         for (index, retrier) in retriers.iter().enumerate() {
-            let location = format!("{location}[{index}]");
+            let location = location.index(index);
             let Some(object) = retrier.as_object() else {
                 self.expect_type(location, "OBJECT");
                 continue;
             };
-            if self.required(object, &["ErrorEquals"], &location) {
+            if self.required(object, &["ErrorEquals"], location) {
                 self.only_fields(
                     object,
                     &[
@@ -943,12 +956,12 @@ impl<'a> Checker<'a> {
                         "JitterStrategy",
                         "Comment",
                     ],
-                    &location,
+                    location,
                 );
             }
-            if self.error_equals(object, &location) && index != last {
+            if self.error_equals(object, location) && index != last {
                 self.error(
-                    location.clone(),
+                    location,
                     "The error 'States.ALL' must be in the last retrier",
                 );
             }
@@ -956,7 +969,7 @@ impl<'a> Checker<'a> {
             // accepted in the state-level number fields.
             let expression = false;
             for (key, field) in object {
-                let field_location = at(&location, key);
+                let field_location = location.field(key);
                 match key.as_str() {
                     "IntervalSeconds" | "MaxAttempts" => {
                         self.integer_in(field, 0, 99_999_999, field_location, expression)
@@ -979,21 +992,21 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn catchers(&mut self, context: &StateContext<'_>, value: &'a Value, location: &str) {
+    fn catchers(&mut self, context: &StateContext<'_>, value: &'a Value, location: Loc<'_>) {
         let Some(catchers) = value.as_array() else {
-            self.expect_type(location.to_owned(), "ARRAY");
+            self.expect_type(location, "ARRAY");
             return;
         };
         let lang = context.lang;
         let last = catchers.len().saturating_sub(1);
         for (index, catcher) in catchers.iter().enumerate() {
-            let location = format!("{location}[{index}]");
+            let location = location.index(index);
             let Some(object) = catcher.as_object() else {
                 self.expect_type(location, "OBJECT");
                 continue;
             };
             let mut refused: HashSet<&str> = HashSet::new();
-            if self.required(object, &["ErrorEquals", "Next"], &location) {
+            if self.required(object, &["ErrorEquals", "Next"], location) {
                 for key in object.keys() {
                     let known = matches!(
                         key.as_str(),
@@ -1001,16 +1014,16 @@ impl<'a> Checker<'a> {
                     );
                     if !known {
                         refused.insert(key);
-                        self.error(location.clone(), format!("Field '{key}' is not supported"));
+                        self.error(location, format!("Field '{key}' is not supported"));
                     } else if tables::field_language(key).is_some_and(|only| lang.refuses(only)) {
                         refused.insert(key);
-                        self.error(location.clone(), wrong_language(lang, key));
+                        self.error(location, wrong_language(lang, key));
                     }
                 }
             }
-            if self.error_equals(object, &location) && index != last {
+            if self.error_equals(object, location) && index != last {
                 self.error(
-                    location.clone(),
+                    location,
                     "The error 'States.ALL' must be in the last catcher",
                 );
             }
@@ -1018,9 +1031,9 @@ impl<'a> Checker<'a> {
                 if refused.contains(key.as_str()) {
                     continue;
                 }
-                let field_location = at(&location, key);
+                let field_location = location.field(key);
                 if lang == Lang::Jsonata && matches!(key.as_str(), "Output" | "Assign") {
-                    self.jsonata_values(field, field_location.clone(), false, true);
+                    self.jsonata_values(field, field_location, false, true);
                 }
                 match key.as_str() {
                     "Next" | "Comment" => self.string(field, field_location),
@@ -1032,20 +1045,20 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn branches(&mut self, value: &'a Value, location: &str) {
+    fn branches(&mut self, value: &'a Value, location: Loc<'_>) {
         let Some(branches) = value.as_array() else {
-            self.expect_type(location.to_owned(), "ARRAY");
+            self.expect_type(location, "ARRAY");
             return;
         };
         if branches.is_empty() {
-            self.error(location.to_owned(), "Value cannot be empty");
+            self.error(location, "Value cannot be empty");
             return;
         }
         for (index, branch) in branches.iter().enumerate() {
-            let branch_location = format!("{location}[{index}]");
+            let branch_location = location.index(index);
             match branch.as_object() {
                 Some(object) => self.pending.push_back(Scope {
-                    base: branch_location,
+                    base: branch_location.to_string(),
                     object,
                     kind: ScopeKind::Branch,
                 }),
@@ -1054,30 +1067,30 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn processor(&mut self, value: &'a Value, location: &str) {
+    fn processor(&mut self, value: &'a Value, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         if let Some(config) = object.get("ProcessorConfig") {
-            self.processor_config(config, &at(location, "ProcessorConfig"));
+            self.processor_config(config, location.field("ProcessorConfig"));
         }
         self.pending.push_back(Scope {
-            base: location.to_owned(),
+            base: location.to_string(),
             object,
             kind: ScopeKind::Processor,
         });
     }
 
-    fn processor_config(&mut self, value: &Value, location: &str) {
+    fn processor_config(&mut self, value: &Value, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         self.only_fields(object, &["Mode", "ExecutionType"], location);
         let mode = object.get("Mode");
         if let Some(mode) = mode {
-            self.one_of(mode, &["INLINE", "DISTRIBUTED"], at(location, "Mode"));
+            self.one_of(mode, &["INLINE", "DISTRIBUTED"], location.field("Mode"));
         }
         let distributed = mode.and_then(Value::as_str) == Some("DISTRIBUTED");
         match object.get("ExecutionType") {
@@ -1085,13 +1098,10 @@ impl<'a> Checker<'a> {
                 self.one_of(
                     execution_type,
                     &["STANDARD", "EXPRESS"],
-                    at(location, "ExecutionType"),
+                    location.field("ExecutionType"),
                 );
             }
-            Some(_) => self.error(
-                location.to_owned(),
-                "Field 'ExecutionType' is not supported",
-            ),
+            Some(_) => self.error(location, "Field 'ExecutionType' is not supported"),
             None if distributed => {
                 self.required(object, &["ExecutionType"], location);
             }
@@ -1099,19 +1109,19 @@ impl<'a> Checker<'a> {
         }
         if distributed && self.options.machine_type == MachineType::Express {
             self.error(
-                at(location, "Mode"),
+                location.field("Mode"),
                 "The field 'Mode' with value 'DISTRIBUTED' is not supported inside 'EXPRESS' state machines",
             );
         }
     }
 
     /// The parameters of ItemReader/ResultWriter: `Parameters` in JSONPath, `Arguments` in JSONata.
-    fn resource_parameters(&mut self, object: &Map<String, Value>, lang: Lang, location: &str) {
+    fn resource_parameters(&mut self, object: &Map<String, Value>, lang: Lang, location: Loc<'_>) {
         for (key, only) in [("Parameters", Only::JsonPath), ("Arguments", Only::Jsonata)] {
             let Some(value) = object.get(key) else {
                 continue;
             };
-            let field_location = at(location, key);
+            let field_location = location.field(key);
             if lang.refuses(only) {
                 self.error(field_location, wrong_language(lang, key));
             } else if lang == Lang::JsonPath {
@@ -1122,9 +1132,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn item_reader(&mut self, value: &Value, lang: Lang, location: &str) {
+    fn item_reader(&mut self, value: &Value, lang: Lang, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         if self.required(object, &["Resource"], location) {
@@ -1138,14 +1148,14 @@ impl<'a> Checker<'a> {
             self.s3_resource(
                 resource,
                 &["getObject", "listObjectsV2"],
-                at(location, "Resource"),
+                location.field("Resource"),
             );
         }
         self.resource_parameters(object, lang, location);
         let Some(config) = object.get("ReaderConfig") else {
             return;
         };
-        let config_location = at(location, "ReaderConfig");
+        let config_location = location.field("ReaderConfig");
         let Some(config) = config.as_object() else {
             self.expect_type(config_location, "OBJECT");
             return;
@@ -1163,19 +1173,19 @@ impl<'a> Checker<'a> {
                 "Transformation",
                 "ItemsPointer",
             ],
-            &config_location,
+            config_location,
         );
         if config.contains_key("MaxItems") && config.contains_key("MaxItemsPath") {
             self.error(
-                at(&config_location, "MaxItems"),
+                config_location.field("MaxItems"),
                 "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
             );
         }
         if config.get("CSVHeaderLocation").and_then(Value::as_str) == Some("GIVEN") {
-            self.required(config, &["CSVHeaders"], &config_location);
+            self.required(config, &["CSVHeaders"], config_location);
         }
         for (key, field) in config {
-            let field_location = at(&config_location, key);
+            let field_location = config_location.field(key);
             match key.as_str() {
                 "InputType" => self.one_of(
                     field,
@@ -1193,7 +1203,7 @@ impl<'a> Checker<'a> {
                 }
                 "MaxItemsPath" => {
                     if lang == Lang::Jsonata {
-                        self.error(config_location.clone(), wrong_language(lang, key));
+                        self.error(config_location, wrong_language(lang, key));
                     } else {
                         self.reference_path(field, field_location, false);
                     }
@@ -1203,7 +1213,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn s3_resource(&mut self, value: &Value, operations: &[&str], location: String) {
+    fn s3_resource(&mut self, value: &Value, operations: &[&str], location: Loc<'_>) {
         let Some(resource) = value.as_str() else {
             self.expect_type(location, "STRING");
             return;
@@ -1222,9 +1232,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn item_batcher(&mut self, value: &Value, lang: Lang, location: &str) {
+    fn item_batcher(&mut self, value: &Value, lang: Lang, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         self.only_fields(
@@ -1242,20 +1252,20 @@ impl<'a> Checker<'a> {
             let path = format!("{field}Path");
             if object.contains_key(field) && object.contains_key(&path) {
                 self.error(
-                    at(location, field),
+                    location.field(field),
                     format!("There should only be one of the following fields: [{field}, {path}]"),
                 );
             }
         }
         for (key, field) in object {
-            let field_location = at(location, key);
+            let field_location = location.field(key);
             match key.as_str() {
                 "MaxItemsPerBatch" | "MaxInputBytesPerBatch" => {
                     self.integer_in(field, 0, i64::MAX, field_location, lang == Lang::Jsonata)
                 }
                 "MaxItemsPerBatchPath" | "MaxInputBytesPerBatchPath" => {
                     if lang == Lang::Jsonata {
-                        self.error(location.to_owned(), wrong_language(lang, key));
+                        self.error(location, wrong_language(lang, key));
                     } else {
                         self.reference_path(field, field_location, false);
                     }
@@ -1266,9 +1276,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn result_writer(&mut self, value: &Value, lang: Lang, location: &str) {
+    fn result_writer(&mut self, value: &Value, lang: Lang, location: Loc<'_>) {
         let Some(object) = value.as_object() else {
-            self.expect_type(location.to_owned(), "OBJECT");
+            self.expect_type(location, "OBJECT");
             return;
         };
         self.only_fields(
@@ -1277,26 +1287,26 @@ impl<'a> Checker<'a> {
             location,
         );
         if let Some(resource) = object.get("Resource") {
-            self.s3_resource(resource, &["putObject"], at(location, "Resource"));
+            self.s3_resource(resource, &["putObject"], location.field("Resource"));
         }
         self.resource_parameters(object, lang, location);
         if let Some(config) = object.get("WriterConfig") {
-            let config_location = at(location, "WriterConfig");
+            let config_location = location.field("WriterConfig");
             match config.as_object() {
                 Some(config) => {
-                    self.only_fields(config, &["OutputType", "Transformation"], &config_location);
+                    self.only_fields(config, &["OutputType", "Transformation"], config_location);
                     if let Some(output) = config.get("OutputType") {
                         self.one_of(
                             output,
                             &["JSON", "JSONL"],
-                            at(&config_location, "OutputType"),
+                            config_location.field("OutputType"),
                         );
                     }
                     if let Some(transformation) = config.get("Transformation") {
                         self.one_of(
                             transformation,
                             &["NONE", "COMPACT", "FLATTEN"],
-                            at(&config_location, "Transformation"),
+                            config_location.field("Transformation"),
                         );
                     }
                 }
@@ -1312,7 +1322,7 @@ impl<'a> Checker<'a> {
         context: &StateContext<'_>,
         key: &str,
         value: &Value,
-        location: &str,
+        location: Loc<'_>,
     ) {
         let skip = matches!(
             key,
@@ -1335,21 +1345,23 @@ impl<'a> Checker<'a> {
         }
         let result_allowed = matches!(key, "Output" | "Assign")
             && matches!(context.state_type, "Task" | "Map" | "Parallel");
-        self.jsonata_values(value, location.to_owned(), result_allowed, false);
+        self.jsonata_values(value, location, result_allowed, false);
     }
 
     /// Walks every string of a JSONata field value.
     pub(crate) fn jsonata_values(
         &mut self,
         value: &Value,
-        location: String,
+        location: Loc<'_>,
         result_allowed: bool,
         error_output_allowed: bool,
     ) {
-        let mut stack: Vec<(&Value, String, usize)> = vec![(value, location, 0)];
-        while let Some((value, location, depth)) = stack.pop() {
+        let mut trail = Trail::default();
+        let mut stack: Vec<(&Value, usize, usize)> = Vec::new();
+        let mut next = Some((value, Trail::ROOT, 0));
+        while let Some((value, node, depth)) = next.take().or_else(|| stack.pop()) {
             if depth > MAX_NESTING {
-                self.too_deep(location);
+                self.too_deep(trail.at(&location, node));
                 continue;
             }
             match value {
@@ -1357,12 +1369,9 @@ impl<'a> Checker<'a> {
                     let Some(body) = paths::jsonata_body(text) else {
                         continue;
                     };
+                    let here = trail.at(&location, node);
                     if let Err(error) = cairn_jsonata::parse(body) {
-                        self.error_code(
-                            "INVALID_JSONATA_EXPRESSION",
-                            Some(location.clone()),
-                            error.message,
-                        );
+                        self.error_code("INVALID_JSONATA_EXPRESSION", Some(here), error.message);
                         continue;
                     }
                     for reference in paths::jsonata_references(body) {
@@ -1385,24 +1394,24 @@ impl<'a> Checker<'a> {
                             }
                             _ => continue,
                         };
-                        self.error_code(
-                            "UNSUPPORTED_JSONATA_EXPRESSION",
-                            Some(location.clone()),
-                            message,
-                        );
+                        self.error_code("UNSUPPORTED_JSONATA_EXPRESSION", Some(here), message);
                     }
                 }
                 Value::Object(object) => {
-                    let mut children = Vec::new();
                     // AWS keeps `key.$` as a literal key in JSONata (its recordings accept it).
-                    for (key, child) in object {
-                        children.push((child, at(&location, key), depth + 1));
+                    for (key, child) in object.iter().rev() {
+                        if jsonata_needs_visit(child, depth + 1) {
+                            let child_node = trail.push(node, Step::Key(key));
+                            stack.push((child, child_node, depth + 1));
+                        }
                     }
-                    stack.extend(children.into_iter().rev());
                 }
                 Value::Array(items) => {
                     for (index, item) in items.iter().enumerate().rev() {
-                        stack.push((item, format!("{location}[{index}]"), depth + 1));
+                        if jsonata_needs_visit(item, depth + 1) {
+                            let child_node = trail.push(node, Step::Index(index));
+                            stack.push((item, child_node, depth + 1));
+                        }
                     }
                 }
                 _ => {}
@@ -1414,7 +1423,19 @@ impl<'a> Checker<'a> {
 pub(crate) struct StateContext<'s> {
     pub(crate) state_type: &'s str,
     pub(crate) lang: Lang,
-    pub(crate) location: &'s str,
+    pub(crate) location: Loc<'s>,
+}
+
+/// True when a template walk has anything to check at `value`: scalars only say something
+/// when they are nested too deeply.
+fn needs_visit(value: &Value, depth: usize) -> bool {
+    depth > MAX_NESTING || value.is_object() || value.is_array()
+}
+
+/// True when a JSONata walk has anything to check at `value`: only its strings are read, and
+/// any node when it is nested too deeply.
+fn jsonata_needs_visit(value: &Value, depth: usize) -> bool {
+    depth > MAX_NESTING || matches!(value, Value::Object(_) | Value::Array(_) | Value::String(_))
 }
 
 /// A plain string that reads like a path or an intrinsic call (for the NO_DOLLAR warning).

@@ -3,51 +3,53 @@
 
 use serde_json::{Map, Value};
 
-use super::checker::{at, wrong_language, Checker, Lang, MAX_NESTING};
+use super::checker::{wrong_language, Checker, Lang, MAX_NESTING};
+use super::location::{Loc, Step, Trail};
 use super::paths::{self, Root};
 use super::tables::{self, Operand, PATH_OPERATORS};
 
-pub(crate) fn choices(checker: &mut Checker<'_>, value: &Value, lang: Lang, location: &str) {
+pub(crate) fn choices(checker: &mut Checker<'_>, value: &Value, lang: Lang, location: Loc<'_>) {
     let Some(rules) = value.as_array() else {
-        checker.expect_type(location.to_owned(), "ARRAY");
+        checker.expect_type(location, "ARRAY");
         return;
     };
     if rules.is_empty() {
-        checker.error(location.to_owned(), "Value cannot be empty");
+        checker.error(location, "Value cannot be empty");
         return;
     }
     // Nested rules are checked from an explicit stack so deep And/Or/Not nesting cannot
     // exhaust the call stack.
-    let mut stack: Vec<(&Value, String, usize)> = rules
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(index, rule)| (rule, format!("{location}[{index}]"), 0))
-        .collect();
-    while let Some((rule, rule_location, depth)) = stack.pop() {
+    let mut trail = Trail::default();
+    let mut stack: Vec<(&Value, usize, usize)> = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.iter().enumerate().rev() {
+        stack.push((rule, trail.push(Trail::ROOT, Step::Index(index)), 0));
+    }
+    let mut nested = Vec::new();
+    while let Some((rule, node, depth)) = stack.pop() {
+        let rule_location = trail.at(&location, node);
         if depth > MAX_NESTING {
             checker.too_deep(rule_location);
             continue;
         }
-        let nested = rule_fields(checker, rule, lang, &rule_location, depth == 0);
-        for (child, child_location) in nested.into_iter().rev() {
-            stack.push((child, child_location, depth + 1));
+        rule_fields(checker, rule, lang, rule_location, depth == 0, &mut nested);
+        for (child, step) in nested.drain(..).rev() {
+            stack.push((child, trail.push(node, step), depth + 1));
         }
     }
 }
 
-/// Checks one rule and returns its nested rules.
+/// Checks one rule and adds its nested rules to `nested`, each with its step below this rule.
 fn rule_fields<'v>(
     checker: &mut Checker<'_>,
     rule: &'v Value,
     lang: Lang,
-    location: &str,
+    location: Loc<'_>,
     top_level: bool,
-) -> Vec<(&'v Value, String)> {
-    let mut nested = Vec::new();
+    nested: &mut Vec<(&'v Value, Step<'v>)>,
+) {
     let Some(object) = rule.as_object() else {
-        checker.expect_type(location.to_owned(), "OBJECT");
-        return nested;
+        checker.expect_type(location, "OBJECT");
+        return;
     };
     if top_level {
         checker.required(object, &["Next"], location);
@@ -60,13 +62,10 @@ fn rule_fields<'v>(
             other => tables::is_comparison_operator(other),
         };
         if !known {
-            checker.error(
-                location.to_owned(),
-                format!("Field '{key}' is not supported"),
-            );
+            checker.error(location, format!("Field '{key}' is not supported"));
         } else if let Some(only) = tables::field_language(key) {
             if lang.refuses(only) {
-                checker.error(location.to_owned(), wrong_language(lang, key));
+                checker.error(location, wrong_language(lang, key));
             }
         }
     }
@@ -80,65 +79,64 @@ fn rule_fields<'v>(
         .count();
     if present != 1 {
         checker.error(
-            location.to_owned(),
+            location,
             "The object must have only one of the following fields, [And, Or, Not, Variable, Condition]",
         );
     }
     match lang {
-        Lang::JsonPath => jsonpath_rule(checker, object, location, &mut nested),
+        Lang::JsonPath => jsonpath_rule(checker, object, location, nested),
         Lang::Jsonata => {
             if let Some(condition) = object.get("Condition") {
                 let valid = condition.is_boolean()
                     || condition.as_str().and_then(paths::jsonata_body).is_some();
                 if !valid {
-                    checker.expect_type(at(location, "Condition"), "BOOLEAN");
+                    checker.expect_type(location.field("Condition"), "BOOLEAN");
                 }
             }
         }
     }
     if let Some(next) = object.get("Next") {
-        checker.string(next, at(location, "Next"));
+        checker.string(next, location.field("Next"));
     }
     if top_level {
         if let Some(assign) = object.get("Assign") {
-            checker.assign(assign, lang, at(location, "Assign"));
+            checker.assign(assign, lang, location.field("Assign"));
         }
     }
     if lang == Lang::Jsonata {
         for key in ["Condition", "Output", "Assign"] {
             if let Some(value) = object.get(key) {
-                checker.jsonata_values(value, at(location, key), false, false);
+                checker.jsonata_values(value, location.field(key), false, false);
             }
         }
     }
-    nested
 }
 
 fn jsonpath_rule<'v>(
     checker: &mut Checker<'_>,
     object: &'v Map<String, Value>,
-    location: &str,
-    nested: &mut Vec<(&'v Value, String)>,
+    location: Loc<'_>,
+    nested: &mut Vec<(&'v Value, Step<'v>)>,
 ) {
     for combinator in ["And", "Or"] {
         let Some(value) = object.get(combinator) else {
             continue;
         };
-        let combinator_location = at(location, combinator);
+        let combinator_location = location.field(combinator);
         match value.as_array() {
             Some(rules) if rules.is_empty() => {
                 checker.error(combinator_location, "Value cannot be empty");
             }
             Some(rules) => {
                 for (index, rule) in rules.iter().enumerate() {
-                    nested.push((rule, format!("{combinator_location}[{index}]")));
+                    nested.push((rule, Step::KeyIndex(combinator, index)));
                 }
             }
             None => checker.expect_type(combinator_location, "ARRAY"),
         }
     }
     if let Some(rule) = object.get("Not") {
-        nested.push((rule, at(location, "Not")));
+        nested.push((rule, Step::Key("Not")));
     }
     let operators: Vec<&str> = object
         .keys()
@@ -146,7 +144,7 @@ fn jsonpath_rule<'v>(
         .filter(|key| tables::is_comparison_operator(key))
         .collect();
     if let Some(variable) = object.get("Variable") {
-        let variable_location = at(location, "Variable");
+        let variable_location = location.field("Variable");
         match variable.as_str() {
             Some(text) => match paths::path_shape(text) {
                 Some(shape) if shape.definite => {}
@@ -156,12 +154,12 @@ fn jsonpath_rule<'v>(
         }
         if operators.is_empty() {
             checker.error(
-                location.to_owned(),
+                location,
                 "These fields are required: [a comparison operator]",
             );
         } else if operators.len() > 1 {
             checker.error(
-                location.to_owned(),
+                location,
                 format!(
                     "There should only be one of the following fields: [{}]",
                     operators.join(", ")
@@ -169,13 +167,13 @@ fn jsonpath_rule<'v>(
             );
         }
     } else if !operators.is_empty() {
-        checker.error(location.to_owned(), "These fields are required: [Variable]");
+        checker.error(location, "These fields are required: [Variable]");
     }
     for operator in operators {
         let Some(operand) = object.get(operator) else {
             continue;
         };
-        let operand_location = at(location, operator);
+        let operand_location = location.field(operator);
         if PATH_OPERATORS.contains(&operator) {
             match operand.as_str() {
                 Some(text) => match paths::path_shape(text) {

@@ -22,6 +22,7 @@ mod checker;
 mod choice;
 mod graph;
 mod json_text;
+mod location;
 mod paths;
 mod tables;
 #[cfg(test)]
