@@ -2,7 +2,7 @@
 
 Emulators check no permissions, so a call the template does not allow would only fail in a
 real account. This reads the Rust code the three functions link (their `main.rs`, the
-serverless engine, the shared API and the DynamoDB store), follows the calls from each
+serverless engine, the shared API, the DynamoDB store and the schedules sync), follows the calls from each
 function's `main.rs` to the functions it can reach, collects the AWS SDK operations made
 there, and compares them with the statements of that function's policies in template.yaml.
 It fails when a reachable call is not granted to the function (it would be refused), and when
@@ -55,6 +55,8 @@ LIBRARIES = [
     "functions/core/src",
     "shared/api/src",
     "shared/store-dynamodb/src",
+    # The schedule function's custom resource (the schedules file into its schedule group).
+    "shared/schedules/src",
 ]
 
 # Traits whose callers are in the code read: their methods are reached by name only. The
@@ -78,6 +80,13 @@ OPERATIONS = {
     # A schedule names the role it sends with: creating it passes that role.
     "create_schedule": ["scheduler:CreateSchedule", "iam:PassRole"],
     "delete_schedule": ["scheduler:DeleteSchedule"],
+    # Creating or updating a group's schedule passes the role its target names, as above.
+    "update_schedule": ["scheduler:UpdateSchedule", "iam:PassRole"],
+    "get_schedule": ["scheduler:GetSchedule"],
+    "list_schedules": ["scheduler:ListSchedules"],
+    "get_schedule_group": ["scheduler:GetScheduleGroup"],
+    "create_schedule_group": ["scheduler:CreateScheduleGroup"],
+    "delete_schedule_group": ["scheduler:DeleteScheduleGroup"],
     "get_object": ["s3:GetObject"],
     "put_object": ["s3:PutObject"],
     "delete_object": ["s3:DeleteObject"],

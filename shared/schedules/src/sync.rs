@@ -6,6 +6,7 @@
 //! follows calls by name, and a common name (`sync`, `delete`) would make every function's
 //! code seem to reach these Scheduler calls.
 
+use aws_sdk_scheduler::error::DisplayErrorContext;
 use aws_sdk_scheduler::types::{
     DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
     Target,
@@ -86,6 +87,16 @@ pub async fn schedules_delete_group(
     client: &Client,
     group: &str,
 ) -> Result<Vec<String>, SchedulesError> {
+    match client.get_schedule_group().name(group).send().await {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(failed(
+                &format!("reading schedule group '{group}'"),
+                DisplayErrorContext(e),
+            ))
+        }
+    }
     let names = match schedules_in_group(client, group).await {
         Ok(names) => names,
         Err(SchedulesError::GroupMissing) => return Ok(Vec::new()),
@@ -99,18 +110,30 @@ pub async fn schedules_delete_group(
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(names),
         Err(e) => Err(failed(
             &format!("deleting schedule group '{group}'"),
-            e.into_service_error(),
+            DisplayErrorContext(e),
         )),
     }
 }
 
+/// Looks before creating: AWS refuses to create a group twice (ConflictException, taken as
+/// success below), but moto replaces the group, dropping its schedules.
 async fn schedules_ensure_group(client: &Client, group: &str) -> Result<(), SchedulesError> {
+    match client.get_schedule_group().name(group).send().await {
+        Ok(_) => return Ok(()),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => {
+            return Err(failed(
+                &format!("reading schedule group '{group}'"),
+                DisplayErrorContext(e),
+            ))
+        }
+    }
     match client.create_schedule_group().name(group).send().await {
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("ConflictException") => Ok(()),
         Err(e) => Err(failed(
             &format!("creating schedule group '{group}'"),
-            e.into_service_error(),
+            DisplayErrorContext(e),
         )),
     }
 }
@@ -134,7 +157,7 @@ async fn schedules_in_group(client: &Client, group: &str) -> Result<Vec<String>,
             Err(e) => {
                 return Err(failed(
                     &format!("listing the schedules of group '{group}'"),
-                    e.into_service_error(),
+                    DisplayErrorContext(e),
                 ))
             }
         };
@@ -209,7 +232,7 @@ async fn schedules_write(
             .target(target)
             .send()
             .await
-            .map_err(|e| failed(&what("updating"), e.into_service_error()))?;
+            .map_err(|e| failed(&what("updating"), DisplayErrorContext(e)))?;
     } else {
         client
             .create_schedule()
@@ -223,7 +246,7 @@ async fn schedules_write(
             .target(target)
             .send()
             .await
-            .map_err(|e| failed(&what("creating"), e.into_service_error()))?;
+            .map_err(|e| failed(&what("creating"), DisplayErrorContext(e)))?;
     }
     Ok(())
 }
@@ -244,7 +267,7 @@ async fn schedules_stands_as_wanted(
         .map_err(|e| {
             failed(
                 &format!("reading schedule '{}' in group '{group}'", schedule.name),
-                e.into_service_error(),
+                DisplayErrorContext(e),
             )
         })?;
     let Some(target) = stored.target() else {
@@ -284,7 +307,7 @@ async fn schedules_delete_one(
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
         Err(e) => Err(failed(
             &format!("deleting schedule '{name}' in group '{group}'"),
-            e.into_service_error(),
+            DisplayErrorContext(e),
         )),
     }
 }
