@@ -199,7 +199,7 @@ mod tests {
             previous_event_id: id - 1,
             timestamp_ms: 1_764_000_000_000 + id as i64,
             event_type: event_type.into(),
-            details: Value::Null,
+            details: Value::Null.into(),
         }
     }
 

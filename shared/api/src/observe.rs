@@ -333,7 +333,7 @@ mod tests {
             previous_event_id: 1,
             timestamp_ms: 1_592_916_785_447,
             event_type: event_type.into(),
-            details,
+            details: details.into(),
         }
     }
 

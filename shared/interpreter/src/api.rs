@@ -221,8 +221,9 @@ pub struct HistoryEvent {
     /// The details object (`Value::Null` when the event has none), with JSON-text fields
     /// (`input`, `output`, `parameters`, `assignedVariables` values) still as values and
     /// without the `inputDetails`/`outputDetails`/`assignedVariablesDetails` companions,
-    /// which [`HistoryEvent::to_aws_json`] adds.
-    pub details: Value,
+    /// which [`HistoryEvent::to_aws_json`] adds. Reads like a `Value`; the frequent events
+    /// keep a compact form that serialises to the same text.
+    pub details: crate::Details,
 }
 
 /// What one event produced: new history events (in order) and commands for the shell.

@@ -613,7 +613,7 @@ impl<'a> Runner<'a> {
         &mut self,
         prev: u64,
         event_type: impl Into<std::borrow::Cow<'static, str>>,
-        details: Value,
+        details: impl Into<crate::Details>,
     ) -> u64 {
         self.exec.event_count += 1;
         let id = self.exec.event_count;
@@ -622,7 +622,7 @@ impl<'a> Runner<'a> {
             previous_event_id: prev,
             timestamp_ms: self.ctx.now_ms,
             event_type: event_type.into(),
-            details,
+            details: details.into(),
         });
         id
     }
@@ -634,7 +634,7 @@ impl<'a> Runner<'a> {
         tid: ThreadId,
         prev: u64,
         event_type: impl Into<std::borrow::Cow<'static, str>>,
-        details: Value,
+        details: impl Into<crate::Details>,
     ) -> u64 {
         if self.silent(tid) {
             return prev;
@@ -647,7 +647,7 @@ impl<'a> Runner<'a> {
         &mut self,
         tid: ThreadId,
         event_type: impl Into<std::borrow::Cow<'static, str>>,
-        details: Value,
+        details: impl Into<crate::Details>,
     ) -> u64 {
         // One thread lookup: a Map emits four events per item.
         let id = self.exec.event_count + 1;
@@ -1208,7 +1208,7 @@ impl<'a> Runner<'a> {
                 fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
                 fields.insert("name".into(), Value::String(state.name.clone()));
                 fields.insert("output".into(), output.clone());
-                Value::Object(fields)
+                Value::Object(fields).into()
             }
             None => state.shapes.exited(output.clone()),
         };

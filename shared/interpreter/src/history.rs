@@ -1,7 +1,9 @@
 //! GetExecutionHistory's wire shape for [`HistoryEvent`].
 
 use crate::api::HistoryEvent;
+use crate::Details;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Details fields AWS sends as JSON text rather than as JSON.
 const JSON_TEXT_FIELDS: [&str; 3] = ["input", "output", "parameters"];
@@ -28,7 +30,7 @@ impl HistoryEvent {
             Value::from(self.timestamp_ms as f64 / 1000.0),
         );
         out.insert("type".into(), Value::String(self.event_type.to_string()));
-        if let Value::Object(details) = &self.details {
+        if let Value::Object(details) = &*self.details {
             out.insert(
                 details_key(&self.event_type),
                 Value::Object(wire_details(details)),
@@ -94,46 +96,33 @@ pub(crate) fn details<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(map)
 }
 
-/// The details objects of a state's most frequent events (a Map's four per item). Building
-/// a two-entry map directly is about a fifth cheaper than cloning a prepared one.
+/// The details of a state's most frequent events (a Map's four per item), sharing the
+/// state's name instead of copying it into each.
 #[derive(Debug, Clone)]
 pub(crate) struct Shapes {
-    name: String,
+    name: Arc<str>,
 }
 
 impl Shapes {
     pub(crate) fn new(name: &str) -> Shapes {
         Shapes {
-            name: name.to_string(),
+            name: Arc::from(name),
         }
     }
 
-    fn pair(first: (&str, Value), second: (&str, Value)) -> Value {
-        let mut map = Map::with_capacity(2);
-        map.insert(first.0.to_string(), first.1);
-        map.insert(second.0.to_string(), second.1);
-        Value::Object(map)
-    }
-
     /// `{"input": input, "name": <state>}`.
-    pub(crate) fn entered(&self, input: Value) -> Value {
-        Self::pair(("input", input), ("name", Value::String(self.name.clone())))
+    pub(crate) fn entered(&self, input: Value) -> Details {
+        Details::entered(&self.name, input)
     }
 
     /// `{"name": <state>, "output": output}`.
-    pub(crate) fn exited(&self, output: Value) -> Value {
-        Self::pair(
-            ("name", Value::String(self.name.clone())),
-            ("output", output),
-        )
+    pub(crate) fn exited(&self, output: Value) -> Details {
+        Details::exited(&self.name, output)
     }
 
     /// `{"index": index, "name": <state>}`.
-    pub(crate) fn iteration(&self, index: usize) -> Value {
-        Self::pair(
-            ("index", index.into()),
-            ("name", Value::String(self.name.clone())),
-        )
+    pub(crate) fn iteration(&self, index: usize) -> Details {
+        Details::iteration(&self.name, index)
     }
 }
 
@@ -155,7 +144,9 @@ mod tests {
             previous_event_id: 2,
             timestamp_ms: 1_500,
             event_type: "PassStateExited".into(),
-            details: json!({"name": "P", "output": [1, 2], "assignedVariables": {"x": 42, "s": "a"}}),
+            details:
+                json!({"name": "P", "output": [1, 2], "assignedVariables": {"x": 42, "s": "a"}})
+                    .into(),
         };
         assert_eq!(
             event.to_aws_json(),

@@ -26,6 +26,7 @@
 //! [`HistoryEvent::to_aws_json`] gives each event in GetExecutionHistory's wire shape.
 
 pub mod api;
+mod details;
 mod execution;
 mod flow;
 mod history;
@@ -43,6 +44,7 @@ pub use api::{
     Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected, IntegrationPattern,
     Limits, MachineType, ResourceKind, Status, TaskId, TimerId, AWS_INLINE_MAP_CONCURRENCY,
 };
+pub use details::Details;
 pub use execution::Execution;
 pub use machine::{LoadError, Machine};
 pub use map_run::{MapRun, MapRunChild};
