@@ -146,11 +146,12 @@ fn select_definite<'a>(
     root_value: &'a Value,
 ) -> Result<&'a Value, PathError> {
     let mut current = root_value;
-    let mut so_far = canonical(path.root(), &[]);
     let last = segments.len().saturating_sub(1);
+    // The path walked so far is spelled out only for an error: building it at every step
+    // was an allocation per selection.
+    let so_far =
+        |through: usize| canonical(path.root(), segments.get(..through).unwrap_or(segments));
     for (i, seg) in segments.iter().enumerate() {
-        let here_len = so_far.len();
-        push_segment(&mut so_far, seg);
         let is_leaf = full && i == last;
         let next = match seg {
             Segment::Child(Selector::Names(names)) => {
@@ -166,14 +167,15 @@ fn select_definite<'a>(
                         }
                         None => {
                             return Err(PathError::not_found(format!(
-                                "Missing property in path {so_far}"
+                                "Missing property in path {}",
+                                so_far(i + 1)
                             )))
                         }
                     },
                     other => {
                         return Err(PathError::not_found(format!(
                             "Expected to find an object with property ['{name}'] in path {} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonNodeJsonProvider'.",
-                            so_far.get(..here_len).unwrap_or_default(),
+                            so_far(i),
                             java_class(other)
                         )))
                     }
