@@ -10,7 +10,9 @@ Emulators run none of this, so the template itself is checked:
 - every dead-letter queue has an alarm on its depth and every function one on its `Errors`,
   both publishing to the alert topic, which the `AlertEmail` parameter can subscribe to;
 - every function logs JSON to a log group of the template kept `LogRetentionDays`, and its
-  tracing follows the `Tracing` parameter.
+  tracing follows the `Tracing` parameter;
+- the payload bucket deletes the objects items leave behind, and never one a live item names
+  (`payload_lifecycle`).
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
 It then checks itself on a template with one alarm and one dead-letter setting removed.
@@ -18,6 +20,7 @@ It then checks itself on a template with one alarm and one dead-letter setting r
 
 import copy
 import pathlib
+import re
 import sys
 
 from cfnlint.decode import decode
@@ -128,8 +131,61 @@ def check(template):
     return failures, dead_letter_queues, functions
 
 
+def payload_lifecycle(template):
+    """The payload bucket deletes what offloaded items leave behind, never what a live item
+    still names: objects under the store's key prefix (read from the store's code: the table's
+    name) expire PayloadExpirationDays after they were written, which by default is past the
+    longest an object can stay named (the store's history margin, read from its code, plus the
+    retention and a month of TTL lag); none expire when either setting is 0; incomplete
+    multipart uploads are aborted."""
+    failures = []
+    resources, parameters = template["Resources"], template["Parameters"]
+    env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    bucket = ref_name(env.get("PAYLOAD_BUCKET"))
+    rules = resources.get(bucket, {}).get("Properties", {}).get("LifecycleConfiguration", {}).get("Rules", [])
+    if not any(r.get("Status") == "Enabled" and r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")
+               for r in rules if isinstance(r, dict) and "Fn::If" not in r):
+        failures.append(f"payload bucket {bucket} aborts no incomplete multipart upload")
+    store = (ROOT / "shared/store-dynamodb/src/lib.rs").read_text()
+    if 'format!("{}/{hash:016x}/{nonce:016x}", self.name)' not in store:
+        failures.append("the store's payload keys are no longer `<table>/...`: update the lifecycle prefix and this check")
+    margin = re.search(r"const HISTORY_TTL_MARGIN_SECS: i64 = \(([\d +]+)\) \* 86_400;", store)
+    margin_days = sum(int(d) for d in margin.group(1).split("+")) if margin else None
+    if margin_days is None:
+        failures.append("the store's HISTORY_TTL_MARGIN_SECS is not found: update this check")
+    table = ref_name(env.get("TABLE_NAME"))
+    table_name = ref_name(resources.get(table, {}).get("Properties", {}).get("TableName"))
+    expiring = [r["Fn::If"] for r in rules if isinstance(r, dict) and "Fn::If" in r]
+    rule = next((then for _, then, _ in expiring if isinstance(then, dict) and then.get("ExpirationInDays")), None)
+    if rule is None:
+        failures.append(f"payload bucket {bucket} has no expiration rule (conditional on the settings)")
+        return failures
+    condition = template["Conditions"].get(next(c for c, then, _ in expiring if then is rule), {})
+    for setting in ("PayloadExpirationDays", "RetentionDays"):
+        if f"'Ref': '{setting}'" not in str(condition):
+            failures.append(f"the payload expiration does not depend on {setting} (0 keeps everything)")
+    if rule.get("Prefix") != {"Fn::Sub": f"${{{table_name}}}/"}:
+        failures.append(f"payload expiration prefix {rule.get('Prefix')} is not the table's (${{{table_name}}}/)")
+    if ref_name(rule.get("ExpirationInDays")) != "PayloadExpirationDays":
+        failures.append("payload expiration is not PayloadExpirationDays")
+    default = int(parameters.get("PayloadExpirationDays", {}).get("Default", 0))
+    retention = int(parameters["RetentionDays"]["Default"])
+    if margin_days is not None and default < retention + margin_days + 30:
+        failures.append(f"PayloadExpirationDays {default} would delete objects live items still name (RetentionDays {retention} + {margin_days} + 30)")
+    return failures
+
+
 def self_test(template):
     problems = []
+    broken = copy.deepcopy(template)
+    broken["Parameters"]["PayloadExpirationDays"]["Default"] = 400
+    if not any("would delete" in f for f in payload_lifecycle(broken)):
+        problems.append("a payload expiration shorter than the retention went unnoticed")
+    broken = copy.deepcopy(template)
+    bucket = ref_name(broken["Globals"]["Function"]["Environment"]["Variables"]["PAYLOAD_BUCKET"])
+    broken["Resources"][bucket]["Properties"].pop("LifecycleConfiguration")
+    if len(payload_lifecycle(broken)) < 2:
+        problems.append("a payload bucket without lifecycle rules went unnoticed")
     broken = copy.deepcopy(template)
     alarm = next(n for n, r in broken["Resources"].items() if r.get("Type") == "AWS::CloudWatch::Alarm")
     del broken["Resources"][alarm]
@@ -151,13 +207,16 @@ def main():
         return 1
     failures, queues, functions = check(template)
     print(f"operations: {len(functions)} functions, dead-letter queues {sorted(queues)}")
+    lifecycle = payload_lifecycle(template)
+    print("payload bucket lifecycle: " + ("leftover objects expire, incomplete uploads abort" if not lifecycle else "wrong"))
+    failures += lifecycle
     for failure in failures:
         print(f"FAIL: {failure}")
     broken = self_test(template)
     for problem in broken:
         print(f"FAIL (self-test): {problem}")
     if not broken:
-        print("self-test: a missing alarm and missing OnFailure destinations are caught")
+        print("self-test: a missing alarm, missing OnFailure destinations and wrong payload lifecycles are caught")
     return 1 if failures or broken or not functions or not queues else 0
 
 
