@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::choice;
 use super::graph;
 use super::location::{Loc, Step, Trail};
+use super::lookup::Lookup;
 use super::paths::{self, JsonataReference, Root};
 use super::tables::{self, Only, STATE_TYPES};
 use super::{Diagnostic, MachineType, Options, Report, Severity};
@@ -89,6 +90,10 @@ pub(crate) struct Checker<'a> {
     semantic: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     seen_names: HashSet<&'a str>,
+    /// The machine's own states, added to `seen_names` only when a nested scope is met: a map's
+    /// keys are unique, so a definition without Parallel or Map cannot repeat a name and
+    /// needs no set at all.
+    machine_states: Option<&'a Map<String, Value>>,
     pending: VecDeque<Scope<'a>>,
     /// Every scope's transitions, checked once the schema is known to be valid: a state that is
     /// not even a state would otherwise also show up as a dead end.
@@ -103,6 +108,7 @@ pub(crate) fn check(definition: &Value, options: &Options) -> Report {
         semantic: Vec::new(),
         warnings: Vec::new(),
         seen_names: HashSet::new(),
+        machine_states: None,
         pending: VecDeque::new(),
         graphs: Vec::new(),
     };
@@ -165,7 +171,7 @@ impl<'a> Checker<'a> {
         let missing: Vec<&str> = fields
             .iter()
             .copied()
-            .filter(|field| !object.contains_key(*field))
+            .filter(|field| !object.has(field))
             .collect();
         if missing.is_empty() {
             return true;
@@ -225,7 +231,7 @@ impl<'a> Checker<'a> {
                 Loc::Text("/"),
             );
         }
-        if let Some(language) = root.get("QueryLanguage") {
+        if let Some(language) = root.find("QueryLanguage") {
             // Anything but the exact "JSONPath" makes the machine JSONata, even when it is
             // also reported as outside the enum.
             if language.as_str() != Some("JSONPath") {
@@ -237,13 +243,13 @@ impl<'a> Checker<'a> {
                 Loc::Text("/QueryLanguage"),
             );
         }
-        if let Some(version) = root.get("Version") {
+        if let Some(version) = root.find("Version") {
             self.one_of(version, &["1.0"], Loc::Text("/Version"));
         }
-        if let Some(comment) = root.get("Comment") {
+        if let Some(comment) = root.find("Comment") {
             self.string(comment, Loc::Text("/Comment"));
         }
-        if let Some(timeout) = root.get("TimeoutSeconds") {
+        if let Some(timeout) = root.find("TimeoutSeconds") {
             self.integer_in(timeout, 0, 99_999_999, Loc::Text("/TimeoutSeconds"), false);
         }
         self.scope(Scope {
@@ -265,14 +271,14 @@ impl<'a> Checker<'a> {
                 };
                 self.only_fields(object, allowed, base);
             }
-            if let Some(comment) = object.get("Comment") {
+            if let Some(comment) = object.find("Comment") {
                 self.string(comment, base.field("Comment"));
             }
         }
-        if let Some(start_at) = object.get("StartAt") {
+        if let Some(start_at) = object.find("StartAt") {
             self.string(start_at, base.field("StartAt"));
         }
-        let Some(states_value) = object.get("States") else {
+        let Some(states_value) = object.find("States") else {
             return;
         };
         let Some(states) = states_value.as_object() else {
@@ -283,17 +289,24 @@ impl<'a> Checker<'a> {
             self.error(base.field("States"), "Value cannot be empty");
             return;
         }
+        if scope.kind == ScopeKind::Machine {
+            self.machine_states = Some(states);
+        } else if let Some(machine_states) = self.machine_states.take() {
+            self.seen_names.reserve(machine_states.len() + states.len());
+            self.seen_names
+                .extend(machine_states.keys().map(String::as_str));
+        }
         let states_location = base.field("States");
         for (name, state) in states {
             let location = states_location.field(name);
-            if name.chars().count() > 80 {
+            if name.len() > 80 && name.chars().count() > 80 {
                 self.error_code(
                     "INVALID_STATE_NAME",
                     Some(location),
                     format!("State name '{name}' exceeds the maximum length of 80 characters"),
                 );
             }
-            if !self.seen_names.insert(name.as_str()) {
+            if scope.kind != ScopeKind::Machine && !self.seen_names.insert(name.as_str()) {
                 self.error_code(
                     "DUPLICATE_STATE_NAME",
                     Some(location),
@@ -302,7 +315,7 @@ impl<'a> Checker<'a> {
             }
             self.state(state, location);
         }
-        if let Some(start_at) = object.get("StartAt").and_then(Value::as_str) {
+        if let Some(start_at) = object.find("StartAt").and_then(Value::as_str) {
             self.graphs.push((scope.base, start_at, states));
         }
     }
@@ -312,7 +325,7 @@ impl<'a> Checker<'a> {
             self.expect_type(location, "OBJECT");
             return;
         };
-        let Some(type_value) = object.get("Type") else {
+        let Some(type_value) = object.find("Type") else {
             self.required(object, &["Type"], location);
             return;
         };
@@ -329,7 +342,7 @@ impl<'a> Checker<'a> {
             );
             return;
         };
-        let declared = object.get("QueryLanguage");
+        let declared = object.find("QueryLanguage");
         let lang = match declared {
             None => self.machine_lang,
             Some(Value::String(text)) if text == "JSONPath" => Lang::JsonPath,
@@ -352,11 +365,11 @@ impl<'a> Checker<'a> {
                 "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
             );
         }
-        let mut refused: HashSet<&str> = HashSet::new();
+        let mut refused: Vec<&str> = Vec::new();
         for key in object.keys() {
             let accepted = tables::state_accepts(state_type, key);
             if !accepted {
-                refused.insert(key.as_str());
+                refused.push(key.as_str());
                 if complete {
                     self.error(location, format!("Field '{key}' is not supported"));
                 }
@@ -364,7 +377,7 @@ impl<'a> Checker<'a> {
             }
             if let Some(only) = tables::field_language(key) {
                 if lang.refuses(only) {
-                    refused.insert(key.as_str());
+                    refused.push(key.as_str());
                     if !downgrade {
                         self.error(location, wrong_language(lang, key));
                     }
@@ -386,7 +399,7 @@ impl<'a> Checker<'a> {
             location,
         };
         for (key, value) in object {
-            if refused.contains(key.as_str()) {
+            if refused.contains(&key.as_str()) {
                 continue;
             }
             self.field(&context, key, value);
@@ -403,8 +416,8 @@ impl<'a> Checker<'a> {
         location: Loc<'_>,
     ) {
         if matches!(state_type, "Task" | "Pass" | "Wait" | "Parallel" | "Map") {
-            let has_next = object.contains_key("Next");
-            let ends = object.get("End") == Some(&Value::Bool(true));
+            let has_next = object.has("Next");
+            let ends = object.find("End") == Some(&Value::Bool(true));
             if has_next && ends {
                 self.error(
                     location,
@@ -419,7 +432,7 @@ impl<'a> Checker<'a> {
         }
         if state_type == "Wait" {
             const WAIT: [&str; 4] = ["SecondsPath", "Seconds", "TimestampPath", "Timestamp"];
-            let count = WAIT.iter().filter(|f| object.contains_key(**f)).count();
+            let count = WAIT.iter().filter(|f| object.has(f)).count();
             if count > 1 {
                 self.error(
                     location,
@@ -439,8 +452,8 @@ impl<'a> Checker<'a> {
             }
         }
         if state_type == "Map" {
-            let processor = object.contains_key("ItemProcessor");
-            let iterator = object.contains_key("Iterator");
+            let processor = object.has("ItemProcessor");
+            let iterator = object.has("Iterator");
             if processor && iterator {
                 self.error(
                     location,
@@ -453,19 +466,24 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let pairs: &[&str] = match state_type {
-            "Task" => &["TimeoutSeconds", "HeartbeatSeconds"],
-            "Map" => &[
-                "MaxConcurrency",
-                "ToleratedFailurePercentage",
-                "ToleratedFailureCount",
+        let pairs: &[(&str, &str)] = match state_type {
+            "Task" => &[
+                ("TimeoutSeconds", "TimeoutSecondsPath"),
+                ("HeartbeatSeconds", "HeartbeatSecondsPath"),
             ],
-            "Fail" => &["Error", "Cause"],
+            "Map" => &[
+                ("MaxConcurrency", "MaxConcurrencyPath"),
+                (
+                    "ToleratedFailurePercentage",
+                    "ToleratedFailurePercentagePath",
+                ),
+                ("ToleratedFailureCount", "ToleratedFailureCountPath"),
+            ],
+            "Fail" => &[("Error", "ErrorPath"), ("Cause", "CausePath")],
             _ => &[],
         };
-        for field in pairs {
-            let path = format!("{field}Path");
-            if object.contains_key(*field) && object.contains_key(&path) {
+        for (field, path) in pairs {
+            if object.has(field) && object.has(path) {
                 self.error(
                     location.field(field),
                     format!("There should only be one of the following fields: [{field}, {path}]"),
@@ -475,8 +493,8 @@ impl<'a> Checker<'a> {
     }
 
     fn heartbeat_below_timeout(&mut self, object: &Map<String, Value>, location: Loc<'_>) {
-        let heartbeat = object.get("HeartbeatSeconds").and_then(Value::as_u64);
-        let timeout = object.get("TimeoutSeconds").and_then(Value::as_u64);
+        let heartbeat = object.find("HeartbeatSeconds").and_then(Value::as_u64);
+        let timeout = object.find("TimeoutSeconds").and_then(Value::as_u64);
         if let (Some(heartbeat), Some(timeout)) = (heartbeat, timeout) {
             if heartbeat >= timeout {
                 self.error(
@@ -885,8 +903,7 @@ impl<'a> Checker<'a> {
             self.expect_type(location, "OBJECT");
             return;
         };
-        let has_role = object.contains_key("RoleArn")
-            || (lang == Lang::JsonPath && object.contains_key("RoleArn.$"));
+        let has_role = object.has("RoleArn") || (lang == Lang::JsonPath && object.has("RoleArn.$"));
         if !has_role {
             self.error(location, "The field 'RoleArn' is required but was missing");
             return;
@@ -896,18 +913,18 @@ impl<'a> Checker<'a> {
             Lang::Jsonata => &["RoleArn"],
         };
         self.only_fields(object, allowed, location);
-        if let Some(role) = object.get("RoleArn") {
+        if let Some(role) = object.find("RoleArn") {
             self.string(role, location.field("RoleArn"));
         }
         if lang == Lang::JsonPath {
-            if let Some(role) = object.get("RoleArn.$") {
+            if let Some(role) = object.find("RoleArn.$") {
                 self.dynamic_value("RoleArn.$", role, location.field("RoleArn.$"));
             }
         }
     }
 
     fn error_equals(&mut self, object: &Map<String, Value>, location: Loc<'_>) -> bool {
-        let Some(value) = object.get("ErrorEquals") else {
+        let Some(value) = object.find("ErrorEquals") else {
             return false;
         };
         let location = location.field("ErrorEquals");
@@ -1005,7 +1022,7 @@ impl<'a> Checker<'a> {
                 self.expect_type(location, "OBJECT");
                 continue;
             };
-            let mut refused: HashSet<&str> = HashSet::new();
+            let mut refused: Vec<&str> = Vec::new();
             if self.required(object, &["ErrorEquals", "Next"], location) {
                 for key in object.keys() {
                     let known = matches!(
@@ -1013,10 +1030,10 @@ impl<'a> Checker<'a> {
                         "ErrorEquals" | "Next" | "ResultPath" | "Output" | "Assign" | "Comment"
                     );
                     if !known {
-                        refused.insert(key);
+                        refused.push(key);
                         self.error(location, format!("Field '{key}' is not supported"));
                     } else if tables::field_language(key).is_some_and(|only| lang.refuses(only)) {
-                        refused.insert(key);
+                        refused.push(key);
                         self.error(location, wrong_language(lang, key));
                     }
                 }
@@ -1028,7 +1045,7 @@ impl<'a> Checker<'a> {
                 );
             }
             for (key, field) in object {
-                if refused.contains(key.as_str()) {
+                if refused.contains(&key.as_str()) {
                     continue;
                 }
                 let field_location = location.field(key);
@@ -1072,7 +1089,7 @@ impl<'a> Checker<'a> {
             self.expect_type(location, "OBJECT");
             return;
         };
-        if let Some(config) = object.get("ProcessorConfig") {
+        if let Some(config) = object.find("ProcessorConfig") {
             self.processor_config(config, location.field("ProcessorConfig"));
         }
         self.pending.push_back(Scope {
@@ -1088,12 +1105,12 @@ impl<'a> Checker<'a> {
             return;
         };
         self.only_fields(object, &["Mode", "ExecutionType"], location);
-        let mode = object.get("Mode");
+        let mode = object.find("Mode");
         if let Some(mode) = mode {
             self.one_of(mode, &["INLINE", "DISTRIBUTED"], location.field("Mode"));
         }
         let distributed = mode.and_then(Value::as_str) == Some("DISTRIBUTED");
-        match object.get("ExecutionType") {
+        match object.find("ExecutionType") {
             Some(execution_type) if distributed => {
                 self.one_of(
                     execution_type,
@@ -1118,7 +1135,7 @@ impl<'a> Checker<'a> {
     /// The parameters of ItemReader/ResultWriter: `Parameters` in JSONPath, `Arguments` in JSONata.
     fn resource_parameters(&mut self, object: &Map<String, Value>, lang: Lang, location: Loc<'_>) {
         for (key, only) in [("Parameters", Only::JsonPath), ("Arguments", Only::Jsonata)] {
-            let Some(value) = object.get(key) else {
+            let Some(value) = object.find(key) else {
                 continue;
             };
             let field_location = location.field(key);
@@ -1144,7 +1161,7 @@ impl<'a> Checker<'a> {
                 location,
             );
         }
-        if let Some(resource) = object.get("Resource") {
+        if let Some(resource) = object.find("Resource") {
             self.s3_resource(
                 resource,
                 &["getObject", "listObjectsV2"],
@@ -1152,7 +1169,7 @@ impl<'a> Checker<'a> {
             );
         }
         self.resource_parameters(object, lang, location);
-        let Some(config) = object.get("ReaderConfig") else {
+        let Some(config) = object.find("ReaderConfig") else {
             return;
         };
         let config_location = location.field("ReaderConfig");
@@ -1175,13 +1192,13 @@ impl<'a> Checker<'a> {
             ],
             config_location,
         );
-        if config.contains_key("MaxItems") && config.contains_key("MaxItemsPath") {
+        if config.has("MaxItems") && config.has("MaxItemsPath") {
             self.error(
                 config_location.field("MaxItems"),
                 "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
             );
         }
-        if config.get("CSVHeaderLocation").and_then(Value::as_str) == Some("GIVEN") {
+        if config.find("CSVHeaderLocation").and_then(Value::as_str) == Some("GIVEN") {
             self.required(config, &["CSVHeaders"], config_location);
         }
         for (key, field) in config {
@@ -1250,7 +1267,7 @@ impl<'a> Checker<'a> {
         );
         for field in ["MaxItemsPerBatch", "MaxInputBytesPerBatch"] {
             let path = format!("{field}Path");
-            if object.contains_key(field) && object.contains_key(&path) {
+            if object.has(field) && object.has(&path) {
                 self.error(
                     location.field(field),
                     format!("There should only be one of the following fields: [{field}, {path}]"),
@@ -1286,23 +1303,23 @@ impl<'a> Checker<'a> {
             &["Resource", "Parameters", "Arguments", "WriterConfig"],
             location,
         );
-        if let Some(resource) = object.get("Resource") {
+        if let Some(resource) = object.find("Resource") {
             self.s3_resource(resource, &["putObject"], location.field("Resource"));
         }
         self.resource_parameters(object, lang, location);
-        if let Some(config) = object.get("WriterConfig") {
+        if let Some(config) = object.find("WriterConfig") {
             let config_location = location.field("WriterConfig");
             match config.as_object() {
                 Some(config) => {
                     self.only_fields(config, &["OutputType", "Transformation"], config_location);
-                    if let Some(output) = config.get("OutputType") {
+                    if let Some(output) = config.find("OutputType") {
                         self.one_of(
                             output,
                             &["JSON", "JSONL"],
                             config_location.field("OutputType"),
                         );
                     }
-                    if let Some(transformation) = config.get("Transformation") {
+                    if let Some(transformation) = config.find("Transformation") {
                         self.one_of(
                             transformation,
                             &["NONE", "COMPACT", "FLATTEN"],

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::checker::{wrong_language, Checker, Lang, MAX_NESTING};
 use super::location::{Loc, Step, Trail};
+use super::lookup::Lookup;
 use super::paths::{self, Root};
 use super::tables::{self, Operand, PATH_OPERATORS};
 
@@ -73,10 +74,7 @@ fn rule_fields<'v>(
         Lang::JsonPath => &["And", "Or", "Not", "Variable"],
         Lang::Jsonata => &["Condition"],
     };
-    let present = selectors
-        .iter()
-        .filter(|field| object.contains_key(**field))
-        .count();
+    let present = selectors.iter().filter(|field| object.has(field)).count();
     if present != 1 {
         checker.error(
             location,
@@ -86,7 +84,7 @@ fn rule_fields<'v>(
     match lang {
         Lang::JsonPath => jsonpath_rule(checker, object, location, nested),
         Lang::Jsonata => {
-            if let Some(condition) = object.get("Condition") {
+            if let Some(condition) = object.find("Condition") {
                 let valid = condition.is_boolean()
                     || condition.as_str().and_then(paths::jsonata_body).is_some();
                 if !valid {
@@ -95,17 +93,17 @@ fn rule_fields<'v>(
             }
         }
     }
-    if let Some(next) = object.get("Next") {
+    if let Some(next) = object.find("Next") {
         checker.string(next, location.field("Next"));
     }
     if top_level {
-        if let Some(assign) = object.get("Assign") {
+        if let Some(assign) = object.find("Assign") {
             checker.assign(assign, lang, location.field("Assign"));
         }
     }
     if lang == Lang::Jsonata {
         for key in ["Condition", "Output", "Assign"] {
-            if let Some(value) = object.get(key) {
+            if let Some(value) = object.find(key) {
                 checker.jsonata_values(value, location.field(key), false, false);
             }
         }
@@ -119,7 +117,7 @@ fn jsonpath_rule<'v>(
     nested: &mut Vec<(&'v Value, Step<'v>)>,
 ) {
     for combinator in ["And", "Or"] {
-        let Some(value) = object.get(combinator) else {
+        let Some(value) = object.find(combinator) else {
             continue;
         };
         let combinator_location = location.field(combinator);
@@ -135,7 +133,7 @@ fn jsonpath_rule<'v>(
             None => checker.expect_type(combinator_location, "ARRAY"),
         }
     }
-    if let Some(rule) = object.get("Not") {
+    if let Some(rule) = object.find("Not") {
         nested.push((rule, Step::Key("Not")));
     }
     let operators: Vec<&str> = object
@@ -143,7 +141,7 @@ fn jsonpath_rule<'v>(
         .map(String::as_str)
         .filter(|key| tables::is_comparison_operator(key))
         .collect();
-    if let Some(variable) = object.get("Variable") {
+    if let Some(variable) = object.find("Variable") {
         let variable_location = location.field("Variable");
         match variable.as_str() {
             Some(text) => match paths::path_shape(text) {
@@ -170,7 +168,7 @@ fn jsonpath_rule<'v>(
         checker.error(location, "These fields are required: [Variable]");
     }
     for operator in operators {
-        let Some(operand) = object.get(operator) else {
+        let Some(operand) = object.find(operator) else {
             continue;
         };
         let operand_location = location.field(operator);

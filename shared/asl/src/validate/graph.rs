@@ -1,11 +1,12 @@
 //! Transitions inside one scope: every target names a state of the same scope, some state
 //! ends the workflow, and every state can be reached from StartAt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::checker::{at, at_index};
+use super::lookup::Lookup;
 use super::Diagnostic;
 
 const MISSING_TRANSITION_TARGET: &str = "MISSING_TRANSITION_TARGET";
@@ -26,23 +27,37 @@ pub(crate) fn transitions(
             format!("Missing 'Next' target: {target}"),
         ));
     };
-    if !states.contains_key(start_at) {
+    // States are numbered in document order (the map's keys are unique), so the edges and the
+    // reached set are plain vectors. A transition usually goes to the state written next (and
+    // StartAt to the first): that guess is checked first, and the names are hashed only when
+    // one misses.
+    let names: Vec<&str> = states.keys().map(String::as_str).collect();
+    let mut index_of: Option<HashMap<&str, usize>> = None;
+    let mut find = |name: &str, guess: usize| -> Option<usize> {
+        if names.get(guess) == Some(&name) {
+            return Some(guess);
+        }
+        index_of
+            .get_or_insert_with(|| names.iter().enumerate().map(|(i, n)| (*n, i)).collect())
+            .get(name)
+            .copied()
+    };
+    let start = find(start_at, 0);
+    if start.is_none() {
         missing(start_at, at(base, "StartAt"));
     }
-    let mut edges: Vec<Vec<&str>> = Vec::with_capacity(states.len());
+    let mut edges: Vec<usize> = Vec::with_capacity(states.len());
+    let mut first_edge: Vec<usize> = Vec::with_capacity(states.len() + 1);
     let mut has_terminal = false;
-    for (name, state) in states {
-        let mut targets = Vec::new();
-        for (target, field) in targets_of(state) {
-            if states.contains_key(target) {
-                targets.push(target);
-            } else {
-                missing(target, field.location(&format!("{base}/States/{name}")));
-            }
-        }
-        edges.push(targets);
+    for (index, (name, state)) in states.iter().enumerate() {
+        first_edge.push(edges.len());
+        for_each_target(state, |target, field| match find(target, index + 1) {
+            Some(target) => edges.push(target),
+            None => missing(target, field.location(&format!("{base}/States/{name}"))),
+        });
         has_terminal |= is_terminal(state);
     }
+    first_edge.push(edges.len());
     if !has_terminal {
         diagnostics.push(Diagnostic::error(
             "MISSING_END_STATE",
@@ -51,27 +66,22 @@ pub(crate) fn transitions(
         ));
         return diagnostics;
     }
-    let names: Vec<&str> = states.keys().map(String::as_str).collect();
-    // Looked up once per reached state: a linear search made large definitions quadratic.
-    let index_of: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let mut reached: HashSet<&str> = HashSet::new();
-    let mut queue: Vec<&str> = Vec::new();
-    if states.contains_key(start_at) {
-        reached.insert(start_at);
-        queue.push(start_at);
+    let mut reached = vec![false; states.len()];
+    let mut queue: Vec<usize> = Vec::new();
+    if let Some(start) = start {
+        reached[start] = true;
+        queue.push(start);
     }
     while let Some(current) = queue.pop() {
-        let Some(&index) = index_of.get(current) else {
-            continue;
-        };
-        for target in edges.get(index).into_iter().flatten() {
-            if reached.insert(target) {
+        for &target in &edges[first_edge[current]..first_edge[current + 1]] {
+            if !reached[target] {
+                reached[target] = true;
                 queue.push(target);
             }
         }
     }
-    for name in &names {
-        if !reached.contains(name) {
+    for (name, reached) in states.keys().zip(reached) {
+        if !reached {
             diagnostics.push(Diagnostic::error(
                 MISSING_TRANSITION_TARGET,
                 Some(format!("{base}/States/{name}")),
@@ -98,34 +108,32 @@ impl Field {
     }
 }
 
-/// A state's transitions and where each is written: Next, Default, each Choice rule's Next
-/// and each catcher's Next.
-fn targets_of(state: &Value) -> Vec<(&str, Field)> {
-    let mut targets = Vec::new();
+/// Hands each of a state's transitions and where it is written to `visit`, in AWS's order:
+/// Next, Default, each Choice rule's Next and each catcher's Next.
+fn for_each_target<'v>(state: &'v Value, mut visit: impl FnMut(&'v str, Field)) {
     let Some(object) = state.as_object() else {
-        return targets;
+        return;
     };
     for field in ["Next", "Default"] {
-        if let Some(target) = object.get(field).and_then(Value::as_str) {
-            targets.push((target, Field::Named(field)));
+        if let Some(target) = object.find(field).and_then(Value::as_str) {
+            visit(target, Field::Named(field));
         }
     }
     for list in ["Choices", "Catch"] {
-        let Some(items) = object.get(list).and_then(Value::as_array) else {
+        let Some(items) = object.find(list).and_then(Value::as_array) else {
             continue;
         };
         for (index, item) in items.iter().enumerate() {
-            if let Some(target) = item.get("Next").and_then(Value::as_str) {
-                targets.push((target, Field::ItemNext(list, index)));
+            if let Some(target) = item.find("Next").and_then(Value::as_str) {
+                visit(target, Field::ItemNext(list, index));
             }
         }
     }
-    targets
 }
 
 fn is_terminal(state: &Value) -> bool {
     matches!(
-        state.get("Type").and_then(Value::as_str),
+        state.find("Type").and_then(Value::as_str),
         Some("Succeed" | "Fail")
-    ) || state.get("End") == Some(&Value::Bool(true))
+    ) || state.find("End") == Some(&Value::Bool(true))
 }

@@ -23,6 +23,7 @@ mod choice;
 mod graph;
 mod json_text;
 mod location;
+mod lookup;
 mod paths;
 mod tables;
 #[cfg(test)]

@@ -25,6 +25,9 @@ pub(crate) struct PathShape {
 
 /// Reads a JSONPath as Step Functions accepts it (Jayway syntax, `$$` and `$variable` roots).
 pub(crate) fn path_shape(text: &str) -> Option<PathShape> {
+    if let Some(shape) = plain_path_shape(text) {
+        return Some(shape);
+    }
     let path = cairn_jsonpath::Path::parse(text).ok()?;
     let root = match path.root() {
         cairn_jsonpath::Root::Input => Root::Input,
@@ -34,6 +37,32 @@ pub(crate) fn path_shape(text: &str) -> Option<PathShape> {
     Some(PathShape {
         root,
         definite: path.is_definite(),
+    })
+}
+
+/// The shape of the commonest paths, `$`, `$.a.b` and `$$.a.b` with ASCII word names, read
+/// without building the parsed path (most fields of most definitions are such paths); `None`
+/// for anything else, which the parser then reads. The JSONPath parser accepts every path this
+/// accepts, with the same root, as a path of single names (so definite).
+fn plain_path_shape(text: &str) -> Option<PathShape> {
+    let (root, rest) = match text.strip_prefix("$$") {
+        Some(rest) => (Root::Context, rest),
+        None => (Root::Input, text.strip_prefix('$')?),
+    };
+    let mut rest = rest.as_bytes();
+    while let Some(after) = rest.strip_prefix(b".") {
+        let name = after
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        if name == 0 {
+            return None;
+        }
+        rest = &after[name..];
+    }
+    rest.is_empty().then_some(PathShape {
+        root,
+        definite: true,
     })
 }
 
@@ -251,4 +280,63 @@ fn bare_path_head(body: &str) -> Option<&str> {
         "true" | "false" | "null" | "and" | "or" | "in" | "function"
     );
     (is_name(head) && !keyword && steps.all(is_name)).then_some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcut must agree with the parser wherever it answers.
+    #[test]
+    fn plain_paths_read_as_the_parser_reads_them() {
+        let samples = [
+            "$",
+            "$$",
+            "$.a",
+            "$.i",
+            "$$.Execution.Id",
+            "$.a.b_c.D9",
+            "$.0",
+            "$._",
+            "$.a1.2b",
+            "$.",
+            "$..a",
+            "$.a.",
+            "$a",
+            "$a.b",
+            "$$$",
+            "$$a",
+            "$.a[0]",
+            "$.a b",
+            "$.a-b",
+            "$.é",
+            "$.a.*",
+            "",
+            "a",
+            "$.length()",
+            "$[0]",
+            "$.a..b",
+            " $.a",
+            "$.a ",
+        ];
+        let mut answered = 0;
+        for sample in samples {
+            let Some(shape) = plain_path_shape(sample) else {
+                continue;
+            };
+            answered += 1;
+            let path = cairn_jsonpath::Path::parse(sample).expect("the parser accepts it");
+            let root = match path.root() {
+                cairn_jsonpath::Root::Input => Root::Input,
+                cairn_jsonpath::Root::Context => Root::Context,
+                cairn_jsonpath::Root::Variable(_) => Root::Variable,
+            };
+            assert_eq!(
+                (shape.root, shape.definite),
+                (root, path.is_definite()),
+                "{sample}"
+            );
+        }
+        assert_eq!(answered, 9);
+    }
 }

@@ -291,6 +291,48 @@ fn state_names_are_unique_across_the_machine() {
     );
 }
 
+/// Names are compared across every scope, nested ones included: two branches of a Parallel,
+/// a Map inside a branch, and the machine's own states.
+#[test]
+fn state_names_are_unique_across_nested_scopes() {
+    let report = check(json!({
+        "StartAt": "P",
+        "States": {
+            "P": {"Type": "Parallel", "Next": "Done", "Branches": [
+                {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+                {"StartAt": "M", "States": {
+                    "M": {"Type": "Map", "End": true, "ItemProcessor": {
+                        "StartAt": "Done",
+                        "States": {"Done": {"Type": "Succeed"}}
+                    }},
+                    "A": {"Type": "Pass", "Next": "M"}
+                }}
+            ]},
+            "Done": {"Type": "Succeed"}
+        }
+    }));
+    assert_eq!(
+        errors(&report),
+        vec![
+            (
+                "DUPLICATE_STATE_NAME".into(),
+                "/States/P/Branches[1]/States/A".into(),
+                "Duplicate State name: A".into()
+            ),
+            (
+                "DUPLICATE_STATE_NAME".into(),
+                "/States/P/Branches[1]/States/M/ItemProcessor/States/Done".into(),
+                "Duplicate State name: Done".into()
+            ),
+            (
+                "MISSING_TRANSITION_TARGET".into(),
+                "/States/P/Branches[1]/States/A".into(),
+                "State \"A\" is not reachable.".into()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn state_names_are_at_most_80_characters() {
     let name = "n".repeat(81);
