@@ -12,7 +12,8 @@ Emulators run none of this, so the template itself is checked:
 - every function logs JSON to a log group of the template kept `LogRetentionDays`, and its
   tracing follows the `Tracing` parameter;
 - the payload bucket deletes the objects items leave behind, and never one a live item names
-  (`payload_lifecycle`).
+  (`payload_lifecycle`);
+- StartSyncExecution may run Express's 5 minutes (`sync_express`).
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
 It then checks itself on a template with one alarm and one dead-letter setting removed.
@@ -175,8 +176,49 @@ def payload_lifecycle(template):
     return failures
 
 
+def sync_express(template):
+    """StartSyncExecution can run as long as AWS lets a synchronous Express execution run (5
+    minutes): the function behind POST /sync-executions runs the api binary with a timeout
+    parameter defaulting past 300 s; API Gateway's wait for it is a parameter that reaches
+    300000 ms, on a Regional API (the only kind allowed past 29 s); a task claim it makes is not
+    taken for lost while it may still run."""
+    failures = []
+    resources, parameters = template["Resources"], template["Parameters"]
+    serving = [
+        (name, r) for name, r in resources.items()
+        if r.get("Type") == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event.get("Type") == "Api" and event["Properties"].get("Path") == "/sync-executions"
+    ]
+    if len(serving) != 1:
+        return [f"{len(serving)} functions serve POST /sync-executions, not one"]
+    name, function = serving[0]
+    props = function["Properties"]
+    if function.get("Metadata", {}).get("BuildProperties", {}).get("Binary") != "api":
+        failures.append(f"{name} does not run the api binary")
+    timeout = parameters.get(ref_name(props.get("Timeout")), {})
+    if int(timeout.get("Default", 0)) < 310 or int(timeout.get("MaxValue", 0)) > 900:
+        failures.append(f"{name}'s Timeout is not a parameter defaulting to 300 s plus a margin (at most Lambda's 900)")
+    event = next(e for e in props["Events"].values() if e["Properties"].get("Path") == "/sync-executions")
+    wait = parameters.get(ref_name(event["Properties"].get("TimeoutInMillis")), {})
+    if int(wait.get("MaxValue", 0)) != 300000 or int(wait.get("Default", 0)) > 29000:
+        failures.append("API Gateway's wait for /sync-executions is not a parameter up to 300000 ms defaulting to the 29000 quota")
+    apis = [r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"]
+    if any(a["Properties"].get("EndpointConfiguration", {}).get("Type") != "REGIONAL" for a in apis):
+        failures.append("the API is not Regional: an edge-optimized API never waits past 29 s")
+    claim = props.get("Environment", {}).get("Variables", {}).get("CAIRN_TASK_CLAIM_TIMEOUT_SECONDS")
+    if claim is None or int(claim) <= 900:
+        failures.append(f"{name}'s task claim timeout does not outlast its invocation")
+    return failures
+
+
 def self_test(template):
     problems = []
+    broken = copy.deepcopy(template)
+    broken["Parameters"]["SyncExpressFunctionTimeout"]["Default"] = 30
+    broken["Resources"]["Api"]["Properties"].pop("EndpointConfiguration")
+    if len(sync_express(broken)) != 2:
+        problems.append("a 30 s synchronous Express function on an edge API went unnoticed")
     broken = copy.deepcopy(template)
     broken["Parameters"]["PayloadExpirationDays"]["Default"] = 400
     if not any("would delete" in f for f in payload_lifecycle(broken)):
@@ -210,13 +252,16 @@ def main():
     lifecycle = payload_lifecycle(template)
     print("payload bucket lifecycle: " + ("leftover objects expire, incomplete uploads abort" if not lifecycle else "wrong"))
     failures += lifecycle
+    sync = sync_express(template)
+    print("synchronous Express: " + ("up to 5 minutes on POST /sync-executions" if not sync else "bounded"))
+    failures += sync
     for failure in failures:
         print(f"FAIL: {failure}")
     broken = self_test(template)
     for problem in broken:
         print(f"FAIL (self-test): {problem}")
     if not broken:
-        print("self-test: a missing alarm, missing OnFailure destinations and wrong payload lifecycles are caught")
+        print("self-test: a missing alarm, missing OnFailure destinations, wrong payload lifecycles and a bounded synchronous Express are caught")
     return 1 if failures or broken or not functions or not queues else 0
 
 
