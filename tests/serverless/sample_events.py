@@ -1,6 +1,7 @@
 """The sample events in events/ match the template they stand for: the API events name the
 stage and a path the API Gateway of template.yaml has, with its method, so `sam local invoke`
-and `cargo lambda invoke` with them exercise what a deployment receives.
+and `cargo lambda invoke` with them exercise what a deployment receives; the custom resource
+request names the template's Schedules resource and its properties.
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
 """
@@ -30,6 +31,26 @@ def api_routes(template):
     return stage, routes
 
 
+def custom_resource_problems(template):
+    """events/schedule-custom-resource.json is what CloudFormation sends for the template's
+    Custom::CairnSchedules resource: its type, logical id and exactly its properties."""
+    sample = json.loads((ROOT / "events/schedule-custom-resource.json").read_text())
+    found = [(n, r) for n, r in template["Resources"].items() if r.get("Type") == sample.get("ResourceType")]
+    if len(found) != 1:
+        return [f"schedule-custom-resource.json: the template has no single {sample.get('ResourceType')} resource"]
+    name, resource = found[0]
+    problems = []
+    if sample.get("LogicalResourceId") != name:
+        problems.append(f"schedule-custom-resource.json: LogicalResourceId {sample.get('LogicalResourceId')!r}, the template's is {name!r}")
+    keys, wanted = set(sample.get("ResourceProperties", {})), set(resource["Properties"])
+    if keys != wanted:
+        problems.append(f"schedule-custom-resource.json: properties {sorted(keys)}, the template's are {sorted(wanted)}")
+    for field in ("RequestType", "ResponseURL", "StackId", "RequestId"):
+        if not sample.get(field):
+            problems.append(f"schedule-custom-resource.json: no {field}")
+    return problems
+
+
 def main():
     template, problems = decode(str(ROOT / "template.yaml"))
     if template is None:
@@ -50,6 +71,9 @@ def main():
         if context.get("resourcePath") not in (None, event.get("resource")):
             failures.append(f"{path.name}: requestContext.resourcePath differs from resource")
     print(f"sample events: {checked} API events against stage {stage!r} and {len(routes)} routes")
+    custom = custom_resource_problems(template)
+    print("sample events: the Schedules custom resource request " + ("matches the template's resource" if not custom else "differs"))
+    failures += custom
     for failure in failures:
         print(f"FAIL: {failure}")
     return 1 if failures or checked == 0 else 0
