@@ -123,7 +123,7 @@ pub async fn handle_action(
     body: Value,
 ) -> Result<Value, ApiError> {
     match action {
-        "StartExecution" if is_express(engine, &body) => {
+        "StartExecution" if is_express(engine, &body).await => {
             // Queued, not run here: the Express function runs it (crate::express).
             crate::express::start_async(engine, api, &body).await
         }
@@ -158,6 +158,7 @@ pub async fn handle_action(
                     let stop = engine
                         .store
                         .get_execution(arn)
+                        .await
                         .map_err(|e| internal(e.into()))?
                         .and_then(|(record, _)| record.stop_ms)
                         .unwrap_or_else(|| engine.now_ms());
@@ -199,24 +200,23 @@ async fn redrive(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let arn = string(body, "executionArn")?;
     cairn_api::names::check_execution_arn(arn)?;
     let missing = || cairn_api::names::execution_does_not_exist(arn);
-    let read = || -> Result<_, ApiError> {
+    let read = || async {
         engine
             .store
             .get_execution(arn)
+            .await
             .map_err(|e| internal(e.into()))?
             .map(|(record, _)| record)
             .ok_or_else(missing)
     };
-    let record = read()?;
-    if let Some(reason) =
-        cairn_api::redrive::blocker(engine.store.as_ref(), &record, engine.now_ms())
-    {
+    let record = read().await?;
+    if let Some(reason) = redrive_blocker(engine, record.clone()).await? {
         return Err(cairn_api::redrive::not_redrivable(arn, &reason));
     }
     match engine.apply(arn, Event::Redrive).await.map_err(internal)? {
         Applied::Missing => Err(missing()),
         Applied::Applied(_) => {
-            let record = read()?;
+            let record = read().await?;
             let date = record.summary["redriveDate"]
                 .as_i64()
                 .unwrap_or_else(|| engine.now_ms());
@@ -224,13 +224,25 @@ async fn redrive(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
         }
         _ => {
             // Another writer got there first (a concurrent redrive, say).
-            let record = read()?;
-            let reason =
-                cairn_api::redrive::blocker(engine.store.as_ref(), &record, engine.now_ms())
-                    .unwrap_or_else(|| "Execution cannot be redriven".into());
+            let record = read().await?;
+            let reason = redrive_blocker(engine, record)
+                .await?
+                .unwrap_or_else(|| "Execution cannot be redriven".into());
             Err(cairn_api::redrive::not_redrivable(arn, &reason))
         }
     }
+}
+
+/// The shared API's redrive rules ([`cairn_api::redrive::blocker`]), which read the store
+/// through the synchronous port: on a blocking thread, waiting on this runtime.
+async fn redrive_blocker(
+    engine: &Engine,
+    record: cairn_store::ExecutionRecord,
+) -> Result<Option<String>, ApiError> {
+    let (store, now) = (engine.sync_store(), engine.now_ms());
+    tokio::task::spawn_blocking(move || cairn_api::redrive::blocker(store.as_ref(), &record, now))
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", e.to_string()))
 }
 
 /// How long GetActivityTask waits for a task; API Gateway ends a request after 29 s.
@@ -251,14 +263,14 @@ async fn get_activity_task(api: &Api, body: Value) -> Result<Value, ApiError> {
     }
 }
 
-fn is_express(engine: &Engine, body: &Value) -> bool {
+async fn is_express(engine: &Engine, body: &Value) -> bool {
     let Some(arn) = body.get("stateMachineArn").and_then(Value::as_str) else {
         return false;
     };
     // A version's or alias's ARN is its state machine's with a qualifier after it.
     let base = arn.split(':').take(7).collect::<Vec<_>>().join(":");
     matches!(
-        engine.store.get_state_machine(&base),
+        engine.store.get_state_machine(&base).await,
         Ok(Some((record, _))) if record.document.get("type").and_then(Value::as_str) == Some("EXPRESS")
     )
 }
@@ -278,6 +290,7 @@ async fn send_task_result(engine: &Engine, action: &str, body: &Value) -> Result
     let Some(record) = engine
         .store
         .get_task_token(token)
+        .await
         .map_err(|e| internal(e.into()))?
     else {
         return Err(task_gone());

@@ -21,7 +21,9 @@ use cairn_interpreter::{
     Status, TaskId,
 };
 use cairn_runtime::{task_event, Clock, TaskInvoker, TaskRequest};
-use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
+use cairn_store::asynchronous::{Blocking, Store};
+use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Transition};
+use cairn_store_dynamodb::OnRuntime;
 use serde_json::{json, Value};
 
 use crate::long_task::{lookup_token, EventInvoker, InvocationRecord, SUCCESS_DETAIL_TYPE};
@@ -193,6 +195,16 @@ impl Engine {
         }
     }
 
+    /// The engine's store through the synchronous port, for the shared API's actions (run on
+    /// blocking threads): each request waits on the runtime this is called on, the
+    /// function's one runtime. Must be called inside it.
+    pub fn sync_store(&self) -> Arc<dyn cairn_store::Store> {
+        Arc::new(Blocking::new(
+            Arc::clone(&self.store),
+            Arc::new(OnRuntime::current()),
+        ))
+    }
+
     /// Writes each write's history events to the CloudWatch Logs group of the state machine's
     /// `loggingConfiguration`, as its level asks ([`crate::execution_log`]).
     pub fn with_execution_log(mut self, log: Arc<crate::execution_log::ExecutionLog>) -> Engine {
@@ -215,7 +227,7 @@ impl Engine {
         if history.is_empty() {
             return;
         }
-        let config = log.config(self.store.as_ref(), machine_arn);
+        let config = log.config(self.store.as_ref(), machine_arn).await;
         let Some(batch) = crate::execution_log::batch(&config, arn, history, redrive_count) else {
             return;
         };
@@ -373,7 +385,8 @@ impl Engine {
         cairn_api::names::check_state_machine_arn(state_machine_arn)?;
         let (machine_record, _) = self
             .store
-            .get_state_machine(state_machine_arn)?
+            .get_state_machine(state_machine_arn)
+            .await?
             .ok_or_else(|| {
                 ApiError::new(
                     "StateMachineDoesNotExist",
@@ -445,10 +458,14 @@ impl Engine {
         };
         let record = persisted.record(record, &input_text, now)?;
         let history = stored_history(&decision)?;
-        match self.store.create_execution(&record, &history, &effects) {
+        match self
+            .store
+            .create_execution(&record, &history, &effects)
+            .await
+        {
             Ok(_) => {}
             Err(StoreError::AlreadyExists(_)) => {
-                let Some((existing, _)) = self.store.get_execution(&arn)? else {
+                let Some((existing, _)) = self.store.get_execution(&arn).await? else {
                     return Err(StoreError::NotFound(arn).into());
                 };
                 let same_input = existing.summary.get("input").and_then(Value::as_str)
@@ -483,7 +500,7 @@ impl Engine {
         );
         if status != Status::Running {
             outgoing.push(status_change(&record, status));
-            outgoing.extend(self.report_to_parent(&persisted, &record));
+            outgoing.extend(self.report_to_parent(&persisted, &record).await);
         }
         self.after_commit(outgoing, now).await;
         self.write_log(&machine_record.arn, &arn, &decision.history, 0)
@@ -518,7 +535,7 @@ impl Engine {
     /// Feeds one event to an execution (see the module's exactly-once argument).
     pub async fn apply(&self, arn: &str, event: Event) -> Result<Applied, EngineError> {
         for _ in 0..MAX_ATTEMPTS {
-            let Some((record, version)) = self.store.get_execution(arn)? else {
+            let Some((record, version)) = self.store.get_execution(arn).await? else {
                 return Ok(Applied::Missing);
             };
             let mut persisted = Persisted::decode(&record)?;
@@ -564,12 +581,12 @@ impl Engine {
                 history: stored_history(&decision)?,
                 effects,
             };
-            match self.store.commit(&transition) {
+            match self.store.commit(&transition).await {
                 Ok(_) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
                     if status != Status::Running {
                         outgoing.push(status_change(&next, status));
-                        outgoing.extend(self.report_to_parent(&persisted, &next));
+                        outgoing.extend(self.report_to_parent(&persisted, &next).await);
                     }
                     self.after_commit(outgoing, now).await;
                     self.write_log(
@@ -594,9 +611,13 @@ impl Engine {
     /// The message that ends a `.sync` parent's task when its child has ended: the child's
     /// outcome as the parent's task result, applied to the parent by the advance function
     /// like any other event (a parent that stopped meanwhile ignores it).
-    fn report_to_parent(&self, persisted: &Persisted, child: &ExecutionRecord) -> Option<Outgoing> {
+    async fn report_to_parent(
+        &self,
+        persisted: &Persisted,
+        child: &ExecutionRecord,
+    ) -> Option<Outgoing> {
         let parent = persisted.parent.as_ref()?;
-        let token = match self.store.get_task_token(&parent.task_token) {
+        let token = match self.store.get_task_token(&parent.task_token).await {
             Ok(Some(token)) => token,
             Ok(None) => return None,
             Err(error) => {
@@ -677,7 +698,8 @@ impl Engine {
         if phase == SweepPhase::Tasks {
             let page = self
                 .store
-                .running_executions_page(cursor.as_deref(), self.sweep_page)?;
+                .running_executions_page(cursor.as_deref(), self.sweep_page)
+                .await?;
             let (unstarted, lost) = self
                 .resend_task_runs(&page.items, Some(grace_ms), true)
                 .await?;
@@ -703,9 +725,10 @@ impl Engine {
         grace_ms: i64,
         cursor: Option<&str>,
     ) -> Result<(usize, Option<String>), EngineError> {
-        let page =
-            self.store
-                .due_timers_page(now.saturating_sub(grace_ms), cursor, self.sweep_page)?;
+        let page = self
+            .store
+            .due_timers_page(now.saturating_sub(grace_ms), cursor, self.sweep_page)
+            .await?;
         let mut outgoing = Vec::new();
         let mut abandoned = 0;
         for timer in page.items {
@@ -742,7 +765,8 @@ impl Engine {
         &self,
         timer: &cairn_store::TimerRecord,
     ) -> Result<Resend, EngineError> {
-        let Some((mut record, version)) = self.store.get_execution(&timer.execution_arn)? else {
+        let Some((mut record, version)) = self.store.get_execution(&timer.execution_arn).await?
+        else {
             return Ok(Resend::Send);
         };
         let key = timer.timer_id.to_string();
@@ -760,7 +784,7 @@ impl Engine {
             history: Vec::new(),
             effects: Effects::default(),
         };
-        match self.store.commit(&transition) {
+        match self.store.commit(&transition).await {
             Ok(_) => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
                 Ok(if count == MAX_TIMER_RESENDS {
@@ -850,7 +874,8 @@ impl Engine {
         loop {
             let page = self
                 .store
-                .running_executions_page(cursor.as_deref(), self.sweep_page)?;
+                .running_executions_page(cursor.as_deref(), self.sweep_page)
+                .await?;
             let (unstarted, lost) = self
                 .resend_task_runs(&page.items, unstarted_grace_ms, lost_claims)
                 .await?;
@@ -871,7 +896,7 @@ impl Engine {
         let now = self.now_ms();
         let (mut unstarted, mut lost) = (Vec::new(), Vec::new());
         for arn in running {
-            let Some((record, _)) = self.store.get_execution(arn)? else {
+            let Some((record, _)) = self.store.get_execution(arn).await? else {
                 continue;
             };
             // One unreadable execution must not stop the sweep for every other one.
@@ -911,7 +936,7 @@ impl Engine {
     /// of two runs that find it lost at once only one runs it. No history: `TaskStarted` is
     /// recorded once, and the first answer applied wins.
     async fn reclaim(&self, arn: &str, task_id: TaskId) -> Result<bool, EngineError> {
-        let Some((record, version)) = self.store.get_execution(arn)? else {
+        let Some((record, version)) = self.store.get_execution(arn).await? else {
             return Ok(false);
         };
         let mut persisted = Persisted::decode(&record)?;
@@ -931,7 +956,7 @@ impl Engine {
             history: Vec::new(),
             effects: Effects::default(),
         };
-        match self.store.commit(&transition) {
+        match self.store.commit(&transition).await {
             Ok(_) => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
                 Ok(true)
@@ -1069,7 +1094,7 @@ impl Engine {
         hold_ms: i64,
     ) -> Result<Applied, EngineError> {
         for _ in 0..MAX_ATTEMPTS {
-            let Some((record, version)) = self.store.get_execution(arn)? else {
+            let Some((record, version)) = self.store.get_execution(arn).await? else {
                 return Ok(Applied::Missing);
             };
             let mut persisted = Persisted::decode(&record)?;
@@ -1107,7 +1132,7 @@ impl Engine {
                     ..Effects::default()
                 },
             };
-            match self.store.commit(&transition) {
+            match self.store.commit(&transition).await {
                 Ok(_) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
                     return Ok(Applied::Applied(Status::Running));
@@ -1131,12 +1156,12 @@ impl Engine {
         invocation: InvocationRecord,
     ) -> Result<Applied, EngineError> {
         let request_id = &invocation.request_context.request_id;
-        let Some(lookup) = self.store.get_task_token(&lookup_token(request_id))? else {
+        let Some(lookup) = self.store.get_task_token(&lookup_token(request_id)).await? else {
             return Err(EngineError::Send(format!(
                 "no task is recorded for the Lambda invocation {request_id} (yet)"
             )));
         };
-        let Some((record, _)) = self.store.get_execution(&lookup.execution_arn)? else {
+        let Some((record, _)) = self.store.get_execution(&lookup.execution_arn).await? else {
             return Ok(Applied::Missing);
         };
         let persisted = Persisted::decode(&record)?;
@@ -1205,7 +1230,7 @@ impl Engine {
         let mut attempts = 0;
         let read = loop {
             attempts += 1;
-            match self.store.get_execution(arn) {
+            match self.store.get_execution(arn).await {
                 Err(_) if attempts < STORE_ATTEMPTS => continue,
                 read => break read,
             }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cairn_integrations::Integrations;
 use cairn_interpreter::{HistoryEvent, IntegrationPattern, ResourceKind};
 use cairn_runtime::TaskRequest;
-use cairn_store::Store;
+use cairn_store::asynchronous::Store;
 use serde_json::{json, Value};
 
 /// How long a state machine's logging configuration is used before it is read again (an
@@ -115,7 +115,7 @@ impl ExecutionLog {
     }
 
     /// The logging configuration of a state machine (null when it has none or is gone).
-    pub fn config(&self, store: &dyn Store, machine_arn: &str) -> Value {
+    pub async fn config(&self, store: &dyn Store, machine_arn: &str) -> Value {
         if let Ok(configs) = self.configs.lock() {
             if let Some((config, read)) = configs.get(machine_arn) {
                 if read.elapsed() < CONFIG_TTL {
@@ -123,7 +123,7 @@ impl ExecutionLog {
                 }
             }
         }
-        let config = match store.get_state_machine(machine_arn) {
+        let config = match store.get_state_machine(machine_arn).await {
             Ok(Some((record, _))) => record
                 .document
                 .get("loggingConfiguration")

@@ -107,7 +107,7 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         account: std::env::var("ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into()),
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let mut dynamo = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table)?;
+    let mut dynamo = DynamoStore::with_client(cairn_store_dynamodb::Client::new(&config), &table);
     // Items past DynamoDB's 400 KB (large inputs, outputs and states) keep their payload in
     // the template's bucket.
     if let Some(bucket) = std::env::var("PAYLOAD_BUCKET")
@@ -126,7 +126,7 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
         Err(_) => 90,
     };
     let dynamo = dynamo.with_retention_days(retention_days);
-    let store: Arc<dyn cairn_store::Store> = Arc::new(dynamo);
+    let store: Arc<dyn cairn_store::asynchronous::Store> = Arc::new(dynamo);
     let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);
     let integrations = cairn_integrations::Integrations::new(
@@ -237,15 +237,16 @@ async fn token_key(
     Ok(key)
 }
 
-/// The shared Step Functions actions over the engine's store. Each GetActivityTask round
-/// waits 1 s ([`api::handle_action`] repeats it for up to 20 s).
+/// The shared Step Functions actions over the engine's store (through the synchronous port:
+/// they run on blocking threads, waiting on the runtime this is called on). Each
+/// GetActivityTask round waits 1 s ([`api::handle_action`] repeats it for up to 20 s).
 pub fn shared_api(engine: &Engine) -> cairn_api::Api {
     let (region, account) = (
         engine.outbox.settings.region.clone(),
         engine.outbox.settings.account.clone(),
     );
     cairn_api::Api::new(
-        Arc::clone(&engine.store),
+        engine.sync_store(),
         cairn_api::Config {
             region,
             account,

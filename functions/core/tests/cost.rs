@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use cairn_interpreter::HistoryEvent;
 use cairn_runtime::{SystemClock, Unsupported};
 use cairn_serverless::{Engine, Outbox, Settings};
-use cairn_store::{ExecutionStore, HistoryQuery};
+use cairn_store::asynchronous::ExecutionStore;
+use cairn_store::HistoryQuery;
 use cairn_store_dynamodb::DynamoStore;
 use serde_json::{json, Value};
 
@@ -88,8 +89,8 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
         region: "us-east-1".into(),
         account: "123456789012".into(),
     };
-    let store = DynamoStore::from_env(&format!("cost-{suffix}")).expect("store");
-    store.create_table().expect("table");
+    let store = DynamoStore::from_env(&format!("cost-{suffix}")).await;
+    store.create_table().await.expect("table");
     let engine = Engine::new(
         Arc::new(store.clone()),
         Outbox::new(&config, settings),
@@ -129,7 +130,11 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
     let mut transitions = 0u64;
     let mut succeeded = 0u64;
     for arn in &arns {
-        let (record, _) = store.get_execution(arn).expect("get").expect("exists");
+        let (record, _) = store
+            .get_execution(arn)
+            .await
+            .expect("get")
+            .expect("exists");
         succeeded += u64::from(record.status == "SUCCEEDED");
         let history = store
             .read_history(
@@ -140,6 +145,7 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
                     reverse: false,
                 },
             )
+            .await
             .expect("history");
         transitions += history
             .iter()
@@ -152,7 +158,7 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
     // each item, rounded up (DynamoDB Local's own report of it varies between runs).
     let mut rule_wru = 0u64;
     for arn in &arns {
-        let sizes = store.execution_item_sizes(arn).expect("item sizes");
+        let sizes = store.execution_item_sizes(arn).await.expect("item sizes");
         stored_bytes += sizes.iter().sum::<u64>() + 100 * sizes.len() as u64;
         rule_wru += sizes
             .iter()

@@ -96,8 +96,7 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
 
 /// A store on `table` whose large items go to `bucket`, as the template's functions have.
 fn payload_store(config: &aws_config::SdkConfig, table: &str, bucket: &str) -> DynamoStore {
-    DynamoStore::from_env(table)
-        .expect("store")
+    DynamoStore::with_client(cairn_store_dynamodb::Client::new(config), table)
         .with_payload_bucket(cairn_store_dynamodb::s3_client(config), bucket)
 }
 
@@ -197,7 +196,7 @@ impl Harness {
             .await
             .expect("payload bucket");
         let store = payload_store(&config, &table, &bucket);
-        store.create_table().expect("table");
+        store.create_table().await.expect("table");
         let invoker = Arc::new(TestLambda::default());
         let engine = Engine::new(
             Arc::new(store),
@@ -318,10 +317,11 @@ impl Harness {
         serde_json::from_value(json!({ "Records": records })).expect("sqs event")
     }
 
-    fn record(&self, arn: &str) -> ExecutionRecord {
+    async fn record(&self, arn: &str) -> ExecutionRecord {
         self.engine
             .store
             .get_execution(arn)
+            .await
             .expect("get")
             .expect("exists")
             .0
@@ -336,7 +336,7 @@ impl Harness {
     async fn run_to_end_on(&self, engine: &Engine, arn: &str) -> ExecutionRecord {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let record = self.record(arn);
+            let record = self.record(arn).await;
             if record.status != "RUNNING" {
                 return record;
             }
@@ -358,7 +358,7 @@ impl Harness {
         }
     }
 
-    fn history(&self, arn: &str) -> Vec<HistoryEvent> {
+    async fn history(&self, arn: &str) -> Vec<HistoryEvent> {
         self.engine
             .store
             .read_history(
@@ -369,14 +369,16 @@ impl Harness {
                     reverse: false,
                 },
             )
+            .await
             .expect("history")
             .iter()
             .map(|e| serde_json::from_str(&e.body).expect("history event"))
             .collect()
     }
 
-    fn count(&self, arn: &str, event_type: &str) -> usize {
+    async fn count(&self, arn: &str, event_type: &str) -> usize {
         self.history(arn)
+            .await
             .iter()
             .filter(|e| e.event_type == event_type)
             .count()
@@ -470,7 +472,7 @@ async fn a_pass_and_choice_chain_finishes_in_one_write() {
         )
         .await;
     let arn = h.start(&machine, json!({})).await;
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(output(&record), json!("big"));
     assert_eq!(h.engine.writes.load(Ordering::Relaxed), 1);
@@ -520,8 +522,8 @@ async fn wait_map_and_parallel_run_to_completion_through_the_queues() {
         "the Wait waited"
     );
     assert_eq!(output(&record), json!(["left", [1, 2, 3]]));
-    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
-    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 4);
+    assert_eq!(h.count(&arn, "WaitStateExited").await, 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded").await, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,8 +553,8 @@ async fn retry_backs_off_through_the_timer_queue_and_catch_recovers() {
     assert_eq!(out["flaky"], json!({"ok": true}));
     assert_eq!(out["caught"]["Error"], "Boom.Error");
     assert_eq!(out["caught"]["Cause"], "always fails");
-    assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 3);
-    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionFailed").await, 3);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded").await, 1);
     assert_eq!(h.invoker.flaky_calls.load(Ordering::SeqCst), 3);
 }
 
@@ -587,7 +589,7 @@ async fn duplicate_and_reordered_deliveries_change_nothing_twice() {
             .expect("advance"),
         Applied::Applied(cairn_interpreter::Status::Running)
     );
-    let before = h.history(&arn).len();
+    let before = h.history(&arn).await.len();
     // Duplicate delivery of the same event: the task is no longer open.
     assert_eq!(
         handle_event(&h.engine, first.clone())
@@ -595,22 +597,22 @@ async fn duplicate_and_reordered_deliveries_change_nothing_twice() {
             .expect("advance"),
         Applied::Duplicate
     );
-    assert_eq!(h.history(&arn).len(), before);
+    assert_eq!(h.history(&arn).await.len(), before);
     assert_eq!(
         handle_event(&h.engine, events[1].clone())
             .await
             .expect("advance"),
         Applied::Applied(cairn_interpreter::Status::Succeeded)
     );
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(output(&record), json!([{"v": "a"}, {"v": "b"}]));
     // A late duplicate after the end.
     assert_eq!(
         handle_event(&h.engine, first).await.expect("advance"),
         Applied::NotRunning
     );
-    assert_eq!(h.count(&arn, "LambdaFunctionScheduled"), 2);
-    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 2);
+    assert_eq!(h.count(&arn, "LambdaFunctionScheduled").await, 2);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -648,10 +650,10 @@ async fn two_racing_advances_of_one_timer_apply_it_once() {
             Applied::Duplicate
         ]
     );
-    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+    assert_eq!(h.count(&arn, "WaitStateExited").await, 1);
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
-    assert_eq!(h.count(&arn, "WaitStateExited"), 2);
+    assert_eq!(h.count(&arn, "WaitStateExited").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -732,7 +734,8 @@ async fn a_long_wait_becomes_a_one_time_schedule_and_stop_aborts_with_an_alert()
         }
     }
     let schedule = found.expect("a schedule for the hour-long wait");
-    let expected = cairn_serverless::outbox::utc_seconds(h.record(&arn).start_ms + 3_600_000 + 999);
+    let expected =
+        cairn_serverless::outbox::utc_seconds(h.record(&arn).await.start_ms + 3_600_000 + 999);
     assert_eq!(
         schedule.schedule_expression(),
         Some(format!("at({expected})").as_str())
@@ -749,7 +752,7 @@ async fn a_long_wait_becomes_a_one_time_schedule_and_stop_aborts_with_an_alert()
     );
     let response = handle_request(&h.engine, &h.api, request).await;
     assert_eq!(response.status_code, 200);
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(record.status, "ABORTED");
     let alerts = h.alerts().await;
     assert_eq!(alerts.len(), 1);
@@ -787,7 +790,7 @@ async fn the_schedule_function_starts_one_execution_per_scheduled_event() {
     assert!(first
         .execution_arn
         .ends_with(":execution:nightly:schedule-53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"));
-    let record = h.record(&first.execution_arn);
+    let record = h.record(&first.execution_arn).await;
     assert_eq!(
         (record.status.as_str(), output(&record)),
         ("SUCCEEDED", json!({"report": "daily"}))
@@ -849,7 +852,7 @@ async fn the_api_function_starts_asynchronously_and_synchronously() {
         .to_string();
     assert!(arn.ends_with(":execution:orders:order-1042"));
     // Asynchronous: the answer came before the Wait ended.
-    assert_eq!(h.record(&arn).status, "RUNNING");
+    assert_eq!(h.record(&arn).await.status, "RUNNING");
     // The same request again while it runs is AWS's idempotent start.
     let again = handle_request(
         &h.engine,
@@ -1211,8 +1214,8 @@ async fn service_tasks_run_through_the_integrations_in_standard_and_express() {
         out["caught"]["Error"], "Lambda.ResourceNotFoundException",
         "{out}"
     );
-    assert_eq!(h.count(&arn, "TaskSucceeded"), 11);
-    assert_eq!(h.count(&arn, "LambdaFunctionFailed"), 1);
+    assert_eq!(h.count(&arn, "TaskSucceeded").await, 11);
+    assert_eq!(h.count(&arn, "LambdaFunctionFailed").await, 1);
     let queue_url = out["queue"]["QueueUrl"].as_str().unwrap_or_default();
     let bodies: Vec<String> = h
         .receive(queue_url)
@@ -1317,7 +1320,7 @@ async fn nested_executions_start_in_the_same_table_and_a_sync_parent_hears_its_c
         (cause["Error"].as_str(), cause["Status"].as_str()),
         (Some("Broke"), Some("FAILED"))
     );
-    assert_eq!(h.count(&arn, "TaskSubmitted"), 2);
+    assert_eq!(h.count(&arn, "TaskSubmitted").await, 2);
     // The child was recorded in the same table and runs through the same queues.
     let child_record = h.run_to_end_on(&engine, &kid).await;
     assert_eq!(child_record.status, "SUCCEEDED");
@@ -1560,7 +1563,7 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
     );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
-    assert_eq!(h.count(&arn, "WaitStateExited"), 1);
+    assert_eq!(h.count(&arn, "WaitStateExited").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1621,7 +1624,7 @@ async fn a_poison_timer_is_re_sent_three_times_then_given_up_with_one_alert() {
     assert!(h.timer_batch().await.records.is_empty());
     assert!(h.alerts().await.is_empty());
     assert_eq!(h.engine.abandoned_timers.load(Ordering::Relaxed), 1);
-    assert_eq!(h.record(&arn).status, "RUNNING");
+    assert_eq!(h.record(&arn).await.status, "RUNNING");
     // Once the cause is fixed, the message redriven from the dead-letter queue ends the Wait.
     let redriven: Message = serde_json::from_str(&poisoned).expect("timer message");
     assert_eq!(
@@ -1677,7 +1680,7 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
             Applied::NotRunning
         );
     }
-    assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionStarted").await, 1);
 }
 
 /// Issue 12, item 9: a sweep reads a bounded page per invocation and carries on through
@@ -1855,7 +1858,7 @@ async fn payloads_past_dynamodb_items_complete_and_past_the_limit_fail() {
     let record = h.run_to_end_on(&engine, &arn).await;
     assert_eq!(record.status, "FAILED");
     assert_eq!(record.summary["error"], "States.DataLimitExceeded");
-    assert_eq!(h.count(&arn, "ExecutionFailed"), 1);
+    assert_eq!(h.count(&arn, "ExecutionFailed").await, 1);
 
     let too_big = json!({"blob": noise(10, 270_000)}).to_string();
     let refused = engine
@@ -1989,7 +1992,7 @@ async fn long_lambda_tasks_run_asynchronously_and_their_destination_event_ends_t
         events.calls.lock().expect("calls")[0],
         (lambda("slow"), json!({"n": 1}))
     );
-    assert_eq!(h.record(&arn).status, "RUNNING");
+    assert_eq!(h.record(&arn).await.status, "RUNNING");
     // Its claim is held until the task's own timeout, however old: no re-run.
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
@@ -2018,7 +2021,7 @@ async fn long_lambda_tasks_run_asynchronously_and_their_destination_event_ends_t
     )
     .await
     .is_err());
-    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded").await, 1);
     let error = json!({"errorType": "Slow.Error", "errorMessage": "too slow", "trace": []});
     cairn_serverless::advance::handle_trigger(
         &engine,
@@ -2034,7 +2037,7 @@ async fn long_lambda_tasks_run_asynchronously_and_their_destination_event_ends_t
     assert_eq!(out["caught"]["Cause"], error.to_string());
     // The short task ran inside its invocation: no third asynchronous call.
     assert_eq!(events.calls.lock().expect("calls").len(), 2);
-    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded"), 2);
+    assert_eq!(h.count(&arn, "LambdaFunctionSucceeded").await, 2);
 
     // An asynchronous call Lambda refuses fails the task as the synchronous one would.
     let refused = h
@@ -2096,7 +2099,7 @@ async fn a_task_whose_invocation_died_after_its_claim_runs_again() {
         Applied::Duplicate
     );
     assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
-    assert_eq!(h.record(&arn).status, "RUNNING");
+    assert_eq!(h.record(&arn).await.status, "RUNNING");
     // Once the claim is older than any invocation lives, the sweep runs the task again.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 1);
@@ -2104,7 +2107,7 @@ async fn a_task_whose_invocation_died_after_its_claim_runs_again() {
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(output(&record), json!({"n": 8}));
     // TaskStarted is the history's, once; the call was made again.
-    assert_eq!(h.count(&arn, "LambdaFunctionStarted"), 1);
+    assert_eq!(h.count(&arn, "LambdaFunctionStarted").await, 1);
     assert_eq!(engine.sweep_lost_claims().await.expect("sweep"), 0);
 }
 
@@ -2166,7 +2169,7 @@ async fn task_tokens_are_signed_and_a_forged_one_is_refused() {
     )
     .await;
     assert_eq!(done, json!({}));
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(
         (record.status.as_str(), output(&record)),
         ("SUCCEEDED", json!({"ok": 1}))
@@ -2203,14 +2206,14 @@ async fn activities_and_callbacks_go_through_the_api_function() {
     .await;
     assert_eq!(task["input"], "{\"amount\":5}");
     let token = task["taskToken"].as_str().unwrap_or_default().to_string();
-    assert_eq!(h.count(&arn, "ActivityStarted"), 1);
+    assert_eq!(h.count(&arn, "ActivityStarted").await, 1);
     let done = call(
         "SendTaskSuccess",
         json!({"taskToken": token, "output": "{\"approved\":true}"}),
     )
     .await;
     assert_eq!(done, json!({}));
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(
         (record.status.as_str(), output(&record)),
         ("SUCCEEDED", json!({"approved": true}))
@@ -2269,7 +2272,7 @@ async fn the_api_function_redrives_a_failed_execution_through_the_queues() {
     let response = handle_request(&h.engine, &h.api, redrive(&arn)).await;
     assert_eq!(response.status_code, 200, "{:?}", response.body);
     assert!(text_body(&response)["redriveDate"].is_number());
-    let running = h.record(&arn);
+    let running = h.record(&arn).await;
     assert_eq!(running.status, "RUNNING");
     assert_eq!(running.stop_ms, None);
     let refused = handle_request(&h.engine, &h.api, redrive(&arn)).await;
@@ -2279,8 +2282,12 @@ async fn the_api_function_redrives_a_failed_execution_through_the_queues() {
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(record.summary["redriveCount"], 1);
-    assert_eq!(h.count(&arn, "ExecutionRedriven"), 1);
-    assert_eq!(h.count(&arn, "WaitStateEntered"), 2, "Nap is not run again");
+    assert_eq!(h.count(&arn, "ExecutionRedriven").await, 1);
+    assert_eq!(
+        h.count(&arn, "WaitStateEntered").await,
+        2,
+        "Nap is not run again"
+    );
     let described = handle_request(
         &h.engine,
         &h.api,

@@ -62,15 +62,15 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    async fn new() -> Harness {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let table = format!(
             "cairn-schedules-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let store = DynamoStore::from_env(&table).expect("store");
-        store.create_table().expect("table");
+        let store = DynamoStore::from_env(&table).await;
+        store.create_table().await.expect("table");
         let settings = Settings {
             region: "us-east-1".into(),
             account: "123456789012".into(),
@@ -104,10 +104,11 @@ impl Harness {
         out["stateMachineArn"].as_str().expect("arn").to_string()
     }
 
-    fn record(&self, arn: &str) -> ExecutionRecord {
+    async fn record(&self, arn: &str) -> ExecutionRecord {
         self.engine
             .store
             .get_execution(arn)
+            .await
             .expect("get")
             .expect("exists")
             .0
@@ -144,7 +145,7 @@ async fn a_scheduler_firing_starts_a_standard_execution_once() {
     if !emulators() {
         return;
     }
-    let h = Harness::new();
+    let h = Harness::new().await;
     let machine = h
         .create_machine(
             "cairn-local",
@@ -163,7 +164,7 @@ async fn a_scheduler_firing_starts_a_standard_execution_once() {
         arn.ends_with(":execution:cairn-local:cairn-nightly-20251125T060000Z"),
         "{arn}"
     );
-    let record = h.record(&arn);
+    let record = h.record(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(record.summary["input"], json!("{\"report\":\"daily\"}"));
     assert_eq!(status_changes(&h), ["RUNNING", "SUCCEEDED"]);
@@ -189,7 +190,7 @@ async fn a_scheduler_firing_runs_an_express_execution_to_its_end() {
     if !emulators() {
         return;
     }
-    let h = Harness::new();
+    let h = Harness::new().await;
     let machine = h
         .create_machine(
             "express-report",
@@ -228,7 +229,7 @@ async fn a_missing_target_fails_so_the_firing_reaches_the_dead_letter_queue() {
     if !emulators() {
         return;
     }
-    let h = Harness::new();
+    let h = Harness::new().await;
     let error = h.fire(sample(), None).await.expect_err("no such machine");
     assert_eq!(
         error,

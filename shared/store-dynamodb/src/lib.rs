@@ -65,13 +65,16 @@
 //! transaction's 100-item limit and costs few write units. State and history chunks are
 //! deflated: DynamoDB bills writes per KB, and JSON shrinks several times.
 //!
-//! The port is synchronous; the SDK is async. The adapter owns a small Tokio runtime and
-//! runs each request on it, so it can be called from plain threads and (briefly blocking)
-//! from inside another runtime, as a Lambda handler does.
+//! The adapter implements the asynchronous port ([`cairn_store::asynchronous`]): each SDK
+//! request is a plain `.await` on the caller's runtime (a Lambda function's one runtime), and
+//! the store owns no runtime or thread of its own. A caller of the synchronous port (the
+//! shared API's actions, on a blocking thread) wraps it in [`cairn_store::asynchronous::Blocking`]
+//! with [`OnRuntime`], which waits on that same runtime.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -85,11 +88,14 @@ use aws_sdk_dynamodb::types::{
 };
 pub use aws_sdk_dynamodb::Client;
 pub use aws_sdk_s3::Client as S3Client;
+use cairn_store::asynchronous::{
+    ActivityStore, ActivityTaskStore, ExecutionStore, StateMachineStore, StoreFuture,
+    TaskTokenStore, TimerStore, Wait,
+};
 use cairn_store::{
-    execution_cursor, parse_execution_cursor, ActivityRecord, ActivityStore, ActivityTaskRecord,
-    ActivityTaskStore, Effects, Error, ExecutionQuery, ExecutionRecord, ExecutionStore,
-    HistoryQuery, Page, Result, StateMachineRecord, StateMachineStore, StoredEvent,
-    TaskTokenRecord, TaskTokenStore, TimerRecord, TimerStore, Transition, Version,
+    execution_cursor, parse_execution_cursor, ActivityRecord, ActivityTaskRecord, Effects, Error,
+    ExecutionQuery, ExecutionRecord, HistoryQuery, Page, Result, StateMachineRecord, StoredEvent,
+    TaskTokenRecord, TimerRecord, Transition, Version,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -136,18 +142,6 @@ fn shard_keys(prefix: &str) -> Vec<String> {
 pub const INDEX_BY_MACHINE: &str = "by_machine";
 pub const INDEX_RUNNING: &str = "running";
 pub const INDEX_TIMERS: &str = "timers";
-
-/// Owns the runtime the SDK futures run on; shut down without blocking so dropping the
-/// store inside an async context (a Lambda handler, a Tokio test) does not panic.
-struct Background(Option<tokio::runtime::Runtime>);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
 
 #[derive(Clone)]
 struct Table {
@@ -224,11 +218,10 @@ impl Usage {
     }
 }
 
-/// The DynamoDB store. Cheap to clone: clones share the client and the runtime.
+/// The DynamoDB store. Cheap to clone: clones share the client.
 #[derive(Clone)]
 pub struct DynamoStore {
     table: Table,
-    rt: Arc<Background>,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -257,34 +250,14 @@ where
 impl DynamoStore {
     /// A store on `table`, with the SDK configured from the environment (region, credentials,
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`).
-    pub fn from_env(table: &str) -> Result<DynamoStore> {
-        let rt = runtime()?;
-        // Not `block_on`: that panics when the caller is itself inside a Tokio runtime.
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let _ = tx.send(config);
-        });
-        let config = rx
-            .recv()
-            .map_err(|_| Error::Backend("loading the AWS configuration failed".into()))?;
-        let client = Client::new(&config);
-        Ok(DynamoStore {
-            table: Table {
-                client,
-                name: table.to_string(),
-                usage: Arc::default(),
-                offload: None,
-                finish_after_commit: true,
-                retention_secs: None,
-            },
-            rt: Arc::new(Background(Some(rt))),
-        })
+    pub async fn from_env(table: &str) -> DynamoStore {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        DynamoStore::with_client(Client::new(&config), table)
     }
 
     /// A store on `table` through an existing client.
-    pub fn with_client(client: Client, table: &str) -> Result<DynamoStore> {
-        Ok(DynamoStore {
+    pub fn with_client(client: Client, table: &str) -> DynamoStore {
+        DynamoStore {
             table: Table {
                 client,
                 name: table.to_string(),
@@ -293,8 +266,7 @@ impl DynamoStore {
                 finish_after_commit: true,
                 retention_secs: None,
             },
-            rt: Arc::new(Background(Some(runtime()?))),
-        })
+        }
     }
 
     /// Items past DynamoDB's 400 KB item limit (or a transaction past its 4 MB) keep their
@@ -347,10 +319,10 @@ impl DynamoStore {
     /// The size of each item an execution has in the table, as DynamoDB counts it for
     /// capacity (attribute names and values): its record, history chunks, timers and pending
     /// work. Payloads offloaded to the bucket are not counted (S3 bills them).
-    pub fn execution_item_sizes(&self, arn: &str) -> Result<Vec<u64>> {
-        let table = self.table.clone();
+    pub async fn execution_item_sizes(&self, arn: &str) -> Result<Vec<u64>> {
+        let table = &self.table;
         let pk = exec_pk(arn);
-        self.run(async move {
+        {
             let mut sizes = Vec::new();
             let mut start: Option<Item> = None;
             loop {
@@ -370,40 +342,20 @@ impl DynamoStore {
                     _ => return Ok(sizes),
                 }
             }
-        })
+        }
     }
 
     /// The storage an execution takes in the table as DynamoDB bills it: its items' sizes
     /// plus 100 bytes of overhead each.
-    pub fn execution_storage_bytes(&self, arn: &str) -> Result<u64> {
-        let sizes = self.execution_item_sizes(arn)?;
+    pub async fn execution_storage_bytes(&self, arn: &str) -> Result<u64> {
+        let sizes = self.execution_item_sizes(arn).await?;
         Ok(sizes.iter().sum::<u64>() + 100 * sizes.len() as u64)
     }
 
     /// Creates the table and its indexes (on-demand billing) and waits until it is active.
     /// For tests and local setups; deployments create it from `template.yaml`.
-    pub fn create_table(&self) -> Result<()> {
-        let table = self.table.clone();
-        self.run(async move { table.create().await })
-    }
-
-    /// Runs one SDK future on the store's runtime and waits for it on this thread.
-    fn run<T, F>(&self, fut: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: Future<Output = Result<T>> + Send + 'static,
-    {
-        let rt = self
-            .rt
-            .0
-            .as_ref()
-            .ok_or_else(|| Error::Backend("the store's runtime is shut down".into()))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let _ = tx.send(fut.await);
-        });
-        rx.recv()
-            .map_err(|_| Error::Backend("a DynamoDB request was dropped unfinished".into()))?
+    pub async fn create_table(&self) -> Result<()> {
+        self.table.create().await
     }
 }
 
@@ -418,15 +370,6 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> S3Client {
         .force_path_style(overridden)
         .build();
     S3Client::from_conf(s3)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("cairn-dynamodb")
-        .enable_all()
-        .build()
-        .map_err(|e| backend("runtime", e))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2095,147 +2038,203 @@ impl Table {
     }
 }
 
+// The port's methods: each is the table's request as a future on the caller's runtime.
+
 impl StateMachineStore for DynamoStore {
-    fn create_state_machine(&self, record: &StateMachineRecord) -> Result<()> {
-        let (t, r) = (self.table.clone(), record.clone());
-        self.run(async move { t.create_named(SM_PK, r).await })
+    fn create_state_machine<'a>(&'a self, record: &'a StateMachineRecord) -> StoreFuture<'a, ()> {
+        Box::pin(self.table.create_named(SM_PK, record.clone()))
     }
 
-    fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
-        let (t, arn) = (self.table.clone(), arn.to_string());
-        self.run(async move { t.get_named(SM_PK, arn).await })
+    fn get_state_machine<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> StoreFuture<'a, Option<(StateMachineRecord, Version)>> {
+        Box::pin(self.table.get_named(SM_PK, arn.to_string()))
     }
 
-    fn update_state_machine(
-        &self,
-        record: &StateMachineRecord,
+    fn update_state_machine<'a>(
+        &'a self,
+        record: &'a StateMachineRecord,
         expected: Version,
-    ) -> Result<Version> {
-        let (t, r) = (self.table.clone(), record.clone());
-        self.run(async move { t.update_state_machine(r, expected).await })
+    ) -> StoreFuture<'a, Version> {
+        Box::pin(self.table.update_state_machine(record.clone(), expected))
     }
 
-    fn delete_state_machine(&self, arn: &str) -> Result<bool> {
-        let (t, arn) = (self.table.clone(), arn.to_string());
-        self.run(async move { t.delete_named(SM_PK, arn).await })
+    fn delete_state_machine<'a>(&'a self, arn: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.table.delete_named(SM_PK, arn.to_string()))
     }
 
-    fn list_state_machines(
-        &self,
-        cursor: Option<&str>,
+    fn list_state_machines<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
         limit: usize,
-    ) -> Result<Page<StateMachineRecord>> {
-        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
-        self.run(async move { t.list_named(SM_PK, c, limit).await })
+    ) -> StoreFuture<'a, Page<StateMachineRecord>> {
+        Box::pin(
+            self.table
+                .list_named(SM_PK, cursor.map(str::to_string), limit),
+        )
     }
 }
 
 impl ActivityStore for DynamoStore {
-    fn create_activity(&self, record: &ActivityRecord) -> Result<()> {
-        let (t, r) = (self.table.clone(), record.clone());
-        self.run(async move { t.create_named(ACT_PK, r).await })
+    fn create_activity<'a>(&'a self, record: &'a ActivityRecord) -> StoreFuture<'a, ()> {
+        Box::pin(self.table.create_named(ACT_PK, record.clone()))
     }
 
-    fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>> {
-        let (t, arn) = (self.table.clone(), arn.to_string());
-        self.run(async move { Ok(t.get_named(ACT_PK, arn).await?.map(|(r, _)| r)) })
+    fn get_activity<'a>(&'a self, arn: &'a str) -> StoreFuture<'a, Option<ActivityRecord>> {
+        Box::pin(async move {
+            Ok(self
+                .table
+                .get_named(ACT_PK, arn.to_string())
+                .await?
+                .map(|(r, _)| r))
+        })
     }
 
-    fn delete_activity(&self, arn: &str) -> Result<bool> {
-        let (t, arn) = (self.table.clone(), arn.to_string());
-        self.run(async move { t.delete_named(ACT_PK, arn).await })
+    fn delete_activity<'a>(&'a self, arn: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.table.delete_named(ACT_PK, arn.to_string()))
     }
 
-    fn list_activities(&self, cursor: Option<&str>, limit: usize) -> Result<Page<ActivityRecord>> {
-        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
-        self.run(async move { t.list_named(ACT_PK, c, limit).await })
+    fn list_activities<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page<ActivityRecord>> {
+        Box::pin(
+            self.table
+                .list_named(ACT_PK, cursor.map(str::to_string), limit),
+        )
     }
 }
 
 impl ExecutionStore for DynamoStore {
-    fn create_execution(
-        &self,
-        record: &ExecutionRecord,
-        history: &[StoredEvent],
-        effects: &Effects,
-    ) -> Result<Version> {
-        let t = self.table.clone();
-        let (r, h, e) = (record.clone(), history.to_vec(), effects.clone());
-        self.run(async move { t.write_execution(r, None, h, e).await })
+    fn create_execution<'a>(
+        &'a self,
+        record: &'a ExecutionRecord,
+        history: &'a [StoredEvent],
+        effects: &'a Effects,
+    ) -> StoreFuture<'a, Version> {
+        Box::pin(self.table.write_execution(
+            record.clone(),
+            None,
+            history.to_vec(),
+            effects.clone(),
+        ))
     }
 
-    fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>> {
-        let (t, arn) = (self.table.clone(), arn.to_string());
-        self.run(async move { t.get_execution(arn).await })
+    fn get_execution<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> StoreFuture<'a, Option<(ExecutionRecord, Version)>> {
+        Box::pin(self.table.get_execution(arn.to_string()))
     }
 
-    fn commit(&self, transition: &Transition) -> Result<Version> {
-        let t = self.table.clone();
-        let tr = transition.clone();
-        self.run(async move {
-            t.write_execution(tr.record, Some(tr.expected_version), tr.history, tr.effects)
-                .await
-        })
+    fn commit<'a>(&'a self, transition: &'a Transition) -> StoreFuture<'a, Version> {
+        let transition = transition.clone();
+        Box::pin(self.table.write_execution(
+            transition.record,
+            Some(transition.expected_version),
+            transition.history,
+            transition.effects,
+        ))
     }
 
-    fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>> {
-        let (t, q) = (self.table.clone(), query.clone());
-        self.run(async move { t.list_executions(q).await })
+    fn list_executions<'a>(
+        &'a self,
+        query: &'a ExecutionQuery,
+    ) -> StoreFuture<'a, Page<ExecutionRecord>> {
+        Box::pin(self.table.list_executions(query.clone()))
     }
 
-    fn running_executions(&self) -> Result<Vec<String>> {
-        let t = self.table.clone();
-        self.run(async move { t.running_executions().await })
+    fn running_executions(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(self.table.running_executions())
     }
 
-    fn running_executions_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
-        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
-        self.run(async move { t.running_executions_page(c, limit).await })
+    fn running_executions_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page<String>> {
+        Box::pin(
+            self.table
+                .running_executions_page(cursor.map(str::to_string), limit),
+        )
     }
 
-    fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
-        let (t, arn, q) = (self.table.clone(), execution_arn.to_string(), *query);
-        self.run(async move { t.read_history(arn, q).await })
+    fn read_history<'a>(
+        &'a self,
+        execution_arn: &'a str,
+        query: &'a HistoryQuery,
+    ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        Box::pin(self.table.read_history(execution_arn.to_string(), *query))
+    }
+
+    /// Closed executions expire through the table's TTL ([`DynamoStore::with_retention_days`]).
+    fn delete_closed_executions(&self, _before_ms: i64, _limit: usize) -> StoreFuture<'_, usize> {
+        Box::pin(std::future::ready(Err(Error::Backend(
+            "this store does not delete closed executions by a sweep: they expire through the table's TTL"
+                .into(),
+        ))))
     }
 }
 
 impl TimerStore for DynamoStore {
-    fn due_timers(&self, now_ms: i64, limit: usize) -> Result<Vec<TimerRecord>> {
-        let t = self.table.clone();
-        self.run(async move { t.timers(Some(now_ms), limit).await })
+    fn due_timers(&self, now_ms: i64, limit: usize) -> StoreFuture<'_, Vec<TimerRecord>> {
+        Box::pin(self.table.timers(Some(now_ms), limit))
     }
 
-    fn next_timer(&self) -> Result<Option<TimerRecord>> {
-        let t = self.table.clone();
-        self.run(async move { Ok(t.timers(None, 1).await?.into_iter().next()) })
+    fn next_timer(&self) -> StoreFuture<'_, Option<TimerRecord>> {
+        Box::pin(async move { Ok(self.table.timers(None, 1).await?.into_iter().next()) })
     }
 
-    fn due_timers_page(
-        &self,
+    fn due_timers_page<'a>(
+        &'a self,
         now_ms: i64,
-        cursor: Option<&str>,
+        cursor: Option<&'a str>,
         limit: usize,
-    ) -> Result<Page<TimerRecord>> {
-        let (t, c) = (self.table.clone(), cursor.map(str::to_string));
-        self.run(async move { t.due_timers_page(now_ms, c, limit).await })
+    ) -> StoreFuture<'a, Page<TimerRecord>> {
+        Box::pin(
+            self.table
+                .due_timers_page(now_ms, cursor.map(str::to_string), limit),
+        )
     }
 }
 
 impl ActivityTaskStore for DynamoStore {
-    fn peek_activity_tasks(
-        &self,
-        activity_arn: &str,
+    fn peek_activity_tasks<'a>(
+        &'a self,
+        activity_arn: &'a str,
         limit: usize,
-    ) -> Result<Vec<ActivityTaskRecord>> {
-        let (t, a) = (self.table.clone(), activity_arn.to_string());
-        self.run(async move { t.peek_activity_tasks(a, limit).await })
+    ) -> StoreFuture<'a, Vec<ActivityTaskRecord>> {
+        Box::pin(
+            self.table
+                .peek_activity_tasks(activity_arn.to_string(), limit),
+        )
     }
 }
 
 impl TaskTokenStore for DynamoStore {
-    fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>> {
-        let (t, token) = (self.table.clone(), token.to_string());
-        self.run(async move { t.get_task_token(token).await })
+    fn get_task_token<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<TaskTokenRecord>> {
+        Box::pin(self.table.get_task_token(token.to_string()))
+    }
+}
+
+/// Waits for a store future on a Tokio runtime: what [`Blocking`] needs to use this store
+/// through the synchronous port from a blocking thread of that runtime (the shared API's
+/// actions in the api function). It is the caller's runtime: no second one is started.
+#[derive(Debug, Clone)]
+pub struct OnRuntime(pub tokio::runtime::Handle);
+
+impl OnRuntime {
+    /// The runtime the caller is running on. Panics outside one, as Tokio's `Handle::current`.
+    pub fn current() -> OnRuntime {
+        OnRuntime(tokio::runtime::Handle::current())
+    }
+}
+
+impl Wait for OnRuntime {
+    fn wait(&self, work: Pin<Box<dyn Future<Output = ()> + Send + '_>>) {
+        self.0.block_on(work);
     }
 }
 

@@ -4,26 +4,38 @@
 //! and otherwise prints `SKIPPED: <reason>` and returns (a test run alone).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use cairn_store_dynamodb::DynamoStore;
+use cairn_store::asynchronous::Blocking;
+use cairn_store_dynamodb::{DynamoStore, OnRuntime};
 
-fn emulator() -> Option<String> {
-    match std::env::var("CAIRN_TEST_DYNAMODB") {
-        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ => {
-            let reason = "CAIRN_TEST_DYNAMODB is not set: DynamoDB Local is not running \
-                          (tests/serverless/run.sh starts it)";
-            assert!(
-                std::env::var("CAIRN_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-                "CAIRN_REQUIRE_EMULATORS=1 but {reason}"
-            );
-            eprintln!("SKIPPED: {reason}");
-            None
-        }
-    }
+mod common;
+use common::emulator;
+
+/// The store seen through the synchronous port, as the shared API sees it in the api
+/// function: each request waits on the runtime below from the test's own thread.
+type Synced = Blocking<DynamoStore>;
+
+/// The one runtime these tests' requests run on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
 }
 
-fn fresh_store(endpoint: &str) -> DynamoStore {
+fn synced(store: DynamoStore) -> Synced {
+    Blocking::new(
+        Arc::new(store),
+        Arc::new(OnRuntime(runtime().handle().clone())),
+    )
+}
+
+fn fresh_dynamo(endpoint: &str) -> DynamoStore {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
     let table = format!(
@@ -31,9 +43,15 @@ fn fresh_store(endpoint: &str) -> DynamoStore {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let store = DynamoStore::from_env(&table).expect("client");
-    store.create_table().expect("create table");
+    let store = runtime().block_on(DynamoStore::from_env(&table));
+    runtime()
+        .block_on(store.create_table())
+        .expect("create table");
     store
+}
+
+fn fresh_store(endpoint: &str) -> Synced {
+    synced(fresh_dynamo(endpoint))
 }
 
 #[test]
@@ -108,13 +126,9 @@ fn running_record(i: usize) -> cairn_store::ExecutionRecord {
 }
 
 /// The index partition keys an index holds (a scan: the test table is small).
-fn index_keys(
-    store: &DynamoStore,
-    index: &str,
-    attribute: &str,
-) -> std::collections::BTreeSet<String> {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let out = rt
+fn index_keys(store: &Synced, index: &str, attribute: &str) -> std::collections::BTreeSet<String> {
+    let store = store.inner();
+    let out = runtime()
         .block_on(
             store
                 .client()
@@ -228,15 +242,16 @@ fn items_from_before_the_sharding_stay_readable() {
     store
         .create_execution(&record, &[], &cairn_store::Effects::default())
         .expect("create");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rt = runtime();
     let s = |v: &str| AttributeValue::S(v.to_string());
     let pk = format!("EX#{}", record.arn);
+    let dynamo = store.inner();
     // Rewrite the index keys as the unsharded version wrote them.
     rt.block_on(
-        store
+        dynamo
             .client()
             .update_item()
-            .table_name(store.table_name())
+            .table_name(dynamo.table_name())
             .key("pk", s(&pk))
             .key("sk", s("EX"))
             .update_expression("SET gr = :r")
@@ -246,10 +261,10 @@ fn items_from_before_the_sharding_stay_readable() {
     .expect("old running key");
     let gf = format!("{:020}#{}#{:020}", (40u64) ^ (1 << 63), record.arn, 3);
     rt.block_on(
-        store
+        dynamo
             .client()
             .put_item()
-            .table_name(store.table_name())
+            .table_name(dynamo.table_name())
             .item("pk", s(&pk))
             .item("sk", s(&format!("T#{:020}", 3)))
             .item("gt", s("TIMERS"))
@@ -324,9 +339,9 @@ fn moto() -> Option<String> {
 fn offloading_store(
     dynamodb: &str,
     moto: &str,
-) -> (DynamoStore, cairn_store_dynamodb::S3Client, String) {
-    let store = fresh_store(dynamodb);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+) -> (Synced, cairn_store_dynamodb::S3Client, String) {
+    let store = fresh_dynamo(dynamodb);
+    let rt = runtime();
     let config = rt.block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(moto)
@@ -341,12 +356,12 @@ fn offloading_store(
     rt.block_on(s3.create_bucket().bucket(&bucket).send())
         .expect("create bucket");
     let store = store.with_payload_bucket(s3.clone(), &bucket);
-    (store, s3, bucket)
+    (synced(store), s3, bucket)
 }
 
 fn object_count(s3: &cairn_store_dynamodb::S3Client, bucket: &str) -> usize {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(s3.list_objects_v2().bucket(bucket).send())
+    runtime()
+        .block_on(s3.list_objects_v2().bucket(bucket).send())
         .expect("list objects")
         .contents()
         .len()
@@ -469,7 +484,7 @@ fn the_store_suite_passes_with_a_payload_bucket() {
     cairn_store::suite::run_store_suite(|| offloading_store(&dynamodb, &moto).0);
 }
 
-fn all_due_timers(store: &DynamoStore) -> Vec<cairn_store::TimerRecord> {
+fn all_due_timers(store: &Synced) -> Vec<cairn_store::TimerRecord> {
     use cairn_store::TimerStore;
     let mut timers = Vec::new();
     let mut cursor: Option<String> = None;
@@ -485,22 +500,23 @@ fn all_due_timers(store: &DynamoStore) -> Vec<cairn_store::TimerRecord> {
     }
 }
 
-fn pending_item_exists(store: &DynamoStore, arn: &str) -> bool {
+fn pending_item_exists(store: &Synced, arn: &str) -> bool {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(
-        store
-            .client()
-            .get_item()
-            .table_name(store.table_name())
-            .key("pk", AttributeValue::S(format!("EX#{arn}")))
-            .key("sk", AttributeValue::S("PEND".into()))
-            .consistent_read(true)
-            .send(),
-    )
-    .expect("get")
-    .item
-    .is_some()
+    let store = store.inner();
+    runtime()
+        .block_on(
+            store
+                .client()
+                .get_item()
+                .table_name(store.table_name())
+                .key("pk", AttributeValue::S(format!("EX#{arn}")))
+                .key("sk", AttributeValue::S("PEND".into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .expect("get")
+        .item
+        .is_some()
 }
 
 /// Issue 12, item 5: one transition with more effects than a transaction's 100 items (a Map
@@ -514,10 +530,11 @@ fn a_transition_past_100_items_writes_every_effect() {
     };
     let Some(dynamodb) = emulator() else { return };
     for writer_dies in [false, true] {
-        let mut store = fresh_store(&dynamodb);
+        let mut dynamo = fresh_dynamo(&dynamodb);
         if writer_dies {
-            store = store.leaving_pending_work();
+            dynamo = dynamo.leaving_pending_work();
         }
+        let store = synced(dynamo);
         let record = running_record(3);
         let version = store
             .create_execution(&record, &[], &Effects::default())
@@ -604,10 +621,10 @@ fn a_transition_past_100_items_writes_every_effect() {
 }
 
 /// The `ttl` attribute (epoch seconds) of the item `pk`/`sk`, if it has one.
-fn ttl_of(store: &DynamoStore, pk: &str, sk: &str) -> Option<i64> {
+fn ttl_of(store: &Synced, pk: &str, sk: &str) -> Option<i64> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let item = rt
+    let store = store.inner();
+    let item = runtime()
         .block_on(
             store
                 .client()
@@ -634,7 +651,7 @@ fn ttl_of(store: &DynamoStore, pk: &str, sk: &str) -> Option<i64> {
 fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
     use cairn_store::{Effects, ExecutionStore, StoredEvent, Transition};
     let Some(endpoint) = emulator() else { return };
-    let store = fresh_store(&endpoint).with_retention_days(90);
+    let store = synced(fresh_dynamo(&endpoint).with_retention_days(90));
     let mut record = running_record(1);
     record.start_ms = 1_764_000_000_123;
     let event = |id: u64| StoredEvent {
@@ -670,7 +687,9 @@ fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
     );
 
     // Its storage: the record and two chunks, each with DynamoDB's 100 bytes of overhead.
-    let stored = store.execution_storage_bytes(&record.arn).expect("storage");
+    let stored = runtime()
+        .block_on(store.inner().execution_storage_bytes(&record.arn))
+        .expect("storage");
     assert!((300..2_000).contains(&stored), "{stored} bytes");
 
     // Redriven: running again, kept until it closes anew.

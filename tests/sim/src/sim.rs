@@ -488,7 +488,7 @@ impl<'a> Sim<'a> {
                     ..Settings::default()
                 };
                 let engine = Engine::new(
-                    Arc::clone(&self.store) as Arc<dyn Store>,
+                    Arc::clone(&self.store) as Arc<dyn cairn_store::asynchronous::Store>,
                     Outbox::with_sink(settings, Arc::clone(&sink) as Arc<dyn Sink>),
                     Arc::new(Unsupported),
                     Arc::clone(&self.clock) as Arc<dyn Clock>,

@@ -66,7 +66,7 @@ fn serverless_status(limits: Option<Limits>) -> Status {
     let clock = Arc::new(SimClock::new(START_MS));
     let arn = create(&store, &clock);
     let mut engine = Engine::new(
-        Arc::clone(&store) as Arc<dyn Store>,
+        Arc::clone(&store) as Arc<dyn cairn_store::asynchronous::Store>,
         Outbox::with_sink(Settings::default(), Arc::new(Discard)),
         Arc::new(Unsupported),
         clock as Arc<dyn Clock>,
