@@ -73,9 +73,7 @@ fn main() {
                 report.message()
             );
             Workload {
-                name: path
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                name: short_name(path),
                 text,
                 value,
                 parsed: Vec::with_capacity(runs),
@@ -126,5 +124,16 @@ fn count_states(value: &Value) -> usize {
         }
         Value::Array(items) => items.iter().map(count_states).sum(),
         _ => 0,
+    }
+}
+
+/// The file name, cut to fit the table (conformance case names run to 90 characters).
+fn short_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    match name.char_indices().nth(39) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name,
     }
 }

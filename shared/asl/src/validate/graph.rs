@@ -51,11 +51,10 @@ pub(crate) fn transitions(
     let mut has_terminal = false;
     for (index, (name, state)) in states.iter().enumerate() {
         first_edge.push(edges.len());
-        for_each_target(state, |target, field| match find(target, index + 1) {
+        has_terminal |= for_each_target(state, |target, field| match find(target, index + 1) {
             Some(target) => edges.push(target),
             None => missing(target, field.location(&format!("{base}/States/{name}"))),
         });
-        has_terminal |= is_terminal(state);
     }
     first_edge.push(edges.len());
     if !has_terminal {
@@ -109,18 +108,33 @@ impl Field {
 }
 
 /// Hands each of a state's transitions and where it is written to `visit`, in AWS's order:
-/// Next, Default, each Choice rule's Next and each catcher's Next.
-fn for_each_target<'v>(state: &'v Value, mut visit: impl FnMut(&'v str, Field)) {
+/// Next, Default, each Choice rule's Next and each catcher's Next. Returns true when the state
+/// ends the workflow. The state's fields are read in one pass: this runs once per state.
+fn for_each_target<'v>(state: &'v Value, mut visit: impl FnMut(&'v str, Field)) -> bool {
     let Some(object) = state.as_object() else {
-        return;
+        return false;
     };
-    for field in ["Next", "Default"] {
-        if let Some(target) = object.find(field).and_then(Value::as_str) {
+    let mut named: [Option<&'v Value>; 2] = [None, None];
+    let mut lists: [Option<&'v Value>; 2] = [None, None];
+    let mut terminal = false;
+    for (key, value) in object {
+        match key.as_str() {
+            "Next" => named[0] = Some(value),
+            "Default" => named[1] = Some(value),
+            "Choices" => lists[0] = Some(value),
+            "Catch" => lists[1] = Some(value),
+            "Type" => terminal |= matches!(value.as_str(), Some("Succeed" | "Fail")),
+            "End" => terminal |= *value == Value::Bool(true),
+            _ => {}
+        }
+    }
+    for (field, value) in ["Next", "Default"].into_iter().zip(named) {
+        if let Some(target) = value.and_then(Value::as_str) {
             visit(target, Field::Named(field));
         }
     }
-    for list in ["Choices", "Catch"] {
-        let Some(items) = object.find(list).and_then(Value::as_array) else {
+    for (list, value) in ["Choices", "Catch"].into_iter().zip(lists) {
+        let Some(items) = value.and_then(Value::as_array) else {
             continue;
         };
         for (index, item) in items.iter().enumerate() {
@@ -129,11 +143,5 @@ fn for_each_target<'v>(state: &'v Value, mut visit: impl FnMut(&'v str, Field)) 
             }
         }
     }
-}
-
-fn is_terminal(state: &Value) -> bool {
-    matches!(
-        state.find("Type").and_then(Value::as_str),
-        Some("Succeed" | "Fail")
-    ) || state.find("End") == Some(&Value::Bool(true))
+    terminal
 }
