@@ -290,7 +290,7 @@ fn error_with_status(
 ) -> Response<Full<Bytes>> {
     respond_as(
         status,
-        &json!({"__type": error.error_type, "message": error.message}),
+        &error.wire_body(),
         Some(&error.error_type),
         content_type,
     )
@@ -468,6 +468,12 @@ async fn handle(
             }
         }
     };
+    // AWS prefers the X-Ray header to the body's traceHeader.
+    let trace = parts
+        .headers
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok());
+    let body = cairn_api::fields::with_trace_header(&action, body, trace);
     // Actions block (store commits, the 60 s GetActivityTask long poll): keep them off the
     // async threads.
     let result = tokio::task::spawn_blocking(move || api.handle(&action, body)).await;

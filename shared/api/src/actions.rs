@@ -149,6 +149,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         .get("tracingConfiguration")
         .cloned()
         .unwrap_or_else(|| json!({"enabled": false}));
+    let encryption = crate::fields::encryption_configuration(p.get("encryptionConfiguration"))?;
     let record = StateMachineRecord {
         arn: arn.clone(),
         name: name.to_string(),
@@ -159,6 +160,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "type": machine_type,
             "loggingConfiguration": logging,
             "tracingConfiguration": tracing,
+            "encryptionConfiguration": encryption,
             "tags": tags_param(p, &arn)?,
         }),
     };
@@ -178,6 +180,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             if doc_str(&existing, "definition") == definition
                 && doc_str(&existing, "roleArn") == role_arn
                 && doc_str(&existing, "type") == machine_type
+                && crate::fields::stored_encryption(&existing.document) == encryption
             {
                 published(
                     json!({"stateMachineArn": arn, "creationDate": timestamp(existing.created_ms)}),
@@ -205,11 +208,54 @@ pub fn uuid(driver: &Driver) -> String {
 
 fn describe_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("stateMachineArn")?;
-    if let Some(version) = crate::versions::describe_version(driver, arn) {
-        return version;
+    let metadata_only = crate::fields::metadata_only(p)?;
+    if let Some((base, label)) = crate::fields::split_label(arn) {
+        // AWS: METADATA_ONLY does not apply to a label ARN.
+        return describe_labeled(driver, arn, &base, label);
     }
-    let (record, _) = get_machine(driver, arn)?;
-    Ok(machine_description(&record))
+    let mut out = match crate::versions::describe_version(driver, arn) {
+        Some(version) => {
+            let mut out = version?;
+            let definition = out["definition"].as_str().unwrap_or("").to_string();
+            if let Some(references) = crate::fields::variable_references(&definition) {
+                out["variableReferences"] = references;
+            }
+            out
+        }
+        None => machine_description(&get_machine(driver, arn)?.0),
+    };
+    if metadata_only {
+        crate::fields::strip_definition(&mut out);
+    }
+    Ok(out)
+}
+
+/// DescribeStateMachine on `…:stateMachine:<name>/<label>`: the state machine a
+/// Distributed Map's child executions run (its ItemProcessor), with the label.
+fn describe_labeled(
+    driver: &Driver,
+    arn: &str,
+    base: &str,
+    label: &str,
+) -> Result<Value, ApiError> {
+    let (record, _) = get_machine(driver, base)?;
+    let child = crate::fields::labeled_map(doc_str(&record, "definition"), label)
+        .ok_or_else(|| machine_does_not_exist(arn))?;
+    let definition = serde_json::to_string(&child)
+        .map_err(|e| ApiError::internal(format!("a Map state cannot be shown: {e}")))?;
+    let mut out = machine_description(&record);
+    out["stateMachineArn"] = Value::from(arn);
+    out["label"] = Value::from(label);
+    out["definition"] = Value::from(definition.clone());
+    match crate::fields::variable_references(&definition) {
+        Some(references) => out["variableReferences"] = references,
+        None => {
+            if let Some(object) = out.as_object_mut() {
+                object.remove("variableReferences");
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn machine_description(record: &StateMachineRecord) -> Value {
@@ -224,9 +270,13 @@ fn machine_description(record: &StateMachineRecord) -> Value {
         "creationDate": timestamp(record.created_ms),
         "loggingConfiguration": doc["loggingConfiguration"],
         "tracingConfiguration": doc["tracingConfiguration"],
+        "encryptionConfiguration": crate::fields::stored_encryption(doc),
     });
     if let Some(revision) = doc.get("revisionId") {
         out["revisionId"] = revision.clone();
+    }
+    if let Some(references) = crate::fields::variable_references(doc_str(record, "definition")) {
+        out["variableReferences"] = references;
     }
     out
 }
@@ -237,8 +287,14 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     let role_arn = p.opt_string("roleArn")?;
     let logging = p.get("loggingConfiguration");
     let tracing = p.get("tracingConfiguration");
+    let encryption = p.get("encryptionConfiguration");
     let (mut record, version) = get_machine(driver, arn)?;
-    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none() {
+    if definition.is_none()
+        && role_arn.is_none()
+        && logging.is_none()
+        && tracing.is_none()
+        && encryption.is_none()
+    {
         return Err(ApiError::new(
             "MissingRequiredParameter",
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
@@ -265,6 +321,10 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     }
     if let Some(tracing) = tracing {
         record.document["tracingConfiguration"] = tracing.clone();
+    }
+    if let Some(encryption) = encryption {
+        record.document["encryptionConfiguration"] =
+            crate::fields::encryption_configuration(Some(encryption))?;
     }
     let now = driver.now_ms();
     // An update that changes nothing keeps the revision (AWS: a state machine never
@@ -376,6 +436,10 @@ fn describe_state_machine_for_execution(
         if let Some(revision) = revision {
             out["revisionId"] = revision;
         }
+        out["encryptionConfiguration"] = crate::fields::stored_encryption(&machine.document);
+    }
+    if let Some(references) = crate::fields::variable_references(&persisted.definition) {
+        out["variableReferences"] = references;
     }
     Ok(out)
 }
@@ -414,6 +478,8 @@ struct StartRequest {
     qualifiers: (Option<String>, Option<String>),
     /// The mock configuration's test case the execution's tasks are answered from.
     test_case: Option<String>,
+    /// The X-Ray trace header the caller passed.
+    trace_header: Option<String>,
 }
 
 fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiError> {
@@ -435,6 +501,10 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         p.opt_string("input")?,
         driver.config.limits.max_payload_bytes,
     )?;
+    let trace_header = crate::fields::trace_header(p)?.map(str::to_string);
+    if crate::fields::split_label(machine_arn).is_some() {
+        return Err(crate::fields::labeled_arn_refused());
+    }
     let target = crate::versions::resolve(driver, machine_arn)?;
     let machine = target.machine;
     let express = doc_str(&machine, "type") == "EXPRESS";
@@ -480,6 +550,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         info,
         qualifiers: (target.version_arn, target.alias_arn),
         test_case: test_case.map(str::to_string),
+        trace_header,
     })
 }
 
@@ -501,6 +572,10 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         )?;
         return Ok(json!({"executionArn": arn, "startDate": timestamp(start)}));
     }
+    driver
+        .config
+        .open_executions
+        .admit(|limit| count_open(driver, limit))?;
     match driver.start_standard_of(
         &definition,
         request.info,
@@ -527,7 +602,25 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     }
 }
 
+/// The running executions, counted up to `limit`.
+fn count_open(driver: &Driver, limit: usize) -> Result<usize, ApiError> {
+    let mut open = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = driver
+            .store
+            .running_executions_page(cursor.as_deref(), limit.clamp(1, 1000))
+            .map_err(store_error)?;
+        open += page.items.len();
+        match page.next {
+            Some(next) if open < limit => cursor = Some(next),
+            _ => return Ok(open),
+        }
+    }
+}
+
 fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let metadata_only = crate::fields::metadata_only(p)?;
     let request = start_request(driver, p)?;
     if request.info.machine_type != MachineType::Express {
         return Err(ApiError::new(
@@ -537,6 +630,7 @@ fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     }
     let arn = request.info.execution_arn.clone();
     let machine_arn = request.machine.arn.clone();
+    let trace_header = request.trace_header.clone();
     let definition = doc_str(&request.machine, "definition").to_string();
     let info = ExecutionInfo {
         // A synchronous Express execution's context object has no RedriveCount.
@@ -574,6 +668,12 @@ fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     if let Some(cause) = result.cause {
         out["cause"] = Value::from(cause);
     }
+    if let Some(header) = trace_header {
+        out["traceHeader"] = Value::from(header);
+    }
+    if metadata_only {
+        crate::fields::strip_execution_data(&mut out);
+    }
     Ok(out)
 }
 
@@ -588,6 +688,15 @@ fn stop_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
 }
 
 fn describe_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
+    let metadata_only = crate::fields::metadata_only(p)?;
+    let mut out = describe_execution_data(driver, p)?;
+    if metadata_only {
+        crate::fields::strip_execution_data(&mut out);
+    }
+    Ok(out)
+}
+
+fn describe_execution_data(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("executionArn")?;
     if let Some(run) = driver.express_run(arn) {
         return Ok(describe_express(&run));
@@ -844,16 +953,28 @@ fn create_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         config.region, config.account
     );
     let now = driver.now_ms();
+    let encryption = crate::fields::encryption_configuration(p.get("encryptionConfiguration"))?;
     let record = StateMachineRecord {
         arn: arn.clone(),
         name: name.to_string(),
         created_ms: now,
-        document: json!({"tags": tags_param(p, &arn)?}),
+        document: json!({"tags": tags_param(p, &arn)?, "encryptionConfiguration": encryption}),
     };
     match driver.store.create_activity(&record) {
         Ok(()) => Ok(json!({"activityArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {
             let existing = driver.store.get_activity(&arn).map_err(store_error)?;
+            // AWS: an activity's encryption configuration cannot be changed by creating
+            // it again.
+            if existing
+                .as_ref()
+                .is_some_and(|r| crate::fields::stored_encryption(&r.document) != encryption)
+            {
+                return Err(ApiError::new(
+                    "ActivityAlreadyExists",
+                    format!("Activity already exists. EncryptionConfiguration may not be updated: '{arn}'"),
+                ));
+            }
             let created = existing.map(|r| r.created_ms).unwrap_or(now);
             Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
         }
@@ -872,9 +993,12 @@ fn get_activity(driver: &Driver, arn: &str) -> Result<StateMachineRecord, ApiErr
 
 fn describe_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let record = get_activity(driver, p.string("activityArn")?)?;
-    Ok(
-        json!({"activityArn": record.arn, "name": record.name, "creationDate": timestamp(record.created_ms)}),
-    )
+    Ok(json!({
+        "activityArn": record.arn,
+        "name": record.name,
+        "creationDate": timestamp(record.created_ms),
+        "encryptionConfiguration": crate::fields::stored_encryption(&record.document),
+    }))
 }
 
 fn delete_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {

@@ -13,6 +13,7 @@
 
 mod actions;
 mod driver;
+pub mod fields;
 pub mod machines;
 mod map_runs;
 pub mod names;
@@ -69,6 +70,9 @@ pub struct Config {
     pub execution_log: Option<Arc<dyn observe::ExecutionLogSink>>,
     /// Where Standard executions' status change events go (AWS: the default event bus).
     pub status_events: Option<Arc<dyn observe::StatusEventSink>>,
+    /// The open executions quota StartExecution answers `ExecutionLimitExceeded` at
+    /// (AWS: 1,000,000).
+    pub open_executions: fields::OpenExecutionsQuota,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             mocks: None,
             execution_log: None,
             status_events: None,
+            open_executions: fields::OpenExecutionsQuota::default(),
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct ApiError {
     /// AWS's error code, e.g. `StateMachineDoesNotExist`.
     pub error_type: String,
     pub message: String,
+    /// A ValidationException's `reason` (`API_DOES_NOT_SUPPORT_LABELED_ARNS`, ...).
+    pub reason: Option<String>,
 }
 
 impl ApiError {
@@ -121,7 +128,23 @@ impl ApiError {
         ApiError {
             error_type: error_type.to_string(),
             message: message.into(),
+            reason: None,
         }
+    }
+
+    pub fn with_reason(mut self, reason: &str) -> ApiError {
+        self.reason = Some(reason.to_string());
+        self
+    }
+
+    /// The error as AWS's JSON protocols carry it: `__type`, `message` and, when AWS gives
+    /// one, `reason`.
+    pub fn wire_body(&self) -> Value {
+        let mut body = serde_json::json!({"__type": self.error_type, "message": self.message});
+        if let Some(reason) = &self.reason {
+            body["reason"] = Value::from(reason.clone());
+        }
+        body
     }
 
     /// Whether the fault is the server's (HTTP 500) rather than the request's (HTTP 400).
