@@ -28,9 +28,9 @@ use crate::ApiError;
 pub struct Persisted {
     pub execution: Execution,
     pub definition: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tasks: BTreeMap<TaskId, OpenTask>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub timers: BTreeMap<TimerId, i64>,
     /// The `.sync` task that started this execution and waits for its end, in a shell where
     /// nothing watches the child (serverless): its end is sent to that task.
@@ -152,14 +152,20 @@ impl Persisted {
         }
     }
 
-    /// The state stored in an execution record.
+    /// The state stored in an execution record, in the form [`Persisted::record`] writes
+    /// or in the complete form earlier versions wrote.
     pub fn decode(record: &ExecutionRecord) -> Result<Persisted, ApiError> {
-        serde_json::from_slice(&record.state).map_err(|e| {
+        let unreadable = |e: serde_json::Error| {
             ApiError::internal(format!(
                 "stored execution state of {} is unreadable: {e}",
                 record.arn
             ))
-        })
+        };
+        let mut state: Value = serde_json::from_slice(&record.state).map_err(unreadable)?;
+        if let Some(execution) = state.get_mut("execution").and_then(Value::as_object_mut) {
+            restore_execution(execution, record);
+        }
+        serde_json::from_value(state).map_err(unreadable)
     }
 
     fn arn(&self) -> &str {
@@ -367,9 +373,90 @@ impl Persisted {
         if status != Status::Running && record.stop_ms.is_none() {
             record.stop_ms = Some(now);
         }
-        record.state = serde_json::to_vec(self)
+        record.state = self
+            .encode(&record)
             .map_err(|e| ApiError::internal(format!("the execution state cannot be saved: {e}")))?;
         Ok(record)
+    }
+
+    /// This state without what `record` already says (the execution's ARN, name, machine
+    /// and start time) and without the decider's empty fields and default limits: a closed
+    /// B4 execution's state 1,0xx -> 7xx bytes. [`Persisted::decode`] puts them back.
+    fn encode(&self, record: &ExecutionRecord) -> serde_json::Result<Vec<u8>> {
+        let mut state = serde_json::to_value(self)?;
+        if let Some(execution) = state.get_mut("execution").and_then(Value::as_object_mut) {
+            for field in ["output", "error", "cause"] {
+                if execution.get(field).is_some_and(Value::is_null) {
+                    execution.remove(field);
+                }
+            }
+            for field in EMPTY_BY_DEFAULT {
+                if execution
+                    .get(field)
+                    .and_then(Value::as_object)
+                    .is_some_and(|map| map.is_empty())
+                {
+                    execution.remove(field);
+                }
+            }
+            if execution.get("limits") == Some(&default_limits()) {
+                execution.remove("limits");
+            }
+            if let Some(info) = execution.get_mut("info").and_then(Value::as_object_mut) {
+                for (field, implied) in implied_info(record) {
+                    if info.get(field) == Some(&implied) {
+                        info.remove(field);
+                    }
+                }
+            }
+        }
+        serde_json::to_vec(&state)
+    }
+}
+
+/// The decider's maps that a closed or simple execution leaves empty.
+const EMPTY_BY_DEFAULT: [&str; 3] = ["threads", "tasks", "timers"];
+
+fn default_limits() -> Value {
+    serde_json::to_value(cairn_interpreter::Limits::default()).unwrap_or(Value::Null)
+}
+
+/// The execution info fields an execution record says already.
+fn implied_info(record: &ExecutionRecord) -> [(&'static str, Value); 5] {
+    let machine_name = record
+        .state_machine_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default();
+    [
+        ("execution_arn", Value::from(record.arn.as_str())),
+        ("name", Value::from(record.name.as_str())),
+        (
+            "state_machine_arn",
+            Value::from(record.state_machine_arn.as_str()),
+        ),
+        ("state_machine_name", Value::from(machine_name)),
+        ("start_time_ms", Value::from(record.start_ms)),
+    ]
+}
+
+/// Puts back what [`Persisted::encode`] left out; a field present (every field of the
+/// earlier complete form) is kept as stored.
+fn restore_execution(execution: &mut serde_json::Map<String, Value>, record: &ExecutionRecord) {
+    for field in EMPTY_BY_DEFAULT {
+        if !execution.contains_key(field) {
+            execution.insert(field.into(), Value::Object(serde_json::Map::new()));
+        }
+    }
+    if !execution.contains_key("limits") {
+        execution.insert("limits".into(), default_limits());
+    }
+    if let Some(info) = execution.get_mut("info").and_then(Value::as_object_mut) {
+        for (field, implied) in implied_info(record) {
+            if !info.contains_key(field) {
+                info.insert(field.into(), implied);
+            }
+        }
     }
 }
 
@@ -557,6 +644,105 @@ mod tests {
         assert_eq!(input_text(&record), "{}");
         let back = Persisted::decode(&record).expect("decode");
         assert_eq!(back.execution.output(), Some(&json!({"x": 1})));
+    }
+
+    fn empty_record(arn: &str, name: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            arn: arn.into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            name: name.into(),
+            status: String::new(),
+            start_ms: 1_000,
+            stop_ms: None,
+            summary: Value::Null,
+            state: Vec::new(),
+        }
+    }
+
+    fn started(definition: Value) -> Persisted {
+        let machine = Machine::from_json(&definition).expect("definition");
+        let info = ExecutionInfo {
+            execution_arn: ARN.into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            start_time_ms: 1_000,
+            machine_type: MachineType::Standard,
+            redrive_count: Some(0),
+        };
+        let ctx = Context {
+            now_ms: 1_000,
+            seed: 7,
+        };
+        let (execution, decision) = Execution::start(&machine, json!({"n": 1}), info, &ctx);
+        let mut persisted = Persisted::new(execution, definition.to_string());
+        persisted.plan(&decision, 1_000, &mut Effects::default());
+        persisted
+    }
+
+    #[test]
+    fn the_stored_state_leaves_out_what_the_record_says_and_reads_back_whole() {
+        let waiting = started(json!({
+            "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}
+        }));
+        let ended = started(json!({
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
+        }));
+        assert!(!waiting.timers.is_empty());
+        assert_eq!(ended.execution.status(), Status::Succeeded);
+        for persisted in [waiting, ended] {
+            let record = persisted
+                .record(empty_record(ARN, "e"), "{\"n\":1}", 2_000)
+                .expect("record");
+            let text = String::from_utf8(record.state.clone()).expect("text");
+            let complete = serde_json::to_string(&persisted).expect("complete form");
+            for implied in [
+                ARN,
+                "stateMachine:m",
+                "\"name\"",
+                "\"state_machine_name\"",
+                "start_time_ms",
+                "limits",
+                "\"output\":null",
+                "\"tasks\":{}",
+            ] {
+                assert!(
+                    !text.contains(implied),
+                    "{implied} is stored again in {text}"
+                );
+            }
+            assert!(text.len() + 250 < complete.len(), "{text} vs {complete}");
+            let back = Persisted::decode(&record).expect("decode");
+            assert_eq!(back.execution, persisted.execution);
+            assert_eq!(back.definition, persisted.definition);
+            assert_eq!(back.timers, persisted.timers);
+
+            // What earlier versions stored: every field, whatever the record says.
+            let mut earlier = record.clone();
+            earlier.state = complete.into_bytes();
+            let back = Persisted::decode(&earlier).expect("decode the complete form");
+            assert_eq!(back.execution, persisted.execution);
+        }
+    }
+
+    #[test]
+    fn what_the_record_does_not_say_is_kept_in_the_state() {
+        let persisted = started(json!({
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}
+        }));
+        // A record that names the execution otherwise (as no shell writes one today).
+        let record = persisted
+            .record(
+                empty_record("arn:aws:states:us-east-1:123456789012:execution:m:x", "x"),
+                "{}",
+                2_000,
+            )
+            .expect("record");
+        let text = String::from_utf8(record.state.clone()).expect("text");
+        assert!(text.contains(ARN), "{text}");
+        let back = Persisted::decode(&record).expect("decode");
+        assert_eq!(back.execution, persisted.execution);
     }
 
     #[test]

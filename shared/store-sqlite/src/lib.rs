@@ -40,16 +40,22 @@ CREATE TABLE IF NOT EXISTS state_machines(
 CREATE TABLE IF NOT EXISTS activities(
     name TEXT PRIMARY KEY, arn TEXT NOT NULL, created_ms INTEGER NOT NULL,
     document TEXT NOT NULL) WITHOUT ROWID;
+-- The ARN texts executions share (a machine's ARN, the part of its executions' ARNs before
+-- the name), each stored once: an execution row and its indexes hold small integers instead
+-- of two 70-byte ARNs (the row, the ARN index and the listing index each carried them).
+CREATE TABLE IF NOT EXISTS arns(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+-- An execution's ARN is its prefix's text followed by tail; name is NULL when it is the tail
+-- (it always is for ARNs Cairn makes).
 CREATE TABLE IF NOT EXISTS executions(
-    id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine_arn TEXT NOT NULL,
-    name TEXT NOT NULL, status TEXT NOT NULL, start_ms INTEGER NOT NULL, stop_ms INTEGER,
-    summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL);
--- Ascending, so a new execution lands at the index's right edge and its pages fill up (the
--- former DESC index took every insert at a page's left edge and split pages half empty: 408
--- bytes per execution instead of 228). Listing newest first reads it backwards.
-DROP INDEX IF EXISTS executions_by_machine;
-CREATE INDEX IF NOT EXISTS executions_by_machine_start ON executions(machine_arn, start_ms, arn);
-CREATE INDEX IF NOT EXISTS executions_running ON executions(arn) WHERE status = 'RUNNING';
+    id INTEGER PRIMARY KEY, prefix INTEGER NOT NULL, tail TEXT NOT NULL,
+    machine INTEGER NOT NULL, name TEXT, status TEXT NOT NULL, start_ms INTEGER NOT NULL,
+    stop_ms INTEGER, summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS executions_by_arn ON executions(prefix, tail);
+-- Ascending, so a new execution lands at the index's right edge and its pages fill up (a DESC
+-- index took every insert at a page's left edge and split pages half empty). Listing newest
+-- first reads it backwards; ties on start_ms are sorted by ARN after the index.
+CREATE INDEX IF NOT EXISTS executions_listing ON executions(machine, start_ms);
+CREATE INDEX IF NOT EXISTS executions_open ON executions(id) WHERE status = 'RUNNING';
 CREATE TABLE IF NOT EXISTS history(
     execution INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY(execution, id)) WITHOUT ROWID;
@@ -64,6 +70,85 @@ CREATE INDEX IF NOT EXISTS timers_by_execution ON timers(execution_arn, timer_id
 CREATE TABLE IF NOT EXISTS task_tokens(
     token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, task_id INTEGER NOT NULL) WITHOUT ROWID;
 ";
+
+/// Databases written before the ARNs were shared kept each execution's ARN and machine ARN as
+/// text (`executions(id, arn, machine_arn, name, ...)`): moved to the current form when such
+/// a database is opened, keeping each execution's id so its history rows still belong to it.
+fn migrate_executions(connection: &Connection) -> rusqlite::Result<()> {
+    let old_form = connection
+        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'arn'")?
+        .exists([])?;
+    if !old_form {
+        return Ok(());
+    }
+    let tx = connection.unchecked_transaction()?;
+    tx.execute_batch(
+        "DROP INDEX IF EXISTS executions_by_machine;
+         DROP INDEX IF EXISTS executions_by_machine_start;
+         DROP INDEX IF EXISTS executions_running;
+         ALTER TABLE executions RENAME TO executions_before_arns;",
+    )?;
+    tx.execute_batch(SCHEMA)?;
+    {
+        let mut select = tx.prepare(
+            "SELECT id, arn, machine_arn, name, status, start_ms, stop_ms, summary, state, version
+             FROM executions_before_arns",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let arn: String = row.get(1)?;
+            let machine_arn: String = row.get(2)?;
+            let name: String = row.get(3)?;
+            let (prefix, tail) = split_arn(&arn);
+            let prefix = intern_arn(&tx, prefix)?;
+            let machine = intern_arn(&tx, &machine_arn)?;
+            tx.prepare_cached(
+                "INSERT INTO executions(id, prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                row.get::<_, i64>(0)?,
+                prefix,
+                tail,
+                machine,
+                (name != tail).then_some(name.as_str()),
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, Option<i64>>(6)?,
+                row.get::<_, String>(7)?,
+                row.get::<_, Vec<u8>>(8)?,
+                row.get::<_, i64>(9)?,
+            ])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE executions_before_arns;")?;
+    tx.commit()
+}
+
+/// An execution ARN as the prefix its executions share (through the last `:`) and the rest.
+fn split_arn(arn: &str) -> (&str, &str) {
+    match arn.rfind(':') {
+        Some(at) => arn.split_at(at + 1),
+        None => ("", arn),
+    }
+}
+
+/// The id of an ARN text in `arns`, adding it if new. Looked up in the write's own
+/// transaction, never cached: a write rolled back would leave a cached id naming nothing.
+fn intern_arn(tx: &Connection, text: &str) -> rusqlite::Result<i64> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM arns WHERE text = ?1")?
+        .query_row([text], |r| r.get(0))
+        .optional()?;
+    match found {
+        Some(id) => Ok(id),
+        None => {
+            tx.prepare_cached("INSERT INTO arns(text) VALUES (?1)")?
+                .execute([text])?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
 
 type WriteFn = Box<dyn FnOnce(&Connection) -> Result<u64> + Send>;
 
@@ -152,6 +237,7 @@ impl SqliteStore {
                 "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
             )
             .map_err(backend)?;
+        migrate_executions(&connection).map_err(backend)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -367,8 +453,15 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StateMachineReco
     })
 }
 
-const EXECUTION_COLUMNS: &str =
-    "arn, machine_arn, name, status, start_ms, stop_ms, summary, state, version";
+/// An execution row with its ARNs put back together, in [`execution_from_row`]'s order.
+const EXECUTION_SELECT: &str =
+    "SELECT p.text || e.tail, m.text, coalesce(e.name, e.tail), e.status, e.start_ms, e.stop_ms,
+            e.summary, e.state, e.version
+     FROM executions e JOIN arns p ON p.id = e.prefix JOIN arns m ON m.id = e.machine";
+
+/// The row id of the execution `arn` names, for a statement's `?N` (prefix) and `?N+1` (tail).
+const EXECUTION_ID_BY_ARN: &str =
+    "SELECT id FROM executions WHERE prefix = (SELECT id FROM arns WHERE text = ?1) AND tail = ?2";
 
 fn execution_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRecord, Version)> {
     Ok((
@@ -637,16 +730,21 @@ impl ExecutionStore for SqliteStore {
         let effects = effects.clone();
         let summary = json_text(&record.summary)?;
         self.write(move |tx| {
+            let (prefix, tail) = split_arn(&record.arn);
+            let prefix = intern_arn(tx, prefix).map_err(write_sql)?;
+            let machine = intern_arn(tx, &record.state_machine_arn).map_err(write_sql)?;
+            let name = (record.name != tail).then_some(record.name.as_str());
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO executions(arn, machine_arn, name, status, start_ms, stop_ms, summary, state, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+                    "INSERT OR IGNORE INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
-                        record.arn,
-                        record.state_machine_arn,
-                        record.name,
+                        prefix,
+                        tail,
+                        machine,
+                        name,
                         record.status,
                         record.start_ms,
                         record.stop_ms,
@@ -668,9 +766,9 @@ impl ExecutionStore for SqliteStore {
     fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>> {
         self.read(|c| {
             c.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE arn = ?1"
+                "{EXECUTION_SELECT} WHERE e.prefix = (SELECT id FROM arns WHERE text = ?1) AND e.tail = ?2"
             ))?
-            .query_row([arn], execution_from_row)
+            .query_row(split_arn(arn), execution_from_row)
             .optional()
         })
     }
@@ -682,8 +780,11 @@ impl ExecutionStore for SqliteStore {
         self.write(move |tx| {
             let record = &transition.record;
             let current: Option<(i64, i64)> = tx
-                .prepare_cached("SELECT id, version FROM executions WHERE arn = ?1")
-                .and_then(|mut s| s.query_row([&record.arn], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .prepare_cached(
+                    "SELECT id, version FROM executions
+                     WHERE prefix = (SELECT id FROM arns WHERE text = ?1) AND tail = ?2",
+                )
+                .and_then(|mut s| s.query_row(split_arn(&record.arn), |r| Ok((r.get(0)?, r.get(1)?))).optional())
                 .map_err(write_sql)?;
             let (id, version) = match current {
                 None => return Err(Error::NotFound(record.arn.clone())),
@@ -715,10 +816,10 @@ impl ExecutionStore for SqliteStore {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let mut items = self.read(|c| {
             let sql = format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions
-                 WHERE machine_arn = ?1 AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR start_ms < ?3 OR (start_ms = ?3 AND arn > ?4))
-                 ORDER BY start_ms DESC, arn LIMIT ?5"
+                "{EXECUTION_SELECT}
+                 WHERE e.machine = (SELECT id FROM arns WHERE text = ?1) AND (?2 IS NULL OR e.status = ?2)
+                   AND (?3 IS NULL OR e.start_ms < ?3 OR (e.start_ms = ?3 AND p.text || e.tail > ?4))
+                 ORDER BY e.start_ms DESC, p.text || e.tail LIMIT ?5"
             );
             c.prepare_cached(&sql)?
                 .query_map(
@@ -745,25 +846,30 @@ impl ExecutionStore for SqliteStore {
 
     fn running_executions(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            c.prepare_cached("SELECT arn FROM executions WHERE status = 'RUNNING' ORDER BY arn")?
-                .query_map([], |r| r.get(0))?
-                .collect()
+            c.prepare_cached(
+                "SELECT p.text || e.tail AS arn FROM executions e JOIN arns p ON p.id = e.prefix
+                 WHERE e.status = 'RUNNING' ORDER BY arn",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
         })
     }
 
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
         let limit = i64::try_from(query.limit.max(1)).unwrap_or(i64::MAX);
         let sql = if query.reverse {
-            "SELECT h.id, h.body FROM history h JOIN executions e ON e.id = h.execution
-             WHERE e.arn = ?1 AND (?2 IS NULL OR h.id < ?2) ORDER BY h.id DESC LIMIT ?3"
+            "SELECT id, body FROM history WHERE execution = ({EXECUTION_ID_BY_ARN})
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
         } else {
-            "SELECT h.id, h.body FROM history h JOIN executions e ON e.id = h.execution
-             WHERE e.arn = ?1 AND (?2 IS NULL OR h.id > ?2) ORDER BY h.id LIMIT ?3"
+            "SELECT id, body FROM history WHERE execution = ({EXECUTION_ID_BY_ARN})
+             AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
         };
+        let sql = sql.replace("{EXECUTION_ID_BY_ARN}", EXECUTION_ID_BY_ARN);
         let after = query.after_id.map(to_sql_int).transpose()?;
+        let (prefix, tail) = split_arn(execution_arn);
         self.read(|c| {
-            c.prepare_cached(sql)?
-                .query_map(params![execution_arn, after, limit], |r| {
+            c.prepare_cached(&sql)?
+                .query_map(params![prefix, tail, after, limit], |r| {
                     Ok(StoredEvent {
                         id: from_sql_int(r.get(0)?),
                         body: r.get(1)?,
