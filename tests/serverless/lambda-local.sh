@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local-invoke check of the Lambda binaries with cargo-lambda (pip package, brings zig):
 # `cargo lambda build` of the three functions, then `cargo lambda watch` (the Lambda runtime
-# API on 127.0.0.1) and `cargo lambda invoke` of sample events from events/. Needs the
+# API on 127.0.0.1) and `cargo lambda invoke` of sample events from events/ (the schedules
+# custom resource's with a moto presigned response URL). Needs the
 # emulators running (tests/serverless/run.sh calls this with CAIRN_LAMBDA_LOCAL=1). Ends with
 # the end-to-end test (tests/serverless/e2e.py).
 set -euo pipefail
@@ -52,7 +53,17 @@ AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test
 AWS_REGION=us-east-1
 TASK_TOKEN_SECRET_ARN=$token_secret
+CAIRN_SCHEDULES_FILE=$DIR/schedules-local.json
 ENV
+# What the Schedules custom resource syncs when the schedule function runs here (deployed, the
+# file comes from the SchedulesLayer at /opt/schedules.json).
+cat > "$DIR/schedules-local.json" <<'JSON'
+{"schedules": [
+  {"name": "local-nightly", "expression": "cron(0 6 * * ? *)", "timezone": "Europe/Paris",
+   "stateMachine": "cairn-local", "input": {"report": "daily"}},
+  {"name": "local-hourly", "expression": "rate(1 hour)", "stateMachine": "cairn-local", "enabled": false}
+]}
+JSON
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" --env-file "$envfile" \
   >"$DIR/watch.log" 2>&1 &
@@ -81,6 +92,41 @@ check api api-start-sync-execution.json 'StateMachineDoesNotExist'
 # for the one its STATE_MACHINE_ARN names when a schedule rule's event arrives.
 check schedule schedule.json 'State Machine Does Not Exist'
 check schedule schedule-rule.json 'State Machine Does Not Exist'
+
+# The Schedules custom resource through the schedule binary: CloudFormation's Create (the
+# sample, its ResponseURL a moto S3 presigned URL) fills the group from the schedules file and
+# PUTs SUCCESS there; the Delete empties and removes the group.
+"$DIR/venv/bin/python" - "$port" <<'PY'
+import json, os, sys, urllib.request
+import boto3
+invoke = f"http://127.0.0.1:{sys.argv[1]}/2015-03-31/functions/schedule/invocations"
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+scheduler = boto3.client("scheduler", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+bucket = "cairn-local-cfn-responses"
+s3.create_bucket(Bucket=bucket)
+event = json.load(open("events/schedule-custom-resource.json"))
+group = event["ResourceProperties"]["GroupName"]
+
+def send(kind):
+    event["RequestType"] = kind
+    event["PhysicalResourceId"] = group
+    event["ResponseURL"] = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": kind}, ExpiresIn=600)
+    request = urllib.request.Request(invoke, data=json.dumps(event).encode(), method="POST")
+    answer = json.load(urllib.request.urlopen(request, timeout=60))
+    sent = json.load(s3.get_object(Bucket=bucket, Key=kind)["Body"])
+    assert sent == answer and sent["Status"] == "SUCCESS", (answer, sent)
+    return sent
+
+created = send("Create")
+names = sorted(s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"])
+assert names == ["local-hourly", "local-nightly"] and created["Data"]["Created"] == 2, (names, created)
+target = scheduler.get_schedule(Name="local-nightly", GroupName=group)["Target"]
+assert json.loads(target["Input"])["stateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:cairn-local", target
+print("schedule Create ->", created["Data"])
+deleted = send("Delete")
+assert deleted["Data"]["Deleted"] == 2 and group not in [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]], deleted
+print("schedule Delete ->", deleted["Data"])
+PY
 
 # Task states call Lambda through its Invoke API: here the one cargo lambda watch serves, as
 # cairn run and cairn serve would call AWS Lambda (AWS_ENDPOINT_URL_LAMBDA points them at it).
