@@ -28,13 +28,13 @@ enum Repr {
     Value(Value),
     /// `{"input": input, "name": name}`: `<Type>StateEntered`.
     Entered {
-        input: Value,
+        input: Payload,
         name: Arc<str>,
     },
     /// `{"name": name, "output": output}`: `<Type>StateExited`.
     Exited {
         name: Arc<str>,
-        output: Value,
+        output: Payload,
     },
     /// `{"index": index, "name": name}`: a Map iteration's events.
     Iteration {
@@ -45,7 +45,7 @@ enum Repr {
 
 impl Details {
     /// `{"input": input, "name": name}`.
-    pub(crate) fn entered(name: &Arc<str>, input: Value) -> Details {
+    pub(crate) fn entered(name: &Arc<str>, input: Payload) -> Details {
         Details::compact(Repr::Entered {
             input,
             name: Arc::clone(name),
@@ -53,7 +53,7 @@ impl Details {
     }
 
     /// `{"name": name, "output": output}`.
-    pub(crate) fn exited(name: &Arc<str>, output: Value) -> Details {
+    pub(crate) fn exited(name: &Arc<str>, output: Payload) -> Details {
         Details::compact(Repr::Exited {
             name: Arc::clone(name),
             output,
@@ -87,10 +87,56 @@ impl Details {
     pub fn into_value(self) -> Value {
         match self.repr {
             Repr::Value(value) => value,
-            Repr::Entered { input, name } => pair(("input", input), ("name", text(&name))),
-            Repr::Exited { name, output } => pair(("name", text(&name)), ("output", output)),
+            Repr::Entered { input, name } => {
+                pair(("input", input.into_value()), ("name", text(&name)))
+            }
+            Repr::Exited { name, output } => {
+                pair(("name", text(&name)), ("output", output.into_value()))
+            }
             Repr::Iteration { index, name } => pair(("index", index.into()), ("name", text(&name))),
         }
+    }
+}
+
+/// A state's input or output in its event: its own, or shared with the event next to it
+/// (a state's output is the next state's input, so the two events hold one copy).
+#[derive(Clone)]
+pub(crate) enum Payload {
+    Owned(Value),
+    Shared(Arc<Value>),
+}
+
+impl Payload {
+    pub(crate) fn value(&self) -> &Value {
+        match self {
+            Payload::Owned(value) => value,
+            Payload::Shared(value) => value,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Payload::Owned(value) => value,
+            Payload::Shared(value) => Arc::unwrap_or_clone(value),
+        }
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Payload {
+        Payload::Owned(value)
+    }
+}
+
+impl From<Arc<Value>> for Payload {
+    fn from(value: Arc<Value>) -> Payload {
+        Payload::Shared(value)
     }
 }
 
@@ -108,8 +154,12 @@ fn pair(first: (&str, Value), second: (&str, Value)) -> Value {
 fn build(repr: &Repr) -> Value {
     match repr {
         Repr::Value(value) => value.clone(),
-        Repr::Entered { input, name } => pair(("input", input.clone()), ("name", text(name))),
-        Repr::Exited { name, output } => pair(("name", text(name)), ("output", output.clone())),
+        Repr::Entered { input, name } => {
+            pair(("input", input.value().clone()), ("name", text(name)))
+        }
+        Repr::Exited { name, output } => {
+            pair(("name", text(name)), ("output", output.value().clone()))
+        }
         Repr::Iteration { index, name } => pair(("index", (*index).into()), ("name", text(name))),
     }
 }
@@ -208,12 +258,13 @@ impl Serialize for Details {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (first, second) = match &self.repr {
             Repr::Value(value) => return value.serialize(serializer),
-            Repr::Entered { input, name } => {
-                (("input", Field::Value(input)), ("name", Field::Text(name)))
-            }
+            Repr::Entered { input, name } => (
+                ("input", Field::Value(input.value())),
+                ("name", Field::Text(name)),
+            ),
             Repr::Exited { name, output } => (
                 ("name", Field::Text(name)),
-                ("output", Field::Value(output)),
+                ("output", Field::Value(output.value())),
             ),
             Repr::Iteration { index, name } => (
                 ("index", Field::Number(*index)),
@@ -259,11 +310,11 @@ mod tests {
         let name: Arc<str> = Arc::from("Step \"1\"");
         vec![
             (
-                Details::entered(&name, json!({"a": [1, 2.5, null], "b": "x"})),
+                Details::entered(&name, json!({"a": [1, 2.5, null], "b": "x"}).into()),
                 json!({"input": {"a": [1, 2.5, null], "b": "x"}, "name": "Step \"1\""}),
             ),
             (
-                Details::exited(&name, json!("out")),
+                Details::exited(&name, Payload::Shared(Arc::new(json!("out")))),
                 json!({"name": "Step \"1\"", "output": "out"}),
             ),
             (
@@ -297,13 +348,13 @@ mod tests {
     #[test]
     fn writing_turns_a_compact_form_into_its_tree() {
         let name: Arc<str> = Arc::from("S");
-        let mut details = Details::exited(&name, json!(1));
+        let mut details = Details::exited(&name, json!(1).into());
         assert_eq!(details["name"], "S");
         details
             .as_object_mut()
             .unwrap()
             .insert("extra".into(), json!(true));
         assert_eq!(*details, json!({"name": "S", "output": 1, "extra": true}));
-        assert_ne!(details, Details::exited(&name, json!(1)));
+        assert_ne!(details, Details::exited(&name, json!(1).into()));
     }
 }

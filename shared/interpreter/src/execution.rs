@@ -19,6 +19,7 @@ use crate::api::{
     Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits, MachineType, Status,
     TaskId, TimerId,
 };
+use crate::details::Payload;
 use crate::flow::{self, Scope, SeededEntropy};
 use crate::history::details;
 use crate::machine::{CState, IoPath, Kind, Machine, ResultPath};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 pub(crate) type ThreadId = u32;
 
@@ -449,6 +451,10 @@ pub(crate) struct Runner<'a> {
     /// The children's results of Parallel and Map states that failed in this decision, kept
     /// for a redrive until their thread ends (a Catch or Retry drops them).
     pub failed_fanouts: BTreeMap<ThreadId, Box<Fanout>>,
+    /// A thread's input held outside it, shared with the `StateExited` event that produced
+    /// it, until the thread's next state takes it for its `StateEntered` event: one copy
+    /// for two events. Put back into the thread before any other work runs.
+    stash: Option<(ThreadId, Arc<Value>)>,
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
@@ -546,11 +552,34 @@ impl<'a> Runner<'a> {
             inspected: std::cell::RefCell::new(Vec::new()),
             nondeterminism: std::cell::RefCell::new(None),
             failed_fanouts: BTreeMap::new(),
+            stash: None,
+        }
+    }
+
+    /// Puts a stashed input back into its thread (copied if its event still shares it).
+    fn restore_stash(&mut self) {
+        if let Some((tid, input)) = self.stash.take() {
+            if let Some(t) = self.exec.threads.get_mut(&tid) {
+                t.input = Arc::unwrap_or_clone(input);
+            }
+        }
+    }
+
+    /// The input stashed for `tid`, if any; any other stash is put back.
+    fn take_stash(&mut self, tid: ThreadId) -> Option<Arc<Value>> {
+        match self.stash.take() {
+            Some((stashed, input)) if stashed == tid => Some(input),
+            other => {
+                self.stash = other;
+                self.restore_stash();
+                None
+            }
         }
     }
 
     /// The decision, with what an inspecting machine recorded.
-    fn finish(self) -> Decision {
+    fn finish(mut self) -> Decision {
+        self.restore_stash();
         let mut decision = self.out;
         decision.inspection = self.inspected.into_inner();
         decision.nondeterminism = self.nondeterminism.into_inner();
@@ -919,6 +948,10 @@ impl<'a> Runner<'a> {
 
     pub fn drain(&mut self) {
         while let Some(work) = self.work.pop_front() {
+            if !matches!((&work, &self.stash), (Work::Run(tid), Some((stashed, _))) if tid == stashed)
+            {
+                self.restore_stash();
+            }
             if self.exec.status != Status::Running {
                 self.work.clear();
                 break;
@@ -1047,13 +1080,18 @@ impl<'a> Runner<'a> {
                 return self.enter_pass(tid, state, result.as_ref());
             }
         }
-        let (input, prev) = match self.thread(tid) {
-            Some(t) => (t.input.clone(), t.last_event),
-            None => return,
+        let stashed = self.take_stash(tid);
+        let Some(t) = self.exec.threads.get_mut(&tid) else {
+            return;
         };
-        if let Some(t) = self.thread_mut(tid) {
-            t.entered_prev = prev;
-        }
+        t.entered_prev = t.last_event;
+        let input = match stashed {
+            Some(shared) => {
+                t.input = Value::clone(&shared);
+                Payload::Shared(shared)
+            }
+            None => Payload::Owned(t.input.clone()),
+        };
         let id = self.emit(
             tid,
             entered_type(state.type_name),
@@ -1081,11 +1119,22 @@ impl<'a> Runner<'a> {
         // The StateEntered event is the next one: failures name it before it is recorded.
         let id = self.exec.event_count + 1;
         self.mark_entered(tid, state, id);
-        let produced = self.pass_result(tid, state, result);
-        let input = self
-            .thread_mut(tid)
-            .map(|t| std::mem::take(&mut t.input))
-            .unwrap_or(Value::Null);
+        let (produced, input) = match self.take_stash(tid) {
+            Some(shared) => (
+                self.pass_result(tid, state, result, &shared),
+                Payload::Shared(shared),
+            ),
+            None => {
+                let input = self
+                    .thread_mut(tid)
+                    .map(|t| std::mem::take(&mut t.input))
+                    .unwrap_or(Value::Null);
+                (
+                    self.pass_result(tid, state, result, &input),
+                    Payload::Owned(input),
+                )
+            }
+        };
         self.emit(tid, "PassStateEntered", state.shapes.entered(input));
         match produced {
             Ok(result) => self.complete(tid, result),
@@ -1209,6 +1258,31 @@ impl<'a> Runner<'a> {
                 fields.insert("name".into(), Value::String(state.name.clone()));
                 fields.insert("output".into(), output.clone());
                 Value::Object(fields).into()
+            }
+            // A Pass or Choice that moves on shares its output with the next state's
+            // StateEntered (both exit as the last thing their state does).
+            None if next.is_some()
+                && state.jsonata.is_none()
+                && matches!(state.kind, Kind::Pass { .. } | Kind::Choice { .. }) =>
+            {
+                let shared = Arc::new(output);
+                self.emit(
+                    tid,
+                    exited_type(state.type_name),
+                    state.shapes.exited(Arc::clone(&shared)),
+                );
+                if let (Some(next), Some(t)) = (next, self.exec.threads.get_mut(&tid)) {
+                    t.state = next;
+                    t.input = Value::Null;
+                    t.phase = Phase::Idle;
+                }
+                self.restore_stash();
+                self.stash = Some((tid, shared));
+                if let (Some(vars), Some(t)) = (assigned, self.exec.threads.get_mut(&tid)) {
+                    t.vars.extend(vars);
+                }
+                self.work.push_back(Work::Run(tid));
+                return;
             }
             None => state.shapes.exited(output.clone()),
         };
@@ -1474,6 +1548,7 @@ impl<'a> Runner<'a> {
         error: Option<String>,
         cause: Option<String>,
     ) {
+        self.restore_stash();
         for task_id in std::mem::take(&mut self.exec.tasks).into_keys() {
             self.out.commands.push(Command::CancelTask { task_id });
         }

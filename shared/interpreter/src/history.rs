@@ -1,6 +1,7 @@
 //! GetExecutionHistory's wire shape for [`HistoryEvent`].
 
 use crate::api::HistoryEvent;
+use crate::details::Payload;
 use crate::Details;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -111,13 +112,13 @@ impl Shapes {
     }
 
     /// `{"input": input, "name": <state>}`.
-    pub(crate) fn entered(&self, input: Value) -> Details {
-        Details::entered(&self.name, input)
+    pub(crate) fn entered(&self, input: impl Into<Payload>) -> Details {
+        Details::entered(&self.name, input.into())
     }
 
     /// `{"name": <state>, "output": output}`.
-    pub(crate) fn exited(&self, output: Value) -> Details {
-        Details::exited(&self.name, output)
+    pub(crate) fn exited(&self, output: impl Into<Payload>) -> Details {
+        Details::exited(&self.name, output.into())
     }
 
     /// `{"index": index, "name": <state>}`.

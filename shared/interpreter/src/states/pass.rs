@@ -3,18 +3,18 @@ use crate::machine::{CState, IoPath, ResultPath};
 use serde_json::Value;
 
 impl Runner<'_> {
-    /// The result of a Pass computed from its (unchanged) raw input.
+    /// The result of a Pass computed from its raw input, which the caller holds.
     pub(crate) fn pass_result(
         &self,
         tid: ThreadId,
         state: &CState,
         result: Option<&Value>,
+        input: &Value,
     ) -> Result<Value, Fault> {
         if let Some(result) = result {
             self.inspect(tid, "result", result);
             return Ok(result.clone());
         }
-        let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
         let Some(parameters) = &state.parameters else {
             let effective = self.input_path(tid, state, input)?;
             self.inspect(tid, "afterInputPath", &effective);
