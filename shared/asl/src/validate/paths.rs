@@ -40,21 +40,36 @@ pub(crate) fn path_shape(text: &str) -> Option<PathShape> {
     })
 }
 
-/// The shape of the commonest paths, `$`, `$.a.b` and `$$.a.b` with ASCII word names, read
+/// The shape of the commonest paths, `$`, `$.a.b`, `$$.a.b` and `$var.a.b` with ASCII word names, read
 /// without building the parsed path (most fields of most definitions are such paths); `None`
 /// for anything else, which the parser then reads. The JSONPath parser accepts every path this
 /// accepts, with the same root, as a path of single names (so definite).
 fn plain_path_shape(text: &str) -> Option<PathShape> {
-    let (root, rest) = match text.strip_prefix("$$") {
-        Some(rest) => (Root::Context, rest),
-        None => (Root::Input, text.strip_prefix('$')?),
-    };
-    let mut rest = rest.as_bytes();
-    while let Some(after) = rest.strip_prefix(b".") {
-        let name = after
+    let word = |bytes: &[u8]| {
+        bytes
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-            .count();
+            .count()
+    };
+    let (root, mut rest) = match text.strip_prefix("$$") {
+        Some(rest) => (Root::Context, rest.as_bytes()),
+        None => {
+            let rest = text.strip_prefix('$')?.as_bytes();
+            match rest.first() {
+                // The parser reads a variable's name as far as it is alphanumeric or `_`.
+                Some(first) if first.is_ascii_alphabetic() || *first == b'_' => {
+                    let name = word(rest);
+                    match rest.get(name) {
+                        None | Some(b'.') => (Root::Variable, &rest[name..]),
+                        Some(_) => return None,
+                    }
+                }
+                _ => (Root::Input, rest),
+            }
+        }
+    };
+    while let Some(after) = rest.strip_prefix(b".") {
+        let name = word(after);
         if name == 0 {
             return None;
         }
@@ -318,6 +333,17 @@ mod tests {
             "$.a..b",
             " $.a",
             "$.a ",
+            "$v",
+            "$_v2.a",
+            "$varname.varfield.x_1",
+            "$vé",
+            "$v[0]",
+            "$v.",
+            "$v..a",
+            "$1",
+            "$v-a",
+            "$v.a b",
+            "$v$",
         ];
         let mut answered = 0;
         for sample in samples {
@@ -337,6 +363,6 @@ mod tests {
                 "{sample}"
             );
         }
-        assert_eq!(answered, 9);
+        assert_eq!(answered, 14);
     }
 }
