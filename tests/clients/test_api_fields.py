@@ -79,6 +79,24 @@ def test_encryption_configuration_is_stored_answered_and_checked(sfn):
     assert again["creationDate"] == created["creationDate"]
     response = error_of(sfn.create_state_machine, name=machine_name, definition=json.dumps(PASS), roleArn=ROLE)
     assert response["Error"]["Code"] == "StateMachineAlreadyExists"
+    # AWS ignores (and does not apply) another role; another tracing configuration is a conflict.
+    other_role = sfn.create_state_machine(
+        name=machine_name,
+        definition=json.dumps(PASS),
+        roleArn=ROLE + "-other",
+        encryptionConfiguration=customer,
+    )
+    assert other_role["creationDate"] == created["creationDate"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == ROLE
+    response = error_of(
+        sfn.create_state_machine,
+        name=machine_name,
+        definition=json.dumps(PASS),
+        roleArn=ROLE,
+        encryptionConfiguration=customer,
+        tracingConfiguration={"enabled": True},
+    )
+    assert response["Error"]["Code"] == "StateMachineAlreadyExists"
 
     # UpdateStateMachine takes it alone.
     sfn.update_state_machine(

@@ -158,8 +158,8 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "definition": definition,
             "roleArn": role_arn,
             "type": machine_type,
-            "loggingConfiguration": logging,
-            "tracingConfiguration": tracing,
+            "loggingConfiguration": logging.clone(),
+            "tracingConfiguration": tracing.clone(),
             "encryptionConfiguration": encryption,
             "tags": tags_param(p, &arn)?,
         }),
@@ -175,11 +175,14 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     match driver.store.create_state_machine(&record) {
         Ok(()) => published(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {
-            // AWS's idempotency: the same name, definition, role and type answer the original.
+            // AWS's idempotency: the same name, definition, type, logging, tracing and
+            // encryption configurations answer the original; a different role or tags are
+            // ignored (and not applied).
             let (existing, _) = get_machine(driver, &arn)?;
             if doc_str(&existing, "definition") == definition
-                && doc_str(&existing, "roleArn") == role_arn
                 && doc_str(&existing, "type") == machine_type
+                && existing.document["loggingConfiguration"] == logging
+                && existing.document["tracingConfiguration"] == tracing
                 && crate::fields::stored_encryption(&existing.document) == encryption
             {
                 published(
