@@ -220,3 +220,26 @@ def test_distributed_map_label_arns(sfn):
 
     response = error_of(sfn.describe_state_machine, stateMachineArn=f"{arn}/NoSuchLabel")
     assert response["Error"]["Code"] == "StateMachineDoesNotExist"
+
+
+def test_validate_definition_severity_and_max_results(sfn):
+    broken = json.dumps(
+        {
+            "StartAt": "A",
+            "States": {
+                "A": {"Type": "Task", "Next": "B"},
+                "B": {"Type": "Task", "Next": "C"},
+                "C": {"Type": "Task", "End": True},
+            },
+        }
+    )
+    full = sfn.validate_state_machine_definition(definition=broken)
+    assert full["result"] == "FAIL"
+    assert len(full["diagnostics"]) >= 2
+    assert full["truncated"] is False
+    assert all(d["severity"] == "ERROR" for d in full["diagnostics"])
+    one = sfn.validate_state_machine_definition(definition=broken, maxResults=1)
+    assert one["diagnostics"] == full["diagnostics"][:1]
+    assert one["truncated"] is True
+    response = error_of(sfn.validate_state_machine_definition, definition=broken, maxResults=101)
+    assert response["Error"]["Code"] == "ValidationException"

@@ -464,10 +464,11 @@ fn validate_definition(p: &Params<'_>) -> Result<Value, ApiError> {
             out
         })
         .collect();
+    let (diagnostics, truncated) = crate::fields::validation_diagnostics(p, diagnostics)?;
     Ok(json!({
         "result": if report.is_valid() { "OK" } else { "FAIL" },
         "diagnostics": diagnostics,
-        "truncated": false,
+        "truncated": truncated,
     }))
 }
 

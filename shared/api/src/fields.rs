@@ -439,6 +439,55 @@ fn text_at(chars: &[char], at: usize, word: &str) -> bool {
             .is_some_and(|c| *c == '(')
 }
 
+/// ValidateStateMachineDefinition's `severity` (ERROR, the default, answers only errors;
+/// WARNING answers warnings too) and `maxResults` (1-100, 0 or absent meaning 100): the
+/// diagnostics to answer and whether some were left out (`truncated`). `diagnostics` holds
+/// each diagnostic with its `severity` field.
+pub(crate) fn validation_diagnostics(
+    p: &Params<'_>,
+    diagnostics: Vec<Value>,
+) -> Result<(Vec<Value>, bool), ApiError> {
+    let warnings = match p.opt_string("severity")? {
+        None | Some("ERROR") => false,
+        Some("WARNING") => true,
+        Some(other) => {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{other}' at 'severity' failed to satisfy constraint: Member must satisfy enum value set: [ERROR, WARNING]"
+            )))
+        }
+    };
+    let limit = match p.get("maxResults") {
+        None => 100,
+        Some(value) => {
+            let n = value.as_i64().ok_or_else(|| {
+                ApiError::new("SerializationException", "'maxResults' must be an integer")
+            })?;
+            if !(0..=100).contains(&n) {
+                let bound = if n < 0 {
+                    "greater than or equal to 0"
+                } else {
+                    "less than or equal to 100"
+                };
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+                )));
+            }
+            if n == 0 {
+                100
+            } else {
+                usize::try_from(n).unwrap_or(100)
+            }
+        }
+    };
+    let mut kept: Vec<Value> = diagnostics
+        .into_iter()
+        .filter(|d| warnings || d["severity"] == "ERROR")
+        .collect();
+    let truncated = kept.len() > limit;
+    kept.truncate(limit);
+    Ok((kept, truncated))
+}
+
 /// The open (RUNNING) executions quota: AWS's is 1,000,000 per account and Region, and
 /// StartExecution past it answers `ExecutionLimitExceeded`. Counting the store's running
 /// executions on every start would cost as much as the count, so the quota keeps an upper
@@ -623,6 +672,36 @@ mod tests {
         let refused = quota.admit(count(3)).unwrap_err();
         assert_eq!(refused.error_type, "ExecutionLimitExceeded");
         assert_eq!(counts.get(), 3);
+    }
+
+    #[test]
+    fn validation_severity_and_max_results() {
+        let diagnostics = vec![
+            json!({"severity": "ERROR", "code": "A"}),
+            json!({"severity": "ERROR", "code": "B"}),
+            json!({"severity": "WARNING", "code": "C"}),
+        ];
+        let body = json!({});
+        let (kept, truncated) =
+            validation_diagnostics(&Params::new(&body).unwrap(), diagnostics.clone()).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(!truncated);
+        let body = json!({"severity": "WARNING", "maxResults": 2});
+        let (kept, truncated) =
+            validation_diagnostics(&Params::new(&body).unwrap(), diagnostics.clone()).unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(truncated);
+        let body = json!({"severity": "WARNING", "maxResults": 0});
+        let (kept, _) =
+            validation_diagnostics(&Params::new(&body).unwrap(), diagnostics.clone()).unwrap();
+        assert_eq!(kept.len(), 3);
+        let body = json!({"maxResults": 101});
+        assert!(
+            validation_diagnostics(&Params::new(&body).unwrap(), diagnostics)
+                .unwrap_err()
+                .message
+                .contains("less than or equal to 100")
+        );
     }
 
     #[test]
