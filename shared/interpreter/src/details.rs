@@ -36,6 +36,8 @@ enum Repr {
         name: Arc<str>,
         output: Payload,
     },
+    /// Fields in their order, such as `ExecutionStarted`'s `{"input", "roleArn"}`.
+    Fields(Vec<(&'static str, Payload)>),
     /// `{"index": index, "name": name}`: a Map iteration's events.
     Iteration {
         index: u64,
@@ -68,6 +70,11 @@ impl Details {
         })
     }
 
+    /// An object of these fields, in this order.
+    pub(crate) fn fields(fields: Vec<(&'static str, Payload)>) -> Details {
+        Details::compact(Repr::Fields(fields))
+    }
+
     fn compact(repr: Repr) -> Details {
         Details {
             repr,
@@ -94,6 +101,12 @@ impl Details {
                 pair(("name", text(&name)), ("output", output.into_value()))
             }
             Repr::Iteration { index, name } => pair(("index", index.into()), ("name", text(&name))),
+            Repr::Fields(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(key, value)| (key.to_owned(), value.into_value()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -161,6 +174,12 @@ fn build(repr: &Repr) -> Value {
             pair(("name", text(name)), ("output", output.value().clone()))
         }
         Repr::Iteration { index, name } => pair(("index", (*index).into()), ("name", text(name))),
+        Repr::Fields(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), value.value().clone()))
+                .collect(),
+        ),
     }
 }
 
@@ -223,7 +242,8 @@ impl PartialEq for Details {
             (Repr::Value(a), Repr::Value(b)) => a == b,
             (a @ Repr::Entered { .. }, b @ Repr::Entered { .. })
             | (a @ Repr::Exited { .. }, b @ Repr::Exited { .. })
-            | (a @ Repr::Iteration { .. }, b @ Repr::Iteration { .. }) => a == b,
+            | (a @ Repr::Iteration { .. }, b @ Repr::Iteration { .. })
+            | (a @ Repr::Fields(_), b @ Repr::Fields(_)) => a == b,
             _ => **self == **other,
         }
     }
@@ -258,6 +278,13 @@ impl Serialize for Details {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (first, second) = match &self.repr {
             Repr::Value(value) => return value.serialize(serializer),
+            Repr::Fields(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, value.value())?;
+                }
+                return map.end();
+            }
             Repr::Entered { input, name } => (
                 ("input", Field::Value(input.value())),
                 ("name", Field::Text(name)),
@@ -324,6 +351,13 @@ mod tests {
             (
                 Details::from(json!({"z": 1, "a": 2})),
                 json!({"z": 1, "a": 2}),
+            ),
+            (
+                Details::fields(vec![
+                    ("output", Payload::Shared(Arc::new(json!([{"n": 1}])))),
+                    ("roleArn", json!("arn:r").into()),
+                ]),
+                json!({"output": [{"n": 1}], "roleArn": "arn:r"}),
             ),
         ]
     }

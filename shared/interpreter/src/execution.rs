@@ -259,9 +259,12 @@ impl Execution {
         ctx: &Context,
         limits: Limits,
     ) -> (Execution, Decision) {
+        // One copy of the input for ExecutionStarted and the first state's StateEntered (the
+        // runner's stash hands it to the root thread), one for `$$.Execution.Input`.
+        let input = Arc::new(input);
         let mut exec = Execution {
             info,
-            input: input.clone(),
+            input: Value::clone(&input),
             status: Status::Running,
             limits,
             event_count: 0,
@@ -279,12 +282,13 @@ impl Execution {
             map_runs: Vec::new(),
         };
         let mut run = Runner::new(&mut exec, machine, ctx);
+        let role = Value::String(run.exec.info.role_arn.clone());
         run.emit_with_prev(
             0,
             "ExecutionStarted",
-            details([
-                ("input", input.clone()),
-                ("roleArn", Value::String(run.exec.info.role_arn.clone())),
+            crate::Details::fields(vec![
+                ("input", Payload::Shared(Arc::clone(&input))),
+                ("roleArn", Payload::Owned(role)),
             ]),
         );
         if let Some(seconds) = machine.timeout_seconds {
@@ -294,9 +298,10 @@ impl Execution {
             );
         }
         // AWS numbers the first state's events as following event 0, not ExecutionStarted.
-        let mut root = Thread::new(None, machine.start, input, 0);
+        let mut root = Thread::new(None, machine.start, Value::Null, 0);
         root.vars.clone_from(&machine.initial_variables);
         run.exec.threads.insert(ROOT, Box::new(root));
+        run.stash = Some((ROOT, input));
         run.work.push_back(Work::Run(ROOT));
         run.drain();
         let decision = run.finish();
@@ -1282,6 +1287,36 @@ impl<'a> Runner<'a> {
                     t.vars.extend(vars);
                 }
                 self.work.push_back(Work::Run(tid));
+                return;
+            }
+            // The top level ends: StateExited and ExecutionSucceeded share the output.
+            None if next.is_none()
+                && self
+                    .exec
+                    .threads
+                    .get(&tid)
+                    .is_some_and(|t| t.parent.is_none()) =>
+            {
+                let shared = Arc::new(output);
+                self.emit(
+                    tid,
+                    exited_type(state.type_name),
+                    state.shapes.exited(Arc::clone(&shared)),
+                );
+                if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
+                    self.forget_unsuccessful_children(tid);
+                }
+                self.emit(
+                    ROOT,
+                    "ExecutionSucceeded",
+                    crate::Details::fields(vec![("output", Payload::Shared(Arc::clone(&shared)))]),
+                );
+                self.end(
+                    Status::Succeeded,
+                    Some(Arc::unwrap_or_clone(shared)),
+                    None,
+                    None,
+                );
                 return;
             }
             None => state.shapes.exited(output.clone()),
