@@ -95,6 +95,7 @@ pub async fn handle_trigger(
                 "resentTimers": report.resent_timers,
                 "resentTasks": report.resent_tasks,
                 "rerunTasks": report.rerun_tasks,
+                "resentStatuses": report.resent_statuses,
                 "continued": report.next.is_some(),
             }))
         }

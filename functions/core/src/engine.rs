@@ -92,6 +92,8 @@ pub struct SweepReport {
     pub resent_tasks: usize,
     /// Task runs re-sent for lost claims.
     pub rerun_tasks: usize,
+    /// Executions whose status events were re-sent (their send was not confirmed).
+    pub resent_statuses: usize,
     /// The continuation sent for the rest, if this page was not the last.
     pub next: Option<SweepStep>,
 }
@@ -456,14 +458,20 @@ impl Engine {
             summary: Value::Null,
             state: Vec::new(),
         };
-        let record = persisted.record(record, &input_text, now)?;
+        let mut record = persisted.record(record, &input_text, now)?;
+        let status = persisted.execution.status();
+        let mut marks = vec!["RUNNING"];
+        if status != Status::Running {
+            marks.push(status.as_aws_str());
+        }
+        mark_unsent(&mut record, &marks);
         let history = stored_history(&decision)?;
-        match self
+        let version = match self
             .store
             .create_execution(&record, &history, &effects)
             .await
         {
-            Ok(_) => {}
+            Ok(version) => version,
             Err(StoreError::AlreadyExists(_)) => {
                 let Some((existing, _)) = self.store.get_execution(&arn).await? else {
                     return Err(StoreError::NotFound(arn).into());
@@ -485,9 +493,8 @@ impl Engine {
                 .into());
             }
             Err(other) => return Err(other.into()),
-        }
+        };
         self.writes.fetch_add(1, Ordering::Relaxed);
-        let status = persisted.execution.status();
         let mut running = record.clone();
         running.status = "RUNNING".into();
         running.stop_ms = None;
@@ -502,7 +509,9 @@ impl Engine {
             outgoing.push(status_change(&record, status));
             outgoing.extend(self.report_to_parent(&persisted, &record).await);
         }
-        self.after_commit(outgoing, now).await;
+        if self.after_commit(outgoing, now).await {
+            self.confirm_sent(&record, version).await;
+        }
         self.write_log(&machine_record.arn, &arn, &decision.history, 0)
             .await;
         Ok(Started {
@@ -574,7 +583,12 @@ impl Engine {
                 // Running again: it stops anew when it ends.
                 record.stop_ms = None;
             }
-            let next = persisted.record(record, &input_text, now)?;
+            let mut next = persisted.record(record, &input_text, now)?;
+            // The closing write carries its status event until it is confirmed sent; a
+            // RUNNING mark of the start is settled by this write (the execution moved on).
+            if status != Status::Running {
+                mark_unsent(&mut next, &[status.as_aws_str()]);
+            }
             let transition = Transition {
                 expected_version: version,
                 record: next.clone(),
@@ -582,13 +596,15 @@ impl Engine {
                 effects,
             };
             match self.store.commit(&transition).await {
-                Ok(_) => {
+                Ok(written) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
                     if status != Status::Running {
                         outgoing.push(status_change(&next, status));
                         outgoing.extend(self.report_to_parent(&persisted, &next).await);
                     }
-                    self.after_commit(outgoing, now).await;
+                    if self.after_commit(outgoing, now).await && status != Status::Running {
+                        self.confirm_sent(&next, written).await;
+                    }
                     self.write_log(
                         &next.state_machine_arn,
                         arn,
@@ -658,10 +674,76 @@ impl Engine {
     /// Sends what a committed write asks for. A failure is logged, not returned: the write
     /// stands, and a redelivery of the message that caused it would only find its work done
     /// and send nothing; lost timers come back through [`Engine::sweep_overdue_timers`].
-    pub(crate) async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) {
-        if let Err(error) = self.outbox.send(outgoing, now).await {
-            self.log(format_args!("a committed step's messages were not all sent ({error}); overdue timers are re-sent by the sweep"));
+    pub(crate) async fn after_commit(&self, outgoing: Vec<Outgoing>, now: i64) -> bool {
+        match self.outbox.send(outgoing, now).await {
+            Ok(()) => true,
+            Err(error) => {
+                self.log(format_args!("a committed step's messages were not all sent ({error}); the sweep re-sends overdue timers, task runs and status events"));
+                false
+            }
         }
+    }
+
+    /// Clears the unsent-status mark of a write whose messages all went out. A failure only
+    /// costs a duplicate status event from the sweep.
+    async fn confirm_sent(&self, record: &ExecutionRecord, version: cairn_store::Version) {
+        if let Err(error) = self.store.confirm_status_sent(record, version).await {
+            self.log_with(
+                "WARN",
+                Some(&record.arn),
+                format_args!("its status events went out but stay marked unsent ({error}): the sweep sends them again"),
+            );
+        }
+    }
+
+    /// Re-sends the status events (and alerts) of executions whose write marked them and
+    /// whose mark is older than the grace, then confirms each. Returns how many executions'
+    /// events went out. A failed send is logged, not returned: it must not stop the sweep's
+    /// other work, and the marks stay for the next sweep.
+    async fn resend_statuses(
+        &self,
+        marked: Vec<(ExecutionRecord, cairn_store::Version)>,
+        now: i64,
+    ) -> usize {
+        if marked.is_empty() {
+            return 0;
+        }
+        let outgoing = marked
+            .iter()
+            .flat_map(|(record, _)| unsent_status_changes(record))
+            .collect();
+        if let Err(error) = self.outbox.send(outgoing, now).await {
+            self.log(format_args!(
+                "status events were not all re-sent ({error}); the next sweep tries again"
+            ));
+            return 0;
+        }
+        for (record, version) in &marked {
+            self.confirm_sent(record, *version).await;
+        }
+        marked.len()
+    }
+
+    /// The sweep's last phase: closed executions whose status events were not confirmed sent.
+    async fn resend_closed_statuses(
+        &self,
+        now: i64,
+        grace_ms: i64,
+        cursor: Option<&str>,
+    ) -> Result<(usize, Option<String>), EngineError> {
+        let page = self
+            .store
+            .unsent_status_page(cursor, self.sweep_page)
+            .await?;
+        let mut marked = Vec::new();
+        for arn in &page.items {
+            if let Some((record, version)) = self.store.get_execution(arn).await? {
+                if unsent_overdue(&record, now, grace_ms) {
+                    marked.push((record, version));
+                }
+            }
+        }
+        Ok((self.resend_statuses(marked, now).await, page.next))
     }
 
     /// One page of the sweep: re-sends the messages of timers overdue by more than the
@@ -700,14 +782,34 @@ impl Engine {
                 .store
                 .running_executions_page(cursor.as_deref(), self.sweep_page)
                 .await?;
-            let (unstarted, lost) = self
-                .resend_task_runs(&page.items, Some(grace_ms), true)
+            let (unstarted, lost, statuses) = self
+                .resend_task_runs(&page.items, Some(grace_ms), true, Some(grace_ms))
                 .await?;
             report.resent_tasks = unstarted;
             report.rerun_tasks = lost;
-            report.next = page.next.map(|next| SweepStep {
+            report.resent_statuses = statuses;
+            match page.next {
+                Some(next) => {
+                    report.next = Some(SweepStep {
+                        grace_seconds: step.grace_seconds,
+                        phase: SweepPhase::Tasks,
+                        cursor: Some(next),
+                    })
+                }
+                None => {
+                    phase = SweepPhase::Statuses;
+                    cursor = None;
+                }
+            }
+        }
+        if phase == SweepPhase::Statuses {
+            let (count, next) = self
+                .resend_closed_statuses(now, grace_ms, cursor.as_deref())
+                .await?;
+            report.resent_statuses += count;
+            report.next = next.map(|next| SweepStep {
                 grace_seconds: step.grace_seconds,
-                phase: SweepPhase::Tasks,
+                phase: SweepPhase::Statuses,
                 cursor: Some(next),
             });
         }
@@ -876,8 +978,8 @@ impl Engine {
                 .store
                 .running_executions_page(cursor.as_deref(), self.sweep_page)
                 .await?;
-            let (unstarted, lost) = self
-                .resend_task_runs(&page.items, unstarted_grace_ms, lost_claims)
+            let (unstarted, lost, _) = self
+                .resend_task_runs(&page.items, unstarted_grace_ms, lost_claims, None)
                 .await?;
             totals = (totals.0 + unstarted, totals.1 + lost);
             match page.next {
@@ -892,13 +994,17 @@ impl Engine {
         running: &[String],
         unstarted_grace_ms: Option<i64>,
         lost_claims: bool,
-    ) -> Result<(usize, usize), EngineError> {
+        status_grace_ms: Option<i64>,
+    ) -> Result<(usize, usize, usize), EngineError> {
         let now = self.now_ms();
-        let (mut unstarted, mut lost) = (Vec::new(), Vec::new());
+        let (mut unstarted, mut lost, mut marked) = (Vec::new(), Vec::new(), Vec::new());
         for arn in running {
-            let Some((record, _)) = self.store.get_execution(arn).await? else {
+            let Some((record, version)) = self.store.get_execution(arn).await? else {
                 continue;
             };
+            if status_grace_ms.is_some_and(|grace| unsent_overdue(&record, now, grace)) {
+                marked.push((record.clone(), version));
+            }
             // One unreadable execution must not stop the sweep for every other one.
             let persisted = match Persisted::decode(&record) {
                 Ok(persisted) => persisted,
@@ -929,7 +1035,8 @@ impl Engine {
         let counts = (unstarted.len(), lost.len());
         unstarted.append(&mut lost);
         self.outbox.send(unstarted, now).await?;
-        Ok(counts)
+        let statuses = self.resend_statuses(marked, now).await;
+        Ok((counts.0, counts.1, statuses))
     }
 
     /// Takes over a task whose claim was lost: a conditional write of a fresh claim time, so
@@ -1328,6 +1435,64 @@ fn outgoing(arn: &str, planned: Vec<Planned>) -> Vec<Outgoing> {
                 fire_at_ms,
             }),
             Planned::ActivityQueued => None,
+        })
+        .collect()
+}
+
+/// Marks the status changes a write makes as unsent ([`cairn_store::UNSENT_STATUS`]).
+fn mark_unsent(record: &mut ExecutionRecord, statuses: &[&str]) {
+    if let Some(summary) = record.summary.as_object_mut() {
+        summary.insert(cairn_store::UNSENT_STATUS.into(), json!(statuses));
+    }
+}
+
+/// Whether a record carries unsent status changes older than the grace: a RUNNING one dates
+/// from the start, a closing one from the stop.
+fn unsent_overdue(record: &ExecutionRecord, now: i64, grace_ms: i64) -> bool {
+    let Some(marks) = record.summary[cairn_store::UNSENT_STATUS].as_array() else {
+        return false;
+    };
+    let since = if marks.iter().any(|m| m != "RUNNING") {
+        record.stop_ms.unwrap_or(record.start_ms)
+    } else {
+        record.start_ms
+    };
+    !marks.is_empty() && now - since > grace_ms
+}
+
+/// The status events (and alerts) a record's unsent mark stands for, as they were first sent.
+fn unsent_status_changes(record: &ExecutionRecord) -> Vec<Outgoing> {
+    let marks = record.summary[cairn_store::UNSENT_STATUS]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    marks
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|mark| {
+            let mut shown = ExecutionRecord {
+                arn: record.arn.clone(),
+                state_machine_arn: record.state_machine_arn.clone(),
+                name: record.name.clone(),
+                status: mark.to_string(),
+                start_ms: record.start_ms,
+                stop_ms: record.stop_ms,
+                summary: record.summary.clone(),
+                state: Vec::new(),
+            };
+            if mark == "RUNNING" {
+                // The start's event, sent before the end was known.
+                shown.stop_ms = None;
+                if let Some(summary) = shown.summary.as_object_mut() {
+                    for field in ["output", "error", "cause"] {
+                        summary.remove(field);
+                    }
+                }
+            }
+            Outgoing::StatusChange {
+                detail: status_detail(&shown),
+                alert: matches!(mark, "FAILED" | "TIMED_OUT" | "ABORTED"),
+            }
         })
         .collect()
 }

@@ -46,12 +46,15 @@ pub struct SweepStep {
     pub cursor: Option<String>,
 }
 
-/// A sweep re-sends lost timer messages first, then lost task runs.
+/// A sweep re-sends lost timer messages first, then lost task runs (and the status events
+/// of running executions), then the status events of closed ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SweepPhase {
     Timers,
     Tasks,
+    /// Closed executions whose status events were not confirmed sent.
+    Statuses,
 }
 
 impl SweepStep {

@@ -1559,11 +1559,91 @@ async fn the_sweep_resends_a_lost_timer_message_and_the_execution_finishes() {
         .expect("sweep");
     assert_eq!(
         answer,
-        json!({"resentTimers": 1, "resentTasks": 0, "rerunTasks": 0, "continued": false})
+        json!({"resentTimers": 1, "resentTasks": 0, "rerunTasks": 0, "resentStatuses": 0, "continued": false})
     );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");
     assert_eq!(h.count(&arn, "WaitStateExited").await, 1);
+}
+
+/// Issue 12, item 4: status events and alerts go through the durable outbox. The write that
+/// ends an execution records its status change as unsent; when the send after it is lost
+/// (here: an engine whose bus does not exist, as a crash between the write and the send),
+/// the sweep finds the mark, sends the event and the alert, and confirms them, so the next
+/// sweep sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_event_lost_after_its_write_is_sent_by_the_sweep() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "fails-at-once",
+            json!({"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}),
+            "STANDARD",
+        )
+        .await;
+    let lossy = Engine::new(
+        Arc::new(payload_store(&h.config, &h.table, &h.bucket)),
+        Outbox::new(
+            &h.config,
+            Settings {
+                bus_name: "no-such-bus".into(),
+                alert_topic_arn: h
+                    .settings
+                    .alert_topic_arn
+                    .replace("alerts-", "no-such-topic-"),
+                ..h.settings.clone()
+            },
+        ),
+        h.invoker.clone(),
+        Arc::new(SystemClock),
+    );
+    let started = lossy
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("the write stands though the send fails");
+    let arn = started.execution_arn;
+    assert_eq!(h.record(&arn).await.status, "FAILED");
+    assert!(
+        h.status_changes(&arn, 1).await.is_empty(),
+        "nothing was sent"
+    );
+    assert_eq!(
+        h.record(&arn).await.summary[cairn_store::UNSENT_STATUS],
+        json!(["RUNNING", "FAILED"])
+    );
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger.clone())
+        .await
+        .expect("sweep");
+    assert_eq!(answer["resentStatuses"], 1, "{answer}");
+    let mut statuses: Vec<String> = h
+        .status_changes(&arn, 2)
+        .await
+        .iter()
+        .map(|event| event["detail"]["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["FAILED", "RUNNING"]);
+    let alerts = h.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["Message"].as_str().unwrap_or("").contains(&arn));
+    // Confirmed: the mark is gone and a second sweep sends nothing.
+    assert!(h
+        .record(&arn)
+        .await
+        .summary
+        .get(cairn_store::UNSENT_STATUS)
+        .is_none());
+    let again = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(again["resentStatuses"], 0, "{again}");
+    assert!(h.status_changes(&arn, 1).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1668,7 +1748,7 @@ async fn the_sweep_resends_a_lost_task_run_and_the_task_runs_once() {
         .expect("sweep");
     assert_eq!(
         answer,
-        json!({"resentTimers": 0, "resentTasks": 1, "rerunTasks": 0, "continued": false})
+        json!({"resentTimers": 0, "resentTasks": 1, "rerunTasks": 0, "resentStatuses": 0, "continued": false})
     );
     let record = h.run_to_end(&arn).await;
     assert_eq!(record.status, "SUCCEEDED");

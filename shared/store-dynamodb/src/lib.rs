@@ -95,7 +95,7 @@ use cairn_store::asynchronous::{
 use cairn_store::{
     execution_cursor, parse_execution_cursor, ActivityRecord, ActivityTaskRecord, Effects, Error,
     ExecutionQuery, ExecutionRecord, HistoryQuery, Page, Result, StateMachineRecord, StoredEvent,
-    TaskTokenRecord, TimerRecord, Transition, Version,
+    TaskTokenRecord, TimerRecord, Transition, Version, UNSENT_STATUS,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -120,6 +120,8 @@ const EXEC_SK: &str = "EX";
 /// The sort key of an execution's pending-work item ([`pending_item`]).
 const PEND_SK: &str = "PEND";
 const RUNNING: &str = "RUNNING";
+/// The `running` index's keys for closed executions with unsent status events.
+const UNSENT: &str = "UNSENT";
 
 /// Partition keys of the `running` and `timers` indexes per kind. Raising it is safe (readers
 /// query every shard below it, items keep theirs); lowering it would hide the items in the
@@ -489,9 +491,26 @@ fn execution_item(
     if let Some(stop) = record.stop_ms {
         item.insert("stop".into(), n(stop));
     }
+    // The unsent-status mark is an attribute of its own (`us`), so confirming it is a small
+    // update that leaves the summary (perhaps in S3) alone.
+    let unsent = record
+        .summary
+        .get(UNSENT_STATUS)
+        .filter(|marks| marks.as_array().is_some_and(|marks| !marks.is_empty()));
+    let summary = match unsent {
+        Some(marks) => {
+            item.insert("us".into(), s(marks.to_string()));
+            let mut summary = record.summary.clone();
+            if let Some(fields) = summary.as_object_mut() {
+                fields.remove(UNSENT_STATUS);
+            }
+            serde_json::to_string(&summary)
+        }
+        None => serde_json::to_string(&record.summary),
+    };
     item.insert(
         "summary".into(),
-        s(serde_json::to_string(&record.summary).map_err(|e| backend("encode", e))?),
+        s(summary.map_err(|e| backend("encode", e))?),
     );
     item.insert(
         "stz".into(),
@@ -510,6 +529,13 @@ fn execution_item(
             "gr".into(),
             s(format!("{RUNNING}#{}", index_shard(&record.arn))),
         );
+    } else if unsent.is_some() {
+        // A closed execution stays in the sparse index, under other keys, until its status
+        // events are confirmed sent ([`ExecutionStore::unsent_status_page`]).
+        item.insert(
+            "gr".into(),
+            s(format!("{UNSENT}#{}", index_shard(&record.arn))),
+        );
     }
     Ok(item)
 }
@@ -524,6 +550,14 @@ fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
         Some(_) => Some(get_n(item, "stop")?),
         None => None,
     };
+    let mut summary = get_json(item, "summary")?;
+    if let (Some(AttributeValue::S(marks)), Some(fields)) =
+        (item.get("us"), summary.as_object_mut())
+    {
+        let marks: serde_json::Value = serde_json::from_str(marks)
+            .map_err(|e| Error::Backend(format!("DynamoDB attribute us is not JSON: {e}")))?;
+        fields.insert(UNSENT_STATUS.into(), marks);
+    }
     Ok((
         ExecutionRecord {
             arn: get_s(item, "pk")?
@@ -535,7 +569,7 @@ fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
             status: get_s(item, "status")?.to_string(),
             start_ms: get_n(item, "start")?,
             stop_ms,
-            summary: get_json(item, "summary")?,
+            summary,
             state,
         },
         get_n(item, "version")?,
@@ -557,6 +591,17 @@ impl IndexQuery {
             index: INDEX_RUNNING,
             hash: "gr",
             shards: shard_keys(RUNNING),
+            upto: None,
+        }
+    }
+
+    /// Closed executions whose status events are not confirmed sent: the running index's
+    /// other keys.
+    fn unsent() -> IndexQuery {
+        IndexQuery {
+            index: INDEX_RUNNING,
+            hash: "gr",
+            shards: (0..INDEX_SHARDS).map(|n| format!("{UNSENT}#{n}")).collect(),
             upto: None,
         }
     }
@@ -1844,9 +1889,17 @@ impl Table {
         cursor: Option<String>,
         limit: usize,
     ) -> Result<Page<String>> {
-        let (items, next) = self
-            .index_page(&IndexQuery::running(), cursor.as_deref(), limit)
-            .await?;
+        self.arn_page(IndexQuery::running(), cursor, limit).await
+    }
+
+    /// One page of the executions an index lists, as ARNs.
+    async fn arn_page(
+        &self,
+        query: IndexQuery,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Page<String>> {
+        let (items, next) = self.index_page(&query, cursor.as_deref(), limit).await?;
         let mut arns = Vec::new();
         for item in &items {
             if let Some(arn) = get_s(item, "pk")?.strip_prefix("EX#") {
@@ -1854,6 +1907,45 @@ impl Table {
             }
         }
         Ok(Page { items: arns, next })
+    }
+
+    /// Removes the unsent-status mark (and, for a closed execution, its place in the running
+    /// index) if the item is still at `version`: one small conditional update, no new version
+    /// (the next write, which rebuilds the item from a read, decides its own mark).
+    async fn confirm_status_sent(
+        &self,
+        record: &ExecutionRecord,
+        version: Version,
+    ) -> Result<bool> {
+        let update = if record.status == RUNNING {
+            "REMOVE us"
+        } else {
+            "REMOVE us, gr"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_key(Some(key(exec_pk(&record.arn), EXEC_SK)))
+            .update_expression(update)
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_backend("UpdateItem", e)),
+        }
     }
 
     async fn running_executions(&self) -> Result<Vec<String>> {
@@ -2167,6 +2259,25 @@ impl ExecutionStore for DynamoStore {
         query: &'a HistoryQuery,
     ) -> StoreFuture<'a, Vec<StoredEvent>> {
         Box::pin(self.table.read_history(execution_arn.to_string(), *query))
+    }
+
+    fn unsent_status_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page<String>> {
+        Box::pin(
+            self.table
+                .arn_page(IndexQuery::unsent(), cursor.map(str::to_string), limit),
+        )
+    }
+
+    fn confirm_status_sent<'a>(
+        &'a self,
+        record: &'a ExecutionRecord,
+        version: Version,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(self.table.confirm_status_sent(record, version))
     }
 
     /// Closed executions expire through the table's TTL ([`DynamoStore::with_retention_days`]).

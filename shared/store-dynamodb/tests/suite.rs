@@ -715,3 +715,65 @@ fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
     assert_eq!(ttl_of(&keep_all, &pk, "EX"), None);
     assert_eq!(ttl_of(&keep_all, &pk, &format!("H#{:020}", 1)), None);
 }
+
+/// Issue 12, item 4: a closed execution whose status events are marked unsent is listed for
+/// the sweep until the mark is confirmed, and the confirmation (no new version) takes it off
+/// the list; a confirmation for a version that moved on changes nothing.
+#[test]
+fn unsent_status_marks_are_listed_until_confirmed() {
+    use cairn_store::{Effects, ExecutionStore, UNSENT_STATUS};
+    let Some(endpoint) = emulator() else { return };
+    let store = fresh_store(&endpoint);
+    let mut closed = running_record(4);
+    closed.status = "FAILED".into();
+    closed.stop_ms = Some(9);
+    closed.summary[UNSENT_STATUS] = serde_json::json!(["RUNNING", "FAILED"]);
+    let version = store
+        .create_execution(&closed, &[], &Effects::default())
+        .expect("create");
+    let mut running = running_record(5);
+    running.summary[UNSENT_STATUS] = serde_json::json!(["RUNNING"]);
+    store
+        .create_execution(&running, &[], &Effects::default())
+        .expect("create");
+    let (read, _) = store
+        .get_execution(&closed.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read, closed);
+    let listed = store.unsent_status_page(None, 10).expect("page").items;
+    assert_eq!(listed, vec![closed.arn.clone()]);
+    assert_eq!(
+        store.running_executions().expect("running"),
+        vec![running.arn.clone()]
+    );
+    assert!(!store
+        .confirm_status_sent(&closed, version + 1)
+        .expect("stale"));
+    assert!(store
+        .confirm_status_sent(&closed, version)
+        .expect("confirm"));
+    assert!(store
+        .confirm_status_sent(&running, 1)
+        .expect("confirm running"));
+    assert!(store
+        .unsent_status_page(None, 10)
+        .expect("page")
+        .items
+        .is_empty());
+    let (read, read_version) = store
+        .get_execution(&closed.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read_version, version);
+    assert!(read.summary.get(UNSENT_STATUS).is_none());
+    assert_eq!(
+        store.running_executions().expect("running"),
+        vec![running.arn.clone()]
+    );
+    let (read, _) = store
+        .get_execution(&running.arn)
+        .expect("get")
+        .expect("found");
+    assert!(read.summary.get(UNSENT_STATUS).is_none());
+}

@@ -88,6 +88,16 @@ pub trait ExecutionStore: Send + Sync {
         query: &'a HistoryQuery,
     ) -> StoreFuture<'a, Vec<StoredEvent>>;
     fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> StoreFuture<'_, usize>;
+    fn unsent_status_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page<String>>;
+    fn confirm_status_sent<'a>(
+        &'a self,
+        record: &'a ExecutionRecord,
+        version: Version,
+    ) -> StoreFuture<'a, bool>;
 }
 
 /// [`crate::TimerStore`], asynchronously.
@@ -248,6 +258,22 @@ impl<T: crate::ExecutionStore + ?Sized> ExecutionStore for T {
         Box::pin(
             async move { crate::ExecutionStore::delete_closed_executions(self, before_ms, limit) },
         )
+    }
+
+    fn unsent_status_page<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page<String>> {
+        Box::pin(async move { crate::ExecutionStore::unsent_status_page(self, cursor, limit) })
+    }
+
+    fn confirm_status_sent<'a>(
+        &'a self,
+        record: &'a ExecutionRecord,
+        version: Version,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move { crate::ExecutionStore::confirm_status_sent(self, record, version) })
     }
 }
 
@@ -420,6 +446,14 @@ impl<S: ExecutionStore + ?Sized> crate::ExecutionStore for Blocking<S> {
 
     fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
         self.run(self.store.delete_closed_executions(before_ms, limit))
+    }
+
+    fn unsent_status_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        self.run(self.store.unsent_status_page(cursor, limit))
+    }
+
+    fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
+        self.run(self.store.confirm_status_sent(record, version))
     }
 }
 

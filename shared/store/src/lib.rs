@@ -23,6 +23,12 @@ pub mod suite;
 
 pub use memory::MemoryStore;
 
+/// The summary field that lists the status changes (`RUNNING`, `SUCCEEDED`, ...) of an
+/// execution whose events a shell has still to send: written in the same write as the status
+/// change, removed by [`ExecutionStore::confirm_status_sent`] once they went out, so a sweep
+/// re-sends the ones a crash lost (the serverless shell's durable outbox for status events).
+pub const UNSENT_STATUS: &str = "unsentStatus";
+
 /// Optimistic-concurrency version of a record: 1 when created, +1 per committed write.
 pub type Version = u64;
 
@@ -229,6 +235,28 @@ pub trait ExecutionStore: Send + Sync {
         Ok(Page { items, next })
     }
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>>;
+    /// One page of the closed executions whose record still carries status changes not yet
+    /// confirmed sent ([`UNSENT_STATUS`] in the summary), so a sweep re-sends them (running
+    /// ones it finds through [`Self::running_executions_page`]). The order is the adapter's
+    /// own. This default lists none: an adapter without such an index leaves a lost status
+    /// event lost.
+    fn unsent_status_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        let _ = (cursor, limit);
+        Ok(Page {
+            items: Vec::new(),
+            next: None,
+        })
+    }
+    /// Removes the [`UNSENT_STATUS`] mark of `record`'s execution if it is still at
+    /// `version` (the record as written then): its status changes were sent. `Ok(false)` when
+    /// the execution moved on (the write that moved it decided its own mark). An adapter
+    /// clears it without writing a new version (DynamoDB: one small conditional update).
+    /// This default keeps the mark, as the default [`Self::unsent_status_page`] lists none:
+    /// a store that cannot clear a mark cheaply should not pay a whole write for it.
+    fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
+        let _ = (record, version);
+        Ok(false)
+    }
     /// Retention: deletes up to `limit` executions that ended (any status but `RUNNING`)
     /// before `before_ms`, with their history, and returns how many it deleted (fewer than
     /// `limit`: none are left). An adapter that keeps executions some other way (DynamoDB's
