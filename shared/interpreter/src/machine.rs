@@ -458,16 +458,39 @@ pub(crate) fn resource_kind(resource: &str) -> ResourceKind {
     }
 }
 
-/// The state's own fields as text (nested processors and branches excluded).
-fn own_text(raw: &Value) -> String {
-    let Value::Object(map) = raw else {
-        return String::new();
-    };
-    map.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "ItemProcessor" | "Iterator" | "Branches"))
-        .map(|(_, v)| crate::history::json_text(v))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Whether the state's own fields (nested processors and branches excluded) mention `$$`,
+/// and whether a mention may read `$$.Execution.Input`. Each string is looked at in place:
+/// writing the fields out as text first was a fifth of compiling a Pass chain.
+fn context_use(raw: &Value) -> (bool, bool) {
+    fn see(text: &str, uses: &mut (bool, bool)) {
+        if text.contains("$$") {
+            uses.0 = true;
+            uses.1 |= context_reads_input(text);
+        }
+    }
+    // Recursion follows the definition's nesting, which serde_json bounds when parsing.
+    fn walk(value: &Value, uses: &mut (bool, bool)) {
+        match value {
+            Value::String(text) => see(text, uses),
+            Value::Array(items) => items.iter().for_each(|item| walk(item, uses)),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    see(key, uses);
+                    walk(item, uses);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut uses = (false, false);
+    if let Value::Object(map) = raw {
+        for (key, value) in map {
+            if !matches!(key.as_str(), "ItemProcessor" | "Iterator" | "Branches") {
+                walk(value, &mut uses);
+            }
+        }
+    }
+    uses
 }
 
 /// Context members that do not contain the execution input.
@@ -542,9 +565,7 @@ impl Compiler {
         let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
         let mut c = placeholder(name);
         c.type_name = state.type_name();
-        let text = own_text(raw);
-        c.uses_context = text.contains("$$");
-        c.context_input = context_reads_input(&text);
+        (c.uses_context, c.context_input) = context_use(raw);
         if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
             return self.jsonata_state(c, raw, state, &resolve, depth);
         }
@@ -1173,6 +1194,30 @@ mod tests {
         assert!(context_reads_input(r#"{"all.$":"$$"}"#));
         assert!(context_reads_input(r#"{"e.$":"$$.Execution"}"#));
         assert!(context_reads_input(r#"{"e.$":"States.JsonToString($$)"}"#));
+    }
+
+    #[test]
+    fn context_use_reads_the_states_own_fields() {
+        let state = |raw: Value| context_use(&raw);
+        assert_eq!(
+            state(serde_json::json!({"Type": "Pass", "Parameters": {"a.$": "$.a"}})),
+            (false, false)
+        );
+        assert_eq!(
+            state(serde_json::json!({"Parameters": {"x": [{"id.$": "$$.Execution.Id"}]}})),
+            (true, false)
+        );
+        assert_eq!(
+            state(serde_json::json!({"ResultSelector": {"in.$": "$$.Execution.Input"}})),
+            (true, true)
+        );
+        assert_eq!(
+            state(
+                serde_json::json!({"ItemProcessor": {"States": {"p": {"Parameters": {"a.$": "$$"}}}}})
+            ),
+            (false, false),
+            "a nested processor's states are compiled on their own"
+        );
     }
 
     #[test]
