@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | state machine | `SMS` | name | `arn`, `created`, `doc` (JSON text), `version` |
 //! | activity | `ACTS` | name | same attributes |
-//! | execution | `EX#<arn>` | `EX` | `sm`, `name`, `status`, `start`, `stop`, `summary`, `stz` (deflated state), `version`; GSI keys below |
+//! | execution | `EX#<arn>` | `EX` | `sm`, `name`, `status`, `start`, `stop`, `summary`, `stz` (deflated state), `version`, `us` (status changes not yet confirmed sent, [`cairn_store::UNSENT_STATUS`]); GSI keys below |
 //! | history chunk | `EX#<arn>` | `H#<first id, 20 digits>` | `first`, `last`, `evz`: the events one write added, deflated |
 //! | timer | `EX#<arn>` | `T#<timer id, 20 digits>` | `gt` = `TIMERS#<shard>`, `gf` = fire time + ARN + id |
 //! | activity task | `AT#<activity arn>` | `<created>#<token>` | FIFO per activity |
@@ -22,7 +22,9 @@
 //!
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
-//! the page's records are then read from the table); `running` (`gr`, present only while RUNNING) is sparse and lists what to resume; `timers`
+//! the page's records are then read from the table); `running` (`gr`, present only while RUNNING) is sparse and lists what to resume
+//! (a closed execution whose status events are not confirmed sent stays in it under the keys
+//! `UNSENT#<n>`, which the sweep reads, until the confirmation removes `us` and `gr`); `timers`
 //! (`gt`, `gf`) orders pending timers by fire time for the due-timer sweep. Timers are keyed
 //! by execution and timer id (what the port removes them by), so they live in the
 //! execution's partition.
