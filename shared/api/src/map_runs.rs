@@ -1,12 +1,16 @@
 //! The Map Run API: DescribeMapRun, ListMapRuns, and ListExecutions by `mapRunArn`, answered
 //! from the Map Runs the decider keeps in its parent execution (`Execution::map_runs`).
 //!
-//! Differences from AWS: a Map Run's children run inside the parent execution, so they are
-//! listed (name, ARN, status, dates) but DescribeExecution and GetExecutionHistory do not
-//! know them; a Map Run is found by scanning its state machine's executions.
+//! A Map Run's children run inside the parent execution. While the run goes on they are
+//! listed from the parent's state; when it ends, `cairn serve` stores each child as a closed
+//! execution of its own (`Driver::store_map_run_children`: DescribeExecution, a two-event
+//! GetExecutionHistory, ListExecutions by `mapRunArn` from the store) and the parent keeps
+//! only their counts. A shell that does not store them (the serverless engine) keeps them in
+//! the parent, and they are listed from there. A Map Run is found by scanning its state
+//! machine's executions.
 
-use cairn_interpreter::{Event, MapRun, MapRunChild};
-use cairn_store::{Error as StoreError, ExecutionQuery};
+use cairn_interpreter::{Event, Execution, HistoryEvent, MapRun, MapRunChild};
+use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord, StoredEvent, Transition};
 use serde_json::{json, Value};
 
 use crate::driver::{store_error, Driver};
@@ -200,9 +204,12 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     }
     let status = crate::actions::status_filter(p)?;
     let limit = p.max_results(100)?;
-    let start = offset(p)?;
     let arn = p.string("mapRunArn")?;
     let (run, _) = find(driver, arn)?;
+    if run.children_detached {
+        return list_stored_children(driver, &run, status, limit, p.next_token(3096)?);
+    }
+    let start = offset(p)?;
     let items: Vec<Value> = run
         .children
         .iter()
@@ -293,4 +300,230 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
         tolerated_failure_percentage: tolerated_percentage,
     };
     Ok((execution, event))
+}
+
+/// ListExecutions by `mapRunArn` once the children are stored: the store's listing of the
+/// child state machine (`<machine>/<label>`, shared by every run of that Map state), kept
+/// to this run's children. Each read asks for exactly the items missing, so only the last
+/// page is short.
+fn list_stored_children(
+    driver: &Driver,
+    run: &MapRun,
+    status: Option<&str>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Value, ApiError> {
+    let machine = child_machine(&run.map_run_arn);
+    let mut items = Vec::new();
+    let mut next = cursor.map(str::to_string);
+    loop {
+        let query = ExecutionQuery {
+            state_machine_arn: machine.clone(),
+            status: status.map(str::to_string),
+            cursor: next.take(),
+            limit: limit - items.len(),
+        };
+        let page = match driver.store.list_executions(&query) {
+            Ok(page) => page,
+            Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+            Err(other) => return Err(store_error(other)),
+        };
+        let ours = |r: &&ExecutionRecord| {
+            r.summary.get("mapRunArn").and_then(Value::as_str) == Some(run.map_run_arn.as_str())
+        };
+        items.extend(page.items.iter().filter(ours).map(|r| {
+            let mut item = json!({
+                "executionArn": r.arn,
+                "stateMachineArn": r.state_machine_arn,
+                "name": r.name,
+                "status": r.status,
+                "startDate": timestamp(r.start_ms),
+                "mapRunArn": run.map_run_arn,
+            });
+            if let Some(stop) = r.stop_ms {
+                item["stopDate"] = timestamp(stop);
+            }
+            item
+        }));
+        next = page.next;
+        if items.len() >= limit || next.is_none() {
+            break;
+        }
+    }
+    let mut out = json!({ "executions": items });
+    if let Some(next) = next {
+        out["nextToken"] = Value::from(next);
+    }
+    Ok(out)
+}
+
+/// AWS redrives a Map Run's children through their parent only.
+pub(crate) const CHILD_NOT_REDRIVABLE: &str =
+    "Execution is a child execution of a Map Run: redrive its parent execution";
+
+/// A child of an ended Map Run as a closed execution record with its two history events.
+fn child_record(run: &MapRun, child: &MapRunChild, role_arn: &str) -> ExecutionRecord {
+    let text = |v: &Value| Value::String(serde_json::to_string(v).unwrap_or_default());
+    let stop_ms = child.stop_ms.unwrap_or(child.start_ms);
+    let mut summary = json!({
+        "mapRunArn": run.map_run_arn,
+        "redriveCount": 0,
+        "roleArn": role_arn,
+        crate::redrive::BLOCKER_FIELD: CHILD_NOT_REDRIVABLE,
+    });
+    if !child.input.is_null() {
+        summary["input"] = text(&child.input);
+    }
+    if child.status == "SUCCEEDED" {
+        summary["output"] = text(&child.output);
+    }
+    if let Some(error) = &child.error {
+        summary["error"] = Value::from(error.clone());
+    }
+    if let Some(cause) = &child.cause {
+        summary["cause"] = Value::from(cause.clone());
+    }
+    ExecutionRecord {
+        arn: child.execution_arn.clone(),
+        state_machine_arn: child.state_machine_arn.clone(),
+        name: child.name.clone(),
+        status: child.status.to_string(),
+        start_ms: child.start_ms,
+        stop_ms: Some(stop_ms),
+        summary,
+        state: Vec::new(),
+    }
+}
+
+/// `ExecutionStarted` and the event that ended the child, as AWS shapes them.
+fn child_history(child: &MapRunChild, role_arn: &str) -> Result<Vec<StoredEvent>, ApiError> {
+    let stop_ms = child.stop_ms.unwrap_or(child.start_ms);
+    let mut started = json!({"roleArn": role_arn});
+    if !child.input.is_null() {
+        started["input"] = child.input.clone();
+    }
+    let (end_type, end) = match child.status {
+        "SUCCEEDED" => ("ExecutionSucceeded", json!({"output": child.output})),
+        "FAILED" => {
+            let mut details = json!({});
+            if let Some(error) = &child.error {
+                details["error"] = Value::from(error.clone());
+            }
+            if let Some(cause) = &child.cause {
+                details["cause"] = Value::from(cause.clone());
+            }
+            ("ExecutionFailed", details)
+        }
+        _ => ("ExecutionAborted", json!({})),
+    };
+    let events = [
+        HistoryEvent {
+            id: 1,
+            previous_event_id: 0,
+            timestamp_ms: child.start_ms,
+            event_type: "ExecutionStarted".into(),
+            details: started.into(),
+        },
+        HistoryEvent {
+            id: 2,
+            previous_event_id: 1,
+            timestamp_ms: stop_ms,
+            event_type: end_type.into(),
+            details: end.into(),
+        },
+    ];
+    events
+        .iter()
+        .map(|event| {
+            crate::persisted::stored_event_text(event)
+                .map(|body| StoredEvent { id: event.id, body })
+                .map_err(|e| ApiError::internal(format!("a history event cannot be saved: {e}")))
+        })
+        .collect()
+}
+
+/// Writers storing one Map Run's children at once, so the store's group commit gathers them.
+const CHILD_WRITERS: usize = 32;
+
+impl Driver {
+    /// Stores the children of the Map Runs that ended in the decision just made as closed
+    /// executions of their own, and leaves only their counts in `execution`. Called before
+    /// the parent's write that drops them: a crash between the two redoes the decision,
+    /// which finds the children stored and writes them again (a redriven run's children
+    /// are rewritten the same way).
+    pub(crate) fn store_map_run_children(&self, execution: &mut Execution) -> Result<(), ApiError> {
+        let runs = execution.detach_map_run_children();
+        let role_arn = execution.info().role_arn.clone();
+        for run in &runs {
+            if run.children.len() <= CHILD_WRITERS {
+                for child in &run.children {
+                    self.store_child(run, child, &role_arn)?;
+                }
+                continue;
+            }
+            let chunk = run.children.len().div_ceil(CHILD_WRITERS).max(1);
+            let results: Vec<Result<(), ApiError>> = std::thread::scope(|scope| {
+                let writers: Vec<_> = run
+                    .children
+                    .chunks(chunk)
+                    .map(|children| {
+                        let role_arn = role_arn.as_str();
+                        scope.spawn(move || {
+                            children
+                                .iter()
+                                .try_for_each(|child| self.store_child(run, child, role_arn))
+                        })
+                    })
+                    .collect();
+                writers
+                    .into_iter()
+                    .map(|w| {
+                        w.join().unwrap_or_else(|_| {
+                            Err(ApiError::internal("a Map Run child writer panicked"))
+                        })
+                    })
+                    .collect()
+            });
+            results.into_iter().collect::<Result<(), ApiError>>()?;
+        }
+        Ok(())
+    }
+
+    fn store_child(
+        &self,
+        run: &MapRun,
+        child: &MapRunChild,
+        role_arn: &str,
+    ) -> Result<(), ApiError> {
+        let record = child_record(run, child, role_arn);
+        let history = child_history(child, role_arn)?;
+        match self
+            .store
+            .create_execution(&record, &history, &Default::default())
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::AlreadyExists(_)) => {
+                // Written before a crash, or by the run's end before a redrive: its last end wins.
+                let Some((stored, version)) =
+                    self.store.get_execution(&record.arn).map_err(store_error)?
+                else {
+                    return Ok(());
+                };
+                if stored == record {
+                    return Ok(());
+                }
+                let transition = Transition {
+                    expected_version: version,
+                    record,
+                    history: Vec::new(),
+                    effects: Default::default(),
+                };
+                match self.store.commit(&transition) {
+                    Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+                    Err(other) => Err(store_error(other)),
+                }
+            }
+            Err(other) => Err(store_error(other)),
+        }
+    }
 }
