@@ -888,10 +888,22 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
         ),
         None => None,
     };
-    let mut stored = match driver.express_run(arn) {
-        Some(run) => express_history(&run, after_id, limit.saturating_add(1), reverse)?,
+    let stored = match driver.express_run(arn) {
+        Some(run) => paged_history(
+            &run.result.history,
+            after_id,
+            limit.saturating_add(1),
+            reverse,
+        )?,
         None => {
-            load_execution(driver, arn)?;
+            let record = load_execution(driver, arn)?;
+            if let Some(history) = crate::map_runs::stored_child_history(&record) {
+                return history_page(
+                    paged_history(&history, after_id, limit.saturating_add(1), reverse)?,
+                    limit,
+                    include_data,
+                );
+            }
             let query = HistoryQuery {
                 after_id,
                 limit: limit.saturating_add(1),
@@ -903,6 +915,15 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
                 .map_err(store_error)?
         }
     };
+    history_page(stored, limit, include_data)
+}
+
+/// One GetExecutionHistory page from up to `limit + 1` events read.
+fn history_page(
+    mut stored: Vec<cairn_store::StoredEvent>,
+    limit: usize,
+    include_data: bool,
+) -> Result<Value, ApiError> {
     let more = stored.len() > limit;
     stored.truncate(limit);
     let mut events = Vec::with_capacity(stored.len());
@@ -925,9 +946,10 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
     Ok(out)
 }
 
-/// A kept Express execution's history, paged like a stored one.
-fn express_history(
-    run: &ExpressRun,
+/// A history kept in memory (a kept Express execution's, a stored Map Run child's), paged
+/// like a stored one.
+fn paged_history(
+    history: &[HistoryEvent],
     after_id: Option<u64>,
     limit: usize,
     reverse: bool,
@@ -938,15 +960,9 @@ fn express_history(
         None => true,
     };
     let selected: Vec<&HistoryEvent> = if reverse {
-        run.result
-            .history
-            .iter()
-            .rev()
-            .filter(keep)
-            .take(limit)
-            .collect()
+        history.iter().rev().filter(keep).take(limit).collect()
     } else {
-        run.result.history.iter().filter(keep).take(limit).collect()
+        history.iter().filter(keep).take(limit).collect()
     };
     selected
         .into_iter()

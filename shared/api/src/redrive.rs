@@ -58,10 +58,8 @@ pub fn blocker(store: &dyn Store, record: &ExecutionRecord, now: i64) -> Option<
         "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
         _ => {}
     }
-    if record.summary.get("mapRunArn").is_some() {
-        if let Some(reason) = record.summary.get(BLOCKER_FIELD).and_then(Value::as_str) {
-            return Some(reason.to_string());
-        }
+    if record.state.is_empty() && record.summary.get("mapRunArn").is_some() {
+        return Some(crate::map_runs::CHILD_NOT_REDRIVABLE.to_string());
     }
     // AWS keeps a deleted state machine DELETING while executions remain; Cairn removes it.
     if matches!(store.get_state_machine(&record.state_machine_arn), Ok(None)) {
