@@ -10,7 +10,7 @@
 //! machine's executions.
 
 use cairn_interpreter::{Event, Execution, HistoryEvent, MapRun, MapRunChild};
-use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord, Transition};
+use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord};
 use serde_json::{json, Value};
 
 use crate::driver::{store_error, Driver};
@@ -446,8 +446,11 @@ pub(crate) fn stored_child_history(record: &ExecutionRecord) -> Option<Vec<Histo
     ])
 }
 
-/// Writers storing one Map Run's children at once, so the store's group commit gathers them.
-const CHILD_WRITERS: usize = 256;
+/// Children stored per store call: a store may write each call in one transaction.
+const CHILD_BATCH: usize = 256;
+/// Store calls under way at once for one Map Run, so a store writing records one by one
+/// (the port's default) still has its group commit gather many.
+const CHILD_WRITERS: usize = 128;
 
 impl Driver {
     /// Stores the children of the Map Runs that ended in the decision just made as closed
@@ -459,74 +462,49 @@ impl Driver {
         let runs = execution.detach_map_run_children();
         let role_arn = execution.info().role_arn.clone();
         for run in &runs {
-            if run.children.len() <= CHILD_WRITERS {
-                for child in &run.children {
-                    self.store_child(run, child, &role_arn)?;
+            let records: Vec<ExecutionRecord> = run
+                .children
+                .iter()
+                .map(|child| child_record(run, child, &role_arn))
+                .collect();
+            let batches: Vec<&[ExecutionRecord]> = records.chunks(CHILD_BATCH).collect();
+            if batches.len() <= 1 {
+                for batch in batches {
+                    self.store
+                        .put_closed_executions(batch)
+                        .map_err(store_error)?;
                 }
                 continue;
             }
-            let chunk = run.children.len().div_ceil(CHILD_WRITERS).max(1);
-            let results: Vec<Result<(), ApiError>> = std::thread::scope(|scope| {
-                let writers: Vec<_> = run
-                    .children
-                    .chunks(chunk)
-                    .map(|children| {
-                        let role_arn = role_arn.as_str();
-                        scope.spawn(move || {
-                            children
-                                .iter()
-                                .try_for_each(|child| self.store_child(run, child, role_arn))
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let writers = CHILD_WRITERS.min(batches.len());
+            let failures: Vec<ApiError> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..writers)
+                    .map(|_| {
+                        scope.spawn(|| loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(batch) = batches.get(i) else {
+                                return Ok(());
+                            };
+                            self.store
+                                .put_closed_executions(batch)
+                                .map_err(store_error)?;
                         })
                     })
                     .collect();
-                writers
+                handles
                     .into_iter()
-                    .map(|w| {
-                        w.join().unwrap_or_else(|_| {
-                            Err(ApiError::internal("a Map Run child writer panicked"))
-                        })
+                    .filter_map(|h| match h.join() {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e),
+                        Err(_) => Some(ApiError::internal("a Map Run child writer panicked")),
                     })
                     .collect()
             });
-            results.into_iter().collect::<Result<(), ApiError>>()?;
+            if let Some(error) = failures.into_iter().next() {
+                return Err(error);
+            }
         }
         Ok(())
-    }
-
-    fn store_child(
-        &self,
-        run: &MapRun,
-        child: &MapRunChild,
-        role_arn: &str,
-    ) -> Result<(), ApiError> {
-        let record = child_record(run, child, role_arn);
-        match self
-            .store
-            .create_execution(&record, &[], &Default::default())
-        {
-            Ok(_) => Ok(()),
-            Err(StoreError::AlreadyExists(_)) => {
-                // Written before a crash, or by the run's end before a redrive: its last end wins.
-                let Some((stored, version)) =
-                    self.store.get_execution(&record.arn).map_err(store_error)?
-                else {
-                    return Ok(());
-                };
-                if stored == record {
-                    return Ok(());
-                }
-                let transition = Transition {
-                    expected_version: version,
-                    record,
-                    history: Vec::new(),
-                    effects: Default::default(),
-                };
-                match self.store.commit(&transition) {
-                    Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-                    Err(other) => Err(store_error(other)),
-                }
-            }
-            Err(other) => Err(store_error(other)),
-        }
     }
 }

@@ -165,3 +165,65 @@ fn an_ended_map_runs_children_are_executions_of_their_own() {
         );
     }
 }
+
+#[test]
+fn a_redriven_map_run_keeps_its_children_stored_once() {
+    let store = Arc::new(MemoryStore::new());
+    let api = Api::new(store.clone(), Config::default());
+    let machine = text(
+        &call(
+            &api,
+            "CreateStateMachine",
+            json!({"name": "again", "definition": distributed(0), "roleArn": ROLE}),
+        )["stateMachineArn"],
+    );
+    let parent = text(
+        &call(
+            &api,
+            "StartExecution",
+            json!({"stateMachineArn": machine, "name": "p", "input": items(4, &[2])}),
+        )["executionArn"],
+    );
+    let described = call(&api, "DescribeExecution", json!({"executionArn": parent}));
+    assert_eq!(described["status"], "FAILED", "{described}");
+    let run = text(
+        &call(&api, "ListMapRuns", json!({"executionArn": parent}))["mapRuns"][0]["mapRunArn"],
+    );
+    let listed = |api: &Api| {
+        let page = call(
+            api,
+            "ListExecutions",
+            json!({"mapRunArn": run, "maxResults": 100}),
+        );
+        let mut names: Vec<(String, String)> = page["executions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| (text(&c["name"]), text(&c["status"])))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listed(&api);
+    assert!(
+        before.iter().any(|(_, status)| status == "FAILED"),
+        "{before:?}"
+    );
+
+    // The bad item fails again: the run ends under the same ARN, its children written over.
+    call(&api, "RedriveExecution", json!({"executionArn": parent}));
+    let described = call(&api, "DescribeExecution", json!({"executionArn": parent}));
+    assert_eq!(described["status"], "FAILED", "{described}");
+    assert_eq!(described["redriveCount"], 1);
+    let runs = call(&api, "ListMapRuns", json!({"executionArn": parent}));
+    assert_eq!(runs["mapRuns"].as_array().map(Vec::len), Some(1), "{runs}");
+    let after = listed(&api);
+    let names = |l: &[(String, String)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    for name in names(&before) {
+        assert!(
+            names(&after).contains(&name),
+            "{name} is gone after the redrive: {after:?}"
+        );
+    }
+}
