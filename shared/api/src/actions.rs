@@ -404,6 +404,9 @@ fn describe_state_machine_for_execution(
     p: &Params<'_>,
 ) -> Result<Value, ApiError> {
     let record = load_execution(driver, p.string("executionArn")?)?;
+    if let Some(child) = crate::map_runs::describe_child_machine(driver, &record) {
+        return child;
+    }
     let persisted = Persisted::decode(&record)?;
     let machine = driver
         .store

@@ -56,7 +56,7 @@ fn machine_of(arn: &str) -> Result<String, ApiError> {
 }
 
 /// The Map Run and the ARN of the execution that runs it.
-fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiError> {
+pub(crate) fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiError> {
     let machine = machine_of(arn)?;
     let mut cursor = None;
     loop {
@@ -507,4 +507,88 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// DescribeStateMachineForExecution of a stored Map Run child: its Map state's ItemProcessor
+/// as the definition, under the child state machine's ARN, with the Map Run and its label.
+/// `None` for any other execution.
+pub(crate) fn describe_child_machine(
+    driver: &Driver,
+    record: &ExecutionRecord,
+) -> Option<Result<Value, ApiError>> {
+    if !record.state.is_empty() {
+        return None;
+    }
+    let map_run = record.summary.get("mapRunArn")?.as_str()?.to_string();
+    Some((|| {
+        let (_, parent_arn) = find(driver, &map_run)?;
+        let (parent, _) = driver
+            .store
+            .get_execution(&parent_arn)
+            .map_err(store_error)?
+            .ok_or_else(|| execution_does_not_exist(&parent_arn))?;
+        let persisted = Persisted::decode(&parent)?;
+        let label = record
+            .state_machine_arn
+            .rsplit_once('/')
+            .map_or("", |(_, label)| label)
+            .to_string();
+        let definition: Value = serde_json::from_str(&persisted.definition).unwrap_or_default();
+        let processor = item_processor(&definition, &label).unwrap_or(Value::Null);
+        let mut processor = processor;
+        if let Some(fields) = processor.as_object_mut() {
+            fields.remove("ProcessorConfig");
+        }
+        let name = record
+            .state_machine_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ok(json!({
+            "stateMachineArn": record.state_machine_arn,
+            "name": name,
+            "definition": serde_json::to_string(&processor).unwrap_or_default(),
+            "roleArn": record.summary.get("roleArn").cloned().unwrap_or(Value::Null),
+            "updateDate": timestamp(parent.start_ms),
+            "mapRunArn": map_run,
+            "label": label,
+        }))
+    })())
+}
+
+/// The ItemProcessor (or Iterator) of the Distributed Map labelled `label`, searched through
+/// every nested Parallel branch and Map processor; a Map without a Label matches when no
+/// labelled one does (its label is made from its run's id).
+fn item_processor(definition: &Value, label: &str) -> Option<Value> {
+    let mut unlabelled = None;
+    let mut stack = vec![definition];
+    while let Some(machine) = stack.pop() {
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            continue;
+        };
+        for state in states.values() {
+            if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+                stack.extend(branches.iter());
+            }
+            let Some(processor) = state.get("ItemProcessor").or_else(|| state.get("Iterator"))
+            else {
+                continue;
+            };
+            stack.push(processor);
+            let distributed = processor
+                .pointer("/ProcessorConfig/Mode")
+                .and_then(Value::as_str)
+                == Some("DISTRIBUTED");
+            if !distributed {
+                continue;
+            }
+            match state.get("Label").and_then(Value::as_str) {
+                Some(own) if own == label => return Some(processor.clone()),
+                None if unlabelled.is_none() => unlabelled = Some(processor.clone()),
+                _ => {}
+            }
+        }
+    }
+    unlabelled
 }

@@ -150,6 +150,25 @@ fn an_ended_map_runs_children_are_executions_of_their_own() {
     outputs.sort_unstable();
     assert_eq!(outputs, vec![0, 2, 4, 8, 12]);
 
+    // Its state machine is the Map's ItemProcessor, under the child state machine's ARN.
+    let child = text(&children[0]["executionArn"]);
+    let machine_of = call(
+        &api,
+        "DescribeStateMachineForExecution",
+        json!({"executionArn": child}),
+    );
+    assert_eq!(
+        machine_of["stateMachineArn"],
+        children[0]["stateMachineArn"]
+    );
+    assert_eq!(machine_of["mapRunArn"], run.as_str());
+    assert_eq!(machine_of["label"], "each");
+    let processor: Value =
+        serde_json::from_str(machine_of["definition"].as_str().unwrap_or("null"))
+            .unwrap_or_default();
+    assert_eq!(processor["StartAt"], "C");
+    assert!(processor.get("ProcessorConfig").is_none(), "{processor}");
+
     // The parent keeps counts, not children: no child's name is left in its stored state.
     let (record, _) = store
         .get_execution(&parent)
