@@ -146,14 +146,30 @@ def test_csv_of_100000_rows_exports_results_with_the_manifest(sfn, s3, bucket):
     assert listed_run["mapRunArn"] == run_arn
     assert listed_run["executionArn"] == execution
     assert listed_run["stateMachineArn"] == last["StateMachineArn"]
+    # The ended run's children are executions of their own, listed newest first as
+    # ListExecutions lists, a page at a time.
     children = sfn.list_executions(mapRunArn=run_arn, maxResults=50)
     assert len(children["executions"]) == 50 and "nextToken" in children
-    first = children["executions"][0]
+    following = sfn.list_executions(mapRunArn=run_arn, maxResults=50, nextToken=children["nextToken"])
+    assert len(following["executions"]) == 50
+    page = children["executions"] + following["executions"]
+    by_arn = {r["ExecutionArn"]: r for r in succeeded}
+    assert len({c["executionArn"] for c in page}) == 100
+    assert all(c["executionArn"] in by_arn for c in page)
+    starts = [c["startDate"] for c in page]
+    assert starts == sorted(starts, reverse=True)
+    first = page[0]
     assert first["mapRunArn"] == run_arn
     assert first["status"] == "SUCCEEDED"
-    assert first["executionArn"] == succeeded[0]["ExecutionArn"]
-    following = sfn.list_executions(mapRunArn=run_arn, maxResults=50, nextToken=children["nextToken"])
-    assert following["executions"][0]["name"] == succeeded[50]["Name"]
+    assert first["stateMachineArn"] == last["StateMachineArn"]
+    child = sfn.describe_execution(executionArn=first["executionArn"])
+    assert child["mapRunArn"] == run_arn
+    assert child["status"] == "SUCCEEDED"
+    exported = by_arn[first["executionArn"]]
+    assert json.loads(child["input"]) == json.loads(exported["Input"])
+    assert json.loads(child["output"]) == json.loads(exported["Output"])
+    events = sfn.get_execution_history(executionArn=first["executionArn"])["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "ExecutionSucceeded"]
 
 
 def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exceeded(sfn, s3, bucket):
@@ -191,6 +207,18 @@ def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exc
     assert len(succeeded) == 2
     pending = read_json(s3, bucket, manifest["ResultFiles"]["PENDING"][0]["Key"])
     assert [json.loads(p["Input"]) for p in pending] == [{"bad": False}, {"bad": False}]
+
+    # The failed children are executions of their own, with their error and cause.
+    [run] = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    failed_children = sfn.list_executions(mapRunArn=run["mapRunArn"], statusFilter="FAILED")["executions"]
+    assert len(failed_children) == 2
+    for listed in failed_children:
+        child = sfn.describe_execution(executionArn=listed["executionArn"])
+        assert (child["status"], child["error"], child["cause"]) == ("FAILED", "Bad.Row", "row is bad")
+        assert json.loads(child["input"]) == {"bad": True}
+        assert child["redriveStatus"] == "NOT_REDRIVABLE"
+    counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"])["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["pending"], counts["total"]) == (2, 2, 2, 6)
 
 
 def test_map_run_api_while_the_run_goes_on(sfn):

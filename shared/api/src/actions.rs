@@ -404,6 +404,9 @@ fn describe_state_machine_for_execution(
     p: &Params<'_>,
 ) -> Result<Value, ApiError> {
     let record = load_execution(driver, p.string("executionArn")?)?;
+    if let Some(child) = crate::map_runs::describe_child_machine(driver, &record) {
+        return child;
+    }
     let persisted = Persisted::decode(&record)?;
     let machine = driver
         .store
@@ -509,8 +512,11 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
     if crate::fields::split_label(machine_arn).is_some() {
         return Err(crate::fields::labeled_arn_refused());
     }
-    let target = crate::versions::resolve(driver, machine_arn)?;
-    let machine = target.machine;
+    let crate::versions::Target {
+        machine,
+        version_arn,
+        alias_arn,
+    } = crate::versions::resolve(driver, machine_arn)?;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;
     let execution_arn = if express {
@@ -530,7 +536,9 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
     let info = ExecutionInfo {
         execution_arn,
         name: name.clone(),
-        state_machine_arn: machine.arn.clone(),
+        // `$$.StateMachine.Id` names the version that runs (an alias's pick too), as AWS
+        // does; the execution's records keep the unqualified ARN (`versions::without_qualifier`).
+        state_machine_arn: version_arn.clone().unwrap_or_else(|| machine.arn.clone()),
         state_machine_name: machine.name.clone(),
         role_arn: doc_str(&machine, "roleArn").to_string(),
         start_time_ms: driver.now_ms(),
@@ -552,7 +560,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         input_text,
         input,
         info,
-        qualifiers: (target.version_arn, target.alias_arn),
+        qualifiers: (version_arn, alias_arn),
         test_case: test_case.map(str::to_string),
         trace_header,
     })
@@ -686,6 +694,16 @@ fn stop_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     check_execution_arn(arn)?;
     let error = p.opt_string("error")?.map(str::to_string);
     let cause = p.opt_string("cause")?.map(str::to_string);
+    let stored_child = driver
+        .store
+        .get_execution(arn)
+        .ok()
+        .flatten()
+        .filter(|(r, _)| r.state.is_empty() && r.summary.get("mapRunArn").is_some());
+    if let Some((child, _)) = stored_child {
+        // A Map Run's stored child has ended already: stopping it changes nothing.
+        return Ok(json!({"stopDate": timestamp(child.stop_ms.unwrap_or(child.start_ms))}));
+    }
     driver.advance(arn, Event::Stop { error, cause }, None)?;
     let record = load_execution(driver, arn)?;
     Ok(json!({"stopDate": timestamp(record.stop_ms.unwrap_or_else(|| driver.now_ms()))}))
@@ -715,6 +733,16 @@ fn describe_execution_data(driver: &Driver, p: &Params<'_>) -> Result<Value, Api
         "input": record.summary.get("input").cloned().unwrap_or(Value::Null),
         "inputDetails": {"included": true},
     });
+    if let Some(map_run) = record.summary.get("mapRunArn") {
+        out["mapRunArn"] = map_run.clone();
+        if out["input"].is_null() {
+            // A Map Run keeps its children's inputs only for its ResultWriter.
+            if let Some(fields) = out.as_object_mut() {
+                fields.remove("input");
+            }
+            out["inputDetails"] = json!({"included": false});
+        }
+    }
     crate::versions::show_qualifiers(&record.summary, &mut out);
     if let Some(stop) = record.stop_ms {
         out["stopDate"] = timestamp(stop);
@@ -737,7 +765,7 @@ fn describe_express(run: &ExpressRun) -> Value {
     let result = &run.result;
     let mut out = json!({
         "executionArn": run.info.execution_arn,
-        "stateMachineArn": run.info.state_machine_arn,
+        "stateMachineArn": crate::versions::without_qualifier(&run.info.state_machine_arn),
         "name": run.info.name,
         "status": result.status.as_aws_str(),
         "startDate": timestamp(result.start_ms),
@@ -799,26 +827,30 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             "This operation is not supported by this type of state machine",
         ));
     }
-    let query = ExecutionQuery {
-        state_machine_arn: machine.arn.clone(),
-        status: status.map(str::to_string),
-        cursor: cursor.map(str::to_string),
-        limit,
+    // The version, alias and redrive filters are applied here, not in the store: each read
+    // asks for exactly the items still missing, so every item read is either kept or
+    // filtered out and the store's cursor after the last one read is the page's nextToken.
+    // A page is therefore short only when the listing ends.
+    let keep = |r: &cairn_store::ExecutionRecord| {
+        through.as_ref().is_none_or(|(_, field)| {
+            r.summary.get(*field).and_then(Value::as_str) == Some(requested)
+        }) && redriven.is_none_or(|wanted| crate::redrive::is_redriven(r) == wanted)
     };
-    let page = match driver.store.list_executions(&query) {
-        Ok(page) => page,
-        Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
-        Err(other) => return Err(store_error(other)),
-    };
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .filter(|r| {
-            through.as_ref().is_none_or(|(_, field)| {
-                r.summary.get(*field).and_then(Value::as_str) == Some(requested)
-            })
-        })
-        .map(|r| {
+    let mut items = Vec::new();
+    let mut next = cursor.map(str::to_string);
+    loop {
+        let query = ExecutionQuery {
+            state_machine_arn: machine.arn.clone(),
+            status: status.map(str::to_string),
+            cursor: next.take(),
+            limit: limit - items.len(),
+        };
+        let page = match driver.store.list_executions(&query) {
+            Ok(page) => page,
+            Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+            Err(other) => return Err(store_error(other)),
+        };
+        items.extend(page.items.iter().filter(|r| keep(r)).map(|r| {
             let mut item = json!({
                 "executionArn": r.arn,
                 "stateMachineArn": r.state_machine_arn,
@@ -832,11 +864,14 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             }
             crate::redrive::list_fields(r, &mut item);
             item
-        })
-        .collect();
-    let items = crate::redrive::filtered(items, redriven);
+        }));
+        next = page.next;
+        if items.len() >= limit || next.is_none() {
+            break;
+        }
+    }
     let mut out = json!({"executions": items});
-    if let Some(next) = page.next {
+    if let Some(next) = next {
         out["nextToken"] = Value::from(next);
     }
     Ok(out)
@@ -856,10 +891,22 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
         ),
         None => None,
     };
-    let mut stored = match driver.express_run(arn) {
-        Some(run) => express_history(&run, after_id, limit.saturating_add(1), reverse)?,
+    let stored = match driver.express_run(arn) {
+        Some(run) => paged_history(
+            &run.result.history,
+            after_id,
+            limit.saturating_add(1),
+            reverse,
+        )?,
         None => {
-            load_execution(driver, arn)?;
+            let record = load_execution(driver, arn)?;
+            if let Some(history) = crate::map_runs::stored_child_history(&record) {
+                return history_page(
+                    paged_history(&history, after_id, limit.saturating_add(1), reverse)?,
+                    limit,
+                    include_data,
+                );
+            }
             let query = HistoryQuery {
                 after_id,
                 limit: limit.saturating_add(1),
@@ -871,6 +918,15 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
                 .map_err(store_error)?
         }
     };
+    history_page(stored, limit, include_data)
+}
+
+/// One GetExecutionHistory page from up to `limit + 1` events read.
+fn history_page(
+    mut stored: Vec<cairn_store::StoredEvent>,
+    limit: usize,
+    include_data: bool,
+) -> Result<Value, ApiError> {
     let more = stored.len() > limit;
     stored.truncate(limit);
     let mut events = Vec::with_capacity(stored.len());
@@ -893,9 +949,10 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
     Ok(out)
 }
 
-/// A kept Express execution's history, paged like a stored one.
-fn express_history(
-    run: &ExpressRun,
+/// A history kept in memory (a kept Express execution's, a stored Map Run child's), paged
+/// like a stored one.
+fn paged_history(
+    history: &[HistoryEvent],
     after_id: Option<u64>,
     limit: usize,
     reverse: bool,
@@ -906,15 +963,9 @@ fn express_history(
         None => true,
     };
     let selected: Vec<&HistoryEvent> = if reverse {
-        run.result
-            .history
-            .iter()
-            .rev()
-            .filter(keep)
-            .take(limit)
-            .collect()
+        history.iter().rev().filter(keep).take(limit).collect()
     } else {
-        run.result.history.iter().filter(keep).take(limit).collect()
+        history.iter().filter(keep).take(limit).collect()
     };
     selected
         .into_iter()

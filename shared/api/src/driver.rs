@@ -324,11 +324,12 @@ impl Driver {
             seed: self.entropy.for_decision(&info.execution_arn, 0),
         };
         let arn = info.execution_arn.clone();
-        let state_machine_arn = info.state_machine_arn.clone();
+        let state_machine_arn = crate::versions::without_qualifier(&info.state_machine_arn);
         let name = info.name.clone();
         let start_ms = info.start_time_ms;
-        let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
+        let (mut execution, mut decision) = Execution::start(&machine, input, info, &ctx);
         self.signer.publish(&mut decision);
+        self.store_map_run_children(&mut execution)?;
         // AWS's ExecutionStarted names the version and alias the execution was started
         // through; the decider does not know them.
         if let Some(details) = decision
@@ -403,6 +404,14 @@ impl Driver {
             .get_execution(arn)
             .map_err(store_error)?
             .ok_or_else(|| execution_does_not_exist(arn))?;
+        if record.state.is_empty() && record.summary.get("mapRunArn").is_some() {
+            // A stored child of a Map Run is closed and has no state to advance: only its
+            // parent's redrive runs it again.
+            return Err(crate::redrive::not_redrivable(
+                arn,
+                crate::map_runs::CHILD_NOT_REDRIVABLE,
+            ));
+        }
         let persisted = Persisted::decode(&record)?;
         Ok((record, version, persisted))
     }
@@ -472,6 +481,7 @@ impl Driver {
             };
             let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             self.signer.publish(&mut decision);
+            self.store_map_run_children(&mut persisted.execution)?;
             let planned = persisted.plan(&decision, now, &mut effects);
             let input_text = input_text(&record).to_string();
             let previous_status = self.observed().then(|| record.status.clone());
@@ -901,7 +911,7 @@ impl Driver {
             crate::observe::log_events(
                 self,
                 sink.as_ref(),
-                &info.state_machine_arn,
+                &crate::versions::without_qualifier(&info.state_machine_arn),
                 &info.execution_arn,
                 &result.history,
                 0,

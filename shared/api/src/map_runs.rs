@@ -1,12 +1,16 @@
 //! The Map Run API: DescribeMapRun, ListMapRuns, and ListExecutions by `mapRunArn`, answered
 //! from the Map Runs the decider keeps in its parent execution (`Execution::map_runs`).
 //!
-//! Differences from AWS: a Map Run's children run inside the parent execution, so they are
-//! listed (name, ARN, status, dates) but DescribeExecution and GetExecutionHistory do not
-//! know them; a Map Run is found by scanning its state machine's executions.
+//! A Map Run's children run inside the parent execution. While the run goes on they are
+//! listed from the parent's state; when it ends, `cairn serve` stores each child as a closed
+//! execution of its own (`Driver::store_map_run_children`: DescribeExecution, a two-event
+//! GetExecutionHistory, ListExecutions by `mapRunArn` from the store) and the parent keeps
+//! only their counts. A shell that does not store them (the serverless engine) keeps them in
+//! the parent, and they are listed from there. A Map Run is found by scanning its state
+//! machine's executions.
 
-use cairn_interpreter::{Event, MapRun, MapRunChild};
-use cairn_store::{Error as StoreError, ExecutionQuery};
+use cairn_interpreter::{Event, Execution, HistoryEvent, MapRun, MapRunChild};
+use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord};
 use serde_json::{json, Value};
 
 use crate::driver::{store_error, Driver};
@@ -52,7 +56,7 @@ fn machine_of(arn: &str) -> Result<String, ApiError> {
 }
 
 /// The Map Run and the ARN of the execution that runs it.
-fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiError> {
+pub(crate) fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiError> {
     let machine = machine_of(arn)?;
     let mut cursor = None;
     loop {
@@ -200,9 +204,12 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     }
     let status = crate::actions::status_filter(p)?;
     let limit = p.max_results(100)?;
-    let start = offset(p)?;
     let arn = p.string("mapRunArn")?;
     let (run, _) = find(driver, arn)?;
+    if run.children_detached {
+        return list_stored_children(driver, &run, status, limit, p.next_token(3096)?);
+    }
+    let start = offset(p)?;
     let items: Vec<Value> = run
         .children
         .iter()
@@ -293,4 +300,295 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
         tolerated_failure_percentage: tolerated_percentage,
     };
     Ok((execution, event))
+}
+
+/// ListExecutions by `mapRunArn` once the children are stored: the store's listing of the
+/// child state machine (`<machine>/<label>`, shared by every run of that Map state), kept
+/// to this run's children. Each read asks for exactly the items missing, so only the last
+/// page is short.
+fn list_stored_children(
+    driver: &Driver,
+    run: &MapRun,
+    status: Option<&str>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Value, ApiError> {
+    let machine = child_machine(&run.map_run_arn);
+    let mut items = Vec::new();
+    let mut next = cursor.map(str::to_string);
+    loop {
+        let query = ExecutionQuery {
+            state_machine_arn: machine.clone(),
+            status: status.map(str::to_string),
+            cursor: next.take(),
+            limit: limit - items.len(),
+        };
+        let page = match driver.store.list_executions(&query) {
+            Ok(page) => page,
+            Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+            Err(other) => return Err(store_error(other)),
+        };
+        let ours = |r: &&ExecutionRecord| {
+            r.summary.get("mapRunArn").and_then(Value::as_str) == Some(run.map_run_arn.as_str())
+        };
+        items.extend(page.items.iter().filter(ours).map(|r| {
+            let mut item = json!({
+                "executionArn": r.arn,
+                "stateMachineArn": r.state_machine_arn,
+                "name": r.name,
+                "status": r.status,
+                "startDate": timestamp(r.start_ms),
+                "mapRunArn": run.map_run_arn,
+            });
+            if let Some(stop) = r.stop_ms {
+                item["stopDate"] = timestamp(stop);
+            }
+            item
+        }));
+        next = page.next;
+        if items.len() >= limit || next.is_none() {
+            break;
+        }
+    }
+    let mut out = json!({ "executions": items });
+    if let Some(next) = next {
+        out["nextToken"] = Value::from(next);
+    }
+    Ok(out)
+}
+
+/// AWS redrives a Map Run's children through their parent only.
+pub(crate) const CHILD_NOT_REDRIVABLE: &str =
+    "Execution is a child execution of a Map Run: redrive its parent execution";
+
+/// A child of an ended Map Run as a closed execution record with its two history events.
+fn child_record(run: &MapRun, child: &MapRunChild, role_arn: &str) -> ExecutionRecord {
+    let text = |v: &Value| Value::String(serde_json::to_string(v).unwrap_or_default());
+    let stop_ms = child.stop_ms.unwrap_or(child.start_ms);
+    let mut summary = json!({
+        "mapRunArn": run.map_run_arn,
+        "redriveCount": 0,
+        "roleArn": role_arn,
+    });
+    if !child.input.is_null() {
+        summary["input"] = text(&child.input);
+    }
+    if child.status == "SUCCEEDED" {
+        summary["output"] = text(&child.output);
+    }
+    if let Some(error) = &child.error {
+        summary["error"] = Value::from(error.clone());
+    }
+    if let Some(cause) = &child.cause {
+        summary["cause"] = Value::from(cause.clone());
+    }
+    ExecutionRecord {
+        arn: child.execution_arn.clone(),
+        state_machine_arn: child.state_machine_arn.clone(),
+        name: child.name.clone(),
+        status: child.status.to_string(),
+        start_ms: child.start_ms,
+        stop_ms: Some(stop_ms),
+        summary,
+        state: Vec::new(),
+    }
+}
+
+/// A stored Map Run child's history, made from its record when read (`None` for any other
+/// execution): `ExecutionStarted` and the event that ended it, as AWS shapes them. Not
+/// written with the child, which halves what storing a run's children writes.
+pub(crate) fn stored_child_history(record: &ExecutionRecord) -> Option<Vec<HistoryEvent>> {
+    if !record.state.is_empty() || record.summary.get("mapRunArn").is_none() {
+        return None;
+    }
+    let summary = &record.summary;
+    let json_of = |field: &str| {
+        summary
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+    };
+    let mut started = json!({"roleArn": summary.get("roleArn").cloned().unwrap_or(Value::Null)});
+    if let Some(input) = json_of("input") {
+        started["input"] = input;
+    }
+    let (end_type, end) = match record.status.as_str() {
+        "SUCCEEDED" => (
+            "ExecutionSucceeded",
+            json!({"output": json_of("output").unwrap_or(Value::Null)}),
+        ),
+        "FAILED" => {
+            let mut details = json!({});
+            for field in ["error", "cause"] {
+                if let Some(value) = summary.get(field) {
+                    details[field] = value.clone();
+                }
+            }
+            ("ExecutionFailed", details)
+        }
+        _ => ("ExecutionAborted", json!({})),
+    };
+    Some(vec![
+        HistoryEvent {
+            id: 1,
+            previous_event_id: 0,
+            timestamp_ms: record.start_ms,
+            event_type: "ExecutionStarted".into(),
+            details: started.into(),
+        },
+        HistoryEvent {
+            id: 2,
+            previous_event_id: 1,
+            timestamp_ms: record.stop_ms.unwrap_or(record.start_ms),
+            event_type: end_type.into(),
+            details: end.into(),
+        },
+    ])
+}
+
+/// Children stored per store call: a store may write each call in one transaction.
+const CHILD_BATCH: usize = 256;
+/// Store calls under way at once for one Map Run, so a store writing records one by one
+/// (the port's default) still has its group commit gather many.
+const CHILD_WRITERS: usize = 128;
+
+impl Driver {
+    /// Stores the children of the Map Runs that ended in the decision just made as closed
+    /// executions of their own, and leaves only their counts in `execution`. Called before
+    /// the parent's write that drops them: a crash between the two redoes the decision,
+    /// which finds the children stored and writes them again (a redriven run's children
+    /// are rewritten the same way).
+    pub(crate) fn store_map_run_children(&self, execution: &mut Execution) -> Result<(), ApiError> {
+        let runs = execution.detach_map_run_children();
+        let role_arn = execution.info().role_arn.clone();
+        for run in &runs {
+            let records: Vec<ExecutionRecord> = run
+                .children
+                .iter()
+                .map(|child| child_record(run, child, &role_arn))
+                .collect();
+            let batches: Vec<&[ExecutionRecord]> = records.chunks(CHILD_BATCH).collect();
+            if batches.len() <= 1 {
+                for batch in batches {
+                    self.store
+                        .put_closed_executions(batch)
+                        .map_err(store_error)?;
+                }
+                continue;
+            }
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let writers = CHILD_WRITERS.min(batches.len());
+            let failures: Vec<ApiError> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..writers)
+                    .map(|_| {
+                        scope.spawn(|| loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(batch) = batches.get(i) else {
+                                return Ok(());
+                            };
+                            self.store
+                                .put_closed_executions(batch)
+                                .map_err(store_error)?;
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| match h.join() {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e),
+                        Err(_) => Some(ApiError::internal("a Map Run child writer panicked")),
+                    })
+                    .collect()
+            });
+            if let Some(error) = failures.into_iter().next() {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// DescribeStateMachineForExecution of a stored Map Run child: its Map state's ItemProcessor
+/// as the definition, under the child state machine's ARN, with the Map Run and its label.
+/// `None` for any other execution.
+pub(crate) fn describe_child_machine(
+    driver: &Driver,
+    record: &ExecutionRecord,
+) -> Option<Result<Value, ApiError>> {
+    if !record.state.is_empty() {
+        return None;
+    }
+    let map_run = record.summary.get("mapRunArn")?.as_str()?.to_string();
+    Some((|| {
+        let (_, parent_arn) = find(driver, &map_run)?;
+        let (parent, _) = driver
+            .store
+            .get_execution(&parent_arn)
+            .map_err(store_error)?
+            .ok_or_else(|| execution_does_not_exist(&parent_arn))?;
+        let persisted = Persisted::decode(&parent)?;
+        let label = record
+            .state_machine_arn
+            .rsplit_once('/')
+            .map_or("", |(_, label)| label)
+            .to_string();
+        let definition: Value = serde_json::from_str(&persisted.definition).unwrap_or_default();
+        let processor = item_processor(&definition, &label).unwrap_or(Value::Null);
+        let mut processor = processor;
+        if let Some(fields) = processor.as_object_mut() {
+            fields.remove("ProcessorConfig");
+        }
+        let name = record
+            .state_machine_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ok(json!({
+            "stateMachineArn": record.state_machine_arn,
+            "name": name,
+            "definition": serde_json::to_string(&processor).unwrap_or_default(),
+            "roleArn": record.summary.get("roleArn").cloned().unwrap_or(Value::Null),
+            "updateDate": timestamp(parent.start_ms),
+            "mapRunArn": map_run,
+            "label": label,
+        }))
+    })())
+}
+
+/// The ItemProcessor (or Iterator) of the Distributed Map labelled `label`, searched through
+/// every nested Parallel branch and Map processor; a Map without a Label matches when no
+/// labelled one does (its label is made from its run's id).
+fn item_processor(definition: &Value, label: &str) -> Option<Value> {
+    let mut unlabelled = None;
+    let mut stack = vec![definition];
+    while let Some(machine) = stack.pop() {
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            continue;
+        };
+        for state in states.values() {
+            if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+                stack.extend(branches.iter());
+            }
+            let Some(processor) = state.get("ItemProcessor").or_else(|| state.get("Iterator"))
+            else {
+                continue;
+            };
+            stack.push(processor);
+            let distributed = processor
+                .pointer("/ProcessorConfig/Mode")
+                .and_then(Value::as_str)
+                == Some("DISTRIBUTED");
+            if !distributed {
+                continue;
+            }
+            match state.get("Label").and_then(Value::as_str) {
+                Some(own) if own == label => return Some(processor.clone()),
+                None if unlabelled.is_none() => unlabelled = Some(processor.clone()),
+                _ => {}
+            }
+        }
+    }
+    unlabelled
 }

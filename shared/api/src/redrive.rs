@@ -58,6 +58,9 @@ pub fn blocker(store: &dyn Store, record: &ExecutionRecord, now: i64) -> Option<
         "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
         _ => {}
     }
+    if record.state.is_empty() && record.summary.get("mapRunArn").is_some() {
+        return Some(crate::map_runs::CHILD_NOT_REDRIVABLE.to_string());
+    }
     // AWS keeps a deleted state machine DELETING while executions remain; Cairn removes it.
     if matches!(store.get_state_machine(&record.state_machine_arn), Ok(None)) {
         return Some("State machine is in DELETING status".into());
@@ -129,15 +132,14 @@ pub(crate) fn list_fields(record: &ExecutionRecord, item: &mut Value) {
     }
 }
 
-/// The items a `redriveFilter` keeps (`Some(true)`: the redriven ones).
-pub(crate) fn filtered(items: Vec<Value>, redriven: Option<bool>) -> Vec<Value> {
-    match redriven {
-        None => items,
-        Some(wanted) => items
-            .into_iter()
-            .filter(|item| item.get("redriveCount").is_some() == wanted)
-            .collect(),
-    }
+/// Whether `redriveFilter: REDRIVEN` keeps this execution.
+pub(crate) fn is_redriven(record: &ExecutionRecord) -> bool {
+    record
+        .summary
+        .get("redriveCount")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        > 0
 }
 
 impl Driver {
@@ -166,6 +168,7 @@ impl Driver {
                 seed: self.decision_seed(arn, persisted.execution.event_count()),
             };
             let mut decision = persisted.execution.apply(&machine, Event::Redrive, &ctx);
+            self.store_map_run_children(&mut persisted.execution)?;
             if persisted.execution.status() == Status::Running && decision.history.is_empty() {
                 return Err(ApiError::internal("the redrive changed nothing"));
             }

@@ -66,6 +66,15 @@ pub(crate) fn split(arn: &str) -> Option<(String, Qualifier)> {
     }
 }
 
+/// The state machine ARN without its version or alias qualifier (unchanged when it has
+/// none or is not a state machine ARN).
+pub(crate) fn without_qualifier(arn: &str) -> String {
+    match split(arn) {
+        Some((base, _)) => base,
+        None => arn.to_string(),
+    }
+}
+
 fn load(driver: &Driver, base: &str, shown: &str) -> Result<(StateMachineRecord, u64), ApiError> {
     driver
         .store

@@ -16,6 +16,27 @@ pub(crate) struct Ended {
     pub max_concurrency: u64,
     pub tolerated_count: u64,
     pub tolerated_percentage: f64,
+    /// Set once the shell took the children out ([`Execution::detach_map_run_children`]):
+    /// their counts, all the execution keeps of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detached: Option<Counts>,
+    /// Each child's output (or `{"Error", "Cause"}`) by item index, for the shell that
+    /// stores the children; never serialised, so a shell that keeps the children in the
+    /// execution pays nothing for it.
+    #[serde(skip)]
+    pub outcomes: Vec<serde_json::Value>,
+    /// Each child's input by item index, where the run kept it (for its ResultWriter).
+    #[serde(skip)]
+    pub inputs: Vec<serde_json::Value>,
+}
+
+/// How many children of an ended Map Run ended each way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct Counts {
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
 }
 
 /// One child execution of a Map Run.
@@ -28,6 +49,12 @@ pub struct MapRunChild {
     pub status: &'static str,
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
+    /// The child's input, output, error and cause where the decider still has them: only
+    /// in what [`Execution::detach_map_run_children`] hands over (`Null`/`None` otherwise).
+    pub input: serde_json::Value,
+    pub output: serde_json::Value,
+    pub error: Option<String>,
+    pub cause: Option<String>,
 }
 
 /// A Map Run: its settings and how many of its items (here, one child execution per item or
@@ -49,6 +76,9 @@ pub struct MapRun {
     pub failed: u64,
     pub aborted: u64,
     pub children: Vec<MapRunChild>,
+    /// The children are stored as executions of their own (the shell took them out of the
+    /// execution): `children` is empty and the counts come from the execution.
+    pub children_detached: bool,
 }
 
 fn view(
@@ -73,6 +103,7 @@ fn view(
         failed: 0,
         aborted: 0,
         children: Vec::new(),
+        children_detached: false,
     };
     let machine = log.child_machine_arn();
     for child in log.children.iter().filter(|c| !c.name.is_empty()) {
@@ -96,6 +127,10 @@ fn view(
             status: child_status,
             start_ms: child.start_ms,
             stop_ms: (child_status != "RUNNING").then_some(child.stop_ms),
+            input: serde_json::Value::Null,
+            output: serde_json::Value::Null,
+            error: None,
+            cause: None,
         });
     }
     let started = run.running + run.succeeded + run.failed + run.aborted;
@@ -130,13 +165,21 @@ impl Execution {
             .map_runs
             .iter()
             .map(|e| {
-                view(
+                let mut run = view(
                     &e.log,
                     &e.status,
                     Some(e.stop_ms),
                     e.total,
                     (e.max_concurrency, e.tolerated_count, e.tolerated_percentage),
-                )
+                );
+                if let Some(counts) = e.detached {
+                    run.succeeded = counts.succeeded;
+                    run.failed = counts.failed;
+                    run.aborted = counts.aborted;
+                    run.pending = e.total.saturating_sub(counts.started);
+                    run.children_detached = true;
+                }
+                run
             })
             .collect();
         let stopped = self.status != crate::api::Status::Running;
@@ -167,6 +210,67 @@ impl Execution {
         runs.retain(|r| seen.insert(r.map_run_arn.clone()));
         runs.sort_by_key(|r| r.start_ms);
         runs
+    }
+}
+
+impl Execution {
+    /// Takes the children of the Map Runs that ended since the last call out of the
+    /// execution, for a shell that stores them as executions of their own; the execution
+    /// keeps their counts (a finished run of 100,000 children otherwise keeps ~10 MB here,
+    /// rewritten by every later step). A shell that never calls it keeps them here, and the
+    /// Map Run API reads them from here.
+    pub fn detach_map_run_children(&mut self) -> Vec<MapRun> {
+        let mut detached = Vec::new();
+        for ended in &mut self.map_runs {
+            if ended.detached.is_some() {
+                continue;
+            }
+            let mut run = view(
+                &ended.log,
+                &ended.status,
+                Some(ended.stop_ms),
+                ended.total,
+                (
+                    ended.max_concurrency,
+                    ended.tolerated_count,
+                    ended.tolerated_percentage,
+                ),
+            );
+            let outcomes = std::mem::take(&mut ended.outcomes);
+            let mut inputs = std::mem::take(&mut ended.inputs);
+            let named = ended.log.children.iter().enumerate();
+            let slots = named.filter(|(_, c)| !c.name.is_empty()).map(|(i, _)| i);
+            for (child, slot) in run.children.iter_mut().zip(slots) {
+                if let Some(input) = inputs.get_mut(slot) {
+                    child.input = std::mem::take(input);
+                }
+                let outcome = outcomes.get(slot).unwrap_or(&serde_json::Value::Null);
+                match child.status {
+                    "SUCCEEDED" => child.output = outcome.clone(),
+                    "FAILED" => {
+                        let text = |field: &str| {
+                            outcome
+                                .get(field)
+                                .and_then(serde_json::Value::as_str)
+                                .map(str::to_string)
+                        };
+                        child.error = text("Error");
+                        child.cause = text("Cause");
+                    }
+                    _ => {}
+                }
+            }
+            ended.detached = Some(Counts {
+                started: run.succeeded + run.failed + run.aborted + run.running,
+                succeeded: run.succeeded,
+                failed: run.failed,
+                aborted: run.aborted + run.running,
+            });
+            ended.log.children = Vec::new();
+            run.children_detached = true;
+            detached.push(run);
+        }
+        detached
     }
 }
 
@@ -250,9 +354,11 @@ impl Runner<'_> {
         let now = self.ctx.now_ms;
         f.run.as_deref().map(|log| {
             let mut log = log.clone();
-            for child in &mut log.children {
-                child.input = serde_json::Value::Null;
-            }
+            let inputs = log
+                .children
+                .iter_mut()
+                .map(|child| std::mem::take(&mut child.input))
+                .collect();
             log.output = serde_json::Value::Null;
             let (max_concurrency, tolerated_count, tolerated_percentage) = settings(f);
             Ended {
@@ -263,6 +369,9 @@ impl Runner<'_> {
                 max_concurrency,
                 tolerated_count,
                 tolerated_percentage,
+                detached: None,
+                outcomes: f.results.clone(),
+                inputs,
             }
         })
     }

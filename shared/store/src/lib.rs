@@ -257,6 +257,38 @@ pub trait ExecutionStore: Send + Sync {
         let _ = (record, version);
         Ok(false)
     }
+    /// Stores closed executions that have no state to advance (a Distributed Map's children
+    /// once their Map Run ended), each replacing an earlier copy of itself, without history
+    /// (the API makes theirs from the record). A store can write one call's records in one
+    /// transaction; this default writes them one by one.
+    fn put_closed_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+        for record in records {
+            match self.create_execution(record, &[], &Effects::default()) {
+                Ok(_) => {}
+                Err(Error::AlreadyExists(_)) => {
+                    let Some((stored, version)) = self.get_execution(&record.arn)? else {
+                        continue;
+                    };
+                    if &stored == record {
+                        continue;
+                    }
+                    let transition = Transition {
+                        expected_version: version,
+                        record: record.clone(),
+                        history: Vec::new(),
+                        effects: Effects::default(),
+                    };
+                    match self.commit(&transition) {
+                        // A concurrent writer of the same child wrote the same end.
+                        Ok(_) | Err(Error::Conflict(_)) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
     /// Retention: deletes up to `limit` executions that ended (any status but `RUNNING`)
     /// before `before_ms`, with their history, and returns how many it deleted (fewer than
     /// `limit`: none are left). An adapter that keeps executions some other way (DynamoDB's

@@ -69,6 +69,7 @@ pub fn run_store_suite<S: Store + 'static>(make: impl Fn() -> S) {
     timers(&make());
     activity_tasks_are_claimed_once(&make());
     task_tokens(&make());
+    closed_executions_are_put_and_replaced(&make());
     concurrent_commits_have_one_winner(Arc::new(make()));
 }
 
@@ -583,4 +584,61 @@ fn concurrent_commits_have_one_winner<S: Store + 'static>(store: Arc<S>) {
         },
     );
     assert_eq!(ids(&history.expect("history")), [1, 2]);
+}
+
+/// A Map Run's children: stored closed, listed under their own state machine, written again
+/// unchanged without harm, replaced when their end changed.
+fn closed_executions_are_put_and_replaced(store: &dyn Store) {
+    let child = |name: &str, status: &str| ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m/each:{name}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/each".into(),
+        name: name.into(),
+        status: status.into(),
+        start_ms: 10,
+        stop_ms: Some(20),
+        summary: json!({"mapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/each:r"}),
+        state: Vec::new(),
+    };
+    let first = [child("a", "FAILED"), child("b", "SUCCEEDED")];
+    store.put_closed_executions(&first).expect("put");
+    store.put_closed_executions(&first).expect("put again");
+    let replaced = [child("a", "SUCCEEDED")];
+    store.put_closed_executions(&replaced).expect("replace");
+    let query = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/each".into(),
+        status: None,
+        cursor: None,
+        limit: 10,
+    };
+    let listed = store.list_executions(&query).expect("list").items;
+    let mut statuses: Vec<(String, String)> = listed
+        .iter()
+        .map(|r| (r.name.clone(), r.status.clone()))
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![
+            ("a".to_string(), "SUCCEEDED".to_string()),
+            ("b".to_string(), "SUCCEEDED".to_string())
+        ]
+    );
+    let (a, _) = store
+        .get_execution(&replaced[0].arn)
+        .expect("get")
+        .expect("stored");
+    assert_eq!(a, replaced[0]);
+    assert!(store
+        .read_history(
+            &a.arn,
+            &HistoryQuery {
+                after_id: None,
+                limit: 10,
+                reverse: false
+            }
+        )
+        .expect("history")
+        .is_empty());
+    // Not running: a restart resumes none of them.
+    assert!(store.running_executions().expect("running").is_empty());
 }

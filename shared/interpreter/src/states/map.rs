@@ -51,11 +51,14 @@ impl Runner<'_> {
             .label
             .clone()
             .unwrap_or_else(|| run_id.chars().take(8).collect());
-        let base = self
-            .exec
-            .info
-            .state_machine_arn
-            .replacen(":stateMachine:", ":mapRun:", 1);
+        // An execution of a version or alias has the version ARN in its info (its
+        // `$$.StateMachine.Id`); its Map Runs belong to the state machine.
+        let machine = &self.exec.info.state_machine_arn;
+        let unqualified = match machine.match_indices(':').nth(6) {
+            Some((at, _)) => &machine[..at],
+            None => machine.as_str(),
+        };
+        let base = unqualified.replacen(":stateMachine:", ":mapRun:", 1);
         format!("{base}/{label}:{run_id}")
     }
 
