@@ -763,6 +763,69 @@ impl ExecutionStore for SqliteStore {
         })
     }
 
+    /// One write (one savepoint of the group commit) for the whole call: a Distributed Map's
+    /// children came 256 to a call, and one write each made the writer thread's per-write
+    /// overhead the Map Run's bottleneck. An upsert keeps the default's meaning: an unchanged
+    /// record is left alone (same version), a changed one replaces the row at the next version.
+    fn put_closed_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let rows = records
+            .iter()
+            .map(|record| Ok((record.clone(), json_text(&record.summary)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.write(move |tx| {
+            // The children of one call share their machine and ARN prefix: looked up once per
+            // text within this write (never kept past it, as intern_arn says).
+            let mut interned: std::collections::HashMap<String, i64> =
+                std::collections::HashMap::new();
+            let mut intern = |text: &str| -> Result<i64> {
+                if let Some(id) = interned.get(text) {
+                    return Ok(*id);
+                }
+                let id = intern_arn(tx, text).map_err(write_sql)?;
+                interned.insert(text.to_string(), id);
+                Ok(id)
+            };
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
+                     ON CONFLICT(prefix, tail) DO UPDATE SET
+                         machine = excluded.machine, name = excluded.name, status = excluded.status,
+                         start_ms = excluded.start_ms, stop_ms = excluded.stop_ms,
+                         summary = excluded.summary, state = excluded.state, version = version + 1
+                     WHERE machine IS NOT excluded.machine OR name IS NOT excluded.name
+                        OR status IS NOT excluded.status OR start_ms IS NOT excluded.start_ms
+                        OR stop_ms IS NOT excluded.stop_ms OR summary IS NOT excluded.summary
+                        OR state IS NOT excluded.state",
+                )
+                .map_err(write_sql)?;
+            for (record, summary) in &rows {
+                let (prefix, tail) = split_arn(&record.arn);
+                let prefix = intern(prefix)?;
+                let machine = intern(&record.state_machine_arn)?;
+                let name = (record.name != tail).then_some(record.name.as_str());
+                upsert
+                    .execute(params![
+                        prefix,
+                        tail,
+                        machine,
+                        name,
+                        record.status,
+                        record.start_ms,
+                        record.stop_ms,
+                        summary,
+                        record.state
+                    ])
+                    .map_err(write_sql)?;
+            }
+            Ok(u64::try_from(rows.len()).unwrap_or(0))
+        })
+        .map(|_| ())
+    }
+
     fn get_execution(&self, arn: &str) -> Result<Option<(ExecutionRecord, Version)>> {
         self.read(|c| {
             c.prepare_cached(&format!(

@@ -161,3 +161,40 @@ fn a_new_database_has_8_kib_pages() {
         .expect("page size");
     assert_eq!(page_size, 8192);
 }
+
+/// The one-write batch keeps the default's versions: an equal re-put writes nothing, a changed
+/// record replaces the row at the next version, and a batch with a new child adds it beside.
+#[test]
+fn put_closed_executions_replaces_only_changed_records() {
+    let store = SqliteStore::open(&fresh_dir()).expect("open");
+    let child = |name: &str, status: &str, stop_ms: i64| ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m/each:{name}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/each".into(),
+        name: name.into(),
+        status: status.into(),
+        start_ms: 10,
+        stop_ms: Some(stop_ms),
+        summary: serde_json::json!({"output": name}),
+        state: Vec::new(),
+    };
+    let version_of = |name: &str| {
+        store
+            .get_execution(&child(name, "", 0).arn)
+            .expect("get")
+            .map(|(record, version)| (record.status, record.stop_ms, version))
+    };
+    store
+        .put_closed_executions(&[child("a", "FAILED", 20), child("b", "SUCCEEDED", 20)])
+        .expect("put");
+    assert_eq!(version_of("a"), Some(("FAILED".into(), Some(20), 1)));
+    store
+        .put_closed_executions(&[child("a", "FAILED", 20), child("b", "SUCCEEDED", 20)])
+        .expect("put again");
+    assert_eq!(version_of("a"), Some(("FAILED".into(), Some(20), 1)));
+    store
+        .put_closed_executions(&[child("a", "SUCCEEDED", 30), child("c", "ABORTED", 25)])
+        .expect("replace");
+    assert_eq!(version_of("a"), Some(("SUCCEEDED".into(), Some(30), 2)));
+    assert_eq!(version_of("b"), Some(("SUCCEEDED".into(), Some(20), 1)));
+    assert_eq!(version_of("c"), Some(("ABORTED".into(), Some(25), 1)));
+}
