@@ -145,14 +145,29 @@ pub struct Integrations {
     runtime: Arc<Runtime>,
 }
 
-/// The runtime behind the synchronous port, stopped without waiting when dropped (a
-/// runtime dropped inside another runtime's context would panic otherwise).
-struct Runtime(Option<tokio::runtime::Runtime>);
+/// Where the calls run: the caller's runtime (a Lambda function's one runtime), or one of
+/// the integrations' own for a caller that has none (`cairn run`), stopped without waiting
+/// when dropped (a runtime dropped inside another runtime's context would panic otherwise).
+enum Runtime {
+    Callers(tokio::runtime::Handle),
+    Own(Option<tokio::runtime::Runtime>),
+}
+
+impl Runtime {
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        match self {
+            Runtime::Callers(handle) => Some(handle),
+            Runtime::Own(runtime) => runtime.as_ref().map(|runtime| runtime.handle()),
+        }
+    }
+}
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
+        if let Runtime::Own(runtime) = self {
+            if let Some(runtime) = runtime.take() {
+                runtime.shutdown_background();
+            }
         }
     }
 }
@@ -175,6 +190,7 @@ pub enum StartError {
 impl Integrations {
     /// Integrations with these settings; resources they do not know go to `fallback`
     /// (activities, or `Unsupported`).
+    /// The calls run on a runtime of their own (two workers), for a caller without one.
     pub fn new(settings: Settings, fallback: Arc<dyn TaskInvoker>) -> Result<Self, StartError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -182,7 +198,28 @@ impl Integrations {
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
-        Ok(Integrations {
+        Ok(Self::with_runtime(
+            settings,
+            fallback,
+            Runtime::Own(Some(runtime)),
+        ))
+    }
+
+    /// Integrations whose calls run on the caller's runtime, starting no runtime or thread
+    /// of their own (issue 12, item 12: a Lambda function has one runtime). The blocking
+    /// [`TaskInvoker::invoke`] must then be called off the threads that drive that runtime
+    /// (the shell calls it from `spawn_blocking`): on them it waits for a call that can never
+    /// run. [`TaskInvoker::start`] needs no thread at all.
+    pub fn on_runtime(
+        handle: tokio::runtime::Handle,
+        settings: Settings,
+        fallback: Arc<dyn TaskInvoker>,
+    ) -> Self {
+        Self::with_runtime(settings, fallback, Runtime::Callers(handle))
+    }
+
+    fn with_runtime(settings: Settings, fallback: Arc<dyn TaskInvoker>, runtime: Runtime) -> Self {
+        Integrations {
             inner: Arc::new(Inner {
                 models: Models::new(settings.models_dir.clone()),
                 settings,
@@ -192,8 +229,8 @@ impl Integrations {
                 calls: AtomicU64::new(0),
                 local: OnceLock::new(),
             }),
-            runtime: Arc::new(Runtime(Some(runtime))),
-        })
+            runtime: Arc::new(runtime),
+        }
     }
 
     /// Lambda tasks go to `stand_in` (scripted functions in tests and `--functions`) instead
@@ -803,8 +840,7 @@ impl TaskInvoker for Integrations {
     fn start(&self, request: TaskRequest, done: TaskDone) -> Result<(), (TaskRequest, TaskDone)> {
         let Some(runtime) = self
             .runtime
-            .0
-            .as_ref()
+            .handle()
             .filter(|_| self.handles(&request.kind))
         else {
             return Err((request, done));
@@ -818,7 +854,7 @@ impl TaskInvoker for Integrations {
         if let Err(other) = self.own_route(&request.kind) {
             return other.invoke(request);
         }
-        let Some(runtime) = self.runtime.0.as_ref() else {
+        let Some(runtime) = self.runtime.handle() else {
             return TaskOutcome::now(Err(TaskFailure::new(
                 "States.Runtime",
                 "the integrations' runtime has stopped",
