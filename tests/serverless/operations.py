@@ -13,7 +13,8 @@ Emulators run none of this, so the template itself is checked:
   tracing follows the `Tracing` parameter;
 - the payload bucket deletes the objects items leave behind, and never one a live item names
   (`payload_lifecycle`);
-- StartSyncExecution may run Express's 5 minutes (`sync_express`).
+- StartSyncExecution may run Express's 5 minutes (`sync_express`), also through the function's
+  Function URL, which is IAM-signed and buffered.
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
 It then checks itself on a template with one alarm and one dead-letter setting removed.
@@ -206,6 +207,10 @@ def sync_express(template):
     apis = [r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"]
     if any(a["Properties"].get("EndpointConfiguration", {}).get("Type") != "REGIONAL" for a in apis):
         failures.append("the API is not Regional: an edge-optimized API never waits past 29 s")
+    # Its Function URL needs no quota: signed (never public) and answering in one piece.
+    url = props.get("FunctionUrlConfig")
+    if url is not None and (url.get("AuthType") != "AWS_IAM" or url.get("InvokeMode", "BUFFERED") != "BUFFERED"):
+        failures.append(f"{name}'s Function URL is not AuthType AWS_IAM with InvokeMode BUFFERED")
     claim = props.get("Environment", {}).get("Variables", {}).get("CAIRN_TASK_CLAIM_TIMEOUT_SECONDS")
     if claim is None or int(claim) <= 900:
         failures.append(f"{name}'s task claim timeout does not outlast its invocation")
@@ -219,6 +224,12 @@ def self_test(template):
     broken["Resources"]["Api"]["Properties"].pop("EndpointConfiguration")
     if len(sync_express(broken)) != 2:
         problems.append("a 30 s synchronous Express function on an edge API went unnoticed")
+    broken = copy.deepcopy(template)
+    for function in broken["Resources"].values():
+        if "FunctionUrlConfig" in function.get("Properties", {}):
+            function["Properties"]["FunctionUrlConfig"]["AuthType"] = "NONE"
+            if not any("Function URL" in f for f in sync_express(broken)):
+                problems.append("a public Function URL went unnoticed")
     broken = copy.deepcopy(template)
     broken["Parameters"]["PayloadExpirationDays"]["Default"] = 400
     if not any("would delete" in f for f in payload_lifecycle(broken)):
@@ -253,7 +264,8 @@ def main():
     print("payload bucket lifecycle: " + ("leftover objects expire, incomplete uploads abort" if not lifecycle else "wrong"))
     failures += lifecycle
     sync = sync_express(template)
-    print("synchronous Express: " + ("up to 5 minutes on POST /sync-executions" if not sync else "bounded"))
+    print("synchronous Express: " + ("up to 5 minutes on POST /sync-executions" if not sync else "bounded")
+          + (", and on its IAM-signed Function URL" if any("FunctionUrlConfig" in r.get("Properties", {}) for r in template["Resources"].values()) else ""))
     failures += sync
     for failure in failures:
         print(f"FAIL: {failure}")

@@ -1,7 +1,9 @@
 """The sample events in events/ match the template they stand for: the API events name the
 stage and a path the API Gateway of template.yaml has, with its method, so `sam local invoke`
 and `cargo lambda invoke` with them exercise what a deployment receives; the custom resource
-request names the template's Schedules resource and its properties.
+request names the template's Schedules resource and its properties; the Function URL events
+(payload format 2.0) name a path and method of the API routes of a function the template gives a
+Function URL.
 
 Run with a Python that has cfn-lint (tests/serverless/run.sh uses the emulators' virtualenv).
 """
@@ -29,6 +31,38 @@ def api_routes(template):
             if event.get("Type") == "Api":
                 routes.add((event["Properties"]["Path"], event["Properties"]["Method"].upper()))
     return stage, routes
+
+
+def function_url_problems(template, routes):
+    """events/function-url-*.json: what a Function URL of the template sends the api binary,
+    a route the API Gateway also has (the binary routes both payloads the same way)."""
+    resources = template["Resources"]
+    urls = {
+        name: r["Properties"]["FunctionUrlConfig"]
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::Serverless::Function" and "FunctionUrlConfig" in r.get("Properties", {})
+    }
+    problems, checked = [], 0
+    for path in sorted((ROOT / "events").glob("function-url-*.json")):
+        event = json.loads(path.read_text())
+        checked += 1
+        if not urls:
+            problems.append(f"{path.name}: the template has no function with a FunctionUrlConfig")
+        for name, config in urls.items():
+            binary = resources[name].get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            if binary != "api":
+                problems.append(f"{path.name}: {name} has a Function URL but runs {binary!r}, not the api binary")
+            if config.get("AuthType") != "AWS_IAM":
+                problems.append(f"{name}: Function URL AuthType {config.get('AuthType')!r}, not AWS_IAM")
+            iam = event.get("requestContext", {}).get("authorizer", {}).get("iam")
+            if config.get("AuthType") == "AWS_IAM" and not iam:
+                problems.append(f"{path.name}: no requestContext.authorizer.iam, which an AWS_IAM URL sends")
+        if event.get("version") != "2.0":
+            problems.append(f"{path.name}: version {event.get('version')!r}, a Function URL sends '2.0'")
+        method = event.get("requestContext", {}).get("http", {}).get("method")
+        if (event.get("rawPath"), method) not in routes:
+            problems.append(f"{path.name}: {(event.get('rawPath'), method)} is not one of the API routes {sorted(routes)}")
+    return checked, problems
 
 
 def custom_resource_problems(template):
@@ -71,6 +105,9 @@ def main():
         if context.get("resourcePath") not in (None, event.get("resource")):
             failures.append(f"{path.name}: requestContext.resourcePath differs from resource")
     print(f"sample events: {checked} API events against stage {stage!r} and {len(routes)} routes")
+    urls, url_problems = function_url_problems(template, routes)
+    print(f"sample events: {urls} Function URL events")
+    failures += url_problems
     custom = custom_resource_problems(template)
     print("sample events: the Schedules custom resource request " + ("matches the template's resource" if not custom else "differs"))
     failures += custom

@@ -18,6 +18,42 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Applied, Engine, EngineError};
 
+/// The request an api invocation carries, from either of the payloads that reach the api
+/// function: API Gateway's REST proxy (payload format 1.0, the template's routes) or a Lambda
+/// Function URL (payload format 2.0: `rawPath`, `requestContext.http.method`, a body that may
+/// be base64), which the 1.0 type refuses for its missing `httpMethod`.
+pub fn request_from_event(event: Value) -> Result<ApiGatewayProxyRequest, serde_json::Error> {
+    let is_v2 = event.get("version").and_then(Value::as_str) == Some("2.0")
+        || event.get("rawPath").is_some();
+    if !is_v2 {
+        return serde_json::from_value(event);
+    }
+    let context = event.get("requestContext").cloned().unwrap_or(json!({}));
+    let method = context
+        .pointer("/http/method")
+        .cloned()
+        .unwrap_or_else(|| json!("POST"));
+    let mut body = event.get("body").cloned().unwrap_or(Value::Null);
+    if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        let bytes: aws_lambda_events::encodings::Base64Data = serde_json::from_value(body)?;
+        body = Value::from(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    serde_json::from_value(json!({
+        "path": event.get("rawPath").cloned().unwrap_or(Value::Null),
+        "httpMethod": method,
+        "headers": event.get("headers").cloned().unwrap_or(json!({})),
+        "requestContext": {
+            "accountId": context.get("accountId"),
+            "requestId": context.get("requestId"),
+            "apiId": context.get("apiId"),
+            "stage": context.get("stage"),
+            "httpMethod": method,
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    }))
+}
+
 /// The action a request names, if any.
 pub fn action_of(request: &ApiGatewayProxyRequest) -> Option<String> {
     let target = request

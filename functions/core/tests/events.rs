@@ -6,7 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use cairn_interpreter::Event;
 use cairn_serverless::advance::AdvanceTrigger;
-use cairn_serverless::api::action_of;
+use cairn_serverless::api::{action_of, request_from_event};
 use cairn_serverless::schedule::{execution_name, ScheduleTrigger, ScheduledStart};
 use cairn_serverless::Message;
 use serde::de::DeserializeOwned;
@@ -58,6 +58,39 @@ fn api_samples_name_their_actions_and_carry_aws_json_bodies() {
     assert_eq!(action_of(&request).as_deref(), Some("StartSyncExecution"));
     request.path = Some("/DescribeExecution".into());
     assert_eq!(action_of(&request).as_deref(), Some("DescribeExecution"));
+}
+
+#[test]
+fn api_takes_both_payload_formats_to_the_same_request() {
+    // API Gateway's REST proxy (1.0) passes through as the typed 1.0 request.
+    let rest = sample("api-start-sync-execution.json");
+    let typed: ApiGatewayProxyRequest = serde_json::from_value(rest.clone()).expect("1.0");
+    let from_rest = request_from_event(rest).expect("1.0 request");
+    assert_eq!(from_rest, typed);
+
+    // A Function URL (2.0) has no httpMethod: the 1.0 type alone refuses it.
+    let url = sample("function-url-start-sync-execution.json");
+    assert!(serde_json::from_value::<ApiGatewayProxyRequest>(url.clone()).is_err());
+    let from_url = request_from_event(url.clone()).expect("2.0 request");
+    assert_eq!(from_url.http_method.as_str(), "POST");
+    assert_eq!(from_url.path.as_deref(), Some("/sync-executions"));
+    assert_eq!(action_of(&from_url).as_deref(), Some("StartSyncExecution"));
+    // The base64 body arrives decoded, the same AWS JSON body as the REST sample's.
+    assert!(!from_url.is_base64_encoded);
+    let body = |request: &ApiGatewayProxyRequest| -> Value {
+        serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("JSON body")
+    };
+    assert_eq!(body(&from_url), body(&from_rest));
+
+    // A plain-text 2.0 body, and no target header: the path decides.
+    let mut plain = url;
+    plain["isBase64Encoded"] = Value::Bool(false);
+    plain["body"] = Value::from(r#"{"executionArn":"arn:x"}"#);
+    plain["headers"] = serde_json::json!({"content-type": "application/x-amz-json-1.0"});
+    plain["rawPath"] = Value::from("/DescribeExecution");
+    let request = request_from_event(plain).expect("plain 2.0 request");
+    assert_eq!(action_of(&request).as_deref(), Some("DescribeExecution"));
+    assert_eq!(body(&request)["executionArn"], "arn:x");
 }
 
 #[test]
