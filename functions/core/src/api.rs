@@ -89,10 +89,9 @@ fn response(status: i64, body: &Value) -> ApiGatewayProxyResponse {
 
 fn error_response(error: &ApiError) -> ApiGatewayProxyResponse {
     let status = if error.is_server_fault() { 500 } else { 400 };
-    response(
-        status,
-        &json!({"__type": error.error_type, "message": error.message}),
-    )
+    // The shared body, so a `reason` (API_DOES_NOT_SUPPORT_LABELED_ARNS, ...) reaches the
+    // caller as it does from `cairn serve`.
+    response(status, &error.wire_body())
 }
 
 fn internal(error: EngineError) -> ApiError {
@@ -353,5 +352,38 @@ async fn send_task_result(engine: &Engine, action: &str, body: &Value) -> Result
     {
         Applied::Applied(_) => Ok(json!({})),
         _ => Err(task_gone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(response: &ApiGatewayProxyResponse) -> Value {
+        match &response.body {
+            Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+            other => panic!("not a text body: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_bodies_carry_the_reason_as_cairn_serve_does() {
+        let error = ApiError::new("ValidationException", "labeled")
+            .with_reason("API_DOES_NOT_SUPPORT_LABELED_ARNS");
+        let response = error_response(&error);
+        assert_eq!(response.status_code, 400);
+        assert_eq!(body_of(&response), error.wire_body());
+        assert_eq!(
+            body_of(&response)["reason"],
+            "API_DOES_NOT_SUPPORT_LABELED_ARNS"
+        );
+        assert_eq!(body_of(&response)["__type"], "ValidationException");
+
+        // No reason, no field; a server fault is a 500.
+        let response = error_response(&ApiError::new("InternalFailure", "boom"));
+        assert_eq!(response.status_code, 500);
+        let body = body_of(&response);
+        assert!(body.get("reason").is_none(), "{body}");
+        assert_eq!(body["message"], "boom");
     }
 }
