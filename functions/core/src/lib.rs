@@ -129,14 +129,15 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let store: Arc<dyn cairn_store::asynchronous::Store> = Arc::new(dynamo);
     let region = settings.region.clone();
     let outbox = Outbox::new(&config, settings);
-    let integrations = cairn_integrations::Integrations::new(
+    // The service calls run on the function's one runtime (issue 12, item 12).
+    let integrations = cairn_integrations::Integrations::on_runtime(
+        tokio::runtime::Handle::current(),
         cairn_integrations::Settings {
             region: Some(region),
             ..cairn_integrations::Settings::from_env()
         },
         Arc::new(cairn_runtime::Unsupported),
-    )
-    .map_err(|e| EngineError::Config(e.to_string()))?;
+    );
     let invoker: Arc<dyn TaskInvoker> = Arc::new(integrations.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let limits = limits_from_env()?;
