@@ -127,7 +127,7 @@ impl Payload {
         }
     }
 
-    fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Payload::Owned(value) => value,
             Payload::Shared(value) => Arc::unwrap_or_clone(value),

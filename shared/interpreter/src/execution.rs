@@ -1086,6 +1086,28 @@ impl<'a> Runner<'a> {
             }
         }
         let stashed = self.take_stash(tid);
+        if let (Some(shared), Kind::Choice { branches, default }) = (&stashed, &state.kind) {
+            if state.jsonata.is_none()
+                && state.input_path == IoPath::Whole
+                && state.output_path == IoPath::Whole
+                && !self.machine.inspect
+            {
+                // The input passes through unchanged: StateEntered, StateExited and the
+                // next state's StateEntered share it.
+                let shared = Arc::clone(shared);
+                let Some(t) = self.exec.threads.get_mut(&tid) else {
+                    return;
+                };
+                t.entered_prev = t.last_event;
+                let id = self.emit(
+                    tid,
+                    "ChoiceStateEntered",
+                    state.shapes.entered(Arc::clone(&shared)),
+                );
+                self.mark_entered(tid, state, id);
+                return self.run_choice_shared(tid, state, branches, *default, shared);
+            }
+        }
         let Some(t) = self.exec.threads.get_mut(&tid) else {
             return;
         };
@@ -1241,7 +1263,20 @@ impl<'a> Runner<'a> {
         assigned: Option<Map<String, Value>>,
         next: Option<usize>,
     ) {
-        if exceeds_size(&output, self.exec.limits.max_payload_bytes) {
+        self.exit_with(tid, state, Payload::Owned(output), assigned, next)
+    }
+
+    /// [`Runner::exit`] with an output that may be shared with the state's StateEntered
+    /// (a Choice passes its input on unchanged).
+    pub(crate) fn exit_with(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        output: Payload,
+        assigned: Option<Map<String, Value>>,
+        next: Option<usize>,
+    ) {
+        if exceeds_size(output.value(), self.exec.limits.max_payload_bytes) {
             let fault = Fault::new(
                 "States.DataLimitExceeded",
                 format!(
@@ -1261,7 +1296,7 @@ impl<'a> Runner<'a> {
                 let mut fields = Map::with_capacity(3);
                 fields.insert("assignedVariables".into(), Value::Object(vars.clone()));
                 fields.insert("name".into(), Value::String(state.name.clone()));
-                fields.insert("output".into(), output.clone());
+                fields.insert("output".into(), output.value().clone());
                 Value::Object(fields).into()
             }
             // A Pass or Choice that moves on shares its output with the next state's
@@ -1270,7 +1305,10 @@ impl<'a> Runner<'a> {
                 && state.jsonata.is_none()
                 && matches!(state.kind, Kind::Pass { .. } | Kind::Choice { .. }) =>
             {
-                let shared = Arc::new(output);
+                let shared = match output {
+                    Payload::Owned(output) => Arc::new(output),
+                    Payload::Shared(shared) => shared,
+                };
                 self.emit(
                     tid,
                     exited_type(state.type_name),
@@ -1297,7 +1335,10 @@ impl<'a> Runner<'a> {
                     .get(&tid)
                     .is_some_and(|t| t.parent.is_none()) =>
             {
-                let shared = Arc::new(output);
+                let shared = match output {
+                    Payload::Owned(output) => Arc::new(output),
+                    Payload::Shared(shared) => shared,
+                };
                 self.emit(
                     tid,
                     exited_type(state.type_name),
@@ -1319,8 +1360,9 @@ impl<'a> Runner<'a> {
                 );
                 return;
             }
-            None => state.shapes.exited(output.clone()),
+            None => state.shapes.exited(output.value().clone()),
         };
+        let output = output.into_value();
         self.emit(tid, exited_type(state.type_name), fields);
         if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
             self.forget_unsuccessful_children(tid);

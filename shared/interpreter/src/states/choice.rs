@@ -1,6 +1,8 @@
+use crate::details::Payload;
 use crate::execution::{ContextExtra, Fault, Runner, ThreadId};
 use crate::machine::{CState, ChoiceBranch, IoPath};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 impl Runner<'_> {
     /// Choice: the first matching rule's Next, else Default, else a `States.Runtime` failure
@@ -51,6 +53,29 @@ impl Runner<'_> {
         match self.output_path(tid, state, effective) {
             Ok(output) => self.exit(tid, state, output, assigned, Some(next)),
             Err(fault) => self.fail(tid, fault),
+        }
+    }
+
+    /// A Choice whose input passes through unchanged (InputPath and OutputPath `$`), held
+    /// shared with its events instead of by its thread.
+    pub(crate) fn run_choice_shared(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        branches: &[ChoiceBranch],
+        default: Option<usize>,
+        input: Arc<Value>,
+    ) {
+        match self.choose(tid, state, branches, default, &input) {
+            Ok((next, assigned)) => {
+                self.exit_with(tid, state, Payload::Shared(input), assigned, Some(next))
+            }
+            Err(fault) => {
+                if let Some(t) = self.thread_mut(tid) {
+                    t.input = Arc::unwrap_or_clone(input);
+                }
+                self.fail(tid, fault)
+            }
         }
     }
 
