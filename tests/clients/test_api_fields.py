@@ -203,6 +203,13 @@ def test_trace_header_checked_and_answered(sfn):
     assert response["Error"]["Code"] == "ValidationException"
     assert "traceHeader" in response["Error"]["Message"]
 
+    # A Standard execution keeps its header: DescribeExecution answers it, as AWS does.
+    traced = sfn.start_execution(stateMachineArn=standard, traceHeader=header)["executionArn"]
+    wait_until_done(sfn, traced)
+    assert sfn.describe_execution(executionArn=traced)["traceHeader"] == header
+    untraced = sfn.start_execution(stateMachineArn=standard)["executionArn"]
+    assert "traceHeader" not in sfn.describe_execution(executionArn=untraced)
+
 
 def test_distributed_map_label_arns(sfn):
     arn = sfn.create_state_machine(name=name("label"), definition=json.dumps(LABELED), roleArn=ROLE)[

@@ -593,8 +593,11 @@ fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         request.info,
         request.input,
         &request.input_text,
-        request.qualifiers,
-        request.test_case,
+        crate::driver::StartNamed {
+            qualifiers: request.qualifiers,
+            test_case: request.test_case,
+            trace_header: request.trace_header,
+        },
     )? {
         Some(start) => Ok(json!({"executionArn": arn, "startDate": timestamp(start)})),
         None => {
@@ -744,6 +747,9 @@ fn describe_execution_data(driver: &Driver, p: &Params<'_>) -> Result<Value, Api
         }
     }
     crate::versions::show_qualifiers(&record.summary, &mut out);
+    if let Some(header) = record.summary.get("traceHeader") {
+        out["traceHeader"] = header.clone();
+    }
     if let Some(stop) = record.stop_ms {
         out["stopDate"] = timestamp(stop);
     }

@@ -309,15 +309,20 @@ impl Driver {
         }
     }
 
+    /// Starts a Standard execution; `None` when its ARN exists already.
     pub(crate) fn start_standard_of(
         &self,
         definition: &str,
         info: ExecutionInfo,
         input: Value,
         input_text: &str,
-        qualifiers: (Option<String>, Option<String>),
-        test_case: Option<String>,
+        named: StartNamed,
     ) -> Result<Option<i64>, ApiError> {
+        let StartNamed {
+            qualifiers,
+            test_case,
+            trace_header,
+        } = named;
         let machine = self.machine(definition)?;
         let ctx = Context {
             now_ms: info.start_time_ms,
@@ -351,6 +356,7 @@ impl Driver {
         let mut persisted = Persisted::new(execution, definition.to_string());
         (persisted.version_arn, persisted.alias_arn) = qualifiers;
         persisted.test_case = test_case;
+        persisted.trace_header = trace_header;
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, ctx.now_ms, &mut effects);
         let record = ExecutionRecord {
@@ -952,6 +958,16 @@ pub(crate) struct ExpressJob {
     pub definition: String,
     pub info: ExecutionInfo,
     pub input_text: String,
+}
+
+/// What StartExecution said of a Standard execution beyond its machine and input, kept with
+/// it: the version and alias it was started through, the mock test case it selected and its
+/// X-Ray trace header.
+#[derive(Debug, Default)]
+pub(crate) struct StartNamed {
+    pub qualifiers: (Option<String>, Option<String>),
+    pub test_case: Option<String>,
+    pub trace_header: Option<String>,
 }
 
 /// Writes the job durably (a temporary file, synced, then renamed) and returns its path.

@@ -51,6 +51,10 @@ pub struct Persisted {
     /// instead of calling the real services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case: Option<String>,
+    /// The X-Ray `traceHeader` StartExecution was given, shown by DescribeExecution as AWS
+    /// does. States stored before it was kept decode without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 /// A `.sync` parent waiting for a child execution.
@@ -149,6 +153,7 @@ impl Persisted {
             version_arn: None,
             alias_arn: None,
             test_case: None,
+            trace_header: None,
         }
     }
 
@@ -175,6 +180,7 @@ impl Persisted {
             version_arn: loaded.version_arn,
             alias_arn: loaded.alias_arn,
             test_case: loaded.test_case,
+            trace_header: loaded.trace_header,
         })
     }
 
@@ -380,6 +386,9 @@ impl Persisted {
         if let Some(alias) = &self.alias_arn {
             record.summary["stateMachineAliasArn"] = Value::from(alias.clone());
         }
+        if let Some(header) = &self.trace_header {
+            record.summary["traceHeader"] = Value::from(header.clone());
+        }
         if status != Status::Running && record.stop_ms.is_none() {
             record.stop_ms = Some(now);
         }
@@ -417,6 +426,7 @@ impl Persisted {
             version_arn: &self.version_arn,
             alias_arn: &self.alias_arn,
             test_case: &self.test_case,
+            trace_header: &self.trace_header,
         })
     }
 }
@@ -440,6 +450,8 @@ struct Stored<'a> {
     alias_arn: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     test_case: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_header: &'a Option<String>,
 }
 
 /// A stored [`Persisted`] in either form, the decider's state still to be completed.
@@ -461,6 +473,8 @@ struct Loaded {
     alias_arn: Option<String>,
     #[serde(default)]
     test_case: Option<String>,
+    #[serde(default)]
+    trace_header: Option<String>,
 }
 
 /// The decider's maps that a closed or simple execution leaves empty.
@@ -790,6 +804,32 @@ mod tests {
             let back = Persisted::decode(&earlier).expect("decode the complete form");
             assert_eq!(back.execution, persisted.execution);
         }
+    }
+
+    #[test]
+    fn the_trace_header_is_kept_in_the_state_and_shown_in_the_summary() {
+        let mut persisted = started(json!({
+            "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}
+        }));
+        let before = persisted
+            .record(empty_record(ARN, "e"), "{}", 1_000)
+            .expect("record");
+        assert!(before.summary.get("traceHeader").is_none());
+        // A state stored before the header was kept reads back without one.
+        assert_eq!(
+            Persisted::decode(&before).expect("decode").trace_header,
+            None
+        );
+        persisted.trace_header = Some("Root=1-5759e988-bd862e3fe1be46a994272793".into());
+        let record = persisted
+            .record(empty_record(ARN, "e"), "{}", 1_000)
+            .expect("record");
+        assert_eq!(
+            record.summary["traceHeader"],
+            "Root=1-5759e988-bd862e3fe1be46a994272793"
+        );
+        let back = Persisted::decode(&record).expect("decode");
+        assert_eq!(back.trace_header, persisted.trace_header);
     }
 
     #[test]
