@@ -441,8 +441,9 @@ impl Engine {
             now_ms: now,
             seed: self.decision_seed(&arn, 0),
         };
-        let (execution, mut decision) = Execution::start(&machine, input, info, &ctx);
+        let (mut execution, mut decision) = Execution::start(&machine, input, info, &ctx);
         self.publish(&mut decision);
+        self.store_map_run_children(&mut execution).await?;
         let mut persisted = Persisted::new(execution, definition);
         persisted.parent = parent;
         let mut effects = Effects::default();
@@ -571,6 +572,8 @@ impl Engine {
             };
             let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
             self.publish(&mut decision);
+            self.store_map_run_children(&mut persisted.execution)
+                .await?;
             let planned = persisted.plan(&decision, now, &mut effects);
             let mut outgoing = outgoing(arn, planned);
             let status = persisted.execution.status();
@@ -1409,6 +1412,99 @@ struct LongCall {
 }
 
 /// A version-4-shaped UUID from 64 bits of entropy (expanded by a second mix).
+/// Map Run children stored per store call (a store may write one call in one transaction),
+/// and store calls under way at once: the DynamoDB store writes records one by one.
+const CHILD_BATCH: usize = 256;
+const CHILD_WRITERS: usize = 16;
+
+impl Engine {
+    /// Stores the children of the Map Runs that ended in the decision just made as closed
+    /// executions of their own, leaving only their counts in `execution`, as `cairn serve`
+    /// does: a parent item stays small (DynamoDB's 400 KB), and DescribeExecution,
+    /// GetExecutionHistory and ListExecutions by `mapRunArn` read the children from the
+    /// store. Called before the parent's write that drops them: a lost race or a crash
+    /// between the two redoes the decision, which writes the same children again.
+    async fn store_map_run_children(&self, execution: &mut Execution) -> Result<(), EngineError> {
+        let runs = execution.detach_map_run_children();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let role_arn = execution.info().role_arn.clone();
+        let mut batches = Vec::new();
+        for run in &runs {
+            let records: Vec<ExecutionRecord> = run
+                .children
+                .iter()
+                .map(|child| map_run_child_record(run, child, &role_arn))
+                .collect();
+            batches.extend(records.chunks(CHILD_BATCH).map(<[_]>::to_vec));
+        }
+        let mut writers = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        for batch in batches {
+            if writers.len() >= CHILD_WRITERS {
+                if let Some(done) = writers.join_next().await {
+                    first_error = first_error.or(joined(done).err());
+                }
+            }
+            let store = self.store.clone();
+            writers.spawn(async move { store.put_closed_executions(&batch).await });
+        }
+        while let Some(done) = writers.join_next().await {
+            first_error = first_error.or(joined(done).err());
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), EngineError> {
+    match done {
+        Ok(written) => Ok(written?),
+        Err(e) => Err(EngineError::Store(StoreError::Backend(format!(
+            "a Map Run child writer ended: {e}"
+        )))),
+    }
+}
+
+/// A child of an ended Map Run as a closed execution record, shaped as `cairn serve` stores
+/// it (the shared API makes its history and describes it from this shape: no state, the
+/// Map Run's ARN, input/output as JSON text, error and cause).
+// The shared API's own builder is private to it (shared/api/src/map_runs.rs, child_record).
+fn map_run_child_record(
+    run: &cairn_interpreter::MapRun,
+    child: &cairn_interpreter::MapRunChild,
+    role_arn: &str,
+) -> ExecutionRecord {
+    let text = |v: &Value| Value::String(serde_json::to_string(v).unwrap_or_default());
+    let mut summary = json!({
+        "mapRunArn": run.map_run_arn,
+        "redriveCount": 0,
+        "roleArn": role_arn,
+    });
+    if !child.input.is_null() {
+        summary["input"] = text(&child.input);
+    }
+    if child.status == "SUCCEEDED" {
+        summary["output"] = text(&child.output);
+    }
+    if let Some(error) = &child.error {
+        summary["error"] = Value::from(error.clone());
+    }
+    if let Some(cause) = &child.cause {
+        summary["cause"] = Value::from(cause.clone());
+    }
+    ExecutionRecord {
+        arn: child.execution_arn.clone(),
+        state_machine_arn: child.state_machine_arn.clone(),
+        name: child.name.clone(),
+        status: child.status.to_string(),
+        start_ms: child.start_ms,
+        stop_ms: Some(child.stop_ms.unwrap_or(child.start_ms)),
+        summary,
+        state: Vec::new(),
+    }
+}
+
 pub(crate) fn uuid(seed: u64) -> String {
     let low = seed.wrapping_mul(GOLDEN_GAMMA).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
     uuid_from_bits(seed, low)

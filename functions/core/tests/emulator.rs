@@ -2397,3 +2397,95 @@ async fn the_api_function_redrives_a_failed_execution_through_the_queues() {
         "Execution is SUCCEEDED and cannot be redriven"
     );
 }
+
+/// The serverless engine stores an ended Distributed Map's children as executions of their
+/// own (as `cairn serve` does), so the api function lists them by `mapRunArn` from the table
+/// and describes each, while the parent keeps only their counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_map_children_are_listed_and_described_through_the_api_function() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "fanout",
+            json!({"StartAt": "Each", "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "Label": "Each",
+                    "ToleratedFailureCount": 1,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Pick", "States": {
+                            "Pick": {"Type": "Choice", "Choices": [
+                                {"Variable": "$", "NumericEquals": 3, "Next": "Bad"}],
+                                "Default": "Double"},
+                            "Bad": {"Type": "Fail", "Error": "Odd.Three", "Cause": "three"},
+                            // A task: the run ends in a later decision than the start.
+                            "Double": {"Type": "Task", "Resource": lambda("echo"),
+                                "Parameters": {"n.$": "$"}, "End": true}}},
+                    "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h.start(&machine, json!({"items": [1, 2, 3]})).await;
+    let record = h.run_to_end(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+
+    let call = |target: &str, body: Value| {
+        let request = api_request("/", Some(target), body);
+        let (engine, api) = (&h.engine, &h.api);
+        async move {
+            let response = handle_request(engine, api, request).await;
+            let body = text_body(&response);
+            assert_eq!(response.status_code, 200, "{body}");
+            body
+        }
+    };
+    let runs = call("ListMapRuns", json!({"executionArn": arn})).await;
+    let map_run = runs["mapRuns"][0]["mapRunArn"]
+        .as_str()
+        .expect("a Map Run")
+        .to_string();
+    let run = call("DescribeMapRun", json!({"mapRunArn": map_run})).await;
+    assert_eq!(run["executionCounts"]["succeeded"], 2, "{run}");
+    assert_eq!(run["executionCounts"]["failed"], 1, "{run}");
+
+    let listed = call("ListExecutions", json!({"mapRunArn": map_run})).await;
+    let children = listed["executions"].as_array().expect("executions");
+    assert_eq!(children.len(), 3, "{listed}");
+    let mut statuses: Vec<&str> = children
+        .iter()
+        .filter_map(|c| c["status"].as_str())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["FAILED", "SUCCEEDED", "SUCCEEDED"]);
+    assert!(children.iter().all(|c| c["mapRunArn"] == map_run.as_str()));
+
+    // Each child is an execution of its own in the table, with nothing left to advance.
+    let mut outputs = Vec::new();
+    for child in children {
+        let child_arn = child["executionArn"].as_str().expect("arn");
+        let stored = h.record(child_arn).await;
+        assert!(stored.state.is_empty(), "{child_arn}");
+        assert_eq!(stored.summary["mapRunArn"], map_run.as_str());
+        let described = call("DescribeExecution", json!({"executionArn": child_arn})).await;
+        assert_eq!(described["mapRunArn"], map_run.as_str(), "{described}");
+        match described["status"].as_str() {
+            Some("SUCCEEDED") => {
+                let output: Value =
+                    serde_json::from_str(described["output"].as_str().expect("output"))
+                        .expect("json");
+                outputs.push(output);
+            }
+            Some("FAILED") => assert_eq!(described["error"], "Odd.Three", "{described}"),
+            other => panic!("child {child_arn} is {other:?}"),
+        }
+        let history = call("GetExecutionHistory", json!({"executionArn": child_arn})).await;
+        assert_eq!(
+            history["events"][0]["type"], "ExecutionStarted",
+            "{history}"
+        );
+    }
+    outputs.sort_by_key(|o| o["n"].as_i64());
+    assert_eq!(outputs, [json!({"n": 1}), json!({"n": 2})]);
+}

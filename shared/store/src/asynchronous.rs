@@ -98,6 +98,43 @@ pub trait ExecutionStore: Send + Sync {
         record: &'a ExecutionRecord,
         version: Version,
     ) -> StoreFuture<'a, bool>;
+    /// [`crate::ExecutionStore::put_closed_executions`]: closed executions with no state to
+    /// advance (a Distributed Map's children once their Map Run ended), each replacing an
+    /// earlier copy of itself, without history. This default awaits one create per record,
+    /// as the synchronous default writes them one by one.
+    fn put_closed_executions<'a>(&'a self, records: &'a [ExecutionRecord]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            for record in records {
+                match self
+                    .create_execution(record, &[], &Effects::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(Error::AlreadyExists(_)) => {
+                        let Some((stored, version)) = self.get_execution(&record.arn).await? else {
+                            continue;
+                        };
+                        if &stored == record {
+                            continue;
+                        }
+                        let transition = Transition {
+                            expected_version: version,
+                            record: record.clone(),
+                            history: Vec::new(),
+                            effects: Effects::default(),
+                        };
+                        match self.commit(&transition).await {
+                            // A concurrent writer of the same child wrote the same end.
+                            Ok(_) | Err(Error::Conflict(_)) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// [`crate::TimerStore`], asynchronously.
@@ -274,6 +311,11 @@ impl<T: crate::ExecutionStore + ?Sized> ExecutionStore for T {
         version: Version,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move { crate::ExecutionStore::confirm_status_sent(self, record, version) })
+    }
+
+    fn put_closed_executions<'a>(&'a self, records: &'a [ExecutionRecord]) -> StoreFuture<'a, ()> {
+        // The synchronous store's own, which may write a call's records in one transaction.
+        Box::pin(async move { crate::ExecutionStore::put_closed_executions(self, records) })
     }
 }
 
@@ -455,6 +497,10 @@ impl<S: ExecutionStore + ?Sized> crate::ExecutionStore for Blocking<S> {
     fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
         self.run(self.store.confirm_status_sent(record, version))
     }
+
+    fn put_closed_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+        self.run(self.store.put_closed_executions(records))
+    }
 }
 
 impl<S: TimerStore + ?Sized> crate::TimerStore for Blocking<S> {
@@ -528,6 +574,123 @@ mod tests {
             let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
             Blocking::new(store, Arc::new(Immediate))
         });
+    }
+
+    /// An asynchronous execution store of its own (not the blanket impl), so the port's
+    /// default `put_closed_executions` is the one that runs.
+    struct AsyncOnly(MemoryStore);
+
+    impl ExecutionStore for AsyncOnly {
+        fn create_execution<'a>(
+            &'a self,
+            record: &'a ExecutionRecord,
+            history: &'a [StoredEvent],
+            effects: &'a Effects,
+        ) -> StoreFuture<'a, Version> {
+            Box::pin(async move {
+                crate::ExecutionStore::create_execution(&self.0, record, history, effects)
+            })
+        }
+        fn get_execution<'a>(
+            &'a self,
+            arn: &'a str,
+        ) -> StoreFuture<'a, Option<(ExecutionRecord, Version)>> {
+            Box::pin(async move { crate::ExecutionStore::get_execution(&self.0, arn) })
+        }
+        fn commit<'a>(&'a self, transition: &'a Transition) -> StoreFuture<'a, Version> {
+            Box::pin(async move { crate::ExecutionStore::commit(&self.0, transition) })
+        }
+        fn list_executions<'a>(
+            &'a self,
+            query: &'a ExecutionQuery,
+        ) -> StoreFuture<'a, Page<ExecutionRecord>> {
+            Box::pin(async move { crate::ExecutionStore::list_executions(&self.0, query) })
+        }
+        fn running_executions(&self) -> StoreFuture<'_, Vec<String>> {
+            Box::pin(async move { crate::ExecutionStore::running_executions(&self.0) })
+        }
+        fn running_executions_page<'a>(
+            &'a self,
+            cursor: Option<&'a str>,
+            limit: usize,
+        ) -> StoreFuture<'a, Page<String>> {
+            Box::pin(async move {
+                crate::ExecutionStore::running_executions_page(&self.0, cursor, limit)
+            })
+        }
+        fn read_history<'a>(
+            &'a self,
+            execution_arn: &'a str,
+            query: &'a HistoryQuery,
+        ) -> StoreFuture<'a, Vec<StoredEvent>> {
+            Box::pin(
+                async move { crate::ExecutionStore::read_history(&self.0, execution_arn, query) },
+            )
+        }
+        fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> StoreFuture<'_, usize> {
+            Box::pin(async move {
+                crate::ExecutionStore::delete_closed_executions(&self.0, before_ms, limit)
+            })
+        }
+        fn unsent_status_page<'a>(
+            &'a self,
+            cursor: Option<&'a str>,
+            limit: usize,
+        ) -> StoreFuture<'a, Page<String>> {
+            Box::pin(
+                async move { crate::ExecutionStore::unsent_status_page(&self.0, cursor, limit) },
+            )
+        }
+        fn confirm_status_sent<'a>(
+            &'a self,
+            record: &'a ExecutionRecord,
+            version: Version,
+        ) -> StoreFuture<'a, bool> {
+            Box::pin(
+                async move { crate::ExecutionStore::confirm_status_sent(&self.0, record, version) },
+            )
+        }
+    }
+
+    #[test]
+    fn the_async_default_puts_closed_executions_and_replaces_changed_ones() {
+        let store = AsyncOnly(MemoryStore::new());
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:m/each";
+        let child = |name: &str, status: &str| ExecutionRecord {
+            arn: format!("arn:aws:states:us-east-1:123456789012:execution:m/each:{name}"),
+            state_machine_arn: machine.into(),
+            name: name.into(),
+            status: status.into(),
+            start_ms: 10,
+            stop_ms: Some(20),
+            summary: serde_json::json!({"mapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/each:r"}),
+            state: Vec::new(),
+        };
+        let first = [child("a", "FAILED"), child("b", "SUCCEEDED")];
+        ready(store.put_closed_executions(&first)).expect("put");
+        ready(store.put_closed_executions(&first)).expect("put again");
+        let (_, unchanged) = ready(store.get_execution(&first[0].arn)).unwrap().unwrap();
+        ready(store.put_closed_executions(&[child("a", "SUCCEEDED")])).expect("replace");
+        let (a, replaced) = ready(store.get_execution(&first[0].arn)).unwrap().unwrap();
+        assert_eq!(a.status, "SUCCEEDED");
+        assert!(replaced > unchanged, "a changed end is a new version");
+        let query = ExecutionQuery {
+            state_machine_arn: machine.into(),
+            status: None,
+            cursor: None,
+            limit: 10,
+        };
+        let listed = ready(store.list_executions(&query)).unwrap().items;
+        let mut names: Vec<(String, String)> =
+            listed.into_iter().map(|r| (r.name, r.status)).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("a".to_string(), "SUCCEEDED".to_string()),
+                ("b".to_string(), "SUCCEEDED".to_string())
+            ]
+        );
     }
 
     #[test]
