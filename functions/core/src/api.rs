@@ -133,6 +133,27 @@ pub async fn handle_request(
     }
 }
 
+/// A Distributed Map's label ARN (`…:stateMachine:<name>/<label>`) names the state machine
+/// its children run, which StartExecution refuses with AWS's reason, as cairn serve does
+/// (the engine would otherwise answer StateMachineDoesNotExist).
+fn refuse_labeled_arn(arn: &str) -> Result<(), ApiError> {
+    let labeled = cairn_api::names::parse_arn(arn).is_some_and(|parsed| {
+        parsed.kind == "stateMachine"
+            && parsed
+                .rest
+                .split_once('/')
+                .is_some_and(|(name, label)| !name.is_empty() && !label.is_empty())
+    });
+    if labeled {
+        return Err(ApiError::new(
+            "ValidationException",
+            "This API does not support Map Run labeled state machine ARNs",
+        )
+        .with_reason("API_DOES_NOT_SUPPORT_LABELED_ARNS"));
+    }
+    Ok(())
+}
+
 fn string<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
     body.get(field).and_then(Value::as_str).ok_or_else(|| {
         ApiError::new(
@@ -165,6 +186,7 @@ pub async fn handle_action(
         "GetActivityTask" => get_activity_task(api, body).await,
         "StartExecution" => {
             let machine = string(&body, "stateMachineArn")?;
+            refuse_labeled_arn(machine)?;
             let started = engine
                 .start_child(
                     machine,

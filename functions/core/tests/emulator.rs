@@ -2488,4 +2488,21 @@ async fn distributed_map_children_are_listed_and_described_through_the_api_funct
     }
     outputs.sort_by_key(|o| o["n"].as_i64());
     assert_eq!(outputs, [json!({"n": 1}), json!({"n": 2})]);
+    // The children's state machine is the Map's label ARN, which StartExecution refuses with
+    // AWS's reason in the error body, as cairn serve answers it.
+    let label_machine = children[0]["stateMachineArn"].as_str().expect("machine");
+    assert!(label_machine.ends_with("fanout/Each"), "{label_machine}");
+    let request = api_request(
+        "/",
+        Some("StartExecution"),
+        json!({"stateMachineArn": label_machine}),
+    );
+    let response = handle_request(&h.engine, &h.api, request).await;
+    assert_eq!(response.status_code, 400);
+    let body = text_body(&response);
+    assert_eq!(body["__type"], "ValidationException", "{body}");
+    assert_eq!(
+        body["reason"], "API_DOES_NOT_SUPPORT_LABELED_ARNS",
+        "{body}"
+    );
 }
