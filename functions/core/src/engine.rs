@@ -1435,7 +1435,7 @@ impl Engine {
             let records: Vec<ExecutionRecord> = run
                 .children
                 .iter()
-                .map(|child| map_run_child_record(run, child, &role_arn))
+                .map(|child| cairn_api::map_run_child_record(run, child, &role_arn))
                 .collect();
             batches.extend(records.chunks(CHILD_BATCH).map(<[_]>::to_vec));
         }
@@ -1469,42 +1469,6 @@ fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resul
 /// A child of an ended Map Run as a closed execution record, shaped as `cairn serve` stores
 /// it (the shared API makes its history and describes it from this shape: no state, the
 /// Map Run's ARN, input/output as JSON text, error and cause).
-// The shared API's own builder is private to it (shared/api/src/map_runs.rs, child_record).
-fn map_run_child_record(
-    run: &cairn_interpreter::MapRun,
-    child: &cairn_interpreter::MapRunChild,
-    role_arn: &str,
-) -> ExecutionRecord {
-    let text = |v: &Value| Value::String(serde_json::to_string(v).unwrap_or_default());
-    let mut summary = json!({
-        "mapRunArn": run.map_run_arn,
-        "redriveCount": 0,
-        "roleArn": role_arn,
-    });
-    if !child.input.is_null() {
-        summary["input"] = text(&child.input);
-    }
-    if child.status == "SUCCEEDED" {
-        summary["output"] = text(&child.output);
-    }
-    if let Some(error) = &child.error {
-        summary["error"] = Value::from(error.clone());
-    }
-    if let Some(cause) = &child.cause {
-        summary["cause"] = Value::from(cause.clone());
-    }
-    ExecutionRecord {
-        arn: child.execution_arn.clone(),
-        state_machine_arn: child.state_machine_arn.clone(),
-        name: child.name.clone(),
-        status: child.status.to_string(),
-        start_ms: child.start_ms,
-        stop_ms: Some(child.stop_ms.unwrap_or(child.start_ms)),
-        summary,
-        state: Vec::new(),
-    }
-}
-
 pub(crate) fn uuid(seed: u64) -> String {
     let low = seed.wrapping_mul(GOLDEN_GAMMA).rotate_left(29) ^ 0xd6e8_feb8_6659_fd93;
     uuid_from_bits(seed, low)

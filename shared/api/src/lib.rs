@@ -35,6 +35,7 @@ use cairn_store::Store;
 use serde_json::Value;
 
 pub use driver::Driver;
+pub use map_runs::child_record as map_run_child_record;
 pub use tokens::{new_key as new_token_key, Signer as TokenSigner, KEY_BYTES as TOKEN_KEY_BYTES};
 
 /// Where ARNs point and how the API behaves.

@@ -5,9 +5,9 @@
 //! listed from the parent's state; when it ends, `cairn serve` stores each child as a closed
 //! execution of its own (`Driver::store_map_run_children`: DescribeExecution, a two-event
 //! GetExecutionHistory, ListExecutions by `mapRunArn` from the store) and the parent keeps
-//! only their counts. A shell that does not store them (the serverless engine) keeps them in
-//! the parent, and they are listed from there. A Map Run is found by scanning its state
-//! machine's executions.
+//! only their counts; the serverless engine stores them the same way before the parent's
+//! write. A shell that does not store them keeps them in the parent, and they are listed
+//! from there. A Map Run is found by scanning its state machine's executions.
 
 use cairn_interpreter::{Event, Execution, HistoryEvent, MapRun, MapRunChild};
 use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord};
@@ -361,8 +361,9 @@ fn list_stored_children(
 pub(crate) const CHILD_NOT_REDRIVABLE: &str =
     "Execution is a child execution of a Map Run: redrive its parent execution";
 
-/// A child of an ended Map Run as a closed execution record with its two history events.
-fn child_record(run: &MapRun, child: &MapRunChild, role_arn: &str) -> ExecutionRecord {
+/// A child of an ended Map Run as a closed execution record (its two history events are
+/// made from it when read). Every shell that stores children builds them here.
+pub fn child_record(run: &MapRun, child: &MapRunChild, role_arn: &str) -> ExecutionRecord {
     let text = |v: &Value| Value::String(serde_json::to_string(v).unwrap_or_default());
     let stop_ms = child.stop_ms.unwrap_or(child.start_ms);
     let mut summary = json!({
