@@ -1148,14 +1148,15 @@ async fn execution_logs_reach_the_log_group_their_logging_configuration_names() 
     assert!(!logged.iter().any(|m| m.to_string().contains("secret")));
 }
 
-/// The integrations as a deployed function configures them, pointed at the emulators.
+/// The integrations as a deployed function configures them (on the function's own runtime:
+/// every caller is a multi-thread Tokio test), pointed at the emulators.
 fn integrations() -> cairn_integrations::Integrations {
     let emulators = cairn_test_support::emulators().expect("the emulators are running");
-    cairn_integrations::Integrations::new(
+    cairn_integrations::Integrations::on_runtime(
+        tokio::runtime::Handle::current(),
         emulators.settings(),
         Arc::new(cairn_runtime::Unsupported),
     )
-    .expect("integrations")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
