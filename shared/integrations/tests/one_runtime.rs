@@ -1,6 +1,7 @@
 //! Issue 12, item 12: built on the caller's runtime, the integrations run their calls there
 //! and start no runtime or thread of their own. Its own test binary, so no other test's
-//! threads come and go while it counts.
+//! threads come and go while it counts; its two tests take turns (`ONE_AT_A_TIME`), since
+//! the second one's runtime starts threads of its own.
 
 use std::sync::Arc;
 
@@ -9,6 +10,10 @@ use cairn_interpreter::{IntegrationPattern, ResourceKind};
 use cairn_runtime::{TaskDone, TaskInvoker, TaskOutcome, TaskRequest, Unsupported};
 use cairn_test_support::emulators;
 use serde_json::{json, Value};
+
+/// Held by each test of this binary for its whole run: the thread count of the first must not
+/// see the second's runtime threads.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The names of this process's threads, by thread id.
 fn threads() -> std::collections::BTreeMap<u64, String> {
@@ -60,6 +65,7 @@ async fn call(integrations: &Integrations, request: TaskRequest) -> TaskOutcome 
 /// two-worker `cairn-integrations` runtime in every constructor.
 #[test]
 fn the_integrations_run_on_the_callers_current_thread_runtime_and_start_no_other() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(emulators) = emulators() else {
         return;
     };
@@ -127,6 +133,7 @@ fn the_integrations_run_on_the_callers_current_thread_runtime_and_start_no_other
 /// blocking pool as the shell calls it (an invoker that is not started goes there).
 #[test]
 fn the_blocking_port_works_from_the_callers_blocking_pool() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(emulators) = emulators() else {
         return;
     };
