@@ -23,7 +23,13 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         if is_custom_resource_request(&event.payload) {
             return Ok::<_, Error>(
-                serve_custom_resource(scheduler, event.payload, schedules_file).await?,
+                serve_custom_resource(
+                    scheduler,
+                    event.payload,
+                    schedules_file,
+                    event.context.deadline(),
+                )
+                .await?,
             );
         }
         let trigger: ScheduleTrigger = serde_json::from_value(event.payload)?;

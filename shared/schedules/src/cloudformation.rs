@@ -10,11 +10,13 @@
 //!   that a changed file changes a property, and CloudFormation sends an Update.
 //!
 //! Every request gets an answer, FAILED with the reason when the sync failed, so a bad file
-//! fails the deploy in seconds instead of an hour's wait.
+//! fails the deploy in seconds instead of an hour's wait. A role Scheduler cannot assume yet
+//! (a first deploy's, seconds old) is waited for within the invocation's remaining time, less
+//! [`ANSWER_MARGIN`] kept for the answer.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::file::{check_name, SchedulesFile, StackPlace};
-use crate::sync::{schedules_delete_group, schedules_sync_group, ScheduleTargets};
+use crate::sync::{schedules_delete_group, schedules_sync_group, RolePatience, ScheduleTargets};
 use crate::SchedulesError;
 
 /// What CloudFormation sends a custom resource's function.
@@ -63,6 +65,20 @@ pub struct CustomResourceResponse {
 /// CloudFormation takes at most 4096 bytes of answer: the reason is cut well below.
 const REASON_LIMIT: usize = 1000;
 
+/// What the invocation keeps of its time for the answer's PUT to S3 (well under a second when
+/// S3 answers): an invocation that runs out of time sends nothing, and CloudFormation would wait
+/// an hour.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long the sync may retry, from the invocation's deadline (Lambda's context).
+pub fn patience_before(deadline: SystemTime) -> RolePatience {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(ANSWER_MARGIN);
+    RolePatience::until(tokio::time::Instant::now() + left)
+}
+
 /// Whether an event is a custom resource request (the schedule function also takes schedule
 /// firings).
 pub fn is_custom_resource_request(event: &Value) -> bool {
@@ -83,6 +99,7 @@ pub async fn schedules_answer_request(
     client: &aws_sdk_scheduler::Client,
     request: &CustomResourceRequest,
     file: &Path,
+    patience: &RolePatience,
 ) -> CustomResourceResponse {
     let requested_group = property(request, "GroupName").map(str::to_string);
     // The physical id is the group: on a failed Create it is still the group, so the
@@ -95,7 +112,7 @@ pub async fn schedules_answer_request(
     };
     let outcome = match request.request_type.as_str() {
         "Create" | "Update" => match requested_group {
-            Ok(group) => schedules_apply_file(client, request, &group, file).await,
+            Ok(group) => schedules_apply_file(client, request, &group, file, patience).await,
             Err(e) => Err(e),
         },
         "Delete" if check_name("schedule group", &physical).is_ok() => {
@@ -139,6 +156,7 @@ async fn schedules_apply_file(
     request: &CustomResourceRequest,
     group: &str,
     file: &Path,
+    patience: &RolePatience,
 ) -> Result<Value, SchedulesError> {
     check_name("schedule group", group)?;
     let targets = ScheduleTargets {
@@ -151,7 +169,7 @@ async fn schedules_apply_file(
     })?;
     let place = StackPlace::from_arn(&request.stack_id)?;
     let desired = SchedulesFile::parse(&text)?.desired(&place);
-    let report = schedules_sync_group(client, group, &targets, &desired).await?;
+    let report = schedules_sync_group(client, group, &targets, &desired, patience).await?;
     Ok(json!({
         "GroupName": group,
         "Schedules": desired.len(),
@@ -210,15 +228,18 @@ pub async fn send_custom_resource_response(
 
 /// A custom resource request start to end: carry it out, answer CloudFormation, and return the
 /// answer (the invocation's result, for the logs). An error only when the answer could not be
-/// sent: then the invocation fails and Lambda's retry sends the request again.
+/// sent: then the invocation fails and Lambda's retry sends the request again. `deadline` is
+/// when the invocation is stopped (Lambda's context).
 pub async fn serve_custom_resource(
     client: &aws_sdk_scheduler::Client,
     event: Value,
     file: &Path,
+    deadline: SystemTime,
 ) -> Result<Value, SchedulesError> {
     let request: CustomResourceRequest = serde_json::from_value(event)
         .map_err(|e| SchedulesError::Invalid(format!("not a custom resource request: {e}")))?;
-    let response = schedules_answer_request(client, &request, file).await;
+    let response =
+        schedules_answer_request(client, &request, file, &patience_before(deadline)).await;
     send_custom_resource_response(&request.response_url, &response).await?;
     serde_json::to_value(&response).map_err(|e| SchedulesError::Response(e.to_string()))
 }

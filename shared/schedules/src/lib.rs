@@ -11,7 +11,7 @@ pub mod sync;
 
 pub use cloudformation::{is_custom_resource_request, serve_custom_resource};
 pub use file::{ScheduleSpec, SchedulesFile, StackPlace};
-pub use sync::{ScheduleTargets, SyncReport};
+pub use sync::{RolePatience, ScheduleTargets, SyncReport};
 
 /// Where the schedule function finds the file: the template ships it as a Lambda layer, which
 /// Lambda unpacks under `/opt`. `CAIRN_SCHEDULES_FILE` names another path (local runs).
@@ -33,6 +33,9 @@ pub enum SchedulesError {
     Invalid(String),
     #[error("EventBridge Scheduler refused {0}")]
     Scheduler(String),
+    /// Scheduler kept refusing the schedules' execution role until the time budget ran out.
+    #[error("{0}")]
+    RoleNotUsable(String),
     #[error("the schedule group does not exist")]
     GroupMissing,
     /// CloudFormation's presigned response URL did not take the answer.

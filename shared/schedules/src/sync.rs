@@ -7,12 +7,16 @@
 //! code seem to reach these Scheduler calls.
 
 use aws_sdk_scheduler::error::DisplayErrorContext;
+use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_scheduler::types::{
     DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
     Target,
 };
 use aws_sdk_scheduler::Client;
 use serde_json::Value;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::file::DesiredSchedule;
 use crate::SchedulesError;
@@ -44,11 +48,138 @@ fn failed(what: &str, error: impl std::fmt::Display) -> SchedulesError {
     SchedulesError::Scheduler(format!("{what}: {error}"))
 }
 
-fn error_code<E, R>(error: &aws_sdk_scheduler::error::SdkError<E, R>) -> Option<&str>
+fn error_code<E, R>(error: &SdkError<E, R>) -> Option<&str>
 where
-    E: aws_sdk_scheduler::error::ProvideErrorMetadata,
+    E: ProvideErrorMetadata,
 {
     error.as_service_error().and_then(|e| e.code())
+}
+
+/// Whether Scheduler refused a schedule's execution role as one it cannot assume. On a first
+/// deploy the role was created seconds before, and IAM takes a few seconds to make it usable
+/// by the service: AWS answers this until then, so it is worth waiting for. A role that truly
+/// lacks the trust gets the same answer: the wait is bounded by [`RolePatience`].
+pub fn schedules_role_not_yet_usable(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationException")
+        && message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("execution role") && m.contains("assume")
+        })
+}
+
+/// How long the sync may wait for IAM to make a new role usable by Scheduler: until the
+/// custom resource's time budget (the Lambda invocation's remaining time, less what the answer
+/// to CloudFormation needs) runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolePatience {
+    until: Instant,
+}
+
+/// The first wait after a refusal; each next one doubles, up to [`LONGEST_WAIT`]. AWS's
+/// propagation takes seconds, so the first tries are close together.
+const FIRST_WAIT: Duration = Duration::from_millis(500);
+const LONGEST_WAIT: Duration = Duration::from_secs(4);
+
+impl RolePatience {
+    /// Retrying until `until`.
+    pub fn until(until: Instant) -> RolePatience {
+        RolePatience { until }
+    }
+
+    /// No retry: the first refusal is the answer.
+    pub fn none() -> RolePatience {
+        RolePatience {
+            until: Instant::now(),
+        }
+    }
+
+    /// How long to wait before try `attempt + 1` (the first try is attempt 0), or None when
+    /// that wait would end past the budget.
+    pub fn wait_before_retry(&self, attempt: u32, now: Instant) -> Option<Duration> {
+        let wait = FIRST_WAIT
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(LONGEST_WAIT);
+        (now + wait <= self.until).then_some(wait)
+    }
+}
+
+/// Runs `call` (a Scheduler write naming the role) again while Scheduler refuses the role as
+/// not yet assumable and the budget lasts; any other outcome is returned at once. When the
+/// budget runs out, the error says so, with how many tries and how long they took.
+async fn schedules_with_role_patience<T, E, R, F, Fut>(
+    patience: &RolePatience,
+    what: &str,
+    role_arn: &str,
+    call: F,
+) -> Result<T, SchedulesError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+{
+    schedules_retry_refused_role(
+        patience,
+        what,
+        role_arn,
+        call,
+        Instant::now,
+        tokio::time::sleep,
+    )
+    .await
+}
+
+/// The loop of [`schedules_with_role_patience`], its clock given (tests run it in simulated
+/// time).
+async fn schedules_retry_refused_role<T, E, R, F, Fut, N, S, SFut>(
+    patience: &RolePatience,
+    what: &str,
+    role_arn: &str,
+    mut call: F,
+    now: N,
+    sleep: S,
+) -> Result<T, SchedulesError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    N: Fn() -> Instant,
+    S: Fn(Duration) -> SFut,
+    SFut: Future<Output = ()>,
+{
+    let started = now();
+    let mut attempt = 0u32;
+    loop {
+        let error = match call().await {
+            Ok(out) => return Ok(out),
+            Err(error) => error,
+        };
+        let refused_role = error
+            .as_service_error()
+            .is_some_and(|e| schedules_role_not_yet_usable(e.code(), e.message()));
+        if !refused_role {
+            return Err(failed(what, DisplayErrorContext(error)));
+        }
+        match patience.wait_before_retry(attempt, now()) {
+            Some(wait) => {
+                sleep(wait).await;
+                attempt += 1;
+            }
+            None => {
+                return Err(SchedulesError::RoleNotUsable(format!(
+                    "{what}: EventBridge Scheduler still could not assume the execution role \
+                     {role_arn} after {} tries over {:.1} s, and the custom resource's time ran \
+                     out. A role created by this deploy takes IAM a few seconds to reach \
+                     Scheduler: deploying again usually succeeds; otherwise check that the \
+                     role's trust policy allows scheduler.amazonaws.com. Last answer: {}",
+                    attempt + 1,
+                    (now() - started).as_secs_f64(),
+                    DisplayErrorContext(error)
+                )))
+            }
+        }
+    }
 }
 
 /// The group's schedules as wanted: created, updated or deleted so that they match `desired`.
@@ -57,18 +188,19 @@ pub async fn schedules_sync_group(
     group: &str,
     targets: &ScheduleTargets,
     desired: &[DesiredSchedule],
+    patience: &RolePatience,
 ) -> Result<SyncReport, SchedulesError> {
     schedules_ensure_group(client, group).await?;
     let existing = schedules_in_group(client, group).await?;
     let mut report = SyncReport::default();
     for schedule in desired {
         if !existing.contains(&schedule.name) {
-            schedules_write(client, group, targets, schedule, false).await?;
+            schedules_write(client, group, targets, schedule, false, patience).await?;
             report.created.push(schedule.name.clone());
         } else if schedules_stands_as_wanted(client, group, targets, schedule).await? {
             report.unchanged.push(schedule.name.clone());
         } else {
-            schedules_write(client, group, targets, schedule, true).await?;
+            schedules_write(client, group, targets, schedule, true, patience).await?;
             report.updated.push(schedule.name.clone());
         }
     }
@@ -205,22 +337,26 @@ fn state_of(schedule: &DesiredSchedule) -> ScheduleState {
     }
 }
 
-/// Creates the schedule, or replaces it whole (UpdateSchedule sets every field).
+/// Creates the schedule, or replaces it whole (UpdateSchedule sets every field). Both name the
+/// role, so both may meet a role IAM has not yet made usable.
 async fn schedules_write(
     client: &Client,
     group: &str,
     targets: &ScheduleTargets,
     schedule: &DesiredSchedule,
     replace: bool,
+    patience: &RolePatience,
 ) -> Result<(), SchedulesError> {
     let window = FlexibleTimeWindow::builder()
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .map_err(|e| failed("building a time window", e))?;
     let target = target_of(targets, schedule)?;
-    let what = |verb: &str| format!("{verb} schedule '{}' in group '{group}'", schedule.name);
+    let verb = if replace { "updating" } else { "creating" };
+    let what = format!("{verb} schedule '{}' in group '{group}'", schedule.name);
+    let role = targets.role_arn.as_str();
     if replace {
-        client
+        let request = client
             .update_schedule()
             .name(&schedule.name)
             .group_name(group)
@@ -229,12 +365,10 @@ async fn schedules_write(
             .state(state_of(schedule))
             .set_description(schedule.description.clone())
             .flexible_time_window(window)
-            .target(target)
-            .send()
-            .await
-            .map_err(|e| failed(&what("updating"), DisplayErrorContext(e)))?;
+            .target(target);
+        schedules_with_role_patience(patience, &what, role, || request.clone().send()).await?;
     } else {
-        client
+        let request = client
             .create_schedule()
             .name(&schedule.name)
             .group_name(group)
@@ -243,10 +377,8 @@ async fn schedules_write(
             .state(state_of(schedule))
             .set_description(schedule.description.clone())
             .flexible_time_window(window)
-            .target(target)
-            .send()
-            .await
-            .map_err(|e| failed(&what("creating"), DisplayErrorContext(e)))?;
+            .target(target);
+        schedules_with_role_patience(patience, &what, role, || request.clone().send()).await?;
     }
     Ok(())
 }
@@ -309,5 +441,215 @@ async fn schedules_delete_one(
             &format!("deleting schedule '{name}' in group '{group}'"),
             DisplayErrorContext(e),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_scheduler::error::ErrorMetadata;
+    use aws_sdk_scheduler::operation::create_schedule::{
+        CreateScheduleError, CreateScheduleOutput,
+    };
+    use aws_sdk_scheduler::types::error::ValidationException;
+    use std::cell::Cell;
+
+    /// AWS's answer while a new role is not yet usable by Scheduler.
+    const NOT_YET: &str =
+        "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/invoke";
+
+    /// The error the SDK makes of a ValidationException answer (code and message in its
+    /// metadata, as its deserializer puts them).
+    fn refusal(message: &str) -> SdkError<CreateScheduleError, ()> {
+        let meta = ErrorMetadata::builder()
+            .code("ValidationException")
+            .message(message)
+            .build();
+        let error = ValidationException::builder()
+            .message(message)
+            .meta(meta)
+            .build()
+            .unwrap();
+        SdkError::service_error(CreateScheduleError::ValidationException(error), ())
+    }
+
+    fn created() -> CreateScheduleOutput {
+        CreateScheduleOutput::builder()
+            .schedule_arn("arn:aws:scheduler:us-east-1:123456789012:schedule/g/s")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_the_refused_role_is_waited_for() {
+        assert!(schedules_role_not_yet_usable(
+            Some("ValidationException"),
+            Some(NOT_YET)
+        ));
+        // Other validation failures are the request's fault: waiting changes nothing.
+        for other in [
+            "Invalid Schedule Expression daily.",
+            "Provided ScheduleExpressionTimezone Mars/Olympus is not supported.",
+        ] {
+            assert!(!schedules_role_not_yet_usable(
+                Some("ValidationException"),
+                Some(other)
+            ));
+        }
+        assert!(!schedules_role_not_yet_usable(
+            Some("ResourceNotFoundException"),
+            Some(NOT_YET)
+        ));
+        assert!(!schedules_role_not_yet_usable(None, None));
+        let error = refusal(NOT_YET);
+        let service = error.as_service_error().unwrap();
+        assert!(schedules_role_not_yet_usable(
+            service.code(),
+            service.message()
+        ));
+    }
+
+    #[test]
+    fn waits_double_up_to_a_cap_and_stop_at_the_budget() {
+        let now = Instant::now();
+        let patience = RolePatience::until(now + Duration::from_secs(10));
+        let waits: Vec<_> = (0..6)
+            .map(|a| patience.wait_before_retry(a, now).unwrap().as_millis())
+            .collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 4000, 4000]);
+        // A wait that would end past the budget is not taken.
+        assert_eq!(
+            patience.wait_before_retry(0, now + Duration::from_millis(9_600)),
+            None
+        );
+        assert_eq!(
+            patience.wait_before_retry(3, now + Duration::from_secs(6)),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            patience.wait_before_retry(3, now + Duration::from_millis(6_001)),
+            None
+        );
+        assert_eq!(
+            RolePatience::none().wait_before_retry(0, Instant::now()),
+            None
+        );
+    }
+
+    /// A clock that moves only when the loop sleeps.
+    struct Simulated {
+        start: Instant,
+        elapsed: Cell<Duration>,
+    }
+
+    impl Simulated {
+        fn new() -> Simulated {
+            Simulated {
+                start: Instant::now(),
+                elapsed: Cell::new(Duration::ZERO),
+            }
+        }
+        fn now(&self) -> Instant {
+            self.start + self.elapsed.get()
+        }
+        fn sleep(&self, wait: Duration) -> std::future::Ready<()> {
+            self.elapsed.set(self.elapsed.get() + wait);
+            std::future::ready(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_role_that_becomes_usable_within_the_budget_succeeds() {
+        let calls = Cell::new(0);
+        let clock = Simulated::new();
+        let patience = RolePatience::until(clock.now() + Duration::from_secs(25));
+        let out = schedules_retry_refused_role(
+            &patience,
+            "creating schedule 's'",
+            ROLE,
+            || {
+                calls.set(calls.get() + 1);
+                let answer = if calls.get() <= 3 {
+                    Err(refusal(NOT_YET))
+                } else {
+                    Ok(created())
+                };
+                async move { answer }
+            },
+            || clock.now(),
+            |wait| clock.sleep(wait),
+        )
+        .await
+        .expect("the fourth try succeeds");
+        assert!(out.schedule_arn().ends_with("/s"));
+        assert_eq!(calls.get(), 4);
+        // 0.5 + 1 + 2 s of waiting.
+        assert_eq!(clock.elapsed.get(), Duration::from_millis(3_500));
+    }
+
+    #[tokio::test]
+    async fn a_role_still_refused_when_the_budget_ends_fails_with_the_reason() {
+        let calls = Cell::new(0);
+        let clock = Simulated::new();
+        let patience = RolePatience::until(clock.now() + Duration::from_secs(10));
+        let error = schedules_retry_refused_role(
+            &patience,
+            "creating schedule 's' in group 'g'",
+            ROLE,
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<CreateScheduleOutput, _>(refusal(NOT_YET)) }
+            },
+            || clock.now(),
+            |wait| clock.sleep(wait),
+        )
+        .await
+        .unwrap_err();
+        // Waits 0.5, 1, 2, 4 (7.5 s); the next 4 s would end past 10 s.
+        assert_eq!(calls.get(), 5);
+        assert_eq!(clock.elapsed.get(), Duration::from_millis(7_500));
+        let SchedulesError::RoleNotUsable(reason) = &error else {
+            panic!("{error:?}");
+        };
+        for part in [
+            "creating schedule 's' in group 'g'",
+            ROLE,
+            "after 5 tries over 7.5 s",
+            "deploying again",
+            NOT_YET,
+        ] {
+            assert!(reason.contains(part), "{part} in {reason}");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_refusal_or_no_budget_fails_at_once() {
+        let clock = Simulated::new();
+        for (message, patience) in [
+            (
+                "Invalid Schedule Expression daily.",
+                RolePatience::until(clock.now() + Duration::from_secs(25)),
+            ),
+            (NOT_YET, RolePatience::none()),
+        ] {
+            let calls = Cell::new(0);
+            let error = schedules_retry_refused_role(
+                &patience,
+                "creating schedule 's'",
+                ROLE,
+                || {
+                    calls.set(calls.get() + 1);
+                    async { Err::<CreateScheduleOutput, _>(refusal(message)) }
+                },
+                || clock.now(),
+                |wait| clock.sleep(wait),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(calls.get(), 1);
+            assert!(error.to_string().contains(message), "{error}");
+        }
+        assert_eq!(clock.elapsed.get(), Duration::ZERO);
     }
 }

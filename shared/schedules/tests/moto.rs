@@ -94,7 +94,9 @@ impl Moto {
         if let Some(physical) = physical {
             event["PhysicalResourceId"] = json!(physical);
         }
-        let returned = serve_custom_resource(&self.scheduler, event, file)
+        // As the schedule function's 30 s timeout gives.
+        let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
+        let returned = serve_custom_resource(&self.scheduler, event, file, deadline)
             .await
             .expect("answered");
         let object = self
