@@ -9,8 +9,15 @@
 //! |---|---|---|---|
 //! | state machine | `SMS` | name | `arn`, `created`, `doc` (JSON text), `version` |
 //! | activity | `ACTS` | name | same attributes |
-//! | execution | `EX#<arn>` | `EX` | `sm`, `name`, `status`, `start`, `stop`, `summary`, `stz` (deflated state), `version`, `us` (status changes not yet confirmed sent, [`cairn_store::UNSENT_STATUS`]); GSI keys below |
+//! | execution | `EX#<arn>` | `EX` | `sm`, `name` (only when the ARN does not end with it), `status`, `start`, `stop`, `xz` (summary, state and an inline history, deflated together), `hi` (the last inline event's id), `version`, `us` (status changes not yet confirmed sent, [`cairn_store::UNSENT_STATUS`]); GSI keys below. Items written before `xz` hold `summary` (JSON text) and `stz` (deflated state) instead, and stay readable |
 //! | history chunk | `EX#<arn>` | `H#<first id, 20 digits>` | `first`, `last`, `evz`: the events one write added, deflated |
+//!
+//! Inline history: an execution that starts and ends in its first write (B4's many small
+//! executions) keeps that write's events in its own item rather than in a chunk: one
+//! transactional item instead of two halves the units such a write is billed, and the
+//! confirmation of its status events updates an item still within one KB. A reader that finds
+//! no chunk reads them from the item; a later write (a redrive) is conditional on `hi` being
+//! absent, and on that failure writes again with the events moved to a chunk.
 //! | timer | `EX#<arn>` | `T#<timer id, 20 digits>` | `gt` = `TIMERS#<shard>`, `gf` = fire time + ARN + id |
 //! | activity task | `AT#<activity arn>` | `<created>#<token>` | FIFO per activity |
 //! | activity task lookup | `ATT#<token>` | `ATT` | `qpk`/`qsk`: where the queued task is |
@@ -113,7 +120,7 @@ const ITEM_OFFLOAD_BYTES: usize = 350_000;
 /// DynamoDB's 4 MB.
 const TRANSACTION_OFFLOAD_BYTES: usize = 3_500_000;
 /// The attributes that can be large, hence move to S3.
-const LARGE_ATTRIBUTES: [&str; 5] = ["summary", "stz", "evz", "input", "ops"];
+const LARGE_ATTRIBUTES: [&str; 6] = ["xz", "summary", "stz", "evz", "input", "ops"];
 
 const SM_PK: &str = "SMS";
 const ACT_PK: &str = "ACTS";
@@ -179,6 +186,9 @@ pub struct Usage {
     read_milli: AtomicU64,
     write_milli: AtomicU64,
     requests: AtomicU64,
+    /// The index part of transactions' write units: AWS bills an index write in a
+    /// transaction as a standard one, and DynamoDB Local reports it doubled.
+    transaction_index_milli: AtomicU64,
 }
 
 impl Usage {
@@ -210,6 +220,27 @@ impl Usage {
 
     fn write_all(&self, capacities: &[ConsumedCapacity]) {
         self.write(Some(&Usage::summed(capacities)));
+    }
+
+    /// A transaction's units (`ReturnConsumedCapacity: INDEXES`), its index part kept apart.
+    fn write_transaction(&self, capacities: &[ConsumedCapacity]) {
+        self.write_all(capacities);
+        let index: f64 = capacities
+            .iter()
+            .filter_map(|c| c.global_secondary_indexes())
+            .flat_map(|indexes| indexes.values())
+            .filter_map(|c| c.capacity_units())
+            .sum();
+        self.transaction_index_milli
+            .fetch_add((index * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    /// The write units of index updates made by transactions, as reported (included in
+    /// [`Usage::snapshot`]'s write units). AWS charges these as standard writes, one unit per
+    /// KB of index entry (the transactional doubling is the base table's alone); DynamoDB
+    /// Local reports them doubled, so a bench against it subtracts half of them.
+    pub fn transaction_index_writes(&self) -> f64 {
+        self.transaction_index_milli.load(Ordering::Relaxed) as f64 / 1000.0
     }
 
     /// Read units, write units and requests so far.
@@ -480,14 +511,29 @@ fn named_record(item: &Item) -> Result<(StateMachineRecord, Version)> {
     ))
 }
 
+/// The longest history (events' bytes) an execution that starts and ends in one write keeps
+/// inside its item ([`execution_item`]): beyond it a chunk item costs little next to the rest.
+const INLINE_HISTORY_BYTES: usize = 16 * 1024;
+
+/// The execution item. Summary, state and (`inline_history`, for an execution that starts
+/// and ends in its first write) the whole history are deflated together in `xz`: the item is
+/// written 2 units per KB in a transaction, and the confirmation of its status events 1 per
+/// KB, so one small item instead of an item and a history chunk halves what such an
+/// execution's write costs (the history shares the state's strings, so together they also
+/// deflate smaller). `hi` (the last inline event's id) says the history is inline; the write
+/// after it (a redrive) moves it to a chunk ([`Table::write_execution`]).
 fn execution_item(
     record: &ExecutionRecord,
     version: Version,
     retention_secs: Option<i64>,
+    inline_history: &[StoredEvent],
 ) -> Result<Item> {
     let mut item = key(exec_pk(&record.arn), EXEC_SK);
     item.insert("sm".into(), s(record.state_machine_arn.clone()));
-    item.insert("name".into(), s(record.name.clone()));
+    // The ARN ends with the name: kept only when it does not (fewer bytes in every write).
+    if record.name != name_of_arn(&record.arn) {
+        item.insert("name".into(), s(record.name.clone()));
+    }
     item.insert("status".into(), s(record.status.clone()));
     item.insert("start".into(), n(record.start_ms));
     if let Some(stop) = record.stop_ms {
@@ -506,17 +552,25 @@ fn execution_item(
             if let Some(fields) = summary.as_object_mut() {
                 fields.remove(UNSENT_STATUS);
             }
-            serde_json::to_string(&summary)
+            serde_json::to_vec(&summary)
         }
-        None => serde_json::to_string(&record.summary),
+        None => serde_json::to_vec(&record.summary),
+    }
+    .map_err(|e| backend("encode", e))?;
+    let history = match inline_history.last() {
+        Some(last) => {
+            item.insert("hi".into(), n(last.id));
+            history_json(inline_history)
+        }
+        None => Vec::new(),
     };
     item.insert(
-        "summary".into(),
-        s(summary.map_err(|e| backend("encode", e))?),
-    );
-    item.insert(
-        "stz".into(),
-        AttributeValue::B(Blob::new(compress(&record.state))),
+        "xz".into(),
+        AttributeValue::B(Blob::new(pack_execution_body(
+            &summary,
+            &record.state,
+            &history,
+        ))),
     );
     item.insert("version".into(), n(version));
     if let (Some(stop), Some(keep)) = (record.stop_ms, retention_secs) {
@@ -542,17 +596,90 @@ fn execution_item(
     Ok(item)
 }
 
+/// `xz`: the summary's JSON and the state, each after its length (4 bytes, little-endian),
+/// then the inline history's JSON (nothing when the history is in chunks), deflated as one.
+fn pack_execution_body(summary: &[u8], state: &[u8], history: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(8 + summary.len() + state.len() + history.len());
+    for part in [summary, state] {
+        raw.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        raw.extend_from_slice(part);
+    }
+    raw.extend_from_slice(history);
+    compress(&raw)
+}
+
+/// The summary's JSON, the state and the inline history's JSON of an `xz` attribute.
+fn unpack_execution_body(packed: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let raw = decompress(packed)?;
+    let corrupt = || Error::Backend("an execution item's xz attribute is corrupt".into());
+    let mut rest = raw.as_slice();
+    let mut part = || -> Result<Vec<u8>> {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if tail.len() < len {
+            return Err(corrupt());
+        }
+        let (bytes, tail) = tail.split_at(len);
+        rest = tail;
+        Ok(bytes.to_vec())
+    };
+    let summary = part()?;
+    let state = part()?;
+    Ok((summary, state, rest.to_vec()))
+}
+
+/// A history chunk's events as JSON: `[[id, body], ...]`.
+fn history_json<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Vec<u8> {
+    let pairs: Vec<(u64, &str)> = events
+        .into_iter()
+        .map(|e| (e.id, e.body.as_str()))
+        .collect();
+    serde_json::to_vec(&pairs).unwrap_or_default()
+}
+
+fn events_of_json(json: &[u8]) -> Result<Vec<StoredEvent>> {
+    let pairs: Vec<(u64, String)> = serde_json::from_slice(json)
+        .map_err(|e| Error::Backend(format!("malformed history chunk: {e}")))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(id, body)| StoredEvent { id, body })
+        .collect())
+}
+
+/// The history an execution item keeps inline (empty when it has none).
+fn inline_events(item: &Item) -> Result<Vec<StoredEvent>> {
+    match (item.get("hi"), item.get("xz")) {
+        (Some(_), Some(AttributeValue::B(packed))) => {
+            events_of_json(&unpack_execution_body(packed.as_ref())?.2)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
-    let state = match (item.get("stz"), item.get("state")) {
-        (Some(AttributeValue::B(b)), _) => decompress(b.as_ref())?,
-        (None, Some(AttributeValue::B(b))) => b.as_ref().to_vec(),
-        _ => Vec::new(),
+    // Items written before `xz` keep the summary as JSON text and the state in `stz` (or,
+    // older still, `state`).
+    let (mut summary, state) = match item.get("xz") {
+        Some(AttributeValue::B(packed)) => {
+            let (summary, state, _) = unpack_execution_body(packed.as_ref())?;
+            let summary = serde_json::from_slice(&summary).map_err(|e| {
+                Error::Backend(format!("DynamoDB execution summary is not JSON: {e}"))
+            })?;
+            (summary, state)
+        }
+        _ => {
+            let state = match (item.get("stz"), item.get("state")) {
+                (Some(AttributeValue::B(b)), _) => decompress(b.as_ref())?,
+                (None, Some(AttributeValue::B(b))) => b.as_ref().to_vec(),
+                _ => Vec::new(),
+            };
+            (get_json(item, "summary")?, state)
+        }
     };
     let stop_ms = match item.get("stop") {
         Some(_) => Some(get_n(item, "stop")?),
         None => None,
     };
-    let mut summary = get_json(item, "summary")?;
     if let (Some(AttributeValue::S(marks)), Some(fields)) =
         (item.get("us"), summary.as_object_mut())
     {
@@ -560,14 +687,19 @@ fn execution_record(item: &Item) -> Result<(ExecutionRecord, Version)> {
             .map_err(|e| Error::Backend(format!("DynamoDB attribute us is not JSON: {e}")))?;
         fields.insert(UNSENT_STATUS.into(), marks);
     }
+    let arn = get_s(item, "pk")?
+        .strip_prefix("EX#")
+        .unwrap_or_default()
+        .to_string();
+    let name = match item.get("name") {
+        Some(_) => get_s(item, "name")?.to_string(),
+        None => name_of_arn(&arn).to_string(),
+    };
     Ok((
         ExecutionRecord {
-            arn: get_s(item, "pk")?
-                .strip_prefix("EX#")
-                .unwrap_or_default()
-                .to_string(),
+            arn,
             state_machine_arn: get_s(item, "sm")?.to_string(),
-            name: get_s(item, "name")?.to_string(),
+            name,
             status: get_s(item, "status")?.to_string(),
             start_ms: get_n(item, "start")?,
             stop_ms,
@@ -733,8 +865,11 @@ fn unpack_attributes(mut body: &[u8]) -> Result<Vec<(String, AttributeValue)>> {
 const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
 
 fn compress(bytes: &[u8]) -> Vec<u8> {
-    // Level 1: most of the size gain for a fraction of the time of the higher levels.
-    miniz_oxide::deflate::compress_to_vec(bytes, 1)
+    // Level 1 for large bodies: most of the size gain for a fraction of the time of the
+    // higher levels. A small one takes microseconds at any level, and the higher one keeps
+    // more items within a KB, the unit writes are billed by.
+    let level = if bytes.len() <= 64 * 1024 { 6 } else { 1 };
+    miniz_oxide::deflate::compress_to_vec(bytes, level)
 }
 
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>> {
@@ -756,8 +891,7 @@ fn history_items(arn: &str, events: &[StoredEvent], ttl: Option<i64>) -> Vec<Ite
             let mut item = key(exec_pk(arn), history_sk(first.id));
             item.insert("first".into(), n(first.id));
             item.insert("last".into(), n(last.id));
-            let pairs: Vec<(u64, &str)> = chunk.iter().map(|e| (e.id, e.body.as_str())).collect();
-            let json = serde_json::to_vec(&pairs).unwrap_or_default();
+            let json = history_json(chunk.iter().copied());
             item.insert("evz".into(), AttributeValue::B(Blob::new(compress(&json))));
             if let Some(ttl) = ttl {
                 item.insert("ttl".into(), n(ttl));
@@ -778,15 +912,36 @@ fn history_items(arn: &str, events: &[StoredEvent], ttl: Option<i64>) -> Vec<Ite
     items
 }
 
+/// Adds a chunk's events that `q` asks for to `events`, in `q`'s order; true once `events`
+/// holds `limit`.
+fn page_of_chunk(
+    mut chunk: Vec<StoredEvent>,
+    q: &HistoryQuery,
+    limit: usize,
+    events: &mut Vec<StoredEvent>,
+) -> bool {
+    if q.reverse {
+        chunk.reverse();
+    }
+    for event in chunk {
+        let wanted = match (q.reverse, q.after_id) {
+            (false, Some(after)) => event.id > after,
+            (true, Some(before)) => event.id < before,
+            _ => true,
+        };
+        if wanted {
+            events.push(event);
+            if events.len() == limit {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn chunk_events(item: &Item) -> Result<Vec<StoredEvent>> {
     if let Some(AttributeValue::B(packed)) = item.get("evz") {
-        let json = decompress(packed.as_ref())?;
-        let pairs: Vec<(u64, String)> = serde_json::from_slice(&json)
-            .map_err(|e| Error::Backend(format!("malformed history chunk: {e}")))?;
-        return Ok(pairs
-            .into_iter()
-            .map(|(id, body)| StoredEvent { id, body })
-            .collect());
+        return events_of_json(&decompress(packed.as_ref())?);
     }
     let Some(AttributeValue::L(list)) = item.get("ev") else {
         return Err(Error::Backend("history chunk without events".into()));
@@ -800,6 +955,14 @@ fn chunk_events(item: &Item) -> Result<Vec<StoredEvent>> {
             _ => Err(Error::Backend("malformed history event".into())),
         })
         .collect()
+}
+
+/// What an attempt of an execution write did.
+enum Written {
+    Done(Version),
+    /// Not written: the stored item (at the expected version) keeps its history inline, and
+    /// must be rewritten with it in a chunk.
+    InlineHistory(Item),
 }
 
 /// One operation of a transaction, keyed so a later operation on the same item replaces an
@@ -1433,7 +1596,10 @@ impl Table {
     }
 
     /// Writes an execution item (conditionally), its history and its effects in one
-    /// transaction. `expected` is None for a create.
+    /// transaction. `expected` is None for a create. An execution that starts and ends in
+    /// this write keeps its history in its item ([`execution_item`]); a later write of one
+    /// that did (a redrive) finds out from its condition and writes again with that history
+    /// moved to a chunk, so a Put never drops it.
     async fn write_execution(
         &self,
         record: ExecutionRecord,
@@ -1441,6 +1607,39 @@ impl Table {
         history: Vec<StoredEvent>,
         effects: Effects,
     ) -> Result<Version> {
+        let guard = expected.is_some();
+        match self
+            .write_execution_once(&record, expected, &history, &effects, guard)
+            .await?
+        {
+            Written::Done(version) => Ok(version),
+            Written::InlineHistory(old) => {
+                let mut all = inline_events(&old)?;
+                all.extend(history);
+                match self
+                    .write_execution_once(&record, expected, &all, &effects, false)
+                    .await?
+                {
+                    Written::Done(version) => Ok(version),
+                    Written::InlineHistory(_) => Err(Error::Backend(format!(
+                        "{}: the inline history could not be moved",
+                        record.arn
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`Table::write_execution`]. `guard`: fail (answering the item) if the
+    /// stored item keeps its history inline.
+    async fn write_execution_once(
+        &self,
+        record: &ExecutionRecord,
+        expected: Option<Version>,
+        history: &[StoredEvent],
+        effects: &Effects,
+        guard: bool,
+    ) -> Result<Written> {
         let version = expected.map_or(1, |v| v + 1);
         let mut ops = Ops::new();
         let history_ttl = self.retention_secs.map(|keep| {
@@ -1450,11 +1649,18 @@ impl Table {
                 .saturating_add(HISTORY_TTL_MARGIN_SECS)
                 .saturating_add(keep)
         });
-        for item in history_items(&record.arn, &history, history_ttl) {
-            ops.put(item)?;
+        // Started and ended here: no later transition rewrites the item (only a redrive).
+        let inline = expected.is_none()
+            && record.status != RUNNING
+            && history.iter().map(|e| e.body.len() + 24).sum::<usize>() <= INLINE_HISTORY_BYTES;
+        if !inline {
+            for item in history_items(&record.arn, history, history_ttl) {
+                ops.put(item)?;
+            }
         }
-        self.effect_ops(&mut ops, &effects).await?;
-        let mut exec_item = execution_item(&record, version, self.retention_secs)?;
+        self.effect_ops(&mut ops, effects).await?;
+        let inline_history = if inline { history } else { &[] };
+        let mut exec_item = execution_item(record, version, self.retention_secs, inline_history)?;
         // Past a transaction's 100 items (a Map starting hundreds of timers or callbacks at
         // once), the effects that need not be atomic with the state wait in a pending-work
         // item written in the transaction and are carried out right after it.
@@ -1470,10 +1676,10 @@ impl Table {
         };
         let exec_object = exec_item.get("s3").and_then(|v| v.as_s().ok()).cloned();
         let result = self
-            .transact_execution(&record, expected, version, exec_item, ops)
+            .transact_execution(record, expected, version, exec_item, ops, guard)
             .await;
         match &result {
-            Ok(_) => {
+            Ok(Written::Done(_)) => {
                 self.replaced_object(&record.arn, expected, version, exec_object)
                     .await;
                 if !overflow.is_empty() && self.finish_after_commit {
@@ -1482,7 +1688,8 @@ impl Table {
                 }
             }
             // Cancelled: nothing was written, so nothing names the new objects.
-            Err(Error::Conflict(_) | Error::AlreadyExists(_) | Error::NotFound(_)) => {
+            Ok(Written::InlineHistory(_))
+            | Err(Error::Conflict(_) | Error::AlreadyExists(_) | Error::NotFound(_)) => {
                 self.delete_objects(written).await
             }
             Err(_) => {}
@@ -1541,13 +1748,13 @@ impl Table {
             let result = self
                 .client
                 .transact_write_items()
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
                 .set_transact_items(Some(items))
                 .send()
                 .await;
             match result {
                 Ok(out) => {
-                    self.usage.write_all(out.consumed_capacity());
+                    self.usage.write_transaction(out.consumed_capacity());
                     self.delete_objects(object.into_iter().collect()).await;
                     if rest.is_empty() {
                         return Ok(());
@@ -1612,13 +1819,17 @@ impl Table {
         version: Version,
         exec_item: Item,
         ops: Ops,
-    ) -> Result<Version> {
+        guard: bool,
+    ) -> Result<Written> {
         let mut items = self.transact_items(ops)?;
         let mut put = self
             .put_builder(exec_item)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) if guard => put
+                .condition_expression("version = :v AND attribute_not_exists(hi)")
+                .expression_attribute_values(":v", n(v)),
             Some(v) => put
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(v)),
@@ -1636,14 +1847,14 @@ impl Table {
         let result = self
             .client
             .transact_write_items()
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .set_transact_items(Some(items))
             .send()
             .await;
         let err = match result {
             Ok(out) => {
-                self.usage.write_all(out.consumed_capacity());
-                return Ok(version);
+                self.usage.write_transaction(out.consumed_capacity());
+                return Ok(Written::Done(version));
             }
             Err(err) => err,
         };
@@ -1657,6 +1868,19 @@ impl Table {
                     .is_some_and(|c| c == "ConditionalCheckFailed");
                 if exec_failed {
                     let old = first.and_then(|r| r.item());
+                    if let (Some(v), Some(old)) = (expected, old) {
+                        let same = get_n::<u64>(old, "version").is_ok_and(|o| o == v);
+                        if guard && same && old.contains_key("hi") {
+                            let mut old = old.clone();
+                            if !self.hydrate(&mut old).await? {
+                                return Err(Error::Conflict(format!(
+                                    "{}: replaced while written",
+                                    record.arn
+                                )));
+                            }
+                            return Ok(Written::InlineHistory(old));
+                        }
+                    }
                     return Err(match (expected, old) {
                         (None, _) => Error::AlreadyExists(record.arn.clone()),
                         (Some(_), None) => Error::NotFound(record.arn.clone()),
@@ -2030,6 +2254,7 @@ impl Table {
         };
         let mut events = Vec::new();
         let mut start: Option<Item> = None;
+        let mut chunks = 0usize;
         loop {
             let out = self
                 .client
@@ -2048,35 +2273,36 @@ impl Table {
                 .map_err(|e| sdk_backend("Query", e))?;
             self.usage.read(out.consumed_capacity());
             for item in out.items() {
+                chunks += 1;
                 let mut item = item.clone();
                 if !self.hydrate(&mut item).await? {
                     return Err(Error::Backend(format!(
                         "a history chunk of {arn} names an S3 object that is gone"
                     )));
                 }
-                let mut chunk = chunk_events(&item)?;
-                if q.reverse {
-                    chunk.reverse();
-                }
-                for event in chunk {
-                    let wanted = match (q.reverse, q.after_id) {
-                        (false, Some(after)) => event.id > after,
-                        (true, Some(before)) => event.id < before,
-                        _ => true,
-                    };
-                    if wanted {
-                        events.push(event);
-                        if events.len() == limit {
-                            return Ok(events);
-                        }
-                    }
+                if page_of_chunk(chunk_events(&item)?, &q, limit, &mut events) {
+                    return Ok(events);
                 }
             }
             match out.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(events),
+                _ => break,
             }
         }
+        if chunks == 0 {
+            // No chunk at all: an execution that started and ended in one write keeps its
+            // history in its item.
+            for _ in 0..5 {
+                let Some(mut item) = self.get(pk.clone(), EXEC_SK.into()).await? else {
+                    break;
+                };
+                if self.hydrate(&mut item).await? {
+                    page_of_chunk(inline_events(&item)?, &q, limit, &mut events);
+                    break;
+                }
+            }
+        }
+        Ok(events)
     }
 
     async fn peek_activity_tasks(

@@ -713,7 +713,273 @@ fn closed_executions_carry_a_ttl_of_their_stop_plus_the_retention() {
         .expect("create");
     let pk = format!("EX#{}", other.arn);
     assert_eq!(ttl_of(&keep_all, &pk, "EX"), None);
-    assert_eq!(ttl_of(&keep_all, &pk, &format!("H#{:020}", 1)), None);
+    // Started and ended in one write: its history is in its item, which expires with it.
+    assert_eq!(item_sort_keys(&keep_all, &other.arn), ["EX"]);
+}
+
+/// The sort keys of an execution's items.
+fn item_sort_keys(store: &Synced, arn: &str) -> Vec<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = store.inner();
+    let out = runtime()
+        .block_on(
+            store
+                .client()
+                .query()
+                .table_name(store.table_name())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("EX#{arn}")))
+                .consistent_read(true)
+                .send(),
+        )
+        .expect("query");
+    out.items()
+        .iter()
+        .filter_map(|item| item.get("sk")?.as_s().ok().cloned())
+        .collect()
+}
+
+fn history_ids(
+    store: &Synced,
+    arn: &str,
+    after_id: Option<u64>,
+    limit: usize,
+    reverse: bool,
+) -> Vec<u64> {
+    use cairn_store::ExecutionStore;
+    store
+        .read_history(
+            arn,
+            &cairn_store::HistoryQuery {
+                after_id,
+                limit,
+                reverse,
+            },
+        )
+        .expect("history")
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Issue 16 (B4's cost): an execution that starts and ends in one write is one item, its
+/// history deflated with its state (one transactional item costs half of two); the history
+/// reads back in every order and page; a redrive moves it to a chunk before writing on top,
+/// so no event is lost; a long history still goes to chunks.
+#[test]
+fn an_execution_closed_in_its_first_write_keeps_its_history_in_its_item() {
+    use cairn_store::{Effects, ExecutionStore, StoredEvent, Transition, UNSENT_STATUS};
+    let Some(endpoint) = emulator() else { return };
+    let store = synced(fresh_dynamo(&endpoint).with_retention_days(90));
+    let event = |id: u64| StoredEvent {
+        id,
+        body: format!("{{\"id\":{id},\"type\":\"PassStateEntered\"}}"),
+    };
+    let mut closed = running_record(3);
+    closed.status = "FAILED".into();
+    closed.stop_ms = Some(9_000);
+    closed.summary[UNSENT_STATUS] = serde_json::json!(["RUNNING", "FAILED"]);
+    let history: Vec<StoredEvent> = (1..=5).map(event).collect();
+    let version = store
+        .create_execution(&closed, &history, &Effects::default())
+        .expect("create");
+    assert_eq!(item_sort_keys(&store, &closed.arn), ["EX"]);
+    let (read, read_version) = store
+        .get_execution(&closed.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!((read, read_version), (closed.clone(), version));
+    let stored = store
+        .read_history(
+            &closed.arn,
+            &cairn_store::HistoryQuery {
+                after_id: None,
+                limit: 100,
+                reverse: false,
+            },
+        )
+        .expect("history");
+    assert_eq!(stored, history);
+    assert_eq!(history_ids(&store, &closed.arn, None, 2, false), [1, 2]);
+    assert_eq!(history_ids(&store, &closed.arn, Some(2), 2, false), [3, 4]);
+    assert_eq!(
+        history_ids(&store, &closed.arn, Some(5), 2, false),
+        Vec::<u64>::new()
+    );
+    assert_eq!(history_ids(&store, &closed.arn, None, 2, true), [5, 4]);
+    assert_eq!(
+        history_ids(&store, &closed.arn, Some(4), 10, true),
+        [3, 2, 1]
+    );
+    // The confirmation of its status events leaves the history alone.
+    assert!(store
+        .confirm_status_sent(&closed, version)
+        .expect("confirm"));
+    assert_eq!(
+        history_ids(&store, &closed.arn, None, 100, false),
+        [1, 2, 3, 4, 5]
+    );
+
+    // Redriven: the write moves the five events to a chunk, then adds its own.
+    let (current, version) = store
+        .get_execution(&closed.arn)
+        .expect("get")
+        .expect("found");
+    let mut redriven = current.clone();
+    redriven.status = "RUNNING".into();
+    redriven.stop_ms = None;
+    let version = store
+        .commit(&Transition {
+            expected_version: version,
+            record: redriven.clone(),
+            history: vec![event(6), event(7)],
+            effects: Effects::default(),
+        })
+        .expect("redrive");
+    assert_eq!(
+        history_ids(&store, &closed.arn, None, 100, false),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(history_ids(&store, &closed.arn, None, 3, true), [7, 6, 5]);
+    assert_eq!(
+        item_sort_keys(&store, &closed.arn),
+        ["EX", &format!("H#{:020}", 1)]
+    );
+    // The chunk keeps a history's expiry (a year and 14 days past the start, 3 ms after the
+    // epoch here, plus the retention).
+    assert_eq!(
+        ttl_of(
+            &store,
+            &format!("EX#{}", closed.arn),
+            &format!("H#{:020}", 1)
+        ),
+        Some((365 + 14 + 90) * 86_400)
+    );
+    // A stale write after the move is still a conflict, not a second move.
+    let stale = store.commit(&Transition {
+        expected_version: version - 1,
+        record: redriven.clone(),
+        history: vec![event(8)],
+        effects: Effects::default(),
+    });
+    assert!(
+        matches!(stale, Err(cairn_store::Error::Conflict(_))),
+        "{stale:?}"
+    );
+    let mut ended = redriven;
+    ended.status = "SUCCEEDED".into();
+    ended.stop_ms = Some(12_000);
+    store
+        .commit(&Transition {
+            expected_version: version,
+            record: ended,
+            history: vec![event(8)],
+            effects: Effects::default(),
+        })
+        .expect("end");
+    assert_eq!(
+        history_ids(&store, &closed.arn, None, 100, false),
+        (1..=8).collect::<Vec<_>>()
+    );
+
+    // A long history goes to chunks even in a first write.
+    let mut long = running_record(4);
+    long.status = "SUCCEEDED".into();
+    long.stop_ms = Some(1);
+    let bulky: Vec<StoredEvent> = (1..=100)
+        .map(|id| StoredEvent {
+            id,
+            body: format!("{{\"id\":{id},\"pad\":\"{}\"}}", "x".repeat(400)),
+        })
+        .collect();
+    store
+        .create_execution(&long, &bulky, &Effects::default())
+        .expect("create");
+    assert_eq!(
+        item_sort_keys(&store, &long.arn),
+        ["EX", &format!("H#{:020}", 1)]
+    );
+    assert_eq!(
+        history_ids(&store, &long.arn, Some(98), 10, false),
+        [99, 100]
+    );
+}
+
+/// Items written before the packed body (summary as JSON text, state in `stz`, the name
+/// attribute) read back, and the next write replaces them in the new form.
+#[test]
+fn execution_items_of_the_earlier_form_stay_readable() {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use cairn_store::{Effects, ExecutionStore, StoredEvent, Transition};
+    let Some(endpoint) = emulator() else { return };
+    let store = fresh_store(&endpoint);
+    let record = running_record(8);
+    let pk = format!("EX#{}", record.arn);
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let dynamo = store.inner();
+    let deflated = |bytes: &[u8]| {
+        AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(bytes, 1)))
+    };
+    runtime()
+        .block_on(
+            dynamo
+                .client()
+                .put_item()
+                .table_name(dynamo.table_name())
+                .item("pk", s(&pk))
+                .item("sk", s("EX"))
+                .item("sm", s(&record.state_machine_arn))
+                .item("name", s(&record.name))
+                .item("status", s("RUNNING"))
+                .item("start", AttributeValue::N(record.start_ms.to_string()))
+                .item("summary", s(&record.summary.to_string()))
+                .item("stz", deflated(&record.state))
+                .item("version", AttributeValue::N("3".into()))
+                .item("gs", s("old"))
+                .send(),
+        )
+        .expect("old execution item");
+    let old_events = serde_json::to_vec(&[(1u64, "{\"id\":1}")]).unwrap();
+    runtime()
+        .block_on(
+            dynamo
+                .client()
+                .put_item()
+                .table_name(dynamo.table_name())
+                .item("pk", s(&pk))
+                .item("sk", s(&format!("H#{:020}", 1)))
+                .item("first", AttributeValue::N("1".into()))
+                .item("last", AttributeValue::N("1".into()))
+                .item("evz", deflated(&old_events))
+                .send(),
+        )
+        .expect("old chunk");
+    let (read, version) = store
+        .get_execution(&record.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!((&read, version), (&record, 3));
+    let mut closed = record.clone();
+    closed.status = "SUCCEEDED".into();
+    closed.stop_ms = Some(50);
+    store
+        .commit(&Transition {
+            expected_version: 3,
+            record: closed.clone(),
+            history: vec![StoredEvent {
+                id: 2,
+                body: "{\"id\":2}".into(),
+            }],
+            effects: Effects::default(),
+        })
+        .expect("commit on an old item");
+    let (read, version) = store
+        .get_execution(&record.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!((read, version), (closed, 4));
+    assert_eq!(history_ids(&store, &record.arn, None, 10, false), [1, 2]);
 }
 
 /// Issue 12, item 4: a closed execution whose status events are marked unsent is listed for
