@@ -2596,6 +2596,30 @@ mod tests {
     }
 
     #[test]
+    fn an_execution_body_reads_back_and_a_cut_one_is_refused() {
+        let summary = br#"{"input":"{}"}"#;
+        let state = vec![7u8; 300];
+        let history = history_json(&[StoredEvent {
+            id: 1,
+            body: "{}".into(),
+        }]);
+        let packed = pack_execution_body(summary, &state, &history);
+        let (s, st, h) = unpack_execution_body(&packed).unwrap();
+        assert_eq!(
+            (s.as_slice(), st, h),
+            (&summary[..], state.clone(), history)
+        );
+        // No history: an empty third part.
+        let packed = pack_execution_body(summary, &state, &[]);
+        assert!(unpack_execution_body(&packed).unwrap().2.is_empty());
+        // A length past the end is corruption, not a short read.
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&100u32.to_le_bytes());
+        raw.extend_from_slice(b"short");
+        assert!(unpack_execution_body(&compress(&raw)).is_err());
+    }
+
+    #[test]
     fn large_histories_split_into_chunks_under_the_item_limit() {
         let body = "x".repeat(100_000);
         let events: Vec<StoredEvent> = (1..=7)
