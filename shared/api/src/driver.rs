@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 
 use cairn_common::entropy::{decision_seed, finalize};
 use cairn_interpreter::{
-    Command, Context, Event, Execution, ExecutionInfo, Machine, MachineType, ResourceKind, Status,
-    TaskId, TimerId,
+    Capabilities, Command, Context, Decision, Event, Execution, ExecutionInfo, Machine,
+    MachineType, ResourceKind, Status, TaskId, TimerId,
 };
 use cairn_runtime::{task_event, TaskDone, TaskFailure, TaskOutcome, TaskRequest, TimeMode};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
@@ -135,6 +135,11 @@ pub struct Driver {
     pub(crate) signer: Signer,
     /// State machines' logging configurations, read again every few seconds.
     pub(crate) logging: crate::observe::LoggingCache,
+    /// Map Run children's ends waiting for their parent's next write, by parent ARN; a
+    /// parent listed here has a thread writing them.
+    pub(crate) inbox: Mutex<HashMap<String, Vec<Event>>>,
+    /// Map Run children their parent stopped before their start was written.
+    pub(crate) stopping: Mutex<std::collections::HashSet<String>>,
 }
 
 pub(crate) fn store_error(error: StoreError) -> ApiError {
@@ -163,6 +168,8 @@ impl Driver {
             express: Mutex::new(ExpressHistory::default()),
             signer,
             logging: crate::observe::LoggingCache::default(),
+            inbox: Mutex::new(HashMap::new()),
+            stopping: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -262,6 +269,28 @@ impl Driver {
         self.me.upgrade()
     }
 
+    /// What this driver's executions may ask of it beyond the basic commands.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            map_run_children: self.config.map_run_children
+                && matches!(self.runner, Runner::Threads { .. }),
+        }
+    }
+
+    /// Tells the execution log and the status events of a write, when anything watches.
+    pub(crate) fn observe_write(
+        &self,
+        record: &ExecutionRecord,
+        decision: &Decision,
+        previous_status: Option<&str>,
+        persisted: &Persisted,
+    ) {
+        if self.observed() {
+            let redrives = persisted.execution.redrive_count();
+            crate::observe::written(self, record, &decision.history, previous_status, redrives);
+        }
+    }
+
     /// The seed of the execution's next decision.
     pub(crate) fn decision_seed(&self, arn: &str, event_count: u64) -> u64 {
         self.entropy.for_decision(arn, event_count)
@@ -332,7 +361,8 @@ impl Driver {
         let state_machine_arn = crate::versions::without_qualifier(&info.state_machine_arn);
         let name = info.name.clone();
         let start_ms = info.start_time_ms;
-        let (mut execution, mut decision) = Execution::start(&machine, input, info, &ctx);
+        let (mut execution, mut decision) =
+            Execution::start_with_capabilities(&machine, input, info, &ctx, self.capabilities());
         self.signer.publish(&mut decision);
         self.store_map_run_children(&mut execution)?;
         // AWS's ExecutionStarted names the version and alias the execution was started
@@ -359,6 +389,7 @@ impl Driver {
         persisted.trace_header = trace_header;
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, ctx.now_ms, &mut effects);
+        let children = crate::map_children::ChildWork::of(&mut persisted, &decision);
         let record = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn,
@@ -378,6 +409,7 @@ impl Driver {
                     crate::observe::written(self, &record, &decision.history, None, redrives);
                 }
                 self.carry_out(&arn, planned);
+                self.carry_out_children(&arn, children);
                 Ok(Some(start_ms))
             }
             Err(StoreError::AlreadyExists(_)) => {
@@ -430,7 +462,23 @@ impl Driver {
         event: Event,
         claim: Option<&str>,
     ) -> Result<Advanced, ApiError> {
-        let _serialised = self.serialise(arn)?;
+        let (advanced, report) = {
+            let _serialised = self.serialise(arn)?;
+            self.advance_serialised(arn, event, claim)?
+        };
+        // A Map Run child that ended tells its parent, once this execution's lock is free.
+        if let Some((parent, event)) = report {
+            self.deliver(&parent, event);
+        }
+        Ok(advanced)
+    }
+
+    fn advance_serialised(
+        &self,
+        arn: &str,
+        event: Event,
+        claim: Option<&str>,
+    ) -> Result<(Advanced, Option<(String, Event)>), ApiError> {
         for _ in 0..MAX_ATTEMPTS {
             let (record, version, mut persisted) = self.load_standard(arn)?;
             let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
@@ -451,7 +499,7 @@ impl Driver {
                         effects,
                     };
                     match self.store.commit(&transition) {
-                        Ok(_) => return Ok(Advanced::Stale),
+                        Ok(_) => return Ok((Advanced::Stale, None)),
                         Err(StoreError::Conflict(_)) => continue,
                         Err(other) => return Err(store_error(other)),
                     }
@@ -460,12 +508,12 @@ impl Driver {
             }
 
             if running && claim.is_none() && !persisted.still_open(&event) {
-                return Ok(Advanced::Duplicate);
+                return Ok((Advanced::Duplicate, None));
             }
             persisted.prepare(&event, &mut effects);
             if !running {
                 if effects.is_empty() {
-                    return Ok(Advanced::NotRunning);
+                    return Ok((Advanced::NotRunning, None));
                 }
                 let transition = Transition {
                     expected_version: version,
@@ -474,7 +522,7 @@ impl Driver {
                     effects,
                 };
                 match self.store.commit(&transition) {
-                    Ok(_) => return Ok(Advanced::NotRunning),
+                    Ok(_) => return Ok((Advanced::NotRunning, None)),
                     Err(StoreError::Conflict(_)) => continue,
                     Err(other) => return Err(store_error(other)),
                 }
@@ -489,6 +537,7 @@ impl Driver {
             self.signer.publish(&mut decision);
             self.store_map_run_children(&mut persisted.execution)?;
             let planned = persisted.plan(&decision, now, &mut effects);
+            let children = crate::map_children::ChildWork::of(&mut persisted, &decision);
             let input_text = input_text(&record).to_string();
             let previous_status = self.observed().then(|| record.status.clone());
             let next = persisted.record(record, &input_text, now)?;
@@ -512,7 +561,13 @@ impl Driver {
                         );
                     }
                     self.carry_out(arn, planned);
-                    return Ok(Advanced::Applied(status));
+                    self.carry_out_children(arn, children);
+                    let report = if status != Status::Running {
+                        crate::map_children::end_report(&persisted)
+                    } else {
+                        None
+                    };
+                    return Ok((Advanced::Applied(status), report));
                 }
                 Err(StoreError::Conflict(_)) if claim.is_some() => {
                     // Another worker took the task between our read and our write.
@@ -582,6 +637,7 @@ impl Driver {
         if persisted.execution.status() != Status::Running {
             return Ok(());
         }
+        self.recover_children(arn, &persisted);
         for (timer_id, fire_at_ms) in &persisted.timers {
             self.timers
                 .schedule((*fire_at_ms, arn.to_string(), *timer_id));
@@ -793,6 +849,7 @@ impl Driver {
                 continue;
             };
             self.reselect_mocks(arn, &persisted);
+            self.recover_children(arn, &persisted);
             for task in persisted.tasks.values() {
                 if let Command::InvokeTask { kind, .. } = &task.command {
                     if *kind != ResourceKind::Activity {

@@ -15,6 +15,7 @@ mod actions;
 mod driver;
 pub mod fields;
 pub mod machines;
+mod map_children;
 mod map_runs;
 pub mod names;
 pub mod observe;
@@ -74,6 +75,11 @@ pub struct Config {
     /// The open executions quota StartExecution answers `ExecutionLimitExceeded` at
     /// (AWS: 1,000,000).
     pub open_executions: fields::OpenExecutionsQuota,
+    /// A Distributed Map's children run as executions of their own, each stored with its
+    /// own history and reporting its end to its parent (on by default); off, they run
+    /// inside their parent and are stored when their Map Run ends. Executions keep the way
+    /// they started with. A simulated driver always keeps them inside.
+    pub map_run_children: bool,
 }
 
 impl Default for Config {
@@ -93,6 +99,7 @@ impl Default for Config {
             execution_log: None,
             status_events: None,
             open_executions: fields::OpenExecutionsQuota::default(),
+            map_run_children: true,
         }
     }
 }

@@ -55,6 +55,23 @@ pub struct Persisted {
     /// does. States stored before it was kept decode without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_header: Option<String>,
+    /// The Distributed Map this execution is a child of ([`Command::StartMapRunChild`]): the
+    /// write that ends it makes its shell report the end to that parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_parent: Option<MapRunParent>,
+    /// The child executions the last planned decision stopped (their parent's Map gave up,
+    /// or the parent ended): ARNs for the shell to stop once the decision is written.
+    #[serde(skip)]
+    pub children_to_stop: Vec<String>,
+}
+
+/// A Map Run child's link to the parent that waits for its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunParent {
+    pub execution_arn: String,
+    pub map_run_arn: String,
+    /// The parent's task its end is reported to.
+    pub task_id: TaskId,
 }
 
 /// A `.sync` parent waiting for a child execution.
@@ -154,6 +171,8 @@ impl Persisted {
             alias_arn: None,
             test_case: None,
             trace_header: None,
+            map_run_parent: None,
+            children_to_stop: Vec::new(),
         }
     }
 
@@ -181,6 +200,8 @@ impl Persisted {
             alias_arn: loaded.alias_arn,
             test_case: loaded.test_case,
             trace_header: loaded.trace_header,
+            map_run_parent: loaded.map_run_parent,
+            children_to_stop: Vec::new(),
         })
     }
 
@@ -247,6 +268,18 @@ impl Persisted {
             | Event::Redrive
             | Event::UpdateMapRun { .. } => {}
         }
+    }
+
+    /// A task no longer wanted: retired, and a child execution stopped.
+    fn cancel(&mut self, task_id: TaskId, effects: &mut Effects) {
+        if let Some(OpenTask {
+            command: Command::StartMapRunChild(start),
+            ..
+        }) = self.tasks.get(&task_id)
+        {
+            self.children_to_stop.push(start.execution_arn.clone());
+        }
+        self.retire(task_id, effects);
     }
 
     fn retire(&mut self, task_id: TaskId, effects: &mut Effects) {
@@ -347,7 +380,21 @@ impl Persisted {
                         timer_id: *timer_id,
                     });
                 }
-                Command::CancelTask { task_id } => self.retire(*task_id, effects),
+                Command::CancelTask { task_id } => self.cancel(*task_id, effects),
+                Command::StartMapRunChild(start) => {
+                    // Started by the shell from the decision; kept open until its end is
+                    // reported, so a restart starts it again if it never was.
+                    self.tasks.insert(
+                        start.task_id,
+                        OpenTask {
+                            command: command.clone(),
+                            started: false,
+                            scheduled_ms: now,
+                            submitted: false,
+                            started_ms: 0,
+                        },
+                    );
+                }
                 Command::Finish { .. } => {}
             }
         }
@@ -355,7 +402,7 @@ impl Persisted {
             // Nothing waits any more: drop what the execution still had open.
             let open: Vec<TaskId> = self.tasks.keys().copied().collect();
             for task_id in open {
-                self.retire(task_id, effects);
+                self.cancel(task_id, effects);
             }
             for timer_id in std::mem::take(&mut self.timers).into_keys() {
                 effects.timers_remove.push(TimerRecord {
@@ -385,6 +432,13 @@ impl Persisted {
         }
         if let Some(alias) = &self.alias_arn {
             record.summary["stateMachineAliasArn"] = Value::from(alias.clone());
+        }
+        if let Some(link) = &self.map_run_parent {
+            record.summary["mapRunArn"] = Value::from(link.map_run_arn.clone());
+            if status != Status::Running && status != Status::Succeeded {
+                record.summary[crate::redrive::BLOCKER_FIELD] =
+                    Value::from(crate::map_runs::CHILD_NOT_REDRIVABLE);
+            }
         }
         if let Some(header) = &self.trace_header {
             record.summary["traceHeader"] = Value::from(header.clone());
@@ -427,6 +481,7 @@ impl Persisted {
             alias_arn: &self.alias_arn,
             test_case: &self.test_case,
             trace_header: &self.trace_header,
+            map_run_parent: &self.map_run_parent,
         })
     }
 }
@@ -452,6 +507,8 @@ struct Stored<'a> {
     test_case: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     trace_header: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_parent: &'a Option<MapRunParent>,
 }
 
 /// A stored [`Persisted`] in either form, the decider's state still to be completed.
@@ -475,6 +532,8 @@ struct Loaded {
     test_case: Option<String>,
     #[serde(default)]
     trace_header: Option<String>,
+    #[serde(default)]
+    map_run_parent: Option<MapRunParent>,
 }
 
 /// The decider's maps that a closed or simple execution leaves empty.

@@ -58,7 +58,8 @@ pub fn blocker(store: &dyn Store, record: &ExecutionRecord, now: i64) -> Option<
         "SUCCEEDED" => return Some("Execution is SUCCEEDED and cannot be redriven".into()),
         _ => {}
     }
-    if record.state.is_empty() && record.summary.get("mapRunArn").is_some() {
+    // A Map Run's child, stored closed or run as an execution of its own.
+    if record.summary.get("mapRunArn").is_some() {
         return Some(crate::map_runs::CHILD_NOT_REDRIVABLE.to_string());
     }
     // AWS keeps a deleted state machine DELETING while executions remain; Cairn removes it.
@@ -183,6 +184,7 @@ impl Driver {
             persisted.redrive_token = client_token.map(str::to_string);
             let mut effects = Effects::default();
             let planned = persisted.plan(&decision, now, &mut effects);
+            let children = crate::map_children::ChildWork::of(&mut persisted, &decision);
             let input = input_text(&record).to_string();
             let mut record = record;
             // Running again: it stops anew when it ends.
@@ -206,6 +208,7 @@ impl Driver {
                         persisted.execution.redrive_count(),
                     );
                     self.carry_out(arn, planned);
+                    self.carry_out_children(arn, children);
                     return Ok(now);
                 }
                 Err(StoreError::Conflict(_)) => continue,

@@ -1,6 +1,7 @@
-//! A Distributed Map's children after their Map Run ends: executions of their own in the
-//! store (DescribeExecution, GetExecutionHistory, ListExecutions by `mapRunArn`), with only
-//! their counts left in the parent.
+//! A Distributed Map whose children run inside their parent (`Config::map_run_children`
+//! off, as a shell that cannot run them as executions): after their Map Run ends they are
+//! executions of their own in the store (DescribeExecution, GetExecutionHistory,
+//! ListExecutions by `mapRunArn`), with only their counts left in the parent.
 
 use std::sync::Arc;
 
@@ -45,10 +46,17 @@ fn items(n: usize, bad: &[usize]) -> String {
     json!({ "items": items }).to_string()
 }
 
+fn inside() -> Config {
+    Config {
+        map_run_children: false,
+        ..Config::default()
+    }
+}
+
 #[test]
 fn an_ended_map_runs_children_are_executions_of_their_own() {
     let store = Arc::new(MemoryStore::new());
-    let api = Api::new(store.clone(), Config::default());
+    let api = Api::new(store.clone(), inside());
     let machine = text(
         &call(
             &api,
@@ -188,7 +196,7 @@ fn an_ended_map_runs_children_are_executions_of_their_own() {
 #[test]
 fn a_redriven_map_run_keeps_its_children_stored_once() {
     let store = Arc::new(MemoryStore::new());
-    let api = Api::new(store.clone(), Config::default());
+    let api = Api::new(store.clone(), inside());
     let machine = text(
         &call(
             &api,

@@ -198,6 +198,16 @@ pub enum Command {
     CancelTask {
         task_id: TaskId,
     },
+    /// Start a Distributed Map's child execution, for a shell that declared
+    /// [`Capabilities::map_run_children`] (without it the children run inside the parent and
+    /// this command never comes). The shell starts it with
+    /// [`crate::Execution::start_map_run_child`] on this execution's machine (at most once per
+    /// `execution_arn`: a repeated command after a restart finds it started) and reports its
+    /// end to this execution as [`Event::TaskSucceeded`] with its output, or
+    /// [`Event::TaskFailed`] with its error and cause (an aborted or timed-out child too).
+    /// [`Command::CancelTask`] with its `task_id` asks the shell to stop it. Nothing of it
+    /// appears in this execution's history.
+    StartMapRunChild(Box<MapRunChildStart>),
     /// The execution ended; always the last command the execution emits. The output of a
     /// SUCCEEDED execution is [`crate::Execution::output`] (and the `ExecutionSucceeded`
     /// event's): not repeated here, because copying a large output is a run's last big cost.
@@ -206,6 +216,45 @@ pub enum Command {
         error: Option<String>,
         cause: Option<String>,
     },
+}
+
+/// A Distributed Map child execution to start: see [`Command::StartMapRunChild`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunChildStart {
+    /// The id its end is reported with.
+    pub task_id: TaskId,
+    pub map_run_arn: String,
+    pub name: String,
+    /// `…:execution:<machine>/<label>:<name>`.
+    pub execution_arn: String,
+    /// `…:stateMachine:<machine>/<label>`: what `$$.StateMachine.Id` says in the child.
+    pub state_machine_arn: String,
+    /// The Map state that runs it (for messages).
+    pub state_name: String,
+    /// Where the child starts in the parent's machine: its ItemProcessor's StartAt. The
+    /// child runs on the parent's compiled machine, so nothing else names its definition.
+    pub processor: usize,
+    /// The ItemProcessor's ProcessorConfig ExecutionType (AWS's default: STANDARD).
+    pub machine_type: MachineType,
+    pub input: Value,
+}
+
+/// What a shell can do beyond the commands every shell carries out. An execution keeps the
+/// capabilities it started with ([`crate::Execution::start_with_capabilities`]); all off by
+/// default, so a shell that does not know of one never sees what it enables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The shell runs a Distributed Map's children as executions of their own
+    /// ([`Command::StartMapRunChild`]). A Map Run started without it runs its children
+    /// inside the parent until it ends, whatever the shell declares later.
+    #[serde(default)]
+    pub map_run_children: bool,
+}
+
+impl Capabilities {
+    pub fn is_default(&self) -> bool {
+        *self == Capabilities::default()
+    }
 }
 
 /// One GetExecutionHistory event. `details` holds JSON values; JSON-text fields are

@@ -16,8 +16,8 @@
 //! - a retried Task's next `*Scheduled` follows its `*Failed` event (backoff leaves no event).
 
 use crate::api::{
-    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits, MachineType, Status,
-    TaskId, TimerId,
+    Capabilities, Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Limits,
+    MachineType, Status, TaskId, TimerId,
 };
 use crate::details::Payload;
 use crate::flow::{self, Scope, SeededEntropy};
@@ -117,6 +117,21 @@ pub(crate) struct Fanout {
     /// A Distributed Map with a ResultWriter: what its children did, for the export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Box<crate::writer::RunLog>>,
+    /// The children are executions the shell runs ([`Capabilities::map_run_children`]):
+    /// `running` stays empty and `outside` holds the children under way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub children_outside: bool,
+    /// The children under way outside: the task id each one's end is reported with → its
+    /// item's index.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outside: BTreeMap<TaskId, usize>,
+}
+
+impl Fanout {
+    /// The children under way, wherever they run.
+    pub fn outstanding(&self) -> usize {
+        self.running.len() + self.outside.len()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +253,9 @@ pub struct Execution {
     /// The Distributed Maps' runs that ended (the running ones are in their threads).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) map_runs: Vec<crate::map_run::Ended>,
+    /// What the shell that started the execution can do.
+    #[serde(default, skip_serializing_if = "Capabilities::is_default")]
+    pub(crate) capabilities: Capabilities,
 }
 
 impl Execution {
@@ -258,6 +276,67 @@ impl Execution {
         info: ExecutionInfo,
         ctx: &Context,
         limits: Limits,
+    ) -> (Execution, Decision) {
+        Execution::begin(
+            machine,
+            input,
+            info,
+            ctx,
+            limits,
+            Capabilities::default(),
+            None,
+        )
+    }
+
+    /// Starts an execution for a shell that can do more than the basic commands.
+    pub fn start_with_capabilities(
+        machine: &Machine,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+        capabilities: Capabilities,
+    ) -> (Execution, Decision) {
+        Execution::begin(
+            machine,
+            input,
+            info,
+            ctx,
+            machine.limits,
+            capabilities,
+            None,
+        )
+    }
+
+    /// Starts a Distributed Map's child execution ([`Command::StartMapRunChild`]) on its
+    /// parent's machine: it runs the ItemProcessor from `processor`, with no TimeoutSeconds
+    /// of the parent's. `info` is the child's (its ARN, name, label ARN, ExecutionType).
+    pub fn start_map_run_child(
+        machine: &Machine,
+        processor: usize,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+        capabilities: Capabilities,
+    ) -> (Execution, Decision) {
+        Execution::begin(
+            machine,
+            input,
+            info,
+            ctx,
+            machine.limits,
+            capabilities,
+            Some(processor),
+        )
+    }
+
+    fn begin(
+        machine: &Machine,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+        limits: Limits,
+        capabilities: Capabilities,
+        processor: Option<usize>,
     ) -> (Execution, Decision) {
         // One copy of the input for ExecutionStarted and the first state's StateEntered (the
         // runner's stash hands it to the root thread), one for `$$.Execution.Input`.
@@ -280,6 +359,7 @@ impl Execution {
             unsuccessful: BTreeMap::new(),
             redrive_ms: None,
             map_runs: Vec::new(),
+            capabilities,
         };
         let mut run = Runner::new(&mut exec, machine, ctx);
         let role = Value::String(run.exec.info.role_arn.clone());
@@ -291,15 +371,17 @@ impl Execution {
                 ("roleArn", Payload::Owned(role)),
             ]),
         );
-        if let Some(seconds) = machine.timeout_seconds {
+        if let Some(seconds) = machine.timeout_seconds.filter(|_| processor.is_none()) {
             run.start_timer(
                 TimerFor::Execution,
                 ctx.now_ms.saturating_add(seconds_to_ms(seconds)),
             );
         }
         // AWS numbers the first state's events as following event 0, not ExecutionStarted.
-        let mut root = Thread::new(None, machine.start, Value::Null, 0);
-        root.vars.clone_from(&machine.initial_variables);
+        let mut root = Thread::new(None, processor.unwrap_or(machine.start), Value::Null, 0);
+        if processor.is_none() {
+            root.vars.clone_from(&machine.initial_variables);
+        }
         run.exec.threads.insert(ROOT, Box::new(root));
         run.stash = Some((ROOT, input));
         run.work.push_back(Work::Run(ROOT));
@@ -1680,8 +1762,9 @@ impl<'a> Runner<'a> {
                 Phase::Wait { timer, .. } | Phase::Backoff { timer } => {
                     self.cancel_timer(Some(timer))
                 }
-                Phase::Fanout(f) => {
+                Phase::Fanout(mut f) => {
                     stack.extend(f.running.values().copied());
+                    self.stop_children_outside(std::mem::take(&mut f.outside));
                     thread.phase = Phase::Fanout(f);
                 }
                 Phase::Reading(r) => {

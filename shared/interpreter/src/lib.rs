@@ -41,8 +41,9 @@ mod time;
 mod writer;
 
 pub use api::{
-    Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected, IntegrationPattern,
-    Limits, MachineType, ResourceKind, Status, TaskId, TimerId, AWS_INLINE_MAP_CONCURRENCY,
+    Capabilities, Command, Context, Decision, Event, ExecutionInfo, HistoryEvent, Inspected,
+    IntegrationPattern, Limits, MachineType, MapRunChildStart, ResourceKind, Status, TaskId,
+    TimerId, AWS_INLINE_MAP_CONCURRENCY,
 };
 pub use details::Details;
 pub use execution::Execution;

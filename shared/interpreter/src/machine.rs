@@ -201,6 +201,9 @@ pub(crate) struct MapSpec {
     /// DISTRIBUTED mode: iterations are child executions (a Map Run) whose events are
     /// not part of this execution's history.
     pub distributed: bool,
+    /// ProcessorConfig ExecutionType EXPRESS (a Distributed Map's children; AWS's default is
+    /// STANDARD).
+    pub express: bool,
     pub label: Option<String>,
     pub reader: Option<Box<crate::reader::ReaderSpec>>,
     pub batcher: Option<Box<crate::reader::BatcherSpec>>,
@@ -849,6 +852,11 @@ impl Compiler {
                     tolerated_count,
                     tolerated_percentage,
                     distributed,
+                    express: processor
+                        .processor_config
+                        .as_ref()
+                        .and_then(|c| c.execution_type)
+                        == Some(cairn_asl::model::ExecutionType::Express),
                     label: m.label.clone(),
                     reader,
                     batcher,
@@ -1041,6 +1049,11 @@ impl Compiler {
                     tolerated_count: None,
                     tolerated_percentage: None,
                     distributed: m.mode() == cairn_asl::model::ProcessorMode::Distributed,
+                    express: processor
+                        .processor_config
+                        .as_ref()
+                        .and_then(|c| c.execution_type)
+                        == Some(cairn_asl::model::ExecutionType::Express),
                     label: m.label.clone(),
                     reader,
                     batcher,

@@ -28,6 +28,10 @@ pub(crate) struct Ended {
     /// Each child's input by item index, where the run kept it (for its ResultWriter).
     #[serde(skip)]
     pub inputs: Vec<serde_json::Value>,
+    /// The children were executions of their own, which the shell stored as they ran:
+    /// nothing of them is handed over when the run ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub children_outside: bool,
 }
 
 /// How many children of an ended Map Run ended each way.
@@ -215,7 +219,8 @@ impl Execution {
 
 impl Execution {
     /// Takes the children of the Map Runs that ended since the last call out of the
-    /// execution, for a shell that stores them as executions of their own; the execution
+    /// execution, for a shell that stores them as executions of their own (none of a run
+    /// whose children already were: [`crate::Capabilities::map_run_children`]); the execution
     /// keeps their counts (a finished run of 100,000 children otherwise keeps ~10 MB here,
     /// rewritten by every later step). A shell that never calls it keeps them here, and the
     /// Map Run API reads them from here.
@@ -259,6 +264,9 @@ impl Execution {
                     }
                     _ => {}
                 }
+            }
+            if ended.children_outside {
+                run.children.clear();
             }
             ended.detached = Some(Counts {
                 started: run.succeeded + run.failed + run.aborted + run.running,
@@ -370,8 +378,13 @@ impl Runner<'_> {
                 tolerated_count,
                 tolerated_percentage,
                 detached: None,
-                outcomes: f.results.clone(),
+                outcomes: if f.children_outside {
+                    Vec::new()
+                } else {
+                    f.results.clone()
+                },
                 inputs,
+                children_outside: f.children_outside,
             }
         })
     }

@@ -168,7 +168,9 @@ impl Runner<'_> {
             }
         };
         let unstarted = fanout.total.saturating_sub(fanout.next_item);
-        if children.is_empty() && unstarted == 0 {
+        // A run whose children were executions of their own kept no inputs of the failed
+        // ones: it runs again whole too, a new Map Run of all its items.
+        if (children.is_empty() && unstarted == 0) || fanout.children_outside {
             // Nothing of the children is left to run: the state itself failed after them
             // (its ResultSelector, say), so it runs again whole.
             self.work.push_back(Work::Run(tid));

@@ -417,6 +417,9 @@ impl Loop<'_> {
                     error,
                     cause,
                 } => self.finish = Some((status, error, cause)),
+                // Only for a shell that declares Capabilities::map_run_children, which this
+                // loop does not: its Distributed Maps run their children inside.
+                Command::StartMapRunChild(_) => {}
             }
         }
         // The tasks of one decision (the branches of a Parallel, the iterations of a Map)

@@ -1,8 +1,10 @@
 //! The children of Parallel and Map states: starting them, and what their ends mean.
 
+use crate::api::{Command, TaskId};
 use crate::execution::{Fault, Parent, Phase, Runner, Thread, ThreadId, Work};
 use crate::machine::{CState, Kind};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 impl Runner<'_> {
     pub(crate) fn new_thread(
@@ -72,10 +74,14 @@ impl Runner<'_> {
 
     /// Aborts every running child of a Parallel/Map state.
     pub(crate) fn abort_children(&mut self, tid: ThreadId, state: &CState) {
-        let running = match self.thread_mut(tid).map(|t| &mut t.phase) {
-            Some(Phase::Fanout(f)) => std::mem::take(&mut f.running),
+        let (running, outside) = match self.thread_mut(tid).map(|t| &mut t.phase) {
+            Some(Phase::Fanout(f)) => (
+                std::mem::take(&mut f.running),
+                std::mem::take(&mut f.outside),
+            ),
             _ => return,
         };
+        self.stop_children_outside(outside);
         for (slot, child) in running {
             let last = self.thread(child).map_or(0, |t| t.last_event);
             self.abort_thread(child);
@@ -88,6 +94,40 @@ impl Runner<'_> {
                 );
             }
         }
+    }
+
+    /// The shell is asked to stop the child executions still under way.
+    pub(crate) fn stop_children_outside(&mut self, outside: BTreeMap<TaskId, usize>) {
+        for task_id in outside.into_keys() {
+            if self.exec.tasks.remove(&task_id).is_some() {
+                self.out.commands.push(Command::CancelTask { task_id });
+            }
+        }
+    }
+
+    /// The Map whose child execution reports on `task_id`, and the child's item index.
+    pub(crate) fn map_child_of(&self, task_id: TaskId) -> Option<(ThreadId, usize)> {
+        let tid = *self.exec.tasks.get(&task_id)?;
+        match &self.thread(tid)?.phase {
+            Phase::Fanout(f) => f.outside.get(&task_id).map(|slot| (tid, *slot)),
+            _ => None,
+        }
+    }
+
+    /// A child execution the shell ran ended (`Err`: failed, timed out or aborted).
+    pub(crate) fn map_child_ended(&mut self, task_id: TaskId, outcome: Result<Value, Fault>) {
+        let Some((tid, slot)) = self.map_child_of(task_id) else {
+            return;
+        };
+        self.exec.tasks.remove(&task_id);
+        let Some(thread) = self.thread_mut(tid) else {
+            return;
+        };
+        let last = thread.last_event;
+        if let Phase::Fanout(f) = &mut thread.phase {
+            f.outside.remove(&task_id);
+        }
+        self.child_ended(Parent { thread: tid, slot }, last, outcome);
     }
 
     /// A branch or iteration ended.
@@ -180,7 +220,12 @@ impl Runner<'_> {
                         if let Some(slot) = f.results.get_mut(parent.slot) {
                             *slot = fault.to_output();
                         }
-                        let running: Vec<usize> = f.running.keys().copied().collect();
+                        let running: Vec<usize> = f
+                            .running
+                            .keys()
+                            .chain(f.outside.values())
+                            .copied()
+                            .collect();
                         if let Some(log) = f.run.as_mut() {
                             for slot in running {
                                 if let Some(child) = log.child_mut(slot) {

@@ -284,6 +284,8 @@ impl Runner<'_> {
             tolerated_count: plan.tolerated_count,
             tolerated_percentage: plan.tolerated_percentage,
             run,
+            children_outside: spec.distributed && self.exec.capabilities.map_run_children,
+            outside: BTreeMap::new(),
         };
         if let Some(reader) = &spec.reader {
             return self.start_reading(tid, state, reader, fanout);
@@ -306,7 +308,7 @@ impl Runner<'_> {
         loop {
             let (index, item) = match self.thread_mut(tid).map(|t| &mut t.phase) {
                 Some(Phase::Fanout(f))
-                    if f.next_item < f.total && f.running.len() < f.max_concurrency =>
+                    if f.next_item < f.total && f.outstanding() < f.max_concurrency =>
                 {
                     let index = f.next_item;
                     f.next_item += 1;
@@ -363,7 +365,11 @@ impl Runner<'_> {
             };
             match input {
                 Ok(input) => {
-                    self.child_started(tid, index, &input, spec.writer.is_some());
+                    let name = self.child_started(tid, index, &input, spec.writer.is_some());
+                    if let Some(name) = name.filter(|_| self.children_outside(tid)) {
+                        self.start_child_execution(tid, state, spec, index, name, input);
+                        continue;
+                    }
                     let child = self.new_thread(
                         Parent {
                             thread: tid,
@@ -394,12 +400,61 @@ impl Runner<'_> {
 }
 
 impl Runner<'_> {
-    /// A Map Run whose results are written keeps each child's name, input and start.
-    fn child_started(&mut self, tid: ThreadId, index: usize, input: &Value, keep_input: bool) {
+    fn children_outside(&self, tid: ThreadId) -> bool {
+        matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.children_outside)
+    }
+
+    /// A child execution the shell runs: a task of this thread whose end is the child's.
+    fn start_child_execution(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &MapSpec,
+        index: usize,
+        name: String,
+        input: Value,
+    ) {
+        let task_id = self.exec.next_task;
+        self.exec.next_task += 1;
+        let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return;
+        };
+        f.outside.insert(task_id, index);
+        let Some(log) = f.run.as_deref() else { return };
+        let start = crate::api::MapRunChildStart {
+            task_id,
+            map_run_arn: log.map_run_arn.clone(),
+            execution_arn: log.execution_arn(&name),
+            state_machine_arn: log.child_machine_arn(),
+            name,
+            state_name: state.name.clone(),
+            processor: spec.processor,
+            machine_type: if spec.express {
+                crate::api::MachineType::Express
+            } else {
+                crate::api::MachineType::Standard
+            },
+            input,
+        };
+        self.exec.tasks.insert(task_id, tid);
+        self.out
+            .commands
+            .push(crate::api::Command::StartMapRunChild(Box::new(start)));
+    }
+
+    /// A Map Run keeps each child's name and start (and its input when its results are
+    /// written); returns the name.
+    fn child_started(
+        &mut self,
+        tid: ThreadId,
+        index: usize,
+        input: &Value,
+        keep_input: bool,
+    ) -> Option<String> {
         let logged =
             matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.run.is_some());
         if !logged {
-            return;
+            return None;
         }
         let name = {
             let mut entropy = crate::flow::SeededEntropy {
@@ -412,7 +467,7 @@ impl Runner<'_> {
         if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
             if let Some(child) = f.run.as_mut().and_then(|r| r.child_mut(index)) {
                 *child = crate::writer::Child {
-                    name,
+                    name: name.clone(),
                     input: if keep_input {
                         input.clone()
                     } else {
@@ -424,6 +479,7 @@ impl Runner<'_> {
                 };
             }
         }
+        Some(name)
     }
 }
 

@@ -62,6 +62,7 @@ impl Runner<'_> {
                 tolerated_count: None,
                 tolerated_percentage: None,
                 run: None,
+                ..Fanout::default()
             }));
         }
         if total == 0 {

@@ -278,6 +278,7 @@ impl Runner<'_> {
             matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Reading(r))
                 if r.task_id == task_id || r.manifest.as_ref().is_some_and(|m| m.tasks.contains_key(&task_id)))
                 || self.writer_of(task_id).is_some()
+                || self.map_child_of(task_id).is_some()
         };
         if found.is_none() && !reading() {
             self.nondeterministic(|| {
@@ -363,6 +364,9 @@ impl Runner<'_> {
     }
 
     pub(crate) fn task_succeeded(&mut self, task_id: TaskId, output: Value) {
+        if self.map_child_of(task_id).is_some() {
+            return self.map_child_ended(task_id, Ok(output));
+        }
         if let Some(tid) = self.reader_of(task_id) {
             return self.items_read(tid, task_id, Ok(output));
         }
@@ -395,6 +399,9 @@ impl Runner<'_> {
     }
 
     pub(crate) fn task_failed(&mut self, task_id: TaskId, fault: Fault) {
+        if self.map_child_of(task_id).is_some() {
+            return self.map_child_ended(task_id, Err(fault));
+        }
         if let Some(tid) = self.reader_of(task_id) {
             let fault = Fault {
                 error: Some("States.ItemReaderFailed".into()),
