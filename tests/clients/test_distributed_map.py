@@ -168,8 +168,9 @@ def test_csv_of_100000_rows_exports_results_with_the_manifest(sfn, s3, bucket):
     exported = by_arn[first["executionArn"]]
     assert json.loads(child["input"]) == json.loads(exported["Input"])
     assert json.loads(child["output"]) == json.loads(exported["Output"])
+    # Each child ran as an execution of its own, with its own history.
     events = sfn.get_execution_history(executionArn=first["executionArn"])["events"]
-    assert [e["type"] for e in events] == ["ExecutionStarted", "ExecutionSucceeded"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
 
 
 def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exceeded(sfn, s3, bucket):
@@ -245,6 +246,22 @@ def test_map_run_api_while_the_run_goes_on(sfn):
     assert run["itemCounts"]["pending"] == 3
     running = sfn.list_executions(mapRunArn=listed["mapRunArn"], statusFilter="RUNNING")["executions"]
     assert len(running) == 2 and "stopDate" not in running[0]
+    # A running child is an execution of its own: described, with the history it has so far.
+    child = running[0]["executionArn"]
+    deadline = time.time() + 5
+    while True:
+        try:
+            described_child = sfn.describe_execution(executionArn=child)
+            break
+        except sfn.exceptions.ExecutionDoesNotExist:
+            # Listed as soon as its parent asked for it; stored once its start is written.
+            assert time.time() < deadline
+            time.sleep(0.02)
+    assert described_child["status"] == "RUNNING"
+    assert described_child["mapRunArn"] == listed["mapRunArn"]
+    assert json.loads(described_child["input"]) in [1, 2]
+    history = sfn.get_execution_history(executionArn=child)["events"]
+    assert [e["type"] for e in history] == ["ExecutionStarted", "WaitStateEntered"]
 
     # UpdateMapRun raises the concurrency of the run under way: the pending items start.
     sfn.update_map_run(mapRunArn=listed["mapRunArn"], maxConcurrency=5, toleratedFailureCount=2)
