@@ -8,8 +8,8 @@
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
-use std::fmt;
+use serde_json::{Map, Number, Value};
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, OnceLock};
 
 /// The details object of one history event (`Value::Null` when the event has none).
@@ -109,6 +109,254 @@ impl Details {
             ),
         }
     }
+}
+
+impl Details {
+    /// Appends the details' compact JSON text to `out`: byte for byte what `serde_json`
+    /// writes for them (their `Serialize`), but written straight from the compact form.
+    /// A payload shared with an event written just before (`shared`) is copied from its
+    /// text instead of written again.
+    pub(crate) fn write_json<'a>(&'a self, out: &mut String, shared: &mut SharedText<'a>) {
+        match &self.repr {
+            Repr::Value(value) => write_value(out, value),
+            Repr::Entered { input, name } => {
+                out.push_str("{\"input\":");
+                shared.write(out, input);
+                out.push_str(",\"name\":");
+                write_str(out, name);
+                out.push('}');
+            }
+            Repr::Exited { name, output } => {
+                out.push_str("{\"name\":");
+                write_str(out, name);
+                out.push_str(",\"output\":");
+                shared.write(out, output);
+                out.push('}');
+            }
+            Repr::Iteration { index, name } => {
+                out.push_str("{\"index\":");
+                write_u64(out, *index);
+                out.push_str(",\"name\":");
+                write_str(out, name);
+                out.push('}');
+            }
+            Repr::Fields(fields) => {
+                out.push('{');
+                for (at, (key, value)) in fields.iter().enumerate() {
+                    if at > 0 {
+                        out.push(',');
+                    }
+                    write_str(out, key);
+                    out.push(':');
+                    shared.write(out, value);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// The text of the last shared payload written. A state's output is the next state's
+/// input as one shared value (three events' worth through a Choice), so the events of a
+/// history written in order find most of their payloads here.
+pub(crate) struct SharedText<'a> {
+    /// Borrowed from the events being written, so it outlives the writing: an address
+    /// seen here cannot be freed and reused by another value meanwhile.
+    value: Option<&'a Value>,
+    text: String,
+    /// False when nothing follows (one event alone): keeping the text would be wasted.
+    remember: bool,
+}
+
+impl<'a> SharedText<'a> {
+    pub(crate) fn new(remember: bool) -> SharedText<'a> {
+        SharedText {
+            value: None,
+            text: String::new(),
+            remember,
+        }
+    }
+
+    fn write(&mut self, out: &mut String, payload: &'a Payload) {
+        let Payload::Shared(value) = payload else {
+            return write_value(out, payload.value());
+        };
+        if !self.remember {
+            return write_value(out, value);
+        }
+        let value: &'a Value = value;
+        if self.value.is_some_and(|last| std::ptr::eq(last, value)) {
+            out.push_str(&self.text);
+            return;
+        }
+        let start = out.len();
+        write_value(out, value);
+        self.text.clear();
+        self.text.push_str(&out[start..]);
+        self.value = Some(value);
+    }
+}
+
+/// `value` as `serde_json::to_string` writes it (compact, keys in the map's order).
+pub(crate) fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(number) => write_number(out, number),
+        Value::String(text) => write_str(out, text),
+        Value::Array(items) => {
+            out.push('[');
+            for (at, item) in items.iter().enumerate() {
+                if at > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (at, (key, item)) in map.iter().enumerate() {
+                if at > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_number(out: &mut String, number: &Number) {
+    if let Some(n) = number.as_u64() {
+        write_u64(out, n);
+    } else if let Some(n) = number.as_i64() {
+        write_i64(out, n);
+    } else {
+        // A float: serde_json's Display is its serializer's shortest form (a Value holds
+        // no NaN or infinity, which it would write as null).
+        let _ = write!(out, "{number}");
+    }
+}
+
+pub(crate) fn write_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+/// Inline for the single digits of early ids and small counters, the most frequent.
+#[inline]
+pub(crate) fn write_u64(out: &mut String, n: u64) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+    } else {
+        write_digits(out, n);
+    }
+}
+
+/// Two digits at a time, as itoa (serde_json's integer writer) does; pushed a character
+/// at a time because ids and counters are short and a slice would need checking as UTF-8.
+fn write_digits(out: &mut String, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at] = PAIRS[pair];
+        digits[at + 1] = PAIRS[pair + 1];
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        digits[at] = PAIRS[pair];
+        digits[at + 1] = PAIRS[pair + 1];
+    } else {
+        at -= 1;
+        digits[at] = b'0' + n as u8;
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// `text` as a JSON string with serde_json's escapes: `\"`, `\\`, `\b` `\t` `\n` `\f` `\r`,
+/// `\u00xx` (lower-case hex) for the other control characters, everything else as is.
+pub(crate) fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    if needs_escape(text.as_bytes()) {
+        write_escaped(out, text);
+    } else {
+        out.push_str(text);
+    }
+    out.push('"');
+}
+
+/// Whether any byte of `bytes` is a control character, `"` or `\`, eight bytes at a
+/// time: names and event types are short and almost never need an escape, and a byte at
+/// a time was most of the time spent writing them.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte is below `n` (n <= 0x80): exact for the word as a whole, and bytes of
+    // 0x80 and above (UTF-8 beyond ASCII) never count.
+    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
+    let escapes = |chunk: &[u8]| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        below(word, 0x20)
+            || below(word ^ (ONES * u64::from(b'"')), 1)
+            || below(word ^ (ONES * u64::from(b'\\')), 1)
+    };
+    if bytes.len() < 8 {
+        // Padding a short string into a word costs a stalled load; a few bytes are quicker.
+        return bytes
+            .iter()
+            .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\');
+    }
+    // The last eight bytes again, overlapping the words already seen, rather than the few
+    // left over a byte at a time.
+    bytes.chunks_exact(8).any(escapes) || escapes(&bytes[bytes.len() - 8..])
+}
+
+fn write_escaped(out: &mut String, text: &str) {
+    let mut run = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        let escape = match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            0x08 => 'b',
+            b'\t' => 't',
+            b'\n' => 'n',
+            0x0c => 'f',
+            b'\r' => 'r',
+            0x00..=0x1f => 'u',
+            _ => continue,
+        };
+        // `at` is an ASCII byte, so both ends of the run are character boundaries.
+        out.push_str(&text[run..at]);
+        out.push('\\');
+        out.push(escape);
+        if escape == 'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        run = at + 1;
+    }
+    out.push_str(&text[run..]);
 }
 
 /// A state's input or output in its event: its own, or shared with the event next to it
@@ -369,6 +617,9 @@ mod tests {
                 serde_json::to_string(&details).unwrap(),
                 serde_json::to_string(&tree).unwrap()
             );
+            let mut written = String::new();
+            details.write_json(&mut written, &mut SharedText::new(false));
+            assert_eq!(written, serde_json::to_string(&tree).unwrap());
             assert_eq!(*details, tree);
             assert_eq!(details.to_value(), tree);
             assert_eq!(details.clone().into_value(), tree);
@@ -376,6 +627,52 @@ mod tests {
                 serde_json::from_str(&serde_json::to_string(&details).unwrap()).unwrap();
             assert_eq!(back, details);
             assert_eq!(format!("{details}"), tree.to_string());
+        }
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does_at_every_length_and_position() {
+        // Each length around the eight-byte words, each position, each kind of byte: the
+        // word-at-a-time check must find every escape and invent none (0x7f, UTF-8).
+        let plain = ["a", " ", "~", "\u{7f}", "é", "✓"];
+        let escaped = [
+            "\"", "\\", "\u{0}", "\u{8}", "\t", "\n", "\u{c}", "\r", "\u{1f}",
+        ];
+        for len in 0..26 {
+            for filler in plain {
+                let clean: String = filler.repeat(len);
+                let mut out = String::new();
+                write_str(&mut out, &clean);
+                assert_eq!(out, serde_json::to_string(&clean).unwrap());
+                assert!(!needs_escape(clean.as_bytes()), "{clean:?}");
+                for at in 0..len {
+                    for bad in escaped {
+                        let text =
+                            format!("{}{bad}{}", filler.repeat(at), filler.repeat(len - at - 1));
+                        assert!(needs_escape(text.as_bytes()), "{text:?}");
+                        let mut out = String::new();
+                        write_str(&mut out, &text);
+                        assert_eq!(out, serde_json::to_string(&text).unwrap());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_write_as_serde_json_does() {
+        let mut numbers: Vec<Value> = Vec::new();
+        for digits in 0..20 {
+            let n = 10u64.pow(digits);
+            numbers.extend([n - 1, n, n + 1].map(Value::from));
+            numbers.push(Value::from(-(n as i64 / 10 * 9)));
+        }
+        numbers.extend([u64::MAX.into(), i64::MIN.into(), i64::MAX.into()]);
+        numbers.extend([0.5, -1.25e-9, 1e21, 123.0, f64::MAX, f64::MIN_POSITIVE].map(Value::from));
+        for number in numbers {
+            let mut out = String::new();
+            write_value(&mut out, &number);
+            assert_eq!(out, serde_json::to_string(&number).unwrap());
         }
     }
 

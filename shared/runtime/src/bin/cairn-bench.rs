@@ -4,14 +4,14 @@
 //! `cargo run --release -p cairn-runtime --bin cairn-bench [BENCH_DIR] [--quick] [--only B3] [--render] [--samples N]`
 //!
 //! `--render` also serialises every history event to the JSON text `cairn serve` stores for
-//! it (one string per event, as `cairn_api::persisted::stored_history` makes them), and
+//! it (one string per event, [`HistoryEvent::stored_texts`]), and
 //! alternates samples with and without that work so both figures come from one window.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_interpreter::{Machine, MachineType, Status};
+use cairn_interpreter::{HistoryEvent, Machine, MachineType, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker, Unsupported};
 use serde_json::Value;
 
@@ -153,14 +153,24 @@ fn main() {
     );
 }
 
-/// The text `cairn serve` keeps for each history event, one JSON string per event, in the
-/// form of `cairn_api::persisted::stored_event_text` (`[id, previousEventId, timestampMs,
-/// type, details]`; this crate sits below cairn-api, so the form is repeated here). The byte
-/// count keeps the work from being optimised away.
-fn render_history(run: &RunResult) -> Result<usize, String> {
-    let mut bytes = 0;
-    for event in &run.history {
-        let body = serde_json::to_string(&(
+/// The text `cairn serve` keeps for each history event, one JSON string per event
+/// ([`HistoryEvent::stored_texts`]: `[id, previousEventId, timestampMs, type, details]`).
+/// The byte count keeps the work from being optimised away.
+fn render_history(run: &RunResult) -> usize {
+    HistoryEvent::stored_texts(&run.history)
+        .map(|text| text.len())
+        .sum()
+}
+
+/// Every event's stored text must be what serde_json writes for the same tuple (how it
+/// was written before `stored_texts`): checked once per workload, outside the timed samples.
+fn check_rendering(run: &RunResult) -> Result<(), String> {
+    for (event, direct) in run
+        .history
+        .iter()
+        .zip(HistoryEvent::stored_texts(&run.history))
+    {
+        let serde = serde_json::to_string(&(
             event.id,
             event.previous_event_id,
             event.timestamp_ms,
@@ -168,9 +178,14 @@ fn render_history(run: &RunResult) -> Result<usize, String> {
             &event.details,
         ))
         .map_err(|e| e.to_string())?;
-        bytes += body.len();
+        if direct != serde {
+            return Err(format!(
+                "event {} renders as {direct}, serde_json as {serde}",
+                event.id
+            ));
+        }
     }
-    Ok(bytes)
+    Ok(())
 }
 
 fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Result<String, String> {
@@ -195,6 +210,11 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
     if workload.express {
         options.info.machine_type = MachineType::Express;
     }
+    if render {
+        let run = run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
+            .map_err(|e| e.to_string())?;
+        check_rendering(&run)?;
+    }
     reset_peak_memory();
     let mut rates = Vec::with_capacity(samples);
     let mut rendered_rates = Vec::with_capacity(samples);
@@ -215,7 +235,7 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
                         .map_err(|e| e.to_string())?;
                 (workload.check)(&run)?;
                 if with_render {
-                    rendered_bytes = render_history(&run)?;
+                    rendered_bytes = render_history(&run);
                 }
                 work += (workload.per_run)(&run);
                 events = run.history.len();
