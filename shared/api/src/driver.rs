@@ -274,6 +274,8 @@ impl Driver {
         Capabilities {
             map_run_children: self.config.map_run_children
                 && matches!(self.runner, Runner::Threads { .. }),
+            express_map_run_children: self.config.express_map_run_children
+                && matches!(self.runner, Runner::Threads { .. }),
         }
     }
 

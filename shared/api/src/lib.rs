@@ -75,11 +75,16 @@ pub struct Config {
     /// The open executions quota StartExecution answers `ExecutionLimitExceeded` at
     /// (AWS: 1,000,000).
     pub open_executions: fields::OpenExecutionsQuota,
-    /// A Distributed Map's children run as executions of their own, each stored with its
-    /// own history and reporting its end to its parent (on by default); off, they run
-    /// inside their parent and are stored when their Map Run ends. Executions keep the way
-    /// they started with. A simulated driver always keeps them inside.
+    /// A Distributed Map's STANDARD children run as executions of their own, each stored
+    /// with its own history and reporting its end to its parent (on by default); off, they
+    /// run inside their parent and are stored when their Map Run ends. Executions keep the
+    /// way they started with. A simulated driver always keeps them inside.
     pub map_run_children: bool,
+    /// The same for EXPRESS children; off by default: AWS shows no history of an Express
+    /// execution, and a run of many short children inside its parent is written a few
+    /// times instead of once per batch of ends (the 100,000-row CSV map: ~9,900 items/s
+    /// inside, ~600 outside, where every write of the parent rewrites its whole state).
+    pub express_map_run_children: bool,
 }
 
 impl Default for Config {
@@ -100,6 +105,7 @@ impl Default for Config {
             status_events: None,
             open_executions: fields::OpenExecutionsQuota::default(),
             map_run_children: true,
+            express_map_run_children: false,
         }
     }
 }

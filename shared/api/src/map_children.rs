@@ -25,6 +25,8 @@ const STARTERS: usize = 16;
 /// Writes of one parent's batch before giving up on it (only another process writing the
 /// parent makes a write conflict).
 const MAX_ATTEMPTS: usize = 32;
+/// The longest a parent's next write waits for more of its children's ends.
+const MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The child executions a written decision asks to start or stop.
 #[derive(Default)]
@@ -270,7 +272,15 @@ impl Driver {
             }
             inbox.insert(parent.to_string(), vec![event]);
         }
+        let mut pause = std::time::Duration::ZERO;
         loop {
+            // A parent's write costs as much for one end as for many (its whole state is
+            // rewritten): waiting as long as the last write took lets the ends that arrive
+            // meanwhile share the next one, so a large run spends at most about half its
+            // time writing its parent.
+            if !pause.is_zero() {
+                std::thread::sleep(pause.min(MAX_PAUSE));
+            }
             let events = {
                 let Ok(mut inbox) = self.inbox.lock() else {
                     return;
@@ -284,6 +294,7 @@ impl Driver {
                 }
             };
             let mut attempt = 0;
+            let began = std::time::Instant::now();
             loop {
                 attempt += 1;
                 match self.advance_batch(parent, &events) {
@@ -299,6 +310,7 @@ impl Driver {
                     Ok(()) => break,
                 }
             }
+            pause = began.elapsed();
         }
     }
 

@@ -256,3 +256,43 @@ fn stopping_the_parent_stops_its_children() {
         assert_eq!(ended(&api, &arn), "ABORTED");
     }
 }
+
+#[test]
+fn express_children_run_outside_only_when_the_shell_says_so() {
+    let express = |api: &Api, name: &str| {
+        let definition = definition(json!({})).replace("\"STANDARD\"", "\"EXPRESS\"");
+        let parent = start(api, name, definition, items(2, &[], 0));
+        assert_eq!(ended(api, &parent), "SUCCEEDED");
+        let run = text(
+            &call(api, "ListMapRuns", json!({"executionArn": parent}))["mapRuns"][0]["mapRunArn"],
+        );
+        let child = text(&children(api, &run, None)[0]["executionArn"]);
+        event_types(api, &child)
+    };
+    let inside = Api::new(Arc::new(MemoryStore::new()), Config::default());
+    assert_eq!(
+        express(&inside, "inside"),
+        ["ExecutionStarted", "ExecutionSucceeded"],
+        "run inside the parent, stored when the run ended"
+    );
+    let outside = Api::new(
+        Arc::new(MemoryStore::new()),
+        Config {
+            express_map_run_children: true,
+            ..Config::default()
+        },
+    );
+    assert_eq!(
+        express(&outside, "outside"),
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "ChoiceStateEntered",
+            "ChoiceStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}

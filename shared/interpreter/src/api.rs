@@ -244,11 +244,16 @@ pub struct MapRunChildStart {
 /// default, so a shell that does not know of one never sees what it enables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Capabilities {
-    /// The shell runs a Distributed Map's children as executions of their own
+    /// The shell runs a Distributed Map's STANDARD children as executions of their own
     /// ([`Command::StartMapRunChild`]). A Map Run started without it runs its children
     /// inside the parent until it ends, whatever the shell declares later.
     #[serde(default)]
     pub map_run_children: bool,
+    /// The same for EXPRESS children (ProcessorConfig ExecutionType EXPRESS). A shell may
+    /// keep them inside: AWS shows no history of an Express execution, and a parent that
+    /// runs many short children itself writes its state far fewer times.
+    #[serde(default)]
+    pub express_map_run_children: bool,
 }
 
 impl Capabilities {

@@ -15,6 +15,7 @@ use support::{at, info};
 
 const OUTSIDE: Capabilities = Capabilities {
     map_run_children: true,
+    express_map_run_children: true,
 };
 
 fn machine(processor: Value, extra: Value) -> Machine {
@@ -298,4 +299,17 @@ fn without_the_capability_the_children_run_inside() {
     assert_eq!(exec.output(), Some(&json!([{"double": 2}])));
     let persisted = serde_json::to_string(&exec).unwrap();
     assert!(!persisted.contains("capabilities"), "{persisted}");
+}
+
+#[test]
+fn express_children_stay_inside_unless_the_shell_runs_them_too() {
+    let m = machine(checking(), json!({}));
+    let standard_only = Capabilities {
+        map_run_children: true,
+        express_map_run_children: false,
+    };
+    let (exec, d) =
+        Execution::start_with_capabilities(&m, json!([{"n": 1}]), info(), &at(0), standard_only);
+    assert!(children(&d).is_empty(), "{:?}", d.commands);
+    assert_eq!(exec.output(), Some(&json!([{"double": 2}])));
 }

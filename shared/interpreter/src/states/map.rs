@@ -284,7 +284,12 @@ impl Runner<'_> {
             tolerated_count: plan.tolerated_count,
             tolerated_percentage: plan.tolerated_percentage,
             run,
-            children_outside: spec.distributed && self.exec.capabilities.map_run_children,
+            children_outside: spec.distributed
+                && if spec.express {
+                    self.exec.capabilities.express_map_run_children
+                } else {
+                    self.exec.capabilities.map_run_children
+                },
             outside: BTreeMap::new(),
         };
         if let Some(reader) = &spec.reader {
