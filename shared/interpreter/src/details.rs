@@ -198,7 +198,7 @@ impl<'a> SharedText<'a> {
 }
 
 /// `value` as `serde_json::to_string` writes it (compact, keys in the map's order).
-pub(crate) fn write_value(out: &mut String, value: &Value) {
+fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),

@@ -1,4 +1,4 @@
-//! GetExecutionHistory's wire shape for [`HistoryEvent`].
+//! GetExecutionHistory's wire shape for [`HistoryEvent`], and the text a store keeps for it.
 
 use crate::api::HistoryEvent;
 use crate::details::{write_i64, write_str, write_u64, Payload, SharedText};
@@ -54,8 +54,8 @@ impl HistoryEvent {
 
     /// [`HistoryEvent::stored_text`] of each event, in order. Written directly rather than
     /// through serde_json's serializer, and once for what consecutive events share (a
-    /// decision's events carry one timestamp; a state's output is the next one's input),
-    /// because a run's stored history costs about half as much again as the run.
+    /// decision's events carry one timestamp; a state's output is the next one's input):
+    /// through serde_json, a run's stored history cost about half as much again as the run.
     pub fn stored_texts(events: &[HistoryEvent]) -> impl Iterator<Item = String> + '_ {
         StoredTexts::new(events, true)
     }
@@ -96,6 +96,7 @@ impl Iterator for StoredTexts<'_> {
         if self.timestamp == Some(event.timestamp_ms) {
             out.push_str(&self.timestamp_text);
         } else if self.events.as_slice().is_empty() {
+            // The last event: no other will reuse the digits.
             write_i64(&mut out, event.timestamp_ms);
         } else {
             let start = out.len();
