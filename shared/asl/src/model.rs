@@ -133,8 +133,9 @@ pub struct ProcessorConfig {
     pub execution_type: Option<ExecutionType>,
 }
 
-/// One state, tagged by `Type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One state, tagged by `Type`. Deserialized by hand (below), not by serde's internally
+/// tagged enums, which copy every state into an intermediate buffer before reading it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "Type")]
 pub enum State {
     Task(Box<TaskState>),
@@ -174,6 +175,126 @@ impl State {
             State::Parallel(s) => s.query_language,
             State::Map(s) => s.query_language,
         }
+    }
+}
+
+/// The `Type` names, in the order serde's derive numbers them (it also reads a variant index).
+const STATE_TYPES: &[&str] = &[
+    "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
+];
+
+/// Reads `Type` as serde's derived identifier of an internally tagged enum does, with the
+/// same messages.
+struct TypeTag;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TypeTag {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TypeTag {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("variant identifier")
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<usize, E> {
+        match usize::try_from(v) {
+            Ok(i) if i < STATE_TYPES.len() => Ok(i),
+            _ => Err(E::invalid_value(
+                serde::de::Unexpected::Unsigned(v),
+                &"variant index 0 <= i < 8",
+            )),
+        }
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<usize, E> {
+        STATE_TYPES
+            .iter()
+            .position(|t| *t == v)
+            .ok_or_else(|| E::unknown_variant(v, STATE_TYPES))
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<usize, E> {
+        match STATE_TYPES.iter().position(|t| t.as_bytes() == v) {
+            Some(i) => Ok(i),
+            None => Err(E::unknown_variant(&String::from_utf8_lossy(v), STATE_TYPES)),
+        }
+    }
+}
+
+/// The fields met before `Type` (kept as values), then the rest of the state's map: what
+/// the variant's struct reads. `Type` almost always comes first, so nothing is kept.
+struct AfterTag<A> {
+    before: std::vec::IntoIter<(String, Value)>,
+    value: Option<Value>,
+    rest: A,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for AfterTag<A> {
+    type Error = A::Error;
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match self.before.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(serde::de::value::StringDeserializer::<A::Error>::new(key))
+                    .map(Some)
+            }
+            None => self.rest.next_key_seed(seed),
+        }
+    }
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        match self.value.take() {
+            Some(value) => seed
+                .deserialize(value)
+                .map_err(<A::Error as serde::de::Error>::custom),
+            None => self.rest.next_value_seed(seed),
+        }
+    }
+}
+
+struct StateVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StateVisitor {
+    type Value = State;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("internally tagged enum State")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<State, A::Error> {
+        let mut before = Vec::new();
+        let tag = loop {
+            match map.next_key::<String>()? {
+                Some(key) if key == "Type" => break map.next_value_seed(TypeTag)?,
+                Some(key) => before.push((key, map.next_value::<Value>()?)),
+                None => return Err(serde::de::Error::missing_field("Type")),
+            }
+        };
+        let fields = serde::de::value::MapAccessDeserializer::new(AfterTag {
+            before: before.into_iter(),
+            value: None,
+            rest: map,
+        });
+        Ok(match tag {
+            0 => State::Task(Box::new(TaskState::deserialize(fields)?)),
+            1 => State::Pass(Box::new(PassState::deserialize(fields)?)),
+            2 => State::Choice(Box::new(ChoiceState::deserialize(fields)?)),
+            3 => State::Wait(Box::new(WaitState::deserialize(fields)?)),
+            4 => State::Succeed(Box::new(SucceedState::deserialize(fields)?)),
+            5 => State::Fail(Box::new(FailState::deserialize(fields)?)),
+            6 => State::Parallel(Box::new(ParallelState::deserialize(fields)?)),
+            _ => State::Map(Box::new(MapState::deserialize(fields)?)),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<State, D::Error> {
+        d.deserialize_map(StateVisitor)
     }
 }
 

@@ -21,17 +21,30 @@ pub struct PayloadTemplate {
 enum Node {
     /// A subtree without any `.$` key.
     Static(Value),
-    Object(Vec<(String, Node)>),
+    Object(Vec<Field>),
     Array(Vec<Node>),
-    /// `field` is the key as written (with `.$`), which AWS quotes in errors.
-    Path {
-        path: Path,
-        field: String,
-    },
-    Intrinsic {
-        call: Box<Intrinsic>,
-        field: String,
-    },
+    /// The field holding a path or a call is named by whoever holds the node (its object's
+    /// key, a [`DynamicField`]'s name): AWS quotes that name in errors.
+    Path(Path),
+    Intrinsic(Box<Intrinsic>),
+}
+
+/// One key of an object template. `key` is the key as written: for a `.$` key, the output
+/// key is it without the `.$`, and the key as written is what errors quote (one string kept
+/// for both, as the definition's keys are many).
+#[derive(Debug, Clone)]
+struct Field {
+    key: String,
+    node: Node,
+}
+
+impl Field {
+    fn output_key(&self) -> &str {
+        match self.node {
+            Node::Path(_) | Node::Intrinsic(_) => self.key.strip_suffix(".$").unwrap_or(&self.key),
+            _ => &self.key,
+        }
+    }
 }
 
 impl PayloadTemplate {
@@ -47,7 +60,7 @@ impl PayloadTemplate {
         scope: &Scope,
         entropy: &mut dyn Entropy,
     ) -> Result<Value, DataflowError> {
-        evaluate(&self.root, scope, entropy)
+        evaluate(&self.root, scope, entropy, "")
     }
 
     /// True when the template has no `.$` field, so evaluating it just copies it.
@@ -75,16 +88,18 @@ fn compile(v: &Value, depth: usize) -> Result<Node, CompileError> {
             let mut fields = Vec::with_capacity(map.len());
             let mut dynamic = false;
             for (key, value) in map {
-                let node = if let Some(out_key) = key.strip_suffix(".$") {
+                let node = if key.ends_with(".$") {
                     dynamic = true;
-                    let node = compile_dynamic(key, value).map_err(|e| e.under(key))?;
-                    (out_key.to_owned(), node)
+                    compile_dynamic(key, value).map_err(|e| e.under(key))?
                 } else {
                     let node = compile(value, depth + 1).map_err(|e| e.under(key))?;
                     dynamic |= !matches!(node, Node::Static(_));
-                    (key.clone(), node)
+                    node
                 };
-                fields.push(node);
+                fields.push(Field {
+                    key: key.clone(),
+                    node,
+                });
             }
             Ok(if dynamic {
                 Node::Object(fields)
@@ -122,36 +137,39 @@ fn compile_dynamic(key: &str, value: &Value) -> Result<Node, CompileError> {
                 },
             )
         })?;
-        return Ok(Node::Intrinsic {
-            call: Box::new(call),
-            field: key.to_owned(),
-        });
+        return Ok(Node::Intrinsic(Box::new(call)));
     }
     let path = Path::parse(src).map_err(|_| invalid_field(key))?;
-    Ok(Node::Path {
-        path,
-        field: key.to_owned(),
-    })
+    Ok(Node::Path(path))
 }
 
-fn evaluate(node: &Node, scope: &Scope, entropy: &mut dyn Entropy) -> Result<Value, DataflowError> {
+/// `field` names a path or call node (the key it is under, as written).
+fn evaluate(
+    node: &Node,
+    scope: &Scope,
+    entropy: &mut dyn Entropy,
+    field: &str,
+) -> Result<Value, DataflowError> {
     // Recursion follows the compiled tree, whose depth compile() bounded.
     match node {
         Node::Static(v) => Ok(v.clone()),
         Node::Object(fields) => {
             let mut out = Map::with_capacity(fields.len());
-            for (key, node) in fields {
-                out.insert(key.clone(), evaluate(node, scope, entropy)?);
+            for f in fields {
+                out.insert(
+                    f.output_key().to_owned(),
+                    evaluate(&f.node, scope, entropy, &f.key)?,
+                );
             }
             Ok(Value::Object(out))
         }
         Node::Array(items) => items
             .iter()
-            .map(|n| evaluate(n, scope, entropy))
+            .map(|n| evaluate(n, scope, entropy, field))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        Node::Path { path, field } => scope.select_for_field(path, field),
-        Node::Intrinsic { call, field } => call.evaluate(scope, entropy, field),
+        Node::Path(path) => scope.select_for_field(path, field),
+        Node::Intrinsic(call) => call.evaluate(scope, entropy, field),
     }
 }
 
@@ -161,12 +179,14 @@ fn evaluate(node: &Node, scope: &Scope, entropy: &mut dyn Entropy) -> Result<Val
 #[derive(Debug, Clone)]
 pub struct DynamicField {
     node: Node,
+    field: String,
 }
 
 impl DynamicField {
     pub fn compile(field: &str, value: &Value) -> Result<Self, CompileError> {
         Ok(DynamicField {
             node: compile_dynamic(field, value)?,
+            field: field.to_owned(),
         })
     }
 
@@ -175,13 +195,13 @@ impl DynamicField {
         scope: &Scope,
         entropy: &mut dyn Entropy,
     ) -> Result<Value, DataflowError> {
-        evaluate(&self.node, scope, entropy)
+        evaluate(&self.node, scope, entropy, &self.field)
     }
 
     /// The path, when the field is a path rather than an intrinsic call.
     pub fn path(&self) -> Option<&Path> {
         match &self.node {
-            Node::Path { path, .. } => Some(path),
+            Node::Path(path) => Some(path),
             _ => None,
         }
     }

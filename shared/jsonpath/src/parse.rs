@@ -16,6 +16,49 @@ use crate::{Path, PathError, PathErrorKind, Root, Segment, Selector, MAX_DEPTH};
 const MAX_FILTER_NESTING: usize = 4;
 
 pub(crate) fn parse(src: &str) -> Result<Path, PathError> {
+    match parse_plain(src) {
+        Some(path) => Ok(path),
+        None => parse_full(src),
+    }
+}
+
+/// The paths most definitions are made of (`$`, `$.a.b`, `$$.Map.Item.Value`, `$var.x`:
+/// ASCII names in dot notation) read without the parser, which copies the text into chars
+/// first: parsing was most of compiling a payload template. `None` for anything else,
+/// which the parser reads; the tests check both agree wherever this answers.
+fn parse_plain(src: &str) -> Option<Path> {
+    let rest = src.strip_prefix('$')?;
+    let (root, rest) = if let Some(rest) = rest.strip_prefix('$') {
+        (Root::Context, rest)
+    } else if rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        (Root::Variable(rest[..end].to_owned()), &rest[end..])
+    } else {
+        (Root::Input, rest)
+    };
+    let mut segments = Vec::new();
+    if !rest.is_empty() {
+        for name in rest.strip_prefix('.')?.split('.') {
+            let plain = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !plain {
+                return None;
+            }
+            segments.push(Segment::Child(Selector::Names(vec![name.to_owned()])));
+        }
+    }
+    Some(Path {
+        src: src.to_owned(),
+        root,
+        segments,
+    })
+}
+
+fn parse_full(src: &str) -> Result<Path, PathError> {
     let chars: Vec<char> = src.chars().collect();
     let mut limits = Limits::default();
     let mut compiler = Compiler {
@@ -508,4 +551,51 @@ fn indexes(expr: &str) -> Result<Selector, PathError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Selector::Indexes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string over an alphabet of path characters, up to five of them: wherever the
+    /// shortcut answers, the parser reads the same path.
+    #[test]
+    fn plain_paths_read_as_the_parser_reads_them() {
+        let alphabet = [
+            '$', '.', 'a', 'Z', '1', '_', '-', '[', ']', '*', ' ', 'é', '\'',
+        ];
+        let mut texts = vec![String::new()];
+        let mut answered = 0;
+        for _ in 0..5 {
+            let mut longer = Vec::new();
+            for text in &texts {
+                for c in alphabet {
+                    let mut t = text.clone();
+                    t.push(c);
+                    if let Some(plain) = parse_plain(&t) {
+                        assert_eq!(parse_full(&t), Ok(plain), "{t}");
+                        answered += 1;
+                    }
+                    longer.push(t);
+                }
+            }
+            texts = longer;
+        }
+        for t in [
+            "$.a.b.c",
+            "$$.Map.Item.Value",
+            "$$.Execution.Input",
+            "$var.field_1.x-y",
+            "$_v",
+            "$.0.1",
+        ] {
+            assert_eq!(parse_full(t), Ok(parse_plain(t).expect(t)), "{t}");
+        }
+        assert!(answered > 500, "the shortcut answered only {answered}");
+        for t in [
+            "$.a..b", "$..a", "$.a[0]", "$.a.", "$abé", "$.a b", "$.*", "$$a",
+        ] {
+            assert!(parse_plain(t).is_none(), "{t}");
+        }
+    }
 }
