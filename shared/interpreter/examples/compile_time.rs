@@ -1,15 +1,21 @@
-//! Where compiling a definition goes: JSON text to value, the typed model, validation, and the
-//! compiled machine, on the 1,000-state B1 definition (medians of many runs).
+//! Where compiling a definition goes: JSON text to value, validation, the typed model and the
+//! compiled machine, on the 1,000-state B1 definition; the least and the median of many runs of
+//! each, with the load average beside them (the figures move with the machine's load).
 //!
-//! `cargo run --release -p cairn-interpreter --example compile_time [DEFINITION]`
+//! `cargo run --release -p cairn-interpreter --example compile_time [-- --runs N] [--only STAGE] [DEFINITION]`
+//!
+//! `--only STAGE` (parse, serde_parse, validate, typed, compile, from_json, all) repeats one stage for a few
+//! seconds without printing figures, for a profiler to watch.
 
 use std::time::{Duration, Instant};
 
 use cairn_asl::model::StateMachine;
+use cairn_asl::validate::{validate, Options};
 use cairn_interpreter::Machine;
 use serde_json::Value;
 
-fn median(mut f: impl FnMut(), runs: usize) -> Duration {
+/// Least and median of `runs` timed calls.
+fn measure(mut f: impl FnMut(), runs: usize) -> (Duration, Duration) {
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -18,11 +24,39 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
         })
         .collect();
     times.sort();
-    times[runs / 2]
+    (times[0], times[runs / 2])
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| {
+    let mut runs = 200usize;
+    let mut only: Option<String> = None;
+    let mut path: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .expect("--runs takes a positive number")
+            }
+            "--only" => only = Some(args.next().expect("--only takes a stage")),
+            _ => path = Some(arg),
+        }
+    }
+    let path = path.unwrap_or_else(|| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/bench/asl/b1_pass_chain.asl.json"
@@ -32,21 +66,64 @@ fn main() {
     let text = std::fs::read_to_string(&path).expect("the definition");
     let value: Value = serde_json::from_str(&text).expect("JSON");
     let model = StateMachine::from_value(&value).expect("model");
-    let options = cairn_asl::validate::Options::default();
-    let runs = 200;
-    let parse = median(|| drop(serde_json::from_str::<Value>(&text).unwrap()), runs);
-    let validate = median(
-        || drop(cairn_asl::validate::validate(&value, &options)),
-        runs,
-    );
-    let typed = median(|| drop(StateMachine::from_value(&value).unwrap()), runs);
-    let compile = median(|| drop(Machine::new(&model).unwrap()), runs);
-    let from_json = median(|| drop(Machine::from_json(&value).unwrap()), runs);
+    let options = Options::default();
+    // What a shell does with a definition it is given: parse, validate, compile.
+    let all = || {
+        let value = cairn_asl::json::parse(&text).unwrap();
+        let report = validate(&value, &options);
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        drop(Machine::from_json(&value).unwrap());
+    };
+    let parse = || drop(cairn_asl::json::parse(&text).unwrap());
+    let serde_parse = || drop(serde_json::from_str::<Value>(&text).unwrap());
+    let check = || drop(validate(&value, &options));
+    let typed = || drop(StateMachine::from_value(&value).unwrap());
+    let compile = || drop(Machine::new(&model).unwrap());
+    let from_json = || drop(Machine::from_json(&value).unwrap());
+    if let Some(stage) = only {
+        let f: Box<dyn Fn()> = match stage.as_str() {
+            "parse" => Box::new(parse),
+            "serde_parse" => Box::new(serde_parse),
+            "validate" => Box::new(check),
+            "typed" => Box::new(typed),
+            "compile" => Box::new(compile),
+            "from_json" => Box::new(from_json),
+            "all" => Box::new(all),
+            other => panic!("no stage {other}"),
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            f();
+        }
+        return;
+    }
     println!("{path}");
-    println!("JSON text -> value   {parse:?}");
-    println!("validate             {validate:?}");
-    println!("value -> typed model {typed:?}");
-    println!("typed -> machine     {compile:?}");
-    println!("value -> machine     {from_json:?} (Machine::from_json, what the shells call)");
-    println!("total                {:?}", parse + validate + from_json);
+    println!("load average before: {}", load_average());
+    println!(
+        "{:<22} {:>12} {:>12}  (of {runs} runs)",
+        "", "least", "median"
+    );
+    let row = |name: &str, (least, median): (Duration, Duration)| {
+        println!("{name:<22} {least:>12.1?} {median:>12.1?}")
+    };
+    row("JSON text -> value", measure(parse, runs));
+    row("  with serde_json", measure(serde_parse, runs));
+    row(
+        "  lexing alone",
+        measure(
+            || {
+                let _ = serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
+            },
+            runs,
+        ),
+    );
+    row("validate", measure(check, runs));
+    row("value -> typed model", measure(typed, runs));
+    row("typed -> machine", measure(compile, runs));
+    row("value -> machine", measure(from_json, runs));
+    row("text -> machine", measure(all, runs));
+    println!("(JSON text -> value is cairn_asl::json::parse, which validate_str calls; value ->");
+    println!(" machine is Machine::from_json, what the shells call; text -> machine is parse +");
+    println!(" validate + Machine::from_json in one run, issue 16's figure)");
+    println!("load average after: {}", load_average());
 }

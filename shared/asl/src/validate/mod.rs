@@ -154,7 +154,7 @@ pub fn validate_str(text: &str, options: &Options) -> Report {
             warnings: Vec::new(),
         };
     }
-    match serde_json::from_str::<Value>(text) {
+    match crate::json::parse(text) {
         Ok(value) => validate(&value, options),
         Err(error) => Report {
             diagnostics: vec![Diagnostic::error(
