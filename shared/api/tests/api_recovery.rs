@@ -344,3 +344,80 @@ fn a_mocked_execution_stays_mocked_across_a_restart() {
     second.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_map_runs_child_executions_finish_their_parent_after_a_restart() {
+    let dir = data_dir("map-children");
+    let first = open(&dir);
+    let definition = json!({"StartAt": "M", "States": {"M": {
+    "Type": "Map", "End": true, "MaxConcurrency": 2, "Label": "each",
+    "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Nap",
+        "States": {
+            "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+            "Double": {"Type": "Pass", "Parameters": {"d.$": "States.MathAdd($, $)"}, "End": true}
+        }
+    }}}});
+    let machine = call(
+        &first,
+        "CreateStateMachine",
+        json!({"name": "children", "definition": definition.to_string(), "roleArn": "arn:aws:iam::123456789012:role/r"}),
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let parent = call(
+        &first,
+        "StartExecution",
+        json!({"stateMachineArn": machine, "name": "parent", "input": "[1, 2, 3]"}),
+    )["executionArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The server goes away once its first two children are stored, waiting on their timers.
+    let run = loop {
+        let runs = call(&first, "ListMapRuns", json!({"executionArn": parent}));
+        if let Some(run) = runs["mapRuns"][0]["mapRunArn"].as_str() {
+            break run.to_string();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let listed = call(&first, "ListExecutions", json!({"mapRunArn": run}));
+    let children: Vec<String> = listed["executions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["executionArn"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(children.len(), 2, "{listed}");
+    for child in &children {
+        for attempt in 0.. {
+            if first
+                .handle("DescribeExecution", json!({"executionArn": child}))
+                .is_ok()
+            {
+                break;
+            }
+            assert!(attempt < 500, "{child} was never stored");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    first.shutdown();
+    drop(first);
+
+    let second = open(&dir);
+    assert_eq!(second.recover(), Ok(3), "the parent and its two children");
+    let done = wait_done(&second, &parent);
+    assert_eq!(
+        (done["status"].as_str(), done["output"].as_str()),
+        (Some("SUCCEEDED"), Some("[{\"d\":2},{\"d\":4},{\"d\":6}]")),
+        "{done}"
+    );
+    for child in &children {
+        assert_eq!(wait_done(&second, child)["status"], "SUCCEEDED");
+        assert_eq!(entered(&second, child), ["Nap", "Double"]);
+    }
+    second.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
