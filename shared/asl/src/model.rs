@@ -258,6 +258,26 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for AfterTag<A
     }
 }
 
+/// A state's key: `None` for `Type`, which is only compared, not copied.
+struct TypeKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TypeKey {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TypeKey {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok((v != "Type").then(|| v.to_owned()))
+    }
+}
+
 struct StateVisitor;
 
 impl<'de> serde::de::Visitor<'de> for StateVisitor {
@@ -268,9 +288,9 @@ impl<'de> serde::de::Visitor<'de> for StateVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<State, A::Error> {
         let mut before = Vec::new();
         let tag = loop {
-            match map.next_key::<String>()? {
-                Some(key) if key == "Type" => break map.next_value_seed(TypeTag)?,
-                Some(key) => before.push((key, map.next_value::<Value>()?)),
+            match map.next_key_seed(TypeKey)? {
+                Some(None) => break map.next_value_seed(TypeTag)?,
+                Some(Some(key)) => before.push((key, map.next_value::<Value>()?)),
                 None => return Err(serde::de::Error::missing_field("Type")),
             }
         };
@@ -615,6 +635,42 @@ mod tests {
         assert_eq!(pass.result_path, Some(Value::Null));
         assert_eq!(pass.input_path, None);
         assert!(pass.end);
+    }
+
+    #[test]
+    fn reads_type_wherever_it_is_with_serdes_messages() {
+        let state = State::deserialize(&json!({
+            "Comment": "c", "Parameters": {"a.$": "$.x"}, "Next": "B", "Type": "Pass", "End": false
+        }))
+        .unwrap();
+        let State::Pass(pass) = state else {
+            panic!("not a Pass")
+        };
+        assert_eq!(pass.comment.as_deref(), Some("c"));
+        assert_eq!(pass.parameters, Some(json!({"a.$": "$.x"})));
+        assert_eq!(pass.next.as_deref(), Some("B"));
+        let message = |raw: Value| State::deserialize(&raw).unwrap_err().to_string();
+        assert_eq!(message(json!({"Next": "B"})), "missing field `Type`");
+        assert_eq!(
+            message(json!({"Type": "Bogus"})),
+            "unknown variant `Bogus`, expected one of `Task`, `Pass`, `Choice`, `Wait`, `Succeed`, `Fail`, `Parallel`, `Map`"
+        );
+        assert_eq!(
+            message(json!({"Next": "B", "Type": "Task"})),
+            "missing field `Resource`"
+        );
+        assert_eq!(
+            message(json!({"Resource": 5, "Type": "Task"})),
+            "invalid type: integer `5`, expected a string"
+        );
+        assert_eq!(
+            message(json!("x")),
+            "invalid type: string \"x\", expected internally tagged enum State"
+        );
+        assert_eq!(
+            message(json!({"Type": 3})),
+            "invalid type: integer `3`, expected variant identifier"
+        );
     }
 
     #[test]
