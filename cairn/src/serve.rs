@@ -25,6 +25,11 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// AWS JSON 1.1, which some clients send; Step Functions answers in the version asked.
 const CONTENT_TYPE_1_1: &str = "application/x-amz-json-1.1";
 const TOKEN_KEY_FILE: &str = "task-token.key";
+/// Enough writes in flight for a group commit to share its fsync among many (the Standard
+/// load of 64 clients), few enough that 64 clients no longer mean 130-300 threads.
+const DEFAULT_ACTION_THREADS: usize = 64;
+/// AWS's quota of pollers per activity ARN.
+const DEFAULT_ACTIVITY_POLLERS: usize = 1000;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -77,6 +82,15 @@ pub struct Args {
     /// keeps them 90 days), in a sweep at start and every hour; 0 keeps them forever.
     #[arg(long, value_name = "N", default_value_t = cairn_api::retention::DEFAULT_DAYS)]
     pub retention_days: u32,
+    /// Threads that run API actions (a Standard write waits on one for its group commit, so
+    /// this bounds how many writes share an fsync; more requests at once wait in line).
+    /// GetActivityTask's long polls have their own threads (`--max-activity-pollers`).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ACTION_THREADS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub action_threads: usize,
+    /// GetActivityTask long polls held at once (each holds a thread up to 60 s); one more is
+    /// refused with ActivityWorkerLimitExceeded, as AWS refuses pollers past its quota.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ACTIVITY_POLLERS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_activity_pollers: usize,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -162,12 +176,17 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
         .parse()
         .with_context(|| format!("'{}' is not an IP address", args.bind))?;
+    // The blocking pool serves only the long polls: every other action runs on `lanes.actions`.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
-        .max_blocking_threads(1024)
+        .max_blocking_threads(args.max_activity_pollers)
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(api, addr, resumed, &args, keys))?;
+    let lanes = Arc::new(Lanes {
+        actions: pool::ActionPool::new("cairn-action", args.action_threads),
+        pollers: Pollers::new(args.max_activity_pollers),
+    });
+    runtime.block_on(serve(api, addr, resumed, &args, keys, lanes))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -206,6 +225,7 @@ async fn serve(
     resumed: usize,
     args: &Args,
     keys: Option<Arc<crate::auth::Keys>>,
+    lanes: Arc<Lanes>,
 ) -> anyhow::Result<()> {
     let max_body = MAX_BODY.max(
         args.limits
@@ -233,9 +253,10 @@ async fn serve(
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         let keys = keys.clone();
+        let lanes = lanes.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(api.clone(), request, max_body, keys.clone())
+                handle(api.clone(), request, max_body, keys.clone(), lanes.clone())
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(error) = hyper::server::conn::http1::Builder::new()
@@ -340,6 +361,7 @@ async fn handle(
     request: Request<Incoming>,
     max_body: usize,
     keys: Option<Arc<crate::auth::Keys>>,
+    lanes: Arc<Lanes>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     // The web console (GET /console/..., and a browser's GET /) shares the API's port.
     if let Some(response) = crate::console::route(&request) {
@@ -475,14 +497,314 @@ async fn handle(
         .and_then(|v| v.to_str().ok());
     let body = cairn_api::fields::with_trace_header(&action, body, trace);
     // Actions block (store commits, the 60 s GetActivityTask long poll): keep them off the
-    // async threads.
-    let result = tokio::task::spawn_blocking(move || api.handle(&action, body)).await;
+    // async threads. A long poll holds its thread for up to a minute, so polls get threads of
+    // their own: a thousand waiting workers must not leave StartExecution without a thread.
+    let result = if action == "GetActivityTask" {
+        let Some(held) = lanes.pollers.hold() else {
+            let error = ApiError::new(
+                "ActivityWorkerLimitExceeded",
+                "The maximum number of workers concurrently polling for activity tasks has been reached.",
+            );
+            return Ok(error_response_as(&error, content_type));
+        };
+        tokio::task::spawn_blocking(move || {
+            let _held = held;
+            api.handle(&action, body)
+        })
+        .await
+        .map_err(|join| join.to_string())
+    } else {
+        lanes
+            .actions
+            .run(move || api.handle(&action, body))
+            .await
+            .map_err(|_| "the action's thread stopped".to_string())
+    };
     Ok(match result {
         Ok(Ok(value)) => respond_as(StatusCode::OK, &value, None, content_type),
         Ok(Err(error)) => error_response_as(&error, content_type),
-        Err(join) => error_response_as(
-            &ApiError::new("InternalFailure", format!("the action failed: {join}")),
+        Err(failure) => error_response_as(
+            &ApiError::new("InternalFailure", format!("the action failed: {failure}")),
             content_type,
         ),
     })
+}
+
+/// Where actions run: the bounded action threads, and the long polls' own allowance.
+struct Lanes {
+    actions: pool::ActionPool,
+    pollers: Pollers,
+}
+
+/// Counts the GetActivityTask polls being held.
+struct Pollers {
+    held: Arc<std::sync::atomic::AtomicUsize>,
+    limit: usize,
+}
+
+/// One poll's place among [`Pollers`], given back when dropped.
+struct HeldPoll(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Pollers {
+    fn new(limit: usize) -> Pollers {
+        Pollers {
+            held: Arc::default(),
+            limit,
+        }
+    }
+
+    /// A place for one more poll, or `None` when `limit` are held.
+    fn hold(&self) -> Option<HeldPoll> {
+        use std::sync::atomic::Ordering;
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < self.limit).then_some(held + 1)
+            })
+            .ok()
+            .map(|_| HeldPoll(Arc::clone(&self.held)))
+    }
+}
+
+impl Drop for HeldPoll {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The threads API actions run on.
+///
+/// Not tokio's blocking pool, which starts a thread whenever none is idle: 64 clients grew it
+/// to 130-300 threads (memory follows them), and each call woke one of them through the pool's
+/// one lock. Here at most `limit` threads are started, when requests need them, and kept; a
+/// thread that finishes an action takes the next queued one without sleeping, so under load
+/// most calls wake nobody.
+mod pool {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    pub struct ActionPool {
+        shared: Arc<Shared>,
+    }
+
+    struct Shared {
+        state: Mutex<State>,
+        wake: Condvar,
+        limit: usize,
+        name: &'static str,
+    }
+
+    #[derive(Default)]
+    struct State {
+        queue: VecDeque<Job>,
+        threads: usize,
+        /// Threads waiting for a job and not yet called.
+        idle: usize,
+        /// Calls made to idle threads not yet answered (a condition variable may also wake
+        /// a thread nobody called).
+        called: usize,
+        closed: bool,
+    }
+
+    impl Shared {
+        fn lock(&self) -> MutexGuard<'_, State> {
+            // A job runs outside the lock, so a panic cannot leave the state half changed.
+            self.state.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    impl ActionPool {
+        pub fn new(name: &'static str, limit: usize) -> ActionPool {
+            ActionPool {
+                shared: Arc::new(Shared {
+                    state: Mutex::new(State::default()),
+                    wake: Condvar::new(),
+                    limit: limit.max(1),
+                    name,
+                }),
+            }
+        }
+
+        /// Runs `work` on one of the pool's threads; the answer is an error if the work
+        /// panicked or no thread could be started.
+        pub fn run<T: Send + 'static>(
+            &self,
+            work: impl FnOnce() -> T + Send + 'static,
+        ) -> tokio::sync::oneshot::Receiver<T> {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            self.submit(Box::new(move || {
+                let _ = answer.send(work());
+            }));
+            answered
+        }
+
+        fn submit(&self, job: Job) {
+            let mut state = self.shared.lock();
+            state.queue.push_back(job);
+            if state.idle > 0 {
+                state.idle -= 1;
+                state.called += 1;
+                drop(state);
+                self.shared.wake.notify_one();
+            } else if state.threads < self.shared.limit {
+                state.threads += 1;
+                let started = state.threads;
+                drop(state);
+                let shared = Arc::clone(&self.shared);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("{}-{started}", self.shared.name))
+                    .spawn(move || work(&shared));
+                if let Err(error) = spawned {
+                    eprintln!("cairn: cannot start an action thread: {error}");
+                    let mut state = self.shared.lock();
+                    state.threads -= 1;
+                    if state.threads == 0 {
+                        // Nobody would ever run them: dropping them answers their callers.
+                        state.queue.clear();
+                    }
+                }
+            }
+            // Otherwise every thread is busy, and the first to finish takes it.
+        }
+
+        #[cfg(test)]
+        pub fn threads(&self) -> usize {
+            self.shared.lock().threads
+        }
+    }
+
+    impl Drop for ActionPool {
+        fn drop(&mut self) {
+            self.shared.lock().closed = true;
+            self.shared.wake.notify_all();
+        }
+    }
+
+    fn work(shared: &Shared) {
+        let mut state = shared.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                // A panicking action loses only its answer (its caller hears the channel
+                // close), not the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                state = shared.lock();
+                continue;
+            }
+            if state.closed {
+                state.threads -= 1;
+                return;
+            }
+            state.idle += 1;
+            loop {
+                state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                if state.called > 0 {
+                    state.called -= 1;
+                    break;
+                }
+                if state.closed {
+                    state.idle -= 1;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool::ActionPool;
+    use super::Pollers;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn more_actions_than_threads_wait_for_one_and_all_run() {
+        let pool = ActionPool::new("test-action", 4);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let answers: Vec<_> = (0..64)
+            .map(|i| {
+                let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+                pool.run(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i * 2
+                })
+            })
+            .collect();
+        let results: Vec<usize> = runtime().block_on(async {
+            let mut results = Vec::new();
+            for answer in answers {
+                results.push(answer.await.expect("an answer"));
+            }
+            results
+        });
+        assert_eq!(results, (0..64).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(pool.threads(), 4);
+        assert!(most.load(Ordering::SeqCst) <= 4, "{most:?} ran at once");
+    }
+
+    #[test]
+    fn the_pool_starts_threads_only_as_actions_need_them() {
+        let pool = ActionPool::new("test-action", 64);
+        let rt = runtime();
+        for i in 0..100 {
+            assert_eq!(rt.block_on(pool.run(move || i)).expect("an answer"), i);
+        }
+        // One caller at a time needs one thread, and a second now and then: the caller can
+        // send its next call before the thread that answered it is back waiting.
+        assert!(pool.threads() <= 4, "{} threads", pool.threads());
+    }
+
+    #[test]
+    fn blocked_actions_use_all_threads_at_once() {
+        let pool = ActionPool::new("test-action", 8);
+        // Eight actions that each wait for all eight: they finish only if each has a thread.
+        let barrier = Arc::new(Barrier::new(8));
+        let answers: Vec<_> = (0..8)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                pool.run(move || barrier.wait().is_leader())
+            })
+            .collect();
+        let leaders = runtime().block_on(async {
+            let mut leaders = 0;
+            for answer in answers {
+                leaders += usize::from(answer.await.expect("an answer"));
+            }
+            leaders
+        });
+        assert_eq!(leaders, 1);
+    }
+
+    #[test]
+    fn a_panicking_action_loses_its_answer_not_its_thread() {
+        let pool = ActionPool::new("test-action", 1);
+        let rt = runtime();
+        let failed = rt.block_on(pool.run(|| -> usize { panic!("an action failed") }));
+        assert!(failed.is_err());
+        assert_eq!(rt.block_on(pool.run(|| 7)).expect("an answer"), 7);
+        assert_eq!(pool.threads(), 1);
+    }
+
+    #[test]
+    fn polls_past_the_allowance_are_refused_until_one_ends() {
+        let pollers = Pollers::new(2);
+        let first = pollers.hold().expect("a place");
+        let _second = pollers.hold().expect("a place");
+        assert!(pollers.hold().is_none());
+        drop(first);
+        assert!(pollers.hold().is_some());
+    }
 }

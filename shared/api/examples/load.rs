@@ -6,6 +6,9 @@
 //! (mode: `standard` = StartExecution, each execution completes inside the call;
 //!  `express` = StartSyncExecution; `chain` = StartExecution of the bench's B1, a Standard
 //!  1,000-state Pass chain with its 2,002 history events, also completed inside the call)
+//! An optional fifth argument P first opens P GetActivityTask long polls on an activity with
+//! no tasks, each on its own connection, and keeps them open during the run: the polls hold
+//! server threads for up to 60 s each and must not slow the executions down.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -76,6 +79,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Opens `count` GetActivityTask long polls (each on a connection and thread of its own) and
+/// waits until the server holds them: they count as open until they are answered.
+fn open_polls(addr: &str, setup: &mut Client, count: usize) -> std::io::Result<Arc<AtomicUsize>> {
+    let open = Arc::new(AtomicUsize::new(0));
+    if count == 0 {
+        return Ok(open);
+    }
+    let name = format!("load-idle-{}", std::process::id());
+    let (status, body) = setup.call(
+        "CreateActivity",
+        &serde_json::json!({ "name": name }).to_string(),
+    )?;
+    if status != 200 {
+        return Err(std::io::Error::other(format!(
+            "CreateActivity failed: {status} {body}"
+        )));
+    }
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let poll = serde_json::json!({"activityArn": created["activityArn"], "workerName": "idle"})
+        .to_string();
+    for _ in 0..count {
+        let mut client = Client::connect(addr)?;
+        let (poll, open) = (poll.clone(), Arc::clone(&open));
+        open.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let answer = client.call("GetActivityTask", &poll);
+            open.fetch_sub(1, Ordering::Relaxed);
+            match answer {
+                Ok((200, _)) => {}
+                Ok((status, body)) => eprintln!("GetActivityTask answered {status}: {body}"),
+                Err(error) => eprintln!("GetActivityTask failed: {error}"),
+            }
+        });
+    }
+    // The requests are written; give the server a moment to start holding them.
+    std::thread::sleep(Duration::from_millis(500));
+    println!(
+        "{} long polls open before the run",
+        open.load(Ordering::Relaxed)
+    );
+    Ok(open)
+}
+
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let addr = args
@@ -85,6 +131,7 @@ fn main() -> std::io::Result<()> {
     let mode = args.get(2).cloned().unwrap_or_else(|| "standard".into());
     let clients: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(64);
     let total: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let pollers: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(0);
     let express = mode == "express";
     let (machine_type, action) = if express {
         ("EXPRESS", "StartSyncExecution")
@@ -118,6 +165,7 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_default()
         .to_string();
     let request = serde_json::json!({"stateMachineArn": machine, "input": input}).to_string();
+    let polling = open_polls(&addr, &mut setup, pollers)?;
 
     let next = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -181,6 +229,10 @@ fn main() -> std::io::Result<()> {
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
         failures.load(Ordering::Relaxed)
+    );
+    println!(
+        "long polls still open at the end: {} of {pollers}",
+        polling.load(Ordering::Relaxed)
     );
     if !express {
         // Standard: a chain of Pass and Choice states runs to its end inside StartExecution;
