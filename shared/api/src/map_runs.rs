@@ -1,13 +1,16 @@
 //! The Map Run API: DescribeMapRun, ListMapRuns, and ListExecutions by `mapRunArn`, answered
 //! from the Map Runs the decider keeps in its parent execution (`Execution::map_runs`).
 //!
-//! A Map Run's children run inside the parent execution. While the run goes on they are
-//! listed from the parent's state; when it ends, `cairn serve` stores each child as a closed
-//! execution of its own (`Driver::store_map_run_children`: DescribeExecution, a two-event
-//! GetExecutionHistory, ListExecutions by `mapRunArn` from the store) and the parent keeps
-//! only their counts; the serverless engine stores them the same way before the parent's
-//! write. A shell that does not store them keeps them in the parent, and they are listed
-//! from there. A Map Run is found by scanning its state machine's executions.
+//! In `cairn serve` a Map Run's STANDARD children are executions of their own from their
+//! start (`crate::map_children`); its EXPRESS children, and every child in a shell that does
+//! not run them so (the serverless engine), run inside the parent execution. Either way,
+//! while the run goes on they are listed from the parent's state; when it ends, the children
+//! that ran inside are stored as closed executions of their own
+//! (`Driver::store_map_run_children`: DescribeExecution, a two-event GetExecutionHistory,
+//! ListExecutions by `mapRunArn` from the store; the serverless engine stores them the same
+//! way before the parent's write) and the parent keeps only their counts. A shell that does
+//! not store them keeps them in the parent, and they are listed from there. A Map Run is
+//! found by scanning its state machine's executions.
 
 use cairn_interpreter::{Event, Execution, HistoryEvent, MapRun, MapRunChild};
 use cairn_store::{Error as StoreError, ExecutionQuery, ExecutionRecord};
@@ -510,16 +513,13 @@ impl Driver {
     }
 }
 
-/// DescribeStateMachineForExecution of a stored Map Run child: its Map state's ItemProcessor
-/// as the definition, under the child state machine's ARN, with the Map Run and its label.
-/// `None` for any other execution.
+/// DescribeStateMachineForExecution of a Map Run child (stored when its run ended, or an
+/// execution of its own): its Map state's ItemProcessor as the definition, under the child
+/// state machine's ARN, with the Map Run and its label. `None` for any other execution.
 pub(crate) fn describe_child_machine(
     driver: &Driver,
     record: &ExecutionRecord,
 ) -> Option<Result<Value, ApiError>> {
-    if !record.state.is_empty() {
-        return None;
-    }
     let map_run = record.summary.get("mapRunArn")?.as_str()?.to_string();
     Some((|| {
         let (_, parent_arn) = find(driver, &map_run)?;

@@ -435,6 +435,8 @@ impl Persisted {
         }
         if let Some(link) = &self.map_run_parent {
             record.summary["mapRunArn"] = Value::from(link.map_run_arn.clone());
+            // What DescribeStateMachineForExecution shows of a child, as for a stored one.
+            record.summary["roleArn"] = Value::from(self.execution.info().role_arn.clone());
             if status != Status::Running && status != Status::Succeeded {
                 record.summary[crate::redrive::BLOCKER_FIELD] =
                     Value::from(crate::map_runs::CHILD_NOT_REDRIVABLE);

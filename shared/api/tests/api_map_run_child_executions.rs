@@ -136,6 +136,19 @@ fn children_run_as_executions_with_histories_of_their_own() {
         ["ExecutionStarted", "WaitStateEntered"],
         "the running child's own history"
     );
+    // Its state machine is the Map's ItemProcessor, under the child state machine's ARN.
+    let machine_of = call(
+        &api,
+        "DescribeStateMachineForExecution",
+        json!({"executionArn": child}),
+    );
+    assert_eq!(machine_of["mapRunArn"], run.as_str());
+    assert_eq!(machine_of["label"], "each");
+    let processor: Value =
+        serde_json::from_str(machine_of["definition"].as_str().unwrap_or("null"))
+            .unwrap_or_default();
+    assert_eq!(processor["StartAt"], "W", "{machine_of}");
+    assert_eq!(machine_of["roleArn"], ROLE);
 
     assert_eq!(ended(&api, &parent), "SUCCEEDED");
     let described = call(&api, "DescribeExecution", json!({"executionArn": parent}));
