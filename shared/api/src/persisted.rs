@@ -637,34 +637,20 @@ fn summary(execution: &Execution, input_text: &str) -> Value {
     summary
 }
 
-/// The decision's history events as the store keeps them.
+/// The decision's history events as the store keeps them: each event's fields as an array in
+/// the order [`HistoryEvent`] declares them, `[id, previousEventId, timestampMs, type,
+/// details]`. Without the field names an event is about 60 bytes shorter (a B4 execution's
+/// history 1,142 -> 680 bytes) and quicker to write; `HistoryEvent`'s derived `Deserialize`
+/// reads this form as it reads the object form that earlier versions stored, so every reader
+/// (`serde_json::from_str::<HistoryEvent>`) takes both. Written by the interpreter's direct
+/// writer, byte for byte serde_json's text of that tuple (what `cairn-bench --render` times).
 pub fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError> {
-    decision
+    Ok(decision
         .history
         .iter()
-        .map(|event| {
-            stored_event_text(event)
-                .map(|body| StoredEvent { id: event.id, body })
-                .map_err(|e| ApiError::internal(format!("a history event cannot be saved: {e}")))
-        })
-        .collect()
-}
-
-/// The JSON text a store keeps for one history event: its fields as an array in the order
-/// [`HistoryEvent`] declares them, `[id, previousEventId, timestampMs, type, details]`.
-/// Without the field names an event is about 60 bytes shorter (a B4 execution's history
-/// 1,142 -> 680 bytes) and quicker to write; `HistoryEvent`'s derived `Deserialize` reads
-/// this form as it reads the object form that earlier versions stored, so every reader
-/// (`serde_json::from_str::<HistoryEvent>`) takes both. `cairn-bench --render` renders the
-/// same form (it cannot depend on this crate).
-pub fn stored_event_text(event: &HistoryEvent) -> serde_json::Result<String> {
-    serde_json::to_string(&(
-        event.id,
-        event.previous_event_id,
-        event.timestamp_ms,
-        &event.event_type,
-        &event.details,
-    ))
+        .zip(HistoryEvent::stored_texts(&decision.history))
+        .map(|(event, body)| StoredEvent { id: event.id, body })
+        .collect())
 }
 
 #[cfg(test)]
