@@ -6,7 +6,9 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections import deque
 
 import boto3
 import pytest
@@ -28,6 +30,8 @@ class Server:
         self.env = env
         self.process = None
         self.endpoint = None
+        # The server's last lines, for a failing test to show.
+        self.output = deque(maxlen=200)
 
     def start(self):
         binary = os.environ.get("CAIRN_BIN")
@@ -46,7 +50,13 @@ class Server:
             self.process.kill()
             raise RuntimeError(f"cairn serve did not start: {line!r}")
         self.endpoint = match.group(1)
+        # Keep reading what the server prints: a full pipe (64 KB of logs) would block it.
+        threading.Thread(target=self._drain, daemon=True).start()
         return self
+
+    def _drain(self):
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def kill(self):
         """SIGKILL: no chance to flush or clean up, as in a crash."""
