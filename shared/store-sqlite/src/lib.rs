@@ -176,8 +176,9 @@ struct MachineCache {
     /// Bumped by every write to the state_machines table: a read that started before a write
     /// may have seen the old row and must not cache it after the write dropped the entry.
     generation: u64,
-    /// By name, as the table's key.
-    entries: std::collections::HashMap<String, (StateMachineRecord, Version)>,
+    /// By name, as the table's key. Shared so a read copies the record outside the lock: 64
+    /// action threads starting executions of one machine queued on it while one copied.
+    entries: std::collections::HashMap<String, std::sync::Arc<(StateMachineRecord, Version)>>,
 }
 
 fn backend(error: impl std::fmt::Display) -> Error {
@@ -530,13 +531,14 @@ impl StateMachineStore for SqliteStore {
 
     fn get_state_machine(&self, arn: &str) -> Result<Option<(StateMachineRecord, Version)>> {
         let name = name_of_arn(arn);
-        let generation = {
+        let (cached, generation) = {
             let cache = self.machines.lock().map_err(poisoned)?;
-            if let Some((record, version)) = cache.entries.get(&name) {
-                return Ok((record.arn == arn).then(|| (record.clone(), *version)));
-            }
-            cache.generation
+            (cache.entries.get(&name).cloned(), cache.generation)
         };
+        if let Some(cached) = cached {
+            let (record, version) = cached.as_ref();
+            return Ok((record.arn == arn).then(|| (record.clone(), *version)));
+        }
         let found = self.read(|c| {
             c.prepare_cached("SELECT name, arn, created_ms, document, version FROM state_machines WHERE name = ?1")?
                 .query_row([&name], |row| Ok((record_from_row(row)?, from_sql_int(row.get(4)?))))
@@ -548,7 +550,9 @@ impl StateMachineStore for SqliteStore {
                 if cache.entries.len() >= MACHINE_CACHE_CAPACITY {
                     cache.entries.clear();
                 }
-                cache.entries.insert(name, found.clone());
+                cache
+                    .entries
+                    .insert(name, std::sync::Arc::new(found.clone()));
             }
         }
         Ok(found.filter(|(r, _)| r.arn == arn))
