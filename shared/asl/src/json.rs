@@ -268,7 +268,8 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    fn same(text: &str) {
+    /// Whether `text` is JSON, after checking both readers agree on it.
+    fn same(text: &str) -> bool {
         let ours = parse(text);
         let theirs = serde_json::from_str::<Value>(text);
         match (&ours, &theirs) {
@@ -284,6 +285,7 @@ mod tests {
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
             _ => panic!("{text}: {ours:?} against {theirs:?}"),
         }
+        ours.is_ok()
     }
 
     #[test]
@@ -319,13 +321,44 @@ mod tests {
             r#"{"é": "ü", "k": "\u20ac"}"#,
             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
         ] {
-            same(text);
+            let _ = same(text);
         }
         let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         for n in [127, 128, 129, 200] {
-            same(&deep(n));
-            same(&format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)));
+            assert_eq!(same(&deep(n)), n < 128);
+            let _ = same(&format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)));
         }
+    }
+
+    /// Texts a few bytes away from a definition (seeded, so a failure replays) read the same:
+    /// most are errors, which must be serde_json's too.
+    #[test]
+    fn reads_mutated_text_as_serde_json_reads_it() {
+        let text = r#"{"Comment": "c\u00e9\n", "StartAt": "A", "States": {"A": {"Type": "Pass",
+            "Parameters": {"i.$": "$.i", "n": [1, -2, 3.5e1, 0, true, null, {"x": "y"}]},
+            "ResultPath": "$.r", "Next": "B"}, "B": {"Type": "Succeed"}}}"#;
+        let pieces = [
+            "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "0", "-", ".", "e", "1", " ", "\n",
+            "t", "n", "\u{1}", "é", "\\ud800", "",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut json = 0;
+        for _ in 0..20_000 {
+            let mut mutated = text.to_owned();
+            for _ in 0..1 + next(3) {
+                let at = mutated.floor_char_boundary(next(mutated.len() + 1));
+                let end = mutated.floor_char_boundary(at + next(3));
+                mutated.replace_range(at..end, pieces[next(pieces.len())]);
+            }
+            json += usize::from(same(&mutated));
+        }
+        assert!(json > 1_000, "only {json} mutated texts were JSON");
     }
 
     /// Every definition of the benchmarks and the conformance corpus reads the same.
@@ -344,9 +377,9 @@ mod tests {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "json") {
                     let text = std::fs::read_to_string(&path).unwrap();
-                    same(&text);
+                    let _ = same(&text);
                     // Cut short, the same text is an error, which must read the same too.
-                    same(&text[..text.floor_char_boundary(text.len() / 2)]);
+                    let _ = same(&text[..text.floor_char_boundary(text.len() / 2)]);
                     files += 1;
                 }
             }
