@@ -239,7 +239,10 @@ pub struct Execution {
     pub(crate) timers: BTreeMap<TimerId, TimerFor>,
     pub(crate) next_task: TaskId,
     pub(crate) next_timer: TimerId,
-    pub(crate) output: Option<Value>,
+    /// Shared with the `ExecutionSucceeded` event (and the last state's exit), which hold
+    /// the same value: a shell that stores the state and the history never copies it.
+    #[serde(default, with = "shared_output")]
+    pub(crate) output: Option<Arc<Value>>,
     pub(crate) error: Option<String>,
     pub(crate) cause: Option<String>,
     /// The threads that had not succeeded when the execution last ended unsuccessfully (the
@@ -427,12 +430,13 @@ impl Execution {
 
     /// The output of a SUCCEEDED execution.
     pub fn output(&self) -> Option<&Value> {
-        self.output.as_ref()
+        self.output.as_deref()
     }
 
-    /// The output of a SUCCEEDED execution, for a shell done with the execution.
+    /// The output of a SUCCEEDED execution, for a shell done with the execution (a copy
+    /// while its history still holds the same value).
     pub fn into_output(self) -> Option<Value> {
-        self.output
+        self.output.map(Arc::unwrap_or_clone)
     }
 
     pub fn error(&self) -> Option<&str> {
@@ -1434,12 +1438,7 @@ impl<'a> Runner<'a> {
                     "ExecutionSucceeded",
                     crate::Details::fields(vec![("output", Payload::Shared(Arc::clone(&shared)))]),
                 );
-                self.end(
-                    Status::Succeeded,
-                    Some(Arc::unwrap_or_clone(shared)),
-                    None,
-                    None,
-                );
+                self.end(Status::Succeeded, Some(shared), None, None);
                 return;
             }
             None => state.shapes.exited(output.value().clone()),
@@ -1678,10 +1677,11 @@ impl<'a> Runner<'a> {
     fn finish_execution(&mut self, outcome: Result<Value, Fault>) {
         match outcome {
             Ok(output) => {
+                let output = Arc::new(output);
                 self.emit(
                     ROOT,
                     "ExecutionSucceeded",
-                    details([("output", output.clone())]),
+                    crate::Details::fields(vec![("output", Payload::Shared(Arc::clone(&output)))]),
                 );
                 self.end(Status::Succeeded, Some(output), None, None);
             }
@@ -1703,7 +1703,7 @@ impl<'a> Runner<'a> {
     fn end(
         &mut self,
         status: Status,
-        output: Option<Value>,
+        output: Option<Arc<Value>>,
         error: Option<String>,
         cause: Option<String>,
     ) {
@@ -1830,6 +1830,22 @@ pub(crate) fn seconds_to_ms(seconds: u64) -> i64 {
         .saturating_mul(1000)
 }
 
+/// The execution's output is stored as the value it shares (serde's `rc` feature would do
+/// the same, but is not on for the workspace).
+mod shared_output {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(output: &Option<Arc<Value>>, s: S) -> Result<S::Ok, S::Error> {
+        output.as_deref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<Value>>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.map(Arc::new))
+    }
+}
+
 #[cfg(test)]
 mod size_tests {
     use super::exceeds_size;
@@ -1853,6 +1869,46 @@ mod size_tests {
             let len = text_len(&value);
             assert!(!exceeds_size(&value, len), "{len}");
             assert!(exceeds_size(&value, len - 1), "{len}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use crate::{Context, Execution, ExecutionInfo, Machine};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// However an execution succeeds, its state and its history hold one copy of the output,
+    /// and the stored state reads back with the same output.
+    #[test]
+    fn the_output_is_shared_with_the_history_and_stored_whole() {
+        let machines = [
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"a.$": "$.n"}, "End": true}}}),
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemsPath": "$.items",
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+            json!({"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.items"}}}),
+            // An exit that assigns variables ends the thread, then the execution.
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Assign": {"v": 1}, "End": true}}}),
+        ];
+        let ctx = Context { now_ms: 0, seed: 1 };
+        for definition in machines {
+            let machine = Machine::from_json(&definition).unwrap();
+            let input = json!({"n": 3, "items": [{"x": 1}, {"x": 2}]});
+            let (exec, decision) =
+                Execution::start(&machine, input, ExecutionInfo::default(), &ctx);
+            let last = decision.history.last().unwrap();
+            assert_eq!(last.event_type, "ExecutionSucceeded", "{definition}");
+            let output = exec.output.as_ref().unwrap();
+            assert_eq!(last.details["output"], **output, "{definition}");
+            assert!(Arc::strong_count(output) > 1, "copied: {definition}");
+            let stored = serde_json::to_string(&exec).unwrap();
+            let read: Execution = serde_json::from_str(&stored).unwrap();
+            assert_eq!(read, exec);
+            assert_eq!(read.into_output().as_ref(), exec.output());
+            drop(decision);
+            assert_eq!(Arc::strong_count(exec.output.as_ref().unwrap()), 1);
+            assert_eq!(exec.clone().into_output().as_ref(), exec.output());
         }
     }
 }
