@@ -13,7 +13,7 @@ data=$(mktemp -d)
 "$target/release/cairn" serve --port "$port" --data "$data" --retention-days 0 >"$data.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data" "$data.log"' EXIT
-for _ in $(seq 50); do grep -q listening "$data.log" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs listening "$data.log" && break; sleep 0.1; done
 echo "load average before the run: $(cut -d' ' -f1 /proc/loadavg)"
 # Four seconds from the middle of the run: DWARF stacks, since the release build keeps no frame pointers.
 (sleep 0.7; perf record -q -F 999 -g --call-graph dwarf,32768 -p "$server" -o "$data/perf.data" -- sleep 4 >/dev/null 2>&1) &
