@@ -518,7 +518,7 @@ async fn handle(
             .actions
             .run(move || api.handle(&action, body))
             .await
-            .map_err(|_| "the action's thread stopped".to_string())
+            .map_err(|_| "it panicked, or no thread could be started for it".to_string())
     };
     Ok(match result {
         Ok(Ok(value)) => respond_as(StatusCode::OK, &value, None, content_type),
