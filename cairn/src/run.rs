@@ -93,7 +93,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json
     });
 
-    let definition: Value = match serde_json::from_str(&text) {
+    let definition: Value = match cairn_asl::json::parse(&text) {
         Ok(value) => value,
         Err(_) => {
             // The validator words a definition that is not JSON as AWS does.
