@@ -228,7 +228,9 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     pub(crate) info: ExecutionInfo,
-    pub(crate) input: Value,
+    /// Shared with `ExecutionStarted`, which holds the same value.
+    #[serde(with = "shared_input")]
+    pub(crate) input: Arc<Value>,
     pub(crate) status: Status,
     pub(crate) limits: Limits,
     pub(crate) event_count: u64,
@@ -341,12 +343,12 @@ impl Execution {
         capabilities: Capabilities,
         processor: Option<usize>,
     ) -> (Execution, Decision) {
-        // One copy of the input for ExecutionStarted and the first state's StateEntered (the
-        // runner's stash hands it to the root thread), one for `$$.Execution.Input`.
+        // One copy of the input for ExecutionStarted, `$$.Execution.Input` and the first
+        // state's StateEntered (the runner's stash hands it to the root thread).
         let input = Arc::new(input);
         let mut exec = Execution {
             info,
-            input: Value::clone(&input),
+            input: Arc::clone(&input),
             status: Status::Running,
             limits,
             event_count: 0,
@@ -914,7 +916,7 @@ impl<'a> Runner<'a> {
         let mut execution = Map::with_capacity(6);
         execution.insert("Id".into(), text(&info.execution_arn));
         if !matches!(self.state_of(tid), Some(s) if !s.context_input) {
-            execution.insert("Input".into(), self.exec.input.clone());
+            execution.insert("Input".into(), Value::clone(&self.exec.input));
         }
         execution.insert(
             "StartTime".into(),
@@ -1830,6 +1832,21 @@ pub(crate) fn seconds_to_ms(seconds: u64) -> i64 {
         .saturating_mul(1000)
 }
 
+/// The execution's input is stored as the value it shares.
+mod shared_input {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(input: &Arc<Value>, s: S) -> Result<S::Ok, S::Error> {
+        Value::serialize(input, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+        Value::deserialize(d).map(Arc::new)
+    }
+}
+
 /// The execution's output is stored as the value it shares (serde's `rc` feature would do
 /// the same, but is not on for the workspace).
 mod shared_output {
@@ -1879,8 +1896,8 @@ mod output_tests {
     use serde_json::json;
     use std::sync::Arc;
 
-    /// However an execution succeeds, its state and its history hold one copy of the output,
-    /// and the stored state reads back with the same output.
+    /// However an execution succeeds, its state and its history hold one copy of its input
+    /// and one of its output, and the stored state reads back with the same ones.
     #[test]
     fn the_output_is_shared_with_the_history_and_stored_whole() {
         let machines = [
@@ -1902,6 +1919,11 @@ mod output_tests {
             let output = exec.output.as_ref().unwrap();
             assert_eq!(last.details["output"], **output, "{definition}");
             assert!(Arc::strong_count(output) > 1, "copied: {definition}");
+            assert_eq!(decision.history[0].details["input"], *exec.input);
+            assert!(
+                Arc::strong_count(&exec.input) > 1,
+                "input copied: {definition}"
+            );
             let stored = serde_json::to_string(&exec).unwrap();
             let read: Execution = serde_json::from_str(&stored).unwrap();
             assert_eq!(read, exec);
