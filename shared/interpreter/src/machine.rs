@@ -535,9 +535,11 @@ impl Compiler {
             .enumerate()
             .map(|(i, name)| (name.as_str(), base + i))
             .collect();
-        for name in states.keys() {
-            self.states.push(placeholder(name));
-        }
+        // Slots first, so a state's Next can name one compiled later; each is overwritten
+        // below, so an unnamed placeholder (cloned without allocating) will do.
+        self.states.reserve(states.len());
+        let empty = placeholder("");
+        self.states.extend(std::iter::repeat_n(empty, states.len()));
         for (i, (name, raw)) in states.iter().enumerate() {
             let state = State::deserialize_from(raw).map_err(|e| err(name, e.to_string()))?;
             let compiled = self.state(name, raw, &state, &names, depth)?;
