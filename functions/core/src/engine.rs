@@ -581,17 +581,26 @@ impl Engine {
                 return Ok(Applied::NotRunning);
             }
             let input_text = input_text(&record).to_string();
+            // Status changes of earlier writes not confirmed sent (a failed or partly failed
+            // send, a lost confirmation) stay marked in this write: only a confirmation
+            // removes a mark, so the sweep still sends a start's RUNNING after the execution
+            // moved on or closed. A closing write sends them, first, with its own.
+            let mut marks = cairn_store::unsent_marks(&record);
+            let carried = if status != Status::Running {
+                unsent_status_changes(&record)
+            } else {
+                Vec::new()
+            };
             let mut record = record;
             if redrive {
                 // Running again: it stops anew when it ends.
                 record.stop_ms = None;
             }
             let mut next = persisted.record(record, &input_text, now)?;
-            // The closing write carries its status event until it is confirmed sent; a
-            // RUNNING mark of the start is settled by this write (the execution moved on).
             if status != Status::Running {
-                mark_unsent(&mut next, &[status.as_aws_str()]);
+                marks.push(status.as_aws_str().to_string());
             }
+            cairn_store::set_unsent_marks(&mut next, &marks);
             let transition = Transition {
                 expected_version: version,
                 record: next.clone(),
@@ -602,6 +611,8 @@ impl Engine {
                 Ok(written) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
                     if status != Status::Running {
+                        // RUNNING before the end, as AWS's events come.
+                        outgoing.extend(carried);
                         outgoing.push(status_change(&next, status));
                         outgoing.extend(self.report_to_parent(&persisted, &next).await);
                     }
@@ -687,15 +698,37 @@ impl Engine {
         }
     }
 
-    /// Clears the unsent-status mark of a write whose messages all went out. A failure only
-    /// costs a duplicate status event from the sweep.
+    /// Clears the unsent-status mark of `record` (as written or read at `version`) once every
+    /// status change it marks went out. When the execution has moved on meanwhile, the write
+    /// that moved it carried the marks forward: if what it carries is still only what was
+    /// just sent, the confirmation follows it to its version (else the later write, which
+    /// sends what it carries, confirms). A failure only costs a duplicate event from the sweep.
     async fn confirm_sent(&self, record: &ExecutionRecord, version: cairn_store::Version) {
-        if let Err(error) = self.store.confirm_status_sent(record, version).await {
+        let sent = cairn_store::unsent_marks(record);
+        let mut target = (record.clone(), version);
+        for _ in 0..MAX_ATTEMPTS {
+            let error = match self.store.confirm_status_sent(&target.0, target.1).await {
+                Ok(true) => return,
+                Ok(false) => match self.store.get_execution(&record.arn).await {
+                    Ok(Some((current, at))) => {
+                        let marks = cairn_store::unsent_marks(&current);
+                        if marks.is_empty() || !within(&marks, &sent) {
+                            return;
+                        }
+                        target = (current, at);
+                        continue;
+                    }
+                    Ok(None) => return,
+                    Err(error) => error,
+                },
+                Err(error) => error,
+            };
             self.log_with(
                 "WARN",
                 Some(&record.arn),
                 format_args!("its status events went out but stay marked unsent ({error}): the sweep sends them again"),
             );
+            return;
         }
     }
 
@@ -835,50 +868,89 @@ impl Engine {
             .due_timers_page(now.saturating_sub(grace_ms), cursor, self.sweep_page)
             .await?;
         let mut outgoing = Vec::new();
+        let mut sent = Vec::new();
         let mut abandoned = 0;
         for timer in page.items {
-            match self.count_timer_resend(&timer).await? {
-                Resend::Send => outgoing.push(Outgoing::Timer {
-                    message: Message::Apply {
-                        execution_arn: timer.execution_arn,
-                        event: Event::TimerFired {
-                            timer_id: timer.timer_id,
+            match self.timer_resend(&timer).await? {
+                Resend::Send => {
+                    outgoing.push(Outgoing::Timer {
+                        message: Message::Apply {
+                            execution_arn: timer.execution_arn.clone(),
+                            event: Event::TimerFired {
+                                timer_id: timer.timer_id,
+                            },
                         },
-                    },
-                    fire_at_ms: timer.fire_at_ms,
-                }),
+                        fire_at_ms: timer.fire_at_ms,
+                    });
+                    sent.push(timer);
+                }
+                // Counted past the limit first, so one sweep alone says so.
                 Resend::GiveUp => {
-                    abandoned += 1;
-                    self.give_up_timer(&timer).await;
+                    if self.count_timer_resend(&timer).await? {
+                        abandoned += 1;
+                        self.give_up_timer(&timer).await;
+                    }
                 }
                 Resend::Skip => {}
             }
         }
         let count = outgoing.len();
+        // Counted only once sent (found by the simulation, seeds 188 and 558): a count
+        // written before a send that failed, or by a write reported failed that applied,
+        // gave timers up as poison after fewer than three real re-sends, and their
+        // executions stayed RUNNING for good.
         self.outbox.send(outgoing, now).await?;
+        for timer in &sent {
+            // A lost count only costs one more re-send than the limit says.
+            if let Err(error) = self.count_timer_resend(timer).await {
+                self.log_with(
+                    "WARN",
+                    Some(&timer.execution_arn),
+                    format_args!(
+                        "timer {} was re-sent but its re-send is not counted ({error})",
+                        timer.timer_id
+                    ),
+                );
+            }
+        }
         self.abandoned_timers
             .fetch_add(abandoned as u64, Ordering::Relaxed);
         Ok((count, page.next))
     }
 
+    /// Whether the sweep re-sends an overdue timer, by the re-sends counted in its
+    /// execution's record (the count lives until the execution's next transition rebuilds the
+    /// summary, so it counts the re-sends since the execution last moved). Past
+    /// [`MAX_TIMER_RESENDS`] the timer's message is poison: it failed every delivery (five
+    /// each) and sits in the timer dead-letter queue, so re-sending it again would only fill
+    /// that queue every sweep.
+    async fn timer_resend(&self, timer: &cairn_store::TimerRecord) -> Result<Resend, EngineError> {
+        let Some((record, _)) = self.store.get_execution(&timer.execution_arn).await? else {
+            return Ok(Resend::Send);
+        };
+        let count = record.summary[TIMER_RESENDS][timer.timer_id.to_string()]
+            .as_u64()
+            .unwrap_or(0);
+        Ok(match count {
+            n if n > MAX_TIMER_RESENDS => Resend::Skip,
+            MAX_TIMER_RESENDS => Resend::GiveUp,
+            _ => Resend::Send,
+        })
+    }
+
     /// Counts one more re-send of an overdue timer in its execution's record (a conditional
-    /// write; the count lives until the execution's next transition rebuilds the summary, so
-    /// it counts the re-sends since the execution last moved). Past [`MAX_TIMER_RESENDS`] the
-    /// timer's message is poison: it failed every delivery (five each) and sits in the timer
-    /// dead-letter queue, so re-sending it again would only fill that queue every sweep.
+    /// write). False when the execution moved meanwhile: the next sweep sees whether the timer
+    /// still waits.
     async fn count_timer_resend(
         &self,
         timer: &cairn_store::TimerRecord,
-    ) -> Result<Resend, EngineError> {
+    ) -> Result<bool, EngineError> {
         let Some((mut record, version)) = self.store.get_execution(&timer.execution_arn).await?
         else {
-            return Ok(Resend::Send);
+            return Ok(false);
         };
         let key = timer.timer_id.to_string();
         let count = record.summary[TIMER_RESENDS][&key].as_u64().unwrap_or(0);
-        if count > MAX_TIMER_RESENDS {
-            return Ok(Resend::Skip);
-        }
         if !record.summary[TIMER_RESENDS].is_object() {
             record.summary[TIMER_RESENDS] = json!({});
         }
@@ -892,14 +964,9 @@ impl Engine {
         match self.store.commit(&transition).await {
             Ok(_) => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
-                Ok(if count == MAX_TIMER_RESENDS {
-                    Resend::GiveUp
-                } else {
-                    Resend::Send
-                })
+                Ok(true)
             }
-            // The execution moved meanwhile: the next sweep sees whether the timer still waits.
-            Err(StoreError::Conflict(_)) => Ok(Resend::Skip),
+            Err(StoreError::Conflict(_)) => Ok(false),
             Err(other) => Err(other.into()),
         }
     }
@@ -1059,7 +1126,9 @@ impl Engine {
             _ => return Ok(false),
         }
         let input_text = input_text(&record).to_string();
-        let next = persisted.record(record, &input_text, now)?;
+        let marks = cairn_store::unsent_marks(&record);
+        let mut next = persisted.record(record, &input_text, now)?;
+        cairn_store::set_unsent_marks(&mut next, &marks);
         let transition = Transition {
             expected_version: version,
             record: next,
@@ -1227,7 +1296,9 @@ impl Engine {
                 _ => return Ok(Applied::Duplicate),
             }
             let input_text = input_text(&record).to_string();
-            let next = persisted.record(record, &input_text, now)?;
+            let marks = cairn_store::unsent_marks(&record);
+            let mut next = persisted.record(record, &input_text, now)?;
+            cairn_store::set_unsent_marks(&mut next, &marks);
             let transition = Transition {
                 expected_version: version,
                 record: next,
@@ -1506,6 +1577,21 @@ fn mark_unsent(record: &mut ExecutionRecord, statuses: &[&str]) {
     }
 }
 
+/// Whether every mark of `marks` is one of `sent` (as many times as it is there): a status
+/// change sent twice is two events (a redriven execution can fail twice).
+fn within(marks: &[String], sent: &[String]) -> bool {
+    let mut left = sent.to_vec();
+    marks
+        .iter()
+        .all(|mark| match left.iter().position(|s| s == mark) {
+            Some(at) => {
+                left.swap_remove(at);
+                true
+            }
+            None => false,
+        })
+}
+
 /// Whether a record carries unsent status changes older than the grace: a RUNNING one dates
 /// from the start, a closing one from the stop.
 fn unsent_overdue(record: &ExecutionRecord, now: i64, grace_ms: i64) -> bool {
@@ -1624,5 +1710,278 @@ mod tests {
         assert_eq!(parts, [8, 4, 4, 4, 12]);
         assert_eq!(id.chars().nth(14), Some('4'));
         assert_ne!(uuid(1), uuid(2));
+    }
+
+    /// An outbox's far side for the outbox tests: what went out, in order, unless failing.
+    #[derive(Default)]
+    struct Recorder {
+        failing: std::sync::atomic::AtomicBool,
+        sent: std::sync::Mutex<Vec<Outgoing>>,
+        /// Called with each successful send before the sender goes on (a concurrent writer).
+        during: std::sync::Mutex<Option<During>>,
+    }
+
+    type During = Box<dyn FnMut(&[Outgoing]) + Send>;
+
+    impl Recorder {
+        fn fail(&self, failing: bool) {
+            self.failing.store(failing, Ordering::SeqCst);
+        }
+
+        fn statuses(&self) -> Vec<String> {
+            self.sent
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|item| match item {
+                    Outgoing::StatusChange { detail, .. } => {
+                        Some(detail["status"].as_str().unwrap_or("").to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    impl crate::outbox::Sink for Recorder {
+        fn send(&self, outgoing: Vec<Outgoing>, _: i64) -> Result<(), EngineError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(EngineError::Send("the bus is unreachable".into()));
+            }
+            if let Some(during) = self.during.lock().unwrap().as_mut() {
+                during(&outgoing);
+            }
+            self.sent.lock().unwrap().extend(outgoing);
+            Ok(())
+        }
+    }
+
+    struct Manual(AtomicU64);
+
+    impl Clock for Manual {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst) as i64
+        }
+    }
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+
+    struct Rig {
+        engine: Engine,
+        store: Arc<cairn_store::MemoryStore>,
+        sink: Arc<Recorder>,
+        clock: Arc<Manual>,
+    }
+
+    fn rig(definition: Value) -> Rig {
+        let store = Arc::new(cairn_store::MemoryStore::new());
+        cairn_store::StateMachineStore::create_state_machine(
+            store.as_ref(),
+            &cairn_store::StateMachineRecord {
+                arn: MACHINE.into(),
+                name: "m".into(),
+                created_ms: 0,
+                document: json!({"definition": definition.to_string(), "type": "STANDARD",
+                    "roleArn": "arn:aws:iam::123456789012:role/r"}),
+            },
+        )
+        .unwrap();
+        let sink = Arc::new(Recorder::default());
+        let clock = Arc::new(Manual(AtomicU64::new(1_735_689_600_000)));
+        let settings = crate::Settings {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            ..crate::Settings::default()
+        };
+        let engine = Engine::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Outbox::with_sink(settings, Arc::clone(&sink) as Arc<dyn crate::outbox::Sink>),
+            Arc::new(cairn_runtime::Unsupported),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        )
+        .seeded(7);
+        Rig {
+            engine,
+            store,
+            sink,
+            clock,
+        }
+    }
+
+    impl Rig {
+        fn later(&self, ms: u64) {
+            self.clock.0.fetch_add(ms, Ordering::SeqCst);
+        }
+
+        fn record(&self, arn: &str) -> ExecutionRecord {
+            cairn_store::ExecutionStore::get_execution(self.store.as_ref(), arn)
+                .unwrap()
+                .unwrap()
+                .0
+        }
+
+        /// Fires the execution's open timer (its message having been lost or late).
+        async fn fire(&self, arn: &str) -> Applied {
+            let timers =
+                cairn_store::TimerStore::due_timers(self.store.as_ref(), i64::MAX, 10).unwrap();
+            let timer = timers.iter().find(|t| t.execution_arn == arn).unwrap();
+            let event = Event::TimerFired {
+                timer_id: timer.timer_id,
+            };
+            self.engine.apply(arn, event).await.unwrap()
+        }
+    }
+
+    fn waits(n: usize) -> Value {
+        let mut states = serde_json::Map::new();
+        for i in 0..n {
+            let mut state = json!({"Type": "Wait", "Seconds": 1});
+            if i + 1 == n {
+                state["End"] = json!(true);
+            } else {
+                state["Next"] = json!(format!("W{}", i + 1));
+            }
+            states.insert(format!("W{i}"), state);
+        }
+        json!({"StartAt": "W0", "States": states})
+    }
+
+    #[tokio::test]
+    async fn a_timer_counts_only_the_re_sends_that_went_out() {
+        // Found by the simulation (seeds 188 and 558): sweeps whose send failed counted their
+        // re-send anyway, so the timer was given up as poison without one real re-send.
+        let rig = rig(waits(1));
+        let arn = rig
+            .engine
+            .start(MACHINE, Some("e"), None)
+            .await
+            .unwrap()
+            .execution_arn;
+        rig.later(600_000);
+        rig.sink.fail(true);
+        for _ in 0..MAX_TIMER_RESENDS + 1 {
+            assert!(rig.engine.sweep(SweepStep::new(0)).await.is_err());
+        }
+        rig.sink.fail(false);
+        for round in 1..=MAX_TIMER_RESENDS {
+            let report = rig.engine.sweep(SweepStep::new(0)).await.unwrap();
+            assert_eq!(report.resent_timers, 1, "re-send {round}");
+        }
+        assert_eq!(rig.engine.abandoned_timers.load(Ordering::SeqCst), 0);
+        // Three re-sends that went out and still no delivery: now it is poison.
+        let report = rig.engine.sweep(SweepStep::new(0)).await.unwrap();
+        assert_eq!(report.resent_timers, 0);
+        assert_eq!(rig.engine.abandoned_timers.load(Ordering::SeqCst), 1);
+        assert_eq!(rig.record(&arn).status, "RUNNING");
+    }
+
+    #[tokio::test]
+    async fn a_start_whose_running_event_was_lost_still_sends_it_after_moving_on() {
+        let rig = rig(waits(2));
+        rig.sink.fail(true);
+        let arn = rig
+            .engine
+            .start(MACHINE, Some("e"), None)
+            .await
+            .unwrap()
+            .execution_arn;
+        rig.sink.fail(false);
+        rig.later(2_000);
+        // The next write does not send it (the sweep or the end does) but keeps it marked.
+        assert_eq!(
+            rig.fire(&arn).await,
+            Applied::Applied(cairn_interpreter::Status::Running)
+        );
+        assert!(rig.sink.statuses().is_empty());
+        assert_eq!(cairn_store::unsent_marks(&rig.record(&arn)), ["RUNNING"]);
+        rig.later(600_000);
+        let report = rig.engine.sweep(SweepStep::new(120)).await.unwrap();
+        assert_eq!(report.resent_statuses, 1);
+        assert_eq!(rig.sink.statuses(), ["RUNNING"]);
+        assert!(cairn_store::unsent_marks(&rig.record(&arn)).is_empty());
+        rig.fire(&arn).await;
+        assert_eq!(rig.sink.statuses(), ["RUNNING", "SUCCEEDED"]);
+        assert!(cairn_store::unsent_marks(&rig.record(&arn)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_end_sends_a_running_event_still_unsent_first() {
+        let rig = rig(waits(2));
+        rig.sink.fail(true);
+        let arn = rig
+            .engine
+            .start(MACHINE, Some("e"), None)
+            .await
+            .unwrap()
+            .execution_arn;
+        rig.later(2_000);
+        // This write's send fails too: both writes' marks stay.
+        rig.fire(&arn).await;
+        rig.sink.fail(false);
+        rig.later(2_000);
+        assert_eq!(
+            rig.fire(&arn).await,
+            Applied::Applied(cairn_interpreter::Status::Succeeded)
+        );
+        let sent = rig.sink.sent.lock().unwrap().clone();
+        let statuses: Vec<(String, Value)> = sent
+            .iter()
+            .filter_map(|item| match item {
+                Outgoing::StatusChange { detail, .. } => Some((
+                    detail["status"].as_str()?.to_string(),
+                    detail["output"].clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        // In AWS's order, the RUNNING one as the start showed it (no output yet).
+        assert_eq!(
+            statuses,
+            [
+                ("RUNNING".to_string(), Value::Null),
+                ("SUCCEEDED".to_string(), json!("{}"))
+            ]
+        );
+        assert!(cairn_store::unsent_marks(&rig.record(&arn)).is_empty());
+        // Nothing is left for the sweep.
+        rig.later(600_000);
+        let report = rig.engine.sweep(SweepStep::new(120)).await.unwrap();
+        assert_eq!(report.resent_statuses, 0);
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_follows_a_write_that_only_carried_what_was_sent() {
+        let rig = rig(waits(2));
+        // Another invocation writes the execution between the start's send and its
+        // confirmation (it read the start's record, mark and all, and carries the mark).
+        let store = Arc::clone(&rig.store);
+        *rig.sink.during.lock().unwrap() = Some(Box::new(move |_: &[Outgoing]| {
+            let arns = cairn_store::ExecutionStore::running_executions(store.as_ref()).unwrap();
+            for arn in arns {
+                let (record, version) =
+                    cairn_store::ExecutionStore::get_execution(store.as_ref(), &arn)
+                        .unwrap()
+                        .unwrap();
+                let transition = Transition {
+                    expected_version: version,
+                    record,
+                    history: Vec::new(),
+                    effects: Effects::default(),
+                };
+                cairn_store::ExecutionStore::commit(store.as_ref(), &transition).unwrap();
+            }
+        }));
+        let arn = rig
+            .engine
+            .start(MACHINE, Some("e"), None)
+            .await
+            .unwrap()
+            .execution_arn;
+        *rig.sink.during.lock().unwrap() = None;
+        assert!(cairn_store::unsent_marks(&rig.record(&arn)).is_empty());
+        rig.later(600_000);
+        let report = rig.engine.sweep(SweepStep::new(120)).await.unwrap();
+        assert_eq!(report.resent_statuses, 0, "RUNNING went out once");
+        assert_eq!(rig.sink.statuses(), ["RUNNING"]);
     }
 }

@@ -156,6 +156,7 @@ impl Outbox {
         };
         let mut first_error = None;
         let mut entries = Vec::new();
+        let mut statuses = Vec::new();
         for item in outgoing {
             let result = match item {
                 Outgoing::Timer {
@@ -176,12 +177,22 @@ impl Outbox {
                         Ok(())
                     };
                     let text = within_event_limit(detail).to_string();
-                    entries.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text));
+                    statuses.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text));
                     result
                 }
             };
             if let Err(e) = result {
                 first_error.get_or_insert(e);
+            }
+        }
+        // Status events in the order they were given (an execution's RUNNING before its end),
+        // batched together, and none after a batch of them failed: the failed ones stay
+        // marked unsent and the sweep sends them all again in order, so a user never gets an
+        // end whose RUNNING comes later.
+        for batch in batches(statuses) {
+            if let Err(e) = self.put_events(clients, batch).await {
+                first_error.get_or_insert(e);
+                break;
             }
         }
         for batch in batches(entries) {

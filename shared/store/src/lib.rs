@@ -29,6 +29,37 @@ pub use memory::MemoryStore;
 /// re-sends the ones a crash lost (the serverless shell's durable outbox for status events).
 pub const UNSENT_STATUS: &str = "unsentStatus";
 
+/// The status changes `record` lists as not confirmed sent ([`UNSENT_STATUS`]), oldest first.
+pub fn unsent_marks(record: &ExecutionRecord) -> Vec<String> {
+    record
+        .summary
+        .get(UNSENT_STATUS)
+        .and_then(Value::as_array)
+        .map(|marks| {
+            marks
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes `marks` as `record`'s unsent status changes (none: the field goes). Every write that
+/// rebuilds an execution's summary must carry the marks of the record it read into the one it
+/// writes: only a confirmation removes a mark, so a status change whose send failed is still
+/// re-sent by the sweep after the execution moved on.
+pub fn set_unsent_marks(record: &mut ExecutionRecord, marks: &[String]) {
+    let Some(summary) = record.summary.as_object_mut() else {
+        return;
+    };
+    if marks.is_empty() {
+        summary.remove(UNSENT_STATUS);
+    } else {
+        summary.insert(UNSENT_STATUS.into(), Value::from(marks.to_vec()));
+    }
+}
+
 /// Optimistic-concurrency version of a record: 1 when created, +1 per committed write.
 pub type Version = u64;
 

@@ -8,7 +8,7 @@ use crate::{
     execution_cursor, parse_execution_cursor, ActivityRecord, ActivityStore, ActivityTaskRecord,
     ActivityTaskStore, Effects, Error, ExecutionQuery, ExecutionRecord, ExecutionStore,
     HistoryQuery, Page, Result, StateMachineRecord, StateMachineStore, StoredEvent,
-    TaskTokenRecord, TaskTokenStore, TimerRecord, TimerStore, Transition, Version,
+    TaskTokenRecord, TaskTokenStore, TimerRecord, TimerStore, Transition, Version, UNSENT_STATUS,
 };
 
 #[derive(Default)]
@@ -44,6 +44,15 @@ impl MemoryStore {
             .lock()
             .map_err(|_| Error::Backend("memory store poisoned by a panicking writer".into()))
     }
+}
+
+/// Whether a record still lists status changes not confirmed sent.
+fn has_unsent(record: &ExecutionRecord) -> bool {
+    record
+        .summary
+        .get(UNSENT_STATUS)
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|marks| !marks.is_empty())
 }
 
 fn name_of_arn(arn: &str) -> &str {
@@ -308,6 +317,46 @@ impl ExecutionStore for MemoryStore {
         Ok(version)
     }
 
+    fn unsent_status_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        let inner = self.lock()?;
+        let mut marked: Vec<&String> = inner
+            .executions
+            .values()
+            .filter(|(r, _)| r.status != "RUNNING" && has_unsent(r))
+            .map(|(r, _)| &r.arn)
+            .collect();
+        marked.sort();
+        let start = cursor.map_or(0, |after| {
+            marked.partition_point(|arn| arn.as_str() <= after)
+        });
+        let rest = marked.get(start..).unwrap_or_default();
+        let items: Vec<String> = rest
+            .iter()
+            .take(limit.max(1))
+            .map(|a| (*a).clone())
+            .collect();
+        let next = match items.last() {
+            Some(last) if rest.len() > items.len() => Some(last.clone()),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    /// As DynamoDB's one conditional update does it: the mark goes, the version stays (the
+    /// next write, which read the record, decides its own mark).
+    fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
+        let mut inner = self.lock()?;
+        match inner.executions.get_mut(&record.arn) {
+            Some((stored, at)) if *at == version => {
+                if let Some(summary) = stored.summary.as_object_mut() {
+                    summary.remove(UNSENT_STATUS);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>> {
         let inner = self.lock()?;
         let start = match &query.cursor {
@@ -423,5 +472,59 @@ impl ActivityTaskStore for MemoryStore {
 impl TaskTokenStore for MemoryStore {
     fn get_task_token(&self, token: &str) -> Result<Option<TaskTokenRecord>> {
         Ok(self.lock()?.tokens.get(token).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(status: &str, marks: &[&str]) -> ExecutionRecord {
+        ExecutionRecord {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            name: "e".into(),
+            status: status.into(),
+            start_ms: 1,
+            stop_ms: None,
+            summary: json!({"input": "{}", UNSENT_STATUS: marks}),
+            state: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_confirmation_clears_the_mark_of_its_version_only_and_keeps_the_version() {
+        let store = MemoryStore::new();
+        let running = record("RUNNING", &["RUNNING"]);
+        let v1 = store
+            .create_execution(&running, &[], &Effects::default())
+            .unwrap();
+        // Running executions are the running index's, not the unsent page's.
+        assert!(store.unsent_status_page(None, 10).unwrap().items.is_empty());
+        let ended = record("SUCCEEDED", &["RUNNING", "SUCCEEDED"]);
+        let v2 = store
+            .commit(&Transition {
+                expected_version: v1,
+                record: ended.clone(),
+                history: Vec::new(),
+                effects: Effects::default(),
+            })
+            .unwrap();
+        assert_eq!(
+            store.unsent_status_page(None, 10).unwrap().items,
+            std::slice::from_ref(&ended.arn)
+        );
+        // A late confirmation of the older version changes nothing.
+        assert!(!store.confirm_status_sent(&running, v1).unwrap());
+        assert_eq!(
+            crate::unsent_marks(&store.get_execution(&ended.arn).unwrap().unwrap().0),
+            ["RUNNING", "SUCCEEDED"]
+        );
+        assert!(store.confirm_status_sent(&ended, v2).unwrap());
+        let (stored, version) = store.get_execution(&ended.arn).unwrap().unwrap();
+        assert!(crate::unsent_marks(&stored).is_empty());
+        assert_eq!(version, v2, "a confirmation writes no new version");
+        assert!(store.unsent_status_page(None, 10).unwrap().items.is_empty());
     }
 }

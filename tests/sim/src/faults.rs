@@ -34,6 +34,9 @@ pub struct FaultPlan {
     pub clock_jumps: bool,
     /// The outbox fails to send a step's messages (the write stands).
     pub send_fail: u32,
+    /// A status confirmation (serverless) lands late, after later writes, its caller told
+    /// it timed out.
+    pub confirm_late: u32,
 }
 
 impl FaultPlan {
@@ -65,9 +68,19 @@ impl FaultPlan {
             answer_late: rate(400),
             clock_jumps: false,
             send_fail: rate(200),
+            confirm_late: 0,
         };
         plan.clock_jumps = rng.chance(400);
         plan
+    }
+
+    /// Draws the classes added after the first ones from their own stream, so the plans of
+    /// earlier classes (and the seeds kept for the bugs they found) stay as they were.
+    pub fn add_later_classes(mut self, rng: &mut Rng) -> FaultPlan {
+        if rng.chance(400) {
+            self.confirm_late = u32::try_from(rng.range(10, 150)).unwrap_or(50);
+        }
+        self
     }
 
     /// Every fault class on, at `rate` (the allowance [`FaultPlan::within`] narrows).
@@ -87,6 +100,7 @@ impl FaultPlan {
             answer_late: rate,
             clock_jumps: true,
             send_fail: rate,
+            confirm_late: rate,
         }
     }
 
@@ -108,6 +122,7 @@ impl FaultPlan {
             answer_late: keep(self.answer_late, allowed.answer_late),
             clock_jumps: self.clock_jumps && allowed.clock_jumps,
             send_fail: keep(self.send_fail, allowed.send_fail),
+            confirm_late: keep(self.confirm_late, allowed.confirm_late),
         }
     }
 
@@ -130,6 +145,7 @@ impl FaultPlan {
                 "answer_late" => plan.answer_late = 1,
                 "clock_jumps" => plan.clock_jumps = true,
                 "send_fail" => plan.send_fail = 1,
+                "confirm_late" => plan.confirm_late = 1,
                 other => return Err(format!("unknown fault class {other}")),
             }
         }
@@ -158,6 +174,7 @@ impl fmt::Display for FaultPlan {
             ("answer_late", self.answer_late),
             ("clock_jumps", u32::from(self.clock_jumps)),
             ("send_fail", self.send_fail),
+            ("confirm_late", self.confirm_late),
         ];
         let on: Vec<String> = classes
             .iter()

@@ -85,10 +85,12 @@ impl std::fmt::Display for SeedReport {
 pub fn schedule(seed: u64, index: usize, limit: Option<FaultPlan>) -> (FaultPlan, u64) {
     let mut rng = Rng::new(seed ^ rng::mix(0xfa17 + index as u64));
     let mut plan = FaultPlan::random(&mut rng);
+    let dice = rng.next_u64();
+    plan = plan.add_later_classes(&mut rng);
     if let Some(allowed) = limit {
         plan = plan.within(&allowed);
     }
-    (plan, rng.next_u64())
+    (plan, dice)
 }
 
 /// Runs one schedule; `None` as the plan is the fault-free run.

@@ -306,6 +306,12 @@ pub struct RunOutput {
     pub trace: u64,
     /// Things the harness itself saw go wrong (an invalid token, a workload without a plan).
     pub anomalies: Vec<String>,
+    /// Serverless: every status-change event the outbox got out, in the order it sent them
+    /// (their `detail`).
+    pub status_events: Vec<Value>,
+    /// The run's fault plan (none: the fault-free run).
+    pub plan: FaultPlan,
+    pub shell: ShellKind,
 }
 
 impl std::fmt::Debug for FaultStore {
@@ -332,6 +338,7 @@ pub struct Sim<'a> {
     anomalies: Vec<String>,
     /// Message -> how many times in a row it was lost.
     dropped: BTreeMap<String, u32>,
+    status_events: Vec<Value>,
 }
 
 fn config(clock: Arc<SimClock>) -> Config {
@@ -399,6 +406,7 @@ impl<'a> Sim<'a> {
             steps: 0,
             anomalies: Vec::new(),
             dropped: BTreeMap::new(),
+            status_events: Vec::new(),
         };
         sim.setup();
         sim
@@ -568,6 +576,7 @@ impl<'a> Sim<'a> {
             self.after_step();
         }
         self.lock_dice().armed = false;
+        let plan = self.plan();
         RunOutput {
             store: Arc::clone(&self.store),
             started: self.execs.iter().map(|e| e.started).collect(),
@@ -575,6 +584,9 @@ impl<'a> Sim<'a> {
             steps: self.steps,
             trace: self.trace,
             anomalies: self.anomalies,
+            status_events: self.status_events,
+            plan,
+            shell: self.shell,
         }
     }
 
@@ -583,7 +595,8 @@ impl<'a> Sim<'a> {
             return false;
         }
         let running = self.store.running_executions().unwrap_or_default();
-        running.is_empty()
+        // Serverless: and every status change confirmed sent (the sweep's last phase).
+        running.is_empty() && !self.store.unsent_left()
     }
 
     fn step(&mut self, action: Action) {
@@ -1146,7 +1159,10 @@ impl<'a> Sim<'a> {
                     (message, Channel::Queue, (wait + 999) / 1000 * 1000)
                 }
                 Outgoing::Advance(message) => (message, Channel::Bus, 100),
-                Outgoing::StatusChange { .. } => continue,
+                Outgoing::StatusChange { detail, .. } => {
+                    self.status_events.push(detail);
+                    continue;
+                }
             };
             // A message is lost at most twice in a row: the workload's margins allow two
             // sweep periods of delay, not unbounded bad luck.

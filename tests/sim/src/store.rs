@@ -64,6 +64,10 @@ pub struct FaultStore {
     ledger: Mutex<Ledger>,
     /// Execution ARN -> last history id written, to catch an id written twice.
     last_ids: Mutex<BTreeMap<String, u64>>,
+    /// Status confirmations still on their way: each lands after the next write (of any
+    /// execution), so it arrives after writes made later than it, still conditional on the
+    /// version it names.
+    late_confirms: Mutex<Vec<(ExecutionRecord, Version)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,7 +93,21 @@ impl FaultStore {
             dice,
             ledger: Mutex::new(Ledger::default()),
             last_ids: Mutex::new(BTreeMap::new()),
+            late_confirms: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether a closed execution still carries status changes not confirmed sent (read
+    /// past the fault injector).
+    pub fn unsent_left(&self) -> bool {
+        self.inner
+            .unsent_status_page(None, 1)
+            .is_ok_and(|page| !page.items.is_empty())
+    }
+
+    /// An execution as stored, read past the fault injector (for the invariants).
+    pub fn peek_execution(&self, arn: &str) -> Option<ExecutionRecord> {
+        self.inner.get_execution(arn).ok().flatten().map(|(r, _)| r)
     }
 
     pub fn ledger(&self) -> Ledger {
@@ -149,7 +167,9 @@ impl FaultStore {
             }
             _ => {}
         }
-        let written = apply()?;
+        let written = apply();
+        self.land_late_confirms();
+        let written = written?;
         self.record(arn, history, effects);
         match fault {
             WriteFault::Ambiguous => {
@@ -163,6 +183,14 @@ impl FaultStore {
                 std::panic::panic_any(Crash)
             }
             _ => Ok(written),
+        }
+    }
+
+    /// The confirmations held back by `confirm_late` arrive now (after a later write).
+    fn land_late_confirms(&self) {
+        let late = std::mem::take(&mut *lock(&self.late_confirms));
+        for (record, version) in late {
+            let _ = self.inner.confirm_status_sent(&record, version);
         }
     }
 
@@ -274,6 +302,32 @@ impl ExecutionStore for FaultStore {
     }
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
         self.inner.read_history(execution_arn, query)
+    }
+    fn unsent_status_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
+        if self.read_fault() {
+            self.count("read_fail");
+            return Err(Error::Backend("simulated: read failed".into()));
+        }
+        self.inner.unsent_status_page(cursor, limit)
+    }
+    /// A confirmation is a store write like any other (lost, applied but reported failed,
+    /// the process dying around it), and may also arrive late: after later writes.
+    fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
+        let late = {
+            let mut dice = lock(&self.dice);
+            let rate = dice.plan.confirm_late;
+            dice.roll(rate)
+        };
+        if late {
+            self.count("confirm_late");
+            lock(&self.late_confirms).push((record.clone(), version));
+            return Err(Error::Backend(
+                "simulated: the confirmation timed out (it is still on its way)".into(),
+            ));
+        }
+        self.write(&record.arn, &[], &Effects::default(), || {
+            self.inner.confirm_status_sent(record, version)
+        })
     }
 }
 
