@@ -1663,6 +1663,97 @@ async fn a_status_event_lost_after_its_write_is_sent_by_the_sweep() {
     assert!(h.status_changes(&arn, 1).await.is_empty());
 }
 
+/// A start whose RUNNING event never went out (its PutEvents failed) and whose execution then
+/// moved on: the next write keeps the mark in DynamoDB, the sweep sends RUNNING and confirms
+/// it, and the end comes after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_event_lost_at_the_start_survives_the_next_write() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "two-naps",
+            json!({"StartAt": "A", "States": {
+                "A": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+                "B": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let lossy = Engine::new(
+        Arc::new(payload_store(&h.config, &h.table, &h.bucket)),
+        Outbox::new(
+            &h.config,
+            Settings {
+                bus_name: "no-such-bus".into(),
+                ..h.settings.clone()
+            },
+        ),
+        h.invoker.clone(),
+        Arc::new(SystemClock),
+    );
+    let arn = lossy
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("the write stands though the send fails")
+        .execution_arn;
+    let fire = || async {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let timers = h
+            .engine
+            .store
+            .due_timers_page(i64::MAX, None, 100)
+            .await
+            .expect("timers")
+            .items;
+        let timer = timers
+            .iter()
+            .find(|t| t.execution_arn == arn)
+            .expect("an open timer");
+        h.engine
+            .apply(
+                &arn,
+                cairn_interpreter::Event::TimerFired {
+                    timer_id: timer.timer_id,
+                },
+            )
+            .await
+            .expect("apply")
+    };
+    fire().await;
+    assert_eq!(h.record(&arn).await.status, "RUNNING");
+    assert_eq!(
+        h.record(&arn).await.summary[cairn_store::UNSENT_STATUS],
+        json!(["RUNNING"]),
+        "the write that moved on kept the mark"
+    );
+    assert!(
+        h.status_changes(&arn, 1).await.is_empty(),
+        "nothing sent yet"
+    );
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(answer["resentStatuses"], 1, "{answer}");
+    assert!(h
+        .record(&arn)
+        .await
+        .summary
+        .get(cairn_store::UNSENT_STATUS)
+        .is_none());
+    fire().await;
+    let statuses: Vec<String> = h
+        .status_changes(&arn, 2)
+        .await
+        .iter()
+        .map(|event| event["detail"]["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(statuses, ["RUNNING", "SUCCEEDED"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_timer_is_re_sent_three_times_then_given_up_with_one_alert() {
     if !emulators() {
