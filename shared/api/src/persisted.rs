@@ -426,7 +426,11 @@ impl Persisted {
     ) -> Result<ExecutionRecord, ApiError> {
         let status = self.execution.status();
         record.status = status.as_aws_str().to_string();
+        // Status changes not yet confirmed as sent stay marked whoever writes next (here the
+        // serverless api function's activity claim): only the outbox's confirmation clears one.
+        let unsent = cairn_store::unsent_marks(&record);
         record.summary = summary(&self.execution, input_text);
+        cairn_store::set_unsent_marks(&mut record, &unsent);
         if let Some(version) = &self.version_arn {
             record.summary["stateMachineVersionArn"] = Value::from(version.clone());
         }

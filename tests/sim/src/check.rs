@@ -181,13 +181,7 @@ pub fn check_run(workload: &Workload, run: &RunOutput, outcomes: &[ExecOutcome])
         }
         if run.shell == ShellKind::Serverless {
             let record = run.store.peek_execution(&spec.arn());
-            problems.extend(status_events(
-                who,
-                &spec.arn(),
-                record.as_ref(),
-                run,
-                &outcome.history,
-            ));
+            problems.extend(status_events(who, &spec.arn(), record.as_ref(), run));
         }
     }
     problems
@@ -201,7 +195,6 @@ fn status_events(
     arn: &str,
     record: Option<&ExecutionRecord>,
     run: &RunOutput,
-    history: &[HistoryEvent],
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(record) = record else {
@@ -226,17 +219,7 @@ fn status_events(
     let count = |status: &str| statuses.iter().filter(|s| **s == status).count();
     let first = |status: &str| statuses.iter().position(|s| *s == status);
     let (running, ended) = (count("RUNNING"), count(end));
-    // KNOWN GAP, outside the serverless engine: an activity task is claimed by the shared
-    // API (GetActivityTask in the api function), whose write rebuilds the summary through
-    // `Persisted::record` without the unsent marks, so a start's RUNNING whose send failed is
-    // lost if the claim comes first. The fix is there (carry `cairn_store::unsent_marks` of
-    // the record read into the record written); take this out with it.
-    let claimed_by_the_api = history
-        .iter()
-        .any(|event| event.event_type == "ActivityStarted");
-    if running == 0 && ended > 0 && claimed_by_the_api {
-        // Only that symptom is let through; the order and details are still checked.
-    } else if running == 0 || ended == 0 {
+    if running == 0 || ended == 0 {
         problems.push(format!(
             "{who}: status events {statuses:?} lack RUNNING or {end}"
         ));
