@@ -329,7 +329,7 @@ fn print_json(run: &RunResult, with_history: bool) -> anyhow::Result<()> {
     let mut body = serde_json::Map::new();
     body.insert("status".into(), run.status.as_aws_str().into());
     if let Some(output) = &run.output {
-        body.insert("output".into(), output.clone());
+        body.insert("output".into(), Value::clone(output));
     }
     if let Some(error) = &run.error {
         body.insert("error".into(), error.clone().into());

@@ -188,7 +188,7 @@ impl Observed {
     pub fn of_run(run: &RunResult) -> Observed {
         Observed {
             status: run.status.as_aws_str().to_owned(),
-            output: run.output.clone(),
+            output: run.output.as_deref().cloned(),
             error: run.error.clone(),
             cause: run.cause.clone(),
             history: run.history_json(),

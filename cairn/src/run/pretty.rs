@@ -114,7 +114,8 @@ impl Pretty {
             println!("{} {cause}", self.paint("1", "cause:"));
         }
         if let Some(output) = &run.output {
-            let text = serde_json::to_string_pretty(output).unwrap_or_else(|_| output.to_string());
+            let text = serde_json::to_string_pretty(output.as_ref())
+                .unwrap_or_else(|_| output.to_string());
             println!("{}\n{text}", self.paint("1", "output:"));
         }
         if with_history {

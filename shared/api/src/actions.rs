@@ -674,7 +674,7 @@ fn start_sync_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         },
     });
     if let Some(output) = &result.output {
-        out["output"] = Value::from(serde_json::to_string(output).unwrap_or_default());
+        out["output"] = Value::from(serde_json::to_string(output.as_ref()).unwrap_or_default());
         out["outputDetails"] = json!({"included": true});
     }
     if let Some(error) = result.error {
@@ -780,7 +780,7 @@ fn describe_express(run: &ExpressRun) -> Value {
         "inputDetails": {"included": true},
     });
     if let Some(output) = &result.output {
-        out["output"] = Value::from(serde_json::to_string(output).unwrap_or_default());
+        out["output"] = Value::from(serde_json::to_string(output.as_ref()).unwrap_or_default());
         out["outputDetails"] = json!({"included": true});
     }
     if let Some(error) = &result.error {

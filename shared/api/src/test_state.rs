@@ -389,7 +389,7 @@ fn map_limits(
             )
             .ok()
         });
-        if let Some(Value::Object(values)) = run.and_then(|r| r.output) {
+        if let Some(Value::Object(values)) = run.and_then(|r| r.output).map(Arc::unwrap_or_clone) {
             literal.extend(values);
         }
     }
@@ -453,7 +453,7 @@ fn map_items(
         &RunOptions::default(),
     )
     .ok()?;
-    let mut output = run.output?;
+    let mut output = Arc::unwrap_or_clone(run.output?);
     let effective = output.get_mut("input")?.take();
     let items = output.get_mut("items")?.take();
     Some((path, effective, items))
@@ -1047,7 +1047,9 @@ fn answer(
             if let Some(output) = &result.output {
                 out.insert(
                     "output".into(),
-                    serde_json::to_string(output).unwrap_or_default().into(),
+                    serde_json::to_string(output.as_ref())
+                        .unwrap_or_default()
+                        .into(),
                 );
             }
         }

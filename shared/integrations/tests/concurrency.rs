@@ -112,7 +112,10 @@ fn forty_calls_in_flight_hold_no_thread_each() {
         run.error,
         run.cause
     );
-    assert_eq!(run.output, Some(json!(vec![json!({"ok": true}); CALLS])));
+    assert_eq!(
+        run.output.as_deref(),
+        Some(&json!(vec![json!({"ok": true}); CALLS]))
+    );
     assert_eq!(arrived.load(Ordering::SeqCst), CALLS);
     let _ = std::fs::remove_file(connections);
     let during = peak.load(Ordering::SeqCst);

@@ -441,6 +441,11 @@ impl Execution {
         self.output.map(Arc::unwrap_or_clone)
     }
 
+    /// The output of a SUCCEEDED execution as the value its history holds too, without a copy.
+    pub fn into_shared_output(self) -> Option<Arc<Value>> {
+        self.output
+    }
+
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }

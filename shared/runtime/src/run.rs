@@ -158,7 +158,9 @@ enum TokenAnswer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
     pub status: Status,
-    pub output: Option<Value>,
+    /// Shared with the `ExecutionSucceeded` event of `history`: copying a large output (B3's
+    /// 10,000 results) was a tenth of a run.
+    pub output: Option<Arc<Value>>,
     pub error: Option<String>,
     pub cause: Option<String>,
     pub history: Vec<HistoryEvent>,
@@ -273,7 +275,7 @@ pub fn run_observed(
         }
     }
     let (status, error, cause) = run.finish.take().unwrap_or((Status::Running, None, None));
-    let output = execution.into_output();
+    let output = execution.into_shared_output();
     Ok(RunResult {
         status,
         output,

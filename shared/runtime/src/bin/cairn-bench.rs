@@ -93,7 +93,7 @@ fn main() {
             runs_per_sample: 1,
             check: |run| {
                 succeeded(run)?;
-                match run.output.as_ref().and_then(|o| o.get("counter")) {
+                match run.output.as_deref().and_then(|o| o.get("counter")) {
                     Some(counter) if counter == 10_000 => Ok(()),
                     other => Err(format!("counter ended at {other:?}")),
                 }
@@ -106,14 +106,14 @@ fn main() {
             unit: "items/s",
             per_run: |run| {
                 run.output
-                    .as_ref()
+                    .as_deref()
                     .and_then(Value::as_array)
                     .map_or(0.0, |items| items.len() as f64)
             },
             runs_per_sample: 10,
             check: |run| {
                 succeeded(run)?;
-                match run.output.as_ref().and_then(Value::as_array) {
+                match run.output.as_deref().and_then(Value::as_array) {
                     Some(items) if items.len() == 10_000 => Ok(()),
                     _ => Err("the Map did not return 10,000 results".to_owned()),
                 }
