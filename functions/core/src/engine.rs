@@ -466,7 +466,7 @@ impl Engine {
             marks.push(status.as_aws_str());
         }
         mark_unsent(&mut record, &marks);
-        let history = stored_history(&decision)?;
+        let history = stored_history(&decision);
         let version = match self
             .store
             .create_execution(&record, &history, &effects)
@@ -604,7 +604,7 @@ impl Engine {
             let transition = Transition {
                 expected_version: version,
                 record: next.clone(),
-                history: stored_history(&decision)?,
+                history: stored_history(&decision),
                 effects,
             };
             match self.store.commit(&transition).await {

@@ -403,7 +403,7 @@ impl Driver {
             state: Vec::new(),
         };
         let record = persisted.record(record, input_text, ctx.now_ms)?;
-        let history = stored_history(&decision)?;
+        let history = stored_history(&decision);
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {
                 if self.observed() {
@@ -547,7 +547,7 @@ impl Driver {
             let transition = Transition {
                 expected_version: version,
                 record: next,
-                history: stored_history(&decision)?,
+                history: stored_history(&decision),
                 effects,
             };
             match self.store.commit(&transition) {

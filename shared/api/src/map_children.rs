@@ -216,7 +216,7 @@ impl Driver {
             state: Vec::new(),
         };
         let record = persisted.record(record, &input, now)?;
-        let history = stored_history(&decision)?;
+        let history = stored_history(&decision);
         match self.store.create_execution(&record, &history, &effects) {
             Ok(_) => {
                 self.observe_write(&record, &decision, None, &persisted);
@@ -377,7 +377,7 @@ impl Driver {
             let transition = Transition {
                 expected_version: version,
                 record: next,
-                history: stored_history(&decision)?,
+                history: stored_history(&decision),
                 effects,
             };
             match self.store.commit(&transition) {

@@ -648,13 +648,13 @@ fn summary(execution: &Execution, input_text: &str) -> Value {
 /// reads this form as it reads the object form that earlier versions stored, so every reader
 /// (`serde_json::from_str::<HistoryEvent>`) takes both. Written by the interpreter's direct
 /// writer, byte for byte serde_json's text of that tuple (what `cairn-bench --render` times).
-pub fn stored_history(decision: &Decision) -> Result<Vec<StoredEvent>, ApiError> {
-    Ok(decision
+pub fn stored_history(decision: &Decision) -> Vec<StoredEvent> {
+    decision
         .history
         .iter()
         .zip(HistoryEvent::stored_texts(&decision.history))
         .map(|(event, body)| StoredEvent { id: event.id, body })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -907,7 +907,7 @@ mod tests {
         let (_, decision) = start(json!({
             "StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"x": "\"q\""}, "End": true}}
         }));
-        let stored = stored_history(&decision).expect("stored");
+        let stored = stored_history(&decision);
         assert_eq!(stored.len(), decision.history.len());
         for (event, row) in decision.history.iter().zip(&stored) {
             assert_eq!(row.id, event.id);

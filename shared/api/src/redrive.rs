@@ -193,7 +193,7 @@ impl Driver {
             let transition = Transition {
                 expected_version: version,
                 record: next,
-                history: stored_history(&decision)?,
+                history: stored_history(&decision),
                 effects,
             };
             match self.store.commit(&transition) {
