@@ -60,6 +60,11 @@ fn machine_of(arn: &str) -> Result<String, ApiError> {
 
 /// The Map Run and the ARN of the execution that runs it.
 pub(crate) fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiError> {
+    find_with_definition(driver, arn).map(|(run, parent, _)| (run, parent))
+}
+
+/// [`find`], with the definition its parent execution runs (decoded anyway to find the run).
+fn find_with_definition(driver: &Driver, arn: &str) -> Result<(MapRun, String, String), ApiError> {
     let machine = machine_of(arn)?;
     let mut cursor = None;
     loop {
@@ -86,7 +91,7 @@ pub(crate) fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiEr
                 .into_iter()
                 .find(|r| r.map_run_arn == arn)
             {
-                return Ok((run, record.arn.clone()));
+                return Ok((run, record.arn.clone(), persisted.definition));
             }
         }
         match page.next {
@@ -197,7 +202,8 @@ fn child_machine(map_run_arn: &str) -> String {
     base.replacen(":mapRun:", ":stateMachine:", 1)
 }
 
-/// ListExecutions with `mapRunArn`: the Map Run's child executions.
+/// ListExecutions with `mapRunArn`: the Map Run's child executions, each with the number
+/// of items it processed (`itemCount`, which AWS gives only in this listing).
 fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     if p.get("stateMachineArn").is_some() {
         return Err(ApiError::new(
@@ -208,18 +214,56 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let status = crate::actions::status_filter(p)?;
     let limit = p.max_results(100)?;
     let arn = p.string("mapRunArn")?;
-    let (run, _) = find(driver, arn)?;
+    let (run, _, definition) = find_with_definition(driver, arn)?;
+    let batched = is_batched(&definition, &child_machine(&run.map_run_arn));
     if run.children_detached {
-        return list_stored_children(driver, &run, status, limit, p.next_token(3096)?);
+        return list_stored_children(driver, &run, batched, status, limit, p.next_token(3096)?);
     }
     let start = offset(p)?;
-    let items: Vec<Value> = run
+    let mut items: Vec<Value> = run
         .children
         .iter()
         .filter(|c| status.is_none_or(|s| s == c.status))
         .map(|c| child_item(c, &run.map_run_arn))
         .collect();
+    let total = items.len();
+    let end = start.saturating_add(limit).min(total);
+    if batched {
+        // The parent keeps no child's input while its run goes on: a batch's size is read
+        // from the child's own record, for the page's children only. A child that runs
+        // inside its parent has none, and its count is left out.
+        for item in items.iter_mut().take(end).skip(start) {
+            let Some(arn) = item["executionArn"].as_str() else {
+                continue;
+            };
+            let stored = driver.store.get_execution(arn).map_err(store_error)?;
+            if let Some(count) = stored.and_then(|(r, _)| batch_size(r.summary.get("input"))) {
+                item["itemCount"] = Value::from(count);
+            }
+        }
+    } else {
+        for item in &mut items {
+            item["itemCount"] = Value::from(1);
+        }
+    }
     Ok(page(items, "executions", start, limit))
+}
+
+/// Whether the Distributed Map whose children run `child_machine` (`…/<label>`) batches its
+/// items (ItemBatcher): a child then processes a batch, not one item.
+fn is_batched(definition: &str, child_machine: &str) -> bool {
+    let label = child_machine
+        .rsplit_once('/')
+        .map_or("", |(_, label)| label);
+    let definition: Value = serde_json::from_str(definition).unwrap_or_default();
+    map_state(&definition, label).is_some_and(|map| map.get("ItemBatcher").is_some())
+}
+
+/// A batch child's item count: the length of the `Items` its input (as stored, JSON text)
+/// holds.
+fn batch_size(input: Option<&Value>) -> Option<usize> {
+    let input: Value = serde_json::from_str(input?.as_str()?).ok()?;
+    Some(input.get("Items")?.as_array()?.len())
 }
 
 fn child_item(child: &MapRunChild, map_run_arn: &str) -> Value {
@@ -312,6 +356,7 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
 fn list_stored_children(
     driver: &Driver,
     run: &MapRun,
+    batched: bool,
     status: Option<&str>,
     limit: usize,
     cursor: Option<&str>,
@@ -345,6 +390,14 @@ fn list_stored_children(
             });
             if let Some(stop) = r.stop_ms {
                 item["stopDate"] = timestamp(stop);
+            }
+            let count = if batched {
+                batch_size(r.summary.get("input"))
+            } else {
+                Some(1)
+            };
+            if let Some(count) = count {
+                item["itemCount"] = Value::from(count);
             }
             item
         }));
@@ -522,19 +575,18 @@ pub(crate) fn describe_child_machine(
 ) -> Option<Result<Value, ApiError>> {
     let map_run = record.summary.get("mapRunArn")?.as_str()?.to_string();
     Some((|| {
-        let (_, parent_arn) = find(driver, &map_run)?;
+        let (_, parent_arn, definition) = find_with_definition(driver, &map_run)?;
         let (parent, _) = driver
             .store
             .get_execution(&parent_arn)
             .map_err(store_error)?
             .ok_or_else(|| execution_does_not_exist(&parent_arn))?;
-        let persisted = Persisted::decode(&parent)?;
         let label = record
             .state_machine_arn
             .rsplit_once('/')
             .map_or("", |(_, label)| label)
             .to_string();
-        let definition: Value = serde_json::from_str(&persisted.definition).unwrap_or_default();
+        let definition: Value = serde_json::from_str(&definition).unwrap_or_default();
         let processor = item_processor(&definition, &label).unwrap_or(Value::Null);
         let mut processor = processor;
         if let Some(fields) = processor.as_object_mut() {
@@ -558,10 +610,18 @@ pub(crate) fn describe_child_machine(
     })())
 }
 
-/// The ItemProcessor (or Iterator) of the Distributed Map labelled `label`, searched through
-/// every nested Parallel branch and Map processor; a Map without a Label matches when no
-/// labelled one does (its label is made from its run's id).
+/// The ItemProcessor (or Iterator) of the Distributed Map labelled `label`.
 fn item_processor(definition: &Value, label: &str) -> Option<Value> {
+    let map = map_state(definition, label)?;
+    map.get("ItemProcessor")
+        .or_else(|| map.get("Iterator"))
+        .cloned()
+}
+
+/// The Distributed Map state labelled `label`, searched through every nested Parallel
+/// branch and Map processor; a Map without a Label matches when no labelled one does (its
+/// label is made from its run's id).
+fn map_state<'a>(definition: &'a Value, label: &str) -> Option<&'a Value> {
     let mut unlabelled = None;
     let mut stack = vec![definition];
     while let Some(machine) = stack.pop() {
@@ -585,8 +645,8 @@ fn item_processor(definition: &Value, label: &str) -> Option<Value> {
                 continue;
             }
             match state.get("Label").and_then(Value::as_str) {
-                Some(own) if own == label => return Some(processor.clone()),
-                None if unlabelled.is_none() => unlabelled = Some(processor.clone()),
+                Some(own) if own == label => return Some(state),
+                None if unlabelled.is_none() => unlabelled = Some(state),
                 _ => {}
             }
         }
