@@ -13,7 +13,7 @@ use crate::names::{
     activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
     check_state_machine_arn, execution_does_not_exist, machine_does_not_exist,
 };
-use crate::params::{invalid_token, timestamp, Params};
+use crate::params::{invalid_token, page_token, timestamp, Params};
 use crate::persisted::Persisted;
 use crate::{ApiError, ACTIONS};
 
@@ -370,10 +370,11 @@ fn delete_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
 
 fn list_state_machines(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let limit = p.max_results(100)?;
-    let cursor = p.next_token(1024)?;
+    let now = driver.now_ms();
+    let cursor = p.page_cursor(1024, now)?;
     let page = driver
         .store
-        .list_state_machines(cursor, limit)
+        .list_state_machines(cursor.as_deref(), limit)
         .map_err(store_error)?;
     let items: Vec<Value> = page
         .items
@@ -384,7 +385,7 @@ fn list_state_machines(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErro
         .collect();
     let mut out = json!({"stateMachines": items});
     if let Some(next) = page.next {
-        out["nextToken"] = Value::from(next);
+        out["nextToken"] = Value::from(page_token(&next, now));
     }
     Ok(out)
 }
@@ -818,7 +819,8 @@ pub(crate) fn status_filter<'a>(p: &Params<'a>) -> Result<Option<&'a str>, ApiEr
 fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let status = status_filter(p)?;
     let limit = p.max_results(100)?;
-    let cursor = p.next_token(3096)?;
+    let now = driver.now_ms();
+    let cursor = p.page_cursor(3096, now)?;
     let redriven = crate::redrive::filter_param(p)?;
     let requested = p.string("stateMachineArn")?;
     // A version or alias ARN lists the executions started through it.
@@ -843,7 +845,7 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         }) && redriven.is_none_or(|wanted| crate::redrive::is_redriven(r) == wanted)
     };
     let mut items = Vec::new();
-    let mut next = cursor.map(str::to_string);
+    let mut next = cursor;
     loop {
         let query = ExecutionQuery {
             state_machine_arn: machine.arn.clone(),
@@ -853,7 +855,9 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         };
         let page = match driver.store.list_executions(&query) {
             Ok(page) => page,
-            Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+            Err(StoreError::InvalidCursor) => {
+                return Err(invalid_token(p.next_token(3096)?.unwrap_or("")))
+            }
             Err(other) => return Err(store_error(other)),
         };
         items.extend(page.items.iter().filter(|r| keep(r)).map(|r| {
@@ -878,7 +882,7 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     }
     let mut out = json!({"executions": items});
     if let Some(next) = next {
-        out["nextToken"] = Value::from(next);
+        out["nextToken"] = Value::from(page_token(&next, now));
     }
     Ok(out)
 }
@@ -888,12 +892,13 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
     let limit = p.max_results(100)?;
     let reverse = p.opt_bool("reverseOrder")?.unwrap_or(false);
     let include_data = p.opt_bool("includeExecutionData")?.unwrap_or(true);
-    let after_id = match p.next_token(1024)? {
-        Some(token) => Some(
-            token
+    let now = driver.now_ms();
+    let after_id = match p.page_cursor(1024, now)? {
+        Some(cursor) => Some(
+            cursor
                 .strip_prefix("event:")
                 .and_then(|id| id.parse::<u64>().ok())
-                .ok_or_else(|| invalid_token(token))?,
+                .ok_or_else(|| invalid_token(p.next_token(1024).ok().flatten().unwrap_or("")))?,
         ),
         None => None,
     };
@@ -911,6 +916,7 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
                     paged_history(&history, after_id, limit.saturating_add(1), reverse)?,
                     limit,
                     include_data,
+                    now,
                 );
             }
             let query = HistoryQuery {
@@ -924,7 +930,7 @@ fn get_execution_history(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiEr
                 .map_err(store_error)?
         }
     };
-    history_page(stored, limit, include_data)
+    history_page(stored, limit, include_data, now)
 }
 
 /// One GetExecutionHistory page from up to `limit + 1` events read.
@@ -932,6 +938,7 @@ fn history_page(
     mut stored: Vec<cairn_store::StoredEvent>,
     limit: usize,
     include_data: bool,
+    now: i64,
 ) -> Result<Value, ApiError> {
     let more = stored.len() > limit;
     stored.truncate(limit);
@@ -949,7 +956,7 @@ fn history_page(
     let mut out = json!({"events": events});
     if more {
         if let Some(last) = stored.last() {
-            out["nextToken"] = Value::from(format!("event:{}", last.id));
+            out["nextToken"] = Value::from(page_token(&format!("event:{}", last.id), now));
         }
     }
     Ok(out)
@@ -1071,10 +1078,11 @@ fn delete_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
 
 fn list_activities(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let limit = p.max_results(100)?;
-    let cursor = p.next_token(1024)?;
+    let now = driver.now_ms();
+    let cursor = p.page_cursor(1024, now)?;
     let page = driver
         .store
-        .list_activities(cursor, limit)
+        .list_activities(cursor.as_deref(), limit)
         .map_err(store_error)?;
     let items: Vec<Value> = page
         .items
@@ -1083,7 +1091,7 @@ fn list_activities(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         .collect();
     let mut out = json!({"activities": items});
     if let Some(next) = page.next {
-        out["nextToken"] = Value::from(next);
+        out["nextToken"] = Value::from(page_token(&next, now));
     }
     Ok(out)
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::driver::{store_error, Driver};
 use crate::names::{check_execution_arn, execution_does_not_exist, invalid_arn, parse_arn};
-use crate::params::{invalid_token, timestamp, Params};
+use crate::params::{invalid_token, page_token, timestamp, Params};
 use crate::persisted::Persisted;
 use crate::ApiError;
 
@@ -142,20 +142,22 @@ fn describe_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> 
 }
 
 /// `nextToken` of these lists: the offset of the next item.
-fn offset(p: &Params<'_>) -> Result<usize, ApiError> {
-    match p.next_token(1024)? {
+fn offset(p: &Params<'_>, now: i64) -> Result<usize, ApiError> {
+    match p.page_cursor(1024, now)? {
         None => Ok(0),
-        Some(token) => token.parse().map_err(|_| invalid_token(token)),
+        Some(cursor) => cursor
+            .parse()
+            .map_err(|_| invalid_token(p.next_token(1024).ok().flatten().unwrap_or(""))),
     }
 }
 
-fn page(items: Vec<Value>, key: &str, start: usize, limit: usize) -> Value {
+fn page(items: Vec<Value>, key: &str, start: usize, limit: usize, now: i64) -> Value {
     let total = items.len();
     let end = start.saturating_add(limit).min(total);
     let chosen: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
     let mut out = json!({ key: chosen });
     if end < total {
-        out["nextToken"] = Value::String(end.to_string());
+        out["nextToken"] = Value::String(page_token(&end.to_string(), now));
     }
     out
 }
@@ -164,7 +166,8 @@ fn list_map_runs(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("executionArn")?;
     check_execution_arn(arn)?;
     let limit = p.max_results(100)?;
-    let start = offset(p)?;
+    let now = driver.now_ms();
+    let start = offset(p, now)?;
     let (record, _) = driver
         .store
         .get_execution(arn)
@@ -193,7 +196,7 @@ fn list_map_runs(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             item
         })
         .collect();
-    Ok(page(items, "mapRuns", start, limit))
+    Ok(page(items, "mapRuns", start, limit, now))
 }
 
 /// `…:mapRun:<machine>/<label>:<id>` → `…:stateMachine:<machine>/<label>`.
@@ -216,10 +219,19 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("mapRunArn")?;
     let (run, _, definition) = find_with_definition(driver, arn)?;
     let batched = is_batched(&definition, &child_machine(&run.map_run_arn));
+    let now = driver.now_ms();
     if run.children_detached {
-        return list_stored_children(driver, &run, batched, status, limit, p.next_token(3096)?);
+        let cursor = p.page_cursor(3096, now)?;
+        let token = p.next_token(3096)?;
+        let listing = Listing {
+            batched,
+            status,
+            limit,
+            now,
+        };
+        return list_stored_children(driver, &run, &listing, cursor, token);
     }
-    let start = offset(p)?;
+    let start = offset(p, now)?;
     let mut items: Vec<Value> = run
         .children
         .iter()
@@ -246,7 +258,7 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             item["itemCount"] = Value::from(1);
         }
     }
-    Ok(page(items, "executions", start, limit))
+    Ok(page(items, "executions", start, limit, now))
 }
 
 /// Whether the Distributed Map whose children run `child_machine` (`…/<label>`) batches its
@@ -349,6 +361,16 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
     Ok((execution, event))
 }
 
+/// What a ListExecutions by `mapRunArn` asks for.
+struct Listing<'a> {
+    /// The run batches its items (ItemBatcher).
+    batched: bool,
+    status: Option<&'a str>,
+    limit: usize,
+    /// The Driver's time, which the page's token is dated with.
+    now: i64,
+}
+
 /// ListExecutions by `mapRunArn` once the children are stored: the store's listing of the
 /// child state machine (`<machine>/<label>`, shared by every run of that Map state), kept
 /// to this run's children. Each read asks for exactly the items missing, so only the last
@@ -356,14 +378,19 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
 fn list_stored_children(
     driver: &Driver,
     run: &MapRun,
-    batched: bool,
-    status: Option<&str>,
-    limit: usize,
-    cursor: Option<&str>,
+    listing: &Listing<'_>,
+    cursor: Option<String>,
+    token: Option<&str>,
 ) -> Result<Value, ApiError> {
+    let Listing {
+        batched,
+        status,
+        limit,
+        now,
+    } = *listing;
     let machine = child_machine(&run.map_run_arn);
     let mut items = Vec::new();
-    let mut next = cursor.map(str::to_string);
+    let mut next = cursor;
     loop {
         let query = ExecutionQuery {
             state_machine_arn: machine.clone(),
@@ -373,7 +400,7 @@ fn list_stored_children(
         };
         let page = match driver.store.list_executions(&query) {
             Ok(page) => page,
-            Err(StoreError::InvalidCursor) => return Err(invalid_token(cursor.unwrap_or(""))),
+            Err(StoreError::InvalidCursor) => return Err(invalid_token(token.unwrap_or(""))),
             Err(other) => return Err(store_error(other)),
         };
         let ours = |r: &&ExecutionRecord| {
@@ -408,7 +435,7 @@ fn list_stored_children(
     }
     let mut out = json!({ "executions": items });
     if let Some(next) = next {
-        out["nextToken"] = Value::from(next);
+        out["nextToken"] = Value::from(page_token(&next, now));
     }
     Ok(out)
 }

@@ -111,6 +111,57 @@ impl<'a> Params<'a> {
     }
 }
 
+impl Params<'_> {
+    /// `nextToken` as [`page_token`] issued it: the listing's cursor it carries.
+    /// InvalidToken for a token Cairn did not issue (tokens from before Cairn dated them
+    /// included: such a listing starts over, as it would after AWS's 24 hours) and for one
+    /// issued more than [`PAGE_TOKEN_TTL_MS`] before `now_ms`.
+    pub fn page_cursor(&self, max_len: usize, now_ms: i64) -> Result<Option<String>, ApiError> {
+        let Some(token) = self.next_token(max_len)? else {
+            return Ok(None);
+        };
+        let (issued_ms, cursor) = read_page_token(token).ok_or_else(|| invalid_token(token))?;
+        if now_ms.saturating_sub(issued_ms) > PAGE_TOKEN_TTL_MS {
+            return Err(invalid_token(token));
+        }
+        Ok(Some(cursor))
+    }
+}
+
+/// How long a pagination token stays usable (AWS: "Each pagination token expires after 24
+/// hours").
+pub const PAGE_TOKEN_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Marks a dated token; a cursor never starts with it (names cannot hold `~`).
+const PAGE_TOKEN_PREFIX: &str = "~1";
+
+/// A page's `nextToken`: the listing's own cursor with the time it was issued (the
+/// Driver's clock), so that [`Params::page_cursor`] can refuse it once it expired.
+pub fn page_token(cursor: &str, now_ms: i64) -> String {
+    let body = format!("{now_ms}.{cursor}");
+    format!(
+        "{PAGE_TOKEN_PREFIX}{}",
+        cairn_common::base64::encode(body.as_bytes())
+    )
+}
+
+/// The issue time and cursor of a token [`page_token`] made; `None` for anything else
+/// (the encoding is checked exactly, so a changed token is not read as another one).
+fn read_page_token(token: &str) -> Option<(i64, String)> {
+    let encoded = token.strip_prefix(PAGE_TOKEN_PREFIX)?;
+    let lenient = cairn_common::base64::Lenient {
+        url_safe: false,
+        padding_ends_data: true,
+    };
+    let bytes = cairn_common::base64::decode_lenient(encoded, lenient);
+    if cairn_common::base64::encode(&bytes) != encoded {
+        return None;
+    }
+    let body = String::from_utf8(bytes).ok()?;
+    let (issued, cursor) = body.split_once('.')?;
+    Some((issued.parse().ok()?, cursor.to_string()))
+}
+
 pub fn invalid_token(token: &str) -> ApiError {
     ApiError::new("InvalidToken", format!("Invalid Token: '{token}'"))
 }
@@ -118,4 +169,59 @@ pub fn invalid_token(token: &str) -> ApiError {
 /// Epoch milliseconds as the JSON protocol's epoch-seconds number.
 pub fn timestamp(ms: i64) -> Value {
     Value::from(ms as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cursor_of(token: &str, now_ms: i64) -> Result<Option<String>, ApiError> {
+        let body = json!({ "nextToken": token });
+        Params::new(&body)?.page_cursor(3096, now_ms)
+    }
+
+    #[test]
+    fn a_page_token_carries_its_cursor_for_24_hours() {
+        let issued = 1_700_000_000_000;
+        for cursor in [
+            "event:12",
+            "1700000000000/arn:aws:states:us-east-1:1:execution:m:e",
+            "0",
+            "a.b",
+        ] {
+            let token = page_token(cursor, issued);
+            assert_eq!(cursor_of(&token, issued).unwrap().as_deref(), Some(cursor));
+            assert_eq!(
+                cursor_of(&token, issued + PAGE_TOKEN_TTL_MS)
+                    .unwrap()
+                    .as_deref(),
+                Some(cursor)
+            );
+            let expired = cursor_of(&token, issued + PAGE_TOKEN_TTL_MS + 1).unwrap_err();
+            assert_eq!(expired.error_type, "InvalidToken");
+            assert_eq!(expired.message, format!("Invalid Token: '{token}'"));
+        }
+    }
+
+    #[test]
+    fn tokens_cairn_did_not_issue_are_invalid() {
+        let now = 1_700_000_000_000;
+        let token = page_token("event:3", now);
+        let mut changed = token.clone();
+        changed.push('A');
+        for other in ["event:3", "~1", "~1!!!!", changed.as_str(), "12/arn"] {
+            assert_eq!(
+                cursor_of(other, now).unwrap_err().error_type,
+                "InvalidToken",
+                "{other}"
+            );
+        }
+        // No token: the first page.
+        let body = json!({});
+        assert_eq!(
+            Params::new(&body).unwrap().page_cursor(1024, now).unwrap(),
+            None
+        );
+    }
 }
