@@ -56,9 +56,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS executions_by_arn ON executions(prefix, tail);
 -- first reads it backwards; ties on start_ms are sorted by ARN after the index.
 CREATE INDEX IF NOT EXISTS executions_listing ON executions(machine, start_ms);
 CREATE INDEX IF NOT EXISTS executions_open ON executions(id) WHERE status = 'RUNNING';
-CREATE TABLE IF NOT EXISTS history(
-    execution INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY(execution, id)) WITHOUT ROWID;
+-- An execution's history, a row per run of consecutive events written together (a
+-- transition's events, split at BLOCK_BYTES): a 1,000-state Pass chain is one transition of
+-- 2,002 events, and a row per event made its inserts a third of cairn serve's CPU. `events`
+-- is the block encoding (encode_blocks); first and last are its first and last event ids.
+-- A rowid table: the blocks are large, and a WITHOUT ROWID b-tree suits small rows only.
+CREATE TABLE IF NOT EXISTS history_blocks(
+    execution INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+    events BLOB NOT NULL, PRIMARY KEY(execution, first));
 CREATE TABLE IF NOT EXISTS timers(
     fire_at_ms INTEGER NOT NULL, execution_arn TEXT NOT NULL, timer_id INTEGER NOT NULL,
     PRIMARY KEY(fire_at_ms, execution_arn, timer_id)) WITHOUT ROWID;
@@ -125,6 +130,28 @@ fn migrate_executions(connection: &Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Databases written before history blocks kept a row per event in
+/// `history(execution, id, body)`. Their rows stay where they are and are read beside the
+/// blocks (an execution begun then and continued now has both), so opening a large database
+/// rewrites nothing; new events go to blocks only. Once retention has removed the last such
+/// row, the next open drops the table. Returns whether the table is still there.
+fn keep_legacy_history(connection: &Connection) -> rusqlite::Result<bool> {
+    let exists = connection
+        .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'history'")?
+        .exists([])?;
+    if !exists {
+        return Ok(false);
+    }
+    if connection
+        .prepare("SELECT 1 FROM history LIMIT 1")?
+        .exists([])?
+    {
+        return Ok(true);
+    }
+    connection.execute_batch("DROP TABLE history;")?;
+    Ok(false)
+}
+
 /// An execution ARN as the prefix its executions share (through the last `:`) and the rest.
 fn split_arn(arn: &str) -> (&str, &str) {
     match arn.rfind(':') {
@@ -167,6 +194,9 @@ pub struct SqliteStore {
     /// seventh of a StartSyncExecution's CPU. This process is the store's only writer (the
     /// directory lock), so its own writes are all that can make an entry stale.
     machines: Mutex<MachineCache>,
+    /// The database still has per-event history rows from before history blocks
+    /// ([`keep_legacy_history`]): reads merge them in and deletes remove them too.
+    legacy_history: bool,
     /// Keeps the directory's lock for the store's lifetime.
     _lock: std::fs::File,
 }
@@ -240,6 +270,7 @@ impl SqliteStore {
             .map_err(backend)?;
         migrate_executions(&connection).map_err(backend)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
+        let legacy_history = keep_legacy_history(&connection).map_err(backend)?;
         let checkpoints = Connection::open(&path).map_err(backend)?;
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -252,6 +283,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             machines: Mutex::new(MachineCache::default()),
+            legacy_history,
             _lock: lock,
         })
     }
@@ -461,16 +493,294 @@ fn apply_effects(tx: &Connection, effects: &Effects) -> Result<()> {
     Ok(())
 }
 
-fn append_history(tx: &Connection, execution: i64, history: &[StoredEvent]) -> Result<()> {
-    let mut statement = tx
-        .prepare_cached("INSERT INTO history(execution, id, body) VALUES (?1, ?2, ?3)")
-        .map_err(write_sql)?;
+/// The first byte of a block: how the rest is encoded. Only one encoding so far; the byte lets
+/// a later one (compressed, say) be read beside blocks already written.
+const BLOCK_PLAIN: u8 = 1;
+/// A transition's events go into blocks of about this many bytes: a page of
+/// GetExecutionHistory then reads a block or two, not a whole transition's history (a Map
+/// state's can be many megabytes), and no row nears SQLite's size limit. An event larger
+/// than this gets a block of its own.
+const BLOCK_BYTES: usize = 64 * 1024;
+
+/// One row of `history_blocks`: consecutive events of one execution, `first` and `last` ids.
+struct Block {
+    first: i64,
+    last: i64,
+    bytes: Vec<u8>,
+}
+
+/// A transition's events as blocks, encoded on the caller's thread so the writer thread, which
+/// every write waits for, only inserts them. After the format byte each event is the varint
+/// of its id minus the previous one's (0 for the first, whose id is the row's `first`), the
+/// varint of its body's length, and the body's UTF-8.
+fn encode_blocks(history: &[StoredEvent]) -> Result<Vec<Block>> {
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut previous: Option<u64> = None;
+    let mut left: usize = history.iter().map(|event| 20 + event.body.len()).sum();
     for event in history {
+        let id = to_sql_int(event.id)?;
+        let delta = match previous {
+            Some(previous) if event.id <= previous => {
+                return Err(backend(format!(
+                    "history event {} follows event {previous}: ids must increase",
+                    event.id
+                )))
+            }
+            Some(previous) => event.id - previous,
+            None => 0,
+        };
+        previous = Some(event.id);
+        // A bound on the event's encoding (the two varints take at most 10 bytes each).
+        let encoded = 20 + event.body.len();
+        let full = blocks
+            .last()
+            .is_none_or(|block| block.bytes.len() > 1 && block.bytes.len() + encoded > BLOCK_BYTES);
+        let delta = if full {
+            let mut bytes = Vec::with_capacity(left.min(BLOCK_BYTES).max(encoded) + 1);
+            bytes.push(BLOCK_PLAIN);
+            blocks.push(Block {
+                first: id,
+                last: id,
+                bytes,
+            });
+            0
+        } else {
+            delta
+        };
+        let block = blocks
+            .last_mut()
+            .expect("a block was just pushed if none was open");
+        put_varint(&mut block.bytes, delta);
+        put_varint(&mut block.bytes, event.body.len() as u64);
+        block.bytes.extend_from_slice(event.body.as_bytes());
+        block.last = id;
+        left -= encoded;
+    }
+    Ok(blocks)
+}
+
+fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        bytes.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+}
+
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The events of a stored block in id order, each as (id, body) borrowed from the block.
+struct BlockEvents<'a> {
+    rest: &'a [u8],
+    id: u64,
+}
+
+impl<'a> BlockEvents<'a> {
+    fn new(first: i64, bytes: &'a [u8]) -> rusqlite::Result<BlockEvents<'a>> {
+        match bytes.split_first() {
+            Some((&BLOCK_PLAIN, rest)) => Ok(BlockEvents {
+                rest,
+                id: from_sql_int(first),
+            }),
+            _ => Err(unreadable_block("an unknown format")),
+        }
+    }
+}
+
+impl<'a> Iterator for BlockEvents<'a> {
+    type Item = rusqlite::Result<(u64, &'a str)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let event = (|| {
+            let delta = take_varint(&mut self.rest).ok_or_else(|| unreadable_block("cut short"))?;
+            let length = take_varint(&mut self.rest)
+                .and_then(|length| usize::try_from(length).ok())
+                .filter(|length| *length <= self.rest.len())
+                .ok_or_else(|| unreadable_block("cut short"))?;
+            let (body, rest) = self.rest.split_at(length);
+            self.rest = rest;
+            self.id = self
+                .id
+                .checked_add(delta)
+                .ok_or_else(|| unreadable_block("an id overflow"))?;
+            let body = std::str::from_utf8(body)
+                .map_err(|_| unreadable_block("a body that is not UTF-8"))?;
+            Ok((self.id, body))
+        })();
+        if event.is_err() {
+            self.rest = &[];
+        }
+        Some(event)
+    }
+}
+
+fn unreadable_block(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        3,
+        rusqlite::types::Type::Blob,
+        format!("a stored history block has {what}").into(),
+    )
+}
+
+/// Appends a transition's blocks after the execution's last one. The per-event rows' primary
+/// key refused an event id written twice; the order check keeps that, and keeps the blocks
+/// apart, which paging relies on.
+fn append_history(tx: &Connection, execution: i64, blocks: &[Block]) -> Result<()> {
+    let Some(first) = blocks.first() else {
+        return Ok(());
+    };
+    let last: Option<i64> = tx
+        .prepare_cached(
+            "SELECT last FROM history_blocks WHERE execution = ?1 ORDER BY first DESC LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row([execution], |r| r.get(0)).optional())
+        .map_err(write_sql)?;
+    if let Some(last) = last.filter(|last| *last >= first.first) {
+        return Err(backend(format!(
+            "history event {} is not after the execution's last event {last}",
+            first.first
+        )));
+    }
+    let mut statement = tx
+        .prepare_cached(
+            "INSERT INTO history_blocks(execution, first, last, events) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(write_sql)?;
+    for block in blocks {
         statement
-            .execute(params![execution, to_sql_int(event.id)?, event.body])
+            .execute(params![execution, block.first, block.last, block.bytes])
             .map_err(write_sql)?;
     }
     Ok(())
+}
+
+/// Up to `limit` events of the execution with row id `execution`, after (or, reversed,
+/// before) `bound`, from its blocks.
+fn read_blocks(
+    c: &Connection,
+    execution: i64,
+    bound: Option<i64>,
+    limit: usize,
+    reverse: bool,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    // Forward from a bound, the block holding the first event wanted is the last one to start
+    // at or before the bound; every later block is wanted too.
+    let sql = match (reverse, bound) {
+        (false, None) => {
+            "SELECT first, events FROM history_blocks WHERE execution = ?1 ORDER BY first"
+        }
+        (false, Some(_)) => {
+            "SELECT first, events FROM history_blocks WHERE execution = ?1 AND first >= coalesce(
+                (SELECT max(first) FROM history_blocks WHERE execution = ?1 AND first <= ?2), 0)
+             ORDER BY first"
+        }
+        (true, None) => {
+            "SELECT first, events FROM history_blocks WHERE execution = ?1 ORDER BY first DESC"
+        }
+        (true, Some(_)) => {
+            "SELECT first, events FROM history_blocks WHERE execution = ?1 AND first < ?2
+             ORDER BY first DESC"
+        }
+    };
+    let mut statement = c.prepare_cached(sql)?;
+    let mut rows = match bound {
+        Some(bound) => statement.query(params![execution, bound])?,
+        None => statement.query(params![execution])?,
+    };
+    let bound = bound.map(from_sql_int);
+    let mut events = Vec::new();
+    let wanted = |id: u64, body: &str, events: &mut Vec<StoredEvent>| {
+        let inside = match bound {
+            Some(bound) if reverse => id < bound,
+            Some(bound) => id > bound,
+            None => true,
+        };
+        if inside {
+            events.push(StoredEvent {
+                id,
+                body: body.to_owned(),
+            });
+        }
+    };
+    while events.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let block = BlockEvents::new(row.get(0)?, row.get_ref(1)?.as_blob()?)?;
+        if reverse {
+            let block = block.collect::<rusqlite::Result<Vec<_>>>()?;
+            for (id, body) in block.into_iter().rev() {
+                if events.len() == limit {
+                    break;
+                }
+                wanted(id, body, &mut events);
+            }
+        } else {
+            for event in block {
+                if events.len() == limit {
+                    break;
+                }
+                let (id, body) = event?;
+                wanted(id, body, &mut events);
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// The same from the per-event rows of a database written before blocks.
+fn read_legacy_rows(
+    c: &Connection,
+    execution: i64,
+    bound: Option<i64>,
+    limit: usize,
+    reverse: bool,
+) -> rusqlite::Result<Vec<StoredEvent>> {
+    let sql = if reverse {
+        "SELECT id, body FROM history WHERE execution = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3"
+    } else {
+        "SELECT id, body FROM history WHERE execution = ?1 AND (?2 IS NULL OR id > ?2)
+         ORDER BY id LIMIT ?3"
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    c.prepare_cached(sql)?
+        .query_map(params![execution, bound, limit], |r| {
+            Ok(StoredEvent {
+                id: from_sql_int(r.get(0)?),
+                body: r.get(1)?,
+            })
+        })?
+        .collect()
+}
+
+/// Two runs of events each in the read's order, merged, at most `limit`.
+fn merge_events(
+    a: Vec<StoredEvent>,
+    b: Vec<StoredEvent>,
+    limit: usize,
+    reverse: bool,
+) -> Vec<StoredEvent> {
+    let mut merged: Vec<StoredEvent> = a.into_iter().chain(b).collect();
+    if reverse {
+        merged.sort_by_key(|event| std::cmp::Reverse(event.id));
+    } else {
+        merged.sort_by_key(|event| event.id);
+    }
+    merged.truncate(limit);
+    merged
 }
 
 fn json_text(value: &serde_json::Value) -> Result<String> {
@@ -736,6 +1046,7 @@ impl ActivityStore for SqliteStore {
 impl ExecutionStore for SqliteStore {
     fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let legacy_history = self.legacy_history;
         self.write(move |tx| {
             let ids: Vec<i64> = tx
                 .prepare_cached(
@@ -747,9 +1058,14 @@ impl ExecutionStore for SqliteStore {
                 })
                 .map_err(write_sql)?;
             for id in &ids {
-                tx.prepare_cached("DELETE FROM history WHERE execution = ?1")
+                tx.prepare_cached("DELETE FROM history_blocks WHERE execution = ?1")
                     .and_then(|mut s| s.execute([id]))
                     .map_err(write_sql)?;
+                if legacy_history {
+                    tx.prepare_cached("DELETE FROM history WHERE execution = ?1")
+                        .and_then(|mut s| s.execute([id]))
+                        .map_err(write_sql)?;
+                }
                 tx.prepare_cached("DELETE FROM executions WHERE id = ?1")
                     .and_then(|mut s| s.execute([id]))
                     .map_err(write_sql)?;
@@ -766,7 +1082,7 @@ impl ExecutionStore for SqliteStore {
         effects: &Effects,
     ) -> Result<Version> {
         let record = record.clone();
-        let history = history.to_vec();
+        let history = encode_blocks(history)?;
         let effects = effects.clone();
         let summary = json_text(&record.summary)?;
         self.write(move |tx| {
@@ -877,11 +1193,12 @@ impl ExecutionStore for SqliteStore {
     }
 
     fn commit(&self, transition: &Transition) -> Result<Version> {
-        let transition = transition.clone();
-        let summary = json_text(&transition.record.summary)?;
+        let history = encode_blocks(&transition.history)?;
+        let record = transition.record.clone();
+        let effects = transition.effects.clone();
+        let summary = json_text(&record.summary)?;
         let expected = to_sql_int(transition.expected_version)?;
         self.write(move |tx| {
-            let record = &transition.record;
             let current: Option<(i64, i64)> = tx
                 .prepare_cached(
                     "SELECT id, version FROM executions
@@ -896,13 +1213,13 @@ impl ExecutionStore for SqliteStore {
                 }
                 Some(found) => found,
             };
-            apply_effects(tx, &transition.effects)?;
+            apply_effects(tx, &effects)?;
             tx.prepare_cached(
                 "UPDATE executions SET status = ?1, stop_ms = ?2, summary = ?3, state = ?4, version = ?5 WHERE id = ?6",
             )
             .and_then(|mut s| s.execute(params![record.status, record.stop_ms, summary, record.state, version + 1, id]))
             .map_err(write_sql)?;
-            append_history(tx, id, &transition.history)?;
+            append_history(tx, id, &history)?;
             Ok(from_sql_int(version + 1))
         })
     }
@@ -959,26 +1276,23 @@ impl ExecutionStore for SqliteStore {
     }
 
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
-        let limit = i64::try_from(query.limit.max(1)).unwrap_or(i64::MAX);
-        let sql = if query.reverse {
-            "SELECT id, body FROM history WHERE execution = ({EXECUTION_ID_BY_ARN})
-             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4"
-        } else {
-            "SELECT id, body FROM history WHERE execution = ({EXECUTION_ID_BY_ARN})
-             AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
-        };
-        let sql = sql.replace("{EXECUTION_ID_BY_ARN}", EXECUTION_ID_BY_ARN);
-        let after = query.after_id.map(to_sql_int).transpose()?;
+        let limit = query.limit.max(1);
+        let bound = query.after_id.map(to_sql_int).transpose()?;
         let (prefix, tail) = split_arn(execution_arn);
         self.read(|c| {
-            c.prepare_cached(&sql)?
-                .query_map(params![prefix, tail, after, limit], |r| {
-                    Ok(StoredEvent {
-                        id: from_sql_int(r.get(0)?),
-                        body: r.get(1)?,
-                    })
-                })?
-                .collect()
+            let execution: Option<i64> = c
+                .prepare_cached(EXECUTION_ID_BY_ARN)?
+                .query_row([prefix, tail], |r| r.get(0))
+                .optional()?;
+            let Some(execution) = execution else {
+                return Ok(Vec::new());
+            };
+            let events = read_blocks(c, execution, bound, limit, query.reverse)?;
+            if !self.legacy_history {
+                return Ok(events);
+            }
+            let rows = read_legacy_rows(c, execution, bound, limit, query.reverse)?;
+            Ok(merge_events(events, rows, limit, query.reverse))
         })
     }
 }
