@@ -388,7 +388,12 @@ impl Execution {
             root.vars.clone_from(&machine.initial_variables);
         }
         run.exec.threads.insert(ROOT, Box::new(root));
-        run.stash = Some((ROOT, input));
+        // The execution's input was never measured against the payload limit here.
+        run.stash = Some(Stash {
+            tid: ROOT,
+            input,
+            within_limit: false,
+        });
         run.work.push_back(Work::Run(ROOT));
         run.drain();
         let decision = run.finish();
@@ -552,7 +557,16 @@ pub(crate) struct Runner<'a> {
     /// A thread's input held outside it, shared with the `StateExited` event that produced
     /// it, until the thread's next state takes it for its `StateEntered` event: one copy
     /// for two events. Put back into the thread before any other work runs.
-    stash: Option<(ThreadId, Arc<Value>)>,
+    stash: Option<Stash>,
+}
+
+/// A thread's input held by the runner (see `Runner::stash`).
+pub(crate) struct Stash {
+    tid: ThreadId,
+    pub input: Arc<Value>,
+    /// Whether this value was measured against the payload limit when a state produced it:
+    /// a Choice or Succeed that passes it on unchanged need not measure it again.
+    pub within_limit: bool,
 }
 
 /// SplitMix64: a tiny, good mixer for deriving values from the seed.
@@ -656,7 +670,7 @@ impl<'a> Runner<'a> {
 
     /// Puts a stashed input back into its thread (copied if its event still shares it).
     fn restore_stash(&mut self) {
-        if let Some((tid, input)) = self.stash.take() {
+        if let Some(Stash { tid, input, .. }) = self.stash.take() {
             if let Some(t) = self.exec.threads.get_mut(&tid) {
                 t.input = Arc::unwrap_or_clone(input);
             }
@@ -664,9 +678,9 @@ impl<'a> Runner<'a> {
     }
 
     /// The input stashed for `tid`, if any; any other stash is put back.
-    fn take_stash(&mut self, tid: ThreadId) -> Option<Arc<Value>> {
+    fn take_stash(&mut self, tid: ThreadId) -> Option<Stash> {
         match self.stash.take() {
-            Some((stashed, input)) if stashed == tid => Some(input),
+            Some(stash) if stash.tid == tid => Some(stash),
             other => {
                 self.stash = other;
                 self.restore_stash();
@@ -1046,8 +1060,7 @@ impl<'a> Runner<'a> {
 
     pub fn drain(&mut self) {
         while let Some(work) = self.work.pop_front() {
-            if !matches!((&work, &self.stash), (Work::Run(tid), Some((stashed, _))) if tid == stashed)
-            {
+            if !matches!((&work, &self.stash), (Work::Run(tid), Some(stash)) if *tid == stash.tid) {
                 self.restore_stash();
             }
             if self.exec.status != Status::Running {
@@ -1179,15 +1192,15 @@ impl<'a> Runner<'a> {
             }
         }
         let stashed = self.take_stash(tid);
-        if let (Some(shared), Kind::Choice { branches, default }) = (&stashed, &state.kind) {
-            if state.jsonata.is_none()
-                && state.input_path == IoPath::Whole
-                && state.output_path == IoPath::Whole
-                && !self.machine.inspect
-            {
-                // The input passes through unchanged: StateEntered, StateExited and the
-                // next state's StateEntered share it.
-                let shared = Arc::clone(shared);
+        let passes_through = state.jsonata.is_none()
+            && state.input_path == IoPath::Whole
+            && state.output_path == IoPath::Whole
+            && !self.machine.inspect;
+        match (stashed, &state.kind) {
+            // The input passes through unchanged: StateEntered, StateExited and the next
+            // state's StateEntered (or ExecutionSucceeded) share it, and a size measured
+            // when it was produced still holds.
+            (Some(stash), Kind::Choice { branches, default }) if passes_through => {
                 let Some(t) = self.exec.threads.get_mut(&tid) else {
                     return;
                 };
@@ -1195,30 +1208,52 @@ impl<'a> Runner<'a> {
                 let id = self.emit(
                     tid,
                     "ChoiceStateEntered",
-                    state.shapes.entered(Arc::clone(&shared)),
+                    state.shapes.entered(Arc::clone(&stash.input)),
                 );
                 self.mark_entered(tid, state, id);
-                return self.run_choice_shared(tid, state, branches, *default, shared);
+                self.run_choice_shared(tid, state, branches, *default, stash)
+            }
+            (Some(stash), Kind::Succeed) if passes_through => {
+                let Some(t) = self.exec.threads.get_mut(&tid) else {
+                    return;
+                };
+                t.entered_prev = t.last_event;
+                let id = self.emit(
+                    tid,
+                    "SucceedStateEntered",
+                    state.shapes.entered(Arc::clone(&stash.input)),
+                );
+                self.mark_entered(tid, state, id);
+                self.exit_with(
+                    tid,
+                    state,
+                    Payload::Shared(stash.input),
+                    stash.within_limit,
+                    None,
+                    None,
+                )
+            }
+            (stashed, _) => {
+                let Some(t) = self.exec.threads.get_mut(&tid) else {
+                    return;
+                };
+                t.entered_prev = t.last_event;
+                let input = match stashed {
+                    Some(stash) => {
+                        t.input = Value::clone(&stash.input);
+                        Payload::Shared(stash.input)
+                    }
+                    None => Payload::Owned(t.input.clone()),
+                };
+                let id = self.emit(
+                    tid,
+                    entered_type(state.type_name),
+                    state.shapes.entered(input),
+                );
+                self.mark_entered(tid, state, id);
+                self.act(tid);
             }
         }
-        let Some(t) = self.exec.threads.get_mut(&tid) else {
-            return;
-        };
-        t.entered_prev = t.last_event;
-        let input = match stashed {
-            Some(shared) => {
-                t.input = Value::clone(&shared);
-                Payload::Shared(shared)
-            }
-            None => Payload::Owned(t.input.clone()),
-        };
-        let id = self.emit(
-            tid,
-            entered_type(state.type_name),
-            state.shapes.entered(input),
-        );
-        self.mark_entered(tid, state, id);
-        self.act(tid);
     }
 
     pub(crate) fn mark_entered(&mut self, tid: ThreadId, state: &CState, id: u64) {
@@ -1240,9 +1275,9 @@ impl<'a> Runner<'a> {
         let id = self.exec.event_count + 1;
         self.mark_entered(tid, state, id);
         let (produced, input) = match self.take_stash(tid) {
-            Some(shared) => (
-                self.pass_result(tid, state, result, &shared),
-                Payload::Shared(shared),
+            Some(stash) => (
+                self.pass_result(tid, state, result, &stash.input),
+                Payload::Shared(stash.input),
             ),
             None => {
                 let input = self
@@ -1356,20 +1391,22 @@ impl<'a> Runner<'a> {
         assigned: Option<Map<String, Value>>,
         next: Option<usize>,
     ) {
-        self.exit_with(tid, state, Payload::Owned(output), assigned, next)
+        self.exit_with(tid, state, Payload::Owned(output), false, assigned, next)
     }
 
     /// [`Runner::exit`] with an output that may be shared with the state's StateEntered
-    /// (a Choice passes its input on unchanged).
+    /// (a Choice passes its input on unchanged), and may be known to be within the payload
+    /// limit (`within_limit`: measured when an earlier state produced it).
     pub(crate) fn exit_with(
         &mut self,
         tid: ThreadId,
         state: &CState,
         output: Payload,
+        within_limit: bool,
         assigned: Option<Map<String, Value>>,
         next: Option<usize>,
     ) {
-        if exceeds_size(output.value(), self.exec.limits.max_payload_bytes) {
+        if !within_limit && exceeds_size(output.value(), self.exec.limits.max_payload_bytes) {
             let fault = Fault::new(
                 "States.DataLimitExceeded",
                 format!(
@@ -1413,7 +1450,11 @@ impl<'a> Runner<'a> {
                     t.phase = Phase::Idle;
                 }
                 self.restore_stash();
-                self.stash = Some((tid, shared));
+                self.stash = Some(Stash {
+                    tid,
+                    input: shared,
+                    within_limit: true,
+                });
                 if let (Some(vars), Some(t)) = (assigned, self.exec.threads.get_mut(&tid)) {
                     t.vars.extend(vars);
                 }
@@ -1448,7 +1489,10 @@ impl<'a> Runner<'a> {
                 self.end(Status::Succeeded, Some(shared), None, None);
                 return;
             }
-            None => state.shapes.exited(output.value().clone()),
+            None => match &output {
+                Payload::Shared(shared) => state.shapes.exited(Arc::clone(shared)),
+                Payload::Owned(output) => state.shapes.exited(output.clone()),
+            },
         };
         let output = output.into_value();
         self.emit(tid, exited_type(state.type_name), fields);

@@ -1,5 +1,5 @@
 use crate::details::Payload;
-use crate::execution::{ContextExtra, Fault, Runner, ThreadId};
+use crate::execution::{ContextExtra, Fault, Runner, Stash, ThreadId};
 use crate::machine::{CState, ChoiceBranch, IoPath};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -64,15 +64,20 @@ impl Runner<'_> {
         state: &CState,
         branches: &[ChoiceBranch],
         default: Option<usize>,
-        input: Arc<Value>,
+        input: Stash,
     ) {
-        match self.choose(tid, state, branches, default, &input) {
-            Ok((next, assigned)) => {
-                self.exit_with(tid, state, Payload::Shared(input), assigned, Some(next))
-            }
+        match self.choose(tid, state, branches, default, &input.input) {
+            Ok((next, assigned)) => self.exit_with(
+                tid,
+                state,
+                Payload::Shared(input.input),
+                input.within_limit,
+                assigned,
+                Some(next),
+            ),
             Err(fault) => {
                 if let Some(t) = self.thread_mut(tid) {
-                    t.input = Arc::unwrap_or_clone(input);
+                    t.input = Arc::unwrap_or_clone(input.input);
                 }
                 self.fail(tid, fault)
             }
