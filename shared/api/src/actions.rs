@@ -9,6 +9,7 @@ use cairn_store::{Error as StoreError, ExecutionQuery, HistoryQuery, StateMachin
 use serde_json::{json, Value};
 
 use crate::driver::{store_error, Advanced, Driver, ExpressJob, ExpressRun};
+use crate::machines::lifecycle;
 use crate::names::{
     activity_does_not_exist, check_activity_arn, check_execution_arn, check_name,
     check_state_machine_arn, execution_does_not_exist, machine_does_not_exist,
@@ -112,13 +113,11 @@ fn doc_str<'a>(record: &'a StateMachineRecord, field: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// The state machine (ACTIVE, or DELETING while executions of it run).
 fn get_machine(driver: &Driver, arn: &str) -> Result<(StateMachineRecord, u64), ApiError> {
     check_state_machine_arn(arn)?;
-    driver
-        .store
-        .get_state_machine(arn)
-        .map_err(store_error)?
-        .ok_or_else(|| machine_does_not_exist(arn))
+    let found = driver.store.get_state_machine(arn).map_err(store_error)?;
+    lifecycle::settle(driver, found)?.ok_or_else(|| machine_does_not_exist(arn))
 }
 
 fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
@@ -178,7 +177,23 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             // AWS's idempotency: the same name, definition, type, logging, tracing and
             // encryption configurations answer the original; a different role or tags are
             // ignored (and not applied).
-            let (existing, _) = get_machine(driver, &arn)?;
+            let existing = driver.store.get_state_machine(&arn).map_err(store_error)?;
+            let Some((existing, _)) = lifecycle::settle(driver, existing)? else {
+                // A DELETING one just deleted (or a concurrent delete): the name is free.
+                return match driver.store.create_state_machine(&record) {
+                    Ok(()) => {
+                        published(json!({"stateMachineArn": arn, "creationDate": timestamp(now)}))
+                    }
+                    Err(StoreError::AlreadyExists(_)) => Err(ApiError::new(
+                        "ConflictException",
+                        format!("State machine '{arn}' is being created concurrently; retry"),
+                    )),
+                    Err(other) => Err(store_error(other)),
+                };
+            };
+            if lifecycle::is_deleting(&existing) {
+                return Err(lifecycle::deleting(&arn));
+            }
             if doc_str(&existing, "definition") == definition
                 && doc_str(&existing, "type") == machine_type
                 && existing.document["loggingConfiguration"] == logging
@@ -266,7 +281,7 @@ fn machine_description(record: &StateMachineRecord) -> Value {
     let mut out = json!({
         "stateMachineArn": record.arn,
         "name": record.name,
-        "status": "ACTIVE",
+        "status": lifecycle::status(record),
         "definition": doc["definition"],
         "roleArn": doc["roleArn"],
         "type": doc["type"],
@@ -292,6 +307,9 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     let tracing = p.get("tracingConfiguration");
     let encryption = p.get("encryptionConfiguration");
     let (mut record, version) = get_machine(driver, arn)?;
+    if lifecycle::is_deleting(&record) {
+        return Err(lifecycle::deleting(arn));
+    }
     if definition.is_none()
         && role_arn.is_none()
         && logging.is_none()
@@ -361,10 +379,7 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
 fn delete_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("stateMachineArn")?;
     check_state_machine_arn(arn)?;
-    driver
-        .store
-        .delete_state_machine(arn)
-        .map_err(store_error)?;
+    lifecycle::delete(driver, arn)?;
     Ok(json!({}))
 }
 
@@ -376,13 +391,14 @@ fn list_state_machines(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErro
         .store
         .list_state_machines(cursor.as_deref(), limit)
         .map_err(store_error)?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|r| {
-            json!({"stateMachineArn": r.arn, "name": r.name, "type": r.document["type"], "creationDate": timestamp(r.created_ms)})
-        })
-        .collect();
+    let mut items = Vec::with_capacity(page.items.len());
+    for record in page.items {
+        // A DELETING one whose executions all ended is deleted here, not listed.
+        let Some((r, _)) = lifecycle::settle(driver, Some((record, 0)))? else {
+            continue;
+        };
+        items.push(json!({"stateMachineArn": r.arn, "name": r.name, "type": r.document["type"], "creationDate": timestamp(r.created_ms)}));
+    }
     let mut out = json!({"stateMachines": items});
     if let Some(next) = page.next {
         out["nextToken"] = Value::from(page_token(&next, now));
@@ -518,6 +534,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         version_arn,
         alias_arn,
     } = crate::versions::resolve(driver, machine_arn)?;
+    refuse_deleting(driver, &machine, version_arn.is_some(), machine_arn)?;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;
     let execution_arn = if express {
@@ -565,6 +582,34 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         test_case: test_case.map(str::to_string),
         trace_header,
     })
+}
+
+/// StartExecution on a DELETING state machine (or a version or alias of one):
+/// StateMachineDeleting, or StateMachineDoesNotExist once its last execution ended.
+fn refuse_deleting(
+    driver: &Driver,
+    machine: &StateMachineRecord,
+    qualified: bool,
+    requested: &str,
+) -> Result<(), ApiError> {
+    // A version's or alias's target carries the version's document: the status is the
+    // state machine's own, read again only for these.
+    let base = if qualified {
+        driver
+            .store
+            .get_state_machine(&machine.arn)
+            .map_err(store_error)?
+    } else {
+        None
+    };
+    let record = base.as_ref().map_or(machine, |(r, _)| r);
+    if !lifecycle::is_deleting(record) {
+        return Ok(());
+    }
+    match lifecycle::settle(driver, Some((record.clone(), 0)))? {
+        Some(_) => Err(lifecycle::deleting(requested)),
+        None => Err(machine_does_not_exist(requested)),
+    }
 }
 
 fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {

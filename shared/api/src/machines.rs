@@ -68,6 +68,109 @@ impl MachineCache {
     }
 }
 
+/// DeleteStateMachine as AWS does it: a state machine with running executions is DELETING
+/// until the last one ends (DescribeStateMachine shows it, StartExecution and
+/// UpdateStateMachine answer StateMachineDeleting, its executions go on); one without is
+/// deleted at once. Nothing watches for the last end: the first read of a DELETING state
+/// machine that finds none running deletes it ([`settle`]), so no execution's write has to
+/// know of deletions.
+pub(crate) mod lifecycle {
+    use cairn_store::{Error as StoreError, ExecutionQuery, StateMachineRecord};
+    use serde_json::Value;
+
+    use crate::driver::{store_error, Driver};
+    use crate::ApiError;
+
+    pub(crate) const ACTIVE: &str = "ACTIVE";
+    pub(crate) const DELETING: &str = "DELETING";
+
+    /// `ACTIVE` or `DELETING`, as DescribeStateMachine answers it.
+    pub(crate) fn status(record: &StateMachineRecord) -> &str {
+        record
+            .document
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or(ACTIVE)
+    }
+
+    pub(crate) fn is_deleting(record: &StateMachineRecord) -> bool {
+        status(record) == DELETING
+    }
+
+    pub(crate) fn deleting(arn: &str) -> ApiError {
+        ApiError::new(
+            "StateMachineDeleting",
+            format!("State machine is being deleted: '{arn}'"),
+        )
+    }
+
+    /// Whether any execution of the state machine still runs.
+    fn runs(driver: &Driver, arn: &str) -> Result<bool, ApiError> {
+        let query = ExecutionQuery {
+            state_machine_arn: arn.to_string(),
+            status: Some("RUNNING".into()),
+            cursor: None,
+            limit: 1,
+        };
+        match driver.store.list_executions(&query) {
+            Ok(page) => Ok(!page.items.is_empty()),
+            Err(StoreError::NotFound(_)) => Ok(false),
+            Err(other) => Err(store_error(other)),
+        }
+    }
+
+    /// DeleteStateMachine: deleted now when no execution runs, else marked DELETING (a
+    /// second call while it is changes nothing, as AWS's does).
+    pub(crate) fn delete(driver: &Driver, arn: &str) -> Result<(), ApiError> {
+        // Only a concurrent change of the record makes the conditional write fail.
+        for _ in 0..16 {
+            let Some((mut record, version)) =
+                driver.store.get_state_machine(arn).map_err(store_error)?
+            else {
+                return Ok(());
+            };
+            if !runs(driver, arn)? {
+                driver
+                    .store
+                    .delete_state_machine(arn)
+                    .map_err(store_error)?;
+                return Ok(());
+            }
+            if is_deleting(&record) {
+                return Ok(());
+            }
+            record.document["status"] = Value::from(DELETING);
+            match driver.store.update_state_machine(&record, version) {
+                Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(ApiError::new(
+            "ConflictException",
+            format!("State machine '{arn}' was updated concurrently; retry the deletion"),
+        ))
+    }
+
+    /// A stored state machine as the API may show it: a DELETING one whose executions all
+    /// ended is deleted now and reads as gone (`None`).
+    pub(crate) fn settle(
+        driver: &Driver,
+        found: Option<(StateMachineRecord, u64)>,
+    ) -> Result<Option<(StateMachineRecord, u64)>, ApiError> {
+        match found {
+            Some((record, _)) if is_deleting(&record) && !runs(driver, &record.arn)? => {
+                driver
+                    .store
+                    .delete_state_machine(&record.arn)
+                    .map_err(store_error)?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
