@@ -246,9 +246,12 @@ fn a_running_batch_child_counts_its_batch() {
     };
     let parent = batched(&api, 4, 3, 2);
     let run = map_run(&api, &parent);
-    let running = until("two listed children", || {
+    // The parent lists a child a moment before the child's own record is written (which
+    // DescribeExecution of it waits for too); from then on it has its count.
+    let running = until("two listed children with their counts", || {
         let listed = children(&api, &run, 100);
-        (listed.len() == 2).then_some(listed)
+        let counted = listed.iter().all(|c| c.get("itemCount").is_some());
+        (listed.len() == 2 && counted).then_some(listed)
     });
     assert!(
         running.iter().all(|c| c["status"] == "RUNNING"),
