@@ -74,18 +74,19 @@ impl MachineCache {
 /// deleted at once. Nothing watches for the last end: the first read of a DELETING state
 /// machine that finds none running deletes it ([`settle`]), so no execution's write has to
 /// know of deletions.
-pub(crate) mod lifecycle {
+pub mod lifecycle {
     use cairn_store::{Error as StoreError, ExecutionQuery, StateMachineRecord};
     use serde_json::Value;
 
     use crate::driver::{store_error, Driver};
     use crate::ApiError;
 
-    pub(crate) const ACTIVE: &str = "ACTIVE";
-    pub(crate) const DELETING: &str = "DELETING";
+    pub const ACTIVE: &str = "ACTIVE";
+    pub const DELETING: &str = "DELETING";
 
-    /// `ACTIVE` or `DELETING`, as DescribeStateMachine answers it.
-    pub(crate) fn status(record: &StateMachineRecord) -> &str {
+    /// `ACTIVE` or `DELETING`, as DescribeStateMachine answers it. Public for the shells'
+    /// own start paths (the serverless engine's StartExecution) and the redrive check.
+    pub fn status(record: &StateMachineRecord) -> &str {
         record
             .document
             .get("status")
@@ -93,11 +94,11 @@ pub(crate) mod lifecycle {
             .unwrap_or(ACTIVE)
     }
 
-    pub(crate) fn is_deleting(record: &StateMachineRecord) -> bool {
+    pub fn is_deleting(record: &StateMachineRecord) -> bool {
         status(record) == DELETING
     }
 
-    pub(crate) fn deleting(arn: &str) -> ApiError {
+    pub fn deleting(arn: &str) -> ApiError {
         ApiError::new(
             "StateMachineDeleting",
             format!("State machine is being deleted: '{arn}'"),
