@@ -215,6 +215,7 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         ));
     }
     let status = crate::actions::status_filter(p)?;
+    let redriven = crate::redrive::filter_param(p)?;
     let limit = p.max_results(100)?;
     let arn = p.string("mapRunArn")?;
     let (run, _, definition) = find_with_definition(driver, arn)?;
@@ -226,16 +227,18 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         let listing = Listing {
             batched,
             status,
+            redriven,
             limit,
             now,
         };
         return list_stored_children(driver, &run, &listing, cursor, token);
     }
     let start = offset(p, now)?;
+    // A child listed from its parent has never been redriven.
     let mut items: Vec<Value> = run
         .children
         .iter()
-        .filter(|c| status.is_none_or(|s| s == c.status))
+        .filter(|c| status.is_none_or(|s| s == c.status) && redriven != Some(true))
         .map(|c| child_item(c, &run.map_run_arn))
         .collect();
     let total = items.len();
@@ -366,6 +369,8 @@ struct Listing<'a> {
     /// The run batches its items (ItemBatcher).
     batched: bool,
     status: Option<&'a str>,
+    /// `redriveFilter`: only the redriven children (or only the others).
+    redriven: Option<bool>,
     limit: usize,
     /// The Driver's time, which the page's token is dated with.
     now: i64,
@@ -385,6 +390,7 @@ fn list_stored_children(
     let Listing {
         batched,
         status,
+        redriven,
         limit,
         now,
     } = *listing;
@@ -405,6 +411,7 @@ fn list_stored_children(
         };
         let ours = |r: &&ExecutionRecord| {
             r.summary.get("mapRunArn").and_then(Value::as_str) == Some(run.map_run_arn.as_str())
+                && redriven.is_none_or(|wanted| crate::redrive::is_redriven(r) == wanted)
         };
         items.extend(page.items.iter().filter(ours).map(|r| {
             let mut item = json!({
@@ -426,6 +433,7 @@ fn list_stored_children(
             if let Some(count) = count {
                 item["itemCount"] = Value::from(count);
             }
+            crate::redrive::list_fields(r, &mut item);
             item
         }));
         next = page.next;

@@ -127,6 +127,25 @@ fn one_item_per_child_without_a_batcher() {
         let run = map_run(&api, &parent);
         succeeded(&api, &parent);
         assert_eq!(counts(&children(&api, &run, 2)), vec![1, 1, 1]);
+        // redriveFilter applies to the children too: none of them was redriven.
+        let filtered = |filter: &str| {
+            call(
+                &api,
+                "ListExecutions",
+                json!({"mapRunArn": run, "redriveFilter": filter}),
+            )["executions"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        assert_eq!(filtered("REDRIVEN"), 0);
+        assert_eq!(filtered("NOT_REDRIVEN"), 3);
+        let bad = api
+            .handle(
+                "ListExecutions",
+                json!({"mapRunArn": run, "redriveFilter": "SOME"}),
+            )
+            .unwrap_err();
+        assert_eq!(bad.error_type, "ValidationException");
         // Listed by state machine, no execution carries the field.
         let listed = call(&api, "ListExecutions", json!({"stateMachineArn": machine}));
         let executions = listed["executions"].as_array().cloned().unwrap_or_default();
