@@ -22,6 +22,8 @@ use cairn_store::{
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+mod lz;
+
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "cairn.sqlite3";
 /// Held (advisory lock) by the process that has the store open; released by the OS when the
@@ -494,9 +496,10 @@ fn apply_effects(tx: &Connection, effects: &Effects) -> Result<()> {
     Ok(())
 }
 
-/// The first byte of a block: how the rest is encoded. Only one encoding so far; the byte lets
-/// a later one (compressed, say) be read beside blocks already written.
+/// The first byte of a block says how the rest is encoded: the events as they are, or
+/// (BLOCK_LZ) the varint of their encoding's length and that encoding compressed ([`lz`]).
 const BLOCK_PLAIN: u8 = 1;
+const BLOCK_LZ: u8 = 2;
 /// A transition's events go into blocks of about this many bytes: a page of
 /// GetExecutionHistory then reads a block or two, not a whole transition's history (a Map
 /// state's can be many megabytes), and no row nears SQLite's size limit. An event larger
@@ -557,7 +560,40 @@ fn encode_blocks(history: &[StoredEvent]) -> Result<Vec<Block>> {
         block.last = id;
         left -= encoded;
     }
+    for block in &mut blocks {
+        block.bytes = compress_block(std::mem::take(&mut block.bytes));
+    }
     Ok(blocks)
+}
+
+/// A block compressed, unless that saves less than an eighth.
+fn compress_block(plain: Vec<u8>) -> Vec<u8> {
+    let events = &plain[1..];
+    let mut packed = Vec::with_capacity(events.len() / 3 + 16);
+    packed.push(BLOCK_LZ);
+    put_varint(&mut packed, events.len() as u64);
+    lz::compress(events, &mut packed);
+    if packed.len() < plain.len() - plain.len() / 8 {
+        packed
+    } else {
+        plain
+    }
+}
+
+/// A stored block's events in the plain encoding: borrowed from the row, or decompressed.
+fn block_events(stored: &[u8]) -> rusqlite::Result<std::borrow::Cow<'_, [u8]>> {
+    match stored.split_first() {
+        Some((&BLOCK_PLAIN, events)) => Ok(std::borrow::Cow::Borrowed(events)),
+        Some((&BLOCK_LZ, mut rest)) => {
+            let length = take_varint(&mut rest)
+                .and_then(|length| usize::try_from(length).ok())
+                .ok_or_else(|| unreadable_block("cut short"))?;
+            lz::decompress(rest, length)
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| unreadable_block("damaged compression"))
+        }
+        _ => Err(unreadable_block("an unknown format")),
+    }
 }
 
 fn put_varint(bytes: &mut Vec<u8>, mut value: u64) {
@@ -588,13 +624,11 @@ struct BlockEvents<'a> {
 }
 
 impl<'a> BlockEvents<'a> {
-    fn new(first: i64, bytes: &'a [u8]) -> rusqlite::Result<BlockEvents<'a>> {
-        match bytes.split_first() {
-            Some((&BLOCK_PLAIN, rest)) => Ok(BlockEvents {
-                rest,
-                id: from_sql_int(first),
-            }),
-            _ => Err(unreadable_block("an unknown format")),
+    /// `events`: a block's events in the plain encoding ([`block_events`]).
+    fn new(first: i64, events: &'a [u8]) -> BlockEvents<'a> {
+        BlockEvents {
+            rest: events,
+            id: from_sql_int(first),
         }
     }
 }
@@ -723,7 +757,8 @@ fn read_blocks(
     };
     while events.len() < limit {
         let Some(row) = rows.next()? else { break };
-        let block = BlockEvents::new(row.get(0)?, row.get_ref(1)?.as_blob()?)?;
+        let plain = block_events(row.get_ref(1)?.as_blob()?)?;
+        let block = BlockEvents::new(row.get(0)?, &plain);
         if reverse {
             let block = block.collect::<rusqlite::Result<Vec<_>>>()?;
             for (id, body) in block.into_iter().rev() {

@@ -181,6 +181,15 @@ fn every_page_of_a_long_history_reads_as_written() {
         "2,010 events in 4 transitions took {rows} rows"
     );
     assert!(largest <= 66_000, "a block of {largest} bytes");
+    // These events repeat themselves: their blocks are stored compressed.
+    let compressed: i64 = raw(&dir)
+        .query_row(
+            "SELECT count(*) FROM history_blocks WHERE substr(events, 1, 1) = x'02'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("formats");
+    assert_eq!(compressed, rows);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -251,10 +260,13 @@ fn an_unreadable_block_is_an_error() {
         .create_execution(&record, &events(1..=3), &Effects::default())
         .expect("create");
     // An unknown format, a length past the end, a body that is not UTF-8.
+    // Compressed: a length its data does not make, an offset before the start.
     for damaged in [
         vec![9u8, 0, 1, b'x'],
         vec![1, 0, 9, b'x'],
         vec![1, 0, 2, 0xff, 0xfe],
+        vec![2, 50, 0x00],
+        vec![2, 9, 0x14, b'a', 9, 0],
     ] {
         raw(&dir)
             .execute("UPDATE history_blocks SET events = ?1", [&damaged])
@@ -409,5 +421,45 @@ fn a_database_with_a_row_per_event_reads_and_continues() {
         read(&store, &fresh.arn, None, 10, true),
         events(1..=2).into_iter().rev().collect::<Vec<_>>()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Events that do not compress stay as they are, and read the same.
+#[test]
+fn events_that_do_not_compress_are_stored_plain() {
+    let dir = fresh_dir();
+    let store = SqliteStore::open(&dir).expect("open");
+    let record = execution("noise");
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let history: Vec<StoredEvent> = (1..=300)
+        .map(|id| StoredEvent {
+            id,
+            body: (0..200)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(b'!' + (state % 90) as u8)
+                })
+                .collect(),
+        })
+        .collect();
+    store
+        .create_execution(&record, &history, &Effects::default())
+        .expect("create");
+    let formats: Vec<Vec<u8>> = raw(&dir)
+        .prepare("SELECT substr(events, 1, 1) FROM history_blocks")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("formats");
+    assert!(!formats.is_empty());
+    assert!(formats.iter().all(|f| f == &[1u8]), "{formats:?}");
+    for reverse in [false, true] {
+        for after_id in [None, Some(150)] {
+            assert_eq!(
+                read(&store, &record.arn, after_id, 1000, reverse),
+                expected(&history, after_id, 1000, reverse)
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
