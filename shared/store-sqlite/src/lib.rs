@@ -47,11 +47,13 @@ CREATE TABLE IF NOT EXISTS activities(
 -- of two 70-byte ARNs (the row, the ARN index and the listing index each carried them).
 CREATE TABLE IF NOT EXISTS arns(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 -- An execution's ARN is its prefix's text followed by tail; name is NULL when it is the tail
--- (it always is for ARNs Cairn makes).
+-- (it always is for ARNs Cairn makes). state_length is NULL when state is stored as it is,
+-- and its length when state is compressed (pack_state).
 CREATE TABLE IF NOT EXISTS executions(
     id INTEGER PRIMARY KEY, prefix INTEGER NOT NULL, tail TEXT NOT NULL,
     machine INTEGER NOT NULL, name TEXT, status TEXT NOT NULL, start_ms INTEGER NOT NULL,
-    stop_ms INTEGER, summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL);
+    stop_ms INTEGER, summary TEXT NOT NULL, state BLOB NOT NULL, version INTEGER NOT NULL,
+    state_length INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS executions_by_arn ON executions(prefix, tail);
 -- Ascending, so a new execution lands at the index's right edge and its pages fill up (a DESC
 -- index took every insert at a page's left edge and split pages half empty). Listing newest
@@ -153,6 +155,62 @@ fn keep_legacy_history(connection: &Connection) -> rusqlite::Result<bool> {
     }
     connection.execute_batch("DROP TABLE history;")?;
     Ok(false)
+}
+
+/// Databases written before states were compressed have no `state_length` column: added (NULL,
+/// a state as it is, for every row there), which SQLite does without rewriting the table.
+fn add_state_length(connection: &Connection) -> rusqlite::Result<()> {
+    let present = connection
+        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'state_length'")?
+        .exists([])?;
+    if !present {
+        connection.execute_batch("ALTER TABLE executions ADD COLUMN state_length INTEGER;")?;
+    }
+    Ok(())
+}
+
+/// An execution's state as stored: compressed when that saves an eighth, with its length
+/// (the state of a 1,000-state chain carried its 137 KB definition, which every write
+/// pushed through the pages, the WAL and the checkpoint); as it is otherwise, length NULL.
+struct StoredState {
+    bytes: Vec<u8>,
+    length: Option<i64>,
+}
+
+/// Below this a state is stored as it is: too small for compression to pay for itself.
+const STATE_COMPRESS_FROM: usize = 512;
+
+fn pack_state(state: &[u8]) -> Result<StoredState> {
+    if state.len() >= STATE_COMPRESS_FROM {
+        let mut packed = Vec::with_capacity(state.len() / 4 + 16);
+        lz::compress(state, &mut packed);
+        if packed.len() < state.len() - state.len() / 8 {
+            return Ok(StoredState {
+                bytes: packed,
+                length: Some(to_sql_int(state.len() as u64)?),
+            });
+        }
+    }
+    Ok(StoredState {
+        bytes: state.to_vec(),
+        length: None,
+    })
+}
+
+fn unpack_state(stored: Vec<u8>, length: Option<i64>) -> rusqlite::Result<Vec<u8>> {
+    let Some(length) = length else {
+        return Ok(stored);
+    };
+    usize::try_from(length)
+        .ok()
+        .and_then(|length| lz::decompress(&stored, length))
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Blob,
+                "a stored execution state is damaged".into(),
+            )
+        })
 }
 
 /// An execution ARN as the prefix its executions share (through the last `:`) and the rest.
@@ -273,6 +331,7 @@ impl SqliteStore {
             .map_err(backend)?;
         migrate_executions(&connection).map_err(backend)?;
         connection.execute_batch(SCHEMA).map_err(backend)?;
+        add_state_length(&connection).map_err(backend)?;
         let legacy_history = keep_legacy_history(&connection).map_err(backend)?;
         let checkpoints = Connection::open(&path).map_err(backend)?;
         let (sender, receiver) = mpsc::channel();
@@ -843,7 +902,7 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StateMachineReco
 /// An execution row with its ARNs put back together, in [`execution_from_row`]'s order.
 const EXECUTION_SELECT: &str =
     "SELECT p.text || e.tail, m.text, coalesce(e.name, e.tail), e.status, e.start_ms, e.stop_ms,
-            e.summary, e.state, e.version
+            e.summary, e.state, e.version, e.state_length
      FROM executions e JOIN arns p ON p.id = e.prefix JOIN arns m ON m.id = e.machine";
 
 /// The row id of the execution `arn` names, for a statement's `?N` (prefix) and `?N+1` (tail).
@@ -860,7 +919,7 @@ fn execution_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRec
             start_ms: row.get(4)?,
             stop_ms: row.get(5)?,
             summary: json_value(&row.get::<_, String>(6)?)?,
-            state: row.get(7)?,
+            state: unpack_state(row.get(7)?, row.get(9)?)?,
         },
         from_sql_int(row.get(8)?),
     ))
@@ -1123,6 +1182,7 @@ impl ExecutionStore for SqliteStore {
     ) -> Result<Version> {
         let record = record.clone();
         let history = encode_blocks(history)?;
+        let state = pack_state(&record.state)?;
         let effects = effects.clone();
         let summary = json_text(&record.summary)?;
         self.write(move |tx| {
@@ -1132,8 +1192,8 @@ impl ExecutionStore for SqliteStore {
             let name = (record.name != tail).then_some(record.name.as_str());
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
+                    "INSERT OR IGNORE INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, state_length, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -1145,7 +1205,8 @@ impl ExecutionStore for SqliteStore {
                         record.start_ms,
                         record.stop_ms,
                         summary,
-                        record.state
+                        state.bytes,
+                        state.length
                     ])
                 })
                 .map_err(write_sql)?;
@@ -1169,7 +1230,13 @@ impl ExecutionStore for SqliteStore {
         }
         let rows = records
             .iter()
-            .map(|record| Ok((record.clone(), json_text(&record.summary)?)))
+            .map(|record| {
+                Ok((
+                    record.clone(),
+                    json_text(&record.summary)?,
+                    pack_state(&record.state)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         self.write(move |tx| {
             // The children of one call share their machine and ARN prefix: looked up once per
@@ -1186,19 +1253,20 @@ impl ExecutionStore for SqliteStore {
             };
             let mut upsert = tx
                 .prepare_cached(
-                    "INSERT INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
+                    "INSERT INTO executions(prefix, tail, machine, name, status, start_ms, stop_ms, summary, state, state_length, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
                      ON CONFLICT(prefix, tail) DO UPDATE SET
                          machine = excluded.machine, name = excluded.name, status = excluded.status,
                          start_ms = excluded.start_ms, stop_ms = excluded.stop_ms,
-                         summary = excluded.summary, state = excluded.state, version = version + 1
+                         summary = excluded.summary, state = excluded.state,
+                         state_length = excluded.state_length, version = version + 1
                      WHERE machine IS NOT excluded.machine OR name IS NOT excluded.name
                         OR status IS NOT excluded.status OR start_ms IS NOT excluded.start_ms
                         OR stop_ms IS NOT excluded.stop_ms OR summary IS NOT excluded.summary
-                        OR state IS NOT excluded.state",
+                        OR state IS NOT excluded.state OR state_length IS NOT excluded.state_length",
                 )
                 .map_err(write_sql)?;
-            for (record, summary) in &rows {
+            for (record, summary, state) in &rows {
                 let (prefix, tail) = split_arn(&record.arn);
                 let prefix = intern(prefix)?;
                 let machine = intern(&record.state_machine_arn)?;
@@ -1213,7 +1281,8 @@ impl ExecutionStore for SqliteStore {
                         record.start_ms,
                         record.stop_ms,
                         summary,
-                        record.state
+                        state.bytes,
+                        state.length
                     ])
                     .map_err(write_sql)?;
             }
@@ -1234,6 +1303,7 @@ impl ExecutionStore for SqliteStore {
 
     fn commit(&self, transition: &Transition) -> Result<Version> {
         let history = encode_blocks(&transition.history)?;
+        let state = pack_state(&transition.record.state)?;
         let record = transition.record.clone();
         let effects = transition.effects.clone();
         let summary = json_text(&record.summary)?;
@@ -1255,9 +1325,9 @@ impl ExecutionStore for SqliteStore {
             };
             apply_effects(tx, &effects)?;
             tx.prepare_cached(
-                "UPDATE executions SET status = ?1, stop_ms = ?2, summary = ?3, state = ?4, version = ?5 WHERE id = ?6",
+                "UPDATE executions SET status = ?1, stop_ms = ?2, summary = ?3, state = ?4, state_length = ?5, version = ?6 WHERE id = ?7",
             )
-            .and_then(|mut s| s.execute(params![record.status, record.stop_ms, summary, record.state, version + 1, id]))
+            .and_then(|mut s| s.execute(params![record.status, record.stop_ms, summary, state.bytes, state.length, version + 1, id]))
             .map_err(write_sql)?;
             append_history(tx, id, &history, false)?;
             Ok(from_sql_int(version + 1))

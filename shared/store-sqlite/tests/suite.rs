@@ -198,3 +198,127 @@ fn put_closed_executions_replaces_only_changed_records() {
     assert_eq!(version_of("b"), Some(("SUCCEEDED".into(), Some(20), 1)));
     assert_eq!(version_of("c"), Some(("ABORTED".into(), Some(25), 1)));
 }
+
+/// A large state (a chain's carries its whole definition) is stored compressed and reads back
+/// exactly, through every write that stores one; small or incompressible ones are stored as
+/// they are; a damaged one is an error.
+#[test]
+fn large_states_are_stored_compressed_and_read_back_exactly() {
+    use cairn_store::Transition;
+    let dir = fresh_dir();
+    let store = SqliteStore::open(&dir).expect("open");
+    let record = |name: &str, state: Vec<u8>| ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m:{name}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        name: name.into(),
+        status: "RUNNING".into(),
+        start_ms: 5,
+        stop_ms: None,
+        summary: serde_json::json!({}),
+        state,
+    };
+    let definition = |steps: usize| -> Vec<u8> {
+        (0..steps)
+            .map(|i| {
+                format!(
+                    "\"P{i:04}\":{{\"Type\":\"Pass\",\"Next\":\"P{:04}\"}},",
+                    i + 1
+                )
+            })
+            .collect::<String>()
+            .into_bytes()
+    };
+    let mut noise = 0x9E37_79B9_7F4A_7C15u64;
+    let noisy: Vec<u8> = (0..4_000)
+        .map(|_| {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            noise as u8
+        })
+        .collect();
+    let stored = |name: &str| -> (i64, Option<i64>) {
+        rusqlite::Connection::open(dir.join(cairn_store_sqlite::DATABASE_FILE))
+            .expect("raw")
+            .query_row(
+                "SELECT length(state), state_length FROM executions WHERE tail = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row")
+    };
+
+    let large = record("large", definition(1_000));
+    let small = record("small", b"{\"status\":\"Running\"}".to_vec());
+    let noisy = record("noisy", noisy);
+    for execution in [&large, &small, &noisy] {
+        store
+            .create_execution(execution, &[], &Effects::default())
+            .expect("create");
+        assert_eq!(
+            store.get_execution(&execution.arn).expect("get"),
+            Some((execution.clone(), 1))
+        );
+    }
+    let (bytes, length) = stored("large");
+    assert_eq!(length, Some(large.state.len() as i64));
+    assert!(bytes * 3 < large.state.len() as i64, "{bytes} bytes stored");
+    assert_eq!(stored("small"), (small.state.len() as i64, None));
+    assert_eq!(stored("noisy"), (noisy.state.len() as i64, None));
+
+    // A commit and a closed-executions put store the new state the same way.
+    let mut next = large.clone();
+    next.state = definition(1_500);
+    next.status = "SUCCEEDED".into();
+    store
+        .commit(&Transition {
+            record: next.clone(),
+            expected_version: 1,
+            history: vec![],
+            effects: Effects::default(),
+        })
+        .expect("commit");
+    assert_eq!(
+        store.get_execution(&large.arn).expect("get"),
+        Some((next.clone(), 2))
+    );
+    let mut child = record("child", definition(300));
+    child.status = "SUCCEEDED".into();
+    child.stop_ms = Some(9);
+    store
+        .put_closed_executions(std::slice::from_ref(&child))
+        .expect("put");
+    store
+        .put_closed_executions(std::slice::from_ref(&child))
+        .expect("put again");
+    assert_eq!(
+        store.get_execution(&child.arn).expect("get"),
+        Some((child.clone(), 1)),
+        "an equal put leaves the version"
+    );
+    child.state = noisy.state.clone();
+    store
+        .put_closed_executions(std::slice::from_ref(&child))
+        .expect("put a change");
+    assert_eq!(
+        store.get_execution(&child.arn).expect("get"),
+        Some((child.clone(), 2))
+    );
+    assert_eq!(stored("child").1, None);
+    drop(store);
+    let store = SqliteStore::open(&dir).expect("reopen");
+    assert_eq!(
+        store.get_execution(&large.arn).expect("get"),
+        Some((next, 2))
+    );
+
+    rusqlite::Connection::open(dir.join(cairn_store_sqlite::DATABASE_FILE))
+        .expect("raw")
+        .execute(
+            "UPDATE executions SET state = x'1f00' WHERE tail = 'large'",
+            [],
+        )
+        .expect("damage");
+    assert!(store.get_execution(&large.arn).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
