@@ -73,6 +73,9 @@
 //! (one per write, split near 300 KB) so a write of many events stays within the
 //! transaction's 100-item limit and costs few write units. State and history chunks are
 //! deflated: DynamoDB bills writes per KB, and JSON shrinks several times.
+//! The one exception: a Distributed Map's closed children, stored when their Map Run ends
+//! (`put_closed_executions`), are plain puts 25 to a `BatchWriteItem`, unconditional (why that
+//! is safe: the comment of `Table::put_closed_executions`).
 //!
 //! The adapter implements the asynchronous port ([`cairn_store::asynchronous`]): each SDK
 //! request is a plain `.await` on the caller's runtime (a Lambda function's one runtime), and
@@ -91,9 +94,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest,
     ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TransactWriteItem,
+    TransactWriteItem, WriteRequest,
 };
 pub use aws_sdk_dynamodb::Client;
 pub use aws_sdk_s3::Client as S3Client;
@@ -111,6 +114,18 @@ type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB allows 100 operations in one TransactWriteItems.
 const MAX_TRANSACTION_ITEMS: usize = 100;
+/// DynamoDB allows 25 puts in one BatchWriteItem.
+const MAX_BATCH_WRITE_ITEMS: usize = 25;
+/// BatchWriteItem requests one `put_closed_executions` call keeps under way: its callers
+/// already make several calls at once (the advance function 16), so a few each is enough to
+/// keep the connections busy without piling hundreds of requests on a throttled table.
+const BATCH_WRITERS: usize = 4;
+/// Requests of one batch before its unprocessed items are given up on, and the first and
+/// longest wait between them (doubling, jittered): AWS's advice for UnprocessedItems, which
+/// come back when a partition is throttled.
+const BATCH_ATTEMPTS: u32 = 10;
+const BATCH_BACKOFF_FIRST_MS: u64 = 25;
+const BATCH_BACKOFF_MAX_MS: u64 = 2_000;
 /// Bytes of event bodies per history chunk: well under DynamoDB's 400 KB item limit.
 const CHUNK_BYTES: usize = 300_000;
 /// An item larger than this (DynamoDB's count: names and values) moves its large attributes
@@ -1908,6 +1923,104 @@ impl Table {
         }
     }
 
+    /// [`ExecutionStore::put_closed_executions`]: each record one unconditional put of its
+    /// execution item, 25 to a `BatchWriteItem`, [`BATCH_WRITERS`] requests under way. The
+    /// port's default (one conditional create each, then a read and a conditional replace
+    /// when the child exists) cost a transaction per child, each billed double.
+    ///
+    /// BatchWriteItem carries no condition, and these records need none. They are closed
+    /// children of an ended Map Run, written before the parent's write that drops them from
+    /// its state, and a retry of that decision (a lost race, a crash between the two writes)
+    /// writes the same records again: a put of an equal record leaves the item as it was. A
+    /// changed record (a redriven run's child) replaces its item, as the default's replace
+    /// did. What the default's conditions added is only the version number, and nothing
+    /// reads it here: a child has no state to advance, is never redriven itself (only through
+    /// its parent) and carries no unsent status marks, so no writer ever commits a transition
+    /// on the version it read; every child item is at version 1. Nor do the conditions order
+    /// racing writers: the default's replace was conditional on the version it had just read,
+    /// so a late writer of an older copy won there as it wins here. The records are never an
+    /// execution's live item (children that ran as executions of their own are not passed
+    /// here), so no inline history (`hi`) or pending work is overwritten. An item past
+    /// DynamoDB's limit moves its large attributes to S3 first, as every write does; writing
+    /// an equal offloaded child again leaves its earlier object unnamed (storage only).
+    async fn put_closed_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+        // One BatchWriteItem refuses two puts of one key: the last copy is the one the
+        // default's writes one after another would have left.
+        let last: HashMap<&str, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| (record.arn.as_str(), i))
+            .collect();
+        let mut items = Vec::with_capacity(last.len());
+        for (i, record) in records.iter().enumerate() {
+            if last.get(record.arn.as_str()) != Some(&i) {
+                continue;
+            }
+            let mut item = execution_item(record, 1, self.retention_secs, &[])?;
+            if item_bytes(&item) > ITEM_OFFLOAD_BYTES {
+                self.offload_item(&mut item).await?;
+            }
+            items.push(item);
+        }
+        let mut batches = Vec::new();
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(MAX_BATCH_WRITE_ITEMS));
+            batches.push(std::mem::replace(&mut items, rest));
+        }
+        all_bounded(
+            batches.into_iter().map(|batch| self.batch_put(batch)),
+            BATCH_WRITERS,
+        )
+        .await
+    }
+
+    /// Puts up to 25 items in one BatchWriteItem, asking again for the ones DynamoDB leaves
+    /// unprocessed (a throttled partition) after a jittered, doubling wait.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<()> {
+        let mut pending = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| backend("BatchWriteItem", e))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut wait_ms = BATCH_BACKOFF_FIRST_MS;
+        for attempt in 1..=BATCH_ATTEMPTS {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.name, pending)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_backend("BatchWriteItem", e))?;
+            self.usage.write_all(out.consumed_capacity());
+            pending = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(&self.name))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if attempt < BATCH_ATTEMPTS {
+                // Half the wait plus up to as much again at random, so racing writers spread.
+                let jitter = std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+                    % (wait_ms / 2 + 1);
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms / 2 + jitter)).await;
+                wait_ms = (wait_ms * 2).min(BATCH_BACKOFF_MAX_MS);
+            }
+        }
+        Err(Error::Backend(format!(
+            "DynamoDB BatchWriteItem left {} items unprocessed after {BATCH_ATTEMPTS} requests",
+            pending.len()
+        )))
+    }
+
     async fn get_execution(&self, arn: String) -> Result<Option<(ExecutionRecord, Version)>> {
         // An offloaded item's object disappears when a writer replaces the item: read again.
         for _ in 0..5 {
@@ -2358,6 +2471,39 @@ impl Table {
     }
 }
 
+/// Runs `tasks` with at most `limit` of them under way at once, on the caller's task (they
+/// wait on the network, not the CPU); the first error ends the call, dropping the rest.
+async fn all_bounded<F>(tasks: impl IntoIterator<Item = F>, limit: usize) -> Result<()>
+where
+    F: Future<Output = Result<()>>,
+{
+    let mut waiting = tasks.into_iter();
+    let mut running: Vec<Pin<Box<F>>> = waiting.by_ref().take(limit.max(1)).map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].as_mut().poll(cx) {
+                std::task::Poll::Pending => i += 1,
+                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                // The next task (or the last one, moved here) takes its place and is polled
+                // in this same pass, so it registers its waker.
+                std::task::Poll::Ready(Ok(())) => match waiting.next() {
+                    Some(next) => running[i] = Box::pin(next),
+                    None => {
+                        running.swap_remove(i);
+                    }
+                },
+            }
+        }
+        if running.is_empty() {
+            std::task::Poll::Ready(Ok(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
 // The port's methods: each is the table's request as a future on the caller's runtime.
 
 impl StateMachineStore for DynamoStore {
@@ -2506,6 +2652,10 @@ impl ExecutionStore for DynamoStore {
         version: Version,
     ) -> StoreFuture<'a, bool> {
         Box::pin(self.table.confirm_status_sent(record, version))
+    }
+
+    fn put_closed_executions<'a>(&'a self, records: &'a [ExecutionRecord]) -> StoreFuture<'a, ()> {
+        Box::pin(self.table.put_closed_executions(records))
     }
 
     /// Closed executions expire through the table's TTL ([`DynamoStore::with_retention_days`]).

@@ -1043,3 +1043,114 @@ fn unsent_status_marks_are_listed_until_confirmed() {
         .expect("found");
     assert!(read.summary.get(UNSENT_STATUS).is_none());
 }
+
+/// A Map Run's child as the shared API shapes it: closed, no state, its Map Run's ARN.
+fn map_run_child(i: usize, status: &str) -> cairn_store::ExecutionRecord {
+    cairn_store::ExecutionRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:execution:m/each:child{i:05}"),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/each".into(),
+        name: format!("child{i:05}"),
+        status: status.into(),
+        start_ms: 1_764_000_000_000 + i64::try_from(i).unwrap_or(0),
+        stop_ms: Some(1_764_000_001_000),
+        summary: serde_json::json!({
+            "mapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/each:r",
+            "input": format!("{{\"n\":{i}}}"),
+        }),
+        state: Vec::new(),
+    }
+}
+
+/// Every execution of the children's state machine, through ListExecutions.
+fn listed_children(store: &Synced) -> Vec<cairn_store::ExecutionRecord> {
+    use cairn_store::{ExecutionQuery, ExecutionStore};
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_executions(&ExecutionQuery {
+                state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m/each"
+                    .into(),
+                status: None,
+                cursor,
+                limit: 1000,
+            })
+            .expect("list");
+        all.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    all.sort_by(|a, b| a.arn.cmp(&b.arn));
+    all
+}
+
+/// Issue 16: a Map Run's children go in BatchWriteItems of 25, several at once. A call of
+/// 1,003 records (a child twice in one call: the later copy wins, as written one by one)
+/// stores every child once, listed and read back whole; the same call again changes
+/// nothing; a call that changes some children's ends replaces exactly those; each write of
+/// a child is billed as a plain put, not a transaction; closed children carry their TTL.
+#[test]
+fn closed_executions_are_batch_written_and_replaced() {
+    use cairn_store::ExecutionStore;
+    let Some(endpoint) = emulator() else { return };
+    let store = synced(fresh_dynamo(&endpoint).with_retention_days(90));
+    let mut records: Vec<_> = (0..1000).map(|i| map_run_child(i, "SUCCEEDED")).collect();
+    // The first copies of three children, later replaced in the same call.
+    let mut call: Vec<_> = (0..3).map(|i| map_run_child(i, "ABORTED")).collect();
+    call.append(&mut records.clone());
+    let (_, writes_before, requests_before) = store.inner().usage().snapshot();
+    store.put_closed_executions(&call).expect("put");
+    let (_, writes, requests) = store.inner().usage().snapshot();
+    // 1,000 puts in 40 requests; about 1 unit each for the item and 1 for its index entry
+    // (a transaction each billed the item twice).
+    assert_eq!(requests - requests_before, 40);
+    let units = writes - writes_before;
+    assert!((1000.0..=2500.0).contains(&units), "{units} write units");
+    assert_eq!(listed_children(&store), records);
+
+    store.put_closed_executions(&records).expect("put again");
+    assert_eq!(listed_children(&store), records);
+
+    // A redriven run's children ended otherwise: their records replace the earlier ones.
+    let changed: Vec<_> = (0..1000)
+        .step_by(7)
+        .map(|i| map_run_child(i, "FAILED"))
+        .collect();
+    store.put_closed_executions(&changed).expect("replace");
+    for record in &changed {
+        records[record.name[5..].parse::<usize>().expect("an index")] = record.clone();
+    }
+    assert_eq!(listed_children(&store), records);
+    let (read, _) = store
+        .get_execution(&changed[3].arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read, changed[3]);
+    assert_eq!(
+        ttl_of(&store, &format!("EX#{}", changed[3].arn), "EX"),
+        Some(1_764_000_001 + 90 * 86_400)
+    );
+    assert!(store.running_executions().expect("running").is_empty());
+}
+
+/// A child past DynamoDB's item limit keeps its large attributes in S3, as any write does,
+/// and reads back whole beside its small siblings of the same call.
+#[test]
+fn a_closed_execution_past_the_item_limit_is_batch_written_through_s3() {
+    use cairn_store::ExecutionStore;
+    let Some(dynamodb) = emulator() else { return };
+    let Some(moto) = moto() else { return };
+    let (store, s3, bucket) = offloading_store(&dynamodb, &moto);
+    let mut large = map_run_child(0, "SUCCEEDED");
+    large.summary["output"] = serde_json::Value::from(noise(7, 900_000));
+    let records = vec![
+        large,
+        map_run_child(1, "SUCCEEDED"),
+        map_run_child(2, "FAILED"),
+    ];
+    store.put_closed_executions(&records).expect("put");
+    assert_eq!(object_count(&s3, &bucket), 1);
+    assert_eq!(listed_children(&store), records);
+}
