@@ -41,9 +41,12 @@ pub async fn handle_event(
 
 /// Handles a batch of timer messages. Failed ones are reported (ReportBatchItemFailures) so
 /// only they come back; an unreadable body is dropped with a log line, as redelivering it
-/// could never succeed.
+/// could never succeed. The ends of one parent's Distributed Map children in the batch are
+/// applied to it in one write ([`Engine::map_run_children_ended`]).
 pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
     let mut failures = Vec::new();
+    // Parent ARN -> (message ids, children), in the order the parents first came.
+    let mut ends: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let message: Message = match record.body.as_deref().map(serde_json::from_str) {
@@ -61,21 +64,49 @@ pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
                 continue;
             }
         };
+        if let Message::MapRunChildEnded {
+            execution_arn,
+            child_arn,
+        } = message
+        {
+            match ends
+                .iter_mut()
+                .find(|(parent, ..)| *parent == execution_arn)
+            {
+                Some((_, ids, children)) => {
+                    ids.push(id);
+                    children.push(child_arn);
+                }
+                None => ends.push((execution_arn, vec![id], vec![child_arn])),
+            }
+            continue;
+        }
         let arn = message.execution_arn().to_string();
         if let Err(error) = engine.handle(message).await {
-            crate::logging::log(
-                "ERROR",
-                Some(arn.as_str()).filter(|arn| !arn.is_empty()),
-                format_args!("message {id} failed and will be retried: {error}"),
-            );
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+            failed(&mut failures, &arn, &id, &error);
+        }
+    }
+    for (parent, ids, children) in ends {
+        if let Err(error) = engine.map_run_children_ended(&parent, &children).await {
+            for id in &ids {
+                failed(&mut failures, &parent, id, &error);
+            }
         }
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+fn failed(failures: &mut Vec<BatchItemFailure>, arn: &str, id: &str, error: &EngineError) {
+    crate::logging::log(
+        "ERROR",
+        Some(arn).filter(|arn| !arn.is_empty()),
+        format_args!("message {id} failed and will be retried: {error}"),
+    );
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = id.to_string();
+    failures.push(failure);
 }
 
 /// Dispatches either trigger; the JSON answer is what Lambda expects back from each.

@@ -40,6 +40,13 @@ const STORE_ATTEMPTS: usize = 8;
 /// to a continuation message: each execution is one read, so a page of 500 takes a few
 /// seconds, well inside the function's timeout.
 pub const DEFAULT_SWEEP_PAGE: usize = 500;
+/// STANDARD Distributed Map children run as executions of their own, spread over
+/// invocations ([`crate::map_children`]); EXPRESS ones run inside their parent, whose one
+/// write then covers many short children (AWS keeps no history of them either).
+pub(crate) const CAPABILITIES: cairn_interpreter::Capabilities = cairn_interpreter::Capabilities {
+    map_run_children: true,
+    express_map_run_children: false,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -330,7 +337,7 @@ impl Engine {
         hasher.finish()
     }
 
-    fn decision_seed(&self, arn: &str, event_count: u64) -> u64 {
+    pub(crate) fn decision_seed(&self, arn: &str, event_count: u64) -> u64 {
         let Some(seed) = self.fixed_seed else {
             return self.seed();
         };
@@ -441,14 +448,10 @@ impl Engine {
             now_ms: now,
             seed: self.decision_seed(&arn, 0),
         };
-        let (mut execution, mut decision) = Execution::start(&machine, input, info, &ctx);
-        self.publish(&mut decision);
-        self.store_map_run_children(&mut execution).await?;
+        let (execution, decision) =
+            Execution::start_with_capabilities(&machine, input, info, &ctx, CAPABILITIES);
         let mut persisted = Persisted::new(execution, definition);
         persisted.parent = parent;
-        let mut effects = Effects::default();
-        let planned = persisted.plan(&decision, now, &mut effects);
-        let mut outgoing = outgoing(&arn, planned);
         let record = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn: machine_record.arn.clone(),
@@ -459,21 +462,17 @@ impl Engine {
             summary: Value::Null,
             state: Vec::new(),
         };
-        let mut record = persisted.record(record, &input_text, now)?;
-        let status = persisted.execution.status();
-        let mut marks = vec!["RUNNING"];
-        if status != Status::Running {
-            marks.push(status.as_aws_str());
-        }
-        mark_unsent(&mut record, &marks);
-        let history = stored_history(&decision);
-        let version = match self
-            .store
-            .create_execution(&record, &history, &effects)
+        match self
+            .create(persisted, decision, record, &input_text, now, true)
             .await
         {
-            Ok(version) => version,
-            Err(StoreError::AlreadyExists(_)) => {
+            Ok(status) => Ok(Started {
+                execution_arn: arn,
+                start_ms: now,
+                created: true,
+                status,
+            }),
+            Err(EngineError::Store(StoreError::AlreadyExists(_))) => {
                 let Some((existing, _)) = self.store.get_execution(&arn).await? else {
                     return Err(StoreError::NotFound(arn).into());
                 };
@@ -487,14 +486,53 @@ impl Engine {
                         status: Status::Running,
                     });
                 }
-                return Err(ApiError::new(
+                Err(ApiError::new(
                     "ExecutionAlreadyExists",
                     format!("Execution Already Exists: '{arn}'"),
                 )
-                .into());
+                .into())
             }
-            Err(other) => return Err(other.into()),
-        };
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Writes a new execution with its first decision (`StoreError::AlreadyExists` when one
+    /// of its ARN exists), then sends what the decision asks for and its status events:
+    /// RUNNING, and its end too when it ended at once (then also told to a parent).
+    pub(crate) async fn create(
+        &self,
+        mut persisted: Persisted,
+        mut decision: cairn_interpreter::Decision,
+        record: ExecutionRecord,
+        input_text: &str,
+        now: i64,
+        tell_parent: bool,
+    ) -> Result<Status, EngineError> {
+        self.publish(&mut decision);
+        self.store_map_run_children(&mut persisted.execution)
+            .await?;
+        let arn = record.arn.clone();
+        let mut effects = Effects::default();
+        let planned = persisted.plan(&decision, now, &mut effects);
+        let mut outgoing = outgoing(&arn, planned);
+        outgoing.extend(crate::map_children::child_messages(
+            &arn,
+            &mut persisted,
+            &decision,
+            now,
+        ));
+        let mut record = persisted.record(record, input_text, now)?;
+        let status = persisted.execution.status();
+        let mut marks = vec!["RUNNING"];
+        if status != Status::Running {
+            marks.push(status.as_aws_str());
+        }
+        mark_unsent(&mut record, &marks);
+        let history = stored_history(&decision);
+        let version = self
+            .store
+            .create_execution(&record, &history, &effects)
+            .await?;
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut running = record.clone();
         running.status = "RUNNING".into();
@@ -508,19 +546,16 @@ impl Engine {
         );
         if status != Status::Running {
             outgoing.push(status_change(&record, status));
-            outgoing.extend(self.report_to_parent(&persisted, &record).await);
+            if tell_parent {
+                outgoing.extend(self.report_to_parent(&persisted, &record).await);
+            }
         }
         if self.after_commit(outgoing, now).await {
             self.confirm_sent(&record, version).await;
         }
-        self.write_log(&machine_record.arn, &arn, &decision.history, 0)
+        self.write_log(&record.state_machine_arn, &arn, &decision.history, 0)
             .await;
-        Ok(Started {
-            execution_arn: arn,
-            start_ms: now,
-            created: true,
-            status,
-        })
+        Ok(status)
     }
 
     /// Handles one message from the bus or the timer queue.
@@ -539,43 +574,88 @@ impl Engine {
                 Ok(Applied::Swept)
             }
             Message::RunExpress(job) => self.run_express(*job).await,
+            Message::StartMapRunChildren {
+                execution_arn,
+                task_ids,
+            } => self.start_map_run_children(&execution_arn, &task_ids).await,
+            Message::MapRunChildEnded {
+                execution_arn,
+                child_arn,
+            } => {
+                self.map_run_children_ended(&execution_arn, &[child_arn])
+                    .await
+            }
         }
     }
 
     /// Feeds one event to an execution (see the module's exactly-once argument).
     pub async fn apply(&self, arn: &str, event: Event) -> Result<Applied, EngineError> {
+        self.apply_events(arn, std::slice::from_ref(&event)).await
+    }
+
+    /// Feeds several events to one execution in one write (the ends of a Distributed Map's
+    /// children arriving together): each event still open when its turn comes is applied in
+    /// order, as if one message had come after the other, and the decisions are written
+    /// together. Duplicate when none applied.
+    pub async fn apply_events(&self, arn: &str, events: &[Event]) -> Result<Applied, EngineError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some((record, version)) = self.store.get_execution(arn).await? else {
                 return Ok(Applied::Missing);
             };
             let mut persisted = Persisted::decode(&record)?;
             // RedriveExecution is the one event for an execution that has ended.
-            let redrive = event == Event::Redrive;
-            if persisted.execution.status() != Status::Running && !redrive {
+            let redrive = events.contains(&Event::Redrive);
+            let was_running = persisted.execution.status() == Status::Running;
+            if !was_running && !redrive {
                 return Ok(Applied::NotRunning);
             }
-            if !persisted.still_open(&event) {
-                return Ok(Applied::Duplicate);
-            }
-            let now = persisted.effective_time(&event, self.now_ms(), record.start_ms);
-            let mut effects = Effects::default();
-            persisted.prepare(&event, &mut effects);
-            if let Event::TaskStarted { task_id, .. } = &event {
-                if let Some(task) = persisted.tasks.get_mut(task_id) {
-                    task.started_ms = self.now_ms();
-                }
-            }
             let machine = self.machine(&persisted.definition)?;
-            let ctx = Context {
-                now_ms: now,
-                seed: self.decision_seed(arn, persisted.execution.event_count()),
-            };
-            let mut decision = persisted.execution.apply(&machine, event.clone(), &ctx);
-            self.publish(&mut decision);
+            let mut effects = Effects::default();
+            let mut decision = cairn_interpreter::Decision::default();
+            let mut now = i64::MIN;
+            let mut applied = false;
+            for event in events {
+                let running = persisted.execution.status() == Status::Running;
+                if (!running && *event != Event::Redrive) || !persisted.still_open(event) {
+                    continue;
+                }
+                now = now.max(persisted.effective_time(event, self.now_ms(), record.start_ms));
+                persisted.prepare(event, &mut effects);
+                if let Event::TaskStarted { task_id, .. } = event {
+                    if let Some(task) = persisted.tasks.get_mut(task_id) {
+                        task.started_ms = self.now_ms();
+                    }
+                }
+                let ctx = Context {
+                    now_ms: now,
+                    seed: self.decision_seed(arn, persisted.execution.event_count()),
+                };
+                let mut one = persisted.execution.apply(&machine, event.clone(), &ctx);
+                self.publish(&mut one);
+                decision.history.append(&mut one.history);
+                decision.commands.append(&mut one.commands);
+                if decision.nondeterminism.is_none() {
+                    decision.nondeterminism = one.nondeterminism;
+                }
+                applied = true;
+            }
+            if !applied {
+                return Ok(if was_running {
+                    Applied::Duplicate
+                } else {
+                    Applied::NotRunning
+                });
+            }
             self.store_map_run_children(&mut persisted.execution)
                 .await?;
             let planned = persisted.plan(&decision, now, &mut effects);
             let mut outgoing = outgoing(arn, planned);
+            outgoing.extend(crate::map_children::child_messages(
+                arn,
+                &mut persisted,
+                &decision,
+                now,
+            ));
             let status = persisted.execution.status();
             if redrive && decision.history.is_empty() {
                 return Ok(Applied::NotRunning);
@@ -646,6 +726,13 @@ impl Engine {
         persisted: &Persisted,
         child: &ExecutionRecord,
     ) -> Option<Outgoing> {
+        if let Some(link) = &persisted.map_run_parent {
+            return Some(crate::map_children::end_message(
+                link,
+                &child.arn,
+                self.now_ms(),
+            ));
+        }
         let parent = persisted.parent.as_ref()?;
         let token = match self.store.get_task_token(&parent.task_token).await {
             Ok(Some(token)) => token,
@@ -1087,7 +1174,16 @@ impl Engine {
                     continue;
                 }
             };
+            let mut children = Vec::new();
             for (task_id, task) in &persisted.tasks {
+                if let Command::StartMapRunChild(_) = &task.command {
+                    // Lost start or lost end alike: the start message creates the child if
+                    // it is missing and reports its end if it ended.
+                    if unstarted_grace_ms.is_some_and(|grace| now - task.scheduled_ms > grace) {
+                        children.push(*task_id);
+                    }
+                    continue;
+                }
                 let run = || {
                     Outgoing::Advance(Message::RunTask {
                         execution_arn: arn.clone(),
@@ -1101,6 +1197,7 @@ impl Engine {
                     lost.push(run());
                 }
             }
+            unstarted.extend(crate::map_children::start_messages(arn, &children, now));
         }
         let counts = (unstarted.len(), lost.len());
         unstarted.append(&mut lost);

@@ -19,6 +19,7 @@ pub mod execution_log;
 pub mod express;
 pub mod logging;
 pub mod long_task;
+pub mod map_children;
 pub mod message;
 pub mod nested;
 pub mod outbox;

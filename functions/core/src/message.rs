@@ -32,6 +32,20 @@ pub enum Message {
     /// Run this asynchronous Express execution to its end (the body of an Express queue
     /// message, [`crate::express`]).
     RunExpress(Box<crate::express::ExpressJob>),
+    /// Create these Distributed Map children of the execution as executions of their own
+    /// (the open tasks of its `StartMapRunChild` commands: [`crate::map_children`]).
+    #[serde(rename_all = "camelCase")]
+    StartMapRunChildren {
+        execution_arn: String,
+        task_ids: Vec<TaskId>,
+    },
+    /// A Distributed Map child of the execution ended: its end becomes the parent's task
+    /// event (read from the child, so the message stays small whatever the child's output).
+    #[serde(rename_all = "camelCase")]
+    MapRunChildEnded {
+        execution_arn: String,
+        child_arn: String,
+    },
 }
 
 /// Where a sweep goes on: its phase and the store's cursor inside it.
@@ -72,9 +86,10 @@ impl Message {
     /// The execution the message moves; empty for a sweep, which moves none.
     pub fn execution_arn(&self) -> &str {
         match self {
-            Message::Apply { execution_arn, .. } | Message::RunTask { execution_arn, .. } => {
-                execution_arn
-            }
+            Message::Apply { execution_arn, .. }
+            | Message::RunTask { execution_arn, .. }
+            | Message::StartMapRunChildren { execution_arn, .. }
+            | Message::MapRunChildEnded { execution_arn, .. } => execution_arn,
             Message::RunExpress(job) => &job.info.execution_arn,
             Message::Sweep(_) => "",
         }

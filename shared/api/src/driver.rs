@@ -565,7 +565,7 @@ impl Driver {
                     self.carry_out(arn, planned);
                     self.carry_out_children(arn, children);
                     let report = if status != Status::Running {
-                        crate::map_children::end_report(&persisted)
+                        persisted.map_run_end()
                     } else {
                         None
                     };

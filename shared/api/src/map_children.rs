@@ -67,28 +67,6 @@ impl ChildWork {
     }
 }
 
-/// What the write that ended a child tells its parent: (parent ARN, event).
-pub(crate) fn end_report(persisted: &Persisted) -> Option<(String, Event)> {
-    let link = persisted.map_run_parent.as_ref()?;
-    let execution = &persisted.execution;
-    let failed = |default: &str| Event::TaskFailed {
-        task_id: link.task_id,
-        error: Some(execution.error().unwrap_or(default).to_string()),
-        cause: execution.cause().map(str::to_string),
-    };
-    let event = match execution.status() {
-        Status::Running => return None,
-        Status::Succeeded => Event::TaskSucceeded {
-            task_id: link.task_id,
-            output: execution.output().cloned().unwrap_or(Value::Null),
-        },
-        Status::Failed => failed("States.TaskFailed"),
-        Status::TimedOut => failed("States.Timeout"),
-        Status::Aborted => failed("States.Aborted"),
-    };
-    Some((link.execution_arn.clone(), event))
-}
-
 impl Driver {
     /// Starts and stops the children a written decision of `parent` asks for, on threads of
     /// their own: the caller may hold the parent's lock, which a child's end needs.
@@ -239,7 +217,7 @@ impl Driver {
                         )
                         .map(|_| ());
                 }
-                if let Some((parent, event)) = end_report(&persisted) {
+                if let Some((parent, event)) = persisted.map_run_end() {
                     self.deliver(&parent, event);
                 }
                 Ok(())
@@ -249,7 +227,7 @@ impl Driver {
                     return Ok(());
                 };
                 if record.status != "RUNNING" {
-                    if let Some((parent, event)) = end_report(&Persisted::decode(&record)?) {
+                    if let Some((parent, event)) = Persisted::decode(&record)?.map_run_end() {
                         self.deliver(&parent, event);
                     }
                 }
@@ -385,7 +363,7 @@ impl Driver {
                     self.observe_write(&transition.record, &decision, Some(&previous), &persisted);
                     self.carry_out(arn, planned);
                     self.carry_out_children(arn, work);
-                    return Ok(end_report(&persisted));
+                    return Ok(persisted.map_run_end());
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(other) => return Err(store_error(other)),

@@ -120,6 +120,17 @@ pub struct OpenTask {
     pub started_ms: i64,
 }
 
+impl Persisted {
+    /// What the write that ended a Map Run child tells its parent: (parent ARN, the task
+    /// event [`Execution::map_run_child_end`] makes of the child's end); None for a running
+    /// child or an execution that is no child.
+    pub fn map_run_end(&self) -> Option<(String, Event)> {
+        let link = self.map_run_parent.as_ref()?;
+        let event = self.execution.map_run_child_end(link.task_id)?;
+        Some((link.execution_arn.clone(), event))
+    }
+}
+
 impl OpenTask {
     /// Whether the task was claimed by a run that must have died by `now`: started, its call
     /// not yet answered (a submitted callback waits for its token legitimately), and claimed

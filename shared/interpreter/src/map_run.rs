@@ -397,3 +397,30 @@ impl Runner<'_> {
         }
     }
 }
+
+impl Execution {
+    /// The event that tells a Distributed Map parent this child ([`crate::Command::StartMapRunChild`],
+    /// reported with `task_id`) ended; None while it runs. Every shell reports the same
+    /// outcome: a child's failure is its parent's task failure with the child's error and
+    /// cause, or, when the child gave none, the error its status means (a TIMED_OUT child is
+    /// `States.Timeout`, an ABORTED one `States.Aborted`), which the Map's tolerated failures
+    /// and the parent's Retry/Catch then see.
+    pub fn map_run_child_end(&self, task_id: crate::api::TaskId) -> Option<crate::api::Event> {
+        use crate::api::{Event, Status};
+        let failed = |default: &str| Event::TaskFailed {
+            task_id,
+            error: Some(self.error().unwrap_or(default).to_string()),
+            cause: self.cause().map(str::to_string),
+        };
+        Some(match self.status() {
+            Status::Running => return None,
+            Status::Succeeded => Event::TaskSucceeded {
+                task_id,
+                output: self.output().cloned().unwrap_or(serde_json::Value::Null),
+            },
+            Status::Failed => failed("States.TaskFailed"),
+            Status::TimedOut => failed("States.Timeout"),
+            Status::Aborted => failed("States.Aborted"),
+        })
+    }
+}

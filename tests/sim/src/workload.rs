@@ -1,6 +1,6 @@
 //! What a seed runs: a few small Standard state machines (tasks with Retry/Catch and
-//! timeouts, Wait and Choice loops, Parallel, Map, callbacks, activities, stop requests,
-//! execution timeouts), and how each task call answers.
+//! timeouts, Wait and Choice loops, Parallel, Map (inline or Distributed), callbacks,
+//! activities, stop requests, execution timeouts), and how each task call answers.
 //!
 //! How a task answers is written in its input (`id` and a `plan`, one entry per attempt),
 //! so the answer depends on what the call is, never on when or how often it arrives: the
@@ -243,7 +243,7 @@ fn map(rng: &mut Rng, p: &str) -> (Value, Value, bool, Vec<(String, i64)>) {
     let items: Vec<Value> = (0..rng.range(2, 5))
         .map(|i| json!({"id": format!("{p}-item-{i}"), "plan": answering_plan(rng, &format!("item{i}"))}))
         .collect();
-    let definition = json!({
+    let mut definition = json!({
         "StartAt": "Each",
         "States": {
             "Each": {
@@ -259,6 +259,12 @@ fn map(rng: &mut Rng, p: &str) -> (Value, Value, bool, Vec<(String, i64)>) {
             }
         }
     });
+    // A Map of four items is a Distributed Map whose children are STANDARD executions of
+    // their own (no new draw: the seeds that found earlier bugs keep their workloads).
+    if items.len() == 4 {
+        definition["States"]["Each"]["ItemProcessor"]["ProcessorConfig"] =
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+    }
     (definition, json!({"items": items}), true, Vec::new())
 }
 

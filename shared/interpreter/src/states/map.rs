@@ -462,8 +462,11 @@ impl Runner<'_> {
             return None;
         }
         let name = {
+            // The item's index too: a child's end adds no event to its parent's history, so
+            // two decisions that each start one child can see the same seed and count (a
+            // shell with reproducible seeds then named both children alike).
             let mut entropy = crate::flow::SeededEntropy {
-                seed: self.ctx.seed ^ self.exec.event_count,
+                seed: self.ctx.seed ^ self.exec.event_count ^ crate::execution::mix(index as u64),
                 counter: &self.entropy_counter,
             };
             cairn_dataflow::Entropy::uuid(&mut entropy)
