@@ -402,6 +402,10 @@ impl Engine {
                     format!("State Machine Does Not Exist: '{state_machine_arn}'"),
                 )
             })?;
+        // Deleted while executions of it still ran: no new ones (AWS's StateMachineDeleting).
+        if cairn_api::machines::lifecycle::is_deleting(&machine_record) {
+            return Err(cairn_api::machines::lifecycle::deleting(&machine_record.arn).into());
+        }
         let name = match name {
             Some(name) => {
                 check_name(name)?;
@@ -1941,6 +1945,23 @@ mod tests {
             states.insert(format!("W{i}"), state);
         }
         json!({"StartAt": "W0", "States": states})
+    }
+
+    #[tokio::test]
+    async fn a_state_machine_being_deleted_starts_no_execution() {
+        let rig = rig(waits(1));
+        let (mut record, version) =
+            cairn_store::StateMachineStore::get_state_machine(rig.store.as_ref(), MACHINE)
+                .unwrap()
+                .unwrap();
+        record.document["status"] = json!("DELETING");
+        cairn_store::StateMachineStore::update_state_machine(rig.store.as_ref(), &record, version)
+            .unwrap();
+        let refused = rig.engine.start(MACHINE, Some("late"), None).await;
+        match refused {
+            Err(EngineError::Api(error)) => assert_eq!(error.error_type, "StateMachineDeleting"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
