@@ -91,6 +91,13 @@ pub struct Args {
     /// refused with ActivityWorkerLimitExceeded, as AWS refuses pollers past its quota.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_ACTIVITY_POLLERS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_activity_pollers: usize,
+    /// Run a Distributed Map's EXPRESS children as executions of their own, each stored with
+    /// its whole history while it runs, as STANDARD children always are. Without it they run
+    /// inside their parent and are stored, with only their start and end, when their Map Run
+    /// ends: AWS shows no history of an Express execution, and a run of many short children
+    /// is then written a few times instead of once per batch of ends.
+    #[arg(long)]
+    pub express_map_run_children: bool,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
 }
@@ -151,6 +158,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         mocks,
         execution_log,
         status_events,
+        express_map_run_children: args.express_map_run_children,
         ..Config::default()
     };
     let api = Api::new(Arc::new(store), config);
