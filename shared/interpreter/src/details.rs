@@ -29,11 +29,11 @@ enum Repr {
     /// `{"input": input, "name": name}`: `<Type>StateEntered`.
     Entered {
         input: Payload,
-        name: Arc<str>,
+        name: Name,
     },
     /// `{"name": name, "output": output}`: `<Type>StateExited`.
     Exited {
-        name: Arc<str>,
+        name: Name,
         output: Payload,
     },
     /// Fields in their order, such as `ExecutionStarted`'s `{"input", "roleArn"}`.
@@ -41,32 +41,32 @@ enum Repr {
     /// `{"index": index, "name": name}`: a Map iteration's events.
     Iteration {
         index: u64,
-        name: Arc<str>,
+        name: Name,
     },
 }
 
 impl Details {
     /// `{"input": input, "name": name}`.
-    pub(crate) fn entered(name: &Arc<str>, input: Payload) -> Details {
+    pub(crate) fn entered(name: &Name, input: Payload) -> Details {
         Details::compact(Repr::Entered {
             input,
-            name: Arc::clone(name),
+            name: name.clone(),
         })
     }
 
     /// `{"name": name, "output": output}`.
-    pub(crate) fn exited(name: &Arc<str>, output: Payload) -> Details {
+    pub(crate) fn exited(name: &Name, output: Payload) -> Details {
         Details::compact(Repr::Exited {
-            name: Arc::clone(name),
+            name: name.clone(),
             output,
         })
     }
 
     /// `{"index": index, "name": name}`.
-    pub(crate) fn iteration(name: &Arc<str>, index: usize) -> Details {
+    pub(crate) fn iteration(name: &Name, index: usize) -> Details {
         Details::compact(Repr::Iteration {
             index: index as u64,
-            name: Arc::clone(name),
+            name: name.clone(),
         })
     }
 
@@ -359,6 +359,61 @@ fn write_escaped(out: &mut String, text: &str) {
     out.push_str(&text[run..]);
 }
 
+/// A state's name as its events carry it. Short names (nearly all) are copied inline:
+/// sharing one `Arc<str>` cost two atomic reference-count updates per event, which were
+/// most of the time spent dropping a history.
+#[derive(Clone)]
+pub(crate) enum Name {
+    Inline { len: u8, bytes: [u8; Name::INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Name {
+    /// The most bytes kept inline: with the length and the tag, as large as the shared form.
+    const INLINE: usize = 22;
+
+    pub(crate) fn new(name: &str) -> Name {
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= Name::INLINE => {
+                let mut bytes = [0; Name::INLINE];
+                bytes[..name.len()].copy_from_slice(name.as_bytes());
+                Name::Inline { len, bytes }
+            }
+            _ => Name::Shared(Arc::from(name)),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `str` whole, so the bytes are UTF-8.
+            Name::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Name::Shared(name) => name,
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// A state's input or output in its event: its own, or shared with the event next to it
 /// (a state's output is the next state's input, so the two events hold one copy).
 #[derive(Clone)]
@@ -582,7 +637,7 @@ mod tests {
     use serde_json::json;
 
     fn forms() -> Vec<(Details, Value)> {
-        let name: Arc<str> = Arc::from("Step \"1\"");
+        let name = Name::new("Step \"1\"");
         vec![
             (
                 Details::entered(&name, json!({"a": [1, 2.5, null], "b": "x"}).into()),
@@ -677,8 +732,27 @@ mod tests {
     }
 
     #[test]
+    fn names_inline_or_shared_read_back_whole() {
+        // Around the inline capacity, in one- and multi-byte characters (80 is AWS's longest).
+        for len in 0..=80 {
+            for filler in ["a", "é", "✓", "🦀"] {
+                let text: String = filler.repeat(len).chars().take(len).collect();
+                let name = Name::new(&text);
+                assert_eq!(name.as_str(), text);
+                assert_eq!(
+                    matches!(name, Name::Inline { .. }),
+                    text.len() <= Name::INLINE,
+                    "{text:?}"
+                );
+                let details = Details::exited(&name, json!(null).into());
+                assert_eq!(details.to_value(), json!({"name": text, "output": null}));
+            }
+        }
+    }
+
+    #[test]
     fn writing_turns_a_compact_form_into_its_tree() {
-        let name: Arc<str> = Arc::from("S");
+        let name = Name::new("S");
         let mut details = Details::exited(&name, json!(1).into());
         assert_eq!(details["name"], "S");
         details

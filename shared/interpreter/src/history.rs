@@ -1,10 +1,9 @@
 //! GetExecutionHistory's wire shape for [`HistoryEvent`], and the text a store keeps for it.
 
 use crate::api::HistoryEvent;
-use crate::details::{write_i64, write_str, write_u64, Payload, SharedText};
+use crate::details::{write_i64, write_str, write_u64, Name, Payload, SharedText};
 use crate::Details;
 use serde_json::{Map, Value};
-use std::sync::Arc;
 
 /// Details fields AWS sends as JSON text rather than as JSON.
 const JSON_TEXT_FIELDS: [&str; 3] = ["input", "output", "parameters"];
@@ -178,13 +177,13 @@ pub(crate) fn details<const N: usize>(fields: [(&str, Value); N]) -> Value {
 /// state's name instead of copying it into each.
 #[derive(Debug, Clone)]
 pub(crate) struct Shapes {
-    name: Arc<str>,
+    name: Name,
 }
 
 impl Shapes {
     pub(crate) fn new(name: &str) -> Shapes {
         Shapes {
-            name: Arc::from(name),
+            name: Name::new(name),
         }
     }
 
@@ -214,6 +213,7 @@ pub(crate) fn json_text(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Arc;
 
     #[test]
     fn wire_shape_serializes_payloads_as_json_text() {
@@ -260,8 +260,7 @@ mod tests {
             "nested": [[{"a": null, "b": [true, false]}]],
             "z": 1, "a": 2
         });
-        let name: Arc<str> = Arc::from("Step \"1\"\n\u{1}");
-        let shapes = Shapes { name };
+        let shapes = Shapes::new("Step \"1\"\n\u{1}");
         let details: Vec<Details> = vec![
             Details::default(),
             Details::from(awkward.clone()),
