@@ -177,6 +177,30 @@ struct StoredState {
     length: Option<i64>,
 }
 
+/// What a write of an execution row needs of its record besides the state and summary, which
+/// go in encoded: copying the whole record copied the state once more (a chain's is 141 KB).
+struct RowFields {
+    arn: String,
+    state_machine_arn: String,
+    name: String,
+    status: String,
+    start_ms: i64,
+    stop_ms: Option<i64>,
+}
+
+impl RowFields {
+    fn of(record: &ExecutionRecord) -> RowFields {
+        RowFields {
+            arn: record.arn.clone(),
+            state_machine_arn: record.state_machine_arn.clone(),
+            name: record.name.clone(),
+            status: record.status.clone(),
+            start_ms: record.start_ms,
+            stop_ms: record.stop_ms,
+        }
+    }
+}
+
 /// Below this a state is stored as it is: too small for compression to pay for itself.
 const STATE_COMPRESS_FROM: usize = 512;
 
@@ -577,65 +601,84 @@ struct Block {
 /// of its id minus the previous one's (0 for the first, whose id is the row's `first`), the
 /// varint of its body's length, and the body's UTF-8.
 fn encode_blocks(history: &[StoredEvent]) -> Result<Vec<Block>> {
-    let mut blocks: Vec<Block> = Vec::new();
-    let mut previous: Option<u64> = None;
-    let mut left: usize = history.iter().map(|event| 20 + event.body.len()).sum();
-    for event in history {
-        let id = to_sql_int(event.id)?;
-        let delta = match previous {
-            Some(previous) if event.id <= previous => {
-                return Err(backend(format!(
-                    "history event {} follows event {previous}: ids must increase",
-                    event.id
-                )))
+    // A block's plain encoding is built in a buffer each thread keeps, and only its stored
+    // form is allocated: not a fresh buffer of up to 64 KiB per block, its page faults and its
+    // copy when compression does not pay.
+    PLAIN_BLOCK.with_borrow_mut(|plain| {
+        plain.clear();
+        let mut blocks: Vec<Block> = Vec::new();
+        // The first and last ids of the block being built.
+        let mut open: Option<(i64, i64)> = None;
+        let mut previous: Option<u64> = None;
+        for event in history {
+            let id = to_sql_int(event.id)?;
+            let mut delta = match previous {
+                Some(previous) if event.id <= previous => {
+                    return Err(backend(format!(
+                        "history event {} follows event {previous}: ids must increase",
+                        event.id
+                    )))
+                }
+                Some(previous) => event.id - previous,
+                None => 0,
+            };
+            previous = Some(event.id);
+            // A bound on the event's encoding (the two varints take at most 10 bytes each).
+            let encoded = 20 + event.body.len();
+            if let Some((first, last)) = open {
+                if plain.len() + encoded > BLOCK_BYTES {
+                    blocks.push(Block {
+                        first,
+                        last,
+                        bytes: stored_block(plain),
+                    });
+                    plain.clear();
+                    open = None;
+                }
             }
-            Some(previous) => event.id - previous,
-            None => 0,
-        };
-        previous = Some(event.id);
-        // A bound on the event's encoding (the two varints take at most 10 bytes each).
-        let encoded = 20 + event.body.len();
-        let full = blocks
-            .last()
-            .is_none_or(|block| block.bytes.len() > 1 && block.bytes.len() + encoded > BLOCK_BYTES);
-        let delta = if full {
-            let mut bytes = Vec::with_capacity(left.min(BLOCK_BYTES).max(encoded) + 1);
-            bytes.push(BLOCK_PLAIN);
-            blocks.push(Block {
-                first: id,
-                last: id,
-                bytes,
+            let (first, _) = *open.get_or_insert_with(|| {
+                delta = 0;
+                (id, id)
             });
-            0
-        } else {
-            delta
-        };
-        let block = blocks
-            .last_mut()
-            .expect("a block was just pushed if none was open");
-        put_varint(&mut block.bytes, delta);
-        put_varint(&mut block.bytes, event.body.len() as u64);
-        block.bytes.extend_from_slice(event.body.as_bytes());
-        block.last = id;
-        left -= encoded;
-    }
-    for block in &mut blocks {
-        block.bytes = compress_block(std::mem::take(&mut block.bytes));
-    }
-    Ok(blocks)
+            put_varint(plain, delta);
+            put_varint(plain, event.body.len() as u64);
+            plain.extend_from_slice(event.body.as_bytes());
+            open = Some((first, id));
+        }
+        if let Some((first, last)) = open {
+            blocks.push(Block {
+                first,
+                last,
+                bytes: stored_block(plain),
+            });
+        }
+        // Keeps a thread's buffer near a block's size after an event far larger than one.
+        if plain.capacity() > 4 * BLOCK_BYTES {
+            *plain = Vec::new();
+        }
+        Ok(blocks)
+    })
 }
 
-/// A block compressed, unless that saves less than an eighth.
-fn compress_block(plain: Vec<u8>) -> Vec<u8> {
-    let events = &plain[1..];
+thread_local! {
+    static PLAIN_BLOCK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A block's events (plain encoding) as stored: compressed, unless that saves less than an
+/// eighth.
+fn stored_block(events: &[u8]) -> Vec<u8> {
     let mut packed = Vec::with_capacity(events.len() / 3 + 16);
     packed.push(BLOCK_LZ);
     put_varint(&mut packed, events.len() as u64);
     lz::compress(events, &mut packed);
-    if packed.len() < plain.len() - plain.len() / 8 {
+    let plain = events.len() + 1;
+    if packed.len() < plain - plain / 8 {
         packed
     } else {
-        plain
+        let mut bytes = Vec::with_capacity(plain);
+        bytes.push(BLOCK_PLAIN);
+        bytes.extend_from_slice(events);
+        bytes
     }
 }
 
@@ -1180,11 +1223,11 @@ impl ExecutionStore for SqliteStore {
         history: &[StoredEvent],
         effects: &Effects,
     ) -> Result<Version> {
-        let record = record.clone();
         let history = encode_blocks(history)?;
         let state = pack_state(&record.state)?;
-        let effects = effects.clone();
         let summary = json_text(&record.summary)?;
+        let record = RowFields::of(record);
+        let effects = effects.clone();
         self.write(move |tx| {
             let (prefix, tail) = split_arn(&record.arn);
             let prefix = intern_arn(tx, prefix).map_err(write_sql)?;
@@ -1304,9 +1347,9 @@ impl ExecutionStore for SqliteStore {
     fn commit(&self, transition: &Transition) -> Result<Version> {
         let history = encode_blocks(&transition.history)?;
         let state = pack_state(&transition.record.state)?;
-        let record = transition.record.clone();
+        let record = RowFields::of(&transition.record);
         let effects = transition.effects.clone();
-        let summary = json_text(&record.summary)?;
+        let summary = json_text(&transition.record.summary)?;
         let expected = to_sql_int(transition.expected_version)?;
         self.write(move |tx| {
             let current: Option<(i64, i64)> = tx

@@ -32,8 +32,17 @@ fn hash(word: u32, bits: u32) -> usize {
     (word.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
+thread_local! {
+    /// The match finder's table, kept by each thread rather than allocated per call.
+    static TABLE: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Appends the LZ4 block encoding of `input` to `out`.
 pub fn compress(input: &[u8], out: &mut Vec<u8>) {
+    TABLE.with_borrow_mut(|table| compress_with(input, out, table));
+}
+
+fn compress_with(input: &[u8], out: &mut Vec<u8>, table: &mut Vec<u32>) {
     let mut anchor = 0;
     if input.len() > MATCH_START_LIMIT {
         let bits = input
@@ -41,7 +50,8 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>) {
             .next_power_of_two()
             .trailing_zeros()
             .clamp(MIN_HASH_BITS, MAX_HASH_BITS);
-        let mut table = vec![0u32; 1 << bits];
+        table.clear();
+        table.resize(1 << bits, 0);
         let start_limit = input.len() - MATCH_START_LIMIT;
         let end_limit = input.len() - LAST_LITERALS;
         let mut at = 0;
