@@ -135,6 +135,9 @@ pub struct ApiError {
     pub message: String,
     /// A ValidationException's `reason` (`API_DOES_NOT_SUPPORT_LABELED_ARNS`, ...).
     pub reason: Option<String>,
+    /// The resource a ResourceNotFound or TooManyTags names (its ARN), as AWS's model
+    /// carries it in `resourceName`.
+    pub resource_name: Option<String>,
 }
 
 impl ApiError {
@@ -143,6 +146,7 @@ impl ApiError {
             error_type: error_type.to_string(),
             message: message.into(),
             reason: None,
+            resource_name: None,
         }
     }
 
@@ -151,12 +155,20 @@ impl ApiError {
         self
     }
 
+    pub fn with_resource_name(mut self, name: &str) -> ApiError {
+        self.resource_name = Some(name.to_string());
+        self
+    }
+
     /// The error as AWS's JSON protocols carry it: `__type`, `message` and, when AWS gives
-    /// one, `reason`.
+    /// them, `reason` and `resourceName`.
     pub fn wire_body(&self) -> Value {
         let mut body = serde_json::json!({"__type": self.error_type, "message": self.message});
         if let Some(reason) = &self.reason {
             body["reason"] = Value::from(reason.clone());
+        }
+        if let Some(name) = &self.resource_name {
+            body["resourceName"] = Value::from(name.clone());
         }
         body
     }

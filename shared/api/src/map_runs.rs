@@ -38,6 +38,7 @@ fn not_found(arn: &str) -> ApiError {
         "ResourceNotFound",
         format!("Map Run Does Not Exist: '{arn}'"),
     )
+    .with_resource_name(arn)
 }
 
 /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>` → the machine's ARN.

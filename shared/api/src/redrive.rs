@@ -22,6 +22,9 @@ const MAX_OPEN_MS: i64 = 365 * 24 * 3600 * 1000;
 /// Conditional writes lost to concurrent writers before giving up.
 const MAX_ATTEMPTS: usize = 16;
 
+/// AWS's `redriveStatusReason` for an execution whose state machine is being deleted.
+const MACHINE_DELETING: &str = "State machine is in DELETING status";
+
 /// The summary member the record keeps the decider's redrive verdict in.
 pub(crate) const BLOCKER_FIELD: &str = "redriveStatusReason";
 
@@ -62,9 +65,14 @@ pub fn blocker(store: &dyn Store, record: &ExecutionRecord, now: i64) -> Option<
     if record.summary.get("mapRunArn").is_some() {
         return Some(crate::map_runs::CHILD_NOT_REDRIVABLE.to_string());
     }
-    // AWS keeps a deleted state machine DELETING while executions remain; Cairn removes it.
-    if matches!(store.get_state_machine(&record.state_machine_arn), Ok(None)) {
-        return Some("State machine is in DELETING status".into());
+    // DeleteStateMachine leaves it DELETING while other executions of it run, and removes
+    // it once none does: either way AWS refuses the redrive.
+    match store.get_state_machine(&record.state_machine_arn) {
+        Ok(None) => return Some(MACHINE_DELETING.into()),
+        Ok(Some((machine, _))) if crate::machines::lifecycle::is_deleting(&machine) => {
+            return Some(MACHINE_DELETING.into())
+        }
+        _ => {}
     }
     if let Some(reason) = record.summary.get(BLOCKER_FIELD) {
         return Some(reason.as_str().unwrap_or_default().to_string());

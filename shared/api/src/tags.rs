@@ -24,6 +24,7 @@ fn too_many(arn: &str) -> ApiError {
         "TooManyTags",
         format!("Too many tags: a resource can have at most {MAX_TAGS} tags: '{arn}'"),
     )
+    .with_resource_name(arn)
 }
 
 /// A request's `tags` list, checked member by member as AWS's request validation does
@@ -131,7 +132,10 @@ pub(crate) fn dispatch(
 
 /// A taggable resource's record: state machines and activities.
 fn tagged(driver: &Driver, arn: &str) -> Result<(StateMachineRecord, Option<u64>), ApiError> {
-    let not_found = || ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"));
+    let not_found = || {
+        ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
+            .with_resource_name(arn)
+    };
     match parse_arn(arn) {
         Some(parsed) if parsed.kind == "stateMachine" => driver
             .store

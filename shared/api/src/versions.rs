@@ -12,8 +12,9 @@ use cairn_store::{Error as StoreError, StateMachineRecord};
 use serde_json::{json, Map, Value};
 
 use crate::driver::{store_error, Driver};
+use crate::machines::lifecycle;
 use crate::names::{invalid_arn, machine_does_not_exist, parse_arn};
-use crate::params::{invalid_token, timestamp, Params};
+use crate::params::{invalid_token, page_token, timestamp, Params};
 use crate::ApiError;
 
 /// AWS's quotas per state machine.
@@ -26,11 +27,13 @@ fn validation(message: impl Into<String>) -> ApiError {
     ApiError::new("ValidationException", message)
 }
 
-fn resource_not_found() -> ApiError {
+/// `arn`: the alias or version asked for, which AWS names in `resourceName`.
+fn resource_not_found(arn: &str) -> ApiError {
     ApiError::new(
         "ResourceNotFound",
         "Request references a resource that does not exist.",
     )
+    .with_resource_name(arn)
 }
 
 /// What a state machine ARN names.
@@ -133,6 +136,19 @@ fn busy(arn: &str) -> ApiError {
         "ConflictException",
         format!("State machine '{arn}' is being changed concurrently; retry the request"),
     )
+}
+
+/// A change that makes something new of a state machine (a version, an alias, an alias's
+/// routing) while it is DELETING: StateMachineDeleting, or StateMachineDoesNotExist once
+/// its last execution ended (which deletes it). `Ok` for an ACTIVE one.
+fn refuse_deleting(driver: &Driver, record: &StateMachineRecord) -> Result<(), ApiError> {
+    if !lifecycle::is_deleting(record) {
+        return Ok(());
+    }
+    match lifecycle::settle(driver, Some((record.clone(), 0)))? {
+        Some(_) => Err(lifecycle::deleting(&record.arn)),
+        None => Err(machine_does_not_exist(&record.arn)),
+    }
 }
 
 /// What StartExecution runs for a state machine, version or alias ARN.
@@ -311,6 +327,7 @@ pub(crate) fn publish(
 ) -> Result<(String, i64), ApiError> {
     for _ in 0..ATTEMPTS {
         let (mut record, version) = load(driver, base, base)?;
+        refuse_deleting(driver, &record)?;
         let current = record
             .document
             .get("revisionId")
@@ -417,22 +434,24 @@ fn publish_version(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     Ok(json!({"stateMachineVersionArn": version_arn, "creationDate": timestamp(created)}))
 }
 
-/// A listing's page: `nextToken` is the last key returned.
+/// A listing's page: `nextToken` carries the last key returned, dated like every other
+/// listing's token (InvalidToken 24 hours after its page).
 fn page<T: Clone>(
+    driver: &Driver,
     items: &[(String, T)],
     p: &Params<'_>,
     after: impl Fn(&str, &str) -> bool,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = p.max_results(100)?;
-    let cursor = p.next_token(1024)?;
-    let start = match cursor {
-        Some(token) => {
-            let token = token
-                .strip_prefix("after:")
-                .ok_or_else(|| invalid_token(token))?;
+    let now = driver.now_ms();
+    let start = match p.page_cursor(1024, now)? {
+        Some(cursor) => {
+            let Some(last) = cursor.strip_prefix("after:") else {
+                return Err(invalid_token(p.next_token(1024)?.unwrap_or_default()));
+            };
             items
                 .iter()
-                .position(|(key, _)| after(key, token))
+                .position(|(key, _)| after(key, last))
                 .unwrap_or(items.len())
         }
         None => 0,
@@ -440,7 +459,9 @@ fn page<T: Clone>(
     let rest = &items[start..];
     let taken: Vec<(String, T)> = rest.iter().take(limit).cloned().collect();
     let next = match taken.last() {
-        Some((key, _)) if rest.len() > taken.len() => Some(format!("after:{key}")),
+        Some((key, _)) if rest.len() > taken.len() => {
+            Some(page_token(&format!("after:{key}"), now))
+        }
         _ => None,
     };
     Ok((taken.into_iter().map(|(_, item)| item).collect(), next))
@@ -463,7 +484,7 @@ fn list_versions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
             ))
         })
         .collect();
-    let (items, next) = page(&items, p, |key, token| {
+    let (items, next) = page(driver, &items, p, |key, token| {
         key.parse::<u64>().unwrap_or(0) < token.parse::<u64>().unwrap_or(0)
     })?;
     let mut out = json!({"stateMachineVersions": items});
@@ -664,11 +685,11 @@ fn routing(
         .store
         .get_state_machine(&owner)
         .map_err(store_error)?
-        .ok_or_else(resource_not_found)?;
+        .ok_or_else(|| resource_not_found(arns[0]))?;
     for (arn, _) in &routes {
         if let Some((_, Qualifier::Version(number))) = split(arn) {
             if version_entry(&record, number).is_none() {
-                return Err(resource_not_found());
+                return Err(resource_not_found(arn));
             }
         }
     }
@@ -691,6 +712,7 @@ fn create_alias(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let alias_arn = format!("{base}:{name}");
     for _ in 0..ATTEMPTS {
         let (mut record, version) = load(driver, &base, &base)?;
+        refuse_deleting(driver, &record)?;
         if let Some(existing) = alias_entry(&record, name) {
             // Idempotent on the same description and routing, a conflict otherwise.
             let same = existing.get("routingConfiguration") == Some(&Value::Array(routes.clone()))
@@ -747,8 +769,8 @@ fn describe_alias(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         .store
         .get_state_machine(&base)
         .map_err(store_error)?
-        .ok_or_else(resource_not_found)?;
-    let alias = alias_entry(&record, &name).ok_or_else(resource_not_found)?;
+        .ok_or_else(|| resource_not_found(arn))?;
+    let alias = alias_entry(&record, &name).ok_or_else(|| resource_not_found(arn))?;
     let created = alias["created"].as_i64().unwrap_or(record.created_ms);
     let mut out = json!({
         "stateMachineAliasArn": arn,
@@ -778,11 +800,14 @@ fn update_alias(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         let Some((mut record, version)) =
             driver.store.get_state_machine(&base).map_err(store_error)?
         else {
-            return Err(resource_not_found());
+            return Err(resource_not_found(arn));
         };
+        refuse_deleting(driver, &record)?;
         let now = driver.now_ms();
         let aliases = section(&mut record, "aliases")?;
-        let alias = aliases.get_mut(&name).ok_or_else(resource_not_found)?;
+        let alias = aliases
+            .get_mut(&name)
+            .ok_or_else(|| resource_not_found(arn))?;
         if let Some(description) = &description {
             alias["description"] = Value::from(description.clone());
         }
@@ -851,7 +876,7 @@ fn list_aliases(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         })
         .unwrap_or_default();
     items.sort_by(|a, b| a.0.cmp(&b.0));
-    let (items, next) = page(&items, p, |key, token| key > token)?;
+    let (items, next) = page(driver, &items, p, |key, token| key > token)?;
     let mut out = json!({"stateMachineAliases": items});
     if let Some(next) = next {
         out["nextToken"] = Value::from(next);
