@@ -2,6 +2,7 @@ use crate::execution::{ContextExtra, Fanout, Fault, Parent, Phase, Runner, Threa
 use crate::flow::Failure;
 use crate::history::details;
 use crate::history::json_text;
+use crate::jsonata::{JTemplate, Produced};
 use crate::machine::{CState, IoPath, MapSpec, ResultPath, Setting};
 use crate::states::wait::plain;
 use serde_json::{json, Value};
@@ -75,6 +76,7 @@ impl Runner<'_> {
                     && state.input_path == IoPath::Whole
                     && spec.item_selector.is_none()
                     && spec.reader.is_none()
+                    && spec.batcher.is_none()
                     && spec.writer.is_none()
                     && !items.is_context()
                     // Settings read from the input after this point must see it whole.
@@ -270,10 +272,20 @@ impl Runner<'_> {
                 details([("mapRunArn", Value::String(arn))]),
             );
         }
-        let total = plan.items.len();
+        // An ItemBatcher groups the items taken from the state input (ItemsPath or Items)
+        // here, as AWS does; an ItemReader's are grouped once read.
+        let (items, batch_fault) = if spec.distributed && spec.reader.is_none() {
+            match self.input_batches(tid, state, spec, plan.items) {
+                Ok(items) => (items, None),
+                Err(fault) => (Vec::new(), Some(fault)),
+            }
+        } else {
+            (plan.items, None)
+        };
+        let total = items.len();
         let fanout = Fanout {
             input: plan.input,
-            items: plan.items,
+            items,
             total,
             next_item: 0,
             running: BTreeMap::new(),
@@ -297,6 +309,9 @@ impl Runner<'_> {
         }
         if let Some(t) = self.thread_mut(tid) {
             t.phase = Phase::Fanout(Box::new(fanout));
+        }
+        if let Some(fault) = batch_fault {
+            return self.map_run_failed(tid, fault);
         }
         if total == 0 {
             self.fanout_succeeded(tid, state);
@@ -405,6 +420,122 @@ impl Runner<'_> {
 }
 
 impl Runner<'_> {
+    /// The batches a Distributed Map's ItemBatcher makes of items taken from the state
+    /// input (the items unchanged without one). Its settings are read as for an
+    /// ItemReader's items: from the effective input (JSONPath) or `$states.input`
+    /// (JSONata), once the Map Run has started.
+    fn input_batches(
+        &self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &MapSpec,
+        items: Vec<Value>,
+    ) -> Result<Vec<Value>, Fault> {
+        let Some(batcher) = spec.batcher.as_deref() else {
+            return Ok(items);
+        };
+        let (per_batch, max_bytes, batch_input) = match state.jsonata.as_deref() {
+            Some(j) => {
+                let count = |template: Option<&JTemplate>, field: &str| match template {
+                    None => Ok(0),
+                    Some(t) => {
+                        let value = self.jsonata_eval(
+                            tid,
+                            j,
+                            t,
+                            field,
+                            Produced::Nothing,
+                            ContextExtra::default(),
+                        )?;
+                        self.batch_count(tid, &value, field)
+                    }
+                };
+                let per_batch = count(j.batch_max_items.as_ref(), "ItemBatcher/MaxItemsPerBatch")?;
+                let max_bytes = count(
+                    j.batch_max_bytes.as_ref(),
+                    "ItemBatcher/MaxInputBytesPerBatch",
+                )?;
+                let batch_input = j
+                    .batch_input
+                    .as_ref()
+                    .map(|t| {
+                        self.jsonata_eval(
+                            tid,
+                            j,
+                            t,
+                            "ItemBatcher/BatchInput",
+                            Produced::Nothing,
+                            ContextExtra::default(),
+                        )
+                    })
+                    .transpose()?;
+                (per_batch, max_bytes, batch_input)
+            }
+            None => {
+                let input = self.thread(tid).map(|t| &t.input).unwrap_or(&Value::Null);
+                let effective;
+                let scope = if state.input_path == IoPath::Whole {
+                    input
+                } else {
+                    effective = self.input_path(tid, state, input)?;
+                    &effective
+                };
+                let count = |setting: Option<&Setting<Value>>, field: &str| {
+                    let value = match setting {
+                        None => return Ok(0),
+                        Some(Setting::Fixed(v)) => v.clone(),
+                        Some(Setting::Path { path, .. }) => self.eval(
+                            tid,
+                            scope,
+                            path.is_context(),
+                            ContextExtra::default(),
+                            |s, _| path.select(s),
+                        )?,
+                    };
+                    self.batch_count(tid, &value, field)
+                };
+                let per_batch = count(batcher.max_items.as_ref(), "MaxItemsPerBatch")?;
+                let max_bytes = count(batcher.max_bytes.as_ref(), "MaxInputBytesPerBatch")?;
+                let batch_input = batcher
+                    .batch_input
+                    .as_ref()
+                    .map(|t| {
+                        self.eval(tid, scope, true, ContextExtra::default(), |s, e| {
+                            t.evaluate(s, e)
+                        })
+                    })
+                    .transpose()?;
+                (per_batch, max_bytes, batch_input)
+            }
+        };
+        Ok(crate::reader::batches(
+            items,
+            per_batch,
+            max_bytes,
+            batch_input.as_ref(),
+        ))
+    }
+
+    /// A batching limit read from the input: a non-negative integer (or a string holding
+    /// one); 0 is no limit.
+    fn batch_count(&self, tid: ThreadId, value: &Value, field: &str) -> Result<u64, Fault> {
+        match as_integer(value) {
+            Some(n) => u64::try_from(n).map_err(|_| {
+                self.state_fault(
+                    tid,
+                    Failure::runtime(format!("field {field} must be positive")),
+                )
+            }),
+            None => Err(self.state_fault(
+                tid,
+                Failure::runtime(format!(
+                    "field {field} must be an integer, got {}",
+                    plain(value)
+                )),
+            )),
+        }
+    }
+
     fn children_outside(&self, tid: ThreadId) -> bool {
         matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.children_outside)
     }
@@ -497,5 +628,183 @@ fn as_integer(v: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        Capabilities, Command, Context, Decision, Event, Execution, ExecutionInfo, Machine, Status,
+    };
+    use serde_json::{json, Value};
+
+    fn info() -> ExecutionInfo {
+        ExecutionInfo {
+            execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
+            name: "run".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
+            state_machine_name: "sm".into(),
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            start_time_ms: 1_000,
+            ..Default::default()
+        }
+    }
+
+    fn at(now_ms: i64) -> Context {
+        Context { now_ms, seed: 7 }
+    }
+
+    /// A Distributed Map over the input's `rows` whose children pass their input on.
+    fn machine(map: Value) -> Machine {
+        let mut state = json!({"Type": "Map", "Label": "Rows", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}}});
+        for (k, v) in map.as_object().into_iter().flatten() {
+            state[k] = v.clone();
+        }
+        Machine::from_json(&json!({"StartAt": "M", "States": {"M": state}})).unwrap()
+    }
+
+    fn types(d: &Decision) -> Vec<&str> {
+        d.history.iter().map(|e| &*e.event_type).collect()
+    }
+
+    fn started_length(d: &Decision) -> Value {
+        d.history
+            .iter()
+            .find(|e| e.event_type == "MapStateStarted")
+            .map(|e| e.details.to_value()["length"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    fn input() -> Value {
+        json!({"rows": [1, 2, 3, 4, 5], "per": 2, "factor": 7})
+    }
+
+    #[test]
+    fn items_from_the_state_input_are_batched() {
+        let m = machine(json!({"ItemsPath": "$.rows",
+            "ItemBatcher": {"MaxItemsPerBatchPath": "$.per", "BatchInput": {"factor.$": "$.factor"}}}));
+        let (exec, d) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(exec.status(), Status::Succeeded, "{:?}", types(&d));
+        assert_eq!(
+            exec.output(),
+            Some(&json!([
+                {"BatchInput": {"factor": 7}, "Items": [1, 2]},
+                {"BatchInput": {"factor": 7}, "Items": [3, 4]},
+                {"BatchInput": {"factor": 7}, "Items": [5]}
+            ]))
+        );
+        // One child per batch; MapStateStarted counts the items taken from the input.
+        let runs = exec.map_runs();
+        assert_eq!((runs[0].total, runs[0].succeeded), (3, 3));
+        assert_eq!(started_length(&d), json!(5));
+
+        // By size: each number is one byte of JSON text.
+        let m =
+            machine(json!({"ItemsPath": "$.rows", "ItemBatcher": {"MaxInputBytesPerBatch": 3}}));
+        let (exec, _) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(
+            exec.output(),
+            Some(&json!([{"Items": [1, 2, 3]}, {"Items": [4, 5]}]))
+        );
+
+        // Without an ItemBatcher each item is a child of its own.
+        let m = machine(json!({"ItemsPath": "$.rows"}));
+        let (exec, _) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(exec.output(), Some(&json!([1, 2, 3, 4, 5])));
+        assert_eq!(exec.map_runs()[0].total, 5);
+    }
+
+    #[test]
+    fn jsonata_items_are_batched_too() {
+        let m = machine(
+            json!({"QueryLanguage": "JSONata", "Items": "{% $states.input.rows %}",
+            "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.per + 1 %}",
+                            "BatchInput": {"f": "{% $states.input.factor %}"}}}),
+        );
+        let (exec, d) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(exec.status(), Status::Succeeded, "{:?}", types(&d));
+        assert_eq!(
+            exec.output(),
+            Some(&json!([
+                {"BatchInput": {"f": 7}, "Items": [1, 2, 3]},
+                {"BatchInput": {"f": 7}, "Items": [4, 5]}
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_child_execution_of_its_own_gets_its_batch() {
+        let m = machine(json!({"ItemsPath": "$.rows", "MaxConcurrency": 1,
+            "ItemBatcher": {"MaxItemsPerBatch": 2}}));
+        let outside = Capabilities {
+            map_run_children: true,
+            express_map_run_children: true,
+        };
+        let (mut exec, mut d) =
+            Execution::start_with_capabilities(&m, input(), info(), &at(10), outside);
+        let mut inputs = Vec::new();
+        let mut now = 20;
+        loop {
+            let starts: Vec<_> = d
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    Command::StartMapRunChild(start) => Some((start.task_id, start.input.clone())),
+                    _ => None,
+                })
+                .collect();
+            let Some((task_id, input)) = starts.into_iter().next() else {
+                break;
+            };
+            inputs.push(input.clone());
+            d = exec.apply(
+                &m,
+                Event::TaskSucceeded {
+                    task_id,
+                    output: input,
+                },
+                &at(now),
+            );
+            now += 10;
+        }
+        assert_eq!(
+            inputs,
+            [
+                json!({"Items": [1, 2]}),
+                json!({"Items": [3, 4]}),
+                json!({"Items": [5]})
+            ]
+        );
+        assert_eq!(exec.status(), Status::Succeeded);
+    }
+
+    #[test]
+    fn a_batch_limit_that_is_not_a_count_fails_the_map_run() {
+        let m = machine(
+            json!({"ItemsPath": "$.rows", "ItemBatcher": {"MaxItemsPerBatchPath": "$.per"}}),
+        );
+        for per in [json!("two"), json!(-1)] {
+            let mut bad = input();
+            bad["per"] = per.clone();
+            let (exec, d) = Execution::start(&m, bad, info(), &at(10));
+            assert_eq!(exec.status(), Status::Failed, "{per}");
+            assert_eq!(exec.error(), Some("States.Runtime"), "{per}");
+            assert!(
+                exec.cause()
+                    .unwrap_or_default()
+                    .contains("MaxItemsPerBatch"),
+                "{:?}",
+                exec.cause()
+            );
+            let seen = types(&d);
+            let run_failed = seen.iter().position(|t| *t == "MapRunFailed");
+            let map_failed = seen.iter().position(|t| *t == "MapStateFailed");
+            assert!(
+                run_failed.is_some() && run_failed < map_failed,
+                "{per}: {seen:?}"
+            );
+        }
     }
 }
