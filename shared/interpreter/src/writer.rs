@@ -85,10 +85,19 @@ pub(crate) struct Child {
     /// Stopped by the failure of its Map Run.
     #[serde(default, skip_serializing_if = "is_false")]
     pub aborted: bool,
+    /// How many items its batch holds when the Map has an ItemBatcher (0: one item, not
+    /// batched). Kept apart from the input, which only a ResultWriter keeps, so that
+    /// ListExecutions' `itemCount` is known for every child.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub items: u64,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a Distributed Map keeps about its Map Run: its children for the ResultWriter, the

@@ -351,6 +351,14 @@ impl Runner<'_> {
                     state.shapes.iteration(index),
                 )
             };
+            // A batch's size, read before an ItemSelector reshapes it.
+            let batch_size = match &spec.batcher {
+                Some(_) => item
+                    .get("Items")
+                    .and_then(Value::as_array)
+                    .map_or(0, |items| items.len() as u64),
+                None => 0,
+            };
             let jsonata_selector = state
                 .jsonata
                 .as_ref()
@@ -385,7 +393,8 @@ impl Runner<'_> {
             };
             match input {
                 Ok(input) => {
-                    let name = self.child_started(tid, index, &input, spec.writer.is_some());
+                    let name =
+                        self.child_started(tid, index, &input, spec.writer.is_some(), batch_size);
                     if let Some(name) = name.filter(|_| self.children_outside(tid)) {
                         self.start_child_execution(tid, state, spec, index, name, input);
                         continue;
@@ -578,14 +587,15 @@ impl Runner<'_> {
             .push(crate::api::Command::StartMapRunChild(Box::new(start)));
     }
 
-    /// A Map Run keeps each child's name and start (and its input when its results are
-    /// written); returns the name.
+    /// A Map Run keeps each child's name, start and batch size (and its input when its
+    /// results are written); returns the name.
     fn child_started(
         &mut self,
         tid: ThreadId,
         index: usize,
         input: &Value,
         keep_input: bool,
+        batch_size: u64,
     ) -> Option<String> {
         let logged =
             matches!(self.thread(tid).map(|t| &t.phase), Some(Phase::Fanout(f)) if f.run.is_some());
@@ -614,6 +624,7 @@ impl Runner<'_> {
                     },
                     start_ms: now,
                     stop_ms: now,
+                    items: batch_size,
                     ..Default::default()
                 };
             }
@@ -778,6 +789,46 @@ mod tests {
             ]
         );
         assert_eq!(exec.status(), Status::Succeeded);
+    }
+
+    /// The `items` of each child the execution's state keeps in its Map Runs.
+    fn kept_batch_sizes(exec: &Execution) -> Vec<Value> {
+        let state = serde_json::to_value(exec).unwrap();
+        let mut found = Vec::new();
+        let mut stack = vec![&state];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::Array(children)) = map.get("children") {
+                        found.extend(children.iter().map(|c| c["items"].clone()));
+                    } else {
+                        stack.extend(map.values());
+                    }
+                }
+                Value::Array(values) => stack.extend(values),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn each_child_keeps_its_batch_size_without_its_input() {
+        // No ResultWriter: the children's inputs are not kept, their batch sizes are.
+        let m = machine(
+            json!({"ItemsPath": "$.rows", "ItemBatcher": {"MaxItemsPerBatch": 2},
+            "ItemSelector": {"batch.$": "$$.Map.Item.Value"}}),
+        );
+        let (exec, _) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(exec.status(), Status::Succeeded);
+        assert_eq!(kept_batch_sizes(&exec), [json!(2), json!(2), json!(1)]);
+        let text = serde_json::to_string(&exec).unwrap();
+        assert!(!text.contains(r#""input":{"batch""#), "{text}");
+
+        // Unbatched children keep nothing more.
+        let m = machine(json!({"ItemsPath": "$.rows"}));
+        let (exec, _) = Execution::start(&m, input(), info(), &at(10));
+        assert_eq!(kept_batch_sizes(&exec), vec![Value::Null; 5]);
     }
 
     #[test]
