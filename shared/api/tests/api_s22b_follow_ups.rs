@@ -343,3 +343,65 @@ fn version_and_alias_tokens_expire_24_hours_after_their_page() {
         versions[2].as_str()
     );
 }
+
+/// A Distributed Map over `$.items` batched by two, whose children pass their input on.
+fn batching_machine(api: &Api) -> String {
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "Label": "each", "End": true,
+        "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"run.$": "$.run"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+    text(
+        &call(
+            api,
+            "CreateStateMachine",
+            json!({"name": "batches", "definition": definition.to_string(), "roleArn": ROLE}),
+        )["stateMachineArn"],
+    )
+}
+
+#[test]
+fn items_of_the_state_input_are_batched_and_each_child_counts_its_batch() {
+    let api = api();
+    let machine = batching_machine(&api);
+    let input = json!({"run": "r1", "items": [1, 2, 3, 4, 5]});
+    let parent = text(
+        &call(
+            &api,
+            "StartExecution",
+            json!({"stateMachineArn": machine, "input": input.to_string()}),
+        )["executionArn"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let described = loop {
+        let described = call(&api, "DescribeExecution", json!({"executionArn": parent}));
+        if described["status"] != "RUNNING" {
+            break described;
+        }
+        assert!(std::time::Instant::now() < deadline, "{described}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        output,
+        json!([
+            {"BatchInput": {"run": "r1"}, "Items": [1, 2]},
+            {"BatchInput": {"run": "r1"}, "Items": [3, 4]},
+            {"BatchInput": {"run": "r1"}, "Items": [5]}
+        ])
+    );
+    let runs = call(&api, "ListMapRuns", json!({"executionArn": parent}));
+    let run = text(&runs["mapRuns"][0]["mapRunArn"]);
+    let children = call(&api, "ListExecutions", json!({"mapRunArn": run}));
+    let mut counts: Vec<u64> = children["executions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["itemCount"].as_u64().unwrap_or_else(|| panic!("{c}")))
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 2]);
+    api.shutdown();
+}
