@@ -773,22 +773,46 @@ fn unreadable_block(what: &str) -> rusqlite::Error {
     )
 }
 
+/// What an execution may already have of its history, for [`append_history`]'s order check.
+#[derive(Clone, Copy)]
+enum StoredBefore {
+    /// A row just inserted: nothing.
+    Nothing,
+    Blocks,
+    /// In a database from before blocks, per-event rows too.
+    BlocksAndRows,
+}
+
 /// Appends a transition's blocks after the execution's last one. The per-event rows' primary
 /// key refused an event id written twice; the order check keeps that, and keeps the blocks
 /// apart, which paging relies on. A row just inserted has no history to check (an execution's
 /// blocks are deleted with it, so a reused row id starts empty): a Standard start skips the read.
-fn append_history(tx: &Connection, execution: i64, blocks: &[Block], new_row: bool) -> Result<()> {
+fn append_history(
+    tx: &Connection,
+    execution: i64,
+    blocks: &[Block],
+    before: StoredBefore,
+) -> Result<()> {
     let Some(first) = blocks.first() else {
         return Ok(());
     };
-    let last: Option<i64> = if new_row {
-        None
-    } else {
+    let last_block = || -> Result<Option<i64>> {
         tx.prepare_cached(
             "SELECT last FROM history_blocks WHERE execution = ?1 ORDER BY first DESC LIMIT 1",
         )
         .and_then(|mut s| s.query_row([execution], |r| r.get(0)).optional())
-        .map_err(write_sql)?
+        .map_err(write_sql)
+    };
+    let last: Option<i64> = match before {
+        StoredBefore::Nothing => None,
+        StoredBefore::Blocks => last_block()?,
+        StoredBefore::BlocksAndRows => {
+            let last_row: Option<i64> = tx
+                .prepare_cached("SELECT max(id) FROM history WHERE execution = ?1")
+                .and_then(|mut s| s.query_row([execution], |r| r.get(0)))
+                .map_err(write_sql)?;
+            last_block()?.max(last_row)
+        }
     };
     if let Some(last) = last.filter(|last| *last >= first.first) {
         return Err(backend(format!(
@@ -1258,7 +1282,7 @@ impl ExecutionStore for SqliteStore {
             }
             let id = tx.last_insert_rowid();
             apply_effects(tx, &effects)?;
-            append_history(tx, id, &history, true)?;
+            append_history(tx, id, &history, StoredBefore::Nothing)?;
             Ok(1)
         })
     }
@@ -1351,6 +1375,11 @@ impl ExecutionStore for SqliteStore {
         let effects = transition.effects.clone();
         let summary = json_text(&transition.record.summary)?;
         let expected = to_sql_int(transition.expected_version)?;
+        let before = if self.legacy_history {
+            StoredBefore::BlocksAndRows
+        } else {
+            StoredBefore::Blocks
+        };
         self.write(move |tx| {
             let current: Option<(i64, i64)> = tx
                 .prepare_cached(
@@ -1372,7 +1401,7 @@ impl ExecutionStore for SqliteStore {
             )
             .and_then(|mut s| s.execute(params![record.status, record.stop_ms, summary, state.bytes, state.length, version + 1, id]))
             .map_err(write_sql)?;
-            append_history(tx, id, &history, false)?;
+            append_history(tx, id, &history, before)?;
             Ok(from_sql_int(version + 1))
         })
     }

@@ -366,6 +366,17 @@ fn a_database_with_a_row_per_event_reads_and_continues() {
     // Its state was stored as it is (no state_length column then); the next one is compressed.
     let (mut record, version) = store.get_execution(&open).expect("get").expect("found");
     assert_eq!((record.state.as_slice(), version), (&[0u8][..], 3));
+    assert!(
+        store
+            .commit(&Transition {
+                record: record.clone(),
+                expected_version: 3,
+                history: events(4..=5),
+                effects: Effects::default(),
+            })
+            .is_err(),
+        "event 4 is one of the rows"
+    );
     record.state = "{\"state\":\"P0001\"}".repeat(100).into_bytes();
     commit(&store, &record, 3, events(5..=7));
     drop(store);
