@@ -99,7 +99,12 @@ fn page_all(store: &SqliteStore, names: &[String], page: usize) -> (f64, usize) 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let executions: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
-    let page: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
+    let page: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100)
+        .max(1);
     let history = chain_history();
     let names: Vec<String> = (0..executions).map(|i| format!("e{i}")).collect();
     let base = std::env::temp_dir().join(format!("cairn-history-pages-{}", std::process::id()));

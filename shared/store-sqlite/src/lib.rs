@@ -8,6 +8,11 @@
 //! fails its version condition is rolled back alone while the rest of the batch commits.
 //! Callers block until the transaction holding their write is durable. Reads use a small pool
 //! of read-only connections, which WAL lets run beside the writer.
+//!
+//! What a write carries is prepared on the caller's thread, so the writer only inserts it: a
+//! transition's history events as a few compressed blocks (not a row per event), the
+//! execution's state compressed when large. Fewer bytes means less for the writer to put
+//! through the pages, the WAL, its fsync and the checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
