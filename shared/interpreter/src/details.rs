@@ -23,9 +23,13 @@ pub struct Details {
     tree: OnceLock<Box<Value>>,
 }
 
+/// Every form is small (an event is moved several times on its way into the history, and
+/// a large one was copied with a call to memmove each time): trees and owned payloads are
+/// boxed, and no details at all (`null`, frequent) take no box.
 #[derive(Clone, PartialEq)]
 enum Repr {
-    Value(Value),
+    Null,
+    Value(Box<Value>),
     /// `{"input": input, "name": name}`: `<Type>StateEntered`.
     Entered {
         input: Payload,
@@ -38,6 +42,8 @@ enum Repr {
     },
     /// Fields in their order, such as `ExecutionStarted`'s `{"input", "roleArn"}`.
     Fields(Vec<(&'static str, Payload)>),
+    /// One field, such as `ExecutionSucceeded`'s `{"output"}`.
+    Field(&'static str, Payload),
     /// `{"index": index, "name": name}`: a Map iteration's events.
     Iteration {
         index: u64,
@@ -70,6 +76,11 @@ impl Details {
         })
     }
 
+    /// An object of one field.
+    pub(crate) fn field(key: &'static str, value: Payload) -> Details {
+        Details::compact(Repr::Field(key, value))
+    }
+
     /// An object of these fields, in this order.
     pub(crate) fn fields(fields: Vec<(&'static str, Payload)>) -> Details {
         Details::compact(Repr::Fields(fields))
@@ -84,16 +95,15 @@ impl Details {
 
     /// The details as a tree, built without keeping it (for one-off renderings).
     pub fn to_value(&self) -> Value {
-        match &self.repr {
-            Repr::Value(value) => value.clone(),
-            compact => build(compact),
-        }
+        build(&self.repr)
     }
 
     /// The details as a tree, taking them apart.
     pub fn into_value(self) -> Value {
         match self.repr {
-            Repr::Value(value) => value,
+            Repr::Null => Value::Null,
+            Repr::Value(value) => *value,
+            Repr::Field(key, value) => one(key, value.into_value()),
             Repr::Entered { input, name } => {
                 pair(("input", input.into_value()), ("name", text(&name)))
             }
@@ -118,7 +128,15 @@ impl Details {
     /// text instead of written again.
     pub(crate) fn write_json<'a>(&'a self, out: &mut String, shared: &mut SharedText<'a>) {
         match &self.repr {
+            Repr::Null => out.push_str("null"),
             Repr::Value(value) => write_value(out, value),
+            Repr::Field(key, value) => {
+                out.push('{');
+                write_str(out, key);
+                out.push(':');
+                shared.write(out, value);
+                out.push('}');
+            }
             Repr::Entered { input, name } => {
                 out.push_str("{\"input\":");
                 shared.write(out, input);
@@ -416,9 +434,10 @@ impl fmt::Debug for Name {
 
 /// A state's input or output in its event: its own, or shared with the event next to it
 /// (a state's output is the next state's input, so the two events hold one copy).
+/// Boxed when owned, so that it is as small as when shared.
 #[derive(Clone)]
 pub(crate) enum Payload {
-    Owned(Value),
+    Owned(Box<Value>),
     Shared(Arc<Value>),
 }
 
@@ -432,7 +451,7 @@ impl Payload {
 
     pub(crate) fn into_value(self) -> Value {
         match self {
-            Payload::Owned(value) => value,
+            Payload::Owned(value) => *value,
             Payload::Shared(value) => Arc::unwrap_or_clone(value),
         }
     }
@@ -446,7 +465,7 @@ impl PartialEq for Payload {
 
 impl From<Value> for Payload {
     fn from(value: Value) -> Payload {
-        Payload::Owned(value)
+        Payload::Owned(Box::new(value))
     }
 }
 
@@ -460,6 +479,12 @@ fn text(name: &str) -> Value {
     Value::String(name.to_owned())
 }
 
+fn one(key: &str, value: Value) -> Value {
+    let mut map = Map::with_capacity(1);
+    map.insert(key.to_owned(), value);
+    Value::Object(map)
+}
+
 fn pair(first: (&str, Value), second: (&str, Value)) -> Value {
     let mut map = Map::with_capacity(2);
     map.insert(first.0.to_owned(), first.1);
@@ -469,7 +494,9 @@ fn pair(first: (&str, Value), second: (&str, Value)) -> Value {
 
 fn build(repr: &Repr) -> Value {
     match repr {
-        Repr::Value(value) => value.clone(),
+        Repr::Null => Value::Null,
+        Repr::Value(value) => Value::clone(value),
+        Repr::Field(key, value) => one(key, value.value().clone()),
         Repr::Entered { input, name } => {
             pair(("input", input.value().clone()), ("name", text(name)))
         }
@@ -490,7 +517,9 @@ impl std::ops::Deref for Details {
     type Target = Value;
 
     fn deref(&self) -> &Value {
+        static NULL: Value = Value::Null;
         match &self.repr {
+            Repr::Null => &NULL,
             Repr::Value(value) => value,
             compact => self.tree.get_or_init(|| Box::new(build(compact))),
         }
@@ -501,8 +530,8 @@ impl std::ops::DerefMut for Details {
     fn deref_mut(&mut self) -> &mut Value {
         if !matches!(self.repr, Repr::Value(_)) {
             let tree = match self.tree.take() {
-                Some(tree) => *tree,
-                None => build(&self.repr),
+                Some(tree) => tree,
+                None => Box::new(build(&self.repr)),
             };
             self.repr = Repr::Value(tree);
         }
@@ -516,7 +545,10 @@ impl std::ops::DerefMut for Details {
 
 impl From<Value> for Details {
     fn from(value: Value) -> Details {
-        Details::compact(Repr::Value(value))
+        Details::compact(match value {
+            Value::Null => Repr::Null,
+            value => Repr::Value(Box::new(value)),
+        })
     }
 }
 
@@ -543,7 +575,9 @@ impl PartialEq for Details {
     fn eq(&self, other: &Details) -> bool {
         match (&self.repr, &other.repr) {
             (Repr::Value(a), Repr::Value(b)) => a == b,
-            (a @ Repr::Entered { .. }, b @ Repr::Entered { .. })
+            (Repr::Null, Repr::Null) => true,
+            (a @ Repr::Field(..), b @ Repr::Field(..))
+            | (a @ Repr::Entered { .. }, b @ Repr::Entered { .. })
             | (a @ Repr::Exited { .. }, b @ Repr::Exited { .. })
             | (a @ Repr::Iteration { .. }, b @ Repr::Iteration { .. })
             | (a @ Repr::Fields(_), b @ Repr::Fields(_)) => a == b,
@@ -580,7 +614,13 @@ impl Serialize for Details {
     /// The same JSON as the tree: keys in the order the tree keeps them.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (first, second) = match &self.repr {
+            Repr::Null => return serializer.serialize_unit(),
             Repr::Value(value) => return value.serialize(serializer),
+            Repr::Field(key, value) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(key, value.value())?;
+                return map.end();
+            }
             Repr::Fields(fields) => {
                 let mut map = serializer.serialize_map(Some(fields.len()))?;
                 for (key, value) in fields {
@@ -654,6 +694,12 @@ mod tests {
             (
                 Details::from(json!({"z": 1, "a": 2})),
                 json!({"z": 1, "a": 2}),
+            ),
+            (Details::from(Value::Null), Value::Null),
+            (Details::from(json!("text")), json!("text")),
+            (
+                Details::field("output", Payload::Shared(Arc::new(json!({"n": [1]})))),
+                json!({"output": {"n": [1]}}),
             ),
             (
                 Details::fields(vec![

@@ -373,7 +373,7 @@ impl Execution {
             "ExecutionStarted",
             crate::Details::fields(vec![
                 ("input", Payload::Shared(Arc::clone(&input))),
-                ("roleArn", Payload::Owned(role)),
+                ("roleArn", Payload::from(role)),
             ]),
         );
         if let Some(seconds) = machine.timeout_seconds.filter(|_| processor.is_none()) {
@@ -558,6 +558,28 @@ pub(crate) struct Runner<'a> {
     /// it, until the thread's next state takes it for its `StateEntered` event: one copy
     /// for two events. Put back into the thread before any other work runs.
     stash: Option<Stash>,
+}
+
+/// A state's output on its way out: its own, or shared with its StateEntered event.
+pub(crate) enum Output {
+    Owned(Value),
+    Shared(Arc<Value>),
+}
+
+impl Output {
+    fn value(&self) -> &Value {
+        match self {
+            Output::Owned(value) => value,
+            Output::Shared(value) => value,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Output::Owned(value) => value,
+            Output::Shared(value) => Arc::unwrap_or_clone(value),
+        }
+    }
 }
 
 /// A thread's input held by the runner (see `Runner::stash`).
@@ -1227,7 +1249,7 @@ impl<'a> Runner<'a> {
                 self.exit_with(
                     tid,
                     state,
-                    Payload::Shared(stash.input),
+                    Output::Shared(stash.input),
                     stash.within_limit,
                     None,
                     None,
@@ -1243,7 +1265,7 @@ impl<'a> Runner<'a> {
                         t.input = Value::clone(&stash.input);
                         Payload::Shared(stash.input)
                     }
-                    None => Payload::Owned(t.input.clone()),
+                    None => Payload::from(t.input.clone()),
                 };
                 let id = self.emit(
                     tid,
@@ -1286,7 +1308,7 @@ impl<'a> Runner<'a> {
                     .unwrap_or(Value::Null);
                 (
                     self.pass_result(tid, state, result, &input),
-                    Payload::Owned(input),
+                    Payload::from(input),
                 )
             }
         };
@@ -1391,7 +1413,7 @@ impl<'a> Runner<'a> {
         assigned: Option<Map<String, Value>>,
         next: Option<usize>,
     ) {
-        self.exit_with(tid, state, Payload::Owned(output), false, assigned, next)
+        self.exit_with(tid, state, Output::Owned(output), false, assigned, next)
     }
 
     /// [`Runner::exit`] with an output that may be shared with the state's StateEntered
@@ -1401,7 +1423,7 @@ impl<'a> Runner<'a> {
         &mut self,
         tid: ThreadId,
         state: &CState,
-        output: Payload,
+        output: Output,
         within_limit: bool,
         assigned: Option<Map<String, Value>>,
         next: Option<usize>,
@@ -1436,8 +1458,8 @@ impl<'a> Runner<'a> {
                 && matches!(state.kind, Kind::Pass { .. } | Kind::Choice { .. }) =>
             {
                 let shared = match output {
-                    Payload::Owned(output) => Arc::new(output),
-                    Payload::Shared(shared) => shared,
+                    Output::Owned(output) => Arc::new(output),
+                    Output::Shared(shared) => shared,
                 };
                 self.emit(
                     tid,
@@ -1470,8 +1492,8 @@ impl<'a> Runner<'a> {
                     .is_some_and(|t| t.parent.is_none()) =>
             {
                 let shared = match output {
-                    Payload::Owned(output) => Arc::new(output),
-                    Payload::Shared(shared) => shared,
+                    Output::Owned(output) => Arc::new(output),
+                    Output::Shared(shared) => shared,
                 };
                 self.emit(
                     tid,
@@ -1484,14 +1506,14 @@ impl<'a> Runner<'a> {
                 self.emit(
                     ROOT,
                     "ExecutionSucceeded",
-                    crate::Details::fields(vec![("output", Payload::Shared(Arc::clone(&shared)))]),
+                    crate::Details::field("output", Payload::Shared(Arc::clone(&shared))),
                 );
                 self.end(Status::Succeeded, Some(shared), None, None);
                 return;
             }
             None => match &output {
-                Payload::Shared(shared) => state.shapes.exited(Arc::clone(shared)),
-                Payload::Owned(output) => state.shapes.exited(output.clone()),
+                Output::Shared(shared) => state.shapes.exited(Arc::clone(shared)),
+                Output::Owned(output) => state.shapes.exited(output.clone()),
             },
         };
         let output = output.into_value();
@@ -1732,7 +1754,7 @@ impl<'a> Runner<'a> {
                 self.emit(
                     ROOT,
                     "ExecutionSucceeded",
-                    crate::Details::fields(vec![("output", Payload::Shared(Arc::clone(&output)))]),
+                    crate::Details::field("output", Payload::Shared(Arc::clone(&output))),
                 );
                 self.end(Status::Succeeded, Some(output), None, None);
             }

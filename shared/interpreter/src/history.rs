@@ -311,7 +311,7 @@ mod tests {
             shapes.exited(json!({"a": 2})),
             shapes.entered(Arc::clone(&first)),
             shapes.exited(Arc::clone(&other)),
-            Details::fields(vec![("output", Payload::Shared(Arc::clone(&other)))]),
+            Details::field("output", Payload::Shared(Arc::clone(&other))),
         ];
         let events: Vec<HistoryEvent> = details
             .into_iter()

@@ -1,5 +1,4 @@
-use crate::details::Payload;
-use crate::execution::{ContextExtra, Fault, Runner, Stash, ThreadId};
+use crate::execution::{ContextExtra, Fault, Output, Runner, Stash, ThreadId};
 use crate::machine::{CState, ChoiceBranch, IoPath};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -70,7 +69,7 @@ impl Runner<'_> {
             Ok((next, assigned)) => self.exit_with(
                 tid,
                 state,
-                Payload::Shared(input.input),
+                Output::Shared(input.input),
                 input.within_limit,
                 assigned,
                 Some(next),
