@@ -21,12 +21,42 @@ pub struct PayloadTemplate {
 enum Node {
     /// A subtree without any `.$` key.
     Static(Value),
-    Object(Vec<Field>),
+    Object(Box<ObjectNode>),
     Array(Vec<Node>),
     /// The field holding a path or a call is named by whoever holds the node (its object's
     /// key, a [`DynamicField`]'s name): AWS quotes that name in errors.
     Path(Path),
     Intrinsic(Box<Intrinsic>),
+}
+
+/// An object template with at least one `.$` key somewhere under it.
+#[derive(Debug, Clone)]
+struct ObjectNode {
+    fields: Vec<Field>,
+    /// When no two fields give the same output key: the output object with every static
+    /// field in place and `null` where the others go, in field order. Copying it and filling
+    /// the gaps in order hashes no key, where inserting each field hashed and probed for it.
+    skeleton: Option<Map<String, Value>>,
+}
+
+impl ObjectNode {
+    fn new(fields: Vec<Field>) -> ObjectNode {
+        let mut skeleton = Map::with_capacity(fields.len());
+        for field in &fields {
+            let value = match &field.node {
+                Node::Static(value) => value.clone(),
+                _ => Value::Null,
+            };
+            skeleton.insert(field.output_key().to_owned(), value);
+        }
+        // A repeated output key (`"a"` and `"a.$"`) keeps its first position and its last
+        // value: the map's own insert decides that, field by field.
+        let unique = skeleton.len() == fields.len();
+        ObjectNode {
+            fields,
+            skeleton: unique.then_some(skeleton),
+        }
+    }
 }
 
 /// One key of an object template. `key` is the key as written: for a `.$` key, the output
@@ -102,7 +132,7 @@ fn compile(v: &Value, depth: usize) -> Result<Node, CompileError> {
                 });
             }
             Ok(if dynamic {
-                Node::Object(fields)
+                Node::Object(Box::new(ObjectNode::new(fields)))
             } else {
                 Node::Static(v.clone())
             })
@@ -153,9 +183,19 @@ fn evaluate(
     // Recursion follows the compiled tree, whose depth compile() bounded.
     match node {
         Node::Static(v) => Ok(v.clone()),
-        Node::Object(fields) => {
-            let mut out = Map::with_capacity(fields.len());
-            for f in fields {
+        Node::Object(object) => {
+            if let Some(skeleton) = &object.skeleton {
+                let mut out = skeleton.clone();
+                // Output keys are unique, so the skeleton's values are the fields in order.
+                for (f, slot) in object.fields.iter().zip(out.values_mut()) {
+                    if !matches!(f.node, Node::Static(_)) {
+                        *slot = evaluate(&f.node, scope, entropy, &f.key)?;
+                    }
+                }
+                return Ok(Value::Object(out));
+            }
+            let mut out = Map::with_capacity(object.fields.len());
+            for f in &object.fields {
                 out.insert(
                     f.output_key().to_owned(),
                     evaluate(&f.node, scope, entropy, &f.key)?,

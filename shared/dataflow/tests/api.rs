@@ -76,6 +76,33 @@ fn template_paths_context_variables_and_static_values() {
 }
 
 #[test]
+fn template_keys_written_twice_keep_the_first_position_and_the_last_value() {
+    // "a" and "a.$" both give the output key "a": the object is built field by field, as a
+    // map insert does, not from the copied skeleton of unique keys.
+    let cases = [
+        (
+            json!({"a": 1, "b.$": "$.y", "a.$": "$.x"}),
+            json!({"a": "X", "b": "Y"}),
+        ),
+        (
+            json!({"a.$": "$.x", "b": 2, "a": {"s": true}}),
+            json!({"a": {"s": true}, "b": 2}),
+        ),
+        (
+            json!({"u.$": "States.UUID()", "v.$": "States.UUID()", "w": 0}),
+            json!({"u": "00000000-0000-4000-8000-000000000001", "v": "00000000-0000-4000-8000-000000000002", "w": 0}),
+        ),
+    ];
+    for (template, expected) in cases {
+        let out = render(template, json!({"x": "X", "y": "Y"})).unwrap();
+        assert_eq!(out, expected);
+        let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+        let expected_keys: Vec<&String> = expected.as_object().unwrap().keys().collect();
+        assert_eq!(keys, expected_keys);
+    }
+}
+
+#[test]
 fn template_missing_path_uses_aws_cause() {
     // Corpus: "The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '<json>'".
     let t = PayloadTemplate::compile(&json!({"value.$": "$.no_such_jsonpath"})).unwrap();

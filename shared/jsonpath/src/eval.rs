@@ -157,7 +157,7 @@ fn select_definite<'a>(
             Segment::Child(Selector::Names(names)) => {
                 let name = names.first().map(String::as_str).unwrap_or_default();
                 match current {
-                    Value::Object(map) => match map.get(name) {
+                    Value::Object(map) => match member(map, name) {
                         Some(v) => v,
                         None if is_leaf => {
                             return Err(PathError::not_found(format!(
@@ -271,12 +271,25 @@ pub(crate) fn token_definite(segment: &Segment, leaf: bool) -> bool {
     }
 }
 
+/// `map.get(name)`. Payloads are mostly small objects, and comparing a few keys is quicker
+/// than hashing the name (the map's SipHash), which was most of a path step's time; keys
+/// are unique, so the first equal key is the one `get` finds.
+#[inline]
+pub(crate) fn member<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() <= 8 {
+        map.iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+    } else {
+        map.get(name)
+    }
+}
+
 /// Walks single names and indexes; `None` as soon as one misses.
 pub(crate) fn walk_direct<'a>(segments: &[Segment], start: &'a Value) -> Option<&'a Value> {
     let mut current = start;
     for segment in segments {
         current = match segment {
-            Segment::Child(Selector::Names(names)) => current.as_object()?.get(names.first()?)?,
+            Segment::Child(Selector::Names(names)) => member(current.as_object()?, names.first()?)?,
             Segment::Child(Selector::Indexes(indexes)) => {
                 let items = current.as_array()?;
                 items.get(index(items.len(), *indexes.first()?)?)?
@@ -367,7 +380,7 @@ fn child<'a>(
                 return wrong_type(upstream_definite);
             };
             if let [name] = names.as_slice() {
-                match map.get(name) {
+                match member(map, name) {
                     Some(v) => emit.push(Item::Visit(v, next)),
                     // A missing leaf only fails under REQUIRE_PROPERTIES; a missing step
                     // also fails while the path so far is definite.
