@@ -380,10 +380,27 @@ fn write_escaped(out: &mut String, text: &str) {
 /// A state's name as its events carry it. Short names (nearly all) are copied inline:
 /// sharing one `Arc<str>` cost two atomic reference-count updates per event, which were
 /// most of the time spent dropping a history.
-#[derive(Clone)]
 pub(crate) enum Name {
-    Inline { len: u8, bytes: [u8; Name::INLINE] },
+    Inline(Inline),
     Shared(Arc<str>),
+}
+
+/// A short name's bytes. Copied whole: cloned field by field, its odd-sized pieces were
+/// written with narrow stores that the wider loads moving the event right after could not
+/// be forwarded from (a stall per event).
+#[derive(Clone, Copy)]
+pub(crate) struct Inline {
+    len: u8,
+    bytes: [u8; Name::INLINE],
+}
+
+impl Clone for Name {
+    fn clone(&self) -> Name {
+        match self {
+            Name::Inline(inline) => Name::Inline(*inline),
+            Name::Shared(name) => Name::Shared(Arc::clone(name)),
+        }
+    }
 }
 
 impl Name {
@@ -395,7 +412,7 @@ impl Name {
             Ok(len) if name.len() <= Name::INLINE => {
                 let mut bytes = [0; Name::INLINE];
                 bytes[..name.len()].copy_from_slice(name.as_bytes());
-                Name::Inline { len, bytes }
+                Name::Inline(Inline { len, bytes })
             }
             _ => Name::Shared(Arc::from(name)),
         }
@@ -404,7 +421,7 @@ impl Name {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Copied from a `str` whole, so the bytes are UTF-8.
-            Name::Inline { len, bytes } => {
+            Name::Inline(Inline { len, bytes }) => {
                 std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
             }
             Name::Shared(name) => name,
@@ -786,7 +803,7 @@ mod tests {
                 let name = Name::new(&text);
                 assert_eq!(name.as_str(), text);
                 assert_eq!(
-                    matches!(name, Name::Inline { .. }),
+                    matches!(name, Name::Inline(_)),
                     text.len() <= Name::INLINE,
                     "{text:?}"
                 );

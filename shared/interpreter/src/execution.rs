@@ -367,6 +367,9 @@ impl Execution {
             capabilities,
         };
         let mut run = Runner::new(&mut exec, machine, ctx);
+        // A start's decision often runs a whole short execution (Pass, Choice, Succeed: 8
+        // events), which grew the history from nothing twice.
+        run.out.history.reserve(8);
         let role = Value::String(run.exec.info.role_arn.clone());
         run.emit_with_prev(
             0,
@@ -383,11 +386,17 @@ impl Execution {
             );
         }
         // AWS numbers the first state's events as following event 0, not ExecutionStarted.
-        let mut root = Thread::new(None, processor.unwrap_or(machine.start), Value::Null, 0);
+        // Built in its box: the thread is large, and building it first copied it twice.
+        let mut root = Box::new(Thread::new(
+            None,
+            processor.unwrap_or(machine.start),
+            Value::Null,
+            0,
+        ));
         if processor.is_none() {
             root.vars.clone_from(&machine.initial_variables);
         }
-        run.exec.threads.insert(ROOT, Box::new(root));
+        run.exec.threads.insert(ROOT, root);
         // The execution's input was never measured against the payload limit here.
         run.stash = Some(Stash {
             tid: ROOT,
@@ -711,12 +720,13 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The decision, with what an inspecting machine recorded.
-    fn finish(mut self) -> Decision {
+    /// The decision, with what an inspecting machine recorded. Taken out by reference: the
+    /// runner is large, and moving it here cost a copy of it per decision.
+    fn finish(&mut self) -> Decision {
         self.restore_stash();
-        let mut decision = self.out;
-        decision.inspection = self.inspected.into_inner();
-        decision.nondeterminism = self.nondeterminism.into_inner();
+        let mut decision = std::mem::take(&mut self.out);
+        decision.inspection = self.inspected.take();
+        decision.nondeterminism = self.nondeterminism.take();
         decision
     }
 
