@@ -3,6 +3,11 @@
 use cairn_serverless::advance::{handle_trigger, AdvanceTrigger};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
+// The allocator `cairn serve` uses (cairn/src/main.rs): the same decider and JSON work runs
+// here per invocation.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let engine = cairn_serverless::engine_from_env().await?;
