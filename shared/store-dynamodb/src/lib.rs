@@ -2731,6 +2731,48 @@ impl Wait for OnRuntime {
 mod tests {
     use super::*;
 
+    /// The BatchWriteItems of one `put_closed_executions`: never more than the limit under
+    /// way, every one run, and the first failure ends the call before the rest start.
+    #[test]
+    fn bounded_tasks_run_all_a_few_at_a_time_and_stop_at_a_failure() {
+        use std::sync::atomic::AtomicUsize;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (running, most, done) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        let task = |fail: bool| {
+            let (running, most, done) = (&running, &most, &done);
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                done.fetch_add(1, Ordering::SeqCst);
+                if fail {
+                    Err(Error::Backend("refused".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        runtime
+            .block_on(all_bounded((0..10).map(|_| task(false)), 3))
+            .expect("all succeed");
+        assert_eq!(done.load(Ordering::SeqCst), 10);
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+
+        done.store(0, Ordering::SeqCst);
+        let failed = runtime.block_on(all_bounded((0..10).map(|i| task(i == 0)), 2));
+        assert!(matches!(failed, Err(Error::Backend(_))), "{failed:?}");
+        assert!(done.load(Ordering::SeqCst) < 10);
+    }
+
     #[test]
     fn ordered_keys_sort_like_their_numbers() {
         let values = [i64::MIN, -5, -1, 0, 1, 42, i64::MAX];
