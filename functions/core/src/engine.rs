@@ -602,7 +602,7 @@ impl Engine {
     /// order, as if one message had come after the other, and the decisions are written
     /// together. Duplicate when none applied.
     pub async fn apply_events(&self, arn: &str, events: &[Event]) -> Result<Applied, EngineError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
             let Some((record, version)) = self.store.get_execution(arn).await? else {
                 return Ok(Applied::Missing);
             };
@@ -714,12 +714,26 @@ impl Engine {
                 }
                 Err(StoreError::Conflict(_)) => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    self.back_off(attempt).await;
                     continue;
                 }
                 Err(other) => return Err(other.into()),
             }
         }
         Err(EngineError::Contention(arn.to_string()))
+    }
+
+    /// Waits a random while, longer after each lost race, before writing again: many
+    /// invocations writing one execution at once (the ends of a Distributed Map's children)
+    /// would otherwise retry in step and lose again until they give up. Only on a Tokio
+    /// runtime (the functions'); the simulation's own executor retries at once.
+    async fn back_off(&self, attempt: usize) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let ceiling_ms = 2u64 << attempt.min(6);
+        let ms = 1 + self.seed() % ceiling_ms;
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
     /// The message that ends a `.sync` parent's task when its child has ended: the child's

@@ -31,7 +31,7 @@ use crate::outbox::Outgoing;
 
 /// Children one start message names: each is one write in the handling invocation, made a
 /// few at a time, so a message is handled well inside the function's timeout.
-pub const CHILDREN_PER_MESSAGE: usize = 16;
+pub const CHILDREN_PER_MESSAGE: usize = 50;
 /// Children of one message created at once.
 const CREATORS: usize = 8;
 

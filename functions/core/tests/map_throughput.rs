@@ -1,11 +1,13 @@
 //! Distributed Map throughput of the serverless shell against DynamoDB Local: a run of
-//! `CAIRN_MAP_ITEMS` items (default 2,000) whose STANDARD children are executions of their
-//! own, handled by `CAIRN_MAP_WORKERS` concurrent handlers (default 16, standing in for as
-//! many concurrent advance invocations), and the same run with EXPRESS children, which run
-//! inside their parent. Messages go from the engine's outbox straight to the handlers (an
-//! in-process queue: what is measured is the engine and the store, not the bus), and a
-//! queue batch's child ends reach their parent together, as the advance function takes an
-//! SQS batch.
+//! `CAIRN_MAP_ITEMS` items (default 2,000; MaxConcurrency `CAIRN_MAP_CONCURRENCY`, default
+//! 1,000) whose STANDARD children are executions of their own, handled by
+//! `CAIRN_MAP_WORKERS` concurrent handlers (default 16, standing in for as many concurrent
+//! advance invocations), and the same run with EXPRESS children, which run inside their
+//! parent (`CAIRN_MAP_TYPES` picks). Messages go from the engine's outbox straight to the
+//! handlers (an in-process queue: what is measured is the engine and the store, not the
+//! bus), and a queue batch's child ends reach their parent together, as the advance function
+//! takes an SQS batch; a handler that loses too many write races puts its messages back, as
+//! SQS returns a failed message.
 //!
 //! `cargo test -p cairn-serverless --release --test map_throughput -- --ignored --nocapture`
 //! (after tests/emulators/start.sh): one line per execution type with items/s.
@@ -48,8 +50,9 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Runs one Distributed Map to its end; returns (items/s, parent writes, children stored).
-async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, usize) {
+/// Runs one Distributed Map to its end; returns (items/s, execution writes, lost write races,
+/// children stored).
+async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u64, usize) {
     let suffix = format!("{}-{execution_type}", std::process::id()).to_lowercase();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let settings = Settings {
@@ -60,6 +63,7 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
     let store = DynamoStore::from_env(&format!("mapbench-{suffix}")).await;
     store.create_table().await.expect("table");
     let (sender, receiver) = mpsc::unbounded_channel();
+    let requeue = sender.clone();
     let engine = Arc::new(Engine::new(
         Arc::new(store.clone()),
         Outbox::with_sink(settings, Arc::new(Channel(sender))),
@@ -68,7 +72,8 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
     ));
     drop(config);
     let definition = json!({"StartAt": "Fan", "States": {"Fan": {
-        "Type": "Map", "ItemsPath": "$.items", "Label": "Fan", "MaxConcurrency": 1000,
+        "Type": "Map", "ItemsPath": "$.items", "Label": "Fan",
+        "MaxConcurrency": setting("CAIRN_MAP_CONCURRENCY", 1000),
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
             "StartAt": "Double",
@@ -99,6 +104,7 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
     let mut handlers = tokio::task::JoinSet::new();
     for _ in 0..workers {
         let (engine, receiver) = (Arc::clone(&engine), Arc::clone(&receiver));
+        let requeue = requeue.clone();
         let parent = started.execution_arn.clone();
         handlers.spawn(async move {
             loop {
@@ -147,13 +153,23 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
                         }
                         continue;
                     }
-                    engine.handle(message).await.expect("handle");
+                    if let Err(error) = engine.handle(message.clone()).await {
+                        // What SQS does with a message whose handler failed: it comes back.
+                        assert!(matches!(error, EngineError::Contention(_)), "{error}");
+                        requeue.send(Outgoing::Advance(message)).expect("requeue");
+                    }
                 }
                 for (parent, children) in ends {
-                    engine
-                        .map_run_children_ended(&parent, &children)
-                        .await
-                        .expect("ends");
+                    if let Err(error) = engine.map_run_children_ended(&parent, &children).await {
+                        assert!(matches!(error, EngineError::Contention(_)), "{error}");
+                        for child_arn in children {
+                            let message = Message::MapRunChildEnded {
+                                execution_arn: parent.clone(),
+                                child_arn,
+                            };
+                            requeue.send(Outgoing::Advance(message)).expect("requeue");
+                        }
+                    }
                 }
             }
         });
@@ -179,21 +195,29 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
         doubled,
         (0..items as i64).map(|v| 2 * v).collect::<Vec<_>>()
     );
-    let query = cairn_store::ExecutionQuery {
-        state_machine_arn: format!("{machine}/Fan"),
-        status: Some("SUCCEEDED".into()),
-        cursor: None,
-        limit: items + 1,
-    };
-    let children = engine
-        .store
-        .list_executions(&query)
-        .await
-        .expect("children")
-        .items
-        .len();
+    let mut children = 0;
+    let mut cursor = None;
+    loop {
+        let query = cairn_store::ExecutionQuery {
+            state_machine_arn: format!("{machine}/Fan"),
+            status: Some("SUCCEEDED".into()),
+            cursor,
+            limit: 1000,
+        };
+        let page = engine
+            .store
+            .list_executions(&query)
+            .await
+            .expect("children");
+        children += page.items.len();
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
     let writes = engine.writes.load(std::sync::atomic::Ordering::Relaxed) - writes_before;
-    (items as f64 / elapsed, writes, children)
+    let conflicts = engine.conflicts.load(std::sync::atomic::Ordering::Relaxed);
+    (items as f64 / elapsed, writes, conflicts, children)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -204,11 +228,177 @@ async fn distributed_map_items_per_second() {
     }
     let items = setting("CAIRN_MAP_ITEMS", 2_000);
     let workers = setting("CAIRN_MAP_WORKERS", 16);
-    for execution_type in ["STANDARD", "EXPRESS"] {
-        let (rate, writes, children) = run(execution_type, items, workers).await;
+    let types = std::env::var("CAIRN_MAP_TYPES").unwrap_or_else(|_| "STANDARD,EXPRESS".into());
+    for execution_type in types.split(',') {
+        let (rate, writes, conflicts, children) = run(execution_type, items, workers).await;
         println!(
-            "{execution_type} children: {items} items, {workers} handlers: {rate:.0} items/s, {writes} execution writes, {children} children stored"
+            "{execution_type} children: {items} items, {workers} handlers: {rate:.0} items/s, {writes} execution writes, {conflicts} lost write races, {children} children stored"
         );
         assert_eq!(children, items);
     }
+}
+
+/// A Distributed Map over a CSV of `CAIRN_DMAP_ITEMS` rows (default 10,000) in S3 (moto),
+/// its EXPRESS children inside the parent, results written to S3 by the ResultWriter with
+/// AWS's manifest: the serverless half of the CSV check (tests/clients has
+/// `cairn serve`'s). The engine runs the real integrations against moto, its store on
+/// DynamoDB Local; messages are handled as they come, one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_of_many_rows_in_s3_exports_its_results_with_the_manifest() {
+    if !emulators() {
+        return;
+    }
+    let items = setting("CAIRN_DMAP_ITEMS", 10_000);
+    let suffix = std::process::id();
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = cairn_store_dynamodb::s3_client(&config);
+    let bucket = format!("rows-{suffix}");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    let mut csv = String::from("id,name,amount\n");
+    for i in 0..items {
+        csv.push_str(&format!("{i},item-{i},{}\n", i % 97));
+    }
+    s3.put_object()
+        .bucket(&bucket)
+        .key("in/rows.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from(csv.into_bytes()))
+        .send()
+        .await
+        .expect("csv");
+
+    let store = DynamoStore::from_env(&format!("rows-{suffix}"))
+        .await
+        .with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
+    store.create_table().await.expect("table");
+    let integrations = cairn_integrations::Integrations::on_runtime(
+        tokio::runtime::Handle::current(),
+        cairn_integrations::Settings {
+            region: Some("us-east-1".into()),
+            ..cairn_integrations::Settings::from_env()
+        },
+        Arc::new(Unsupported),
+    );
+    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let engine = Engine::new(
+        Arc::new(store),
+        Outbox::with_sink(
+            Settings {
+                region: "us-east-1".into(),
+                account: "123456789012".into(),
+                ..Settings::default()
+            },
+            Arc::new(Channel(sender)),
+        ),
+        Arc::new(integrations),
+        Arc::new(SystemClock),
+    );
+    let definition = json!({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "Label": "Rows", "MaxConcurrency": 1000,
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "in/rows.csv"}
+        },
+        "ItemSelector": {"id.$": "$$.Map.Item.Value.id",
+            "amount.$": "States.StringToJson($$.Map.Item.Value.amount)"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Parameters": {"id.$": "$.id",
+                "double.$": "States.MathAdd($.amount, $.amount)"}, "End": true}}
+        },
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"}},
+        "End": true}}});
+    let api = cairn_serverless::shared_api(&engine);
+    let request = json!({"name": format!("rows-{suffix}"), "definition": definition.to_string(),
+        "roleArn": "arn:aws:iam::123456789012:role/cairn"});
+    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+        .await
+        .expect("join")
+        .expect("create");
+    let machine = machine["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+
+    let began = Instant::now();
+    let input = json!({ "bucket": bucket }).to_string();
+    let started = engine
+        .start(&machine, Some("rows"), Some(&input))
+        .await
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while let Ok(Some(outgoing)) =
+        tokio::time::timeout(Duration::from_secs(5), receiver.recv()).await
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not end in 10 minutes"
+        );
+        if let Outgoing::Timer { message, .. } | Outgoing::Advance(message) = outgoing {
+            engine.handle(message).await.expect("handle");
+        }
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    let (record, _) = engine
+        .store
+        .get_execution(&started.execution_arn)
+        .await
+        .expect("read")
+        .expect("parent");
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    println!(
+        "Distributed Map, serverless shell: {items} CSV rows in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent, DynamoDB Local + moto)",
+        items as f64 / elapsed
+    );
+
+    let output: Value =
+        serde_json::from_str(record.summary["output"].as_str().unwrap_or("null")).expect("output");
+    let run_arn = output["MapRunArn"].as_str().expect("MapRunArn").to_string();
+    let run_id = run_arn.rsplit(':').next().unwrap_or_default();
+    let manifest_key = format!("out/{run_id}/manifest.json");
+    assert_eq!(
+        output["ResultWriterDetails"],
+        json!({"Bucket": bucket, "Key": manifest_key})
+    );
+    let read = |key: String| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let object = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("object");
+            let bytes = object.body.collect().await.expect("body").into_bytes();
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        }
+    };
+    let manifest = read(manifest_key).await;
+    assert_eq!(manifest["DestinationBucket"], bucket.as_str());
+    assert_eq!(manifest["MapRunArn"], run_arn.as_str());
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    assert_eq!(manifest["ResultFiles"]["PENDING"], json!([]));
+    let files = manifest["ResultFiles"]["SUCCEEDED"]
+        .as_array()
+        .expect("files");
+    let mut rows = Vec::new();
+    for file in files {
+        let key = file["Key"].as_str().expect("key").to_string();
+        rows.extend(read(key).await.as_array().cloned().unwrap_or_default());
+    }
+    assert_eq!(rows.len(), items);
+    let last = rows.last().expect("a row");
+    let n = items - 1;
+    let output: Value =
+        serde_json::from_str(last["Output"].as_str().expect("Output")).expect("json");
+    assert_eq!(output, json!({"id": n.to_string(), "double": 2 * (n % 97)}));
+    assert_eq!(last["Status"], "SUCCEEDED");
 }
