@@ -600,7 +600,7 @@ mod tests {
         rig.settle().await;
         assert_eq!(rig.record(&started.execution_arn).status, "SUCCEEDED");
         let writes = rig.engine.writes.load(Ordering::Relaxed) - before;
-        // 40 child creations, and the parent once per start message (16 children each).
+        // 40 child creations, and the parent once per start message.
         assert_eq!(writes, 40 + 40_u64.div_ceil(CHILDREN_PER_MESSAGE as u64));
     }
 

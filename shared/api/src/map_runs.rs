@@ -245,10 +245,12 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let total = items.len();
     let end = start.saturating_add(limit).min(total);
     if batched {
-        // The parent keeps no child's input while its run goes on: a batch's size is read
-        // from the child's own record, for the page's children only. A child that runs
-        // inside its parent has none, and its count is left out.
+        // The decider knows each batch's size; a child it started before it kept that has
+        // its size read from its own record (its input), for the page's children only.
         for item in items.iter_mut().take(end).skip(start) {
+            if item.get("itemCount").is_some() {
+                continue;
+            }
             let Some(arn) = item["executionArn"].as_str() else {
                 continue;
             };
@@ -293,6 +295,9 @@ fn child_item(child: &MapRunChild, map_run_arn: &str) -> Value {
     });
     if let Some(stop) = child.stop_ms {
         item["stopDate"] = timestamp(stop);
+    }
+    if let Some(count) = child.item_count {
+        item["itemCount"] = Value::from(count);
     }
     item
 }
@@ -427,7 +432,9 @@ fn list_stored_children(
                 item["stopDate"] = timestamp(stop);
             }
             let count = if batched {
-                batch_size(r.summary.get("input"))
+                let kept = r.summary.get("itemCount").and_then(Value::as_u64);
+                kept.map(|n| n as usize)
+                    .or_else(|| batch_size(r.summary.get("input")))
             } else {
                 Some(1)
             };
@@ -474,6 +481,9 @@ pub fn child_record(run: &MapRun, child: &MapRunChild, role_arn: &str) -> Execut
     }
     if let Some(cause) = &child.cause {
         summary["cause"] = Value::from(cause.clone());
+    }
+    if let Some(count) = child.item_count {
+        summary["itemCount"] = Value::from(count);
     }
     ExecutionRecord {
         arn: child.execution_arn.clone(),

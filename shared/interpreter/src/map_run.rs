@@ -59,6 +59,9 @@ pub struct MapRunChild {
     pub output: serde_json::Value,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// How many items the child processes (its batch's size under ItemBatcher, else 1), when
+    /// the decider knows it: ListExecutions' `itemCount`.
+    pub item_count: Option<u64>,
 }
 
 /// A Map Run: its settings and how many of its items (here, one child execution per item or
@@ -135,6 +138,7 @@ fn view(
             output: serde_json::Value::Null,
             error: None,
             cause: None,
+            item_count: (child.items > 0).then_some(child.items),
         });
     }
     let started = run.running + run.succeeded + run.failed + run.aborted;
