@@ -585,7 +585,7 @@ fn execution_item(
             &summary,
             &record.state,
             &history,
-        ))),
+        )?)),
     );
     item.insert("version".into(), n(version));
     if let (Some(stop), Some(keep)) = (record.stop_ms, retention_secs) {
@@ -613,14 +613,25 @@ fn execution_item(
 
 /// `xz`: the summary's JSON and the state, each after its length (4 bytes, little-endian),
 /// then the inline history's JSON (nothing when the history is in chunks), deflated as one.
-fn pack_execution_body(summary: &[u8], state: &[u8], history: &[u8]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(8 + summary.len() + state.len() + history.len());
+/// A body larger than the store reads back ([`MAX_INFLATED_BYTES`]) is refused here: written,
+/// it would leave the execution unreadable (a 100,000-item Distributed Map whose children
+/// run inside the parent reached it).
+fn pack_execution_body(summary: &[u8], state: &[u8], history: &[u8]) -> Result<Vec<u8>> {
+    let size = 8 + summary.len() + state.len() + history.len();
+    if size > MAX_INFLATED_BYTES {
+        return Err(Error::Backend(format!(
+            "an execution's state and summary take {} MB, past the {} MB this store reads back",
+            size / (1024 * 1024),
+            MAX_INFLATED_BYTES / (1024 * 1024)
+        )));
+    }
+    let mut raw = Vec::with_capacity(size);
     for part in [summary, state] {
         raw.extend_from_slice(&(part.len() as u32).to_le_bytes());
         raw.extend_from_slice(part);
     }
     raw.extend_from_slice(history);
-    compress(&raw)
+    Ok(compress(&raw))
 }
 
 /// The summary's JSON, the state and the inline history's JSON of an `xz` attribute.
@@ -2795,15 +2806,22 @@ mod tests {
             id: 1,
             body: "{}".into(),
         }]);
-        let packed = pack_execution_body(summary, &state, &history);
+        let packed = pack_execution_body(summary, &state, &history).unwrap();
         let (s, st, h) = unpack_execution_body(&packed).unwrap();
         assert_eq!(
             (s.as_slice(), st, h),
             (&summary[..], state.clone(), history)
         );
         // No history: an empty third part.
-        let packed = pack_execution_body(summary, &state, &[]);
+        let packed = pack_execution_body(summary, &state, &[]).unwrap();
         assert!(unpack_execution_body(&packed).unwrap().2.is_empty());
+        // What could not be read back is not written.
+        let huge = vec![b' '; MAX_INFLATED_BYTES];
+        let refused = pack_execution_body(summary, &huge, &[]).map(|_| ());
+        assert!(
+            matches!(&refused, Err(Error::Backend(m)) if m.contains("past the 64 MB")),
+            "{refused:?}"
+        );
         // A length past the end is corruption, not a short read.
         let mut raw = Vec::new();
         raw.extend_from_slice(&100u32.to_le_bytes());
