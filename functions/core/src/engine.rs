@@ -1173,6 +1173,7 @@ impl Engine {
     ) -> Result<(usize, usize, usize), EngineError> {
         let now = self.now_ms();
         let (mut unstarted, mut lost, mut marked) = (Vec::new(), Vec::new(), Vec::new());
+        let mut orphans = crate::map_children::Orphans::default();
         for arn in running {
             let Some((record, version)) = self.store.get_execution(arn).await? else {
                 continue;
@@ -1192,6 +1193,11 @@ impl Engine {
                     continue;
                 }
             };
+            if let (Some(link), Some(grace)) = (&persisted.map_run_parent, unstarted_grace_ms) {
+                if now - record.start_ms > grace {
+                    orphans.check(arn, link);
+                }
+            }
             let mut children = Vec::new();
             for (task_id, task) in &persisted.tasks {
                 if let Command::StartMapRunChild(_) = &task.command {
@@ -1217,6 +1223,7 @@ impl Engine {
             }
             unstarted.extend(crate::map_children::start_messages(arn, &children, now));
         }
+        unstarted.extend(self.stop_orphans(orphans).await?);
         let counts = (unstarted.len(), lost.len());
         unstarted.append(&mut lost);
         self.outbox.send(unstarted, now).await?;

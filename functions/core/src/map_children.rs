@@ -92,6 +92,29 @@ pub(crate) fn end_message(link: &MapRunParent, child_arn: &str, now: i64) -> Out
     }
 }
 
+/// Running children the sweep found, by parent: each parent is read once per sweep page to
+/// find the children it no longer waits for (their stop message was lost).
+#[derive(Default)]
+pub(crate) struct Orphans {
+    by_parent: Vec<(String, Vec<(String, TaskId)>)>,
+}
+
+impl Orphans {
+    pub(crate) fn check(&mut self, child: &str, link: &MapRunParent) {
+        let entry = (child.to_string(), link.task_id);
+        match self
+            .by_parent
+            .iter_mut()
+            .find(|(parent, _)| *parent == link.execution_arn)
+        {
+            Some((_, children)) => children.push(entry),
+            None => self
+                .by_parent
+                .push((link.execution_arn.clone(), vec![entry])),
+        }
+    }
+}
+
 /// Where one child stands after its start message.
 enum Child {
     /// Created now, running.
@@ -288,6 +311,46 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Stop messages for the running children whose parent no longer waits for them: it
+    /// ended, or retired their task (gave them up), and the stop it sent was lost.
+    pub(crate) async fn stop_orphans(
+        &self,
+        orphans: Orphans,
+    ) -> Result<Vec<Outgoing>, EngineError> {
+        let mut stops = Vec::new();
+        for (parent, children) in orphans.by_parent {
+            let waiting = match self.store.get_execution(&parent).await? {
+                Some((record, _)) => match Persisted::decode(&record) {
+                    Ok(persisted) if persisted.execution.status() == Status::Running => {
+                        persisted.tasks
+                    }
+                    Ok(_) => Default::default(),
+                    // Unreadable: leave its children alone rather than stop them wrongly.
+                    Err(_) => continue,
+                },
+                None => Default::default(),
+            };
+            for (child, task_id) in children {
+                let wanted = matches!(
+                    waiting.get(&task_id).map(|t| &t.command),
+                    Some(Command::StartMapRunChild(start)) if start.execution_arn == child
+                );
+                if !wanted {
+                    stops.push(Outgoing::Advance(Message::Apply {
+                        execution_arn: child,
+                        event: Event::Stop {
+                            error: None,
+                            cause: None,
+                        },
+                    }));
+                }
+            }
+        }
+        Ok(stops)
+    }
+}
+
 /// A child found existing: its end, if it ended and is this parent's.
 fn existing(record: &ExecutionRecord, parent: &str) -> Result<Child, EngineError> {
     if record.status == "RUNNING" {
@@ -472,6 +535,25 @@ mod tests {
                     event[3].as_str().unwrap_or_default().to_string()
                 })
                 .collect()
+        }
+
+        /// Delivers what is due now (the children's start messages), once.
+        async fn settle_once(&mut self) {
+            let now = self.clock.now_ms();
+            for outgoing in self.take() {
+                match outgoing {
+                    Outgoing::Timer {
+                        message,
+                        fire_at_ms,
+                    } if fire_at_ms <= now => {
+                        self.engine.handle(message).await.unwrap();
+                    }
+                    Outgoing::Advance(message) => {
+                        self.engine.handle(message).await.unwrap();
+                    }
+                    _ => {}
+                }
+            }
         }
 
         /// Delivers what was sent until nothing is left, timers when due (the clock moves
@@ -672,6 +754,72 @@ mod tests {
         rig.engine.sweep_tasks(120_000).await.unwrap();
         rig.settle().await;
         assert_eq!(rig.record(&started.execution_arn).status, "SUCCEEDED");
+    }
+
+    #[tokio::test]
+    async fn the_sweep_stops_children_whose_stop_was_lost() {
+        let states = json!({"Work": {"Type": "Wait", "Seconds": 86_400, "End": true}});
+        let mut rig = rig(fan_out(0, states, json!({})));
+        let started = rig
+            .engine
+            .start(MACHINE, Some("run"), Some(&items(3)))
+            .await
+            .unwrap();
+        rig.settle_once().await;
+        assert_eq!(rig.running_children(), 3);
+        // The parent is stopped and its stop messages for the children are lost.
+        rig.queue.lose.store(true, Ordering::SeqCst);
+        let stop = Event::Stop {
+            error: None,
+            cause: None,
+        };
+        rig.engine
+            .apply(&started.execution_arn, stop)
+            .await
+            .unwrap();
+        rig.queue.lose.store(false, Ordering::SeqCst);
+        assert_eq!(rig.running_children(), 3);
+        // Within the grace a child is left alone; past it, the sweep stops it.
+        rig.engine.sweep_tasks(120_000).await.unwrap();
+        rig.take();
+        assert_eq!(rig.running_children(), 3);
+        rig.clock.0.fetch_add(600_000, Ordering::SeqCst);
+        rig.engine.sweep_tasks(120_000).await.unwrap();
+        for outgoing in rig.take() {
+            if let Outgoing::Advance(message) = outgoing {
+                rig.engine.handle(message).await.unwrap();
+            }
+        }
+        let mut statuses: Vec<String> = rig.children().into_iter().map(|c| c.status).collect();
+        statuses.sort();
+        assert_eq!(statuses, ["ABORTED", "ABORTED", "ABORTED"]);
+    }
+
+    #[tokio::test]
+    async fn a_sweep_leaves_children_their_parent_waits_for_alone() {
+        let states = json!({"Work": {"Type": "Wait", "Seconds": 86_400, "End": true}});
+        let mut rig = rig(fan_out(0, states, json!({})));
+        rig.engine
+            .start(MACHINE, Some("run"), Some(&items(3)))
+            .await
+            .unwrap();
+        rig.settle_once().await;
+        rig.clock.0.fetch_add(600_000, Ordering::SeqCst);
+        rig.engine.sweep_tasks(120_000).await.unwrap();
+        let stops = rig
+            .take()
+            .into_iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Outgoing::Advance(Message::Apply {
+                        event: Event::Stop { .. },
+                        ..
+                    })
+                )
+            })
+            .count();
+        assert_eq!(stops, 0);
     }
 
     #[tokio::test]
