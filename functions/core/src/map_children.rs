@@ -18,12 +18,9 @@
 
 use futures_util::StreamExt;
 
-use cairn_api::persisted::{MapRunParent, Persisted};
-use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, MapRunChildStart, Status, TaskId,
-};
+use cairn_api::persisted::{MapRunParent, NewMapRunChild, Persisted};
+use cairn_interpreter::{Command, Decision, Event, MapRunChildStart, Status, TaskId};
 use cairn_store::{Error as StoreError, ExecutionRecord};
-use serde_json::Value;
 
 use crate::engine::{Applied, Engine, EngineError, CAPABILITIES};
 use crate::message::Message;
@@ -241,59 +238,29 @@ impl Engine {
         }
         let now = self.now_ms();
         let arn = start.execution_arn.clone();
-        let machine_name = start
-            .state_machine_arn
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let info = ExecutionInfo {
-            execution_arn: arn.clone(),
-            name: start.name.clone(),
-            state_machine_arn: start.state_machine_arn.clone(),
-            state_machine_name: machine_name,
-            role_arn: role_arn.to_string(),
-            start_time_ms: now,
-            machine_type: start.machine_type,
-            redrive_count: Some(0),
-        };
         let machine = self.machine(definition)?;
-        let ctx = Context {
-            now_ms: now,
-            seed: self.decision_seed(&arn, 0),
-        };
-        let (execution, decision) = Execution::start_map_run_child(
+        let child = NewMapRunChild::start(
             &machine,
-            start.processor,
-            start.input.clone(),
-            info,
-            &ctx,
+            definition,
+            parent,
+            role_arn,
+            start,
+            now,
+            self.decision_seed(&arn, 0),
             CAPABILITIES,
-        );
-        let mut persisted = Persisted::new(execution, definition.to_string());
-        persisted.map_run_parent = Some(MapRunParent {
-            execution_arn: parent.to_string(),
-            map_run_arn: start.map_run_arn.clone(),
-            task_id: start.task_id,
-        });
+        )?;
         // Ended in its first decision: its parent hears of it from this handler, in the one
         // write that takes the ends of the whole message, not from a message of its own.
-        let report = persisted.execution.map_run_child_end(start.task_id);
-        let input = serde_json::to_string(&start.input).map_err(|e| {
-            EngineError::Send(format!("a Map Run child's input cannot be saved: {e}"))
-        })?;
-        let record = ExecutionRecord {
-            arn: arn.clone(),
-            state_machine_arn: start.state_machine_arn.clone(),
-            name: start.name.clone(),
-            status: String::new(),
-            start_ms: now,
-            stop_ms: None,
-            summary: Value::Null,
-            state: Vec::new(),
-        };
+        let report = child.persisted.execution.map_run_child_end(start.task_id);
         match self
-            .create(persisted, decision, record, &input, now, false)
+            .create(
+                child.persisted,
+                child.decision,
+                child.record,
+                &child.input_text,
+                now,
+                false,
+            )
             .await
         {
             Ok(_) => Ok(match report {
@@ -397,7 +364,7 @@ mod tests {
 
     use cairn_runtime::Clock;
     use cairn_store::{ExecutionStore, HistoryQuery, StateMachineRecord, StateMachineStore};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
     use crate::outbox::{Outbox, Sink};

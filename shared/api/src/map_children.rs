@@ -9,14 +9,11 @@
 
 use std::sync::Arc;
 
-use cairn_interpreter::{
-    Command, Context, Decision, Event, Execution, ExecutionInfo, MapRunChildStart, Status,
-};
-use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Transition};
-use serde_json::Value;
+use cairn_interpreter::{Command, Context, Decision, Event, MapRunChildStart, Status};
+use cairn_store::{Effects, Error as StoreError, Transition};
 
 use crate::driver::{store_error, Driver};
-use crate::persisted::{input_text, stored_history, MapRunParent, Persisted};
+use crate::persisted::{input_text, stored_history, NewMapRunChild, Persisted};
 use crate::ApiError;
 
 /// Children of one decision started at once (each start is one store write; concurrent
@@ -141,58 +138,27 @@ impl Driver {
     ) -> Result<(), ApiError> {
         let now = self.now_ms();
         let arn = start.execution_arn.clone();
-        let machine_name = start
-            .state_machine_arn
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let info = ExecutionInfo {
-            execution_arn: arn.clone(),
-            name: start.name.clone(),
-            state_machine_arn: start.state_machine_arn.clone(),
-            state_machine_name: machine_name,
-            role_arn: role_arn.to_string(),
-            start_time_ms: now,
-            machine_type: start.machine_type,
-            redrive_count: Some(0),
-        };
         let machine = self.machine(definition)?;
-        let ctx = Context {
-            now_ms: now,
-            seed: self.decision_seed(&arn, 0),
-        };
-        let (execution, mut decision) = Execution::start_map_run_child(
+        let NewMapRunChild {
+            mut persisted,
+            mut decision,
+            record,
+            input_text: input,
+        } = NewMapRunChild::start(
             &machine,
-            start.processor,
-            start.input.clone(),
-            info,
-            &ctx,
+            definition,
+            parent,
+            role_arn,
+            start,
+            now,
+            self.decision_seed(&arn, 0),
             self.capabilities(),
-        );
+        )?;
         self.signer.publish(&mut decision);
-        let mut persisted = Persisted::new(execution, definition.to_string());
         self.store_map_run_children(&mut persisted.execution)?;
-        persisted.map_run_parent = Some(MapRunParent {
-            execution_arn: parent.to_string(),
-            map_run_arn: start.map_run_arn.clone(),
-            task_id: start.task_id,
-        });
         let mut effects = Effects::default();
         let planned = persisted.plan(&decision, now, &mut effects);
         let work = ChildWork::of(&mut persisted, &decision);
-        let input = serde_json::to_string(&start.input)
-            .map_err(|e| ApiError::internal(format!("a child's input cannot be saved: {e}")))?;
-        let record = ExecutionRecord {
-            arn: arn.clone(),
-            state_machine_arn: start.state_machine_arn.clone(),
-            name: start.name.clone(),
-            status: String::new(),
-            start_ms: now,
-            stop_ms: None,
-            summary: Value::Null,
-            state: Vec::new(),
-        };
         let record = persisted.record(record, &input, now)?;
         let history = stored_history(&decision);
         match self.store.create_execution(&record, &history, &effects) {

@@ -120,6 +120,82 @@ pub struct OpenTask {
     pub started_ms: i64,
 }
 
+/// A Distributed Map child as every shell starts it ([`Command::StartMapRunChild`]): its
+/// first decision on the parent's compiled machine, its state linked to the parent's task,
+/// the record to write (before [`Persisted::record`] fills it) and its input as stored.
+pub struct NewMapRunChild {
+    pub persisted: Persisted,
+    pub decision: Decision,
+    pub record: ExecutionRecord,
+    pub input_text: String,
+}
+
+impl NewMapRunChild {
+    /// `definition` is the parent's (the child runs on it from `start.processor`); `seed` the
+    /// child's first decision seed; `capabilities` the shell's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        machine: &cairn_interpreter::Machine,
+        definition: &str,
+        parent: &str,
+        role_arn: &str,
+        start: &cairn_interpreter::MapRunChildStart,
+        now: i64,
+        seed: u64,
+        capabilities: cairn_interpreter::Capabilities,
+    ) -> Result<NewMapRunChild, ApiError> {
+        let machine_name = start
+            .state_machine_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let info = cairn_interpreter::ExecutionInfo {
+            execution_arn: start.execution_arn.clone(),
+            name: start.name.clone(),
+            state_machine_arn: start.state_machine_arn.clone(),
+            state_machine_name: machine_name,
+            role_arn: role_arn.to_string(),
+            start_time_ms: now,
+            machine_type: start.machine_type,
+            redrive_count: Some(0),
+        };
+        let ctx = cairn_interpreter::Context { now_ms: now, seed };
+        let (execution, decision) = Execution::start_map_run_child(
+            machine,
+            start.processor,
+            start.input.clone(),
+            info,
+            &ctx,
+            capabilities,
+        );
+        let mut persisted = Persisted::new(execution, definition.to_string());
+        persisted.map_run_parent = Some(MapRunParent {
+            execution_arn: parent.to_string(),
+            map_run_arn: start.map_run_arn.clone(),
+            task_id: start.task_id,
+        });
+        let input_text = serde_json::to_string(&start.input)
+            .map_err(|e| ApiError::internal(format!("a child's input cannot be saved: {e}")))?;
+        let record = ExecutionRecord {
+            arn: start.execution_arn.clone(),
+            state_machine_arn: start.state_machine_arn.clone(),
+            name: start.name.clone(),
+            status: String::new(),
+            start_ms: now,
+            stop_ms: None,
+            summary: Value::Null,
+            state: Vec::new(),
+        };
+        Ok(NewMapRunChild {
+            persisted,
+            decision,
+            record,
+            input_text,
+        })
+    }
+}
+
 impl Persisted {
     /// What the write that ended a Map Run child tells its parent: (parent ARN, the task
     /// event [`Execution::map_run_child_end`] makes of the child's end); None for a running
