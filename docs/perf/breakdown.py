@@ -10,7 +10,8 @@ import collections, sys
 RULES = [  # (category, substrings) checked per frame; the deepest matching frame wins
     ("HTTP (hyper, sockets, epoll)", ["hyper::", "tokio::net", "mio::", "TcpStream", "__GI___writev", "__libc_recv", "__libc_send", "epoll_wait", "tcp_", "net_rx_action"]),
     ("request handling (serve.rs)", ["cairn::serve::"]),
-    ("request parsing (JSON in)", ["serde_json::de::", "from_slice", "from_str<"]),
+    # `serde_json::from_slice`, not `extend_from_slice` (a memory copy, charged wherever it runs).
+    ("request parsing (JSON in)", ["serde_json::de::", "serde_json::from_slice", "from_str<"]),
     ("API action (shared/api)", ["cairn_api::"]),
     ("decider (interpreter, dataflow)", ["cairn_interpreter::", "cairn_dataflow::", "cairn_jsonpath::", "cairn_intrinsics::"]),
     ("serialisation (JSON out)", ["serde_json::ser::", "Serialize for serde_json", "to_vec<", "to_string<", "to_writer"]),
