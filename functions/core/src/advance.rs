@@ -44,9 +44,7 @@ pub async fn handle_event(
 /// could never succeed. The ends of one parent's Distributed Map children in the batch are
 /// applied to it in one write ([`Engine::map_run_children_ended`]).
 pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    // Parent ARN -> (message ids, children), in the order the parents first came.
-    let mut ends: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    let (mut ids, mut arns, mut messages) = (Vec::new(), Vec::new(), Vec::new());
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let message: Message = match record.body.as_deref().map(serde_json::from_str) {
@@ -64,33 +62,14 @@ pub async fn handle_sqs(engine: &Engine, event: SqsEvent) -> SqsBatchResponse {
                 continue;
             }
         };
-        if let Message::MapRunChildEnded {
-            execution_arn,
-            child_arn,
-        } = message
-        {
-            match ends
-                .iter_mut()
-                .find(|(parent, ..)| *parent == execution_arn)
-            {
-                Some((_, ids, children)) => {
-                    ids.push(id);
-                    children.push(child_arn);
-                }
-                None => ends.push((execution_arn, vec![id], vec![child_arn])),
-            }
-            continue;
-        }
-        let arn = message.execution_arn().to_string();
-        if let Err(error) = engine.handle(message).await {
-            failed(&mut failures, &arn, &id, &error);
-        }
+        ids.push(id);
+        arns.push(message.execution_arn().to_string());
+        messages.push(message);
     }
-    for (parent, ids, children) in ends {
-        if let Err(error) = engine.map_run_children_ended(&parent, &children).await {
-            for id in &ids {
-                failed(&mut failures, &parent, id, &error);
-            }
+    let mut failures = Vec::new();
+    for failure in engine.handle_batch(messages).await {
+        for i in failure.messages {
+            failed(&mut failures, &arns[i], &ids[i], &failure.error);
         }
     }
     let mut response = SqsBatchResponse::default();

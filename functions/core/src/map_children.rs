@@ -16,6 +16,8 @@
 //! - Lost messages: the sweep re-sends the start message of every child task open longer
 //!   than its grace; the handler then creates what is missing and reports what ended.
 
+use std::collections::BTreeMap;
+
 use futures_util::StreamExt;
 
 use cairn_api::persisted::{MapRunParent, NewMapRunChild, Persisted};
@@ -93,22 +95,15 @@ pub(crate) fn end_message(link: &MapRunParent, child_arn: &str, now: i64) -> Out
 /// find the children it no longer waits for (their stop message was lost).
 #[derive(Default)]
 pub(crate) struct Orphans {
-    by_parent: Vec<(String, Vec<(String, TaskId)>)>,
+    by_parent: BTreeMap<String, Vec<(String, TaskId)>>,
 }
 
 impl Orphans {
     pub(crate) fn check(&mut self, child: &str, link: &MapRunParent) {
-        let entry = (child.to_string(), link.task_id);
-        match self
-            .by_parent
-            .iter_mut()
-            .find(|(parent, _)| *parent == link.execution_arn)
-        {
-            Some((_, children)) => children.push(entry),
-            None => self
-                .by_parent
-                .push((link.execution_arn.clone(), vec![entry])),
-        }
+        self.by_parent
+            .entry(link.execution_arn.clone())
+            .or_default()
+            .push((child.to_string(), link.task_id));
     }
 }
 
@@ -330,7 +325,52 @@ fn existing(record: &ExecutionRecord, parent: &str) -> Result<Child, EngineError
     })
 }
 
+/// Messages of a batch that failed together (the child ends of one parent share a write),
+/// by their index in the batch.
+#[derive(Debug)]
+pub struct BatchFailure {
+    pub messages: Vec<usize>,
+    pub error: EngineError,
+}
+
 impl Engine {
+    /// Handles a batch of messages as the advance function takes an SQS batch: each in
+    /// turn, except the [`Message::MapRunChildEnded`] of one parent, which reach it together
+    /// in one write after the rest ([`Engine::map_run_children_ended`]). Returns what failed.
+    pub async fn handle_batch(&self, messages: Vec<Message>) -> Vec<BatchFailure> {
+        let mut failures = Vec::new();
+        let mut ends: BTreeMap<String, (Vec<usize>, Vec<String>)> = BTreeMap::new();
+        for (i, message) in messages.into_iter().enumerate() {
+            match message {
+                Message::MapRunChildEnded {
+                    execution_arn,
+                    child_arn,
+                } => {
+                    let (indexes, children) = ends.entry(execution_arn).or_default();
+                    indexes.push(i);
+                    children.push(child_arn);
+                }
+                other => {
+                    if let Err(error) = self.handle(other).await {
+                        failures.push(BatchFailure {
+                            messages: vec![i],
+                            error,
+                        });
+                    }
+                }
+            }
+        }
+        for (parent, (indexes, children)) in ends {
+            if let Err(error) = self.map_run_children_ended(&parent, &children).await {
+                failures.push(BatchFailure {
+                    messages: indexes,
+                    error,
+                });
+            }
+        }
+        failures
+    }
+
     /// Handles the [`Message::MapRunChildEnded`] of one parent that arrived together: reads
     /// each child and applies their ends to the parent in one write.
     pub async fn map_run_children_ended(
@@ -507,25 +547,24 @@ mod tests {
         /// Delivers what is due now (the children's start messages), once.
         async fn settle_once(&mut self) {
             let now = self.clock.now_ms();
-            for outgoing in self.take() {
-                match outgoing {
+            let messages: Vec<Message> = self
+                .take()
+                .into_iter()
+                .filter_map(|outgoing| match outgoing {
                     Outgoing::Timer {
                         message,
                         fire_at_ms,
-                    } if fire_at_ms <= now => {
-                        self.engine.handle(message).await.unwrap();
-                    }
-                    Outgoing::Advance(message) => {
-                        self.engine.handle(message).await.unwrap();
-                    }
-                    _ => {}
-                }
-            }
+                    } if fire_at_ms <= now => Some(message),
+                    Outgoing::Advance(message) => Some(message),
+                    _ => None,
+                })
+                .collect();
+            let failures = self.engine.handle_batch(messages).await;
+            assert!(failures.is_empty(), "{failures:?}");
         }
 
         /// Delivers what was sent until nothing is left, timers when due (the clock moves
-        /// to the earliest), a queue batch's child ends together as the advance function
-        /// takes them.
+        /// to the earliest), each round as one batch of the advance function.
         async fn settle(&mut self) {
             for _ in 0..10_000 {
                 let sent = self.take();
@@ -550,31 +589,17 @@ mod tests {
                     self.clock.0.store(next, Ordering::SeqCst);
                 }
                 self.queue.sent.lock().unwrap().extend(later);
-                let mut ends: Vec<(String, Vec<String>)> = Vec::new();
-                for outgoing in due {
-                    let message = match outgoing {
-                        Outgoing::Timer { message, .. } | Outgoing::Advance(message) => message,
-                        Outgoing::StatusChange { .. } => continue,
-                    };
-                    if let Message::MapRunChildEnded {
-                        execution_arn,
-                        child_arn,
-                    } = message
-                    {
-                        match ends.iter_mut().find(|(p, _)| *p == execution_arn) {
-                            Some((_, children)) => children.push(child_arn),
-                            None => ends.push((execution_arn, vec![child_arn])),
+                let messages: Vec<Message> = due
+                    .into_iter()
+                    .filter_map(|outgoing| match outgoing {
+                        Outgoing::Timer { message, .. } | Outgoing::Advance(message) => {
+                            Some(message)
                         }
-                        continue;
-                    }
-                    self.engine.handle(message).await.unwrap();
-                }
-                for (parent, children) in ends {
-                    self.engine
-                        .map_run_children_ended(&parent, &children)
-                        .await
-                        .unwrap();
-                }
+                        Outgoing::StatusChange { .. } => None,
+                    })
+                    .collect();
+                let failures = self.engine.handle_batch(messages).await;
+                assert!(failures.is_empty(), "{failures:?}");
             }
             panic!("the run never settled");
         }

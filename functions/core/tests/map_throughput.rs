@@ -136,39 +136,23 @@ async fn run(execution_type: &str, items: usize, workers: usize) -> (f64, u64, u
                     }
                     continue;
                 }
-                let mut ends: Vec<(String, Vec<String>)> = Vec::new();
-                for outgoing in batch {
-                    let message = match outgoing {
-                        Outgoing::Timer { message, .. } | Outgoing::Advance(message) => message,
-                        Outgoing::StatusChange { .. } => continue,
-                    };
-                    if let Message::MapRunChildEnded {
-                        execution_arn,
-                        child_arn,
-                    } = message
-                    {
-                        match ends.iter_mut().find(|(p, _)| *p == execution_arn) {
-                            Some((_, children)) => children.push(child_arn),
-                            None => ends.push((execution_arn, vec![child_arn])),
+                let messages: Vec<Message> = batch
+                    .into_iter()
+                    .filter_map(|outgoing| match outgoing {
+                        Outgoing::Timer { message, .. } | Outgoing::Advance(message) => {
+                            Some(message)
                         }
-                        continue;
-                    }
-                    if let Err(error) = engine.handle(message.clone()).await {
-                        // What SQS does with a message whose handler failed: it comes back.
-                        assert!(matches!(error, EngineError::Contention(_)), "{error}");
-                        requeue.send(Outgoing::Advance(message)).expect("requeue");
-                    }
-                }
-                for (parent, children) in ends {
-                    if let Err(error) = engine.map_run_children_ended(&parent, &children).await {
-                        assert!(matches!(error, EngineError::Contention(_)), "{error}");
-                        for child_arn in children {
-                            let message = Message::MapRunChildEnded {
-                                execution_arn: parent.clone(),
-                                child_arn,
-                            };
-                            requeue.send(Outgoing::Advance(message)).expect("requeue");
-                        }
+                        Outgoing::StatusChange { .. } => None,
+                    })
+                    .collect();
+                for failure in engine.handle_batch(messages.clone()).await {
+                    // What SQS does with a message whose handler failed: it comes back.
+                    let error = failure.error;
+                    assert!(matches!(error, EngineError::Contention(_)), "{error}");
+                    for i in failure.messages {
+                        requeue
+                            .send(Outgoing::Advance(messages[i].clone()))
+                            .expect("requeue");
                     }
                 }
             }
