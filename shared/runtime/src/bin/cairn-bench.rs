@@ -7,7 +7,9 @@
 //! it (one string per event, [`HistoryEvent::stored_texts`]), and
 //! alternates samples with and without that work so both figures come from one window.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +17,54 @@ use cairn_interpreter::{HistoryEvent, Machine, MachineType, Status};
 use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker, Unsupported};
 use serde_json::Value;
 
-// The same allocator as the `cairn` binary, so the figures are the ones users get.
+// The same allocator as the `cairn` binary, so the figures are the ones users get; it
+// counts allocations only while a check run asks it to (one untimed run per workload).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed on to mimalloc unchanged; the counter only observes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+}
+
+#[inline]
+fn count() {
+    // A plain load while not counting: the timed samples pay no atomic add.
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The allocations (and reallocations) `f` makes.
+fn allocations_of<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let out = f();
+    COUNTING.store(false, Ordering::Relaxed);
+    (out, ALLOCATIONS.load(Ordering::Relaxed) - before)
+}
 
 struct Workload {
     id: &'static str,
@@ -210,11 +257,18 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
     if workload.express {
         options.info.machine_type = MachineType::Express;
     }
+    // One untimed run, counted: allocations per execution (the input's copy included, as
+    // in the samples), and with --render those of writing its stored history.
+    let (run, allocations) = allocations_of(|| {
+        run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
+    });
+    let run = run.map_err(|e| e.to_string())?;
+    (workload.check)(&run)?;
+    let (_, render_allocations) = allocations_of(|| render_history(&run));
     if render {
-        let run = run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
-            .map_err(|e| e.to_string())?;
         check_rendering(&run)?;
     }
+    drop(run);
     reset_peak_memory();
     let mut rates = Vec::with_capacity(samples);
     let mut rendered_rates = Vec::with_capacity(samples);
@@ -256,7 +310,7 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
     let median = median_of(&mut rates);
     let best = rates.last().copied().unwrap_or(0.0);
     let mut line = format!(
-        "{:<15} {:>12.0} {} (median of {samples}; best {:.0}; {events} history events/execution; parse {:.1?}; peak RSS {})",
+        "{:<15} {:>12.0} {} (median of {samples}; best {:.0}; {events} history events/execution; {allocations} allocations/execution; parse {:.1?}; peak RSS {})",
         workload.id,
         median,
         workload.unit,
@@ -277,7 +331,7 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
         // The best samples too: on a loaded machine they are the ones least disturbed, so
         // their ratio moves less from window to window than the medians'.
         line.push_str(&format!(
-            "\n{:<15} {:>12.0} {} with --render (median of {samples}; {:.2}x the time without, best to best {:.2}x; {} bytes of stored history/execution)",
+            "\n{:<15} {:>12.0} {} with --render (median of {samples}; {:.2}x the time without, best to best {:.2}x; {} bytes of stored history/execution, {render_allocations} allocations more)",
             workload.id,
             rendered,
             workload.unit,
