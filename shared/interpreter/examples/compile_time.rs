@@ -7,12 +7,80 @@
 //! `--only STAGE` (parse, serde_parse, validate, typed, compile, from_json, all) repeats one stage for a few
 //! seconds without printing figures, for a profiler to watch.
 
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_asl::model::StateMachine;
 use cairn_asl::validate::{validate, Options};
 use cairn_interpreter::Machine;
 use serde_json::Value;
+
+/// mimalloc, the allocator of every shell (cairn serve, the Lambda functions), counting
+/// allocations: how many a stage makes is printed beside its times, as allocating is most of
+/// what compiling a definition costs. Built with `CAIRN_SYSTEM_ALLOCATOR=1` in the environment,
+/// the system allocator instead (the whole process uses one or the other).
+struct Counting;
+
+const SYSTEM: bool = option_env!("CAIRN_SYSTEM_ALLOCATOR").is_some();
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// Counting only while a stage's allocations are counted: a locked increment on every
+/// allocation would slow the timed runs.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+// SAFETY: every call is passed on unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's layout, as GlobalAlloc::alloc requires.
+        unsafe {
+            if SYSTEM {
+                System.alloc(layout)
+            } else {
+                MiMalloc.alloc(layout)
+            }
+        }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr was allocated by the same allocator with this layout.
+        unsafe {
+            if SYSTEM {
+                System.dealloc(ptr, layout)
+            } else {
+                MiMalloc.dealloc(ptr, layout)
+            }
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as GlobalAlloc::realloc requires, passed on to the allocator of ptr.
+        unsafe {
+            if SYSTEM {
+                System.realloc(ptr, layout, new_size)
+            } else {
+                MiMalloc.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (and reallocations) made by one call of `f`.
+fn allocations(mut f: impl FnMut()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    f();
+    COUNTING.store(false, Ordering::Relaxed);
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
 
 /// Least and median of `runs` timed calls.
 fn measure(mut f: impl FnMut(), runs: usize) -> (Duration, Duration) {
@@ -98,32 +166,36 @@ fn main() {
         return;
     }
     println!("{path}");
-    println!("load average before: {}", load_average());
     println!(
-        "{:<22} {:>12} {:>12}  (of {runs} runs)",
-        "", "least", "median"
+        "allocator: {}; load average before: {}",
+        if SYSTEM { "system" } else { "mimalloc" },
+        load_average()
     );
-    let row = |name: &str, (least, median): (Duration, Duration)| {
+    println!(
+        "{:<22} {:>12} {:>12} {:>12}  (of {runs} runs)",
+        "", "least", "median", "allocations"
+    );
+    let row = |name: &str, f: &dyn Fn()| {
+        let (least, median) = measure(f, runs);
         // In microseconds throughout: Debug's 1.0ms hides the differences that matter here.
         let us = |d: Duration| format!("{:.1}µs", d.as_secs_f64() * 1e6);
-        println!("{name:<22} {:>12} {:>12}", us(least), us(median))
+        println!(
+            "{name:<22} {:>12} {:>12} {:>12}",
+            us(least),
+            us(median),
+            allocations(f)
+        )
     };
-    row("JSON text -> value", measure(parse, runs));
-    row("  with serde_json", measure(serde_parse, runs));
-    row(
-        "  lexing alone",
-        measure(
-            || {
-                let _ = serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
-            },
-            runs,
-        ),
-    );
-    row("validate", measure(check, runs));
-    row("value -> typed model", measure(typed, runs));
-    row("typed -> machine", measure(compile, runs));
-    row("value -> machine", measure(from_json, runs));
-    row("text -> machine", measure(all, runs));
+    row("JSON text -> value", &parse);
+    row("  with serde_json", &serde_parse);
+    row("  lexing alone", &|| {
+        let _ = serde_json::from_str::<serde::de::IgnoredAny>(&text).unwrap();
+    });
+    row("validate", &check);
+    row("value -> typed model", &typed);
+    row("typed -> machine", &compile);
+    row("value -> machine", &from_json);
+    row("text -> machine", &all);
     println!("(JSON text -> value is cairn_asl::json::parse, which validate_str calls; value ->");
     println!(" machine is Machine::from_json, what the shells call; text -> machine is parse +");
     println!(" validate + Machine::from_json in one run, issue 16's figure)");
