@@ -164,15 +164,17 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
             .count() as u64;
     }
     let mut stored_bytes = 0u64;
-    // What AWS bills for the one transaction each execution is written in: 2 WRU per KB of
-    // each item, rounded up (DynamoDB Local's own report of it varies between runs).
+    // What AWS bills for the one write each execution is written in, rounded up per KB of
+    // each item (DynamoDB Local's own report of it varies between runs): a transaction's
+    // items 2 WRU per KB; an execution of one item alone is a PutItem, 1 WRU per KB.
     let mut rule_wru = 0u64;
     for arn in &arns {
         let sizes = store.execution_item_sizes(arn).await.expect("item sizes");
         stored_bytes += sizes.iter().sum::<u64>() + 100 * sizes.len() as u64;
+        let per_kb = if sizes.len() == 1 { 1 } else { 2 };
         rule_wru += sizes
             .iter()
-            .map(|bytes| 2 * bytes.div_ceil(1024))
+            .map(|bytes| per_kb * bytes.div_ceil(1024))
             .sum::<u64>();
     }
     let lambda_requests = executions;
@@ -192,7 +194,7 @@ async fn run_workload(id: &str, definition: &Value, input: &Value, executions: u
         cost / transitions as f64 * 1e6
     };
     let line = format!(
-        "{id}: {executions} executions, {transitions} transitions; per execution: {:.1} WRU by AWS's rule ({:.1} as DynamoDB Local reports them, {:.1} for its items' transactional writes alone), {:.1} RRU, {:.1} events, {:.1} SQS messages, 1 Lambda request, {:.0} ms, {:.1} KB stored; ${per_million:.2} per million transitions",
+        "{id}: {executions} executions, {transitions} transitions; per execution: {:.1} WRU by AWS's rule ({:.1} as DynamoDB Local reports them, {:.1} for its items' own writes alone), {:.1} RRU, {:.1} events, {:.1} SQS messages, 1 Lambda request, {:.0} ms, {:.1} KB stored; ${per_million:.2} per million transitions",
         aws_writes / executions as f64,
         writes / executions as f64,
         rule_wru as f64 / executions as f64,

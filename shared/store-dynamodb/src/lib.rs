@@ -69,7 +69,9 @@
 //! creating it is a put conditional on `attribute_not_exists(pk)`.
 //!
 //! Every execution write is one `TransactWriteItems`: the execution item (conditional on the
-//! version read), its history chunk(s) and every effect item. History is packed into chunks
+//! version read), its history chunk(s) and every effect item; a write whose only item is the
+//! execution's (one that starts and ends at once, its history inline) is a `PutItem` under the
+//! same condition, as atomic and billed half. History is packed into chunks
 //! (one per write, split near 300 KB) so a write of many events stays within the
 //! transaction's 100-item limit and costs few write units. State and history chunks are
 //! deflated: DynamoDB bills writes per KB, and JSON shrinks several times.
@@ -1847,19 +1849,32 @@ impl Table {
         ops: Ops,
         guard: bool,
     ) -> Result<Written> {
+        let (condition, expected_value) = match expected {
+            None => ("attribute_not_exists(pk)", None),
+            Some(v) if guard => ("version = :v AND attribute_not_exists(hi)", Some(n(v))),
+            Some(v) => ("version = :v", Some(n(v))),
+        };
+        if ops.order.is_empty() {
+            return self
+                .put_execution(
+                    record,
+                    expected,
+                    version,
+                    exec_item,
+                    condition,
+                    expected_value,
+                    guard,
+                )
+                .await;
+        }
         let mut items = self.transact_items(ops)?;
         let mut put = self
             .put_builder(exec_item)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        put = match expected {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(v) if guard => put
-                .condition_expression("version = :v AND attribute_not_exists(hi)")
-                .expression_attribute_values(":v", n(v)),
-            Some(v) => put
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .condition_expression(condition);
+        if let Some(value) = expected_value {
+            put = put.expression_attribute_values(":v", value);
+        }
         let put = put.build().map_err(|e| backend("put", e))?;
         // The execution item goes first: cancellation reasons are reported by position.
         items.insert(0, TransactWriteItem::builder().put(put).build());
@@ -1894,28 +1909,7 @@ impl Table {
                     .is_some_and(|c| c == "ConditionalCheckFailed");
                 if exec_failed {
                     let old = first.and_then(|r| r.item());
-                    if let (Some(v), Some(old)) = (expected, old) {
-                        let same = get_n::<u64>(old, "version").is_ok_and(|o| o == v);
-                        if guard && same && old.contains_key("hi") {
-                            let mut old = old.clone();
-                            if !self.hydrate(&mut old).await? {
-                                return Err(Error::Conflict(format!(
-                                    "{}: replaced while written",
-                                    record.arn
-                                )));
-                            }
-                            return Ok(Written::InlineHistory(old));
-                        }
-                    }
-                    return Err(match (expected, old) {
-                        (None, _) => Error::AlreadyExists(record.arn.clone()),
-                        (Some(_), None) => Error::NotFound(record.arn.clone()),
-                        (Some(v), Some(old)) => Error::Conflict(format!(
-                            "{} is at version {}, not {v}",
-                            record.arn,
-                            get_n::<u64>(old, "version").unwrap_or(0)
-                        )),
-                    });
+                    return self.refused(record, expected, old, guard).await;
                 }
                 let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
                 if codes
@@ -1932,6 +1926,84 @@ impl Table {
             }
             _ => Err(sdk_backend("TransactWriteItems", err)),
         }
+    }
+
+    /// [`Table::transact_execution`] of a write whose only item is the execution's: one
+    /// `PutItem` under the same condition. A single-item write is as atomic either way, and
+    /// DynamoDB bills a transaction's item twice (2 write units per KB), a put once: an
+    /// execution that starts and ends in its first write (its history inline, no effects)
+    /// costs half.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_execution(
+        &self,
+        record: &ExecutionRecord,
+        expected: Option<Version>,
+        version: Version,
+        exec_item: Item,
+        condition: &str,
+        expected_value: Option<AttributeValue>,
+        guard: bool,
+    ) -> Result<Written> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(exec_item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .condition_expression(condition);
+        if let Some(value) = expected_value {
+            put = put.expression_attribute_values(":v", value);
+        }
+        let err = match put.send().await {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                return Ok(Written::Done(version));
+            }
+            Err(err) => err,
+        };
+        use aws_sdk_dynamodb::operation::put_item::PutItemError as E;
+        match err.as_service_error() {
+            Some(E::ConditionalCheckFailedException(e)) => {
+                let old = e.item().cloned();
+                self.refused(record, expected, old.as_ref(), guard).await
+            }
+            _ => Err(sdk_backend("PutItem", err)),
+        }
+    }
+
+    /// What a write refused by the execution item's condition means, from the item as stored
+    /// (when DynamoDB returned it): an inline history to move first ([`Written::InlineHistory`]),
+    /// an execution that exists (a create) or is missing, or a lost race.
+    async fn refused(
+        &self,
+        record: &ExecutionRecord,
+        expected: Option<Version>,
+        old: Option<&Item>,
+        guard: bool,
+    ) -> Result<Written> {
+        if let (Some(v), Some(old)) = (expected, old) {
+            let same = get_n::<u64>(old, "version").is_ok_and(|o| o == v);
+            if guard && same && old.contains_key("hi") {
+                let mut old = old.clone();
+                if !self.hydrate(&mut old).await? {
+                    return Err(Error::Conflict(format!(
+                        "{}: replaced while written",
+                        record.arn
+                    )));
+                }
+                return Ok(Written::InlineHistory(old));
+            }
+        }
+        Err(match (expected, old) {
+            (None, _) => Error::AlreadyExists(record.arn.clone()),
+            (Some(_), None) => Error::NotFound(record.arn.clone()),
+            (Some(v), Some(old)) => Error::Conflict(format!(
+                "{} is at version {}, not {v}",
+                record.arn,
+                get_n::<u64>(old, "version").unwrap_or(0)
+            )),
+        })
     }
 
     /// [`ExecutionStore::put_closed_executions`]: each record one unconditional put of its

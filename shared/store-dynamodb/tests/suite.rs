@@ -882,6 +882,49 @@ fn an_execution_closed_in_its_first_write_keeps_its_history_in_its_item() {
         (1..=8).collect::<Vec<_>>()
     );
 
+    // Written alone (a put, not a transaction), the item keeps the create's condition: a
+    // second create of the ARN finds it.
+    let again = store.create_execution(&closed, &history, &Effects::default());
+    assert!(
+        matches!(again, Err(cairn_store::Error::AlreadyExists(_))),
+        "{again:?}"
+    );
+    // A later write of nothing but the item (a put too) still moves an inline history to a
+    // chunk first, and a stale one is a conflict.
+    let mut quiet = running_record(5);
+    quiet.status = "SUCCEEDED".into();
+    quiet.stop_ms = Some(2);
+    let version = store
+        .create_execution(&quiet, &history, &Effects::default())
+        .expect("create");
+    let stale = store.commit(&Transition {
+        expected_version: version + 1,
+        record: quiet.clone(),
+        history: Vec::new(),
+        effects: Effects::default(),
+    });
+    assert!(
+        matches!(stale, Err(cairn_store::Error::Conflict(_))),
+        "{stale:?}"
+    );
+    let moved = store
+        .commit(&Transition {
+            expected_version: version,
+            record: quiet.clone(),
+            history: Vec::new(),
+            effects: Effects::default(),
+        })
+        .expect("rewrite");
+    assert_eq!(moved, version + 1);
+    assert_eq!(
+        item_sort_keys(&store, &quiet.arn),
+        ["EX", &format!("H#{:020}", 1)]
+    );
+    assert_eq!(
+        history_ids(&store, &quiet.arn, None, 100, false),
+        [1, 2, 3, 4, 5]
+    );
+
     // A long history goes to chunks even in a first write.
     let mut long = running_record(4);
     long.status = "SUCCEEDED".into();
