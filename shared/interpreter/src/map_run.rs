@@ -372,6 +372,9 @@ impl Runner<'_> {
                 .map(|child| std::mem::take(&mut child.input))
                 .collect();
             log.output = serde_json::Value::Null;
+            // A write cut short (the execution stopped) leaves nothing to send again.
+            log.writing = None;
+            log.destination = None;
             let (max_concurrency, tolerated_count, tolerated_percentage) = settings(f);
             Ended {
                 log,

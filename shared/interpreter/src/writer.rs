@@ -1,17 +1,22 @@
 //! A Distributed Map's ResultWriter: what each child execution of the Map Run left behind,
 //! shaped as AWS exports it (`manifest.json`, `SUCCEEDED_n.json`, `FAILED_n.json`,
 //! `PENDING_n.json`) or as the Map's output when only a WriterConfig is given. Pure: the
-//! objects are handed to the shell as one command, whose answer ends the Map.
+//! objects are handed to the shell as one command, whose answer ends the Map. The files are
+//! rendered from the Map Run's record ([`RunLog`] and the children's results), never kept:
+//! a shell that sends the request again renders it again
+//! ([`crate::Execution::result_write_request`]).
 
 use crate::api::{ResourceKind, TaskId};
 use crate::flow::Template;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 /// The only resource AWS accepts for a ResultWriter.
 pub(crate) const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Transformation {
     /// The child execution's record (ARN, input, output, status, dates) as JSON text fields.
     None,
@@ -21,7 +26,7 @@ pub(crate) enum Transformation {
     Flatten,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum OutputType {
     Json,
     JsonLines,
@@ -68,36 +73,134 @@ pub(crate) fn config_of(raw: &Value) -> Result<(Transformation, OutputType, bool
 }
 
 /// One child execution of a Map Run.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// A Map Run of 100,000 children keeps 100,000 of these in its execution, rewritten by every
+/// write of the parent while the run goes on: stored as an array, `[name, start_ms, stop_ms -
+/// start_ms, flags]` with the batch size and the input after it when there are any (59 bytes
+/// for a child without input, 115 as an object with its field names). The object form of
+/// earlier states is still read.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Child {
     /// The execution's name (a UUID); empty for an item never started.
     pub name: String,
     /// Kept only when the results are written.
-    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub input: Value,
     pub start_ms: i64,
     pub stop_ms: i64,
-    // A Map Run of many children is kept in its execution: what is false is left out.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub failed: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
     pub ended: bool,
     /// Stopped by the failure of its Map Run.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub aborted: bool,
     /// How many items its batch holds when the Map has an ItemBatcher (0: one item, not
     /// batched). Kept apart from the input, which only a ResultWriter keeps, so that
     /// ListExecutions' `itemCount` is known for every child.
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub items: u64,
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+const FAILED: u64 = 1;
+const ENDED: u64 = 2;
+const ABORTED: u64 = 4;
+
+impl Child {
+    fn flags(&self) -> u64 {
+        let mut flags = 0;
+        for (set, flag) in [
+            (self.failed, FAILED),
+            (self.ended, ENDED),
+            (self.aborted, ABORTED),
+        ] {
+            if set {
+                flags |= flag;
+            }
+        }
+        flags
+    }
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+impl Serialize for Child {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let with_input = !self.input.is_null();
+        let with_items = with_input || self.items > 0;
+        let len = 4 + usize::from(with_items) + usize::from(with_input);
+        let mut seq = serializer.serialize_seq(Some(len))?;
+        seq.serialize_element(&self.name)?;
+        seq.serialize_element(&self.start_ms)?;
+        seq.serialize_element(&self.stop_ms.wrapping_sub(self.start_ms))?;
+        seq.serialize_element(&self.flags())?;
+        if with_items {
+            seq.serialize_element(&self.items)?;
+        }
+        if with_input {
+            seq.serialize_element(&self.input)?;
+        }
+        seq.end()
+    }
+}
+
+/// A [`Child`] as states written before the array form keep it.
+#[derive(Deserialize)]
+struct ChildFields {
+    name: String,
+    #[serde(default)]
+    input: Value,
+    start_ms: i64,
+    stop_ms: i64,
+    #[serde(default)]
+    failed: bool,
+    #[serde(default)]
+    ended: bool,
+    #[serde(default)]
+    aborted: bool,
+    #[serde(default)]
+    items: u64,
+}
+
+impl<'de> Deserialize<'de> for Child {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Child, D::Error> {
+        struct Form;
+        impl<'de> Visitor<'de> for Form {
+            type Value = Child;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Map Run child as an array or an object")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Child, A::Error> {
+                let missing = |i| de::Error::invalid_length(i, &"4 to 6 elements");
+                let name: String = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let start_ms: i64 = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let lasted: i64 = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let flags: u64 = seq.next_element()?.ok_or_else(|| missing(3))?;
+                let items: u64 = seq.next_element()?.unwrap_or(0);
+                let input: Value = seq.next_element()?.unwrap_or(Value::Null);
+                Ok(Child {
+                    name,
+                    input,
+                    start_ms,
+                    stop_ms: start_ms.wrapping_add(lasted),
+                    failed: flags & FAILED != 0,
+                    ended: flags & ENDED != 0,
+                    aborted: flags & ABORTED != 0,
+                    items,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Child, A::Error> {
+                let c = ChildFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Child {
+                    name: c.name,
+                    input: c.input,
+                    start_ms: c.start_ms,
+                    stop_ms: c.stop_ms,
+                    failed: c.failed,
+                    ended: c.ended,
+                    aborted: c.aborted,
+                    items: c.items,
+                })
+            }
+        }
+        deserializer.deserialize_any(Form)
+    }
 }
 
 /// What a Distributed Map keeps about its Map Run: its children for the ResultWriter, the
@@ -111,12 +214,27 @@ pub(crate) struct RunLog {
     /// The write command under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writing: Option<TaskId>,
+    /// Where that write puts its files and how it shapes them: with the children's results,
+    /// all its request is rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
     /// The Map Run failed: the fault it fails with once its results are written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing: Option<crate::execution::Fault>,
     /// The Map's output once written: the MapRunArn and ResultWriterDetails.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub output: Value,
+}
+
+/// Where a ResultWriter's files go and how they are shaped, as the write's request was
+/// evaluated when the Map Run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Destination {
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    pub transformation: Transformation,
+    pub output_type: OutputType,
 }
 
 impl RunLog {
@@ -205,13 +323,7 @@ pub(crate) fn transformed(
 ) -> Vec<Value> {
     match spec.transformation {
         Transformation::Compact => results,
-        Transformation::Flatten => results
-            .into_iter()
-            .flat_map(|r| match r {
-                Value::Array(inner) => inner,
-                other => vec![other],
-            })
-            .collect(),
+        Transformation::Flatten => flattened(results),
         Transformation::None => {
             let Some(log) = log else { return results };
             results
@@ -227,20 +339,63 @@ pub(crate) fn transformed(
     }
 }
 
-/// The objects to write for a run: `(key, body)` pairs, manifest last, and the Map's output.
-pub(crate) fn objects(
-    spec: &WriterSpec,
-    log: &RunLog,
-    results: &[Value],
-    pending: &[Value],
-    bucket: &str,
-    prefix: &str,
-) -> (Vec<(String, String)>, Value) {
-    let dir = if prefix.is_empty() || prefix.ends_with('/') {
+/// The Map's output once its results are written: the Map Run's ARN and where the manifest is.
+pub(crate) fn written(log: &RunLog, to: &Destination) -> Value {
+    json!({
+        "MapRunArn": log.map_run_arn,
+        "ResultWriterDetails": {"Bucket": to.bucket, "Key": manifest_key(log, to)},
+    })
+}
+
+/// The folder of a run's files: `<prefix>/<run id>`.
+fn folder(log: &RunLog, to: &Destination) -> String {
+    let prefix = &to.prefix;
+    if prefix.is_empty() || prefix.ends_with('/') {
         format!("{prefix}{}", log.run_id())
     } else {
         format!("{prefix}/{}", log.run_id())
-    };
+    }
+}
+
+fn manifest_key(log: &RunLog, to: &Destination) -> String {
+    format!("{}/manifest.json", folder(log, to))
+}
+
+/// The write's request as the shell carries it out: `{"Bucket", "Objects": [{"Key", "Body"}]}`,
+/// the result files and the manifest last (the shell puts them in that order).
+pub(crate) fn request(
+    log: &RunLog,
+    to: &Destination,
+    results: &[Value],
+    pending: &[Value],
+) -> Value {
+    let objects: Vec<Value> = objects(log, to, results, pending)
+        .into_iter()
+        .map(|(key, body)| json!({"Key": key, "Body": body}))
+        .collect();
+    json!({"Bucket": to.bucket, "Objects": objects})
+}
+
+/// Arrays spliced into one array (FLATTEN).
+fn flattened(results: Vec<Value>) -> Vec<Value> {
+    results
+        .into_iter()
+        .flat_map(|r| match r {
+            Value::Array(inner) => inner,
+            other => vec![other],
+        })
+        .collect()
+}
+
+/// The objects to write for a run: `(key, body)` pairs, manifest last.
+pub(crate) fn objects(
+    log: &RunLog,
+    to: &Destination,
+    results: &[Value],
+    pending: &[Value],
+) -> Vec<(String, String)> {
+    let dir = folder(log, to);
+    let bucket = to.bucket.as_str();
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
     for (i, result) in results.iter().enumerate() {
@@ -251,14 +406,14 @@ pub(crate) fn objects(
             // A failed child's record is exported unchanged, whatever the transformation.
             let status = if child.aborted { "ABORTED" } else { "FAILED" };
             failed.push(record(log, child, result, status));
-        } else if spec.transformation == Transformation::None {
+        } else if to.transformation == Transformation::None {
             succeeded.push(record(log, child, result, "SUCCEEDED"));
         } else {
             succeeded.push(result.clone());
         }
     }
-    if spec.transformation == Transformation::Flatten {
-        succeeded = transformed(spec, None, succeeded);
+    if to.transformation == Transformation::Flatten {
+        succeeded = flattened(succeeded);
     }
     let pending: Vec<Value> = pending
         .iter()
@@ -274,7 +429,7 @@ pub(crate) fn objects(
         let mut list = Vec::new();
         if !entries.is_empty() {
             let key = format!("{dir}/{status}_0.json");
-            let body = match spec.output_type {
+            let body = match to.output_type {
                 OutputType::Json => crate::history::json_text(&Value::Array(entries)),
                 OutputType::JsonLines => {
                     let mut text = String::new();
@@ -290,18 +445,13 @@ pub(crate) fn objects(
         }
         listed.insert(status.into(), Value::Array(list));
     }
-    let manifest_key = format!("{dir}/manifest.json");
     let manifest = json!({
         "DestinationBucket": bucket,
         "MapRunArn": log.map_run_arn,
         "ResultFiles": listed,
     });
-    files.push((manifest_key.clone(), crate::history::json_text(&manifest)));
-    let output = json!({
-        "MapRunArn": log.map_run_arn,
-        "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key},
-    });
-    (files, output)
+    files.push((manifest_key(log, to), crate::history::json_text(&manifest)));
+    files
 }
 
 #[cfg(test)]
@@ -327,12 +477,12 @@ mod tests {
         log
     }
 
-    fn spec(t: Transformation, o: OutputType) -> WriterSpec {
-        WriterSpec {
-            resource: Some((PUT_OBJECT.into(), ResourceKind::Activity)),
-            parameters: None,
-            transformation: t,
-            output_type: o,
+    fn to(prefix: &str, transformation: Transformation, output_type: OutputType) -> Destination {
+        Destination {
+            bucket: "b".into(),
+            prefix: prefix.into(),
+            transformation,
+            output_type,
         }
     }
 
@@ -343,14 +493,8 @@ mod tests {
             json!({"Error": "E", "Cause": "C"}),
             json!([3]),
         ];
-        let (files, output) = objects(
-            &spec(Transformation::None, OutputType::Json),
-            &log(),
-            &results,
-            &[json!({"i": 3})],
-            "b",
-            "out",
-        );
+        let to = to("out", Transformation::None, OutputType::Json);
+        let files = objects(&log(), &to, &results, &[json!({"i": 3})]);
         let keys: Vec<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
@@ -362,7 +506,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            output,
+            written(&log(), &to),
             json!({"MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/Map:run-1",
                    "ResultWriterDetails": {"Bucket": "b", "Key": "out/run-1/manifest.json"}})
         );
@@ -391,19 +535,52 @@ mod tests {
     #[test]
     fn flatten_and_json_lines() {
         let results = [json!([1, 2]), json!({"Error": "E"}), json!([3])];
-        let (files, _) = objects(
-            &spec(Transformation::Flatten, OutputType::JsonLines),
-            &log(),
-            &results,
-            &[],
-            "b",
-            "",
-        );
+        let to = to("", Transformation::Flatten, OutputType::JsonLines);
+        let files = objects(&log(), &to, &results, &[]);
         assert_eq!(
             files[1],
             ("run-1/SUCCEEDED_0.json".into(), "1\n2\n3\n".into())
         );
         assert_eq!(files.len(), 3);
+    }
+
+    #[test]
+    fn a_child_is_kept_as_a_short_array_and_read_in_either_form() {
+        let mut log = log();
+        log.children[1].aborted = true;
+        log.children[2].input = Value::Null;
+        log.children[2].items = 3;
+        let text = serde_json::to_string(&log.children).unwrap();
+        assert_eq!(
+            text,
+            r#"[["c0",0,1000,2,0,{"i":0}],["c1",0,1000,7,0,{"i":1}],["c2",0,1000,2,3]]"#
+        );
+        let read: Vec<Child> = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, log.children);
+        let value: Vec<Child> =
+            serde_json::from_value(serde_json::to_value(&log.children).unwrap()).unwrap();
+        assert_eq!(value, log.children);
+        // Never started, nothing kept: four elements.
+        assert_eq!(
+            serde_json::to_string(&Child::default()).unwrap(),
+            r#"["",0,0,0]"#
+        );
+        // The object form states kept before.
+        let old: Child = serde_json::from_value(json!({"name": "c9", "input": {"i": 9},
+            "start_ms": 5, "stop_ms": 8, "failed": true, "ended": true, "items": 2}))
+        .unwrap();
+        let expected = Child {
+            name: "c9".into(),
+            input: json!({"i": 9}),
+            start_ms: 5,
+            stop_ms: 8,
+            failed: true,
+            ended: true,
+            aborted: false,
+            items: 2,
+        };
+        assert_eq!(old, expected);
+        assert!(serde_json::from_str::<Child>(r#"["c0",0]"#).is_err());
     }
 
     #[test]

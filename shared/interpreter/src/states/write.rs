@@ -3,7 +3,7 @@
 //! Map with the ResultWriterDetails, or fails it with `States.ResultWriterFailed`.
 
 use crate::api::{Command, TaskId};
-use crate::execution::{ContextExtra, Fault, Phase, Runner, ThreadId};
+use crate::execution::{ContextExtra, Execution, Fanout, Fault, Phase, Runner, ThreadId};
 use crate::jsonata::Produced;
 use crate::machine::{CState, Kind};
 use crate::writer;
@@ -75,27 +75,31 @@ impl Runner<'_> {
                 return true;
             }
         };
-        let bucket = request["Bucket"].as_str().unwrap_or_default();
-        let prefix = request
-            .get("Prefix")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let destination = writer::Destination {
+            bucket: request["Bucket"].as_str().unwrap_or_default().to_string(),
+            prefix: request
+                .get("Prefix")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            transformation: writer.transformation,
+            output_type: writer.output_type,
+        };
         let task_id = self.exec.next_task;
         let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
             return false;
         };
+        // The ItemSelector's `$` is read by no child from here on.
+        f.input = Value::Null;
         let Some(log) = f.run.as_deref_mut() else {
             return false;
         };
         let pending = f.items.get(f.next_item..).unwrap_or_default();
-        let (files, output) = writer::objects(writer, log, &f.results, pending, bucket, prefix);
+        let input = writer::request(log, &destination, &f.results, pending);
+        log.output = writer::written(log, &destination);
         log.writing = Some(task_id);
+        log.destination = Some(destination);
         log.failing = failing;
-        log.output = output;
-        let objects: Vec<Value> = files
-            .into_iter()
-            .map(|(key, body)| json!({"Key": key, "Body": body}))
-            .collect();
         self.exec.next_task += 1;
         self.exec.tasks.insert(task_id, tid);
         self.out.commands.push(Command::InvokeTask {
@@ -103,7 +107,7 @@ impl Runner<'_> {
             state_name: state.name.clone(),
             resource: resource.clone(),
             kind: kind.clone(),
-            input: json!({"Bucket": bucket, "Objects": objects}),
+            input,
             timeout_seconds: None,
             heartbeat_seconds: None,
             task_token: None,
@@ -128,6 +132,7 @@ impl Runner<'_> {
         };
         let taken = match self.thread_mut(tid).map(|t| &mut t.phase) {
             Some(Phase::Fanout(f)) => f.run.as_deref_mut().map(|log| {
+                log.destination = None;
                 (
                     log.writing.take(),
                     log.failing.take(),
@@ -157,5 +162,232 @@ impl Runner<'_> {
                 self.map_succeeded(tid, state, output);
             }
         }
+    }
+}
+
+impl Execution {
+    /// Whether `task_id` is a ResultWriter's write under way: its request (the result files'
+    /// bodies, as large as all the children's inputs and outputs together) need not be kept
+    /// with the open task, [`Execution::result_write_request`] renders it again.
+    pub fn writes_results(&self, task_id: TaskId) -> bool {
+        self.writing(task_id).is_some()
+    }
+
+    /// The request of the ResultWriter's write `task_id`, exactly as the decision that asked
+    /// for it carried it (`{"Bucket", "Objects": [{"Key", "Body"}]}`), rendered from this
+    /// state; `None` when `task_id` is no write under way. A shell that sends the write again
+    /// (after a restart, from its stored open task) calls it instead of keeping the bodies.
+    pub fn result_write_request(&self, task_id: TaskId) -> Option<Value> {
+        let (fanout, log) = self.writing(task_id)?;
+        let destination = log.destination.as_ref()?;
+        let pending = fanout.items.get(fanout.next_item..).unwrap_or_default();
+        Some(writer::request(log, destination, &fanout.results, pending))
+    }
+
+    fn writing(&self, task_id: TaskId) -> Option<(&Fanout, &writer::RunLog)> {
+        let tid = self.tasks.get(&task_id)?;
+        match &self.threads.get(tid)?.phase {
+            Phase::Fanout(f) => {
+                let log = f.run.as_deref()?;
+                (log.writing == Some(task_id)).then_some((&**f, log))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        Capabilities, Command, Context, Decision, Event, Execution, ExecutionInfo, Machine, Status,
+        TaskId,
+    };
+    use serde_json::{json, Value};
+
+    fn info() -> ExecutionInfo {
+        ExecutionInfo {
+            execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
+            name: "run".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
+            state_machine_name: "sm".into(),
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            start_time_ms: 1_000,
+            ..Default::default()
+        }
+    }
+
+    fn at(now_ms: i64) -> Context {
+        Context { now_ms, seed: 7 }
+    }
+
+    /// A Distributed Map over `$.rows` exporting to `out/`; its children fail on `{"bad": true}`.
+    fn machine(extra: Value) -> Machine {
+        let mut map = json!({"Type": "Map", "Label": "Rows", "End": true, "ItemsPath": "$.rows",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "C", "States": {
+                    "C": {"Type": "Choice", "Choices": [{"Variable": "$.bad", "IsPresent": true, "Next": "F"}],
+                          "Default": "P"},
+                    "F": {"Type": "Fail", "Error": "Bad", "Cause": "a bad row"},
+                    "P": {"Type": "Pass", "Parameters": {"row.$": "$.n", "text": "a row's output"}, "End": true}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"}}});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            map[k] = v.clone();
+        }
+        Machine::from_json(&json!({"StartAt": "M", "States": {"M": map}})).unwrap()
+    }
+
+    /// The decision's one write: (task id, request).
+    fn write(d: &Decision) -> (TaskId, Value) {
+        let found: Vec<_> = d
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::InvokeTask {
+                    task_id,
+                    resource,
+                    input,
+                    ..
+                } if resource == crate::writer::PUT_OBJECT => Some((*task_id, input.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{:?}", d.commands);
+        found.into_iter().next().unwrap()
+    }
+
+    /// The execution as a shell stores it and reads it back.
+    fn stored(exec: &Execution) -> (String, Execution) {
+        let text = serde_json::to_string(exec).unwrap();
+        let read = serde_json::from_str(&text).unwrap();
+        (text, read)
+    }
+
+    #[test]
+    fn the_stored_state_keeps_no_bodies_and_renders_the_same_request() {
+        let m = machine(json!({}));
+        let rows: Vec<Value> = (0..50).map(|n| json!({"n": n})).collect();
+        let (exec, d) = Execution::start(&m, json!({"bucket": "b", "rows": rows}), info(), &at(10));
+        let (task_id, request) = write(&d);
+        let objects = request["Objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 2, "{request}");
+        assert!(objects[0]["Body"]
+            .as_str()
+            .unwrap()
+            .contains("a row's output"));
+
+        let (text, mut read) = stored(&exec);
+        assert!(
+            !text.contains("Body") && !text.contains("Objects"),
+            "{text}"
+        );
+        assert!(!text.contains("SUCCEEDED_0.json"), "{text}");
+        assert!(read.writes_results(task_id));
+        assert_eq!(read.result_write_request(task_id), Some(request.clone()));
+        assert_eq!(read.result_write_request(task_id + 1), None);
+        assert!(!read.writes_results(task_id + 1));
+
+        // The serverless shell renders it once its claim (TaskStarted) is written.
+        let started = read.apply(
+            &m,
+            Event::TaskStarted {
+                task_id,
+                worker_name: None,
+            },
+            &at(20),
+        );
+        assert!(started.commands.is_empty() && started.history.is_empty());
+        let (_, mut read) = stored(&read);
+        assert_eq!(read.result_write_request(task_id), Some(request));
+
+        read.apply(
+            &m,
+            Event::TaskSucceeded {
+                task_id,
+                output: json!({}),
+            },
+            &at(30),
+        );
+        assert_eq!(read.status(), Status::Succeeded);
+        assert_eq!(read.result_write_request(task_id), None);
+        let (text, _) = stored(&read);
+        assert!(!text.contains("destination"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_run_renders_its_pending_items_and_starts_no_more() {
+        let m = machine(json!({"MaxConcurrency": 2}));
+        let outside = Capabilities {
+            map_run_children: true,
+            express_map_run_children: false,
+        };
+        let rows = json!([{"n": 0}, {"bad": true}, {"n": 2}, {"n": 3}]);
+        let (mut exec, d) = Execution::start_with_capabilities(
+            &m,
+            json!({"bucket": "b", "rows": rows}),
+            info(),
+            &at(10),
+            outside,
+        );
+        let children: Vec<(TaskId, Value)> = d
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::StartMapRunChild(s) => Some((s.task_id, s.input.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(children.len(), 2);
+        let d = exec.apply(
+            &m,
+            Event::TaskFailed {
+                task_id: children[1].0,
+                error: Some("Bad".into()),
+                cause: Some("a bad row".into()),
+            },
+            &at(20),
+        );
+        let (task_id, request) = write(&d);
+        let keys: Vec<&str> = request["Objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["Key"].as_str().unwrap())
+            .collect();
+        assert!(keys[0].ends_with("/FAILED_0.json") && keys[1].ends_with("/PENDING_0.json"));
+        let (text, mut read) = stored(&exec);
+        assert!(!text.contains("Body"), "{text}");
+        assert_eq!(read.result_write_request(task_id), Some(request.clone()));
+
+        // Raising the concurrency while the failed run writes starts none of its pending items.
+        let arn = read.map_runs()[0].map_run_arn.clone();
+        let d = read.apply(
+            &m,
+            Event::UpdateMapRun {
+                map_run_arn: arn,
+                max_concurrency: Some(10),
+                tolerated_failure_count: None,
+                tolerated_failure_percentage: None,
+            },
+            &at(30),
+        );
+        assert!(
+            !d.commands
+                .iter()
+                .any(|c| matches!(c, Command::StartMapRunChild(_))),
+            "{:?}",
+            d.commands
+        );
+        assert_eq!(read.result_write_request(task_id), Some(request));
+        read.apply(
+            &m,
+            Event::TaskSucceeded {
+                task_id,
+                output: json!({}),
+            },
+            &at(40),
+        );
+        assert_eq!(read.status(), Status::Failed);
+        assert_eq!(read.error(), Some("States.ExceedToleratedFailureThreshold"));
     }
 }
