@@ -531,6 +531,7 @@ impl Engine {
         if status != Status::Running {
             marks.push(status.as_aws_str());
         }
+        marks.retain(|status| self.outbox.sends_status(status));
         mark_unsent(&mut record, &marks);
         let history = stored_history(&decision);
         let version = self
@@ -681,7 +682,7 @@ impl Engine {
                 record.stop_ms = None;
             }
             let mut next = persisted.record(record, &input_text, now)?;
-            if status != Status::Running {
+            if status != Status::Running && self.outbox.sends_status(status.as_aws_str()) {
                 marks.push(status.as_aws_str().to_string());
             }
             cairn_store::set_unsent_marks(&mut next, &marks);
@@ -810,6 +811,9 @@ impl Engine {
     /// sends what it carries, confirms). A failure only costs a duplicate event from the sweep.
     async fn confirm_sent(&self, record: &ExecutionRecord, version: cairn_store::Version) {
         let sent = cairn_store::unsent_marks(record);
+        if sent.is_empty() {
+            return;
+        }
         let mut target = (record.clone(), version);
         for _ in 0..MAX_ATTEMPTS {
             let error = match self.store.confirm_status_sent(&target.0, target.1).await {
@@ -1694,6 +1698,9 @@ fn outgoing(arn: &str, planned: Vec<Planned>) -> Vec<Outgoing> {
 
 /// Marks the status changes a write makes as unsent ([`cairn_store::UNSENT_STATUS`]).
 fn mark_unsent(record: &mut ExecutionRecord, statuses: &[&str]) {
+    if statuses.is_empty() {
+        return;
+    }
     if let Some(summary) = record.summary.as_object_mut() {
         summary.insert(cairn_store::UNSENT_STATUS.into(), json!(statuses));
     }
@@ -1966,6 +1973,38 @@ mod tests {
             states.insert(format!("W{i}"), state);
         }
         json!({"StartAt": "W0", "States": states})
+    }
+
+    #[tokio::test]
+    async fn without_status_events_only_alerts_are_marked_and_sent() {
+        let mut rig = rig(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        rig.engine.outbox = rig.engine.outbox.clone().without_status_events();
+        let ok = rig.engine.start(MACHINE, Some("ok"), None).await.unwrap();
+        assert_eq!(ok.status, Status::Succeeded);
+        assert!(rig.sink.statuses().is_empty());
+        assert!(cairn_store::unsent_marks(&rig.record(&ok.execution_arn)).is_empty());
+
+        let mut rig =
+            self::rig(json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}));
+        rig.engine.outbox = rig.engine.outbox.clone().without_status_events();
+        // The alert's send fails: its mark stays (RUNNING, which sends nothing, is not marked)
+        // and the sweep sends the alert, not the event.
+        rig.sink.fail(true);
+        let failed = rig.engine.start(MACHINE, Some("ko"), None).await.unwrap();
+        assert_eq!(failed.status, Status::Failed);
+        assert_eq!(
+            cairn_store::unsent_marks(&rig.record(&failed.execution_arn)),
+            ["FAILED"]
+        );
+        rig.sink.fail(false);
+        rig.later(600_000);
+        rig.engine.sweep(SweepStep::new(0)).await.unwrap();
+        let sent = rig.sink.sent.lock().unwrap().clone();
+        assert!(
+            matches!(sent.as_slice(), [Outgoing::StatusChange { detail, alert: true }] if detail["status"] == "FAILED"),
+            "{sent:?}"
+        );
+        assert!(cairn_store::unsent_marks(&rig.record(&failed.execution_arn)).is_empty());
     }
 
     #[tokio::test]

@@ -93,7 +93,8 @@ fn limits_from(
 /// Builds the engine from the environment the template gives every function:
 /// `TABLE_NAME`, `EVENT_BUS_NAME`, `ALERT_TOPIC_ARN`, `TIMER_QUEUE_URL`, `TIMER_QUEUE_ARN`,
 /// `SCHEDULER_ROLE_ARN`, `EXPRESS_QUEUE_URL`, `AWS_REGION`, `ACCOUNT_ID`, `PAYLOAD_BUCKET`
-/// (large items) and `CAIRN_RETENTION_DAYS` (90 by default).
+/// (large items), `CAIRN_RETENTION_DAYS` (90 by default) and `CAIRN_STATUS_EVENTS`
+/// (`ENABLED` by default, as AWS; `DISABLED` sends no status-change events, alerts still go).
 pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let table = env("TABLE_NAME")?;
     let settings = Settings {
@@ -129,7 +130,15 @@ pub async fn engine_from_env() -> Result<Engine, EngineError> {
     let dynamo = dynamo.with_retention_days(retention_days);
     let store: Arc<dyn cairn_store::asynchronous::Store> = Arc::new(dynamo);
     let region = settings.region.clone();
-    let outbox = Outbox::new(&config, settings);
+    let outbox = match std::env::var("CAIRN_STATUS_EVENTS").as_deref() {
+        Err(_) | Ok("" | "ENABLED") => Outbox::new(&config, settings),
+        Ok("DISABLED") => Outbox::new(&config, settings).without_status_events(),
+        Ok(other) => {
+            return Err(EngineError::Config(format!(
+                "CAIRN_STATUS_EVENTS must be ENABLED or DISABLED, not '{other}'"
+            )))
+        }
+    };
     // The service calls run on the function's one runtime (issue 12, item 12).
     let integrations = cairn_integrations::Integrations::on_runtime(
         tokio::runtime::Handle::current(),

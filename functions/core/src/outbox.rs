@@ -118,6 +118,13 @@ pub struct Outbox {
     pub settings: Settings,
     transport: Transport,
     pub counters: Arc<Counters>,
+    /// False when the stack turned status-change events off ([`Outbox::without_status_events`]).
+    status_events: bool,
+}
+
+/// The statuses whose change also alerts the operator (SNS).
+pub fn alerts(status: &str) -> bool {
+    matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED")
 }
 
 fn send_error(what: &str, err: impl std::fmt::Display) -> EngineError {
@@ -135,7 +142,24 @@ impl Outbox {
                 scheduler: aws_sdk_scheduler::Client::new(config),
             })),
             counters: Arc::new(Counters::default()),
+            status_events: true,
         }
+    }
+
+    /// An outbox that sends no status-change events (the template's `StatusEvents: Disabled`,
+    /// `CAIRN_STATUS_EVENTS=DISABLED`): a stack nobody subscribes to them saves their price
+    /// (EventBridge bills each event, two per execution) and the writes that keep them until
+    /// they are sent. Alerts still go out, kept the same way. AWS always sends the events: the
+    /// default is to send them.
+    pub fn without_status_events(mut self) -> Outbox {
+        self.status_events = false;
+        self
+    }
+
+    /// Whether a change to `status` sends anything (an event, an alert), hence is kept marked
+    /// unsent until it went out.
+    pub fn sends_status(&self, status: &str) -> bool {
+        self.status_events || alerts(status)
     }
 
     /// An outbox that hands every step's messages to `sink` (no AWS calls, no counters).
@@ -144,12 +168,19 @@ impl Outbox {
             settings,
             transport: Transport::Sink(sink),
             counters: Arc::new(Counters::default()),
+            status_events: true,
         }
     }
 
     /// Sends everything; the first failure is returned after trying the rest, so one bad
     /// request does not hold back the others (the caller's retry re-derives what is missing).
-    pub async fn send(&self, outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError> {
+    pub async fn send(&self, mut outgoing: Vec<Outgoing>, now_ms: i64) -> Result<(), EngineError> {
+        if !self.status_events {
+            outgoing.retain(|item| match item {
+                Outgoing::StatusChange { alert, .. } => *alert,
+                _ => true,
+            });
+        }
         let clients = match &self.transport {
             Transport::Aws(clients) => clients,
             Transport::Sink(sink) => return sink.send(outgoing, now_ms),
@@ -176,8 +207,10 @@ impl Outbox {
                     } else {
                         Ok(())
                     };
-                    let text = within_event_limit(detail).to_string();
-                    statuses.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text));
+                    if self.status_events {
+                        let text = within_event_limit(detail).to_string();
+                        statuses.push(self.entry(STATUS_SOURCE, STATUS_DETAIL_TYPE, text));
+                    }
                     result
                 }
             };
