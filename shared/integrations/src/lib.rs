@@ -672,11 +672,15 @@ impl Integrations {
     ) -> Result<Value, TaskFailure> {
         let s3 = self.model("s3")?;
         let bucket = request.get("Bucket").cloned().unwrap_or(Value::Null);
-        let objects = request
-            .get("Objects")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        // A write always has its manifest: a request without objects is one a shell sent
+        // from a stored open task without rendering its files, which must fail, not "succeed"
+        // with nothing written.
+        let Some(objects) = request.get("Objects").and_then(Value::as_array) else {
+            return Err(TaskFailure::new(
+                "States.ResultWriterFailed",
+                "the ResultWriter's request names no objects to write",
+            ));
+        };
         for object in objects {
             let put = json!({
                 "Bucket": bucket,
@@ -1039,6 +1043,39 @@ mod tests {
         );
         assert_eq!(route("states", "describeExecution"), None);
         assert_eq!(route("batch", "submitJob"), None);
+    }
+
+    #[test]
+    fn a_result_write_without_its_objects_fails_instead_of_writing_nothing() {
+        // Nothing listens on the endpoint: the request must fail before any call.
+        let settings = Settings {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            static_credentials: Some(("test".into(), "test".into())),
+            ..Settings::default()
+        };
+        let integrations = Integrations::new(settings, Arc::new(cairn_runtime::Unsupported))
+            .expect("integrations");
+        let request = TaskRequest {
+            task_id: 1,
+            state_name: "Map".into(),
+            resource: "arn:aws:states:::s3:putObject".into(),
+            kind: ResourceKind::Service {
+                service: "s3".into(),
+                action: "putObject".into(),
+                pattern: cairn_interpreter::IntegrationPattern::RequestResponse,
+            },
+            input: json!({"Bucket": "b"}),
+            task_token: None,
+            credentials: None,
+            now_ms: 0,
+            execution_arn: String::new(),
+        };
+        let failure = integrations
+            .invoke(&request)
+            .result
+            .expect_err("a write of nothing");
+        assert_eq!(failure.error, "States.ResultWriterFailed");
     }
 
     #[test]
