@@ -16,8 +16,63 @@ use std::str::FromStr;
 pub struct ModelError(#[from] serde_json::Error);
 
 /// Keeps an explicit JSON `null` as `Some(Value::Null)`; absence stays `None` via `#[serde(default)]`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>, V: Deserialize<'de>>(d: D) -> Result<Option<V>, D::Error> {
+    V::deserialize(d).map(Some)
+}
+
+/// How the model holds the fields it keeps raw (templates, paths, anything JSONata may
+/// write): as copied [`Value`]s, the default, or only as [`Seen`], for a reader that has the
+/// raw definition at hand and wants serde's checks of a state (its `Type`, required fields and
+/// their types, with serde's messages) without copying its templates.
+pub trait Raw: std::fmt::Debug + Clone + PartialEq {
+    /// The `States` of a Parallel branch or a Map processor.
+    type States: std::fmt::Debug + Clone + PartialEq;
+}
+
+impl Raw for Value {
+    type States = Map<String, Value>;
+}
+
+/// A raw field that is present (its value, `null` included, is read from the definition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen;
+
+impl Raw for Seen {
+    type States = SeenStates;
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Seen, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Seen)
+    }
+}
+
+/// A branch's `States`, checked to be an object as `Map<String, Value>` is, and not copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenStates;
+
+impl<'de> Deserialize<'de> for SeenStates {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SeenStates, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SeenStates;
+            // serde_json's own map visitor's words, so a non-object reads the same.
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SeenStates, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(SeenStates)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// `JSONPath` (the default) or `JSONata`.
@@ -85,11 +140,11 @@ fn typed_states(states: &Map<String, Value>) -> Result<Vec<(String, State)>, Mod
 
 /// A Parallel branch, a Map `ItemProcessor` or a legacy `Iterator`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Branch {
+pub struct Branch<S = Map<String, Value>> {
     #[serde(rename = "StartAt")]
     pub start_at: String,
     #[serde(rename = "States")]
-    pub states: Map<String, Value>,
+    pub states: S,
     #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     #[serde(
@@ -100,7 +155,7 @@ pub struct Branch {
     pub processor_config: Option<ProcessorConfig>,
 }
 
-impl Branch {
+impl Branch<Map<String, Value>> {
     pub fn typed_states(&self) -> Result<Vec<(String, State)>, ModelError> {
         typed_states(&self.states)
     }
@@ -136,19 +191,19 @@ pub struct ProcessorConfig {
 /// One state, tagged by `Type`. Deserialized by hand (below), not by serde's internally
 /// tagged enums, which copy every state into an intermediate buffer before reading it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "Type")]
-pub enum State {
-    Task(Box<TaskState>),
-    Pass(Box<PassState>),
-    Choice(Box<ChoiceState>),
-    Wait(Box<WaitState>),
-    Succeed(Box<SucceedState>),
-    Fail(Box<FailState>),
-    Parallel(Box<ParallelState>),
-    Map(Box<MapState>),
+#[serde(tag = "Type", bound(serialize = "V: Serialize, V::States: Serialize"))]
+pub enum State<V: Raw = Value> {
+    Task(Box<TaskState<V>>),
+    Pass(Box<PassState<V>>),
+    Choice(Box<ChoiceState<V>>),
+    Wait(Box<WaitState<V>>),
+    Succeed(Box<SucceedState<V>>),
+    Fail(Box<FailState<V>>),
+    Parallel(Box<ParallelState<V>>),
+    Map(Box<MapState<V>>),
 }
 
-impl State {
+impl<V: Raw> State<V> {
     /// AWS's name for the type (`Task`, `Pass`, ...): the prefix of its history events.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -278,14 +333,17 @@ impl<'de> serde::de::Visitor<'de> for TypeKey {
     }
 }
 
-struct StateVisitor;
+struct StateVisitor<V>(std::marker::PhantomData<V>);
 
-impl<'de> serde::de::Visitor<'de> for StateVisitor {
-    type Value = State;
+impl<'de, V: Raw + Deserialize<'de>> serde::de::Visitor<'de> for StateVisitor<V>
+where
+    V::States: Deserialize<'de>,
+{
+    type Value = State<V>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("internally tagged enum State")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<State, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<State<V>, A::Error> {
         let mut before = Vec::new();
         let tag = loop {
             match map.next_key_seed(TypeKey)? {
@@ -312,9 +370,12 @@ impl<'de> serde::de::Visitor<'de> for StateVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for State {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<State, D::Error> {
-        d.deserialize_map(StateVisitor)
+impl<'de, V: Raw + Deserialize<'de>> Deserialize<'de> for State<V>
+where
+    V::States: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<State<V>, D::Error> {
+        d.deserialize_map(StateVisitor(std::marker::PhantomData))
     }
 }
 
@@ -366,7 +427,8 @@ pub enum JitterStrategy {
 
 /// A `Catch` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Catcher {
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+pub struct Catcher<V = Value> {
     #[serde(rename = "ErrorEquals")]
     pub error_equals: Vec<String>,
     #[serde(rename = "Next")]
@@ -377,21 +439,21 @@ pub struct Catcher {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub result_path: Option<Value>,
+    pub result_path: Option<V>,
     #[serde(
         rename = "Output",
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub output: Option<Value>,
+    pub output: Option<V>,
     #[serde(
         rename = "Assign",
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub assign: Option<Value>,
+    pub assign: Option<V>,
     #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -401,7 +463,11 @@ macro_rules! state_struct {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        pub struct $name {
+        #[serde(bound(
+            serialize = "V: Serialize, V::States: Serialize",
+            deserialize = "V: Deserialize<'de>, V::States: Deserialize<'de>"
+        ))]
+        pub struct $name<V: Raw = Value> {
             #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
             pub comment: Option<String>,
             #[serde(rename = "QueryLanguage", default, skip_serializing_if = "Option::is_none")]
@@ -415,22 +481,22 @@ state_struct!(
     /// `Type: Task`.
     TaskState {
         #[serde(rename = "Resource")] resource: String,
-        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
-        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<Value>,
-        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<V>,
+        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<V>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<V>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         /// A number, or a JSONata `{% %}` string.
-        #[serde(rename = "TimeoutSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timeout_seconds: Option<Value>,
+        #[serde(rename = "TimeoutSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timeout_seconds: Option<V>,
         #[serde(rename = "TimeoutSecondsPath", default, skip_serializing_if = "Option::is_none")] timeout_seconds_path: Option<String>,
-        #[serde(rename = "HeartbeatSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] heartbeat_seconds: Option<Value>,
+        #[serde(rename = "HeartbeatSeconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] heartbeat_seconds: Option<V>,
         #[serde(rename = "HeartbeatSecondsPath", default, skip_serializing_if = "Option::is_none")] heartbeat_seconds_path: Option<String>,
-        #[serde(rename = "Credentials", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] credentials: Option<Value>,
+        #[serde(rename = "Credentials", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] credentials: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
-        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
         #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
@@ -439,13 +505,13 @@ state_struct!(
 state_struct!(
     /// `Type: Pass`.
     PassState {
-        #[serde(rename = "Result", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result: Option<Value>,
-        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Result", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result: Option<V>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<V>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
@@ -454,7 +520,8 @@ state_struct!(
 /// One rule of a Choice state. JSONPath rules keep their comparison raw (compiled by
 /// cairn-dataflow); JSONata rules use `Condition`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChoiceRule {
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+pub struct ChoiceRule<V = Value> {
     #[serde(rename = "Next")]
     pub next: String,
     #[serde(
@@ -463,21 +530,21 @@ pub struct ChoiceRule {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub condition: Option<Value>,
+    pub condition: Option<V>,
     #[serde(
         rename = "Output",
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub output: Option<Value>,
+    pub output: Option<V>,
     #[serde(
         rename = "Assign",
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub assign: Option<Value>,
+    pub assign: Option<V>,
     #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// The whole rule object as written (Variable, operators, And/Or/Not, ...).
@@ -488,12 +555,12 @@ pub struct ChoiceRule {
 state_struct!(
     /// `Type: Choice`. `Choices` stays raw here; [`ChoiceState::rules`] types it.
     ChoiceState {
-        #[serde(rename = "Choices")] choices: Vec<Value>,
+        #[serde(rename = "Choices")] choices: Vec<V>,
         #[serde(rename = "Default", default, skip_serializing_if = "Option::is_none")] default: Option<String>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
     }
 );
 
@@ -514,14 +581,14 @@ impl ChoiceState {
 state_struct!(
     /// `Type: Wait`. `Seconds`/`Timestamp` may be JSONata strings, so they stay raw.
     WaitState {
-        #[serde(rename = "Seconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] seconds: Option<Value>,
+        #[serde(rename = "Seconds", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] seconds: Option<V>,
         #[serde(rename = "SecondsPath", default, skip_serializing_if = "Option::is_none")] seconds_path: Option<String>,
-        #[serde(rename = "Timestamp", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timestamp: Option<Value>,
+        #[serde(rename = "Timestamp", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] timestamp: Option<V>,
         #[serde(rename = "TimestampPath", default, skip_serializing_if = "Option::is_none")] timestamp_path: Option<String>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
@@ -530,18 +597,18 @@ state_struct!(
 state_struct!(
     /// `Type: Succeed`.
     SucceedState {
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
     }
 );
 
 state_struct!(
     /// `Type: Fail`. `Error`/`Cause` may be JSONata strings.
     FailState {
-        #[serde(rename = "Error", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] error: Option<Value>,
+        #[serde(rename = "Error", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] error: Option<V>,
         #[serde(rename = "ErrorPath", default, skip_serializing_if = "Option::is_none")] error_path: Option<String>,
-        #[serde(rename = "Cause", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] cause: Option<Value>,
+        #[serde(rename = "Cause", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] cause: Option<V>,
         #[serde(rename = "CausePath", default, skip_serializing_if = "Option::is_none")] cause_path: Option<String>,
     }
 );
@@ -549,17 +616,17 @@ state_struct!(
 state_struct!(
     /// `Type: Parallel`.
     ParallelState {
-        #[serde(rename = "Branches")] branches: Vec<Branch>,
-        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
-        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<Value>,
-        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "Branches")] branches: Vec<Branch<V::States>>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<V>,
+        #[serde(rename = "Arguments", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] arguments: Option<V>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<V>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
-        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
         #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
@@ -568,43 +635,43 @@ state_struct!(
 state_struct!(
     /// `Type: Map`, inline or distributed. Distributed-only settings stay raw values.
     MapState {
-        #[serde(rename = "ItemProcessor", default, skip_serializing_if = "Option::is_none")] item_processor: Option<Branch>,
-        #[serde(rename = "Iterator", default, skip_serializing_if = "Option::is_none")] iterator: Option<Branch>,
-        #[serde(rename = "ItemsPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items_path: Option<Value>,
-        #[serde(rename = "Items", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items: Option<Value>,
-        #[serde(rename = "ItemSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_selector: Option<Value>,
-        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<Value>,
-        #[serde(rename = "MaxConcurrency", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] max_concurrency: Option<Value>,
+        #[serde(rename = "ItemProcessor", default, skip_serializing_if = "Option::is_none")] item_processor: Option<Branch<V::States>>,
+        #[serde(rename = "Iterator", default, skip_serializing_if = "Option::is_none")] iterator: Option<Branch<V::States>>,
+        #[serde(rename = "ItemsPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items_path: Option<V>,
+        #[serde(rename = "Items", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] items: Option<V>,
+        #[serde(rename = "ItemSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_selector: Option<V>,
+        #[serde(rename = "Parameters", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] parameters: Option<V>,
+        #[serde(rename = "MaxConcurrency", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] max_concurrency: Option<V>,
         #[serde(rename = "MaxConcurrencyPath", default, skip_serializing_if = "Option::is_none")] max_concurrency_path: Option<String>,
-        #[serde(rename = "ToleratedFailureCount", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_count: Option<Value>,
+        #[serde(rename = "ToleratedFailureCount", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_count: Option<V>,
         #[serde(rename = "ToleratedFailureCountPath", default, skip_serializing_if = "Option::is_none")] tolerated_failure_count_path: Option<String>,
-        #[serde(rename = "ToleratedFailurePercentage", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_percentage: Option<Value>,
+        #[serde(rename = "ToleratedFailurePercentage", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] tolerated_failure_percentage: Option<V>,
         #[serde(rename = "ToleratedFailurePercentagePath", default, skip_serializing_if = "Option::is_none")] tolerated_failure_percentage_path: Option<String>,
         #[serde(rename = "Label", default, skip_serializing_if = "Option::is_none")] label: Option<String>,
-        #[serde(rename = "ItemReader", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_reader: Option<Value>,
-        #[serde(rename = "ItemBatcher", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_batcher: Option<Value>,
-        #[serde(rename = "ResultWriter", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_writer: Option<Value>,
-        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<Value>,
-        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<Value>,
-        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<Value>,
-        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<Value>,
-        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<Value>,
-        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<Value>,
+        #[serde(rename = "ItemReader", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_reader: Option<V>,
+        #[serde(rename = "ItemBatcher", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] item_batcher: Option<V>,
+        #[serde(rename = "ResultWriter", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_writer: Option<V>,
+        #[serde(rename = "ResultSelector", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_selector: Option<V>,
+        #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
+        #[serde(rename = "ResultPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] result_path: Option<V>,
+        #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
+        #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
+        #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
-        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher>,
+        #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
         #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
 
-impl MapState {
+impl<V: Raw> MapState<V> {
     /// `ItemProcessor`, or the legacy `Iterator`.
-    pub fn processor(&self) -> Option<&Branch> {
+    pub fn processor(&self) -> Option<&Branch<V::States>> {
         self.item_processor.as_ref().or(self.iterator.as_ref())
     }
 
     /// `ItemSelector`, or the legacy `Parameters`.
-    pub fn selector(&self) -> Option<&Value> {
+    pub fn selector(&self) -> Option<&V> {
         self.item_selector.as_ref().or(self.parameters.as_ref())
     }
 
@@ -639,7 +706,7 @@ mod tests {
 
     #[test]
     fn reads_type_wherever_it_is_with_serdes_messages() {
-        let state = State::deserialize(&json!({
+        let state = State::<Value>::deserialize(&json!({
             "Comment": "c", "Parameters": {"a.$": "$.x"}, "Next": "B", "Type": "Pass", "End": false
         }))
         .unwrap();
@@ -649,7 +716,12 @@ mod tests {
         assert_eq!(pass.comment.as_deref(), Some("c"));
         assert_eq!(pass.parameters, Some(json!({"a.$": "$.x"})));
         assert_eq!(pass.next.as_deref(), Some("B"));
-        let message = |raw: Value| State::deserialize(&raw).unwrap_err().to_string();
+        let message = |raw: Value| {
+            let message = State::<Value>::deserialize(&raw).unwrap_err().to_string();
+            let seen = State::<Seen>::deserialize(&raw).unwrap_err().to_string();
+            assert_eq!(message, seen, "{raw}");
+            message
+        };
         assert_eq!(message(json!({"Next": "B"})), "missing field `Type`");
         assert_eq!(
             message(json!({"Type": "Bogus"})),
@@ -671,6 +743,54 @@ mod tests {
             message(json!({"Type": 3})),
             "invalid type: integer `3`, expected variant identifier"
         );
+    }
+
+    /// A state read only for its shape ([`Seen`]) is accepted or refused as the full model
+    /// reads it, with the same message: the compiler relies on it.
+    #[test]
+    fn seen_fields_check_what_values_check() {
+        let branch = json!({"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}});
+        let states = [
+            json!({"Type": "Pass", "Parameters": {"a.$": "$.x"}, "ResultPath": null, "Result": [1], "End": true}),
+            json!({"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 2}],
+                   "Catch": [{"ErrorEquals": ["E"], "Next": "A", "ResultPath": null, "Output": 1}],
+                   "TimeoutSeconds": "{% 1 %}", "Credentials": {}, "Next": "A"}),
+            json!({"Type": "Task", "Resource": "r", "Catch": [{"ErrorEquals": ["E"]}]}),
+            json!({"Type": "Task", "Resource": "r", "Catch": {"ErrorEquals": ["E"]}}),
+            json!({"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": "E"}]}),
+            json!({"Type": "Task", "Resource": "r", "TimeoutSecondsPath": 3}),
+            json!({"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "A"}], "Default": "A"}),
+            json!({"Type": "Choice", "Choices": {"Next": "A"}}),
+            json!({"Type": "Choice"}),
+            json!({"Type": "Wait", "Seconds": "x", "Next": "A"}),
+            json!({"Type": "Fail", "Error": 3, "CausePath": "$.c"}),
+            json!({"Type": "Parallel", "Branches": [branch.clone()], "End": true}),
+            json!({"Type": "Parallel", "Branches": [{"StartAt": "X", "States": "no"}], "End": true}),
+            json!({"Type": "Parallel", "Branches": [{"StartAt": "X", "States": []}], "End": true}),
+            json!({"Type": "Parallel", "Branches": [{"States": {}}], "End": true}),
+            json!({"Type": "Parallel", "Branches": {}, "End": true}),
+            json!({"Type": "Map", "ItemProcessor": branch.clone(), "ItemSelector": {"a.$": "$$.Map.Item.Value"},
+                   "ItemReader": {"Resource": "r"}, "MaxConcurrency": "x", "End": true}),
+            json!({"Type": "Map", "Iterator": {"StartAt": "X", "States": 5}, "End": true}),
+            json!({"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "ELSEWHERE"}, "StartAt": "X", "States": {}}}),
+            json!({"Type": "Map", "Label": 5}),
+            json!({"QueryLanguage": "JSONata", "Type": "Pass", "Output": "{% 1 %}", "Next": "A"}),
+            json!({"QueryLanguage": "XPath", "Type": "Pass"}),
+            json!({"Next": "A", "Parameters": {"b": 1}, "Type": "Pass", "End": "yes"}),
+            json!({"Next": 1, "Type": "Pass"}),
+        ];
+        for raw in states {
+            let full = State::<Value>::deserialize(&raw);
+            let seen = State::<Seen>::deserialize(&raw);
+            match (&full, &seen) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.type_name(), b.type_name(), "{raw}");
+                    assert_eq!(a.query_language(), b.query_language(), "{raw}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{raw}"),
+                _ => panic!("{raw}: {full:?} against {seen:?}"),
+            }
+        }
     }
 
     #[test]

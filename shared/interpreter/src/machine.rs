@@ -6,9 +6,10 @@ use crate::flow::{Path, Rule, Template};
 use crate::jsonata::JTemplate;
 use crate::retry::CompiledRetrier;
 use cairn_asl::model::{
-    Catcher, ChoiceState, FailState, MapState, ModelError, ParallelState, PassState, QueryLanguage,
-    State, StateMachine, TaskState, WaitState,
+    Catcher, ChoiceRule, ChoiceState, FailState, MapState, ModelError, ParallelState, PassState,
+    QueryLanguage, Seen, State, StateMachine, TaskState, WaitState,
 };
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -56,12 +57,12 @@ impl Machine {
         states: &Map<String, Value>,
     ) -> Result<Machine, LoadError> {
         let mut compiler = Compiler {
-            states: Vec::new(),
+            reserved: 0,
             language: definition.language(),
         };
-        let start = compiler.scope(states, &definition.start_at, 0)?;
+        let (states, start) = compiler.scope(states, &definition.start_at, 0)?;
         Ok(Machine {
-            states: compiler.states,
+            states,
             start,
             timeout_seconds: definition.timeout_seconds,
             limits: Limits::default(),
@@ -345,14 +346,29 @@ impl JSpec {
     }
 }
 
-fn jtemplate(state: &str, raw: &Value, field: &str) -> Result<Option<JTemplate>, LoadError> {
-    raw.get(field)
-        .map(|v| JTemplate::compile(v).map_err(|m| err(state, format!("{field}: {m}"))))
+fn jtemplate(state: &str, raw: &Value, name: &str) -> Result<Option<JTemplate>, LoadError> {
+    field(raw, name)
+        .map(|v| JTemplate::compile(v).map_err(|m| err(state, format!("{name}: {m}"))))
         .transpose()
 }
 
+/// A field of a raw object. A state has a handful of fields, so comparing their names is
+/// cheaper than hashing the one looked for, which was a seventh of compiling a Pass chain.
+fn field<'v>(raw: &'v Value, name: &str) -> Option<&'v Value> {
+    let object = raw.as_object()?;
+    if object.len() <= 16 {
+        object
+            .iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+    } else {
+        object.get(name)
+    }
+}
+
 struct Compiler {
-    states: Vec<CState>,
+    /// How many state indices the scopes compiled so far have taken: a scope's states take
+    /// the next ones, and the scopes nested in it the indices after them.
+    reserved: usize,
     language: QueryLanguage,
 }
 
@@ -367,9 +383,11 @@ fn path(state: &str, text: &str) -> Result<Path, LoadError> {
     Path::compile(text).map_err(|m| err(state, m))
 }
 
-fn io_path(state: &str, field: &Option<Value>) -> Result<IoPath, LoadError> {
+fn io_path(state: &str, field: Option<&Value>) -> Result<IoPath, LoadError> {
     match field {
+        // `$`, the most frequent path, is the whole input without parsing it.
         None => Ok(IoPath::Whole),
+        Some(Value::String(text)) if text == "$" => Ok(IoPath::Whole),
         Some(Value::Null) => Ok(IoPath::Empty),
         Some(Value::String(text)) => {
             let p = path(state, text)?;
@@ -383,9 +401,10 @@ fn io_path(state: &str, field: &Option<Value>) -> Result<IoPath, LoadError> {
     }
 }
 
-fn result_path(state: &str, field: &Option<Value>) -> Result<ResultPath, LoadError> {
+fn result_path(state: &str, field: Option<&Value>) -> Result<ResultPath, LoadError> {
     match field {
         None => Ok(ResultPath::Replace),
+        Some(Value::String(text)) if text == "$" => Ok(ResultPath::Replace),
         Some(Value::Null) => Ok(ResultPath::Discard),
         Some(Value::String(text)) => {
             let p = path(state, text)?;
@@ -402,16 +421,15 @@ fn result_path(state: &str, field: &Option<Value>) -> Result<ResultPath, LoadErr
     }
 }
 
-fn template(state: &str, field: &Option<Value>) -> Result<Option<Template>, LoadError> {
+fn template(state: &str, field: Option<&Value>) -> Result<Option<Template>, LoadError> {
     field
-        .as_ref()
         .map(|v| Template::compile(v).map_err(|m| err(state, m)))
         .transpose()
 }
 
 fn number_setting(
     state: &str,
-    fixed: &Option<Value>,
+    fixed: Option<&Value>,
     path_field: &'static str,
     path_text: &Option<String>,
 ) -> Result<Option<Setting<u64>>, LoadError> {
@@ -519,47 +537,63 @@ fn context_reads_input(text: &str) -> bool {
 }
 
 impl Compiler {
-    /// Compiles one scope (the top level, a branch, an item processor); returns its start index.
+    /// Compiles one scope (the top level, a branch, an item processor): its states, then the
+    /// states of the scopes nested in it, in the order of the indices they took; and its start
+    /// index. Each state is compiled where it ends up, with no placeholder first: placeholders
+    /// (copied in and then overwritten, each as large as a state) were a tenth of compiling a
+    /// Pass chain.
     fn scope(
         &mut self,
         states: &Map<String, Value>,
         start_at: &str,
         depth: usize,
-    ) -> Result<usize, LoadError> {
+    ) -> Result<(Vec<CState>, usize), LoadError> {
         if depth > MAX_SCOPE_DEPTH {
             return Err(LoadError::TooDeep);
         }
-        let base = self.states.len();
+        let base = self.reserved;
+        self.reserved += states.len();
         let names: HashMap<&str, usize> = states
             .keys()
             .enumerate()
             .map(|(i, name)| (name.as_str(), base + i))
             .collect();
-        // Slots first, so a state's Next can name one compiled later; each is overwritten
-        // below, so an unnamed placeholder (cloned without allocating) will do.
-        self.states.reserve(states.len());
-        let empty = placeholder("");
-        self.states.extend(std::iter::repeat_n(empty, states.len()));
-        for (i, (name, raw)) in states.iter().enumerate() {
-            let state = State::deserialize_from(raw).map_err(|e| err(name, e.to_string()))?;
-            let compiled = self.state(name, raw, &state, &names, depth)?;
-            if let Some(slot) = self.states.get_mut(base + i) {
-                *slot = compiled;
-            }
+        let mut own = Vec::with_capacity(states.len());
+        let mut nested = Vec::new();
+        for (name, raw) in states {
+            let state = State::<Seen>::deserialize(raw).map_err(|e| err(name, e.to_string()))?;
+            own.push(self.state(name, raw, &state, &names, depth, &mut nested)?);
         }
-        names
+        let start = names
             .get(start_at)
             .copied()
-            .ok_or_else(|| LoadError::UnknownState(start_at.to_string()))
+            .ok_or_else(|| LoadError::UnknownState(start_at.to_string()))?;
+        own.append(&mut nested);
+        Ok((own, start))
+    }
+
+    /// Compiles a scope nested in a state of the scope being compiled: its states join
+    /// `nested`, which follows that scope's own states.
+    fn nested_scope(
+        &mut self,
+        states: &Map<String, Value>,
+        start_at: &str,
+        depth: usize,
+        nested: &mut Vec<CState>,
+    ) -> Result<usize, LoadError> {
+        let (mut compiled, start) = self.scope(states, start_at, depth)?;
+        nested.append(&mut compiled);
+        Ok(start)
     }
 
     fn state(
         &mut self,
         name: &str,
         raw: &Value,
-        state: &State,
+        state: &State<Seen>,
         names: &HashMap<&str, usize>,
         depth: usize,
+        nested: &mut Vec<CState>,
     ) -> Result<CState, LoadError> {
         let resolve = |target: &str| -> Result<usize, LoadError> {
             names
@@ -568,71 +602,56 @@ impl Compiler {
                 .ok_or_else(|| LoadError::UnknownState(target.to_string()))
         };
         let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
+        // The typed state only checked the fields' shapes; their values are read in place.
+        let get = |name: &str| field(raw, name);
         let mut c = placeholder(name);
         c.type_name = state.type_name();
         (c.uses_context, c.context_input) = context_use(raw);
         if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
-            return self.jsonata_state(c, raw, state, &resolve, depth);
+            return self.jsonata_state(c, raw, state, &resolve, depth, nested);
         }
-        let catchers = |list: &[Catcher]| -> Result<Vec<CCatcher>, LoadError> {
+        let catchers = |list: &[Catcher<Seen>]| -> Result<Vec<CCatcher>, LoadError> {
             list.iter()
-                .map(|k| {
+                .zip(items(raw, "Catch"))
+                .map(|(k, raw_k)| {
                     Ok(CCatcher {
                         errors: k.error_equals.clone(),
                         next: resolve(&k.next)?,
-                        result_path: result_path(name, &k.result_path)?,
-                        assign: template(name, &k.assign)?,
+                        result_path: result_path(name, raw_k.get("ResultPath"))?,
+                        assign: template(name, raw_k.get("Assign"))?,
                     })
                 })
                 .collect()
         };
         match state {
             State::Pass(s) => {
-                let PassState {
-                    result,
-                    parameters,
-                    input_path,
-                    result_path: rp,
-                    output_path,
-                    assign,
-                    next: n,
-                    ..
-                } = &**s;
-                c.input_path = io_path(name, input_path)?;
-                c.output_path = io_path(name, output_path)?;
-                c.result_path = result_path(name, rp)?;
-                c.parameters = template(name, parameters)?;
-                c.assign = template(name, assign)?;
+                let PassState { next: n, .. } = &**s;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.result_path = result_path(name, get("ResultPath"))?;
+                c.parameters = template(name, get("Parameters"))?;
+                c.assign = template(name, get("Assign"))?;
                 c.next = next(n)?;
                 c.kind = Kind::Pass {
-                    result: result.clone(),
+                    result: get("Result").cloned(),
                 };
             }
             State::Task(s) => {
                 let TaskState {
                     resource,
-                    parameters,
-                    result_selector,
-                    input_path,
-                    result_path: rp,
-                    output_path,
-                    assign,
-                    timeout_seconds,
                     timeout_seconds_path,
-                    heartbeat_seconds,
                     heartbeat_seconds_path,
-                    credentials,
                     retry,
                     catch,
                     next: n,
                     ..
                 } = &**s;
-                c.input_path = io_path(name, input_path)?;
-                c.output_path = io_path(name, output_path)?;
-                c.result_path = result_path(name, rp)?;
-                c.parameters = template(name, parameters)?;
-                c.result_selector = template(name, result_selector)?;
-                c.assign = template(name, assign)?;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.result_path = result_path(name, get("ResultPath"))?;
+                c.parameters = template(name, get("Parameters"))?;
+                c.result_selector = template(name, get("ResultSelector"))?;
+                c.assign = template(name, get("Assign"))?;
                 c.retry = retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(catch)?;
                 c.next = next(n)?;
@@ -641,34 +660,28 @@ impl Compiler {
                     kind: resource_kind(resource),
                     timeout: number_setting(
                         name,
-                        timeout_seconds,
+                        get("TimeoutSeconds"),
                         "TimeoutSecondsPath",
                         timeout_seconds_path,
                     )?,
                     heartbeat: number_setting(
                         name,
-                        heartbeat_seconds,
+                        get("HeartbeatSeconds"),
                         "HeartbeatSecondsPath",
                         heartbeat_seconds_path,
                     )?,
-                    credentials: template(name, credentials)?,
+                    credentials: template(name, get("Credentials"))?,
                 }));
             }
             State::Choice(s) => {
-                let ChoiceState {
-                    default,
-                    input_path,
-                    output_path,
-                    assign,
-                    ..
-                } = &**s;
-                c.input_path = io_path(name, input_path)?;
-                c.output_path = io_path(name, output_path)?;
-                c.assign = template(name, assign)?;
-                let rules = s.rules()?;
+                let ChoiceState { default, .. } = &**s;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.assign = template(name, get("Assign"))?;
+                let rules = choice_rules(raw)?;
                 let mut branches = Vec::with_capacity(rules.len());
-                for rule in &rules {
-                    let compiled = Rule::compile(&rule.raw).map_err(|m| err(name, m))?;
+                for (rule, raw_rule) in rules {
+                    let compiled = Rule::compile(raw_rule).map_err(|m| err(name, m))?;
                     branches.push(ChoiceBranch {
                         assign: compiled.assign(),
                         rule: compiled,
@@ -682,21 +695,21 @@ impl Compiler {
             }
             State::Wait(s) => {
                 let WaitState {
-                    seconds,
                     seconds_path,
-                    timestamp,
                     timestamp_path,
-                    input_path,
-                    output_path,
-                    assign,
                     next: n,
                     ..
                 } = &**s;
-                c.input_path = io_path(name, input_path)?;
-                c.output_path = io_path(name, output_path)?;
-                c.assign = template(name, assign)?;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.assign = template(name, get("Assign"))?;
                 c.next = next(n)?;
-                let spec = match (seconds, seconds_path, timestamp, timestamp_path) {
+                let spec = match (
+                    get("Seconds"),
+                    seconds_path,
+                    get("Timestamp"),
+                    timestamp_path,
+                ) {
                     (Some(v), _, _, _) => WaitSpec::Seconds(
                         v.as_u64()
                             .ok_or_else(|| err(name, "Seconds must be a non-negative integer"))?,
@@ -713,20 +726,18 @@ impl Compiler {
                 };
                 c.kind = Kind::Wait(spec);
             }
-            State::Succeed(s) => {
-                c.input_path = io_path(name, &s.input_path)?;
-                c.output_path = io_path(name, &s.output_path)?;
+            State::Succeed(_) => {
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
                 c.kind = Kind::Succeed;
             }
             State::Fail(s) => {
                 let FailState {
-                    error,
                     error_path,
-                    cause,
                     cause_path,
                     ..
                 } = &**s;
-                let field = |lit: &Option<Value>,
+                let field = |lit: Option<&Value>,
                              p: &Option<String>,
                              key: &str|
                  -> Result<FailField, LoadError> {
@@ -741,50 +752,49 @@ impl Compiler {
                     })
                 };
                 c.kind = Kind::Fail {
-                    error: field(error, error_path, "ErrorPath")?,
-                    cause: field(cause, cause_path, "CausePath")?,
+                    error: field(get("Error"), error_path, "ErrorPath")?,
+                    cause: field(get("Cause"), cause_path, "CausePath")?,
                 };
             }
             State::Parallel(s) => {
                 let ParallelState {
                     branches,
-                    parameters,
-                    result_selector,
-                    input_path,
-                    result_path: rp,
-                    output_path,
-                    assign,
                     retry,
                     catch,
                     next: n,
                     ..
                 } = &**s;
-                c.input_path = io_path(name, input_path)?;
-                c.output_path = io_path(name, output_path)?;
-                c.result_path = result_path(name, rp)?;
-                c.parameters = template(name, parameters)?;
-                c.result_selector = template(name, result_selector)?;
-                c.assign = template(name, assign)?;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.result_path = result_path(name, get("ResultPath"))?;
+                c.parameters = template(name, get("Parameters"))?;
+                c.result_selector = template(name, get("ResultSelector"))?;
+                c.assign = template(name, get("Assign"))?;
                 c.retry = retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(catch)?;
                 c.next = next(n)?;
                 let mut starts = Vec::with_capacity(branches.len());
-                for b in branches {
-                    starts.push(self.scope(&b.states, &b.start_at, depth + 1)?);
+                for (b, raw_b) in branches.iter().zip(items(raw, "Branches")) {
+                    starts.push(self.nested_scope(
+                        states_of(raw_b),
+                        &b.start_at,
+                        depth + 1,
+                        nested,
+                    )?);
                 }
                 c.kind = Kind::Parallel { branches: starts };
             }
             State::Map(s) => {
-                let m: &MapState = s;
-                c.input_path = io_path(name, &m.input_path)?;
-                c.output_path = io_path(name, &m.output_path)?;
-                c.result_path = result_path(name, &m.result_path)?;
-                c.result_selector = template(name, &m.result_selector)?;
-                c.assign = template(name, &m.assign)?;
+                let m: &MapState<Seen> = s;
+                c.input_path = io_path(name, get("InputPath"))?;
+                c.output_path = io_path(name, get("OutputPath"))?;
+                c.result_path = result_path(name, get("ResultPath"))?;
+                c.result_selector = template(name, get("ResultSelector"))?;
+                c.assign = template(name, get("Assign"))?;
                 c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&m.catch)?;
                 c.next = next(&m.next)?;
-                let writer = match m.result_writer.as_ref().map(|w| writer_spec(name, w)) {
+                let writer = match get("ResultWriter").map(|w| writer_spec(name, w)) {
                     None => None,
                     Some(Ok(Ok(w))) => Some(Box::new(w)),
                     Some(Ok(Err(message))) => {
@@ -793,9 +803,7 @@ impl Compiler {
                     }
                     Some(Err(e)) => return Err(e),
                 };
-                let reader = match m
-                    .item_reader
-                    .as_ref()
+                let reader = match get("ItemReader")
                     .map(|r| reader_spec(name, r))
                     .transpose()?
                 {
@@ -806,9 +814,7 @@ impl Compiler {
                     }
                     None => None,
                 };
-                let batcher = m
-                    .item_batcher
-                    .as_ref()
+                let batcher = get("ItemBatcher")
                     .map(|b| batcher_spec(name, b))
                     .transpose()?
                     .map(Box::new);
@@ -816,22 +822,28 @@ impl Compiler {
                 let processor = m
                     .processor()
                     .ok_or_else(|| err(name, "a Map state needs an ItemProcessor"))?;
-                let start = self.scope(&processor.states, &processor.start_at, depth + 1)?;
+                let raw_processor = get("ItemProcessor").or_else(|| get("Iterator"));
+                let start = self.nested_scope(
+                    raw_processor.map_or(&*EMPTY_STATES, states_of),
+                    &processor.start_at,
+                    depth + 1,
+                    nested,
+                )?;
                 let max_concurrency = number_setting(
                     name,
-                    &m.max_concurrency,
+                    get("MaxConcurrency"),
                     "MaxConcurrencyPath",
                     &m.max_concurrency_path,
                 )?
                 .unwrap_or(Setting::Fixed(0));
                 let tolerated_count = number_setting(
                     name,
-                    &m.tolerated_failure_count,
+                    get("ToleratedFailureCount"),
                     "ToleratedFailureCountPath",
                     &m.tolerated_failure_count_path,
                 )?;
                 let tolerated_percentage = match (
-                    &m.tolerated_failure_percentage,
+                    get("ToleratedFailurePercentage"),
                     &m.tolerated_failure_percentage_path,
                 ) {
                     (_, Some(p)) => Some(Setting::Path {
@@ -843,11 +855,11 @@ impl Compiler {
                     })?)),
                     (None, None) => None,
                 };
-                let selector = m.selector();
+                let selector = get("ItemSelector").or_else(|| get("Parameters"));
                 c.kind = Kind::Map(Box::new(MapSpec {
                     processor: start,
-                    items_path: io_path(name, &m.items_path)?,
-                    item_selector: template(name, &selector.cloned())?,
+                    items_path: io_path(name, get("ItemsPath"))?,
+                    item_selector: template(name, selector)?,
                     selector_uses_context: selector
                         .is_some_and(|v| crate::history::json_text(v).contains("$$")),
                     max_concurrency,
@@ -870,15 +882,44 @@ impl Compiler {
     }
 }
 
+/// The items of an array field of a raw state (none when absent: the typed state has
+/// checked that a present one is an array).
+fn items<'v>(raw: &'v Value, name: &str) -> &'v [Value] {
+    field(raw, name)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// An empty scope, for a branch whose `States` the typed state has checked but is not an
+/// object (which cannot happen).
+static EMPTY_STATES: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+/// A Choice state's rules, each typed (all of them first, as the typed model reads them)
+/// beside its raw object.
+fn choice_rules(raw: &Value) -> Result<Vec<(ChoiceRule<Seen>, &Value)>, LoadError> {
+    items(raw, "Choices")
+        .iter()
+        .map(|r| Ok((ChoiceRule::deserialize(r).map_err(ModelError::from)?, r)))
+        .collect()
+}
+
+/// The `States` of a raw branch or processor.
+fn states_of(raw: &Value) -> &Map<String, Value> {
+    field(raw, "States")
+        .and_then(Value::as_object)
+        .unwrap_or(&EMPTY_STATES)
+}
+
 impl Compiler {
     /// A JSONata state: the same kinds as JSONPath, with the fields in a [`JSpec`].
     fn jsonata_state(
         &mut self,
         mut c: CState,
         raw: &Value,
-        state: &State,
+        state: &State<Seen>,
         resolve: &dyn Fn(&str) -> Result<usize, LoadError>,
         depth: usize,
+        nested: &mut Vec<CState>,
     ) -> Result<CState, LoadError> {
         let name = c.name.clone();
         let name = name.as_str();
@@ -890,24 +931,25 @@ impl Compiler {
             ..JSpec::default()
         };
         let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
-        let catchers = |list: &[Catcher], j: &mut JSpec| -> Result<Vec<CCatcher>, LoadError> {
-            let mut out = Vec::with_capacity(list.len());
-            for k in list {
-                let compile = |v: &Option<Value>| {
-                    v.as_ref()
-                        .map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
-                        .transpose()
-                };
-                j.catch.push((compile(&k.output)?, compile(&k.assign)?));
-                out.push(CCatcher {
-                    errors: k.error_equals.clone(),
-                    next: resolve(&k.next)?,
-                    result_path: ResultPath::Replace,
-                    assign: None,
-                });
-            }
-            Ok(out)
+        let compile = |v: Option<&Value>| {
+            v.map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
+                .transpose()
         };
+        let catchers =
+            |list: &[Catcher<Seen>], j: &mut JSpec| -> Result<Vec<CCatcher>, LoadError> {
+                let mut out = Vec::with_capacity(list.len());
+                for (k, raw_k) in list.iter().zip(items(raw, "Catch")) {
+                    j.catch
+                        .push((compile(raw_k.get("Output"))?, compile(raw_k.get("Assign"))?));
+                    out.push(CCatcher {
+                        errors: k.error_equals.clone(),
+                        next: resolve(&k.next)?,
+                        result_path: ResultPath::Replace,
+                        assign: None,
+                    });
+                }
+                Ok(out)
+            };
         match state {
             State::Pass(s) => {
                 c.next = next(&s.next)?;
@@ -929,20 +971,14 @@ impl Compiler {
                 }));
             }
             State::Choice(s) => {
-                for rule in s.rules()? {
-                    let condition = rule
-                        .condition
-                        .as_ref()
+                for (rule, raw_rule) in choice_rules(raw)? {
+                    let condition = raw_rule
+                        .get("Condition")
                         .ok_or_else(|| err(name, "a JSONata Choice rule needs a Condition"))?;
-                    let compile = |v: &Option<Value>| {
-                        v.as_ref()
-                            .map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
-                            .transpose()
-                    };
                     j.choices.push(JChoice {
                         condition: JTemplate::compile(condition).map_err(|m| err(name, m))?,
-                        output: compile(&rule.output)?,
-                        assign: compile(&rule.assign)?,
+                        output: compile(raw_rule.get("Output"))?,
+                        assign: compile(raw_rule.get("Assign"))?,
                         next: resolve(&rule.next)?,
                     });
                 }
@@ -974,8 +1010,13 @@ impl Compiler {
                 c.retry = s.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&s.catch, &mut j)?;
                 let mut starts = Vec::with_capacity(s.branches.len());
-                for b in &s.branches {
-                    starts.push(self.scope(&b.states, &b.start_at, depth + 1)?);
+                for (b, raw_b) in s.branches.iter().zip(items(raw, "Branches")) {
+                    starts.push(self.nested_scope(
+                        states_of(raw_b),
+                        &b.start_at,
+                        depth + 1,
+                        nested,
+                    )?);
                 }
                 c.kind = Kind::Parallel { branches: starts };
             }
@@ -989,7 +1030,7 @@ impl Compiler {
                 j.tolerated_count = t("ToleratedFailureCount")?;
                 j.tolerated_percentage = t("ToleratedFailurePercentage")?;
                 let mut writer = None;
-                if let Some(raw_writer) = &m.result_writer {
+                if let Some(raw_writer) = raw.get("ResultWriter") {
                     match writer_spec(name, &without(raw_writer, "Arguments")) {
                         Ok(Ok(w)) => writer = Some(Box::new(w)),
                         Ok(Err(message)) => {
@@ -1001,7 +1042,7 @@ impl Compiler {
                     j.writer_arguments = jtemplate(name, raw_writer, "Arguments")?;
                 }
                 let mut reader = None;
-                if let Some(raw_reader) = &m.item_reader {
+                if let Some(raw_reader) = raw.get("ItemReader") {
                     let resource = raw_reader
                         .get("Resource")
                         .and_then(Value::as_str)
@@ -1028,7 +1069,7 @@ impl Compiler {
                     }));
                 }
                 let mut batcher = None;
-                if let Some(raw_batcher) = &m.item_batcher {
+                if let Some(raw_batcher) = raw.get("ItemBatcher") {
                     j.batch_max_items = jtemplate(name, raw_batcher, "MaxItemsPerBatch")?;
                     j.batch_max_bytes = jtemplate(name, raw_batcher, "MaxInputBytesPerBatch")?;
                     j.batch_input = jtemplate(name, raw_batcher, "BatchInput")?;
@@ -1041,7 +1082,13 @@ impl Compiler {
                 let processor = m
                     .processor()
                     .ok_or_else(|| err(name, "a Map state needs an ItemProcessor"))?;
-                let start = self.scope(&processor.states, &processor.start_at, depth + 1)?;
+                let raw_processor = raw.get("ItemProcessor").or_else(|| raw.get("Iterator"));
+                let start = self.nested_scope(
+                    raw_processor.map_or(&*EMPTY_STATES, states_of),
+                    &processor.start_at,
+                    depth + 1,
+                    nested,
+                )?;
                 c.kind = Kind::Map(Box::new(MapSpec {
                     processor: start,
                     items_path: IoPath::Whole,
@@ -1114,7 +1161,7 @@ fn reader_spec(
     let empty = Value::Object(Map::new());
     Ok(Ok(crate::reader::ReaderSpec {
         kind: resource_kind(&resource),
-        parameters: template(state, &raw.get("Parameters").cloned())?,
+        parameters: template(state, raw.get("Parameters"))?,
         max_items: value_setting(state, config.unwrap_or(&empty), "MaxItems", "MaxItemsPath")?,
         format,
         resource,
@@ -1136,7 +1183,7 @@ fn writer_spec(
         .map(|r| (r.to_string(), resource_kind(r)));
     Ok(Ok(crate::writer::WriterSpec {
         resource: resource.filter(|_| export),
-        parameters: template(state, &raw.get("Parameters").cloned())?,
+        parameters: template(state, raw.get("Parameters"))?,
         transformation,
         output_type,
     }))
@@ -1160,7 +1207,7 @@ fn batcher_spec(state: &str, raw: &Value) -> Result<crate::reader::BatcherSpec, 
             "MaxInputBytesPerBatch",
             "MaxInputBytesPerBatchPath",
         )?,
-        batch_input: template(state, &raw.get("BatchInput").cloned())?,
+        batch_input: template(state, raw.get("BatchInput"))?,
     })
 }
 
@@ -1182,17 +1229,6 @@ fn placeholder(name: &str) -> CState {
         kind: Kind::Succeed,
         jsonata: None,
         shapes: crate::history::Shapes::new(name),
-    }
-}
-
-/// Typed parsing of one raw state.
-trait DeserializeFrom: Sized {
-    fn deserialize_from(raw: &Value) -> Result<Self, serde_json::Error>;
-}
-
-impl DeserializeFrom for State {
-    fn deserialize_from(raw: &Value) -> Result<State, serde_json::Error> {
-        serde::Deserialize::deserialize(raw)
     }
 }
 
