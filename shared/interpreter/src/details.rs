@@ -40,8 +40,12 @@ enum Repr {
         name: Name,
         output: Payload,
     },
-    /// Fields in their order, such as `ExecutionStarted`'s `{"input", "roleArn"}`.
-    Fields(Vec<(&'static str, Payload)>),
+    /// `{"input": input, "roleArn": role_arn}`: `ExecutionStarted`, once per execution
+    /// (as fields, a vector and a boxed role: two allocations more per execution).
+    Started {
+        input: Payload,
+        role_arn: String,
+    },
     /// One field, such as `ExecutionSucceeded`'s `{"output"}`.
     Field(&'static str, Payload),
     /// `{"index": index, "name": name}`: a Map iteration's events.
@@ -76,14 +80,14 @@ impl Details {
         })
     }
 
+    /// `{"input": input, "roleArn": role_arn}`.
+    pub(crate) fn started(input: Payload, role_arn: String) -> Details {
+        Details::compact(Repr::Started { input, role_arn })
+    }
+
     /// An object of one field.
     pub(crate) fn field(key: &'static str, value: Payload) -> Details {
         Details::compact(Repr::Field(key, value))
-    }
-
-    /// An object of these fields, in this order.
-    pub(crate) fn fields(fields: Vec<(&'static str, Payload)>) -> Details {
-        Details::compact(Repr::Fields(fields))
     }
 
     fn compact(repr: Repr) -> Details {
@@ -111,11 +115,9 @@ impl Details {
                 pair(("name", text(&name)), ("output", output.into_value()))
             }
             Repr::Iteration { index, name } => pair(("index", index.into()), ("name", text(&name))),
-            Repr::Fields(fields) => Value::Object(
-                fields
-                    .into_iter()
-                    .map(|(key, value)| (key.to_owned(), value.into_value()))
-                    .collect(),
+            Repr::Started { input, role_arn } => pair(
+                ("input", input.into_value()),
+                ("roleArn", Value::String(role_arn)),
             ),
         }
     }
@@ -141,12 +143,12 @@ impl Details {
                 out.push_str("{\"input\":");
                 shared.write(out, input);
                 out.push_str(",\"name\":");
-                write_str(out, name);
+                name.write_json(out);
                 out.push('}');
             }
             Repr::Exited { name, output } => {
                 out.push_str("{\"name\":");
-                write_str(out, name);
+                name.write_json(out);
                 out.push_str(",\"output\":");
                 shared.write(out, output);
                 out.push('}');
@@ -155,33 +157,33 @@ impl Details {
                 out.push_str("{\"index\":");
                 write_u64(out, *index);
                 out.push_str(",\"name\":");
-                write_str(out, name);
+                name.write_json(out);
                 out.push('}');
             }
-            Repr::Fields(fields) => {
-                out.push('{');
-                for (at, (key, value)) in fields.iter().enumerate() {
-                    if at > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, key);
-                    out.push(':');
-                    shared.write(out, value);
-                }
+            Repr::Started { input, role_arn } => {
+                out.push_str("{\"input\":");
+                shared.write(out, input);
+                out.push_str(",\"roleArn\":");
+                write_str(out, role_arn);
                 out.push('}');
             }
         }
     }
 }
 
-/// The text of the last shared payload written. A state's output is the next state's
-/// input as one shared value (three events' worth through a Choice), so the events of a
-/// history written in order find most of their payloads here.
+/// What consecutive events of a history share, kept as text: the last timestamp and the
+/// last shared payload written. A decision's events carry one timestamp, and a state's
+/// output is the next state's input as one shared value (three events' worth through a
+/// Choice), so the events of a history written in order find most of both here.
 pub(crate) struct SharedText<'a> {
     /// Borrowed from the events being written, so it outlives the writing: an address
     /// seen here cannot be freed and reused by another value meanwhile.
     value: Option<&'a Value>,
+    timestamp: Option<i64>,
+    /// The timestamp's digits (`text[..stamp_len]`), then the payload's text: one
+    /// allocation for both.
     text: String,
+    stamp_len: usize,
     /// False when nothing follows (one event alone): keeping the text would be wasted.
     remember: bool,
 }
@@ -190,8 +192,34 @@ impl<'a> SharedText<'a> {
     pub(crate) fn new(remember: bool) -> SharedText<'a> {
         SharedText {
             value: None,
+            timestamp: None,
             text: String::new(),
+            stamp_len: 0,
             remember,
+        }
+    }
+
+    /// Room for the timestamp and the next few payloads at once: a decision's payloads are
+    /// mostly small, and growing from each one's exact size cost an allocation apiece.
+    fn make_room(&mut self, more: usize) {
+        if self.text.capacity() < self.text.len() + more {
+            self.text.reserve(more.max(120));
+        }
+    }
+
+    pub(crate) fn write_timestamp(&mut self, out: &mut String, timestamp_ms: i64) {
+        if self.timestamp == Some(timestamp_ms) {
+            out.push_str(&self.text[..self.stamp_len]);
+            return;
+        }
+        let start = out.len();
+        write_i64(out, timestamp_ms);
+        if self.remember {
+            let digits = &out[start..];
+            self.make_room(digits.len());
+            self.text.replace_range(..self.stamp_len, digits);
+            self.stamp_len = digits.len();
+            self.timestamp = Some(timestamp_ms);
         }
     }
 
@@ -204,13 +232,15 @@ impl<'a> SharedText<'a> {
         }
         let value: &'a Value = value;
         if self.value.is_some_and(|last| std::ptr::eq(last, value)) {
-            out.push_str(&self.text);
+            out.push_str(&self.text[self.stamp_len..]);
             return;
         }
         let start = out.len();
         write_value(out, value);
-        self.text.clear();
-        self.text.push_str(&out[start..]);
+        let text = &out[start..];
+        self.text.truncate(self.stamp_len);
+        self.make_room(text.len());
+        self.text.push_str(text);
         self.value = Some(value);
     }
 }
@@ -311,12 +341,23 @@ fn write_digits(out: &mut String, mut n: u64) {
 /// `text` as a JSON string with serde_json's escapes: `\"`, `\\`, `\b` `\t` `\n` `\f` `\r`,
 /// `\u00xx` (lower-case hex) for the other control characters, everything else as is.
 pub(crate) fn write_str(out: &mut String, text: &str) {
-    out.push('"');
     if needs_escape(text.as_bytes()) {
+        out.push('"');
         write_escaped(out, text);
+        out.push('"');
     } else {
-        out.push_str(text);
+        write_clean_str(out, text);
     }
+}
+
+/// `text`, known to need no escape, as a JSON string.
+#[inline]
+pub(crate) fn write_clean_str(out: &mut String, text: &str) {
+    debug_assert!(!needs_escape(text.as_bytes()), "{text:?}");
+    // One capacity check for the three pieces.
+    out.reserve(text.len() + 2);
+    out.push('"');
+    out.push_str(text);
     out.push('"');
 }
 
@@ -390,8 +431,18 @@ pub(crate) enum Name {
 /// be forwarded from (a stall per event).
 #[derive(Clone, Copy)]
 pub(crate) struct Inline {
+    /// The length, and [`Inline::ESCAPES`] when the name needs an escape in JSON: found
+    /// once when the machine is compiled instead of at every event written.
     len: u8,
     bytes: [u8; Name::INLINE],
+}
+
+impl Inline {
+    const ESCAPES: u8 = 0x80;
+
+    fn len(&self) -> usize {
+        usize::from(self.len & !Inline::ESCAPES)
+    }
 }
 
 impl Clone for Name {
@@ -412,7 +463,15 @@ impl Name {
             Ok(len) if name.len() <= Name::INLINE => {
                 let mut bytes = [0; Name::INLINE];
                 bytes[..name.len()].copy_from_slice(name.as_bytes());
-                Name::Inline(Inline { len, bytes })
+                let escapes = if needs_escape(name.as_bytes()) {
+                    Inline::ESCAPES
+                } else {
+                    0
+                };
+                Name::Inline(Inline {
+                    len: len | escapes,
+                    bytes,
+                })
             }
             _ => Name::Shared(Arc::from(name)),
         }
@@ -421,10 +480,21 @@ impl Name {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // Copied from a `str` whole, so the bytes are UTF-8.
-            Name::Inline(Inline { len, bytes }) => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            Name::Inline(inline) => {
+                std::str::from_utf8(&inline.bytes[..inline.len()]).unwrap_or_default()
             }
             Name::Shared(name) => name,
+        }
+    }
+
+    /// The name as a JSON string (see [`write_str`]).
+    #[inline]
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Name::Inline(inline) if inline.len & Inline::ESCAPES == 0 => {
+                write_clean_str(out, self.as_str())
+            }
+            _ => write_str(out, self.as_str()),
         }
     }
 }
@@ -521,11 +591,9 @@ fn build(repr: &Repr) -> Value {
             pair(("name", text(name)), ("output", output.value().clone()))
         }
         Repr::Iteration { index, name } => pair(("index", (*index).into()), ("name", text(name))),
-        Repr::Fields(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, value)| ((*key).to_owned(), value.value().clone()))
-                .collect(),
+        Repr::Started { input, role_arn } => pair(
+            ("input", input.value().clone()),
+            ("roleArn", text(role_arn)),
         ),
     }
 }
@@ -597,7 +665,7 @@ impl PartialEq for Details {
             | (a @ Repr::Entered { .. }, b @ Repr::Entered { .. })
             | (a @ Repr::Exited { .. }, b @ Repr::Exited { .. })
             | (a @ Repr::Iteration { .. }, b @ Repr::Iteration { .. })
-            | (a @ Repr::Fields(_), b @ Repr::Fields(_)) => a == b,
+            | (a @ Repr::Started { .. }, b @ Repr::Started { .. }) => a == b,
             _ => **self == **other,
         }
     }
@@ -638,13 +706,6 @@ impl Serialize for Details {
                 map.serialize_entry(key, value.value())?;
                 return map.end();
             }
-            Repr::Fields(fields) => {
-                let mut map = serializer.serialize_map(Some(fields.len()))?;
-                for (key, value) in fields {
-                    map.serialize_entry(key, value.value())?;
-                }
-                return map.end();
-            }
             Repr::Entered { input, name } => (
                 ("input", Field::Value(input.value())),
                 ("name", Field::Text(name)),
@@ -656,6 +717,10 @@ impl Serialize for Details {
             Repr::Iteration { index, name } => (
                 ("index", Field::Number(*index)),
                 ("name", Field::Text(name)),
+            ),
+            Repr::Started { input, role_arn } => (
+                ("input", Field::Value(input.value())),
+                ("roleArn", Field::Text(role_arn)),
             ),
         };
         let mut map = serializer.serialize_map(Some(2))?;
@@ -719,11 +784,15 @@ mod tests {
                 json!({"output": {"n": [1]}}),
             ),
             (
-                Details::fields(vec![
-                    ("output", Payload::Shared(Arc::new(json!([{"n": 1}])))),
-                    ("roleArn", json!("arn:r").into()),
-                ]),
-                json!({"output": [{"n": 1}], "roleArn": "arn:r"}),
+                Details::started(
+                    Payload::Shared(Arc::new(json!({"n": [1]}))),
+                    "arn:aws:iam::1:role/\"r\"".into(),
+                ),
+                json!({"input": {"n": [1]}, "roleArn": "arn:aws:iam::1:role/\"r\""}),
+            ),
+            (
+                Details::started(json!(null).into(), String::new()),
+                json!({"input": null, "roleArn": ""}),
             ),
         ]
     }

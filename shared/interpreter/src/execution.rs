@@ -370,14 +370,11 @@ impl Execution {
         // A start's decision often runs a whole short execution (Pass, Choice, Succeed: 8
         // events), which grew the history from nothing twice.
         run.out.history.reserve(8);
-        let role = Value::String(run.exec.info.role_arn.clone());
+        let role = run.exec.info.role_arn.clone();
         run.emit_with_prev(
             0,
             "ExecutionStarted",
-            crate::Details::fields(vec![
-                ("input", Payload::Shared(Arc::clone(&input))),
-                ("roleArn", Payload::from(role)),
-            ]),
+            crate::Details::started(Payload::Shared(Arc::clone(&input)), role),
         );
         if let Some(seconds) = machine.timeout_seconds.filter(|_| processor.is_none()) {
             run.start_timer(
@@ -520,6 +517,36 @@ pub(crate) enum Work {
     },
 }
 
+/// The runner's work, first in first out. A chain of states (and a whole short execution)
+/// holds one item at a time, which waits in `next` without the queue's allocation.
+#[derive(Default)]
+pub(crate) struct WorkQueue {
+    /// The oldest item, when there is one.
+    next: Option<Work>,
+    rest: VecDeque<Work>,
+}
+
+impl WorkQueue {
+    pub fn push_back(&mut self, work: Work) {
+        if self.next.is_none() {
+            self.next = Some(work);
+        } else {
+            self.rest.push_back(work);
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<Work> {
+        let next = self.next.take()?;
+        self.next = self.rest.pop_front();
+        Some(next)
+    }
+
+    pub fn clear(&mut self) {
+        self.next = None;
+        self.rest.clear();
+    }
+}
+
 /// Reads variables through a thread's scope chain.
 pub(crate) struct ChainVars<'a> {
     pub threads: &'a BTreeMap<ThreadId, Box<Thread>>,
@@ -552,7 +579,7 @@ pub(crate) struct Runner<'a> {
     pub machine: &'a Machine,
     pub ctx: &'a Context,
     pub out: Decision,
-    pub work: VecDeque<Work>,
+    pub work: WorkQueue,
     /// Mixed into the seed so each use of entropy within one event differs.
     pub entropy_counter: Cell<u64>,
     /// Data-flow stages recorded for an inspecting machine (filled from `&self` paths).
@@ -690,7 +717,7 @@ impl<'a> Runner<'a> {
             machine,
             ctx,
             out: Decision::default(),
-            work: VecDeque::new(),
+            work: WorkQueue::default(),
             entropy_counter: Cell::new(0),
             inspected: std::cell::RefCell::new(Vec::new()),
             nondeterminism: std::cell::RefCell::new(None),

@@ -1,9 +1,10 @@
 //! GetExecutionHistory's wire shape for [`HistoryEvent`], and the text a store keeps for it.
 
 use crate::api::HistoryEvent;
-use crate::details::{write_i64, write_str, write_u64, Name, Payload, SharedText};
+use crate::details::{write_clean_str, write_str, write_u64, Name, Payload, SharedText};
 use crate::Details;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Details fields AWS sends as JSON text rather than as JSON.
 const JSON_TEXT_FIELDS: [&str; 3] = ["input", "output", "parameters"];
@@ -62,9 +63,6 @@ impl HistoryEvent {
 
 struct StoredTexts<'a> {
     events: std::slice::Iter<'a, HistoryEvent>,
-    /// The last timestamp written, and its digits.
-    timestamp: Option<i64>,
-    timestamp_text: String,
     shared: SharedText<'a>,
 }
 
@@ -73,8 +71,6 @@ impl<'a> StoredTexts<'a> {
     fn new(events: &'a [HistoryEvent], remember: bool) -> StoredTexts<'a> {
         StoredTexts {
             events: events.iter(),
-            timestamp: None,
-            timestamp_text: String::new(),
             shared: SharedText::new(remember),
         }
     }
@@ -92,20 +88,13 @@ impl Iterator for StoredTexts<'_> {
         out.push(',');
         write_u64(&mut out, event.previous_event_id);
         out.push(',');
-        if self.timestamp == Some(event.timestamp_ms) {
-            out.push_str(&self.timestamp_text);
-        } else if self.events.as_slice().is_empty() {
-            // The last event: no other will reuse the digits.
-            write_i64(&mut out, event.timestamp_ms);
-        } else {
-            let start = out.len();
-            write_i64(&mut out, event.timestamp_ms);
-            self.timestamp = Some(event.timestamp_ms);
-            self.timestamp_text.clear();
-            self.timestamp_text.push_str(&out[start..]);
-        }
+        self.shared.write_timestamp(&mut out, event.timestamp_ms);
         out.push(',');
-        write_str(&mut out, &event.event_type);
+        match &event.event_type {
+            // The decider's own event types are AWS's names: letters only.
+            Cow::Borrowed(event_type) => write_clean_str(&mut out, event_type),
+            Cow::Owned(event_type) => write_str(&mut out, event_type),
+        }
         out.push(',');
         event.details.write_json(&mut out, &mut self.shared);
         out.push(']');
@@ -268,11 +257,13 @@ mod tests {
             shapes.exited(Arc::new(awkward.clone())),
             shapes.iteration(0),
             shapes.iteration(1_000_007),
-            Details::fields(vec![
-                ("input", Payload::Shared(Arc::new(awkward.clone()))),
-                ("roleArn", json!("arn:aws:iam::1:role/r").into()),
-            ]),
-            Details::fields(Vec::new()),
+            Details::started(
+                Payload::Shared(Arc::new(awkward.clone())),
+                "arn:aws:iam::1:role/r".into(),
+            ),
+            Details::started(awkward.clone().into(), "role \"q\"\n".into()),
+            Details::field("output", Payload::Shared(Arc::new(awkward.clone()))),
+            Details::from(json!({})),
         ];
         for (at, details) in details.into_iter().enumerate() {
             for (id, timestamp_ms) in [(at as u64, 1_700_000_000_000), (u64::MAX, -1_500)] {
@@ -301,10 +292,7 @@ mod tests {
         let twin = Arc::new(json!({"a": [1, "x\\z"]}));
         let other = Arc::new(json!("o"));
         let details = [
-            Details::fields(vec![
-                ("input", Payload::Shared(Arc::clone(&first))),
-                ("roleArn", json!("").into()),
-            ]),
+            Details::started(Payload::Shared(Arc::clone(&first)), String::new()),
             shapes.entered(Arc::clone(&first)),
             shapes.exited(Arc::clone(&twin)),
             shapes.entered(Arc::clone(&other)),

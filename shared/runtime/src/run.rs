@@ -3,7 +3,7 @@
 //! the outcomes back as events. Nothing is persisted: the execution lives in memory.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -226,11 +226,11 @@ pub fn run_observed(
         now_ms: start_ms,
         seq: 0,
         queue: BinaryHeap::new(),
-        cancelled_timers: HashSet::new(),
-        cancelled_tasks: HashSet::new(),
-        running: HashSet::new(),
-        kinds: HashMap::new(),
-        tokens: HashMap::new(),
+        cancelled_timers: BTreeSet::new(),
+        cancelled_tasks: BTreeSet::new(),
+        running: BTreeSet::new(),
+        kinds: BTreeMap::new(),
+        tokens: BTreeMap::new(),
         results: None,
         history: Vec::new(),
         inspection: Vec::new(),
@@ -338,14 +338,16 @@ struct Loop<'a> {
     now_ms: i64,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
-    cancelled_timers: HashSet<TimerId>,
-    cancelled_tasks: HashSet<TaskId>,
+    // Ordered sets and maps rather than hashed ones: a new hashed one seeds its hasher from
+    // a thread-local, five times per run, and most runs (no tasks) never insert at all.
+    cancelled_timers: BTreeSet<TimerId>,
+    cancelled_tasks: BTreeSet<TaskId>,
     /// Tasks on worker threads (real time) whose results have not arrived.
-    running: HashSet<TaskId>,
+    running: BTreeSet<TaskId>,
     /// What each open task calls, as the decider named it (with its integration pattern).
-    kinds: HashMap<TaskId, ResourceKind>,
+    kinds: BTreeMap<TaskId, ResourceKind>,
     /// The tokens of open callback and `.sync` tasks, which [`Callbacks`] may answer.
-    tokens: HashMap<String, TaskId>,
+    tokens: BTreeMap<String, TaskId>,
     /// Where worker threads send task results; opened by the first task under real time.
     results: Option<(mpsc::Sender<TaskResult>, mpsc::Receiver<TaskResult>)>,
     history: Vec<HistoryEvent>,
