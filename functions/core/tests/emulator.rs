@@ -1754,6 +1754,105 @@ async fn a_running_event_lost_at_the_start_survives_the_next_write() {
     assert_eq!(statuses, ["RUNNING", "SUCCEEDED"]);
 }
 
+/// An end written by a later write whose status event was lost: the DynamoDB store keeps the
+/// closed execution under its running index key until the confirmation (closing costs no
+/// index write), so the sweep finds the mark among its running pages and sends the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_event_lost_after_a_later_write_is_sent_by_the_sweep() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    let machine = h
+        .create_machine(
+            "one-nap",
+            json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "End": true}}}),
+            "STANDARD",
+        )
+        .await;
+    let arn = h
+        .engine
+        .start(&machine, None, Some("{}"))
+        .await
+        .expect("start")
+        .execution_arn;
+    let lossy = Engine::new(
+        Arc::new(payload_store(&h.config, &h.table, &h.bucket)),
+        Outbox::new(
+            &h.config,
+            Settings {
+                bus_name: "no-such-bus".into(),
+                ..h.settings.clone()
+            },
+        ),
+        h.invoker.clone(),
+        Arc::new(SystemClock),
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let timers = h
+        .engine
+        .store
+        .due_timers_page(i64::MAX, None, 100)
+        .await
+        .expect("timers")
+        .items;
+    let timer = timers
+        .iter()
+        .find(|t| t.execution_arn == arn)
+        .expect("an open timer");
+    lossy
+        .apply(
+            &arn,
+            cairn_interpreter::Event::TimerFired {
+                timer_id: timer.timer_id,
+            },
+        )
+        .await
+        .expect("the write stands though the send fails");
+    let record = h.record(&arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(
+        record.summary[cairn_store::UNSENT_STATUS],
+        json!(["SUCCEEDED"])
+    );
+    assert_eq!(
+        h.engine
+            .store
+            .running_executions_page(None, 100)
+            .await
+            .expect("running")
+            .items,
+        vec![arn.clone()]
+    );
+    let trigger: cairn_serverless::advance::AdvanceTrigger =
+        serde_json::from_value(json!({"sweep": {"graceSeconds": 0}})).expect("sweep trigger");
+    let answer = cairn_serverless::advance::handle_trigger(&h.engine, trigger)
+        .await
+        .expect("sweep");
+    assert_eq!(answer["resentStatuses"], 1, "{answer}");
+    assert!(h
+        .record(&arn)
+        .await
+        .summary
+        .get(cairn_store::UNSENT_STATUS)
+        .is_none());
+    assert!(h
+        .engine
+        .store
+        .running_executions_page(None, 100)
+        .await
+        .expect("running")
+        .items
+        .is_empty());
+    let statuses: Vec<String> = h
+        .status_changes(&arn, 2)
+        .await
+        .iter()
+        .map(|event| event["detail"]["status"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(statuses, ["RUNNING", "SUCCEEDED"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_timer_is_re_sent_three_times_then_given_up_with_one_alert() {
     if !emulators() {

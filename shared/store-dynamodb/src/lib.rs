@@ -30,8 +30,10 @@
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
 //! the page's records are then read from the table); `running` (`gr`, present only while RUNNING) is sparse and lists what to resume
-//! (a closed execution whose status events are not confirmed sent stays in it under the keys
-//! `UNSENT#<n>`, which the sweep reads, until the confirmation removes `us` and `gr`); `timers`
+//! (a closed execution whose status events are not confirmed sent stays in it until the
+//! confirmation removes `us` and `gr`: closed by a later write, under its running key, so
+//! closing costs no index write and the sweep's running pages find its mark; closed in its
+//! first write, under the keys `UNSENT#<n>`, which the sweep also reads); `timers`
 //! (`gt`, `gf`) orders pending timers by fire time for the due-timer sweep. Timers are keyed
 //! by execution and timer id (what the port removes them by), so they live in the
 //! execution's partition.
@@ -603,11 +605,16 @@ fn execution_item(
             s(format!("{RUNNING}#{}", index_shard(&record.arn))),
         );
     } else if unsent.is_some() {
-        // A closed execution stays in the sparse index, under other keys, until its status
-        // events are confirmed sent ([`ExecutionStore::unsent_status_page`]).
+        // A closed execution stays in the sparse index until its status events are confirmed
+        // sent. Closed by a later write, under the key it had while running: the sweep's
+        // pages of running executions find the mark as they find a running one's, and the
+        // index (keys only) is not written, where moving the entry to other keys cost a
+        // delete and a put. Closed in its first write, under the keys of
+        // [`ExecutionStore::unsent_status_page`].
+        let prefix = if version > 1 { RUNNING } else { UNSENT };
         item.insert(
             "gr".into(),
-            s(format!("{UNSENT}#{}", index_shard(&record.arn))),
+            s(format!("{prefix}#{}", index_shard(&record.arn))),
         );
     }
     Ok(item)

@@ -1085,6 +1085,51 @@ fn unsent_status_marks_are_listed_until_confirmed() {
         .expect("get")
         .expect("found");
     assert!(read.summary.get(UNSENT_STATUS).is_none());
+
+    // Closed by a later write, its mark keeps the entry it had while running (no index
+    // write): the sweep's running pages list it until the confirmation.
+    let (_, version) = store
+        .get_execution(&running.arn)
+        .expect("get")
+        .expect("found");
+    let mut ended = running.clone();
+    ended.status = "SUCCEEDED".into();
+    ended.stop_ms = Some(20);
+    ended.summary[UNSENT_STATUS] = serde_json::json!(["SUCCEEDED"]);
+    let version = store
+        .commit(&cairn_store::Transition {
+            expected_version: version,
+            record: ended.clone(),
+            history: Vec::new(),
+            effects: Effects::default(),
+        })
+        .expect("end");
+    let shard = |prefix: &str| {
+        format!(
+            "{prefix}#{}",
+            cairn_store_dynamodb::index_shard(&running.arn)
+        )
+    };
+    assert!(
+        index_keys(&store, cairn_store_dynamodb::INDEX_RUNNING, "gr").contains(&shard("RUNNING"))
+    );
+    assert_eq!(
+        store.running_executions().expect("running"),
+        vec![running.arn.clone()]
+    );
+    assert!(store
+        .unsent_status_page(None, 10)
+        .expect("page")
+        .items
+        .is_empty());
+    assert!(store.confirm_status_sent(&ended, version).expect("confirm"));
+    assert!(store.running_executions().expect("running").is_empty());
+    let (read, _) = store
+        .get_execution(&running.arn)
+        .expect("get")
+        .expect("found");
+    assert_eq!(read.status, "SUCCEEDED");
+    assert!(read.summary.get(UNSENT_STATUS).is_none());
 }
 
 /// A Map Run's child as the shared API shapes it: closed, no state, its Map Run's ARN.
