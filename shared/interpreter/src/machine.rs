@@ -562,7 +562,12 @@ impl Compiler {
         let mut nested = Vec::new();
         for (name, raw) in states {
             let state = State::<Seen>::deserialize(raw).map_err(|e| err(name, e.to_string()))?;
-            own.push(self.state(name, raw, &state, &names, depth, &mut nested)?);
+            // Built in its place in the scope: a state is large (hundreds of bytes), and
+            // returning it and pushing it copied it twice more.
+            own.push(placeholder(name));
+            if let Some(c) = own.last_mut() {
+                self.state(c, name, raw, &state, &names, depth, &mut nested)?;
+            }
         }
         let start = names
             .get(start_at)
@@ -586,15 +591,18 @@ impl Compiler {
         Ok(start)
     }
 
+    /// Compiles the state `name` into `c`, a placeholder of that name.
+    #[allow(clippy::too_many_arguments)]
     fn state(
         &mut self,
+        c: &mut CState,
         name: &str,
         raw: &Value,
         state: &State<Seen>,
         names: &HashMap<&str, usize>,
         depth: usize,
         nested: &mut Vec<CState>,
-    ) -> Result<CState, LoadError> {
+    ) -> Result<(), LoadError> {
         let resolve = |target: &str| -> Result<usize, LoadError> {
             names
                 .get(target)
@@ -604,11 +612,10 @@ impl Compiler {
         let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
         // The typed state only checked the fields' shapes; their values are read in place.
         let get = |name: &str| field(raw, name);
-        let mut c = placeholder(name);
         c.type_name = state.type_name();
         (c.uses_context, c.context_input) = context_use(raw);
         if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
-            return self.jsonata_state(c, raw, state, &resolve, depth, nested);
+            return self.jsonata_state(c, name, raw, state, &resolve, depth, nested);
         }
         let catchers = |list: &[Catcher<Seen>]| -> Result<Vec<CCatcher>, LoadError> {
             list.iter()
@@ -799,7 +806,7 @@ impl Compiler {
                     Some(Ok(Ok(w))) => Some(Box::new(w)),
                     Some(Ok(Err(message))) => {
                         c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
-                        return Ok(c);
+                        return Ok(());
                     }
                     Some(Err(e)) => return Err(e),
                 };
@@ -810,7 +817,7 @@ impl Compiler {
                     Some(Ok(reader)) => Some(Box::new(reader)),
                     Some(Err(message)) => {
                         c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
-                        return Ok(c);
+                        return Ok(());
                     }
                     None => None,
                 };
@@ -878,7 +885,7 @@ impl Compiler {
                 }));
             }
         }
-        Ok(c)
+        Ok(())
     }
 }
 
@@ -912,17 +919,17 @@ fn states_of(raw: &Value) -> &Map<String, Value> {
 
 impl Compiler {
     /// A JSONata state: the same kinds as JSONPath, with the fields in a [`JSpec`].
+    #[allow(clippy::too_many_arguments)]
     fn jsonata_state(
         &mut self,
-        mut c: CState,
+        c: &mut CState,
+        name: &str,
         raw: &Value,
         state: &State<Seen>,
         resolve: &dyn Fn(&str) -> Result<usize, LoadError>,
         depth: usize,
         nested: &mut Vec<CState>,
-    ) -> Result<CState, LoadError> {
-        let name = c.name.clone();
-        let name = name.as_str();
+    ) -> Result<(), LoadError> {
         let t = |field: &str| jtemplate(name, raw, field);
         let mut j = JSpec {
             arguments: t("Arguments")?,
@@ -1035,7 +1042,7 @@ impl Compiler {
                         Ok(Ok(w)) => writer = Some(Box::new(w)),
                         Ok(Err(message)) => {
                             c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
-                            return Ok(c);
+                            return Ok(());
                         }
                         Err(e) => return Err(e),
                     }
@@ -1053,7 +1060,7 @@ impl Compiler {
                         Ok(format) => format,
                         Err(message) => {
                             c.kind = Kind::Unsupported(format!("{message} (state '{name}')"));
-                            return Ok(c);
+                            return Ok(());
                         }
                     };
                     j.reader_arguments = jtemplate(name, raw_reader, "Arguments")?;
@@ -1123,7 +1130,7 @@ impl Compiler {
         c.uses_context = j.uses_context;
         c.context_input = j.uses_context;
         c.jsonata = Some(Box::new(j));
-        Ok(c)
+        Ok(())
     }
 }
 
