@@ -4,7 +4,9 @@
 //! stay raw [`Value`]s: their meaning depends on the query language, which is compiled
 //! later (cairn-dataflow). Fields whose `null` differs from absence (`ResultPath: null`
 //! discards the result, `InputPath: null` gives `{}`) are `Option<Value>` where `None`
-//! is absent and `Some(Value::Null)` is an explicit `null`.
+//! is absent and `Some(Value::Null)` is an explicit `null`. The states are generic over
+//! how they hold those fields ([`Raw`]): copied, or only [`Seen`] by a reader (the compiler)
+//! that has the raw definition at hand and wants serde's checks of a state without copies.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
