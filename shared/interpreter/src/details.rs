@@ -128,6 +128,7 @@ impl Details {
     /// writes for them (their `Serialize`), but written straight from the compact form.
     /// A payload shared with an event written just before (`shared`) is copied from its
     /// text instead of written again.
+    #[inline]
     pub(crate) fn write_json<'a>(&'a self, out: &mut String, shared: &mut SharedText<'a>) {
         match &self.repr {
             Repr::Null => out.push_str("null"),
@@ -207,6 +208,7 @@ impl<'a> SharedText<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn write_timestamp(&mut self, out: &mut String, timestamp_ms: i64) {
         if self.timestamp == Some(timestamp_ms) {
             out.push_str(&self.text[..self.stamp_len]);
@@ -223,6 +225,7 @@ impl<'a> SharedText<'a> {
         }
     }
 
+    #[inline]
     fn write(&mut self, out: &mut String, payload: &'a Payload) {
         let Payload::Shared(value) = payload else {
             return write_value(out, payload.value());
@@ -431,17 +434,17 @@ pub(crate) enum Name {
 /// be forwarded from (a stall per event).
 #[derive(Clone, Copy)]
 pub(crate) struct Inline {
-    /// The length, and [`Inline::ESCAPES`] when the name needs an escape in JSON: found
-    /// once when the machine is compiled instead of at every event written.
+    /// The length, and [`Inline::NOT_PLAIN`] unless the name is ASCII needing no escape
+    /// in JSON: found once when the machine is compiled instead of at every event written.
     len: u8,
     bytes: [u8; Name::INLINE],
 }
 
 impl Inline {
-    const ESCAPES: u8 = 0x80;
+    const NOT_PLAIN: u8 = 0x80;
 
     fn len(&self) -> usize {
-        usize::from(self.len & !Inline::ESCAPES)
+        usize::from(self.len & !Inline::NOT_PLAIN)
     }
 }
 
@@ -463,13 +466,13 @@ impl Name {
             Ok(len) if name.len() <= Name::INLINE => {
                 let mut bytes = [0; Name::INLINE];
                 bytes[..name.len()].copy_from_slice(name.as_bytes());
-                let escapes = if needs_escape(name.as_bytes()) {
-                    Inline::ESCAPES
-                } else {
+                let not_plain = if name.is_ascii() && !needs_escape(name.as_bytes()) {
                     0
+                } else {
+                    Inline::NOT_PLAIN
                 };
                 Name::Inline(Inline {
-                    len: len | escapes,
+                    len: len | not_plain,
                     bytes,
                 })
             }
@@ -491,8 +494,16 @@ impl Name {
     #[inline]
     fn write_json(&self, out: &mut String) {
         match self {
-            Name::Inline(inline) if inline.len & Inline::ESCAPES == 0 => {
-                write_clean_str(out, self.as_str())
+            // Byte by byte: a short name's few bytes were slower to check as UTF-8 and
+            // copy with a call than to push; each is ASCII, so each is a character.
+            Name::Inline(inline) if inline.len & Inline::NOT_PLAIN == 0 => {
+                let bytes = &inline.bytes[..inline.len()];
+                out.reserve(bytes.len() + 2);
+                out.push('"');
+                for &byte in bytes {
+                    out.push(char::from(byte & 0x7f));
+                }
+                out.push('"');
             }
             _ => write_str(out, self.as_str()),
         }
@@ -867,7 +878,7 @@ mod tests {
     fn names_inline_or_shared_read_back_whole() {
         // Around the inline capacity, in one- and multi-byte characters (80 is AWS's longest).
         for len in 0..=80 {
-            for filler in ["a", "é", "✓", "🦀"] {
+            for filler in ["a", "é", "✓", "🦀", "a\"", "\u{1}b", "\\"] {
                 let text: String = filler.repeat(len).chars().take(len).collect();
                 let name = Name::new(&text);
                 assert_eq!(name.as_str(), text);
@@ -877,7 +888,11 @@ mod tests {
                     "{text:?}"
                 );
                 let details = Details::exited(&name, json!(null).into());
-                assert_eq!(details.to_value(), json!({"name": text, "output": null}));
+                let tree = json!({"name": text, "output": null});
+                assert_eq!(details.to_value(), tree);
+                let mut written = String::new();
+                details.write_json(&mut written, &mut SharedText::new(false));
+                assert_eq!(written, tree.to_string(), "{text:?}");
             }
         }
     }

@@ -809,6 +809,9 @@ impl<'a> Runner<'a> {
 
     // ----- history -----
 
+    // Inline: the event is then built where it is stored, instead of built on the stack
+    // and copied in, which stalled on reading back what had just been written.
+    #[inline]
     pub fn emit_with_prev(
         &mut self,
         prev: u64,
@@ -843,6 +846,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Emits an event following the thread's last one, and makes it the thread's last.
+    #[inline]
     pub fn emit(
         &mut self,
         tid: ThreadId,
