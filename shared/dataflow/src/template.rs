@@ -80,7 +80,7 @@ impl Field {
 impl PayloadTemplate {
     pub fn compile(v: &Value) -> Result<Self, CompileError> {
         Ok(PayloadTemplate {
-            root: compile(v, 0)?,
+            root: compile(v, 0)?.unwrap_or_else(|| Node::Static(v.clone())),
         })
     }
 
@@ -106,7 +106,10 @@ fn invalid_field(key: &str) -> CompileError {
     )
 }
 
-fn compile(v: &Value, depth: usize) -> Result<Node, CompileError> {
+/// The node of `v`, or `None` when nothing under `v` has a `.$` key: the caller copies such a
+/// subtree whole, once. Building the fields of a static subtree and copying it at every
+/// level it nests in was work thrown away, quadratic in its depth.
+fn compile(v: &Value, depth: usize) -> Result<Option<Node>, CompileError> {
     if depth > MAX_TEMPLATE_DEPTH {
         return Err(CompileError::new(
             "",
@@ -115,40 +118,56 @@ fn compile(v: &Value, depth: usize) -> Result<Node, CompileError> {
     }
     match v {
         Value::Object(map) => {
-            let mut fields = Vec::with_capacity(map.len());
-            let mut dynamic = false;
-            for (key, value) in map {
+            // Filled from the first dynamic field on, with the static fields before it.
+            let mut fields: Option<Vec<Field>> = None;
+            for (i, (key, value)) in map.iter().enumerate() {
                 let node = if key.ends_with(".$") {
-                    dynamic = true;
-                    compile_dynamic(key, value).map_err(|e| e.under(key))?
+                    Some(compile_dynamic(key, value).map_err(|e| e.under(key))?)
                 } else {
-                    let node = compile(value, depth + 1).map_err(|e| e.under(key))?;
-                    dynamic |= !matches!(node, Node::Static(_));
-                    node
+                    compile(value, depth + 1).map_err(|e| e.under(key))?
                 };
-                fields.push(Field {
-                    key: key.clone(),
-                    node,
-                });
+                match (&mut fields, node) {
+                    (Some(fields), node) => fields.push(Field {
+                        key: key.clone(),
+                        node: node.unwrap_or_else(|| Node::Static(value.clone())),
+                    }),
+                    (None, Some(node)) => {
+                        let mut all = Vec::with_capacity(map.len());
+                        all.extend(map.iter().take(i).map(|(key, value)| Field {
+                            key: key.clone(),
+                            node: Node::Static(value.clone()),
+                        }));
+                        all.push(Field {
+                            key: key.clone(),
+                            node,
+                        });
+                        fields = Some(all);
+                    }
+                    (None, None) => {}
+                }
             }
-            Ok(if dynamic {
-                Node::Object(Box::new(ObjectNode::new(fields)))
-            } else {
-                Node::Static(v.clone())
-            })
+            Ok(fields.map(|fields| Node::Object(Box::new(ObjectNode::new(fields)))))
         }
         Value::Array(items) => {
-            let mut nodes = Vec::with_capacity(items.len());
+            let mut nodes: Option<Vec<Node>> = None;
             for (i, item) in items.iter().enumerate() {
-                nodes.push(compile(item, depth + 1).map_err(|e| e.under(&i.to_string()))?);
+                let node = compile(item, depth + 1).map_err(|e| e.under(&i.to_string()))?;
+                match (&mut nodes, node) {
+                    (Some(nodes), node) => {
+                        nodes.push(node.unwrap_or_else(|| Node::Static(item.clone())))
+                    }
+                    (None, Some(node)) => {
+                        let mut all = Vec::with_capacity(items.len());
+                        all.extend(items.iter().take(i).cloned().map(Node::Static));
+                        all.push(node);
+                        nodes = Some(all);
+                    }
+                    (None, None) => {}
+                }
             }
-            Ok(if nodes.iter().all(|n| matches!(n, Node::Static(_))) {
-                Node::Static(v.clone())
-            } else {
-                Node::Array(nodes)
-            })
+            Ok(nodes.map(Node::Array))
         }
-        other => Ok(Node::Static(other.clone())),
+        _ => Ok(None),
     }
 }
 
