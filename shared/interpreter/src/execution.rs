@@ -453,8 +453,14 @@ impl Execution {
     }
 
     /// The output of a SUCCEEDED execution as the value its history holds too, without a copy.
-    pub fn into_shared_output(self) -> Option<Arc<Value>> {
-        self.output
+    pub fn into_shared_output(mut self) -> Option<Arc<Value>> {
+        self.take_shared_output()
+    }
+
+    /// [`Execution::into_shared_output`] for a shell that drops the execution where it
+    /// is: moving it into a call copied its 400 bytes once more per run.
+    pub fn take_shared_output(&mut self) -> Option<Arc<Value>> {
+        self.output.take()
     }
 
     pub fn error(&self) -> Option<&str> {

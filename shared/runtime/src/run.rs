@@ -203,7 +203,7 @@ pub fn run_to_completion(
     invoker: Arc<dyn TaskInvoker>,
     options: &RunOptions,
 ) -> Result<RunResult, RunError> {
-    run_observed(machine, input, invoker, options, &mut |_| {})
+    run_loop(machine, input, invoker, options, None)
 }
 
 /// Runs an execution to its end, showing each history event to `observer` as it happens.
@@ -213,6 +213,17 @@ pub fn run_observed(
     invoker: Arc<dyn TaskInvoker>,
     options: &RunOptions,
     observer: &mut dyn FnMut(&HistoryEvent),
+) -> Result<RunResult, RunError> {
+    run_loop(machine, input, invoker, options, Some(observer))
+}
+
+/// The loop of both: without an observer, no call is made per event.
+fn run_loop(
+    machine: &Machine,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: &RunOptions,
+    mut observer: Option<&mut dyn FnMut(&HistoryEvent)>,
 ) -> Result<RunResult, RunError> {
     let start_ms = match (options.time, options.start_time_ms) {
         (TimeMode::Virtual, Some(start)) => start,
@@ -254,7 +265,7 @@ pub fn run_observed(
     }
     let context = run.context(0);
     let (mut execution, decision) = Execution::start(machine, input, info, &context);
-    run.handle(decision, observer);
+    run.handle(decision, observer.as_deref_mut());
     let mut applied: u64 = 0;
     while run.finish.is_none() {
         let event = run.next_event()?;
@@ -267,7 +278,7 @@ pub fn run_observed(
         }
         let context = run.context(applied);
         let decision = execution.apply(machine, event, &context);
-        run.handle(decision, observer);
+        run.handle(decision, observer.as_deref_mut());
     }
     if let Some(callbacks) = &options.callbacks {
         if let Ok(mut inbox) = callbacks.inbox.lock() {
@@ -275,7 +286,8 @@ pub fn run_observed(
         }
     }
     let (status, error, cause) = run.finish.take().unwrap_or((Status::Running, None, None));
-    let output = execution.into_shared_output();
+    let output = execution.take_shared_output();
+    drop(execution);
     Ok(RunResult {
         status,
         output,
@@ -372,9 +384,15 @@ impl Loop<'_> {
         });
     }
 
-    fn handle(&mut self, decision: Decision, observer: &mut dyn FnMut(&HistoryEvent)) {
-        for event in &decision.history {
-            observer(event);
+    fn handle<'o>(
+        &mut self,
+        decision: Decision,
+        observer: Option<&mut (dyn FnMut(&HistoryEvent) + 'o)>,
+    ) {
+        if let Some(observer) = observer {
+            for event in &decision.history {
+                observer(event);
+            }
         }
         self.inspection.extend(decision.inspection);
         if self.history.is_empty() {
