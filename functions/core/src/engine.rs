@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use cairn_api::machines::MachineCache;
 use cairn_api::names::check_name;
-use cairn_api::persisted::{input_text, stored_history, OpenTask, ParentTask, Persisted, Planned};
+use cairn_api::persisted::{input_text, stored_history, ParentTask, Persisted, Planned};
 use cairn_api::ApiError;
 use cairn_common::entropy::{finalize, uuid_from_bits, GOLDEN_GAMMA};
 use cairn_interpreter::{
@@ -1546,7 +1546,8 @@ impl Engine {
             return Ok(Claimed::Skip(Applied::Missing));
         };
         let persisted = Persisted::decode(&record)?;
-        let Some(OpenTask { command, .. }) = persisted.tasks.get(&task_id).cloned() else {
+        // A ResultWriter's files are rendered from the execution here: its open task keeps none.
+        let Some(command) = persisted.command_to_run(task_id) else {
             return Ok(Claimed::Skip(Applied::Duplicate));
         };
         let Command::InvokeTask { kind, .. } = &command else {

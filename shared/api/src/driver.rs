@@ -645,12 +645,14 @@ impl Driver {
                 .schedule((*fire_at_ms, arn.to_string(), *timer_id));
         }
         let mut activities = false;
-        for task in persisted.tasks.values() {
+        for (task_id, task) in &persisted.tasks {
             if let Command::InvokeTask { kind, .. } = &task.command {
                 if *kind == ResourceKind::Activity {
                     activities = true;
                 } else if !task.started {
-                    self.dispatch(arn.to_string(), task.command.clone(), false);
+                    if let Some(command) = persisted.command_to_run(*task_id) {
+                        self.dispatch(arn.to_string(), command, false);
+                    }
                 }
             }
         }
@@ -852,10 +854,12 @@ impl Driver {
             };
             self.reselect_mocks(arn, &persisted);
             self.recover_children(arn, &persisted);
-            for task in persisted.tasks.values() {
+            for (task_id, task) in &persisted.tasks {
                 if let Command::InvokeTask { kind, .. } = &task.command {
                     if *kind != ResourceKind::Activity {
-                        self.dispatch(arn.clone(), task.command.clone(), task.started);
+                        if let Some(command) = persisted.command_to_run(*task_id) {
+                            self.dispatch(arn.clone(), command, task.started);
+                        }
                     }
                 }
             }

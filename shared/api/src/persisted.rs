@@ -207,6 +207,51 @@ impl Persisted {
     }
 }
 
+impl Persisted {
+    /// The command open task `task_id` carries out, as the decision asked for it: a
+    /// ResultWriter's request (kept without its files, see [`Persisted::plan`]) rendered again
+    /// from the execution. Every shell sends an open task again through this.
+    pub fn command_to_run(&self, task_id: TaskId) -> Option<Command> {
+        let mut command = self.tasks.get(&task_id)?.command.clone();
+        if let Command::InvokeTask { input, .. } = &mut command {
+            if let Some(request) = self.execution.result_write_request(task_id) {
+                *input = request;
+            }
+        }
+        Some(command)
+    }
+
+    /// The command an open task keeps: as decided, but a ResultWriter's write without its
+    /// request (the files of a 100,000-child Map Run took ~70 MB of the parent's state, past
+    /// what the DynamoDB store reads back); [`Persisted::command_to_run`] renders it.
+    fn open_form(&self, command: &Command) -> Command {
+        match command {
+            Command::InvokeTask {
+                task_id,
+                state_name,
+                resource,
+                kind,
+                input: _,
+                timeout_seconds,
+                heartbeat_seconds,
+                task_token,
+                credentials,
+            } if self.execution.writes_results(*task_id) => Command::InvokeTask {
+                task_id: *task_id,
+                state_name: state_name.clone(),
+                resource: resource.clone(),
+                kind: kind.clone(),
+                input: Value::Null,
+                timeout_seconds: *timeout_seconds,
+                heartbeat_seconds: *heartbeat_seconds,
+                task_token: task_token.clone(),
+                credentials: credentials.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
 impl OpenTask {
     /// Whether the task was claimed by a run that must have died by `now`: started, its call
     /// not yet answered (a submitted callback waits for its token legitimately), and claimed
@@ -409,7 +454,7 @@ impl Persisted {
                     self.tasks.insert(
                         *task_id,
                         OpenTask {
-                            command: command.clone(),
+                            command: self.open_form(command),
                             started: false,
                             scheduled_ms: now,
                             submitted: false,
@@ -862,6 +907,70 @@ mod tests {
         assert_eq!(input_text(&record), "{}");
         let back = Persisted::decode(&record).expect("decode");
         assert_eq!(back.execution.output(), Some(&json!({"x": 1})));
+    }
+
+    #[test]
+    fn a_result_write_is_kept_open_without_its_files_and_sent_again_whole() {
+        let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemsPath": "$.rows", "Label": "Rows",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true,
+                    "Parameters": {"row.$": "$", "text": "written in a result file"}}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": "b", "Prefix": "out"}}}}});
+        let machine = Machine::from_json(&definition).expect("definition");
+        let info = ExecutionInfo {
+            execution_arn: ARN.into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            machine_type: MachineType::Standard,
+            ..ExecutionInfo::default()
+        };
+        let ctx = Context {
+            now_ms: 1_000,
+            seed: 7,
+        };
+        let rows: Vec<u64> = (0..200).collect();
+        let (execution, decision) = Execution::start(&machine, json!({"rows": rows}), info, &ctx);
+        let mut persisted = Persisted::new(execution, definition.to_string());
+        let planned = persisted.plan(&decision, 1_000, &mut Effects::default());
+        let decided = decision
+            .commands
+            .iter()
+            .find(|c| matches!(c, Command::InvokeTask { .. }))
+            .expect("the write")
+            .clone();
+        let Command::InvokeTask { task_id, .. } = decided else {
+            unreachable!()
+        };
+        // The first dispatch carries the decision's request, files and all.
+        assert_eq!(
+            planned,
+            [Planned::Invoke {
+                task_id,
+                command: Box::new(decided.clone()),
+            }]
+        );
+        let record = persisted
+            .record(empty_record(ARN, "e"), "{}", 1_000)
+            .expect("record");
+        // No file's key, body or record (the children's outputs are kept once, as results).
+        let stored = String::from_utf8_lossy(&record.state);
+        for file_text in ["Body", "SUCCEEDED_0.json", "ExecutionArn"] {
+            assert!(!stored.contains(file_text), "{file_text} in {stored}");
+        }
+
+        // Read back (a restart, the serverless claim): the same request, rendered again.
+        let back = Persisted::decode(&record).expect("decode");
+        assert_eq!(back.command_to_run(task_id), Some(decided.clone()));
+        assert_eq!(back.command_to_run(task_id + 1), None);
+        let Some(Command::InvokeTask { input, .. }) = back.command_to_run(task_id) else {
+            panic!("no write");
+        };
+        assert!(input["Objects"][0]["Body"]
+            .as_str()
+            .is_some_and(|body| body.contains("written in a result file")));
     }
 
     fn empty_record(arn: &str, name: &str) -> ExecutionRecord {
