@@ -29,10 +29,13 @@ fn present<'de, D: Deserializer<'de>, V: Deserialize<'de>>(d: D) -> Result<Optio
 pub trait Raw: std::fmt::Debug + Clone + PartialEq {
     /// The `States` of a Parallel branch or a Map processor.
     type States: std::fmt::Debug + Clone + PartialEq;
+    /// A state's `Next` and a Choice state's `Default`.
+    type Name: std::fmt::Debug + Clone + PartialEq;
 }
 
 impl Raw for Value {
     type States = Map<String, Value>;
+    type Name = String;
 }
 
 /// A raw field that is present (its value, `null` included, is read from the definition).
@@ -41,6 +44,28 @@ pub struct Seen;
 
 impl Raw for Seen {
     type States = SeenStates;
+    type Name = SeenName;
+}
+
+/// A state name (`Next`, `Default`), checked to be a string as `String` is, and not copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenName;
+
+impl<'de> Deserialize<'de> for SeenName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SeenName, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SeenName;
+            // String's own visitor's words, so a non-string reads the same.
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SeenName, E> {
+                Ok(SeenName)
+            }
+        }
+        d.deserialize_string(Visitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for Seen {
@@ -193,7 +218,10 @@ pub struct ProcessorConfig {
 /// One state, tagged by `Type`. Deserialized by hand (below), not by serde's internally
 /// tagged enums, which copy every state into an intermediate buffer before reading it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "Type", bound(serialize = "V: Serialize, V::States: Serialize"))]
+#[serde(
+    tag = "Type",
+    bound(serialize = "V: Serialize, V::States: Serialize, V::Name: Serialize")
+)]
 pub enum State<V: Raw = Value> {
     Task(Box<TaskState<V>>),
     Pass(Box<PassState<V>>),
@@ -340,6 +368,7 @@ struct StateVisitor<V>(std::marker::PhantomData<V>);
 impl<'de, V: Raw + Deserialize<'de>> serde::de::Visitor<'de> for StateVisitor<V>
 where
     V::States: Deserialize<'de>,
+    V::Name: Deserialize<'de>,
 {
     type Value = State<V>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -375,6 +404,7 @@ where
 impl<'de, V: Raw + Deserialize<'de>> Deserialize<'de> for State<V>
 where
     V::States: Deserialize<'de>,
+    V::Name: Deserialize<'de>,
 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<State<V>, D::Error> {
         d.deserialize_map(StateVisitor(std::marker::PhantomData))
@@ -466,8 +496,8 @@ macro_rules! state_struct {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(bound(
-            serialize = "V: Serialize, V::States: Serialize",
-            deserialize = "V: Deserialize<'de>, V::States: Deserialize<'de>"
+            serialize = "V: Serialize, V::States: Serialize, V::Name: Serialize",
+            deserialize = "V: Deserialize<'de>, V::States: Deserialize<'de>, V::Name: Deserialize<'de>"
         ))]
         pub struct $name<V: Raw = Value> {
             #[serde(rename = "Comment", default, skip_serializing_if = "Option::is_none")]
@@ -499,7 +529,7 @@ state_struct!(
         #[serde(rename = "Credentials", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] credentials: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
         #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
-        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<V::Name>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
@@ -514,7 +544,7 @@ state_struct!(
         #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
         #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
         #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
-        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<V::Name>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
@@ -558,7 +588,7 @@ state_struct!(
     /// `Type: Choice`. `Choices` stays raw here; [`ChoiceState::rules`] types it.
     ChoiceState {
         #[serde(rename = "Choices")] choices: Vec<V>,
-        #[serde(rename = "Default", default, skip_serializing_if = "Option::is_none")] default: Option<String>,
+        #[serde(rename = "Default", default, skip_serializing_if = "Option::is_none")] default: Option<V::Name>,
         #[serde(rename = "InputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] input_path: Option<V>,
         #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
         #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
@@ -591,7 +621,7 @@ state_struct!(
         #[serde(rename = "OutputPath", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output_path: Option<V>,
         #[serde(rename = "Output", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] output: Option<V>,
         #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
-        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<V::Name>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
@@ -629,7 +659,7 @@ state_struct!(
         #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
         #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
-        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<V::Name>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
@@ -661,7 +691,7 @@ state_struct!(
         #[serde(rename = "Assign", default, deserialize_with = "present", skip_serializing_if = "Option::is_none")] assign: Option<V>,
         #[serde(rename = "Retry", default, skip_serializing_if = "Vec::is_empty")] retry: Vec<Retrier>,
         #[serde(rename = "Catch", default, skip_serializing_if = "Vec::is_empty")] catch: Vec<Catcher<V>>,
-        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<String>,
+        #[serde(rename = "Next", default, skip_serializing_if = "Option::is_none")] next: Option<V::Name>,
         #[serde(rename = "End", default, skip_serializing_if = "std::ops::Not::not")] end: bool,
     }
 );
@@ -780,6 +810,8 @@ mod tests {
             json!({"QueryLanguage": "XPath", "Type": "Pass"}),
             json!({"Next": "A", "Parameters": {"b": 1}, "Type": "Pass", "End": "yes"}),
             json!({"Next": 1, "Type": "Pass"}),
+            json!({"Type": "Choice", "Choices": [], "Default": ["A"]}),
+            json!({"Type": "Map", "ItemProcessor": branch.clone(), "Next": null}),
         ];
         for raw in states {
             let full = State::<Value>::deserialize(&raw);

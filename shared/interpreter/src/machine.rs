@@ -6,8 +6,8 @@ use crate::flow::{Path, Rule, Template};
 use crate::jsonata::JTemplate;
 use crate::retry::CompiledRetrier;
 use cairn_asl::model::{
-    Catcher, ChoiceRule, ChoiceState, FailState, MapState, ModelError, ParallelState, PassState,
-    QueryLanguage, Seen, State, StateMachine, TaskState, WaitState,
+    Catcher, ChoiceRule, FailState, MapState, ModelError, ParallelState, QueryLanguage, Seen,
+    State, StateMachine, TaskState, WaitState,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -484,7 +484,9 @@ pub(crate) fn resource_kind(resource: &str) -> ResourceKind {
 /// writing the fields out as text first was a fifth of compiling a Pass chain.
 fn context_use(raw: &Value) -> (bool, bool) {
     fn see(text: &str, uses: &mut (bool, bool)) {
-        if text.contains("$$") {
+        // Two bytes compared in one pass: the strings are short, and `contains` set up a
+        // substring search for each of them.
+        if text.as_bytes().windows(2).any(|pair| pair == b"$$") {
             uses.0 = true;
             uses.1 |= context_reads_input(text);
         }
@@ -609,9 +611,10 @@ impl Compiler {
                 .copied()
                 .ok_or_else(|| LoadError::UnknownState(target.to_string()))
         };
-        let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
         // The typed state only checked the fields' shapes; their values are read in place.
         let get = |name: &str| field(raw, name);
+        // `Next` or `Default`, which the typed state checked to be a string if present.
+        let next = |key: &str| get(key).and_then(Value::as_str).map(resolve).transpose();
         c.type_name = state.type_name();
         (c.uses_context, c.context_input) = context_use(raw);
         if state.query_language().unwrap_or(self.language) == QueryLanguage::JSONata {
@@ -631,14 +634,13 @@ impl Compiler {
                 .collect()
         };
         match state {
-            State::Pass(s) => {
-                let PassState { next: n, .. } = &**s;
+            State::Pass(_) => {
                 c.input_path = io_path(name, get("InputPath"))?;
                 c.output_path = io_path(name, get("OutputPath"))?;
                 c.result_path = result_path(name, get("ResultPath"))?;
                 c.parameters = template(name, get("Parameters"))?;
                 c.assign = template(name, get("Assign"))?;
-                c.next = next(n)?;
+                c.next = next("Next")?;
                 c.kind = Kind::Pass {
                     result: get("Result").cloned(),
                 };
@@ -650,7 +652,6 @@ impl Compiler {
                     heartbeat_seconds_path,
                     retry,
                     catch,
-                    next: n,
                     ..
                 } = &**s;
                 c.input_path = io_path(name, get("InputPath"))?;
@@ -661,7 +662,7 @@ impl Compiler {
                 c.assign = template(name, get("Assign"))?;
                 c.retry = retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(catch)?;
-                c.next = next(n)?;
+                c.next = next("Next")?;
                 c.kind = Kind::Task(Box::new(TaskSpec {
                     resource: resource.clone(),
                     kind: resource_kind(resource),
@@ -680,8 +681,7 @@ impl Compiler {
                     credentials: template(name, get("Credentials"))?,
                 }));
             }
-            State::Choice(s) => {
-                let ChoiceState { default, .. } = &**s;
+            State::Choice(_) => {
                 c.input_path = io_path(name, get("InputPath"))?;
                 c.output_path = io_path(name, get("OutputPath"))?;
                 c.assign = template(name, get("Assign"))?;
@@ -697,20 +697,19 @@ impl Compiler {
                 }
                 c.kind = Kind::Choice {
                     branches,
-                    default: next(default)?,
+                    default: next("Default")?,
                 };
             }
             State::Wait(s) => {
                 let WaitState {
                     seconds_path,
                     timestamp_path,
-                    next: n,
                     ..
                 } = &**s;
                 c.input_path = io_path(name, get("InputPath"))?;
                 c.output_path = io_path(name, get("OutputPath"))?;
                 c.assign = template(name, get("Assign"))?;
-                c.next = next(n)?;
+                c.next = next("Next")?;
                 let spec = match (
                     get("Seconds"),
                     seconds_path,
@@ -768,7 +767,6 @@ impl Compiler {
                     branches,
                     retry,
                     catch,
-                    next: n,
                     ..
                 } = &**s;
                 c.input_path = io_path(name, get("InputPath"))?;
@@ -779,7 +777,7 @@ impl Compiler {
                 c.assign = template(name, get("Assign"))?;
                 c.retry = retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(catch)?;
-                c.next = next(n)?;
+                c.next = next("Next")?;
                 let mut starts = Vec::with_capacity(branches.len());
                 for (b, raw_b) in branches.iter().zip(items(raw, "Branches")) {
                     starts.push(self.nested_scope(
@@ -800,7 +798,7 @@ impl Compiler {
                 c.assign = template(name, get("Assign"))?;
                 c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&m.catch)?;
-                c.next = next(&m.next)?;
+                c.next = next("Next")?;
                 let writer = match get("ResultWriter").map(|w| writer_spec(name, w)) {
                     None => None,
                     Some(Ok(Ok(w))) => Some(Box::new(w)),
@@ -937,7 +935,12 @@ impl Compiler {
             assign: t("Assign")?,
             ..JSpec::default()
         };
-        let next = |n: &Option<String>| n.as_deref().map(resolve).transpose();
+        let next = |key: &str| {
+            field(raw, key)
+                .and_then(Value::as_str)
+                .map(resolve)
+                .transpose()
+        };
         let compile = |v: Option<&Value>| {
             v.map(|v| JTemplate::compile(v).map_err(|m| err(name, m)))
                 .transpose()
@@ -958,12 +961,12 @@ impl Compiler {
                 Ok(out)
             };
         match state {
-            State::Pass(s) => {
-                c.next = next(&s.next)?;
+            State::Pass(_) => {
+                c.next = next("Next")?;
                 c.kind = Kind::Pass { result: None };
             }
             State::Task(s) => {
-                c.next = next(&s.next)?;
+                c.next = next("Next")?;
                 c.retry = s.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&s.catch, &mut j)?;
                 j.timeout = t("TimeoutSeconds")?;
@@ -977,7 +980,7 @@ impl Compiler {
                     credentials: None,
                 }));
             }
-            State::Choice(s) => {
+            State::Choice(_) => {
                 for (rule, raw_rule) in choice_rules(raw)? {
                     let condition = raw_rule
                         .get("Condition")
@@ -991,11 +994,11 @@ impl Compiler {
                 }
                 c.kind = Kind::Choice {
                     branches: Vec::new(),
-                    default: next(&s.default)?,
+                    default: next("Default")?,
                 };
             }
-            State::Wait(s) => {
-                c.next = next(&s.next)?;
+            State::Wait(_) => {
+                c.next = next("Next")?;
                 j.seconds = t("Seconds")?;
                 j.timestamp = t("Timestamp")?;
                 if j.seconds.is_none() && j.timestamp.is_none() {
@@ -1013,7 +1016,7 @@ impl Compiler {
                 };
             }
             State::Parallel(s) => {
-                c.next = next(&s.next)?;
+                c.next = next("Next")?;
                 c.retry = s.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&s.catch, &mut j)?;
                 let mut starts = Vec::with_capacity(s.branches.len());
@@ -1028,7 +1031,7 @@ impl Compiler {
                 c.kind = Kind::Parallel { branches: starts };
             }
             State::Map(m) => {
-                c.next = next(&m.next)?;
+                c.next = next("Next")?;
                 c.retry = m.retry.iter().map(CompiledRetrier::new).collect();
                 c.catch = catchers(&m.catch, &mut j)?;
                 j.items = t("Items")?;
