@@ -269,13 +269,29 @@ impl RunLog {
     }
 }
 
+/// What every record of a run names alike, made once per run.
+struct Names {
+    /// A child's ARN without its name: `…:execution:<machine>/<label>:`.
+    execution_prefix: String,
+    machine: String,
+}
+
+impl Names {
+    fn of(log: &RunLog) -> Names {
+        Names {
+            execution_prefix: log.execution_arn(""),
+            machine: log.child_machine_arn(),
+        }
+    }
+}
+
 /// A child's entry in a result file, with Transformation NONE: as DescribeExecution shows it.
-fn record(log: &RunLog, child: &Child, result: &Value, status: &str) -> Value {
+fn record(names: &Names, child: &Child, result: &Value, status: &str) -> Value {
     let text = crate::history::json_text;
     let mut r = Map::new();
     r.insert(
         "ExecutionArn".into(),
-        Value::String(log.execution_arn(&child.name)),
+        Value::String(format!("{}{}", names.execution_prefix, child.name)),
     );
     r.insert("Input".into(), Value::String(text(&child.input)));
     r.insert("InputDetails".into(), json!({"Included": true}));
@@ -304,7 +320,7 @@ fn record(log: &RunLog, child: &Child, result: &Value, status: &str) -> Value {
     );
     r.insert(
         "StateMachineArn".into(),
-        Value::String(log.child_machine_arn()),
+        Value::String(names.machine.clone()),
     );
     r.insert("Status".into(), Value::String(status.into()));
     r.insert(
@@ -326,13 +342,14 @@ pub(crate) fn transformed(
         Transformation::Flatten => flattened(results),
         Transformation::None => {
             let Some(log) = log else { return results };
+            let names = Names::of(log);
             results
                 .into_iter()
                 .enumerate()
                 .map(|(i, result)| {
                     let child = log.children.get(i).cloned().unwrap_or_default();
                     let status = if child.failed { "FAILED" } else { "SUCCEEDED" };
-                    record(log, &child, &result, status)
+                    record(&names, &child, &result, status)
                 })
                 .collect()
         }
@@ -395,9 +412,11 @@ pub(crate) fn objects(
     pending: &[Value],
 ) -> Vec<(String, String)> {
     let dir = folder(log, to);
-    let bucket = to.bucket.as_str();
-    let mut succeeded = Vec::new();
-    let mut failed = Vec::new();
+    let names = Names::of(log);
+    // Each entry is written into its file as it is made: a run of 100,000 children
+    // otherwise held all their records at once (~400 MB) besides the files' text.
+    let mut succeeded = File::new(to.output_type);
+    let mut failed = File::new(to.output_type);
     for (i, result) in results.iter().enumerate() {
         let Some(child) = log.children.get(i).filter(|c| !c.name.is_empty()) else {
             continue;
@@ -405,53 +424,87 @@ pub(crate) fn objects(
         if child.failed {
             // A failed child's record is exported unchanged, whatever the transformation.
             let status = if child.aborted { "ABORTED" } else { "FAILED" };
-            failed.push(record(log, child, result, status));
-        } else if to.transformation == Transformation::None {
-            succeeded.push(record(log, child, result, "SUCCEEDED"));
+            failed.push(&record(&names, child, result, status));
         } else {
-            succeeded.push(result.clone());
+            match (to.transformation, result) {
+                (Transformation::None, _) => {
+                    succeeded.push(&record(&names, child, result, "SUCCEEDED"))
+                }
+                (Transformation::Flatten, Value::Array(inner)) => {
+                    inner.iter().for_each(|entry| succeeded.push(entry))
+                }
+                _ => succeeded.push(result),
+            }
         }
     }
-    if to.transformation == Transformation::Flatten {
-        succeeded = flattened(succeeded);
+    let mut waiting = File::new(to.output_type);
+    for input in pending {
+        waiting.push(
+            &json!({"Input": crate::history::json_text(input), "InputDetails": {"Included": true}}),
+        );
     }
-    let pending: Vec<Value> = pending
-        .iter()
-        .map(|input| json!({"Input": crate::history::json_text(input), "InputDetails": {"Included": true}}))
-        .collect();
     let mut files = Vec::new();
     let mut listed = Map::new();
-    for (status, entries) in [
+    for (status, file) in [
         ("FAILED", failed),
-        ("PENDING", pending),
+        ("PENDING", waiting),
         ("SUCCEEDED", succeeded),
     ] {
         let mut list = Vec::new();
-        if !entries.is_empty() {
+        if let Some(body) = file.text() {
             let key = format!("{dir}/{status}_0.json");
-            let body = match to.output_type {
-                OutputType::Json => crate::history::json_text(&Value::Array(entries)),
-                OutputType::JsonLines => {
-                    let mut text = String::new();
-                    for e in &entries {
-                        text.push_str(&crate::history::json_text(e));
-                        text.push('\n');
-                    }
-                    text
-                }
-            };
             list.push(json!({"Key": key, "Size": body.len()}));
             files.push((key, body));
         }
         listed.insert(status.into(), Value::Array(list));
     }
     let manifest = json!({
-        "DestinationBucket": bucket,
+        "DestinationBucket": to.bucket,
         "MapRunArn": log.map_run_arn,
         "ResultFiles": listed,
     });
     files.push((manifest_key(log, to), crate::history::json_text(&manifest)));
     files
+}
+
+/// A result file's text, entry by entry: a JSON array or JSON lines.
+struct File {
+    text: Vec<u8>,
+    entries: usize,
+    output_type: OutputType,
+}
+
+impl File {
+    fn new(output_type: OutputType) -> File {
+        File {
+            text: Vec::new(),
+            entries: 0,
+            output_type,
+        }
+    }
+
+    fn push(&mut self, entry: &Value) {
+        if self.output_type == OutputType::Json {
+            self.text.push(if self.entries == 0 { b'[' } else { b',' });
+        }
+        // Writing a Value into memory cannot fail: its keys are strings, its numbers finite.
+        let _ = serde_json::to_writer(&mut self.text, entry);
+        if self.output_type == OutputType::JsonLines {
+            self.text.push(b'\n');
+        }
+        self.entries += 1;
+    }
+
+    /// The file's text; `None` when it has no entry (and is not written).
+    fn text(mut self) -> Option<String> {
+        if self.entries == 0 {
+            return None;
+        }
+        if self.output_type == OutputType::Json {
+            self.text.push(b']');
+        }
+        String::from_utf8(self.text).ok()
+    }
 }
 
 #[cfg(test)]
