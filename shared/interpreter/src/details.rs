@@ -310,8 +310,8 @@ pub(crate) fn write_u64(out: &mut String, n: u64) {
     }
 }
 
-/// Two digits at a time, as itoa (serde_json's integer writer) does; pushed a character
-/// at a time because ids and counters are short and a slice would need checking as UTF-8.
+/// Two digits at a time, as itoa (serde_json's integer writer) does; pushed a byte at a
+/// time because ids and counters are short and a slice would need checking as UTF-8.
 fn write_digits(out: &mut String, mut n: u64) {
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
@@ -336,8 +336,12 @@ fn write_digits(out: &mut String, mut n: u64) {
         at -= 1;
         digits[at] = b'0' + n as u8;
     }
-    for &digit in &digits[at..] {
-        out.push(char::from(digit));
+    let digits = &digits[at..];
+    out.reserve(digits.len());
+    for &digit in digits {
+        // Masked, the compiler knows each is ASCII and pushes one byte: unmasked, every
+        // digit took the branches for a multi-byte character (B3's ids and indexes).
+        out.push(char::from(digit & 0x7f));
     }
 }
 
