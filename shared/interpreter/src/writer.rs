@@ -76,9 +76,10 @@ pub(crate) fn config_of(raw: &Value) -> Result<(Transformation, OutputType, bool
 ///
 /// A Map Run of 100,000 children keeps 100,000 of these in its execution, rewritten by every
 /// write of the parent while the run goes on: stored as an array, `[name, start_ms, stop_ms -
-/// start_ms, flags]` with the batch size and the input after it when there are any (59 bytes
-/// for a child without input, 115 as an object with its field names). The object form of
-/// earlier states is still read.
+/// start_ms, flags]` with the batch size and the input after it when there are any, its start
+/// (in a run's list) after the start of the child before it: 46 bytes for a child without
+/// input, 115 as an object with its field names. The object form of earlier states is still
+/// read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Child {
     /// The execution's name (a UUID); empty for an item never started.
@@ -117,23 +118,35 @@ impl Child {
     }
 }
 
-impl Serialize for Child {
+/// A child in its array form, its start written after `previous` (the start of the child
+/// before it in the run: most children start within the same few milliseconds).
+struct Kept<'a>(&'a Child, i64);
+
+impl Serialize for Kept<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let with_input = !self.input.is_null();
-        let with_items = with_input || self.items > 0;
+        let Kept(child, previous) = *self;
+        let with_input = !child.input.is_null();
+        let with_items = with_input || child.items > 0;
         let len = 4 + usize::from(with_items) + usize::from(with_input);
         let mut seq = serializer.serialize_seq(Some(len))?;
-        seq.serialize_element(&self.name)?;
-        seq.serialize_element(&self.start_ms)?;
-        seq.serialize_element(&self.stop_ms.wrapping_sub(self.start_ms))?;
-        seq.serialize_element(&self.flags())?;
+        seq.serialize_element(&child.name)?;
+        seq.serialize_element(&child.start_ms.wrapping_sub(previous))?;
+        seq.serialize_element(&child.stop_ms.wrapping_sub(child.start_ms))?;
+        seq.serialize_element(&child.flags())?;
         if with_items {
-            seq.serialize_element(&self.items)?;
+            seq.serialize_element(&child.items)?;
         }
         if with_input {
-            seq.serialize_element(&self.input)?;
+            seq.serialize_element(&child.input)?;
         }
         seq.end()
+    }
+}
+
+/// A child alone: its start as it is.
+impl Serialize for Child {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Kept(self, 0).serialize(serializer)
     }
 }
 
@@ -155,17 +168,23 @@ struct ChildFields {
     items: u64,
 }
 
-impl<'de> Deserialize<'de> for Child {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Child, D::Error> {
+/// A child as read: from the array form its start is relative to the child's before it.
+struct Read {
+    child: Child,
+    relative: bool,
+}
+
+impl<'de> Deserialize<'de> for Read {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Read, D::Error> {
         struct Form;
         impl<'de> Visitor<'de> for Form {
-            type Value = Child;
+            type Value = Read;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a Map Run child as an array or an object")
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Child, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Read, A::Error> {
                 let missing = |i| de::Error::invalid_length(i, &"4 to 6 elements");
                 let name: String = seq.next_element()?.ok_or_else(|| missing(0))?;
                 let start_ms: i64 = seq.next_element()?.ok_or_else(|| missing(1))?;
@@ -173,21 +192,26 @@ impl<'de> Deserialize<'de> for Child {
                 let flags: u64 = seq.next_element()?.ok_or_else(|| missing(3))?;
                 let items: u64 = seq.next_element()?.unwrap_or(0);
                 let input: Value = seq.next_element()?.unwrap_or(Value::Null);
-                Ok(Child {
+                let child = Child {
                     name,
                     input,
                     start_ms,
-                    stop_ms: start_ms.wrapping_add(lasted),
+                    // Until the start is made absolute: the duration.
+                    stop_ms: lasted,
                     failed: flags & FAILED != 0,
                     ended: flags & ENDED != 0,
                     aborted: flags & ABORTED != 0,
                     items,
+                };
+                Ok(Read {
+                    child,
+                    relative: true,
                 })
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Child, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Read, A::Error> {
                 let c = ChildFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Child {
+                let child = Child {
                     name: c.name,
                     input: c.input,
                     start_ms: c.start_ms,
@@ -196,10 +220,75 @@ impl<'de> Deserialize<'de> for Child {
                     ended: c.ended,
                     aborted: c.aborted,
                     items: c.items,
+                };
+                Ok(Read {
+                    child,
+                    relative: false,
                 })
             }
         }
         deserializer.deserialize_any(Form)
+    }
+}
+
+impl Read {
+    /// The child, its start and stop made absolute given the start of the child before it.
+    fn after(self, previous: i64) -> Child {
+        let mut child = self.child;
+        if self.relative {
+            child.start_ms = previous.wrapping_add(child.start_ms);
+            child.stop_ms = child.start_ms.wrapping_add(child.stop_ms);
+        }
+        child
+    }
+}
+
+/// A child alone: its start as it is.
+impl<'de> Deserialize<'de> for Child {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Child, D::Error> {
+        Ok(Read::deserialize(deserializer)?.after(0))
+    }
+}
+
+/// A run's children, each start written after the one before it (`[[name, start, ...],
+/// [name, 0, ...]]` for children started in the same millisecond).
+mod children {
+    use super::{Child, Kept, Read};
+    use serde::de::{SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(children: &[Child], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(children.len()))?;
+        let mut previous = 0;
+        for child in children {
+            seq.serialize_element(&Kept(child, previous))?;
+            previous = child.start_ms;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Child>, D::Error> {
+        struct List;
+        impl<'de> Visitor<'de> for List {
+            type Value = Vec<Child>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Map Run's children")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Child>, A::Error> {
+                let mut children = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                let mut previous = 0;
+                while let Some(read) = seq.next_element::<Read>()? {
+                    let child = read.after(previous);
+                    previous = child.start_ms;
+                    children.push(child);
+                }
+                Ok(children)
+            }
+        }
+        deserializer.deserialize_seq(List)
     }
 }
 
@@ -210,6 +299,7 @@ pub(crate) struct RunLog {
     pub map_run_arn: String,
     #[serde(default)]
     pub start_ms: i64,
+    #[serde(with = "children")]
     pub children: Vec<Child>,
     /// The write command under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -600,27 +690,31 @@ mod tests {
     #[test]
     fn a_child_is_kept_as_a_short_array_and_read_in_either_form() {
         let mut log = log();
+        for (child, start) in log.children.iter_mut().zip([1_000, 1_000, 1_003]) {
+            child.start_ms = start;
+            child.stop_ms = start + 7;
+        }
         log.children[1].aborted = true;
         log.children[2].input = Value::Null;
         log.children[2].items = 3;
-        let text = serde_json::to_string(&log.children).unwrap();
-        assert_eq!(
-            text,
-            r#"[["c0",0,1000,2,0,{"i":0}],["c1",0,1000,7,0,{"i":1}],["c2",0,1000,2,3]]"#
-        );
-        let read: Vec<Child> = serde_json::from_str(&text).unwrap();
-        assert_eq!(read, log.children);
-        let value: Vec<Child> =
-            serde_json::from_value(serde_json::to_value(&log.children).unwrap()).unwrap();
-        assert_eq!(value, log.children);
+        let text = serde_json::to_string(&log).unwrap();
+        let kept =
+            r#""children":[["c0",1000,7,2,0,{"i":0}],["c1",0,7,7,0,{"i":1}],["c2",3,7,2,3]]"#;
+        assert!(text.contains(kept), "{text}");
+        let read: RunLog = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, log);
+        let value = serde_json::to_value(&log).unwrap();
+        assert_eq!(serde_json::from_value::<RunLog>(value).unwrap(), log);
         // Never started, nothing kept: four elements.
         assert_eq!(
             serde_json::to_string(&Child::default()).unwrap(),
             r#"["",0,0,0]"#
         );
         // The object form states kept before.
-        let old: Child = serde_json::from_value(json!({"name": "c9", "input": {"i": 9},
-            "start_ms": 5, "stop_ms": 8, "failed": true, "ended": true, "items": 2}))
+        let old: RunLog = serde_json::from_value(json!({"map_run_arn": "a", "children": [
+            {"name": "c9", "input": {"i": 9}, "start_ms": 5, "stop_ms": 8, "failed": true,
+             "ended": true, "items": 2},
+            {"name": "c10", "start_ms": 6, "stop_ms": 6}]}))
         .unwrap();
         let expected = Child {
             name: "c9".into(),
@@ -632,7 +726,8 @@ mod tests {
             aborted: false,
             items: 2,
         };
-        assert_eq!(old, expected);
+        assert_eq!(old.children[0], expected);
+        assert_eq!((old.children[1].start_ms, old.children[1].stop_ms), (6, 6));
         assert!(serde_json::from_str::<Child>(r#"["c0",0]"#).is_err());
     }
 
