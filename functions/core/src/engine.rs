@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use cairn_api::machines::MachineCache;
 use cairn_api::names::check_name;
-use cairn_api::persisted::{input_text, stored_history, ParentTask, Persisted, Planned};
+use cairn_api::persisted::{
+    input_text, stored_history, Definition, ParentTask, Persisted, Planned,
+};
 use cairn_api::ApiError;
 use cairn_common::entropy::{finalize, uuid_from_bits, GOLDEN_GAMMA};
 use cairn_interpreter::{
@@ -309,6 +311,33 @@ impl Engine {
             .map_err(|e| EngineError::Definition(e.to_string()))
     }
 
+    /// The compiled machine of the definition an execution runs: by its key (read from the
+    /// store the first time this container meets it) or by its text.
+    pub(crate) async fn machine_of(
+        &self,
+        definition: &Definition,
+    ) -> Result<Arc<Machine>, EngineError> {
+        let (key, text) = match definition {
+            Definition::Text(text) => return self.machine(text),
+            Definition::Stored { key, text } => (key, text),
+        };
+        if let Some(machine) = self.machines.cached(key) {
+            return Ok(machine);
+        }
+        let text = match text {
+            Some(text) => Arc::clone(text),
+            None => Arc::from(
+                self.store
+                    .get_definition(key)
+                    .await?
+                    .ok_or_else(|| cairn_api::persisted::missing_definition(key))?,
+            ),
+        };
+        self.machines
+            .compile_keyed(key, &text)
+            .map_err(|e| EngineError::Definition(e.to_string()))
+    }
+
     /// Runs executions under these quotas instead of AWS's.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
         self.limits = limits;
@@ -430,8 +459,17 @@ impl Engine {
             )
             .into());
         }
-        let definition = doc("definition");
-        let machine = self.machine(&definition)?;
+        let prepared = self
+            .machines
+            .prepare(&machine_record.arn, &doc("definition"))
+            .map_err(|e| EngineError::Definition(e.to_string()))?;
+        let machine = Arc::clone(&prepared.machine);
+        // Named by its key where the store keeps definitions (the state then carries no text).
+        let kept = self
+            .store
+            .put_definition(&prepared.key, &prepared.text)
+            .await?;
+        let definition = Definition::kept(kept, &prepared.key, &prepared.text);
         let (region, account) = self.region_account();
         let arn = format!(
             "arn:aws:states:{region}:{account}:execution:{}:{name}",
@@ -614,7 +652,7 @@ impl Engine {
             if !was_running && !redrive {
                 return Ok(Applied::NotRunning);
             }
-            let machine = self.machine(&persisted.definition)?;
+            let machine = self.machine_of(&persisted.definition).await?;
             let mut effects = Effects::default();
             let mut decision = cairn_interpreter::Decision::default();
             let mut now = i64::MIN;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 
-use cairn_api::persisted::{MapRunParent, NewMapRunChild, Persisted};
+use cairn_api::persisted::{Definition, MapRunParent, NewMapRunChild, Persisted};
 use cairn_interpreter::{Command, Decision, Event, MapRunChildStart, Status, TaskId};
 use cairn_store::{Error as StoreError, ExecutionRecord};
 
@@ -141,7 +141,7 @@ impl Engine {
         if starts.is_empty() {
             return Ok(Applied::Duplicate);
         }
-        let definition = persisted.definition.as_str();
+        let definition = &persisted.definition;
         let role_arn = persisted.execution.info().role_arn.as_str();
         let mut created = Vec::new();
         let mut ended = Vec::new();
@@ -222,7 +222,7 @@ impl Engine {
     async fn start_map_run_child(
         &self,
         parent: &str,
-        definition: &str,
+        definition: &Definition,
         role_arn: &str,
         start: &MapRunChildStart,
     ) -> Result<Child, EngineError> {
@@ -233,7 +233,7 @@ impl Engine {
         }
         let now = self.now_ms();
         let arn = start.execution_arn.clone();
-        let machine = self.machine(definition)?;
+        let machine = self.machine_of(definition).await?;
         let child = NewMapRunChild::start(
             &machine,
             definition,

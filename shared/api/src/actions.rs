@@ -425,6 +425,7 @@ fn describe_state_machine_for_execution(
         return child;
     }
     let persisted = Persisted::decode(&record)?;
+    let definition = persisted.definition.resolve(driver.store.as_ref())?;
     let machine = driver
         .store
         .get_state_machine(&record.state_machine_arn)
@@ -438,7 +439,7 @@ fn describe_state_machine_for_execution(
     let mut out = json!({
         "stateMachineArn": record.state_machine_arn,
         "name": name,
-        "definition": persisted.definition,
+        "definition": &*definition,
         "roleArn": persisted.execution.info().role_arn,
         "updateDate": timestamp(record.start_ms),
     });
@@ -461,7 +462,7 @@ fn describe_state_machine_for_execution(
         }
         out["encryptionConfiguration"] = crate::fields::stored_encryption(&machine.document);
     }
-    if let Some(references) = crate::fields::variable_references(&persisted.definition) {
+    if let Some(references) = crate::fields::variable_references(&definition) {
         out["variableReferences"] = references;
     }
     Ok(out)

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::machines::MachineCache;
 use crate::names::execution_does_not_exist;
-use crate::persisted::{input_text, stored_history, Persisted, Planned};
+use crate::persisted::{input_text, stored_history, Definition, Persisted, Planned};
 use crate::scheduler::{Pool, TimerEntry, TimerWheel};
 use crate::tokens::Signer;
 use crate::{ApiError, Config};
@@ -314,6 +314,13 @@ impl Driver {
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
+    /// The compiled machine of the definition an execution runs, compiled once.
+    pub(crate) fn machine_of(&self, definition: &Definition) -> Result<Arc<Machine>, ApiError> {
+        self.machines
+            .of(definition, self.store.as_ref())
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
     pub(crate) fn stripe(&self, arn: &str) -> &Mutex<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         hasher.write(arn.as_bytes());
@@ -354,7 +361,14 @@ impl Driver {
             test_case,
             trace_header,
         } = named;
-        let machine = self.machine(definition)?;
+        let prepared = self
+            .machines
+            .prepare(&info.state_machine_arn, definition)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let machine = Arc::clone(&prepared.machine);
+        // Kept once in the store: the state names it by key (a large definition's text was
+        // most of every state written).
+        let definition = Definition::keep(self.store.as_ref(), &prepared.key, &prepared.text)?;
         let ctx = Context {
             now_ms: info.start_time_ms,
             seed: self.entropy.for_decision(&info.execution_arn, 0),
@@ -385,7 +399,7 @@ impl Driver {
                 );
             }
         }
-        let mut persisted = Persisted::new(execution, definition.to_string());
+        let mut persisted = Persisted::new(execution, definition);
         (persisted.version_arn, persisted.alias_arn) = qualifiers;
         persisted.test_case = test_case;
         persisted.trace_header = trace_header;
@@ -530,7 +544,7 @@ impl Driver {
                 }
             }
 
-            let machine = self.machine(&persisted.definition)?;
+            let machine = self.machine_of(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),

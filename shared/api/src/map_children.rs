@@ -7,13 +7,11 @@
 //! applies all of them, so a run of many short children costs the parent one write per
 //! batch instead of one per child.
 
-use std::sync::Arc;
-
 use cairn_interpreter::{Command, Context, Decision, Event, MapRunChildStart, Status};
 use cairn_store::{Effects, Error as StoreError, Transition};
 
 use crate::driver::{store_error, Driver};
-use crate::persisted::{input_text, stored_history, NewMapRunChild, Persisted};
+use crate::persisted::{input_text, stored_history, Definition, NewMapRunChild, Persisted};
 use crate::ApiError;
 
 /// Children of one decision started at once (each start is one store write; concurrent
@@ -28,7 +26,7 @@ const MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// The child executions a written decision asks to start or stop.
 #[derive(Default)]
 pub(crate) struct ChildWork {
-    definition: Option<Arc<str>>,
+    definition: Option<Definition>,
     role_arn: String,
     start: Vec<MapRunChildStart>,
     stop: Vec<String>,
@@ -56,7 +54,7 @@ impl ChildWork {
                 .any(|c| matches!(c, Command::StartMapRunChild(s) if &s.execution_arn == arn))
         });
         ChildWork {
-            definition: (!start.is_empty()).then(|| Arc::from(persisted.definition.as_str())),
+            definition: (!start.is_empty()).then(|| persisted.definition.clone()),
             role_arn: persisted.execution.info().role_arn.clone(),
             start,
             stop,
@@ -132,13 +130,13 @@ impl Driver {
     pub(crate) fn start_map_run_child(
         &self,
         parent: &str,
-        definition: &str,
+        definition: &Definition,
         role_arn: &str,
         start: &MapRunChildStart,
     ) -> Result<(), ApiError> {
         let now = self.now_ms();
         let arn = start.execution_arn.clone();
-        let machine = self.machine(definition)?;
+        let machine = self.machine_of(definition)?;
         let NewMapRunChild {
             mut persisted,
             mut decision,
@@ -285,7 +283,7 @@ impl Driver {
             if persisted.execution.status() != Status::Running {
                 return Ok(None);
             }
-            let machine = self.machine(&persisted.definition)?;
+            let machine = self.machine_of(&persisted.definition)?;
             let mut effects = Effects::default();
             let mut decision = Decision::default();
             let mut now = record.start_ms;
@@ -357,7 +355,7 @@ impl Driver {
         self.carry_out_children(
             parent,
             ChildWork {
-                definition: Some(Arc::from(persisted.definition.as_str())),
+                definition: Some(persisted.definition.clone()),
                 role_arn: persisted.execution.info().role_arn.clone(),
                 start,
                 stop: Vec::new(),

@@ -65,7 +65,10 @@ pub(crate) fn find(driver: &Driver, arn: &str) -> Result<(MapRun, String), ApiEr
 }
 
 /// [`find`], with the definition its parent execution runs (decoded anyway to find the run).
-fn find_with_definition(driver: &Driver, arn: &str) -> Result<(MapRun, String, String), ApiError> {
+fn find_with_definition(
+    driver: &Driver,
+    arn: &str,
+) -> Result<(MapRun, String, crate::persisted::Definition), ApiError> {
     let machine = machine_of(arn)?;
     let mut cursor = None;
     loop {
@@ -220,6 +223,7 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let limit = p.max_results(100)?;
     let arn = p.string("mapRunArn")?;
     let (run, _, definition) = find_with_definition(driver, arn)?;
+    let definition = definition.resolve(driver.store.as_ref())?;
     let batched = is_batched(&definition, &child_machine(&run.map_run_arn));
     let now = driver.now_ms();
     if run.children_detached {
@@ -622,6 +626,7 @@ pub(crate) fn describe_child_machine(
     let map_run = record.summary.get("mapRunArn")?.as_str()?.to_string();
     Some((|| {
         let (_, parent_arn, definition) = find_with_definition(driver, &map_run)?;
+        let definition = definition.resolve(driver.store.as_ref())?;
         let (parent, _) = driver
             .store
             .get_execution(&parent_arn)

@@ -9,59 +9,141 @@
 //! returned as [`Planned`] work; how it does it (threads, queues, buses) is the shell's.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cairn_interpreter::{
     Command, Decision, Event, Execution, HistoryEvent, ResourceKind, Status, TaskId, TimerId,
 };
 use cairn_store::{
-    ActivityTaskRecord, Effects, ExecutionRecord, StoredEvent, TaskTokenRecord, TimerRecord,
+    ActivityTaskRecord, Effects, ExecutionRecord, ExecutionStore, StoredEvent, TaskTokenRecord,
+    TimerRecord,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::ApiError;
 
+/// The definition an execution runs, as its stored state names it. Updates to the state
+/// machine do not change running executions, so the state names the very text it started
+/// with: by the key of that text in the store ([`ExecutionStore::put_definition`], kept once
+/// and never changed), or by the text itself where the store keeps no definitions (and in
+/// every state written before definitions were kept apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Definition {
+    /// The text, written into the state.
+    Text(Arc<str>),
+    /// Kept in the store under `key` ([`definition_key`] of the text); `text` when this
+    /// process has it at hand (a state read back has only the key until [`Definition::resolve`]).
+    Stored {
+        key: Arc<str>,
+        text: Option<Arc<str>>,
+    },
+}
+
+impl Definition {
+    /// `text` as an execution started now keeps it: put in `store` under `key` (its
+    /// [`definition_key`]) and named by it, or written into the state when the store keeps no
+    /// definitions.
+    pub fn keep<S: ExecutionStore + ?Sized>(
+        store: &S,
+        key: &Arc<str>,
+        text: &Arc<str>,
+    ) -> Result<Definition, ApiError> {
+        let kept = store.put_definition(key, text).map_err(|e| {
+            ApiError::internal(format!("the definition cannot be saved: store: {e}"))
+        })?;
+        Ok(Definition::kept(kept, key, text))
+    }
+
+    /// The definition of an execution whose store said `kept` at [`ExecutionStore::put_definition`].
+    pub fn kept(kept: bool, key: &Arc<str>, text: &Arc<str>) -> Definition {
+        if kept {
+            Definition::Stored {
+                key: Arc::clone(key),
+                text: Some(Arc::clone(text)),
+            }
+        } else {
+            Definition::Text(Arc::clone(text))
+        }
+    }
+
+    /// The key it is kept under in the store, if it is.
+    pub fn key(&self) -> Option<&Arc<str>> {
+        match self {
+            Definition::Text(_) => None,
+            Definition::Stored { key, .. } => Some(key),
+        }
+    }
+
+    /// The text, when the state carries it or this process has it at hand.
+    pub fn text(&self) -> Option<&Arc<str>> {
+        match self {
+            Definition::Text(text) => Some(text),
+            Definition::Stored { text, .. } => text.as_ref(),
+        }
+    }
+
+    /// The text, from the store when only its key is known.
+    pub fn resolve<S: ExecutionStore + ?Sized>(&self, store: &S) -> Result<Arc<str>, ApiError> {
+        if let Some(text) = self.text() {
+            return Ok(Arc::clone(text));
+        }
+        let key = self.key().map(|key| &**key).unwrap_or_default();
+        match store.get_definition(key) {
+            Ok(Some(text)) => Ok(Arc::from(text)),
+            Ok(None) => Err(missing_definition(key)),
+            Err(e) => Err(ApiError::internal(format!(
+                "the definition {key} cannot be read: store: {e}"
+            ))),
+        }
+    }
+}
+
+/// A state names a definition the store does not have: a damaged or incomplete database.
+pub fn missing_definition(key: &str) -> ApiError {
+    ApiError::internal(format!(
+        "the definition {key} an execution runs is missing from the store"
+    ))
+}
+
+/// The key a definition is kept under: the SHA-256 of its text, in hex. Content-addressed, so
+/// executions of one definition share it and a key never names two texts.
+pub fn definition_key(text: &str) -> String {
+    use sha2::Digest;
+    cairn_common::hex::encode(&sha2::Sha256::digest(text.as_bytes()))
+}
+
 /// What the store keeps for a Standard execution beyond the decider's state: the definition
-/// it runs (updates to the state machine do not change running executions), the tasks it
-/// waits on (to re-dispatch them after a restart and to retire their tokens) and its timers.
-#[derive(Debug, Serialize, Deserialize)]
+/// it runs, the tasks it waits on (to re-dispatch them after a restart and to retire their
+/// tokens) and its timers.
+#[derive(Debug)]
 pub struct Persisted {
     pub execution: Execution,
-    pub definition: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub definition: Definition,
     pub tasks: BTreeMap<TaskId, OpenTask>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub timers: BTreeMap<TimerId, i64>,
     /// The `.sync` task that started this execution and waits for its end, in a shell where
     /// nothing watches the child (serverless): its end is sent to that task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentTask>,
     /// The `clientToken` of the last RedriveExecution: the same request again is answered
     /// with that redrive instead of making another.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_token: Option<String>,
     /// The version (and alias) StartExecution named, shown by DescribeExecution and
     /// ListExecutions as AWS does (`stateMachineVersionArn`, `stateMachineAliasArn`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_arn: Option<String>,
     /// The mock configuration's test case StartExecution selected (`<arn>#<TestCase>`): kept
     /// so that a restarted server answers the remaining Task states from the same mocks
     /// instead of calling the real services.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case: Option<String>,
     /// The X-Ray `traceHeader` StartExecution was given, shown by DescribeExecution as AWS
     /// does. States stored before it was kept decode without it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_header: Option<String>,
     /// The Distributed Map this execution is a child of ([`Command::StartMapRunChild`]): the
     /// write that ends it makes its shell report the end to that parent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_run_parent: Option<MapRunParent>,
     /// The child executions the last planned decision stopped (their parent's Map gave up,
     /// or the parent ended): ARNs for the shell to stop once the decision is written.
-    #[serde(skip)]
     pub children_to_stop: Vec<String>,
 }
 
@@ -131,12 +213,13 @@ pub struct NewMapRunChild {
 }
 
 impl NewMapRunChild {
-    /// `definition` is the parent's (the child runs on it from `start.processor`); `seed` the
-    /// child's first decision seed; `capabilities` the shell's.
+    /// `definition` is the parent's (the child runs on it from `start.processor`, and its state
+    /// names it as the parent's does); `seed` the child's first decision seed; `capabilities`
+    /// the shell's.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         machine: &cairn_interpreter::Machine,
-        definition: &str,
+        definition: &Definition,
         parent: &str,
         role_arn: &str,
         start: &cairn_interpreter::MapRunChildStart,
@@ -169,7 +252,7 @@ impl NewMapRunChild {
             &ctx,
             capabilities,
         );
-        let mut persisted = Persisted::new(execution, definition.to_string());
+        let mut persisted = Persisted::new(execution, definition.clone());
         persisted.map_run_parent = Some(MapRunParent {
             execution_arn: parent.to_string(),
             map_run_arn: start.map_run_arn.clone(),
@@ -291,7 +374,7 @@ pub enum Planned {
 
 impl Persisted {
     /// A new execution's state, before its first decision is planned.
-    pub fn new(execution: Execution, definition: String) -> Persisted {
+    pub fn new(execution: Execution, definition: Definition) -> Persisted {
         Persisted {
             execution,
             definition,
@@ -321,9 +404,22 @@ impl Persisted {
         if let Some(execution) = loaded.execution.as_object_mut() {
             restore_execution(execution, record);
         }
+        let definition = match (loaded.definition_key, loaded.definition) {
+            (Some(key), text) => Definition::Stored {
+                key: Arc::from(key),
+                text: text.map(Arc::from),
+            },
+            (None, Some(text)) => Definition::Text(Arc::from(text)),
+            (None, None) => {
+                return Err(ApiError::internal(format!(
+                    "stored execution state of {} names no definition",
+                    record.arn
+                )))
+            }
+        };
         Ok(Persisted {
             execution: serde_json::from_value(loaded.execution).map_err(unreadable)?,
-            definition: loaded.definition,
+            definition,
             tasks: loaded.tasks,
             timers: loaded.timers,
             parent: loaded.parent,
@@ -608,9 +704,14 @@ impl Persisted {
                 info.retain(|field, value| !implied_by(record, field, value));
             }
         }
+        let (definition, definition_key) = match &self.definition {
+            Definition::Text(text) => (Some(&**text), None),
+            Definition::Stored { key, .. } => (None, Some(&**key)),
+        };
         serde_json::to_vec(&Stored {
             execution,
-            definition: &self.definition,
+            definition,
+            definition_key,
             tasks: &self.tasks,
             timers: &self.timers,
             parent: &self.parent,
@@ -628,7 +729,11 @@ impl Persisted {
 #[derive(Serialize)]
 struct Stored<'a> {
     execution: Value,
-    definition: &'a str,
+    /// The text, where the store keeps no definitions; otherwise only `definition_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition_key: Option<&'a str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     tasks: &'a BTreeMap<TaskId, OpenTask>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -653,7 +758,10 @@ struct Stored<'a> {
 #[derive(Deserialize)]
 struct Loaded {
     execution: Value,
-    definition: String,
+    #[serde(default)]
+    definition: Option<String>,
+    #[serde(default)]
+    definition_key: Option<String>,
     #[serde(default)]
     tasks: BTreeMap<TaskId, OpenTask>,
     #[serde(default)]
@@ -796,6 +904,26 @@ mod tests {
 
     const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
 
+    /// A definition written into the state, as every state was before definitions were kept
+    /// apart (and still is in a store that keeps none).
+    fn text(definition: &Value) -> Definition {
+        Definition::Text(Arc::from(definition.to_string()))
+    }
+
+    /// What versions before the compact form stored: every field, under its own name.
+    fn complete_form(persisted: &Persisted) -> String {
+        let Definition::Text(definition) = &persisted.definition else {
+            panic!("the complete form carried its definition");
+        };
+        json!({
+            "execution": persisted.execution,
+            "definition": &**definition,
+            "tasks": persisted.tasks,
+            "timers": persisted.timers,
+        })
+        .to_string()
+    }
+
     fn start(definition: Value) -> (Persisted, Decision) {
         let machine = Machine::from_json(&definition).expect("definition");
         let info = ExecutionInfo {
@@ -809,7 +937,7 @@ mod tests {
             seed: 7,
         };
         let (execution, decision) = Execution::start(&machine, json!({}), info, &ctx);
-        (Persisted::new(execution, definition.to_string()), decision)
+        (Persisted::new(execution, text(&definition)), decision)
     }
 
     #[test]
@@ -933,7 +1061,7 @@ mod tests {
         };
         let rows: Vec<u64> = (0..200).collect();
         let (execution, decision) = Execution::start(&machine, json!({"rows": rows}), info, &ctx);
-        let mut persisted = Persisted::new(execution, definition.to_string());
+        let mut persisted = Persisted::new(execution, text(&definition));
         let planned = persisted.plan(&decision, 1_000, &mut Effects::default());
         let decided = decision
             .commands
@@ -1003,7 +1131,7 @@ mod tests {
             seed: 7,
         };
         let (execution, decision) = Execution::start(&machine, json!({"n": 1}), info, &ctx);
-        let mut persisted = Persisted::new(execution, definition.to_string());
+        let mut persisted = Persisted::new(execution, text(&definition));
         persisted.plan(&decision, 1_000, &mut Effects::default());
         persisted
     }
@@ -1023,7 +1151,7 @@ mod tests {
                 .record(empty_record(ARN, "e"), "{\"n\":1}", 2_000)
                 .expect("record");
             let text = String::from_utf8(record.state.clone()).expect("text");
-            let complete = serde_json::to_string(&persisted).expect("complete form");
+            let complete = complete_form(&persisted);
             for implied in [
                 ARN,
                 "stateMachine:m",
@@ -1077,6 +1205,239 @@ mod tests {
         );
         let back = Persisted::decode(&record).expect("decode");
         assert_eq!(back.trace_header, persisted.trace_header);
+    }
+
+    #[test]
+    fn a_kept_definition_is_named_by_its_key_and_found_again_in_the_store() {
+        let definition = json!({
+            "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}
+        });
+        let mut persisted = started(definition.clone());
+        let text: Arc<str> = Arc::from(definition.to_string());
+        let key: Arc<str> = Arc::from(definition_key(&text));
+        assert_eq!(key.len(), 64);
+        assert_ne!(&*key, definition_key("{}"));
+        let store = cairn_store::MemoryStore::new();
+        persisted.definition = Definition::keep(&store, &key, &text).expect("keep");
+        let record = persisted
+            .record(empty_record(ARN, "e"), "{}", 1_000)
+            .expect("record");
+        let state = String::from_utf8(record.state.clone()).expect("text");
+        assert!(!state.contains("StartAt"), "{state}");
+        assert!(state.contains(&*key), "{state}");
+        let back = Persisted::decode(&record).expect("decode");
+        assert_eq!(
+            back.definition,
+            Definition::Stored {
+                key: Arc::clone(&key),
+                text: None
+            }
+        );
+        assert_eq!(back.execution, persisted.execution);
+        assert_eq!(
+            back.definition.resolve(&store).expect("resolve").as_ref(),
+            &*text
+        );
+        // A process that never met it compiles it from the store, once, by its key.
+        let machines = crate::machines::MachineCache::new(cairn_interpreter::Limits::default());
+        let machine = machines.of(&back.definition, &store).expect("machine");
+        assert!(Arc::ptr_eq(
+            &machine,
+            &machines
+                .of(&back.definition, &cairn_store::MemoryStore::new())
+                .expect("cached")
+        ));
+        // A store without it is an error, not an empty definition.
+        let empty = cairn_store::MemoryStore::new();
+        assert!(back.definition.resolve(&empty).is_err());
+        assert!(
+            crate::machines::MachineCache::new(cairn_interpreter::Limits::default())
+                .of(&back.definition, &empty)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_store_that_keeps_no_definitions_gets_the_text_in_the_state() {
+        struct Keeps(cairn_store::MemoryStore, bool);
+        impl ExecutionStore for Keeps {
+            fn put_definition(&self, key: &str, text: &str) -> cairn_store::Result<bool> {
+                Ok(self.1 && self.0.put_definition(key, text)?)
+            }
+            fn get_definition(&self, key: &str) -> cairn_store::Result<Option<String>> {
+                self.0.get_definition(key)
+            }
+            fn create_execution(
+                &self,
+                record: &ExecutionRecord,
+                history: &[StoredEvent],
+                effects: &Effects,
+            ) -> cairn_store::Result<u64> {
+                self.0.create_execution(record, history, effects)
+            }
+            fn get_execution(
+                &self,
+                arn: &str,
+            ) -> cairn_store::Result<Option<(ExecutionRecord, u64)>> {
+                self.0.get_execution(arn)
+            }
+            fn commit(&self, transition: &cairn_store::Transition) -> cairn_store::Result<u64> {
+                self.0.commit(transition)
+            }
+            fn list_executions(
+                &self,
+                query: &cairn_store::ExecutionQuery,
+            ) -> cairn_store::Result<cairn_store::Page<ExecutionRecord>> {
+                self.0.list_executions(query)
+            }
+            fn running_executions(&self) -> cairn_store::Result<Vec<String>> {
+                self.0.running_executions()
+            }
+            fn read_history(
+                &self,
+                arn: &str,
+                query: &cairn_store::HistoryQuery,
+            ) -> cairn_store::Result<Vec<StoredEvent>> {
+                self.0.read_history(arn, query)
+            }
+        }
+        let text: Arc<str> =
+            Arc::from(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#);
+        let key: Arc<str> = Arc::from(definition_key(&text));
+        for keeps in [false, true] {
+            let store = Keeps(cairn_store::MemoryStore::new(), keeps);
+            let kept = Definition::keep(&store, &key, &text).expect("keep");
+            assert_eq!(kept.key().is_some(), keeps);
+            let mut persisted = started(serde_json::from_str(&text).expect("json"));
+            persisted.definition = kept;
+            let record = persisted
+                .record(empty_record(ARN, "e"), "{}", 1_000)
+                .expect("record");
+            let state = String::from_utf8(record.state.clone()).expect("text");
+            assert_eq!(state.contains("StartAt"), !keeps, "{state}");
+            let back = Persisted::decode(&record).expect("decode");
+            assert_eq!(back.definition.resolve(&store).expect("resolve"), text);
+        }
+    }
+
+    /// An execution keeps the definition it started with, whatever the state machine becomes,
+    /// whether its state names the definition by key or carries the text as states written
+    /// before definitions were kept apart do; and a process that never saw the definition
+    /// (a restarted server) finds it in the store.
+    #[test]
+    fn executions_stored_either_way_run_on_their_own_definition() {
+        use crate::{Api, Config};
+        let call = |api: &Api, action: &str, request: Value| {
+            api.handle(action, request)
+                .unwrap_or_else(|e| panic!("{action}: {e}"))
+        };
+        // The key a server keeps in its data directory: the same across restarts.
+        let config = || Config {
+            token_key: vec![42; 32],
+            ..Config::default()
+        };
+        let store = Arc::new(cairn_store::MemoryStore::new());
+        let api = Api::new(store.clone(), config());
+        let activity = call(&api, "CreateActivity", json!({"name": "job"}))["activityArn"]
+            .as_str()
+            .expect("activity")
+            .to_string();
+        let definition = |result: &str| {
+            json!({"StartAt": "Work", "States": {
+                "Work": {"Type": "Task", "Resource": activity, "ResultPath": null, "Next": "Done"},
+                "Done": {"Type": "Pass", "Result": result, "End": true}}})
+            .to_string()
+        };
+        let machine = call(
+            &api,
+            "CreateStateMachine",
+            json!({"name": "m", "definition": definition("first"),
+                   "roleArn": "arn:aws:iam::123456789012:role/r"}),
+        )["stateMachineArn"]
+            .as_str()
+            .expect("machine")
+            .to_string();
+        let start = |name: &str| {
+            call(
+                &api,
+                "StartExecution",
+                json!({"stateMachineArn": machine, "name": name}),
+            )["executionArn"]
+                .as_str()
+                .expect("execution")
+                .to_string()
+        };
+        let keyed = start("keyed");
+        let earlier = start("earlier");
+        let key = definition_key(&definition("first"));
+        assert_eq!(
+            store.get_definition(&key).expect("get").as_deref(),
+            Some(definition("first").as_str())
+        );
+        for arn in [&keyed, &earlier] {
+            let (record, _) = store.get_execution(arn).expect("get").expect("stored");
+            let state = String::from_utf8(record.state).expect("text");
+            assert!(
+                state.contains(&key) && !state.contains("StartAt"),
+                "{state}"
+            );
+        }
+        // `earlier` as a version before this one stored it: the definition's text in the state.
+        let (mut record, version) = store.get_execution(&earlier).expect("get").expect("stored");
+        let mut state: Value = serde_json::from_slice(&record.state).expect("json");
+        let fields = state.as_object_mut().expect("object");
+        fields.remove("definition_key");
+        fields.insert("definition".into(), Value::from(definition("first")));
+        record.state = serde_json::to_vec(&state).expect("state");
+        store
+            .commit(&cairn_store::Transition {
+                expected_version: version,
+                record,
+                history: Vec::new(),
+                effects: Effects::default(),
+            })
+            .expect("rewrite");
+        call(
+            &api,
+            "UpdateStateMachine",
+            json!({"stateMachineArn": machine, "definition": definition("second")}),
+        );
+        // The tasks are answered through a second server over the same store, as after a
+        // restart: it has compiled nothing yet.
+        api.shutdown();
+        let second = Api::new(store.clone(), config());
+        for _ in [&keyed, &earlier] {
+            let task = call(
+                &second,
+                "GetActivityTask",
+                json!({"activityArn": activity, "workerName": "w"}),
+            );
+            let token = task["taskToken"].as_str().expect("a queued task");
+            call(
+                &second,
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": "{}"}),
+            );
+        }
+        for arn in [&keyed, &earlier] {
+            let mut described = Value::Null;
+            for _ in 0..500 {
+                described = call(&second, "DescribeExecution", json!({"executionArn": arn}));
+                if described["status"] != "RUNNING" {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert_eq!(described["status"], "SUCCEEDED", "{described}");
+            assert_eq!(described["output"], "\"first\"", "{described}");
+            let shown = call(
+                &second,
+                "DescribeStateMachineForExecution",
+                json!({"executionArn": arn}),
+            );
+            assert_eq!(shown["definition"], definition("first"));
+        }
+        second.shutdown();
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl Driver {
             if let Some(reason) = blocker(self.store.as_ref(), &record, now) {
                 return Err(not_redrivable(arn, &reason));
             }
-            let machine = self.machine(&persisted.definition)?;
+            let machine = self.machine_of(&persisted.definition)?;
             let ctx = Context {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),

@@ -84,6 +84,12 @@ CREATE INDEX IF NOT EXISTS activity_task_queue ON activity_tasks(activity_arn, c
 CREATE INDEX IF NOT EXISTS timers_by_execution ON timers(execution_arn, timer_id);
 CREATE TABLE IF NOT EXISTS task_tokens(
     token TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, task_id INTEGER NOT NULL) WITHOUT ROWID;
+-- State machine definitions as executions run them, each once under its content hash (the
+-- caller's key): an execution's state names its definition instead of carrying the text,
+-- which for a 1,000-state chain was 137 KB of its 141 KB state. Never changed or deleted: a
+-- key names one text, and any execution, running or redriven later, may name it. A rowid
+-- table: a definition is large.
+CREATE TABLE IF NOT EXISTS definitions(key TEXT PRIMARY KEY, text TEXT NOT NULL);
 ";
 
 /// Databases written before the ARNs were shared kept each execution's ARN and machine ARN as
@@ -284,6 +290,9 @@ pub struct SqliteStore {
     /// seventh of a StartSyncExecution's CPU. This process is the store's only writer (the
     /// directory lock), so its own writes are all that can make an entry stale.
     machines: Mutex<MachineCache>,
+    /// Keys of the definitions known to be in the database: every StartExecution puts its
+    /// definition, and only the first of each needs a write.
+    definitions: Mutex<std::collections::HashSet<String>>,
     /// The database still has per-event history rows from before history blocks
     /// ([`keep_legacy_history`]): reads merge them in and deletes remove them too.
     legacy_history: bool,
@@ -374,6 +383,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             machines: Mutex::new(MachineCache::default()),
+            definitions: Mutex::new(std::collections::HashSet::new()),
             legacy_history,
             _lock: lock,
         })
@@ -1215,6 +1225,35 @@ impl ActivityStore for SqliteStore {
 }
 
 impl ExecutionStore for SqliteStore {
+    fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        if self.definitions.lock().map_err(poisoned)?.contains(key) {
+            return Ok(true);
+        }
+        let (owned_key, owned_text) = (key.to_string(), text.to_string());
+        self.write(move |tx| {
+            // Another start of the same definition may have written it first: the text
+            // under a key never changes.
+            tx.prepare_cached("INSERT OR IGNORE INTO definitions(key, text) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![owned_key, owned_text]))
+                .map_err(write_sql)?;
+            Ok(0)
+        })?;
+        // Known only once committed: a failed batch leaves it to the next put.
+        self.definitions
+            .lock()
+            .map_err(poisoned)?
+            .insert(key.to_string());
+        Ok(true)
+    }
+
+    fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT text FROM definitions WHERE key = ?1")?
+                .query_row([key], |row| row.get(0))
+                .optional()
+        })
+    }
+
     fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let legacy_history = self.legacy_history;

@@ -58,8 +58,21 @@ fn writes_survive_reopening_the_database() {
         store
             .create_execution(&record, &history, &effects)
             .expect("create");
+        assert!(store
+            .put_definition("k", "{\"StartAt\":\"P\"}")
+            .expect("put"));
     }
     let store = SqliteStore::open(&dir).expect("reopen");
+    assert_eq!(
+        store.get_definition("k").expect("definition").as_deref(),
+        Some("{\"StartAt\":\"P\"}")
+    );
+    // A reopened store knows nothing of what is written: the put finds the key taken.
+    assert!(store.put_definition("k", "other").expect("put again"));
+    assert_eq!(
+        store.get_definition("k").expect("definition").as_deref(),
+        Some("{\"StartAt\":\"P\"}")
+    );
     assert_eq!(
         store.get_execution(&record.arn).expect("get"),
         Some((record.clone(), 1))

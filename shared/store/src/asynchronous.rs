@@ -98,6 +98,17 @@ pub trait ExecutionStore: Send + Sync {
         record: &'a ExecutionRecord,
         version: Version,
     ) -> StoreFuture<'a, bool>;
+    /// [`crate::ExecutionStore::put_definition`]: keeps a definition once under its key;
+    /// `false` from a store that keeps none (this default).
+    fn put_definition<'a>(&'a self, key: &'a str, text: &'a str) -> StoreFuture<'a, bool> {
+        let _ = (key, text);
+        Box::pin(async { Ok(false) })
+    }
+    /// [`crate::ExecutionStore::get_definition`].
+    fn get_definition<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>> {
+        let _ = key;
+        Box::pin(async { Ok(None) })
+    }
     /// [`crate::ExecutionStore::put_closed_executions`]: closed executions with no state to
     /// advance (a Distributed Map's children once their Map Run ended), each replacing an
     /// earlier copy of itself, without history. This default awaits one create per record,
@@ -313,6 +324,14 @@ impl<T: crate::ExecutionStore + ?Sized> ExecutionStore for T {
         Box::pin(async move { crate::ExecutionStore::confirm_status_sent(self, record, version) })
     }
 
+    fn put_definition<'a>(&'a self, key: &'a str, text: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move { crate::ExecutionStore::put_definition(self, key, text) })
+    }
+
+    fn get_definition<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move { crate::ExecutionStore::get_definition(self, key) })
+    }
+
     fn put_closed_executions<'a>(&'a self, records: &'a [ExecutionRecord]) -> StoreFuture<'a, ()> {
         // The synchronous store's own, which may write a call's records in one transaction.
         Box::pin(async move { crate::ExecutionStore::put_closed_executions(self, records) })
@@ -496,6 +515,14 @@ impl<S: ExecutionStore + ?Sized> crate::ExecutionStore for Blocking<S> {
 
     fn confirm_status_sent(&self, record: &ExecutionRecord, version: Version) -> Result<bool> {
         self.run(self.store.confirm_status_sent(record, version))
+    }
+
+    fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        self.run(self.store.put_definition(key, text))
+    }
+
+    fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        self.run(self.store.get_definition(key))
     }
 
     fn put_closed_executions(&self, records: &[ExecutionRecord]) -> Result<()> {

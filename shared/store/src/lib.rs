@@ -320,6 +320,21 @@ pub trait ExecutionStore: Send + Sync {
         }
         Ok(())
     }
+    /// Keeps a state machine definition once, under `key` (the caller's content hash of
+    /// `text`), so that executions' states name it instead of each carrying its text (a
+    /// 1,000-state definition is 137 KB, written with every transition). Immutable: a key
+    /// kept keeps its first text, a second put changes nothing. `Ok(true)` once the
+    /// definition is durable; `Ok(false)` from a store that keeps no definitions (this
+    /// default), whose callers write the text into every state as before.
+    fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        let _ = (key, text);
+        Ok(false)
+    }
+    /// The definition kept under `key` by [`Self::put_definition`], or `None`.
+    fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        let _ = key;
+        Ok(None)
+    }
     /// Retention: deletes up to `limit` executions that ended (any status but `RUNNING`)
     /// before `before_ms`, with their history, and returns how many it deleted (fewer than
     /// `limit`: none are left). An adapter that keeps executions some other way (DynamoDB's

@@ -26,6 +26,8 @@ struct Inner {
     /// token -> activity ARN, to find a queued task from its token.
     activity_task_tokens: HashMap<String, (String, i64)>,
     tokens: HashMap<String, TaskTokenRecord>,
+    /// Definitions by key, kept once ([`ExecutionStore::put_definition`]).
+    definitions: HashMap<String, String>,
 }
 
 /// Everything behind one mutex: writes are trivially atomic.
@@ -243,6 +245,18 @@ impl ActivityStore for MemoryStore {
 }
 
 impl ExecutionStore for MemoryStore {
+    fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        let mut inner = self.lock()?;
+        if !inner.definitions.contains_key(key) {
+            inner.definitions.insert(key.to_string(), text.to_string());
+        }
+        Ok(true)
+    }
+
+    fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.lock()?.definitions.get(key).cloned())
+    }
+
     fn delete_closed_executions(&self, before_ms: i64, limit: usize) -> Result<usize> {
         let mut inner = self.lock()?;
         let doomed: Vec<String> = inner

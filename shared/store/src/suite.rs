@@ -70,6 +70,7 @@ pub fn run_store_suite<S: Store + 'static>(make: impl Fn() -> S) {
     activity_tasks_are_claimed_once(&make());
     task_tokens(&make());
     closed_executions_are_put_and_replaced(&make());
+    definitions_are_kept_once(&make());
     concurrent_commits_have_one_winner(Arc::new(make()));
 }
 
@@ -91,6 +92,9 @@ pub fn run_retention_suite<S: Store + 'static>(make: impl Fn() -> S) {
             .create_execution(record, &events(1..=3), &Effects::default())
             .expect("create");
     }
+    // The executions that run a definition are not known to the store (their states are
+    // opaque): a sweep leaves every definition, which later executions may run again.
+    let kept_definition = store.put_definition("k", "{}").expect("put definition");
     assert_eq!(store.delete_closed_executions(5_000, 1).expect("sweep"), 1);
     assert_eq!(store.delete_closed_executions(5_000, 10).expect("sweep"), 1);
     assert_eq!(store.delete_closed_executions(5_000, 10).expect("sweep"), 0);
@@ -120,6 +124,15 @@ pub fn run_retention_suite<S: Store + 'static>(make: impl Fn() -> S) {
     let mut names: Vec<_> = listed.items.iter().map(|r| r.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["recent", "running"]);
+    if kept_definition {
+        assert_eq!(
+            store
+                .get_definition("k")
+                .expect("get definition")
+                .as_deref(),
+            Some("{}")
+        );
+    }
 }
 
 fn state_machines(store: &dyn Store) {
@@ -641,4 +654,44 @@ fn closed_executions_are_put_and_replaced(store: &dyn Store) {
         .is_empty());
     // Not running: a restart resumes none of them.
     assert!(store.running_executions().expect("running").is_empty());
+}
+
+/// Definitions kept apart from the executions' states ([`crate::ExecutionStore::put_definition`]):
+/// once per key, immutably, whole however large. A store that keeps none says so at the put
+/// and has none to give back, so its callers keep the text in each state.
+fn definitions_are_kept_once(store: &dyn Store) {
+    let text = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Comment":"é \"q\"","End":true}}}"#;
+    assert_eq!(store.get_definition("k1").expect("get"), None);
+    if !store.put_definition("k1", text).expect("put") {
+        assert_eq!(
+            store.get_definition("k1").expect("get"),
+            None,
+            "a store that keeps no definitions has none to give"
+        );
+        return;
+    }
+    assert_eq!(
+        store.get_definition("k1").expect("get").as_deref(),
+        Some(text)
+    );
+    // Executions started later put it again; a key's text never changes.
+    assert!(store.put_definition("k1", text).expect("put again"));
+    assert!(store.put_definition("k1", "{}").expect("put another text"));
+    assert_eq!(
+        store.get_definition("k1").expect("get").as_deref(),
+        Some(text)
+    );
+    // A 1,000-state chain's definition is 137 KB.
+    let states: Vec<String> = (0..3_000)
+        .map(|i| format!(r#""S{i}":{{"Type":"Pass","Next":"S{}"}}"#, i + 1))
+        .collect();
+    let large = format!(r#"{{"StartAt":"S0","States":{{{}}}}}"#, states.join(","));
+    assert!(large.len() > 100_000);
+    assert!(store.put_definition("k2", &large).expect("put large"));
+    assert_eq!(store.get_definition("k2").expect("get large"), Some(large));
+    assert_eq!(
+        store.get_definition("k1").expect("get").as_deref(),
+        Some(text)
+    );
+    assert_eq!(store.get_definition("k3").expect("get missing"), None);
 }
