@@ -303,6 +303,20 @@ impl ExecutionStore for FaultStore {
     fn read_history(&self, execution_arn: &str, query: &HistoryQuery) -> Result<Vec<StoredEvent>> {
         self.inner.read_history(execution_arn, query)
     }
+    /// A definition's put is a write like an execution's (lost, applied but reported failed,
+    /// the process dying around it), so the keyed form is exercised under the same faults.
+    fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        self.write("", &[], &Effects::default(), || {
+            self.inner.put_definition(key, text)
+        })
+    }
+    fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        if self.read_fault() {
+            self.count("read_fail");
+            return Err(Error::Backend("simulated: read failed".into()));
+        }
+        self.inner.get_definition(key)
+    }
     fn unsent_status_page(&self, cursor: Option<&str>, limit: usize) -> Result<Page<String>> {
         if self.read_fault() {
             self.count("read_fail");
