@@ -247,7 +247,10 @@ pub trait ExecutionStore: Send + Sync {
     fn commit(&self, transition: &Transition) -> Result<Version>;
     /// Newest first (by start time, then ARN), optionally only one status.
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Page<ExecutionRecord>>;
-    /// ARNs of every `RUNNING` execution: what a restarted server resumes.
+    /// ARNs of every `RUNNING` execution: what a restarted server resumes. An adapter may
+    /// also list an execution that has ended while its end's status event is not yet
+    /// confirmed sent (the DynamoDB store keeps its index entry until then, sparing two index
+    /// writes), so callers check the status of what they read.
     fn running_executions(&self) -> Result<Vec<String>>;
     /// One page of the running executions, so a caller (the serverless sweep) never holds a
     /// million of them at once: `cursor` is the previous page's `next`. The order is the
