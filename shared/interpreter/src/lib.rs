@@ -37,6 +37,8 @@ mod reader;
 mod redrive;
 mod retry;
 mod states;
+#[cfg(test)]
+mod test_support;
 mod time;
 mod writer;
 

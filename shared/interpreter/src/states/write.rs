@@ -198,27 +198,10 @@ impl Execution {
 
 #[cfg(test)]
 mod tests {
-    use crate::{
-        Capabilities, Command, Context, Decision, Event, Execution, ExecutionInfo, Machine, Status,
-        TaskId,
-    };
+    use crate::{Capabilities, Command, Decision, Event, Execution, Machine, Status, TaskId};
     use serde_json::{json, Value};
 
-    fn info() -> ExecutionInfo {
-        ExecutionInfo {
-            execution_arn: "arn:aws:states:us-east-1:111111111111:execution:sm:run".into(),
-            name: "run".into(),
-            state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
-            state_machine_name: "sm".into(),
-            role_arn: "arn:aws:iam::111111111111:role/r".into(),
-            start_time_ms: 1_000,
-            ..Default::default()
-        }
-    }
-
-    fn at(now_ms: i64) -> Context {
-        Context { now_ms, seed: 7 }
-    }
+    use crate::test_support::{at, info};
 
     /// A Distributed Map over `$.rows` exporting to `out/`; its children fail on `{"bad": true}`.
     fn machine(extra: Value) -> Machine {
