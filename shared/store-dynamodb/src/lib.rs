@@ -23,9 +23,20 @@
 //! | activity task lookup | `ATT#<token>` | `ATT` | `qpk`/`qsk`: where the queued task is |
 //! | task token | `TT#<token>` | `TT` | `arn`, `task` |
 //! | pending work | `EX#<arn>` | `PEND` | `ops`: the effects a transition could not fit in its transaction |
+//! | definition | `DEF#<key>` | `DEF` | `dz`: the state machine definition an execution runs, deflated, under its content key ([`cairn_store::ExecutionStore::put_definition`]); written once, never changed, and never deleted (no `ttl`: which executions name it is not known to the table) |
 //!
 //! Retention ([`DynamoStore::with_retention_days`]): a closed execution's item and its history
-//! chunks carry `ttl` (epoch seconds), the table's TTL attribute.
+//! chunks carry `ttl` (epoch seconds), the table's TTL attribute. Definition items carry none:
+//! a running or later redriven execution may name any of them, as in the SQLite store.
+//!
+//! Definitions: an execution's state names its definition by key instead of carrying the text
+//! (a 1,000-state chain's is 137 KB, rewritten with every transition). A container remembers
+//! the keys it knows stored and the texts it read or wrote, so a warm one makes no request for
+//! a definition it met before. On a cold one a put first reads the item (strongly consistent,
+//! key only): finding it costs 1 RRU per 4 KB of the deflated item, where a refused
+//! conditional put would be billed 1 WRU per KB (twenty times the price per KB); a missing
+//! one costs 1 RRU before the put, which happens once per definition. A definition whose item
+//! would pass [`ITEM_OFFLOAD_BYTES`] once deflated is not kept (`false`): the states carry it.
 //!
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
@@ -141,7 +152,14 @@ const TRANSACTION_OFFLOAD_BYTES: usize = 3_500_000;
 /// The attributes that can be large, hence move to S3.
 const LARGE_ATTRIBUTES: [&str; 6] = ["xz", "summary", "stz", "evz", "input", "ops"];
 
+/// Keys remembered as stored, and bytes of definition text kept at hand, per store (and its
+/// clones): past either, that part of the memory is cleared and refilled as met.
+const KNOWN_DEFINITIONS: usize = 4_096;
+const DEFINITION_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
 const SM_PK: &str = "SMS";
+/// The sort key of a definition item (`DEF#<key>`).
+const DEF_SK: &str = "DEF";
 const ACT_PK: &str = "ACTS";
 const TIMERS_PK: &str = "TIMERS";
 const EXEC_SK: &str = "EX";
@@ -183,6 +201,45 @@ struct Table {
     finish_after_commit: bool,
     /// Seconds a closed execution is kept ([`DynamoStore::with_retention_days`]).
     retention_secs: Option<i64>,
+    /// What this container knows of the definition items ([`Definitions`]).
+    definitions: Arc<std::sync::Mutex<Definitions>>,
+}
+
+/// The definition items this store (and its clones) knows: a definition never changes once
+/// stored, so what is known stays true and a warm container needs no request for it.
+#[derive(Default)]
+struct Definitions {
+    /// Keys known to be in the table.
+    stored: std::collections::HashSet<String>,
+    /// Keys whose item would pass the item limit: never stored, not worth deflating again.
+    too_large: std::collections::HashSet<String>,
+    /// Texts read or written, for reads (a cold container's first advance of an execution,
+    /// DescribeStateMachineForExecution).
+    texts: HashMap<String, Arc<str>>,
+    text_bytes: usize,
+}
+
+impl Definitions {
+    fn remember(&mut self, key: &str) {
+        if self.stored.len() >= KNOWN_DEFINITIONS {
+            self.stored.clear();
+        }
+        self.stored.insert(key.to_string());
+    }
+
+    fn keep_text(&mut self, key: &str, text: Arc<str>) {
+        self.remember(key);
+        if self.text_bytes + text.len() > DEFINITION_TEXT_BYTES {
+            self.texts.clear();
+            self.text_bytes = 0;
+        }
+        if text.len() <= DEFINITION_TEXT_BYTES {
+            self.text_bytes += text.len();
+            if let Some(old) = self.texts.insert(key.to_string(), text) {
+                self.text_bytes -= old.len();
+            }
+        }
+    }
 }
 
 /// Where the large attributes of an item too big for DynamoDB go: one S3 object per item
@@ -319,6 +376,7 @@ impl DynamoStore {
                 offload: None,
                 finish_after_commit: true,
                 retention_secs: None,
+                definitions: Arc::default(),
             },
         }
     }
@@ -1190,6 +1248,110 @@ impl Table {
             .map_err(|e| sdk_backend("GetItem", e))?;
         self.usage.read(out.consumed_capacity());
         Ok(out.item)
+    }
+
+    fn known_definitions(&self) -> Result<std::sync::MutexGuard<'_, Definitions>> {
+        self.definitions
+            .lock()
+            .map_err(|_| Error::Backend("the definitions' memory is poisoned".into()))
+    }
+
+    async fn put_definition(&self, key: &str, text: &str) -> Result<bool> {
+        {
+            let known = self.known_definitions()?;
+            if known.stored.contains(key) {
+                return Ok(true);
+            }
+            if known.too_large.contains(key) {
+                return Ok(false);
+            }
+        }
+        let pk = format!("DEF#{key}");
+        // A read first, not a conditional put: on a cold container the item is usually there
+        // already (it is written once per definition), and a refused put is billed as a write
+        // of the whole item, at twenty times a strong read's price per KB. The read is billed
+        // by the item's size whatever it returns, so it asks for the key alone.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_key(Some(crate::key(&pk, DEF_SK)))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_backend("GetItem", e))?;
+        self.usage.read(out.consumed_capacity());
+        if out.item.is_some_and(|item| !item.is_empty()) {
+            self.known_definitions()?.remember(key);
+            return Ok(true);
+        }
+        // Written once per definition, read once per cold container: worth deflate's best
+        // level, which the per-write attributes leave for speed.
+        let mut item = crate::key(&pk, DEF_SK);
+        item.insert(
+            "dz".into(),
+            AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(
+                text.as_bytes(),
+                9,
+            ))),
+        );
+        if item_bytes(&item) > ITEM_OFFLOAD_BYTES {
+            self.known_definitions()?.too_large.insert(key.to_string());
+            return Ok(false);
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.usage.write(out.consumed_capacity());
+                self.known_definitions()?.keep_text(key, Arc::from(text));
+                Ok(true)
+            }
+            // Another container put it since the read: a key's text never changes, so it is
+            // kept (the text at hand is not remembered: the stored one is the first put's).
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                self.usage.requests.fetch_add(1, Ordering::Relaxed);
+                self.known_definitions()?.remember(key);
+                Ok(true)
+            }
+            Err(err) => Err(sdk_backend("PutItem", err)),
+        }
+    }
+
+    async fn get_definition(&self, key: &str) -> Result<Option<String>> {
+        if let Some(text) = self.known_definitions()?.texts.get(key) {
+            return Ok(Some(text.to_string()));
+        }
+        // Strongly consistent: the container that put it may have started the execution
+        // this one advances a moment ago.
+        let Some(item) = self.get(format!("DEF#{key}"), DEF_SK.into()).await? else {
+            return Ok(None);
+        };
+        let text = match item.get("dz") {
+            Some(AttributeValue::B(packed)) => String::from_utf8(decompress(packed.as_ref())?)
+                .map_err(|_| Error::Backend(format!("the definition {key} is not UTF-8")))?,
+            _ => {
+                return Err(Error::Backend(format!(
+                    "the definition item {key} has no text"
+                )))
+            }
+        };
+        self.known_definitions()?
+            .keep_text(key, Arc::from(text.as_str()));
+        Ok(Some(text))
     }
 
     async fn create(&self) -> Result<()> {
@@ -2742,6 +2904,14 @@ impl ExecutionStore for DynamoStore {
         version: Version,
     ) -> StoreFuture<'a, bool> {
         Box::pin(self.table.confirm_status_sent(record, version))
+    }
+
+    fn put_definition<'a>(&'a self, key: &'a str, text: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.table.put_definition(key, text))
+    }
+
+    fn get_definition<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(self.table.get_definition(key))
     }
 
     fn put_closed_executions<'a>(&'a self, records: &'a [ExecutionRecord]) -> StoreFuture<'a, ()> {

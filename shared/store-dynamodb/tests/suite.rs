@@ -1242,3 +1242,110 @@ fn a_closed_execution_past_the_item_limit_is_batch_written_through_s3() {
     assert_eq!(object_count(&s3, &bucket), 1);
     assert_eq!(listed_children(&store), records);
 }
+
+/// The definition item's attributes, read directly (None when there is no item).
+fn definition_item(
+    store: &Synced,
+    key: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = store.inner();
+    runtime()
+        .block_on(
+            store
+                .client()
+                .get_item()
+                .table_name(store.table_name())
+                .key("pk", AttributeValue::S(format!("DEF#{key}")))
+                .key("sk", AttributeValue::S("DEF".into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .expect("get")
+        .item
+}
+
+/// Issue 16: definitions kept once, by key. A warm container (a store and its clones) writes
+/// and reads each at most once; a cold one on the same table reads it back strongly and finds
+/// it at its put without writing again; the item is deflated and never expires; a
+/// definition whose item would pass the item limit is not kept, and its states carry it.
+#[test]
+fn definitions_are_written_and_read_once_per_container() {
+    use cairn_store::ExecutionStore;
+    let Some(endpoint) = emulator() else { return };
+    let warm = synced(fresh_dynamo(&endpoint).with_retention_days(90));
+    let requests = |store: &Synced| store.inner().usage().snapshot().2;
+    let states: Vec<String> = (0..1_000)
+        .map(|i| format!(r#""S{i}":{{"Type":"Pass","Next":"S{}"}}"#, i + 1))
+        .collect();
+    let text = format!(r#"{{"StartAt":"S0","States":{{{}}}}}"#, states.join(","));
+
+    // A cold put reads, then writes.
+    assert!(warm.put_definition("chain", &text).expect("put"));
+    assert_eq!(requests(&warm), 2);
+    let (_, writes, _) = warm.inner().usage().snapshot();
+    assert!(writes >= 1.0, "{writes} write units");
+    // Known now: neither a put nor a get asks DynamoDB again, in this store or a clone.
+    let clone = synced(cairn_store_dynamodb::DynamoStore::clone(warm.inner()));
+    for store in [&warm, &clone] {
+        assert!(store.put_definition("chain", &text).expect("put again"));
+        assert_eq!(
+            store.get_definition("chain").expect("get").as_deref(),
+            Some(text.as_str())
+        );
+    }
+    assert_eq!(requests(&warm), 2);
+
+    let item = definition_item(&warm, "chain").expect("the item");
+    let packed = item["dz"].as_b().expect("deflated text").as_ref().len();
+    assert!(packed * 5 < text.len(), "{packed} of {} bytes", text.len());
+    assert!(!item.contains_key("ttl"), "a definition never expires");
+
+    // Another container: its first get reads the item, its second nothing.
+    let cold = synced(cairn_store_dynamodb::DynamoStore::with_client(
+        warm.inner().client().clone(),
+        warm.inner().table_name(),
+    ));
+    assert_eq!(
+        cold.get_definition("chain").expect("get").as_deref(),
+        Some(text.as_str())
+    );
+    assert_eq!(
+        cold.get_definition("chain").expect("get").as_deref(),
+        Some(text.as_str())
+    );
+    assert!(cold.put_definition("chain", &text).expect("put"));
+    assert_eq!(requests(&cold), 1);
+    // A cold put finds the key by a read and writes nothing: the first text stays.
+    let fresh = synced(cairn_store_dynamodb::DynamoStore::with_client(
+        warm.inner().client().clone(),
+        warm.inner().table_name(),
+    ));
+    assert!(fresh.put_definition("chain", "{}").expect("put"));
+    let (reads, writes, calls) = fresh.inner().usage().snapshot();
+    assert_eq!((writes, calls), (0.0, 1));
+    assert!(reads > 0.0);
+    assert_eq!(
+        fresh.get_definition("chain").expect("get").as_deref(),
+        Some(text.as_str())
+    );
+    // A missing key is not remembered as missing: another container may put it next.
+    assert_eq!(cold.get_definition("later").expect("get"), None);
+    assert!(warm.put_definition("later", "{\"v\":1}").expect("put"));
+    assert_eq!(
+        cold.get_definition("later").expect("get").as_deref(),
+        Some("{\"v\":1}")
+    );
+
+    // Past the item limit once deflated (hex digits deflate to half at best): not kept,
+    // nothing written, and the next put asks nothing.
+    let huge = noise(11, 900_000);
+    let before = warm.inner().usage().snapshot();
+    assert!(!warm.put_definition("huge", &huge).expect("put huge"));
+    let after = warm.inner().usage().snapshot();
+    assert_eq!(after.1, before.1, "nothing written");
+    assert!(definition_item(&warm, "huge").is_none());
+    assert!(!warm.put_definition("huge", &huge).expect("put huge again"));
+    assert_eq!(warm.inner().usage().snapshot().2, after.2);
+    assert_eq!(warm.get_definition("huge").expect("get"), None);
+}
