@@ -140,6 +140,10 @@ pub struct Driver {
     pub(crate) inbox: Mutex<HashMap<String, Vec<Event>>>,
     /// Map Run children their parent stopped before their start was written.
     pub(crate) stopping: Mutex<std::collections::HashSet<String>>,
+    /// State machines DeleteStateMachine left DELETING: their running executions fail at
+    /// their next transition. One process serves every deletion, so this set (filled again
+    /// by [`Driver::recover`]) is what the store says, without a read per transition.
+    pub(crate) deleting: Mutex<std::collections::HashSet<String>>,
 }
 
 pub(crate) fn store_error(error: StoreError) -> ApiError {
@@ -170,6 +174,7 @@ impl Driver {
             logging: crate::observe::LoggingCache::default(),
             inbox: Mutex::new(HashMap::new()),
             stopping: Mutex::new(std::collections::HashSet::new()),
+            deleting: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -526,7 +531,23 @@ impl Driver {
             if running && claim.is_none() && !persisted.still_open(&event) {
                 return Ok((Advanced::Duplicate, None));
             }
-            persisted.prepare(&event, &mut effects);
+            // What moves the execution on (a task's answer, a timer) is its next transition;
+            // a stop, a heartbeat or a claim is not, and is applied as it is.
+            let deleted = Event::MachineDeleted;
+            let transition = matches!(
+                event,
+                Event::TimerFired { .. }
+                    | Event::TaskStarted { .. }
+                    | Event::TaskSubmitted { .. }
+                    | Event::TaskSucceeded { .. }
+                    | Event::TaskFailed { .. }
+            );
+            let event = if running && transition && claim.is_none() && self.is_deleting(&record) {
+                &deleted
+            } else {
+                &event
+            };
+            persisted.prepare(event, &mut effects);
             if !running {
                 if effects.is_empty() {
                     return Ok((Advanced::NotRunning, None));
@@ -596,6 +617,49 @@ impl Driver {
         Err(ApiError::internal(format!(
             "{arn}: too many concurrent writers"
         )))
+    }
+
+    /// Whether the state machine an execution runs (a Map Run child's parent machine
+    /// included: `…:stateMachine:NAME/LABEL`) is being deleted.
+    fn is_deleting(&self, record: &ExecutionRecord) -> bool {
+        let Ok(deleting) = self.deleting.lock() else {
+            return false;
+        };
+        if deleting.is_empty() {
+            return false;
+        }
+        let arn = record.state_machine_arn.as_str();
+        let base = match arn.rsplit_once(':') {
+            Some((prefix, name)) => match name.split_once('/') {
+                Some((machine, _label)) => format!("{prefix}:{machine}"),
+                None => arn.to_string(),
+            },
+            None => arn.to_string(),
+        };
+        deleting.contains(&base)
+    }
+
+    /// Reads which state machines are DELETING, after a restart.
+    fn recover_deleting(&self) -> Result<(), ApiError> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_state_machines(cursor.as_deref(), 1_000)
+                .map_err(store_error)?;
+            if let Ok(mut deleting) = self.deleting.lock() {
+                deleting.extend(
+                    page.items
+                        .iter()
+                        .filter(|r| crate::machines::lifecycle::is_deleting(r))
+                        .map(|r| r.arn.clone()),
+                );
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Applies an event from a background thread, where nobody waits for the answer.
@@ -847,6 +911,7 @@ impl Driver {
     /// After a restart: reload every pending timer and re-dispatch every task invocation
     /// that had not reported back (at least once, as AWS retries a Lambda invoke).
     pub fn recover(&self) -> Result<usize, ApiError> {
+        self.recover_deleting()?;
         for timer in self
             .store
             .due_timers(i64::MAX, usize::MAX)

@@ -177,7 +177,8 @@ impl MachineCache {
 
 /// DeleteStateMachine as AWS does it: a state machine with running executions is DELETING
 /// until the last one ends (DescribeStateMachine shows it, StartExecution and
-/// UpdateStateMachine answer StateMachineDeleting, its executions go on); one without is
+/// UpdateStateMachine answer StateMachineDeleting, its running executions fail at their
+/// next transition, as AWS terminates them); one without is
 /// deleted at once. Nothing watches for the last end: the first read of a DELETING state
 /// machine that finds none running deletes it ([`settle`]), so no execution's write has to
 /// know of deletions.
@@ -238,18 +239,20 @@ pub mod lifecycle {
                 return Ok(());
             };
             if !runs(driver, arn)? {
-                driver
-                    .store
-                    .delete_state_machine(arn)
-                    .map_err(store_error)?;
+                deleted(driver, arn)?;
                 return Ok(());
             }
             if is_deleting(&record) {
+                mark(driver, arn);
                 return Ok(());
             }
             record.document["status"] = Value::from(DELETING);
             match driver.store.update_state_machine(&record, version) {
-                Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+                Ok(_) => {
+                    mark(driver, arn);
+                    return Ok(());
+                }
+                Err(StoreError::NotFound(_)) => return Ok(()),
                 Err(StoreError::Conflict(_)) => continue,
                 Err(other) => return Err(store_error(other)),
             }
@@ -260,6 +263,26 @@ pub mod lifecycle {
         ))
     }
 
+    /// Its running executions fail at their next transition (AWS: "On the next state
+    /// transition, the state machine's executions are terminated").
+    fn mark(driver: &Driver, arn: &str) {
+        if let Ok(mut deleting) = driver.deleting.lock() {
+            deleting.insert(arn.to_string());
+        }
+    }
+
+    /// Deletes the record; a state machine created again under the name is not DELETING.
+    fn deleted(driver: &Driver, arn: &str) -> Result<(), ApiError> {
+        driver
+            .store
+            .delete_state_machine(arn)
+            .map_err(store_error)?;
+        if let Ok(mut deleting) = driver.deleting.lock() {
+            deleting.remove(arn);
+        }
+        Ok(())
+    }
+
     /// A stored state machine as the API may show it: a DELETING one whose executions all
     /// ended is deleted now and reads as gone (`None`).
     pub(crate) fn settle(
@@ -268,10 +291,7 @@ pub mod lifecycle {
     ) -> Result<Option<(StateMachineRecord, u64)>, ApiError> {
         match found {
             Some((record, _)) if is_deleting(&record) && !runs(driver, &record.arn)? => {
-                driver
-                    .store
-                    .delete_state_machine(&record.arn)
-                    .map_err(store_error)?;
+                deleted(driver, &record.arn)?;
                 Ok(None)
             }
             other => Ok(other),

@@ -462,7 +462,10 @@ impl Persisted {
             Event::TaskSucceeded { task_id, .. }
             | Event::TaskFailed { task_id, .. }
             | Event::Heartbeat { task_id } => self.tasks.contains_key(task_id),
-            Event::Stop { .. } | Event::Redrive | Event::UpdateMapRun { .. } => true,
+            Event::Stop { .. }
+            | Event::MachineDeleted
+            | Event::Redrive
+            | Event::UpdateMapRun { .. } => true,
         }
     }
 
@@ -493,6 +496,7 @@ impl Persisted {
             }
             Event::Heartbeat { .. }
             | Event::Stop { .. }
+            | Event::MachineDeleted
             | Event::Redrive
             | Event::UpdateMapRun { .. } => {}
         }

@@ -1,7 +1,8 @@
 //! DeleteStateMachine as AWS does it: while executions of the state machine run it is
 //! DELETING (DescribeStateMachine says so; StartExecution, UpdateStateMachine and
-//! CreateStateMachine of the name answer StateMachineDeleting; its executions go on and are
-//! listed); once none runs it is gone. One without running executions is gone at once.
+//! CreateStateMachine of the name answer StateMachineDeleting; its executions are listed and
+//! fail at their next transition); once none runs it is gone. One without running executions
+//! is gone at once.
 
 use cairn_api::Api;
 use serde_json::{json, Value};
@@ -203,6 +204,74 @@ fn versions_and_aliases_of_a_deleting_state_machine_start_nothing() {
     assert_eq!(
         fails(&api, "StartExecution", json!({"stateMachineArn": version})).error_type,
         "StateMachineDoesNotExist"
+    );
+    api.shutdown();
+}
+
+/// AWS: "On the next state transition, the state machine's executions are terminated": a
+/// task's answer for an execution of a DELETING state machine fails it with States.Runtime,
+/// and then the state machine is gone. A stop meanwhile is no transition (see above).
+#[test]
+fn a_deleting_state_machines_execution_fails_at_its_next_transition() {
+    let api = api();
+    let activity = text(&call(&api, "CreateActivity", json!({"name": "work"}))["activityArn"]);
+    let definition = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": activity, "Next": "After"},
+        "After": {"Type": "Pass", "End": true}}});
+    let machine = text(
+        &call(
+            &api,
+            "CreateStateMachine",
+            json!({"name": "doomed", "definition": definition.to_string(), "roleArn": ROLE}),
+        )["stateMachineArn"],
+    );
+    let arn = start(&api, &machine);
+    let task = call(&api, "GetActivityTask", json!({"activityArn": activity}));
+    let token = text(&task["taskToken"]);
+    assert!(!token.is_empty(), "{task}");
+
+    call(
+        &api,
+        "DeleteStateMachine",
+        json!({"stateMachineArn": machine}),
+    );
+    assert_eq!(
+        call(&api, "DescribeExecution", json!({"executionArn": arn}))["status"],
+        "RUNNING",
+        "nothing happens to it before its next transition"
+    );
+    call(
+        &api,
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "{}"}),
+    );
+    let described = call(&api, "DescribeExecution", json!({"executionArn": arn}));
+    assert_eq!(described["status"], "FAILED");
+    assert_eq!(described["error"], "States.Runtime");
+    assert_eq!(described["cause"], "State machine doomed has been deleted.");
+    let history = call(&api, "GetExecutionHistory", json!({"executionArn": arn}));
+    let events = history["events"].as_array().cloned().unwrap_or_default();
+    let last = events.last().cloned().unwrap_or_default();
+    assert_eq!(last["type"], "ExecutionFailed", "{history}");
+    assert!(
+        !events.iter().any(|e| e["type"] == "TaskSucceeded"),
+        "the answer is not applied: {history}"
+    );
+    assert_eq!(
+        fails(
+            &api,
+            "DescribeStateMachine",
+            json!({"stateMachineArn": machine})
+        )
+        .error_type,
+        "StateMachineDoesNotExist"
+    );
+    // The name is free again, and a new state machine under it is not DELETING.
+    create(&api, "doomed", json!({}));
+    let again = start(&api, &machine);
+    assert_eq!(
+        call(&api, "DescribeExecution", json!({"executionArn": again}))["status"],
+        "RUNNING"
     );
     api.shutdown();
 }

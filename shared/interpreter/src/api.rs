@@ -77,6 +77,11 @@ pub enum Event {
         error: Option<String>,
         cause: Option<String>,
     },
+    /// The execution's state machine is being deleted (DeleteStateMachine left it DELETING):
+    /// AWS terminates a running execution at its next state transition, failing it with
+    /// `States.Runtime` ("State machine NAME has been deleted."). The shell applies it in
+    /// place of the event that transition would have applied.
+    MachineDeleted,
     /// RedriveExecution of a FAILED, TIMED_OUT or ABORTED execution: `ExecutionRedriven`,
     /// then the states that did not succeed run again from their inputs (only the failed or
     /// aborted branches and iterations of a Parallel or Map). Ignored unless
@@ -103,6 +108,7 @@ impl Event {
             | Event::Heartbeat { task_id } => Some(*task_id),
             Event::TimerFired { .. }
             | Event::Stop { .. }
+            | Event::MachineDeleted
             | Event::Redrive
             | Event::UpdateMapRun { .. } => None,
         }

@@ -1203,6 +1203,14 @@ impl<'a> Runner<'a> {
                 self.emit_with_prev(0, "ExecutionAborted", Value::Object(fields));
                 self.end(Status::Aborted, None, error, cause);
             }
+            Event::MachineDeleted => {
+                self.work.clear();
+                let cause = format!(
+                    "State machine {} has been deleted.",
+                    self.exec.info.state_machine_name
+                );
+                self.finish_execution(Err(Fault::new("States.Runtime", cause)));
+            }
         }
     }
 

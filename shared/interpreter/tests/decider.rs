@@ -617,6 +617,21 @@ fn execution_timeout_stop_and_limits() {
     assert_eq!(lines(&d), ["3 0 ExecutionAborted"]);
     assert_eq!(exec.status(), Status::Aborted);
 
+    // A DELETING state machine's execution ends at its next transition, failed as AWS fails
+    // it, and what it waited on is cancelled.
+    let (mut exec, _) = Execution::start(&machine, json!({}), info(), &at(0));
+    let d = exec.apply(&machine, Event::MachineDeleted, &at(2));
+    assert_eq!(lines(&d), ["3 2 ExecutionFailed"]);
+    assert_eq!(
+        aws(&d, 3)["executionFailedEventDetails"],
+        json!({"error": "States.Runtime", "cause": "State machine sm has been deleted."})
+    );
+    assert_eq!(exec.status(), Status::Failed);
+    assert_eq!(exec.error(), Some("States.Runtime"));
+    for timer_id in [1, 2] {
+        assert!(d.commands.contains(&Command::CancelTimer { timer_id }));
+    }
+
     let small = Limits {
         max_payload_bytes: 10,
         max_history_events: 25_000,
