@@ -174,7 +174,15 @@ pub struct Engine {
     sweep_page: usize,
     /// Writes the execution logs `loggingConfiguration` asks for; `None`: none are written.
     execution_log: Option<Arc<crate::execution_log::ExecutionLog>>,
+    /// Whether a state machine is DELETING, by ARN, with when it was read: the api function
+    /// marks it, so an advance container reads it again after [`DELETING_TTL_MS`].
+    deleting: std::sync::Mutex<std::collections::HashMap<String, (bool, i64)>>,
 }
+
+/// How long a container trusts what it read of a state machine's DELETING status: its
+/// executions are terminated at their first transition after that (AWS: "on the next state
+/// transition"), for one read per state machine and container at most this often.
+const DELETING_TTL_MS: i64 = 5_000;
 
 impl Engine {
     pub fn new(
@@ -203,6 +211,7 @@ impl Engine {
             event_invoker: None,
             sync_task_limit_ms: i64::MAX,
             execution_log: None,
+            deleting: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -336,6 +345,39 @@ impl Engine {
         self.machines
             .compile_keyed(key, &text)
             .map_err(|e| EngineError::Definition(e.to_string()))
+    }
+
+    /// Whether the state machine an execution runs (a Map Run child's parent machine
+    /// included: `…:stateMachine:NAME/LABEL`) is DELETING. A failed read or a state machine
+    /// gone answers no: only a DELETING record terminates executions.
+    async fn machine_deleting(&self, state_machine_arn: &str) -> bool {
+        let base = match state_machine_arn.rsplit_once(':') {
+            Some((prefix, name)) => match name.split_once('/') {
+                Some((machine, _label)) => format!("{prefix}:{machine}"),
+                None => state_machine_arn.to_string(),
+            },
+            None => state_machine_arn.to_string(),
+        };
+        let now = self.now_ms();
+        if let Ok(cache) = self.deleting.lock() {
+            if let Some((deleting, read_ms)) = cache.get(&base) {
+                if now - read_ms < DELETING_TTL_MS {
+                    return *deleting;
+                }
+            }
+        }
+        let deleting = match self.store.get_state_machine(&base).await {
+            Ok(Some((record, _))) => cairn_api::machines::lifecycle::is_deleting(&record),
+            Ok(None) => false,
+            Err(_) => return false,
+        };
+        if let Ok(mut cache) = self.deleting.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(base, (deleting, now));
+        }
+        deleting
     }
 
     /// Runs executions under these quotas instead of AWS's.
@@ -657,11 +699,21 @@ impl Engine {
             let mut decision = cairn_interpreter::Decision::default();
             let mut now = i64::MIN;
             let mut applied = false;
+            let deleted = Event::MachineDeleted;
             for event in events {
                 let running = persisted.execution.status() == Status::Running;
                 if (!running && *event != Event::Redrive) || !persisted.still_open(event) {
                     continue;
                 }
+                // AWS terminates a DELETING state machine's execution at its next transition.
+                let event = if running
+                    && event.is_transition()
+                    && self.machine_deleting(&record.state_machine_arn).await
+                {
+                    &deleted
+                } else {
+                    event
+                };
                 now = now.max(persisted.effective_time(event, self.now_ms(), record.start_ms));
                 persisted.prepare(event, &mut effects);
                 if let Event::TaskStarted { task_id, .. } = event {
@@ -2061,6 +2113,38 @@ mod tests {
             Err(EngineError::Api(error)) => assert_eq!(error.error_type, "StateMachineDeleting"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_deleting_state_machines_execution_fails_at_its_next_transition() {
+        let rig = rig(waits(1));
+        let arn = rig
+            .engine
+            .start(MACHINE, Some("doomed"), None)
+            .await
+            .unwrap()
+            .execution_arn;
+        let fired = Event::TimerFired { timer_id: 1 };
+        // Read ACTIVE just before the deletion: the container trusts that for a while.
+        assert!(!rig.engine.machine_deleting(MACHINE).await);
+        let (mut record, version) =
+            cairn_store::StateMachineStore::get_state_machine(rig.store.as_ref(), MACHINE)
+                .unwrap()
+                .unwrap();
+        record.document["status"] = json!("DELETING");
+        cairn_store::StateMachineStore::update_state_machine(rig.store.as_ref(), &record, version)
+            .unwrap();
+        rig.later(DELETING_TTL_MS as u64);
+        assert_eq!(
+            rig.engine.apply(&arn, fired).await.unwrap(),
+            Applied::Applied(Status::Failed)
+        );
+        let stored = Persisted::decode(&rig.record(&arn)).unwrap();
+        assert_eq!(stored.execution.error(), Some("States.Runtime"));
+        assert_eq!(
+            stored.execution.cause(),
+            Some("State machine m has been deleted.")
+        );
     }
 
     #[tokio::test]

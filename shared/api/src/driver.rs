@@ -531,22 +531,11 @@ impl Driver {
             if running && claim.is_none() && !persisted.still_open(&event) {
                 return Ok((Advanced::Duplicate, None));
             }
-            // What moves the execution on (a task's answer, a timer) is its next transition;
-            // a stop, a heartbeat or a claim is not, and is applied as it is.
+            // A claim (a worker taking an activity task) is applied as it is.
             let deleted = Event::MachineDeleted;
-            let transition = matches!(
-                event,
-                Event::TimerFired { .. }
-                    | Event::TaskStarted { .. }
-                    | Event::TaskSubmitted { .. }
-                    | Event::TaskSucceeded { .. }
-                    | Event::TaskFailed { .. }
-            );
-            let event = if running && transition && claim.is_none() && self.is_deleting(&record) {
-                &deleted
-            } else {
-                &event
-            };
+            let terminated =
+                running && event.is_transition() && claim.is_none() && self.is_deleting(&record);
+            let event = if terminated { &deleted } else { &event };
             persisted.prepare(event, &mut effects);
             if !running {
                 if effects.is_empty() {

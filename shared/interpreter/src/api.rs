@@ -98,6 +98,20 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether the event moves the execution on (a task's answer, a timer): its next state
+    /// transition, at which AWS terminates an execution of a DELETING state machine
+    /// ([`Event::MachineDeleted`]). A stop, a heartbeat, a redrive or an UpdateMapRun is none.
+    pub fn is_transition(&self) -> bool {
+        matches!(
+            self,
+            Event::TimerFired { .. }
+                | Event::TaskStarted { .. }
+                | Event::TaskSubmitted { .. }
+                | Event::TaskSucceeded { .. }
+                | Event::TaskFailed { .. }
+        )
+    }
+
     /// The task the event reports on; timers and stops concern none.
     pub fn task_id(&self) -> Option<TaskId> {
         match self {
