@@ -2702,3 +2702,41 @@ async fn distributed_map_children_are_listed_and_described_through_the_api_funct
         "{body}"
     );
 }
+
+/// Issue 16: an execution's state names its definition by key (the definition item is
+/// written once); another container, whose store never met it, reads it back to advance the
+/// execution and to answer DescribeStateMachineForExecution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_container_runs_an_execution_by_its_definition_key() {
+    if !emulators() {
+        return;
+    }
+    let h = Harness::new().await;
+    // A comment deflate cannot shrink away: a state carrying the text would hold all of it.
+    let definition = json!({"Comment": noise(4, 40_000), "StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "Done": {"Type": "Pass", "Result": "ok", "End": true}}});
+    let machine = h
+        .create_machine("keyed", definition.clone(), "STANDARD")
+        .await;
+    let arn = h.start(&machine, json!({})).await;
+    let running = h.record(&arn).await;
+    assert_eq!(running.status, "RUNNING");
+    assert!(
+        running.state.len() < 10_000,
+        "{} bytes of state",
+        running.state.len()
+    );
+    let record = h.run_to_end_on(&h.other_engine(), &arn).await;
+    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(h.count(&arn, "PassStateExited").await, 1);
+    let api = cairn_serverless::shared_api(&h.other_engine());
+    let request = json!({ "executionArn": arn });
+    let out = tokio::task::spawn_blocking(move || {
+        api.handle("DescribeStateMachineForExecution", request)
+    })
+    .await
+    .expect("join")
+    .expect("DescribeStateMachineForExecution");
+    assert_eq!(out["definition"], definition.to_string());
+}
