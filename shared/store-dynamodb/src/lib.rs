@@ -36,7 +36,7 @@
 //! key only): finding it costs 1 RRU per 4 KB of the deflated item, where a refused
 //! conditional put would be billed 1 WRU per KB (twenty times the price per KB); a missing
 //! one costs 1 RRU before the put, which happens once per definition. A definition whose item
-//! would pass [`ITEM_OFFLOAD_BYTES`] once deflated is not kept (`false`): the states carry it.
+//! would pass 350 KB once deflated (DynamoDB's item limit is 400 KB) is not kept (`false`): the states carry it.
 //!
 //! Global secondary indexes: `by_machine` (`sm` = state machine ARN, `gs` = newest-first key,
 //! projecting `status` only) serves ListExecutions (a status filter is a filter expression;
@@ -229,16 +229,15 @@ impl Definitions {
 
     fn keep_text(&mut self, key: &str, text: Arc<str>) {
         self.remember(key);
+        if self.texts.contains_key(key) || text.len() > DEFINITION_TEXT_BYTES {
+            return;
+        }
         if self.text_bytes + text.len() > DEFINITION_TEXT_BYTES {
             self.texts.clear();
             self.text_bytes = 0;
         }
-        if text.len() <= DEFINITION_TEXT_BYTES {
-            self.text_bytes += text.len();
-            if let Some(old) = self.texts.insert(key.to_string(), text) {
-                self.text_bytes -= old.len();
-            }
-        }
+        self.text_bytes += text.len();
+        self.texts.insert(key.to_string(), text);
     }
 }
 
@@ -3031,6 +3030,24 @@ mod tests {
         let failed = runtime.block_on(all_bounded((0..10).map(|i| task(i == 0)), 2));
         assert!(matches!(failed, Err(Error::Backend(_))), "{failed:?}");
         assert!(done.load(Ordering::SeqCst) < 10);
+    }
+
+    #[test]
+    fn remembered_definition_texts_stay_within_their_bytes() {
+        let mut known = Definitions::default();
+        let half: Arc<str> = Arc::from("x".repeat(DEFINITION_TEXT_BYTES / 2 + 1));
+        known.keep_text("a", Arc::clone(&half));
+        known.keep_text("a", Arc::clone(&half));
+        assert_eq!(known.text_bytes, half.len());
+        // Past the bound: the texts kept so far go, the keys stay known.
+        known.keep_text("b", Arc::clone(&half));
+        assert!(known.texts.contains_key("b") && !known.texts.contains_key("a"));
+        assert_eq!(known.text_bytes, half.len());
+        assert!(known.stored.contains("a") && known.stored.contains("b"));
+        // One text past the bound alone is not kept, and costs the others nothing.
+        known.keep_text("c", Arc::from("y".repeat(DEFINITION_TEXT_BYTES + 1)));
+        assert!(!known.texts.contains_key("c") && known.stored.contains("c"));
+        assert!(known.texts.contains_key("b"));
     }
 
     #[test]
