@@ -2098,9 +2098,8 @@ mod tests {
         assert!(cairn_store::unsent_marks(&rig.record(&failed.execution_arn)).is_empty());
     }
 
-    #[tokio::test]
-    async fn a_state_machine_being_deleted_starts_no_execution() {
-        let rig = rig(waits(1));
+    /// What DeleteStateMachine does to a state machine with running executions.
+    fn mark_deleting(rig: &Rig) {
         let (mut record, version) =
             cairn_store::StateMachineStore::get_state_machine(rig.store.as_ref(), MACHINE)
                 .unwrap()
@@ -2108,6 +2107,12 @@ mod tests {
         record.document["status"] = json!("DELETING");
         cairn_store::StateMachineStore::update_state_machine(rig.store.as_ref(), &record, version)
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_state_machine_being_deleted_starts_no_execution() {
+        let rig = rig(waits(1));
+        mark_deleting(&rig);
         let refused = rig.engine.start(MACHINE, Some("late"), None).await;
         match refused {
             Err(EngineError::Api(error)) => assert_eq!(error.error_type, "StateMachineDeleting"),
@@ -2127,13 +2132,7 @@ mod tests {
         let fired = Event::TimerFired { timer_id: 1 };
         // Read ACTIVE just before the deletion: the container trusts that for a while.
         assert!(!rig.engine.machine_deleting(MACHINE).await);
-        let (mut record, version) =
-            cairn_store::StateMachineStore::get_state_machine(rig.store.as_ref(), MACHINE)
-                .unwrap()
-                .unwrap();
-        record.document["status"] = json!("DELETING");
-        cairn_store::StateMachineStore::update_state_machine(rig.store.as_ref(), &record, version)
-            .unwrap();
+        mark_deleting(&rig);
         rig.later(DELETING_TTL_MS as u64);
         assert_eq!(
             rig.engine.apply(&arn, fired).await.unwrap(),
