@@ -351,13 +351,7 @@ impl Engine {
     /// included: `…:stateMachine:NAME/LABEL`) is DELETING. A failed read or a state machine
     /// gone answers no: only a DELETING record terminates executions.
     async fn machine_deleting(&self, state_machine_arn: &str) -> bool {
-        let base = match state_machine_arn.rsplit_once(':') {
-            Some((prefix, name)) => match name.split_once('/') {
-                Some((machine, _label)) => format!("{prefix}:{machine}"),
-                None => state_machine_arn.to_string(),
-            },
-            None => state_machine_arn.to_string(),
-        };
+        let base = cairn_api::machines::lifecycle::deleted_with(state_machine_arn);
         let now = self.now_ms();
         if let Ok(cache) = self.deleting.lock() {
             if let Some((deleting, read_ms)) = cache.get(&base) {

@@ -617,15 +617,9 @@ impl Driver {
         if deleting.is_empty() {
             return false;
         }
-        let arn = record.state_machine_arn.as_str();
-        let base = match arn.rsplit_once(':') {
-            Some((prefix, name)) => match name.split_once('/') {
-                Some((machine, _label)) => format!("{prefix}:{machine}"),
-                None => arn.to_string(),
-            },
-            None => arn.to_string(),
-        };
-        deleting.contains(&base)
+        deleting.contains(&crate::machines::lifecycle::deleted_with(
+            &record.state_machine_arn,
+        ))
     }
 
     /// Reads which state machines are DELETING, after a restart.

@@ -206,6 +206,14 @@ pub mod lifecycle {
         status(record) == DELETING
     }
 
+    /// The state machine whose deletion ends an execution, from the ARN its record keeps:
+    /// a Map Run child's `…:stateMachine:NAME/LABEL` is its parent's machine (records keep
+    /// versions' executions under the unqualified ARN already).
+    pub fn deleted_with(state_machine_arn: &str) -> String {
+        crate::fields::split_label(state_machine_arn)
+            .map_or_else(|| state_machine_arn.to_string(), |(base, _)| base)
+    }
+
     pub fn deleting(arn: &str) -> ApiError {
         ApiError::new(
             "StateMachineDeleting",
@@ -302,6 +310,13 @@ pub mod lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_run_childs_machine_is_deleted_with_its_parents() {
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+        assert_eq!(lifecycle::deleted_with(machine), machine);
+        assert_eq!(lifecycle::deleted_with(&format!("{machine}/Rows")), machine);
+    }
 
     #[test]
     fn each_definition_is_compiled_once_under_the_given_limits() {
