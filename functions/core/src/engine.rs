@@ -1851,7 +1851,7 @@ fn unsent_status_changes(record: &ExecutionRecord) -> Vec<Outgoing> {
             }
             Outgoing::StatusChange {
                 detail: status_detail(&shown),
-                alert: matches!(mark, "FAILED" | "TIMED_OUT" | "ABORTED"),
+                alert: crate::outbox::alerts(mark),
             }
         })
         .collect()
@@ -1860,7 +1860,7 @@ fn unsent_status_changes(record: &ExecutionRecord) -> Vec<Outgoing> {
 fn status_change(record: &ExecutionRecord, status: Status) -> Outgoing {
     Outgoing::StatusChange {
         detail: status_detail(record),
-        alert: matches!(status, Status::Failed | Status::TimedOut | Status::Aborted),
+        alert: crate::outbox::alerts(status.as_aws_str()),
     }
 }
 
