@@ -20,6 +20,7 @@ use crate::{ApiError, ACTIONS};
 
 pub fn dispatch(driver: &Driver, action: &str, request: &Value) -> Result<Value, ApiError> {
     let p = Params::new(request)?;
+    crate::params::check_request(action, request, driver.config.limits.max_payload_bytes)?;
     if let Some(result) = crate::versions::dispatch(driver, action, &p) {
         return result;
     }
@@ -144,10 +145,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         Some(logging) => crate::observe::logging_configuration(logging)?,
         None => json!({"level": "OFF", "includeExecutionData": false}),
     };
-    let tracing = p
-        .get("tracingConfiguration")
-        .cloned()
-        .unwrap_or_else(|| json!({"enabled": false}));
+    let tracing = tracing_configuration(p.get("tracingConfiguration"))?;
     let encryption = crate::fields::encryption_configuration(p.get("encryptionConfiguration"))?;
     let record = StateMachineRecord {
         arn: arn.clone(),
@@ -197,7 +195,8 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             if doc_str(&existing, "definition") == definition
                 && doc_str(&existing, "type") == machine_type
                 && existing.document["loggingConfiguration"] == logging
-                && existing.document["tracingConfiguration"] == tracing
+                && tracing_configuration(existing.document.get("tracingConfiguration")).ok()
+                    == Some(tracing.clone())
                 && crate::fields::stored_encryption(&existing.document) == encryption
             {
                 published(
@@ -212,6 +211,35 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         }
         Err(other) => Err(store_error(other)),
     }
+}
+
+/// `tracingConfiguration` as AWS keeps and describes it: `enabled` always present, false
+/// unless set (a request's `{}` describes as `{"enabled": false}`).
+fn tracing_configuration(given: Option<&Value>) -> Result<Value, ApiError> {
+    let Some(given) = given else {
+        return Ok(json!({"enabled": false}));
+    };
+    let Some(object) = given.as_object() else {
+        return Err(ApiError::new(
+            "SerializationException",
+            "'tracingConfiguration' must be an object",
+        ));
+    };
+    match object.get("enabled") {
+        None | Some(Value::Null) => Ok(json!({"enabled": false})),
+        Some(Value::Bool(enabled)) => Ok(json!({"enabled": enabled})),
+        Some(_) => Err(ApiError::new(
+            "InvalidTracingConfiguration",
+            "Invalid Tracing Configuration: 'enabled' must be true or false",
+        )),
+    }
+}
+
+/// A stored state machine's tracing configuration as AWS describes it (records stored
+/// before Cairn completed it may hold the request's `{}`).
+fn stored_tracing(document: &Value) -> Value {
+    tracing_configuration(document.get("tracingConfiguration"))
+        .unwrap_or_else(|_| document["tracingConfiguration"].clone())
 }
 
 fn revision_id(driver: &Driver) -> String {
@@ -287,7 +315,7 @@ fn machine_description(record: &StateMachineRecord) -> Value {
         "type": doc["type"],
         "creationDate": timestamp(record.created_ms),
         "loggingConfiguration": doc["loggingConfiguration"],
-        "tracingConfiguration": doc["tracingConfiguration"],
+        "tracingConfiguration": stored_tracing(doc),
         "encryptionConfiguration": crate::fields::stored_encryption(doc),
     });
     if let Some(revision) = doc.get("revisionId") {
@@ -306,6 +334,10 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     let logging = p.get("loggingConfiguration");
     let tracing = p.get("tracingConfiguration");
     let encryption = p.get("encryptionConfiguration");
+    // AWS: a Distributed Map's label ARN names no state machine that can change.
+    if crate::fields::split_label(arn).is_some() {
+        return Err(crate::fields::labeled_arn_refused());
+    }
     let (mut record, version) = get_machine(driver, arn)?;
     if lifecycle::is_deleting(&record) {
         return Err(lifecycle::deleting(arn));
@@ -341,7 +373,7 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         record.document["loggingConfiguration"] = crate::observe::logging_configuration(logging)?;
     }
     if let Some(tracing) = tracing {
-        record.document["tracingConfiguration"] = tracing.clone();
+        record.document["tracingConfiguration"] = tracing_configuration(Some(tracing))?;
     }
     if let Some(encryption) = encryption {
         record.document["encryptionConfiguration"] =
@@ -379,6 +411,11 @@ fn update_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
 fn delete_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("stateMachineArn")?;
     check_state_machine_arn(arn)?;
+    // AWS: deleting through a Distributed Map's label ARN is a ValidationException (before,
+    // Cairn answered success, deleting nothing).
+    if crate::fields::split_label(arn).is_some() {
+        return Err(crate::fields::labeled_arn_refused());
+    }
     lifecycle::delete(driver, arn)?;
     Ok(json!({}))
 }
@@ -420,6 +457,15 @@ fn describe_state_machine_for_execution(
     driver: &Driver,
     p: &Params<'_>,
 ) -> Result<Value, ApiError> {
+    let metadata_only = crate::fields::metadata_only(p)?;
+    let mut out = state_machine_for_execution(driver, p)?;
+    if metadata_only {
+        crate::fields::strip_definition(&mut out);
+    }
+    Ok(out)
+}
+
+fn state_machine_for_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let record = load_execution(driver, p.string("executionArn")?)?;
     if let Some(child) = crate::map_runs::describe_child_machine(driver, &record) {
         return child;
@@ -452,7 +498,7 @@ fn describe_state_machine_for_execution(
                 .unwrap_or(machine.created_ms),
         );
         out["loggingConfiguration"] = machine.document["loggingConfiguration"].clone();
-        out["tracingConfiguration"] = machine.document["tracingConfiguration"].clone();
+        out["tracingConfiguration"] = stored_tracing(&machine.document);
         let revision = match &persisted.version_arn {
             Some(version) => crate::versions::version_revision(driver, version),
             None => machine.document.get("revisionId").cloned(),
@@ -515,6 +561,18 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         (Some(_), Some((arn, case))) => (arn, Some(case)),
         _ => (machine_arn, None),
     };
+    let trace_header = crate::fields::trace_header(p)?.map(str::to_string);
+    if crate::fields::split_label(machine_arn).is_some() {
+        return Err(crate::fields::labeled_arn_refused());
+    }
+    // AWS's order: the state machine must exist before the name and the input are judged
+    // (a missing state machine with an invalid name is StateMachineDoesNotExist).
+    let crate::versions::Target {
+        machine,
+        version_arn,
+        alias_arn,
+    } = crate::versions::resolve(driver, machine_arn)?;
+    refuse_deleting(driver, &machine, version_arn.is_some(), machine_arn)?;
     let name = match p.opt_string("name")? {
         Some(name) => {
             check_name(name)?;
@@ -526,16 +584,6 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         p.opt_string("input")?,
         driver.config.limits.max_payload_bytes,
     )?;
-    let trace_header = crate::fields::trace_header(p)?.map(str::to_string);
-    if crate::fields::split_label(machine_arn).is_some() {
-        return Err(crate::fields::labeled_arn_refused());
-    }
-    let crate::versions::Target {
-        machine,
-        version_arn,
-        alias_arn,
-    } = crate::versions::resolve(driver, machine_arn)?;
-    refuse_deleting(driver, &machine, version_arn.is_some(), machine_arn)?;
     let express = doc_str(&machine, "type") == "EXPRESS";
     let config = &driver.config;
     let execution_arn = if express {
@@ -1182,13 +1230,9 @@ enum TaskResult {
     Heartbeat,
 }
 
-/// Only tokens signed with this server's key were ever issued.
+/// Only tokens signed with this server's key were ever issued (the token's length was
+/// checked with the request: `params::check_request`).
 fn check_token(driver: &Driver, token: &str) -> Result<(), ApiError> {
-    if token.is_empty() || token.len() > 1024 {
-        return Err(validation(format!(
-            "1 validation error detected: Value '{token}' at 'taskToken' failed to satisfy constraint: Member must have length between 1 and 1024"
-        )));
-    }
     if !driver.signer.verify(token) {
         return Err(ApiError::new("InvalidToken", "Invalid token"));
     }

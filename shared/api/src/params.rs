@@ -111,6 +111,214 @@ impl<'a> Params<'a> {
     }
 }
 
+/// How AWS's request validation bounds a member (the `stepfunctions` service model).
+#[derive(Clone, Copy)]
+enum Rule {
+    /// A string of `min..=max` characters. A sensitive member's value is not repeated in
+    /// the message (AWS: "Value at 'cause' failed to satisfy constraint: ...").
+    Text {
+        min: usize,
+        max: usize,
+        sensitive: bool,
+    },
+    /// A sensitive JSON payload (`input`, `output`...): at most 262,144 bytes of UTF-8, or
+    /// the payload quota the server was given when that is larger. AWS counts these in
+    /// bytes and says so ("Member must have size less than or equal to 262144 bytes in UTF-8
+    /// encoding").
+    Payload,
+    /// A required member of another type, checked only for presence here.
+    Present,
+}
+
+/// AWS's payload bound (`SensitiveData`), in bytes.
+const PAYLOAD_BYTES: usize = 262_144;
+
+const fn text(min: usize, max: usize) -> Rule {
+    Rule::Text {
+        min,
+        max,
+        sensitive: false,
+    }
+}
+
+const fn secret(min: usize, max: usize) -> Rule {
+    Rule::Text {
+        min,
+        max,
+        sensitive: true,
+    }
+}
+
+const ARN: Rule = text(1, 256);
+const LONG_ARN: Rule = text(1, 2000);
+const NAME: Rule = text(1, 80);
+const TOKEN: Rule = text(1, 1024);
+const EXECUTIONS_TOKEN: Rule = text(1, 3096);
+const STATE_NAME: Rule = secret(1, 80);
+const TASK_TOKEN: Rule = text(1, 2048);
+const DEFINITION: Rule = secret(1, 1_048_576);
+const DESCRIPTION: Rule = secret(0, 256);
+const ERROR: Rule = secret(0, 256);
+const CAUSE: Rule = secret(0, 32_768);
+const TRACE_HEADER: Rule = text(0, 256);
+
+/// Each action's members AWS validates before the action runs: `(member, required, rule)`,
+/// in the model's member order. The Map Run actions and RedriveExecution check their own.
+fn rules(action: &str) -> &'static [(&'static str, bool, Rule)] {
+    match action {
+        "CreateActivity" => &[("name", true, NAME)],
+        "CreateStateMachine" => &[
+            ("name", true, NAME),
+            ("definition", true, DEFINITION),
+            ("roleArn", true, ARN),
+            ("versionDescription", false, DESCRIPTION),
+        ],
+        "CreateStateMachineAlias" => &[
+            ("description", false, DESCRIPTION),
+            ("name", true, NAME),
+            ("routingConfiguration", true, Rule::Present),
+        ],
+        "DeleteActivity" | "DescribeActivity" => &[("activityArn", true, ARN)],
+        "DeleteStateMachine" | "DescribeStateMachine" => &[("stateMachineArn", true, ARN)],
+        "DeleteStateMachineAlias" | "DescribeStateMachineAlias" => {
+            &[("stateMachineAliasArn", true, ARN)]
+        }
+        "DeleteStateMachineVersion" => &[("stateMachineVersionArn", true, LONG_ARN)],
+        "DescribeExecution" | "DescribeStateMachineForExecution" => &[("executionArn", true, ARN)],
+        "GetActivityTask" => &[("activityArn", true, ARN), ("workerName", false, NAME)],
+        "GetExecutionHistory" => &[("executionArn", true, ARN), ("nextToken", false, TOKEN)],
+        "ListActivities" | "ListStateMachines" => &[("nextToken", false, TOKEN)],
+        "ListExecutions" => &[
+            ("stateMachineArn", false, ARN),
+            ("nextToken", false, EXECUTIONS_TOKEN),
+            ("mapRunArn", false, LONG_ARN),
+        ],
+        "ListStateMachineAliases" | "ListStateMachineVersions" => {
+            &[("stateMachineArn", true, ARN), ("nextToken", false, TOKEN)]
+        }
+        "ListTagsForResource" => &[("resourceArn", true, ARN)],
+        "PublishStateMachineVersion" => &[
+            ("stateMachineArn", true, ARN),
+            ("description", false, DESCRIPTION),
+        ],
+        "SendTaskFailure" => &[
+            ("taskToken", true, TASK_TOKEN),
+            ("error", false, ERROR),
+            ("cause", false, CAUSE),
+        ],
+        "SendTaskHeartbeat" => &[("taskToken", true, TASK_TOKEN)],
+        "SendTaskSuccess" => &[
+            ("taskToken", true, TASK_TOKEN),
+            ("output", true, Rule::Payload),
+        ],
+        "StartExecution" | "StartSyncExecution" => &[
+            ("stateMachineArn", true, ARN),
+            ("name", false, NAME),
+            ("input", false, Rule::Payload),
+            ("traceHeader", false, TRACE_HEADER),
+        ],
+        "StopExecution" => &[
+            ("executionArn", true, ARN),
+            ("error", false, ERROR),
+            ("cause", false, CAUSE),
+        ],
+        "TagResource" => &[("resourceArn", true, ARN), ("tags", true, Rule::Present)],
+        "TestState" => &[
+            ("definition", true, DEFINITION),
+            ("roleArn", false, ARN),
+            ("input", false, Rule::Payload),
+            ("variables", false, Rule::Payload),
+            ("stateName", false, STATE_NAME),
+            ("context", false, Rule::Payload),
+        ],
+        "UntagResource" => &[("resourceArn", true, ARN), ("tagKeys", true, Rule::Present)],
+        "UpdateStateMachine" => &[
+            ("stateMachineArn", true, ARN),
+            ("definition", false, DEFINITION),
+            ("roleArn", false, ARN),
+            ("versionDescription", false, DESCRIPTION),
+        ],
+        "UpdateStateMachineAlias" => &[
+            ("stateMachineAliasArn", true, ARN),
+            ("description", false, DESCRIPTION),
+        ],
+        "ValidateStateMachineDefinition" => &[("definition", true, DEFINITION)],
+        _ => &[],
+    }
+}
+
+/// AWS's request validation, which answers before the action looks at anything: every
+/// required member present, every string member within its length bounds. All the
+/// violations are reported together, as AWS does ("2 validation errors detected: ...; ...").
+/// A member of the wrong JSON type is left to the action's own reading
+/// (SerializationException). `payload_chars` is the server's payload quota, which may be
+/// larger than AWS's.
+pub(crate) fn check_request(
+    action: &str,
+    body: &Value,
+    payload_bytes: usize,
+) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    for &(member, required, rule) in rules(action) {
+        let value = body.get(member).filter(|v| !v.is_null());
+        let Some(value) = value else {
+            if required {
+                problems.push(format!(
+                    "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                ));
+            }
+            continue;
+        };
+        let (min, max, sensitive) = match rule {
+            Rule::Text {
+                min,
+                max,
+                sensitive,
+            } => (min, max, sensitive),
+            Rule::Payload => (0, PAYLOAD_BYTES.max(payload_bytes), true),
+            Rule::Present => continue,
+        };
+        let Some(text) = value.as_str() else {
+            continue;
+        };
+        if matches!(rule, Rule::Payload) {
+            if text.len() > max {
+                problems.push(format!(
+                    "Value at '{member}' failed to satisfy constraint: Member must have size less than or equal to {max} bytes in UTF-8 encoding"
+                ));
+            }
+            continue;
+        }
+        let count = text.chars().count();
+        let bound = if count < min {
+            format!("greater than or equal to {min}")
+        } else if count > max {
+            format!("less than or equal to {max}")
+        } else {
+            continue;
+        };
+        let shown = if sensitive {
+            String::new()
+        } else {
+            format!(" '{text}'")
+        };
+        problems.push(format!(
+            "Value{shown} at '{member}' failed to satisfy constraint: Member must have length {bound}"
+        ));
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(validation(format!(
+            "1 validation error detected: {}",
+            problems[0]
+        ))),
+        n => Err(validation(format!(
+            "{n} validation errors detected: {}",
+            problems.join("; ")
+        ))),
+    }
+}
+
 impl Params<'_> {
     /// `nextToken` as [`page_token`] issued it: the listing's cursor it carries.
     /// InvalidToken for a token Cairn did not issue (tokens from before Cairn dated them
