@@ -591,7 +591,7 @@ impl Engine {
             .await?;
         let arn = record.arn.clone();
         let mut effects = Effects::default();
-        let planned = persisted.plan(&decision, now, &mut effects);
+        let planned = persisted.plan_by_task(&decision, now, &mut effects);
         let mut outgoing = outgoing(&arn, planned);
         outgoing.extend(crate::map_children::child_messages(
             &arn,
@@ -737,7 +737,7 @@ impl Engine {
             }
             self.store_map_run_children(&mut persisted.execution)
                 .await?;
-            let planned = persisted.plan(&decision, now, &mut effects);
+            let planned = persisted.plan_by_task(&decision, now, &mut effects);
             let mut outgoing = outgoing(arn, planned);
             outgoing.extend(crate::map_children::child_messages(
                 arn,

@@ -532,8 +532,32 @@ impl Persisted {
     }
 
     /// Records the decision's commands in this state and as store effects (written with
-    /// it), and returns the work to do once that write is durable.
+    /// it), and returns the work to do once that write is durable, each task with the
+    /// command to carry out.
     pub fn plan(&mut self, decision: &Decision, now: i64, effects: &mut Effects) -> Vec<Planned> {
+        self.plan_with(decision, now, effects, true)
+    }
+
+    /// [`Persisted::plan`] for a shell that runs each task later from the stored state
+    /// ([`Persisted::command_to_run`], the serverless engine's `RunTask`): a task's work item
+    /// carries the command as the open task keeps it, so a ResultWriter's request (68 MB of
+    /// files for a 100,000-child Map Run) is not copied into work the shell never reads.
+    pub fn plan_by_task(
+        &mut self,
+        decision: &Decision,
+        now: i64,
+        effects: &mut Effects,
+    ) -> Vec<Planned> {
+        self.plan_with(decision, now, effects, false)
+    }
+
+    fn plan_with(
+        &mut self,
+        decision: &Decision,
+        now: i64,
+        effects: &mut Effects,
+        with_commands: bool,
+    ) -> Vec<Planned> {
         let arn = self.arn().to_string();
         if let Some(what) = &decision.nondeterminism {
             // Never the workflow's fault (a corrupted row, a definition changed under a
@@ -551,10 +575,16 @@ impl Persisted {
                     task_token,
                     ..
                 } => {
+                    let open = self.open_form(command);
+                    let dispatched = if with_commands {
+                        command.clone()
+                    } else {
+                        open.clone()
+                    };
                     self.tasks.insert(
                         *task_id,
                         OpenTask {
-                            command: self.open_form(command),
+                            command: open,
                             started: false,
                             scheduled_ms: now,
                             submitted: false,
@@ -583,7 +613,7 @@ impl Persisted {
                         }
                         _ => planned.push(Planned::Invoke {
                             task_id: *task_id,
-                            command: Box::new(command.clone()),
+                            command: Box::new(dispatched),
                         }),
                     }
                 }
@@ -1103,6 +1133,30 @@ mod tests {
         assert!(input["Objects"][0]["Body"]
             .as_str()
             .is_some_and(|body| body.contains("written in a result file")));
+
+        // A shell that runs the task from the stored state gets no copy of the files.
+        let mut by_task = Persisted::decode(&record).expect("decode");
+        by_task.tasks.clear();
+        let planned = by_task.plan_by_task(&decision, 1_000, &mut Effects::default());
+        let [Planned::Invoke {
+            task_id: id,
+            command,
+        }] = planned.as_slice()
+        else {
+            panic!("{planned:?}");
+        };
+        assert_eq!(*id, task_id);
+        assert!(
+            matches!(
+                &**command,
+                Command::InvokeTask {
+                    input: Value::Null,
+                    ..
+                }
+            ),
+            "{command:?}"
+        );
+        assert_eq!(by_task.command_to_run(task_id), Some(decided));
     }
 
     fn empty_record(arn: &str, name: &str) -> ExecutionRecord {

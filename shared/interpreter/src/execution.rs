@@ -104,10 +104,12 @@ pub(crate) struct Fanout {
     /// Parallel: each branch's input. Map: the effective input (`$` of the ItemSelector).
     pub input: Value,
     /// Map items not started yet (taken out as their iteration starts).
+    #[serde(with = "crate::writer::sparse")]
     pub items: Vec<Value>,
     pub total: usize,
     pub next_item: usize,
     pub running: BTreeMap<usize, ThreadId>,
+    #[serde(with = "crate::writer::sparse")]
     pub results: Vec<Value>,
     pub finished: usize,
     pub failed: u64,
@@ -346,27 +348,32 @@ impl Execution {
         // One copy of the input for ExecutionStarted, `$$.Execution.Input` and the first
         // state's StateEntered (the runner's stash hands it to the root thread).
         let input = Arc::new(input);
-        let mut exec = Execution {
-            info,
-            input: Arc::clone(&input),
-            status: Status::Running,
-            limits,
-            event_count: 0,
-            threads: BTreeMap::new(),
-            next_thread: ROOT + 1,
-            tasks: BTreeMap::new(),
-            timers: BTreeMap::new(),
-            next_task: 1,
-            next_timer: 1,
-            output: None,
-            error: None,
-            cause: None,
-            unsuccessful: BTreeMap::new(),
-            redrive_ms: None,
-            map_runs: Vec::new(),
-            capabilities,
-        };
-        let mut run = Runner::new(&mut exec, machine, ctx);
+        // Built where it is returned: built apart and then returned, the execution was
+        // copied whole (400 bytes) on its way out of every start.
+        let mut started = (
+            Execution {
+                info,
+                input: Arc::clone(&input),
+                status: Status::Running,
+                limits,
+                event_count: 0,
+                threads: BTreeMap::new(),
+                next_thread: ROOT + 1,
+                tasks: BTreeMap::new(),
+                timers: BTreeMap::new(),
+                next_task: 1,
+                next_timer: 1,
+                output: None,
+                error: None,
+                cause: None,
+                unsuccessful: BTreeMap::new(),
+                redrive_ms: None,
+                map_runs: Vec::new(),
+                capabilities,
+            },
+            Decision::default(),
+        );
+        let mut run = Runner::new(&mut started.0, machine, ctx);
         // A start's decision often runs a whole short execution (Pass, Choice, Succeed: 8
         // events), which grew the history from nothing twice.
         run.out.history.reserve(8);
@@ -402,8 +409,8 @@ impl Execution {
         });
         run.work.push_back(Work::Run(ROOT));
         run.drain();
-        let decision = run.finish();
-        (exec, decision)
+        started.1 = run.finish();
+        started
     }
 
     /// Applies one event. Events for tasks or timers the execution no longer waits on
@@ -755,7 +762,7 @@ impl<'a> Runner<'a> {
 
     /// The decision, with what an inspecting machine recorded. Taken out by reference: the
     /// runner is large, and moving it here cost a copy of it per decision.
-    fn finish(&mut self) -> Decision {
+    pub(crate) fn finish(&mut self) -> Decision {
         self.restore_stash();
         let mut decision = std::mem::take(&mut self.out);
         decision.inspection = self.inspected.take();
@@ -773,7 +780,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Ends a running execution whose state was found inconsistent.
-    fn fail_if_nondeterministic(&mut self) {
+    pub(crate) fn fail_if_nondeterministic(&mut self) {
         if self.exec.status != Status::Running {
             return;
         }

@@ -597,6 +597,127 @@ impl File {
     }
 }
 
+/// A Map's items and results as its state keeps them: the runs of `null` at either end
+/// (the items already started, the results of children not ended yet) as counts, so a run
+/// of 1,000,000 items does not write 5 MB of `null,` at every step. A plain array (what
+/// states written before keep, and what a list without such runs still is) reads as it is.
+pub(crate) mod sparse {
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    /// Runs shorter than this stay in the array: the object costs more than a few `null`s.
+    const LEAST_RUN: usize = 8;
+
+    pub fn serialize<S: Serializer>(values: &[Value], serializer: S) -> Result<S::Ok, S::Error> {
+        let lead = values.iter().take_while(|v| v.is_null()).count();
+        let trail = if lead == values.len() {
+            0
+        } else {
+            values.iter().rev().take_while(|v| v.is_null()).count()
+        };
+        if lead < LEAST_RUN && trail < LEAST_RUN {
+            return values.serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("lead", &lead)?;
+        map.serialize_entry("values", &values[lead..values.len() - trail])?;
+        map.serialize_entry("trail", &trail)?;
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
+        struct Form;
+        impl<'de> Visitor<'de> for Form {
+            type Value = Vec<Value>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array, or an object with lead, values and trail")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(v) = seq.next_element()? {
+                    values.push(v);
+                }
+                Ok(values)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+                let (mut lead, mut middle, mut trail) = (0usize, Vec::new(), 0usize);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "lead" => lead = map.next_value()?,
+                        "values" => middle = map.next_value()?,
+                        "trail" => trail = map.next_value()?,
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["lead", "values", "trail"],
+                            ))
+                        }
+                    }
+                }
+                let mut values = Vec::with_capacity(lead + middle.len() + trail);
+                values.resize(lead, Value::Null);
+                values.append(&mut middle);
+                values.resize(values.len() + trail, Value::Null);
+                Ok(values)
+            }
+        }
+        deserializer.deserialize_any(Form)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde::{Deserialize, Serialize};
+        use serde_json::{json, Value};
+
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Kept(#[serde(with = "super")] Vec<Value>);
+
+        #[test]
+        fn runs_of_null_at_the_ends_are_counted_and_read_back() {
+            let mut values = vec![Value::Null; 1_000];
+            values.extend([json!({"a": 1}), Value::Null, json!(2)]);
+            values.extend(vec![Value::Null; 500]);
+            let text = serde_json::to_string(&Kept(values.clone())).unwrap();
+            assert_eq!(
+                text,
+                r#"{"lead":1000,"values":[{"a":1},null,2],"trail":500}"#
+            );
+            assert_eq!(serde_json::from_str::<Kept>(&text).unwrap().0, values);
+            let through_value = serde_json::to_value(Kept(values.clone())).unwrap();
+            assert_eq!(
+                serde_json::from_value::<Kept>(through_value).unwrap().0,
+                values
+            );
+
+            // All null; short runs; empty: what reads back is what was kept.
+            for values in [
+                vec![Value::Null; 20],
+                vec![Value::Null, json!(1), Value::Null],
+                Vec::new(),
+            ] {
+                let text = serde_json::to_string(&Kept(values.clone())).unwrap();
+                assert_eq!(
+                    serde_json::from_str::<Kept>(&text).unwrap().0,
+                    values,
+                    "{text}"
+                );
+            }
+            assert_eq!(
+                serde_json::to_string(&Kept(vec![Value::Null, json!(1)])).unwrap(),
+                "[null,1]"
+            );
+            // The plain array of states written before.
+            let old: Kept = serde_json::from_value(json!([null, null, 3])).unwrap();
+            assert_eq!(old.0, vec![Value::Null, Value::Null, json!(3)]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
