@@ -292,3 +292,16 @@ impl cairn_runtime::StepFunctionsApi for Api {
             })
     }
 }
+
+/// AWS's request validation alone (required members, string lengths, payload sizes in
+/// bytes), for a shell that carries some actions out itself instead of through
+/// [`Api::handle`] (the serverless api function's StartExecution, StopExecution and
+/// SendTask*), so that they answer as the shared actions do. `payload_bytes` is the
+/// server's payload quota (AWS's 262,144 bytes when smaller).
+pub fn validate_request(
+    action: &str,
+    request: &Value,
+    payload_bytes: usize,
+) -> Result<(), ApiError> {
+    params::check_request(action, request, payload_bytes)
+}

@@ -92,10 +92,16 @@ pub(crate) fn logging_configuration(given: &Value) -> Result<Value, ApiError> {
             "Invalid Logging Configuration: Must specify exactly one Log Destination.",
         ));
     }
-    let include = object
-        .get("includeExecutionData")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let include = match object.get("includeExecutionData") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(include)) => *include,
+        Some(_) => {
+            return Err(ApiError::new(
+                "SerializationException",
+                "'loggingConfiguration.includeExecutionData' must be a boolean",
+            ))
+        }
+    };
     let mut out = json!({"level": level, "includeExecutionData": include});
     if let Some(destinations) = destinations {
         out["destinations"] = Value::Array(destinations.clone());

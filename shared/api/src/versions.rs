@@ -246,6 +246,12 @@ pub(crate) fn describe_version(driver: &Driver, arn: &str) -> Option<Result<Valu
             "creationDate": timestamp(entry["created"].as_i64().unwrap_or(record.created_ms)),
             "loggingConfiguration": entry["loggingConfiguration"],
             "tracingConfiguration": entry["tracingConfiguration"],
+            // A version keeps the encryption of the revision it was published from; one
+            // published before Cairn kept it shows its state machine's.
+            "encryptionConfiguration": entry
+                .get("encryptionConfiguration")
+                .cloned()
+                .unwrap_or_else(|| crate::fields::stored_encryption(&record.document)),
         });
         for field in ["revisionId", "description"] {
             if let Some(value) = entry.get(field) {
@@ -380,6 +386,7 @@ pub(crate) fn publish(
             "type": doc["type"],
             "loggingConfiguration": doc["loggingConfiguration"],
             "tracingConfiguration": doc["tracingConfiguration"],
+            "encryptionConfiguration": crate::fields::stored_encryption(doc),
             "created": now,
         });
         if let Some(revision) = &current {

@@ -318,3 +318,68 @@ fn a_label_arn_cannot_be_updated_or_deleted() {
     assert_eq!(described["status"], "ACTIVE");
     api.shutdown();
 }
+
+#[test]
+fn a_version_describes_the_encryption_it_was_published_with() {
+    let api = api();
+    let created = call(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "encrypted", "definition": pass(), "roleArn": ROLE, "publish": true,
+               "encryptionConfiguration": {"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "alias/one"}}),
+    );
+    let arn = created["stateMachineArn"].as_str().unwrap_or_default();
+    let v1 = created["stateMachineVersionArn"]
+        .as_str()
+        .unwrap_or_default();
+    call(
+        &api,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn, "encryptionConfiguration": {"type": "AWS_OWNED_KEY"}}),
+    );
+    let described = call(&api, "DescribeStateMachine", json!({"stateMachineArn": v1}));
+    assert_eq!(
+        described["encryptionConfiguration"],
+        json!({"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "alias/one", "kmsDataKeyReusePeriodSeconds": 300})
+    );
+    let latest = call(
+        &api,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": arn}),
+    );
+    assert_eq!(
+        latest["encryptionConfiguration"],
+        json!({"type": "AWS_OWNED_KEY"})
+    );
+    api.shutdown();
+}
+
+#[test]
+fn logging_include_execution_data_must_be_a_boolean() {
+    let api = api();
+    let error = fails(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "logged", "definition": pass(), "roleArn": ROLE, "loggingConfiguration": {
+            "level": "ALL", "includeExecutionData": "yes",
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:g:*"}}]}}),
+    );
+    assert_eq!(error.error_type, "SerializationException");
+    api.shutdown();
+}
+
+#[test]
+fn the_shared_validation_is_public_for_shells_that_run_actions_themselves() {
+    let long = "c".repeat(32_769);
+    let error = cairn_api::validate_request(
+        "StopExecution",
+        &json!({"executionArn": "arn", "cause": long}),
+        262_144,
+    )
+    .unwrap_err();
+    assert_eq!(error.error_type, "ValidationException");
+    // A server whose payload quota is raised accepts what AWS's would refuse.
+    let big = json!({"stateMachineArn": "arn", "input": "x".repeat(300_000)});
+    assert!(cairn_api::validate_request("StartExecution", &big, 262_144).is_err());
+    assert!(cairn_api::validate_request("StartExecution", &big, 1_000_000).is_ok());
+}
