@@ -36,8 +36,12 @@ def test_default_server_applies_aws_quotas(sfn):
     machine = sfn.create_state_machine(name="limits-pass", definition=PASS, roleArn=ROLE)
     with pytest.raises(ClientError) as error:
         sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=big)
-    assert error.value.response["Error"]["Code"] == "InvalidExecutionInput"
-    assert "262144" in error.value.response["Error"]["Message"]
+    # AWS's request validation answers this, counting bytes.
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert error.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+        "Member must have size less than or equal to 262144 bytes in UTF-8 encoding"
+    )
     looped = run(sfn, "limits-loop", LOOP, '{"n": 0}')
     assert looped["status"] == "FAILED"
     history = sfn.get_execution_history(executionArn=looped["executionArn"], reverseOrder=True)
