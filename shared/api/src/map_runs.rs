@@ -109,16 +109,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn counts(run: &MapRun) -> Value {
+/// One of DescribeMapRun's counts: `[pending, running, succeeded, failed, aborted]`.
+/// `written`: a ResultWriter exported the run's results, each ended child's (or its
+/// batch's items) among them.
+fn counts(tally: [u64; 5], written: bool) -> Value {
+    let [pending, running, succeeded, failed, aborted] = tally;
     json!({
-        "pending": run.pending,
-        "running": run.running,
-        "succeeded": run.succeeded,
-        "failed": run.failed,
+        "pending": pending,
+        "running": running,
+        "succeeded": succeeded,
+        "failed": failed,
         "timedOut": 0,
-        "aborted": run.aborted,
-        "total": run.total,
-        "resultsWritten": if run.status == "RUNNING" { 0 } else { run.succeeded + run.failed + run.aborted },
+        "aborted": aborted,
+        "total": pending + running + succeeded + failed + aborted,
+        "resultsWritten": if written { succeeded + failed + aborted } else { 0 },
         "failuresNotRedrivable": 0,
         "pendingRedrive": 0,
     })
@@ -126,7 +130,28 @@ fn counts(run: &MapRun) -> Value {
 
 fn describe_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
     let arn = p.string("mapRunArn")?;
-    let (run, execution) = find(driver, arn)?;
+    let (run, execution, definition) = find_with_definition(driver, arn)?;
+    let definition = definition.resolve(driver.store.as_ref())?;
+    let definition: Value = serde_json::from_str(&definition).unwrap_or_default();
+    let map = map_state(&definition, label_of(&child_machine(&run.map_run_arn)));
+    let batched = map.is_some_and(|m| m.get("ItemBatcher").is_some());
+    // Only a ResultWriter with a Resource exports; it writes once the run has ended (a
+    // failed run's results too).
+    let exports = map.is_some_and(|m| m.pointer("/ResultWriter/Resource").is_some());
+    let written = exports && run.status != "RUNNING";
+    let children = [
+        run.pending,
+        run.running,
+        run.succeeded,
+        run.failed,
+        run.aborted,
+    ];
+    let items = if batched {
+        let i = &run.items;
+        [i.pending, i.running, i.succeeded, i.failed, i.aborted]
+    } else {
+        children
+    };
     let mut out = json!({
         "mapRunArn": run.map_run_arn,
         "executionArn": execution,
@@ -135,12 +160,15 @@ fn describe_map_run(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> 
         "maxConcurrency": run.max_concurrency,
         "toleratedFailurePercentage": run.tolerated_failure_percentage,
         "toleratedFailureCount": run.tolerated_failure_count,
-        "itemCounts": counts(&run),
-        "executionCounts": counts(&run),
-        "redriveCount": 0,
+        "itemCounts": counts(items, written),
+        "executionCounts": counts(children, written),
+        "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop_ms {
         out["stopDate"] = timestamp(stop);
+    }
+    if let Some(redriven) = run.redrive_ms {
+        out["redriveDate"] = timestamp(redriven);
     }
     Ok(out)
 }
@@ -274,11 +302,16 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
 /// Whether the Distributed Map whose children run `child_machine` (`…/<label>`) batches its
 /// items (ItemBatcher): a child then processes a batch, not one item.
 fn is_batched(definition: &str, child_machine: &str) -> bool {
-    let label = child_machine
-        .rsplit_once('/')
-        .map_or("", |(_, label)| label);
     let definition: Value = serde_json::from_str(definition).unwrap_or_default();
-    map_state(&definition, label).is_some_and(|map| map.get("ItemBatcher").is_some())
+    map_state(&definition, label_of(child_machine))
+        .is_some_and(|map| map.get("ItemBatcher").is_some())
+}
+
+/// `…:stateMachine:<machine>/<label>` → the label.
+fn label_of(child_machine: &str) -> &str {
+    child_machine
+        .rsplit_once('/')
+        .map_or("", |(_, label)| label)
 }
 
 /// A batch child's item count: the length of the `Items` its input (as stored, JSON text)

@@ -32,6 +32,19 @@ pub(crate) struct Ended {
     /// nothing of them is handed over when the run ends.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub children_outside: bool,
+    /// The items of the batches never started (a run that batches its items).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending_items: u64,
+    /// RedriveExecution redrove the run this many times (`MapRunRedriven`), last at
+    /// `redrive_ms`. Kept here while the redriven run goes on under the same ARN.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redrive_count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_ms: Option<i64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How many children of an ended Map Run ended each way.
@@ -41,6 +54,13 @@ pub(crate) struct Counts {
     pub succeeded: u64,
     pub failed: u64,
     pub aborted: u64,
+    /// The items those children held, under an ItemBatcher.
+    #[serde(default, skip_serializing_if = "is_unbatched")]
+    pub items: MapRunItems,
+}
+
+fn is_unbatched(items: &MapRunItems) -> bool {
+    *items == MapRunItems::default()
 }
 
 /// One child execution of a Map Run.
@@ -86,6 +106,34 @@ pub struct MapRun {
     /// The children are stored as executions of their own (the shell took them out of the
     /// execution): `children` is empty and the counts come from the execution.
     pub children_detached: bool,
+    /// The items the children hold, by the children's state, under an ItemBatcher
+    /// (DescribeMapRun's `itemCounts`, where a child processes a batch of items): each
+    /// child counts its batch's size; all zero for a run that does not batch.
+    pub items: MapRunItems,
+    /// How many times RedriveExecution redrove the run (`MapRunRedriven`), and when last.
+    pub redrive_count: u64,
+    pub redrive_ms: Option<i64>,
+}
+
+/// A batched Map Run's items in each state (see [`MapRun::items`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MapRunItems {
+    #[serde(default)]
+    pub pending: u64,
+    #[serde(default)]
+    pub running: u64,
+    #[serde(default)]
+    pub succeeded: u64,
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default)]
+    pub aborted: u64,
+}
+
+impl MapRunItems {
+    pub fn total(&self) -> u64 {
+        self.pending + self.running + self.succeeded + self.failed + self.aborted
+    }
 }
 
 fn view(
@@ -111,6 +159,9 @@ fn view(
         aborted: 0,
         children: Vec::new(),
         children_detached: false,
+        items: MapRunItems::default(),
+        redrive_count: 0,
+        redrive_ms: None,
     };
     let machine = log.child_machine_arn();
     for child in log.children.iter().filter(|c| !c.name.is_empty()) {
@@ -121,12 +172,14 @@ fn view(
             (true, false, true) => "FAILED",
             (true, false, false) => "SUCCEEDED",
         };
-        match child_status {
-            "RUNNING" => run.running += 1,
-            "SUCCEEDED" => run.succeeded += 1,
-            "FAILED" => run.failed += 1,
-            _ => run.aborted += 1,
-        }
+        let (children, items) = match child_status {
+            "RUNNING" => (&mut run.running, &mut run.items.running),
+            "SUCCEEDED" => (&mut run.succeeded, &mut run.items.succeeded),
+            "FAILED" => (&mut run.failed, &mut run.items.failed),
+            _ => (&mut run.aborted, &mut run.items.aborted),
+        };
+        *children += 1;
+        *items += child.items;
         run.children.push(MapRunChild {
             execution_arn: log.execution_arn(&child.name),
             state_machine_arn: machine.clone(),
@@ -144,6 +197,17 @@ fn view(
     let started = run.running + run.succeeded + run.failed + run.aborted;
     run.pending = total.saturating_sub(started);
     run
+}
+
+/// The items of the batches a batching run has not started (0 for a run that does not
+/// batch: its items are not `{"Items": [...]}` objects).
+fn pending_items(f: &Fanout) -> u64 {
+    let pending = f.items.get(f.next_item..).unwrap_or_default();
+    pending
+        .iter()
+        .filter_map(|batch| batch.get("Items").and_then(serde_json::Value::as_array))
+        .map(|items| items.len() as u64)
+        .sum()
 }
 
 /// A Distributed Map's largest number of concurrent child executions, its default.
@@ -185,8 +249,12 @@ impl Execution {
                     run.failed = counts.failed;
                     run.aborted = counts.aborted;
                     run.pending = e.total.saturating_sub(counts.started);
+                    run.items = counts.items;
                     run.children_detached = true;
                 }
+                run.items.pending = e.pending_items;
+                run.redrive_count = e.redrive_count;
+                run.redrive_ms = e.redrive_ms;
                 run
             })
             .collect();
@@ -203,13 +271,18 @@ impl Execution {
                 } else {
                     ("RUNNING", None)
                 };
-                runs.push(view(
-                    log,
-                    status,
-                    stop,
-                    fanout.total as u64,
-                    settings(fanout),
-                ));
+                let mut run = view(log, status, stop, fanout.total as u64, settings(fanout));
+                run.items.pending = pending_items(fanout);
+                // A redriven run: the redrives are kept with the end it was redriven from.
+                if let Some(ended) = self
+                    .map_runs
+                    .iter()
+                    .find(|e| e.log.map_run_arn == log.map_run_arn)
+                {
+                    run.redrive_count = ended.redrive_count;
+                    run.redrive_ms = ended.redrive_ms;
+                }
+                runs.push(run);
             }
         }
         // A redriven run goes on under its ARN: its live view replaces the ended one.
@@ -272,11 +345,15 @@ impl Execution {
             if ended.children_outside {
                 run.children.clear();
             }
+            let mut items = run.items;
+            items.aborted += std::mem::take(&mut items.running);
+            items.pending = 0;
             ended.detached = Some(Counts {
                 started: run.succeeded + run.failed + run.aborted + run.running,
                 succeeded: run.succeeded,
                 failed: run.failed,
                 aborted: run.aborted + run.running,
+                items,
             });
             ended.log.children = Vec::new();
             run.children_detached = true;
@@ -392,13 +469,21 @@ impl Runner<'_> {
                 },
                 inputs,
                 children_outside: f.children_outside,
+                pending_items: pending_items(f),
+                redrive_count: 0,
+                redrive_ms: None,
             }
         })
     }
 
     fn keep_map_run(&mut self, ended: Option<Ended>) {
-        if let Some(ended) = ended {
+        if let Some(mut ended) = ended {
             let arn = ended.log.map_run_arn.clone();
+            // A redriven run ends again under its ARN: its redrives stay with it.
+            if let Some(before) = self.exec.map_runs.iter().find(|e| e.log.map_run_arn == arn) {
+                ended.redrive_count = before.redrive_count;
+                ended.redrive_ms = before.redrive_ms;
+            }
             self.exec.map_runs.retain(|e| e.log.map_run_arn != arn);
             self.exec.map_runs.push(ended);
         }
