@@ -4,8 +4,12 @@
 //! this module applies AWS's rules around it: only a FAILED, TIMED_OUT or ABORTED Standard
 //! execution, within 14 days of its stop and a year of its start, and a retried request (the
 //! same `clientToken`) answers the redrive it already made.
+//!
+//! A Distributed Map's unsuccessful STANDARD children that are executions of their own are
+//! redriven as AWS redrives them: each stored child again, under its ARN, from where it
+//! stopped, with its own `redriveCount` ([`Driver::redrive_map_run_child`]).
 
-use cairn_interpreter::{Context, Event, Status};
+use cairn_interpreter::{Command, Context, Decision, MapRunChildStart, Status};
 use cairn_store::{Effects, Error as StoreError, ExecutionRecord, Store, Transition};
 use serde_json::Value;
 
@@ -176,7 +180,7 @@ impl Driver {
                 now_ms: now,
                 seed: self.decision_seed(arn, persisted.execution.event_count()),
             };
-            let mut decision = persisted.execution.apply(&machine, Event::Redrive, &ctx);
+            let mut decision = persisted.execution.redrive_map_run_children(&machine, &ctx);
             self.store_map_run_children(&mut persisted.execution)?;
             if persisted.execution.status() == Status::Running && decision.history.is_empty() {
                 return Err(ApiError::internal("the redrive changed nothing"));
@@ -192,7 +196,7 @@ impl Driver {
             persisted.redrive_token = client_token.map(str::to_string);
             let mut effects = Effects::default();
             let planned = persisted.plan(&decision, now, &mut effects);
-            let children = crate::map_children::ChildWork::of(&mut persisted, &decision);
+            let (children, redriven) = self.child_work(&mut persisted, &decision)?;
             let input = input_text(&record).to_string();
             let mut record = record;
             // Running again: it stops anew when it ends.
@@ -217,6 +221,7 @@ impl Driver {
                     );
                     self.carry_out(arn, planned);
                     self.carry_out_children(arn, children);
+                    self.redrive_children(arn, redriven);
                     return Ok(now);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -227,4 +232,168 @@ impl Driver {
             "{arn}: too many concurrent writers"
         )))
     }
+}
+
+/// The longest a child's redrive waits for its store write to stop conflicting.
+const CHILD_ATTEMPTS: usize = 16;
+
+impl Driver {
+    /// The children a redrive's decision asks for, split: the ones to start, and the stored
+    /// ones to redrive (asked for again under their own ARN: see
+    /// [`cairn_interpreter::Execution::redrive_map_run_children`]).
+    fn child_work(
+        &self,
+        persisted: &mut crate::persisted::Persisted,
+        decision: &Decision,
+    ) -> Result<(crate::map_children::ChildWork, Vec<MapRunChildStart>), ApiError> {
+        let mut redriven = Vec::new();
+        let mut rest = Decision::default();
+        for command in &decision.commands {
+            if let Command::StartMapRunChild(start) = command {
+                // A child to redrive comes without input; a new one's name is new.
+                let stored = start.input.is_null()
+                    && self
+                        .store
+                        .get_execution(&start.execution_arn)
+                        .map_err(store_error)?
+                        .is_some();
+                if stored {
+                    redriven.push((**start).clone());
+                    continue;
+                }
+            }
+            rest.commands.push(command.clone());
+        }
+        let work = crate::map_children::ChildWork::of(persisted, &rest);
+        Ok((work, redriven))
+    }
+
+    /// Redrives the stored children on a thread of its own: the caller holds the parent's
+    /// lock, which a child that ends at once needs to report to it.
+    fn redrive_children(&self, parent: &str, children: Vec<MapRunChildStart>) {
+        if children.is_empty() {
+            return;
+        }
+        let Some(driver) = self.handle() else { return };
+        let parent = parent.to_string();
+        let spawned = std::thread::Builder::new()
+            .name("cairn-map-redrive".into())
+            .spawn(move || {
+                for start in &children {
+                    if let Err(error) = driver.redrive_map_run_child(&parent, start) {
+                        eprintln!(
+                            "cairn: redriving {} for {parent} failed: {error}",
+                            start.execution_arn
+                        );
+                    }
+                }
+            });
+        if let Err(error) = spawned {
+            eprintln!("cairn: cannot redrive a Map Run's children: {error}");
+        }
+    }
+
+    /// Redrives a Map Run's stored child execution for its parent's task `start.task_id`:
+    /// the child is linked to that task and runs again from the states that did not succeed
+    /// (`ExecutionRedriven` in its own history, its `redriveCount` up). A child AWS would not
+    /// redrive (past its redrivable period, its history full) keeps its end, which is
+    /// reported to the parent at once. Asked again for the same task (a restart), it only
+    /// reports an end already reached.
+    pub(crate) fn redrive_map_run_child(
+        &self,
+        parent: &str,
+        start: &MapRunChildStart,
+    ) -> Result<(), ApiError> {
+        let arn = start.execution_arn.as_str();
+        let report = {
+            let _serialised = self.serialise(arn)?;
+            self.redrive_child_serialised(parent, start)?
+        };
+        if let Some((parent, event)) = report {
+            self.deliver(&parent, event);
+        }
+        Ok(())
+    }
+
+    fn redrive_child_serialised(
+        &self,
+        parent: &str,
+        start: &MapRunChildStart,
+    ) -> Result<Option<(String, cairn_interpreter::Event)>, ApiError> {
+        let arn = start.execution_arn.as_str();
+        for _ in 0..CHILD_ATTEMPTS {
+            let (record, version, mut persisted) = self.load_standard(arn)?;
+            let Some(link) = persisted.map_run_parent.as_mut() else {
+                return Ok(None);
+            };
+            if link.execution_arn != parent {
+                return Ok(None);
+            }
+            if link.task_id == start.task_id {
+                // Redriven for this task already: its end, if it came, is the task's.
+                return Ok(persisted.map_run_end());
+            }
+            link.task_id = start.task_id;
+            let now = self.now_ms().max(record.start_ms);
+            let machine = self.machine_of(&persisted.definition)?;
+            let ctx = Context {
+                now_ms: now,
+                seed: self.decision_seed(arn, persisted.execution.event_count()),
+            };
+            let mut decision = if child_window_closed(&record, now) {
+                Decision::default()
+            } else {
+                persisted.execution.redrive_map_run_children(&machine, &ctx)
+            };
+            self.store_map_run_children(&mut persisted.execution)?;
+            self.signer.publish(&mut decision);
+            let mut effects = Effects::default();
+            let planned = persisted.plan(&decision, now, &mut effects);
+            let (children, redriven) = self.child_work(&mut persisted, &decision)?;
+            let input = input_text(&record).to_string();
+            let mut record = record;
+            if !decision.history.is_empty() {
+                record.stop_ms = None;
+            }
+            let next = persisted.record(record, &input, now)?;
+            let transition = Transition {
+                expected_version: version,
+                record: next,
+                history: stored_history(&decision),
+                effects,
+            };
+            match self.store.commit(&transition) {
+                Ok(_) => {
+                    if !decision.history.is_empty() {
+                        crate::observe::written(
+                            self,
+                            &transition.record,
+                            &decision.history,
+                            None,
+                            persisted.execution.redrive_count(),
+                        );
+                    }
+                    self.carry_out(arn, planned);
+                    self.carry_out_children(arn, children);
+                    self.redrive_children(arn, redriven);
+                    // Not redriven, or ended at once: the parent's new task ends now.
+                    return Ok(persisted.map_run_end());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(ApiError::internal(format!(
+            "{arn}: too many concurrent writers"
+        )))
+    }
+}
+
+/// A child past AWS's windows (14 days since it stopped, a year since it started) is not
+/// redriven: its end stands.
+fn child_window_closed(record: &ExecutionRecord, now: i64) -> bool {
+    let stopped_long_ago = record
+        .stop_ms
+        .is_some_and(|stop| now.saturating_sub(stop) > REDRIVABLE_PERIOD_MS);
+    stopped_long_ago || now.saturating_sub(record.start_ms) > MAX_OPEN_MS
 }

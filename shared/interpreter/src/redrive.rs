@@ -9,17 +9,25 @@
 //! each kept state again from the root down: a Parallel or Map records its entry again and
 //! starts only its unsuccessful branches or iterations (and a Map's items never started);
 //! every other state starts over, its retry counters reset.
+//!
+//! A Distributed Map's Map Run is redriven under its ARN (`MapRunRedriven`, its redrive count
+//! kept with the run for DescribeMapRun). Its children that run inside the parent go on from
+//! where each stopped; children that are executions of their own are, with a shell that
+//! redrives them ([`Execution::redrive_map_run_children`]), asked for again under their own
+//! names so that the shell redrives each stored child execution (same ARN, its own
+//! `redriveCount`) as AWS does; other shells run such a Map Run again whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::api::{MachineType, Status};
+use crate::api::{Command, Context, Decision, MachineType, MapRunChildStart, Status};
 use crate::execution::{
-    entered_type, seconds_to_ms, Execution, Phase, Runner, Thread, ThreadId, TimerFor, Work, ROOT,
+    entered_type, seconds_to_ms, Execution, Fanout, Phase, Runner, Thread, ThreadId, TimerFor,
+    Work, ROOT,
 };
 use crate::history::details;
-use crate::machine::Kind;
+use crate::machine::{CState, Kind, Machine, MapSpec};
 
 impl Execution {
     /// Why RedriveExecution cannot restart the execution now, as AWS's `redriveStatusReason`
@@ -42,6 +50,22 @@ impl Execution {
             return Some("Execution was started before the launch of RedriveExecution");
         }
         None
+    }
+
+    /// RedriveExecution (as [`crate::Event::Redrive`]) for a shell that redrives a Map Run's
+    /// unsuccessful STANDARD child executions itself: each is asked for again with
+    /// [`Command::StartMapRunChild`] under its name (its execution ARN) and a `Null` input,
+    /// and the shell redrives the stored child, linked to the new task, instead of starting
+    /// one. A shell that cannot (`Event::Redrive`) gets such a run started again whole.
+    pub fn redrive_map_run_children(&mut self, machine: &Machine, ctx: &Context) -> Decision {
+        if self.redrive_blocker().is_some() {
+            return Decision::default();
+        }
+        let mut run = Runner::new(self, machine, ctx);
+        run.redrive_with(true);
+        run.fail_if_nondeterministic();
+        run.drain();
+        run.finish()
     }
 }
 
@@ -98,6 +122,12 @@ impl Runner<'_> {
 
     /// Applies RedriveExecution (the caller checked [`Execution::redrive_blocker`]).
     pub(crate) fn redrive(&mut self) {
+        self.redrive_with(false);
+    }
+
+    /// `children_in_place`: the shell redrives a Map Run's child executions (see
+    /// [`Execution::redrive_map_run_children`]).
+    fn redrive_with(&mut self, children_in_place: bool) {
         let count = self.exec.info.redrive_count.unwrap_or(0).saturating_add(1);
         let now = self.ctx.now_ms;
         self.exec.info.redrive_count = Some(count);
@@ -141,11 +171,11 @@ impl Runner<'_> {
         }
         kept.retain(|tid, _| reachable.contains(tid));
         self.exec.threads = kept;
-        self.resume(ROOT, redriven);
+        self.resume(ROOT, redriven, children_in_place);
     }
 
     /// Enters a kept thread's state again, following event `prev`.
-    fn resume(&mut self, tid: ThreadId, prev: u64) {
+    fn resume(&mut self, tid: ThreadId, prev: u64, children_in_place: bool) {
         let Some(state) = self.state_of(tid) else {
             return;
         };
@@ -168,9 +198,23 @@ impl Runner<'_> {
             }
         };
         let unstarted = fanout.total.saturating_sub(fanout.next_item);
-        // A run whose children were executions of their own kept no inputs of the failed
-        // ones: it runs again whole too, a new Map Run of all its items.
-        if (children.is_empty() && unstarted == 0) || fanout.children_outside {
+        let spec = match &state.kind {
+            Kind::Map(spec) => Some(&**spec),
+            _ => None,
+        };
+        // The stored children a shell redrives: every one started that did not succeed.
+        let outside = match spec {
+            Some(spec) if fanout.children_outside && children_in_place && !spec.express => {
+                fanout.run.as_deref().map(unsuccessful_children)
+            }
+            _ => None,
+        };
+        // A run whose children were executions of their own, with a shell that does not
+        // redrive them, kept no inputs of the failed ones: it runs again whole too, a new
+        // Map Run of all its items (as do EXPRESS ones: an Express execution is not redriven).
+        let outside_again = outside.as_ref().is_some_and(|slots| !slots.is_empty());
+        let nothing_left = children.is_empty() && unstarted == 0 && !outside_again;
+        if nothing_left || (fanout.children_outside && outside.is_none()) {
             // Nothing of the children is left to run: the state itself failed after them
             // (its ResultSelector, say), so it runs again whole.
             self.work.push_back(Work::Run(tid));
@@ -190,26 +234,52 @@ impl Runner<'_> {
         };
         let started = match &state.kind {
             Kind::Map(spec) => {
-                let started = self.map_started(tid, spec, fanout.total);
-                if spec.distributed {
-                    let arn = self.map_run_arn(spec);
-                    self.emit(
-                        tid,
-                        "MapRunStarted",
-                        details([("mapRunArn", Value::String(arn))]),
-                    )
-                } else {
-                    started
+                let started = self.map_started(tid, spec, started_length(spec, &fanout));
+                match fanout.run.as_deref() {
+                    Some(log) if spec.distributed => {
+                        let arn = log.map_run_arn.clone();
+                        let count = self.map_run_redriven(&arn);
+                        self.emit(
+                            tid,
+                            "MapRunRedriven",
+                            details([
+                                ("mapRunArn", Value::String(arn)),
+                                ("redriveCount", count.into()),
+                            ]),
+                        )
+                    }
+                    _ => started,
                 }
             }
             _ => self.emit(tid, "ParallelStateStarted", Value::Null),
         };
         let mut fanout = fanout;
-        fanout.finished = fanout.total.saturating_sub(children.len() + unstarted);
+        let redriven = outside.as_ref().map_or(0, Vec::len);
+        fanout.finished = fanout
+            .total
+            .saturating_sub(children.len() + redriven + unstarted);
         fanout.failed = 0;
         fanout.running = children.iter().copied().collect::<BTreeMap<_, _>>();
+        // Whatever was under way when the run stopped reports to tasks it no longer holds.
+        fanout.outside = BTreeMap::new();
+        if let Some(log) = fanout.run.as_deref_mut() {
+            // The children going on again are running, not what they ended as.
+            let again = children.iter().map(|(slot, _)| *slot);
+            for slot in again.chain(outside.iter().flatten().copied()) {
+                if let Some(child) = log.children.get_mut(slot) {
+                    child.ended = false;
+                    child.failed = false;
+                    child.aborted = false;
+                }
+            }
+        }
         if let Some(t) = self.thread_mut(tid) {
             t.phase = Phase::Fanout(fanout);
+        }
+        if let (Some(spec), Some(slots)) = (spec, &outside) {
+            for slot in slots {
+                self.redrive_child_execution(tid, state, spec, *slot);
+            }
         }
         for (slot, child) in children {
             let prev = if is_map && !distributed {
@@ -222,10 +292,101 @@ impl Runner<'_> {
             } else {
                 started
             };
-            self.resume(child, prev);
+            self.resume(child, prev, children_in_place);
         }
         if is_map {
             self.start_iterations(tid, state, started);
         }
     }
+}
+
+impl Runner<'_> {
+    /// A Map Run redriven: its redrive count (kept with the end it was redriven from) goes up.
+    fn map_run_redriven(&mut self, arn: &str) -> u64 {
+        let now = self.ctx.now_ms;
+        match self
+            .exec
+            .map_runs
+            .iter_mut()
+            .find(|e| e.log.map_run_arn == arn)
+        {
+            Some(ended) => {
+                ended.redrive_count = ended.redrive_count.saturating_add(1);
+                ended.redrive_ms = Some(now);
+                ended.redrive_count
+            }
+            None => 1,
+        }
+    }
+
+    /// Asks the shell to redrive the stored child execution of item `slot`: a task of this
+    /// thread, under the child's name, whose end is the child's.
+    fn redrive_child_execution(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        spec: &MapSpec,
+        slot: usize,
+    ) {
+        let task_id = self.exec.next_task;
+        let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return;
+        };
+        let Some(log) = f.run.as_deref() else { return };
+        let Some(name) = log.children.get(slot).map(|c| c.name.clone()) else {
+            return;
+        };
+        let start = MapRunChildStart {
+            task_id,
+            map_run_arn: log.map_run_arn.clone(),
+            execution_arn: log.execution_arn(&name),
+            state_machine_arn: log.child_machine_arn(),
+            name,
+            state_name: state.name.clone(),
+            processor: spec.processor,
+            machine_type: MachineType::Standard,
+            input: Value::Null,
+        };
+        f.outside.insert(task_id, slot);
+        self.exec.next_task += 1;
+        self.exec.tasks.insert(task_id, tid);
+        self.out
+            .commands
+            .push(Command::StartMapRunChild(Box::new(start)));
+    }
+}
+
+/// The items of a run whose children started and did not succeed (failed, aborted, or
+/// still under way when the run stopped).
+fn unsuccessful_children(log: &crate::writer::RunLog) -> Vec<usize> {
+    log.children
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.name.is_empty() && (!c.ended || c.failed))
+        .map(|(slot, _)| slot)
+        .collect()
+}
+
+/// `MapStateStarted`'s length on a redrive, as the first attempt gave it: the items taken
+/// from the input (before an ItemBatcher grouped them; none yet for an ItemReader's).
+fn started_length(spec: &MapSpec, fanout: &Fanout) -> usize {
+    if spec.reader.is_some() {
+        return 0;
+    }
+    if !(spec.distributed && spec.batcher.is_some()) {
+        return fanout.total;
+    }
+    let started: u64 = fanout
+        .run
+        .as_deref()
+        .map_or(0, |log| log.children.iter().map(|c| c.items).sum());
+    let pending: usize = fanout
+        .items
+        .get(fanout.next_item..)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|batch| batch.get("Items").and_then(Value::as_array))
+        .map(Vec::len)
+        .sum();
+    started as usize + pending
 }
