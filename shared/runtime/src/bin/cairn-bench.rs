@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_interpreter::{HistoryEvent, Machine, MachineType, Status};
-use cairn_runtime::{run_to_completion, RunOptions, RunResult, TaskInvoker, Unsupported};
+use cairn_runtime::run::run_lent;
+use cairn_runtime::{RunOptions, RunResult, TaskInvoker, Unsupported};
 use serde_json::Value;
 
 // The same allocator as the `cairn` binary, so the figures are the ones users get; it
@@ -259,9 +260,8 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
     }
     // One untimed run, counted: allocations per execution (the input's copy included, as
     // in the samples), and with --render those of writing its stored history.
-    let (run, allocations) = allocations_of(|| {
-        run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
-    });
+    let (run, allocations) =
+        allocations_of(|| run_lent(&machine, input.clone(), &invoker, &options));
     let run = run.map_err(|e| e.to_string())?;
     (workload.check)(&run)?;
     let (_, render_allocations) = allocations_of(|| render_history(&run));
@@ -284,9 +284,8 @@ fn bench(dir: &Path, workload: &Workload, samples: usize, render: bool) -> Resul
             let started = Instant::now();
             let mut work = 0.0;
             for _ in 0..workload.runs_per_sample {
-                let run =
-                    run_to_completion(&machine, input.clone(), Arc::clone(&invoker), &options)
-                        .map_err(|e| e.to_string())?;
+                let run = run_lent(&machine, input.clone(), &invoker, &options)
+                    .map_err(|e| e.to_string())?;
                 (workload.check)(&run)?;
                 if with_render {
                     rendered_bytes = render_history(&run);
