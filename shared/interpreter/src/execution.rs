@@ -237,7 +237,7 @@ pub struct Execution {
     pub(crate) limits: Limits,
     pub(crate) event_count: u64,
     /// Boxed so that a Map's many short-lived threads do not move through the tree's nodes.
-    pub(crate) threads: BTreeMap<ThreadId, Box<Thread>>,
+    pub(crate) threads: Threads,
     pub(crate) next_thread: ThreadId,
     pub(crate) tasks: BTreeMap<TaskId, ThreadId>,
     pub(crate) timers: BTreeMap<TimerId, TimerFor>,
@@ -252,8 +252,8 @@ pub struct Execution {
     /// The threads that had not succeeded when the execution last ended unsuccessfully (the
     /// root, each failed or aborted branch and iteration, and the Parallel or Map states
     /// above them with their children's results), each at the state a redrive enters again.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) unsuccessful: BTreeMap<ThreadId, Box<Thread>>,
+    #[serde(default, skip_serializing_if = "Threads::is_empty")]
+    pub(crate) unsuccessful: Threads,
     /// When the last RedriveExecution took effect (`$$.Execution.RedriveTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) redrive_ms: Option<i64>,
@@ -357,7 +357,7 @@ impl Execution {
                 status: Status::Running,
                 limits,
                 event_count: 0,
-                threads: BTreeMap::new(),
+                threads: Threads::default(),
                 next_thread: ROOT + 1,
                 tasks: BTreeMap::new(),
                 timers: BTreeMap::new(),
@@ -366,7 +366,7 @@ impl Execution {
                 output: None,
                 error: None,
                 cause: None,
-                unsuccessful: BTreeMap::new(),
+                unsuccessful: Threads::default(),
                 redrive_ms: None,
                 map_runs: Vec::new(),
                 capabilities,
@@ -499,6 +499,128 @@ impl Execution {
     }
 }
 
+/// An execution's threads by id, stored as the map they were (`{"0": {...}, ...}`), with
+/// the root apart: most executions never have another thread, and a map of one cost a node
+/// allocation per execution and a search at each of a state's dozen lookups of its thread.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Threads {
+    root: Option<Box<Thread>>,
+    /// Every other thread (Parallel branches, Map iterations).
+    others: BTreeMap<ThreadId, Box<Thread>>,
+}
+
+impl Threads {
+    #[inline]
+    pub fn get(&self, tid: &ThreadId) -> Option<&Thread> {
+        if *tid == ROOT {
+            self.root.as_deref()
+        } else {
+            self.others.get(tid).map(|t| &**t)
+        }
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, tid: &ThreadId) -> Option<&mut Thread> {
+        if *tid == ROOT {
+            self.root.as_deref_mut()
+        } else {
+            self.others.get_mut(tid).map(|t| &mut **t)
+        }
+    }
+
+    pub fn contains_key(&self, tid: &ThreadId) -> bool {
+        self.get(tid).is_some()
+    }
+
+    pub fn insert(&mut self, tid: ThreadId, thread: Box<Thread>) -> Option<Box<Thread>> {
+        if tid == ROOT {
+            self.root.replace(thread)
+        } else {
+            self.others.insert(tid, thread)
+        }
+    }
+
+    pub fn remove(&mut self, tid: &ThreadId) -> Option<Box<Thread>> {
+        if *tid == ROOT {
+            self.root.take()
+        } else {
+            self.others.remove(tid)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.is_none() && self.others.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.root = None;
+        self.others.clear();
+    }
+
+    /// In the order of their ids, the root first.
+    pub fn iter(&self) -> ThreadsIter<'_> {
+        self.root
+            .as_ref()
+            .map(|root| (&ROOT, root))
+            .into_iter()
+            .chain(&self.others)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Box<Thread>> {
+        self.iter().map(|(_, thread)| thread)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&ThreadId, &mut Box<Thread>) -> bool) {
+        if self.root.as_mut().is_some_and(|root| !keep(&ROOT, root)) {
+            self.root = None;
+        }
+        self.others.retain(keep);
+    }
+}
+
+pub(crate) type ThreadsIter<'a> = std::iter::Chain<
+    std::option::IntoIter<(&'a ThreadId, &'a Box<Thread>)>,
+    std::collections::btree_map::Iter<'a, ThreadId, Box<Thread>>,
+>;
+
+impl<'a> IntoIterator for &'a Threads {
+    type Item = (&'a ThreadId, &'a Box<Thread>);
+    type IntoIter = ThreadsIter<'a>;
+
+    fn into_iter(self) -> ThreadsIter<'a> {
+        self.iter()
+    }
+}
+
+impl IntoIterator for Threads {
+    type Item = (ThreadId, Box<Thread>);
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<(ThreadId, Box<Thread>)>,
+        std::collections::btree_map::IntoIter<ThreadId, Box<Thread>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.root
+            .map(|root| (ROOT, root))
+            .into_iter()
+            .chain(self.others)
+    }
+}
+
+impl Serialize for Threads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Threads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Threads, D::Error> {
+        let mut others = BTreeMap::<ThreadId, Box<Thread>>::deserialize(d)?;
+        let root = others.remove(&ROOT);
+        Ok(Threads { root, others })
+    }
+}
+
 impl Thread {
     pub fn new(parent: Option<Parent>, state: usize, input: Value, last_event: u64) -> Thread {
         Thread {
@@ -562,7 +684,7 @@ impl WorkQueue {
 
 /// Reads variables through a thread's scope chain.
 pub(crate) struct ChainVars<'a> {
-    pub threads: &'a BTreeMap<ThreadId, Box<Thread>>,
+    pub threads: &'a Threads,
     pub thread: ThreadId,
 }
 
@@ -897,11 +1019,11 @@ impl<'a> Runner<'a> {
     }
 
     pub fn thread(&self, tid: ThreadId) -> Option<&Thread> {
-        self.exec.threads.get(&tid).map(|t| &**t)
+        self.exec.threads.get(&tid)
     }
 
     pub fn thread_mut(&mut self, tid: ThreadId) -> Option<&mut Thread> {
-        self.exec.threads.get_mut(&tid).map(|t| &mut **t)
+        self.exec.threads.get_mut(&tid)
     }
 
     /// The state a thread is at. A thread that no longer exists has ended or was aborted
@@ -2065,5 +2187,65 @@ mod output_tests {
             assert_eq!(Arc::strong_count(exec.output.as_ref().unwrap()), 1);
             assert_eq!(exec.clone().into_output().as_ref(), exec.output());
         }
+    }
+}
+
+#[cfg(test)]
+mod threads_tests {
+    use super::{Parent, Thread, ThreadId, Threads, ROOT};
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+
+    fn thread(state: usize) -> Box<Thread> {
+        let parent = (state > 0).then_some(Parent {
+            thread: ROOT,
+            slot: state,
+        });
+        Box::new(Thread::new(parent, state, json!({"at": state}), 0))
+    }
+
+    /// The root kept apart is stored as the map it was, and a map stored before reads back.
+    #[test]
+    fn threads_store_as_the_map_of_ids_they_were() {
+        let mut threads = Threads::default();
+        let mut map = BTreeMap::<ThreadId, Box<Thread>>::new();
+        for tid in [7, ROOT, 2] {
+            threads.insert(tid, thread(tid as usize));
+            map.insert(tid, thread(tid as usize));
+        }
+        let stored = serde_json::to_value(&threads).unwrap();
+        assert_eq!(stored, serde_json::to_value(&map).unwrap());
+        let keys: Vec<&String> = stored.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["0", "2", "7"]);
+        let read: Threads = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, threads);
+        assert_eq!(read.get(&ROOT).map(|t| t.state), Some(0));
+        assert_eq!(read.get(&7).map(|t| &t.input), Some(&json!({"at": 7})));
+        let ids: Vec<ThreadId> = read.iter().map(|(tid, _)| *tid).collect();
+        assert_eq!(ids, [0, 2, 7]);
+        let owned: Vec<ThreadId> = read.into_iter().map(|(tid, _)| tid).collect();
+        assert_eq!(owned, [0, 2, 7]);
+    }
+
+    #[test]
+    fn the_root_is_found_removed_and_kept_like_any_thread() {
+        let mut threads = Threads::default();
+        assert!(threads.is_empty());
+        assert!(threads.insert(ROOT, thread(0)).is_none());
+        threads.insert(3, thread(3));
+        assert!(threads.insert(ROOT, thread(0)).is_some());
+        if let Some(root) = threads.get_mut(&ROOT) {
+            root.input = Value::Null;
+        }
+        assert_eq!(threads.get(&ROOT).map(|t| &t.input), Some(&Value::Null));
+        threads.retain(|tid, _| *tid != ROOT);
+        assert!(!threads.contains_key(&ROOT));
+        assert!(threads.contains_key(&3));
+        assert_eq!(threads.values().count(), 1);
+        assert!(threads.remove(&3).is_some());
+        assert!(threads.is_empty());
+        threads.insert(ROOT, thread(0));
+        threads.clear();
+        assert!(threads.get(&ROOT).is_none());
     }
 }
