@@ -517,6 +517,14 @@ fn state_machine_for_execution(driver: &Driver, p: &Params<'_>) -> Result<Value,
 fn validate_definition(p: &Params<'_>) -> Result<Value, ApiError> {
     let definition = p.string("definition")?;
     let machine_type = machine_type_param(p)?;
+    if definition.is_empty() {
+        // AWS's answer to an empty definition here (CreateStateMachine refuses it as a
+        // request member shorter than 1 instead).
+        let diagnostic = json!({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                                "message": "Definition must be a valid JSON object"});
+        let (diagnostics, truncated) = crate::fields::validation_diagnostics(p, vec![diagnostic])?;
+        return Ok(json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": truncated}));
+    }
     let report = validate_for(definition, machine_type);
     let diagnostics: Vec<Value> = report
         .diagnostics
@@ -967,6 +975,10 @@ fn list_executions(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
                 item["stopDate"] = timestamp(stop);
             }
             crate::redrive::list_fields(r, &mut item);
+            // AWS lists every Standard execution with its redrive count, 0 included.
+            if item.get("redriveCount").is_none() {
+                item["redriveCount"] = Value::from(0);
+            }
             item
         }));
         next = page.next;

@@ -157,6 +157,7 @@ const EXECUTIONS_TOKEN: Rule = text(1, 3096);
 const STATE_NAME: Rule = secret(1, 80);
 const TASK_TOKEN: Rule = text(1, 2048);
 const DEFINITION: Rule = secret(1, 1_048_576);
+const VALIDATED_DEFINITION: Rule = secret(0, 1_048_576);
 const DESCRIPTION: Rule = secret(0, 256);
 const ERROR: Rule = secret(0, 256);
 const CAUSE: Rule = secret(0, 32_768);
@@ -242,7 +243,8 @@ fn rules(action: &str) -> &'static [(&'static str, bool, Rule)] {
             ("stateMachineAliasArn", true, ARN),
             ("description", false, DESCRIPTION),
         ],
-        "ValidateStateMachineDefinition" => &[("definition", true, DEFINITION)],
+        // AWS answers an empty definition here with a diagnostic, not a validation error.
+        "ValidateStateMachineDefinition" => &[("definition", true, VALIDATED_DEFINITION)],
         _ => &[],
     }
 }

@@ -383,3 +383,44 @@ fn the_shared_validation_is_public_for_shells_that_run_actions_themselves() {
     assert!(cairn_api::validate_request("StartExecution", &big, 262_144).is_err());
     assert!(cairn_api::validate_request("StartExecution", &big, 1_000_000).is_ok());
 }
+
+#[test]
+fn list_executions_gives_every_execution_its_redrive_count() {
+    let api = api();
+    let arn = create(&api, "listed");
+    call(
+        &api,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "name": "one"}),
+    );
+    let listed = call(&api, "ListExecutions", json!({"stateMachineArn": arn}));
+    let executions = listed["executions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(executions.len(), 1, "{listed}");
+    assert_eq!(executions[0]["redriveCount"], 0, "{listed}");
+    assert!(executions[0].get("redriveDate").is_none(), "{listed}");
+    api.shutdown();
+}
+
+#[test]
+fn an_empty_definition_is_a_failed_validation_not_a_refused_request() {
+    let api = api();
+    let answer = call(
+        &api,
+        "ValidateStateMachineDefinition",
+        json!({"definition": ""}),
+    );
+    assert_eq!(
+        answer,
+        json!({"result": "FAIL", "truncated": false, "diagnostics": [
+            {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+             "message": "Definition must be a valid JSON object"}]})
+    );
+    // CreateStateMachine's definition must be at least one character.
+    let refused = validation(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "empty", "definition": "", "roleArn": ROLE}),
+    );
+    assert!(refused.contains("at 'definition'"), "{refused}");
+    api.shutdown();
+}
