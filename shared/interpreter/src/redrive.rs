@@ -234,7 +234,7 @@ impl Runner<'_> {
         };
         let started = match &state.kind {
             Kind::Map(spec) => {
-                let started = self.map_started(tid, spec, started_length(spec, &fanout));
+                let started = self.map_started(tid, spec, started_length(self.exec, spec, &fanout));
                 match fanout.run.as_deref() {
                     Some(log) if spec.distributed => {
                         let arn = log.map_run_arn.clone();
@@ -267,15 +267,14 @@ impl Runner<'_> {
             let again = children.iter().map(|(slot, _)| *slot);
             for slot in again.chain(outside.iter().flatten().copied()) {
                 if let Some(child) = log.children.get_mut(slot) {
-                    child.ended = false;
-                    child.failed = false;
-                    child.aborted = false;
+                    reset(child);
                 }
             }
         }
         if let Some(t) = self.thread_mut(tid) {
             t.phase = Phase::Fanout(fanout);
         }
+        // All at once: MaxConcurrency holds for the items started after them.
         if let (Some(spec), Some(slots)) = (spec, &outside) {
             for slot in slots {
                 self.redrive_child_execution(tid, state, spec, *slot);
@@ -356,6 +355,13 @@ impl Runner<'_> {
     }
 }
 
+/// A child that runs again: running, not what it ended as (its start stays the first).
+fn reset(child: &mut crate::writer::Child) {
+    child.ended = false;
+    child.failed = false;
+    child.aborted = false;
+}
+
 /// The items of a run whose children started and did not succeed (failed, aborted, or
 /// still under way when the run stopped).
 fn unsuccessful_children(log: &crate::writer::RunLog) -> Vec<usize> {
@@ -369,24 +375,17 @@ fn unsuccessful_children(log: &crate::writer::RunLog) -> Vec<usize> {
 
 /// `MapStateStarted`'s length on a redrive, as the first attempt gave it: the items taken
 /// from the input (before an ItemBatcher grouped them; none yet for an ItemReader's).
-fn started_length(spec: &MapSpec, fanout: &Fanout) -> usize {
+fn started_length(exec: &Execution, spec: &MapSpec, fanout: &Fanout) -> usize {
     if spec.reader.is_some() {
         return 0;
     }
-    if !(spec.distributed && spec.batcher.is_some()) {
+    let batched = spec.distributed && spec.batcher.is_some();
+    let Some(log) = fanout.run.as_deref().filter(|_| batched) else {
         return fanout.total;
-    }
-    let started: u64 = fanout
-        .run
-        .as_deref()
-        .map_or(0, |log| log.children.iter().map(|c| c.items).sum());
-    let pending: usize = fanout
-        .items
-        .get(fanout.next_item..)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|batch| batch.get("Items").and_then(Value::as_array))
-        .map(Vec::len)
-        .sum();
-    started as usize + pending
+    };
+    // The run's items as the Map Run API counts them, from the end it was redriven from.
+    exec.map_runs()
+        .into_iter()
+        .find(|run| run.map_run_arn == log.map_run_arn)
+        .map_or(fanout.total, |run| run.items.total() as usize)
 }
