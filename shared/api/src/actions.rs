@@ -147,6 +147,9 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
     };
     let tracing = tracing_configuration(p.get("tracingConfiguration"))?;
     let encryption = crate::fields::encryption_configuration(p.get("encryptionConfiguration"))?;
+    // AWS's idempotency compares `publish` and `versionDescription` with the creating
+    // request's too, so the record remembers them.
+    let created_with = json!({"publish": publish, "versionDescription": version_description});
     let record = StateMachineRecord {
         arn: arn.clone(),
         name: name.to_string(),
@@ -159,6 +162,7 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
             "tracingConfiguration": tracing.clone(),
             "encryptionConfiguration": encryption,
             "tags": tags_param(p, &arn)?,
+            "createdWith": created_with.clone(),
         }),
     };
     // Publishing on creation: the new state machine's first version.
@@ -173,8 +177,8 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         Ok(()) => published(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {
             // AWS's idempotency: the same name, definition, type, logging, tracing and
-            // encryption configurations answer the original; a different role or tags are
-            // ignored (and not applied).
+            // encryption configurations, publish and versionDescription answer the original;
+            // a different role or tags are ignored (and not applied).
             let existing = driver.store.get_state_machine(&arn).map_err(store_error)?;
             let Some((existing, _)) = lifecycle::settle(driver, existing)? else {
                 // A DELETING one just deleted (or a concurrent delete): the name is free.
@@ -198,6 +202,11 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
                 && tracing_configuration(existing.document.get("tracingConfiguration")).ok()
                     == Some(tracing.clone())
                 && crate::fields::stored_encryption(&existing.document) == encryption
+                // Records from before Cairn kept the creating request's flags match any.
+                && existing
+                    .document
+                    .get("createdWith")
+                    .is_none_or(|kept| *kept == created_with)
             {
                 published(
                     json!({"stateMachineArn": arn, "creationDate": timestamp(existing.created_ms)}),

@@ -424,3 +424,52 @@ fn an_empty_definition_is_a_failed_validation_not_a_refused_request() {
     assert!(refused.contains("at 'definition'"), "{refused}");
     api.shutdown();
 }
+
+#[test]
+fn creating_again_is_idempotent_only_with_the_same_publish_and_version_description() {
+    let api = api();
+    let first = call(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "again", "definition": pass(), "roleArn": ROLE, "publish": true,
+               "versionDescription": "v1"}),
+    );
+    let same = call(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "again", "definition": pass(), "roleArn": ROLE, "publish": true,
+               "versionDescription": "v1"}),
+    );
+    assert_eq!(same["stateMachineArn"], first["stateMachineArn"]);
+    assert_eq!(
+        same["stateMachineVersionArn"],
+        first["stateMachineVersionArn"]
+    );
+    assert_eq!(same["creationDate"], first["creationDate"]);
+    for different in [
+        json!({"name": "again", "definition": pass(), "roleArn": ROLE}),
+        json!({"name": "again", "definition": pass(), "roleArn": ROLE, "publish": true,
+               "versionDescription": "other"}),
+    ] {
+        let error = fails(&api, "CreateStateMachine", different);
+        assert_eq!(error.error_type, "StateMachineAlreadyExists");
+    }
+    // A different role is ignored, as before.
+    let other_role = call(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "again", "definition": pass(), "roleArn": "arn:aws:iam::123456789012:role/other",
+               "publish": true, "versionDescription": "v1"}),
+    );
+    assert_eq!(other_role["stateMachineArn"], first["stateMachineArn"]);
+    let versions = call(
+        &api,
+        "ListStateMachineVersions",
+        json!({"stateMachineArn": first["stateMachineArn"]}),
+    );
+    assert_eq!(
+        versions["stateMachineVersions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    api.shutdown();
+}
