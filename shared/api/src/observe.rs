@@ -102,6 +102,19 @@ pub(crate) fn logging_configuration(given: &Value) -> Result<Value, ApiError> {
             ))
         }
     };
+    // AWS: "Log Group ARN must be provided with '*' qualifier" (the log group's ARN as
+    // CloudFormation's Arn attribute gives it, ending `:*`).
+    for destination in destinations.into_iter().flatten() {
+        let arn = destination.pointer("/cloudWatchLogsLogGroup/logGroupArn");
+        if let Some(arn) = arn.and_then(Value::as_str) {
+            if !arn.ends_with(":*") {
+                return Err(ApiError::new(
+                    "InvalidLoggingConfiguration",
+                    "Invalid Logging Configuration: Log Group ARN must be provided with '*' qualifier.",
+                ));
+            }
+        }
+    }
     let mut out = json!({"level": level, "includeExecutionData": include});
     if let Some(destinations) = destinations {
         out["destinations"] = Value::Array(destinations.clone());

@@ -473,3 +473,30 @@ fn creating_again_is_idempotent_only_with_the_same_publish_and_version_descripti
     );
     api.shutdown();
 }
+
+#[test]
+fn a_log_group_arn_needs_its_star_qualifier() {
+    let api = api();
+    let logging = |arn: &str| {
+        json!({"name": "starred", "definition": pass(), "roleArn": ROLE, "loggingConfiguration": {
+            "level": "ERROR", "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]}})
+    };
+    let error = fails(
+        &api,
+        "CreateStateMachine",
+        logging("arn:aws:logs:us-east-1:123456789012:log-group:g"),
+    );
+    assert_eq!(
+        (error.error_type.as_str(), error.message.as_str()),
+        (
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: Log Group ARN must be provided with '*' qualifier."
+        )
+    );
+    call(
+        &api,
+        "CreateStateMachine",
+        logging("arn:aws:logs:us-east-1:123456789012:log-group:g:*"),
+    );
+    api.shutdown();
+}
