@@ -396,7 +396,8 @@ pub fn update_event(driver: &Driver, p: &Params<'_>) -> Result<(String, Event), 
         return Err(ApiError::new(
             "ValidationException",
             format!("Map Run is not RUNNING: '{arn}'"),
-        ));
+        )
+        .with_reason("CANNOT_UPDATE_COMPLETED_MAP_RUN"));
     }
     let event = Event::UpdateMapRun {
         map_run_arn: arn.to_string(),

@@ -106,12 +106,35 @@ pub(crate) fn describe_fields(driver: &Driver, record: &ExecutionRecord, out: &m
     if let Some(date) = record.summary.get("redriveDate").and_then(Value::as_i64) {
         out["redriveDate"] = timestamp(date);
     }
-    match blocker(driver.store.as_ref(), record, driver.now_ms()) {
+    let now = driver.now_ms();
+    match blocker(driver.store.as_ref(), record, now) {
         None => out["redriveStatus"] = Value::from("REDRIVABLE"),
+        // AWS: an unsuccessful child its Map Run can run again, through its parent's redrive.
+        Some(_) if redrivable_by_map_run(driver, record, now) => {
+            out["redriveStatus"] = Value::from("REDRIVABLE_BY_MAP_RUN")
+        }
         Some(reason) => {
             out["redriveStatus"] = Value::from("NOT_REDRIVABLE");
             out["redriveStatusReason"] = Value::from(reason);
         }
+    }
+}
+
+/// Whether the record is an unsuccessful Map Run child whose parent a redrive would run
+/// again (its Map Run, and the child with it).
+fn redrivable_by_map_run(driver: &Driver, record: &ExecutionRecord, now: i64) -> bool {
+    if !matches!(record.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        return false;
+    }
+    let Some(map_run) = record.summary.get("mapRunArn").and_then(Value::as_str) else {
+        return false;
+    };
+    let Ok((_, parent)) = crate::map_runs::find(driver, map_run) else {
+        return false;
+    };
+    match driver.store.get_execution(&parent) {
+        Ok(Some((parent, _))) => blocker(driver.store.as_ref(), &parent, now).is_none(),
+        _ => false,
     }
 }
 

@@ -11,7 +11,7 @@ use cairn_store::MemoryStore;
 use serde_json::{json, Value};
 
 mod support;
-use support::{call, event_types, ROLE};
+use support::{call, event_types, fails, ROLE};
 
 fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
@@ -145,6 +145,31 @@ fn standard_children_are_redriven_under_their_own_arns() {
     let before = call(&api, "DescribeMapRun", json!({"mapRunArn": run}));
     assert_eq!(before["status"], "FAILED", "{before}");
     assert_eq!(before["redriveCount"], 0, "{before}");
+    // The failed child is redriven through its parent, and only so.
+    let child = call(
+        &api,
+        "DescribeExecution",
+        json!({"executionArn": failed_arn}),
+    );
+    assert_eq!(child["redriveStatus"], "REDRIVABLE_BY_MAP_RUN", "{child}");
+    assert!(child.get("redriveStatusReason").is_none(), "{child}");
+    let refused = fails(
+        &api,
+        "RedriveExecution",
+        json!({"executionArn": failed_arn}),
+    );
+    assert_eq!(refused.error_type, "ExecutionNotRedrivable");
+    // An ended run's settings cannot change.
+    let refused = fails(
+        &api,
+        "UpdateMapRun",
+        json!({"mapRunArn": run, "maxConcurrency": 5}),
+    );
+    assert_eq!(refused.error_type, "ValidationException");
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("CANNOT_UPDATE_COMPLETED_MAP_RUN")
+    );
 
     call(&api, "RedriveExecution", json!({"executionArn": parent}));
     let status = work_until_ended(&api, &activity, &parent, |_| false);
@@ -198,6 +223,7 @@ fn standard_children_are_redriven_under_their_own_arns() {
     );
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     assert_eq!(described["redriveCount"], 1, "{described}");
+    assert_eq!(described["redriveStatus"], "NOT_REDRIVABLE", "{described}");
     let types = event_types(&api, &failed_arn);
     let redrive_at = types.iter().position(|t| t == "ExecutionRedriven");
     assert!(redrive_at.is_some(), "{types:?}");
