@@ -289,3 +289,50 @@ fn a_batched_run_inside_its_parent_is_redriven_under_its_arn() {
     let runs = call(&api, "ListMapRuns", json!({"executionArn": parent}));
     assert_eq!(runs["mapRuns"].as_array().map(Vec::len), Some(1), "{runs}");
 }
+
+#[test]
+fn children_stopped_with_their_parent_are_redriven_with_it() {
+    let api = Api::new(Arc::new(MemoryStore::new()), Config::default());
+    let activity = text(&call(&api, "CreateActivity", json!({"name": "work"}))["activityArn"]);
+    let parent = start(&api, definition(&activity, json!({"MaxConcurrency": 2})), 3);
+    let run = until_some(|| {
+        let runs = call(&api, "ListMapRuns", json!({"executionArn": parent}));
+        runs["mapRuns"][0]["mapRunArn"].as_str().map(str::to_string)
+    });
+    until_some(|| {
+        (children(&api, &run, json!({"statusFilter": "RUNNING"})).len() == 2).then_some(())
+    });
+    call(&api, "StopExecution", json!({"executionArn": parent}));
+    // The children under way are stopped with their parent; the third never started.
+    until_some(|| {
+        (children(&api, &run, json!({"statusFilter": "ABORTED"})).len() == 2).then_some(())
+    });
+    let stopped = call(&api, "DescribeMapRun", json!({"mapRunArn": run}));
+    assert_eq!(stopped["status"], "ABORTED", "{stopped}");
+
+    call(&api, "RedriveExecution", json!({"executionArn": parent}));
+    let status = work_until_ended(&api, &activity, &parent, |_| false);
+    assert_eq!(status, "SUCCEEDED");
+    let all = children(&api, &run, json!({}));
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.iter().all(|c| c["status"] == "SUCCEEDED"), "{all:?}");
+    let again = children(&api, &run, json!({"redriveFilter": "REDRIVEN"}));
+    assert_eq!(again.len(), 2, "{again:?}");
+    let described = call(&api, "DescribeMapRun", json!({"mapRunArn": run}));
+    assert_eq!(
+        (&described["status"], &described["redriveCount"]),
+        (&json!("SUCCEEDED"), &json!(1)),
+        "{described}"
+    );
+}
+
+fn until_some<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "waited too long");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
