@@ -815,11 +815,18 @@ fn update_alias(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         let alias = aliases
             .get_mut(&name)
             .ok_or_else(|| resource_not_found(arn))?;
+        let before = alias.clone();
         if let Some(description) = &description {
             alias["description"] = Value::from(description.clone());
         }
         if let Some((_, routes)) = &routes {
             alias["routingConfiguration"] = Value::Array(routes.clone());
+        }
+        if *alias == before {
+            // AWS: an update that repeats the alias's configuration is idempotent, answered
+            // with the update that made it so.
+            let updated = before["updated"].as_i64().unwrap_or(now);
+            return Ok(json!({"updateDate": timestamp(updated)}));
         }
         alias["updated"] = Value::from(now);
         if save(driver, &record, version)? {

@@ -500,3 +500,56 @@ fn a_log_group_arn_needs_its_star_qualifier() {
     );
     api.shutdown();
 }
+
+/// A clock the test moves, so that two updates are apart in time.
+struct SteppingClock(std::sync::atomic::AtomicI64);
+
+impl cairn_runtime::Clock for SteppingClock {
+    fn now_ms(&self) -> i64 {
+        self.0.fetch_add(1000, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn repeating_an_alias_update_is_idempotent() {
+    let api = cairn_api::Api::new(
+        std::sync::Arc::new(cairn_store::MemoryStore::new()),
+        cairn_api::Config {
+            clock: std::sync::Arc::new(SteppingClock(1_700_000_000_000.into())),
+            ..cairn_api::Config::default()
+        },
+    );
+    let created = call(
+        &api,
+        "CreateStateMachine",
+        json!({"name": "aliased", "definition": pass(), "roleArn": ROLE, "publish": true}),
+    );
+    let version = created["stateMachineVersionArn"]
+        .as_str()
+        .unwrap_or_default();
+    let alias = call(
+        &api,
+        "CreateStateMachineAlias",
+        json!({"name": "live", "routingConfiguration": [{"stateMachineVersionArn": version, "weight": 100}]}),
+    )["stateMachineAliasArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let update = json!({"stateMachineAliasArn": alias, "description": "now"});
+    let first = call(&api, "UpdateStateMachineAlias", update.clone());
+    let again = call(&api, "UpdateStateMachineAlias", update);
+    assert_eq!(again["updateDate"], first["updateDate"]);
+    let changed = call(
+        &api,
+        "UpdateStateMachineAlias",
+        json!({"stateMachineAliasArn": alias, "description": "later"}),
+    );
+    assert_ne!(changed["updateDate"], first["updateDate"]);
+    let described = call(
+        &api,
+        "DescribeStateMachineAlias",
+        json!({"stateMachineAliasArn": alias}),
+    );
+    assert_eq!(described["updateDate"], changed["updateDate"]);
+    api.shutdown();
+}
