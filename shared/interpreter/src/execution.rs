@@ -199,6 +199,8 @@ pub(crate) enum TimerFor {
     TaskTimeout(ThreadId),
     Heartbeat(ThreadId),
     Execution,
+    /// A Distributed Map's run paused between two slices of its children.
+    MapSlice(ThreadId),
 }
 
 impl TimerFor {
@@ -208,7 +210,8 @@ impl TimerFor {
             TimerFor::Wait(tid)
             | TimerFor::Backoff(tid)
             | TimerFor::TaskTimeout(tid)
-            | TimerFor::Heartbeat(tid) => Some(tid),
+            | TimerFor::Heartbeat(tid)
+            | TimerFor::MapSlice(tid) => Some(tid),
             TimerFor::Execution => None,
         }
     }
@@ -221,7 +224,8 @@ impl Phase {
             Phase::Task(wait) => {
                 wait.timeout_timer == Some(timer_id) || wait.heartbeat_timer == Some(timer_id)
             }
-            Phase::Idle | Phase::Fanout(_) | Phase::Reading(_) => false,
+            Phase::Fanout(f) => f.run.as_ref().is_some_and(|r| r.pause == Some(timer_id)),
+            Phase::Idle | Phase::Reading(_) => false,
         }
     }
 }
@@ -1369,6 +1373,7 @@ impl<'a> Runner<'a> {
             TimerFor::TaskTimeout(tid) => self.task_timed_out(tid, "States.Timeout"),
             // AWS reports a missed heartbeat as `States.Timeout` too (the recordings agree).
             TimerFor::Heartbeat(tid) => self.task_timed_out(tid, "States.Timeout"),
+            TimerFor::MapSlice(tid) => self.map_slice_resumed(tid),
             TimerFor::Execution => {
                 let root_last = self.thread(ROOT).map_or(0, |t| t.last_event);
                 self.emit_with_prev(
@@ -2020,6 +2025,7 @@ impl<'a> Runner<'a> {
                     self.cancel_timer(Some(timer))
                 }
                 Phase::Fanout(mut f) => {
+                    self.cancel_timer(f.run.as_ref().and_then(|r| r.pause));
                     stack.extend(f.running.values().copied());
                     self.stop_children_outside(std::mem::take(&mut f.outside));
                     thread.phase = Phase::Fanout(f);

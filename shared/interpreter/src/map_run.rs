@@ -194,9 +194,67 @@ fn view(
             item_count: (child.items > 0).then_some(child.items),
         });
     }
+    // Succeeded children already handed to the shell are counted, and listed from the store.
+    run.succeeded += log.handed.children;
+    run.items.succeeded += log.handed.items;
+    run.children_detached = log.handed.children > 0;
     let started = run.running + run.succeeded + run.failed + run.aborted;
     run.pending = total.saturating_sub(started);
     run
+}
+
+/// The succeeded children of a running Map Run that hands them over as they end, taken out
+/// of it with their results (the run keeps their count); None when there are none.
+fn hand_over(f: &mut Fanout) -> Option<MapRun> {
+    let log = f.run.as_deref_mut().filter(|log| log.hands_over)?;
+    let ended = |c: &crate::writer::Child| c.ended && !c.failed && !c.aborted && !c.name.is_empty();
+    if !log.children.iter().any(ended) {
+        return None;
+    }
+    let outside = f.children_outside;
+    // What the shell reads of the run: its ARN and these children.
+    let named = RunLog {
+        map_run_arn: log.map_run_arn.clone(),
+        start_ms: log.start_ms,
+        ..RunLog::default()
+    };
+    let mut run = view(&named, "RUNNING", None, f.total as u64, (0, 0, 0.0));
+    let machine = log.child_machine_arn();
+    let prefix = log.execution_arn("");
+    let mut handed = log.handed;
+    for (slot, child) in log.children.iter_mut().enumerate() {
+        if !ended(child) {
+            continue;
+        }
+        let child = std::mem::take(child);
+        handed.children += 1;
+        handed.items += child.items;
+        // A child execution of its own is stored already: only its count is kept.
+        if outside {
+            continue;
+        }
+        let output = match f.results.get_mut(slot) {
+            Some(result) if log.drops_results => std::mem::take(result),
+            Some(result) => result.clone(),
+            None => serde_json::Value::Null,
+        };
+        run.children.push(MapRunChild {
+            execution_arn: format!("{prefix}{}", child.name),
+            state_machine_arn: machine.clone(),
+            name: child.name,
+            status: "SUCCEEDED",
+            start_ms: child.start_ms,
+            stop_ms: Some(child.stop_ms),
+            input: child.input,
+            output,
+            error: None,
+            cause: None,
+            item_count: (child.items > 0).then_some(child.items),
+        });
+    }
+    log.handed = handed;
+    run.children_detached = true;
+    Some(run)
 }
 
 /// The items of the batches a batching run has not started (0 for a run that does not
@@ -303,6 +361,19 @@ impl Execution {
     /// Map Run API reads them from here.
     pub fn detach_map_run_children(&mut self) -> Vec<MapRun> {
         let mut detached = Vec::new();
+        // Running runs that hand their children over as they end (no ResultWriter): the
+        // succeeded ones so far, so the execution never holds more than a slice of them.
+        let running: Vec<ThreadId> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| matches!(&t.phase, Phase::Fanout(f) if f.run.is_some()))
+            .map(|(tid, _)| *tid)
+            .collect();
+        for tid in running {
+            if let Some(Phase::Fanout(f)) = self.threads.get_mut(&tid).map(|t| &mut t.phase) {
+                detached.extend(hand_over(f));
+            }
+        }
         for ended in &mut self.map_runs {
             if ended.detached.is_some() {
                 continue;
@@ -410,6 +481,13 @@ impl Runner<'_> {
 
     /// A Distributed Map's run ended with `status`: kept for the Map Run API.
     pub(crate) fn close_map_run(&mut self, tid: ThreadId, status: &str) {
+        // A run paused between slices of its children that ends (a child failed past the
+        // tolerance) waits no more.
+        let pause = match self.thread(tid).map(|t| &t.phase) {
+            Some(Phase::Fanout(f)) => f.run.as_ref().and_then(|r| r.pause),
+            _ => None,
+        };
+        self.cancel_timer(pause);
         let ended = match self.thread(tid).map(|t| &t.phase) {
             Some(Phase::Fanout(f)) => self.ended(f, status),
             Some(Phase::Reading(r)) => self.ended(&r.fanout, status),

@@ -254,41 +254,89 @@ impl<'de> Deserialize<'de> for Child {
 /// [name, 0, ...]]` for children started in the same millisecond).
 mod children {
     use super::{Child, Kept, Read};
-    use serde::de::{SeqAccess, Visitor};
-    use serde::ser::SerializeSeq;
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use serde::ser::{SerializeMap, SerializeSeq};
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(children: &[Child], serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(children.len()))?;
-        let mut previous = 0;
-        for child in children {
-            seq.serialize_element(&Kept(child, previous))?;
-            previous = child.start_ms;
+    /// Leading empty entries (children handed over) shorter than this stay in the array.
+    const LEAST_RUN: usize = 8;
+
+    struct Listed<'a>(&'a [Child]);
+
+    impl serde::Serialize for Listed<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+            let mut previous = 0;
+            for child in self.0 {
+                seq.serialize_element(&Kept(child, previous))?;
+                previous = child.start_ms;
+            }
+            seq.end()
         }
-        seq.end()
+    }
+
+    /// An array; or, when the first children were handed to the shell (their entries
+    /// empty), `{"lead": n, "rest": [...]}`.
+    pub fn serialize<S: Serializer>(children: &[Child], serializer: S) -> Result<S::Ok, S::Error> {
+        let lead = children
+            .iter()
+            .take_while(|c| **c == Child::default())
+            .count();
+        if lead < LEAST_RUN {
+            return serde::Serialize::serialize(&Listed(children), serializer);
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("lead", &lead)?;
+        map.serialize_entry("rest", &Listed(&children[lead..]))?;
+        map.end()
+    }
+
+    /// The array's children, each start after the one before it.
+    struct Rest(Vec<Child>);
+
+    impl<'de> serde::Deserialize<'de> for Rest {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Rest, D::Error> {
+            deserializer.deserialize_seq(List).map(Rest)
+        }
+    }
+
+    struct List;
+    impl<'de> Visitor<'de> for List {
+        type Value = Vec<Child>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a Map Run's children")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Child>, A::Error> {
+            let mut children = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            let mut previous = 0;
+            while let Some(read) = seq.next_element::<Read>()? {
+                let child = read.after(previous);
+                previous = child.start_ms;
+                children.push(child);
+            }
+            Ok(children)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Child>, A::Error> {
+            let (mut lead, mut rest) = (0usize, Vec::new());
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "lead" => lead = map.next_value()?,
+                    "rest" => rest = map.next_value::<Rest>()?.0,
+                    other => return Err(de::Error::unknown_field(other, &["lead", "rest"])),
+                }
+            }
+            let mut children = Vec::with_capacity(lead + rest.len());
+            children.resize_with(lead, Child::default);
+            children.append(&mut rest);
+            Ok(children)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Child>, D::Error> {
-        struct List;
-        impl<'de> Visitor<'de> for List {
-            type Value = Vec<Child>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a Map Run's children")
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Child>, A::Error> {
-                let mut children = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
-                let mut previous = 0;
-                while let Some(read) = seq.next_element::<Read>()? {
-                    let child = read.after(previous);
-                    previous = child.start_ms;
-                    children.push(child);
-                }
-                Ok(children)
-            }
-        }
-        deserializer.deserialize_seq(List)
+        deserializer.deserialize_any(List)
     }
 }
 
@@ -314,6 +362,50 @@ pub(crate) struct RunLog {
     /// The Map's output once written: the MapRunArn and ResultWriterDetails.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub output: Value,
+    /// The run's succeeded children are handed to the shell as they end
+    /// ([`crate::Execution::detach_map_run_children`]) rather than when the run ends: no
+    /// ResultWriter reads them later. Set when the run starts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hands_over: bool,
+    /// A handed-over child's result is not kept either: the Map's ResultPath drops the
+    /// results (`null`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drops_results: bool,
+    /// The succeeded children handed over while the run went on: all the run keeps of them.
+    #[serde(default, skip_serializing_if = "Handed::is_empty")]
+    pub handed: Handed,
+    /// Children run inside the execution started since the run last paused (see
+    /// [`SLICE`]), and the timer it waits on while paused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub since_pause: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<crate::api::TimerId>,
+}
+
+/// Children a Distributed Map runs inside its execution between two pauses. A pause ends
+/// the decision (a timer due at once resumes the run), so the shell stores the children that
+/// ended before the next slice starts: a run of 1,000,000 such children otherwise ran whole
+/// in one decision, every child's record and result in memory at once (254 MB at 100,000),
+/// and handed them all to the shell at the end.
+pub(crate) const SLICE: u64 = 20_000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Succeeded children of a running Map Run already handed to the shell, and the items they
+/// held under an ItemBatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct Handed {
+    pub children: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub items: u64,
+}
+
+impl Handed {
+    fn is_empty(&self) -> bool {
+        *self == Handed::default()
+    }
 }
 
 /// Where a ResultWriter's files go and how they are shaped, as the write's request was

@@ -261,9 +261,18 @@ impl Runner<'_> {
         let mut run = None;
         if spec.distributed {
             let arn = self.map_run_arn(spec);
+            // Without a ResultWriter nothing reads a succeeded child again once the shell
+            // has stored it; with ResultPath null (and no ResultSelector that could fail
+            // on them) its result is not read either.
+            let hands_over = spec.writer.is_none();
             run = Some(Box::new(crate::writer::RunLog {
                 map_run_arn: arn.clone(),
                 start_ms: self.ctx.now_ms,
+                hands_over,
+                drops_results: hands_over
+                    && state.jsonata.is_none()
+                    && state.result_selector.is_none()
+                    && matches!(state.result_path, ResultPath::Discard),
                 ..Default::default()
             }));
             prev = self.emit(
@@ -320,12 +329,69 @@ impl Runner<'_> {
         }
     }
 
+    /// Whether a Distributed Map running its children inside the execution has started a
+    /// whole [`crate::writer::SLICE`] of them since it last paused: it pauses then (a timer
+    /// due at once, [`Runner::map_slice_resumed`]), so that the decision ends and the shell
+    /// stores the children that ended before more start.
+    fn slice_done(&mut self, tid: ThreadId) -> bool {
+        let (since, pause) = match self.thread(tid).map(|t| &t.phase) {
+            // Only where there is a child to start now, and the shell takes the ended ones.
+            Some(Phase::Fanout(f))
+                if !f.children_outside
+                    && f.next_item < f.total
+                    && f.outstanding() < f.max_concurrency =>
+            {
+                match f.run.as_deref() {
+                    Some(log) if log.hands_over => (log.since_pause, log.pause),
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        };
+        if since < crate::writer::SLICE {
+            return false;
+        }
+        // A pause whose timer the execution no longer holds (a redrive) is over.
+        if pause.is_some_and(|timer| self.exec.timers.contains_key(&timer)) {
+            return true;
+        }
+        let now = self.ctx.now_ms;
+        let timer = self.start_timer(crate::execution::TimerFor::MapSlice(tid), now);
+        if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+            if let Some(log) = f.run.as_deref_mut() {
+                log.pause = Some(timer);
+            }
+        }
+        true
+    }
+
+    /// The pause of a Distributed Map's run is over: the next slice of its children starts.
+    pub(crate) fn map_slice_resumed(&mut self, tid: ThreadId) {
+        let Some(state) = self.state_of(tid) else {
+            return;
+        };
+        let Some(thread) = self.thread_mut(tid) else {
+            return;
+        };
+        let last = thread.last_event;
+        if let Phase::Fanout(f) = &mut thread.phase {
+            if let Some(log) = f.run.as_deref_mut() {
+                log.pause = None;
+                log.since_pause = 0;
+            }
+        }
+        self.start_iterations(tid, state, last);
+    }
+
     /// Starts iterations while there are items left and room under MaxConcurrency.
     pub(crate) fn start_iterations(&mut self, tid: ThreadId, state: &CState, prev: u64) {
         let crate::machine::Kind::Map(spec) = &state.kind else {
             return;
         };
         loop {
+            if spec.distributed && self.slice_done(tid) {
+                return;
+            }
             let (index, item) = match self.thread_mut(tid).map(|t| &mut t.phase) {
                 // A failed run writing its results starts nothing more (an UpdateMapRun
                 // raising its concurrency then), and its pending items stay as written.
@@ -415,6 +481,9 @@ impl Runner<'_> {
                     );
                     if let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) {
                         f.running.insert(index, child);
+                        if let Some(log) = f.run.as_deref_mut() {
+                            log.since_pause += 1;
+                        }
                     }
                 }
                 Err((fault, item)) => {
@@ -809,6 +878,187 @@ mod tests {
         let kept = kept_children(&exec);
         assert_eq!(kept.len(), 5);
         assert!(kept.iter().all(|c| c.items == 0 && c.input.is_null()));
+    }
+
+    /// Runs `m` over `items` numbers as a shell does: each decision's timers fired at once,
+    /// and, when `storing`, the ended children taken out after each decision as a storing
+    /// shell does. Returns the execution, the children handed over per decision and the
+    /// largest state written after the first decision.
+    fn run_in_slices(m: &Machine, items: usize, storing: bool) -> (Execution, Vec<usize>, usize) {
+        let input = json!({"rows": (0..items).collect::<Vec<_>>()});
+        let (mut exec, mut d) = Execution::start(m, input, info(), &at(10));
+        let (mut handed, mut largest, mut now) = (Vec::new(), 0, 20);
+        loop {
+            if storing {
+                let runs = exec.detach_map_run_children();
+                handed.push(runs.iter().map(|r| r.children.len()).sum());
+                let text = serde_json::to_string(&exec).unwrap();
+                largest = largest.max(text.len());
+                exec = serde_json::from_str(&text).unwrap();
+            }
+            let timers: Vec<_> = d
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    Command::StartTimer { timer_id, .. } => Some(*timer_id),
+                    _ => None,
+                })
+                .collect();
+            let [timer_id] = timers.as_slice() else {
+                assert!(timers.is_empty(), "{timers:?}");
+                return (exec, handed, largest);
+            };
+            d = exec.apply(
+                m,
+                Event::TimerFired {
+                    timer_id: *timer_id,
+                },
+                &at(now),
+            );
+            now += 10;
+        }
+    }
+
+    #[test]
+    fn children_inside_the_execution_run_in_slices_and_are_handed_over_as_they_end() {
+        let slice = crate::writer::SLICE as usize;
+        let items = 2 * slice + 5_000;
+        let express = |extra: Value| {
+            let mut m = json!({"ItemsPath": "$.rows", "MaxConcurrency": 1000,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}}});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                m[k] = v.clone();
+            }
+            machine(m)
+        };
+
+        // ResultPath null: the results go with the children, the state stays small.
+        let m = express(json!({"ResultPath": null}));
+        let (exec, handed, largest) = run_in_slices(&m, items, true);
+        assert_eq!(exec.status(), Status::Succeeded);
+        assert_eq!(
+            handed,
+            [slice, slice, 5_000],
+            "children stored after each decision"
+        );
+        let run = &exec.map_runs()[0];
+        assert_eq!(
+            (run.total, run.succeeded, run.pending),
+            (items as u64, items as u64, 0)
+        );
+        assert!(run.children_detached);
+        // The input's numbers (the execution's input, the state's, and the items not
+        // started or the output) are most of it; the 45,000 children's records alone took
+        // 2 MB kept in it.
+        let numbers = serde_json::to_string(&(0..items).collect::<Vec<_>>())
+            .unwrap()
+            .len();
+        assert!(largest < 3 * numbers, "{largest} bytes");
+        let kept = serde_json::to_string(&exec).unwrap();
+        assert!(kept.len() < 2 * numbers + 10_000, "{} bytes", kept.len());
+
+        // The results kept for the Map's output: each handed child's output in it once.
+        let m = express(json!({}));
+        let (exec, handed, _) = run_in_slices(&m, items, true);
+        assert_eq!(handed.iter().sum::<usize>(), items);
+        let output = exec.output().and_then(Value::as_array).map(Vec::len);
+        assert_eq!(output, Some(items));
+
+        // A shell that stores nothing keeps every child, and the run ends the same.
+        let (exec, _, _) = run_in_slices(&m, items, false);
+        assert_eq!(exec.status(), Status::Succeeded);
+        let run = &exec.map_runs()[0];
+        assert_eq!((run.succeeded, run.children.len()), (items as u64, items));
+        assert!(!run.children_detached);
+    }
+
+    #[test]
+    fn a_run_of_child_executions_keeps_only_the_count_of_those_that_succeeded() {
+        let m = machine(json!({"ItemsPath": "$.rows", "MaxConcurrency": 2}));
+        let outside = Capabilities {
+            map_run_children: true,
+            express_map_run_children: true,
+        };
+        let rows: Vec<u64> = (0..20).collect();
+        let (mut exec, mut d) =
+            Execution::start_with_capabilities(&m, json!({"rows": rows}), info(), &at(10), outside);
+        let (mut now, mut ended) = (20, 0);
+        let mut open = std::collections::VecDeque::new();
+        loop {
+            open.extend(d.commands.iter().filter_map(|c| match c {
+                Command::StartMapRunChild(start) => Some(start.task_id),
+                _ => None,
+            }));
+            let Some(task_id) = open.pop_front() else {
+                break;
+            };
+            d = exec.apply(
+                &m,
+                Event::TaskSucceeded {
+                    task_id,
+                    output: json!(ended),
+                },
+                &at(now),
+            );
+            ended += 1;
+            now += 10;
+            // Executions of their own are stored already: nothing is handed to the shell.
+            let runs = exec.detach_map_run_children();
+            assert!(runs.iter().all(|r| r.children.is_empty()), "{runs:?}");
+            if exec.status() == Status::Running {
+                let run = &exec.map_runs()[0];
+                assert_eq!((run.succeeded, run.running), (ended, 2.min(20 - ended)));
+                assert!(kept_children(&exec).iter().all(|c| !c.ended));
+            }
+        }
+        assert_eq!(exec.status(), Status::Succeeded);
+        assert_eq!(
+            exec.output().and_then(Value::as_array).map(Vec::len),
+            Some(20)
+        );
+        let run = &exec.map_runs()[0];
+        assert_eq!((run.succeeded, run.pending, run.total), (20, 0, 20));
+    }
+
+    #[test]
+    fn a_run_paused_between_slices_stops_with_its_execution() {
+        let slice = crate::writer::SLICE as usize;
+        let m = machine(json!({"ItemsPath": "$.rows", "ResultPath": null,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": true}}}}));
+        let input = json!({"rows": (0..slice + 10).collect::<Vec<_>>()});
+        let (mut exec, d) = Execution::start(&m, input, info(), &at(10));
+        let timer_id = d
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                Command::StartTimer { timer_id, .. } => Some(*timer_id),
+                _ => None,
+            })
+            .expect("a pause");
+        let stopped = exec.apply(
+            &m,
+            Event::Stop {
+                error: None,
+                cause: None,
+            },
+            &at(20),
+        );
+        assert_eq!(exec.status(), Status::Aborted);
+        assert!(
+            stopped
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::CancelTimer { timer_id: t } if *t == timer_id)),
+            "{:?}",
+            stopped.commands
+        );
+        let run = &exec.map_runs()[0];
+        assert_eq!((run.status.as_str(), run.pending), ("ABORTED", 10));
+        // Its late firing changes nothing.
+        let late = exec.apply(&m, Event::TimerFired { timer_id }, &at(30));
+        assert!(late.nondeterminism.is_none() && late.history.is_empty());
     }
 
     #[test]
