@@ -9,8 +9,9 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
+use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The details object of one history event (`Value::Null` when the event has none).
 ///
@@ -425,71 +426,41 @@ fn write_escaped(out: &mut String, text: &str) {
     out.push_str(&text[run..]);
 }
 
-/// A state's name as its events carry it. Short names (nearly all) are copied inline:
-/// sharing one `Arc<str>` cost two atomic reference-count updates per event, which were
-/// most of the time spent dropping a history.
+/// A state's name as its events carry it: the text, interned once per process when the
+/// machine is compiled. Each event copies two words. The names were copied inline before
+/// (23 bytes moved piecewise into each event, then read back whole, a stalled load per
+/// event: B4 5 % slower) and shared as one `Arc<str>` before that (two locked
+/// instructions per event). Past [`INTERNED_BYTES`] of distinct names, a name is shared.
+#[derive(Clone)]
 pub(crate) enum Name {
-    Inline(Inline),
+    /// ASCII needing no escape in JSON (found once, when interned).
+    Plain(&'static str),
+    Interned(&'static str),
     Shared(Arc<str>),
 }
 
-/// A short name's bytes. Copied whole: cloned field by field, its odd-sized pieces were
-/// written with narrow stores that the wider loads moving the event right after could not
-/// be forwarded from (a stall per event).
-#[derive(Clone, Copy)]
-pub(crate) struct Inline {
-    /// The length, and [`Inline::NOT_PLAIN`] unless the name is ASCII needing no escape
-    /// in JSON: found once when the machine is compiled instead of at every event written.
-    len: u8,
-    bytes: [u8; Name::INLINE],
-}
+/// The most bytes of distinct state names a process keeps for good. Names are short (80
+/// characters at most) and machines reuse them, so this holds tens of thousands.
+const INTERNED_BYTES: usize = 4 << 20;
 
-impl Inline {
-    const NOT_PLAIN: u8 = 0x80;
-
-    fn len(&self) -> usize {
-        usize::from(self.len & !Inline::NOT_PLAIN)
-    }
-}
-
-impl Clone for Name {
-    fn clone(&self) -> Name {
-        match self {
-            Name::Inline(inline) => Name::Inline(*inline),
-            Name::Shared(name) => Name::Shared(Arc::clone(name)),
-        }
-    }
-}
+/// Every name interned so far, and their total length.
+static INTERNED: Mutex<(BTreeSet<&'static str>, usize)> = Mutex::new((BTreeSet::new(), 0));
 
 impl Name {
-    /// The most bytes kept inline: with the length and the tag, as large as the shared form.
-    const INLINE: usize = 22;
-
     pub(crate) fn new(name: &str) -> Name {
-        match u8::try_from(name.len()) {
-            Ok(len) if name.len() <= Name::INLINE => {
-                let mut bytes = [0; Name::INLINE];
-                bytes[..name.len()].copy_from_slice(name.as_bytes());
-                let not_plain = if name.is_ascii() && !needs_escape(name.as_bytes()) {
-                    0
-                } else {
-                    Inline::NOT_PLAIN
-                };
-                Name::Inline(Inline {
-                    len: len | not_plain,
-                    bytes,
-                })
-            }
-            _ => Name::Shared(Arc::from(name)),
+        let Some(text) = intern(name) else {
+            return Name::Shared(Arc::from(name));
+        };
+        if text.is_ascii() && !needs_escape(text.as_bytes()) {
+            Name::Plain(text)
+        } else {
+            Name::Interned(text)
         }
     }
 
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            // Copied from a `str` whole, so the bytes are UTF-8.
-            Name::Inline(inline) => {
-                std::str::from_utf8(&inline.bytes[..inline.len()]).unwrap_or_default()
-            }
+            Name::Plain(text) | Name::Interned(text) => text,
             Name::Shared(name) => name,
         }
     }
@@ -498,20 +469,31 @@ impl Name {
     #[inline]
     fn write_json(&self, out: &mut String) {
         match self {
-            // Byte by byte: a short name's few bytes were slower to check as UTF-8 and
-            // copy with a call than to push; each is ASCII, so each is a character.
-            Name::Inline(inline) if inline.len & Inline::NOT_PLAIN == 0 => {
-                let bytes = &inline.bytes[..inline.len()];
-                out.reserve(bytes.len() + 2);
-                out.push('"');
-                for &byte in bytes {
-                    out.push(char::from(byte & 0x7f));
-                }
-                out.push('"');
-            }
+            Name::Plain(text) => write_clean_str(out, text),
             _ => write_str(out, self.as_str()),
         }
     }
+}
+
+/// `name` kept for the rest of the process: the same text once, however many machines
+/// name a state so. `None` once [`INTERNED_BYTES`] are taken (or the lock was poisoned).
+fn intern(name: &str) -> Option<&'static str> {
+    intern_within(name, INTERNED_BYTES)
+}
+
+fn intern_within(name: &str, limit: usize) -> Option<&'static str> {
+    let mut interned = INTERNED.lock().ok()?;
+    let (names, bytes) = &mut *interned;
+    if let Some(&known) = names.get(name) {
+        return Some(known);
+    }
+    if *bytes + name.len() > limit {
+        return None;
+    }
+    let text: &'static str = Box::leak(Box::from(name));
+    names.insert(text);
+    *bytes += text.len();
+    Some(text)
 }
 
 impl std::ops::Deref for Name {
@@ -879,18 +861,25 @@ mod tests {
     }
 
     #[test]
-    fn names_inline_or_shared_read_back_whole() {
-        // Around the inline capacity, in one- and multi-byte characters (80 is AWS's longest).
+    fn names_interned_read_back_whole_and_once() {
+        // In one- and multi-byte characters, escaped or not (80 is AWS's longest).
         for len in 0..=80 {
             for filler in ["a", "é", "✓", "🦀", "a\"", "\u{1}b", "\\"] {
                 let text: String = filler.repeat(len).chars().take(len).collect();
                 let name = Name::new(&text);
                 assert_eq!(name.as_str(), text);
                 assert_eq!(
-                    matches!(name, Name::Inline(_)),
-                    text.len() <= Name::INLINE,
+                    matches!(name, Name::Plain(_)),
+                    !needs_escape(text.as_bytes()) && text.is_ascii(),
                     "{text:?}"
                 );
+                // A second machine naming a state so gets the same text, not another copy.
+                match (&name, Name::new(&text)) {
+                    (Name::Plain(a), Name::Plain(b)) | (Name::Interned(a), Name::Interned(b)) => {
+                        assert!(std::ptr::eq(*a, b), "{text:?}")
+                    }
+                    _ => panic!("{text:?} was not interned"),
+                }
                 let details = Details::exited(&name, json!(null).into());
                 let tree = json!({"name": text, "output": null});
                 assert_eq!(details.to_value(), tree);
@@ -899,6 +888,25 @@ mod tests {
                 assert_eq!(written, tree.to_string(), "{text:?}");
             }
         }
+    }
+
+    #[test]
+    fn names_past_the_bound_are_shared_and_known_ones_still_found() {
+        let known = Name::new("Known past the bound");
+        let Name::Plain(text) = known else {
+            panic!("not interned");
+        };
+        assert!(intern_within("Known past the bound", 0).is_some_and(|t| std::ptr::eq(t, text)));
+        assert_eq!(intern_within("Never interned: no room left", 0), None);
+        let shared = match intern_within("Never interned either", 0) {
+            Some(text) => Name::Plain(text),
+            None => Name::Shared(Arc::from("Never interned either")),
+        };
+        let details = Details::exited(&shared, json!(1).into());
+        assert_eq!(
+            details.to_value(),
+            json!({"name": "Never interned either", "output": 1})
+        );
     }
 
     #[test]
