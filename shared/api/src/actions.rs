@@ -582,6 +582,8 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
     if crate::fields::split_label(machine_arn).is_some() {
         return Err(crate::fields::labeled_arn_refused());
     }
+    // An execution's ARN is AWS's "Resource type not valid in this context: execution".
+    crate::names::expect_resource_type(machine_arn, &["stateMachine"])?;
     // AWS's order: the state machine must exist before the name and the input are judged
     // (a missing state machine with an invalid name is StateMachineDoesNotExist).
     let crate::versions::Target {

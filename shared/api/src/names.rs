@@ -5,13 +5,17 @@ use serde_json::Value;
 use crate::ApiError;
 
 /// AWS's rule for state machine, execution and activity names: 1 to 80 characters, none of
-/// whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`, nor control characters.
+/// whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`, nor control characters
+/// (U+0000-001F, U+007F-009F and, in AWS's list, U+FFFE-FFFF), surrogates (U+D800-DFFF) or
+/// U+10FFFF. A Rust string holds no surrogate: [`parse_request`] reads an unpaired one as
+/// U+FFFF, which this refuses in its place.
 pub fn is_valid_name(name: &str) -> bool {
     let count = name.chars().count();
     (1..=80).contains(&count)
         && name.chars().all(|c| {
             !c.is_whitespace()
                 && !c.is_control()
+                && !matches!(c, '\u{FFFE}' | '\u{FFFF}' | '\u{10FFFF}')
                 && !matches!(
                     c,
                     '<' | '>'
@@ -66,6 +70,80 @@ pub fn execution_input(text: Option<&str>, max_bytes: usize) -> Result<(String, 
     Ok((text.to_string(), value))
 }
 
+/// A request body as AWS reads it. JSON text may escape an unpaired surrogate (`"\ud800"`),
+/// which AWS's parser takes and its name rules then refuse (InvalidName), but which no Rust
+/// string can hold: serde_json refuses the whole body. Such a body is read again with each
+/// unpaired surrogate as U+FFFF, a noncharacter AWS's names refuse too, so the request gets
+/// the answer AWS gives instead of a SerializationException. Every other body is read as is.
+pub fn parse_request(body: &[u8]) -> Result<Value, serde_json::Error> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let mended = std::str::from_utf8(body)
+                .ok()
+                .and_then(unpaired_surrogates_replaced);
+            match mended {
+                Some(text) => serde_json::from_str(&text),
+                None => Err(error),
+            }
+        }
+    }
+}
+
+/// `text` with every `\uD800`-`\uDFFF` escape that is not half of a pair written `\uFFFF`;
+/// `None` when there is none. Backslashes occur only inside JSON strings, where each starts
+/// an escape, so escapes are found without following the strings.
+fn unpaired_surrogates_replaced(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let code_at = |at: usize| -> Option<u32> {
+        if bytes.get(at) != Some(&b'\\') || bytes.get(at + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = text.get(at + 2..at + 6)?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let mut out = String::new();
+    let (mut copied, mut replaced) = (0, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(code) = code_at(i) else {
+            // `\\`, `\"` and the like: the escaped character is not an escape's start.
+            i += 2;
+            continue;
+        };
+        let lone = match code {
+            0xD800..=0xDBFF => {
+                if code_at(i + 6).is_some_and(|next| (0xDC00..=0xDFFF).contains(&next)) {
+                    i += 12;
+                    continue;
+                }
+                true
+            }
+            0xDC00..=0xDFFF => true,
+            _ => false,
+        };
+        if lone {
+            out.push_str(&text[copied..i]);
+            out.push_str("\\uFFFF");
+            copied = i + 6;
+            replaced = true;
+        }
+        i += 6;
+    }
+    if !replaced {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
 pub fn check_name(name: &str) -> Result<(), ApiError> {
     if is_valid_name(name) {
         Ok(())
@@ -109,8 +187,36 @@ pub fn parse_arn(arn: &str) -> Option<StatesArn<'_>> {
     })
 }
 
+/// InvalidArn for an ARN Cairn cannot read. Text that does not even start as an ARN is
+/// named as AWS names it ("Invalid Arn: 'Invalid ARN prefix: abc'", as AWS answers
+/// ListExecutions, DescribeStateMachine and StopExecution with a bare name).
 pub fn invalid_arn(arn: &str) -> ApiError {
+    if !arn.starts_with("arn:") {
+        return ApiError::new(
+            "InvalidArn",
+            format!("Invalid Arn: 'Invalid ARN prefix: {arn}'"),
+        );
+    }
     ApiError::new("InvalidArn", format!("Invalid Arn: '{arn}'"))
+}
+
+/// AWS's InvalidArn for a Step Functions ARN of another resource type than the action takes
+/// (an execution's ARN given to StartExecution, a state machine's to DescribeExecution,
+/// an Express execution's to StopExecution).
+pub fn resource_type_not_valid(kind: &str) -> ApiError {
+    ApiError::new(
+        "InvalidArn",
+        format!("Invalid Arn: 'Resource type not valid in this context: {kind}'"),
+    )
+}
+
+/// Refuses a readable Step Functions ARN whose resource type is none of `kinds`; anything
+/// else (the right type, or an ARN that does not read) is left to the caller's own checks.
+pub fn expect_resource_type(arn: &str, kinds: &[&str]) -> Result<(), ApiError> {
+    match parse_arn(arn) {
+        Some(parsed) if !kinds.contains(&parsed.kind) => Err(resource_type_not_valid(parsed.kind)),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a state machine ARN; version and alias ARNs (`...:name:1`) are reported as not
@@ -123,19 +229,17 @@ pub fn check_state_machine_arn(arn: &str) -> Result<(), ApiError> {
             }
             Ok(())
         }
-        _ => Err(invalid_arn(arn)),
+        Some(parsed) => Err(resource_type_not_valid(parsed.kind)),
+        None => Err(invalid_arn(arn)),
     }
 }
 
 /// Checks an execution ARN. Express executions (`...:express:...`) are not kept, and AWS
-/// answers their Describe/Stop/History calls with this InvalidArn.
+/// answers their Describe/Stop/History calls with the InvalidArn of another resource type.
 pub fn check_execution_arn(arn: &str) -> Result<(), ApiError> {
     match parse_arn(arn) {
         Some(parsed) if parsed.kind == "execution" && parsed.rest.contains(':') => Ok(()),
-        Some(parsed) if parsed.kind == "express" => Err(ApiError::new(
-            "InvalidArn",
-            "Invalid Arn: 'Resource type not valid in this context: express'",
-        )),
+        Some(parsed) if parsed.kind != "execution" => Err(resource_type_not_valid(parsed.kind)),
         _ => Err(invalid_arn(arn)),
     }
 }
@@ -143,6 +247,7 @@ pub fn check_execution_arn(arn: &str) -> Result<(), ApiError> {
 pub fn check_activity_arn(arn: &str) -> Result<(), ApiError> {
     match parse_arn(arn) {
         Some(parsed) if parsed.kind == "activity" && !parsed.rest.contains(':') => Ok(()),
+        Some(parsed) if parsed.kind != "activity" => Err(resource_type_not_valid(parsed.kind)),
         _ => Err(invalid_arn(arn)),
     }
 }
@@ -203,7 +308,7 @@ mod tests {
         );
         assert_eq!(
             check_state_machine_arn("not-an-arn").map_err(|e| e.message),
-            Err("Invalid Arn: 'not-an-arn'".to_string())
+            Err("Invalid Arn: 'Invalid ARN prefix: not-an-arn'".to_string())
         );
         assert!(check_execution_arn("arn:aws:states:us-east-1:1:execution:m:e").is_ok());
         assert_eq!(
