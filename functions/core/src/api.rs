@@ -117,7 +117,7 @@ pub async fn handle_request(
     let body: Value = if body.trim().is_empty() {
         json!({})
     } else {
-        match serde_json::from_str(body) {
+        match cairn_api::names::parse_request(body.as_bytes()) {
             Ok(value) => value,
             Err(e) => {
                 return error_response(&ApiError::new(
@@ -154,18 +154,73 @@ fn refuse_labeled_arn(arn: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A required string member, with the shared actions' errors: absent (or null) is AWS's
+/// validation error, another JSON type a SerializationException.
 fn string<'a>(body: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    body.get(field).and_then(Value::as_str).ok_or_else(|| {
-        ApiError::new(
+    match body.get(field).filter(|v| !v.is_null()) {
+        None => Err(ApiError::new(
             "ValidationException",
             format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"),
-        )
-    })
+        )),
+        Some(value) => value.as_str().ok_or_else(|| not_a_string(field)),
+    }
 }
 
-fn opt_string(body: &Value, field: &str) -> Option<String> {
-    body.get(field).and_then(Value::as_str).map(str::to_string)
+fn opt_string(body: &Value, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field).filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(value) => value
+            .as_str()
+            .map(|text| Some(text.to_string()))
+            .ok_or_else(|| not_a_string(field)),
+    }
 }
+
+fn not_a_string(field: &str) -> ApiError {
+    ApiError::new(
+        "SerializationException",
+        format!("'{field}' must be a string"),
+    )
+}
+
+/// What the shared actions check before they act ([`cairn_api::validate_request`]: AWS's
+/// request validation, from the service model's bounds), for the actions this function
+/// carries out itself, so that both shells refuse a bad request alike.
+fn check_request(engine: &Engine, action: &str, body: &Value) -> Result<(), ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::new(
+            "SerializationException",
+            "The request body must be a JSON object",
+        ));
+    }
+    cairn_api::validate_request(action, body, engine.limits.max_payload_bytes)?;
+    // The members these actions read, of the types the shared actions require.
+    let members: &[&str] = match action {
+        "StartExecution" => &["stateMachineArn", "name", "input", "traceHeader"],
+        "StopExecution" => &["executionArn", "error", "cause"],
+        "SendTaskSuccess" => &["taskToken", "output"],
+        "SendTaskFailure" => &["taskToken", "error", "cause"],
+        "SendTaskHeartbeat" => &["taskToken"],
+        "RedriveExecution" => &["executionArn", "clientToken"],
+        _ => &[],
+    };
+    for member in members {
+        opt_string(body, member)?;
+    }
+    Ok(())
+}
+
+/// The actions [`handle_action`] carries out itself rather than through the shared API
+/// (which validates every request it is handed).
+const OWN_ACTIONS: &[&str] = &[
+    "StartExecution",
+    "StopExecution",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "RedriveExecution",
+    "UpdateMapRun",
+];
 
 fn seconds(ms: i64) -> Value {
     Value::from(ms as f64 / 1000.0)
@@ -178,6 +233,9 @@ pub async fn handle_action(
     action: &str,
     body: Value,
 ) -> Result<Value, ApiError> {
+    if OWN_ACTIONS.contains(&action) {
+        check_request(engine, action, &body)?;
+    }
     match action {
         "StartExecution" if is_express(engine, &body).await => {
             // Queued, not run here: the Express function runs it (crate::express).
@@ -202,9 +260,10 @@ pub async fn handle_action(
         }
         "StopExecution" => {
             let arn = string(&body, "executionArn")?;
+            cairn_api::names::check_execution_arn(arn)?;
             let event = Event::Stop {
-                error: opt_string(&body, "error"),
-                cause: opt_string(&body, "cause"),
+                error: opt_string(&body, "error")?,
+                cause: opt_string(&body, "cause")?,
             };
             match engine.apply(arn, event).await.map_err(internal)? {
                 Applied::Missing => Err(ApiError::new(
@@ -362,8 +421,8 @@ async fn send_task_result(engine: &Engine, action: &str, body: &Value) -> Result
         }
         "SendTaskFailure" => Event::TaskFailed {
             task_id,
-            error: opt_string(body, "error"),
-            cause: opt_string(body, "cause"),
+            error: opt_string(body, "error")?,
+            cause: opt_string(body, "cause")?,
         },
         _ => Event::Heartbeat { task_id },
     };
