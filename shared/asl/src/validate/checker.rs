@@ -161,14 +161,15 @@ impl<'a> Checker<'a> {
         self.error(location, format!("Expected value of type [{expected}]"));
     }
 
-    /// Reports missing required fields; true when all are present.
+    /// Reports missing required fields; true when all are present. They are listed in AWS's
+    /// order ([`java_hash_set_order`]): `{}` lacks "[States, StartAt]".
     pub(crate) fn required(
         &mut self,
         object: &Map<String, Value>,
         fields: &[&str],
         location: Loc<'_>,
     ) -> bool {
-        let missing: Vec<&str> = fields
+        let mut missing: Vec<&str> = fields
             .iter()
             .copied()
             .filter(|field| !object.has(field))
@@ -176,6 +177,7 @@ impl<'a> Checker<'a> {
         if missing.is_empty() {
             return true;
         }
+        java_hash_set_order(&mut missing);
         self.error(
             location,
             format!("These fields are required: [{}]", missing.join(", ")),
@@ -1524,4 +1526,23 @@ fn integration_recognized(parts: &[&str]) -> bool {
         return allowed && well_formed;
     }
     allowed
+}
+
+/// Puts names in the order a `java.util.HashSet` of them iterates, which is the order AWS's
+/// validator (a Java service) lists missing fields in: by hash bucket (the string's
+/// `hashCode`, its high half folded into the low, modulo the table size), then in the order
+/// they were added. The table has 16 buckets and doubles past three quarters full, as a
+/// default `HashSet`'s does.
+pub(crate) fn java_hash_set_order(names: &mut [&str]) {
+    let mut buckets: u32 = 16;
+    while names.len() as u32 * 4 > buckets * 3 {
+        buckets *= 2;
+    }
+    let bucket = |name: &str| {
+        let hash = name.encode_utf16().fold(0u32, |h, unit| {
+            h.wrapping_mul(31).wrapping_add(u32::from(unit))
+        });
+        (hash ^ (hash >> 16)) & (buckets - 1)
+    };
+    names.sort_by_key(|name| bucket(name));
 }

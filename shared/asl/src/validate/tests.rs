@@ -76,9 +76,71 @@ fn a_minimal_machine_is_valid() {
 
 #[test]
 fn missing_top_level_fields_are_listed_at_the_root() {
+    // AWS's order, not the specification's.
     assert_eq!(
         check(json!({})).message().as_deref(),
-        Some("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are required: [StartAt, States] at /'")
+        Some("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are required: [States, StartAt] at /'")
+    );
+    // A Map's ItemProcessor lacking both, the same rule.
+    let map = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {}}}});
+    assert_eq!(
+        only_error(map),
+        schema(
+            "/States/M/ItemProcessor",
+            "These fields are required: [States, StartAt]"
+        )
+    );
+}
+
+#[test]
+fn missing_fields_follow_a_java_hash_sets_order() {
+    use super::checker::java_hash_set_order;
+    // Buckets of 16 from Java's String.hashCode: States 0, Type 2, Choices 4, StartAt 6,
+    // Next 7, Resource 8, Seconds 10, ErrorEquals 15.
+    let mut names = [
+        "ErrorEquals",
+        "Next",
+        "Seconds",
+        "Resource",
+        "StartAt",
+        "Choices",
+        "Type",
+        "States",
+    ];
+    java_hash_set_order(&mut names);
+    assert_eq!(
+        names,
+        [
+            "States",
+            "Type",
+            "Choices",
+            "StartAt",
+            "Next",
+            "Resource",
+            "Seconds",
+            "ErrorEquals"
+        ]
+    );
+    // Names sharing a bucket keep the order they were added in ("Branches" and "StartAt"
+    // both fall in bucket 6).
+    let mut shared = ["StartAt", "Branches", "States"];
+    java_hash_set_order(&mut shared);
+    assert_eq!(shared, ["States", "StartAt", "Branches"]);
+    let mut shared = ["Branches", "StartAt"];
+    java_hash_set_order(&mut shared);
+    assert_eq!(shared, ["Branches", "StartAt"]);
+    // A catcher lacking both of its fields.
+    let catcher = machine(
+        json!({"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "End": true, "Catch": [{}]}}),
+    );
+    assert_eq!(
+        only_error(catcher),
+        schema(
+            "/States/T/Catch[0]",
+            "These fields are required: [Next, ErrorEquals]"
+        )
     );
 }
 
