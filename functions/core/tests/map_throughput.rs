@@ -409,3 +409,176 @@ async fn a_csv_of_many_rows_in_s3_exports_its_results_with_the_manifest() {
     assert_eq!(output, json!({"id": n.to_string(), "double": 2 * (n % 97)}));
     assert_eq!(last["Status"], "SUCCEEDED");
 }
+
+/// A Distributed Map over a JSON array of `CAIRN_DMAP_BIG_ITEMS` numbers (default 1,000,000)
+/// in S3 (moto), its EXPRESS children inside the parent, no ResultWriter and ResultPath null:
+/// the run goes in slices of children, each slice's children stored as closed executions
+/// before the next starts, so the parent's state and each decision stay small whatever the
+/// run's size. Prints the time, items/s, the largest parent state and the slowest message.
+///
+/// `CAIRN_DMAP_BIG_ITEMS=1000000 cargo test -p cairn-serverless --release --test
+/// map_throughput -- --ignored --nocapture a_million` (after tests/emulators/start.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by hand after tests/emulators/start.sh"]
+async fn a_million_items_run_in_slices_with_a_small_parent() {
+    if !emulators() {
+        return;
+    }
+    let items = setting("CAIRN_DMAP_BIG_ITEMS", 1_000_000);
+    let suffix = std::process::id();
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = cairn_store_dynamodb::s3_client(&config);
+    let bucket = format!("many-{suffix}");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    let numbers = serde_json::to_vec(&(0..items).collect::<Vec<_>>()).expect("json");
+    s3.put_object()
+        .bucket(&bucket)
+        .key("in/items.json")
+        .body(aws_sdk_s3::primitives::ByteStream::from(numbers))
+        .send()
+        .await
+        .expect("items");
+
+    let store = DynamoStore::from_env(&format!("many-{suffix}"))
+        .await
+        .with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
+    store.create_table().await.expect("table");
+    let integrations = cairn_integrations::Integrations::on_runtime(
+        tokio::runtime::Handle::current(),
+        cairn_integrations::Settings {
+            region: Some("us-east-1".into()),
+            ..cairn_integrations::Settings::from_env()
+        },
+        Arc::new(Unsupported),
+    );
+    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let engine = Engine::new(
+        Arc::new(store),
+        Outbox::with_sink(
+            Settings {
+                region: "us-east-1".into(),
+                account: "123456789012".into(),
+                ..Settings::default()
+            },
+            Arc::new(Channel(sender)),
+        ),
+        Arc::new(integrations),
+        Arc::new(SystemClock),
+    );
+    let definition = json!({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "Label": "Many", "MaxConcurrency": 1000,
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket.$": "$.bucket", "Key": "in/items.json"}
+        },
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass",
+                "Parameters": {"twice.$": "States.MathAdd($, $)"}, "End": true}}
+        },
+        "ResultPath": null,
+        "End": true}}});
+    let api = cairn_serverless::shared_api(&engine);
+    let request = json!({"name": format!("many-{suffix}"), "definition": definition.to_string(),
+        "roleArn": "arn:aws:iam::123456789012:role/cairn"});
+    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+        .await
+        .expect("join")
+        .expect("create");
+    let machine = machine["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+
+    let began = Instant::now();
+    let input = json!({ "bucket": bucket }).to_string();
+    let started = engine
+        .start(&machine, Some("many"), Some(&input))
+        .await
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let (mut peak_state, mut reading, mut messages) = (0, Duration::ZERO, 0);
+    let mut slowest = (Duration::ZERO, String::new());
+    let record = loop {
+        let outgoing = tokio::time::timeout(Duration::from_secs(120), receiver.recv())
+            .await
+            .expect("a message within two minutes while the parent runs")
+            .expect("the outbox is open");
+        assert!(
+            Instant::now() < deadline,
+            "the run did not end in 30 minutes"
+        );
+        let (Outgoing::Timer { message, .. } | Outgoing::Advance(message)) = outgoing else {
+            continue;
+        };
+        let kind = format!("{message:?}")
+            .split([' ', '('])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let handled = Instant::now();
+        engine.handle(message).await.expect("handle");
+        slowest = slowest.max((handled.elapsed(), kind));
+        messages += 1;
+        let read = Instant::now();
+        let (record, _) = engine
+            .store
+            .get_execution(&started.execution_arn)
+            .await
+            .expect("read")
+            .expect("parent");
+        reading += read.elapsed();
+        peak_state = peak_state.max(record.state.len());
+        if record.status != "RUNNING" {
+            break record;
+        }
+    };
+    let elapsed = (began.elapsed() - reading).as_secs_f64();
+    assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
+    println!(
+        "Distributed Map, serverless shell: {items} items from S3 in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent in slices, stored as they end; no ResultWriter; DynamoDB Local + moto); {messages} messages, the slowest {:.1}s ({}), the parent's state at most {:.2} MB",
+        items as f64 / elapsed,
+        slowest.0.as_secs_f64(),
+        slowest.1,
+        peak_state as f64 / 1e6
+    );
+
+    // The Map Run counts every child, and a child stored in the first slice reads back.
+    let api = cairn_serverless::shared_api(&engine);
+    let parent = started.execution_arn.clone();
+    let (run, child) = tokio::task::spawn_blocking(move || {
+        let runs = api
+            .handle("ListMapRuns", json!({"executionArn": parent}))
+            .expect("runs");
+        let arn = runs["mapRuns"][0]["mapRunArn"].clone();
+        let run = api
+            .handle("DescribeMapRun", json!({"mapRunArn": arn}))
+            .expect("run");
+        let listed = api
+            .handle("ListExecutions", json!({"mapRunArn": arn, "maxResults": 1}))
+            .expect("children");
+        let first = listed["executions"][0]["executionArn"].clone();
+        let child = api
+            .handle("DescribeExecution", json!({"executionArn": first}))
+            .expect("child");
+        (run, child)
+    })
+    .await
+    .expect("join");
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(run["executionCounts"]["succeeded"], items, "{run}");
+    assert_eq!(run["executionCounts"]["total"], items, "{run}");
+    assert_eq!(child["status"], "SUCCEEDED", "{child}");
+    let output: Value =
+        serde_json::from_str(child["output"].as_str().expect("output")).expect("json");
+    assert!(
+        output["twice"].as_i64().is_some_and(|n| n % 2 == 0),
+        "{child}"
+    );
+}

@@ -207,7 +207,11 @@ fn view(
 /// of it with their results (the run keeps their count); None when there are none.
 fn hand_over(f: &mut Fanout) -> Option<MapRun> {
     let log = f.run.as_deref_mut().filter(|log| log.hands_over)?;
-    let ended = |c: &crate::writer::Child| c.ended && !c.failed && !c.aborted && !c.name.is_empty();
+    // A run that exports its results hands over only the children a part has written.
+    let parts = log.writes_parts;
+    let ended = |c: &crate::writer::Child| {
+        c.ended && !c.failed && !c.aborted && !c.name.is_empty() && (!parts || c.written)
+    };
     if !log.children.iter().any(ended) {
         return None;
     }

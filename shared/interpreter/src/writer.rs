@@ -92,6 +92,10 @@ pub(crate) struct Child {
     pub ended: bool,
     /// Stopped by the failure of its Map Run.
     pub aborted: bool,
+    /// Its record is in a ResultWriter file already written (a part written while the run
+    /// went on); `in_part`: in the part being written.
+    pub written: bool,
+    pub in_part: bool,
     /// How many items its batch holds when the Map has an ItemBatcher (0: one item, not
     /// batched). Kept apart from the input, which only a ResultWriter keeps, so that
     /// ListExecutions' `itemCount` is known for every child.
@@ -101,6 +105,8 @@ pub(crate) struct Child {
 const FAILED: u64 = 1;
 const ENDED: u64 = 2;
 const ABORTED: u64 = 4;
+const WRITTEN: u64 = 8;
+const IN_PART: u64 = 16;
 
 impl Child {
     fn flags(&self) -> u64 {
@@ -109,6 +115,8 @@ impl Child {
             (self.failed, FAILED),
             (self.ended, ENDED),
             (self.aborted, ABORTED),
+            (self.written, WRITTEN),
+            (self.in_part, IN_PART),
         ] {
             if set {
                 flags |= flag;
@@ -201,6 +209,8 @@ impl<'de> Deserialize<'de> for Read {
                     failed: flags & FAILED != 0,
                     ended: flags & ENDED != 0,
                     aborted: flags & ABORTED != 0,
+                    written: flags & WRITTEN != 0,
+                    in_part: flags & IN_PART != 0,
                     items,
                 };
                 Ok(Read {
@@ -219,6 +229,8 @@ impl<'de> Deserialize<'de> for Read {
                     failed: c.failed,
                     ended: c.ended,
                     aborted: c.aborted,
+                    written: false,
+                    in_part: false,
                     items: c.items,
                 };
                 Ok(Read {
@@ -380,6 +392,31 @@ pub(crate) struct RunLog {
     pub since_pause: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<crate::api::TimerId>,
+    /// The run's ResultWriter puts its files in S3: a part of them, the records of the
+    /// children ended since the last part, at each pause, so that they can be handed over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writes_parts: bool,
+    /// The files the parts written so far put, for the manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<WrittenFile>,
+    /// The part being written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+}
+
+/// A result file put in S3, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WrittenFile {
+    pub status: String,
+    pub key: String,
+    pub size: usize,
+}
+
+/// A part of a run's result files under way: the write's task and the files it puts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Part {
+    pub task_id: TaskId,
+    pub files: Vec<WrittenFile>,
 }
 
 /// Children a Distributed Map runs inside its execution between two pauses. A pause ends
@@ -568,11 +605,7 @@ pub(crate) fn request(
     results: &[Value],
     pending: &[Value],
 ) -> Value {
-    let objects: Vec<Value> = objects(log, to, results, pending)
-        .into_iter()
-        .map(|(key, body)| json!({"Key": key, "Body": body}))
-        .collect();
-    json!({"Bucket": to.bucket, "Objects": objects})
+    put_request(to, objects(log, to, results, pending))
 }
 
 /// Arrays spliced into one array (FLATTEN).
@@ -586,13 +619,70 @@ fn flattened(results: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-/// The objects to write for a run: `(key, body)` pairs, manifest last.
+/// The objects to write for a run: `(key, body)` pairs, manifest last. The children whose
+/// records a part already wrote are not written again; the manifest lists that part's files
+/// before these.
 pub(crate) fn objects(
     log: &RunLog,
     to: &Destination,
     results: &[Value],
     pending: &[Value],
 ) -> Vec<(String, String)> {
+    let made = result_files(log, to, results, pending, |c| !c.written);
+    let mut listed = Map::new();
+    for status in ["FAILED", "PENDING", "SUCCEEDED"] {
+        let earlier = log
+            .files
+            .iter()
+            .map(|f| (f.status.as_str(), &f.key, f.size));
+        let now = made
+            .iter()
+            .map(|(f, body)| (f.status.as_str(), &f.key, body.len()));
+        let list: Vec<Value> = earlier
+            .chain(now)
+            .filter(|(s, _, _)| *s == status)
+            .map(|(_, key, size)| json!({"Key": key, "Size": size}))
+            .collect();
+        listed.insert(status.into(), Value::Array(list));
+    }
+    let mut files: Vec<(String, String)> =
+        made.into_iter().map(|(f, body)| (f.key, body)).collect();
+    let manifest = json!({
+        "DestinationBucket": to.bucket,
+        "MapRunArn": log.map_run_arn,
+        "ResultFiles": listed,
+    });
+    files.push((manifest_key(log, to), crate::history::json_text(&manifest)));
+    files
+}
+
+/// The files of the part being written: the records of the children in it.
+pub(crate) fn part_objects(
+    log: &RunLog,
+    to: &Destination,
+    results: &[Value],
+) -> Vec<(WrittenFile, String)> {
+    result_files(log, to, results, &[], |c| c.in_part)
+}
+
+/// The request that puts `objects` (`{"Bucket", "Objects": [{"Key", "Body"}]}`).
+pub(crate) fn put_request(to: &Destination, objects: Vec<(String, String)>) -> Value {
+    let objects: Vec<Value> = objects
+        .into_iter()
+        .map(|(key, body)| json!({"Key": key, "Body": body}))
+        .collect();
+    json!({"Bucket": to.bucket, "Objects": objects})
+}
+
+/// The result files of the children `taken` picks (and of the pending items), each named
+/// after the files of its status already written.
+fn result_files(
+    log: &RunLog,
+    to: &Destination,
+    results: &[Value],
+    pending: &[Value],
+    taken: impl Fn(&Child) -> bool,
+) -> Vec<(WrittenFile, String)> {
     let dir = folder(log, to);
     let names = Names::of(log);
     // Each entry is written into its file as it is made: a run of 100,000 children
@@ -600,7 +690,11 @@ pub(crate) fn objects(
     let mut succeeded = File::new(to.output_type);
     let mut failed = File::new(to.output_type);
     for (i, result) in results.iter().enumerate() {
-        let Some(child) = log.children.get(i).filter(|c| !c.name.is_empty()) else {
+        let Some(child) = log
+            .children
+            .get(i)
+            .filter(|c| !c.name.is_empty() && taken(c))
+        else {
             continue;
         };
         if child.failed {
@@ -626,26 +720,21 @@ pub(crate) fn objects(
         );
     }
     let mut files = Vec::new();
-    let mut listed = Map::new();
     for (status, file) in [
         ("FAILED", failed),
         ("PENDING", waiting),
         ("SUCCEEDED", succeeded),
     ] {
-        let mut list = Vec::new();
         if let Some(body) = file.text() {
-            let key = format!("{dir}/{status}_0.json");
-            list.push(json!({"Key": key, "Size": body.len()}));
-            files.push((key, body));
+            let number = log.files.iter().filter(|f| f.status == status).count();
+            let file = WrittenFile {
+                status: status.to_string(),
+                key: format!("{dir}/{status}_{number}.json"),
+                size: body.len(),
+            };
+            files.push((file, body));
         }
-        listed.insert(status.into(), Value::Array(list));
     }
-    let manifest = json!({
-        "DestinationBucket": to.bucket,
-        "MapRunArn": log.map_run_arn,
-        "ResultFiles": listed,
-    });
-    files.push((manifest_key(log, to), crate::history::json_text(&manifest)));
     files
 }
 
@@ -938,6 +1027,7 @@ mod tests {
             ended: true,
             aborted: false,
             items: 2,
+            ..Child::default()
         };
         assert_eq!(old.children[0], expected);
         assert_eq!((old.children[1].start_ms, old.children[1].stop_ms), (6, 6));

@@ -263,16 +263,20 @@ impl Runner<'_> {
             let arn = self.map_run_arn(spec);
             // Without a ResultWriter nothing reads a succeeded child again once the shell
             // has stored it; with ResultPath null (and no ResultSelector that could fail
-            // on them) its result is not read either.
-            let hands_over = spec.writer.is_none();
+            // on them) its result is not read either. A ResultWriter that puts files reads
+            // neither once a part of its files holds the child's record.
+            let writes_parts = spec.writer.as_ref().is_some_and(|w| w.resource.is_some());
+            let hands_over = spec.writer.is_none() || writes_parts;
             run = Some(Box::new(crate::writer::RunLog {
                 map_run_arn: arn.clone(),
                 start_ms: self.ctx.now_ms,
                 hands_over,
-                drops_results: hands_over
-                    && state.jsonata.is_none()
-                    && state.result_selector.is_none()
-                    && matches!(state.result_path, ResultPath::Discard),
+                writes_parts,
+                drops_results: writes_parts
+                    || (hands_over
+                        && state.jsonata.is_none()
+                        && state.result_selector.is_none()
+                        && matches!(state.result_path, ResultPath::Discard)),
                 ..Default::default()
             }));
             prev = self.emit(
@@ -333,8 +337,8 @@ impl Runner<'_> {
     /// whole [`crate::writer::SLICE`] of them since it last paused: it pauses then (a timer
     /// due at once, [`Runner::map_slice_resumed`]), so that the decision ends and the shell
     /// stores the children that ended before more start.
-    fn slice_done(&mut self, tid: ThreadId) -> bool {
-        let (since, pause) = match self.thread(tid).map(|t| &t.phase) {
+    fn slice_done(&mut self, tid: ThreadId, state: &CState) -> bool {
+        let (since, pause, parts) = match self.thread(tid).map(|t| &t.phase) {
             // Only where there is a child to start now, and the shell takes the ended ones.
             Some(Phase::Fanout(f))
                 if !f.children_outside
@@ -342,7 +346,9 @@ impl Runner<'_> {
                     && f.outstanding() < f.max_concurrency =>
             {
                 match f.run.as_deref() {
-                    Some(log) if log.hands_over => (log.since_pause, log.pause),
+                    // Paused until the part being written is.
+                    Some(log) if log.part.is_some() => return true,
+                    Some(log) if log.hands_over => (log.since_pause, log.pause, log.writes_parts),
                     _ => return false,
                 }
             }
@@ -353,6 +359,10 @@ impl Runner<'_> {
         }
         // A pause whose timer the execution no longer holds (a redrive) is over.
         if pause.is_some_and(|timer| self.exec.timers.contains_key(&timer)) {
+            return true;
+        }
+        // A run that exports its results pauses on a part of them, written now.
+        if parts && self.write_part(tid, state) {
             return true;
         }
         let now = self.ctx.now_ms;
@@ -389,7 +399,7 @@ impl Runner<'_> {
             return;
         };
         loop {
-            if spec.distributed && self.slice_done(tid) {
+            if spec.distributed && self.slice_done(tid, state) {
                 return;
             }
             let (index, item) = match self.thread_mut(tid).map(|t| &mut t.phase) {

@@ -34,6 +34,59 @@ impl Runner<'_> {
             Some(Phase::Fanout(f)) if f.run.as_ref().is_some_and(|r| r.writing.is_none()) => {}
             _ => return false,
         }
+        // A part under way is given up: its children go in this write.
+        self.drop_part(tid);
+        let destination = match self.destination(tid, state, writer) {
+            Ok(d) => d,
+            Err(fault) => {
+                self.map_run_failed(tid, failing.unwrap_or(fault));
+                return true;
+            }
+        };
+        let task_id = self.exec.next_task;
+        let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return false;
+        };
+        // The ItemSelector's `$` is read by no child from here on.
+        f.input = Value::Null;
+        let Some(log) = f.run.as_deref_mut() else {
+            return false;
+        };
+        let pending = f.items.get(f.next_item..).unwrap_or_default();
+        let input = writer::request(log, &destination, &f.results, pending);
+        log.output = writer::written(log, &destination);
+        log.writing = Some(task_id);
+        log.destination = Some(destination);
+        log.failing = failing;
+        self.exec.next_task += 1;
+        self.exec.tasks.insert(task_id, tid);
+        self.out.commands.push(Command::InvokeTask {
+            task_id,
+            state_name: state.name.clone(),
+            resource: resource.clone(),
+            kind: kind.clone(),
+            input,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            task_token: None,
+            credentials: None,
+        });
+        true
+    }
+
+    /// Where the run's files go: as the ResultWriter's request is evaluated (once: a run
+    /// that writes parts keeps it from its first part).
+    fn destination(
+        &mut self,
+        tid: ThreadId,
+        state: &CState,
+        writer: &writer::WriterSpec,
+    ) -> Result<writer::Destination, Fault> {
+        if let Some(Phase::Fanout(f)) = self.thread(tid).map(|t| &t.phase) {
+            if let Some(kept) = f.run.as_ref().and_then(|r| r.destination.clone()) {
+                return Ok(kept);
+            }
+        }
         let request = (|| {
             if let Some(j) = &state.jsonata {
                 return match &j.writer_arguments {
@@ -68,14 +121,8 @@ impl Runner<'_> {
                 "The ResultWriter's Parameters must name a Bucket",
             )),
         });
-        let request = match request {
-            Ok(r) => r,
-            Err(fault) => {
-                self.map_run_failed(tid, failing.unwrap_or(fault));
-                return true;
-            }
-        };
-        let destination = writer::Destination {
+        let request = request?;
+        Ok(writer::Destination {
             bucket: request["Bucket"].as_str().unwrap_or_default().to_string(),
             prefix: request
                 .get("Prefix")
@@ -84,22 +131,49 @@ impl Runner<'_> {
                 .to_string(),
             transformation: writer.transformation,
             output_type: writer.output_type,
+        })
+    }
+
+    /// At a pause of a run whose ResultWriter puts files: writes the records of the children
+    /// ended since the last part, so that they can be handed over; the run goes on when the
+    /// part is written. `false` when there is nothing to write (or no destination yet).
+    pub(crate) fn write_part(&mut self, tid: ThreadId, state: &CState) -> bool {
+        let Kind::Map(spec) = &state.kind else {
+            return false;
+        };
+        let Some(writer) = spec.writer.as_deref() else {
+            return false;
+        };
+        let Some((resource, kind)) = &writer.resource else {
+            return false;
+        };
+        // A request that cannot be evaluated fails the run when it ends, as it did.
+        let Ok(destination) = self.destination(tid, state, writer) else {
+            return false;
         };
         let task_id = self.exec.next_task;
         let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
             return false;
         };
-        // The ItemSelector's `$` is read by no child from here on.
-        f.input = Value::Null;
         let Some(log) = f.run.as_deref_mut() else {
             return false;
         };
-        let pending = f.items.get(f.next_item..).unwrap_or_default();
-        let input = writer::request(log, &destination, &f.results, pending);
-        log.output = writer::written(log, &destination);
-        log.writing = Some(task_id);
+        let mut any = false;
+        for child in &mut log.children {
+            if child.ended && !child.written && !child.name.is_empty() {
+                child.in_part = true;
+                any = true;
+            }
+        }
+        if !any {
+            return false;
+        }
+        let made = writer::part_objects(log, &destination, &f.results);
+        let files = made.iter().map(|(file, _)| file.clone()).collect();
+        let objects = made.into_iter().map(|(f, body)| (f.key, body)).collect();
+        let input = writer::put_request(&destination, objects);
+        log.part = Some(writer::Part { task_id, files });
         log.destination = Some(destination);
-        log.failing = failing;
         self.exec.next_task += 1;
         self.exec.tasks.insert(task_id, tid);
         self.out.commands.push(Command::InvokeTask {
@@ -116,11 +190,66 @@ impl Runner<'_> {
         true
     }
 
+    /// Gives up the part under way (the run's last write takes its children).
+    fn drop_part(&mut self, tid: ThreadId) {
+        let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return;
+        };
+        let Some(log) = f.run.as_deref_mut() else {
+            return;
+        };
+        let Some(part) = log.part.take() else { return };
+        for child in &mut log.children {
+            child.in_part = false;
+        }
+        if self.exec.tasks.remove(&part.task_id).is_some() {
+            self.out.commands.push(Command::CancelTask {
+                task_id: part.task_id,
+            });
+        }
+    }
+
+    /// The part under way was written (`Err` when it could not be): its children may be
+    /// handed over, and the run goes on.
+    fn part_written(&mut self, tid: ThreadId, state: &CState, answer: Result<Value, Fault>) {
+        let Some(Phase::Fanout(f)) = self.thread_mut(tid).map(|t| &mut t.phase) else {
+            return;
+        };
+        let Some(log) = f.run.as_deref_mut() else {
+            return;
+        };
+        let Some(part) = log.part.take() else { return };
+        let failed = answer.is_err();
+        for child in &mut log.children {
+            if child.in_part {
+                child.in_part = false;
+                child.written = !failed;
+            }
+        }
+        if !failed {
+            log.files.extend(part.files);
+        }
+        self.exec.tasks.remove(&part.task_id);
+        if let Err(fault) = answer {
+            let fault = Fault::new(
+                RESULT_WRITER_FAILED,
+                fault.cause.or(fault.error).unwrap_or_default(),
+            );
+            self.abort_children(tid, state);
+            return self.map_run_failed(tid, fault);
+        }
+        self.map_slice_resumed(tid);
+    }
+
     /// The thread whose result files `task_id` writes, if it is such a request.
     pub(crate) fn writer_of(&self, task_id: TaskId) -> Option<ThreadId> {
         let tid = *self.exec.tasks.get(&task_id)?;
         match &self.thread(tid)?.phase {
-            Phase::Fanout(f) if f.run.as_ref()?.writing == Some(task_id) => Some(tid),
+            Phase::Fanout(f) => {
+                let log = f.run.as_ref()?;
+                let part = log.part.as_ref().map(|p| p.task_id);
+                (log.writing == Some(task_id) || part == Some(task_id)).then_some(tid)
+            }
             _ => None,
         }
     }
@@ -130,6 +259,12 @@ impl Runner<'_> {
         let Some(state) = self.state_of(tid) else {
             return;
         };
+        // Only one write of a run is under way at a time: a part, or the last.
+        if matches!(self.thread(tid).map(|t| &t.phase),
+            Some(Phase::Fanout(f)) if f.run.as_ref().is_some_and(|r| r.part.is_some()))
+        {
+            return self.part_written(tid, state, answer);
+        }
         let taken = match self.thread_mut(tid).map(|t| &mut t.phase) {
             Some(Phase::Fanout(f)) => f.run.as_deref_mut().map(|log| {
                 log.destination = None;
@@ -180,6 +315,11 @@ impl Execution {
     pub fn result_write_request(&self, task_id: TaskId) -> Option<Value> {
         let (fanout, log) = self.writing(task_id)?;
         let destination = log.destination.as_ref()?;
+        if log.part.as_ref().is_some_and(|p| p.task_id == task_id) {
+            let made = writer::part_objects(log, destination, &fanout.results);
+            let objects = made.into_iter().map(|(f, body)| (f.key, body)).collect();
+            return Some(writer::put_request(destination, objects));
+        }
         let pending = fanout.items.get(fanout.next_item..).unwrap_or_default();
         Some(writer::request(log, destination, &fanout.results, pending))
     }
@@ -189,7 +329,8 @@ impl Execution {
         match &self.threads.get(tid)?.phase {
             Phase::Fanout(f) => {
                 let log = f.run.as_deref()?;
-                (log.writing == Some(task_id)).then_some((&**f, log))
+                let part = log.part.as_ref().map(|p| p.task_id);
+                (log.writing == Some(task_id) || part == Some(task_id)).then_some((&**f, log))
             }
             _ => None,
         }
@@ -295,6 +436,111 @@ mod tests {
         assert_eq!(read.result_write_request(task_id), None);
         let (text, _) = stored(&read);
         assert!(!text.contains("destination"), "{text}");
+    }
+
+    /// Runs `m` as a shell does, every write answered at once and its objects kept by key;
+    /// `storing`: the ended children taken out after each decision (and the state written
+    /// and read back). Returns the execution, the objects, and the largest state.
+    fn run_writing(
+        m: &Machine,
+        input: Value,
+        storing: bool,
+    ) -> (Execution, std::collections::BTreeMap<String, String>, usize) {
+        let (mut exec, mut d) = Execution::start(m, input, info(), &at(10));
+        let mut objects = std::collections::BTreeMap::new();
+        let (mut largest, mut now) = (0, 20);
+        loop {
+            if storing {
+                exec.detach_map_run_children();
+                let (text, read) = stored(&exec);
+                largest = largest.max(text.len());
+                exec = read;
+            }
+            let event = d.commands.iter().find_map(|c| match c {
+                Command::InvokeTask { task_id, input, .. } => {
+                    // What a shell sending the write again renders is what was asked.
+                    assert_eq!(exec.result_write_request(*task_id).as_ref(), Some(input));
+                    for object in input["Objects"].as_array().into_iter().flatten() {
+                        let key = object["Key"].as_str().unwrap().to_string();
+                        let body = object["Body"].as_str().unwrap().to_string();
+                        assert!(objects.insert(key.clone(), body).is_none(), "{key} twice");
+                    }
+                    Some(Event::TaskSucceeded {
+                        task_id: *task_id,
+                        output: json!({}),
+                    })
+                }
+                Command::StartTimer { timer_id, .. } => Some(Event::TimerFired {
+                    timer_id: *timer_id,
+                }),
+                _ => None,
+            });
+            let Some(event) = event else {
+                return (exec, objects, largest);
+            };
+            d = exec.apply(m, event, &at(now));
+            now += 10;
+        }
+    }
+
+    #[test]
+    fn a_large_run_writes_its_results_in_parts_and_hands_the_children_over() {
+        let slice = crate::writer::SLICE as usize;
+        let items = 2 * slice + 300;
+        let m = machine(json!({"MaxConcurrency": 500,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass",
+                    "Parameters": {"row.$": "$.n"}, "End": true}}}}));
+        let rows: Vec<Value> = (0..items).map(|n| json!({"n": n})).collect();
+        let input = json!({"bucket": "b", "rows": rows});
+        let (exec, objects, largest) = run_writing(&m, input.clone(), true);
+        assert_eq!(exec.status(), Status::Succeeded, "{:?}", exec.error());
+        let manifest_key = exec.output().unwrap()["ResultWriterDetails"]["Key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let manifest: Value = serde_json::from_str(&objects[&manifest_key]).unwrap();
+        let files = manifest["ResultFiles"]["SUCCEEDED"].as_array().unwrap();
+        // A part at each of the two pauses, and the last file with the manifest.
+        let keys: Vec<&str> = files.iter().map(|f| f["Key"].as_str().unwrap()).collect();
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        assert!(keys[2].ends_with("/SUCCEEDED_2.json"), "{keys:?}");
+        let mut rows_written = Vec::new();
+        for file in files {
+            let body = &objects[file["Key"].as_str().unwrap()];
+            assert_eq!(file["Size"], json!(body.len()));
+            let records: Vec<Value> = serde_json::from_str(body).unwrap();
+            for record in records {
+                let output: Value =
+                    serde_json::from_str(record["Output"].as_str().unwrap()).unwrap();
+                let row: Value = serde_json::from_str(record["Input"].as_str().unwrap()).unwrap();
+                assert_eq!(output["row"], row["n"]);
+                rows_written.push(row["n"].as_u64().unwrap());
+            }
+        }
+        assert_eq!(rows_written, (0..items as u64).collect::<Vec<_>>());
+        assert_eq!(objects.len(), 4, "{:?}", objects.keys());
+        let run = &exec.map_runs()[0];
+        assert_eq!((run.succeeded, run.total), (items as u64, items as u64));
+        // The rows (in the input and the items not started) and a part's children (~100
+        // bytes each with their inputs and results) bound the state, whatever the run's size.
+        let rows_text = serde_json::to_string(&input).unwrap().len();
+        let bound = 3 * rows_text + 100 * slice;
+        assert!(largest < bound, "{largest} bytes, rows {rows_text}");
+
+        let (ended, _) = stored(&exec);
+
+        // A shell that stores nothing writes the same files, keeping every child.
+        let (exec, kept, _) = run_writing(&m, input, false);
+        assert_eq!(exec.status(), Status::Succeeded);
+        assert_eq!(kept, objects);
+        let (everything, _) = stored(&exec);
+        assert!(
+            ended.len() + 40 * items < everything.len(),
+            "{} bytes, {} keeping every child",
+            ended.len(),
+            everything.len()
+        );
     }
 
     #[test]
