@@ -959,13 +959,24 @@ impl<'a> Runner<'a> {
     ) -> u64 {
         self.exec.event_count += 1;
         let id = self.exec.event_count;
-        self.out.history.push(HistoryEvent {
+        let event = |details: crate::Details| HistoryEvent {
             id,
             previous_event_id: prev,
             timestamp_ms: self.ctx.now_ms,
             event_type: event_type.into(),
-            details: details.into(),
-        });
+            details,
+        };
+        let history = &mut self.out.history;
+        // Where there is room (nearly always: the history is reserved ahead), the push
+        // cannot grow the vector, and the event is written straight into it: made first
+        // for a push that might grow, it went through the stack, copied in with wide loads
+        // of what narrower stores had just written there (a stalled load per event).
+        if history.len() < history.capacity() {
+            history.push(event(details.into()));
+        } else {
+            history.reserve(8);
+            history.push(event(details.into()));
+        }
         id
     }
 
