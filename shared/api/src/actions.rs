@@ -173,6 +173,17 @@ fn create_state_machine(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiErr
         }
         Ok(out)
     };
+    crate::machines::quotas::admit_state_machine(
+        driver.store.as_ref(),
+        crate::machines::quotas::STATE_MACHINES,
+        || {
+            Ok(driver
+                .store
+                .get_state_machine(&arn)
+                .map_err(store_error)?
+                .is_some())
+        },
+    )?;
     match driver.store.create_state_machine(&record) {
         Ok(()) => published(json!({"stateMachineArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {
@@ -1145,6 +1156,17 @@ fn create_activity(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         created_ms: now,
         document: json!({"tags": tags_param(p, &arn)?, "encryptionConfiguration": encryption}),
     };
+    crate::machines::quotas::admit_activity(
+        driver.store.as_ref(),
+        crate::machines::quotas::ACTIVITIES,
+        || {
+            Ok(driver
+                .store
+                .get_activity(&arn)
+                .map_err(store_error)?
+                .is_some())
+        },
+    )?;
     match driver.store.create_activity(&record) {
         Ok(()) => Ok(json!({"activityArn": arn, "creationDate": timestamp(now)})),
         Err(StoreError::AlreadyExists(_)) => {

@@ -307,6 +307,78 @@ pub mod lifecycle {
     }
 }
 
+/// AWS's account quotas on registered resources: CreateStateMachine past the registered
+/// state machines, and CreateActivity past the registered activities (10,000 each by
+/// default), are refused; creating one that exists already is not refused by them
+/// (AWS's idempotency answers the original). The count stops at the quota, so a store
+/// far below it is read in one page.
+pub mod quotas {
+    use cairn_store::{ActivityStore, Page, StateMachineStore};
+
+    use crate::driver::store_error;
+    use crate::ApiError;
+
+    /// AWS's default quota of registered state machines per account and region.
+    pub const STATE_MACHINES: usize = 10_000;
+    /// AWS's default quota of registered activities per account and region.
+    pub const ACTIVITIES: usize = 10_000;
+
+    /// Refuses a new state machine when `limit` are registered. `exists`: whether the ARN
+    /// being created is one of them (asked only at the quota).
+    pub fn admit_state_machine(
+        store: &dyn StateMachineStore,
+        limit: usize,
+        exists: impl FnOnce() -> Result<bool, ApiError>,
+    ) -> Result<(), ApiError> {
+        let registered = count(
+            |cursor, page| store.list_state_machines(cursor, page),
+            limit,
+        )?;
+        if registered >= limit && !exists()? {
+            return Err(ApiError::new(
+                "StateMachineLimitExceeded",
+                "The maximum number of state machines has been reached. Existing state machines must be deleted before a new state machine can be created.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a new activity when `limit` are registered (see [`admit_state_machine`]).
+    pub fn admit_activity(
+        store: &dyn ActivityStore,
+        limit: usize,
+        exists: impl FnOnce() -> Result<bool, ApiError>,
+    ) -> Result<(), ApiError> {
+        let registered = count(|cursor, page| store.list_activities(cursor, page), limit)?;
+        if registered >= limit && !exists()? {
+            return Err(ApiError::new(
+                "ActivityLimitExceeded",
+                "The maximum number of activities has been reached. Existing activities must be deleted before a new activity can be created.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many a listing holds, counted up to `limit`.
+    fn count<T>(
+        list: impl Fn(Option<&str>, usize) -> cairn_store::Result<Page<T>>,
+        limit: usize,
+    ) -> Result<usize, ApiError> {
+        let mut counted = 0;
+        let mut cursor: Option<String> = None;
+        while counted < limit {
+            let page =
+                list(cursor.as_deref(), (limit - counted).clamp(1, 1000)).map_err(store_error)?;
+            counted += page.items.len();
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(counted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +409,123 @@ mod tests {
             cache.get(r#"{"StartAt": "X", "States": {}}"#),
             Err(MachineError::Compile(_))
         ));
+    }
+
+    fn record(kind: &str, name: &str) -> cairn_store::StateMachineRecord {
+        cairn_store::StateMachineRecord {
+            arn: format!("arn:aws:states:us-east-1:123456789012:{kind}:{name}"),
+            name: name.to_string(),
+            created_ms: 0,
+            document: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn new_resources_are_refused_at_the_quota_and_existing_ones_are_not() {
+        use cairn_store::{ActivityStore, StateMachineStore};
+        let store = cairn_store::MemoryStore::new();
+        let fresh = || Ok(false);
+        for n in 0..3 {
+            quotas::admit_state_machine(&store, 3, fresh).expect("below the quota");
+            store
+                .create_state_machine(&record("stateMachine", &format!("m{n}")))
+                .unwrap();
+            quotas::admit_activity(&store, 3, fresh).expect("below the quota");
+            store
+                .create_activity(&record("activity", &format!("a{n}")))
+                .unwrap();
+        }
+        let refused = quotas::admit_state_machine(&store, 3, fresh).unwrap_err();
+        assert_eq!(refused.error_type, "StateMachineLimitExceeded");
+        assert_eq!(
+            refused.message,
+            "The maximum number of state machines has been reached. Existing state machines must be deleted before a new state machine can be created."
+        );
+        let refused = quotas::admit_activity(&store, 3, fresh).unwrap_err();
+        assert_eq!(refused.error_type, "ActivityLimitExceeded");
+        assert_eq!(
+            refused.message,
+            "The maximum number of activities has been reached. Existing activities must be deleted before a new activity can be created."
+        );
+        // Creating one that exists is the action's idempotency, not a new resource.
+        quotas::admit_state_machine(&store, 3, || Ok(true)).expect("existing");
+        quotas::admit_activity(&store, 3, || Ok(true)).expect("existing");
+        // A larger quota admits more; a deletion frees a place.
+        quotas::admit_state_machine(&store, 4, fresh).expect("below a larger quota");
+        store
+            .delete_state_machine(&record("stateMachine", "m0").arn)
+            .unwrap();
+        quotas::admit_state_machine(&store, 3, fresh).expect("a place freed");
+    }
+
+    #[test]
+    fn the_create_actions_answer_at_aws_default_quotas() {
+        use cairn_store::{ActivityStore, StateMachineStore};
+        let store = Arc::new(cairn_store::MemoryStore::new());
+        let pass = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
+        // Registered directly: ten thousand creates through the API would each count.
+        for n in 0..quotas::STATE_MACHINES {
+            let mut machine = record("stateMachine", &format!("m{n}"));
+            machine.document = serde_json::json!({"definition": pass, "roleArn": "arn:aws:iam::123456789012:role/r",
+                "type": "STANDARD", "loggingConfiguration": {"level": "OFF", "includeExecutionData": false}});
+            store.create_state_machine(&machine).unwrap();
+        }
+        for n in 0..quotas::ACTIVITIES {
+            store
+                .create_activity(&record("activity", &format!("a{n}")))
+                .unwrap();
+        }
+        let api = crate::Api::new(
+            Arc::clone(&store) as Arc<dyn cairn_store::Store>,
+            crate::Config::default(),
+        );
+        let create = |name: &str| {
+            api.handle(
+                "CreateStateMachine",
+                serde_json::json!({"name": name, "definition": pass,
+                    "roleArn": "arn:aws:iam::123456789012:role/r"}),
+            )
+        };
+        assert_eq!(
+            create("one-more").unwrap_err().error_type,
+            "StateMachineLimitExceeded"
+        );
+        assert_eq!(
+            api.handle("CreateActivity", serde_json::json!({"name": "one-more"}))
+                .unwrap_err()
+                .error_type,
+            "ActivityLimitExceeded"
+        );
+        // Creating again what exists answers as before the quota.
+        let again = api
+            .handle("CreateActivity", serde_json::json!({"name": "a7"}))
+            .expect("idempotent");
+        assert_eq!(
+            again["activityArn"],
+            "arn:aws:states:us-east-1:123456789012:activity:a7"
+        );
+        assert_eq!(
+            create("m7").expect("idempotent")["stateMachineArn"],
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m7"
+        );
+        let other = api.handle(
+            "CreateStateMachine",
+            serde_json::json!({"name": "m8", "roleArn": "arn:aws:iam::123456789012:role/r",
+                "definition": r#"{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}"#}),
+        );
+        assert_eq!(
+            other.unwrap_err().error_type,
+            "StateMachineAlreadyExists",
+            "another definition under an existing name"
+        );
+        // Deleting one frees its place.
+        api.handle(
+            "DeleteActivity",
+            serde_json::json!({"activityArn": "arn:aws:states:us-east-1:123456789012:activity:a0"}),
+        )
+        .expect("deleted");
+        api.handle("CreateActivity", serde_json::json!({"name": "one-more"}))
+            .expect("a place freed");
+        api.shutdown();
     }
 }
