@@ -289,7 +289,7 @@ def test_error_answers_match_aws(sfn):
     assert error_of(sfn.describe_execution, executionArn="arn:aws:states:us-east-1:123456789012:execution:x:nope")[0] == (
         "ExecutionDoesNotExist"
     )
-    assert error_of(sfn.describe_execution, executionArn="nonsense") == ("InvalidArn", "Invalid Arn: 'nonsense'")
+    assert error_of(sfn.describe_execution, executionArn="nonsense") == ("InvalidArn", "Invalid Arn: 'Invalid ARN prefix: nonsense'")
     assert error_of(sfn.list_map_runs, executionArn="arn:aws:states:us-east-1:123456789012:execution:x:y")[0] == (
         "ExecutionDoesNotExist"
     )
