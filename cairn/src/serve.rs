@@ -487,7 +487,9 @@ async fn handle(
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        match serde_json::from_slice(&body) {
+        // The same reading as the api function's: an unpaired surrogate in a name is
+        // InvalidName, as AWS answers, not a body refused whole.
+        match cairn_api::names::parse_request(&body) {
             Ok(value) => value,
             Err(error) => {
                 let error = ApiError::new(

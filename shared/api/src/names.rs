@@ -74,17 +74,28 @@ pub fn execution_input(text: Option<&str>, max_bytes: usize) -> Result<(String, 
 /// which AWS's parser takes and its name rules then refuse (InvalidName), but which no Rust
 /// string can hold: serde_json refuses the whole body. Such a body is read again with each
 /// unpaired surrogate as U+FFFF, a noncharacter AWS's names refuse too, so the request gets
-/// the answer AWS gives instead of a SerializationException. Every other body is read as is.
+/// the answer AWS gives instead of a SerializationException. The mended body is used only
+/// when its `name` carries the replacement, so it is refused before anything is kept: a
+/// surrogate elsewhere (a payload) stays a SerializationException rather than being stored
+/// altered. Every other body is read as is.
 pub fn parse_request(body: &[u8]) -> Result<Value, serde_json::Error> {
     match serde_json::from_slice(body) {
         Ok(value) => Ok(value),
         Err(error) => {
             let mended = std::str::from_utf8(body)
                 .ok()
-                .and_then(unpaired_surrogates_replaced);
+                .and_then(unpaired_surrogates_replaced)
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok());
             match mended {
-                Some(text) => serde_json::from_str(&text),
-                None => Err(error),
+                Some(value)
+                    if value
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|name| name.contains('\u{FFFF}')) =>
+                {
+                    Ok(value)
+                }
+                _ => Err(error),
             }
         }
     }

@@ -188,6 +188,8 @@ fn an_unpaired_surrogate_in_a_request_is_read_and_then_refused_as_a_name() {
     let text = parse_request(br#"{"input": "\\ud800", "n": "\u00e9"}"#).unwrap();
     assert_eq!(text["input"], "\\ud800");
     assert_eq!(text["n"], "\u{e9}");
+    // A surrogate outside the name would be kept altered: the body stays refused.
+    assert!(parse_request(br#"{"name": "n", "input": "\"\ud800\""}"#).is_err());
     // What is not JSON stays an error.
     assert!(parse_request(br#"{"name": "a\ud800"#).is_err());
     assert!(parse_request(b"{nope}").is_err());
