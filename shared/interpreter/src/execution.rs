@@ -971,10 +971,12 @@ impl<'a> Runner<'a> {
         // cannot grow the vector, and the event is written straight into it: made first
         // for a push that might grow, it went through the stack, copied in with wide loads
         // of what narrower stores had just written there (a stalled load per event).
+        // The same code in both branches on purpose: only in the first does the compiler
+        // know the push cannot grow. (Growing out of line instead measured 4 % slower.)
+        #[allow(clippy::if_same_then_else)]
         if history.len() < history.capacity() {
             history.push(event(details.into()));
         } else {
-            history.reserve(8);
             history.push(event(details.into()));
         }
         id
