@@ -239,7 +239,7 @@ pub async fn handle_action(
     match action {
         "StartExecution" if is_express(engine, &body).await => {
             // Queued, not run here: the Express function runs it (crate::express).
-            crate::express::start_async(engine, api, &body).await
+            crate::express::start_async(engine, &body).await
         }
         "GetActivityTask" => get_activity_task(api, body).await,
         "StartExecution" => {
@@ -383,8 +383,10 @@ async fn is_express(engine: &Engine, body: &Value) -> bool {
     let Some(arn) = body.get("stateMachineArn").and_then(Value::as_str) else {
         return false;
     };
-    // A version's or alias's ARN is its state machine's with a qualifier after it.
-    let base = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+    // A version or alias has its state machine's type (UpdateStateMachine cannot change it).
+    let Ok(base) = cairn_api::Driver::start_base(arn) else {
+        return false;
+    };
     matches!(
         engine.store.get_state_machine(&base).await,
         Ok(Some((record, _))) if record.document.get("type").and_then(Value::as_str) == Some("EXPRESS")

@@ -455,22 +455,19 @@ impl Engine {
         parent: Option<ParentTask>,
     ) -> Result<Started, EngineError> {
         // The same checks as cairn serve's StartExecution, in AWS's order: the ARN's form
-        // (InvalidArn) before its existence.
-        cairn_api::names::check_state_machine_arn(state_machine_arn)?;
-        let (machine_record, _) = self
-            .store
-            .get_state_machine(state_machine_arn)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    "StateMachineDoesNotExist",
-                    format!("State Machine Does Not Exist: '{state_machine_arn}'"),
-                )
-            })?;
-        // Deleted while executions of it still ran: no new ones (AWS's StateMachineDeleting).
-        if cairn_api::machines::lifecycle::is_deleting(&machine_record) {
-            return Err(cairn_api::machines::lifecycle::deleting(&machine_record.arn).into());
-        }
+        // (InvalidArn, another resource's type) before its existence; a version or alias ARN
+        // resolves to what it runs by the shared rule (an alias draws from this engine's
+        // entropy), DELETING refused as StateMachineDeleting.
+        cairn_api::names::expect_resource_type(state_machine_arn, &["stateMachine"])?;
+        let base = cairn_api::Driver::start_base(state_machine_arn)?;
+        let stored = self.store.get_state_machine(&base).await?;
+        let target = cairn_api::Driver::resolve_start(
+            stored.map(|(record, _)| record),
+            state_machine_arn,
+            || self.seed(),
+        )?;
+        let context_arn = target.context_arn().to_string();
+        let machine_record = &target.machine;
         let name = match name {
             Some(name) => {
                 check_name(name)?;
@@ -495,9 +492,10 @@ impl Engine {
             )
             .into());
         }
+        // Keyed by what runs, so that starts alternating between versions stay compiled.
         let prepared = self
             .machines
-            .prepare(&machine_record.arn, &doc("definition"))
+            .prepare(&context_arn, &doc("definition"))
             .map_err(|e| EngineError::Definition(e.to_string()))?;
         let machine = Arc::clone(&prepared.machine);
         // Named by its key where the store keeps definitions (the state then carries no text).
@@ -515,7 +513,9 @@ impl Engine {
         let info = ExecutionInfo {
             execution_arn: arn.clone(),
             name: name.clone(),
-            state_machine_arn: machine_record.arn.clone(),
+            // `$$.StateMachine.Id`: the version that runs, as AWS gives it; the record keeps
+            // the unqualified ARN.
+            state_machine_arn: context_arn,
             state_machine_name: machine_record.name.clone(),
             role_arn: doc("roleArn"),
             start_time_ms: now,
@@ -526,10 +526,17 @@ impl Engine {
             now_ms: now,
             seed: self.decision_seed(&arn, 0),
         };
-        let (execution, decision) =
+        let (execution, mut decision) =
             Execution::start_with_capabilities(&machine, input, info, &ctx, CAPABILITIES);
+        cairn_api::Driver::name_qualifiers(
+            &mut decision.history,
+            target.version_arn.as_deref(),
+            target.alias_arn.as_deref(),
+        );
         let mut persisted = Persisted::new(execution, definition);
         persisted.parent = parent;
+        persisted.version_arn = target.version_arn.clone();
+        persisted.alias_arn = target.alias_arn.clone();
         let record = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn: machine_record.arn.clone(),

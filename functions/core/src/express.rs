@@ -11,7 +11,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use cairn_api::{Api, ApiError};
+use cairn_api::ApiError;
 use cairn_interpreter::{ExecutionInfo, MachineType, Status};
 use cairn_store::ExecutionRecord;
 use serde::{Deserialize, Serialize};
@@ -46,8 +46,15 @@ pub const EXPRESS_LIMIT_MS: u64 = 5 * 60 * 1000;
 #[serde(rename_all = "camelCase")]
 pub struct ExpressJob {
     pub definition: String,
+    /// `stateMachineArn` is what `$$.StateMachine.Id` shows: the version that runs when
+    /// started through a version or alias.
     pub info: ExecutionInfo,
     pub input_text: String,
+    /// The version and alias ARNs it was started through, which its status events name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
@@ -59,52 +66,6 @@ fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     })
 }
 
-async fn shared(api: &Api, action: &'static str, request: Value) -> Result<Value, ApiError> {
-    let api = api.clone();
-    tokio::task::spawn_blocking(move || api.handle(action, request))
-        .await
-        .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?
-}
-
-/// The state machine (or version) an ARN starts, through the shared API's Describe actions:
-/// an alias picks one of its versions by weight, as AWS routes a start.
-async fn describe_target(api: &Api, arn: &str) -> Result<Value, ApiError> {
-    let qualifier = arn.splitn(8, ':').nth(7);
-    let target = match qualifier {
-        Some(q) if !q.chars().all(|c| c.is_ascii_digit()) => {
-            let alias = shared(
-                api,
-                "DescribeStateMachineAlias",
-                json!({"stateMachineAliasArn": arn}),
-            )
-            .await?;
-            let routes = alias["routingConfiguration"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let total: u64 = routes.iter().filter_map(|r| r["weight"].as_u64()).sum();
-            let mut draw = random() % total.max(1);
-            let mut chosen = None;
-            for route in &routes {
-                let weight = route["weight"].as_u64().unwrap_or(0);
-                if draw < weight {
-                    chosen = route["stateMachineVersionArn"].as_str().map(str::to_string);
-                    break;
-                }
-                draw -= weight;
-            }
-            chosen.ok_or_else(|| cairn_api::names::machine_does_not_exist(arn))?
-        }
-        _ => arn.to_string(),
-    };
-    shared(
-        api,
-        "DescribeStateMachine",
-        json!({"stateMachineArn": target}),
-    )
-    .await
-}
-
 fn random() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u8(0);
@@ -114,9 +75,19 @@ fn random() -> u64 {
 /// StartExecution of an Express state machine: checks the request in AWS's order, queues the
 /// execution and answers its ARN and start date. A failed send is a server fault, so the
 /// caller's SDK retries; nothing runs inside this invocation.
-pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Value, ApiError> {
+pub async fn start_async(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let machine_arn = field(body, "stateMachineArn")?;
-    let described = describe_target(api, machine_arn).await?;
+    // What a state machine, version or alias ARN starts, by the rule cairn serve starts by:
+    // an alias picks one of its versions by weight.
+    cairn_api::names::expect_resource_type(machine_arn, &["stateMachine"])?;
+    let base = cairn_api::Driver::start_base(machine_arn)?;
+    let stored = engine
+        .store
+        .get_state_machine(&base)
+        .await
+        .map_err(|e| ApiError::new("InternalFailure", e.to_string()))?;
+    let target =
+        cairn_api::Driver::resolve_start(stored.map(|(record, _)| record), machine_arn, random)?;
     let name = match body.get("name").and_then(Value::as_str) {
         Some(name) => {
             cairn_api::names::check_name(name)?;
@@ -128,25 +99,28 @@ pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Val
         body.get("input").and_then(Value::as_str),
         engine.limits.max_payload_bytes,
     )?;
-    let text = |key: &str| described[key].as_str().unwrap_or_default().to_string();
+    let machine = &target.machine;
+    let text = |key: &str| {
+        machine
+            .document
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let settings = &engine.outbox.settings;
-    let machine_name = text("name");
     let now = engine.now_ms();
     let info = ExecutionInfo {
         execution_arn: format!(
-            "arn:aws:states:{}:{}:express:{machine_name}:{name}:{}",
+            "arn:aws:states:{}:{}:express:{}:{name}:{}",
             settings.region,
             settings.account,
+            machine.name,
             crate::engine::uuid(random())
         ),
         name,
-        // A version's executions belong to its state machine.
-        state_machine_arn: text("stateMachineArn")
-            .split(':')
-            .take(7)
-            .collect::<Vec<_>>()
-            .join(":"),
-        state_machine_name: machine_name,
+        state_machine_arn: target.context_arn().to_string(),
+        state_machine_name: machine.name.clone(),
         role_arn: text("roleArn"),
         start_time_ms: now,
         machine_type: MachineType::Express,
@@ -156,6 +130,8 @@ pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Val
         definition: text("definition"),
         info,
         input_text,
+        version_arn: target.version_arn.clone(),
+        alias_arn: target.alias_arn.clone(),
     };
     let answer = json!({
         "executionArn": job.info.execution_arn,
@@ -172,15 +148,28 @@ pub async fn start_async(engine: &Engine, api: &Api, body: &Value) -> Result<Val
     Ok(answer)
 }
 
+/// The unqualified state machine of an execution started through a version or alias.
+fn unqualified(job: &ExpressJob) -> String {
+    let arn = &job.info.state_machine_arn;
+    cairn_api::Driver::start_base(arn).unwrap_or_else(|_| arn.clone())
+}
+
 fn record(job: &ExpressJob, status: Status) -> ExecutionRecord {
+    let mut summary = json!({"input": job.input_text});
+    if let Some(version) = &job.version_arn {
+        summary["stateMachineVersionArn"] = Value::from(version.clone());
+    }
+    if let Some(alias) = &job.alias_arn {
+        summary["stateMachineAliasArn"] = Value::from(alias.clone());
+    }
     ExecutionRecord {
         arn: job.info.execution_arn.clone(),
-        state_machine_arn: job.info.state_machine_arn.clone(),
+        state_machine_arn: unqualified(job),
         name: job.info.name.clone(),
         status: status.as_aws_str().to_string(),
         start_ms: job.info.start_time_ms,
         stop_ms: None,
-        summary: json!({"input": job.input_text}),
+        summary,
         state: Vec::new(),
     }
 }
@@ -225,7 +214,7 @@ impl Engine {
         .map_err(|e| EngineError::Send(format!("the Express run was lost: {e}")))?
         .map_err(|e| EngineError::Send(format!("the Express execution could not run: {e}")))?;
         // Express executions have no history but this log, as in AWS.
-        self.write_log(&job.info.state_machine_arn, &arn, &result.history, 0)
+        self.write_log(&unqualified(&job), &arn, &result.history, 0)
             .await;
         let mut ended = record(&job, result.status);
         ended.stop_ms = Some(result.end_ms);
@@ -276,6 +265,8 @@ mod tests {
                 ..ExecutionInfo::default()
             },
             input_text: "{\"a\":1}".into(),
+            version_arn: None,
+            alias_arn: None,
         };
         let message = Message::RunExpress(Box::new(job));
         let text = serde_json::to_string(&message).unwrap();

@@ -597,12 +597,15 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
     crate::names::expect_resource_type(machine_arn, &["stateMachine"])?;
     // AWS's order: the state machine must exist before the name and the input are judged
     // (a missing state machine with an invalid name is StateMachineDoesNotExist).
+    // A DELETING state machine (or a version or alias of one) is StateMachineDeleting, or
+    // StateMachineDoesNotExist once its last execution ended.
+    let target = crate::versions::resolve(driver, machine_arn)?;
+    let state_machine_arn = target.context_arn().to_string();
     let crate::versions::Target {
         machine,
         version_arn,
         alias_arn,
-    } = crate::versions::resolve(driver, machine_arn)?;
-    refuse_deleting(driver, &machine, version_arn.is_some(), machine_arn)?;
+    } = target;
     let name = match p.opt_string("name")? {
         Some(name) => {
             check_name(name)?;
@@ -635,7 +638,7 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         name: name.clone(),
         // `$$.StateMachine.Id` names the version that runs (an alias's pick too), as AWS
         // does; the execution's records keep the unqualified ARN (`versions::without_qualifier`).
-        state_machine_arn: version_arn.clone().unwrap_or_else(|| machine.arn.clone()),
+        state_machine_arn,
         state_machine_name: machine.name.clone(),
         role_arn: doc_str(&machine, "roleArn").to_string(),
         start_time_ms: driver.now_ms(),
@@ -661,34 +664,6 @@ fn start_request(driver: &Driver, p: &Params<'_>) -> Result<StartRequest, ApiErr
         test_case: test_case.map(str::to_string),
         trace_header,
     })
-}
-
-/// StartExecution on a DELETING state machine (or a version or alias of one):
-/// StateMachineDeleting, or StateMachineDoesNotExist once its last execution ended.
-fn refuse_deleting(
-    driver: &Driver,
-    machine: &StateMachineRecord,
-    qualified: bool,
-    requested: &str,
-) -> Result<(), ApiError> {
-    // A version's or alias's target carries the version's document: the status is the
-    // state machine's own, read again only for these.
-    let base = if qualified {
-        driver
-            .store
-            .get_state_machine(&machine.arn)
-            .map_err(store_error)?
-    } else {
-        None
-    };
-    let record = base.as_ref().map_or(machine, |(r, _)| r);
-    if !lifecycle::is_deleting(record) {
-        return Ok(());
-    }
-    match lifecycle::settle(driver, Some((record.clone(), 0)))? {
-        Some(_) => Err(lifecycle::deleting(requested)),
-        None => Err(machine_does_not_exist(requested)),
-    }
 }
 
 fn start_execution(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {

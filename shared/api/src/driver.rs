@@ -244,6 +244,35 @@ impl Driver {
         crate::actions::dispatch(self, action, request)
     }
 
+    /// The unqualified state machine ARN whose record StartExecution reads for a state
+    /// machine, version or alias ARN ([`Driver::resolve_start`]).
+    pub fn start_base(arn: &str) -> Result<String, ApiError> {
+        crate::versions::start_base(arn)
+    }
+
+    /// StartExecution's resolution of a state machine, version or alias ARN over its state
+    /// machine's record (`crate::versions::resolve_loaded`: what runs, the version and alias
+    /// ARNs, AWS's errors), for the shells that read records from a store of their own (the
+    /// serverless engine's is asynchronous), so that they resolve as cairn serve does. It
+    /// lives on the driver only because the `versions` module is private to this crate.
+    pub fn resolve_start(
+        record: Option<cairn_store::StateMachineRecord>,
+        arn: &str,
+        draw: impl FnOnce() -> u64,
+    ) -> Result<crate::versions::Target, ApiError> {
+        crate::versions::resolve_loaded(record, arn, draw)
+    }
+
+    /// Names the version and alias an execution was started through in its
+    /// ExecutionStarted event, as AWS does (the decider does not know them).
+    pub fn name_qualifiers(
+        history: &mut [cairn_interpreter::HistoryEvent],
+        version_arn: Option<&str>,
+        alias_arn: Option<&str>,
+    ) {
+        crate::versions::name_qualifiers(history, version_arn, alias_arn);
+    }
+
     /// The earliest timer the wheel holds, as `(fire_at_ms, execution ARN, timer id)`.
     pub fn next_timer(&self) -> Option<TimerEntry> {
         self.timers.peek()
@@ -386,24 +415,11 @@ impl Driver {
             Execution::start_with_capabilities(&machine, input, info, &ctx, self.capabilities());
         self.signer.publish(&mut decision);
         self.store_map_run_children(&mut execution)?;
-        // AWS's ExecutionStarted names the version and alias the execution was started
-        // through; the decider does not know them.
-        if let Some(details) = decision
-            .history
-            .iter_mut()
-            .find(|event| event.event_type == "ExecutionStarted")
-            .and_then(|event| event.details.as_object_mut())
-        {
-            if let Some(alias) = &qualifiers.1 {
-                details.insert("stateMachineAliasArn".into(), Value::from(alias.clone()));
-            }
-            if let Some(version) = &qualifiers.0 {
-                details.insert(
-                    "stateMachineVersionArn".into(),
-                    Value::from(version.clone()),
-                );
-            }
-        }
+        crate::versions::name_qualifiers(
+            &mut decision.history,
+            qualifiers.0.as_deref(),
+            qualifiers.1.as_deref(),
+        );
         let mut persisted = Persisted::new(execution, definition);
         (persisted.version_arn, persisted.alias_arn) = qualifiers;
         persisted.test_case = test_case;

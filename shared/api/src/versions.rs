@@ -8,6 +8,7 @@
 //! Deleting the state machine therefore deletes its versions and aliases with it, as AWS
 //! does.
 
+use cairn_interpreter::HistoryEvent;
 use cairn_store::{Error as StoreError, StateMachineRecord};
 use serde_json::{json, Map, Value};
 
@@ -38,7 +39,7 @@ fn resource_not_found(arn: &str) -> ApiError {
 
 /// What a state machine ARN names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Qualifier {
+pub enum Qualifier {
     Latest,
     Version(u64),
     Alias(String),
@@ -46,7 +47,7 @@ pub(crate) enum Qualifier {
 
 /// Splits a state machine ARN into the unqualified ARN and what its qualifier names;
 /// `None` for anything that is not a state machine ARN.
-pub(crate) fn split(arn: &str) -> Option<(String, Qualifier)> {
+pub fn split(arn: &str) -> Option<(String, Qualifier)> {
     let parsed = parse_arn(arn)?;
     if parsed.kind != "stateMachine" {
         return None;
@@ -71,7 +72,7 @@ pub(crate) fn split(arn: &str) -> Option<(String, Qualifier)> {
 
 /// The state machine ARN without its version or alias qualifier (unchanged when it has
 /// none or is not a state machine ARN).
-pub(crate) fn without_qualifier(arn: &str) -> String {
+pub fn without_qualifier(arn: &str) -> String {
     match split(arn) {
         Some((base, _)) => base,
         None => arn.to_string(),
@@ -152,7 +153,8 @@ fn refuse_deleting(driver: &Driver, record: &StateMachineRecord) -> Result<(), A
 }
 
 /// What StartExecution runs for a state machine, version or alias ARN.
-pub(crate) struct Target {
+#[derive(Debug, Clone)]
+pub struct Target {
     /// The unqualified state machine (its ARN and name), with the document of what runs:
     /// the latest revision, or the version's definition, role and type.
     pub machine: StateMachineRecord,
@@ -160,18 +162,47 @@ pub(crate) struct Target {
     pub alias_arn: Option<String>,
 }
 
-/// Resolves the ARN StartExecution names; an alias picks one of its versions by weight
-/// with the driver's entropy (seeded in simulations).
-pub(crate) fn resolve(driver: &Driver, arn: &str) -> Result<Target, ApiError> {
+impl Target {
+    /// `$$.StateMachine.Id`: the version that runs (an alias's pick too), as AWS gives it;
+    /// the execution's records keep the unqualified ARN (`machine.arn`).
+    pub fn context_arn(&self) -> &str {
+        self.version_arn.as_deref().unwrap_or(&self.machine.arn)
+    }
+}
+
+/// The unqualified state machine ARN whose record StartExecution reads for `arn` (a state
+/// machine, version or alias ARN); InvalidArn for anything else.
+pub fn start_base(arn: &str) -> Result<String, ApiError> {
+    split(arn)
+        .map(|(base, _)| base)
+        .ok_or_else(|| invalid_arn(arn))
+}
+
+/// Resolves the ARN StartExecution names over the stored record of its state machine (read
+/// at [`start_base`]; `None` when there is none), in AWS's order: what does not exist
+/// (the state machine, the version, the alias or the version it routes to) is
+/// StateMachineDoesNotExist naming `arn`, then a DELETING state machine is
+/// StateMachineDeleting. An alias picks one of its versions by weight with `draw()` in
+/// 0..100, asked for only then. Every shell resolves through this one function: cairn serve
+/// with its driver's entropy, the serverless engine with its own.
+pub fn resolve_loaded(
+    record: Option<StateMachineRecord>,
+    arn: &str,
+    draw: impl FnOnce() -> u64,
+) -> Result<Target, ApiError> {
     let (base, qualifier) = split(arn).ok_or_else(|| invalid_arn(arn))?;
-    let (mut record, _) = load(driver, &base, arn)?;
+    let mut record = record.ok_or_else(|| machine_does_not_exist(arn))?;
+    let deleting = lifecycle::is_deleting(&record);
     let (number, alias_arn) = match qualifier {
         Qualifier::Latest => {
+            if deleting {
+                return Err(lifecycle::deleting(arn));
+            }
             return Ok(Target {
                 machine: record,
                 version_arn: None,
                 alias_arn: None,
-            })
+            });
         }
         Qualifier::Version(number) => (number, None),
         Qualifier::Alias(name) => {
@@ -181,7 +212,7 @@ pub(crate) fn resolve(driver: &Driver, arn: &str) -> Result<Target, ApiError> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let version_arn = pick(&routes, driver.seed() % 100)
+            let version_arn = pick(&routes, draw() % 100)
                 .ok_or_else(|| ApiError::internal(format!("alias '{arn}' routes nowhere")))?;
             let number = match split(&version_arn) {
                 Some((_, Qualifier::Version(number))) => number,
@@ -197,12 +228,53 @@ pub(crate) fn resolve(driver: &Driver, arn: &str) -> Result<Target, ApiError> {
     let entry = version_entry(&record, number)
         .cloned()
         .ok_or_else(|| machine_does_not_exist(arn))?;
+    if deleting {
+        return Err(lifecycle::deleting(arn));
+    }
     record.document = entry;
     Ok(Target {
         machine: record,
         version_arn: Some(format!("{base}:{number}")),
         alias_arn,
     })
+}
+
+/// [`resolve_loaded`] over cairn serve's store; an alias draws from the driver's entropy
+/// (seeded in simulations). A DELETING state machine whose last execution ended is deleted
+/// here and answered as missing.
+pub(crate) fn resolve(driver: &Driver, arn: &str) -> Result<Target, ApiError> {
+    let base = start_base(arn)?;
+    let mut record = driver
+        .store
+        .get_state_machine(&base)
+        .map_err(store_error)?
+        .map(|(record, _)| record);
+    if record.as_ref().is_some_and(lifecycle::is_deleting) {
+        record = lifecycle::settle(driver, record.map(|r| (r, 0)))?.map(|(r, _)| r);
+    }
+    resolve_loaded(record, arn, || driver.seed())
+}
+
+/// AWS's ExecutionStarted names the version and alias an execution was started through;
+/// the decider does not know them.
+pub(crate) fn name_qualifiers(
+    history: &mut [HistoryEvent],
+    version_arn: Option<&str>,
+    alias_arn: Option<&str>,
+) {
+    let Some(details) = history
+        .iter_mut()
+        .find(|event| event.event_type == "ExecutionStarted")
+        .and_then(|event| event.details.as_object_mut())
+    else {
+        return;
+    };
+    if let Some(alias) = alias_arn {
+        details.insert("stateMachineAliasArn".into(), Value::from(alias));
+    }
+    if let Some(version) = version_arn {
+        details.insert("stateMachineVersionArn".into(), Value::from(version));
+    }
 }
 
 /// The version a draw in 0..100 lands on: each route owns `weight` consecutive draws.
