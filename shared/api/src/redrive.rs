@@ -259,6 +259,8 @@ impl Driver {
 
 /// The longest a child's redrive waits for its store write to stop conflicting.
 const CHILD_ATTEMPTS: usize = 16;
+/// Children of one redrive redriven at once.
+const CHILD_REDRIVERS: usize = 16;
 
 impl Driver {
     /// The children a redrive's decision asks for, split: the ones to start, and the stored
@@ -302,14 +304,25 @@ impl Driver {
         let spawned = std::thread::Builder::new()
             .name("cairn-map-redrive".into())
             .spawn(move || {
-                for start in &children {
-                    if let Err(error) = driver.redrive_map_run_child(&parent, start) {
-                        eprintln!(
-                            "cairn: redriving {} for {parent} failed: {error}",
-                            start.execution_arn
-                        );
+                // Several at once, as children are started: concurrent writes share the
+                // store's group commit.
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                std::thread::scope(|scope| {
+                    for _ in 0..CHILD_REDRIVERS.min(children.len()) {
+                        scope.spawn(|| loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(start) = children.get(i) else {
+                                return;
+                            };
+                            if let Err(error) = driver.redrive_map_run_child(&parent, start) {
+                                eprintln!(
+                                    "cairn: redriving {} for {parent} failed: {error}",
+                                    start.execution_arn
+                                );
+                            }
+                        });
                     }
-                }
+                });
             });
         if let Err(error) = spawned {
             eprintln!("cairn: cannot redrive a Map Run's children: {error}");
