@@ -581,3 +581,52 @@ async fn express_starts_on_versions_and_aliases_run_the_version() {
     let ours = refusal(h.call("StartExecution", request.clone()).await);
     assert_eq!(ours, refusal(h.serve("StartExecution", request).await));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_splits_standard_starts_by_weight() {
+    if !emulators() {
+        return;
+    }
+    let mut h = Harness::new().await;
+    // Seeded, so the draws (and this count) are the same on every run; the split is the
+    // engine's, drawn per start.
+    h.engine = h.engine.seeded(0x5eed);
+    let machine = h.versioned("split", "STANDARD").await;
+    let (v1, v2) = (format!("{machine}:1"), format!("{machine}:2"));
+    let alias = h
+        .ok(
+            "CreateStateMachineAlias",
+            json!({"name": "canary", "routingConfiguration": [
+                {"stateMachineVersionArn": v1, "weight": 90},
+                {"stateMachineVersionArn": v2, "weight": 10}]}),
+        )
+        .await["stateMachineAliasArn"]
+        .as_str()
+        .expect("alias")
+        .to_string();
+    const STARTS: usize = 100;
+    for _ in 0..STARTS {
+        h.ok("StartExecution", json!({"stateMachineArn": alias}))
+            .await;
+    }
+    let mut counts = Vec::new();
+    for version in [&v1, &v2] {
+        let listed = h
+            .ok(
+                "ListExecutions",
+                json!({"stateMachineArn": version, "maxResults": 1000}),
+            )
+            .await;
+        let items = listed["executions"].as_array().expect("executions");
+        assert!(items
+            .iter()
+            .all(|item| item["stateMachineAliasArn"] == alias.as_str()
+                && item["stateMachineVersionArn"] == version.as_str()));
+        counts.push(items.len());
+    }
+    assert_eq!(counts[0] + counts[1], STARTS, "{counts:?}");
+    // 90/10 of 100: 90 expected (a standard deviation of 3), 10 for the canary.
+    assert!((78..=98).contains(&counts[0]), "{counts:?}");
+    assert!(counts[1] >= 2, "{counts:?}");
+    println!("an alias routing 90/10 split {STARTS} starts {counts:?}");
+}

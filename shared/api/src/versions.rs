@@ -1006,6 +1006,130 @@ mod tests {
         assert!((0..100).all(|d| pick(&only, d).as_deref() == Some("v2")));
     }
 
+    /// A state machine whose latest revision, version 1 and version 2 differ, with an
+    /// alias `live` routing 30/70 between the versions.
+    fn stored(status: &str) -> StateMachineRecord {
+        let base = "arn:aws:states:us-east-1:1:stateMachine:m";
+        StateMachineRecord {
+            arn: base.into(),
+            name: "m".into(),
+            created_ms: 0,
+            document: json!({
+                "definition": "latest", "roleArn": "r0", "type": "STANDARD", "status": status,
+                "versions": {
+                    "1": {"definition": "one", "roleArn": "r1", "type": "STANDARD"},
+                    "2": {"definition": "two", "roleArn": "r2", "type": "STANDARD"},
+                },
+                "aliases": {"live": {"routingConfiguration": [
+                    {"stateMachineVersionArn": format!("{base}:1"), "weight": 30},
+                    {"stateMachineVersionArn": format!("{base}:2"), "weight": 70},
+                ]}},
+            }),
+        }
+    }
+
+    fn refused(result: Result<Target, ApiError>) -> (String, String) {
+        let error = result.expect_err("refused");
+        (error.error_type, error.message)
+    }
+
+    #[test]
+    fn starts_resolve_to_what_runs() {
+        let base = "arn:aws:states:us-east-1:1:stateMachine:m";
+        let never = || -> u64 { panic!("only an alias draws") };
+        let latest = resolve_loaded(Some(stored("ACTIVE")), base, never).unwrap();
+        assert_eq!(latest.machine.document["definition"], "latest");
+        assert_eq!((latest.version_arn, latest.alias_arn), (None, None));
+        assert_eq!(
+            resolve_loaded(Some(stored("ACTIVE")), base, never)
+                .unwrap()
+                .context_arn(),
+            base
+        );
+
+        let v2 = format!("{base}:2");
+        let target = resolve_loaded(Some(stored("ACTIVE")), &v2, never).unwrap();
+        assert_eq!(target.machine.document["definition"], "two");
+        assert_eq!(target.machine.document["roleArn"], "r2");
+        assert_eq!(target.machine.arn, base);
+        assert_eq!(target.context_arn(), v2);
+        assert_eq!(target.alias_arn, None);
+
+        // The alias's draw: the first 30 of 100 land on version 1, the rest on version 2.
+        let alias = format!("{base}:live");
+        for (draw, want) in [
+            (0, "one"),
+            (29, "one"),
+            (30, "two"),
+            (99, "two"),
+            (130, "two"),
+        ] {
+            let target = resolve_loaded(Some(stored("ACTIVE")), &alias, || draw).unwrap();
+            assert_eq!(target.machine.document["definition"], want, "draw {draw}");
+            assert_eq!(target.alias_arn.as_deref(), Some(alias.as_str()));
+            let number = if want == "one" { 1 } else { 2 };
+            assert_eq!(target.context_arn(), format!("{base}:{number}"));
+        }
+    }
+
+    #[test]
+    fn starts_are_refused_in_aws_order() {
+        let base = "arn:aws:states:us-east-1:1:stateMachine:m";
+        let missing = |arn: &str| {
+            (
+                "StateMachineDoesNotExist".to_string(),
+                format!("State Machine Does Not Exist: '{arn}'"),
+            )
+        };
+        let deleting = |arn: &str| {
+            (
+                "StateMachineDeleting".to_string(),
+                format!("State machine is being deleted: '{arn}'"),
+            )
+        };
+        for arn in [format!("{base}:3"), format!("{base}:gone")] {
+            assert_eq!(
+                refused(resolve_loaded(Some(stored("ACTIVE")), &arn, || 0)),
+                missing(&arn)
+            );
+            // What does not exist is missing even while the state machine is being deleted.
+            assert_eq!(
+                refused(resolve_loaded(Some(stored("DELETING")), &arn, || 0)),
+                missing(&arn)
+            );
+            assert_eq!(refused(resolve_loaded(None, &arn, || 0)), missing(&arn));
+        }
+        for arn in [
+            base.to_string(),
+            format!("{base}:1"),
+            format!("{base}:live"),
+        ] {
+            assert_eq!(
+                refused(resolve_loaded(Some(stored("DELETING")), &arn, || 0)),
+                deleting(&arn)
+            );
+        }
+        // An alias whose version went (AWS refuses that deletion; a store edited by hand).
+        let mut record = stored("ACTIVE");
+        record.document["versions"]
+            .as_object_mut()
+            .unwrap()
+            .remove("1");
+        let alias = format!("{base}:live");
+        assert_eq!(
+            refused(resolve_loaded(Some(record), &alias, || 0)),
+            missing(&alias)
+        );
+        assert_eq!(
+            refused(resolve_loaded(None, "m", || 0)),
+            (
+                "InvalidArn".to_string(),
+                "Invalid Arn: 'Invalid ARN prefix: m'".to_string()
+            )
+        );
+        assert_eq!(start_base(&format!("{base}:live")).unwrap(), base);
+    }
+
     #[test]
     fn alias_names_follow_aws_rules() {
         for good in ["PROD", "a-b.c_d", "v1", "x"] {
