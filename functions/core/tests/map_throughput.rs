@@ -411,10 +411,12 @@ async fn a_csv_of_many_rows_in_s3_exports_its_results_with_the_manifest() {
 }
 
 /// A Distributed Map over a JSON array of `CAIRN_DMAP_BIG_ITEMS` numbers (default 1,000,000)
-/// in S3 (moto), its EXPRESS children inside the parent, no ResultWriter and ResultPath null:
-/// the run goes in slices of children, each slice's children stored as closed executions
-/// before the next starts, so the parent's state and each decision stay small whatever the
-/// run's size. Prints the time, items/s, the largest parent state and the slowest message.
+/// in S3 (moto), its EXPRESS children inside the parent, its results written to S3 by a
+/// ResultWriter (`CAIRN_DMAP_BIG_WRITER=0`: none, and ResultPath null): the run goes in
+/// slices of children, each slice's records written as a part of the result files and its
+/// children stored as closed executions before the next starts, so the parent's state and
+/// each decision stay small whatever the run's size. Prints the time, items/s, the largest
+/// parent state and the slowest message.
 ///
 /// `CAIRN_DMAP_BIG_ITEMS=1000000 cargo test -p cairn-serverless --release --test
 /// map_throughput -- --ignored --nocapture a_million` (after tests/emulators/start.sh).
@@ -425,6 +427,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
         return;
     }
     let items = setting("CAIRN_DMAP_BIG_ITEMS", 1_000_000);
+    let writes = setting("CAIRN_DMAP_BIG_WRITER", 1) != 0;
     let suffix = std::process::id();
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let s3 = cairn_store_dynamodb::s3_client(&config);
@@ -469,7 +472,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
         Arc::new(integrations),
         Arc::new(SystemClock),
     );
-    let definition = json!({"StartAt": "Map", "States": {"Map": {
+    let mut definition = json!({"StartAt": "Map", "States": {"Map": {
         "Type": "Map", "Label": "Many", "MaxConcurrency": 1000,
         "ItemReader": {
             "Resource": "arn:aws:states:::s3:getObject",
@@ -482,8 +485,14 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
             "States": {"P": {"Type": "Pass",
                 "Parameters": {"twice.$": "States.MathAdd($, $)"}, "End": true}}
         },
-        "ResultPath": null,
         "End": true}}});
+    if writes {
+        definition["States"]["Map"]["ResultWriter"] = json!({
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"}});
+    } else {
+        definition["States"]["Map"]["ResultPath"] = Value::Null;
+    }
     let api = cairn_serverless::shared_api(&engine);
     let request = json!({"name": format!("many-{suffix}"), "definition": definition.to_string(),
         "roleArn": "arn:aws:iam::123456789012:role/cairn"});
@@ -505,6 +514,9 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
     let deadline = Instant::now() + Duration::from_secs(1800);
     let (mut peak_state, mut reading, mut messages) = (0, Duration::ZERO, 0);
     let mut slowest = (Duration::ZERO, String::new());
+    // The process's peak resident memory while one message is handled, what a Lambda
+    // invocation handling it would need (Linux: the peak is reset before each message).
+    let mut peak_rss_kb = 0;
     let record = loop {
         let outgoing = tokio::time::timeout(Duration::from_secs(120), receiver.recv())
             .await
@@ -523,7 +535,9 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
             .unwrap_or_default()
             .to_string();
         let handled = Instant::now();
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
         engine.handle(message).await.expect("handle");
+        peak_rss_kb = peak_rss_kb.max(resident_peak_kb());
         slowest = slowest.max((handled.elapsed(), kind));
         messages += 1;
         let read = Instant::now();
@@ -542,11 +556,17 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
     let elapsed = (began.elapsed() - reading).as_secs_f64();
     assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
     println!(
-        "Distributed Map, serverless shell: {items} items from S3 in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent in slices, stored as they end; no ResultWriter; DynamoDB Local + moto); {messages} messages, the slowest {:.1}s ({}), the parent's state at most {:.2} MB",
+        "Distributed Map, serverless shell: {items} items from S3 in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent in slices, stored as they end; {}; DynamoDB Local + moto); {messages} messages, the slowest {:.1}s ({}), the parent's state at most {:.2} MB, the process's resident memory at most {:.0} MB while a message is handled",
         items as f64 / elapsed,
+        if writes {
+            "results written in parts by the ResultWriter"
+        } else {
+            "no ResultWriter"
+        },
         slowest.0.as_secs_f64(),
         slowest.1,
-        peak_state as f64 / 1e6
+        peak_state as f64 / 1e6,
+        peak_rss_kb as f64 / 1024.0
     );
 
     // The Map Run counts every child, and a child stored in the first slice reads back.
@@ -581,4 +601,64 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
         output["twice"].as_i64().is_some_and(|n| n % 2 == 0),
         "{child}"
     );
+    if !writes {
+        return;
+    }
+
+    // The manifest lists a part of the files per slice; the first part's records read back.
+    let output: Value =
+        serde_json::from_str(record.summary["output"].as_str().unwrap_or("null")).expect("output");
+    let manifest_key = output["ResultWriterDetails"]["Key"]
+        .as_str()
+        .expect("manifest")
+        .to_string();
+    let read = |key: String| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let object = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("object");
+            let bytes = object.body.collect().await.expect("body").into_bytes();
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        }
+    };
+    let manifest = read(manifest_key).await;
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    let files = manifest["ResultFiles"]["SUCCEEDED"]
+        .as_array()
+        .expect("files")
+        .clone();
+    assert!(!files.is_empty());
+    let first = read(files[0]["Key"].as_str().expect("key").to_string()).await;
+    let records = first.as_array().expect("records");
+    assert!(!records.is_empty() && records.len() <= items);
+    let input: Value =
+        serde_json::from_str(records[0]["Input"].as_str().expect("Input")).expect("json");
+    let output: Value =
+        serde_json::from_str(records[0]["Output"].as_str().expect("Output")).expect("json");
+    assert_eq!(output["twice"], input.as_i64().expect("a number") * 2);
+    let size: u64 = files.iter().filter_map(|f| f["Size"].as_u64()).sum();
+    println!(
+        "  {} result files, {:.1} MB",
+        files.len(),
+        size as f64 / 1e6
+    );
+}
+
+/// The process's peak resident set since it was last reset (`VmHWM`, Linux; 0 elsewhere).
+fn resident_peak_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
