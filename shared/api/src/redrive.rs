@@ -129,8 +129,19 @@ fn redrivable_by_map_run(driver: &Driver, record: &ExecutionRecord, now: i64) ->
     let Some(map_run) = record.summary.get("mapRunArn").and_then(Value::as_str) else {
         return false;
     };
-    let Ok((_, parent)) = crate::map_runs::find(driver, map_run) else {
-        return false;
+    // A child that ran as an execution of its own names its parent; one stored when its
+    // run ended is found through the run.
+    let linked = (!record.state.is_empty())
+        .then(|| crate::persisted::Persisted::decode(record).ok())
+        .flatten()
+        .and_then(|child| child.map_run_parent)
+        .map(|link| link.execution_arn);
+    let parent = match linked {
+        Some(parent) => parent,
+        None => match crate::map_runs::find(driver, map_run) {
+            Ok((_, parent)) => parent,
+            Err(_) => return false,
+        },
     };
     match driver.store.get_execution(&parent) {
         Ok(Some((parent, _))) => blocker(driver.store.as_ref(), &parent, now).is_none(),

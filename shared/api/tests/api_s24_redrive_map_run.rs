@@ -95,6 +95,15 @@ fn work_until_ended(
     }
 }
 
+/// A worker's GetActivityTask waits 2 s for a task, not AWS's 60: the parent may end while
+/// it waits.
+fn short_polls() -> Config {
+    Config {
+        activity_poll: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
 fn history(api: &Api, arn: &str) -> Vec<Value> {
     call(
         api,
@@ -128,7 +137,7 @@ fn children(api: &Api, run: &str, extra: Value) -> Vec<Value> {
 #[test]
 fn standard_children_are_redriven_under_their_own_arns() {
     // Children as executions of their own (cairn serve's default).
-    let api = Api::new(Arc::new(MemoryStore::new()), Config::default());
+    let api = Api::new(Arc::new(MemoryStore::new()), short_polls());
     let activity = text(&call(&api, "CreateActivity", json!({"name": "work"}))["activityArn"]);
     let parent = start(&api, definition(&activity, json!({})), 3);
     // Item 1 fails: the run fails with it, item 2 never started (one child at a time).
@@ -247,7 +256,7 @@ fn a_batched_run_inside_its_parent_is_redriven_under_its_arn() {
     // Children inside the parent (a shell that does not run them as executions).
     let config = Config {
         map_run_children: false,
-        ..Config::default()
+        ..short_polls()
     };
     let api = Api::new(Arc::new(MemoryStore::new()), config);
     let activity = text(&call(&api, "CreateActivity", json!({"name": "work"}))["activityArn"]);
@@ -292,7 +301,7 @@ fn a_batched_run_inside_its_parent_is_redriven_under_its_arn() {
 
 #[test]
 fn children_stopped_with_their_parent_are_redriven_with_it() {
-    let api = Api::new(Arc::new(MemoryStore::new()), Config::default());
+    let api = Api::new(Arc::new(MemoryStore::new()), short_polls());
     let activity = text(&call(&api, "CreateActivity", json!({"name": "work"}))["activityArn"]);
     let parent = start(&api, definition(&activity, json!({"MaxConcurrency": 2})), 3);
     let run = until_some(|| {
