@@ -316,6 +316,19 @@ async fn standard_starts_on_versions_and_aliases_run_the_version() {
     assert_eq!(details["stateMachineVersionArn"], v1.as_str(), "{details}");
     assert!(details.get("stateMachineAliasArn").is_none(), "{details}");
     assert_eq!(details["roleArn"], ROLE);
+    // The definition it ran, with the revision version 1 was published from.
+    let ran = h
+        .ok(
+            "DescribeStateMachineForExecution",
+            json!({"executionArn": on_v1}),
+        )
+        .await;
+    assert!(
+        ran["definition"]
+            .as_str()
+            .is_some_and(|d| d.contains("\"one\"")),
+        "{ran}"
+    );
 
     // Version 2, with its own role.
     let started = h.ok("StartExecution", json!({"stateMachineArn": v2})).await;
@@ -325,6 +338,23 @@ async fn standard_starts_on_versions_and_aliases_run_the_version() {
     assert_eq!(output_of(&described)["id"], v2.as_str());
     assert_eq!(output_of(&described)["role"], ROLE_V2);
     assert_eq!(described["stateMachineVersionArn"], v2.as_str());
+    // The revision version 2 was published from, not the latest one.
+    let ran = h
+        .ok(
+            "DescribeStateMachineForExecution",
+            json!({"executionArn": on_v2}),
+        )
+        .await;
+    let version = h
+        .ok("DescribeStateMachine", json!({"stateMachineArn": v2}))
+        .await;
+    let latest = h
+        .ok("DescribeStateMachine", json!({"stateMachineArn": machine}))
+        .await;
+    assert!(version["revisionId"].is_string(), "{version}");
+    assert_eq!(ran["revisionId"], version["revisionId"], "{ran}");
+    assert_ne!(ran["revisionId"], latest["revisionId"], "{ran}");
+    assert_eq!(ran["roleArn"], ROLE_V2);
 
     // The unqualified ARN runs the latest revision and names no version.
     let started = h
