@@ -1005,6 +1005,18 @@ impl<'a> Runner<'a> {
         event_type: impl Into<std::borrow::Cow<'static, str>>,
         details: impl Into<crate::Details>,
     ) -> u64 {
+        self.emit_made(tid, event_type, || details.into())
+    }
+
+    /// [`Runner::emit`] with the details made by `details` once the event is known to be
+    /// recorded, in the function that stores them.
+    #[inline(always)]
+    fn emit_made(
+        &mut self,
+        tid: ThreadId,
+        event_type: impl Into<std::borrow::Cow<'static, str>>,
+        details: impl FnOnce() -> crate::Details,
+    ) -> u64 {
         // One thread lookup: a Map emits four events per item.
         let id = self.exec.event_count + 1;
         let prev = match self.exec.threads.get_mut(&tid) {
@@ -1012,7 +1024,34 @@ impl<'a> Runner<'a> {
             Some(t) => std::mem::replace(&mut t.last_event, id),
             None => 0,
         };
-        self.emit_with_prev(prev, event_type, details)
+        self.emit_with_prev(prev, event_type, details())
+    }
+
+    /// `<Type>StateEntered` of `state` with its input. Out of line, with the details made
+    /// here from the payload (passed in two registers): made by the caller and passed to
+    /// [`Runner::emit`] by reference, they were stored piecewise and then read back whole,
+    /// a stalled load per event.
+    #[inline(never)]
+    pub(crate) fn emit_entered(
+        &mut self,
+        tid: ThreadId,
+        event_type: &'static str,
+        state: &CState,
+        input: Payload,
+    ) -> u64 {
+        self.emit_made(tid, event_type, || state.shapes.entered(input))
+    }
+
+    /// `<Type>StateExited` of `state` with its output (see [`Runner::emit_entered`]).
+    #[inline(never)]
+    pub(crate) fn emit_exited(
+        &mut self,
+        tid: ThreadId,
+        event_type: &'static str,
+        state: &CState,
+        output: Payload,
+    ) -> u64 {
+        self.emit_made(tid, event_type, || state.shapes.exited(output))
     }
 
     /// Makes room for `events` more history events at once (a Map's iterations), so the
@@ -1429,10 +1468,11 @@ impl<'a> Runner<'a> {
                     return;
                 };
                 t.entered_prev = t.last_event;
-                let id = self.emit(
+                let id = self.emit_entered(
                     tid,
                     "ChoiceStateEntered",
-                    state.shapes.entered(Arc::clone(&stash.input)),
+                    state,
+                    Payload::Shared(Arc::clone(&stash.input)),
                 );
                 self.mark_entered(tid, state, id);
                 self.run_choice_shared(tid, state, branches, *default, stash)
@@ -1442,10 +1482,11 @@ impl<'a> Runner<'a> {
                     return;
                 };
                 t.entered_prev = t.last_event;
-                let id = self.emit(
+                let id = self.emit_entered(
                     tid,
                     "SucceedStateEntered",
-                    state.shapes.entered(Arc::clone(&stash.input)),
+                    state,
+                    Payload::Shared(Arc::clone(&stash.input)),
                 );
                 self.mark_entered(tid, state, id);
                 self.exit_with(
@@ -1469,11 +1510,7 @@ impl<'a> Runner<'a> {
                     }
                     None => Payload::from(t.input.clone()),
                 };
-                let id = self.emit(
-                    tid,
-                    entered_type(state.type_name),
-                    state.shapes.entered(input),
-                );
+                let id = self.emit_entered(tid, entered_type(state.type_name), state, input);
                 self.mark_entered(tid, state, id);
                 self.act(tid);
             }
@@ -1514,7 +1551,7 @@ impl<'a> Runner<'a> {
                 )
             }
         };
-        self.emit(tid, "PassStateEntered", state.shapes.entered(input));
+        self.emit_entered(tid, "PassStateEntered", state, input);
         match produced {
             Ok(result) => self.complete(tid, result),
             Err(fault) => self.fail(tid, fault),
@@ -1663,10 +1700,11 @@ impl<'a> Runner<'a> {
                     Output::Owned(output) => Arc::new(output),
                     Output::Shared(shared) => shared,
                 };
-                self.emit(
+                self.emit_exited(
                     tid,
                     exited_type(state.type_name),
-                    state.shapes.exited(Arc::clone(&shared)),
+                    state,
+                    Payload::Shared(Arc::clone(&shared)),
                 );
                 if let (Some(next), Some(t)) = (next, self.exec.threads.get_mut(&tid)) {
                     t.state = next;
@@ -1697,10 +1735,11 @@ impl<'a> Runner<'a> {
                     Output::Owned(output) => Arc::new(output),
                     Output::Shared(shared) => shared,
                 };
-                self.emit(
+                self.emit_exited(
                     tid,
                     exited_type(state.type_name),
-                    state.shapes.exited(Arc::clone(&shared)),
+                    state,
+                    Payload::Shared(Arc::clone(&shared)),
                 );
                 if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
                     self.forget_unsuccessful_children(tid);
