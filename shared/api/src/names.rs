@@ -230,8 +230,9 @@ pub fn expect_resource_type(arn: &str, kinds: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-/// Checks a state machine ARN; version and alias ARNs (`...:name:1`) are reported as not
-/// existing, as Cairn has no versions yet.
+/// Checks an unqualified state machine ARN, for the actions that take no version or alias
+/// (StartExecution resolves those through `versions`): a qualified one (`...:name:1`) is
+/// reported as not existing.
 pub fn check_state_machine_arn(arn: &str) -> Result<(), ApiError> {
     match parse_arn(arn) {
         Some(parsed) if parsed.kind == "stateMachine" => {
