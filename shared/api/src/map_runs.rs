@@ -267,13 +267,35 @@ fn list_children(driver: &Driver, p: &Params<'_>) -> Result<Value, ApiError> {
         return list_stored_children(driver, &run, &listing, cursor, token);
     }
     let start = offset(p, now)?;
-    // A child listed from its parent has never been redriven.
     let mut items: Vec<Value> = run
         .children
         .iter()
-        .filter(|c| status.is_none_or(|s| s == c.status) && redriven != Some(true))
+        .filter(|c| status.is_none_or(|s| s == c.status))
         .map(|c| child_item(c, &run.map_run_arn))
         .collect();
+    if run.redrive_count == 0 {
+        // A child of a run never redriven has never been redriven.
+        if redriven == Some(true) {
+            items.clear();
+        }
+    } else {
+        // A redriven run's children that are executions of their own were redriven
+        // themselves: their records say how often.
+        let mut kept = Vec::with_capacity(items.len());
+        for mut item in items {
+            let arn = item["executionArn"].as_str().unwrap_or_default();
+            if let Some((record, _)) = driver.store.get_execution(arn).map_err(store_error)? {
+                crate::redrive::list_fields(&record, &mut item);
+                if redriven.is_some_and(|wanted| crate::redrive::is_redriven(&record) != wanted) {
+                    continue;
+                }
+            } else if redriven == Some(true) {
+                continue;
+            }
+            kept.push(item);
+        }
+        items = kept;
+    }
     let total = items.len();
     let end = start.saturating_add(limit).min(total);
     if batched {

@@ -181,6 +181,13 @@ fn standard_children_are_redriven_under_their_own_arns() {
     );
 
     call(&api, "RedriveExecution", json!({"executionArn": parent}));
+    // While the run goes on, its redriven child is listed as such.
+    let listed = until_some(|| {
+        let again = children(&api, &run, json!({"redriveFilter": "REDRIVEN"}));
+        (again.len() == 1).then_some(again)
+    });
+    assert_eq!(text(&listed[0]["executionArn"]), failed_arn);
+    assert_eq!(listed[0]["redriveCount"], 1, "{listed:?}");
     let status = work_until_ended(&api, &activity, &parent, |_| false);
     assert_eq!(status, "SUCCEEDED");
 
