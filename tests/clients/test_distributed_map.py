@@ -218,7 +218,7 @@ def test_failed_children_go_to_failed_file_and_pending_when_the_threshold_is_exc
         child = sfn.describe_execution(executionArn=listed["executionArn"])
         assert (child["status"], child["error"], child["cause"]) == ("FAILED", "Bad.Row", "row is bad")
         assert json.loads(child["input"]) == {"bad": True}
-        assert child["redriveStatus"] == "NOT_REDRIVABLE"
+        assert child["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
     counts = sfn.describe_map_run(mapRunArn=run["mapRunArn"])["executionCounts"]
     assert (counts["succeeded"], counts["failed"], counts["pending"], counts["total"]) == (2, 2, 2, 6)
 
