@@ -186,6 +186,14 @@ impl Driver {
                 }
                 Ok(())
             }
+            // A child asked for without input is one a redrive of its parent wants again
+            // (`redrive::child_work`): re-sent after a restart that came between the
+            // parent's redrive and the child's, it is redriven for the new task, not
+            // reported with the end it gave the old one (which the parent no longer waits
+            // for). One already redriven for this task only reports its end.
+            Err(StoreError::AlreadyExists(_)) if start.input.is_null() => {
+                self.redrive_map_run_child(parent, start)
+            }
             Err(StoreError::AlreadyExists(_)) => {
                 let Some((record, _)) = self.store.get_execution(&arn).map_err(store_error)? else {
                     return Ok(());
