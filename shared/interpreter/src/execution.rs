@@ -1054,6 +1054,14 @@ impl<'a> Runner<'a> {
         self.emit_made(tid, event_type, || state.shapes.exited(output))
     }
 
+    /// `ExecutionSucceeded` with the execution's output (see [`Runner::emit_entered`]).
+    #[inline(never)]
+    fn emit_succeeded(&mut self, output: Arc<Value>) -> u64 {
+        self.emit_made(ROOT, "ExecutionSucceeded", || {
+            crate::Details::field("output", Payload::Shared(output))
+        })
+    }
+
     /// Makes room for `events` more history events at once (a Map's iterations), so the
     /// history does not grow by doubling and copying; never beyond the history limit.
     pub fn reserve_history(&mut self, events: usize) {
@@ -1744,11 +1752,7 @@ impl<'a> Runner<'a> {
                 if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
                     self.forget_unsuccessful_children(tid);
                 }
-                self.emit(
-                    ROOT,
-                    "ExecutionSucceeded",
-                    crate::Details::field("output", Payload::Shared(Arc::clone(&shared))),
-                );
+                self.emit_succeeded(Arc::clone(&shared));
                 self.end(Status::Succeeded, Some(shared), None, None);
                 return;
             }
@@ -1992,11 +1996,7 @@ impl<'a> Runner<'a> {
         match outcome {
             Ok(output) => {
                 let output = Arc::new(output);
-                self.emit(
-                    ROOT,
-                    "ExecutionSucceeded",
-                    crate::Details::field("output", Payload::Shared(Arc::clone(&output))),
-                );
+                self.emit_succeeded(Arc::clone(&output));
                 self.end(Status::Succeeded, Some(output), None, None);
             }
             Err(fault) => {
