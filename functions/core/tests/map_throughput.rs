@@ -25,6 +25,51 @@ use tokio::sync::mpsc;
 mod support;
 use support::emulators;
 
+/// The heap this process holds, and the most it held since the peak was last reset: what
+/// handling one message needs, apart from what the allocator keeps of earlier ones (the
+/// resident set only grows with that).
+struct Counting;
+
+static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call goes to the system allocator unchanged; only the sizes are counted.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let held = HELD.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        PEAK.fetch_max(held + layout.size(), std::sync::atomic::Ordering::Relaxed);
+        std::alloc::System.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HELD.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        std::alloc::System.dealloc(ptr, layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let grown = new_size - layout.size();
+            let held = HELD.fetch_add(grown, std::sync::atomic::Ordering::Relaxed);
+            PEAK.fetch_max(held + grown, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            HELD.fetch_sub(
+                layout.size() - new_size,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        std::alloc::System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The heap's peak since the last call, which resets it to what is held now.
+fn heap_peak() -> usize {
+    let held = HELD.load(std::sync::atomic::Ordering::Relaxed);
+    PEAK.swap(held, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Largest SQS batch the advance function's trigger hands over (template.yaml BatchSize).
 const BATCH: usize = 10;
 
@@ -516,7 +561,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
     let mut slowest = (Duration::ZERO, String::new());
     // The process's peak resident memory while one message is handled, what a Lambda
     // invocation handling it would need (Linux: the peak is reset before each message).
-    let mut peak_rss_kb = 0;
+    let (mut peak_rss_kb, mut peak_heap) = (0, 0);
     let record = loop {
         let outgoing = tokio::time::timeout(Duration::from_secs(120), receiver.recv())
             .await
@@ -536,8 +581,21 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
             .to_string();
         let handled = Instant::now();
         let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let heap_before = heap_peak();
         engine.handle(message).await.expect("handle");
-        peak_rss_kb = peak_rss_kb.max(resident_peak_kb());
+        let peak = resident_peak_kb();
+        peak_rss_kb = peak_rss_kb.max(peak);
+        let heap = heap_peak();
+        peak_heap = peak_heap.max(heap);
+        if std::env::var_os("CAIRN_DMAP_EACH").is_some() {
+            println!(
+                "  {kind}: {:.1}s, heap at most {} MB (from {} MB), resident at most {} MB",
+                handled.elapsed().as_secs_f64(),
+                heap >> 20,
+                heap_before.min(heap) >> 20,
+                peak / 1024
+            );
+        }
         slowest = slowest.max((handled.elapsed(), kind));
         messages += 1;
         let read = Instant::now();
@@ -556,7 +614,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
     let elapsed = (began.elapsed() - reading).as_secs_f64();
     assert_eq!(record.status, "SUCCEEDED", "{:?}", record.summary);
     println!(
-        "Distributed Map, serverless shell: {items} items from S3 in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent in slices, stored as they end; {}; DynamoDB Local + moto); {messages} messages, the slowest {:.1}s ({}), the parent's state at most {:.2} MB, the process's resident memory at most {:.0} MB while a message is handled",
+        "Distributed Map, serverless shell: {items} items from S3 in {elapsed:.1}s, {:.0} items/s (EXPRESS children inside the parent in slices, stored as they end; {}; DynamoDB Local + moto); {messages} messages, the slowest {:.1}s ({}), the parent's state at most {:.2} MB, the heap at most {:.0} MB and the process's resident memory at most {:.0} MB while a message is handled",
         items as f64 / elapsed,
         if writes {
             "results written in parts by the ResultWriter"
@@ -566,6 +624,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
         slowest.0.as_secs_f64(),
         slowest.1,
         peak_state as f64 / 1e6,
+        peak_heap as f64 / 1048576.0,
         peak_rss_kb as f64 / 1024.0
     );
 
