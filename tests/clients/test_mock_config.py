@@ -80,8 +80,9 @@ def test_retry_path_shows_each_mocked_failure_and_the_retries_in_the_history(moc
     lambda_part = kinds[: kinds.index("TaskStateExited")]
     assert lambda_part.count("TaskScheduled") == 4, kinds
     scheduled = [e["timestamp"] for e in events if e["type"] == "TaskScheduled"][:4]
-    gaps = [round((b - a).total_seconds()) for a, b in zip(scheduled, scheduled[1:])]
-    assert gaps == [2, 4, 8], gaps
+    gaps = [(b - a).total_seconds() for a, b in zip(scheduled, scheduled[1:])]
+    # Never early; a loaded machine (a build beside the test) may fire a timer late.
+    assert all(want <= gap < want + 1.5 for want, gap in zip([2, 4, 8], gaps)) and len(gaps) == 3, gaps
 
 
 def test_each_execution_counts_its_own_attempts(mocked):
