@@ -340,6 +340,29 @@ impl Execution {
         )
     }
 
+    /// [`Execution::start`] into `slot`, for a shell that keeps the execution where it
+    /// runs it (the one-process run loop): returned, the execution (416 bytes) was copied
+    /// twice on its way out, with wide loads of what narrower stores had just written.
+    pub fn start_into<'s>(
+        slot: &'s mut Option<Execution>,
+        machine: &Machine,
+        input: Value,
+        info: ExecutionInfo,
+        ctx: &Context,
+    ) -> (&'s mut Execution, Decision) {
+        // One copy of the input for ExecutionStarted, `$$.Execution.Input` and the first
+        // state's StateEntered (the runner's stash hands it to the root thread).
+        let input = Arc::new(input);
+        let exec = slot.insert(Execution::fresh(
+            Arc::clone(&input),
+            info,
+            machine.limits,
+            Capabilities::default(),
+        ));
+        let decision = exec.first_decision(machine, input, ctx, None);
+        (exec, decision)
+    }
+
     fn begin(
         machine: &Machine,
         input: Value,
@@ -349,35 +372,53 @@ impl Execution {
         capabilities: Capabilities,
         processor: Option<usize>,
     ) -> (Execution, Decision) {
-        // One copy of the input for ExecutionStarted, `$$.Execution.Input` and the first
-        // state's StateEntered (the runner's stash hands it to the root thread).
         let input = Arc::new(input);
-        // Built where it is returned: built apart and then returned, the execution was
-        // copied whole (400 bytes) on its way out of every start.
-        let mut started = (
-            Execution {
-                info,
-                input: Arc::clone(&input),
-                status: Status::Running,
-                limits,
-                event_count: 0,
-                threads: Threads::default(),
-                next_thread: ROOT + 1,
-                tasks: BTreeMap::new(),
-                timers: BTreeMap::new(),
-                next_task: 1,
-                next_timer: 1,
-                output: None,
-                error: None,
-                cause: None,
-                unsuccessful: Threads::default(),
-                redrive_ms: None,
-                map_runs: Vec::new(),
-                capabilities,
-            },
-            Decision::default(),
-        );
-        let mut run = Runner::new(&mut started.0, machine, ctx);
+        let mut exec = Execution::fresh(Arc::clone(&input), info, limits, capabilities);
+        let decision = exec.first_decision(machine, input, ctx, processor);
+        (exec, decision)
+    }
+
+    /// A started execution before its first decision. Inlined, so that it is built where
+    /// its caller keeps it.
+    #[inline(always)]
+    fn fresh(
+        input: Arc<Value>,
+        info: ExecutionInfo,
+        limits: Limits,
+        capabilities: Capabilities,
+    ) -> Execution {
+        Execution {
+            info,
+            input,
+            status: Status::Running,
+            limits,
+            event_count: 0,
+            threads: Threads::default(),
+            next_thread: ROOT + 1,
+            tasks: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            next_task: 1,
+            next_timer: 1,
+            output: None,
+            error: None,
+            cause: None,
+            unsuccessful: Threads::default(),
+            redrive_ms: None,
+            map_runs: Vec::new(),
+            capabilities,
+        }
+    }
+
+    /// The start's decision: ExecutionStarted, then the first state (or the ItemProcessor's,
+    /// for a Distributed Map's child) run as far as it goes. `input` is the execution's.
+    fn first_decision(
+        &mut self,
+        machine: &Machine,
+        input: Arc<Value>,
+        ctx: &Context,
+        processor: Option<usize>,
+    ) -> Decision {
+        let mut run = Runner::new(self, machine, ctx);
         // A start's decision often runs a whole short execution (Pass, Choice, Succeed: 8
         // events), which grew the history from nothing twice.
         run.out.history.reserve(8);
@@ -413,8 +454,7 @@ impl Execution {
         });
         run.work.push_back(Work::Run(ROOT));
         run.drain();
-        started.1 = run.finish();
-        started
+        run.finish()
     }
 
     /// Applies one event. Events for tasks or timers the execution no longer waits on
@@ -2305,5 +2345,34 @@ mod threads_tests {
         threads.insert(ROOT, thread(0));
         threads.clear();
         assert!(threads.get(&ROOT).is_none());
+    }
+}
+
+#[cfg(test)]
+mod start_into_tests {
+    use crate::{Context, Execution, ExecutionInfo, Machine};
+    use serde_json::json;
+
+    /// Started into a slot, an execution and its first decision are those `start` returns.
+    #[test]
+    fn start_into_a_slot_is_start() {
+        let machine = Machine::from_json(&json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 5, "End": true}}}))
+        .unwrap();
+        let ctx = Context { now_ms: 7, seed: 3 };
+        let input = json!({"n": 1});
+        let info = ExecutionInfo {
+            name: "e".into(),
+            ..ExecutionInfo::default()
+        };
+        let (started, decision) = Execution::start(&machine, input.clone(), info.clone(), &ctx);
+        let mut slot = None;
+        let (into, into_decision) = Execution::start_into(&mut slot, &machine, input, info, &ctx);
+        assert_eq!(*into, started);
+        assert_eq!(into_decision, decision);
+        // ExecutionStarted, PassStateEntered, PassStateExited, WaitStateEntered.
+        assert_eq!(decision.history.len(), 4, "{:?}", decision.history);
+        assert_eq!(slot.as_ref(), Some(&started));
     }
 }

@@ -276,7 +276,9 @@ fn run_loop(
         );
     }
     let context = run.context(0);
-    let (mut execution, decision) = Execution::start(machine, input, info, &context);
+    // Started where it stays: returned, it was copied twice on its way here.
+    let mut slot = None;
+    let (execution, decision) = Execution::start_into(&mut slot, machine, input, info, &context);
     run.handle(decision, observer.as_deref_mut());
     let mut applied: u64 = 0;
     while run.finish.is_none() {
@@ -286,7 +288,7 @@ fn run_loop(
             return Err(RunError::TooManyEvents(options.max_events));
         }
         if options.step_by_step {
-            execution = round_trip(&execution)?;
+            *execution = round_trip(execution)?;
         }
         let context = run.context(applied);
         let decision = execution.apply(machine, event, &context);
@@ -298,7 +300,7 @@ fn run_loop(
         }
     }
     let (status, error, cause) = run.finish.take().unwrap_or((Status::Running, None, None));
-    // The execution is dropped where it is, at the end: `drop(execution)` moved it (400
+    // The execution is dropped where it is, at the end: `drop(execution)` moved it (416
     // bytes) into the call first.
     let output = execution.take_shared_output();
     Ok(RunResult {
