@@ -249,7 +249,7 @@ fn hand_over(f: &mut Fanout) -> Option<MapRun> {
             status: "SUCCEEDED",
             start_ms: child.start_ms,
             stop_ms: Some(child.stop_ms),
-            input: child.input,
+            input: child.input.map(|input| *input).unwrap_or_default(),
             output,
             error: None,
             cause: None,
@@ -528,7 +528,7 @@ impl Runner<'_> {
             let inputs = log
                 .children
                 .iter_mut()
-                .map(|child| std::mem::take(&mut child.input))
+                .map(|child| child.input.take().map(|input| *input).unwrap_or_default())
                 .collect();
             log.output = serde_json::Value::Null;
             // A write cut short (the execution stopped) leaves nothing to send again.

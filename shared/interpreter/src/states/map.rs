@@ -701,9 +701,9 @@ impl Runner<'_> {
                 *child = crate::writer::Child {
                     name: name.clone(),
                     input: if keep_input {
-                        input.clone()
+                        crate::writer::kept_input(input.clone())
                     } else {
-                        Value::Null
+                        None
                     },
                     start_ms: now,
                     stop_ms: now,
@@ -880,14 +880,14 @@ mod tests {
         let kept = kept_children(&exec);
         let sizes: Vec<u64> = kept.iter().map(|c| c.items).collect();
         assert_eq!(sizes, [2, 2, 1]);
-        assert!(kept.iter().all(|c| c.input.is_null()), "{kept:?}");
+        assert!(kept.iter().all(|c| c.input.is_none()), "{kept:?}");
 
         // Unbatched children keep nothing more.
         let m = machine(json!({"ItemsPath": "$.rows"}));
         let (exec, _) = Execution::start(&m, input(), info(), &at(10));
         let kept = kept_children(&exec);
         assert_eq!(kept.len(), 5);
-        assert!(kept.iter().all(|c| c.items == 0 && c.input.is_null()));
+        assert!(kept.iter().all(|c| c.items == 0 && c.input.is_none()));
     }
 
     /// Runs `m` over `items` numbers as a shell does: each decision's timers fired at once,
