@@ -433,6 +433,17 @@ pub(crate) struct Part {
 /// and handed them all to the shell at the end.
 pub(crate) const SLICE: u64 = 20_000;
 
+/// Ended children whose records a run that exports its results keeps before it writes them
+/// as a part (`SUCCEEDED_n`/`FAILED_n`) and hands them over. AWS writes one file per status
+/// up to 5 GB, so a run of up to this many children writes exactly AWS's files; past it the
+/// files come in parts of about this many records, which keeps the execution's state and each
+/// decision bounded (a 1,000,000-child run held every record until its one write). The unit
+/// tests exercise parts at one slice's size rather than run five slices in a debug build.
+#[cfg(not(test))]
+pub(crate) const PART_CHILDREN: usize = 5 * SLICE as usize;
+#[cfg(test)]
+pub(crate) const PART_CHILDREN: usize = SLICE as usize;
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -135,8 +135,9 @@ impl Runner<'_> {
     }
 
     /// At a pause of a run whose ResultWriter puts files: writes the records of the children
-    /// ended since the last part, so that they can be handed over; the run goes on when the
-    /// part is written. `false` when there is nothing to write (or no destination yet).
+    /// ended since the last part, once there are [`writer::PART_CHILDREN`] of them, so that
+    /// they can be handed over; the run goes on when the part is written. `false` when there
+    /// are fewer (or no destination yet).
     pub(crate) fn write_part(&mut self, tid: ThreadId, state: &CState) -> bool {
         let Kind::Map(spec) = &state.kind else {
             return false;
@@ -158,15 +159,12 @@ impl Runner<'_> {
         let Some(log) = f.run.as_deref_mut() else {
             return false;
         };
-        let mut any = false;
-        for child in &mut log.children {
-            if child.ended && !child.written && !child.name.is_empty() {
-                child.in_part = true;
-                any = true;
-            }
-        }
-        if !any {
+        let unwritten = |c: &&mut writer::Child| c.ended && !c.written && !c.name.is_empty();
+        if log.children.iter_mut().filter(unwritten).count() < writer::PART_CHILDREN {
             return false;
+        }
+        for child in log.children.iter_mut().filter(unwritten) {
+            child.in_part = true;
         }
         let made = writer::part_objects(log, &destination, &f.results);
         let files = made.iter().map(|(file, _)| file.clone()).collect();
@@ -486,7 +484,7 @@ mod tests {
     #[test]
     fn a_large_run_writes_its_results_in_parts_and_hands_the_children_over() {
         let slice = crate::writer::SLICE as usize;
-        let items = 2 * slice + 300;
+        let items = 3 * slice + 300;
         let m = machine(json!({"MaxConcurrency": 500,
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
                 "StartAt": "P", "States": {"P": {"Type": "Pass",
@@ -501,7 +499,8 @@ mod tests {
             .to_string();
         let manifest: Value = serde_json::from_str(&objects[&manifest_key]).unwrap();
         let files = manifest["ResultFiles"]["SUCCEEDED"].as_array().unwrap();
-        // A part at each of the two pauses, and the last file with the manifest.
+        // No part at the first pause (fewer than PART_CHILDREN ended: 500 still run), a part
+        // at each of the next two, and the last file with the manifest.
         let keys: Vec<&str> = files.iter().map(|f| f["Key"].as_str().unwrap()).collect();
         assert_eq!(keys.len(), 3, "{keys:?}");
         assert!(keys[2].ends_with("/SUCCEEDED_2.json"), "{keys:?}");
@@ -522,10 +521,11 @@ mod tests {
         assert_eq!(objects.len(), 4, "{:?}", objects.keys());
         let run = &exec.map_runs()[0];
         assert_eq!((run.succeeded, run.total), (items as u64, items as u64));
-        // The rows (in the input and the items not started) and a part's children (~100
-        // bytes each with their inputs and results) bound the state, whatever the run's size.
+        // The rows (in the input and the items not started) and the children not yet in a
+        // part (under PART_CHILDREN and a slice; ~100 bytes each with their inputs and
+        // results) bound the state, whatever the run's size.
         let rows_text = serde_json::to_string(&input).unwrap().len();
-        let bound = 3 * rows_text + 100 * slice;
+        let bound = 3 * rows_text + 100 * (slice + crate::writer::PART_CHILDREN);
         assert!(largest < bound, "{largest} bytes, rows {rows_text}");
 
         let (ended, _) = stored(&exec);
