@@ -88,6 +88,57 @@ impl Sink for Channel {
     }
 }
 
+/// An engine over DynamoDB Local (table `table`, payloads past its item limit in `bucket`)
+/// running the real integrations against moto, its messages sent to the returned receiver.
+async fn engine_on_emulators(
+    config: &aws_config::SdkConfig,
+    table: &str,
+    bucket: &str,
+) -> (Engine, mpsc::UnboundedReceiver<Outgoing>) {
+    let store = DynamoStore::from_env(table)
+        .await
+        .with_payload_bucket(cairn_store_dynamodb::s3_client(config), bucket);
+    store.create_table().await.expect("table");
+    let integrations = cairn_integrations::Integrations::on_runtime(
+        tokio::runtime::Handle::current(),
+        cairn_integrations::Settings {
+            region: Some("us-east-1".into()),
+            ..cairn_integrations::Settings::from_env()
+        },
+        Arc::new(Unsupported),
+    );
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let engine = Engine::new(
+        Arc::new(store),
+        Outbox::with_sink(
+            Settings {
+                region: "us-east-1".into(),
+                account: "123456789012".into(),
+                ..Settings::default()
+            },
+            Arc::new(Channel(sender)),
+        ),
+        Arc::new(integrations),
+        Arc::new(SystemClock),
+    );
+    (engine, receiver)
+}
+
+/// CreateStateMachine through the engine's api: the new state machine's ARN.
+async fn create_machine(engine: &Engine, name: &str, definition: &Value) -> String {
+    let api = cairn_serverless::shared_api(engine);
+    let request = json!({"name": name, "definition": definition.to_string(),
+        "roleArn": "arn:aws:iam::123456789012:role/cairn"});
+    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
+        .await
+        .expect("join")
+        .expect("create");
+    machine["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string()
+}
+
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -299,32 +350,8 @@ async fn a_csv_of_many_rows_in_s3_exports_its_results_with_the_manifest() {
         .await
         .expect("csv");
 
-    let store = DynamoStore::from_env(&format!("rows-{suffix}"))
-        .await
-        .with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
-    store.create_table().await.expect("table");
-    let integrations = cairn_integrations::Integrations::on_runtime(
-        tokio::runtime::Handle::current(),
-        cairn_integrations::Settings {
-            region: Some("us-east-1".into()),
-            ..cairn_integrations::Settings::from_env()
-        },
-        Arc::new(Unsupported),
-    );
-    let (sender, mut receiver) = mpsc::unbounded_channel();
-    let engine = Engine::new(
-        Arc::new(store),
-        Outbox::with_sink(
-            Settings {
-                region: "us-east-1".into(),
-                account: "123456789012".into(),
-                ..Settings::default()
-            },
-            Arc::new(Channel(sender)),
-        ),
-        Arc::new(integrations),
-        Arc::new(SystemClock),
-    );
+    let (engine, mut receiver) =
+        engine_on_emulators(&config, &format!("rows-{suffix}"), &bucket).await;
     let definition = json!({"StartAt": "Map", "States": {"Map": {
         "Type": "Map", "Label": "Rows", "MaxConcurrency": 1000,
         "ItemReader": {
@@ -343,17 +370,7 @@ async fn a_csv_of_many_rows_in_s3_exports_its_results_with_the_manifest() {
         "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket.$": "$.bucket", "Prefix": "out"}},
         "End": true}}});
-    let api = cairn_serverless::shared_api(&engine);
-    let request = json!({"name": format!("rows-{suffix}"), "definition": definition.to_string(),
-        "roleArn": "arn:aws:iam::123456789012:role/cairn"});
-    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
-        .await
-        .expect("join")
-        .expect("create");
-    let machine = machine["stateMachineArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let machine = create_machine(&engine, &format!("rows-{suffix}"), &definition).await;
 
     let began = Instant::now();
     let input = json!({ "bucket": bucket }).to_string();
@@ -491,32 +508,8 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
         .await
         .expect("items");
 
-    let store = DynamoStore::from_env(&format!("many-{suffix}"))
-        .await
-        .with_payload_bucket(cairn_store_dynamodb::s3_client(&config), &bucket);
-    store.create_table().await.expect("table");
-    let integrations = cairn_integrations::Integrations::on_runtime(
-        tokio::runtime::Handle::current(),
-        cairn_integrations::Settings {
-            region: Some("us-east-1".into()),
-            ..cairn_integrations::Settings::from_env()
-        },
-        Arc::new(Unsupported),
-    );
-    let (sender, mut receiver) = mpsc::unbounded_channel();
-    let engine = Engine::new(
-        Arc::new(store),
-        Outbox::with_sink(
-            Settings {
-                region: "us-east-1".into(),
-                account: "123456789012".into(),
-                ..Settings::default()
-            },
-            Arc::new(Channel(sender)),
-        ),
-        Arc::new(integrations),
-        Arc::new(SystemClock),
-    );
+    let (engine, mut receiver) =
+        engine_on_emulators(&config, &format!("many-{suffix}"), &bucket).await;
     let mut definition = json!({"StartAt": "Map", "States": {"Map": {
         "Type": "Map", "Label": "Many", "MaxConcurrency": 1000,
         "ItemReader": {
@@ -538,17 +531,7 @@ async fn a_million_items_run_in_slices_with_a_small_parent() {
     } else {
         definition["States"]["Map"]["ResultPath"] = Value::Null;
     }
-    let api = cairn_serverless::shared_api(&engine);
-    let request = json!({"name": format!("many-{suffix}"), "definition": definition.to_string(),
-        "roleArn": "arn:aws:iam::123456789012:role/cairn"});
-    let machine = tokio::task::spawn_blocking(move || api.handle("CreateStateMachine", request))
-        .await
-        .expect("join")
-        .expect("create");
-    let machine = machine["stateMachineArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let machine = create_machine(&engine, &format!("many-{suffix}"), &definition).await;
 
     let began = Instant::now();
     let input = json!({ "bucket": bucket }).to_string();

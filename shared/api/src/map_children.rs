@@ -267,9 +267,20 @@ impl Driver {
     /// Applies several task events to a parent in one write: each event still open is
     /// applied in turn and their decisions written together.
     fn advance_batch(&self, arn: &str, events: &[Event]) -> Result<(), ApiError> {
+        self.serialised_then_report(arn, || self.advance_batch_serialised(arn, events))
+    }
+
+    /// Runs `work` on execution `arn` under its lock, then hands the end it reports to the
+    /// parent once the lock is released: delivering may write the parent, which must not
+    /// wait while this execution's lock is held.
+    pub(crate) fn serialised_then_report(
+        &self,
+        arn: &str,
+        work: impl FnOnce() -> Result<Option<(String, Event)>, ApiError>,
+    ) -> Result<(), ApiError> {
         let report = {
             let _serialised = self.serialise(arn)?;
-            self.advance_batch_serialised(arn, events)?
+            work()?
         };
         if let Some((parent, event)) = report {
             self.deliver(&parent, event);

@@ -351,15 +351,9 @@ impl Driver {
         parent: &str,
         start: &MapRunChildStart,
     ) -> Result<(), ApiError> {
-        let arn = start.execution_arn.as_str();
-        let report = {
-            let _serialised = self.serialise(arn)?;
-            self.redrive_child_serialised(parent, start)?
-        };
-        if let Some((parent, event)) = report {
-            self.deliver(&parent, event);
-        }
-        Ok(())
+        self.serialised_then_report(&start.execution_arn, || {
+            self.redrive_child_serialised(parent, start)
+        })
     }
 
     fn redrive_child_serialised(
