@@ -21,7 +21,7 @@ use cairn_store_dynamodb::DynamoStore;
 use serde_json::{json, Value};
 
 mod support;
-use support::emulators;
+use support::{emulators, queue};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cairn";
 const ROLE_V2: &str = "arn:aws:iam::123456789012:role/cairn-v2";
@@ -32,31 +32,6 @@ struct Harness {
     status_queue: String,
     engine: Engine,
     api: cairn_api::Api,
-}
-
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .unwrap_or_default();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .unwrap_or_default();
-    (url, arn)
 }
 
 impl Harness {
